@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import v1Json from '../../../resources/refusal-phrases/v1.json';
+import { parseOrThrow } from '../data/zod-util';
 
 export type RefusalMatchMode = 'start' | 'anywhere';
 
@@ -78,7 +79,7 @@ export class RefusalRules {
   private readonly compiled = new Map<string, CompiledList>();
 
   constructor(set: unknown) {
-    this.set = RefusalPhraseSet.parse(set);
+    this.set = parseOrThrow(RefusalPhraseSet, set, 'refusal phrases');
     this.version = `${this.set.id}@${this.set.version}`;
     for (const l of this.set.lists) {
       if (this.compiled.has(l.id)) throw new Error(`refusal phrases: duplicate list id "${l.id}"`);
