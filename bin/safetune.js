@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// `safetune` command: runs the built CLI (out/main/cli.js). Build it with `npm run build`.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  console.error(`safetune needs Node.js >= 22.12 (this is ${process.version}).`);
+  process.exit(1);
+}
+const cli = fileURLToPath(new URL('../out/main/cli.js', import.meta.url));
+if (!existsSync(cli)) {
+  console.error('safetune: the app is not built yet: run `npm run build` in the project folder.');
+  process.exit(1);
+}
+await import(pathToFileURL(cli).href);

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import type { AppInfo } from '../../shared/domain';
+import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
+import { JobStore } from '../db/jobs';
+import { ProjectStore } from '../db/projects';
+import type { JobModule } from '../jobs/define';
+import { builtinJobModules } from '../jobs/registry';
+import { JobRunner } from '../jobs/runner';
+import { EventBus } from './events';
+import { acquireRunnerLock } from './runnerLock';
+import { ensureWorkspace } from './workspace';
+
+export interface ServiceOptions {
+  workspace: string;
+  mode: AppInfo['mode'];
+  workerScript: string;
+  extraJobModules?: { modules: readonly JobModule<any, any, any>[]; workerUrls: string[] };
+  maxHeavyJobs?: number;
+  maxLightJobs?: number;
+  /** Start the job runner (recover interrupted jobs, run queued ones). CLI listings pass false. */
+  runJobs?: boolean;
+}
+
+/** Everything the transports (Electron IPC, browser server, CLI) share: one set of services. */
+export interface Services {
+  readonly db: Db;
+  readonly workspace: string;
+  readonly databasePath: string;
+  readonly events: EventBus;
+  readonly projects: ProjectStore;
+  readonly jobs: JobRunner;
+  info(): AppInfo;
+  close(): Promise<void>;
+}
+
+export function createServices(opts: ServiceOptions): Services {
+  const { dir, databasePath } = ensureWorkspace(opts.workspace);
+  const runJobs = opts.runJobs !== false;
+  const release = runJobs ? acquireRunnerLock(dir) : () => {};
+  let db: Db;
+  try {
+    db = openDatabase(databasePath).db;
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const events = new EventBus();
+  const modules = [...builtinJobModules, ...(opts.extraJobModules?.modules ?? [])];
+  const jobs = new JobRunner({
+    store: new JobStore(db),
+    dbPath: databasePath,
+    events,
+    modules,
+    workerScript: opts.workerScript,
+    extraWorkerModules: opts.extraJobModules?.workerUrls ?? [],
+    maxHeavy: opts.maxHeavyJobs ?? envInt('SAFETUNE_MAX_HEAVY_JOBS') ?? 1,
+    maxLight: opts.maxLightJobs ?? envInt('SAFETUNE_MAX_LIGHT_JOBS') ?? 2,
+  });
+  if (runJobs) jobs.start();
+  const version = appVersion();
+  let closed = false;
+  return {
+    db,
+    workspace: dir,
+    databasePath,
+    events,
+    projects: new ProjectStore(db),
+    jobs,
+    info: () => ({
+      version,
+      mode: opts.mode,
+      workspace: dir,
+      databasePath,
+      schemaVersion: latestSchemaVersion(),
+      jobTypes: jobs.jobTypes(),
+    }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await jobs.close();
+      db.close();
+      release();
+    },
+  };
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+function appVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

@@ -1,0 +1,63 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AppError } from '../../shared/errors';
+import { createServices, type ServiceOptions, type Services } from '../app/services';
+import { resolveWorkspace } from '../app/workspace';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface CliEnv {
+  io: CliIo;
+  /** Where the job worker entry lives for this build. */
+  workerScript: string;
+  /** The built renderer, for `serve`. */
+  rendererDir: string;
+}
+
+/** One CLI command (`safetune <name> ...`). Commands use the same services as the app. */
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  run(argv: string[], env: CliEnv): Promise<number>;
+}
+
+export const workspaceOption = { workspace: { type: 'string' }, json: { type: 'boolean', default: false } } as const;
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new AppError('invalid_input', `${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+/** Opens the workspace's services for a command; `runJobs` only for commands that run jobs. */
+export async function withServices<T>(
+  env: CliEnv,
+  workspaceFlag: string | undefined,
+  opts: Partial<ServiceOptions>,
+  fn: (s: Services) => Promise<T>,
+): Promise<T> {
+  const services = createServices({
+    workspace: resolveWorkspace(workspaceFlag ? ['--workspace', workspaceFlag] : [], process.env),
+    mode: 'cli',
+    workerScript: env.workerScript,
+    runJobs: false,
+    ...opts,
+  });
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
+export function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? '')));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}

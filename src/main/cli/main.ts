@@ -1,0 +1,26 @@
+import { isAppError } from '../../shared/errors';
+import type { CliEnv } from './command';
+import { commands } from './commands';
+
+/** Runs one CLI invocation; returns the exit code. Errors become one clear line on stderr. */
+export async function runCli(argv: string[], env: CliEnv): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    env.io.out('usage: safetune <command> [options]\n');
+    for (const c of commands) env.io.out(`  ${c.usage}\n      ${c.summary}`);
+    return name ? 0 : 2;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    env.io.err(`safetune: unknown command "${name}" (try safetune --help)`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, env);
+  } catch (e) {
+    if (isAppError(e)) env.io.err(`safetune ${name}: ${e.message}`);
+    else if ((e as { name?: string }).name === 'ZodError') env.io.err(`safetune ${name}: ${(e as Error).message}`);
+    else env.io.err(`safetune ${name}: ${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+}

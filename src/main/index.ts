@@ -1,0 +1,112 @@
+/**
+ * Electron entry: one hardened window over the shared services. Started by `npm start` when the
+ * Electron runtime is present (scripts/start.js falls back to browser mode otherwise).
+ */
+import { app, BrowserWindow, dialog, session } from 'electron';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createDispatcher } from './app/dispatch';
+import { createHandlers } from './app/handlers';
+import { createServices, type Services } from './app/services';
+import { resolveWorkspace } from './app/workspace';
+import { bindIpc } from './ipc';
+import { defaultWorkerScript } from './jobs/runner';
+import { CONTENT_SECURITY_POLICY } from '../shared/security';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rendererIndex = join(here, '..', 'renderer', 'index.html');
+const rendererUrl = pathToFileURL(rendererIndex).href;
+const rendererRoot = pathToFileURL(join(here, '..', 'renderer')).href + '/';
+const isTrusted = (url: string) => url.startsWith(rendererRoot);
+
+let services: Services | null = null;
+
+app.setName('SafeTune Workbench');
+app.enableSandbox();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+}
+
+app.on('second-instance', () => {
+  const win = BrowserWindow.getAllWindows()[0];
+  if (win) {
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  }
+});
+
+// Deny navigation, new windows, permission prompts and webviews for every web contents.
+app.on('web-contents-created', (_e, contents) => {
+  contents.on('will-navigate', (event, url) => {
+    if (url !== rendererUrl) event.preventDefault();
+  });
+  contents.on('will-redirect', (event) => event.preventDefault());
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+});
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  // No remote content: only the packaged renderer and devtools may load.
+  ses.webRequest.onBeforeRequest((details, callback) => {
+    const ok = details.url.startsWith(rendererRoot) || details.url.startsWith('devtools://');
+    callback({ cancel: !ok });
+  });
+  ses.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+
+  try {
+    services = createServices({
+      workspace: resolveWorkspace(process.argv),
+      mode: 'electron',
+      workerScript: defaultWorkerScript(import.meta.url),
+    });
+  } catch (e) {
+    dialog.showErrorBox('SafeTune Workbench cannot start', (e as Error).message);
+    app.exit(1);
+    return;
+  }
+  bindIpc(createDispatcher(createHandlers(services)), services.events, isTrusted);
+
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 800,
+    minWidth: 960,
+    minHeight: 600,
+    show: false,
+    title: 'SafeTune Workbench',
+    backgroundColor: '#f6f7f9',
+    webPreferences: {
+      preload: join(here, '..', 'preload', 'index.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  await win.loadFile(rendererIndex);
+}
+
+app.on('window-all-closed', () => app.quit());
+
+let quitting = false;
+app.on('before-quit', (event) => {
+  if (quitting || !services) return;
+  event.preventDefault();
+  quitting = true;
+  void services.close().finally(() => app.quit());
+});
+
+main().catch((e) => {
+  console.error(e);
+  app.exit(1);
+});

@@ -1,0 +1,50 @@
+import type { z } from 'zod';
+import type { Db } from '../db/database';
+
+/** What a job's code sees while it runs inside its worker thread. */
+export interface JobContext<C> {
+  readonly jobId: number;
+  /** The worker's own connection to the workspace database. */
+  readonly db: Db;
+  /** Reports progress (fraction 0..1 or null when unknown); cheap to call often. */
+  progress(fraction: number | null, message: string): void;
+  /** Appends a line to the job's event log. */
+  log(message: string): void;
+  /** True once the user asked to cancel. Synchronous: safe to poll inside tight loops. */
+  cancelled(): boolean;
+  /** Throws a JobCancelled error when cancellation was requested. */
+  throwIfCancelled(): void;
+  /** Aborts when cancellation is requested (for async APIs that take a signal). */
+  readonly signal: AbortSignal;
+  /**
+   * Saves the state `resume` needs to continue. Call it inside the same `db.transaction` as the
+   * work it describes, so work and checkpoint are committed together (nothing lost or done twice).
+   */
+  saveCheckpoint(state: C): void;
+}
+
+export class JobCancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'JobCancelled';
+  }
+}
+
+/**
+ * A job type: a typed params schema, `run` for a fresh start and `resume` to continue from the
+ * last saved checkpoint. Modules are imported by the main thread (for metadata and validation)
+ * and by workers (to run): keep heavy imports inside `run`/`resume`.
+ */
+export interface JobModule<P = unknown, C = unknown, R = unknown> {
+  readonly type: string;
+  /** Heavy jobs (embedding, training, generation, merging) share a small concurrency limit. */
+  readonly heavy: boolean;
+  readonly params: z.ZodType<P>;
+  title(params: P): string;
+  run(params: P, ctx: JobContext<C>): Promise<R>;
+  resume(params: P, checkpoint: C, ctx: JobContext<C>): Promise<R>;
+}
+
+export function defineJob<P, C, R>(m: JobModule<P, C, R>): JobModule<P, C, R> {
+  return m;
+}

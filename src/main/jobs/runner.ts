@@ -1,0 +1,367 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { z } from 'zod';
+import type { Job, JobEvent, JobState } from '../../shared/domain';
+import { AppError } from '../../shared/errors';
+import type { EventBus } from '../app/events';
+import { JobStore, rowToJob, type JobRow } from '../db/jobs';
+import type { JobModule } from './define';
+import type { RunnerMessage, WorkerInit, WorkerMessage } from './protocol';
+
+export interface RunnerOptions {
+  store: JobStore;
+  dbPath: string;
+  events: EventBus;
+  modules: readonly JobModule<any, any, any>[];
+  /** The worker entry: out/main/jobWorker.js when built, src/main/jobs/worker.ts under tests. */
+  workerScript: string | URL;
+  /** Extra modules the worker loads (file URLs); their job types must also be in `modules`. */
+  extraWorkerModules?: string[];
+  /** How many heavy jobs (embedding, training, generation) run at once. Default 1. */
+  maxHeavy?: number;
+  /** How many light jobs run at once. Default 2. */
+  maxLight?: number;
+  /** How long a cancelled job may take to stop before its thread is terminated. Default 10 s. */
+  cancelGraceMs?: number;
+  /** Minimum interval between persisted/emitted progress updates per job. Default 200 ms. */
+  progressIntervalMs?: number;
+}
+
+interface Active {
+  id: number;
+  heavy: boolean;
+  worker: Worker;
+  cancelFlag: Int32Array;
+  cancelRequested: boolean;
+  settled: boolean;
+  first: { t: number; f: number } | null;
+  eta: number | null;
+  lastEmit: number;
+  pending: { fraction: number | null; message: string } | null;
+  flushTimer: NodeJS.Timeout | null;
+  killTimer: NodeJS.Timeout | null;
+  done: Promise<void>;
+}
+
+const RESUMABLE: readonly JobState[] = ['interrupted', 'failed', 'cancelled'];
+
+/**
+ * Runs persisted jobs in worker threads with a concurrency limit, live progress, cancel and resume.
+ * The runner is the only writer of job state; workers write their own checkpoints and domain data.
+ */
+export class JobRunner {
+  private readonly modules = new Map<string, JobModule<any, any, any>>();
+  private readonly active = new Map<number, Active>();
+  private readonly opts: Required<Omit<RunnerOptions, 'extraWorkerModules'>> & { extraWorkerModules: string[] };
+  private closed = false;
+  private elapsedTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: RunnerOptions) {
+    this.opts = {
+      maxHeavy: 1,
+      maxLight: 2,
+      cancelGraceMs: 10_000,
+      progressIntervalMs: 200,
+      extraWorkerModules: [],
+      ...opts,
+    };
+    for (const m of opts.modules) this.modules.set(m.type, m);
+  }
+
+  /** Marks jobs left running by a previous process as interrupted, then starts queued ones. */
+  start(): { interrupted: number[] } {
+    const interrupted = this.opts.store.interruptOrphans();
+    for (const id of interrupted) this.emit(id);
+    this.elapsedTimer = setInterval(() => {
+      for (const id of this.active.keys()) this.opts.store.flushElapsed(id);
+    }, 5_000);
+    this.elapsedTimer.unref();
+    this.schedule();
+    return { interrupted };
+  }
+
+  jobTypes(): { type: string; title: string; heavy: boolean }[] {
+    return [...this.modules.values()].map((m) => ({ type: m.type, title: m.type, heavy: m.heavy }));
+  }
+
+  enqueue(type: string, params: unknown, projectId: number | null = null): Job {
+    if (this.closed) throw new AppError('unsupported', 'The job runner is shutting down');
+    const mod = this.modules.get(type);
+    if (!mod) throw new AppError('unsupported', `Unknown job type "${type}"`, { type });
+    const parsed = mod.params.safeParse(params);
+    if (!parsed.success) {
+      throw new AppError('invalid_input', `Invalid parameters for ${type}: ${z.prettifyError(parsed.error)}`, {
+        issues: parsed.error.issues,
+      });
+    }
+    const row = this.opts.store.insert({ projectId, type, title: mod.title(parsed.data), params: parsed.data });
+    this.emit(row.id);
+    this.schedule();
+    return this.get(row.id);
+  }
+
+  get(id: number): Job {
+    const a = this.active.get(id);
+    return rowToJob(this.opts.store.row(id), a ? { etaSeconds: a.eta } : undefined);
+  }
+
+  list(filter: { projectId?: number | null; states?: JobState[]; limit: number }): Job[] {
+    return this.opts.store.list(filter).map((r) => {
+      const a = this.active.get(r.id);
+      return rowToJob(r, a ? { etaSeconds: a.eta } : undefined);
+    });
+  }
+
+  events(id: number, limit: number): JobEvent[] {
+    this.opts.store.row(id);
+    return this.opts.store.events(id, limit);
+  }
+
+  cancel(id: number): Job {
+    const row = this.opts.store.row(id);
+    if (row.state === 'queued') {
+      this.opts.store.cancelQueued(id);
+    } else if (row.state === 'running') {
+      const a = this.active.get(id);
+      if (a && !a.cancelRequested) {
+        a.cancelRequested = true;
+        Atomics.store(a.cancelFlag, 0, 1);
+        a.worker.postMessage({ kind: 'cancel' } satisfies RunnerMessage);
+        this.opts.store.event(id, 'state', 'cancel requested');
+        a.killTimer = setTimeout(() => {
+          if (!a.settled) {
+            this.opts.store.event(id, 'log', `did not stop within ${this.opts.cancelGraceMs} ms: thread terminated`);
+            void a.worker.terminate();
+          }
+        }, this.opts.cancelGraceMs);
+      }
+    } else if (row.state === 'interrupted') {
+      this.opts.store.finishAttempt(id, 'cancelled', {});
+    } else {
+      throw new AppError('conflict', `Job ${id} is ${row.state}; only queued, running or interrupted jobs can be cancelled`, {
+        id,
+        state: row.state,
+      });
+    }
+    this.emit(id);
+    return this.get(id);
+  }
+
+  resume(id: number): Job {
+    const row = this.opts.store.row(id);
+    if (!RESUMABLE.includes(row.state)) {
+      throw new AppError('conflict', `Job ${id} is ${row.state}; only interrupted, failed or cancelled jobs can be resumed`, {
+        id,
+        state: row.state,
+      });
+    }
+    if (!this.modules.has(row.type)) throw new AppError('unsupported', `Unknown job type "${row.type}"`);
+    this.opts.store.requeue(id);
+    this.emit(id);
+    this.schedule();
+    return this.get(id);
+  }
+
+  /** Cancels every queued/running job of a project and waits for the running ones to stop. */
+  async cancelProjectJobs(projectId: number): Promise<number> {
+    const rows = this.opts.store.list({ projectId, states: ['queued', 'running', 'interrupted'], limit: 1000 });
+    for (const r of rows) this.cancel(r.id);
+    await Promise.all(rows.map((r) => this.active.get(r.id)?.done));
+    return rows.length;
+  }
+
+  /** Waits until a job has reached a final or interrupted state (tests, CLI). */
+  async waitFor(id: number, timeoutMs = 60_000): Promise<Job> {
+    const settled = (j: Job) => !['queued', 'running'].includes(j.state);
+    const now = this.get(id);
+    if (settled(now)) return now;
+    return new Promise<Job>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`job ${id} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.opts.events.on('job.updated', (j) => {
+        if (j.id === id && settled(j)) {
+          clearTimeout(timer);
+          off();
+          resolve(j);
+        }
+      });
+    });
+  }
+
+  /**
+   * Stops accepting work and stops running jobs. Their rows become `interrupted` so the next start
+   * can resume them from their checkpoints.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.elapsedTimer) clearInterval(this.elapsedTimer);
+    const running = [...this.active.values()];
+    for (const a of running) {
+      a.cancelRequested = true;
+      a.settled = true;
+      if (a.flushTimer) clearTimeout(a.flushTimer);
+      if (a.killTimer) clearTimeout(a.killTimer);
+      this.opts.store.finishAttempt(a.id, 'interrupted', { message: 'stopped when the app closed' });
+    }
+    await Promise.all(running.map((a) => a.worker.terminate()));
+    this.active.clear();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const counts = { heavy: 0, light: 0 };
+    for (const a of this.active.values()) counts[a.heavy ? 'heavy' : 'light']++;
+    for (const row of this.opts.store.queued()) {
+      if (this.active.has(row.id)) continue;
+      const mod = this.modules.get(row.type);
+      if (!mod) {
+        this.opts.store.markRunning(row.id);
+        this.opts.store.finishAttempt(row.id, 'failed', { error: `Unknown job type "${row.type}"` });
+        this.emit(row.id);
+        continue;
+      }
+      const kind = mod.heavy ? 'heavy' : 'light';
+      const limit = mod.heavy ? this.opts.maxHeavy : this.opts.maxLight;
+      if (counts[kind] >= limit) continue;
+      counts[kind]++;
+      this.launch(row, mod.heavy);
+    }
+  }
+
+  private launch(row: JobRow, heavy: boolean): void {
+    const store = this.opts.store;
+    const checkpoint = store.checkpoint(row.id);
+    store.markRunning(row.id);
+    const cancelBuf = new SharedArrayBuffer(4);
+    const init: WorkerInit = {
+      jobId: row.id,
+      type: row.type,
+      params: JSON.parse(row.params),
+      checkpoint,
+      dbPath: this.opts.dbPath,
+      cancelFlag: cancelBuf,
+      extraModules: this.opts.extraWorkerModules,
+    };
+    const script = this.opts.workerScript;
+    const isTs = String(script).endsWith('.ts');
+    const worker = new Worker(script, {
+      workerData: init,
+      execArgv: isTs ? ['--import', 'tsx'] : [],
+      name: `job-${row.id}-${row.type}`,
+    });
+    let resolveDone!: () => void;
+    const a: Active = {
+      id: row.id,
+      heavy,
+      worker,
+      cancelFlag: new Int32Array(cancelBuf),
+      cancelRequested: false,
+      settled: false,
+      first: null,
+      eta: null,
+      lastEmit: 0,
+      pending: null,
+      flushTimer: null,
+      killTimer: null,
+      done: new Promise<void>((r) => (resolveDone = r)),
+    };
+    this.active.set(row.id, a);
+    this.emit(row.id);
+
+    worker.on('message', (m: WorkerMessage) => this.onMessage(a, m));
+    worker.on('error', (e) => this.settle(a, 'failed', { error: `job crashed: ${e.message}` }));
+    worker.on('exit', (code) => {
+      if (!a.settled) {
+        if (a.cancelRequested) this.settle(a, 'cancelled', {});
+        else this.settle(a, 'failed', { error: `job thread exited unexpectedly (code ${code})` });
+      }
+      resolveDone();
+    });
+  }
+
+  private onMessage(a: Active, m: WorkerMessage): void {
+    if (a.settled) return;
+    switch (m.kind) {
+      case 'progress':
+        this.onProgress(a, m.fraction, m.message);
+        break;
+      case 'log':
+        this.opts.store.event(a.id, 'log', m.message);
+        break;
+      case 'done':
+        this.settle(a, 'succeeded', { result: m.result });
+        break;
+      case 'cancelled':
+        this.settle(a, 'cancelled', {});
+        break;
+      case 'error':
+        this.settle(a, a.cancelRequested ? 'cancelled' : 'failed', { error: m.message });
+        break;
+    }
+  }
+
+  private onProgress(a: Active, fraction: number | null, message: string): void {
+    const now = Date.now();
+    if (fraction !== null) {
+      if (!a.first) a.first = { t: now, f: fraction };
+      else if (fraction > a.first.f && now > a.first.t) {
+        const rate = (fraction - a.first.f) / (now - a.first.t);
+        a.eta = Math.max(0, (1 - fraction) / rate / 1000);
+      }
+    }
+    a.pending = { fraction, message };
+    const wait = this.opts.progressIntervalMs - (now - a.lastEmit);
+    if (wait <= 0) this.flushProgress(a);
+    else if (!a.flushTimer) a.flushTimer = setTimeout(() => this.flushProgress(a), wait);
+  }
+
+  private flushProgress(a: Active): void {
+    if (a.flushTimer) clearTimeout(a.flushTimer);
+    a.flushTimer = null;
+    if (!a.pending || a.settled) return;
+    this.opts.store.progress(a.id, a.pending.fraction, a.pending.message);
+    a.pending = null;
+    a.lastEmit = Date.now();
+    this.emit(a.id);
+  }
+
+  private settle(
+    a: Active,
+    state: 'succeeded' | 'failed' | 'cancelled',
+    fields: { result?: unknown; error?: string },
+  ): void {
+    if (a.settled) return;
+    this.flushProgress(a);
+    a.settled = true;
+    if (a.killTimer) clearTimeout(a.killTimer);
+    const message = state === 'succeeded' ? 'done' : state === 'cancelled' ? 'cancelled' : undefined;
+    this.opts.store.finishAttempt(a.id, state, { ...fields, message });
+    this.active.delete(a.id);
+    this.emit(a.id);
+    void a.worker.terminate();
+    this.schedule();
+  }
+
+  private emit(id: number): void {
+    const row = this.opts.store.find(id);
+    if (!row) return;
+    const a = this.active.get(id);
+    this.opts.events.emit('job.updated', rowToJob(row, a ? { etaSeconds: a.eta } : undefined));
+  }
+}
+
+/**
+ * Where the worker entry lives: next to the bundled entry point (out/main/jobWorker.js), or the
+ * TypeScript source when running from src (tests, tsx).
+ */
+export function defaultWorkerScript(entryUrl: string): string {
+  const built = new URL('./jobWorker.js', entryUrl);
+  if (existsSync(fileURLToPath(built))) return fileURLToPath(built);
+  const src = fileURLToPath(new URL('./worker.ts', import.meta.url));
+  if (existsSync(src)) return src;
+  throw new Error(`job worker entry not found next to ${entryUrl}`);
+}
+

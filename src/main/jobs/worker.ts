@@ -1,0 +1,83 @@
+/**
+ * Job worker entry: runs one job in its own thread so the main loop never blocks (onnxruntime's
+ * `run` is synchronous). Loaded by JobRunner; never imported by anything else.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AppError } from '../../shared/errors';
+import { openWorkerConnection } from '../db/database';
+import { saveCheckpoint } from '../db/jobs';
+import { JobCancelled, type JobContext, type JobModule } from './define';
+import type { RunnerMessage, WorkerInit, WorkerMessage } from './protocol';
+import { builtinJobModules } from './registry';
+
+const PROGRESS_MIN_INTERVAL_MS = 50;
+
+async function main(): Promise<void> {
+  const init = workerData as WorkerInit;
+  const port = parentPort!;
+  const post = (m: WorkerMessage) => port.postMessage(m);
+  const flag = new Int32Array(init.cancelFlag);
+  const abort = new AbortController();
+  port.on('message', (m: RunnerMessage) => {
+    if (m.kind === 'cancel') abort.abort();
+  });
+  const cancelled = () => Atomics.load(flag, 0) === 1 || abort.signal.aborted;
+
+  const modules = new Map<string, JobModule>(builtinJobModules.map((m) => [m.type, m]));
+  for (const url of init.extraModules) {
+    const mod = (await import(url)) as Record<string, unknown>;
+    for (const v of Object.values(mod)) {
+      if (isJobModule(v)) modules.set(v.type, v);
+    }
+  }
+  const mod = modules.get(init.type);
+  if (!mod) {
+    post({ kind: 'error', message: `Unknown job type "${init.type}"`, code: 'unsupported' });
+    return;
+  }
+
+  const db = openWorkerConnection(init.dbPath);
+  let lastProgress = 0;
+  const ctx: JobContext<unknown> = {
+    jobId: init.jobId,
+    db,
+    progress(fraction, message) {
+      const now = Date.now();
+      if (fraction !== 1 && now - lastProgress < PROGRESS_MIN_INTERVAL_MS) return;
+      lastProgress = now;
+      post({ kind: 'progress', fraction: fraction === null ? null : Math.min(1, Math.max(0, fraction)), message });
+    },
+    log: (message) => post({ kind: 'log', message }),
+    cancelled,
+    throwIfCancelled() {
+      if (cancelled()) throw new JobCancelled();
+    },
+    signal: abort.signal,
+    saveCheckpoint: (state) => saveCheckpoint(db, init.jobId, state),
+  };
+
+  try {
+    const params = mod.params.parse(init.params);
+    const result =
+      init.checkpoint === null || init.checkpoint === undefined
+        ? await mod.run(params, ctx)
+        : await mod.resume(params, init.checkpoint, ctx);
+    if (cancelled()) post({ kind: 'cancelled' });
+    else post({ kind: 'done', result: result ?? null });
+  } catch (e) {
+    if (e instanceof JobCancelled || cancelled()) post({ kind: 'cancelled' });
+    else if (e instanceof AppError) post({ kind: 'error', message: e.message, code: e.code });
+    else post({ kind: 'error', message: (e as Error)?.message ?? String(e) });
+  } finally {
+    db.close();
+  }
+}
+
+function isJobModule(v: unknown): v is JobModule {
+  const m = v as Partial<JobModule> | null;
+  return !!m && typeof m === 'object' && typeof m.type === 'string' && typeof m.run === 'function' && typeof m.resume === 'function';
+}
+
+main().catch((e) => {
+  parentPort?.postMessage({ kind: 'error', message: `job worker crashed: ${(e as Error)?.stack ?? e}` } satisfies WorkerMessage);
+});

@@ -1,0 +1,59 @@
+import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
+import { useCall, useEvent } from './api/hooks';
+import { JobsPanel } from './jobs/JobsPanel';
+import { ProjectPage } from './pages/ProjectPage';
+import { ProjectsPage } from './pages/ProjectsPage';
+
+export function App() {
+  return (
+    <HashRouter>
+      <div className="shell">
+        <Sidebar />
+        <main className="main" id="main">
+          <Routes>
+            <Route path="/" element={<ProjectsPage />} />
+            <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
+            <Route path="*" element={<ProjectsPage />} />
+          </Routes>
+        </main>
+        <JobsPanel />
+      </div>
+    </HashRouter>
+  );
+}
+
+function Sidebar() {
+  const { data: projects, reload } = useCall('projects.list', {});
+  const { data: info } = useCall('app.info', {});
+  useEvent('projects.changed', reload);
+  return (
+    <nav className="sidebar" aria-label="Main">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <Link to="/" className="brand">
+        SafeTune <span>Workbench</span>
+      </Link>
+      <NavLink to="/" end className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
+        All projects
+      </NavLink>
+      <div className="nav-section">Projects</div>
+      <ul className="nav-projects">
+        {(projects ?? []).map((p) => (
+          <li key={p.id}>
+            <NavLink to={`/projects/${p.id}/data`} className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
+              {p.name}
+            </NavLink>
+          </li>
+        ))}
+      </ul>
+      {info && (
+        <footer className="sidebar-footer" title={info.databasePath}>
+          v{info.version} · {info.mode} mode
+          <br />
+          <span className="muted">{info.workspace}</span>
+        </footer>
+      )}
+    </nav>
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * The one typed contract between the renderer and the main process.
+ *
+ * Every call is declared once here (name → input schema, output schema). The main side validates
+ * inputs against these schemas before any handler runs (src/main/app/dispatch.ts); the Electron
+ * preload and the browser transport both implement `ContractClient`. Adding a call = one entry
+ * here + its handler in src/main/app/handlers.ts (the type checker insists on the handler).
+ */
+import { z } from 'zod';
+import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain';
+import { JobSpec } from './jobs';
+
+const Id = z.number().int().positive();
+
+function call<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, summary: string) {
+  return { input, output, summary };
+}
+
+export const calls = {
+  'app.info': call(z.object({}).strict(), AppInfo, 'Version, mode, workspace and job types'),
+
+  'projects.list': call(z.object({}).strict(), z.array(Project), 'All projects, newest first'),
+  'projects.get': call(z.object({ id: Id }).strict(), Project, 'One project'),
+  'projects.create': call(z.object({ name: ProjectName }).strict(), Project, 'Create a project'),
+  'projects.rename': call(z.object({ id: Id, name: ProjectName }).strict(), Project, 'Rename a project'),
+  'projects.delete': call(
+    z.object({ id: Id }).strict(),
+    z.object({ id: Id, cancelledJobs: z.number().int().nonnegative() }),
+    'Delete a project, cancelling its jobs',
+  ),
+
+  'jobs.list': call(
+    z
+      .object({
+        projectId: Id.nullable().optional(),
+        states: z.array(JobState).optional(),
+        limit: z.number().int().min(1).max(1000).default(200),
+      })
+      .strict(),
+    z.array(Job),
+    'Jobs, newest first',
+  ),
+  'jobs.get': call(z.object({ id: Id }).strict(), Job, 'One job'),
+  'jobs.events': call(
+    z.object({ id: Id, limit: z.number().int().min(1).max(1000).default(100) }).strict(),
+    z.array(JobEvent),
+    "A job's event log, oldest first",
+  ),
+  'jobs.start': call(
+    z.object({ projectId: Id.nullable().default(null), spec: JobSpec }).strict(),
+    Job,
+    'Queue a background job',
+  ),
+  'jobs.cancel': call(z.object({ id: Id }).strict(), Job, 'Cancel a queued or running job'),
+  'jobs.resume': call(
+    z.object({ id: Id }).strict(),
+    Job,
+    'Resume an interrupted, failed or cancelled job from its last checkpoint',
+  ),
+} as const;
+
+export type Calls = typeof calls;
+export type CallName = keyof Calls;
+/** What a caller passes (defaults still optional). */
+export type CallInput<N extends CallName> = z.input<Calls[N]['input']>;
+/** What a handler receives (after validation and defaults). */
+export type ParsedInput<N extends CallName> = z.output<Calls[N]['input']>;
+export type CallOutput<N extends CallName> = z.output<Calls[N]['output']>;
+
+export const events = {
+  'job.updated': Job,
+  'projects.changed': z.object({}),
+} as const;
+
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+export function isCallName(name: string): name is CallName {
+  return Object.prototype.hasOwnProperty.call(calls, name);
+}
+
+export function isEventName(name: string): name is EventName {
+  return Object.prototype.hasOwnProperty.call(events, name);
+}
+
+/** Implemented by the Electron preload bridge and by the browser transport alike. */
+export interface ContractClient {
+  call<N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>>;
+  subscribe<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** The shape the preload exposes on `window.safetune` (raw envelopes; the renderer wraps it). */
+export interface PreloadBridge {
+  call(name: string, input: unknown): Promise<import('./errors').CallResult<unknown>>;
+  subscribe(event: string, listener: (payload: unknown) => void): () => void;
+}
+
+/** Limits shared by both transports. */
+export const MAX_CALL_BODY_BYTES = 1024 * 1024;

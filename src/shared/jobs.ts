@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/**
+ * Parameters of every job type, one entry per type. The main process validates `jobs.start`
+ * against this union before the runner sees it; the matching module lives in src/main/jobs/types.
+ */
+export const FileChecksumParams = z.object({
+  /** Absolute path of the file to fingerprint (on the machine running the services). */
+  path: z.string().min(1, 'path must not be empty'),
+  /** Size of each hashed block; the result lists one SHA-256 per block plus a digest over them. */
+  blockSizeBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
+});
+export type FileChecksumParams = z.infer<typeof FileChecksumParams>;
+
+export const FileChecksumResult = z.object({
+  path: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  blockSizeBytes: z.number().int().positive(),
+  blockDigests: z.array(z.string()),
+  /** SHA-256 over the concatenated block digests: a fingerprint of the whole file. */
+  digest: z.string(),
+  mtimeMs: z.number(),
+});
+export type FileChecksumResult = z.infer<typeof FileChecksumResult>;
+
+export const JobSpec = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('file.checksum'), params: FileChecksumParams }),
+]);
+export type JobSpec = z.infer<typeof JobSpec>;
+export type JobSpecInput = z.input<typeof JobSpec>;
+export type JobType = JobSpec['type'];
+export type JobParamsOf<T extends JobType> = Extract<JobSpec, { type: T }>['params'];
