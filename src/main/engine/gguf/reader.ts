@@ -1,0 +1,422 @@
+/**
+ * GGUF reader (v2/v3; v1 read best-effort): metadata, tensor infos and positioned tensor reads with
+ * dequantisation (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1). The file is never read whole:
+ * the header is parsed through a chunked buffered reader and each tensor is read on demand.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { halfToFloat } from '../graph/builder';
+
+export const GGML_TYPE = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  Q8_1: 9,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  Q8_K: 15,
+  IQ2_XXS: 16,
+  IQ2_XS: 17,
+  IQ3_XXS: 18,
+  IQ1_S: 19,
+  IQ4_NL: 20,
+  IQ3_S: 21,
+  IQ2_S: 22,
+  IQ4_XS: 23,
+  I8: 24,
+  I16: 25,
+  I32: 26,
+  I64: 27,
+  F64: 28,
+  IQ1_M: 29,
+  BF16: 30,
+} as const;
+
+export const GGML_TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(GGML_TYPE).map(([k, v]) => [v, k]));
+
+/** [block size in elements, bytes per block] for the types we can read. */
+const BLOCK: Record<number, [number, number]> = {
+  [GGML_TYPE.F32]: [1, 4],
+  [GGML_TYPE.F16]: [1, 2],
+  [GGML_TYPE.BF16]: [1, 2],
+  [GGML_TYPE.Q8_0]: [32, 34],
+  [GGML_TYPE.Q4_0]: [32, 18],
+  [GGML_TYPE.Q4_1]: [32, 20],
+  [GGML_TYPE.Q5_0]: [32, 22],
+  [GGML_TYPE.Q5_1]: [32, 24],
+};
+
+/** Block geometry for types we only size (so tensor offsets can still be validated). */
+const BLOCK_SIZE_ONLY: Record<number, [number, number]> = {
+  [GGML_TYPE.Q8_1]: [32, 36],
+  [GGML_TYPE.Q2_K]: [256, 84],
+  [GGML_TYPE.Q3_K]: [256, 110],
+  [GGML_TYPE.Q4_K]: [256, 144],
+  [GGML_TYPE.Q5_K]: [256, 176],
+  [GGML_TYPE.Q6_K]: [256, 210],
+  [GGML_TYPE.Q8_K]: [256, 292],
+  [GGML_TYPE.I8]: [1, 1],
+  [GGML_TYPE.I16]: [1, 2],
+  [GGML_TYPE.I32]: [1, 4],
+  [GGML_TYPE.I64]: [1, 8],
+  [GGML_TYPE.F64]: [1, 8],
+};
+
+export class GgufError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GgufError';
+  }
+}
+
+export type GgufValue = number | bigint | boolean | string | GgufValue[];
+
+export interface GgufTensorInfo {
+  name: string;
+  /** ggml order: dims[0] is the fastest-varying (row length) */
+  dims: number[];
+  type: number;
+  typeName: string;
+  /** offset relative to the data section */
+  offset: number;
+  /** absolute file offset */
+  fileOffset: number;
+  byteLength: number;
+  numElements: number;
+}
+
+export interface GgufFile {
+  path: string;
+  version: number;
+  metadata: Map<string, GgufValue>;
+  tensors: GgufTensorInfo[];
+  tensorMap: Map<string, GgufTensorInfo>;
+  alignment: number;
+  dataOffset: number;
+  fileSize: number;
+}
+
+class ChunkReader {
+  private buf = Buffer.alloc(0);
+  private bufStart = 0;
+  pos = 0;
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+    private readonly file: string,
+  ) {}
+  private ensure(n: number, what: string): void {
+    if (this.pos + n > this.size) throw new GgufError(`${this.file}: truncated file while reading ${what} at byte ${this.pos} (file has ${this.size} bytes)`);
+    if (this.pos >= this.bufStart && this.pos + n <= this.bufStart + this.buf.length) return;
+    const len = Math.max(n, 1 << 20);
+    const b = Buffer.alloc(Math.min(len, this.size - this.pos));
+    readSync(this.fd, b, 0, b.length, this.pos);
+    this.buf = b;
+    this.bufStart = this.pos;
+  }
+  private at(): number {
+    return this.pos - this.bufStart;
+  }
+  u8(what = 'u8'): number {
+    this.ensure(1, what);
+    const v = this.buf.readUInt8(this.at());
+    this.pos += 1;
+    return v;
+  }
+  i8(what = 'i8'): number {
+    this.ensure(1, what);
+    const v = this.buf.readInt8(this.at());
+    this.pos += 1;
+    return v;
+  }
+  u16(what = 'u16'): number {
+    this.ensure(2, what);
+    const v = this.buf.readUInt16LE(this.at());
+    this.pos += 2;
+    return v;
+  }
+  i16(what = 'i16'): number {
+    this.ensure(2, what);
+    const v = this.buf.readInt16LE(this.at());
+    this.pos += 2;
+    return v;
+  }
+  u32(what = 'u32'): number {
+    this.ensure(4, what);
+    const v = this.buf.readUInt32LE(this.at());
+    this.pos += 4;
+    return v;
+  }
+  i32(what = 'i32'): number {
+    this.ensure(4, what);
+    const v = this.buf.readInt32LE(this.at());
+    this.pos += 4;
+    return v;
+  }
+  f32(what = 'f32'): number {
+    this.ensure(4, what);
+    const v = this.buf.readFloatLE(this.at());
+    this.pos += 4;
+    return v;
+  }
+  f64(what = 'f64'): number {
+    this.ensure(8, what);
+    const v = this.buf.readDoubleLE(this.at());
+    this.pos += 8;
+    return v;
+  }
+  u64(what = 'u64'): bigint {
+    this.ensure(8, what);
+    const v = this.buf.readBigUInt64LE(this.at());
+    this.pos += 8;
+    return v;
+  }
+  i64(what = 'i64'): bigint {
+    this.ensure(8, what);
+    const v = this.buf.readBigInt64LE(this.at());
+    this.pos += 8;
+    return v;
+  }
+  /** u64 that must fit a JS number */
+  num64(what: string, limit = Number.MAX_SAFE_INTEGER): number {
+    const v = this.u64(what);
+    if (v > BigInt(limit)) throw new GgufError(`${this.file}: corrupt header: ${what} = ${v} is implausible`);
+    return Number(v);
+  }
+  bytes(n: number, what: string): Buffer {
+    this.ensure(n, what);
+    const v = this.buf.subarray(this.at(), this.at() + n);
+    this.pos += n;
+    return v;
+  }
+}
+
+function readString(r: ChunkReader, v1: boolean, what: string): string {
+  const len = v1 ? r.u32(what) : r.num64(`${what} length`, r.size);
+  return r.bytes(len, what).toString('utf8');
+}
+
+function readValue(r: ChunkReader, type: number, v1: boolean, key: string): GgufValue {
+  switch (type) {
+    case 0:
+      return r.u8(key);
+    case 1:
+      return r.i8(key);
+    case 2:
+      return r.u16(key);
+    case 3:
+      return r.i16(key);
+    case 4:
+      return r.u32(key);
+    case 5:
+      return r.i32(key);
+    case 6:
+      return r.f32(key);
+    case 7:
+      return r.u8(key) !== 0;
+    case 8:
+      return readString(r, v1, key);
+    case 9: {
+      const et = r.u32(`${key} array type`);
+      const n = v1 ? r.u32(`${key} array length`) : r.num64(`${key} array length`, r.size);
+      const out: GgufValue[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = readValue(r, et, v1, key);
+      return out;
+    }
+    case 10: {
+      const v = r.u64(key);
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    }
+    case 11: {
+      const v = r.i64(key);
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+    }
+    case 12:
+      return r.f64(key);
+    default:
+      throw new GgufError(`${r['file']}: corrupt header: metadata "${key}" has unknown value type ${type}`);
+  }
+}
+
+/** Parse a GGUF file's header (metadata + tensor infos). Reads only the header bytes. */
+export function readGguf(path: string): GgufFile {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const file = basename(path);
+    const r = new ChunkReader(fd, size, path);
+    if (size < 8) throw new GgufError(`${path}: not a GGUF file (only ${size} bytes)`);
+    const magic = r.bytes(4, 'magic').toString('latin1');
+    if (magic !== 'GGUF') throw new GgufError(`${path}: not a GGUF file (magic ${JSON.stringify(magic)})`);
+    const version = r.u32('version');
+    if (version < 1 || version > 3) throw new GgufError(`${path}: unsupported GGUF version ${version}`);
+    const v1 = version === 1;
+    const tensorCount = v1 ? r.u32('tensor count') : r.num64('tensor count', 1e7);
+    const kvCount = v1 ? r.u32('metadata count') : r.num64('metadata count', 1e7);
+    const metadata = new Map<string, GgufValue>();
+    for (let i = 0; i < kvCount; i++) {
+      const key = readString(r, v1, `metadata key #${i}`);
+      const type = r.u32(`type of ${key}`);
+      metadata.set(key, readValue(r, type, v1, key));
+    }
+    const alignment = Number(metadata.get('general.alignment') ?? 32);
+    if (!Number.isInteger(alignment) || alignment <= 0) throw new GgufError(`${path}: bad general.alignment ${alignment}`);
+    const infos: Omit<GgufTensorInfo, 'fileOffset'>[] = [];
+    for (let i = 0; i < tensorCount; i++) {
+      const name = readString(r, v1, `tensor #${i} name`);
+      const nd = r.u32(`tensor ${name} n_dims`);
+      if (nd > 8) throw new GgufError(`${path}: corrupt tensor info for ${name}: ${nd} dims`);
+      const dims: number[] = [];
+      for (let k = 0; k < nd; k++) dims.push(v1 ? r.u32(`tensor ${name} dim`) : r.num64(`tensor ${name} dim`, 2 ** 40));
+      const type = r.u32(`tensor ${name} type`);
+      const offset = r.num64(`tensor ${name} offset`, size);
+      const numElements = dims.reduce((a, b) => a * b, 1);
+      const geo = BLOCK[type] ?? BLOCK_SIZE_ONLY[type];
+      const typeName = GGML_TYPE_NAME[type] ?? `type${type}`;
+      const byteLength = geo ? Math.ceil(numElements / geo[0]) * geo[1] : -1;
+      infos.push({ name, dims, type, typeName, offset, byteLength, numElements });
+    }
+    const dataOffset = Math.ceil(r.pos / alignment) * alignment;
+    const tensors: GgufTensorInfo[] = infos.map((t) => {
+      const fileOffset = dataOffset + t.offset;
+      if (t.byteLength >= 0 && fileOffset + t.byteLength > size)
+        throw new GgufError(`${path}: truncated file: tensor ${t.name} (${t.typeName}, ${t.byteLength} bytes at ${fileOffset}) extends past the end (${size} bytes)`);
+      return { ...t, fileOffset };
+    });
+    void file;
+    return { path, version, metadata, tensors, tensorMap: new Map(tensors.map((t) => [t.name, t])), alignment, dataOffset, fileSize: size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read raw tensor bytes with a positioned read. */
+export function readTensorBytes(g: GgufFile, t: GgufTensorInfo): Buffer {
+  if (t.byteLength < 0) throw new GgufError(`${g.path}: tensor ${t.name} has unsupported type ${t.typeName}`);
+  const fd = openSync(g.path, 'r');
+  try {
+    const b = Buffer.allocUnsafe(t.byteLength);
+    let done = 0;
+    while (done < t.byteLength) {
+      const n = readSync(fd, b, done, Math.min(t.byteLength - done, 1 << 30), t.fileOffset + done);
+      if (n <= 0) throw new GgufError(`${g.path}: truncated file while reading tensor ${t.name}`);
+      done += n;
+    }
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read a tensor dequantised to float32 (row-major, ggml dims reversed = [rows..., rowLength]). */
+export function readTensorF32(g: GgufFile, nameOrInfo: string | GgufTensorInfo): Float32Array {
+  const t = typeof nameOrInfo === 'string' ? g.tensorMap.get(nameOrInfo) : nameOrInfo;
+  if (!t) throw new GgufError(`${g.path}: tensor ${String(nameOrInfo)} not found`);
+  if (!BLOCK[t.type])
+    throw new GgufError(
+      `${g.path}: tensor ${t.name} uses quantisation type ${t.typeName}, which this engine cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)`,
+    );
+  return dequantize(readTensorBytes(g, t), t.type, t.numElements);
+}
+
+export function dequantize(b: Uint8Array, type: number, n: number): Float32Array {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Float32Array(n);
+  switch (type) {
+    case GGML_TYPE.F32: {
+      // copy (the source buffer may not be 4-byte aligned)
+      new Uint8Array(out.buffer).set(b.subarray(0, n * 4));
+      return out;
+    }
+    case GGML_TYPE.F16:
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(i * 2, true));
+      return out;
+    case GGML_TYPE.BF16: {
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16;
+      return out;
+    }
+    case GGML_TYPE.Q8_0:
+      for (let blk = 0; blk < n / 32; blk++) {
+        const o = blk * 34;
+        const d = halfToFloat(dv.getUint16(o, true));
+        for (let j = 0; j < 32; j++) out[blk * 32 + j] = d * dv.getInt8(o + 2 + j);
+      }
+      return out;
+    case GGML_TYPE.Q4_0:
+      for (let blk = 0; blk < n / 32; blk++) {
+        const o = blk * 18;
+        const d = halfToFloat(dv.getUint16(o, true));
+        for (let j = 0; j < 16; j++) {
+          const q = b[o + 2 + j]!;
+          out[blk * 32 + j] = ((q & 0xf) - 8) * d;
+          out[blk * 32 + j + 16] = ((q >> 4) - 8) * d;
+        }
+      }
+      return out;
+    case GGML_TYPE.Q4_1:
+      for (let blk = 0; blk < n / 32; blk++) {
+        const o = blk * 20;
+        const d = halfToFloat(dv.getUint16(o, true));
+        const m = halfToFloat(dv.getUint16(o + 2, true));
+        for (let j = 0; j < 16; j++) {
+          const q = b[o + 4 + j]!;
+          out[blk * 32 + j] = (q & 0xf) * d + m;
+          out[blk * 32 + j + 16] = (q >> 4) * d + m;
+        }
+      }
+      return out;
+    case GGML_TYPE.Q5_0:
+    case GGML_TYPE.Q5_1: {
+      const has1 = type === GGML_TYPE.Q5_1;
+      const bs = has1 ? 24 : 22;
+      for (let blk = 0; blk < n / 32; blk++) {
+        const o = blk * bs;
+        const d = halfToFloat(dv.getUint16(o, true));
+        const m = has1 ? halfToFloat(dv.getUint16(o + 2, true)) : 0;
+        const qh = dv.getUint32(o + (has1 ? 4 : 2), true);
+        const qs = o + (has1 ? 8 : 6);
+        for (let j = 0; j < 16; j++) {
+          const xh0 = ((qh >>> j) << 4) & 0x10;
+          const xh1 = (qh >>> (j + 12)) & 0x10;
+          const q0 = (b[qs + j]! & 0xf) | xh0;
+          const q1 = (b[qs + j]! >> 4) | xh1;
+          out[blk * 32 + j] = has1 ? q0 * d + m : (q0 - 16) * d;
+          out[blk * 32 + j + 16] = has1 ? q1 * d + m : (q1 - 16) * d;
+        }
+      }
+      return out;
+    }
+    default:
+      throw new GgufError(`unsupported ggml type ${GGML_TYPE_NAME[type] ?? type}`);
+  }
+}
+
+/** Typed metadata accessors with clear errors. */
+export function metaNumber(g: GgufFile, key: string, def?: number): number {
+  const v = g.metadata.get(key);
+  if (v === undefined) {
+    if (def !== undefined) return def;
+    throw new GgufError(`${g.path}: missing metadata ${key}`);
+  }
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v !== 'number') throw new GgufError(`${g.path}: metadata ${key} is not a number`);
+  return v;
+}
+
+export function metaString(g: GgufFile, key: string, def?: string): string {
+  const v = g.metadata.get(key);
+  if (v === undefined) {
+    if (def !== undefined) return def;
+    throw new GgufError(`${g.path}: missing metadata ${key}`);
+  }
+  if (typeof v !== 'string') throw new GgufError(`${g.path}: metadata ${key} is not a string`);
+  return v;
+}

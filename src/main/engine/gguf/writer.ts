@@ -1,0 +1,199 @@
+/**
+ * GGUF v3 writer: metadata + tensors (F32, F16, Q8_0), streamed to disk tensor by tensor so a model
+ * larger than memory can be exported from a lazy tensor source.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { floatToHalf } from '../graph/builder';
+import { GGML_TYPE } from './reader';
+
+export type GgufMetaType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
+
+export type GgufMetaValue =
+  | { type: GgufMetaType; value: number | bigint | boolean | string }
+  | { type: 'array'; itemType: GgufMetaType; value: (number | bigint | boolean | string)[] };
+
+/** Shorthands: strings → string, booleans → bool, integers → u32 (or i32 when negative), other numbers → f32. */
+export type GgufMetaInput = GgufMetaValue | string | number | boolean | string[];
+
+const TYPE_CODE: Record<GgufMetaType | 'array', number> = {
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
+};
+
+export interface GgufTensorSource {
+  name: string;
+  /** ggml order (dims[0] = row length) */
+  dims: number[];
+  /** target storage type */
+  type: 'F32' | 'F16' | 'Q8_0';
+  /** float32 values in row-major order (as read by readTensorF32); called once, when written */
+  data: () => Float32Array;
+}
+
+function normMeta(v: GgufMetaInput): GgufMetaValue {
+  if (typeof v === 'string') return { type: 'string', value: v };
+  if (typeof v === 'boolean') return { type: 'bool', value: v };
+  if (typeof v === 'number') return Number.isInteger(v) ? { type: v < 0 ? 'i32' : 'u32', value: v } : { type: 'f32', value: v };
+  if (Array.isArray(v)) return { type: 'array', itemType: 'string', value: v };
+  return v;
+}
+
+class Out {
+  private chunks: Buffer[] = [];
+  size = 0;
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.size += b.length;
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.push(b);
+  }
+  u32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.push(b);
+  }
+  u64(v: number | bigint): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  scalar(t: GgufMetaType, v: number | bigint | boolean | string): void {
+    const b = Buffer.alloc(8);
+    switch (t) {
+      case 'u8':
+        return this.push(Buffer.from([Number(v) & 0xff]));
+      case 'i8':
+        b.writeInt8(Number(v));
+        return this.push(b.subarray(0, 1));
+      case 'u16':
+        b.writeUInt16LE(Number(v));
+        return this.push(b.subarray(0, 2));
+      case 'i16':
+        b.writeInt16LE(Number(v));
+        return this.push(b.subarray(0, 2));
+      case 'u32':
+        b.writeUInt32LE(Number(v));
+        return this.push(b.subarray(0, 4));
+      case 'i32':
+        b.writeInt32LE(Number(v));
+        return this.push(b.subarray(0, 4));
+      case 'f32':
+        b.writeFloatLE(Number(v));
+        return this.push(b.subarray(0, 4));
+      case 'bool':
+        return this.push(Buffer.from([v ? 1 : 0]));
+      case 'string':
+        return this.str(String(v));
+      case 'u64':
+        b.writeBigUInt64LE(BigInt(v as number));
+        return this.push(b);
+      case 'i64':
+        b.writeBigInt64LE(BigInt(v as number));
+        return this.push(b);
+      case 'f64':
+        b.writeDoubleLE(Number(v));
+        return this.push(b);
+    }
+  }
+  concat(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function encodeTensor(t: GgufTensorSource, f: Float32Array): Buffer {
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  if (f.length !== n) throw new Error(`GGUF writer: tensor ${t.name} has ${f.length} values for dims [${t.dims.join(', ')}]`);
+  if (t.type === 'F32') return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+  if (t.type === 'F16') {
+    const b = Buffer.alloc(n * 2);
+    for (let i = 0; i < n; i++) b.writeUInt16LE(floatToHalf(f[i]!), i * 2);
+    return b;
+  }
+  if (n % 32) throw new Error(`GGUF writer: tensor ${t.name}: Q8_0 needs a multiple of 32 elements`);
+  const b = Buffer.alloc((n / 32) * 34);
+  for (let blk = 0; blk < n / 32; blk++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(f[blk * 32 + j]!));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    b.writeUInt16LE(floatToHalf(d), blk * 34);
+    for (let j = 0; j < 32; j++) b.writeInt8(Math.round(f[blk * 32 + j]! * id), blk * 34 + 2 + j);
+  }
+  return b;
+}
+
+const TYPE_INFO: Record<GgufTensorSource['type'], [number, number, number]> = {
+  F32: [GGML_TYPE.F32, 1, 4],
+  F16: [GGML_TYPE.F16, 1, 2],
+  Q8_0: [GGML_TYPE.Q8_0, 32, 34],
+};
+
+/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
+export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+  const h = new Out();
+  h.push(Buffer.from('GGUF', 'latin1'));
+  h.u32(3);
+  h.u64(tensors.length);
+  const meta = { ...metadata };
+  if (alignment !== 32) meta['general.alignment'] = { type: 'u32', value: alignment };
+  h.u64(Object.keys(meta).length);
+  for (const [k, v0] of Object.entries(meta)) {
+    const v = normMeta(v0);
+    h.str(k);
+    h.u32(TYPE_CODE[v.type]);
+    if (v.type === 'array') {
+      h.u32(TYPE_CODE[v.itemType]);
+      h.u64(v.value.length);
+      for (const x of v.value) h.scalar(v.itemType, x);
+    } else h.scalar(v.type, v.value);
+  }
+  let off = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    const [code, bs, bb] = TYPE_INFO[t.type];
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    h.str(t.name);
+    h.u32(t.dims.length);
+    for (const d of t.dims) h.u64(d);
+    h.u32(code);
+    h.u64(off);
+    offsets.push(off);
+    off += Math.ceil(n / bs) * bb;
+    off = Math.ceil(off / alignment) * alignment;
+  }
+  const header = h.concat();
+  const pad = (Math.ceil(header.length / alignment) * alignment) - header.length;
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, header);
+    writeSync(fd, Buffer.alloc(pad));
+    let pos = 0;
+    tensors.forEach((t, i) => {
+      if (pos < offsets[i]!) {
+        writeSync(fd, Buffer.alloc(offsets[i]! - pos));
+        pos = offsets[i]!;
+      }
+      const b = encodeTensor(t, t.data());
+      writeSync(fd, b);
+      pos += b.length;
+    });
+    const end = Math.ceil(pos / alignment) * alignment;
+    if (end > pos) writeSync(fd, Buffer.alloc(end - pos));
+  } finally {
+    closeSync(fd);
+  }
+}
