@@ -385,9 +385,9 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
     skip_records_with_error: true,
     info: true,
     columns: false,
-    on_skip: (err: Error & { lines?: number }) => {
-      const l = err.lines !== undefined ? err.lines + lineBase : null;
-      skipped.push({ kind: 'error', row, line: l, reason: `malformed ${delimiter === ',' ? 'CSV' : 'TSV'} record: ${err.message}`, next: { row: row + 1, byteOffset: byteBase + lastBytes, line: lineBase + lastLines + 1, header } });
+    on_skip: (err: (Error & { lines?: number }) | undefined): undefined => {
+      const l = err?.lines !== undefined ? err.lines + lineBase : null;
+      skipped.push({ kind: 'error', row, line: l, reason: `malformed ${delimiter === ',' ? 'CSV' : 'TSV'} record: ${err?.message ?? 'unknown error'}`, next: { row: row + 1, byteOffset: byteBase + lastBytes, line: lineBase + lastLines + 1, header } });
       row++;
     },
   });
