@@ -1,0 +1,78 @@
+/** The one model description both decoder graphs (full-sequence and KV-cache step) are built from. */
+
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gemma' | 'gemma2';
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  | { type: 'linear'; factor: number };
+
+export interface DecoderConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** maximum context length (positions) */
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections have biases (Qwen2) */
+  attentionBias: boolean;
+  /** MLP activation: SwiGLU (silu) or GeGLU (gelu, tanh approximation) */
+  activation: 'silu' | 'gelu_tanh' | 'gelu';
+  /** Gemma: RMSNorm uses (1 + w) */
+  normAddOne: boolean;
+  /** Gemma: embeddings multiplied by sqrt(hidden) */
+  embedScale: number | null;
+  /** Gemma 2: tanh soft-capping of attention scores / final logits */
+  attnSoftcap: number | null;
+  finalSoftcap: number | null;
+  /** attention score scale (default 1/sqrt(headDim); Gemma 2: query_pre_attn_scalar^-0.5) */
+  attnScale: number;
+  /** sliding-window attention size per layer (null = full attention) */
+  slidingWindow: (number | null)[];
+  /** Gemma 2: extra post-attention / pre- and post-feed-forward norms */
+  sandwichNorms: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+/** Inverse RoPE frequencies, with llama3 / linear scaling applied. */
+export function ropeInvFreq(cfg: Pick<DecoderConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): Float32Array {
+  const half = cfg.headDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / cfg.ropeTheta ** ((2 * i) / cfg.headDim);
+  const s = cfg.ropeScaling;
+  if (s?.type === 'linear') for (let i = 0; i < half; i++) inv[i]! /= s.factor;
+  if (s?.type === 'llama3') {
+    const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+    const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+    for (let i = 0; i < half; i++) {
+      const f = inv[i]!;
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen < highWavelen) continue;
+      if (wavelen > lowWavelen) inv[i] = f / s.factor;
+      else {
+        const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        inv[i] = (1 - smooth) * (f / s.factor) + smooth * f;
+      }
+    }
+  }
+  return Float32Array.from(inv);
+}
+
+export function parameterCount(cfg: DecoderConfig): number {
+  const h = cfg.hiddenSize;
+  const q = cfg.numHeads * cfg.headDim;
+  const kv = cfg.numKvHeads * cfg.headDim;
+  const attn = h * q + 2 * h * kv + q * h + (cfg.attentionBias ? q + 2 * kv : 0);
+  const mlp = 3 * h * cfg.intermediateSize;
+  const norms = (cfg.sandwichNorms ? 4 : 2) * h;
+  const emb = cfg.vocabSize * h;
+  return cfg.numLayers * (attn + mlp + norms) + emb + h + (cfg.tieWordEmbeddings ? 0 : emb);
+}

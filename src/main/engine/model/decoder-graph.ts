@@ -1,0 +1,274 @@
+/**
+ * Decoder-only transformer graphs (Llama / Mistral / Qwen2 / Gemma / Gemma 2) built from one
+ * DecoderConfig, so the full-sequence graph and the KV-cache step graph cannot drift.
+ *
+ * Inputs (Optimum layout): input_ids [B,S] int64, attention_mask [B,T] int64 (T = past + S; 1 keeps
+ * a position, 0 is padding), position_ids [B,S] int64, and with kvCache
+ * past_key_values.N.key / .value [B, kvHeads, P, headDim]. Outputs: logits [B,S,V] (or [B,1,V] with
+ * logits: 'last') and with kvCache present.N.key / .value [B, kvHeads, T, headDim].
+ */
+import { Graph, type Value } from '../graph';
+import { ropeInvFreq, type DecoderConfig } from './config';
+import type { WeightSource } from './weights';
+
+export interface LoraModule {
+  /** [r, in] */
+  a: Float32Array;
+  /** [out, r] */
+  b: Float32Array;
+  rank: number;
+  scale: number;
+}
+
+export interface DecoderGraphOptions {
+  /** past_key_values inputs and present outputs */
+  kvCache: boolean;
+  /** logits for every position ('all') or only the last one ('last', cheaper for generation) */
+  logits: 'all' | 'last';
+  /** use onnxruntime fused ops (SimplifiedLayerNormalization, FusedMatMul); inference only */
+  fused?: boolean;
+  /** declare these weights as graph inputs instead of initializers (e.g. for training graphs) */
+  weightAsInput?: (name: string) => boolean;
+  /** unmerged LoRA: module weight name (e.g. "model.layers.0.self_attn.q_proj.weight") → adapter */
+  lora?: Map<string, LoraModule>;
+  /** ai.onnx opset (default 21) */
+  opset?: number;
+}
+
+export const NEG_INF = -1e9;
+
+export class ShapeMismatchError extends Error {}
+
+/** Expected PyTorch-order shapes of every weight the config implies. */
+export function expectedWeightShapes(cfg: DecoderConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const H = cfg.hiddenSize;
+  const q = cfg.numHeads * cfg.headDim;
+  const kv = cfg.numKvHeads * cfg.headDim;
+  m.set('model.embed_tokens.weight', [cfg.vocabSize, H]);
+  m.set('model.norm.weight', [H]);
+  if (!cfg.tieWordEmbeddings) m.set('lm_head.weight', [cfg.vocabSize, H]);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    m.set(`${p}.self_attn.q_proj.weight`, [q, H]);
+    m.set(`${p}.self_attn.k_proj.weight`, [kv, H]);
+    m.set(`${p}.self_attn.v_proj.weight`, [kv, H]);
+    m.set(`${p}.self_attn.o_proj.weight`, [H, q]);
+    if (cfg.attentionBias) {
+      m.set(`${p}.self_attn.q_proj.bias`, [q]);
+      m.set(`${p}.self_attn.k_proj.bias`, [kv]);
+      m.set(`${p}.self_attn.v_proj.bias`, [kv]);
+    }
+    m.set(`${p}.mlp.gate_proj.weight`, [cfg.intermediateSize, H]);
+    m.set(`${p}.mlp.up_proj.weight`, [cfg.intermediateSize, H]);
+    m.set(`${p}.mlp.down_proj.weight`, [H, cfg.intermediateSize]);
+    m.set(`${p}.input_layernorm.weight`, [H]);
+    m.set(`${p}.post_attention_layernorm.weight`, [H]);
+    if (cfg.sandwichNorms) {
+      m.set(`${p}.pre_feedforward_layernorm.weight`, [H]);
+      m.set(`${p}.post_feedforward_layernorm.weight`, [H]);
+    }
+  }
+  return m;
+}
+
+/** Check that a weight source has every tensor the config needs, with matching shapes. */
+export function validateWeights(cfg: DecoderConfig, src: WeightSource): void {
+  const problems: string[] = [];
+  for (const [name, shape] of expectedWeightShapes(cfg)) {
+    if (!src.has(name)) {
+      problems.push(`missing tensor ${name}`);
+      continue;
+    }
+    const s = src.shape(name);
+    if (s.join(',') !== shape.join(','))
+      problems.push(`tensor ${name} has shape [${s.join(', ')}] but the config implies [${shape.join(', ')}]`);
+  }
+  if (problems.length)
+    throw new ShapeMismatchError(`${src.origin}: weights do not match the model config: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+}
+
+/** Build a decoder graph. Weights are read from `src` one by one as the graph is declared. */
+export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: DecoderGraphOptions): Graph {
+  const fused = opts.fused ?? true;
+  const g = new Graph(`${cfg.architecture}_${opts.kvCache ? 'step' : 'full'}`, opts.opset ?? 21);
+  const H = cfg.hiddenSize;
+  const nh = cfg.numHeads;
+  const kvh = cfg.numKvHeads;
+  const hd = cfg.headDim;
+  const rep = nh / kvh;
+  if (!Number.isInteger(rep)) throw new Error(`config: num_attention_heads ${nh} is not a multiple of num_key_value_heads ${kvh}`);
+  const shapes = expectedWeightShapes(cfg);
+
+  const weights = new Map<string, Value>();
+  const W = (name: string, transform?: (d: Float32Array) => Float32Array): Value => {
+    const cached = weights.get(name);
+    if (cached) return cached;
+    const shape = shapes.get(name);
+    if (!shape) throw new Error(`internal: no expected shape for ${name}`);
+    let v: Value;
+    if (opts.weightAsInput?.(name)) v = g.input(name, 'float32', shape);
+    else {
+      if (!src.has(name)) throw new ShapeMismatchError(`${src.origin}: missing tensor ${name}`);
+      const s = src.shape(name);
+      if (s.join(',') !== shape.join(','))
+        throw new ShapeMismatchError(`${src.origin}: tensor ${name} has shape [${s.join(', ')}] but the config implies [${shape.join(', ')}]`);
+      let d = src.f32(name);
+      if (transform) d = transform(d);
+      v = g.weight(name, d, shape);
+    }
+    weights.set(name, v);
+    return v;
+  };
+
+  const linear = (x: Value, wName: string, label: string): Value => {
+    const w = W(wName);
+    let y = fused
+      ? g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label })
+      : g.matmul(x, g.transpose(w, [1, 0], `${label}_wT`), label);
+    const lora = opts.lora?.get(wName);
+    if (lora) {
+      const [out, inn] = shapes.get(wName)!;
+      const a = g.weight(`${wName}.lora_A`, lora.a, [lora.rank, inn!]);
+      const b = g.weight(`${wName}.lora_B`, lora.b, [out!, lora.rank]);
+      const xa = g.op('FusedMatMul', [x, a], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_lora_a` });
+      const xab = g.op('FusedMatMul', [xa, b], { transB: 1, alpha: lora.scale }, { domain: 'com.microsoft', name: `${label}_lora_b` });
+      y = g.add(y, xab, `${label}_lora_add`);
+    }
+    const bName = wName.replace(/\.weight$/, '.bias');
+    if (shapes.has(bName)) y = g.add(y, W(bName), `${label}_bias`);
+    return y;
+  };
+
+  const addOne = (d: Float32Array) => (cfg.normAddOne ? d.map((x) => x + 1) : d);
+  const rmsNorm = (x: Value, wName: string, label: string): Value => {
+    let w = W(wName, addOne);
+    if (cfg.normAddOne && opts.weightAsInput?.(wName)) w = g.add(w, g.constFloat(1), `${label}_plus1`);
+    if (fused) return g.op('SimplifiedLayerNormalization', [x, w], { epsilon: cfg.rmsNormEps, axis: -1 }, { name: label });
+    const ms = g.reduceMean(g.mul(x, x, `${label}_sq`), [-1], true, `${label}_ms`);
+    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.add(ms, g.constFloat(cfg.rmsNormEps))])], {}, { name: `${label}_inv` });
+    return g.mul(g.mul(x, inv, `${label}_norm`), w, `${label}_scale`);
+  };
+
+  const softcap = (x: Value, cap: number, label: string): Value =>
+    g.mul(g.op('Tanh', [g.div(x, g.constFloat(cap))], {}, { name: `${label}_tanh` }), g.constFloat(cap), label);
+
+  // ---- inputs
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const mask = g.input('attention_mask', 'int64', ['batch', 'total']);
+  const pos = g.input('position_ids', 'int64', ['batch', 'seq']);
+
+  // ---- RoPE tables from position ids: [B,1,S,hd/2]
+  const invFreq = g.initializer('rope_inv_freq', ropeInvFreq(cfg), [hd / 2]);
+  const posF = g.unsqueeze(g.cast(pos, 'float32'), [-1]); // [B,S,1]
+  const freqs = g.unsqueeze(g.mul(posF, invFreq, 'rope_freqs'), [1]); // [B,1,S,hd/2]
+  const cos = g.op('Cos', [freqs], {}, { name: 'rope_cos' });
+  const sin = g.op('Sin', [freqs], {}, { name: 'rope_sin' });
+  const rope = (x: Value, label: string): Value => {
+    const x1 = g.slice(x, [0], [hd / 2], [-1], `${label}_x1`);
+    const x2 = g.slice(x, [hd / 2], [hd], [-1], `${label}_x2`);
+    const r1 = g.sub(g.mul(x1, cos), g.mul(x2, sin), `${label}_r1`);
+    const r2 = g.add(g.mul(x2, cos), g.mul(x1, sin), `${label}_r2`);
+    return g.concat([r1, r2], -1, label);
+  };
+
+  // ---- attention mask (additive) [B,1,rep*S,T]: grouped scores put rep query heads' rows (r, s) together
+  const total = g.op('Shape', [mask], { start: 1, end: 2 }, { name: 'total_len' }); // [1]
+  const seqLen = g.op('Shape', [ids], { start: 1, end: 2 }, { name: 'seq_len' }); // [1]
+  const totalS = g.squeeze(total, [0]);
+  const pastLen = g.sub(totalS, g.squeeze(seqLen, [0]), 'past_len');
+  const one = g.constInt64([1], []);
+  const qpos = g.op('Range', [pastLen, totalS, one], {}, { name: 'q_positions' }); // [S]
+  const kpos = g.op('Range', [g.constInt64([0], []), totalS, one], {}, { name: 'k_positions' }); // [T]
+  const q2 = g.unsqueeze(qpos, [1]); // [S,1]
+  const k2 = g.unsqueeze(kpos, [0]); // [1,T]
+  const causal = g.op('LessOrEqual', [k2, q2], {}, { name: 'causal' }); // [S,T]
+  const keep = g.op('Equal', [g.unsqueeze(mask, [1]), g.constInt64([1], [])], {}, { name: 'pad_keep' }); // [B,1,T]
+  const masks = new Map<number | null, Value>();
+  const maskFor = (window: number | null): Value => {
+    const cached = masks.get(window);
+    if (cached) return cached;
+    let allowed = g.op('And', [causal, keep], {}, { name: `allowed_${window ?? 'full'}` }); // [B,S,T]
+    if (window !== null) {
+      const inWin = g.op('Greater', [k2, g.sub(q2, g.constInt64([window], []))], {}, { name: `window_${window}` });
+      allowed = g.op('And', [allowed, inWin]);
+    }
+    const add = g.op('Where', [allowed, g.constFloat(0), g.constFloat(NEG_INF)], {}, { name: `mask_add_${window ?? 'full'}` }); // [B,S,T]
+    let m4 = g.unsqueeze(add, [1]); // [B,1,S,T]
+    if (rep > 1) m4 = g.op('Tile', [m4, g.constInt64([1, 1, rep, 1])], {}, { name: `mask_tile_${window ?? 'full'}` }); // [B,1,rep*S,T]
+    masks.set(window, m4);
+    return m4;
+  };
+
+  // ---- embeddings
+  let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
+  if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
+
+  const pastOut: { key: string; value: string }[] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const L = `l${l}`;
+    const h = rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`);
+    const qh = g.transpose(g.reshape(linear(h, `${p}.self_attn.q_proj.weight`, `${L}_q_proj`), [0, 0, nh, hd]), [0, 2, 1, 3]);
+    const kh = g.transpose(g.reshape(linear(h, `${p}.self_attn.k_proj.weight`, `${L}_k_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
+    const vh = g.transpose(g.reshape(linear(h, `${p}.self_attn.v_proj.weight`, `${L}_v_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
+    const qr = rope(qh, `${L}_q_rope`); // [B,nh,S,hd]
+    let kAll = rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
+    let vAll = vh;
+    if (opts.kvCache) {
+      const pk = g.input(`past_key_values.${l}.key`, 'float32', ['batch', kvh, 'past', hd]);
+      const pv = g.input(`past_key_values.${l}.value`, 'float32', ['batch', kvh, 'past', hd]);
+      kAll = g.concat([pk, kAll], 2, `${L}_k_cat`);
+      vAll = g.concat([pv, vAll], 2, `${L}_v_cat`);
+      g.output(kAll, `present.${l}.key`);
+      g.output(vAll, `present.${l}.value`);
+      pastOut.push({ key: `present.${l}.key`, value: `present.${l}.value` });
+      kAll = g.value(`present.${l}.key`);
+      vAll = g.value(`present.${l}.value`);
+    }
+    // grouped-query attention: q [B,kvh,rep*S,hd] against k [B,kvh,T,hd]
+    const qg = g.reshape(qr, [0, kvh, -1, hd], `${L}_q_group`);
+    const qs = g.mul(qg, g.constFloat(cfg.attnScale), `${L}_q_scale`);
+    const kT = g.transpose(kAll, [0, 1, 3, 2], `${L}_kT`);
+    let scores = g.matmul(qs, kT, `${L}_scores`); // [B,kvh,rep*S,T]
+    if (cfg.attnSoftcap !== null) scores = softcap(scores, cfg.attnSoftcap, `${L}_attn_softcap`);
+    const masked = g.add(scores, maskFor(cfg.slidingWindow[l] ?? null), `${L}_masked`);
+    const probs = g.softmax(masked, -1, `${L}_softmax`); // [B,kvh,rep*S,T]
+    const ctx = g.matmul(probs, vAll, `${L}_ctx`); // [B,kvh,rep*S,hd]
+    const ctxH = g.transpose(g.reshape(ctx, [0, nh, -1, hd]), [0, 2, 1, 3]); // [B,S,nh,hd]
+    let attn = linear(g.reshape(ctxH, [0, 0, nh * hd], `${L}_ctx_flat`), `${p}.self_attn.o_proj.weight`, `${L}_o_proj`);
+    if (cfg.sandwichNorms) attn = rmsNorm(attn, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
+    x = g.add(x, attn, `${L}_attn_residual`);
+    const h2 = cfg.sandwichNorms
+      ? rmsNorm(x, `${p}.pre_feedforward_layernorm.weight`, `${L}_pre_ffn_norm`)
+      : rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
+    const gate = linear(h2, `${p}.mlp.gate_proj.weight`, `${L}_gate_proj`);
+    const up = linear(h2, `${p}.mlp.up_proj.weight`, `${L}_up_proj`);
+    let act: Value;
+    if (cfg.activation === 'silu') act = g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
+    else if (cfg.activation === 'gelu')
+      act = g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Erf', [g.mul(gate, g.constFloat(Math.SQRT1_2))]), g.constFloat(1)), `${L}_gelu`);
+    else {
+      // gelu tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      const x3 = g.mul(g.mul(gate, gate), gate);
+      const inner = g.mul(g.add(gate, g.mul(x3, g.constFloat(0.044715))), g.constFloat(Math.sqrt(2 / Math.PI)));
+      act = g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Tanh', [inner]), g.constFloat(1)), `${L}_gelu_tanh`);
+    }
+    let mlp = linear(g.mul(act, up, `${L}_glu`), `${p}.mlp.down_proj.weight`, `${L}_down_proj`);
+    if (cfg.sandwichNorms) mlp = rmsNorm(mlp, `${p}.post_feedforward_layernorm.weight`, `${L}_post_ffn_norm`);
+    x = g.add(x, mlp, `${L}_mlp_residual`);
+  }
+  if (opts.logits === 'last') x = g.slice(x, [-1], [2 ** 62], [1], 'last_position');
+  const hN = rmsNorm(x, 'model.norm.weight', 'final_norm');
+  const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  let logits = fused
+    ? g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' })
+    : g.matmul(hN, g.transpose(W(head), [1, 0], 'lm_head_wT'), 'lm_head');
+  if (cfg.finalSoftcap !== null) logits = softcap(logits, cfg.finalSoftcap, 'final_softcap');
+  g.output(logits, 'logits');
+  // present outputs were declared inside the loop; keep logits first for readability
+  const lo = g.outputs.pop()!;
+  g.outputs.unshift(lo);
+  void pastOut;
+  return g;
+}

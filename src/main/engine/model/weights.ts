@@ -1,0 +1,146 @@
+/**
+ * Weight sources in Hugging Face naming ("model.layers.0.self_attn.q_proj.weight", PyTorch
+ * [out, in] order), read lazily one tensor at a time.
+ */
+import { readTensorF32, type GgufFile } from '../gguf/reader';
+
+export interface WeightSource {
+  /** for error messages (file or folder) */
+  readonly origin: string;
+  names(): string[];
+  has(name: string): boolean;
+  /** PyTorch order */
+  shape(name: string): number[];
+  /** dequantised / converted float32 data, row-major */
+  f32(name: string): Float32Array;
+  /** storage dtype name as in the file (F32, F16, BF16, Q8_0...) */
+  dtype(name: string): string;
+}
+
+/** Llama-family GGUF tensor names → HF names. */
+export function ggufToHfName(n: string): string | null {
+  const fixed: Record<string, string> = {
+    'token_embd.weight': 'model.embed_tokens.weight',
+    'output_norm.weight': 'model.norm.weight',
+    'output.weight': 'lm_head.weight',
+  };
+  if (fixed[n]) return fixed[n]!;
+  const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(n);
+  if (!m) return null;
+  const map: Record<string, string> = {
+    attn_q: 'self_attn.q_proj',
+    attn_k: 'self_attn.k_proj',
+    attn_v: 'self_attn.v_proj',
+    attn_output: 'self_attn.o_proj',
+    attn_norm: 'input_layernorm',
+    ffn_gate: 'mlp.gate_proj',
+    ffn_up: 'mlp.up_proj',
+    ffn_down: 'mlp.down_proj',
+    ffn_norm: 'post_attention_layernorm',
+    post_attention_norm: 'post_attention_layernorm',
+    post_ffw_norm: 'post_feedforward_layernorm',
+  };
+  const t = map[m[2]!];
+  return t ? `model.layers.${m[1]}.${t}.${m[3]}` : null;
+}
+
+export function hfToGgufName(n: string): string | null {
+  const fixed: Record<string, string> = {
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
+  };
+  if (fixed[n]) return fixed[n]!;
+  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(n);
+  if (!m) return null;
+  const map: Record<string, string> = {
+    'self_attn.q_proj': 'attn_q',
+    'self_attn.k_proj': 'attn_k',
+    'self_attn.v_proj': 'attn_v',
+    'self_attn.o_proj': 'attn_output',
+    input_layernorm: 'attn_norm',
+    'mlp.gate_proj': 'ffn_gate',
+    'mlp.up_proj': 'ffn_up',
+    'mlp.down_proj': 'ffn_down',
+    post_attention_layernorm: 'ffn_norm',
+  };
+  const t = map[m[2]!];
+  return t ? `blk.${m[1]}.${t}.${m[3]}` : null;
+}
+
+/**
+ * llama.cpp's converter permutes Q/K rows so that interleaved ("normal") RoPE matches HF's
+ * rotate_half RoPE. `unpermute` restores HF order; `permute` is its inverse (for the GGUF writer).
+ */
+export function unpermuteQK(w: Float32Array, nHeads: number, rowLen: number): Float32Array {
+  const rows = w.length / rowLen;
+  const hd = rows / nHeads;
+  const half = hd / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < nHeads; h++)
+    for (let i = 0; i < half; i++)
+      for (let j = 0; j < 2; j++) {
+        const src = h * hd + i * 2 + j;
+        const dst = h * hd + j * half + i;
+        out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen);
+      }
+  return out;
+}
+
+export function permuteQK(w: Float32Array, nHeads: number, rowLen: number): Float32Array {
+  const rows = w.length / rowLen;
+  const hd = rows / nHeads;
+  const half = hd / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < nHeads; h++)
+    for (let i = 0; i < half; i++)
+      for (let j = 0; j < 2; j++) {
+        const dst = h * hd + i * 2 + j;
+        const src = h * hd + j * half + i;
+        out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen);
+      }
+  return out;
+}
+
+export class GgufWeights implements WeightSource {
+  readonly origin: string;
+  private readonly map = new Map<string, string>();
+  constructor(
+    private readonly g: GgufFile,
+    private readonly heads: { numHeads: number; numKvHeads: number },
+  ) {
+    this.origin = g.path;
+    for (const t of g.tensors) {
+      const hf = ggufToHfName(t.name);
+      if (hf) this.map.set(hf, t.name);
+    }
+  }
+  names(): string[] {
+    return [...this.map.keys()];
+  }
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
+  private info(name: string) {
+    const g = this.map.get(name);
+    const t = g ? this.g.tensorMap.get(g) : undefined;
+    if (!t) throw new Error(`${this.origin}: tensor for ${name} not found`);
+    return t;
+  }
+  shape(name: string): number[] {
+    return this.info(name).dims.slice().reverse();
+  }
+  dtype(name: string): string {
+    return this.info(name).typeName;
+  }
+  f32(name: string): Float32Array {
+    const t = this.info(name);
+    const data = readTensorF32(this.g, t);
+    const m = /self_attn\.(q|k)_proj\.(weight|bias)$/.exec(name);
+    if (m) {
+      const nh = m[1] === 'q' ? this.heads.numHeads : this.heads.numKvHeads;
+      return unpermuteQK(data, nh, m[2] === 'weight' ? t.dims[0]! : 1);
+    }
+    return data;
+  }
+}
