@@ -6,17 +6,28 @@ import { AppError } from '../../shared/errors';
  * One process per workspace runs jobs (the app window, browser mode, or a CLI job). The lock file
  * holds its pid; a lock whose process is gone is stale and taken over.
  */
+const heldHere = new Set<string>();
+
 export function acquireRunnerLock(workspace: string): () => void {
   const path = join(workspace, 'runner.lock');
+  if (heldHere.has(path)) {
+    throw new AppError(
+      'conflict',
+      `Another SafeTune Workbench process (pid ${process.pid}, this one) is using the workspace ${workspace}.`,
+      { pid: process.pid, workspace },
+    );
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldHere.add(path);
       let released = false;
       return () => {
         if (released) return;
         released = true;
+        heldHere.delete(path);
         rmSync(path, { force: true });
       };
     } catch (e) {

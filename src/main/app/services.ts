@@ -17,6 +17,8 @@ export interface ServiceOptions {
   extraJobModules?: { modules: readonly JobModule<any, any, any>[]; workerUrls: string[] };
   maxHeavyJobs?: number;
   maxLightJobs?: number;
+  /** How long a cancelled job may take to stop before its thread is terminated. */
+  cancelGraceMs?: number;
   /** Start the job runner (recover interrupted jobs, run queued ones). CLI listings pass false. */
   runJobs?: boolean;
 }
@@ -55,6 +57,7 @@ export function createServices(opts: ServiceOptions): Services {
     extraWorkerModules: opts.extraJobModules?.workerUrls ?? [],
     maxHeavy: opts.maxHeavyJobs ?? envInt('SAFETUNE_MAX_HEAVY_JOBS') ?? 1,
     maxLight: opts.maxLightJobs ?? envInt('SAFETUNE_MAX_LIGHT_JOBS') ?? 2,
+    cancelGraceMs: opts.cancelGraceMs,
   });
   if (runJobs) jobs.start();
   const version = appVersion();

@@ -59,12 +59,12 @@ export class JobRunner {
 
   constructor(opts: RunnerOptions) {
     this.opts = {
-      maxHeavy: 1,
-      maxLight: 2,
-      cancelGraceMs: 10_000,
-      progressIntervalMs: 200,
-      extraWorkerModules: [],
       ...opts,
+      maxHeavy: opts.maxHeavy ?? 1,
+      maxLight: opts.maxLight ?? 2,
+      cancelGraceMs: opts.cancelGraceMs ?? 10_000,
+      progressIntervalMs: opts.progressIntervalMs ?? 200,
+      extraWorkerModules: opts.extraWorkerModules ?? [],
     };
     for (const m of opts.modules) this.modules.set(m.type, m);
   }

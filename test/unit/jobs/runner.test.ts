@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../../src/shared/domain';
+import type { Services } from '../../../src/main/app/services';
+import { tempDir, testServices } from '../../helpers/services';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function setup(opts: Parameters<typeof testServices>[1] = {}): { s: Services; dir: string } {
+  const t = tempDir();
+  const s = testServices(t.dir, opts);
+  cleanups.push(t.cleanup, () => s.close());
+  return { s, dir: t.dir };
+}
+
+function recordUpdates(s: Services, id: number): Job[] {
+  const seen: Job[] = [];
+  s.events.on('job.updated', (j) => j.id === id && seen.push(j));
+  return seen;
+}
+
+function steps(s: Services, jobId: number): number[] {
+  s.db.exec('CREATE TABLE IF NOT EXISTS test_steps (job_id INTEGER NOT NULL, step INTEGER NOT NULL)');
+  return (s.db.prepare('SELECT step FROM test_steps WHERE job_id = ? ORDER BY rowid').all(jobId) as { step: number }[]).map(
+    (r) => r.step,
+  );
+}
+
+describe('job runner', () => {
+  it('runs a job in a worker thread and streams progress to 100%', async () => {
+    const { s } = setup();
+    const job = s.jobs.enqueue('test.steps', { steps: 10, stepMs: 30 });
+    const updates = recordUpdates(s, job.id);
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.progress.fraction).toBe(1);
+    expect(done.result).toEqual({ steps: 10, resumedFrom: 0 });
+    const fractions = updates.map((u) => u.progress.fraction).filter((f): f is number => f !== null);
+    expect(fractions.length).toBeGreaterThan(2);
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions); // never goes backwards
+    expect(updates.some((u) => u.state === 'running' && u.progress.fraction! > 0 && u.progress.fraction! < 1)).toBe(true);
+    expect(steps(s, job.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(done.elapsedSeconds).toBeGreaterThan(0.2);
+    const kinds = s.jobs.events(job.id, 100).map((e) => e.message);
+    expect(kinds).toEqual(expect.arrayContaining(['queued', 'running', 'succeeded']));
+  });
+
+  it('reports an ETA while running', async () => {
+    const { s } = setup();
+    const job = s.jobs.enqueue('test.steps', { steps: 20, stepMs: 40 });
+    const updates = recordUpdates(s, job.id);
+    await s.jobs.waitFor(job.id);
+    const etas = updates.filter((u) => u.state === 'running' && u.etaSeconds !== null).map((u) => u.etaSeconds!);
+    expect(etas.length).toBeGreaterThan(0);
+    expect(Math.max(...etas)).toBeLessThan(5);
+  });
+
+  it('validates params with the job type schema before queueing', () => {
+    const { s } = setup();
+    expect(() => s.jobs.enqueue('test.steps', { steps: 'many' })).toThrowError(/Invalid parameters for test.steps/);
+    expect(() => s.jobs.enqueue('no.such', {})).toThrowError(/Unknown job type/);
+    expect(s.jobs.list({ limit: 10 })).toHaveLength(0);
+  });
+
+  it('records a failing job with its error', async () => {
+    const { s } = setup();
+    const job = s.jobs.enqueue('test.steps', { steps: 5, stepMs: 1, failAt: 2 });
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toBe('step 2 failed on purpose');
+    expect(steps(s, job.id)).toEqual([0, 1]);
+  });
+
+  it('runs one heavy job at a time and cancels a queued one without running it', async () => {
+    const { s } = setup();
+    const a = s.jobs.enqueue('test.steps', { steps: 8, stepMs: 30 });
+    const b = s.jobs.enqueue('test.steps', { steps: 8, stepMs: 30 });
+    expect(s.jobs.get(a.id).state).toBe('running');
+    expect(s.jobs.get(b.id).state).toBe('queued');
+    expect(s.jobs.cancel(b.id).state).toBe('cancelled');
+    expect((await s.jobs.waitFor(a.id)).state).toBe('succeeded');
+    expect(s.jobs.get(b.id).attempts).toBe(0);
+  });
+
+  it('cancels a running job cooperatively and keeps its finished steps', async () => {
+    const { s } = setup();
+    const job = s.jobs.enqueue('test.steps', { steps: 200, stepMs: 20 });
+    await until(() => steps(s, job.id).length >= 3);
+    s.jobs.cancel(job.id);
+    const done = await s.jobs.waitFor(job.id, 5000);
+    expect(done.state).toBe('cancelled');
+    const n = steps(s, job.id).length;
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(n).toBeLessThan(200);
+    expect(() => s.jobs.cancel(job.id)).toThrowError(/only queued, running or interrupted/);
+  });
+
+  it('terminates a job that ignores cancellation after the grace period', async () => {
+    const { s } = setup({ cancelGraceMs: 300 });
+    const job = s.jobs.enqueue('test.spin', { ms: 60_000 });
+    await until(() => s.jobs.get(job.id).state === 'running');
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    s.jobs.cancel(job.id);
+    const done = await s.jobs.waitFor(job.id, 5000);
+    expect(done.state).toBe('cancelled');
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('resumes a cancelled job from its checkpoint without repeating or losing steps', async () => {
+    const { s } = setup();
+    const job = s.jobs.enqueue('test.steps', { steps: 30, stepMs: 15 });
+    await until(() => steps(s, job.id).length >= 5);
+    s.jobs.cancel(job.id);
+    await s.jobs.waitFor(job.id);
+    const before = steps(s, job.id).length;
+    s.jobs.resume(job.id);
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('succeeded');
+    expect((done.result as { resumedFrom: number }).resumedFrom).toBe(before);
+    expect(steps(s, job.id)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(done.attempts).toBe(2);
+  });
+
+  it('marks jobs of a killed process interrupted at the next start, and resumes them exactly', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    // A separate process runs the job; we SIGKILL it mid-way, as a crash or power cut would.
+    const host = fileURLToPath(new URL('../../fixtures/jobs/hostProcess.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', host, t.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await until(() => /progress (0\.[3-9]|1)/.test(out), 30_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const jobId = Number(/job (\d+)/.exec(out)![1]);
+
+    const s = testServices(t.dir);
+    cleanups.push(() => s.close());
+    const job = s.jobs.get(jobId);
+    expect(job.state).toBe('interrupted');
+    const done1 = steps(s, jobId);
+    expect(done1.length).toBeGreaterThan(0);
+    expect(done1.length).toBeLessThan(40);
+    s.jobs.resume(jobId);
+    const done = await s.jobs.waitFor(jobId);
+    expect(done.state).toBe('succeeded');
+    expect(steps(s, jobId)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it('stops running jobs as interrupted on close', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const s1 = testServices(t.dir);
+    const job = s1.jobs.enqueue('test.steps', { steps: 100, stepMs: 20 });
+    await until(() => s1.jobs.get(job.id).progress.fraction !== null);
+    await s1.close();
+    const s2 = testServices(t.dir, { runJobs: false });
+    cleanups.push(() => s2.close());
+    expect(s2.jobs.get(job.id).state).toBe('interrupted');
+  });
+
+  it('refuses a second job-running process on the same workspace', () => {
+    const { dir } = setup();
+    expect(() => testServices(dir)).toThrowError(/Another SafeTune Workbench process/);
+  });
+});
+
+describe('file.checksum job', () => {
+  it('fingerprints a file block by block', async () => {
+    const { s, dir } = setup();
+    const file = join(dir, 'data.bin');
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
+    writeFileSync(file, data);
+    const job = s.jobs.enqueue('file.checksum', { path: file, blockSizeBytes: 65536 });
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('succeeded');
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const blocks = [0, 1, 2, 3, 4].map((i) => sha(readFileSync(file).subarray(i * 65536, (i + 1) * 65536)));
+    expect(done.result).toMatchObject({ sizeBytes: 300_000, blockDigests: blocks, digest: sha(Buffer.from(blocks.join(''))) });
+  });
+
+  it('fails clearly on a missing file', async () => {
+    const { s, dir } = setup();
+    const job = s.jobs.enqueue('file.checksum', { path: join(dir, 'nope.jsonl') });
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/Cannot read .*nope\.jsonl: ENOENT/);
+  });
+});
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
