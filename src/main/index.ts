@@ -11,7 +11,7 @@ import { createServices, type Services } from './app/services';
 import { resolveWorkspace } from './app/workspace';
 import { bindIpc } from './ipc';
 import { defaultWorkerScript } from './jobs/runner';
-import { CONTENT_SECURITY_POLICY } from '../shared/security';
+import { CONTENT_SECURITY_POLICY_HEADER } from '../shared/security';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendererIndex = join(here, '..', 'renderer', 'index.html');
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     callback({ cancel: !ok });
   });
   ses.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY_HEADER] } });
   });
 
   try {

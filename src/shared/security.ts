@@ -1,4 +1,7 @@
-/** The Content-Security-Policy of every renderer page: Electron window (meta tag) and browser mode (header). */
+/** The Content-Security-Policy of every renderer page (Electron window via a meta tag). */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; " +
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+/** Sent as a response header (browser mode, Electron responses): adds what a meta tag cannot carry. */
+export const CONTENT_SECURITY_POLICY_HEADER = `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'`;

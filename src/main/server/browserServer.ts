@@ -5,7 +5,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_CALL_BODY_BYTES } from '../../shared/contract';
 import { AppError, type ErrorCode, type ErrorPayload } from '../../shared/errors';
-import { CONTENT_SECURITY_POLICY } from '../../shared/security';
+import { CONTENT_SECURITY_POLICY_HEADER } from '../../shared/security';
 import type { Dispatch } from '../app/dispatch';
 import type { EventBus } from '../app/events';
 import { cookieName, hostAllowed, newToken, originAllowed, presentedToken, tokensEqual } from './auth';
@@ -177,7 +177,7 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
 }
 
 function setCommonHeaders(res: ServerResponse): void {
-  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY_HEADER);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');

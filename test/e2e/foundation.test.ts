@@ -1,0 +1,99 @@
+import { closeSync, openSync, ftruncateSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+let bigFile: string;
+
+beforeAll(async () => {
+  const t = tempDir('safetune-e2e-');
+  cleanup = t.cleanup;
+  // A sparse 1 GiB file: takes the fingerprint job a few seconds, costs no disk.
+  bigFile = join(t.dir, 'pool.bin');
+  const fd = openSync(bigFile, 'w');
+  ftruncateSync(fd, 1024 * 1024 * 1024);
+  closeSync(fd);
+  app = await startApp(join(t.dir, 'workspace'));
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  errors = watchErrors(page);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  cleanup?.();
+});
+
+describe('foundation in browser mode', () => {
+  it('creates, lists, renames and persists a project', async () => {
+    await page.goto(app.url);
+    await expect.poll(() => page.url()).not.toContain('token=');
+    await page.getByRole('heading', { name: 'Projects', exact: true }).waitFor();
+    await page.getByLabel('Project name').fill('Alpha safety');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('link', { name: 'Alpha safety' }).first().waitFor();
+    await screenshot(page, 'foundation-1-created');
+
+    await page.getByRole('button', { name: 'Rename Alpha safety' }).click();
+    const dialog = page.getByRole('dialog', { name: /Rename/ });
+    await dialog.getByLabel('New name').fill('Beta safety');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Beta safety' }).waitFor();
+
+    await page.reload();
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Beta safety' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Alpha safety' }).count()).toBe(0);
+    await screenshot(page, 'foundation-2-renamed-after-reload');
+  });
+
+  it('shows the project tabs', async () => {
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Beta safety' }).click();
+    await page.getByRole('heading', { name: 'Beta safety', exact: true }).waitFor();
+    const tabs = page.getByRole('navigation', { name: 'Project sections' }).getByRole('link');
+    expect(await tabs.allTextContents()).toEqual(['Data', 'Select', 'Train', 'Evaluate', 'Compare']);
+  });
+
+  it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByLabel('File path').fill(bigFile);
+    await page.getByRole('button', { name: 'Start fingerprint' }).click();
+    const first = page.locator('li.job[data-job-id="1"]');
+    await first.waitFor();
+
+    // Watch the progress bar move through intermediate values.
+    const seen = new Set<number>();
+    const bar = first.getByRole('progressbar');
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const state = await first.getAttribute('data-state');
+      const v = await bar.getAttribute('aria-valuenow');
+      if (v !== null) seen.add(Number(v));
+      if (seen.size === 3) await screenshot(page, 'foundation-3-job-progress');
+      if (state === 'succeeded' || state === 'failed') break;
+      await page.waitForTimeout(100);
+    }
+    expect(await first.getAttribute('data-state')).toBe('succeeded');
+    expect(await first.locator('.job-percent').textContent()).toBe('100%');
+    expect([...seen].some((v) => v > 0 && v < 100)).toBe(true);
+
+    await page.getByRole('button', { name: 'Start fingerprint' }).click();
+    const second = page.locator('li.job[data-job-id="2"]');
+    await second.waitFor();
+    await page.getByRole('button', { name: 'Cancel job 2' }).click();
+    await expect.poll(() => second.getAttribute('data-state'), { timeout: 20_000 }).toBe('cancelled');
+    await page.getByRole('button', { name: 'Resume job 2' }).waitFor();
+    await screenshot(page, 'foundation-4-cancelled');
+  });
+
+  it('raised no console errors (CSP violations included)', () => {
+    expect(errors).toEqual([]);
+  });
+});
