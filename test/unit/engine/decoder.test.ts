@@ -6,6 +6,7 @@ import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');
+const NOTE = stories ? '' : ` — ${SHARED_MISSING}`;
 const EXPECTED = ', there was a little girl named Lily. She loved to play outside in the park.';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -14,7 +15,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!stories)(`Llama decoder on stories260K (${SHARED_MISSING})`, () => {
+describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
   let model: LoadedModel;
   let rt: DecoderRuntime;
   beforeAll(async () => {

@@ -9,11 +9,12 @@ import { floatToHalf } from '../../../src/main/engine/graph';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');
+const NOTE = stories ? '' : ` — ${SHARED_MISSING}`;
 const dir = mkdtempSync(join(tmpdir(), 'gguf-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('GGUF reader', () => {
-  it.skipIf(!stories)(`reads stories260K metadata and tensors (${SHARED_MISSING})`, () => {
+  it.skipIf(!stories)(`reads stories260K metadata and tensors${NOTE}`, () => {
     const g = readGguf(stories!);
     expect(g.version).toBe(3);
     expect(g.metadata.get('general.architecture')).toBe('llama');
@@ -106,7 +107,7 @@ describe('GGUF reader', () => {
 });
 
 describe('SentencePiece tokenizer from GGUF', () => {
-  it.skipIf(!stories)(`encodes and decodes stories260K text exactly (${SHARED_MISSING})`, () => {
+  it.skipIf(!stories)(`encodes and decodes stories260K text exactly${NOTE}`, () => {
     const t = SpmTokenizer.fromGguf(readGguf(stories!));
     expect(t.vocabSize).toBe(512);
     expect(t.bosId).toBe(1);

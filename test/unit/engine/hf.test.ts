@@ -115,9 +115,10 @@ function refWordPiece(text: string, vocab: Map<string, number>): number[] {
 }
 
 const minilm = sharedPath('models', 'all-MiniLM-L6-v2-tokenizer');
+const NOTE = minilm ? '' : ` — ${SHARED_MISSING}`;
 const xstest = sharedPath('data', 'benign', 'xstest_prompts.csv');
 
-describe.skipIf(!minilm)(`tokenizer.json via @huggingface/tokenizers (${SHARED_MISSING})`, () => {
+describe.skipIf(!minilm)(`tokenizer.json via @huggingface/tokenizers${NOTE}`, () => {
   it('encodes all-MiniLM-L6-v2 text exactly like BERT WordPiece and round-trips', () => {
     const t = HfTokenizer.fromFolder(minilm!);
     expect(t.encode('hello world')).toEqual([101, 7592, 2088, 102]);

@@ -129,6 +129,11 @@ export class SpmTokenizer implements TextTokenizer {
     });
   }
 
+  /** the raw vocabulary (for GGUF export) */
+  get vocab(): Readonly<SpmVocab> {
+    return this.v;
+  }
+
   idToToken(id: number): string | undefined {
     return this.v.tokens[id];
   }

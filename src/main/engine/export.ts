@@ -1,0 +1,104 @@
+/** Export a Llama/Mistral-architecture model (GGUF or HF folder) to a GGUF file (F32, F16 or Q8_0). */
+import { writeGguf, type GgufMetaInput, type GgufTensorSource } from './gguf/writer';
+import { HfTokenizer } from './hf/tokenizer';
+import type { LoadedModel } from './model/loaded';
+import { expectedWeightShapes } from './model/decoder-graph';
+import { hfToGgufName, permuteQK } from './model/weights';
+import { SpmTokenizer } from './tokenizer/spm';
+
+export interface ExportGgufOptions {
+  /** storage type of 2-D weight matrices (norms are always F32); default F16 */
+  type?: 'F32' | 'F16' | 'Q8_0';
+  name?: string;
+}
+
+const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7 } as const;
+
+function tokenizerMeta(model: LoadedModel): Record<string, GgufMetaInput> {
+  const tok = model.tokenizer;
+  const out: Record<string, GgufMetaInput> = {};
+  const put = (k: string, x: number | null) => {
+    if (x !== null) out[k] = { type: 'u32', value: x };
+  };
+  if (tok instanceof SpmTokenizer) {
+    const v = tok.vocab;
+    out['tokenizer.ggml.model'] = 'llama';
+    out['tokenizer.ggml.tokens'] = { type: 'array', itemType: 'string', value: v.tokens };
+    out['tokenizer.ggml.scores'] = { type: 'array', itemType: 'f32', value: v.scores };
+    out['tokenizer.ggml.token_type'] = { type: 'array', itemType: 'i32', value: v.types };
+    put('tokenizer.ggml.bos_token_id', v.bosId);
+    put('tokenizer.ggml.eos_token_id', v.eosId);
+    put('tokenizer.ggml.unknown_token_id', v.unkId);
+    put('tokenizer.ggml.padding_token_id', v.padId);
+    out['tokenizer.ggml.add_bos_token'] = v.addBos;
+    out['tokenizer.ggml.add_space_prefix'] = v.addSpacePrefix;
+  } else if (tok instanceof HfTokenizer) {
+    const json = (tok.tok as unknown as { model?: { merges?: unknown } }).model;
+    const merges = json && Array.isArray((json as { merges?: unknown[] }).merges) ? (json as { merges: unknown[] }).merges : null;
+    if (!merges) throw new Error(`${model.path}: only BPE tokenizer.json files can be exported to GGUF (this one is not BPE)`);
+    const tokens: string[] = [];
+    const types: number[] = [];
+    for (let i = 0; i < tok.vocabSize; i++) {
+      tokens.push(tok.idToToken(i) ?? `[PAD${i}]`);
+      types.push(tok.isSpecial(i) ? 3 : 1);
+    }
+    out['tokenizer.ggml.model'] = 'gpt2';
+    out['tokenizer.ggml.tokens'] = { type: 'array', itemType: 'string', value: tokens };
+    out['tokenizer.ggml.token_type'] = { type: 'array', itemType: 'i32', value: types };
+    out['tokenizer.ggml.merges'] = {
+      type: 'array',
+      itemType: 'string',
+      value: merges.map((m) => (Array.isArray(m) ? (m as string[]).join(' ') : String(m))),
+    };
+    put('tokenizer.ggml.bos_token_id', tok.bosId);
+    put('tokenizer.ggml.eos_token_id', tok.eosIds[0] ?? null);
+    out['tokenizer.ggml.add_bos_token'] = tok.addBos;
+  } else throw new Error(`${model.path}: cannot export this tokenizer to GGUF`);
+  if (model.chatTemplate) out['tokenizer.chat_template'] = model.chatTemplate;
+  return out;
+}
+
+/** Write `model` as a llama-architecture GGUF. Tensors are converted and written one at a time. */
+export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGgufOptions = {}): void {
+  const c = model.config;
+  if (c.architecture !== 'llama' && c.architecture !== 'mistral')
+    throw new Error(`exportGguf: architecture ${c.architecture} is not supported yet (llama, mistral)`);
+  if (c.ropeScaling) throw new Error('exportGguf: rope scaling is not supported yet');
+  if (c.attentionBias) throw new Error('exportGguf: attention biases are not supported for the llama GGUF architecture');
+  const type = opts.type ?? 'F16';
+  const meta: Record<string, GgufMetaInput> = {
+    'general.architecture': 'llama',
+    'general.name': opts.name ?? model.name,
+    'general.file_type': { type: 'u32', value: FILE_TYPE[type] },
+    'llama.vocab_size': { type: 'u32', value: c.vocabSize },
+    'llama.context_length': { type: 'u32', value: c.maxPositions },
+    'llama.embedding_length': { type: 'u32', value: c.hiddenSize },
+    'llama.block_count': { type: 'u32', value: c.numLayers },
+    'llama.feed_forward_length': { type: 'u32', value: c.intermediateSize },
+    'llama.rope.dimension_count': { type: 'u32', value: c.headDim },
+    'llama.attention.head_count': { type: 'u32', value: c.numHeads },
+    'llama.attention.head_count_kv': { type: 'u32', value: c.numKvHeads },
+    'llama.attention.key_length': { type: 'u32', value: c.headDim },
+    'llama.attention.value_length': { type: 'u32', value: c.headDim },
+    'llama.attention.layer_norm_rms_epsilon': { type: 'f32', value: c.rmsNormEps },
+    'llama.rope.freq_base': { type: 'f32', value: c.ropeTheta },
+    ...tokenizerMeta(model),
+  };
+  const tensors: GgufTensorSource[] = [];
+  for (const [name, shape] of expectedWeightShapes(c)) {
+    const gname = hfToGgufName(name);
+    if (!gname) throw new Error(`exportGguf: no GGUF name for ${name}`);
+    const is2d = shape.length === 2;
+    const qk = /self_attn\.(q|k)_proj\.weight$/.exec(name);
+    tensors.push({
+      name: gname,
+      dims: shape.slice().reverse(),
+      type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32',
+      data: () => {
+        const d = model.weights.f32(name);
+        return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, shape[1]!) : d;
+      },
+    });
+  }
+  writeGguf(outPath, meta, tensors);
+}

@@ -1,0 +1,104 @@
+/**
+ * SafeTune local LLM engine, part 1 (inference). Plain Node (no Electron imports): use it from the
+ * CLI, tests and worker threads. `session.run` blocks its thread, so run generation in a worker.
+ *
+ * ```ts
+ * import { loadModel, openModel, generate, generateBatch, modelInfo, forwardLogits } from './engine';
+ *
+ * const model = loadModel('/path/model.gguf' | '/path/hf-folder');       // validates, reads no weights yet
+ * const info = await modelInfo(model);                                  // params, ctx, EP, memory estimate
+ * const rt = await openModel(model, { threads: 4, lora: '/path/adapter', loraMode: 'merged' });
+ * const res = await generate(rt, 'Once upon a time', {
+ *   maxNewTokens: 64, temperature: 0.7, topP: 0.9, seed: 1, stop: ['\n\n'],
+ *   onToken: (e) => process.stdout.write(e.text),
+ *   shouldStop: () => Atomics.load(flag, 0) === 1,
+ * });                                                                    // { text, tokenIds, finishReason, promptTokens }
+ * const many = await generateBatch(rt, prompts, { maxNewTokens: 32, batchSize: 16 });
+ * const { logits, dims } = await forwardLogits(rt, [ids]);              // [B, S, V] every position
+ * const prompt = applyChatTemplate(model, [{ role: 'user', content: 'Hi' }]);
+ * await rt.release();
+ * ```
+ */
+import { existsSync, statSync } from 'node:fs';
+import { loadGgufModel } from './model/gguf-model';
+import { loadHfModel } from './hf/model';
+import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
+import { loadLoraAdapter, mergeLora, checkAdapter } from './lora';
+import { renderChatTemplate, HfTokenizer, type ChatMessage } from './hf/tokenizer';
+import type { LoadedModel } from './model/loaded';
+import { chooseExecutionProvider } from './info';
+
+export type { LoadedModel } from './model/loaded';
+export type { DecoderConfig, Architecture } from './model/config';
+export { parameterCount } from './model/config';
+export { DecoderRuntime, type RuntimeOptions, type KvCache, type StepResult } from './model/runtime';
+export { buildDecoderGraph, expectedWeightShapes, validateWeights, type DecoderGraphOptions, type LoraModule } from './model/decoder-graph';
+export {
+  generate,
+  generateBatch,
+  sampleToken,
+  seededRandom,
+  ContextOverflowError,
+  type GenerateOptions,
+  type GenerationResult,
+  type TokenEvent,
+  type FinishReason,
+  type SamplingOptions,
+} from './generate';
+export { modelInfo, estimateMemory, chooseExecutionProvider, type ModelInfo, type MemoryEstimate, type ExecutionProviderChoice } from './info';
+export { loadLoraAdapter, mergeLora, checkAdapter, type LoraAdapter } from './lora';
+export { loadHfModel, configFromHf, ModelFolderError } from './hf/model';
+export { loadGgufModel, configFromGguf } from './model/gguf-model';
+export { exportGguf } from './export';
+export type { TextTokenizer } from './tokenizer/types';
+export type { ChatMessage } from './hf/tokenizer';
+
+/** Load a model from a .gguf file or a Hugging Face folder (config, tokenizer and weight index; weights stay on disk). */
+export function loadModel(path: string): LoadedModel {
+  if (!existsSync(path)) throw new Error(`${path}: not found`);
+  if (statSync(path).isDirectory()) return loadHfModel(path);
+  if (path.toLowerCase().endsWith('.gguf')) return loadGgufModel(path);
+  throw new Error(`${path}: expected a .gguf file or a Hugging Face model folder`);
+}
+
+export interface OpenOptions extends Omit<RuntimeOptions, 'lora'> {
+  /** a PEFT adapter folder to apply */
+  lora?: string;
+  /** 'merged' (default): fold B·A into the weights; 'unmerged': extra low-rank MatMuls in the graph */
+  loraMode?: 'merged' | 'unmerged';
+  /** 'auto' (default): the best usable provider (GPU if any, else CPU) */
+  executionProvider?: 'auto' | string;
+}
+
+/** Build the inference sessions for a model (optionally with a LoRA adapter). */
+export async function openModel(modelOrPath: LoadedModel | string, opts: OpenOptions = {}): Promise<DecoderRuntime> {
+  let model = typeof modelOrPath === 'string' ? loadModel(modelOrPath) : modelOrPath;
+  const rtOpts: RuntimeOptions = { threads: opts.threads, fused: opts.fused };
+  const ep = opts.executionProvider ?? 'auto';
+  const chosen = ep === 'auto' ? (await chooseExecutionProvider()).name : ep;
+  rtOpts.executionProviders = chosen === 'cpu' ? ['cpu'] : [chosen, 'cpu'];
+  if (opts.lora) {
+    const adapter = loadLoraAdapter(opts.lora);
+    if ((opts.loraMode ?? 'merged') === 'merged') model = mergeLora(model, adapter);
+    else {
+      checkAdapter(model, adapter);
+      rtOpts.lora = adapter.modules;
+    }
+  }
+  return DecoderRuntime.create(model, rtOpts);
+}
+
+/** Logits for every position ([B, S, V] row-major); rows are right-padded to the longest. */
+export async function forwardLogits(rt: DecoderRuntime, ids: number[][], attentionMask?: number[][]) {
+  return rt.forward(ids, attentionMask);
+}
+
+/** Render the model's chat template (tokenizer_config.json or GGUF tokenizer.chat_template). */
+export function applyChatTemplate(model: LoadedModel, messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; template?: string } = {}): string {
+  const tmpl = opts.template ?? model.chatTemplate;
+  if (!tmpl) throw new Error(`${model.path}: the model has no chat template; pass one explicitly`);
+  const tok = model.tokenizer;
+  const bos = tok instanceof HfTokenizer ? tok.bosToken : tok.bosId !== null ? (tok.idToToken(tok.bosId) ?? '') : '';
+  const eos = tok instanceof HfTokenizer ? tok.eosToken : tok.eosIds.length ? (tok.idToToken(tok.eosIds[0]!) ?? '') : '';
+  return renderChatTemplate(tmpl, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: opts.addGenerationPrompt ?? true });
+}

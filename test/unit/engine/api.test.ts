@@ -1,0 +1,184 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  applyChatTemplate,
+  exportGguf,
+  forwardLogits,
+  generate,
+  loadModel,
+  modelInfo,
+  openModel,
+  parameterCount,
+} from '../../../src/main/engine';
+import { writeSafetensors } from '../../../src/main/engine/hf/safetensors';
+import { seededRandom } from '../../../src/main/engine/generate';
+import { readGguf } from '../../../src/main/engine/gguf/reader';
+import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
+
+const tmp = mkdtempSync(join(tmpdir(), 'engine-api-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const FIX = join(repoRoot, 'test', 'fixtures', 'engine', 'hf');
+const stories = sharedPath('models', 'stories260K.gguf');
+const NOTE = stories ? '' : ` — ${SHARED_MISSING}`;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Write a PEFT adapter for the tiny-llama fixture (random A and B). */
+function makeAdapter(dir: string, targets: string[], r = 4, alpha = 8): void {
+  mkdirSync(dir, { recursive: true });
+  const rand = seededRandom(77);
+  const tensors = [];
+  for (let l = 0; l < 2; l++)
+    for (const t of targets) {
+      const out = t === 'q_proj' ? 32 : 16;
+      const base = `base_model.model.model.layers.${l}.self_attn.${t}`;
+      tensors.push({ name: `${base}.lora_A.weight`, shape: [r, 32], dtype: 'F32' as const, data: () => Float32Array.from({ length: r * 32 }, () => rand() - 0.5) });
+      tensors.push({ name: `${base}.lora_B.weight`, shape: [out, r], dtype: 'F32' as const, data: () => Float32Array.from({ length: out * r }, () => rand() - 0.5) });
+    }
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors);
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: alpha, target_modules: targets }));
+}
+
+describe('engine API', () => {
+  it.skipIf(!stories)(`model info for stories260K${NOTE}`, async () => {
+    const m = loadModel(stories!);
+    const info = await modelInfo(m);
+    const g = readGguf(stories!);
+    const fileParams = g.tensors.reduce((s, t) => s + t.numElements, 0);
+    expect(info.parameterCount).toBe(fileParams);
+    expect(info.architecture).toBe('llama');
+    expect(info.contextLength).toBe(2048);
+    expect(info.storageDtypes).toEqual({ F32: g.tensors.length });
+    expect(info.layers).toBe(5);
+    expect(info.kvHeads).toBe(4);
+    expect(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']).toContain(info.executionProvider.name);
+    if (info.executionProvider.name === 'cpu') expect(info.executionProvider.notice).toMatch(/running on CPU/);
+    expect(info.memory.weightBytes).toBe(fileParams * 4);
+    expect(info.memory.kvCacheBytesPerSequence).toBe(2 * 5 * 4 * 8 * 4 * 2048);
+    expect(info.memory.inferenceBytes).toBeGreaterThan(info.memory.weightBytes + info.memory.kvCacheBytesPerSequence);
+    expect(info.memory.loraTrainingBytes).toBeGreaterThan(info.memory.weightBytes);
+  });
+
+  it('parameter count of the HF fixtures equals the stored tensor sizes', () => {
+    for (const name of ['tiny-llama', 'tiny-qwen2', 'tiny-gemma2']) {
+      const m = loadModel(join(FIX, name));
+      const total = m.weights.names().reduce((s, n) => s + m.weights.shape(n).reduce((a, b) => a * b, 1), 0);
+      expect(parameterCount(m.config)).toBe(total);
+    }
+  });
+
+  it('LoRA merged and unmerged give the same logits, different from the base model', async () => {
+    const adapter = join(tmp, 'adapter');
+    makeAdapter(adapter, ['q_proj', 'v_proj']);
+    const dir = join(FIX, 'tiny-llama');
+    const ids = [[1, 5, 9, 13, 17, 21, 25]];
+    const base = await openModel(dir, { threads: 1 });
+    const merged = await openModel(dir, { threads: 1, lora: adapter, loraMode: 'merged' });
+    const unmerged = await openModel(dir, { threads: 1, lora: adapter, loraMode: 'unmerged' });
+    try {
+      const b = (await forwardLogits(base, ids)).logits;
+      const m = (await forwardLogits(merged, ids)).logits;
+      const u = (await forwardLogits(unmerged, ids)).logits;
+      expect(maxAbsDiff(m, u)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(b, m)).toBeGreaterThan(1e-2);
+      const gu = await generate(unmerged, [1, 5, 9], { maxNewTokens: 5 });
+      const gm = await generate(merged, [1, 5, 9], { maxNewTokens: 5 });
+      expect(gu.tokenIds).toEqual(gm.tokenIds);
+    } finally {
+      await Promise.all([base.release(), merged.release(), unmerged.release()]);
+    }
+    const bad = join(tmp, 'bad-adapter');
+    makeAdapter(bad, ['q_proj'], 4);
+    writeSafetensors(join(bad, 'adapter_model.safetensors'), [
+      { name: 'base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight', shape: [4, 32], dtype: 'F32', data: () => new Float32Array(128) },
+      { name: 'base_model.model.model.layers.9.self_attn.q_proj.lora_B.weight', shape: [32, 4], dtype: 'F32', data: () => new Float32Array(128) },
+    ]);
+    await expect(openModel(dir, { lora: bad })).rejects.toThrow(/adapter targets model\.layers\.9\.self_attn\.q_proj\.weight/);
+  });
+
+  it('renders a chat template through the model', () => {
+    const m = loadModel(join(FIX, 'tiny-qwen2'));
+    expect(applyChatTemplate(m, [{ role: 'user', content: 'w5' }])).toBe('<s><|user|>w5</s><|assistant|>');
+  });
+
+  it.skipIf(!stories)(`exports GGUF (F32 exact, F16 close) that reloads with the same behaviour${NOTE}`, async () => {
+    const m = loadModel(stories!);
+    const f32 = join(tmp, 'stories-f32.gguf');
+    const f16 = join(tmp, 'stories-f16.gguf');
+    exportGguf(m, f32, { type: 'F32' });
+    exportGguf(m, f16, { type: 'F16' });
+    const ids = [m.tokenizer.encode('Once upon a time, Lily')];
+    const a = await openModel(m, { threads: 1 });
+    const b = await openModel(f32, { threads: 1 });
+    const c = await openModel(f16, { threads: 1 });
+    try {
+      const la = (await forwardLogits(a, ids)).logits;
+      expect(maxAbsDiff(la, (await forwardLogits(b, ids)).logits)).toBe(0);
+      expect(maxAbsDiff(la, (await forwardLogits(c, ids)).logits)).toBeLessThan(5e-2);
+      const r = await generate(b, 'Once upon a time', { maxNewTokens: 20 });
+      expect(r.text.startsWith(', there was a little girl named Lily.')).toBe(true);
+      expect(b.model.tokenizer.encode('héllo wörld')).toEqual(m.tokenizer.encode('héllo wörld'));
+    } finally {
+      await Promise.all([a.release(), b.release(), c.release()]);
+    }
+    expect(() => exportGguf(loadModel(join(FIX, 'tiny-llama')), join(tmp, 'x.gguf'))).toThrow(/rope scaling is not supported/);
+  });
+});
+
+// ---- llama.cpp cross-checks (node-llama-cpp CPU build) ---------------------------------
+type Nlc = typeof import('node-llama-cpp');
+let nlc: Nlc | null = null;
+try {
+  nlc = await import('node-llama-cpp');
+} catch {
+  nlc = null;
+}
+
+describe.skipIf(!stories || !nlc)('llama.cpp agreement on stories260K (needs ../shared and node-llama-cpp)', () => {
+  async function llamaGreedy(path: string, prompt: string, n: number, extraTexts: string[] = []) {
+    const llama = await nlc!.getLlama({ gpu: false, build: 'never', logLevel: nlc!.LlamaLogLevel.error });
+    const model = await llama.loadModel({ modelPath: path });
+    const ctx = await model.createContext({ contextSize: 256, threads: 1 });
+    try {
+      const seq = ctx.getSequence();
+      const toks = [model.tokens.bos!, ...model.tokenize(prompt)];
+      const out: number[] = [];
+      for await (const t of seq.evaluate(toks, { temperature: 0 })) {
+        out.push(t as number);
+        if (out.length >= n) break;
+      }
+      return { prompt: toks.map(Number), out, tokenized: extraTexts.map((s) => model.tokenize(s).map(Number)) };
+    } finally {
+      await ctx.dispose();
+      await model.dispose();
+    }
+  }
+
+  it('same prompt tokens and the same 40 greedy tokens as llama.cpp', async () => {
+    const texts = ['Lily and Ben played with a big red ball.', 'héllo 日本 wörld  two  spaces\n', '"Yes!" said Tom, 42 times.'];
+    const ref = await llamaGreedy(stories!, 'Once upon a time', 40, texts);
+    const rt = await openModel(stories!, { threads: 1 });
+    try {
+      expect(rt.model.tokenizer.encode('Once upon a time')).toEqual(ref.prompt);
+      const ours = await generate(rt, 'Once upon a time', { maxNewTokens: 40 });
+      expect(ours.tokenIds).toEqual(ref.out);
+      texts.forEach((s, i) => expect(rt.model.tokenizer.encode(s, { addSpecial: false })).toEqual(ref.tokenized[i]));
+    } finally {
+      await rt.release();
+    }
+  });
+
+  it('llama.cpp runs our GGUF export (F16) to the same greedy tokens', async () => {
+    const out = join(tmp, 'export-for-llama.gguf');
+    exportGguf(loadModel(stories!), out, { type: 'F16' });
+    const ref = await llamaGreedy(stories!, 'Once upon a time', 20);
+    const exported = await llamaGreedy(out, 'Once upon a time', 20);
+    expect(exported.out).toEqual(ref.out);
+  });
+});
