@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain';
+import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 
 const Id = z.number().int().positive();
@@ -57,6 +58,26 @@ export const calls = {
     Job,
     'Resume an interrupted, failed or cancelled job from its last checkpoint',
   ),
+
+  'data.datasets': call(z.object({ projectId: Id }).strict(), z.array(Dataset), "A project's imported data sets"),
+  'data.records': call(RecordQuery, RecordPage, 'Records, filtered and paged'),
+  'data.rejections': call(
+    z.object({ datasetId: Id, offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(1000).default(100) }).strict(),
+    z.object({ total: z.number().int().nonnegative(), rows: z.array(Rejection) }),
+    'Rows an import rejected, with file, line and reason',
+  ),
+  'data.deleteDataset': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a data set and its records'),
+  'data.correctRecord': call(
+    z
+      .object({
+        id: Id,
+        categories: z.array(z.string().min(1).max(100)).max(14).optional(),
+        behaviour: Behaviour.nullable().optional(),
+      })
+      .strict(),
+    DataRecord,
+    "Correct a record's harm categories or behaviour type",
+  ),
 } as const;
 
 export type Calls = typeof calls;
@@ -70,6 +91,7 @@ export type CallOutput<N extends CallName> = z.output<Calls[N]['output']>;
 export const events = {
   'job.updated': Job,
   'projects.changed': z.object({}),
+  'data.changed': z.object({ projectId: Id }),
 } as const;
 
 export type Events = typeof events;

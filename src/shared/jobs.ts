@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DataImportParams } from './data';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -30,6 +31,7 @@ export type FileChecksumResult = z.infer<typeof FileChecksumResult>;
 
 export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.checksum'), params: FileChecksumParams }),
+  z.object({ type: z.literal('data.import'), params: DataImportParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

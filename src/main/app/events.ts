@@ -1,4 +1,4 @@
-import type { EventName, EventPayload } from '../../shared/contract';
+import { events, type EventName, type EventPayload } from '../../shared/contract';
 
 type Listener<E extends EventName> = (payload: EventPayload<E>) => void;
 
@@ -15,7 +15,7 @@ export class EventBus {
 
   /** Listens to every event (transports forward them all). */
   onAny(listener: (event: EventName, payload: unknown) => void): () => void {
-    const offs = (['job.updated', 'projects.changed'] as const).map((e) => this.on(e, (p) => listener(e, p)));
+    const offs = (Object.keys(events) as EventName[]).map((e) => this.on(e, (p) => listener(e, p)));
     return () => offs.forEach((off) => off());
   }
 

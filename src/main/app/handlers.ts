@@ -1,4 +1,6 @@
 import type { CallName, CallOutput, ParsedInput } from '../../shared/contract';
+import { AppError } from '../../shared/errors';
+import { getHarmTaxonomy } from '../data/taxonomy';
 import type { Services } from './services';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -33,10 +35,40 @@ export function createHandlers(s: Services): Handlers {
     'jobs.get': ({ id }) => s.jobs.get(id),
     'jobs.events': ({ id, limit }) => s.jobs.events(id, limit),
     'jobs.start': ({ projectId, spec }) => {
-      if (projectId !== null) s.projects.get(projectId);
-      return s.jobs.enqueue(spec.type, spec.params, projectId);
+      // Jobs whose parameters name a project belong to it.
+      const owner = 'projectId' in spec.params ? spec.params.projectId : projectId;
+      if (owner !== null) s.projects.get(owner);
+      return s.jobs.enqueue(spec.type, spec.params, owner);
     },
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
     'jobs.resume': ({ id }) => s.jobs.resume(id),
+
+    'data.datasets': ({ projectId }) => {
+      s.projects.get(projectId);
+      return s.datasets.list(projectId);
+    },
+    'data.records': (q) => s.datasets.records(q),
+    'data.rejections': ({ datasetId, offset, limit }) => {
+      s.datasets.get(datasetId);
+      return s.datasets.rejections(datasetId, offset, limit);
+    },
+    'data.deleteDataset': ({ id }) => {
+      const d = s.datasets.get(id);
+      if (d.state === 'importing' && d.jobId !== null && ['queued', 'running'].includes(s.jobs.get(d.jobId).state)) {
+        throw new AppError('conflict', `Dataset ${id} is still being imported by job ${d.jobId}: cancel that job first`);
+      }
+      s.datasets.delete(id);
+      s.events.emit('data.changed', { projectId: d.projectId });
+      return { id };
+    },
+    'data.correctRecord': ({ id, categories, behaviour }) => {
+      const taxonomy = getHarmTaxonomy();
+      const canonical = categories?.map((c) => {
+        const resolved = taxonomy.resolve(c);
+        if (!resolved) throw new AppError('invalid_input', `Unknown harm category "${c}"`, { category: c });
+        return resolved;
+      });
+      return s.datasets.correctRecord(id, { categories: canonical, behaviour });
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
+import { DatasetStore } from '../db/datasets';
 import { JobStore } from '../db/jobs';
 import { ProjectStore } from '../db/projects';
 import type { JobModule } from '../jobs/define';
@@ -30,6 +31,7 @@ export interface Services {
   readonly databasePath: string;
   readonly events: EventBus;
   readonly projects: ProjectStore;
+  readonly datasets: DatasetStore;
   readonly jobs: JobRunner;
   info(): AppInfo;
   close(): Promise<void>;
@@ -68,6 +70,7 @@ export function createServices(opts: ServiceOptions): Services {
     databasePath,
     events,
     projects: new ProjectStore(db),
+    datasets: new DatasetStore(db),
     jobs,
     info: () => ({
       version,

@@ -1,5 +1,6 @@
 import type { JobModule } from './define';
+import { dataImportJob } from './types/dataImport';
 import { fileChecksumJob } from './types/fileChecksum';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
-export const builtinJobModules: readonly JobModule<any, any, any>[] = [fileChecksumJob];
+export const builtinJobModules: readonly JobModule<any, any, any>[] = [fileChecksumJob, dataImportJob];

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
 import { FileChecksumParams, type FileChecksumResult } from '../../../shared/jobs';
-import { AppError } from '../../../shared/errors';
+import { fingerprintFile } from '../../data/fingerprint';
 import { defineJob, type JobContext } from '../define';
 
 interface Checkpoint {
@@ -14,7 +11,7 @@ interface Checkpoint {
 
 /**
  * Fingerprints a data file: one SHA-256 per block and a digest over the block digests. Resumable
- * block by block; later imports use it to recognise a file they have already seen.
+ * block by block; imports use the same fingerprint to recognise a file they have already seen.
  */
 export const fileChecksumJob = defineJob<FileChecksumParams, Checkpoint, FileChecksumResult>({
   type: 'file.checksum',
@@ -25,54 +22,26 @@ export const fileChecksumJob = defineJob<FileChecksumParams, Checkpoint, FileChe
   resume: (params, cp, ctx) => checksum(params, cp, ctx),
 });
 
-async function checksum(
-  params: FileChecksumParams,
-  cp: Checkpoint | null,
-  ctx: JobContext<Checkpoint>,
-): Promise<FileChecksumResult> {
-  const { path, blockSizeBytes } = params;
-  if (!isAbsolute(path)) throw new AppError('invalid_input', `path must be absolute: ${path}`);
-  let info;
-  try {
-    info = await stat(path);
-  } catch (e) {
-    throw new AppError('not_found', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (!info.isFile()) throw new AppError('invalid_input', `${path} is not a regular file`);
-
-  let digests: string[] = [];
-  if (cp && cp.sizeBytes === info.size && cp.mtimeMs === info.mtimeMs) {
-    digests = cp.blockDigests.slice();
-    ctx.log(`resuming at block ${digests.length}`);
-  } else if (cp) {
-    ctx.log('file changed since the last attempt: starting over');
-  }
-
-  const blocks = Math.ceil(info.size / blockSizeBytes);
-  const fh = await open(path, 'r');
-  const buf = Buffer.allocUnsafe(blockSizeBytes);
-  let lastSave = Date.now();
-  try {
-    for (let b = digests.length; b < blocks; b++) {
-      ctx.throwIfCancelled();
-      const offset = b * blockSizeBytes;
-      const want = Math.min(blockSizeBytes, info.size - offset);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
-        if (bytesRead === 0) throw new AppError('conflict', `${path} shrank while it was being read`);
-        got += bytesRead;
-      }
-      digests.push(createHash('sha256').update(buf.subarray(0, want)).digest('hex'));
-      if (Date.now() - lastSave > 500 || b === blocks - 1) {
-        ctx.saveCheckpoint({ sizeBytes: info.size, mtimeMs: info.mtimeMs, blockDigests: digests });
+async function checksum(params: FileChecksumParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<FileChecksumResult> {
+  if (cp) ctx.log(`resuming after block ${cp.blockDigests.length} (if the file is unchanged)`);
+  let lastSave = 0;
+  const fp = await fingerprintFile(params.path, params.blockSizeBytes, {
+    resume: cp,
+    check: ctx.throwIfCancelled,
+    onBlock(done, total, state) {
+      if (Date.now() - lastSave > 500 || done === total) {
+        ctx.saveCheckpoint(state);
         lastSave = Date.now();
       }
-      ctx.progress((b + 1) / blocks, `block ${b + 1} of ${blocks}`);
-    }
-  } finally {
-    await fh.close();
-  }
-  const digest = createHash('sha256').update(digests.join('')).digest('hex');
-  return { path, sizeBytes: info.size, blockSizeBytes, blockDigests: digests, digest, mtimeMs: info.mtimeMs };
+      ctx.progress(done / total, `block ${done} of ${total}`);
+    },
+  });
+  return {
+    path: params.path,
+    sizeBytes: fp.sizeBytes,
+    blockSizeBytes: fp.blockSizeBytes,
+    blockDigests: fp.blockDigests,
+    digest: fp.digest,
+    mtimeMs: fp.mtimeMs,
+  };
 }

@@ -1,0 +1,264 @@
+import type { DataRecord, Dataset, DatasetRole, RecordQuery } from '../../shared/data';
+import { AppError } from '../../shared/errors';
+import { nowIso, type Db } from './database';
+
+interface DatasetRow {
+  id: number;
+  project_id: number;
+  role: DatasetRole;
+  name: string;
+  source_path: string;
+  file_digest: string;
+  size_bytes: number;
+  container: string | null;
+  mapping: string | null;
+  state: Dataset['state'];
+  accepted: number;
+  rejected: number;
+  job_id: number | null;
+  created_at: string;
+}
+
+interface RecordRow {
+  id: number;
+  dataset_id: number;
+  role: DatasetRole;
+  source_row: number;
+  source_line: number | null;
+  prompt: string;
+  response: string;
+  categories: string;
+  category_source: DataRecord['categorySource'];
+  behaviour: DataRecord['behaviour'];
+  behaviour_confidence: number | null;
+  behaviour_source: DataRecord['behaviourSource'];
+  duplicate_of: number | null;
+  near_duplicate_of: number | null;
+}
+
+const toDataset = (r: DatasetRow): Dataset => ({
+  id: r.id,
+  projectId: r.project_id,
+  role: r.role,
+  name: r.name,
+  sourcePath: r.source_path,
+  fileDigest: r.file_digest,
+  sizeBytes: r.size_bytes,
+  container: r.container,
+  mapping: r.mapping ? JSON.parse(r.mapping) : null,
+  state: r.state,
+  accepted: r.accepted,
+  rejected: r.rejected,
+  jobId: r.job_id,
+  createdAt: r.created_at,
+});
+
+const toRecord = (r: RecordRow): DataRecord => ({
+  id: r.id,
+  datasetId: r.dataset_id,
+  role: r.role,
+  sourceRow: r.source_row,
+  sourceLine: r.source_line,
+  prompt: r.prompt,
+  response: r.response,
+  categories: JSON.parse(r.categories) as string[],
+  categorySource: r.category_source,
+  behaviour: r.behaviour,
+  behaviourConfidence: r.behaviour_confidence,
+  behaviourSource: r.behaviour_source,
+  duplicateOf: r.duplicate_of,
+  nearDuplicateOf: r.near_duplicate_of,
+});
+
+export interface NewRecord {
+  sourceRow: number;
+  sourceLine: number | null;
+  prompt: string;
+  response: string;
+  contentHash: string;
+  categories: string[];
+  labels: Record<string, unknown>;
+}
+
+/** Imported data sets, their records and rejected rows. */
+export class DatasetStore {
+  constructor(private readonly db: Db) {}
+
+  list(projectId: number): Dataset[] {
+    return (this.db.prepare('SELECT * FROM datasets WHERE project_id = ? ORDER BY id').all(projectId) as DatasetRow[]).map(toDataset);
+  }
+
+  get(id: number): Dataset {
+    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    if (!row) throw new AppError('not_found', `Dataset ${id} does not exist`, { id });
+    return toDataset(row);
+  }
+
+  find(id: number): Dataset | undefined {
+    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    return row ? toDataset(row) : undefined;
+  }
+
+  findByDigest(projectId: number, role: DatasetRole, digest: string): Dataset | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM datasets WHERE project_id = ? AND role = ? AND file_digest = ?')
+      .get(projectId, role, digest) as DatasetRow | undefined;
+    return row ? toDataset(row) : undefined;
+  }
+
+  create(d: {
+    projectId: number;
+    role: DatasetRole;
+    name: string;
+    sourcePath: string;
+    fileDigest: string;
+    sizeBytes: number;
+    jobId: number | null;
+  }): Dataset {
+    const now = nowIso();
+    const info = this.db
+      .prepare(
+        `INSERT INTO datasets (project_id, role, name, source_path, file_digest, size_bytes, state, job_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'importing', ?, ?, ?)`,
+      )
+      .run(d.projectId, d.role, d.name, d.sourcePath, d.fileDigest, d.sizeBytes, d.jobId, now, now);
+    return this.get(Number(info.lastInsertRowid));
+  }
+
+  setFormat(id: number, container: string, mapping: unknown): void {
+    this.db.prepare('UPDATE datasets SET container = ?, mapping = ?, updated_at = ? WHERE id = ?').run(container, JSON.stringify(mapping), nowIso(), id);
+  }
+
+  finish(id: number, state: 'ready' | 'failed'): void {
+    this.db
+      .prepare(
+        `UPDATE datasets SET state = ?, updated_at = ?,
+           accepted = (SELECT COUNT(*) FROM records WHERE dataset_id = ?),
+           rejected = (SELECT COUNT(*) FROM import_rejections WHERE dataset_id = ?)
+         WHERE id = ?`,
+      )
+      .run(state, nowIso(), id, id, id);
+  }
+
+  delete(id: number): void {
+    this.get(id);
+    this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+  }
+
+  /** Inserts records; a row already stored (same dataset and source row) is skipped, never doubled. */
+  insertRecords(datasetId: number, projectId: number, records: readonly NewRecord[]): void {
+    const stmt = this.db.prepare(
+      `INSERT OR IGNORE INTO records
+         (dataset_id, project_id, source_row, source_line, prompt, response, content_hash, categories, category_source, labels)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const r of records) {
+      stmt.run(
+        datasetId,
+        projectId,
+        r.sourceRow,
+        r.sourceLine,
+        r.prompt,
+        r.response,
+        r.contentHash,
+        JSON.stringify(r.categories),
+        r.categories.length > 0 ? 'label' : 'none',
+        JSON.stringify(r.labels),
+      );
+    }
+  }
+
+  insertRejections(datasetId: number, rows: readonly { sourceRow: number; sourceLine: number | null; message: string }[]): void {
+    const stmt = this.db.prepare('INSERT OR IGNORE INTO import_rejections (dataset_id, source_row, source_line, message) VALUES (?, ?, ?, ?)');
+    for (const r of rows) stmt.run(datasetId, r.sourceRow, r.sourceLine, r.message);
+  }
+
+  rejections(datasetId: number, offset: number, limit: number) {
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM import_rejections WHERE dataset_id = ?').get(datasetId) as { n: number }).n;
+    const rows = this.db
+      .prepare('SELECT source_row, source_line, message FROM import_rejections WHERE dataset_id = ? ORDER BY source_row LIMIT ? OFFSET ?')
+      .all(datasetId, limit, offset) as { source_row: number; source_line: number | null; message: string }[];
+    return { total, rows: rows.map((r) => ({ sourceRow: r.source_row, sourceLine: r.source_line, message: r.message })) };
+  }
+
+  /** Marks exact duplicates (same content hash anywhere in the project) of this dataset's records. */
+  markExactDuplicates(datasetId: number): number {
+    this.db
+      .prepare(
+        `UPDATE records SET duplicate_of = (
+           SELECT MIN(o.id) FROM records o
+           WHERE o.project_id = records.project_id AND o.content_hash = records.content_hash AND o.id < records.id
+         )
+         WHERE dataset_id = ?`,
+      )
+      .run(datasetId);
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE dataset_id = ? AND duplicate_of IS NOT NULL').get(datasetId) as { n: number }).n;
+  }
+
+  /** Prompts of a dataset in id order (for near-duplicate detection and embedding). */
+  prompts(datasetId: number): { id: number; prompt: string }[] {
+    return this.db.prepare('SELECT id, prompt FROM records WHERE dataset_id = ? ORDER BY id').all(datasetId) as { id: number; prompt: string }[];
+  }
+
+  setNearDuplicates(pairs: readonly [number, number][]): void {
+    const stmt = this.db.prepare('UPDATE records SET near_duplicate_of = ? WHERE id = ?');
+    for (const [record, of] of pairs) stmt.run(of, record);
+  }
+
+  records(q: RecordQuery): { total: number; rows: DataRecord[] } {
+    const where = ['r.project_id = ?'];
+    const args: unknown[] = [q.projectId];
+    if (q.datasetId !== undefined) {
+      where.push('r.dataset_id = ?');
+      args.push(q.datasetId);
+    }
+    if (q.role) {
+      where.push('d.role = ?');
+      args.push(q.role);
+    }
+    if (q.category) {
+      where.push('EXISTS (SELECT 1 FROM json_each(r.categories) WHERE value = ?)');
+      args.push(q.category);
+    }
+    if (q.behaviour === 'untyped') where.push('r.behaviour IS NULL');
+    else if (q.behaviour) {
+      where.push('r.behaviour = ?');
+      args.push(q.behaviour);
+    }
+    if (q.duplicates === 'only') where.push('(r.duplicate_of IS NOT NULL OR r.near_duplicate_of IS NOT NULL)');
+    if (q.duplicates === 'hide') where.push('r.duplicate_of IS NULL AND r.near_duplicate_of IS NULL');
+    if (q.search) {
+      where.push(`(r.prompt LIKE ? ESCAPE '\\' OR r.response LIKE ? ESCAPE '\\')`);
+      const like = `%${q.search.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+      args.push(like, like);
+    }
+    const from = `FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE ${where.join(' AND ')}`;
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n ${from}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT r.*, d.role ${from} ORDER BY r.id LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as RecordRow[];
+    return { total, rows: rows.map(toRecord) };
+  }
+
+  getRecord(id: number): DataRecord {
+    const row = this.db.prepare('SELECT r.*, d.role FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?').get(id) as
+      | RecordRow
+      | undefined;
+    if (!row) throw new AppError('not_found', `Record ${id} does not exist`, { id });
+    return toRecord(row);
+  }
+
+  /** A user's correction of a record's categories or behaviour type. */
+  correctRecord(id: number, fix: { categories?: string[]; behaviour?: DataRecord['behaviour'] }): DataRecord {
+    this.getRecord(id);
+    if (fix.categories) {
+      this.db.prepare(`UPDATE records SET categories = ?, category_source = 'user' WHERE id = ?`).run(JSON.stringify(fix.categories), id);
+    }
+    if (fix.behaviour !== undefined) {
+      this.db
+        .prepare(`UPDATE records SET behaviour = ?, behaviour_confidence = 1, behaviour_source = 'user' WHERE id = ?`)
+        .run(fix.behaviour, id);
+    }
+    return this.getRecord(id);
+  }
+}
