@@ -1,0 +1,141 @@
+/**
+ * Harm-category inference for unlabelled pools: multi-label nearest-category by embedding
+ * similarity to per-category reference prompts (BeaverTails' unsafe prompts, one file per
+ * category; a prompt listed in several files has several categories).
+ *
+ * Methods:
+ *  - 'knn' (default): the k most similar reference prompts vote, each with its similarity, for
+ *    every category it carries; score_c = similarity mass voting for c / total mass (0..1).
+ *  - 'centroid': score_c = mean cosine similarity to category c's references (= dot with the
+ *    unnormalised mean of its unit-length embeddings), the quantity Cossim uses.
+ * A record gets its best category and (knn) every category scoring at least `minShare` of the
+ * best, or (centroid) within `margin` of it: multi-label, with a score per category.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { getHarmTaxonomy } from '../data/taxonomy';
+import { embedAll, type Embedder } from '../embed/types';
+import { dotRowsMulti, matmulTopK, meanRows } from '../embed/vecmath';
+
+export interface ReferencePrompts {
+  /** Canonical category ids (taxonomy order); index = category index below. */
+  categories: string[];
+  /** Unique prompts. */
+  prompts: string[];
+  /** For each prompt, a bitmask of its category indices (14 categories fit in 16 bits). */
+  labels: Uint16Array;
+}
+
+/** Read the 14 BeaverTails reference files (one prompt a line) from a folder. */
+export async function loadReferencePrompts(dir: string): Promise<ReferencePrompts> {
+  const tax = getHarmTaxonomy();
+  const byPrompt = new Map<string, number>();
+  for (let c = 0; c < tax.categories.length; c++) {
+    const text = await readFile(join(dir, tax.categories[c]!.referenceFile), 'utf8');
+    for (const line of text.split('\n')) {
+      const p = line.trim();
+      if (!p) continue;
+      byPrompt.set(p, (byPrompt.get(p) ?? 0) | (1 << c));
+    }
+  }
+  return { categories: [...tax.ids], prompts: [...byPrompt.keys()], labels: Uint16Array.from(byPrompt.values()) };
+}
+
+/** Only the prompts with exactly one category (what Cossim's reference sets use). */
+export function singleCategoryOnly(refs: ReferencePrompts): ReferencePrompts {
+  const keep: number[] = [];
+  refs.labels.forEach((m, i) => {
+    if (m && (m & (m - 1)) === 0) keep.push(i);
+  });
+  return { categories: refs.categories, prompts: keep.map((i) => refs.prompts[i]!), labels: Uint16Array.from(keep.map((i) => refs.labels[i]!)) };
+}
+
+export interface EmbeddedReferences extends ReferencePrompts {
+  embedderId: string;
+  dim: number;
+  /** prompts.length × dim, unit rows. */
+  embeddings: Float32Array;
+  /** categories.length × dim: unnormalised mean of each category's reference embeddings. */
+  centroids: Float32Array;
+  /** Reference count per category. */
+  counts: Int32Array;
+}
+
+export async function embedReferences(refs: ReferencePrompts, embedder: Embedder, onProgress?: (done: number, total: number) => void): Promise<EmbeddedReferences> {
+  const embeddings = await embedAll(embedder, refs.prompts, onProgress ? { onProgress } : {});
+  return withCentroids({ ...refs, embedderId: embedder.id, dim: embedder.dimension, embeddings });
+}
+
+/** Build references from already-computed embeddings (e.g. from the embedding cache). */
+export function withCentroids(r: ReferencePrompts & { embedderId: string; dim: number; embeddings: Float32Array }): EmbeddedReferences {
+  const C = r.categories.length;
+  const centroids = new Float32Array(C * r.dim);
+  const counts = new Int32Array(C);
+  for (let c = 0; c < C; c++) {
+    const idx: number[] = [];
+    r.labels.forEach((m, i) => {
+      if (m & (1 << c)) idx.push(i);
+    });
+    counts[c] = idx.length;
+    centroids.set(meanRows(r.embeddings, r.dim, idx), c * r.dim);
+  }
+  return { ...r, centroids, counts };
+}
+
+export interface CategoryInference {
+  categories: string[];
+  /** n × categories.length scores (knn: vote share 0..1; centroid: mean cosine). */
+  scores: Float32Array;
+  /** Assigned categories per record (best first). */
+  labels: string[][];
+  method: 'knn' | 'centroid';
+}
+
+export interface InferOptions {
+  method?: 'knn' | 'centroid';
+  /** Neighbours for knn (default 15). */
+  k?: number;
+  /** knn: keep categories scoring at least this share of the record's best score (default 0.6). */
+  minShare?: number;
+  /** centroid: keep categories within this much mean cosine of the best (default 0.01). */
+  margin?: number;
+  backend?: 'auto' | 'onnxruntime' | 'js';
+}
+
+/** Infer categories for n embedded texts (n × dim, unit rows, same embedder as the references). */
+export async function inferCategories(emb: Float32Array, refs: EmbeddedReferences, options: InferOptions = {}): Promise<CategoryInference> {
+  const method = options.method ?? 'knn';
+  const C = refs.categories.length;
+  const d = refs.dim;
+  const n = emb.length / d;
+  let scores: Float32Array;
+  if (method === 'centroid') {
+    scores = dotRowsMulti(emb, d, refs.centroids);
+  } else {
+    const k = options.k ?? 15;
+    const top = await matmulTopK(emb, refs.embeddings, d, k, options.backend ? { backend: options.backend } : {});
+    scores = new Float32Array(n * C);
+    for (let i = 0; i < n; i++) {
+      let mass = 0;
+      for (let t = 0; t < top.k; t++) {
+        const s = Math.max(0, top.values[i * top.k + t]!);
+        const lab = refs.labels[top.indices[i * top.k + t]!]!;
+        mass += s;
+        for (let c = 0; c < C; c++) if (lab & (1 << c)) scores[i * C + c]! += s;
+      }
+      if (mass > 0) for (let c = 0; c < C; c++) scores[i * C + c]! /= mass;
+    }
+  }
+  const minShare = options.minShare ?? 0.6;
+  const margin = options.margin ?? 0.01;
+  const labels: string[][] = [];
+  for (let i = 0; i < n; i++) {
+    const row = scores.subarray(i * C, (i + 1) * C);
+    let best = -Infinity;
+    for (let c = 0; c < C; c++) best = Math.max(best, row[c]!);
+    const order = [...row.keys()].sort((a, b) => row[b]! - row[a]!);
+    const keep = order.filter((c, rank) => rank === 0 || (method === 'knn' ? best > 0 && row[c]! >= minShare * best : row[c]! >= best - margin));
+    labels.push(keep.map((c) => refs.categories[c]!));
+  }
+  return { categories: refs.categories, scores, labels, method };
+}
