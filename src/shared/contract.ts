@@ -59,6 +59,11 @@ export const calls = {
     'Resume an interrupted, failed or cancelled job from its last checkpoint',
   ),
 
+  'data.taxonomy': call(
+    z.object({}).strict(),
+    z.object({ id: z.string(), version: z.string(), categories: z.array(z.object({ id: z.string(), name: z.string() })) }),
+    'The harm taxonomy (BeaverTails 14 categories, canonical)',
+  ),
   'data.datasets': call(z.object({ projectId: Id }).strict(), z.array(Dataset), "A project's imported data sets"),
   'data.records': call(RecordQuery, RecordPage, 'Records, filtered and paged'),
   'data.rejections': call(

@@ -63,7 +63,7 @@ describe('foundation in browser mode', () => {
 
   it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {
     await page.getByRole('link', { name: 'Data', exact: true }).click();
-    await page.getByLabel('File path').fill(bigFile);
+    await page.getByLabel('Path to fingerprint').fill(bigFile);
     await page.getByRole('button', { name: 'Start fingerprint' }).click();
     const first = page.locator('li.job[data-job-id="1"]');
     await first.waitFor();

@@ -43,6 +43,10 @@ export function createHandlers(s: Services): Handlers {
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
     'jobs.resume': ({ id }) => s.jobs.resume(id),
 
+    'data.taxonomy': () => {
+      const t = getHarmTaxonomy();
+      return { id: t.file.id, version: t.version, categories: t.categories.map((c) => ({ id: c.id, name: c.name })) };
+    },
     'data.datasets': ({ projectId }) => {
       s.projects.get(projectId);
       return s.datasets.list(projectId);

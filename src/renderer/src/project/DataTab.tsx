@@ -1,35 +1,364 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
 import { api } from '../api/client';
-import { useAction } from '../api/hooks';
-import { Button, Card, TextField } from '../components/ui';
+import { useAction, useCall, useEvent } from '../api/hooks';
+import { Badge, Button, Card, Dialog, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { VirtualTable, type Column } from '../components/VirtualTable';
 import type { TabProps } from './tabs';
 
-/** Data: files the project works on. For now, fingerprinting a data file as a background job. */
+const ROLE_OPTIONS = (Object.keys(DATASET_ROLE_LABELS) as DatasetRole[]).map((value) => ({ value, label: DATASET_ROLE_LABELS[value] }));
+
+/** Data: import files by role, browse their records, see rejected rows, correct labels. */
 export function DataTab({ project }: TabProps) {
+  const datasets = useCall('data.datasets', { projectId: project.id }, [project.id]);
+  const reload = datasets.reload;
+  useEvent('data.changed', (e) => e.projectId === project.id && reload());
+  useEvent('job.updated', (j) => j.projectId === project.id && j.type === 'data.import' && ['succeeded', 'failed'].includes(j.state) && reload());
+  return (
+    <>
+      <ImportCard projectId={project.id} />
+      <DatasetsCard datasets={datasets.data} error={datasets.error} loading={datasets.loading} onChanged={reload} />
+      {datasets.data && datasets.data.length > 0 && <RecordsCard projectId={project.id} datasets={datasets.data} />}
+      <FingerprintCard projectId={project.id} />
+    </>
+  );
+}
+
+function ImportCard({ projectId }: { projectId: number }) {
   const [path, setPath] = useState('');
+  const [role, setRole] = useState<DatasetRole>('safety_pool');
   const [started, setStarted] = useState<number | null>(null);
-  const start = useAction(async (p: string) => {
-    const job = await api.call('jobs.start', { projectId: project.id, spec: { type: 'file.checksum', params: { path: p } } });
+  const start = useAction(async () => {
+    const job = await api.call('jobs.start', { projectId, spec: { type: 'data.import', params: { projectId, path: path.trim(), role } } });
     setStarted(job.id);
   });
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
-    void start.run(path.trim());
+    void start.run();
   };
   return (
-    <Card title="Fingerprint a data file">
+    <Card title="Import a file">
       <p className="muted">
-        Computes block-wise SHA-256 fingerprints of a file on this machine, so the workbench recognises it when it is
-        imported again. Runs as a resumable background job: watch it in the Jobs panel.
+        JSONL, JSON arrays, CSV/TSV and Parquet; Alpaca, chat (messages / ShareGPT), prompt/response and BeaverTails-style
+        records are recognised. Rows that cannot be read are listed with their line and reason; importing the same file again
+        does nothing.
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
         <TextField
           label="File path"
-          placeholder="/data/safety/pool.jsonl"
+          placeholder="/data/safety_pool.jsonl"
           value={path}
           onChange={(e) => setPath(e.target.value)}
           error={start.error?.message}
-          hint={started ? `Started job #${started}` : 'An absolute path on the machine running the workbench'}
+          hint={started ? `Started import job #${started}` : 'An absolute path on the machine running the workbench'}
+        />
+        <SelectField label="Role" value={role} options={ROLE_OPTIONS} onChange={setRole} />
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
+          Import
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+function DatasetsCard({
+  datasets,
+  error,
+  loading,
+  onChanged,
+}: {
+  datasets: Dataset[] | undefined;
+  error: Error | null;
+  loading: boolean;
+  onChanged: () => void;
+}) {
+  const [showRejected, setShowRejected] = useState<Dataset | null>(null);
+  const remove = useAction(async (id: number) => {
+    await api.call('data.deleteDataset', { id });
+    onChanged();
+  });
+  return (
+    <Card title="Data sets">
+      <ErrorBanner error={error ?? remove.error} />
+      {loading && !datasets ? (
+        <Spinner label="Loading data sets" />
+      ) : !datasets || datasets.length === 0 ? (
+        <EmptyState title="No data imported yet">Import task data and a safety pool to start.</EmptyState>
+      ) : (
+        <table className="table" aria-label="Data sets">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Role</th>
+              <th scope="col">Records</th>
+              <th scope="col">Rejected</th>
+              <th scope="col">State</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {datasets.map((d) => (
+              <tr key={d.id} data-dataset-id={d.id}>
+                <td title={d.sourcePath}>{d.name}</td>
+                <td>{DATASET_ROLE_LABELS[d.role]}</td>
+                <td>{d.accepted.toLocaleString()}</td>
+                <td>{d.rejected.toLocaleString()}</td>
+                <td>
+                  <Badge tone={d.state === 'ready' ? 'success' : d.state === 'failed' ? 'danger' : 'info'}>{d.state}</Badge>
+                </td>
+                <td className="row-actions">
+                  {d.rejected > 0 && (
+                    <Button variant="ghost" onClick={() => setShowRejected(d)} aria-label={`Rejected rows of ${d.name}`}>
+                      Rejected rows
+                    </Button>
+                  )}
+                  <Button variant="ghost" onClick={() => void remove.run(d.id)} aria-label={`Delete data set ${d.name}`}>
+                    Delete
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {showRejected && <RejectionsDialog dataset={showRejected} onClose={() => setShowRejected(null)} />}
+    </Card>
+  );
+}
+
+function RejectionsDialog({ dataset, onClose }: { dataset: Dataset; onClose: () => void }) {
+  const { data, error } = useCall('data.rejections', { datasetId: dataset.id, limit: 500 }, [dataset.id]);
+  return (
+    <Dialog open title={`Rejected rows of ${dataset.name}`} onClose={onClose} footer={<Button onClick={onClose}>Close</Button>}>
+      <ErrorBanner error={error} />
+      {data && (
+        <>
+          <p className="muted">
+            {data.total} row{data.total === 1 ? '' : 's'} could not be imported{data.total > data.rows.length ? ` (first ${data.rows.length} shown)` : ''}.
+          </p>
+          <ul className="rejections">
+            {data.rows.map((r) => (
+              <li key={r.sourceRow}>
+                <code>{r.message}</code>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </Dialog>
+  );
+}
+
+const BEHAVIOUR_OPTIONS = [
+  { value: '', label: 'Any behaviour' },
+  { value: 'T1', label: 'T1 harmful + refusal' },
+  { value: 'T2', label: 'T2 harmful + compliance' },
+  { value: 'T3', label: 'T3 benign + compliance' },
+  { value: 'T4', label: 'T4 benign + refusal' },
+  { value: 'untyped', label: 'Not typed yet' },
+] as const;
+
+function RecordsCard({ projectId, datasets }: { projectId: number; datasets: Dataset[] }) {
+  const taxonomy = useCall('data.taxonomy', {});
+  const [datasetId, setDatasetId] = useState('');
+  const [category, setCategory] = useState('');
+  const [behaviour, setBehaviour] = useState<(typeof BEHAVIOUR_OPTIONS)[number]['value']>('');
+  const [duplicates, setDuplicates] = useState<'all' | 'only' | 'hide'>('all');
+  const [search, setSearch] = useState('');
+  const [debounced, setDebounced] = useState('');
+  const [total, setTotal] = useState<number | null>(null);
+  const [open, setOpen] = useState<DataRecord | null>(null);
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(search.trim()), 250);
+    return () => clearTimeout(t);
+  }, [search]);
+
+  const query = {
+    projectId,
+    ...(datasetId ? { datasetId: Number(datasetId) } : {}),
+    ...(category ? { category } : {}),
+    ...(behaviour ? { behaviour } : {}),
+    duplicates,
+    ...(debounced ? { search: debounced } : {}),
+  };
+  const key = JSON.stringify(query) + ':' + version + ':' + datasets.map((d) => `${d.id}/${d.accepted}`).join(',');
+  useEffect(() => {
+    let live = true;
+    setTotal(null);
+    void api.call('data.records', { ...query, limit: 1 }).then((p) => live && setTotal(p.total));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  const loadPage = useCallback(
+    (offset: number, limit: number) => api.call('data.records', { ...query, offset, limit }).then((p) => p.rows),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [key],
+  );
+  const name = (id: number) => datasets.find((d) => d.id === id)?.name ?? `#${id}`;
+  const catName = (id: string) => taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id;
+  const columns: Column<DataRecord>[] = [
+    { key: 'row', header: 'Line', width: '64px', render: (r) => r.sourceLine ?? r.sourceRow + 1 },
+    { key: 'ds', header: 'Data set', width: '120px', render: (r) => name(r.datasetId) },
+    { key: 'prompt', header: 'Prompt', width: 'minmax(0, 2fr)', render: (r) => r.prompt },
+    { key: 'response', header: 'Response', width: 'minmax(0, 1.5fr)', render: (r) => r.response || <span className="muted">—</span> },
+    { key: 'cat', header: 'Categories', width: '140px', render: (r) => r.categories.map(catName).join(', ') || <span className="muted">—</span> },
+    { key: 'beh', header: 'Type', width: '52px', render: (r) => r.behaviour ?? <span className="muted">—</span> },
+    {
+      key: 'dup',
+      header: 'Dup',
+      width: '48px',
+      render: (r) => (r.duplicateOf ? <Badge tone="warning">exact</Badge> : r.nearDuplicateOf ? <Badge tone="neutral">near</Badge> : null),
+    },
+  ];
+  return (
+    <Card title="Records">
+      <div className="filters">
+        <SelectField
+          label="Data set"
+          value={datasetId}
+          options={[{ value: '', label: 'All data sets' }, ...datasets.map((d) => ({ value: String(d.id), label: `${d.name} (${DATASET_ROLE_LABELS[d.role]})` }))]}
+          onChange={setDatasetId}
+        />
+        <SelectField
+          label="Harm category"
+          value={category}
+          options={[{ value: '', label: 'Any category' }, ...(taxonomy.data?.categories ?? []).map((c) => ({ value: c.id, label: c.name }))]}
+          onChange={setCategory}
+        />
+        <SelectField label="Behaviour" value={behaviour} options={BEHAVIOUR_OPTIONS} onChange={setBehaviour} />
+        <SelectField
+          label="Duplicates"
+          value={duplicates}
+          options={[
+            { value: 'all', label: 'Show all' },
+            { value: 'only', label: 'Only duplicates' },
+            { value: 'hide', label: 'Hide duplicates' },
+          ]}
+          onChange={setDuplicates}
+        />
+        <TextField label="Search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="words in prompt or response" />
+      </div>
+      <p className="muted" aria-live="polite">
+        {total === null ? 'Counting…' : `${total.toLocaleString()} record${total === 1 ? '' : 's'}`}
+      </p>
+      <VirtualTable label="Records" columns={columns} total={total ?? 0} loadPage={loadPage} resetKey={key} onRowClick={setOpen} />
+      {open && (
+        <RecordDialog
+          record={open}
+          categories={taxonomy.data?.categories ?? []}
+          onClose={() => setOpen(null)}
+          onSaved={() => {
+            setOpen(null);
+            setVersion((v) => v + 1);
+          }}
+        />
+      )}
+    </Card>
+  );
+}
+
+function RecordDialog({
+  record,
+  categories,
+  onClose,
+  onSaved,
+}: {
+  record: DataRecord;
+  categories: { id: string; name: string }[];
+  onClose: () => void;
+  onSaved: () => void;
+}) {
+  const [behaviour, setBehaviour] = useState<string>(record.behaviour ?? '');
+  const [cats, setCats] = useState<string[]>(record.categories);
+  const save = useAction(async () => {
+    await api.call('data.correctRecord', {
+      id: record.id,
+      categories: cats,
+      behaviour: behaviour === '' ? null : (behaviour as 'T1' | 'T2' | 'T3' | 'T4'),
+    });
+    onSaved();
+  });
+  return (
+    <Dialog
+      open
+      title={`Record ${record.id} (line ${record.sourceLine ?? record.sourceRow + 1})`}
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Close</Button>
+          <Button variant="primary" busy={save.pending} onClick={() => void save.run()}>
+            Save corrections
+          </Button>
+        </>
+      }
+    >
+      <div className="two-col">
+        <div>
+          <h3>Prompt</h3>
+          <div className="record-detail">{record.prompt}</div>
+        </div>
+        <div>
+          <h3>Response</h3>
+          <div className="record-detail">{record.response || '—'}</div>
+        </div>
+      </div>
+      <p className="muted">
+        Categories from: {record.categorySource} · behaviour from: {record.behaviourSource}
+        {record.behaviourConfidence !== null && ` (confidence ${record.behaviourConfidence.toFixed(2)})`}
+      </p>
+      <SelectField
+        label="Behaviour type"
+        value={behaviour}
+        options={BEHAVIOUR_OPTIONS.filter((o) => o.value !== 'untyped').map((o) => (o.value === '' ? { value: '', label: 'Not typed' } : o))}
+        onChange={setBehaviour}
+      />
+      <fieldset className="category-picker">
+        <legend>Harm categories</legend>
+        {categories.map((c) => (
+          <label key={c.id}>
+            <input
+              type="checkbox"
+              checked={cats.includes(c.id)}
+              onChange={(e) => setCats((l) => (e.target.checked ? [...l, c.id] : l.filter((x) => x !== c.id)))}
+            />{' '}
+            {c.name}
+          </label>
+        ))}
+      </fieldset>
+      <ErrorBanner error={save.error} />
+    </Dialog>
+  );
+}
+
+function FingerprintCard({ projectId }: { projectId: number }) {
+  const [path, setPath] = useState('');
+  const [started, setStarted] = useState<number | null>(null);
+  const start = useAction(async (p: string) => {
+    const job = await api.call('jobs.start', { projectId, spec: { type: 'file.checksum', params: { path: p } } });
+    setStarted(job.id);
+  });
+  return (
+    <Card title="Fingerprint a file">
+      <p className="muted">Block-wise SHA-256 fingerprints of any file, as a resumable background job (watch it in the Jobs panel).</p>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void start.run(path.trim());
+        }}
+      >
+        <TextField
+          label="Path to fingerprint"
+          placeholder="/data/model.safetensors"
+          value={path}
+          onChange={(e) => setPath(e.target.value)}
+          error={start.error?.message}
+          hint={started ? `Started job #${started}` : undefined}
         />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
           Start fingerprint
