@@ -1,9 +1,19 @@
 import type { Command } from '../command';
 import { checksumCommand } from './checksum';
+import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
+import { modelCommand } from './model';
 import { projectsCommand } from './projects';
 import { serveCommand } from './serve';
 
 /** Every `safetune` command. A new command: a module in this folder, listed here. */
-export const commands: readonly Command[] = [projectsCommand, jobsCommand, checksumCommand, infoCommand, serveCommand];
+export const commands: readonly Command[] = [
+  projectsCommand,
+  jobsCommand,
+  checksumCommand,
+  modelCommand,
+  generateCommand,
+  infoCommand,
+  serveCommand,
+];
