@@ -1,0 +1,43 @@
+/**
+ * Safety-data samplers (RESEARCH.md §1): Random, SSS, PSS, Cossim and the -B variants (T1 only).
+ * Pure and deterministic: the same pool, options and seed give the same selection.
+ */
+import type { CommonOptions, SelectionPool, SelectionResult } from './common';
+import { type CossimReference, selectCossim } from './cossim';
+import { selectPSS } from './pss';
+import { selectRandom } from './random';
+import { selectSSS } from './sss';
+
+export * from './common';
+export { selectCossim, type CossimReference } from './cossim';
+export { selectPSS } from './pss';
+export { selectRandom } from './random';
+export { selectSSS } from './sss';
+export * from './export';
+
+export const SELECTION_METHODS = ['random', 'sss', 'pss', 'cossim', 'sss-b', 'pss-b', 'cossim-b'] as const;
+export type SelectionMethod = (typeof SELECTION_METHODS)[number];
+
+export interface SelectOptions extends CommonOptions {
+  method: SelectionMethod;
+  /** Cossim / Cossim-B only. */
+  reference?: CossimReference;
+}
+
+export function select(pool: SelectionPool, opts: SelectOptions): SelectionResult {
+  const t1Only = opts.method.endsWith('-b');
+  switch (opts.method) {
+    case 'random':
+      return selectRandom(pool, opts);
+    case 'sss':
+    case 'sss-b':
+      return selectSSS(pool, { ...opts, t1Only });
+    case 'pss':
+    case 'pss-b':
+      return selectPSS(pool, { ...opts, t1Only });
+    case 'cossim':
+    case 'cossim-b':
+      if (!opts.reference) throw new Error(`${opts.method} needs a reference (category centroids or the task centroid)`);
+      return selectCossim(pool, { ...opts, t1Only, reference: opts.reference });
+  }
+}
