@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain';
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
+import { RegisteredModel } from './models';
 
 const Id = z.number().int().positive();
 
@@ -83,6 +84,9 @@ export const calls = {
     DataRecord,
     "Correct a record's harm categories or behaviour type",
   ),
+
+  'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
+  'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
 } as const;
 
 export type Calls = typeof calls;
@@ -97,6 +101,9 @@ export const events = {
   'job.updated': Job,
   'projects.changed': z.object({}),
   'data.changed': z.object({ projectId: Id }),
+  /** Live output of a running job (generated text); not persisted. */
+  'job.stream': z.object({ jobId: Id, text: z.string() }),
+  'models.changed': z.object({}),
 } as const;
 
 export type Events = typeof events;

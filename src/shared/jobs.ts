@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
+import { GenerateParams } from './models';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -32,6 +33,8 @@ export type FileChecksumResult = z.infer<typeof FileChecksumResult>;
 export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.checksum'), params: FileChecksumParams }),
   z.object({ type: z.literal('data.import'), params: DataImportParams }),
+  z.object({ type: z.literal('model.inspect'), params: z.object({ path: z.string().min(1) }) }),
+  z.object({ type: z.literal('engine.generate'), params: GenerateParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

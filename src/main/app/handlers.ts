@@ -43,6 +43,12 @@ export function createHandlers(s: Services): Handlers {
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
     'jobs.resume': ({ id }) => s.jobs.resume(id),
 
+    'models.list': () => s.models.list(),
+    'models.remove': ({ id }) => {
+      s.models.remove(id);
+      s.events.emit('models.changed', {});
+      return { id };
+    },
     'data.taxonomy': () => {
       const t = getHarmTaxonomy();
       return { id: t.file.id, version: t.version, categories: t.categories.map((c) => ({ id: c.id, name: c.name })) };

@@ -3,6 +3,7 @@ import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
 import { JobStore } from '../db/jobs';
+import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
 import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
@@ -32,6 +33,7 @@ export interface Services {
   readonly events: EventBus;
   readonly projects: ProjectStore;
   readonly datasets: DatasetStore;
+  readonly models: ModelStore;
   readonly jobs: JobRunner;
   info(): AppInfo;
   close(): Promise<void>;
@@ -71,6 +73,7 @@ export function createServices(opts: ServiceOptions): Services {
     events,
     projects: new ProjectStore(db),
     datasets: new DatasetStore(db),
+    models: new ModelStore(db),
     jobs,
     info: () => ({
       version,

@@ -8,6 +8,8 @@ export interface JobContext<C> {
   readonly db: Db;
   /** Reports progress (fraction 0..1 or null when unknown); cheap to call often. */
   progress(fraction: number | null, message: string): void;
+  /** Sends a chunk of live output (e.g. generated text) to the UI; not persisted. */
+  stream(text: string): void;
   /** Appends a line to the job's event log. */
   log(message: string): void;
   /** True once the user asked to cancel. Synchronous: safe to poll inside tight loops. */

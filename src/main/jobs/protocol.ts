@@ -14,8 +14,9 @@ export interface WorkerInit {
 export type WorkerMessage =
   | { kind: 'progress'; fraction: number | null; message: string }
   | { kind: 'log'; message: string }
+  | { kind: 'stream'; text: string }
   | { kind: 'done'; result: unknown }
-  | { kind: 'cancelled' }
+  | { kind: 'cancelled'; result?: unknown }
   | { kind: 'error'; message: string; code?: string };
 
 export type RunnerMessage = { kind: 'cancel' };

@@ -1,6 +1,8 @@
 import type { JobModule } from './define';
 import { dataImportJob } from './types/dataImport';
 import { fileChecksumJob } from './types/fileChecksum';
+import { generateJob } from './types/generate';
+import { modelInspectJob } from './types/modelInspect';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
-export const builtinJobModules: readonly JobModule<any, any, any>[] = [fileChecksumJob, dataImportJob];
+export const builtinJobModules: readonly JobModule<any, any, any>[] = [fileChecksumJob, dataImportJob, modelInspectJob, generateJob];

@@ -291,11 +291,14 @@ export class JobRunner {
       case 'log':
         this.opts.store.event(a.id, 'log', m.message);
         break;
+      case 'stream':
+        this.opts.events.emit('job.stream', { jobId: a.id, text: m.text });
+        break;
       case 'done':
         this.settle(a, 'succeeded', { result: m.result });
         break;
       case 'cancelled':
-        this.settle(a, 'cancelled', {});
+        this.settle(a, 'cancelled', m.result === undefined ? {} : { result: m.result });
         break;
       case 'error':
         this.settle(a, a.cancelRequested ? 'cancelled' : 'failed', { error: m.message });

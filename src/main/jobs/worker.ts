@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       post({ kind: 'progress', fraction: fraction === null ? null : Math.min(1, Math.max(0, fraction)), message });
     },
     log: (message) => post({ kind: 'log', message }),
+    stream: (text) => post({ kind: 'stream', text }),
     cancelled,
     throwIfCancelled() {
       if (cancelled()) throw new JobCancelled();
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
       init.checkpoint === null || init.checkpoint === undefined
         ? await mod.run(params, ctx)
         : await mod.resume(params, init.checkpoint, ctx);
-    if (cancelled()) post({ kind: 'cancelled' });
+    // A job that stops early on cancel may still return what it has (a partial reply, say).
+    if (cancelled()) post({ kind: 'cancelled', result: result ?? null });
     else post({ kind: 'done', result: result ?? null });
   } catch (e) {
     if (e instanceof JobCancelled || cancelled()) post({ kind: 'cancelled' });

@@ -2,6 +2,7 @@ import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
 import { useCall, useEvent } from './api/hooks';
 import { JobsPanel } from './jobs/JobsPanel';
 import { ProjectPage } from './pages/ProjectPage';
+import { ModelsPage } from './pages/ModelsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 
 export function App() {
@@ -13,6 +14,7 @@ export function App() {
           <Routes>
             <Route path="/" element={<ProjectsPage />} />
             <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
+            <Route path="/models" element={<ModelsPage />} />
             <Route path="*" element={<ProjectsPage />} />
           </Routes>
         </main>
@@ -36,6 +38,9 @@ function Sidebar() {
       </Link>
       <NavLink to="/" end className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
         All projects
+      </NavLink>
+      <NavLink to="/models" className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
+        Models &amp; Playground
       </NavLink>
       <div className="nav-section">Projects</div>
       <ul className="nav-projects">

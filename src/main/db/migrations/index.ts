@@ -1,8 +1,9 @@
 import { initial } from './001_initial';
 import { curation } from './002_curation';
+import { models } from './003_models';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
-export const migrations: readonly Migration[] = [initial, curation];
+export const migrations: readonly Migration[] = [initial, curation, models];
 
 export type { Migration };

@@ -87,7 +87,10 @@ function JobRow({ job, now, onAction }: { job: Job; now: number; onAction: (k: '
         </span>
         <Badge tone={TONE[job.state]}>{job.state}</Badge>
       </div>
-      <ProgressBar fraction={job.state === 'succeeded' ? 1 : job.progress.fraction} label={`Progress of job ${job.id}`} />
+      <ProgressBar
+        fraction={job.state === 'succeeded' ? 1 : job.state === 'running' ? job.progress.fraction : (job.progress.fraction ?? 0)}
+        label={`Progress of job ${job.id}`}
+      />
       <div className="job-meta">
         <span className="job-percent">{job.state === 'succeeded' ? '100%' : pct === null ? '' : `${pct}%`}</span>
         <span className="job-message">{job.error ?? job.progress.message}</span>

@@ -1,0 +1,29 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import type { ModelInfo, RegisteredModel } from '../../../shared/models';
+import { ModelStore } from '../../db/models';
+import { defineJob } from '../define';
+
+export const ModelInspectParams = z.object({ path: z.string().min(1).refine(isAbsolute, 'path must be absolute') });
+type Params = z.infer<typeof ModelInspectParams>;
+
+/**
+ * Adds a model to the Models list: reads its config, tokenizer and weight index (not the weights),
+ * checks the architecture and shapes, and records what the Models list shows. Anything it cannot
+ * run fails the job with the file and the reason.
+ */
+export const modelInspectJob = defineJob<Params, never, RegisteredModel>({
+  type: 'model.inspect',
+  heavy: false,
+  params: ModelInspectParams,
+  title: (p) => `Inspect model ${p.path.split(/[\\/]/).filter(Boolean).pop()}`,
+  async run(p, ctx) {
+    ctx.progress(null, 'reading config, tokenizer and weight index');
+    const { loadModel, modelInfo } = await import('../../engine');
+    const info = (await modelInfo(loadModel(p.path))) as ModelInfo;
+    return new ModelStore(ctx.db).upsert(p.path, info);
+  },
+  resume(p, _cp, ctx) {
+    return this.run(p, ctx);
+  },
+});

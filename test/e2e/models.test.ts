@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { sharedPath } from '../helpers/shared';
+import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+
+const stories = sharedPath('models', 'stories260K.gguf');
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+
+describe.skipIf(!stories)('Models list and Playground in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-models-');
+    cleanup = t.cleanup;
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('refuses a path it cannot load, naming it', async () => {
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    await page.getByLabel('Model path').fill('/nonexistent/model.gguf');
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page.locator('.field-error', { hasText: '/nonexistent/model.gguf: not found' }).waitFor();
+  });
+
+  it('adds stories260K and shows what it is', async () => {
+    await page.getByLabel('Model path').fill(stories!);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    const row = page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1);
+    await row.waitFor();
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(cells[1]).toBe('llama');
+    expect(cells[2]).toBe('292,800');
+    expect(cells[4]).toBe('2,048');
+    expect(cells[5]).toMatch(/^cpu/);
+  });
+
+  it('streams a reply in the Playground and stops a long one', async () => {
+    await page.getByLabel('Max tokens').fill('40');
+    await page.getByLabel('Message').fill('Once upon a time');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const reply = page.locator('.chat-assistant').last();
+    await reply.locator('.small').waitFor({ timeout: 60_000 });
+    expect(await reply.locator('.chat-text').textContent()).toMatch(/^, there was a little girl named Lily\./);
+    expect(await reply.locator('.small').textContent()).toMatch(/40 tokens .* tok\/s on cpu · length/);
+    await screenshot(page, 'models-1-playground');
+
+    await page.getByLabel('Max tokens').fill('1500');
+    await page.getByLabel('Temperature').fill('0.9');
+    await page.getByLabel('Message').fill('The dragon');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const second = page.locator('.chat-assistant').last();
+    await expect.poll(async () => ((await second.locator('.chat-text').textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => second.locator('.small').textContent(), { timeout: 30_000 }).toMatch(/cancelled/);
+    await screenshot(page, 'models-2-stopped');
+  });
+
+  it('raised no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
