@@ -73,7 +73,8 @@ export interface OpenOptions extends Omit<RuntimeOptions, 'lora'> {
 /** Build the inference sessions for a model (optionally with a LoRA adapter). */
 export async function openModel(modelOrPath: LoadedModel | string, opts: OpenOptions = {}): Promise<DecoderRuntime> {
   let model = typeof modelOrPath === 'string' ? loadModel(modelOrPath) : modelOrPath;
-  const rtOpts: RuntimeOptions = { threads: opts.threads, fused: opts.fused };
+  const { lora: _lora, loraMode: _mode, executionProvider: _ep, ...rest } = opts;
+  const rtOpts: RuntimeOptions = { ...rest };
   const ep = opts.executionProvider ?? 'auto';
   const chosen = ep === 'auto' ? (await chooseExecutionProvider()).name : ep;
   rtOpts.executionProviders = chosen === 'cpu' ? ['cpu'] : [chosen, 'cpu'];

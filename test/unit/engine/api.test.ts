@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -100,6 +100,26 @@ describe('engine API', () => {
       { name: 'base_model.model.model.layers.9.self_attn.q_proj.lora_B.weight', shape: [32, 4], dtype: 'F32', data: () => new Float32Array(128) },
     ]);
     await expect(openModel(dir, { lora: bad })).rejects.toThrow(/adapter targets model\.layers\.9\.self_attn\.q_proj\.weight/);
+  });
+
+  it.skipIf(!stories)(`compiled-model cache: weights streamed to disk, loaded by path, reused${NOTE}`, async () => {
+    const cacheDir = join(tmp, 'cache');
+    const a = await openModel(stories!, { threads: 1, cacheDir });
+    const dirs = readdirSync(cacheDir);
+    expect(dirs).toHaveLength(1);
+    expect(readdirSync(join(cacheDir, dirs[0]!)).sort()).toEqual(['READY', 'model.onnx', 'weights.bin']);
+    const mtime = statSync(join(cacheDir, dirs[0]!, 'weights.bin')).mtimeMs;
+    const r1 = await generate(a, 'Once upon a time', { maxNewTokens: 20 });
+    await a.release();
+    const b = await openModel(stories!, { threads: 1, cacheDir });
+    const r2 = await generate(b, 'Once upon a time', { maxNewTokens: 20 });
+    const full = await forwardLogits(b, [[1, 403, 407]]);
+    await b.release();
+    expect(statSync(join(cacheDir, dirs[0]!, 'weights.bin')).mtimeMs).toBe(mtime);
+    expect(readdirSync(cacheDir)).toHaveLength(2); // + the full-sequence graph
+    expect(r1.text.startsWith(', there was a little girl named Lily.')).toBe(true);
+    expect(r2.tokenIds).toEqual(r1.tokenIds);
+    expect(full.dims).toEqual([1, 3, 512]);
   });
 
   it('renders a chat template through the model', () => {

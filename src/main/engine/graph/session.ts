@@ -17,6 +17,12 @@ export interface SessionOptions {
   /** write the model (and in-memory external data) to this folder and load it by path (lower peak memory for big models) */
   saveDir?: string;
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** write an onnxruntime profile JSON with this file prefix */
+  profilePrefix?: string;
+  /** extra session config entries (e.g. { 'session.disable_prepacking': '1' }) */
+  extra?: Record<string, string>;
+  /** load an already saved model from this .onnx path instead of the given bytes */
+  modelPath?: string;
 }
 
 export function defaultThreads(): number {
@@ -37,6 +43,20 @@ export async function createSession(model: BuiltModel, opts: SessionOptions = {}
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     logSeverityLevel: opts.logSeverityLevel ?? 3,
   };
+  if (opts.profilePrefix) {
+    so.enableProfiling = true;
+    so.profileFilePrefix = opts.profilePrefix;
+  }
+  if (opts.extra) {
+    // onnxruntime-common flattens nested objects into dotted config keys
+    const nested: Record<string, Record<string, string>> = {};
+    for (const [k, v] of Object.entries(opts.extra)) {
+      const [a, ...rest] = k.split('.');
+      (nested[a!] ??= {})[rest.join('.')] = v;
+    }
+    so.extra = nested;
+  }
+  if (opts.modelPath) return ort.InferenceSession.create(opts.modelPath, so);
   if (model.externalFiles.length && !opts.saveDir)
     throw new Error(
       `model references external files (${model.externalFiles.join(', ')}): pass saveDir (the folder they are relative to; onnxruntime rejects absolute paths and links escaping the model folder)`,

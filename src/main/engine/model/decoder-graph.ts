@@ -29,6 +29,8 @@ export interface DecoderGraphOptions {
   fused?: boolean;
   /** declare these weights as graph inputs instead of initializers (e.g. for training graphs) */
   weightAsInput?: (name: string) => boolean;
+  /** how frozen weights become initializers (default: g.weight, in-memory external data); see WeightFileWriter */
+  storeWeight?: (g: Graph, name: string, data: Float32Array, shape: number[]) => Value;
   /** unmerged LoRA: module weight name (e.g. "model.layers.0.self_attn.q_proj.weight") → adapter */
   lora?: Map<string, LoraModule>;
   /** ai.onnx opset (default 21) */
@@ -115,28 +117,48 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
         throw new ShapeMismatchError(`${src.origin}: tensor ${name} has shape [${s.join(', ')}] but the config implies [${shape.join(', ')}]`);
       let d = src.f32(name);
       if (transform) d = transform(d);
-      v = g.weight(name, d, shape);
+      v = opts.storeWeight ? opts.storeWeight(g, name, d, shape) : g.weight(name, d, shape);
     }
     weights.set(name, v);
     return v;
   };
 
+  // [B,S] of the current activations, for reshaping 2-D Gemm outputs back to 3-D
+  let bsShape: Value | null = null;
+  const outShapes = new Map<number, Value>();
+  let shapePrefix = 'shape_bs';
+  const shape3 = (out: number): Value => {
+    let v = outShapes.get(out);
+    if (!v) {
+      v = g.concat([bsShape!, g.constInt64([out])], 0, `${shapePrefix}_${out}`);
+      outShapes.set(out, v);
+    }
+    return v;
+  };
+
   const linear = (x: Value, wName: string, label: string): Value => {
     const w = W(wName);
-    let y = fused
-      ? g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label })
-      : g.matmul(x, g.transpose(w, [1, 0], `${label}_wT`), label);
+    const [out, inn] = shapes.get(wName)!;
+    const bName = wName.replace(/\.weight$/, '.bias');
+    const hasBias = shapes.has(bName);
+    let y: Value;
+    if (fused) {
+      // Gemm with transB on the [out, in] weight: onnxruntime pre-packs constant B once (fast GEMV/GEMM, no transpose copy)
+      const x2 = g.reshape(x, [-1, inn!], `${label}_in2d`);
+      const y2 = g.op('Gemm', [x2, w, hasBias ? W(bName) : null], { transB: 1 }, { name: label });
+      y = g.op('Reshape', [y2, shape3(out!)], {}, { name: `${label}_out3d` });
+    } else {
+      y = g.matmul(x, g.transpose(w, [1, 0], `${label}_wT`), label);
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    }
     const lora = opts.lora?.get(wName);
     if (lora) {
-      const [out, inn] = shapes.get(wName)!;
       const a = g.weight(`${wName}.lora_A`, lora.a, [lora.rank, inn!]);
       const b = g.weight(`${wName}.lora_B`, lora.b, [out!, lora.rank]);
       const xa = g.op('FusedMatMul', [x, a], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_lora_a` });
       const xab = g.op('FusedMatMul', [xa, b], { transB: 1, alpha: lora.scale }, { domain: 'com.microsoft', name: `${label}_lora_b` });
       y = g.add(y, xab, `${label}_lora_add`);
     }
-    const bName = wName.replace(/\.weight$/, '.bias');
-    if (shapes.has(bName)) y = g.add(y, W(bName), `${label}_bias`);
     return y;
   };
 
@@ -200,6 +222,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return m4;
   };
 
+  bsShape = g.op('Shape', [ids], {}, { name: 'batch_seq' }); // [B,S]
+
   // ---- embeddings
   let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
   if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
@@ -258,12 +282,19 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     if (cfg.sandwichNorms) mlp = rmsNorm(mlp, `${p}.post_feedforward_layernorm.weight`, `${L}_post_ffn_norm`);
     x = g.add(x, mlp, `${L}_mlp_residual`);
   }
-  if (opts.logits === 'last') x = g.slice(x, [-1], [2 ** 62], [1], 'last_position');
+  if (opts.logits === 'last') {
+    x = g.slice(x, [-1], [2 ** 62], [1], 'last_position');
+    bsShape = g.concat([g.slice(bsShape, [0], [1], [0]), g.constInt64([1])], 0, 'batch_one');
+    outShapes.clear();
+    shapePrefix = 'shape_b1';
+  }
   const hN = rmsNorm(x, 'model.norm.weight', 'final_norm');
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  let logits = fused
-    ? g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' })
-    : g.matmul(hN, g.transpose(W(head), [1, 0], 'lm_head_wT'), 'lm_head');
+  let logits: Value;
+  if (fused) {
+    const h2 = g.reshape(hN, [-1, H], 'lm_head_in2d');
+    logits = g.op('Reshape', [g.op('Gemm', [h2, W(head)], { transB: 1 }, { name: 'lm_head' }), shape3(cfg.vocabSize)], {}, { name: 'lm_head_out3d' });
+  } else logits = g.matmul(hN, g.transpose(W(head), [1, 0], 'lm_head_wT'), 'lm_head');
   if (cfg.finalSoftcap !== null) logits = softcap(logits, cfg.finalSoftcap, 'final_softcap');
   g.output(logits, 'logits');
   // present outputs were declared inside the loop; keep logits first for readability

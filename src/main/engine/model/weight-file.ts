@@ -1,0 +1,42 @@
+/**
+ * Streams frozen weights into one external-data file next to a saved model, so a model larger than
+ * memory can be compiled and onnxruntime can memory-map the weights when loading by path.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Graph, Value } from '../graph';
+
+export class WeightFileWriter {
+  private fd: number;
+  private offset = 0;
+  readonly fileName: string;
+
+  constructor(
+    readonly dir: string,
+    fileName = 'weights.bin',
+    private readonly align = 64,
+  ) {
+    this.fileName = fileName;
+    this.fd = openSync(join(dir, fileName), 'w');
+  }
+
+  /** Append a tensor and declare it as a file-backed initializer. */
+  store = (g: Graph, name: string, data: Float32Array, shape: number[]): Value => {
+    const pad = (this.align - (this.offset % this.align)) % this.align;
+    if (pad) {
+      writeSync(this.fd, new Uint8Array(pad));
+      this.offset += pad;
+    }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+    const v = g.fileWeight(name, 'float32', shape, this.fileName, this.offset, bytes.length);
+    this.offset += bytes.length;
+    return v;
+  };
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
