@@ -11,6 +11,7 @@ import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
+import { ExportParams, Selection, SelectionItem } from './select';
 
 const Id = z.number().int().positive();
 
@@ -83,6 +84,20 @@ export const calls = {
       .strict(),
     DataRecord,
     "Correct a record's harm categories or behaviour type",
+  ),
+
+  'select.list': call(z.object({ projectId: Id }).strict(), z.array(Selection), "A project's saved selections"),
+  'select.get': call(
+    z.object({ id: Id }).strict(),
+    z.object({ selection: Selection, items: z.array(SelectionItem) }),
+    'A selection (preview or saved) with its examples',
+  ),
+  'select.save': call(z.object({ id: Id, name: z.string().trim().min(1).max(120) }).strict(), Selection, 'Save a preview under a name'),
+  'select.delete': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a selection'),
+  'select.export': call(
+    ExportParams,
+    z.object({ path: z.string(), count: z.number().int(), task: z.number().int(), safety: z.number().int() }),
+    'Write the training mix (task data + selection) as JSONL',
   ),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),

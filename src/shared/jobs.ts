@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
 import { GenerateParams } from './models';
+import { DataAnalyseParams, SelectRunParams } from './select';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -33,6 +34,8 @@ export type FileChecksumResult = z.infer<typeof FileChecksumResult>;
 export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.checksum'), params: FileChecksumParams }),
   z.object({ type: z.literal('data.import'), params: DataImportParams }),
+  z.object({ type: z.literal('data.analyse'), params: DataAnalyseParams }),
+  z.object({ type: z.literal('select.run'), params: SelectRunParams }),
   z.object({ type: z.literal('model.inspect'), params: z.object({ path: z.string().min(1) }) }),
   z.object({ type: z.literal('engine.generate'), params: GenerateParams }),
 ]);

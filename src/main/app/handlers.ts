@@ -1,6 +1,7 @@
 import type { CallName, CallOutput, ParsedInput } from '../../shared/contract';
 import { AppError } from '../../shared/errors';
 import { getHarmTaxonomy } from '../data/taxonomy';
+import { exportTrainingMix } from './exportMix';
 import type { Services } from './services';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -42,6 +43,15 @@ export function createHandlers(s: Services): Handlers {
     },
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
     'jobs.resume': ({ id }) => s.jobs.resume(id),
+
+    'select.list': ({ projectId }) => s.selections.list(projectId),
+    'select.get': ({ id }) => ({ selection: s.selections.get(id), items: s.selections.items(id) }),
+    'select.save': ({ id, name }) => s.selections.save(id, name),
+    'select.delete': ({ id }) => {
+      s.selections.delete(id);
+      return { id };
+    },
+    'select.export': (p) => exportTrainingMix(s, p),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

@@ -5,6 +5,7 @@ import { DatasetStore } from '../db/datasets';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
+import { SelectionStore } from '../db/selections';
 import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
@@ -34,6 +35,7 @@ export interface Services {
   readonly projects: ProjectStore;
   readonly datasets: DatasetStore;
   readonly models: ModelStore;
+  readonly selections: SelectionStore;
   readonly jobs: JobRunner;
   info(): AppInfo;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export function createServices(opts: ServiceOptions): Services {
     projects: new ProjectStore(db),
     datasets: new DatasetStore(db),
     models: new ModelStore(db),
+    selections: new SelectionStore(db),
     jobs,
     info: () => ({
       version,

@@ -205,6 +205,52 @@ export class DatasetStore {
     for (const [record, of] of pairs) stmt.run(of, record);
   }
 
+  /** Records of one data set for analysis, in id order. */
+  analysisRows(datasetId: number): { id: number; prompt: string; response: string; categorySource: DataRecord['categorySource'] }[] {
+    return (
+      this.db.prepare('SELECT id, prompt, response, category_source FROM records WHERE dataset_id = ? ORDER BY id').all(datasetId) as {
+        id: number;
+        prompt: string;
+        response: string;
+        category_source: DataRecord['categorySource'];
+      }[]
+    ).map((r) => ({ id: r.id, prompt: r.prompt, response: r.response, categorySource: r.category_source }));
+  }
+
+  /** Detector results; a user's correction is never overwritten. */
+  setBehaviour(rows: readonly { id: number; behaviour: string; confidence: number; harm: number; refusal: number }[]): void {
+    const stmt = this.db.prepare(
+      `UPDATE records SET behaviour = ?, behaviour_confidence = ?, harmful_score = ?, refusal_score = ?, behaviour_source = 'detector'
+       WHERE id = ? AND behaviour_source != 'user'`,
+    );
+    for (const r of rows) stmt.run(r.behaviour, r.confidence, r.harm, r.refusal, r.id);
+  }
+
+  /** Inferred categories; labelled or user-corrected categories are kept. */
+  setInferredCategories(rows: readonly { id: number; categories: string[]; scores: Record<string, number> }[]): void {
+    const stmt = this.db.prepare(
+      `UPDATE records SET categories = ?, category_scores = ?, category_source = 'inferred'
+       WHERE id = ? AND category_source IN ('none', 'inferred')`,
+    );
+    for (const r of rows) stmt.run(JSON.stringify(r.categories), JSON.stringify(r.scores), r.id);
+  }
+
+  /** Records of a role across the project (exact duplicates left out), for selection and export. */
+  roleRecords(
+    projectId: number,
+    role: DatasetRole,
+    datasetIds?: readonly number[],
+  ): { id: number; prompt: string; response: string; categories: string[]; behaviour: DataRecord['behaviour'] }[] {
+    const ds = datasetIds && datasetIds.length ? ` AND r.dataset_id IN (${datasetIds.map(Number).join(',')})` : '';
+    const rows = this.db
+      .prepare(
+        `SELECT r.id, r.prompt, r.response, r.categories, r.behaviour FROM records r JOIN datasets d ON d.id = r.dataset_id
+         WHERE r.project_id = ? AND d.role = ? AND d.state = 'ready' AND r.duplicate_of IS NULL${ds} ORDER BY r.id`,
+      )
+      .all(projectId, role) as { id: number; prompt: string; response: string; categories: string; behaviour: DataRecord['behaviour'] }[];
+    return rows.map((r) => ({ ...r, categories: JSON.parse(r.categories) as string[] }));
+  }
+
   records(q: RecordQuery): { total: number; rows: DataRecord[] } {
     const where = ['r.project_id = ?'];
     const args: unknown[] = [q.projectId];

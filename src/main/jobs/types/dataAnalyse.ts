@@ -1,0 +1,84 @@
+import { DataAnalyseParams } from '../../../shared/select';
+import { DatasetStore } from '../../db/datasets';
+import { defineJob, type JobContext } from '../define';
+import { embedWithProgress, referenceCentroids, workspaceEmbedder } from './curationShared';
+
+interface Checkpoint {
+  /** Records typed so far (index into the data set's records in id order). */
+  typed: number;
+}
+
+const BATCH = 1000;
+
+export interface AnalyseResult {
+  records: number;
+  embeddedNow: number;
+  behaviour: Record<string, number>;
+  categoriesInferred: number;
+}
+
+/**
+ * Analyses a data set: embeds its prompts (cached), types each pair T1–T4 with the prompt-harm and
+ * refusal detectors (a user's correction is kept), and — given reference prompts — infers harm
+ * categories for records without labels. Typing is committed batch by batch with its checkpoint.
+ */
+export const dataAnalyseJob = defineJob<DataAnalyseParams, Checkpoint, AnalyseResult>({
+  type: 'data.analyse',
+  heavy: true,
+  params: DataAnalyseParams,
+  title: (p) => `Analyse data set ${p.datasetId}`,
+  run: (p, ctx) => analyse(p, { typed: 0 }, ctx),
+  resume: (p, cp, ctx) => analyse(p, cp, ctx),
+});
+
+async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Checkpoint>): Promise<AnalyseResult> {
+  const store = new DatasetStore(ctx.db);
+  const ds = store.get(p.datasetId);
+  if (ds.projectId !== p.projectId) throw new Error(`data set ${p.datasetId} belongs to another project`);
+  if (ds.state !== 'ready') throw new Error(`data set ${p.datasetId} is ${ds.state}: import it first`);
+  const rows = store.analysisRows(p.datasetId);
+  const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
+  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, embedder, rows.map((r) => r.prompt), 'prompts', 0, 0.3);
+
+  const { classifyBehaviour } = await import('../../detect/behaviour');
+  for (let s = cp.typed; s < rows.length; s += BATCH) {
+    ctx.throwIfCancelled();
+    const batch = rows.slice(s, s + BATCH);
+    const types = await classifyBehaviour(batch, { embedder });
+    ctx.db.transaction(() => {
+      store.setBehaviour(
+        types.map((t, k) => ({ id: batch[k]!.id, behaviour: t.type, confidence: t.confidence, harm: t.harmProbability, refusal: t.refusalProbability })),
+      );
+      ctx.saveCheckpoint({ typed: Math.min(rows.length, s + BATCH) });
+    })();
+    ctx.progress(0.3 + (0.5 * Math.min(rows.length, s + BATCH)) / rows.length, `typed ${Math.min(rows.length, s + BATCH)} of ${rows.length}`);
+  }
+
+  let categoriesInferred = 0;
+  if (p.referenceDir) {
+    const refs = await referenceCentroids(ctx as JobContext<unknown>, embedder, p.referenceDir, false, 0.8, 0.95);
+    const { inferCategories } = await import('../../detect/categories');
+    const inf = await inferCategories(matrix, refs);
+    const C = inf.categories.length;
+    const updates = rows
+      .map((r, i) => ({ r, i }))
+      .filter(({ r }) => r.categorySource === 'none' || r.categorySource === 'inferred')
+      .map(({ r, i }) => ({
+        id: r.id,
+        categories: inf.labels[i]!,
+        scores: Object.fromEntries(inf.categories.map((c, k) => [c, Math.round(inf.scores[i * C + k]! * 1000) / 1000])),
+      }));
+    ctx.db.transaction(() => store.setInferredCategories(updates))();
+    categoriesInferred = updates.length;
+  }
+  const counts = ctx.db
+    .prepare(`SELECT COALESCE(behaviour, 'untyped') AS b, COUNT(*) AS n FROM records WHERE dataset_id = ? GROUP BY 1`)
+    .all(p.datasetId) as { b: string; n: number }[];
+  ctx.progress(1, 'done');
+  return {
+    records: rows.length,
+    embeddedNow: computed,
+    behaviour: Object.fromEntries(counts.map((c) => [c.b, c.n])),
+    categoriesInferred,
+  };
+}

@@ -1,0 +1,94 @@
+import { SelectRunParams } from '../../../shared/select';
+import { DatasetStore } from '../../db/datasets';
+import { SelectionStore } from '../../db/selections';
+import { getHarmTaxonomy } from '../../data/taxonomy';
+import { defineJob, type JobContext } from '../define';
+import { embedWithProgress, referenceCentroids, workspaceEmbedder } from './curationShared';
+
+export interface SelectRunResult {
+  selectionId: number;
+  selected: number;
+  shortfall: number;
+}
+
+/**
+ * Runs a sampler over the project's safety pool (exact duplicates left out) and stores the result
+ * as an unsaved preview selection; the Select tab shows it and saves it under a name.
+ */
+export const selectRunJob = defineJob<SelectRunParams, never, SelectRunResult>({
+  type: 'select.run',
+  heavy: false,
+  params: SelectRunParams,
+  title: (p) => `Select ${'count' in p.budget ? p.budget.count : `${p.budget.fraction * 100}%`} with ${p.method.toUpperCase()}`,
+  run: (p, ctx) => runSelection(p, ctx),
+  resume: (p, _cp, ctx) => runSelection(p, ctx),
+});
+
+async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise<SelectRunResult> {
+  const c = ctx as JobContext<unknown>;
+  const store = new DatasetStore(ctx.db);
+  const pool = store.roleRecords(p.projectId, 'safety_pool');
+  if (pool.length === 0) throw new Error('the project has no safety pool: import one in the Data tab first');
+  const taskSize = store.roleRecords(p.projectId, 'task').length;
+  if ('fraction' in p.budget && taskSize === 0) throw new Error('a budget as a share of the task data needs task data: import it first');
+  const needsTypes = p.method.endsWith('-b');
+  if (needsTypes && !pool.some((r) => r.behaviour)) {
+    throw new Error(`${p.method.toUpperCase()} keeps T1 examples only, and the pool has no behaviour types yet: analyse the safety pool first`);
+  }
+  const needsEmbeddings = p.method.startsWith('pss') || p.method.startsWith('cossim');
+  const tax = getHarmTaxonomy();
+  if (p.categories) for (const cat of p.categories) if (!tax.ids.includes(cat)) throw new Error(`unknown harm category "${cat}"`);
+
+  let embeddings: { data: Float32Array; dim: number } | undefined;
+  let embedderId: string | null = null;
+  let reference: import('../../select').CossimReference | undefined;
+  if (needsEmbeddings) {
+    const embedder = await workspaceEmbedder(ctx.db, c);
+    embedderId = embedder.id;
+    const { matrix } = await embedWithProgress(c, embedder, pool.map((r) => r.prompt), 'safety pool', 0, 0.5);
+    embeddings = { data: matrix, dim: embedder.dimension };
+    if (p.method.startsWith('cossim')) {
+      if (p.cossimReference === 'task') {
+        const task = store.roleRecords(p.projectId, 'task');
+        if (task.length === 0) throw new Error('Cossim against the task data needs task data: import it first');
+        const { matrix: t } = await embedWithProgress(c, embedder, task.map((r) => r.prompt), 'task data', 0.5, 0.8);
+        const { meanRows } = await import('../../embed/vecmath');
+        reference = { kind: 'task', centroid: meanRows(t, embedder.dimension) };
+      } else {
+        if (!p.referenceDir) throw new Error('Cossim needs reference prompts per category: give a reference folder');
+        const refs = await referenceCentroids(c, embedder, p.referenceDir, true, 0.5, 0.8);
+        reference = { kind: 'categories', centroids: refs.centroids };
+      }
+    }
+  }
+  ctx.throwIfCancelled();
+  ctx.progress(0.85, 'selecting');
+  const { poolFromRecords, select } = await import('../../select');
+  const selPool = poolFromRecords(pool, tax.ids, embeddings);
+  const budget = 'count' in p.budget ? { count: p.budget.count } : { fraction: p.budget.fraction, taskSize };
+  const result = select(selPool, {
+    method: p.method,
+    budget,
+    seed: p.seed,
+    ...(p.categories ? { categories: p.categories } : {}),
+    ...(reference ? { reference } : {}),
+  });
+  const perBehaviour: Record<string, number> = { T1: 0, T2: 0, T3: 0, T4: 0, untyped: 0 };
+  for (const i of result.indices) perBehaviour[pool[i]!.behaviour ?? 'untyped']!++;
+  const summary = {
+    budget: result.budget,
+    selected: result.indices.length,
+    eligible: result.eligible,
+    shortfall: result.shortfall,
+    poolSize: pool.length,
+    perCategory: result.perCategory,
+    perBehaviour,
+    embedder: embedderId,
+  };
+  const selectionId = new SelectionStore(ctx.db).create(
+    { projectId: p.projectId, method: p.method, params: p, summary },
+    result.items.map((it) => ({ recordId: pool[it.index]!.id, category: it.category, score: it.score })),
+  );
+  ctx.progress(1, `${result.indices.length} selected`);
+  return { selectionId, selected: result.indices.length, shortfall: result.shortfall };
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { Behaviour, DatasetRole } from './data';
+
+export const SelectionMethod = z.enum(['random', 'sss', 'pss', 'cossim', 'sss-b', 'pss-b', 'cossim-b']);
+export type SelectionMethod = z.infer<typeof SelectionMethod>;
+
+export const SELECTION_METHOD_LABELS: Record<SelectionMethod, string> = {
+  random: 'Random',
+  sss: 'SSS (stratified)',
+  pss: 'PSS (prototypical)',
+  cossim: 'Cossim (similarity)',
+  'sss-b': 'SSS-B (stratified, T1 only)',
+  'pss-b': 'PSS-B (prototypical, T1 only)',
+  'cossim-b': 'Cossim-B (similarity, T1 only)',
+};
+
+export const SelectionBudget = z.union([
+  z.object({ count: z.number().int().min(1).max(1_000_000) }).strict(),
+  z.object({ fraction: z.number().gt(0).max(1) }).strict(),
+]);
+
+/** Parameters of the `data.analyse` job: embeddings, behaviour types and (with references) categories. */
+export const DataAnalyseParams = z.object({
+  projectId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  /** A folder with one reference-prompt file per harm category (BeaverTails layout) for category inference. */
+  referenceDir: z.string().min(1).optional(),
+});
+export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
+
+/** Parameters of the `select.run` job. */
+export const SelectRunParams = z.object({
+  projectId: z.number().int().positive(),
+  method: SelectionMethod,
+  budget: SelectionBudget,
+  categories: z.array(z.string().min(1)).min(1).max(14).optional(),
+  seed: z.number().int().min(0).default(0),
+  /** Cossim: score against per-category reference prompts, or against the project's task data. */
+  cossimReference: z.enum(['categories', 'task']).default('categories'),
+  referenceDir: z.string().min(1).optional(),
+});
+export type SelectRunParams = z.infer<typeof SelectRunParams>;
+
+export const SelectionItem = z.object({
+  rank: z.number().int().nonnegative(),
+  recordId: z.number().int().positive(),
+  prompt: z.string(),
+  response: z.string(),
+  categories: z.array(z.string()),
+  behaviour: Behaviour.nullable(),
+  takenFor: z.string().nullable(),
+  score: z.number().nullable(),
+});
+
+export const SelectionSummary = z.object({
+  budget: z.number().int(),
+  selected: z.number().int(),
+  eligible: z.number().int(),
+  shortfall: z.number().int(),
+  poolSize: z.number().int(),
+  perCategory: z.record(z.string(), z.number()),
+  perBehaviour: z.record(z.string(), z.number()),
+  embedder: z.string().nullable(),
+});
+
+export const Selection = z.object({
+  id: z.number().int().positive(),
+  projectId: z.number().int().positive(),
+  name: z.string(),
+  method: SelectionMethod,
+  params: SelectRunParams,
+  summary: SelectionSummary,
+  saved: z.boolean(),
+  createdAt: z.string(),
+});
+export type Selection = z.infer<typeof Selection>;
+
+export const ExportParams = z
+  .object({
+    selectionId: z.number().int().positive(),
+    format: z.enum(['alpaca', 'chat']),
+    /** Task data sets mixed in (default: every task data set of the project). */
+    taskDatasetIds: z.array(z.number().int().positive()).optional(),
+    /** Where to write (on the machine running the workbench); default the workspace's exports folder. */
+    path: z.string().min(1).optional(),
+    seed: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export { DatasetRole };
