@@ -13,12 +13,17 @@ export function DataTab({ project }: TabProps) {
   const datasets = useCall('data.datasets', { projectId: project.id }, [project.id]);
   const reload = datasets.reload;
   useEvent('data.changed', (e) => e.projectId === project.id && reload());
-  useEvent('job.updated', (j) => j.projectId === project.id && j.type === 'data.import' && ['succeeded', 'failed'].includes(j.state) && reload());
+  const [analysed, setAnalysed] = useState(0);
+  useEvent('job.updated', (j) => {
+    if (j.projectId !== project.id || !['succeeded', 'failed'].includes(j.state)) return;
+    if (j.type === 'data.import') reload();
+    if (j.type === 'data.analyse') setAnalysed((n) => n + 1);
+  });
   return (
     <>
       <ImportCard projectId={project.id} />
       <DatasetsCard datasets={datasets.data} error={datasets.error} loading={datasets.loading} onChanged={reload} />
-      {datasets.data && datasets.data.length > 0 && <RecordsCard projectId={project.id} datasets={datasets.data} />}
+      {datasets.data && datasets.data.length > 0 && <RecordsCard projectId={project.id} datasets={datasets.data} refresh={analysed} />}
       <FingerprintCard projectId={project.id} />
     </>
   );
@@ -73,13 +78,28 @@ function DatasetsCard({
   onChanged: () => void;
 }) {
   const [showRejected, setShowRejected] = useState<Dataset | null>(null);
+  const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const remove = useAction(async (id: number) => {
     await api.call('data.deleteDataset', { id });
     onChanged();
   });
+  const analyse = useAction(async (d: Dataset) => {
+    const dir = referenceDir.trim();
+    if (dir) localStorage.setItem('safetune.referenceDir', dir);
+    await api.call('jobs.start', {
+      spec: { type: 'data.analyse', params: { projectId: d.projectId, datasetId: d.id, ...(dir ? { referenceDir: dir } : {}) } },
+    });
+  });
   return (
     <Card title="Data sets">
-      <ErrorBanner error={error ?? remove.error} />
+      <ErrorBanner error={error ?? remove.error ?? analyse.error} />
+      <TextField
+        label="Reference prompts folder (for category inference)"
+        placeholder="/data/beavertails-unsafe-prompts"
+        value={referenceDir}
+        onChange={(e) => setReferenceDir(e.target.value)}
+        hint="One file of prompts per harm category (BeaverTails layout). Without it, Analyse types behaviour only."
+      />
       {loading && !datasets ? (
         <Spinner label="Loading data sets" />
       ) : !datasets || datasets.length === 0 ? (
@@ -109,6 +129,11 @@ function DatasetsCard({
                   <Badge tone={d.state === 'ready' ? 'success' : d.state === 'failed' ? 'danger' : 'info'}>{d.state}</Badge>
                 </td>
                 <td className="row-actions">
+                  {d.state === 'ready' && (
+                    <Button variant="ghost" onClick={() => void analyse.run(d)} aria-label={`Analyse ${d.name}`}>
+                      Analyse
+                    </Button>
+                  )}
                   {d.rejected > 0 && (
                     <Button variant="ghost" onClick={() => setShowRejected(d)} aria-label={`Rejected rows of ${d.name}`}>
                       Rejected rows
@@ -160,7 +185,7 @@ const BEHAVIOUR_OPTIONS = [
   { value: 'untyped', label: 'Not typed yet' },
 ] as const;
 
-function RecordsCard({ projectId, datasets }: { projectId: number; datasets: Dataset[] }) {
+function RecordsCard({ projectId, datasets, refresh }: { projectId: number; datasets: Dataset[]; refresh: number }) {
   const taxonomy = useCall('data.taxonomy', {});
   const [datasetId, setDatasetId] = useState('');
   const [category, setCategory] = useState('');
@@ -184,7 +209,7 @@ function RecordsCard({ projectId, datasets }: { projectId: number; datasets: Dat
     duplicates,
     ...(debounced ? { search: debounced } : {}),
   };
-  const key = JSON.stringify(query) + ':' + version + ':' + datasets.map((d) => `${d.id}/${d.accepted}`).join(',');
+  const key = JSON.stringify(query) + ':' + version + ':' + refresh + ':' + datasets.map((d) => `${d.id}/${d.accepted}`).join(',');
   useEffect(() => {
     let live = true;
     setTotal(null);

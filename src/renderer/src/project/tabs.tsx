@@ -2,6 +2,7 @@ import type { ComponentType } from 'react';
 import type { Project } from '../../../shared/domain';
 import { DataTab } from './DataTab';
 import { ComingSoon } from './ComingSoon';
+import { SelectTab } from './SelectTab';
 
 export interface TabProps {
   project: Project;
@@ -10,21 +11,7 @@ export interface TabProps {
 /** The project tabs, in workflow order. Later features replace their ComingSoon entry. */
 export const PROJECT_TABS: { id: string; label: string; Component: ComponentType<TabProps> }[] = [
   { id: 'data', label: 'Data', Component: DataTab },
-  {
-    id: 'select',
-    label: 'Select',
-    Component: () => (
-      <ComingSoon
-        title="Safety-data selection"
-        points={[
-          'Methods Random, SSS, PSS, Cossim and their -B variants (T1 examples only).',
-          'A budget as a count or a share of the task data, chosen harm categories and a seed.',
-          'A preview with per-category and per-behaviour histograms; save as a named selection.',
-          'Export the training mix (task + selection) as Alpaca or chat JSONL.',
-        ]}
-      />
-    ),
-  },
+  { id: 'select', label: 'Select', Component: SelectTab },
   {
     id: 'train',
     label: 'Train',

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { sharedPath } from '../helpers/shared';
+import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+
+const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
+const task = sharedPath('data', 'task', 'alpaca_en_demo.json');
+const refs = sharedPath('data', 'reference', 'beavertails-unsafe-prompts');
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+
+async function waitForJob(page: Page, titlePart: string, timeout = 240_000) {
+  const job = page.locator('li.job', { hasText: titlePart }).first();
+  await job.waitFor();
+  await expect.poll(() => job.getAttribute('data-state'), { timeout, interval: 250 }).toMatch(/succeeded|failed/);
+  expect(await job.getAttribute('data-state'), await job.textContent() ?? '').toBe('succeeded');
+}
+
+describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-curation-');
+    cleanup = t.cleanup;
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+    await page.getByLabel('Project name').fill('Curation');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Curation' }).click();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('imports the shared safety pool and a task file', async () => {
+    await page.getByLabel('File path').fill(pool!);
+    await page.getByLabel('Role').selectOption('safety_pool');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await waitForJob(page, 'bianchi_safety_only_data_Instructions.json');
+    await page.getByLabel('File path').fill(task!);
+    await page.getByLabel('Role').selectOption('task');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await waitForJob(page, 'alpaca_en_demo.json');
+    const table = page.getByRole('table', { name: 'Data sets' });
+    await table.getByRole('row', { name: /bianchi_safety_only_data_Instructions\.json.*Safety pool.*2,483/ }).waitFor();
+    await table.getByRole('row', { name: /alpaca_en_demo\.json.*Task data/ }).waitFor();
+  });
+
+  it('analyses the pool: behaviour types and harm categories appear in the records', async () => {
+    await page.getByLabel('Reference prompts folder (for category inference)').fill(refs!);
+    await page.getByRole('button', { name: 'Analyse bianchi_safety_only_data_Instructions.json' }).click();
+    await waitForJob(page, 'Analyse data set');
+    await page.getByLabel('Behaviour').selectOption('T1');
+    await expect.poll(async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '', { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
+    const firstRow = page.getByRole('table', { name: 'Records' }).getByRole('row').nth(1);
+    await expect.poll(() => firstRow.getByRole('cell').nth(5).textContent()).toBe('T1');
+    await screenshot(page, 'curation-1-records');
+  });
+
+  it('previews SSS-B with budget 50, shows the histograms, saves and exports', async () => {
+    await page.getByRole('link', { name: 'Select', exact: true }).click();
+    await page.getByLabel('Method').selectOption('sss-b');
+    await page.getByLabel('Budget (examples)').fill('50');
+    await page.getByRole('button', { name: 'Preview selection' }).click();
+    const summary = page.getByLabel('Selection summary');
+    await summary.waitFor({ timeout: 120_000 });
+    expect(await summary.textContent()).toMatch(/50 selected of budget 50/);
+    const behaviour = page.getByRole('figure', { name: 'Per behaviour type' });
+    expect(await behaviour.locator('li[data-key="T1"]').getAttribute('data-count')).toBe('50');
+    const perCat = await page.getByRole('figure', { name: 'Per harm category' }).locator('li').evaluateAll((els) =>
+      els.map((e) => Number(e.getAttribute('data-count'))),
+    );
+    expect(perCat.filter((n) => n > 0).length).toBeGreaterThanOrEqual(10);
+    await screenshot(page, 'curation-2-preview');
+
+    await page.getByLabel('Selection name').fill('SSS-B 50');
+    await page.getByRole('button', { name: 'Save selection' }).click();
+    await page.getByRole('table', { name: 'Saved selections' }).getByRole('cell', { name: 'SSS-B 50', exact: true }).waitFor();
+    await page.getByLabel('Export format').selectOption('alpaca');
+    await page.getByRole('button', { name: 'Export training mix' }).click();
+    const status = page.getByRole('status').filter({ hasText: 'written to' });
+    await status.waitFor();
+    const text = (await status.textContent())!;
+    const m = /(\d+) examples \((\d+) task \+ 50 safety\) written to (\S+\.jsonl)/.exec(text);
+    expect(m, text).not.toBeNull();
+    const lines = readFileSync(m![3]!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(Number(m![1]));
+    expect(lines.length).toBe(Number(m![2]) + 50);
+    expect(lines.every((l) => typeof l.instruction === 'string' && 'input' in l && typeof l.output === 'string')).toBe(true);
+    const poolPrompts = new Set((JSON.parse(readFileSync(pool!, 'utf8')) as { instruction: string }[]).map((r) => r.instruction.trim()));
+    expect(lines.filter((l) => poolPrompts.has(l.instruction.trim())).length).toBeGreaterThanOrEqual(50);
+    await screenshot(page, 'curation-3-exported');
+  });
+
+  it('raised no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
