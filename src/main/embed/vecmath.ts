@@ -143,3 +143,113 @@ export async function matmulTopK(a: Float32Array, b: Float32Array, dim: number, 
 }
 
 export { ort };
+
+/**
+ * Indices of the K largest values among scores[start + r * stride] for r in [0, n), sorted by
+ * value descending (ties: lower index first). O(n log K) with a binary min-heap in typed arrays.
+ */
+export function topKIndices(scores: Float32Array, K: number, opts: { n?: number; stride?: number; offset?: number } = {}): Int32Array {
+  const stride = opts.stride ?? 1;
+  const offset = opts.offset ?? 0;
+  const n = opts.n ?? Math.floor((scores.length - offset + stride - 1) / stride);
+  const k = Math.max(0, Math.min(K, n));
+  if (k === 0) return new Int32Array(0);
+  const hv = new Float64Array(k);
+  const hi = new Int32Array(k);
+  let size = 0;
+  // "a is worse than b": smaller value, or equal value and larger index.
+  const worse = (va: number, ia: number, vb: number, ib: number) => va < vb || (va === vb && ia > ib);
+  const siftDown = (p: number) => {
+    for (;;) {
+      const l = 2 * p + 1;
+      const r = l + 1;
+      let m = p;
+      if (l < size && worse(hv[l]!, hi[l]!, hv[m]!, hi[m]!)) m = l;
+      if (r < size && worse(hv[r]!, hi[r]!, hv[m]!, hi[m]!)) m = r;
+      if (m === p) return;
+      const tv = hv[p]!;
+      const ti = hi[p]!;
+      hv[p] = hv[m]!;
+      hi[p] = hi[m]!;
+      hv[m] = tv;
+      hi[m] = ti;
+      p = m;
+    }
+  };
+  for (let r = 0; r < n; r++) {
+    const v = scores[offset + r * stride]!;
+    if (size < k) {
+      let c = size++;
+      hv[c] = v;
+      hi[c] = r;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (!worse(hv[c]!, hi[c]!, hv[p]!, hi[p]!)) break;
+        const tv = hv[p]!;
+        const ti = hi[p]!;
+        hv[p] = hv[c]!;
+        hi[p] = hi[c]!;
+        hv[c] = tv;
+        hi[c] = ti;
+        c = p;
+      }
+    } else if (worse(hv[0]!, hi[0]!, v, r)) {
+      hv[0] = v;
+      hi[0] = r;
+      siftDown(0);
+    }
+  }
+  const order = Int32Array.from({ length: size }, (_, t) => t).sort((a, b) => hv[b]! - hv[a]! || hi[a]! - hi[b]!);
+  return Int32Array.from(order, (t) => hi[t]!);
+}
+
+/**
+ * dotRowsMulti for big matrices through onnxruntime's MatMul (SIMD, multi-threaded; the input is
+ * wrapped without a copy). Falls back to JS below ~1e8 multiply-adds or when asked.
+ */
+export async function dotRowsMultiFast(m: Float32Array, dim: number, vs: Float32Array, options: { backend?: 'auto' | 'onnxruntime' | 'js'; blockRows?: number } = {}): Promise<Float32Array> {
+  const c = vs.length / dim;
+  const n = m.length / dim;
+  const backend = options.backend ?? 'auto';
+  if (backend === 'js' || (backend === 'auto' && n * c * dim < 1e8)) return dotRowsMulti(m, dim, vs);
+  const vt = new Float32Array(dim * c);
+  for (let q = 0; q < c; q++) for (let j = 0; j < dim; j++) vt[j * c + q] = vs[q * dim + j]!;
+  const g = new Graph('dot_rows_multi', 21);
+  const x = g.input('m', 'float32', ['n', dim]);
+  g.output(g.matmul(x, g.initializer('vt', vt, [dim, c])), 'scores');
+  const session = await createSession(g.build());
+  const out = new Float32Array(n * c);
+  const block = options.blockRows ?? 1 << 17;
+  try {
+    for (let s = 0; s < n; s += block) {
+      const e = Math.min(n, s + block);
+      const view = s === 0 && e === n ? m : m.subarray(s * dim, e * dim);
+      // onnxruntime-node reads a typed array from its byteOffset; a view avoids copying the block.
+      const res = await session.run({ m: new ort.Tensor('float32', view, [e - s, dim]) });
+      out.set(res.scores!.data as Float32Array, s * c);
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
+/**
+ * Weighted row sums W (c × n) · M (n × dim) through onnxruntime's MatMul (for category
+ * prototypes: W = membership / count). M is wrapped without a copy.
+ */
+export async function weightedRowSumsFast(w: Float32Array, c: number, m: Float32Array, dim: number): Promise<Float32Array> {
+  const n = m.length / dim;
+  if (w.length !== c * n) throw new Error(`weights: expected ${c} × ${n}`);
+  const g = new Graph('weighted_row_sums', 21);
+  const wi = g.input('w', 'float32', [c, 'n']);
+  const mi = g.input('m', 'float32', ['n', dim]);
+  g.output(g.matmul(wi, mi), 'sums');
+  const session = await createSession(g.build());
+  try {
+    const res = await session.run({ w: new ort.Tensor('float32', w, [c, n]), m: new ort.Tensor('float32', m, [n, dim]) });
+    return Float32Array.from(res.sums!.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}

@@ -10,7 +10,7 @@
  * Categories are processed in the order given (default: pool category order); the pool's own
  * category labels are not used, except to restrict candidates when a category subset is given.
  */
-import { dotRowsMulti } from '../embed/vecmath';
+import { dotRowsMulti, dotRowsMultiFast, topKIndices } from '../embed/vecmath';
 import { type CommonOptions, Picker, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
 
 export type CossimReference =
@@ -19,48 +19,72 @@ export type CossimReference =
   /** Mean of the task-data embeddings (dim). */
   | { kind: 'task'; centroid: Float32Array };
 
-export function selectCossim(pool: SelectionPool, opts: CommonOptions & { t1Only?: boolean; reference: CossimReference }): SelectionResult {
+export interface CossimOptions extends CommonOptions {
+  t1Only?: boolean;
+  reference: CossimReference;
+  /**
+   * Scores of every pool record against the groups in use (pool.size × G, row-major; groups =
+   * the task, or the selected categories in pool order), e.g. from cossimScores() which uses
+   * onnxruntime. Computed here in JS when absent.
+   */
+  scores?: Float32Array;
+}
+
+/** The reference groups in use and their centroids (G × dim). */
+export function cossimGroups(pool: SelectionPool, reference: CossimReference, categories?: readonly string[]): { names: string[]; centroids: Float32Array } {
+  const dim = pool.dim!;
+  if (reference.kind === 'task') {
+    if (reference.centroid.length !== dim) throw new Error(`task centroid has ${reference.centroid.length} dims, pool ${dim}`);
+    return { names: ['task'], centroids: reference.centroid };
+  }
+  if (reference.centroids.length !== pool.categories.length * dim) throw new Error(`expected ${pool.categories.length} × ${dim} category centroids`);
+  const { ids } = categoryMask(pool, categories);
+  const centroids = new Float32Array(ids.length * dim);
+  ids.forEach((c, g) => centroids.set(reference.centroids.subarray(c * dim, (c + 1) * dim), g * dim));
+  return { names: ids.map((c) => pool.categories[c]!), centroids };
+}
+
+/** Full-pool Cossim scores with onnxruntime's MatMul (pass as `scores`). */
+export async function cossimScores(pool: SelectionPool, reference: CossimReference, categories?: readonly string[]): Promise<Float32Array> {
+  if (!pool.embeddings || !pool.dim) throw new Error('Cossim needs embeddings for the pool');
+  const { centroids } = cossimGroups(pool, reference, categories);
+  return dotRowsMultiFast(pool.embeddings, pool.dim, centroids);
+}
+
+export function selectCossim(pool: SelectionPool, opts: CossimOptions): SelectionResult {
   if (!pool.embeddings || !pool.dim) throw new Error('Cossim needs embeddings for the pool');
   const dim = pool.dim;
   const seed = opts.seed ?? 0;
   const n = budgetCount(opts.budget);
   const eligible = eligibleIndices(pool, { ...(opts.categories ? { categories: opts.categories } : {}), t1Only: !!opts.t1Only });
   const picker = new Picker(pool, n);
-  let groups: number[];
-  let names: string[];
-  let centroids: Float32Array;
-  if (opts.reference.kind === 'task') {
-    if (opts.reference.centroid.length !== dim) throw new Error(`task centroid has ${opts.reference.centroid.length} dims, pool ${dim}`);
-    groups = [0];
-    names = ['task'];
-    centroids = opts.reference.centroid;
-  } else {
-    if (opts.reference.centroids.length !== pool.categories.length * dim) throw new Error(`expected ${pool.categories.length} × ${dim} category centroids`);
-    const { ids } = categoryMask(pool, opts.categories);
-    groups = ids;
-    names = ids.map((c) => pool.categories[c]!);
-    centroids = new Float32Array(ids.length * dim);
-    ids.forEach((c, g) => centroids.set((opts.reference as { centroids: Float32Array }).centroids.subarray(c * dim, (c + 1) * dim), g * dim));
-  }
-  const G = groups.length;
-  const scores = dotRowsMulti(pool.embeddings, dim, centroids, eligible); // eligible.length × G
+  const { names, centroids } = cossimGroups(pool, opts.reference, opts.categories);
+  const G = names.length;
+  let scores: Float32Array; // eligible.length × G
+  if (opts.scores) {
+    if (opts.scores.length !== pool.size * G) throw new Error(`scores: expected ${pool.size} × ${G} values`);
+    scores = new Float32Array(eligible.length * G);
+    for (let r = 0; r < eligible.length; r++) scores.set(opts.scores.subarray(eligible[r]! * G, (eligible[r]! + 1) * G), r * G);
+  } else scores = dotRowsMulti(pool.embeddings, dim, centroids, eligible);
   const k = Math.max(1, Math.floor(n / G));
-  const byScore = (g: number) => Int32Array.from(eligible.keys()).sort((a, b) => scores[b * G + g]! - scores[a * G + g]! || eligible[a]! - eligible[b]!);
+  // Only the best (k + already chosen) candidates of a group can be needed: a bounded heap
+  // instead of sorting the whole pool per group.
+  const E = eligible.length;
   for (let g = 0; g < G && !picker.full; g++) {
-    const ord = byScore(g);
+    const ord = topKIndices(scores, k + picker.items.length, { n: E, stride: G, offset: g });
     let taken = 0;
     for (let t = 0; t < ord.length && taken < k; t++) {
       if (picker.take(eligible[ord[t]!]!, 'stratum', names[g]!, scores[ord[t]! * G + g]!)) taken++;
     }
   }
   if (!picker.full) {
-    const best = new Float32Array(eligible.length);
-    for (let r = 0; r < eligible.length; r++) {
+    const best = new Float32Array(E);
+    for (let r = 0; r < E; r++) {
       let m = -Infinity;
       for (let g = 0; g < G; g++) m = Math.max(m, scores[r * G + g]!);
       best[r] = m;
     }
-    const ord = Int32Array.from(eligible.keys()).sort((a, b) => best[b]! - best[a]! || eligible[a]! - eligible[b]!);
+    const ord = topKIndices(best, picker.budget);
     for (let t = 0; t < ord.length && !picker.full; t++) picker.take(eligible[ord[t]!]!, 'fill', null, best[ord[t]!]!);
   }
   return picker.result(opts.t1Only ? 'cossim-b' : 'cossim', seed, eligible.length, names, k);

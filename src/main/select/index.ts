@@ -3,14 +3,14 @@
  * Pure and deterministic: the same pool, options and seed give the same selection.
  */
 import type { CommonOptions, SelectionPool, SelectionResult } from './common';
-import { type CossimReference, selectCossim } from './cossim';
-import { selectPSS } from './pss';
+import { type CossimReference, cossimScores, selectCossim } from './cossim';
+import { pssPrecompute, selectPSS } from './pss';
 import { selectRandom } from './random';
 import { selectSSS } from './sss';
 
 export * from './common';
-export { selectCossim, type CossimReference } from './cossim';
-export { selectPSS } from './pss';
+export { selectCossim, cossimScores, cossimGroups, type CossimReference, type CossimOptions } from './cossim';
+export { selectPSS, pssPrecompute, type PSSOptions, type PSSPrecomputed } from './pss';
 export { selectRandom } from './random';
 export { selectSSS } from './sss';
 export * from './export';
@@ -40,4 +40,20 @@ export function select(pool: SelectionPool, opts: SelectOptions): SelectionResul
       if (!opts.reference) throw new Error(`${opts.method} needs a reference (category centroids or the task centroid)`);
       return selectCossim(pool, { ...opts, t1Only, reference: opts.reference });
   }
+}
+
+/**
+ * select(), with the heavy matrix products of PSS (prototypes, similarities) and Cossim (pool ×
+ * reference scores) done by onnxruntime's MatMul: much faster for large pools than the JS loops,
+ * and the same selection up to float32 rounding of near-equal scores.
+ */
+export async function selectAsync(pool: SelectionPool, opts: SelectOptions): Promise<SelectionResult> {
+  if (opts.method === 'pss' || opts.method === 'pss-b') {
+    const t1Only = opts.method === 'pss-b';
+    const precomputed = await pssPrecompute(pool, { ...(opts.categories ? { categories: opts.categories } : {}), t1Only });
+    return selectPSS(pool, { ...opts, t1Only, precomputed });
+  }
+  if (!opts.method.startsWith('cossim') || !opts.reference) return select(pool, opts);
+  const scores = await cossimScores(pool, opts.reference, opts.categories);
+  return selectCossim(pool, { ...opts, t1Only: opts.method.endsWith('-b'), reference: opts.reference, scores });
 }

@@ -13,6 +13,7 @@ import {
   selectCossim,
   selectPSS,
   selectRandom,
+  selectAsync,
   selectSSS,
   toJsonlLine,
   writeJsonl,
@@ -165,6 +166,19 @@ describe('PSS', () => {
       for (const it of got) expect(it.score).toBeCloseTo(cos(it.index), 4);
     }
   });
+  it('selectAsync (onnxruntime prototypes and scores) selects the same records', async () => {
+    const pool = makePool([10, 12, 14, 16], 8, 7);
+    const multi: SelectionPool = { ...pool, labels: pool.labels.map((l, i) => (i % 3 ? l : l | 0b0101)) };
+    for (const method of ['pss', 'pss-b'] as const) {
+      for (const categories of [undefined, ['a', 'c']]) {
+        const opts = { method, budget: { count: 11 }, seed: 4, ...(categories ? { categories } : {}) };
+        const a = await selectAsync(multi, opts);
+        const b = select(multi, opts);
+        expect(a.indices).toEqual(b.indices);
+        a.items.forEach((it, k) => (it.score === null ? expect(b.items[k]!.score).toBeNull() : expect(it.score).toBeCloseTo(b.items[k]!.score!, 4)));
+      }
+    }
+  });
   it('PSS-B builds prototypes from T1 members and picks only T1', () => {
     const pool = makePool([10, 12, 14, 16]);
     const r = select(pool, { method: 'pss-b', budget: { count: 12 } });
@@ -198,6 +212,14 @@ describe('Cossim', () => {
     const fill = all.filter((i) => !chosen.has(i)).sort((x, y) => best(y) - best(x)).slice(0, 2);
     expect(r.items.filter((x) => x.phase === 'fill').map((x) => x.index)).toEqual(fill);
     expect(select(pool, { method: 'cossim', budget: { count: 10 }, reference: { kind: 'categories', centroids }, seed: 99 }).indices).toEqual(r.indices);
+  });
+  it('selectAsync (onnxruntime scores) selects exactly the same records', async () => {
+    for (const method of ['cossim', 'cossim-b'] as const) {
+      for (const categories of [undefined, ['b', 'd']]) {
+        const opts = { method, budget: { count: 13 }, reference: { kind: 'categories' as const, centroids }, ...(categories ? { categories } : {}) };
+        expect((await selectAsync(pool, opts)).indices).toEqual(select(pool, opts).indices);
+      }
+    }
   });
   it('takes at least one per category for tiny budgets', () => {
     const r = selectCossim(pool, { budget: { count: 2 }, reference: { kind: 'categories', centroids } });
