@@ -309,7 +309,7 @@ function bitCount(m: number): number {
 async function main() {
   say('## Safety-data curation (bench/select)');
   say();
-  say(`Run ${new Date().toISOString()} on ${machine()}. Single process; onnxruntime not used by the samplers.`);
+  say(`Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs, so times vary by ±30%.`);
   say();
   const only = process.env.BENCH_ONLY; // e.g. "selection" while iterating; the full run writes RESULTS.md
   await benchSelection();
