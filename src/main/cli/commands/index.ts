@@ -1,10 +1,13 @@
 import type { Command } from '../command';
 import { checksumCommand } from './checksum';
+import { dataCommand } from './data';
+import { detectCommand } from './detect';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
 import { modelCommand } from './model';
 import { projectsCommand } from './projects';
+import { selectCommand } from './select';
 import { serveCommand } from './serve';
 
 /** Every `safetune` command. A new command: a module in this folder, listed here. */
@@ -12,6 +15,9 @@ export const commands: readonly Command[] = [
   projectsCommand,
   jobsCommand,
   checksumCommand,
+  dataCommand,
+  selectCommand,
+  detectCommand,
   modelCommand,
   generateCommand,
   infoCommand,

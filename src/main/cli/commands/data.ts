@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { DatasetRole } from '../../../shared/data';
+import { AppError } from '../../../shared/errors';
+import { parse, withServices, workspaceOption, type Command } from '../command';
+import { runJobToEnd } from '../runJob';
+
+const usage =
+  'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
+  'data analyse --project ID --dataset ID [--references DIR]   [--workspace DIR] [--json]';
+
+/** Imports and analyses data sets as recorded jobs, in this process. */
+export const dataCommand: Command = {
+  name: 'data',
+  usage,
+  summary: 'Import a file into a project, or analyse a data set (behaviour types, categories)',
+  async run(argv, env) {
+    const { values, positionals } = parse(
+      argv,
+      { ...workspaceOption, project: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, dataset: { type: 'string' }, references: { type: 'string' } },
+      usage,
+    );
+    const [sub, file] = positionals;
+    const projectId = Number(values.project);
+    if (!Number.isInteger(projectId) || projectId < 1) throw new AppError('invalid_input', `--project ID is required\nusage: ${usage}`);
+    let type: string;
+    let params: Record<string, unknown>;
+    if (sub === 'import') {
+      if (!file) throw new AppError('invalid_input', `expected FILE\nusage: ${usage}`);
+      const role = DatasetRole.safeParse(values.role);
+      if (!role.success) throw new AppError('invalid_input', `--role must be one of ${DatasetRole.options.join(', ')}`);
+      type = 'data.import';
+      params = { projectId, path: resolve(file), role: role.data, ...(values.name ? { name: values.name } : {}) };
+    } else if (sub === 'analyse') {
+      type = 'data.analyse';
+      params = { projectId, datasetId: Number(values.dataset), ...(values.references ? { referenceDir: resolve(values.references) } : {}) };
+    } else {
+      throw new AppError('invalid_input', `unknown subcommand "${sub ?? ''}"\nusage: ${usage}`);
+    }
+    return withServices(env, values.workspace, { runJobs: true }, async (s) => {
+      s.projects.get(projectId);
+      const job = s.jobs.enqueue(type, params, projectId);
+      const done = await runJobToEnd(s, job.id, env.io);
+      if (done.state !== 'succeeded') return 1;
+      env.io.out(values.json ? JSON.stringify(done.result) : summarise(done.result));
+      if (type === 'data.import' && !values.json) {
+        const r = done.result as { datasetId: number };
+        for (const rej of s.datasets.rejections(r.datasetId, 0, 20).rows) env.io.err(`rejected ${rej.message}`);
+      }
+      return 0;
+    });
+  },
+};
+
+function summarise(r: unknown): string {
+  return Object.entries(r as Record<string, unknown>)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join('\n');
+}
