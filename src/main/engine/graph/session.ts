@@ -21,6 +21,8 @@ export interface SessionOptions {
   profilePrefix?: string;
   /** extra session config entries (e.g. { 'session.disable_prepacking': '1' }) */
   extra?: Record<string, string>;
+  /** onnxruntime CPU memory arena (default true) */
+  memArena?: boolean;
   /** load an already saved model from this .onnx path instead of the given bytes */
   modelPath?: string;
 }
@@ -42,6 +44,7 @@ export async function createSession(model: BuiltModel, opts: SessionOptions = {}
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     logSeverityLevel: opts.logSeverityLevel ?? 3,
+    enableCpuMemArena: opts.memArena ?? true,
   };
   if (opts.profilePrefix) {
     so.enableProfiling = true;

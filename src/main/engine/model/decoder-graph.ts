@@ -181,12 +181,35 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const pos = g.input('position_ids', 'int64', ['batch', 'seq']);
 
   // ---- RoPE tables from position ids: [B,1,S,hd/2]
-  const invFreq = g.initializer('rope_inv_freq', ropeInvFreq(cfg), [hd / 2]);
-  const posF = g.unsqueeze(g.cast(pos, 'float32'), [-1]); // [B,S,1]
-  const freqs = g.unsqueeze(g.mul(posF, invFreq, 'rope_freqs'), [1]); // [B,1,S,hd/2]
-  const cos = g.op('Cos', [freqs], {}, { name: 'rope_cos' });
-  const sin = g.op('Sin', [freqs], {}, { name: 'rope_sin' });
+  const invFreqData = ropeInvFreq(cfg);
+  // fused (inference): com.microsoft RotaryEmbedding on [B,S,heads*hd] with cos/sin caches over all positions
+  let fusedRope: ((x3: Value, n: number, label: string) => Value) | null = null;
+  if (fused) {
+    const P = cfg.maxPositions;
+    const cosC = new Float32Array(P * (hd / 2));
+    const sinC = new Float32Array(P * (hd / 2));
+    for (let t = 0; t < P; t++)
+      for (let i = 0; i < hd / 2; i++) {
+        const a = Math.fround(t * invFreqData[i]!);
+        cosC[t * (hd / 2) + i] = Math.cos(a);
+        sinC[t * (hd / 2) + i] = Math.sin(a);
+      }
+    const store = opts.storeWeight ?? ((gg: Graph, n: string, d: Float32Array, sh: number[]) => gg.weight(n, d, sh));
+    const cosV = store(g, 'rope_cos_cache', cosC, [P, hd / 2]);
+    const sinV = store(g, 'rope_sin_cache', sinC, [P, hd / 2]);
+    fusedRope = (x3, n, label) =>
+      g.op('RotaryEmbedding', [x3, pos, cosV, sinV], { interleaved: 0, num_heads: n }, { domain: 'com.microsoft', name: label });
+  }
+  // plain ops (training-friendly): cos/sin from position ids, rotate_half
+  let cosSin: [Value, Value] | null = null;
   const rope = (x: Value, label: string): Value => {
+    if (!cosSin) {
+      const invFreq = g.initializer('rope_inv_freq', invFreqData, [hd / 2]);
+      const posF = g.unsqueeze(g.cast(pos, 'float32'), [-1]); // [B,S,1]
+      const freqs = g.unsqueeze(g.mul(posF, invFreq, 'rope_freqs'), [1]); // [B,1,S,hd/2]
+      cosSin = [g.op('Cos', [freqs], {}, { name: 'rope_cos' }), g.op('Sin', [freqs], {}, { name: 'rope_sin' })];
+    }
+    const [cos, sin] = cosSin;
     const x1 = g.slice(x, [0], [hd / 2], [-1], `${label}_x1`);
     const x2 = g.slice(x, [hd / 2], [hd], [-1], `${label}_x2`);
     const r1 = g.sub(g.mul(x1, cos), g.mul(x2, sin), `${label}_r1`);
@@ -233,11 +256,18 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const p = `model.layers.${l}`;
     const L = `l${l}`;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`);
-    const qh = g.transpose(g.reshape(linear(h, `${p}.self_attn.q_proj.weight`, `${L}_q_proj`), [0, 0, nh, hd]), [0, 2, 1, 3]);
-    const kh = g.transpose(g.reshape(linear(h, `${p}.self_attn.k_proj.weight`, `${L}_k_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
+    const heads = (x3: Value, n: number, label: string) => g.transpose(g.reshape(x3, [0, 0, n, hd], `${label}_split`), [0, 2, 1, 3], `${label}_heads`);
+    let q3 = linear(h, `${p}.self_attn.q_proj.weight`, `${L}_q_proj`);
+    let k3 = linear(h, `${p}.self_attn.k_proj.weight`, `${L}_k_proj`);
+    if (fusedRope) {
+      q3 = fusedRope(q3, nh, `${L}_q_rope`);
+      k3 = fusedRope(k3, kvh, `${L}_k_rope`);
+    }
+    const qh = heads(q3, nh, `${L}_q`);
+    const kh = heads(k3, kvh, `${L}_k`);
     const vh = g.transpose(g.reshape(linear(h, `${p}.self_attn.v_proj.weight`, `${L}_v_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
-    const qr = rope(qh, `${L}_q_rope`); // [B,nh,S,hd]
-    let kAll = rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
+    const qr = fusedRope ? qh : rope(qh, `${L}_q_rope`); // [B,nh,S,hd]
+    let kAll = fusedRope ? kh : rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
     let vAll = vh;
     if (opts.kvCache) {
       const pk = g.input(`past_key_values.${l}.key`, 'float32', ['batch', kvh, 'past', hd]);

@@ -35,6 +35,8 @@ export interface RuntimeOptions {
    * weight matrix; without it onnxruntime uses the (memory-mapped) weights in place.
    */
   prepack?: boolean;
+  /** onnxruntime CPU memory arena (default true) */
+  memArena?: boolean;
 }
 
 /** KV cache for a batch: per layer key/value tensors [B, kvHeads, T, headDim]. */
@@ -71,6 +73,7 @@ export class DecoderRuntime {
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       profilePrefix: this.options.profilePrefix,
+      memArena: this.options.memArena,
       extra: {
         ...(this.options.prepack === true ? {} : { 'session.disable_prepacking': '1' }),
         ...this.options.sessionConfig,

@@ -1,0 +1,181 @@
+/**
+ * Engine benchmark: our onnxruntime engine vs llama.cpp (node-llama-cpp, CPU) on stories260K and a
+ * ~100M-parameter random Llama (written with our GGUF writer, so both engines read the same file).
+ * Each measurement runs in a fresh process (peak RSS is per run); runs are interleaved and repeated
+ * and the median is reported, because the CPU may be shared.
+ *
+ *   npm run bench:engine            (REPS=3 THREADS=<cores> by default)
+ *
+ * Writes the "engine" section of bench/RESULTS.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureRandomLlama, LLAMA_100M, paramCount } from './random-model';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cache = join(root, 'bench', '.cache');
+const shared = process.env.SAFETUNE_SHARED_DIR ?? join(root, '..', 'shared');
+const stories = join(shared, 'models', 'stories260K.gguf');
+const REPS = Number(process.env.REPS ?? 3);
+const THREAD_LIST = (process.env.THREADS ?? [...new Set([1, availableParallelism()])].join(',')).split(',').map(Number);
+let THREADS = THREAD_LIST[0]!;
+/** the worker bundled to plain JS, as the app ships it (no TypeScript loader in the measured process) */
+const workerJs = join(cache, 'engine-worker.mjs');
+
+interface Result {
+  engine: string;
+  batch: number;
+  promptTokens: number;
+  newTokens: number;
+  loadMs: number;
+  prefillTokPerSec: number;
+  decodeTokPerSec: number;
+  maxRssMB: number;
+}
+
+function run(engine: 'ours' | 'llamacpp', model: string, batch: number, prompt: number, gen: number): Result {
+  const args = [workerJs, engine, model, String(batch), String(prompt), String(gen), String(THREADS), join(cache, 'compiled')];
+  const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 20 });
+  const line = out.trim().split('\n').pop()!;
+  return JSON.parse(line) as Result;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function medianResult(rs: Result[]): Result {
+  return {
+    ...rs[0]!,
+    loadMs: median(rs.map((r) => r.loadMs)),
+    prefillTokPerSec: median(rs.map((r) => r.prefillTokPerSec)),
+    decodeTokPerSec: median(rs.map((r) => r.decodeTokPerSec)),
+    maxRssMB: median(rs.map((r) => r.maxRssMB)),
+  };
+}
+
+interface Case {
+  name: string;
+  engine: 'ours' | 'llamacpp';
+  batch: number;
+  prompt: number;
+  gen: number;
+}
+
+function bench(label: string, model: string, weightMB: number): string {
+  const cases: Case[] = [
+    { name: 'single-stream decode', engine: 'llamacpp', batch: 1, prompt: 32, gen: 64 },
+    { name: 'single-stream decode', engine: 'ours', batch: 1, prompt: 32, gen: 64 },
+    { name: 'prefill (128-token prompt)', engine: 'llamacpp', batch: 1, prompt: 128, gen: 2 },
+    { name: 'prefill (128-token prompt)', engine: 'ours', batch: 1, prompt: 128, gen: 2 },
+    { name: 'batched decode, 16 prompts', engine: 'ours', batch: 16, prompt: 32, gen: 32 },
+    { name: 'batched decode, 32 prompts', engine: 'ours', batch: 32, prompt: 32, gen: 32 },
+  ];
+  // warm-up: compiles our cached model once (not measured) and the OS file cache for both
+  run('ours', model, 1, 8, 2);
+  run('llamacpp', model, 1, 8, 2);
+  const results = new Map<number, Result[]>();
+  for (let rep = 0; rep < REPS; rep++)
+    cases.forEach((c, i) => {
+      const r = run(c.engine, model, c.batch, c.prompt, c.gen);
+      results.set(i, [...(results.get(i) ?? []), r]);
+      process.stderr.write(`${label} ${c.engine} ${c.name}: decode ${r.decodeTokPerSec.toFixed(1)} tok/s, prefill ${r.prefillTokPerSec.toFixed(0)} tok/s, RSS ${r.maxRssMB.toFixed(0)} MB\n`);
+    });
+  const med = cases.map((_, i) => medianResult(results.get(i)!));
+  const llSingle = med[0]!.decodeTokPerSec;
+  const rows = cases.map((c, i) => {
+    const r = med[i]!;
+    const vs = c.engine === 'ours' ? ` (${(r.decodeTokPerSec / llSingle).toFixed(2)}x llama.cpp single-stream)` : '';
+    return `| ${c.name} | ${c.engine === 'ours' ? 'ours (onnxruntime-node)' : 'llama.cpp (node-llama-cpp)'} | ${r.decodeTokPerSec.toFixed(1)}${c.prompt === 128 ? '' : vs} | ${r.prefillTokPerSec.toFixed(0)} | ${r.maxRssMB.toFixed(0)} (${(r.maxRssMB / weightMB).toFixed(2)}x weights) | ${r.loadMs.toFixed(0)} |`;
+  });
+  const ours1 = med[1]!;
+  const b16 = med[4]!;
+  const goals = [
+    `single-stream ours/llama.cpp = ${(ours1.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 0.8): ${ours1.decodeTokPerSec / llSingle >= 0.8 ? 'met' : 'NOT met'}`,
+    `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}`,
+    `peak RSS single-stream ours = ${(ours1.maxRssMB / weightMB).toFixed(2)}x fp32 weight size (goal <= 1.3): ${ours1.maxRssMB / weightMB <= 1.3 ? 'met' : 'NOT met'}`,
+  ];
+  return [
+    `### ${label}`,
+    '',
+    '| measurement | engine | decode tok/s | prefill tok/s | peak RSS MB | load ms |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...goals.map((g) => `- ${g}`),
+    '',
+  ].join('\n');
+}
+
+function pkgVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function main(): void {
+  if (!existsSync(stories)) {
+    console.error(`bench:engine needs ${stories} (../shared); skipping`);
+    process.exit(0);
+  }
+  const big = ensureRandomLlama(join(cache, 'llama100m-f32.gguf'), LLAMA_100M, stories, 'F32');
+  buildSync({
+    entryPoints: [join(root, 'bench', 'engine', 'worker.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outfile: workerJs,
+    external: ['onnxruntime-node', 'node-llama-cpp', '@huggingface/tokenizers', '@huggingface/jinja'],
+    logLevel: 'error',
+  });
+  const la = loadavg();
+  const machine = [
+    `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores available; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- Node ${process.version}, onnxruntime-node ${pkgVersion('onnxruntime-node')}, node-llama-cpp ${pkgVersion('node-llama-cpp')} (CPU build, \`gpu: false\`)`,
+    `- fp32 weights on both sides; both engines use the same thread count (per table); each number is the median of ${REPS} interleaved runs in fresh processes (worker bundled to plain JS)`,
+    `- load average at start: ${la.map((x) => x.toFixed(2)).join(' / ')} (the CPU is shared with other jobs, so absolute numbers are noisy; compare within a table)`,
+    `- ours: compiled-model cache (weights memory-mapped, no pre-packing), KV cache in Optimum layout, greedy sampling in JS`,
+  ].join('\n');
+  const storiesMB = statSync(stories).size / 2 ** 20;
+  const bigMB = (paramCount(LLAMA_100M) * 4) / 2 ** 20;
+  const tables: string[] = [];
+  for (const t of THREAD_LIST) {
+    THREADS = t;
+    tables.push(bench(`stories260K (real, 0.26M params, F32), ${t} thread${t > 1 ? 's' : ''}`, stories, storiesMB));
+    tables.push(
+      bench(
+        `random Llama ${(paramCount(LLAMA_100M) / 1e6).toFixed(0)}M (hidden 768, 12 layers, 12/4 heads, FFN 2048, vocab 32000, F32 GGUF ${bigMB.toFixed(0)} MB), ${t} thread${t > 1 ? 's' : ''}`,
+        big,
+        bigMB,
+      ),
+    );
+  }
+  const section = [
+    '<!-- engine:start -->',
+    '## Engine part 1: inference (ours vs llama.cpp on CPU)',
+    '',
+    `Generated by \`npm run bench:engine\` on ${new Date().toISOString()}.`,
+    '',
+    machine,
+    '',
+    ...tables,
+    'Peak RSS of stories260K is dominated by the Node/onnxruntime runtime itself (the weights are 1 MB), so its ratio is not meaningful.',
+    '<!-- engine:end -->',
+  ].join('\n');
+  const file = join(root, 'bench', 'RESULTS.md');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
+  const re = /<!-- engine:start -->[\s\S]*<!-- engine:end -->/;
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+  console.log(section);
+}
+
+main();
