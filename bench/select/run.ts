@@ -291,7 +291,7 @@ async function benchDetectors() {
   const took = ms(t);
   const c = { T1: 0, T2: 0, T3: 0, T4: 0 };
   for (const b of beh) c[b.type]++;
-  say(`T1 ${c.T1} · T2 ${c.T2} · T3 ${c.T3} · T4 ${c.T4} (typed in ${took}); the XSTest start rule alone calls ${beh.filter((b) => b.rule.refusal).length} replies refusals, the classifier ${beh.filter((b) => b.refusal).length}. Every pool prompt is meant to be harmful, so T3/T4 here are mostly prompt-detector misses: ${pct((c.T3 + c.T4) / recs.length)} of the pool.`);
+  say(`T1 ${c.T1} · T2 ${c.T2} · T3 ${c.T3} · T4 ${c.T4} (typed in ${took}); the XSTest start rule alone calls ${beh.filter((b) => b.rule.refusal).length} replies refusals, the classifier ${beh.filter((b) => b.refusal).length}. The pool was collected as harmful instructions (some are mild or borderline), so most of the T3/T4 share (${pct((c.T3 + c.T4) / recs.length)}) is the prompt detector missing harm in imperative, Alpaca-like phrasing: pass knownHarmful when a pool is harmful by construction.`);
   const nd = findNearDuplicates(recs.map((r) => r.prompt));
   say(`Near-duplicate prompt groups (MinHash, Jaccard ≥ 0.8): ${nd.groups.length} (${nd.groups.reduce((s, g) => s + g.length, 0)} prompts).`);
   say();

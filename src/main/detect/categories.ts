@@ -139,3 +139,16 @@ export async function inferCategories(emb: Float32Array, refs: EmbeddedReference
   }
   return { categories: refs.categories, scores, labels, method };
 }
+
+/**
+ * Cossim's reference for a pool: per-category centroids aligned with the pool's category order
+ * (categories missing from the references get a zero centroid, i.e. score 0).
+ */
+export function cossimCategoryReference(refs: EmbeddedReferences, poolCategories: readonly string[]): { kind: 'categories'; centroids: Float32Array } {
+  const centroids = new Float32Array(poolCategories.length * refs.dim);
+  poolCategories.forEach((id, k) => {
+    const c = refs.categories.indexOf(id);
+    if (c >= 0) centroids.set(refs.centroids.subarray(c * refs.dim, (c + 1) * refs.dim), k * refs.dim);
+  });
+  return { kind: 'categories', centroids };
+}

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { openImport } from '../../../src/main/data/import';
 import type { NormalisedRecord } from '../../../src/main/data/formats';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
-import { classifyBehaviour } from '../../../src/main/detect/behaviour';
-import { embedReferences, inferCategories, loadReferencePrompts, singleCategoryOnly } from '../../../src/main/detect/categories';
+import { annotateRecords } from '../../../src/main/detect/annotate';
+import { cossimCategoryReference, embedReferences, loadReferencePrompts, singleCategoryOnly } from '../../../src/main/detect/categories';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
 import { SELECTION_METHODS, poolFromRecords, select } from '../../../src/main/select';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
@@ -19,27 +19,32 @@ describe.skipIf(!poolFile || !refDir || !staticVectorsAvailable())(`safety-pool 
     for await (const it of (await openImport(poolFile!)).items) if (it.kind === 'record') records.push(it.record);
     expect(records.length).toBe(2483);
     const emb = await createDefaultEmbedder({ cacheDir: join(repoRoot, 'bench', '.cache', 'embed') });
-    const e = await emb.embedBatch(records.map((r) => r.prompt));
-    const behaviour = await classifyBehaviour(records, { embedder: emb });
+    const refs = await embedReferences(await loadReferencePrompts(refDir!), emb);
+    const stages = new Set<string>();
+    const ann = await annotateRecords(records, { embedder: emb, references: refs, onProgress: (stage) => stages.add(stage) });
+    expect([...stages]).toEqual(['embed', 'behaviour', 'categories']);
+    expect(ann.inferred.every(Boolean)).toBe(true); // the pool has no labels
+    const behaviour = ann.behaviour;
     const counts = { T1: 0, T2: 0, T3: 0, T4: 0 };
     for (const b of behaviour) counts[b.type]++;
     // The pool pairs harmful instructions with safe (mostly refusing) replies: T1 must dominate.
     expect(counts.T1).toBeGreaterThan(counts.T2);
     expect(counts.T1 + counts.T4).toBeGreaterThan(0.6 * records.length);
-    const refs = await embedReferences(await loadReferencePrompts(refDir!), emb);
-    const cats = await inferCategories(e, refs);
+    const known = await annotateRecords(records.slice(0, 50), { embedder: emb, knownHarmful: true });
+    expect(known.behaviour.every((b) => b.type === 'T1' || b.type === 'T2')).toBe(true);
+    expect(known.categoryScores).toBeNull();
     const tax = getHarmTaxonomy();
     const pool = poolFromRecords(
-      records.map((_, i) => ({ categories: cats.labels[i]!, behaviour: behaviour[i]!.type })),
+      records.map((_, i) => ({ categories: ann.categories[i]!, behaviour: behaviour[i]!.type })),
       tax.ids,
-      { data: e, dim: emb.dimension },
+      { data: ann.embeddings, dim: ann.dim },
     );
     // Every category is represented somewhere in the pool.
     const present = tax.ids.filter((_, c) => pool.labels.some((m) => m & (1 << c)));
     expect(present.length).toBeGreaterThanOrEqual(12);
-    const single = await embedReferences(singleCategoryOnly(await loadReferencePrompts(refDir!)), emb);
+    const single = cossimCategoryReference(await embedReferences(singleCategoryOnly(await loadReferencePrompts(refDir!)), emb), pool.categories);
     for (const method of SELECTION_METHODS) {
-      const r = select(pool, { method, budget: { count: 100 }, seed: 1, ...(method.startsWith('cossim') ? { reference: { kind: 'categories' as const, centroids: single.centroids } } : {}) });
+      const r = select(pool, { method, budget: { count: 100 }, seed: 1, ...(method.startsWith('cossim') ? { reference: single } : {}) });
       expect(r.indices.length).toBe(100);
       expect(new Set(r.indices).size).toBe(100);
       if (method.endsWith('-b')) for (const i of r.indices) expect(behaviour[i]!.type).toBe('T1');
