@@ -171,6 +171,7 @@ export interface Judge {
 
 export interface EvalRecord {
   suiteId: string;
+  suiteKind: SuiteKind;
   itemId: string;
   /** The prompt as sent (after any truncation). */
   prompt: string;
