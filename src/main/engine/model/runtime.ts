@@ -93,7 +93,7 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ kind, kv: gopts.kvCache, logits: gopts.logits, fused: gopts.fused, v: 1 }));
+    h.update(JSON.stringify({ kind, kv: gopts.kvCache, logits: gopts.logits, fused: gopts.fused, v: 2 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));

@@ -1,4 +1,8 @@
 /**
+ * Tensors are page-aligned (4096): onnxruntime memory-maps only page-aligned external data and
+ * reads unaligned tensors into heap memory (measured: 64-byte alignment cost ~190 MB extra peak RSS
+ * on the 100M model).
+ *
  * Streams frozen weights into one external-data file next to a saved model, so a model larger than
  * memory can be compiled and onnxruntime can memory-map the weights when loading by path.
  */
@@ -14,7 +18,7 @@ export class WeightFileWriter {
   constructor(
     readonly dir: string,
     fileName = 'weights.bin',
-    private readonly align = 64,
+    private readonly align = 4096,
   ) {
     this.fileName = fileName;
     this.fd = openSync(join(dir, fileName), 'w');
