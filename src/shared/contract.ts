@@ -73,6 +73,18 @@ export const calls = {
     z.object({ total: z.number().int().nonnegative(), rows: z.array(Rejection) }),
     'Rows an import rejected, with file, line and reason',
   ),
+  'data.embeddingMap': call(
+    z.object({ datasetId: Id, maxPoints: z.number().int().min(10).max(20_000).default(3000) }).strict(),
+    z.object({
+      total: z.number().int(),
+      embedder: z.string(),
+      explained: z.tuple([z.number(), z.number()]),
+      points: z.array(
+        z.object({ id: Id, x: z.number(), y: z.number(), categories: z.array(z.string()), behaviour: z.string().nullable(), text: z.string() }),
+      ),
+    }),
+    "2-D projection (PCA) of a data set's prompt embeddings",
+  ),
   'data.deleteDataset': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a data set and its records'),
   'data.correctRecord': call(
     z

@@ -43,6 +43,8 @@ export const Dataset = z.object({
   accepted: z.number().int().nonnegative(),
   rejected: z.number().int().nonnegative(),
   jobId: z.number().int().positive().nullable(),
+  /** The embedder its prompts were embedded with by Analyse (null until analysed). */
+  embedderId: z.string().nullable(),
   createdAt: z.string(),
 });
 export type Dataset = z.infer<typeof Dataset>;

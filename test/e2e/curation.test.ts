@@ -66,6 +66,20 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     await screenshot(page, 'curation-1-records');
   });
 
+  it('shows the embedding map of the pool, coloured by category or behaviour, with hover text', async () => {
+    const map = page.getByRole('img', { name: 'Embedding map coloured by category' });
+    await map.waitFor({ timeout: 30_000 });
+    expect(await map.locator('circle').count()).toBe(2483);
+    await page.getByLabel('Colour by').selectOption('behaviour');
+    const byBehaviour = page.getByRole('img', { name: 'Embedding map coloured by behaviour' });
+    const fills = await byBehaviour.locator('circle').evaluateAll((cs) => new Set(cs.map((c) => c.getAttribute('fill'))).size);
+    expect(fills).toBeGreaterThanOrEqual(2);
+    await byBehaviour.locator('circle').first().hover({ force: true });
+    await expect.poll(() => page.locator('.map-hover').textContent()).toMatch(/^T[1-4]: .{5,}/);
+    await page.locator('.embedding-map').scrollIntoViewIfNeeded();
+    await screenshot(page, 'curation-1b-embedding-map');
+  });
+
   it('previews SSS-B with budget 50, shows the histograms, saves and exports', async () => {
     await page.getByRole('link', { name: 'Select', exact: true }).click();
     await page.getByLabel('Method').selectOption('sss-b');

@@ -1,6 +1,7 @@
 import type { CallName, CallOutput, ParsedInput } from '../../shared/contract';
 import { AppError } from '../../shared/errors';
 import { getHarmTaxonomy } from '../data/taxonomy';
+import { embeddingMap } from './embeddingMap';
 import { exportTrainingMix } from './exportMix';
 import type { Services } from './services';
 
@@ -72,6 +73,7 @@ export function createHandlers(s: Services): Handlers {
       s.datasets.get(datasetId);
       return s.datasets.rejections(datasetId, offset, limit);
     },
+    'data.embeddingMap': ({ datasetId, maxPoints }) => embeddingMap(s, datasetId, maxPoints),
     'data.deleteDataset': ({ id }) => {
       const d = s.datasets.get(id);
       if (d.state === 'importing' && d.jobId !== null && ['queued', 'running'].includes(s.jobs.get(d.jobId).state)) {

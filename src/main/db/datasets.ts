@@ -16,6 +16,7 @@ interface DatasetRow {
   accepted: number;
   rejected: number;
   job_id: number | null;
+  embedder_id: string | null;
   created_at: string;
 }
 
@@ -50,6 +51,7 @@ const toDataset = (r: DatasetRow): Dataset => ({
   accepted: r.accepted,
   rejected: r.rejected,
   jobId: r.job_id,
+  embedderId: r.embedder_id,
   createdAt: r.created_at,
 });
 
@@ -138,6 +140,14 @@ export class DatasetStore {
          WHERE id = ?`,
       )
       .run(state, nowIso(), id, id, id);
+  }
+
+  setEmbedder(id: number, embedderId: string): void {
+    this.db.prepare('UPDATE datasets SET embedder_id = ? WHERE id = ?').run(embedderId, id);
+  }
+
+  embedderOf(id: number): string | null {
+    return (this.db.prepare('SELECT embedder_id FROM datasets WHERE id = ?').get(id) as { embedder_id: string | null } | undefined)?.embedder_id ?? null;
   }
 
   delete(id: number): void {

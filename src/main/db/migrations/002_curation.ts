@@ -19,6 +19,7 @@ export const curation: Migration = {
         state         TEXT NOT NULL CHECK (state IN ('importing','ready','failed')),
         accepted      INTEGER NOT NULL DEFAULT 0,
         rejected      INTEGER NOT NULL DEFAULT 0,
+        embedder_id   TEXT,
         job_id        INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
         created_at    TEXT NOT NULL,
         updated_at    TEXT NOT NULL,

@@ -39,6 +39,7 @@ async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Che
   const rows = store.analysisRows(p.datasetId);
   const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
   const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, embedder, rows.map((r) => r.prompt), 'prompts', 0, 0.3);
+  store.setEmbedder(p.datasetId, embedder.id);
 
   const { classifyBehaviour } = await import('../../detect/behaviour');
   for (let s = cp.typed; s < rows.length; s += BATCH) {
