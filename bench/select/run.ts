@@ -23,6 +23,8 @@ import { hashSplit, loadPromptHarmExamples, loadXstestCompletions, type RefusalE
 import { binaryMetrics, type BinaryMetrics } from '../../src/main/detect/logreg';
 import { getRefusalRules } from '../../src/main/detect/refusal-rules';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../src/main/embed/static-vectors';
+import { OnnxSentenceEmbedder } from '../../src/main/embed/onnx-sentence';
+import { buildTinyBertFolder } from '../../test/fixtures/embed/tiny-bert';
 import { l2NormaliseRows } from '../../src/main/embed/types';
 import { meanRows } from '../../src/main/embed/vecmath';
 import { type SelectionPool, mulberry32, select, selectAsync, SELECTION_METHODS } from '../../src/main/select';
@@ -183,6 +185,37 @@ async function benchEmbedder() {
   say();
 }
 
+async function benchOnnxEmbedder() {
+  say('### ONNX sentence-transformers embedder (all-MiniLM-L6-v2 shape, random weights)');
+  say();
+  const tok = shared ? join(shared, 'models', 'all-MiniLM-L6-v2-tokenizer') : null;
+  if (!tok || !existsSync(tok)) {
+    say('../shared (tokenizer) is absent: skipped.');
+    say();
+    return;
+  }
+  const dir = join(repoRoot, 'bench', '.cache', 'minilm-shaped');
+  if (!existsSync(join(dir, 'model.onnx'))) buildTinyBertFolder(dir, tok, { hidden: 384, heads: 12, ffn: 1536, layers: 6, seed: 3 });
+  const pool = JSON.parse(readFileSync(join(shared!, 'data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ instruction: string }>;
+  const texts = pool.map((p) => p.instruction);
+  const e = await OnnxSentenceEmbedder.load(dir, { batchSize: 32 });
+  try {
+    await e.embedBatch(texts.slice(0, 64)); // warm-up
+    const t = performance.now();
+    await e.embedBatch(texts);
+    const sec = (performance.now() - t) / 1000;
+    say(`- ${texts.length.toLocaleString('en')} safety-pool prompts, batches of 32 sorted by length, execution provider \`${e.executionProvider}\`: ${sec.toFixed(2)} s = ${Math.round(texts.length / sec)} texts/s (6 layers, 384 hidden, the compute of all-MiniLM-L6-v2; real weights cost the same). At this rate a 330k pool takes ~${Math.round(330_000 / (texts.length / sec) / 60)} min, so the default static embedder (above) is what makes a first run immediate.`);
+    const skipped = Object.entries(e.providerErrors).map(([k, v]) => {
+      const first = v.split('\n')[0]!.replace(/^\/onnxruntime_src\/\S+ /, '');
+      return `${k}: ${first.length > 110 ? `${first.slice(0, 110)}…` : first}`;
+    });
+    if (skipped.length) say(`- Providers tried or skipped before it: ${skipped.join('; ')}.`);
+  } finally {
+    await e.dispose();
+  }
+  say();
+}
+
 async function benchDetectors() {
   if (!shared || !staticVectorsAvailable()) {
     say('### Detectors');
@@ -316,6 +349,7 @@ async function main() {
   if (only) return;
   await benchImport();
   await benchEmbedder();
+  await benchOnnxEmbedder();
   await benchDetectors();
   const file = join(repoRoot, 'bench', 'RESULTS.md');
   const start = '<!-- bench:select:start -->';
