@@ -35,6 +35,11 @@ export interface DecoderGraphOptions {
   lora?: Map<string, LoraModule>;
   /** ai.onnx opset (default 21) */
   opset?: number;
+  /**
+   * Called with every linear layer's input and output (after bias and unmerged LoRA); the value it
+   * returns replaces the output. Training graphs use it to add LoRA terms whose A/B are graph inputs.
+   */
+  linearHook?: (g: Graph, x: Value, y: Value, weightName: string, label: string) => Value;
 }
 
 export const NEG_INF = -1e9;
@@ -159,6 +164,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       const xab = g.op('FusedMatMul', [xa, b], { transB: 1, alpha: lora.scale }, { domain: 'com.microsoft', name: `${label}_lora_b` });
       y = g.add(y, xab, `${label}_lora_add`);
     }
+    if (opts.linearHook) y = opts.linearHook(g, x, y, wName, label);
     return y;
   };
 

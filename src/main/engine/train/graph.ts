@@ -1,0 +1,128 @@
+/**
+ * The training graph: the model's plain-op decoder graph (the same builder as inference, fused
+ * ops off) + LoRA terms whose A/B are graph inputs + the loss + its backward pass, with the
+ * gradients as outputs.
+ *
+ * Inputs: input_ids, attention_mask, position_ids [B,S] int64; labels [B,S] int64 (the next token at
+ * each position, any valid id where not counted); label_weights [B,S] float (per-position weight of
+ * -log p(label); 0 = not counted — the trainer puts 1/tokens-in-the-optimiser-step there);
+ * "<weight>.lora_A" [r,in] / ".lora_B" [out,r]; with dropout "<weight>.lora_drop" [B,S,in] (0 or
+ * 1/(1-p)); with distillation distill_idx [B,S,K] int64, distill_val [B,S,K], distill_weights [B,S].
+ * Outputs: loss (total), ce, distill (when configured), logits (optional), and "grad.<input>" per trainable input.
+ */
+import { Graph, type Value } from '../graph';
+import { addGradients } from '../autodiff';
+import type { DecoderConfig } from '../model/config';
+import { buildDecoderGraph } from '../model/decoder-graph';
+import type { WeightSource } from '../model/weights';
+import type { LoraTarget } from './lora';
+
+export interface DistillSpec {
+  /** top-k teacher logits stored per position */
+  k: number;
+  /**
+   * 'mse': Σ_k (z_student[idx_k] - z_teacher_k)² / K (DER's logit matching on the stored entries);
+   * 'kl': Σ_k p_t(k) (log p_t(k) - log p_s(k)) over the stored entries, p_t from the stored logits and
+   * log-sum-exp (LwF-style distillation)
+   */
+  mode: 'mse' | 'kl';
+}
+
+export interface TrainGraphOptions {
+  lora: LoraTarget[];
+  /** add dropout-mask inputs for the LoRA inputs */
+  dropout?: boolean;
+  /** also train these base weights (graph inputs "<name>"; for tiny models and Fisher estimates) */
+  trainWeights?: (name: string) => boolean;
+  distill?: DistillSpec;
+  /** output the logits too (for tests and Fisher/teacher computations) */
+  outputLogits?: boolean;
+  /** skip the backward pass (loss only) */
+  forwardOnly?: boolean;
+}
+
+export interface TrainGraph {
+  graph: Graph;
+  /** trainable input names in a fixed order (LoRA A/B per target, then base weights) */
+  params: string[];
+  /** dropout mask input names per LoRA target weight */
+  dropoutInputs: Map<string, string>;
+}
+
+export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: TrainGraphOptions): TrainGraph {
+  const byWeight = new Map(opts.lora.map((t) => [t.weight, t]));
+  const params: string[] = [];
+  const dropoutInputs = new Map<string, string>();
+  const trainWeights: string[] = [];
+  const g = buildDecoderGraph(cfg, src, {
+    kvCache: false,
+    logits: 'all',
+    fused: false,
+    weightAsInput: opts.trainWeights
+      ? (n) => {
+          const t = opts.trainWeights!(n);
+          if (t) trainWeights.push(n);
+          return t;
+        }
+      : undefined,
+    linearHook: (gr, x, y, wName, label) => {
+      const t = byWeight.get(wName);
+      if (!t) return y;
+      const a = gr.input(`${wName}.lora_A`, 'float32', [t.rank, t.inFeatures]);
+      const b = gr.input(`${wName}.lora_B`, 'float32', [t.outFeatures, t.rank]);
+      params.push(a.name, b.name);
+      let xin = x;
+      if (opts.dropout) {
+        const m = gr.input(`${wName}.lora_drop`, 'float32', ['batch', 'seq', t.inFeatures]);
+        dropoutInputs.set(wName, m.name);
+        xin = gr.mul(x, m, `${label}_lora_dropout`);
+      }
+      const xa = gr.matmul(xin, gr.transpose(a, [1, 0], `${label}_lora_AT`), `${label}_lora_a`);
+      const xab = gr.matmul(xa, gr.transpose(b, [1, 0], `${label}_lora_BT`), `${label}_lora_b`);
+      return gr.add(y, gr.mul(xab, gr.constFloat(t.scale), `${label}_lora_scale`), `${label}_lora_add`);
+    },
+  });
+  for (const t of opts.lora) if (!params.includes(`${t.weight}.lora_A`)) throw new Error(`internal: LoRA target ${t.weight} is not a linear layer of the graph`);
+  params.push(...trainWeights);
+
+  const logits = g.value('logits');
+  // the decoder's Identity output stays an output only if asked for
+  g.outputs.length = 0;
+  if (opts.outputLogits) g.output(logits);
+
+  // ---- cross-entropy on the labelled positions: -Σ w · log_softmax(logits)[label]
+  const labels = g.input('labels', 'int64', ['batch', 'seq']);
+  const weights = g.input('label_weights', 'float32', ['batch', 'seq']);
+  const logp = g.op('LogSoftmax', [logits], { axis: -1 }, { name: 'ce_logsoftmax' });
+  const picked = g.squeeze(g.op('GatherElements', [logp, g.unsqueeze(labels, [-1])], { axis: 2 }, { name: 'ce_pick' }), [-1]);
+  const ce = g.op('Neg', [g.op('ReduceSum', [g.mul(picked, weights, 'ce_weighted')], { keepdims: 0 }, { name: 'ce_sum' })], {}, { name: 'ce' });
+  let loss: Value = ce;
+  let distill: Value | null = null;
+  if (opts.distill) {
+    const K = opts.distill.k;
+    const idx = g.input('distill_idx', 'int64', ['batch', 'seq', K]);
+    const val = g.input('distill_val', 'float32', ['batch', 'seq', K]);
+    const dw = g.input('distill_weights', 'float32', ['batch', 'seq']);
+    let per: Value;
+    if (opts.distill.mode === 'mse') {
+      const zs = g.op('GatherElements', [logits, idx], { axis: 2 }, { name: 'distill_pick' });
+      const d = g.sub(zs, val, 'distill_diff');
+      per = g.op('ReduceMean', [g.mul(d, d), g.constInt64([-1])], { keepdims: 0 }, { name: 'distill_mse' }); // [B,S]
+    } else {
+      // teacher log-probs: distill_val holds z_t - lse_t (log-probabilities) for the stored entries
+      const lps = g.op('GatherElements', [logp, idx], { axis: 2 }, { name: 'distill_pick' });
+      const pt = g.op('Exp', [val], {}, { name: 'distill_pt' });
+      per = g.op('ReduceSum', [g.mul(pt, g.sub(val, lps)), g.constInt64([-1])], { keepdims: 0 }, { name: 'distill_kl' });
+    }
+    distill = g.op('ReduceSum', [g.mul(per, dw)], { keepdims: 0 }, { name: 'distill' });
+    loss = g.add(ce, distill, 'loss_total');
+  }
+  g.output(loss, 'loss');
+  g.output(ce);
+  if (distill) g.output(distill);
+  if (!opts.forwardOnly) {
+    const grads = addGradients(g, g.value('loss'), params);
+    for (const p of params) g.output(grads.get(p)!, `grad.${p}`);
+  }
+  return { graph: g, params, dropoutInputs };
+}
