@@ -9,6 +9,7 @@
  *                                                 or pooled sentence_embedding [batch, hidden]
  *   1_Pooling/config.json (optional)            → pooling_mode_mean_tokens / pooling_mode_cls_token
  *   sentence_bert_config.json (optional)        → max_seq_length
+ * The embedder id hashes model.onnx, the external-data files it references and tokenizer.json.
  * Rows are always L2-normalised (cosine = dot).
  *
  * Texts are sorted by token length and batched so padding stays small; the execution provider is
@@ -18,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import { type Embedder, l2NormaliseRows } from './types';
@@ -61,6 +62,29 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * External-data file locations referenced by an ONNX model: the value of every
+ * StringStringEntryProto {key: "location", value} (bytes 0x0a 0x08 "location" 0x12 <len> <value>).
+ */
+export function externalDataLocations(model: Uint8Array): string[] {
+  const pat = Buffer.from([0x0a, 0x08, ...Buffer.from('location'), 0x12]);
+  const buf = Buffer.from(model.buffer, model.byteOffset, model.byteLength);
+  const out = new Set<string>();
+  for (let i = buf.indexOf(pat); i >= 0; i = buf.indexOf(pat, i + 1)) {
+    let p = i + pat.length;
+    let len = 0;
+    let shift = 0;
+    for (; p < buf.length; p++) {
+      len |= (buf[p]! & 0x7f) << shift;
+      shift += 7;
+      if (!(buf[p]! & 0x80)) break;
+    }
+    p++;
+    if (len > 0 && len < 4096 && p + len <= buf.length) out.add(buf.subarray(p, p + len).toString('utf8'));
+  }
+  return [...out];
 }
 
 export function findOnnxModel(dir: string): string {
@@ -147,7 +171,17 @@ export class OnnxSentenceEmbedder implements Embedder {
     const pooled = outputName === 'sentence_embedding';
     const wantsTokenTypes = session.inputNames.includes('token_type_ids');
 
-    const digest = (await sha256File(modelPath)).slice(0, 12);
+    // The id names everything that changes the output: graph + external weights + tokenizer.
+    const h = createHash('sha256');
+    const modelDir = dirname(modelPath);
+    const stem = basename(modelPath);
+    const external = externalDataLocations(await readFile(modelPath)).sort();
+    for (const f of [stem, ...external]) {
+      const p = join(modelDir, f);
+      h.update(`${f}:${existsSync(p) ? await sha256File(p) : 'missing'};`);
+    }
+    h.update(`tokenizer:${await sha256File(join(dir, 'tokenizer.json'))}`);
+    const digest = h.digest('hex').slice(0, 12);
     const id = `onnx:${basename(dir)}@${digest}:${pooled ? 'pooled' : pooling}:len${maxLength}`;
     const emb = new OnnxSentenceEmbedder(session, tokenizer, pooling, maxLength, options.batchSize ?? 32, used, providerErrors, id, 0, outputName, pooled, wantsTokenTypes, padId);
     // Probe the hidden size with one tiny run.

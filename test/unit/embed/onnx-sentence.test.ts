@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxSentenceEmbedder, supportedBackends } from '../../../src/main/embed/onnx-sentence';
+import { OnnxSentenceEmbedder, externalDataLocations, supportedBackends } from '../../../src/main/embed/onnx-sentence';
 import { ort } from '../../../src/main/engine/graph';
 import { buildTinyBertFolder } from '../../fixtures/embed/tiny-bert';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
@@ -103,5 +103,22 @@ describe.skipIf(!tokDir)(`ONNX sentence-transformers embedder ${tokDir ? '' : SH
 
   it('fails clearly on a folder without a model', async () => {
     await expect(OnnxSentenceEmbedder.load(tokDir!)).rejects.toThrow(/no model\.onnx/);
+  });
+});
+
+describe.skipIf(!tokDir)('ONNX embedder id', () => {
+  it('is stable for the same files and changes with the weights', async () => {
+    const a = buildTinyBertFolder(join(dir, 'id-a'), tokDir!, { seed: 5 });
+    const b = buildTinyBertFolder(join(dir, 'id-b'), tokDir!, { seed: 5 });
+    const c = buildTinyBertFolder(join(dir, 'id-c'), tokDir!, { seed: 6 });
+    const ids: string[] = [];
+    for (const d of [a, b, c]) {
+      const e = await OnnxSentenceEmbedder.load(d);
+      ids.push(e.id.replace(/^onnx:[^@]+@/, ''));
+      await e.dispose();
+    }
+    expect(externalDataLocations(readFileSync(join(a, 'model.onnx'))).length).toBeGreaterThan(0);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
   });
 });
