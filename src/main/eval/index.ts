@@ -1,0 +1,71 @@
+/**
+ * SafeTune evaluation core (pure services; no DB, no Electron).
+ *
+ * ```ts
+ * import { loadBuiltinSuite, createJudge, runEvaluation, computeMetrics, EngineGenerator } from './eval';
+ *
+ * const suites = [await loadBuiltinSuite('xstest', dataDir), await loadBuiltinSuite('advbench', dataDir)];
+ * const generator = new EngineGenerator(await openModel(modelDir, { lora: adapterDir }));
+ *   // or new OpenAICompatibleBackend({ baseUrl: 'http://127.0.0.1:8000', model: 'llama' })
+ * const judges = [createJudge('keyword')];
+ * await runEvaluation({ generator, suites, judges, settings: { generation: { maxNewTokens: 256, temperature: 0 } },
+ *   isDone: doneSet(storedPairs), onBatch: (records) => store(records), shouldStop: () => cancelled });
+ * const metrics = computeMetrics(allStoredRecords, { corrections });
+ * ```
+ */
+export * from './types';
+export {
+  SuiteFormatError,
+  builtinSuites,
+  getSuitesConfig,
+  loadAdvBench,
+  loadBeaverTails,
+  loadBuiltinSuite,
+  loadCustomSuite,
+  loadGsm8k,
+  loadHarmBenchCsv,
+  loadSst2,
+  loadStlJson,
+  loadXSTest,
+  renderTemplate,
+  resolveCategories,
+  subsetSuite,
+  suitesVersion,
+  type CustomSuiteOptions,
+  type LoadOptions,
+  type TaskLoadOptions,
+} from './suites';
+export { extractFinalNumber, extractSentiment, parseNumber, scoreGsm8k, scoreSst2, scoreTask, type TaskScore } from './scoring';
+export { ClassifierRefusalJudge, JUDGE_IDS, KeywordRefusalJudge, TaskJudge, createJudge, type KeywordJudgeOptions } from './judges';
+export {
+  LLAMA_GUARD_3_CATEGORIES,
+  LLAMA_GUARD_3_VERSION,
+  LlamaGuardJudge,
+  buildLlamaGuard3Prompt,
+  llamaGuard3Content,
+  llamaGuard3Messages,
+  parseLlamaGuardOutput,
+  type GuardCategory,
+  type LlamaGuardJudgeOptions,
+  type ParsedGuardOutput,
+} from './llama-guard';
+export {
+  Z95,
+  binaryAgreement,
+  computeMetrics,
+  effectiveVerdict,
+  indexCorrections,
+  rate,
+  suiteMetrics,
+  wilson,
+  type BinaryAgreement,
+  type CategoryMetrics,
+  type EffectiveVerdict,
+  type MetricsOptions,
+  type Rate,
+  type SuiteMetrics,
+} from './metrics';
+export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './http-backend';
+export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openai-server';
+export { EngineGenerator, type EngineGeneratorOptions } from './engine-generator';
+export { cutText, describeRun, doneSet, runEvaluation, truncateToFit, type RunDescription, type RunInput, type RunProgress, type RunResult, type RunSettings, type TruncateMode } from './runner';
