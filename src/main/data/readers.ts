@@ -374,6 +374,24 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
   const skipped: RawItem[] = [];
   let lastBytes = 0;
   let lastLines = 0;
+  // csv-parse counts a CRLF inside a quoted field as two lines, so lines are counted here from the
+  // bytes: newlines before a byte offset (relative to byteBase), with a forward-only cursor.
+  const chunks: Buffer[] = [];
+  let cur = { chunk: 0, pos: 0, abs: 0, newlines: 0 };
+  const newlinesBefore = (off: number): number => {
+    while (cur.abs < off && cur.chunk < chunks.length) {
+      const c = chunks[cur.chunk]!;
+      const end = Math.min(c.length, cur.pos + (off - cur.abs));
+      for (let k = cur.pos; k < end; k++) if (c[k] === NL) cur.newlines++;
+      cur.abs += end - cur.pos;
+      cur.pos = end;
+      if (cur.pos === c.length) {
+        chunks[cur.chunk] = Buffer.alloc(0); // consumed: free it
+        cur = { ...cur, chunk: cur.chunk + 1, pos: 0 };
+      }
+    }
+    return cur.newlines;
+  };
 
   const parser = csvParse({
     delimiter,
@@ -395,6 +413,7 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
   const pump = (async () => {
     try {
       for await (const c of src) {
+        chunks.push(c);
         if (!parser.write(c)) await new Promise((r) => parser.once('drain', r));
       }
       parser.end();
@@ -407,16 +426,18 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
       while (skipped.length) yield skipped.shift()!;
       const { record, info } = rec;
       lastBytes = info.bytes;
-      lastLines = info.lines;
+      // Line the record ends on: 1 + newlines before its last byte (its own terminator excluded).
+      const endLine = 1 + newlinesBefore(Math.max(0, info.bytes - 1));
+      lastLines = endLine;
       if (!header) {
         header = record.map((h) => h.trim());
         continue;
       }
-      // info.lines is the line the record ends on; quoted fields may span lines.
+      // Quoted fields may span lines: the record starts `inner` lines before it ends.
       let inner = 0;
       for (const f of record) for (let k = f.indexOf('\n'); k >= 0; k = f.indexOf('\n', k + 1)) inner++;
-      const thisLine = info.lines + lineBase - inner;
-      const next: ReadPosition = { row: row + 1, byteOffset: byteBase + info.bytes, line: info.lines + lineBase + 1, header };
+      const thisLine = endLine + lineBase - inner;
+      const next: ReadPosition = { row: row + 1, byteOffset: byteBase + info.bytes, line: endLine + lineBase + 1, header };
       if (record.length !== header.length) {
         yield { kind: 'error', row, line: thisLine, reason: `expected ${header.length} columns, got ${record.length}`, next };
       } else {

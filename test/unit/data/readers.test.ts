@@ -133,6 +133,14 @@ describe('CSV/TSV reader', () => {
     ]);
     await expectResumable(file('b.csv', csv), 'csv');
   });
+  it('handles a BOM and CRLF line ends, and resumes there too', async () => {
+    const p = file('crlf.csv', '\uFEFFprompt,response\r\n"a\r\nb",1\r\nc,2\r\n');
+    const items = await expectResumable(p, 'csv');
+    expect(summary(items)).toEqual([
+      { row: 0, line: 2, value: { prompt: 'a\r\nb', response: '1' } },
+      { row: 1, line: 4, value: { prompt: 'c', response: '2' } },
+    ]);
+  });
   it('reports an unclosed quote without throwing', async () => {
     const items = await all(file('q.csv', 'a,b\n1,2\n3,"open\n4,5\n'), 'csv');
     expect(items[0]).toMatchObject({ kind: 'row', value: { a: '1', b: '2' } });
@@ -162,6 +170,12 @@ describe('Parquet reader', () => {
     expect(items.map((i) => (i as { value: unknown }).value)).toEqual(Array.from({ length: n }, (_, k) => ({ prompt: `p${k}`, n: k })));
     const rest = await all(p, 'parquet', { resume: items[12]!.next });
     expect(rest.map((i) => i.row)).toEqual(Array.from({ length: 12 }, (_, k) => 13 + k));
+  });
+});
+
+describe('Parquet reader, malformed', () => {
+  it('rejects a file that is not parquet with a clear error instead of hanging', async () => {
+    await expect(all(file('bad.parquet', 'this is not parquet at all, just text'), 'parquet')).rejects.toThrow(/parquet/i);
   });
 });
 
