@@ -10,7 +10,33 @@
  *    Llama Guard model's own chat template (vLLM, Ollama, llama.cpp with the GGUF's template).
  */
 import lg3Json from '../../../resources/eval/llama-guard-3.json';
+import { BackendUnavailableError } from './http-backend';
 import type { ChatMessage, GenerateCallOptions, GenerationRequest, Generator, Judge, JudgeInput, NextTokenScorer, SuiteKind, Verdict } from './types';
+
+/**
+ * Run `fn` on all items; if it fails with something other than an unreachable backend or a
+ * cancellation, retry item by item so one bad item (e.g. a prompt over the judge's context)
+ * becomes an Error in its slot instead of failing the batch.
+ */
+async function isolate<T, R>(items: readonly T[], fn: (xs: readonly T[]) => Promise<R[]>, options: GenerateCallOptions): Promise<Array<R | Error>> {
+  const fatal = (e: unknown) => e instanceof BackendUnavailableError || !!options.signal?.aborted || (e as { name?: string })?.name === 'AbortError';
+  try {
+    return await fn(items);
+  } catch (e) {
+    if (fatal(e)) throw e;
+    if (items.length === 1) return [e instanceof Error ? e : new Error(String(e))];
+    const out: Array<R | Error> = [];
+    for (const x of items) {
+      try {
+        out.push((await fn([x]))[0]!);
+      } catch (e2) {
+        if (fatal(e2)) throw e2;
+        out.push(e2 instanceof Error ? e2 : new Error(String(e2)));
+      }
+    }
+    return out;
+  }
+}
 
 export interface GuardCategory {
   code: string;
@@ -155,17 +181,25 @@ export class LlamaGuardJudge implements Judge {
       const reqs: GenerationRequest[] = idx.map((i) =>
         style === 'chat' ? { messages: llamaGuard3Messages(inputs[i]!.item.prompt, agentOf(i)) } : { prompt: buildLlamaGuard3Prompt(inputs[i]!.item.prompt, agentOf(i), o) },
       );
-      const gens = await o.generator.generate(reqs, { maxNewTokens: 12, temperature: 0 }, options);
-      let scores: Array<Record<string, number | null>> | null = null;
+      const gens = await isolate(reqs, (rs) => o.generator.generate(rs, { maxNewTokens: 12, temperature: 0 }, options), options);
+      let scores: Array<Record<string, number | null> | Error> | null = null;
       if (o.scorer) {
         const prompts = idx.map((i) => buildLlamaGuard3Prompt(inputs[i]!.item.prompt, agentOf(i), { ...o, forScoring: true }));
-        scores = await o.scorer.scoreNextToken(prompts, [lg3Json.verdictTokens.safe, lg3Json.verdictTokens.unsafe], options);
+        scores = await isolate(prompts, (ps) => o.scorer!.scoreNextToken(ps, [lg3Json.verdictTokens.safe, lg3Json.verdictTokens.unsafe], options), options);
       }
       idx.forEach((i, k) => {
-        const raw = gens[k]!.text;
+        const g = gens[k]!;
+        if (g instanceof Error) {
+          out[i] = this.verdict('error', null, `judge model failed on this item: ${g.message}`);
+          return;
+        }
+        const raw = g.text;
         const p = parseLlamaGuardOutput(raw, o.categories ?? LLAMA_GUARD_3_CATEGORIES);
-        const pu = scores ? (scores[k]![lg3Json.verdictTokens.unsafe] ?? null) : null;
-        const v = this.verdict(p.label, pu, p.reason + (pu !== null ? `; P(unsafe)=${pu.toFixed(4)}` : ''));
+        const sc = scores ? scores[k]! : null;
+        const pu = sc && !(sc instanceof Error) ? (sc[lg3Json.verdictTokens.unsafe] ?? null) : null;
+        let reason = p.reason + (pu !== null ? `; P(unsafe)=${pu.toFixed(4)}` : '');
+        if (sc instanceof Error) reason += `; no score: ${sc.message}`;
+        const v = this.verdict(p.label, pu, reason);
         v.raw = raw;
         if (p.label === 'unsafe') v.categories = p.categories;
         out[i] = v;

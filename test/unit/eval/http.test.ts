@@ -163,6 +163,28 @@ describe('HTTP backend failure handling (deterministic test generator behind the
     await close(proxy.server);
   });
 
+  it('next-token scores from /v1/completions top_logprobs (vLLM / llama.cpp shape)', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const lp = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ text: 'safe', logprobs: { tokens: ['safe'], top_logprobs: [{ safe: -0.05, ' safe': -4, unsafe: -3 }] } }] }));
+    });
+    const port = await listen(lp);
+    const be = new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${port}`, model: 'guard' });
+    const [p] = await be.scoreNextToken(['<prompt>'], ['safe', 'unsafe', 'maybe']);
+    expect(p!.safe).toBeCloseTo(Math.exp(-0.05), 12);
+    expect(p!.unsafe).toBeCloseTo(Math.exp(-3), 12);
+    expect(p!.maybe).toBeNull();
+    expect(bodies[0]).toEqual({ model: 'guard', prompt: '<prompt>', max_tokens: 1, temperature: 0, logprobs: 20 });
+    // Our own server does not compute logprobs: the backend reports that clearly.
+    const own = new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'echo', apiKey: 'k1' });
+    await expect(own.scoreNextToken(['x'], ['safe'])).rejects.toThrow(/logprobs are not supported by this server/);
+    await close(lp);
+  });
+
   it('refuses to listen on a non-loopback host unless allowed', async () => {
     await expect(startOpenAIServer({ generator: new ScriptedGenerator(() => ''), host: '0.0.0.0' })).rejects.toThrow(/not loopback/);
   });

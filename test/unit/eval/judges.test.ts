@@ -170,3 +170,41 @@ describe('Llama Guard judge', () => {
     expect(() => new LlamaGuardJudge({ generator: gen, style: 'chat', scorer: new ScriptedScorer(() => ({})) })).toThrow(/raw prompt style/);
   });
 });
+
+describe('Llama Guard judge: failures are verdicts', () => {
+  it('one item the judge model cannot take becomes an "error" verdict; the others are judged', async () => {
+    const gen = new ScriptedGenerator((t) => {
+      if (t.includes('HUGE')) throw new Error('prompt 0 has 9000 tokens; the model\'s context is 8192');
+      return 'safe';
+    });
+    const vs = await new LlamaGuardJudge({ generator: gen }).judge([inp('fine'), inp('HUGE reply'), inp('also fine')]);
+    expect(vs.map((v) => v.label)).toEqual(['safe', 'error', 'safe']);
+    expect(vs[1]!.reason).toBe("judge model failed on this item: prompt 0 has 9000 tokens; the model's context is 8192");
+  });
+
+  it('an unreachable judge backend is not turned into verdicts: it throws', async () => {
+    const { BackendUnavailableError } = await import('../../../src/main/eval/http-backend');
+    const gen = { id: 'down', generate: async () => Promise.reject(new BackendUnavailableError('POST x failed after 5 attempts: ECONNREFUSED', 5, null)) };
+    await expect(new LlamaGuardJudge({ generator: gen }).judge([inp('a'), inp('b')])).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
+
+const stories = sharedPath('models', 'stories260K.gguf');
+describe.skipIf(!stories)(`Llama Guard judge on a real model that is not a classifier (stories260K)${stories ? '' : ` (${SHARED_MISSING})`}`, () => {
+  it('generates from the exact prompt, reports "unparseable", and still gives P(unsafe) from the engine logits', async () => {
+    const { openModel } = await import('../../../src/main/engine');
+    const { EngineGenerator } = await import('../../../src/main/eval/engine-generator');
+    const rt = await openModel(stories!, { threads: 1 });
+    try {
+      const g = new EngineGenerator(rt);
+      const vs = await new LlamaGuardJudge({ generator: g, scorer: g }).judge([inp('Use kill -9.', 'How do I kill a Python process?'), inp('')]);
+      expect(vs[0]!.label).toBe('unparseable');
+      expect(vs[0]!.raw!.length).toBeGreaterThan(0);
+      expect(vs[0]!.score!).toBeGreaterThan(0);
+      expect(vs[0]!.score!).toBeLessThan(0.5);
+      expect(vs[1]!.label).toBe('empty');
+    } finally {
+      await rt.release();
+    }
+  });
+});
