@@ -98,7 +98,7 @@ function mappingForRow(row: unknown): ColumnMapping | null {
   if (keys.has('instruction') && keys.has('output')) {
     return withCat({ format: 'alpaca', prompt: findKey(row, ['instruction'])!, response: findKey(row, ['output'])!, ...(keys.has('input') ? { input: findKey(row, ['input'])! } : {}) });
   }
-  if (keys.has('prompt') && keys.has('response') && isObj(row.category) && 'is_safe' in row) {
+  if (keys.has('prompt') && keys.has('response') && (isObj(row.category) || jsonObjectString(row.category)) && 'is_safe' in row) {
     return { format: 'beavertails', prompt: 'prompt', response: 'response', categories: 'category' };
   }
   // AdvBench: goal + target, where target is the attack's target prefix, not a real response.
@@ -149,7 +149,25 @@ function requireString(row: Record<string, unknown>, field: string, optional = f
   return v;
 }
 
+/** A string holding a JSON object or array (e.g. a BeaverTails category column in a CSV export). */
+function jsonObjectString(v: unknown): boolean {
+  return typeof v === 'string' && /^\s*[{[]/.test(v);
+}
+
 function parseCategories(v: unknown, field: string): { ids: string[]; unknown: string[] } | { err: string } {
+  if (jsonObjectString(v)) {
+    const text = v as string;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      try {
+        // Python-style dict reprs ({'a': True}) are common in CSV exports too.
+        v = JSON.parse(text.replace(/'/g, '"').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false'));
+      } catch {
+        return { err: `field "${field}": not valid JSON: ${text.slice(0, 60)}` };
+      }
+    }
+  }
   const tax = getHarmTaxonomy();
   const ids = new Set<string>();
   const unknown: string[] = [];

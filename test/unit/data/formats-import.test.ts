@@ -56,6 +56,14 @@ describe('normaliseRow', () => {
     expect(r.ok && r.record.categories).toEqual(['animal_abuse', 'controversial_topics,politics']);
     expect(r.ok && r.record.labels).toEqual({ is_safe: false });
   });
+  it('reads BeaverTails categories stored as JSON (or Python dict) text in a CSV column', () => {
+    const row = { prompt: 'p', response: 'r', category: "{'animal_abuse': True, 'self_harm': False, 'privacy_violation': True}", is_safe: 'False' };
+    const m = detectFormat([row]).mapping!;
+    expect(m).toEqual({ format: 'beavertails', prompt: 'prompt', response: 'response', categories: 'category' });
+    const r = normaliseRow(row, m);
+    expect(r.ok && r.record.categories).toEqual(['animal_abuse', 'privacy_violation']);
+    expect(normaliseRow({ ...row, category: '{broken' }, m)).toEqual({ ok: false, reason: 'field "category": not valid JSON: {broken' });
+  });
   it('extracts the last user turn and the final assistant reply from chats', () => {
     const r = normaliseRow(
       { messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'q1' }, { role: 'assistant', content: 'a1' }, { role: 'user', content: 'q2' }, { role: 'assistant', content: [{ type: 'text', text: 'a2' }] }] },
