@@ -1,0 +1,52 @@
+/**
+ * SafeTune local LLM engine, part 2 (training): LoRA fine-tuning on onnxruntime-node with a
+ * hand-built backward graph (../autodiff), AdamW in TypeScript, atomic checkpoints and exact resume.
+ * Plain Node (no Electron); `session.run` blocks its thread, so run training in a worker thread.
+ *
+ * ```ts
+ * import { loadModel } from '../engine';
+ * import { Trainer, tokenizeExample, TrainingDivergedError } from '../engine/train';
+ *
+ * const model = loadModel('/path/model.gguf' | '/path/hf-folder');
+ * const data = rows.map((r) => tokenizeExample(model.tokenizer, { prompt: r.prompt, response: r.response }, { lossOn: 'response', maxLength: 512 }));
+ * const opts = {
+ *   lora: { rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
+ *   lr: 2e-4, weightDecay: 0.01, schedule: { type: 'cosine', warmupSteps: 10 },
+ *   maxSteps: 200, batchSize: 4, gradAccumSteps: 4, clipNorm: 1, seed: 1,
+ *   checkpointDir: '/jobs/42/checkpoints', checkpointEvery: 25,
+ *   terms: [],                                     // continual-learning terms, see below
+ * };
+ * const trainer = latestCheckpoint(opts.checkpointDir)
+ *   ? await Trainer.resume(model, data, opts)      // exact continuation: params, AdamW moments, data cursor, RNG
+ *   : await Trainer.create(model, data, opts);
+ * try {
+ *   const res = await trainer.train({
+ *     onProgress: (m) => post({ step: m.step, loss: m.loss, lr: m.lr, gradNorm: m.gradNorm, tokPerS: m.tokensPerSecond }),
+ *     shouldStop: () => Atomics.load(flag, 0) === 1, // checked before each optimiser step; a checkpoint is saved on stop
+ *   });                                            // { steps, finished, stopped, losses, lastCheckpoint }
+ *   trainer.exportAdapter('/jobs/42/adapter');     // PEFT adapter_config.json + adapter_model.safetensors
+ * } catch (e) {
+ *   if (e instanceof TrainingDivergedError) {} // NaN/inf loss: nothing applied; e.lastCheckpoint is still valid
+ * } finally {
+ *   await trainer.release();
+ * }
+ * ```
+ *
+ * - Loss: mean cross-entropy over the target tokens of the whole optimiser step (all accumulated
+ *   micro-batches), so accumulation equals one big batch. Targets: response tokens (+EOS) by
+ *   default (`tokenizeExample(..., { lossOn: 'all' })` for every token).
+ * - Checkpoints: `<checkpointDir>/checkpoint-<step>/` = PEFT adapter + optimizer.safetensors +
+ *   trainer_state.json, written to a temp folder, fsynced and renamed (a crash or full disk keeps the
+ *   previous one). `latestCheckpoint(dir)` finds the newest.
+ * - Continual-learning terms (`options.terms`, from ./continual): replay mixing (`mixReplay`,
+ *   applied to the data), DER/DER++ (`derTerm`, needs `options.distill`), LwF (`lwfTerm`), EWC
+ *   (`ewcTerm` with `estimateFisher`), L2-SP (`l2spTerm`), A-GEM (`agemTerm`).
+ */
+export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
+export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
+export { resolveLoraTargets, initLoraParams, loraScale, LoraConfigError, type LoraConfig, type LoraTarget, type LoraParams } from './lora';
+export { AdamW, lrAt, clipGradNorm, globalNorm, type AdamWConfig, type AdamWState, type ScheduleConfig } from './optim';
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointData, type TrainerStateJson } from './checkpoint';
+export { writePeftAdapter, readPeftAdapter } from './adapter';
+export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillSpec } from './graph';
+export { Rng, epochOrder } from './rng';

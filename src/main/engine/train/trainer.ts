@@ -1,0 +1,461 @@
+/**
+ * The LoRA trainer: batches → training graph (onnxruntime) → gradient accumulation → penalties /
+ * projections (continual-learning terms) → clipping → AdamW, with atomic checkpoints and exact
+ * resume. See index.ts for the API overview.
+ */
+import { createSession, defaultThreads, ort } from '../graph';
+import type { LoadedModel } from '../model/loaded';
+import { writePeftAdapter } from './adapter';
+import { CHECKPOINT_VERSION, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerStateJson } from './checkpoint';
+import { makeBatch, type Batch, type TrainExample } from './data';
+import { buildTrainGraph, type DistillSpec, type TrainGraph } from './graph';
+import { initLoraParams, resolveLoraTargets, type LoraConfig, type LoraParams, type LoraTarget } from './lora';
+import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
+import { epochOrder, Rng } from './rng';
+import { mkdirSync } from 'node:fs';
+
+export interface TrainerOptions {
+  lora: LoraConfig;
+  /** peak learning rate */
+  lr: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  adamEps?: number;
+  /** learning-rate schedule (default cosine, no warm-up) */
+  schedule?: Omit<ScheduleConfig, 'totalSteps'> & { totalSteps?: number };
+  /** optimiser steps to run in total */
+  maxSteps: number;
+  /** examples per micro-batch */
+  batchSize: number;
+  /** micro-batches per optimiser step (default 1) */
+  gradAccumSteps?: number;
+  /** truncate examples to this many tokens */
+  maxLength?: number;
+  /** clip the global gradient norm to this (default 1; 0 = off) */
+  clipNorm?: number;
+  seed?: number;
+  /** onnxruntime intra-op threads */
+  threads?: number;
+  executionProviders?: string[];
+  /** checkpoint folder (checkpoint-<step> subfolders); none: no checkpoints */
+  checkpointDir?: string;
+  /** save every N optimiser steps (default: only at the end / on stop) */
+  checkpointEvery?: number;
+  /** checkpoints to keep (default 2) */
+  keepCheckpoints?: number;
+  /** continual-learning terms (see ./continual) */
+  terms?: TrainingTerm[];
+  /** top-k logit distillation inputs in the graph (needed by DER / LwF terms) */
+  distill?: DistillSpec;
+  /** start from these adapter values instead of the PEFT initialisation (e.g. a non-zero B in tests) */
+  initialParams?: LoraParams;
+}
+
+/** Feeds for the distillation inputs of one micro-batch (DER buffer / LwF teacher). */
+export interface DistillFeeds {
+  /** [B,S,K] top-k token ids */
+  idx: BigInt64Array;
+  /** [B,S,K] teacher logits (mse) or log-probabilities (kl) */
+  val: Float32Array;
+  /** [B,S] per-position weight of the distillation term */
+  weights: Float32Array;
+}
+
+export interface MicroBatch {
+  batch: Batch;
+  /** multiplies the per-token CE weights (default 1/targets-in-the-step for task batches) */
+  ceWeight: Float32Array;
+  distill?: DistillFeeds;
+  /** evaluation: no LoRA dropout (and no RNG draws) */
+  eval?: boolean;
+}
+
+export interface MicroResult {
+  loss: number;
+  ce: number;
+  distill: number;
+  grads: Map<string, Float32Array>;
+}
+
+/** What a continual-learning term sees each optimiser step. */
+export interface TermContext {
+  step: number;
+  rng: Rng;
+  params: LoraParams;
+  targets: LoraTarget[];
+  /** run a micro-batch through the training graph (forward + backward) */
+  run(mb: MicroBatch): Promise<MicroResult>;
+  /** the task micro-batches of this step (with their examples' indices into the task data) */
+  taskBatches: { batch: Batch; examples: number[] }[];
+}
+
+/**
+ * A term added to training: it may change the task micro-batches' distillation feeds, add loss and
+ * gradients (penalties, replayed batches) or transform the total gradient (projections).
+ */
+export interface TrainingTerm {
+  readonly name: string;
+  /** distillation feeds for a task micro-batch (LwF), or undefined */
+  distillFor?(ctx: TermContext, batch: Batch, examples: number[]): DistillFeeds | undefined;
+  /** extra loss and gradients to add to the step (accumulated into `grads`); returns the loss added */
+  addToStep?(ctx: TermContext, grads: Map<string, Float32Array>): Promise<number>;
+  /** transform the final gradient in place (A-GEM) */
+  transformGradient?(ctx: TermContext, grads: Map<string, Float32Array>): Promise<void>;
+  /** JSON-serialisable state for checkpoints */
+  saveState?(): unknown;
+  loadState?(s: unknown): void;
+}
+
+export interface StepMetrics {
+  step: number;
+  maxSteps: number;
+  epoch: number;
+  /** total loss of the step (task CE + terms) */
+  loss: number;
+  /** task cross-entropy (mean over target tokens) */
+  taskLoss: number;
+  /** loss added by each term */
+  terms: Record<string, number>;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerSecond: number;
+  elapsedMs: number;
+}
+
+export interface TrainRunOptions {
+  onProgress?: (m: StepMetrics) => void;
+  /** checked before every optimiser step; true stops after saving a checkpoint */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  steps: number;
+  finished: boolean;
+  stopped: boolean;
+  losses: number[];
+  lastCheckpoint: string | null;
+}
+
+export class TrainingDivergedError extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly lastCheckpoint: string | null,
+  ) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
+function optionsFingerprint(o: TrainerOptions): unknown {
+  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
+}
+
+/** JSON with sorted object keys */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+export class Trainer {
+  readonly targets: LoraTarget[];
+  params!: LoraParams;
+  readonly optimizer: AdamW;
+  readonly rng: Rng;
+  step = 0;
+  epoch = 0;
+  cursor = 0;
+  losses: number[] = [];
+  tokensSeen = 0;
+  lastCheckpoint: string | null = null;
+  private savedStep = -1;
+  private tg!: TrainGraph;
+  private session!: ort.InferenceSession;
+
+  private constructor(
+    readonly model: LoadedModel,
+    readonly data: TrainExample[],
+    readonly options: TrainerOptions,
+  ) {
+    if (data.length === 0) throw new Error('Trainer: no training examples');
+    if (!(options.batchSize >= 1)) throw new Error('Trainer: batchSize must be at least 1');
+    if (!(options.maxSteps >= 1)) throw new Error('Trainer: maxSteps must be at least 1');
+    this.targets = resolveLoraTargets(model.config, options.lora);
+    this.optimizer = new AdamW({ lr: options.lr, betas: options.betas, eps: options.adamEps, weightDecay: options.weightDecay });
+    this.rng = new Rng(options.seed ?? 0);
+  }
+
+  /** A new run (fresh adapter). */
+  static async create(model: LoadedModel, data: TrainExample[], options: TrainerOptions): Promise<Trainer> {
+    const t = new Trainer(model, data, options);
+    const initRng = new Rng(((options.seed ?? 0) ^ 0x5eed) >>> 0);
+    if (options.initialParams) {
+      for (const x of t.targets)
+        for (const w of ['A', 'B'])
+          if (!options.initialParams.tensors.has(`${x.weight}.lora_${w}`)) throw new Error(`Trainer: initialParams has no ${x.weight}.lora_${w}`);
+      t.params = { targets: t.targets, tensors: cloneParams(options.initialParams).tensors };
+    } else t.params = initLoraParams(t.targets, initRng);
+    await t.open();
+    return t;
+  }
+
+  /**
+   * Resume from the newest checkpoint in `options.checkpointDir` (or an explicit checkpoint folder).
+   * The options must match the ones the run was started with (maxSteps may grow).
+   */
+  static async resume(model: LoadedModel, data: TrainExample[], options: TrainerOptions, checkpoint?: string): Promise<Trainer> {
+    const dir = checkpoint ?? (options.checkpointDir ? latestCheckpoint(options.checkpointDir) : null);
+    if (!dir) throw new Error(`no checkpoint to resume from in ${options.checkpointDir ?? '(no checkpointDir)'}`);
+    const t = new Trainer(model, data, options);
+    const ck = loadCheckpoint(dir, t.targets);
+    const want = canonical({ ...(optionsFingerprint(options) as object), maxSteps: 0 });
+    const got = canonical({ ...(ck.state.options as object), maxSteps: 0 });
+    if (want !== got) throw new Error(`${dir}: the checkpoint was made with different training options:\n  checkpoint ${got}\n  now        ${want}`);
+    t.params = ck.params;
+    t.optimizer.state = ck.optimizer;
+    t.step = ck.state.step;
+    t.epoch = ck.state.epoch;
+    t.cursor = ck.state.cursor;
+    t.rng.state = ck.state.rngState;
+    t.losses = ck.state.losses.slice();
+    t.tokensSeen = ck.state.tokensSeen;
+    t.lastCheckpoint = dir;
+    t.savedStep = t.step;
+    for (const term of options.terms ?? []) if (term.loadState && ck.state.extra?.[term.name] !== undefined) term.loadState(ck.state.extra[term.name]);
+    await t.open();
+    return t;
+  }
+
+  private async open(): Promise<void> {
+    this.tg = buildTrainGraph(this.model.config, this.model.weights, {
+      lora: this.targets,
+      dropout: (this.options.lora.dropout ?? 0) > 0,
+      distill: this.options.distill,
+    });
+    this.session = await createSession(this.tg.graph.build(), {
+      intraOpThreads: this.options.threads ?? defaultThreads(),
+      executionProviders: this.options.executionProviders,
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.session?.release();
+  }
+
+  /** Next `n` task examples from the data cursor (epochs reshuffle deterministically). */
+  private takeExamples(n: number): number[] {
+    const out: number[] = [];
+    while (out.length < n) {
+      const order = epochOrder(this.data.length, this.options.seed ?? 0, this.epoch);
+      out.push(order[this.cursor]!);
+      this.cursor++;
+      if (this.cursor >= this.data.length) {
+        this.cursor = 0;
+        this.epoch++;
+      }
+    }
+    return out;
+  }
+
+  /** Forward + backward of one micro-batch; gradients are of Σ weighted CE + Σ weighted distillation. */
+  async runMicro(mb: MicroBatch): Promise<MicroResult> {
+    const b = mb.batch;
+    const dims = [b.batch, b.seq];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', b.inputIds, dims),
+      attention_mask: new ort.Tensor('int64', b.attentionMask, dims),
+      position_ids: new ort.Tensor('int64', b.positionIds, dims),
+      labels: new ort.Tensor('int64', b.labels, dims),
+      label_weights: new ort.Tensor('float32', mb.ceWeight, dims),
+    };
+    for (const t of this.targets) {
+      feeds[`${t.weight}.lora_A`] = new ort.Tensor('float32', this.params.tensors.get(`${t.weight}.lora_A`)!, [t.rank, t.inFeatures]);
+      feeds[`${t.weight}.lora_B`] = new ort.Tensor('float32', this.params.tensors.get(`${t.weight}.lora_B`)!, [t.outFeatures, t.rank]);
+    }
+    const p = this.options.lora.dropout ?? 0;
+    for (const [w, input] of this.tg.dropoutInputs) {
+      const t = this.targets.find((x) => x.weight === w)!;
+      const m = new Float32Array(b.batch * b.seq * t.inFeatures);
+      const keep = 1 / (1 - p);
+      if (mb.eval) m.fill(1);
+      else for (let i = 0; i < m.length; i++) m[i] = this.rng.next() < p ? 0 : keep;
+      feeds[input] = new ort.Tensor('float32', m, [b.batch, b.seq, t.inFeatures]);
+    }
+    if (this.options.distill) {
+      const K = this.options.distill.k;
+      const d = mb.distill ?? { idx: new BigInt64Array(b.batch * b.seq * K), val: new Float32Array(b.batch * b.seq * K), weights: new Float32Array(b.batch * b.seq) };
+      feeds['distill_idx'] = new ort.Tensor('int64', d.idx, [b.batch, b.seq, K]);
+      feeds['distill_val'] = new ort.Tensor('float32', d.val, [b.batch, b.seq, K]);
+      feeds['distill_weights'] = new ort.Tensor('float32', d.weights, dims);
+    } else if (mb.distill) throw new Error('Trainer: distillation feeds given but the trainer has no `distill` option');
+    const out = await this.session.run(feeds);
+    const grads = new Map<string, Float32Array>();
+    for (const name of this.tg.params) grads.set(name, out[`grad.${name}`]!.data as Float32Array);
+    return {
+      loss: Number(out['loss']!.data[0]),
+      ce: Number(out['ce']!.data[0]),
+      distill: out['distill'] ? Number(out['distill'].data[0]) : 0,
+      grads,
+    };
+  }
+
+  /** Run until maxSteps (or shouldStop). Saves a checkpoint every checkpointEvery steps and at the end. */
+  async train(run: TrainRunOptions = {}): Promise<TrainResult> {
+    const o = this.options;
+    const accum = o.gradAccumSteps ?? 1;
+    const sched: ScheduleConfig = { type: o.schedule?.type ?? 'cosine', warmupSteps: o.schedule?.warmupSteps, minLrRatio: o.schedule?.minLrRatio, totalSteps: o.schedule?.totalSteps ?? o.maxSteps };
+    const terms = o.terms ?? [];
+    const t0 = Date.now();
+    let tokensThisRun = 0;
+    let stopped = false;
+    while (this.step < o.maxSteps) {
+      if (run.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      // ---- the step's task micro-batches; CE weights normalised over all target tokens of the step
+      const taskBatches: { batch: Batch; examples: number[] }[] = [];
+      for (let k = 0; k < accum; k++) {
+        const ex = this.takeExamples(o.batchSize);
+        taskBatches.push({ batch: makeBatch(ex.map((i) => this.data[i]!), { maxLength: o.maxLength }), examples: ex });
+      }
+      const tokens = taskBatches.reduce((s, b) => s + b.batch.tokens, 0);
+      const ctx: TermContext = { step: this.step, rng: this.rng, params: this.params, targets: this.targets, run: (mb) => this.runMicro(mb), taskBatches };
+      const grads = new Map<string, Float32Array>();
+      for (const name of this.tg.params) grads.set(name, new Float32Array(this.params.tensors.get(name)!.length));
+      let taskLoss = 0;
+      let loss = 0;
+      const termLoss: Record<string, number> = {};
+      for (const tb of taskBatches) {
+        const w = tb.batch.labelMask.map((m) => (tokens ? m / tokens : 0));
+        let distill: DistillFeeds | undefined;
+        for (const term of terms) {
+          const d = term.distillFor?.(ctx, tb.batch, tb.examples);
+          if (d) {
+            if (distill) throw new Error(`two terms give distillation feeds for the same batch (${term.name})`);
+            distill = d;
+          }
+        }
+        const r = await this.runMicro({ batch: tb.batch, ceWeight: w, distill });
+        taskLoss += r.ce;
+        loss += r.loss;
+        if (distill) {
+          const name = terms.find((t) => t.distillFor)!.name;
+          termLoss[name] = (termLoss[name] ?? 0) + r.distill;
+        }
+        addInto(grads, r.grads);
+      }
+      for (const term of terms) {
+        if (!term.addToStep) continue;
+        const l = await term.addToStep(ctx, grads);
+        termLoss[term.name] = (termLoss[term.name] ?? 0) + l;
+        loss += l;
+      }
+      if (!Number.isFinite(loss) || [...grads.values()].some((g) => !allFinite(g))) {
+        throw new TrainingDivergedError(
+          `training diverged at step ${this.step + 1}: loss is ${loss} (${!Number.isFinite(loss) ? 'not finite' : 'gradients not finite'}); ` +
+            (this.lastCheckpoint ? `the last good checkpoint is ${this.lastCheckpoint}` : 'no checkpoint was saved yet') +
+            '. Lower the learning rate or check the data.',
+          this.step + 1,
+          this.lastCheckpoint,
+        );
+      }
+      for (const term of terms) if (term.transformGradient) await term.transformGradient(ctx, grads);
+      const gradNorm = clipGradNorm(grads.values(), o.clipNorm ?? 1);
+      const lr = lrAt(o.lr, this.step, sched);
+      this.optimizer.step(this.params.tensors, grads, lr);
+      this.step++;
+      this.losses.push(loss);
+      this.tokensSeen += tokens;
+      tokensThisRun += taskBatches.reduce((s, b) => s + b.batch.attentionMask.reduce((a, m) => a + Number(m), 0), 0);
+      const elapsedMs = Date.now() - t0;
+      run.onProgress?.({
+        step: this.step,
+        maxSteps: o.maxSteps,
+        epoch: this.epoch,
+        loss,
+        taskLoss,
+        terms: termLoss,
+        lr,
+        gradNorm,
+        tokens,
+        tokensPerSecond: elapsedMs > 0 ? (tokensThisRun * 1000) / elapsedMs : 0,
+        elapsedMs,
+      });
+      if (o.checkpointDir && o.checkpointEvery && this.step % o.checkpointEvery === 0 && this.step < o.maxSteps) this.saveCheckpoint();
+    }
+    if (o.checkpointDir && this.savedStep !== this.step) this.saveCheckpoint();
+    return { steps: this.step, finished: this.step >= o.maxSteps, stopped, losses: this.losses.slice(), lastCheckpoint: this.lastCheckpoint };
+  }
+
+  /** Write a checkpoint now (atomic); returns its folder. */
+  saveCheckpoint(): string {
+    const o = this.options;
+    if (!o.checkpointDir) throw new Error('Trainer: no checkpointDir');
+    const extra: Record<string, unknown> = {};
+    for (const t of o.terms ?? []) if (t.saveState) extra[t.name] = t.saveState();
+    const state: TrainerStateJson = {
+      version: CHECKPOINT_VERSION,
+      step: this.step,
+      epoch: this.epoch,
+      cursor: this.cursor,
+      rngState: this.rng.state,
+      losses: this.losses,
+      tokensSeen: this.tokensSeen,
+      options: optionsFingerprint(o),
+      model: { path: this.model.path, config: this.model.config },
+      extra,
+      savedAt: new Date().toISOString(),
+    };
+    this.lastCheckpoint = saveCheckpoint(o.checkpointDir, { state, params: this.params, optimizer: this.optimizer.state }, o.lora, {
+      keep: o.keepCheckpoints,
+      baseModel: this.model.path,
+    });
+    this.savedStep = this.step;
+    return this.lastCheckpoint;
+  }
+
+  /** Export the current adapter in PEFT format (loadable by openModel(..., { lora: dir })). */
+  exportAdapter(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    writePeftAdapter(dir, this.params, this.options.lora, { baseModel: this.model.path });
+  }
+
+  /** Mean task loss of examples with the current adapter (no update). */
+  async evaluate(examples: TrainExample[], batchSize = this.options.batchSize): Promise<number> {
+    let sum = 0;
+    let tokens = 0;
+    for (let i = 0; i < examples.length; i += batchSize) {
+      const batch = makeBatch(examples.slice(i, i + batchSize), { maxLength: this.options.maxLength });
+      const r = await this.runMicro({ batch, ceWeight: batch.labelMask, eval: true });
+      sum += r.ce;
+      tokens += batch.tokens;
+    }
+    return tokens ? sum / tokens : 0;
+  }
+}
+
+function addInto(acc: Map<string, Float32Array>, g: Map<string, Float32Array>): void {
+  for (const [k, v] of g) {
+    const a = acc.get(k)!;
+    for (let i = 0; i < a.length; i++) a[i]! += v[i]!;
+  }
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+function cloneParams(p: LoraParams): LoraParams {
+  return { targets: p.targets, tensors: new Map([...p.tensors].map(([k, v]) => [k, Float32Array.from(v)])) };
+}

@@ -1,0 +1,193 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadHfModel } from '../../../src/main/engine/hf/model';
+import { loadLoraAdapter } from '../../../src/main/engine/lora';
+import { openModel, forwardLogits } from '../../../src/main/engine';
+import {
+  Trainer,
+  TrainingDivergedError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  resolveLoraTargets,
+  LoraConfigError,
+  type TrainerOptions,
+  type TrainExample,
+} from '../../../src/main/engine/train';
+import { repoRoot } from '../../helpers/shared';
+
+const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
+const tmp = mkdtempSync(join(tmpdir(), 'safetune-train-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function seqs(): TrainExample[] {
+  // prompt (3 tokens, not trained) + response
+  return [
+    { ids: [1, 10, 11, 12, 20, 21, 22, 23, 24, 2], lossMask: [0, 0, 0, 0, 1, 1, 1, 1, 1, 1] },
+    { ids: [1, 13, 14, 15, 30, 31, 32, 2], lossMask: [0, 0, 0, 0, 1, 1, 1, 1] },
+    { ids: [1, 16, 17, 18, 40, 41, 42, 43, 44, 45, 46, 2], lossMask: [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] },
+  ];
+}
+
+const ALL = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+describe('LoRA trainer on the tiny Llama', () => {
+  const model = loadHfModel(TINY);
+
+  it('names a missing target module', () => {
+    expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['q', 'qkv_proj'] })).toThrow(LoraConfigError);
+    expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['qkv_proj'] })).toThrow(/"qkv_proj" does not exist .*available: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
+  });
+
+  it('overfits a few sequences to near-zero loss', async () => {
+    const data = seqs();
+    const tr = await Trainer.create(model, data, {
+      lora: { rank: 8, alpha: 16, targetModules: ALL },
+      lr: 2e-2,
+      schedule: { type: 'constant' },
+      maxSteps: 80,
+      batchSize: 3,
+      seed: 1,
+      threads: 1,
+    });
+    const before = await tr.evaluate(data);
+    const t0 = Date.now();
+    let tps = 0;
+    const res = await tr.train({ onProgress: (m) => (tps = m.tokensPerSecond) });
+    const after = await tr.evaluate(data);
+    console.log(`overfit: loss ${before.toFixed(3)} -> ${after.toFixed(4)} in ${res.steps} steps, ${((Date.now() - t0) / res.steps).toFixed(1)} ms/step, ${tps.toFixed(0)} tokens/s`);
+    expect(before).toBeGreaterThan(3);
+    expect(after).toBeLessThan(0.05);
+    expect(res.finished).toBe(true);
+    await tr.release();
+  });
+
+  it('resuming from a checkpoint reproduces the uninterrupted loss curve exactly (dropout, accumulation, epochs, warm-up + cosine)', async () => {
+    const data = [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
+    const base = (dir: string): TrainerOptions => ({
+      lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
+      lr: 5e-3,
+      weightDecay: 0.01,
+      schedule: { type: 'cosine', warmupSteps: 2, totalSteps: 8 },
+      maxSteps: 8,
+      batchSize: 2,
+      gradAccumSteps: 2,
+      seed: 7,
+      threads: 1,
+      checkpointDir: dir,
+    });
+    const full = await Trainer.create(model, data, base(join(tmp, 'full')));
+    const a = await full.train();
+    await full.release();
+
+    const dir = join(tmp, 'split');
+    const first = await Trainer.create(model, data, { ...base(dir), checkpointEvery: 3 });
+    let calls = 0;
+    const r1 = await first.train({ shouldStop: () => calls++ >= 5 });
+    await first.release();
+    expect(r1.stopped).toBe(true);
+    expect(r1.steps).toBe(5);
+    expect(listCheckpoints(dir).map((c) => c.step)).toEqual([3, 5]);
+    const second = await Trainer.resume(model, data, base(dir));
+    expect(second.step).toBe(5);
+    const b = await second.train();
+    await second.release();
+    expect(b.losses).toHaveLength(8);
+    expect(b.losses).toEqual(a.losses); // bit-identical
+    const pa = loadCheckpoint(latestCheckpoint(join(tmp, 'full'))!, full.targets).params;
+    const pb = loadCheckpoint(latestCheckpoint(dir)!, second.targets).params;
+    for (const [k, v] of pa.tensors) expect(Array.from(pb.tensors.get(k)!)).toEqual(Array.from(v));
+  });
+
+  it('refuses to resume with different options', async () => {
+    const dir = join(tmp, 'split');
+    await expect(
+      Trainer.resume(model, seqs(), {
+        lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
+        lr: 1e-3,
+        maxSteps: 8,
+        batchSize: 2,
+        threads: 1,
+        checkpointDir: dir,
+      }),
+    ).rejects.toThrow(/different training options/);
+  });
+
+  it('a failed or interrupted checkpoint save keeps the previous checkpoint valid', async () => {
+    const dir = join(tmp, 'atomic');
+    const opts: TrainerOptions = { lora: { rank: 2, alpha: 4, targetModules: ['q'] }, lr: 1e-3, maxSteps: 2, batchSize: 2, threads: 1, checkpointDir: dir };
+    const tr = await Trainer.create(model, seqs(), opts);
+    await tr.train();
+    await tr.release();
+    const good = latestCheckpoint(dir)!;
+    expect(good).toMatch(/checkpoint-0000002$/);
+    const ck = loadCheckpoint(good, tr.targets);
+    // a crash mid-save leaves a temp folder behind: ignored
+    mkdirSync(join(dir, '.tmp-checkpoint-0000003-1-1'));
+    writeFileSync(join(dir, '.tmp-checkpoint-0000003-1-1', 'trainer_state.json'), '{"trunc');
+    expect(latestCheckpoint(dir)).toBe(good);
+    // a write error in the middle of a save (here: a tensor of the wrong size) keeps the old one
+    const broken = { ...ck, state: { ...ck.state, step: 3 }, params: { ...ck.params, tensors: new Map(ck.params.tensors) } };
+    broken.params.tensors.set(`${tr.targets[0]!.weight}.lora_B`, new Float32Array(3));
+    expect(() => saveCheckpoint(dir, broken, opts.lora)).toThrow(/previous checkpoint is kept/);
+    expect(latestCheckpoint(dir)).toBe(good);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.tmp-') && !n.includes('-1-1'))).toEqual([]);
+    expect(loadCheckpoint(good, tr.targets).state.step).toBe(2);
+  });
+
+  it('a non-finite loss stops with a clear error and keeps the last good checkpoint', async () => {
+    const dir = join(tmp, 'nan');
+    const tr = await Trainer.create(model, seqs(), { lora: { rank: 2, alpha: 4, targetModules: ['q', 'v'] }, lr: 1e-3, maxSteps: 6, batchSize: 2, threads: 1, checkpointDir: dir });
+    let n = 0;
+    await tr.train({ shouldStop: () => n++ >= 2 });
+    const good = tr.lastCheckpoint!;
+    expect(good).toMatch(/checkpoint-0000002$/);
+    tr.params.tensors.get(`${tr.targets[0]!.weight}.lora_A`)![0] = Infinity;
+    const err = await tr.train().catch((e: unknown) => e);
+    await tr.release();
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as TrainingDivergedError).message).toMatch(/diverged at step 3: loss is NaN .*last good checkpoint is .*checkpoint-0000002/);
+    expect((err as TrainingDivergedError).lastCheckpoint).toBe(good);
+    expect(latestCheckpoint(dir)).toBe(good);
+    const params = loadCheckpoint(good, tr.targets).params;
+    for (const v of params.tensors.values()) expect(v.every((x) => Number.isFinite(x))).toBe(true);
+  });
+
+  it('the exported PEFT adapter loads for inference and gives the trained model (merged and unmerged)', async () => {
+    const data = seqs();
+    const tr = await Trainer.create(model, data, { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, schedule: { type: 'constant' }, maxSteps: 10, batchSize: 3, threads: 1 });
+    await tr.train();
+    const trainedLoss = await tr.evaluate(data);
+    const dir = join(tmp, 'adapter');
+    tr.exportAdapter(dir);
+    await tr.release();
+    expect(existsSync(join(dir, 'adapter_config.json'))).toBe(true);
+    const ad = loadLoraAdapter(dir);
+    expect(ad.modules.size).toBe(14);
+    expect(ad.rank).toBe(4);
+    for (const mode of ['merged', 'unmerged'] as const) {
+      const rt = await openModel(model, { lora: dir, loraMode: mode, threads: 1, executionProvider: 'cpu' });
+      let sum = 0;
+      let count = 0;
+      for (const ex of data) {
+        const { logits, dims } = await forwardLogits(rt, [ex.ids]);
+        const V = dims[2];
+        for (let t = 0; t + 1 < ex.ids.length; t++) {
+          if (!ex.lossMask![t + 1]) continue;
+          const row = logits.subarray(t * V, (t + 1) * V);
+          let mx = -Infinity;
+          for (const x of row) mx = Math.max(mx, x);
+          let se = 0;
+          for (const x of row) se += Math.exp(x - mx);
+          sum += mx + Math.log(se) - row[ex.ids[t + 1]!]!;
+          count++;
+        }
+      }
+      await rt.release();
+      expect(Math.abs(sum / count - trainedLoss)).toBeLessThan(1e-4);
+    }
+  });
+});
