@@ -17,6 +17,10 @@ export * from './types';
 export {
   SuiteFormatError,
   builtinSuites,
+  detectSuiteFormat,
+  loadSuite,
+  type SuiteFormat,
+  type SuiteSpec,
   getSuitesConfig,
   loadAdvBench,
   loadBeaverTails,

@@ -74,6 +74,46 @@ export class SuiteFormatError extends Error {
 
 // ---------------------------------------------------------------- generic row reading
 
+/**
+ * The header row of a CSV/TSV file, read from its first bytes (gunzipped for .gz). Used instead of
+ * leaving the streaming reader early: breaking out of readDelimited on a file larger than its
+ * buffer waits forever on back-pressure (reported to the data-reader owner).
+ */
+async function readDelimitedHeader(file: string, delimiter: ',' | '\t'): Promise<string[]> {
+  const { createReadStream } = await import('node:fs');
+  const { createGunzip } = await import('node:zlib');
+  const raw = createReadStream(file, { highWaterMark: 65536 });
+  const src = file.toLowerCase().endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  let text = '';
+  try {
+    for await (const c of src) {
+      text += (c as Buffer).toString('utf8');
+      // Enough once a complete first record is present (quotes balanced at a newline).
+      let inQ = false;
+      let end = -1;
+      for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (delimiter === ',' && ch === '"') inQ = !inQ;
+        else if (ch === '\n' && !inQ) {
+          end = i;
+          break;
+        }
+      }
+      if (end >= 0) {
+        text = text.slice(0, end);
+        break;
+      }
+      if (text.length > 1 << 20) break;
+    }
+  } finally {
+    raw.destroy();
+    if (src !== raw) src.destroy();
+  }
+  const { parse } = await import('csv-parse/sync');
+  const rec = (parse(text.replace(/^\uFEFF/, '').replace(/\r$/, ''), { delimiter, quote: delimiter === ',' ? '"' : null, relax_column_count: true, relax_quotes: delimiter !== ',' }) as string[][])[0] ?? [];
+  return rec.map((h) => h.trim());
+}
+
 interface Row {
   value: Record<string, unknown>;
   row: number;
@@ -95,7 +135,8 @@ interface TableReadOptions {
 async function readTable(file: string, issues: SuiteIssue[], opts: TableReadOptions): Promise<{ rows: Row[]; columns: string[] }> {
   const format = opts.format ?? (await detectContainer(file));
   const rows: Row[] = [];
-  let header: string[] | null = null;
+  const delimited = format === 'csv' || format === 'tsv';
+  const header: string[] | null = delimited ? await readDelimitedHeader(file, format === 'csv' ? ',' : '\t') : null;
   const pick = (have: (c: string) => boolean, req: string | readonly string[]): string | null => {
     const alts = typeof req === 'string' ? [req] : req;
     for (const a of alts) if (have(a)) return a;
@@ -103,22 +144,18 @@ async function readTable(file: string, issues: SuiteIssue[], opts: TableReadOpti
   };
   const describe = (req: string | readonly string[]) => (typeof req === 'string' ? `"${req}"` : req.map((r) => `"${r}"`).join(' or '));
   let chosen: string[] | null = null;
+  if (header) {
+    // Checked before streaming starts (never leave the CSV reader early: see readDelimitedHeader).
+    chosen = opts.required.map((req) => {
+      const c = pick((x) => header.includes(x), req);
+      if (!c) throw new SuiteFormatError(file, 1, typeof req === 'string' ? req : req[0]!, `missing column ${describe(req)} in the header (columns: ${header.join(', ')})`);
+      return c;
+    });
+  }
   for await (const it of readRows(file, format, { signal: opts.signal })) {
     if (it.kind === 'error') {
       issues.push({ file, line: it.line, row: it.row, reason: it.reason });
-      if (!header && it.next.header) header = it.next.header;
       continue;
-    }
-    if ((format === 'csv' || format === 'tsv') && !header) {
-      header = it.next.header ?? Object.keys(it.value as object);
-    }
-    if (!chosen && header) {
-      const h = header;
-      chosen = opts.required.map((req) => {
-        const c = pick((x) => h.includes(x), req);
-        if (!c) throw new SuiteFormatError(file, 1, typeof req === 'string' ? req : req[0]!, `missing column ${describe(req)} in the header (columns: ${h.join(', ')})`);
-        return c;
-      });
     }
     const v = it.value;
     if (!v || typeof v !== 'object' || Array.isArray(v)) {
@@ -628,4 +665,104 @@ export function subsetSuite(suite: Suite, limit: number, seed?: number): Suite {
     picked = idx.slice(0, limit).sort((a, b) => a - b).map((i) => suite.items[i]!);
   }
   return { ...suite, items: picked, notes: [...suite.notes, `subset: ${limit} of ${suite.items.length} items${seed === undefined ? ' (first)' : ` (seed ${seed})`}`] };
+}
+
+// ---------------------------------------------------------------- one entry point (CLI / jobs)
+
+export type SuiteFormat = 'advbench' | 'harmbench' | 'beavertails' | 'stl' | 'xstest' | 'gsm8k' | 'sst2' | 'custom';
+
+/** Guess a suite file's format from its shape (folder, JSON keys, CSV header, first JSONL row). */
+export async function detectSuiteFormat(path: string): Promise<{ format: SuiteFormat | null; columns: string[]; reason: string }> {
+  if ((await stat(path)).isDirectory()) return { format: 'beavertails', columns: [], reason: 'a folder: per-category prompt files' };
+  const container = await detectContainer(path);
+  let first: Record<string, unknown> | null = null;
+  let header: string[] = [];
+  if (container === 'json') {
+    const head = (await readFile(path, 'utf8')).slice(0, 4096);
+    if (/^\uFEFF?\s*\{\s*"instructions"\s*:/.test(head)) return { format: 'stl', columns: ['instructions'], reason: 'JSON object with "instructions"' };
+  }
+  if (container === 'csv' || container === 'tsv') header = await readDelimitedHeader(path, container === 'csv' ? ',' : '\t');
+  else {
+    for await (const it of readRows(path, container)) {
+      if (it.kind === 'row' && it.value && typeof it.value === 'object' && !Array.isArray(it.value)) {
+        first = it.value as Record<string, unknown>;
+        break;
+      }
+    }
+  }
+  const cols = header.length ? header : first ? Object.keys(first) : [];
+  const has = (...c: string[]) => c.every((x) => cols.includes(x));
+  if (has('goal')) return { format: 'advbench', columns: cols, reason: 'has a "goal" column' };
+  if (has('Behavior') || has('behavior', 'semantic_category')) return { format: 'harmbench', columns: cols, reason: 'has a "Behavior" column' };
+  if (has('prompt', 'label', 'type')) return { format: 'xstest', columns: cols, reason: 'has prompt, label and type columns' };
+  if (has('sentence', 'label')) return { format: 'sst2', columns: cols, reason: 'has sentence and label columns' };
+  if (has('question', 'answer') && first && /####/.test(str(first.answer))) return { format: 'gsm8k', columns: cols, reason: 'question/answer with a "#### N" final answer' };
+  if (has('prompt', 'category')) return { format: 'beavertails', columns: cols, reason: 'prompt with a category field' };
+  return { format: null, columns: cols, reason: `no known suite shape (columns: ${cols.join(', ') || 'none'})` };
+}
+
+export interface SuiteSpec extends Partial<CustomSuiteOptions> {
+  /** A built-in suite id (see builtinSuites()) or a file/folder path. */
+  source: string;
+  /** Loader for a path (default: detected; 'custom' needs `kind`). */
+  format?: SuiteFormat;
+  template?: string;
+  /** Keep this many items (seeded shuffle when `seed` is given, else the first ones). */
+  limit?: number;
+  seed?: number;
+}
+
+/**
+ * Load a suite from a built-in id (resolved under `dataDir`) or a path, e.g. for
+ * `safetune eval --suite xstest --suite ./my_prompts.csv`.
+ */
+export async function loadSuite(spec: SuiteSpec | string, ctx: { dataDir?: string; signal?: AbortSignal } = {}): Promise<Suite> {
+  const s: SuiteSpec = typeof spec === 'string' ? { source: spec } : spec;
+  const builtin = getSuitesConfig().builtin.find((b) => b.id === s.source);
+  let suite: Suite;
+  if (builtin) {
+    if (!ctx.dataDir) throw new Error(`suite "${s.source}" is built in but no data folder was given (it reads ${builtin.path} under it)`);
+    suite = await loadBuiltinSuite(s.source, ctx.dataDir, { id: s.id, title: s.title, template: s.template, signal: ctx.signal });
+  } else {
+    try {
+      await stat(s.source);
+    } catch {
+      throw new Error(`suite "${s.source}": neither a built-in suite (${builtinSuites().map((b) => b.id).join(', ')}) nor an existing file`);
+    }
+    let format = s.format;
+    if (!format) {
+      const d = await detectSuiteFormat(s.source);
+      format = d.format ?? (s.kind ? 'custom' : undefined);
+      if (!format) throw new Error(`${s.source}: cannot tell the suite format: ${d.reason}; give its kind (harmful, over-refusal or task) and columns to load it as a custom suite`);
+    }
+    const o = { id: s.id, title: s.title, signal: ctx.signal };
+    switch (format) {
+      case 'advbench':
+        suite = await loadAdvBench(s.source, o);
+        break;
+      case 'harmbench':
+        suite = await loadHarmBenchCsv(s.source, o);
+        break;
+      case 'beavertails':
+        suite = await loadBeaverTails(s.source, { ...o, promptColumn: s.promptColumn, categoryColumn: s.categoryColumn });
+        break;
+      case 'stl':
+        suite = await loadStlJson(s.source, o);
+        break;
+      case 'xstest':
+        suite = await loadXSTest(s.source, o);
+        break;
+      case 'gsm8k':
+        suite = await loadGsm8k(s.source, { ...o, template: s.template });
+        break;
+      case 'sst2':
+        suite = await loadSst2(s.source, { ...o, template: s.template });
+        break;
+      case 'custom':
+        if (!s.kind) throw new Error(`${s.source}: a custom suite needs its kind (harmful, over-refusal or task)`);
+        suite = await loadCustomSuite(s.source, { ...s, kind: s.kind, signal: ctx.signal });
+        break;
+    }
+  }
+  return s.limit !== undefined ? subsetSuite(suite, s.limit, s.seed) : suite;
 }

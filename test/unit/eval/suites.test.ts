@@ -173,3 +173,50 @@ describe('suites from fixtures', () => {
     await expect(loadBuiltinSuite('xstest', '/nonexistent-dir')).rejects.toThrow(/benign\/xstest_prompts\.csv not found/);
   });
 });
+
+describe('loadSuite: one entry point for the CLI', () => {
+  it.skipIf(!data)(`detects every shared file's format and loads built-ins by id with a seeded limit${NOTE}`, async () => {
+    const { detectSuiteFormat, loadSuite } = await import('../../../src/main/eval/suites');
+    const expectFormat: Array<[string[], string]> = [
+      [['harmful', 'advbench_harmful_behaviors.csv'], 'advbench'],
+      [['benign', 'xstest_prompts.csv'], 'xstest'],
+      [['harmful', 'stl_I-CoNa.json'], 'stl'],
+      [['task', 'gsm8k_test.jsonl'], 'gsm8k'],
+      [['task', 'sst2_glue_dev.tsv'], 'sst2'],
+      [['reference', 'beavertails-unsafe-prompts'], 'beavertails'],
+    ];
+    for (const [parts, f] of expectFormat) expect((await detectSuiteFormat(join(data!, ...parts))).format).toBe(f);
+    const byPath = await loadSuite(join(data!, 'benign', 'xstest_prompts.csv'));
+    const byId = await loadSuite('xstest', { dataDir: data! });
+    expect(byPath.items).toEqual(byId.items);
+    const sub = await loadSuite({ source: 'advbench', limit: 10, seed: 3 }, { dataDir: data! });
+    expect(sub.items).toHaveLength(10);
+    expect(sub.notes.at(-1)).toBe('subset: 10 of 520 items (seed 3)');
+  });
+
+  it('fixtures: HarmBench detected; unknown shapes need a kind; custom with kind works', async () => {
+    const { detectSuiteFormat, loadSuite } = await import('../../../src/main/eval/suites');
+    expect((await detectSuiteFormat(fx('harmbench_sample.csv'))).format).toBe('harmbench');
+    await expect(loadSuite(fx('custom_task.jsonl'))).rejects.toThrow(/cannot tell the suite format: no known suite shape \(columns: q, ref\); give its kind/);
+    const s = await loadSuite({ source: fx('custom_task.jsonl'), kind: 'task', promptColumn: 'q', referenceColumn: 'ref' });
+    expect(s.items).toHaveLength(2);
+    await expect(loadSuite('xstest')).rejects.toThrow(/built in but no data folder/);
+    await expect(loadSuite('/no/such/file.csv')).rejects.toThrow(/neither a built-in suite .* nor an existing file/);
+  });
+});
+
+describe('large files', () => {
+  it('a missing column in a CSV larger than the reader buffer fails fast (no back-pressure hang)', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const f = join(mkdtempSync(join(tmpdir(), 'eval-big-')), 'big.csv');
+    writeFileSync(f, 'question,target\n' + Array.from({ length: 20_000 }, (_, i) => `"How do I do thing number ${i}, quickly?",Sure`).join('\n'));
+    const t0 = Date.now();
+    await expect(loadAdvBench(f)).rejects.toThrow(/big\.csv:1: missing column "goal" in the header \(columns: question, target\)/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    writeFileSync(f, 'goal,target\n' + Array.from({ length: 20_000 }, (_, i) => `"How do I do thing number ${i}, quickly?",Sure`).join('\n'));
+    const s = await loadAdvBench(f);
+    expect(s.items).toHaveLength(20_000);
+    expect(s.items[19_999]!.prompt).toBe('How do I do thing number 19999, quickly?');
+  });
+});
