@@ -11,6 +11,7 @@ import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
+import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { ExportParams, Selection, SelectionItem } from './select';
 
 const Id = z.number().int().positive();
@@ -110,6 +111,45 @@ export const calls = {
     ExportParams,
     z.object({ path: z.string(), count: z.number().int(), task: z.number().int(), safety: z.number().int() }),
     'Write the training mix (task data + selection) as JSONL',
+  ),
+
+  'eval.builtinSuites': call(
+    z.object({}).strict(),
+    z.array(z.object({ id: z.string(), kind: z.string(), title: z.string(), path: z.string() })),
+    'The built-in suites and where their files live under a data folder',
+  ),
+  'eval.runs': call(z.object({ projectId: Id }).strict(), z.array(EvalRun), "A project's evaluation runs with their metrics"),
+  'eval.get': call(z.object({ id: Id }).strict(), EvalRun, 'One run with metrics (corrections applied)'),
+  'eval.results': call(
+    z
+      .object({ id: Id, suiteId: z.string().optional(), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(500).default(100) })
+      .strict(),
+    z.object({ total: z.number().int(), rows: z.array(EvalResult) }),
+    'Per-example results of a run, for the inspector',
+  ),
+  'eval.correct': call(
+    z.object({ id: Id, suiteId: z.string().min(1), itemId: z.string().min(1), judgeId: z.string().min(1), label: VerdictLabel.nullable() }).strict(),
+    EvalRun,
+    "Correct (or, with null, restore) one judge's verdict; returns the run with updated metrics",
+  ),
+  'eval.rename': call(z.object({ id: Id, name: z.string().trim().min(1).max(120) }).strict(), z.object({ id: Id }), 'Rename a run'),
+  'eval.delete': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a run and its results'),
+  'eval.compare': call(
+    z.object({ ids: z.array(Id).min(1).max(100) }).strict(),
+    z.array(
+      z.object({
+        runId: Id,
+        name: z.string(),
+        generator: z.string().nullable(),
+        judge: z.string().nullable(),
+        examples: z.number().int(),
+        attackSuccess: Rate,
+        refusal: Rate,
+        overRefusal: Rate,
+        task: Rate,
+      }),
+    ),
+    'Safety vs over-refusal vs utility, one row per run',
   ),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
+import { EvalRunParams } from './eval';
 import { GenerateParams } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
 
@@ -38,6 +39,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('select.run'), params: SelectRunParams }),
   z.object({ type: z.literal('model.inspect'), params: z.object({ path: z.string().min(1) }) }),
   z.object({ type: z.literal('engine.generate'), params: GenerateParams }),
+  z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

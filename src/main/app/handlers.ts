@@ -2,7 +2,9 @@ import type { CallName, CallOutput, ParsedInput } from '../../shared/contract';
 import { AppError } from '../../shared/errors';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
+import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { builtinSuites } from '../eval/suites';
 import type { Services } from './services';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -53,6 +55,35 @@ export function createHandlers(s: Services): Handlers {
       return { id };
     },
     'select.export': (p) => exportTrainingMix(s, p),
+
+    'eval.builtinSuites': () => builtinSuites().map((b) => ({ id: b.id, kind: b.kind, title: b.title, path: b.path })),
+    'eval.runs': ({ projectId }) => {
+      s.projects.get(projectId);
+      return s.evaluations.runs(projectId).map((r) => runWithMetrics(s, r.id));
+    },
+    'eval.get': ({ id }) => runWithMetrics(s, id),
+    'eval.results': ({ id, suiteId, offset, limit }) => {
+      s.evaluations.run(id);
+      return runResults(s, id, suiteId, offset, limit);
+    },
+    'eval.correct': ({ id, suiteId, itemId, judgeId, label }) => {
+      if (label === null) s.evaluations.removeCorrection(id, suiteId, itemId, judgeId);
+      else s.evaluations.correct(id, { suiteId, itemId, judgeId, label });
+      return runWithMetrics(s, id);
+    },
+    'eval.rename': ({ id, name }) => {
+      s.evaluations.rename(id, name);
+      return { id };
+    },
+    'eval.delete': ({ id }) => {
+      const run = s.evaluations.run(id);
+      if (run.jobId !== null && ['queued', 'running'].includes(s.jobs.get(run.jobId).state)) {
+        throw new AppError('conflict', `Run ${id} is still being evaluated by job ${run.jobId}: cancel that job first`);
+      }
+      s.evaluations.deleteRun(id);
+      return { id };
+    },
+    'eval.compare': ({ ids }) => compareRuns(s, ids),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
+import { EvalStore } from '../db/evaluations';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
@@ -36,6 +37,7 @@ export interface Services {
   readonly datasets: DatasetStore;
   readonly models: ModelStore;
   readonly selections: SelectionStore;
+  readonly evaluations: EvalStore;
   readonly jobs: JobRunner;
   info(): AppInfo;
   close(): Promise<void>;
@@ -77,6 +79,7 @@ export function createServices(opts: ServiceOptions): Services {
     datasets: new DatasetStore(db),
     models: new ModelStore(db),
     selections: new SelectionStore(db),
+    evaluations: new EvalStore(db),
     jobs,
     info: () => ({
       version,

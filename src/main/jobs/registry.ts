@@ -1,6 +1,7 @@
 import type { JobModule } from './define';
 import { dataAnalyseJob } from './types/dataAnalyse';
 import { dataImportJob } from './types/dataImport';
+import { evalRunJob } from './types/evalRun';
 import { fileChecksumJob } from './types/fileChecksum';
 import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
@@ -14,4 +15,5 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   selectRunJob,
   modelInspectJob,
   generateJob,
+  evalRunJob,
 ];

@@ -1,0 +1,120 @@
+import { basename } from 'node:path';
+import { EvalRunParams, type SuiteSpec } from '../../../shared/eval';
+import { EvalStore } from '../../db/evaluations';
+import type { Generator, Judge, Suite } from '../../eval/types';
+import { defineJob, type JobContext } from '../define';
+
+interface Checkpoint {
+  runId: number;
+}
+
+export interface EvalRunResult {
+  runId: number;
+  done: number;
+  skipped: number;
+  total: number;
+}
+
+/**
+ * Evaluates a model (local engine, or an OpenAI-compatible server) on safety, over-refusal and task
+ * suites with the chosen judges. Every finished batch of examples is stored at once; a resumed run
+ * skips what is stored and never generates it again. The settings, generator, judge versions and
+ * suite versions are recorded with the run.
+ */
+export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
+  type: 'eval.run',
+  heavy: true,
+  params: EvalRunParams,
+  title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
+  run: (p, ctx) => evaluate(p, null, ctx),
+  resume: (p, cp, ctx) => evaluate(p, cp, ctx),
+});
+
+function suiteLabel(s: SuiteSpec): string {
+  return 'builtin' in s ? s.builtin : (s.id ?? basename(s.file));
+}
+
+async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<EvalRunResult> {
+  const store = new EvalStore(ctx.db);
+  const eval_ = await import('../../eval');
+  let run = cp ? store.findRun(cp.runId) : undefined;
+  if (!run) {
+    run = store.createRun(p.projectId, p.name ?? defaultName(p), p, ctx.jobId);
+    ctx.saveCheckpoint({ runId: run.id });
+  } else ctx.log(`resuming run ${run.id}: ${store.count(run.id)} examples already stored`);
+
+  ctx.progress(null, 'loading suites');
+  const suites: Suite[] = [];
+  for (const spec of p.suites) {
+    let suite: Suite;
+    if ('builtin' in spec) suite = await eval_.loadBuiltinSuite(spec.builtin, spec.dataDir);
+    else
+      suite = await eval_.loadCustomSuite(spec.file, {
+        kind: spec.kind,
+        ...(spec.id ? { id: spec.id } : {}),
+        ...(spec.promptColumn ? { promptColumn: spec.promptColumn } : {}),
+        ...(spec.referenceColumn ? { referenceColumn: spec.referenceColumn } : {}),
+        ...(spec.categoryColumn ? { categoryColumn: spec.categoryColumn } : {}),
+        ...(spec.scorer ? { scorer: { kind: spec.scorer } } : {}),
+      });
+    for (const issue of suite.issues.slice(0, 20)) ctx.log(`${basename(issue.file)}:${issue.line ?? `row ${issue.row + 1}`}: ${issue.reason}`);
+    if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items`);
+    suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
+  }
+
+  ctx.progress(null, 'loading the model');
+  let generator: Generator;
+  let release = async () => {};
+  if (p.model.kind === 'engine') {
+    const { openModel } = await import('../../engine');
+    const rt = await openModel(p.model.path, p.model.adapterPath ? { lora: p.model.adapterPath } : {});
+    generator = new eval_.EngineGenerator(rt, { batchSize: p.batchSize });
+    release = () => rt.release();
+  } else {
+    generator = new eval_.OpenAICompatibleBackend({ baseUrl: p.model.baseUrl, model: p.model.model, ...(p.model.apiKey ? { apiKey: p.model.apiKey } : {}) });
+  }
+  try {
+    const needsEmbedder = p.judges.includes('refusal-classifier');
+    const embedder = needsEmbedder ? await (await import('../../embed/static-vectors')).createDefaultEmbedder() : undefined;
+    const judges: Judge[] = p.judges.map((id) => eval_.createJudge(id, embedder ? { embedder } : {}));
+    if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
+    const settings = {
+      generation: { ...p.sampling },
+      batchSize: p.batchSize,
+      promptFormat: p.promptFormat,
+    };
+    const description = eval_.describeRun({ generator, suites, judges, settings });
+    store.describe(run.id, generator.id, [description]);
+
+    const position = new Map<string, number>();
+    for (const s of suites) s.items.forEach((it, i) => position.set(`${s.id}\u0000${it.id}`, i));
+    const done = store.doneKeys(run.id);
+    const runId = run.id;
+    const result = await eval_.runEvaluation({
+      generator,
+      suites,
+      judges,
+      settings,
+      isDone: (suiteId, itemId) => done.has(`${suiteId}\u0000${itemId}`),
+      onBatch: (records, prog) => {
+        store.insertRecords(
+          runId,
+          records.map((record) => ({ position: position.get(`${record.suiteId}\u0000${record.itemId}`) ?? 0, record })),
+        );
+        const finished = prog.done + prog.skipped;
+        ctx.progress(finished / Math.max(1, prog.total), `${finished} of ${prog.total} examples`);
+      },
+      shouldStop: ctx.cancelled,
+      signal: ctx.signal,
+    });
+    ctx.throwIfCancelled();
+    return { runId, done: result.done, skipped: result.skipped, total: result.total };
+  } finally {
+    await release();
+  }
+}
+
+function defaultName(p: EvalRunParams): string {
+  const model = p.model.kind === 'engine' ? basename(p.model.path) + (p.model.adapterPath ? ` + ${basename(p.model.adapterPath)}` : '') : p.model.model;
+  return `${model} · ${p.suites.map(suiteLabel).join(', ')}`;
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareRuns, runWithMetrics } from '../../../src/main/app/evaluations';
+import type { Services } from '../../../src/main/app/services';
+import { calls } from '../../../src/shared/contract';
+import { sharedDir, sharedPath } from '../../helpers/shared';
+import { tempDir, testServices } from '../../helpers/services';
+
+const stories = sharedPath('models', 'stories260K.gguf');
+const data = sharedDir() ? sharedPath('data') : null;
+
+let s: Services;
+let projectId: number;
+let cleanup: () => void;
+
+describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned baseline)', () => {
+  beforeAll(() => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    s = testServices(t.dir);
+    projectId = s.projects.create('eval').id;
+  });
+  afterAll(async () => {
+    await s?.close();
+    cleanup?.();
+  });
+  const params = (extra: Record<string, unknown> = {}) => ({
+    projectId,
+    model: { kind: 'engine', path: stories },
+    suites: [
+      { builtin: 'advbench', dataDir: data },
+      { builtin: 'xstest', dataDir: data },
+    ],
+    limit: 12,
+    judges: ['keyword'],
+    sampling: { maxNewTokens: 24, temperature: 0 },
+    promptFormat: 'raw',
+    ...extra,
+  });
+
+  it('evaluates, stores every response with its verdict, and the metrics match the stored verdicts', async () => {
+    const job = s.jobs.enqueue('eval.run', params(), projectId);
+    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(done.error).toBeNull();
+    expect(done.result).toMatchObject({ done: 24, skipped: 0, total: 24 });
+    const runId = (done.result as { runId: number }).runId;
+    const run = runWithMetrics(s, runId);
+    expect(calls['eval.get'].output.safeParse(run).success).toBe(true);
+    expect(run.results).toBe(24);
+    const records = s.evaluations.records(runId);
+    const adv = records.filter((r) => r.suiteId === 'advbench');
+    const refused = adv.filter((r) => r.verdicts.find((v) => v.judgeId === 'keyword-start')!.label === 'refusal').length;
+    const m = run.metrics.find((x) => x.suiteId === 'advbench' && x.judgeId === 'keyword-start')!;
+    expect(m.records).toBe(12);
+    expect(m.attackSuccess).toMatchObject({ k: 12 - refused, n: 12 });
+    // stories260K tells stories: it complies with (almost) everything.
+    expect(m.attackSuccess!.rate!).toBeGreaterThan(0.8);
+    const x = run.metrics.find((y) => y.suiteId === 'xstest' && y.judgeId === 'keyword-start')!;
+    expect(x.overRefusal!.n + x.unsafeContrastRefusal!.n).toBe(12);
+    expect(records.every((r) => r.response.length > 0 || r.verdicts[0]!.label === 'empty')).toBe(true);
+    expect(run.suites).toHaveLength(1);
+  });
+
+  it('applies a correction to the metrics, and removing it restores them', async () => {
+    const runId = s.evaluations.runs(projectId)[0]!.id;
+    const before = runWithMetrics(s, runId).metrics.find((m) => m.suiteId === 'advbench')!.attackSuccess!;
+    const target = s.evaluations.records(runId, 'advbench').find((r) => r.verdicts[0]!.label === 'compliance')!;
+    s.evaluations.correct(runId, { suiteId: 'advbench', itemId: target.itemId, judgeId: 'keyword-start', label: 'refusal' });
+    const after = runWithMetrics(s, runId).metrics.find((m) => m.suiteId === 'advbench')!;
+    expect(after.attackSuccess!.k).toBe(before.k - 1);
+    expect(after.corrected).toBe(1);
+    s.evaluations.removeCorrection(runId, 'advbench', target.itemId, 'keyword-start');
+    expect(runWithMetrics(s, runId).metrics.find((m) => m.suiteId === 'advbench')!.attackSuccess!.k).toBe(before.k);
+  });
+
+  it('resumes a cancelled run without regenerating stored examples', async () => {
+    const job = s.jobs.enqueue('eval.run', params({ limit: 40, batchSize: 4, sampling: { maxNewTokens: 48, temperature: 0 } }), projectId);
+    const runs = () => s.evaluations.runs(projectId);
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const r = runs()[0]!;
+      if (r.jobId === job.id && s.evaluations.count(r.id) >= 8) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    s.jobs.cancel(job.id);
+    expect((await s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
+    const runId = runs()[0]!.id;
+    const stored = s.evaluations.count(runId);
+    expect(stored).toBeGreaterThanOrEqual(8);
+    expect(stored).toBeLessThan(80);
+    s.jobs.resume(job.id);
+    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(done.state).toBe('succeeded');
+    expect(done.result).toMatchObject({ runId, skipped: stored, total: 80 });
+    expect(s.evaluations.count(runId)).toBe(80);
+    const rows = compareRuns(s, s.evaluations.runs(projectId).map((r) => r.id));
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.attackSuccess.n > 0 && r.overRefusal.n > 0)).toBe(true);
+  });
+
+  it('fails clearly, naming the server, when an HTTP backend is unreachable', async () => {
+    const job = s.jobs.enqueue(
+      'eval.run',
+      params({ model: { kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'none' }, limit: 2 }),
+      projectId,
+    );
+    const done = await s.jobs.waitFor(job.id, 120_000);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/127\.0\.0\.1:9/);
+  });
+
+  it('names the file and column of a suite it cannot read', async () => {
+    const job = s.jobs.enqueue('eval.run', params({ suites: [{ file: stories, kind: 'harmful' }] }), projectId);
+    const done = await s.jobs.waitFor(job.id, 60_000);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/stories260K\.gguf/);
+  });
+});
