@@ -179,9 +179,9 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     return { text: c.text, finishReason: finishOf(c.finish_reason), promptTokens: json.usage?.prompt_tokens, completionTokens: json.usage?.completion_tokens };
   }
 
-  /** Requests run `concurrency` at a time; the first failure rejects the call (after in-flight ones settle). */
+  /** Requests run `concurrency` at a time; the first failure rejects the call (after in-flight ones settle); shouldStop() → unsent requests come back 'cancelled'. */
   async generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
-    return this.pool(requests, (r) => this.generateOne(r, settings, options.signal), options);
+    return this.pool<GenerationRequest, GenerationOutput>(requests, (r) => this.generateOne(r, settings, options.signal), options, () => ({ text: '', finishReason: 'cancelled' }));
   }
 
   async scoreNextToken(prompts: readonly string[], candidates: readonly string[], options: GenerateCallOptions = {}): Promise<Array<Record<string, number | null>>> {
@@ -205,13 +205,22 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     );
   }
 
-  private async pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>, options: GenerateCallOptions): Promise<R[]> {
+  /**
+   * Run fn over items, `concurrency` at a time. When shouldStop() turns true, requests not yet sent
+   * get `onStop()` (generate: a 'cancelled' output, as the engine does) and in-flight ones finish.
+   */
+  private async pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>, options: GenerateCallOptions, onStop: () => R = () => {
+    throw new DOMException('generation stopped', 'AbortError');
+  }): Promise<R[]> {
     const out: R[] = new Array(items.length);
     let next = 0;
     let failure: unknown = null;
     const worker = async () => {
       while (failure === null && next < items.length) {
-        if (options.shouldStop?.()) throw new DOMException('generation stopped', 'AbortError');
+        if (options.shouldStop?.()) {
+          while (next < items.length) out[next++] = onStop();
+          return;
+        }
         const i = next++;
         try {
           out[i] = await fn(items[i]!);

@@ -118,6 +118,7 @@ export async function truncateToFit(text: string, fits: (t: string) => Promise<b
 interface Pending {
   suite: Suite;
   item: SuiteItem;
+  position: number;
 }
 
 function key(suiteId: string, itemId: string) {
@@ -142,7 +143,7 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
     if (ids.has(su.id)) throw new Error(`runEvaluation: two suites share the id "${su.id}"`);
     ids.add(su.id);
   }
-  const all: Pending[] = input.suites.flatMap((suite) => suite.items.map((item) => ({ suite, item })));
+  const all: Pending[] = input.suites.flatMap((suite) => suite.items.map((item, position) => ({ suite, item, position })));
   const pending = all.filter((p) => !input.isDone?.(p.suite.id, p.item.id));
   const progress: RunProgress = { done: 0, skipped: all.length - pending.length, total: all.length };
 
@@ -217,6 +218,7 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
         suiteId: p.suite.id,
         suiteKind: p.suite.kind,
         itemId: p.item.id,
+        position: p.position,
         prompt: f.text,
         expected: p.item.expected,
         categories: p.item.categories,

@@ -173,6 +173,8 @@ export interface EvalRecord {
   suiteId: string;
   suiteKind: SuiteKind;
   itemId: string;
+  /** 0-based index of the item in its suite as run (stable order for storage and display). */
+  position?: number;
   /** The prompt as sent (after any truncation). */
   prompt: string;
   response: string;

@@ -196,3 +196,29 @@ describe.skipIf(!stories || !data)(`runner on the engine's stories260K${stories 
     }
   });
 });
+
+describe('runner over the OpenAI-compatible server', () => {
+  it('stops mid-batch when shouldStop turns true (unsent requests not recorded) and resumes to the same records', async () => {
+    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/http-backend');
+    const { startOpenAIServer } = await import('../../../src/main/eval/openai-server');
+    const srv = await startOpenAIServer({ generator: new ScriptedGenerator(answer), model: 'scripted' });
+    try {
+      const be = () => new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'scripted', concurrency: 1 });
+      const settings = { generation: { maxNewTokens: 16, temperature: 0 }, batchSize: 4 };
+      const full: EvalRecord[] = [];
+      await runEvaluation({ generator: be(), suites: suites(), judges, settings, onBatch: (r) => void full.push(...r) });
+      expect(full.map((r) => r.position)).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2]);
+      const base = srv.requests;
+      const first: EvalRecord[] = [];
+      const r1 = await runEvaluation({ generator: be(), suites: suites(), judges, settings, onBatch: (r) => void first.push(...r), shouldStop: () => srv.requests - base >= 6 });
+      expect(r1).toMatchObject({ stopped: true, done: 6 });
+      expect(srv.requests - base).toBe(6);
+      const second: EvalRecord[] = [];
+      const r2 = await runEvaluation({ generator: be(), suites: suites(), judges, settings, isDone: doneSet(first), onBatch: (r) => void second.push(...r) });
+      expect(r2).toEqual({ done: 5, skipped: 6, total: 11, stopped: false });
+      expect([...first, ...second]).toEqual(full);
+    } finally {
+      await srv.close();
+    }
+  });
+});
