@@ -50,3 +50,4 @@ export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints, type
 export { writePeftAdapter, readPeftAdapter } from './adapter';
 export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillSpec } from './graph';
 export { Rng, epochOrder } from './rng';
+export * from './continual';

@@ -95,6 +95,8 @@ export interface TermContext {
  */
 export interface TrainingTerm {
   readonly name: string;
+  /** the distillation inputs this term needs in the graph (DER, LwF); one spec per trainer */
+  readonly distillSpec?: DistillSpec;
   /** distillation feeds for a task micro-batch (LwF), or undefined */
   distillFor?(ctx: TermContext, batch: Batch, examples: number[]): DistillFeeds | undefined;
   /** extra loss and gradients to add to the step (accumulated into `grads`); returns the loss added */
@@ -235,11 +237,21 @@ export class Trainer {
     return t;
   }
 
+  /** the graph's distillation spec: options.distill or the one the terms need */
+  private get distill(): DistillSpec | undefined {
+    const specs = (this.options.terms ?? []).filter((t) => t.distillSpec).map((t) => ({ name: t.name, spec: t.distillSpec! }));
+    if (this.options.distill) specs.unshift({ name: 'options.distill', spec: this.options.distill });
+    for (const s of specs.slice(1))
+      if (s.spec.k !== specs[0]!.spec.k || s.spec.mode !== specs[0]!.spec.mode)
+        throw new Error(`${specs[0]!.name} and ${s.name} need different distillation inputs (${JSON.stringify(specs[0]!.spec)} vs ${JSON.stringify(s.spec)}); use one distillation term per run`);
+    return specs[0]?.spec;
+  }
+
   private async open(): Promise<void> {
     this.tg = buildTrainGraph(this.model.config, this.model.weights, {
       lora: this.targets,
       dropout: (this.options.lora.dropout ?? 0) > 0,
-      distill: this.options.distill,
+      distill: this.distill,
     });
     this.session = await createSession(this.tg.graph.build(), {
       intraOpThreads: this.options.threads ?? defaultThreads(),
@@ -290,13 +302,14 @@ export class Trainer {
       else for (let i = 0; i < m.length; i++) m[i] = this.rng.next() < p ? 0 : keep;
       feeds[input] = new ort.Tensor('float32', m, [b.batch, b.seq, t.inFeatures]);
     }
-    if (this.options.distill) {
-      const K = this.options.distill.k;
+    const spec = this.distill;
+    if (spec) {
+      const K = spec.k;
       const d = mb.distill ?? { idx: new BigInt64Array(b.batch * b.seq * K), val: new Float32Array(b.batch * b.seq * K), weights: new Float32Array(b.batch * b.seq) };
       feeds['distill_idx'] = new ort.Tensor('int64', d.idx, [b.batch, b.seq, K]);
       feeds['distill_val'] = new ort.Tensor('float32', d.val, [b.batch, b.seq, K]);
       feeds['distill_weights'] = new ort.Tensor('float32', d.weights, dims);
-    } else if (mb.distill) throw new Error('Trainer: distillation feeds given but the trainer has no `distill` option');
+    } else if (mb.distill) throw new Error('Trainer: distillation feeds given but no term or option declared a distillation spec');
     const out = await this.session.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const name of this.tg.params) grads.set(name, out[`grad.${name}`]!.data as Float32Array);

@@ -1,0 +1,19 @@
+/**
+ * Continual-learning terms for safety-preserving fine-tuning (RESEARCH.md §2), each usable alone:
+ * replay mixing (data), DER / DER++ and LwF (logit distillation in the training graph), EWC and L2-SP
+ * (quadratic anchors on W_eff = W + scale·B·A, in TypeScript), A-GEM (gradient projection).
+ *
+ * ```ts
+ * const aligned = await openModel(model);                                   // the aligned model, no adapter
+ * const teacher = await recordTeacherLogits(aligned, safety, 16);           // top-16 logits + lse per position
+ * const fisher = await estimateFisher(model, safety, targets.map((t) => t.weight));
+ * const mix = mixReplay(task, safety, { ratio: 0.1, seed: 1 }).examples;   // replay / SafeInstr
+ * terms: [derTerm({ buffer: safety, teacher, alpha: 0.5, beta: 0.5 })]      // DER++
+ *        [lwfTerm({ teacher: await recordTeacherLogits(aligned, task, 16), weight: 1 })]
+ *        [ewcTerm({ fisher, lambda: 1e3 })], [l2spTerm({ lambda: 0.1 })], [agemTerm({ reference: safety })]
+ * ```
+ */
+export { mixReplay, type ReplayMixOptions, type ReplayMix } from './replay';
+export { topKWithLse, recordTeacherLogits, distillFeeds, derTerm, lwfTerm, type TeacherLogits, type DerOptions, type LwfOptions } from './distill';
+export { anchorPenalty, ewcTerm, l2spTerm, estimateFisher } from './penalty';
+export { agemProject, agemTerm, type AgemOptions } from './agem';

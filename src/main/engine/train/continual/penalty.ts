@@ -1,0 +1,139 @@
+/**
+ * Quadratic anchors to the aligned weights for LoRA training, computed in TypeScript:
+ * EWC (λ/2 · Σ F ⊙ (W_eff − W_aligned)², F = diagonal Fisher of the aligned model on safety data)
+ * and L2-SP (λ/2 · ‖W_eff − W_aligned‖²), with W_eff = W_base + scale · B·A. When the base is the
+ * aligned model the difference is the LoRA delta; `offset` (W_base − W_aligned) covers other bases.
+ */
+import { createSession, defaultThreads, ort } from '../../graph';
+import type { LoadedModel } from '../../model/loaded';
+import { makeBatch, type TrainExample } from '../data';
+import { buildTrainGraph } from '../graph';
+import type { LoraParams, LoraTarget } from '../lora';
+import type { TrainingTerm } from '../trainer';
+
+/**
+ * Σ over targets of λ/2 Σ_ij F_ij D_ij², D = offset + scale·B·A (F = 1 where `fisher` has no entry
+ * and `fisher` is null: L2-SP). Adds dP/dA and dP/dB into `grads` when given; returns P.
+ */
+export function anchorPenalty(
+  targets: LoraTarget[],
+  params: LoraParams,
+  lambda: number,
+  fisher: Map<string, Float32Array> | null,
+  grads?: Map<string, Float32Array>,
+  offset?: Map<string, Float32Array>,
+): number {
+  let total = 0;
+  for (const t of targets) {
+    const F = fisher ? fisher.get(t.weight) : undefined;
+    if (fisher && !F) continue; // EWC only on matrices with a Fisher estimate
+    const A = params.tensors.get(`${t.weight}.lora_A`)!;
+    const B = params.tensors.get(`${t.weight}.lora_B`)!;
+    const off = offset?.get(t.weight);
+    const { rank: r, inFeatures: n, outFeatures: m, scale } = t;
+    if (F && F.length !== m * n) throw new Error(`Fisher of ${t.weight} has ${F.length} values, expected ${m * n}`);
+    const gA = grads?.get(`${t.weight}.lora_A`);
+    const gB = grads?.get(`${t.weight}.lora_B`);
+    const row = new Float64Array(n);
+    for (let o = 0; o < m; o++) {
+      // D[o,:] = off[o,:] + scale Σ_k B[o,k] A[k,:];  G[o,:] = λ F[o,:] D[o,:]
+      row.fill(0);
+      for (let k = 0; k < r; k++) {
+        const b = B[o * r + k]! * scale;
+        if (b === 0) continue;
+        const ak = k * n;
+        for (let i = 0; i < n; i++) row[i]! += b * A[ak + i]!;
+      }
+      if (off) for (let i = 0; i < n; i++) row[i]! += off[o * n + i]!;
+      let p = 0;
+      for (let i = 0; i < n; i++) {
+        const f = F ? F[o * n + i]! : 1;
+        const d = row[i]!;
+        p += f * d * d;
+        row[i] = lambda * f * d; // G
+      }
+      total += 0.5 * lambda * p;
+      if (!gA || !gB) continue;
+      // dB[o,k] = scale Σ_i G[o,i] A[k,i];  dA[k,i] += scale B[o,k] G[o,i]
+      for (let k = 0; k < r; k++) {
+        const ak = k * n;
+        let s = 0;
+        for (let i = 0; i < n; i++) s += row[i]! * A[ak + i]!;
+        gB[o * r + k]! += scale * s;
+        const bs = scale * B[o * r + k]!;
+        if (bs !== 0) for (let i = 0; i < n; i++) gA[ak + i]! += bs * row[i]!;
+      }
+    }
+  }
+  return total;
+}
+
+/** EWC as a trainer term. */
+export function ewcTerm(opts: { fisher: Map<string, Float32Array>; lambda: number; offset?: Map<string, Float32Array> }): TrainingTerm {
+  return {
+    name: 'ewc',
+    async addToStep(ctx, grads) {
+      return anchorPenalty(ctx.targets, ctx.params, opts.lambda, opts.fisher, grads, opts.offset);
+    },
+  };
+}
+
+/** L2-SP as a trainer term. */
+export function l2spTerm(opts: { lambda: number; offset?: Map<string, Float32Array> }): TrainingTerm {
+  return {
+    name: 'l2sp',
+    async addToStep(ctx, grads) {
+      return anchorPenalty(ctx.targets, ctx.params, opts.lambda, null, grads, opts.offset);
+    },
+  };
+}
+
+/**
+ * Diagonal (empirical) Fisher of a model on examples for the given weight matrices:
+ * F = mean over examples of (∂ log p(targets | example) / ∂W)², one example per backward pass.
+ * `weights` are base weight names (e.g. the LoRA targets' `weight`).
+ */
+export async function estimateFisher(
+  model: LoadedModel,
+  examples: TrainExample[],
+  weights: string[],
+  opts: { threads?: number; maxLength?: number; normalise?: 'none' | 'max' } = {},
+): Promise<Map<string, Float32Array>> {
+  if (examples.length === 0) throw new Error('estimateFisher: no examples');
+  const wanted = new Set(weights);
+  const tg = buildTrainGraph(model.config, model.weights, { lora: [], trainWeights: (n) => wanted.has(n) });
+  for (const w of weights) if (!tg.params.includes(w)) throw new Error(`estimateFisher: ${w} is not a weight of the model graph`);
+  const sess = await createSession(tg.graph.build(), { intraOpThreads: opts.threads ?? defaultThreads() });
+  const feedsW: Record<string, ort.Tensor> = {};
+  for (const w of tg.params) feedsW[w] = new ort.Tensor('float32', model.weights.f32(w), model.weights.shape(w));
+  const fisher = new Map<string, Float32Array>(tg.params.map((w) => [w, new Float32Array(model.weights.shape(w).reduce((a, b) => a * b, 1))]));
+  try {
+    for (const ex of examples) {
+      const b = makeBatch([ex], { maxLength: opts.maxLength });
+      if (b.tokens === 0) continue;
+      const dims = [1, b.seq];
+      const out = await sess.run({
+        ...feedsW,
+        input_ids: new ort.Tensor('int64', b.inputIds, dims),
+        attention_mask: new ort.Tensor('int64', b.attentionMask, dims),
+        position_ids: new ort.Tensor('int64', b.positionIds, dims),
+        labels: new ort.Tensor('int64', b.labels, dims),
+        // gradient of the summed log-likelihood of this example
+        label_weights: new ort.Tensor('float32', b.labelMask, dims),
+      });
+      for (const w of tg.params) {
+        const g = out[`grad.${w}`]!.data as Float32Array;
+        const f = fisher.get(w)!;
+        for (let i = 0; i < f.length; i++) f[i]! += (g[i]! * g[i]!) / examples.length;
+      }
+    }
+  } finally {
+    await sess.release();
+  }
+  if (opts.normalise === 'max') {
+    let mx = 0;
+    for (const f of fisher.values()) for (const x of f) mx = Math.max(mx, x);
+    if (mx > 0) for (const f of fisher.values()) for (let i = 0; i < f.length; i++) f[i]! /= mx;
+  }
+  return fisher;
+}
