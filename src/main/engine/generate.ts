@@ -208,7 +208,7 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
   const nextPos = rows.map((r) => r.prompt.length);
   const flatMask = () => BigInt64Array.from(maskRows.flat(), (v) => BigInt(v));
 
-  let cache: KvCache = rt.emptyCache(B);
+  let cache: KvCache = rt.allocCache(B, P + maxNew);
   let feedIds = ids;
   let feedPos = pos;
   const finish = (r: Row, why: FinishReason) => {

@@ -131,21 +131,30 @@ describe('engine API', () => {
     const m = loadModel(stories!);
     const f32 = join(tmp, 'stories-f32.gguf');
     const f16 = join(tmp, 'stories-f16.gguf');
+    const q8 = join(tmp, 'stories-q8.gguf');
     exportGguf(m, f32, { type: 'F32' });
     exportGguf(m, f16, { type: 'F16' });
+    exportGguf(m, q8, { type: 'Q8_0' });
+    const q8file = readGguf(q8);
+    expect(q8file.tensorMap.get('blk.0.attn_q.weight')!.typeName).toBe('Q8_0');
+    expect(q8file.tensorMap.get('blk.0.ffn_down.weight')!.typeName).toBe('F16'); // rows of 172 are not a multiple of 32
     const ids = [m.tokenizer.encode('Once upon a time, Lily')];
     const a = await openModel(m, { threads: 1 });
     const b = await openModel(f32, { threads: 1 });
     const c = await openModel(f16, { threads: 1 });
+    const d = await openModel(q8, { threads: 1 });
     try {
       const la = (await forwardLogits(a, ids)).logits;
       expect(maxAbsDiff(la, (await forwardLogits(b, ids)).logits)).toBe(0);
       expect(maxAbsDiff(la, (await forwardLogits(c, ids)).logits)).toBeLessThan(5e-2);
+      expect(maxAbsDiff(la, (await forwardLogits(d, ids)).logits)).toBeLessThan(0.5);
+      const q8text = await generate(d, 'Once upon a time', { maxNewTokens: 8 });
+      expect(q8text.text.startsWith(', there was a little')).toBe(true);
       const r = await generate(b, 'Once upon a time', { maxNewTokens: 20 });
       expect(r.text.startsWith(', there was a little girl named Lily.')).toBe(true);
       expect(b.model.tokenizer.encode('héllo wörld')).toEqual(m.tokenizer.encode('héllo wörld'));
     } finally {
-      await Promise.all([a.release(), b.release(), c.release()]);
+      await Promise.all([a.release(), b.release(), c.release(), d.release()]);
     }
     expect(() => exportGguf(loadModel(join(FIX, 'tiny-llama')), join(tmp, 'x.gguf'))).toThrow(/rope scaling is not supported/);
   });

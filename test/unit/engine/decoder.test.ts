@@ -53,6 +53,21 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     expect(worst).toBeLessThan(1e-4);
   });
 
+  it('preallocated ping-pong KV buffers give the same logits as fresh outputs', async () => {
+    const ids = model.tokenizer.encode('Once upon a time, there was');
+    const run = async (pooled: boolean) => {
+      let cache = pooled ? rt.allocCache(1, ids.length + 2) : rt.emptyCache(1);
+      const logits: number[] = [];
+      for (let t = 0; t < ids.length; t++) {
+        const r = await rt.step(BigInt64Array.of(BigInt(ids[t]!)), 1, new BigInt64Array(t + 1).fill(1n), BigInt64Array.of(BigInt(t)), cache);
+        cache = r.cache;
+        logits.push(...r.logits.subarray(0, 8));
+      }
+      return logits;
+    };
+    expect(await run(true)).toEqual(await run(false));
+  });
+
   it('fused and plain-op graphs agree', async () => {
     const plain = await DecoderRuntime.create(model, { threads: 1, fused: false });
     try {

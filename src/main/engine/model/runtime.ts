@@ -45,6 +45,20 @@ export interface KvCache {
   values: ort.Tensor[];
   /** T: positions held (including padding) */
   length: number;
+  /**
+   * Optional ping-pong buffers (from allocCache): present tensors are written into the buffer set
+   * the past tensors do not use, so decoding allocates nothing per step.
+   */
+  pool?: KvPool;
+}
+
+export interface KvPool {
+  /** capacity in positions */
+  maxLength: number;
+  /** two buffer sets, each [layer][key, value] of B*kvHeads*maxLength*headDim floats */
+  sets: [Float32Array[][], Float32Array[][]];
+  /** which set holds the current cache */
+  current: 0 | 1;
 }
 
 export interface StepResult {
@@ -157,6 +171,19 @@ export class DecoderRuntime {
   }
 
   /**
+   * An empty cache with preallocated ping-pong buffers for up to `maxLength` positions: steps then
+   * write present.* straight into them (no per-step allocation, no garbage to collect).
+   * Costs 2x the KV cache of `maxLength` positions. A pooled cache is consumed by `step`: keep
+   * only the newest cache object (older ones share the buffers and are overwritten).
+   */
+  allocCache(batch: number, maxLength: number): KvCache {
+    const c = this.model.config;
+    const n = batch * c.numKvHeads * maxLength * c.headDim;
+    const set = () => Array.from({ length: c.numLayers }, () => [new Float32Array(n), new Float32Array(n)]);
+    return { ...this.emptyCache(batch), pool: { maxLength, sets: [set(), set()], current: 0 } };
+  }
+
+  /**
    * One step: feed `ids` ([B, S] row-major) after `cache`; `attentionMask` covers cache + new
    * positions ([B, T]); `positionIds` [B, S]. Returns last-position logits and the new cache.
    */
@@ -174,10 +201,28 @@ export class DecoderRuntime {
       feeds[`past_key_values.${l}.key`] = cache.keys[l]!;
       feeds[`past_key_values.${l}.value`] = cache.values[l]!;
     }
-    const out = await s.run(feeds);
+    const c = this.model.config;
+    const pool = cache.pool && total <= cache.pool.maxLength ? cache.pool : undefined;
     const keys: ort.Tensor[] = [];
     const values: ort.Tensor[] = [];
-    for (let l = 0; l < this.model.config.numLayers; l++) {
+    if (pool) {
+      const next = (1 - pool.current) as 0 | 1;
+      const n = batch * c.numKvHeads * total * c.headDim;
+      const dims = [batch, c.numKvHeads, total, c.headDim];
+      const fetches: Record<string, ort.Tensor | null> = { logits: null };
+      for (let l = 0; l < c.numLayers; l++) {
+        const k = new ort.Tensor('float32', pool.sets[next][l]![0]!.subarray(0, n), dims);
+        const v = new ort.Tensor('float32', pool.sets[next][l]![1]!.subarray(0, n), dims);
+        fetches[`present.${l}.key`] = k;
+        fetches[`present.${l}.value`] = v;
+        keys.push(k);
+        values.push(v);
+      }
+      const out = await s.run(feeds, fetches);
+      return { logits: out['logits']!.data as Float32Array, cache: { keys, values, length: total, pool: { ...pool, current: next } } };
+    }
+    const out = await s.run(feeds);
+    for (let l = 0; l < c.numLayers; l++) {
       keys.push(out[`present.${l}.key`]!);
       values.push(out[`present.${l}.value`]!);
     }

@@ -1,7 +1,7 @@
 /**
  * Tensors are page-aligned (4096): onnxruntime memory-maps only page-aligned external data and
- * reads unaligned tensors into heap memory (measured: 64-byte alignment cost ~190 MB extra peak RSS
- * on the 100M model).
+ * reads unaligned tensors into heap memory (measured on the 100M model with 64-byte alignment:
+ * 297 vs 105 MB peak RSS while creating the session, 538 vs 496 MB after generating).
  *
  * Streams frozen weights into one external-data file next to a saved model, so a model larger than
  * memory can be compiled and onnxruntime can memory-map the weights when loading by path.
