@@ -236,6 +236,8 @@ async function benchDetectors() {
   for (const [name, set] of [['GPT-4', gpt4], ['Mistral-Instruct', mistral], ['both', [...gpt4, ...mistral]]] as const) {
     say(metricsRow(`XSTest's own strmatch_label column → ${name}`, binaryMetrics(set.map((x) => x.strmatchRefusal), truth(set))));
     say(metricsRow(`rules, XSTest list, start → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'start', lists: ['xstest'] }).refusal), truth(set))));
+    say(metricsRow(`rules, XSTest list, anywhere → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['xstest'] }).refusal), truth(set))));
+    say(metricsRow(`rules, GCG prefixes, start → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'start', lists: ['gcg'] }).refusal), truth(set))));
     say(metricsRow(`rules, GCG prefixes, anywhere → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['gcg'] }).refusal), truth(set))));
   }
   for (const [trName, tr, teName, te] of [['GPT-4', gpt4, 'Mistral-Instruct', mistral], ['Mistral-Instruct', mistral, 'GPT-4', gpt4]] as const) {
@@ -289,7 +291,7 @@ async function benchDetectors() {
   say('|---|---|---|---|---|---|');
   const counts = refs.categories.map((_, c) => split.test.filter((i) => refs.labels[i]! & (1 << c)).length);
   say(`| majority category | ${pct(Math.max(...counts) / split.test.length)} | | | | |`);
-  for (const opts of [{ method: 'centroid' as const }, { method: 'knn' as const, k: 5 }, { method: 'knn' as const, k: 15 }]) {
+  for (const opts of [{ method: 'centroid' as const }, { method: 'knn' as const, k: 5 }, { method: 'knn' as const, k: 15 }, { method: 'knn' as const, k: 15, priorCorrection: 0.3 }]) {
     const t = performance.now();
     const r = await inferCategories(testEmb, er, opts);
     const took = ms(t);
@@ -311,7 +313,7 @@ async function benchDetectors() {
     });
     const P = tp / (tp + fp);
     const R = tp / (tp + fn);
-    say(`| ${opts.method}${'k' in opts ? ` (k=${opts.k})` : ''} | ${pct(top1 / split.test.length)} | ${pct(P)} | ${pct(R)} | ${pct((2 * P * R) / (P + R))} | ${took} |`);
+    say(`| ${opts.method}${'k' in opts ? ` (k=${opts.k}${'priorCorrection' in opts ? `, prior correction ${opts.priorCorrection}` : ''})` : ''} | ${pct(top1 / split.test.length)} | ${pct(P)} | ${pct(R)} | ${pct((2 * P * R) / (P + R))} | ${took} |`);
   }
   say();
 
@@ -325,6 +327,14 @@ async function benchDetectors() {
   const c = { T1: 0, T2: 0, T3: 0, T4: 0 };
   for (const b of beh) c[b.type]++;
   say(`T1 ${c.T1} · T2 ${c.T2} · T3 ${c.T3} · T4 ${c.T4} (typed in ${took}); the XSTest start rule alone calls ${beh.filter((b) => b.rule.refusal).length} replies refusals, the classifier ${beh.filter((b) => b.refusal).length}. The pool was collected as harmful instructions (some are mild or borderline), so most of the T3/T4 share (${pct((c.T3 + c.T4) / recs.length)}) is the prompt detector missing harm in imperative, Alpaca-like phrasing: pass knownHarmful when a pool is harmful by construction.`);
+  const allRefs = await embedReferences(refs, emb);
+  const poolEmb = emb.embedSync(recs.map((r) => r.prompt));
+  for (const alpha of [0, 0.3]) {
+    const inf = await inferCategories(poolEmb, allRefs, { priorCorrection: alpha });
+    const perCat = getHarmTaxonomy().ids.map((id) => [id, inf.labels.filter((l) => l.includes(id)).length, inf.labels.filter((l) => l[0] === id).length] as const);
+    say(`Inferred categories, kNN k=15${alpha ? `, prior correction ${alpha}` : ''} against all ${refs.prompts.length.toLocaleString('en')} BeaverTails prompts (${(inf.labels.reduce((s, l) => s + l.length, 0) / recs.length).toFixed(2)} per record): ${perCat.map(([id, n, top]) => `${id} ${n} (top ${top})`).join(' · ')}.`);
+    say();
+  }
   const nd = findNearDuplicates(recs.map((r) => r.prompt));
   say(`Near-duplicate prompt groups (MinHash, Jaccard ≥ 0.8): ${nd.groups.length} (${nd.groups.reduce((s, g) => s + g.length, 0)} prompts).`);
   say();

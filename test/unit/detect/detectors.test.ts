@@ -134,6 +134,14 @@ describe('category inference', () => {
     const js = await inferCategories(q, refs, { k: 3, backend: 'js' });
     const ort = await inferCategories(q, refs, { k: 3, backend: 'onnxruntime' });
     expect(Array.from(ort.scores).map((v) => +v.toFixed(5))).toEqual(Array.from(js.scores).map((v) => +v.toFixed(5)));
+    // Prior correction: category a has as many references as b here, so it changes nothing...
+    expect((await inferCategories(q, refs, { k: 2, minShare: 0.5, priorCorrection: 1 })).labels).toEqual(knn.labels);
+    // ...but with a frequent category it shifts ties toward the rare one.
+    const skew = withCentroids({ ...refs, labels: Uint16Array.from([0b001, 0b010, 0b100, 0b011, 0b001]) });
+    const tie = l2NormaliseRows(Float32Array.from([1, 1, 0, 0]), dim); // nearest: r3, labelled a and b
+    expect((await inferCategories(tie, skew, { k: 1 })).labels[0]![0]).toBe('a'); // tie: pool order
+    const corrected = await inferCategories(tie, skew, { k: 1, priorCorrection: 1 }); // a has 3 of 5 references, b 2
+    expect(corrected.labels[0]![0]).toBe('b');
     const cen = await inferCategories(q, refs, { method: 'centroid' });
     expect(cen.labels.map((l) => l[0])).toEqual(['a', 'c', 'b']);
   });
