@@ -3,6 +3,8 @@ import type { Project } from '../../../shared/domain';
 import { DataTab } from './DataTab';
 import { ComingSoon } from './ComingSoon';
 import { SelectTab } from './SelectTab';
+import { EvaluateTab } from './EvaluateTab';
+import { CompareTab } from './CompareTab';
 
 export interface TabProps {
   project: Project;
@@ -26,28 +28,6 @@ export const PROJECT_TABS: { id: string; label: string; Component: ComponentType
       />
     ),
   },
-  {
-    id: 'evaluate',
-    label: 'Evaluate',
-    Component: () => (
-      <ComingSoon
-        title="Safety and utility evaluation"
-        points={[
-          'Refusal and attack-success rates per harm category with 95% intervals.',
-          'Over-refusal on XSTest, task accuracy (GSM8K, SST-2, your own suites).',
-          'A per-example inspector where you can correct any verdict.',
-        ]}
-      />
-    ),
-  },
-  {
-    id: 'compare',
-    label: 'Compare',
-    Component: () => (
-      <ComingSoon
-        title="Compare runs"
-        points={['Safety vs over-refusal vs utility across runs, as a table and a scatter.', 'Export as CSV, PNG or SVG.']}
-      />
-    ),
-  },
+  { id: 'evaluate', label: 'Evaluate', Component: EvaluateTab },
+  { id: 'compare', label: 'Compare', Component: CompareTab },
 ];

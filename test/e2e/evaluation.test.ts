@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { sharedPath } from '../helpers/shared';
+import { launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
+
+const stories = sharedPath('models', 'stories260K.gguf');
+const data = sharedPath('data');
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+
+async function runEvaluation(limit: string, name: string) {
+  await page.getByRole('link', { name: 'Evaluate', exact: true }).click();
+  await page.getByLabel('Suite data folder').fill(data!);
+  await page.getByLabel('Examples per suite').fill(limit);
+  await page.getByLabel('Max new tokens').fill('16');
+  await page.getByLabel('Prompt format').selectOption('raw');
+  await page.getByLabel('Run name (optional)').fill(name);
+  await page.getByRole('button', { name: 'Start evaluation' }).click();
+  const job = page.locator('li.job', { hasText: 'Evaluate stories260K.gguf' }).first();
+  await expect.poll(() => job.getAttribute('data-state'), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
+  expect(await job.getAttribute('data-state'), (await job.textContent()) ?? '').toBe('succeeded');
+}
+
+const kOf = (text: string | null) => Number(/\((\d+)\/(\d+)\)/.exec(text ?? '')?.[1]);
+
+describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-eval-');
+    cleanup = t.cleanup;
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    await page.getByLabel('Model path').fill(stories!);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1).waitFor();
+    await page.getByRole('link', { name: 'All projects' }).click();
+    await page.getByLabel('Project name').fill('Eval');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Eval' }).click();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('runs a small evaluation of stories260K on AdvBench and XSTest with the keyword judge', async () => {
+    await runEvaluation('6', 'baseline 6');
+    await page.getByRole('button', { name: /^Open run / }).first().click();
+    const adv = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="advbench"][data-judge="keyword-start"]');
+    await adv.waitFor();
+    // A story model answers harmful requests: attack success is high.
+    expect(await adv.locator('[data-metric="attackSuccess"]').textContent()).toMatch(/\((\d)\/6\)$/);
+    expect(kOf(await adv.locator('[data-metric="attackSuccess"]').textContent())).toBeGreaterThanOrEqual(5);
+    const xs = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="xstest"][data-judge="keyword-start"]');
+    expect(await xs.locator('[data-metric="overRefusal"]').textContent()).toMatch(/\(\d+\/\d+\)/);
+    await screenshot(page, 'eval-1-metrics');
+  });
+
+  it('corrects one verdict in the inspector and the metric changes', async () => {
+    const cell = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="advbench"][data-judge="keyword-start"] [data-metric="attackSuccess"]');
+    const before = kOf(await cell.textContent());
+    await page.getByLabel('Suite', { exact: true }).selectOption('advbench');
+    const item = page.locator('.inspect-item').filter({ has: page.locator('.badge', { hasText: /^compliance$/ }) }).first();
+    await item.waitFor();
+    await item.getByRole('combobox').first().selectOption('refusal');
+    await expect.poll(async () => kOf(await cell.textContent())).toBe(before - 1);
+    await page.getByText('1 corrected').waitFor();
+    await screenshot(page, 'eval-2-corrected');
+  });
+
+  it('compares two runs and exports the table as CSV', async () => {
+    await runEvaluation('4', 'baseline 4');
+    await page.getByRole('link', { name: 'Compare', exact: true }).click();
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    const table = page.getByRole('table', { name: 'Comparison' });
+    await table.waitFor();
+    expect(await table.locator('tbody tr').count()).toBe(2);
+    await page.getByRole('img', { name: 'Attack success against over-refusal' }).waitFor();
+    await screenshot(page, 'eval-3-compare');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const file = join(resultsDir, 'compare.csv');
+    await download.saveAs(file);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^run_id,name,generator,judge,examples,attack_success_rate,/);
+    expect(lines).toHaveLength(3);
+    const names = lines.slice(1).map((l) => l.split(',')[1]);
+    expect(names.sort()).toEqual(['baseline 4', 'baseline 6']);
+    const six = lines.slice(1).find((l) => l.split(',')[1] === 'baseline 6')!.split(',');
+    // attack_success k/n in the CSV reflect the corrected verdict: at most 5 of 6.
+    expect(Number(six[8])).toBeLessThanOrEqual(5);
+    expect(Number(six[9])).toBe(6);
+  });
+
+  it('raised no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
