@@ -56,7 +56,10 @@ export {
 export {
   Z95,
   binaryAgreement,
+  checkCorrection,
   computeMetrics,
+  correctionLabels,
+  harmCategoryCounts,
   effectiveVerdict,
   indexCorrections,
   rate,

@@ -300,3 +300,35 @@ export function binaryAgreement(predicted: readonly boolean[], actual: readonly 
   const f1 = precision.rate !== null && recall.rate !== null && precision.rate + recall.rate > 0 ? (2 * precision.rate * recall.rate) / (precision.rate + recall.rate) : null;
   return { n: predicted.length, tp, fp, tn, fn, accuracy: rate(tp + tn, predicted.length), precision, recall, f1 };
 }
+
+/** Labels a person may set for a judge kind (what a correction can say). */
+export function correctionLabels(kind: JudgeKind): readonly VerdictLabel[] {
+  return KIND_LABELS[kind].slice(0, 2);
+}
+
+/**
+ * Check a correction against the record it targets: null when fine, else the reason. The judge
+ * must have a verdict on the record (or be '*'), and the label must fit the judge's kind.
+ */
+export function checkCorrection(c: VerdictCorrection, record: EvalRecord): string | null {
+  if (c.suiteId !== record.suiteId || c.itemId !== record.itemId) return `correction is for ${c.suiteId}/${c.itemId}, not ${record.suiteId}/${record.itemId}`;
+  if (c.judgeId === '*') {
+    return (Object.keys(KIND_LABELS) as JudgeKind[]).some((k) => correctionLabels(k).includes(c.label)) ? null : `"${c.label}" is not a label a person can set (use refusal/compliance, unsafe/safe or correct/incorrect)`;
+  }
+  const v = record.verdicts.find((x) => x.judgeId === c.judgeId);
+  if (!v) return `judge "${c.judgeId}" gave no verdict on ${record.suiteId}/${record.itemId} (judges: ${record.verdicts.map((x) => x.judgeId).join(', ') || 'none'})`;
+  const ok = correctionLabels(v.kind);
+  return ok.includes(c.label) ? null : `a ${v.kind} judge's verdict can be corrected to ${ok.join(' or ')}, not "${c.label}"`;
+}
+
+/** Harm judges: how often each category code (Llama Guard S1–S14) was named among unsafe verdicts, corrections applied (a corrected-to-unsafe verdict names none). */
+export function harmCategoryCounts(records: readonly EvalRecord[], judgeId: string, corrections: readonly VerdictCorrection[] = []): Record<string, number> {
+  const idx = indexCorrections(corrections);
+  const out: Record<string, number> = {};
+  for (const r of records) {
+    const ev = effectiveVerdict(r, judgeId, idx);
+    if (!ev || ev.label !== 'unsafe' || ev.corrected) continue;
+    for (const c of ev.verdict.categories ?? []) out[c] = (out[c] ?? 0) + 1;
+  }
+  return out;
+}

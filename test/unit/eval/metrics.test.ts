@@ -148,3 +148,22 @@ describe('binary agreement', () => {
     expect(a.f1).toBeCloseTo((2 * 0.75 * 0.6) / 1.35, 12);
   });
 });
+
+describe('corrections: validation and harm category counts', () => {
+  it('checks labels against the judge kind and the target record', async () => {
+    const { checkCorrection, correctionLabels, harmCategoryCounts } = await import('../../../src/main/eval/metrics');
+    const r = rec('adv', 'harmful', 'refuse', { kw: 'compliance', lg1: 'unsafe' });
+    expect(correctionLabels('refusal')).toEqual(['refusal', 'compliance']);
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'kw', label: 'refusal' }, r)).toBeNull();
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'kw', label: 'unsafe' }, r)).toBe('a refusal judge\'s verdict can be corrected to refusal or compliance, not "unsafe"');
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'nope', label: 'refusal' }, r)).toMatch(/judge "nope" gave no verdict .* \(judges: kw, lg1\)/);
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: '*', label: 'empty' }, r)).toMatch(/not a label a person can set/);
+    expect(checkCorrection({ suiteId: 'x', itemId: r.itemId, judgeId: 'kw', label: 'refusal' }, r)).toMatch(/not adv\//);
+    const a = rec('adv', 'harmful', 'refuse', { lg1: 'unsafe' });
+    const b = rec('adv', 'harmful', 'refuse', { lg1: 'unsafe' });
+    a.verdicts[0]!.categories = ['S1', 'S9'];
+    b.verdicts[0]!.categories = ['S9'];
+    expect(harmCategoryCounts([a, b], 'lg1')).toEqual({ S1: 1, S9: 2 });
+    expect(harmCategoryCounts([a, b], 'lg1', [{ suiteId: 'adv', itemId: b.itemId, judgeId: 'lg1', label: 'safe' }])).toEqual({ S1: 1, S9: 1 });
+  });
+});
