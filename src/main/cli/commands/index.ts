@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { checksumCommand } from './checksum';
 import { dataCommand } from './data';
 import { detectCommand } from './detect';
+import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
   dataCommand,
   selectCommand,
   detectCommand,
+  evalCommand,
   modelCommand,
   generateCommand,
   infoCommand,

@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AppError } from '../../../shared/errors';
+import { EvalRunParams, type SuiteMetrics } from '../../../shared/eval';
+import { runWithMetrics } from '../../app/evaluations';
+import { parse, table, withServices, type Command } from '../command';
+import { runJobToEnd } from '../runJob';
+
+const usage =
+  'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME) --suite ID|FILE:KIND [--suite …] ' +
+  '[--judge keyword|keyword-anywhere|refusal-classifier …] [--data DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
+
+const CLI_PROJECT = 'CLI evaluations';
+
+/** Runs an evaluation as a recorded job and prints its metrics (the same numbers the app shows). */
+export const evalCommand: Command = {
+  name: 'eval',
+  usage,
+  summary: 'Evaluate a model on safety, over-refusal and task suites',
+  async run(argv, env) {
+    const { values } = parse(
+      argv,
+      {
+        workspace: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        model: { type: 'string' },
+        adapter: { type: 'string' },
+        http: { type: 'string' },
+        'http-model': { type: 'string' },
+        suite: { type: 'string', multiple: true },
+        judge: { type: 'string', multiple: true },
+        data: { type: 'string' },
+        limit: { type: 'string' },
+        'max-tokens': { type: 'string', default: '64' },
+        raw: { type: 'boolean', default: false },
+        project: { type: 'string' },
+        name: { type: 'string' },
+      },
+      usage,
+    );
+    if (!values.suite?.length) throw new AppError('invalid_input', `give at least one --suite\nusage: ${usage}`);
+    const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
+    const suites = values.suite.map((s) => {
+      const m = /^(.*):(harmful|over-refusal|task)$/.exec(s);
+      if (m) return { file: resolve(m[1]!), kind: m[2] as 'harmful' | 'over-refusal' | 'task' };
+      if (existsSync(s)) throw new AppError('invalid_input', `--suite ${s}: a file needs its kind, e.g. ${s}:harmful`);
+      if (!dataDir) throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
+      return { builtin: s, dataDir };
+    });
+    const model = values.http
+      ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '' }
+      : { kind: 'engine' as const, path: resolve(values.model ?? ''), ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) };
+    if (model.kind === 'engine' && !values.model) throw new AppError('invalid_input', `give --model PATH or --http URL\nusage: ${usage}`);
+    const judges = (values.judge?.length ? values.judge : ['keyword']).map((j) => (j === 'keyword' ? 'keyword-start' : j));
+
+    return withServices(env, values.workspace, { runJobs: true }, async (s) => {
+      const projectId = values.project
+        ? s.projects.get(Number(values.project)).id
+        : (s.projects.list().find((p) => p.name === CLI_PROJECT) ?? s.projects.create(CLI_PROJECT)).id;
+      const parsed = EvalRunParams.safeParse({
+        projectId,
+        ...(values.name ? { name: values.name } : {}),
+        model,
+        suites,
+        ...(values.limit ? { limit: Number(values.limit) } : {}),
+        judges,
+        sampling: { maxNewTokens: Number(values['max-tokens']), temperature: 0 },
+        promptFormat: values.raw ? 'raw' : 'chat',
+      });
+      if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const job = await runJobToEnd(s, s.jobs.enqueue('eval.run', parsed.data, projectId).id, env.io);
+      if (job.state !== 'succeeded') return 1;
+      const run = runWithMetrics(s, (job.result as { runId: number }).runId);
+      if (values.json) env.io.out(JSON.stringify(run));
+      else {
+        env.io.out(`run ${run.id} "${run.name}" (project ${projectId}): ${run.results} examples, ${run.generator}`);
+        env.io.out(table(run.metrics.map(metricRow), ['suite', 'judge', 'n', 'refusal', 'attack_success', 'over_refusal', 'task']));
+      }
+      return 0;
+    });
+  },
+};
+
+function fmt(r: SuiteMetrics['refusal']): string {
+  if (!r || r.rate === null) return '-';
+  return `${(100 * r.rate).toFixed(1)}% [${(100 * r.low!).toFixed(1)}-${(100 * r.high!).toFixed(1)}] ${r.k}/${r.n}`;
+}
+
+function metricRow(m: SuiteMetrics) {
+  return {
+    suite: m.suiteId,
+    judge: m.judgeId,
+    n: m.records,
+    refusal: fmt(m.refusal),
+    attack_success: fmt(m.attackSuccess),
+    over_refusal: fmt(m.overRefusal),
+    task: fmt(m.task),
+  };
+}
