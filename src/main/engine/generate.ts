@@ -3,6 +3,7 @@
  * top-k / top-p / repetition penalty, stop strings and EOS, seeded RNG, per-token streaming and
  * cooperative cancellation (shouldStop is polled between steps, e.g. reading a SharedArrayBuffer flag).
  */
+import { ort } from './graph';
 import type { DecoderRuntime, KvCache } from './model/runtime';
 import type { TextTokenizer } from './tokenizer/types';
 
@@ -147,6 +148,31 @@ function visibleText(tok: TextTokenizer, row: Row, stops: string[]): { text: str
   return { text, stopHit, safeLen };
 }
 
+/** Keep only batch rows `keep` (indices into the current batch of `nb`) of a KV cache. */
+function compactCache(rt: DecoderRuntime, cache: KvCache, keep: number[], nb: number, maxLen: number): KvCache {
+  const c = rt.model.config;
+  const T = cache.length;
+  const rowLen = c.numKvHeads * T * c.headDim;
+  const next = rt.allocCache(keep.length, maxLen);
+  const cur = next.pool!.sets[next.pool!.current];
+  const dims = [keep.length, c.numKvHeads, T, c.headDim];
+  const keys: ort.Tensor[] = [];
+  const values: ort.Tensor[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const srcK = cache.keys[l]!.data as Float32Array;
+    const srcV = cache.values[l]!.data as Float32Array;
+    if (srcK.length !== nb * rowLen) throw new Error('internal: KV cache size mismatch while compacting');
+    const [dk, dv] = cur[l]!;
+    keep.forEach((b, k) => {
+      dk!.set(srcK.subarray(b * rowLen, (b + 1) * rowLen), k * rowLen);
+      dv!.set(srcV.subarray(b * rowLen, (b + 1) * rowLen), k * rowLen);
+    });
+    keys.push(new ort.Tensor('float32', dk!.subarray(0, keep.length * rowLen), dims));
+    values.push(new ort.Tensor('float32', dv!.subarray(0, keep.length * rowLen), dims));
+  }
+  return { keys, values, length: T, pool: next.pool };
+}
+
 /** Generate continuations for many prompts (strings or token-id arrays), batched with left padding. */
 export async function generateBatch(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions = {}): Promise<GenerationResult[]> {
   const bs = Math.max(1, opts.batchSize ?? prompts.length);
@@ -196,7 +222,8 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
 
   // left-padded prefill
   const ids = new BigInt64Array(B * P);
-  const maskRows: number[][] = rows.map((r) => [...new Array<number>(P - r.prompt.length).fill(0), ...r.prompt.map(() => 1)]);
+  // per active batch slot: attention mask so far, next position id; `active[k]` = original row of slot k
+  let maskRows: number[][] = rows.map((r) => [...new Array<number>(P - r.prompt.length).fill(0), ...r.prompt.map(() => 1)]);
   const pos = new BigInt64Array(B * P);
   rows.forEach((r, b) => {
     const off = P - r.prompt.length;
@@ -205,10 +232,12 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
       pos[b * P + t] = BigInt(t < off ? 0 : t - off);
     }
   });
-  const nextPos = rows.map((r) => r.prompt.length);
+  let nextPos = rows.map((r) => r.prompt.length);
+  let active = rows.map((_, i) => i);
   const flatMask = () => BigInt64Array.from(maskRows.flat(), (v) => BigInt(v));
 
-  let cache: KvCache = rt.allocCache(B, P + maxNew);
+  const maxLen = P + maxNew;
+  let cache: KvCache = rt.allocCache(B, maxLen);
   let feedIds = ids;
   let feedPos = pos;
   const finish = (r: Row, why: FinishReason) => {
@@ -220,12 +249,14 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
       rows.forEach((r) => finish(r, 'cancelled'));
       break;
     }
-    const res = await rt.step(feedIds, B, flatMask(), feedPos, cache);
+    const nb = active.length;
+    const res = await rt.step(feedIds, nb, flatMask(), feedPos, cache);
     cache = res.cache;
-    const V = res.logits.length / B;
-    const nextIds = new BigInt64Array(B);
-    const nextP = new BigInt64Array(B);
-    rows.forEach((r, b) => {
+    const V = res.logits.length / nb;
+    const nextIds = new BigInt64Array(nb);
+    const nextP = new BigInt64Array(nb);
+    active.forEach((ri, b) => {
+      const r = rows[ri]!;
       if (r.done) {
         nextIds[b] = BigInt(padId);
         nextP[b] = BigInt(nextPos[b]!);
@@ -233,26 +264,36 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
         return;
       }
       const row = res.logits.subarray(b * V, (b + 1) * V);
-      const t = sampleToken(row, opts, [...r.prompt, ...r.out], rand);
+      const t = sampleToken(row, opts, opts.repetitionPenalty && opts.repetitionPenalty !== 1 ? [...r.prompt, ...r.out] : [], rand);
       nextIds[b] = BigInt(t);
       nextP[b] = BigInt(nextPos[b]!++);
       maskRows[b]!.push(1);
       if (eos.has(t)) {
         finish(r, 'eos');
-        opts.onToken?.({ index: b, tokenId: t, text: '' });
+        opts.onToken?.({ index: ri, tokenId: t, text: '' });
         return;
       }
       r.out.push(t);
       const vis = visibleText(tok, r, stops);
       const delta = vis.stopHit ? vis.text.slice(r.emitted) : vis.text.slice(r.emitted, vis.safeLen);
       r.emitted += delta.length;
-      opts.onToken?.({ index: b, tokenId: t, text: delta });
+      opts.onToken?.({ index: ri, tokenId: t, text: delta });
       if (vis.stopHit) finish(r, 'stop');
       else if (r.out.length >= maxNew) finish(r, 'length');
     });
     if (rows.every((r) => r.done)) break;
     feedIds = nextIds;
     feedPos = nextP;
+    // drop finished rows from the batch once a quarter of it is done (saves their compute)
+    const keep = active.map((ri, b) => [ri, b] as const).filter(([ri]) => !rows[ri]!.done);
+    if (keep.length < nb && nb - keep.length >= Math.max(1, Math.floor(nb / 4))) {
+      cache = compactCache(rt, cache, keep.map(([, b]) => b), nb, maxLen);
+      active = keep.map(([ri]) => ri);
+      maskRows = keep.map(([, b]) => maskRows[b]!);
+      nextPos = keep.map(([, b]) => nextPos[b]!);
+      feedIds = BigInt64Array.from(keep.map(([, b]) => feedIds[b]!));
+      feedPos = BigInt64Array.from(keep.map(([, b]) => feedPos[b]!));
+    }
   }
   rows.forEach((r) => finish(r, 'length'));
   return rows.map((r) => {

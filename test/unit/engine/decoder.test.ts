@@ -105,6 +105,21 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     expect(split.map((r) => r.tokenIds)).toEqual(batched.map((r) => r.tokenIds));
   });
 
+  it('batched rows that finish early are dropped from the batch without changing the others', async () => {
+    const prompts = ['Once upon a time', 'The little dog', 'Tom and Sue', 'One day, a girl named Sue went to the store and', 'Lily', 'The sun'];
+    const opts = { maxNewTokens: 30, stop: ['.', ','] };
+    const streamed = new Map<number, string>();
+    const batched = await generateBatch(rt, prompts, { ...opts, onToken: (e) => streamed.set(e.index, (streamed.get(e.index) ?? '') + e.text) });
+    const lengths = batched.map((r) => r.tokenIds.length);
+    expect(new Set(lengths).size).toBeGreaterThan(1); // rows really finish at different steps
+    for (let i = 0; i < prompts.length; i++) {
+      const single = await generate(rt, prompts[i]!, opts);
+      expect(batched[i]!.tokenIds).toEqual(single.tokenIds);
+      expect(batched[i]!.finishReason).toBe(single.finishReason);
+      expect(streamed.get(i) ?? '').toBe(batched[i]!.text);
+    }
+  });
+
   it('streams tokens whose text concatenates to the result, and honours stop strings', async () => {
     let streamed = '';
     const ids: number[] = [];
