@@ -52,7 +52,9 @@ export async function annotateRecords(records: ReadonlyArray<{ prompt: string; r
     o.signal?.throwIfAborted();
     const part = records.slice(s, s + bs);
     const known = o.knownHarmful === undefined || typeof o.knownHarmful === 'boolean' ? o.knownHarmful : o.knownHarmful.slice(s, s + bs);
-    behaviour.push(...(await classifyBehaviour(part, { embedder: det, ...(known !== undefined ? { knownHarmful: known } : {}) })));
+    const d = o.embedder.dimension;
+    const reuse = det.id === o.embedder.id ? { promptEmbeddings: embeddings.subarray(s * d, (s + part.length) * d) } : {};
+    behaviour.push(...(await classifyBehaviour(part, { embedder: det, ...reuse, ...(known !== undefined ? { knownHarmful: known } : {}) })));
     o.onProgress?.('behaviour', Math.min(n, s + bs), n);
   }
   const categories = records.map((r) => [...(r.categories ?? [])]);

@@ -63,6 +63,8 @@ export interface DetectOptions {
   knownHarmful?: boolean | ReadonlyArray<boolean | null>;
   /** Use the phrase rules alone for refusals (no classifier). */
   rulesOnly?: boolean;
+  /** The prompts' embeddings by `embedder` (n × dim), when already computed. */
+  promptEmbeddings?: Float32Array;
 }
 
 function checkEmbedder(c: LinearClassifier, e: Embedder) {
@@ -83,10 +85,16 @@ export async function detectRefusals(responses: readonly string[], options: Omit
 }
 
 /** P(harmful) per prompt from the classifier. */
-export async function detectHarmfulPrompts(prompts: readonly string[], options: { embedder: Embedder; harmClassifier?: LinearClassifier | null }): Promise<Float32Array> {
+export async function detectHarmfulPrompts(
+  prompts: readonly string[],
+  options: { embedder: Embedder; harmClassifier?: LinearClassifier | null; promptEmbeddings?: Float32Array },
+): Promise<Float32Array> {
   const clf = options.harmClassifier ?? shippedPromptHarmClassifier();
   checkEmbedder(clf, options.embedder);
-  return clf.predict(await promptHarmFeatures(options.embedder, prompts));
+  if (options.promptEmbeddings && options.promptEmbeddings.length !== prompts.length * options.embedder.dimension) {
+    throw new Error(`promptEmbeddings: expected ${prompts.length} × ${options.embedder.dimension} values`);
+  }
+  return clf.predict(options.promptEmbeddings ?? (await promptHarmFeatures(options.embedder, prompts)));
 }
 
 /** Type each (prompt, response) pair as T1–T4 with a confidence. */
@@ -94,7 +102,13 @@ export async function classifyBehaviour(records: ReadonlyArray<{ prompt: string;
   const known = options.knownHarmful;
   const knownAt = (i: number): boolean | null => (known === undefined ? null : typeof known === 'boolean' ? known : (known[i] ?? null));
   const needHarm = records.some((_, i) => knownAt(i) === null);
-  const harmP = needHarm ? await detectHarmfulPrompts(records.map((r) => r.prompt), { embedder: options.embedder, harmClassifier: options.harmClassifier ?? null }) : null;
+  const harmP = needHarm
+    ? await detectHarmfulPrompts(records.map((r) => r.prompt), {
+        embedder: options.embedder,
+        harmClassifier: options.harmClassifier ?? null,
+        ...(options.promptEmbeddings ? { promptEmbeddings: options.promptEmbeddings } : {}),
+      })
+    : null;
   const refusals = await detectRefusals(records.map((r) => r.response), options);
   const harmThreshold = (options.harmClassifier ?? shippedPromptHarmClassifier()).file.threshold;
   return records.map((_, i) => {

@@ -42,18 +42,25 @@ export function row(m: Float32Array, dim: number, r: number): Float32Array {
   return m.subarray(r * dim, (r + 1) * dim);
 }
 
-/** Embed many texts in batches into one matrix, reporting progress. */
+/**
+ * Embed many texts in batches into one matrix (rows in input order), reporting progress. Texts
+ * are processed in order of length so each batch pads little (model embedders); results do not
+ * depend on the order.
+ */
 export async function embedAll(
   embedder: Embedder,
   texts: readonly string[],
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<Float32Array> {
   const bs = options.batchSize ?? 256;
-  const out = new Float32Array(texts.length * embedder.dimension);
+  const d = embedder.dimension;
+  const out = new Float32Array(texts.length * d);
+  const order = Int32Array.from(texts.keys()).sort((a, b) => texts[a]!.length - texts[b]!.length || a - b);
   for (let s = 0; s < texts.length; s += bs) {
     options.signal?.throwIfAborted();
-    const part = await embedder.embedBatch(texts.slice(s, s + bs));
-    out.set(part, s * embedder.dimension);
+    const idx = order.subarray(s, s + bs);
+    const part = await embedder.embedBatch(Array.from(idx, (i) => texts[i]!));
+    idx.forEach((i, k) => out.set(part.subarray(k * d, (k + 1) * d), i * d));
     options.onProgress?.(Math.min(texts.length, s + bs), texts.length);
   }
   return out;

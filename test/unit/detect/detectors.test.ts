@@ -80,6 +80,9 @@ describe.skipIf(!staticVectorsAvailable())('shipped detectors with the default e
     expect(r[0]!.rule).toMatchObject({ refusal: true, phrase: "i'm sorry" });
     const known = await classifyBehaviour(recs, { embedder: emb, knownHarmful: [true, true, null, false] });
     expect(known.map((x) => [x.type, x.harmSource])).toEqual([['T1', 'known'], ['T2', 'known'], ['T3', 'classifier'], ['T4', 'known']]);
+    const pre = await classifyBehaviour(recs, { embedder: emb, promptEmbeddings: await emb.embedBatch(recs.map((x) => x.prompt)) });
+    expect(pre).toEqual(r);
+    await expect(classifyBehaviour(recs, { embedder: emb, promptEmbeddings: new Float32Array(3) })).rejects.toThrow(/promptEmbeddings/);
     const rules = await detectRefusals(recs.map((x) => x.response), { embedder: emb, rulesOnly: true });
     expect(rules.map((x) => [x.refusal, x.probability, x.source])).toEqual([[true, 1, 'rules'], [false, 0, 'rules'], [false, 0, 'rules'], [true, 1, 'rules']]);
   });
