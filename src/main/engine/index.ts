@@ -26,7 +26,8 @@ import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
 import { loadLoraAdapter, mergeLora, checkAdapter } from './lora';
 import { renderChatTemplate, HfTokenizer, type ChatMessage } from './hf/tokenizer';
 import type { LoadedModel } from './model/loaded';
-import { chooseExecutionProvider } from './info';
+import { chooseExecutionProvider, type ModelInfo } from './info';
+import { generate as generateText, type GenerateOptions, type GenerationResult } from './generate';
 
 export type { LoadedModel } from './model/loaded';
 export type { DecoderConfig, Architecture } from './model/config';
@@ -102,4 +103,46 @@ export function applyChatTemplate(model: LoadedModel, messages: ChatMessage[], o
   const bos = tok instanceof HfTokenizer ? tok.bosToken : tok.bosId !== null ? (tok.idToToken(tok.bosId) ?? '') : '';
   const eos = tok instanceof HfTokenizer ? tok.eosToken : tok.eosIds.length ? (tok.idToToken(tok.eosIds[0]!) ?? '') : '';
   return renderChatTemplate(tmpl, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: opts.addGenerationPrompt ?? true });
+}
+
+/**
+ * Chat generation: render the model's chat template with a generation prompt, encode it without
+ * adding BOS again (the template does that), and generate.
+ */
+export async function generateChat(
+  rt: DecoderRuntime,
+  messages: ChatMessage[],
+  opts: GenerateOptions & { template?: string } = {},
+): Promise<GenerationResult> {
+  const prompt = applyChatTemplate(rt.model, messages, { template: opts.template });
+  const tok = rt.model.tokenizer;
+  let ids = tok.encode(prompt, { addSpecial: false });
+  if (tok.addBos && tok.bosId !== null && ids[0] !== tok.bosId) ids = [tok.bosId, ...ids];
+  return generateText(rt, ids, opts);
+}
+
+function mib(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** Human-readable model info (for `safetune model info`). */
+export function formatModelInfo(info: ModelInfo): string {
+  const p = info.parameterCount;
+  const params = p >= 1e9 ? `${(p / 1e9).toFixed(2)}B` : p >= 1e6 ? `${(p / 1e6).toFixed(1)}M` : `${(p / 1e3).toFixed(1)}K`;
+  const lines = [
+    `name:              ${info.name}`,
+    `path:              ${info.path} (${info.format})`,
+    `architecture:      ${info.architecture}`,
+    `parameters:        ${params} (${p.toLocaleString('en-US')})`,
+    `stored as:         ${Object.entries(info.storageDtypes).map(([k, v]) => `${k} x${v}`).join(', ')}; computed in ${info.computeDtype}`,
+    `context length:    ${info.contextLength}`,
+    `layers/hidden:     ${info.layers} x ${info.hiddenSize}, heads ${info.heads} (kv ${info.kvHeads}), head dim ${info.headDim}`,
+    `vocabulary:        ${info.vocabSize}${info.tiedEmbeddings ? ' (tied embeddings)' : ''}`,
+    `chat template:     ${info.hasChatTemplate ? 'yes' : 'no'}`,
+    `execution:         ${info.executionProvider.name}`,
+    `memory (estimate): inference ${mib(info.memory.inferenceBytes)} (weights ${mib(info.memory.weightBytes)}, KV cache ${mib(info.memory.kvCacheBytesPerSequence)}/sequence at full context); LoRA training ${mib(info.memory.loraTrainingBytes)}`,
+    `                   ${info.memory.assumptions}`,
+  ];
+  if (info.executionProvider.notice) lines.push(`notice:            ${info.executionProvider.notice}`);
+  return lines.join('\n');
 }

@@ -11,7 +11,13 @@ import {
   modelInfo,
   openModel,
   parameterCount,
+  buildDecoderGraph,
+  formatModelInfo,
+  generateChat,
+  loadLoraAdapter,
+  mergeLora,
 } from '../../../src/main/engine';
+import { createSession, f32Tensor, i64Tensor, ort } from '../../../src/main/engine/graph';
 import { writeSafetensors } from '../../../src/main/engine/hf/safetensors';
 import { seededRandom } from '../../../src/main/engine/generate';
 import { readGguf } from '../../../src/main/engine/gguf/reader';
@@ -122,9 +128,56 @@ describe('engine API', () => {
     expect(full.dims).toEqual([1, 3, 512]);
   });
 
-  it('renders a chat template through the model', () => {
+  it('LoRA factors as graph inputs (training layout) match the merged adapter', async () => {
+    const adapterDir = join(tmp, 'adapter-inputs');
+    makeAdapter(adapterDir, ['q_proj', 'v_proj']);
+    const model = loadModel(join(FIX, 'tiny-llama'));
+    const adapter = loadLoraAdapter(adapterDir);
+    const g = buildDecoderGraph(model.config, model.weights, {
+      kvCache: false,
+      logits: 'all',
+      fused: false,
+      loraInputs: new Map([...adapter.modules].map(([n, m]) => [n, { rank: m.rank, scale: m.scale }])),
+    });
+    expect(g.nodes.every((n) => n.domain === '')).toBe(true); // plain ai.onnx ops only
+    const s = await createSession(g.build(), { intraOpThreads: 1 });
+    const ids = [1, 5, 9, 13, 17];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: i64Tensor(ids, [1, 5]),
+      attention_mask: i64Tensor([1, 1, 1, 1, 1], [1, 5]),
+      position_ids: i64Tensor([0, 1, 2, 3, 4], [1, 5]),
+    };
+    for (const [n, m] of adapter.modules) {
+      feeds[`${n}.lora_A`] = f32Tensor(m.a, [m.rank, m.a.length / m.rank]);
+      feeds[`${n}.lora_B`] = f32Tensor(m.b, [m.b.length / m.rank, m.rank]);
+    }
+    const out = (await s.run(feeds))['logits']!.data as Float32Array;
+    await s.release();
+    const merged = await openModel(mergeLora(model, adapter), { threads: 1 });
+    const ref = (await forwardLogits(merged, [ids])).logits;
+    await merged.release();
+    expect(maxAbsDiff(out, ref)).toBeLessThan(1e-4);
+  });
+
+  it('renders a chat template through the model and generates from it without a second BOS', async () => {
     const m = loadModel(join(FIX, 'tiny-qwen2'));
     expect(applyChatTemplate(m, [{ role: 'user', content: 'w5' }])).toBe('<s><|user|>w5</s><|assistant|>');
+    const rt = await openModel(m, { threads: 1 });
+    try {
+      const r = await generateChat(rt, [{ role: 'user', content: 'w5 w6' }], { maxNewTokens: 3, ignoreEos: true });
+      // WordLevel fixture: "<s>" parses as the BOS token, the unknown <|..|> words as <unk> (0)
+      expect(r.promptTokens).toBe(m.tokenizer.encode('<s><|user|>w5 w6</s><|assistant|>', { addSpecial: false }).length);
+      expect(r.tokenIds).toHaveLength(3);
+    } finally {
+      await rt.release();
+    }
+  });
+
+  it.skipIf(!stories)(`formats model info for the CLI${NOTE}`, async () => {
+    const text = formatModelInfo(await modelInfo(loadModel(stories!)));
+    expect(text).toMatch(/architecture:\s+llama/);
+    expect(text).toMatch(/parameters:\s+\d/);
+    expect(text).toMatch(/context length:\s+2048/);
   });
 
   it.skipIf(!stories)(`exports GGUF (F32 exact, F16 close) that reloads with the same behaviour${NOTE}`, async () => {

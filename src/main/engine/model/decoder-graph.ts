@@ -33,6 +33,12 @@ export interface DecoderGraphOptions {
   storeWeight?: (g: Graph, name: string, data: Float32Array, shape: number[]) => Value;
   /** unmerged LoRA: module weight name (e.g. "model.layers.0.self_attn.q_proj.weight") → adapter */
   lora?: Map<string, LoraModule>;
+  /**
+   * LoRA factors as graph inputs (training): weight name → { rank, scale }. Declares inputs
+   * "<weight>.lora_A" [rank, in] and "<weight>.lora_B" [out, rank] and adds
+   * scale · (x Aᵀ) Bᵀ with plain MatMul/Transpose/Mul ops.
+   */
+  loraInputs?: Map<string, { rank: number; scale: number }>;
   /** ai.onnx opset (default 21) */
   opset?: number;
   /**
@@ -163,6 +169,14 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       const xa = g.op('FusedMatMul', [x, a], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_lora_a` });
       const xab = g.op('FusedMatMul', [xa, b], { transB: 1, alpha: lora.scale }, { domain: 'com.microsoft', name: `${label}_lora_b` });
       y = g.add(y, xab, `${label}_lora_add`);
+    }
+    const li = opts.loraInputs?.get(wName);
+    if (li) {
+      const a = g.input(`${wName}.lora_A`, 'float32', [li.rank, inn!]);
+      const b = g.input(`${wName}.lora_B`, 'float32', [out!, li.rank]);
+      const xa = g.matmul(x, g.transpose(a, [1, 0], `${label}_lora_aT`), `${label}_lora_a`);
+      const xab = g.matmul(xa, g.transpose(b, [1, 0], `${label}_lora_bT`), `${label}_lora_b`);
+      y = g.add(y, g.mul(xab, g.constFloat(li.scale), `${label}_lora_scale`), `${label}_lora_add`);
     }
     if (opts.linearHook) y = opts.linearHook(g, x, y, wName, label);
     return y;
