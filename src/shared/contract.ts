@@ -12,6 +12,7 @@ import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } fr
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
+import { TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
 
 const Id = z.number().int().positive();
@@ -151,6 +152,8 @@ export const calls = {
     ),
     'Safety vs over-refusal vs utility, one row per run',
   ),
+
+  'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),

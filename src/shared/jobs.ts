@@ -3,6 +3,7 @@ import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
 import { GenerateParams } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
+import { TrainRunParams } from './train';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -40,6 +41,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('model.inspect'), params: z.object({ path: z.string().min(1) }) }),
   z.object({ type: z.literal('engine.generate'), params: GenerateParams }),
   z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
+  z.object({ type: z.literal('train.run'), params: TrainRunParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

@@ -5,6 +5,7 @@ import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { builtinSuites } from '../eval/suites';
+import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -84,6 +85,12 @@ export function createHandlers(s: Services): Handlers {
       return { id };
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
+
+    'train.metrics': ({ jobId }) => {
+      const job = s.jobs.get(jobId);
+      if (job.type !== 'train.run') throw new AppError('invalid_input', `Job ${jobId} is a ${job.type} job, not a training run`);
+      return readTrainMetrics(trainRunDir(s.workspace, jobId));
+    },
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

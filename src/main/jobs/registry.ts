@@ -6,6 +6,7 @@ import { fileChecksumJob } from './types/fileChecksum';
 import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
 import { selectRunJob } from './types/selectRun';
+import { trainRunJob } from './types/trainRun';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
 export const builtinJobModules: readonly JobModule<any, any, any>[] = [
@@ -16,4 +17,5 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   modelInspectJob,
   generateJob,
   evalRunJob,
+  trainRunJob,
 ];

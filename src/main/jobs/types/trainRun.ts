@@ -1,0 +1,168 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { TrainRunParams, type TrainMetric } from '../../../shared/train';
+import { DatasetStore } from '../../db/datasets';
+import { SelectionStore } from '../../db/selections';
+import { defineJob, type JobContext } from '../define';
+
+interface Checkpoint {
+  runDir: string;
+}
+
+export interface TrainRunResult {
+  runDir: string;
+  adapterPath: string;
+  steps: number;
+  finalLoss: number | null;
+  taskExamples: number;
+  safetyExamples: number;
+}
+
+const ALPACA = (prompt: string) =>
+  `Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n${prompt}\n\n### Response:\n`;
+
+/** Where a training job keeps its checkpoints, metrics and adapter. */
+export function trainRunDir(workspace: string, jobId: number): string {
+  return join(workspace, 'runs', `train-${jobId}`);
+}
+
+export function readTrainMetrics(runDir: string): TrainMetric[] {
+  const file = join(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as TrainMetric);
+}
+
+/**
+ * LoRA fine-tuning on the project's task data, optionally with a continual-learning term that
+ * preserves safety (replay of a saved selection, DER/DER++, LwF, EWC, L2-SP, A-GEM). Checkpoints
+ * (adapter + optimiser + data cursor + RNG) are written atomically every `checkpointEvery` steps
+ * and on cancel; a resumed job continues exactly from the newest one. Ends with a PEFT adapter.
+ */
+export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>({
+  type: 'train.run',
+  heavy: true,
+  params: TrainRunParams,
+  title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
+  run: (p, ctx) => train(p, ctx),
+  resume: (p, _cp, ctx) => train(p, ctx),
+});
+
+async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<TrainRunResult> {
+  const runDir = trainRunDir(dirname(ctx.db.name), ctx.jobId);
+  const checkpointDir = join(runDir, 'checkpoints');
+  mkdirSync(checkpointDir, { recursive: true });
+  ctx.saveCheckpoint({ runDir });
+  const engine = await import('../../engine');
+  const T = await import('../../engine/train');
+
+  ctx.progress(null, 'loading the model and data');
+  const model = engine.loadModel(p.modelPath);
+  const data = new DatasetStore(ctx.db);
+  const task = data.roleRecords(p.projectId, 'task', p.taskDatasetIds).filter((r) => r.response.trim() !== '');
+  if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
+  const safety = p.selectionId ? new SelectionStore(ctx.db).items(p.selectionId).filter((r) => r.response.trim() !== '') : [];
+  const needsSafety = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(p.method);
+  if (needsSafety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
+
+  const render = (prompt: string) => {
+    if (p.template === 'alpaca') return ALPACA(prompt);
+    if (p.template === 'chat') return engine.applyChatTemplate(model, [{ role: 'user', content: prompt }]);
+    return prompt;
+  };
+  const tokenize = (r: { prompt: string; response: string }) =>
+    T.tokenizeExample(model.tokenizer, { prompt: render(r.prompt), response: r.response }, { maxLength: p.maxLength, addBos: p.template !== 'chat' });
+  let taskEx = task.map(tokenize);
+  const safetyEx = safety.map(tokenize);
+  if (taskEx.every((e) => !(e.lossMask ?? []).some((m) => m === 1))) throw new Error(`every task example is longer than maxLength ${p.maxLength}: no response tokens left to learn`);
+
+  const terms: import('../../engine/train').TrainingTerm[] = [];
+  let distill: import('../../engine/train').DistillSpec | undefined;
+  if (p.method === 'replay') {
+    taskEx = T.mixReplay(taskEx, safetyEx, p.replayRatio ? { ratio: p.replayRatio, seed: p.seed } : { count: safetyEx.length, seed: p.seed }).examples;
+  } else if (p.method === 'der' || p.method === 'der++' || p.method === 'lwf') {
+    ctx.progress(null, 'recording the aligned model’s logits');
+    const aligned = await engine.openModel(model);
+    try {
+      const k = 16;
+      if (p.method === 'lwf') {
+        const teacher = await T.recordTeacherLogits(aligned, taskEx, k);
+        terms.push(T.lwfTerm({ teacher, weight: p.lambda ?? 1 }));
+        distill = { k, mode: 'kl' };
+      } else {
+        const teacher = await T.recordTeacherLogits(aligned, safetyEx, k);
+        terms.push(T.derTerm({ buffer: safetyEx, teacher, alpha: p.alpha, beta: p.method === 'der++' ? p.beta : 0 }));
+        distill = { k, mode: 'mse' };
+      }
+    } finally {
+      await aligned.release();
+    }
+  } else if (p.method === 'ewc') {
+    ctx.progress(null, 'estimating the Fisher information on the safety examples');
+    const targets = T.resolveLoraTargets(model.config, p.lora);
+    const fisher = await T.estimateFisher(model, safetyEx, targets.map((t) => t.weight), { maxLength: p.maxLength, normalise: 'max' });
+    terms.push(T.ewcTerm({ fisher, lambda: p.lambda ?? 1000 }));
+  } else if (p.method === 'l2sp') {
+    terms.push(T.l2spTerm({ lambda: p.lambda ?? 0.1 }));
+  } else if (p.method === 'agem') {
+    terms.push(T.agemTerm({ reference: safetyEx, maxLength: p.maxLength }));
+  }
+
+  const options = {
+    lora: p.lora,
+    lr: p.lr,
+    weightDecay: 0,
+    schedule: { type: 'cosine' as const, warmupSteps: p.warmupSteps },
+    maxSteps: p.maxSteps,
+    batchSize: p.batchSize,
+    gradAccumSteps: p.gradAccumSteps,
+    maxLength: p.maxLength,
+    seed: p.seed,
+    checkpointDir,
+    checkpointEvery: p.checkpointEvery,
+    terms,
+    ...(distill ? { distill } : {}),
+  };
+  const resumeFrom = T.latestCheckpoint(checkpointDir);
+  const trainer = resumeFrom ? await T.Trainer.resume(model, taskEx, options) : await T.Trainer.create(model, taskEx, options);
+  const metricsFile = join(runDir, 'metrics.jsonl');
+  // Steps after the checkpoint we resume from are trained again: drop their old metrics.
+  const kept = readTrainMetrics(runDir).filter((m) => resumeFrom !== null && m.step <= trainer.step);
+  writeFileSync(metricsFile, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  if (resumeFrom) ctx.log(`resuming from ${basename(resumeFrom)} (step ${trainer.step})`);
+
+  let last: number | null = kept.at(-1)?.loss ?? null;
+  try {
+    const res = await trainer.train({
+      onProgress: (m) => {
+        const metric: TrainMetric = {
+          step: m.step,
+          maxSteps: m.maxSteps,
+          loss: m.loss,
+          taskLoss: m.taskLoss,
+          lr: m.lr,
+          gradNorm: m.gradNorm,
+          tokensPerSecond: m.tokensPerSecond,
+        };
+        last = m.loss;
+        appendFileSync(metricsFile, JSON.stringify(metric) + '\n');
+        ctx.stream(JSON.stringify(metric));
+        ctx.progress(m.step / m.maxSteps, `step ${m.step}/${m.maxSteps} · loss ${m.loss.toFixed(4)} · ${m.tokensPerSecond.toFixed(0)} tok/s`);
+      },
+      shouldStop: ctx.cancelled,
+    });
+    if (res.stopped) ctx.throwIfCancelled();
+    const adapterPath = join(runDir, 'adapter');
+    trainer.exportAdapter(adapterPath);
+    return { runDir, adapterPath, steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
+  } catch (e) {
+    if (e instanceof T.TrainingDivergedError) {
+      throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);
+    }
+    throw e;
+  } finally {
+    await trainer.release();
+  }
+}
