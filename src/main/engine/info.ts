@@ -78,6 +78,10 @@ export async function chooseExecutionProvider(opts: { refresh?: boolean } = {}):
   for (const name of PREFERRED) {
     const l = listed.find((b) => b.name === name);
     if (!l) continue;
+    if (name === 'webgpu' && process.platform === 'linux' && !existsSync('/dev/dri') && !existsSync('/dev/nvidia0')) {
+      unavailable.push({ name, reason: 'no GPU device found (/dev/dri, /dev/nvidia0)' });
+      continue;
+    }
     if (!l.bundled && !providerLibPresent(name)) {
       unavailable.push({ name, reason: 'provider library not installed (onnxruntime-node downloads it at install time when online)' });
       continue;
