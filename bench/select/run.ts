@@ -10,7 +10,7 @@
  * Parts needing ../shared are skipped with a note when it is absent.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, platform, release, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { findNearDuplicates, exactDuplicates } from '../../src/main/data/dedupe';
 import { openImport } from '../../src/main/data/import';
@@ -352,7 +352,7 @@ function bitCount(m: number): number {
 async function main() {
   say('## Safety-data curation (bench/select)');
   say();
-  say(`Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs, so times vary by ±30%.`);
+  say(`Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs (1-minute load average at the start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; at end: see below), so times vary up to 2× between runs.`);
   say();
   const only = process.env.BENCH_ONLY; // e.g. "selection" while iterating; the full run writes RESULTS.md
   await benchSelection();
@@ -361,6 +361,7 @@ async function main() {
   await benchEmbedder();
   await benchOnnxEmbedder();
   await benchDetectors();
+  say(`Load average at the end: ${loadavg()[0]!.toFixed(1)}.`);
   const file = join(repoRoot, 'bench', 'RESULTS.md');
   const start = '<!-- bench:select:start -->';
   const end = '<!-- bench:select:end -->';
