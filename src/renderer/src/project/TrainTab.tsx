@@ -1,0 +1,199 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { Job } from '../../../shared/domain';
+import { TRAIN_METHOD_LABELS, type TrainMethod, type TrainMetric } from '../../../shared/train';
+import { api } from '../api/client';
+import { useAction, useCall, useEvent } from '../api/hooks';
+import { Badge, Button, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
+import type { TabProps } from './tabs';
+
+const METHODS = (Object.keys(TRAIN_METHOD_LABELS) as TrainMethod[]).map((value) => ({ value, label: TRAIN_METHOD_LABELS[value] }));
+const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+
+/** Train: LoRA fine-tuning with a safety-preserving method, live loss, resumable, adapter at the end. */
+export function TrainTab({ project }: TabProps) {
+  const jobs = useCall('jobs.list', { projectId: project.id, limit: 50 }, [project.id]);
+  const [runs, setRuns] = useState<Job[]>([]);
+  useEffect(() => setRuns((jobs.data ?? []).filter((j) => j.type === 'train.run')), [jobs.data]);
+  useEvent('job.updated', (j) => {
+    if (j.type !== 'train.run' || j.projectId !== project.id) return;
+    setRuns((l) => (l.some((x) => x.id === j.id) ? l.map((x) => (x.id === j.id ? j : x)) : [j, ...l]));
+  });
+  return (
+    <>
+      <NewTraining projectId={project.id} />
+      <Card title="Training runs">
+        <ErrorBanner error={jobs.error} />
+        {runs.length === 0 ? (
+          <EmptyState title="No training runs yet">Start one above; its loss curve appears here live.</EmptyState>
+        ) : (
+          runs.map((j) => <TrainRun key={j.id} job={j} />)
+        )}
+      </Card>
+    </>
+  );
+}
+
+function NewTraining({ projectId }: { projectId: number }) {
+  const models = useCall('models.list', {});
+  const selections = useCall('select.list', { projectId }, [projectId]);
+  const [modelId, setModelId] = useState('');
+  const [selectionId, setSelectionId] = useState('');
+  const [method, setMethod] = useState<TrainMethod>('replay');
+  const [template, setTemplate] = useState<'alpaca' | 'chat' | 'plain'>('alpaca');
+  const [rank, setRank] = useState('8');
+  const [alpha, setAlpha] = useState('16');
+  const [targets, setTargets] = useState<string[]>(['q', 'v']);
+  const [lr, setLr] = useState('0.0003');
+  const [steps, setSteps] = useState('100');
+  const [batch, setBatch] = useState('4');
+  const [maxLength, setMaxLength] = useState('256');
+  useEffect(() => {
+    if (!modelId && models.data?.[0]) setModelId(String(models.data[0].id));
+  }, [models.data, modelId]);
+  const start = useAction(async () => {
+    const model = models.data!.find((m) => String(m.id) === modelId)!;
+    await api.call('jobs.start', {
+      spec: {
+        type: 'train.run',
+        params: {
+          projectId,
+          modelPath: model.path,
+          method,
+          template,
+          ...(selectionId ? { selectionId: Number(selectionId) } : {}),
+          lora: { rank: Number(rank), alpha: Number(alpha), dropout: 0.05, targetModules: targets as (typeof TARGETS)[number][] },
+          lr: Number(lr),
+          maxSteps: Number(steps),
+          batchSize: Number(batch),
+          maxLength: Number(maxLength),
+        },
+      },
+    });
+  });
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void start.run();
+  };
+  const needsSelection = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(method);
+  return (
+    <Card title="New fine-tuning run">
+      <form onSubmit={onSubmit} className="select-form">
+        <div className="filters">
+          <SelectField label="Base model" value={modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={setModelId} />
+          <SelectField label="Method" value={method} options={METHODS} onChange={setMethod} />
+          <SelectField
+            label="Safety examples"
+            value={selectionId}
+            options={[{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]}
+            onChange={setSelectionId}
+          />
+          <SelectField
+            label="Prompt template"
+            value={template}
+            options={[
+              { value: 'alpaca', label: 'Alpaca' },
+              { value: 'chat', label: "the model's chat template" },
+              { value: 'plain', label: 'none' },
+            ]}
+            onChange={setTemplate}
+          />
+        </div>
+        {needsSelection && !selectionId && <p className="muted">This method needs a saved selection of safety examples (Select tab).</p>}
+        <div className="filters">
+          <TextField label="LoRA rank" value={rank} onChange={(e) => setRank(e.target.value)} inputMode="numeric" />
+          <TextField label="LoRA alpha" value={alpha} onChange={(e) => setAlpha(e.target.value)} inputMode="decimal" />
+          <TextField label="Learning rate" value={lr} onChange={(e) => setLr(e.target.value)} inputMode="decimal" />
+          <TextField label="Steps" value={steps} onChange={(e) => setSteps(e.target.value)} inputMode="numeric" />
+          <TextField label="Batch size" value={batch} onChange={(e) => setBatch(e.target.value)} inputMode="numeric" />
+          <TextField label="Max tokens per example" value={maxLength} onChange={(e) => setMaxLength(e.target.value)} inputMode="numeric" />
+        </div>
+        <fieldset className="category-picker">
+          <legend>LoRA target modules</legend>
+          {TARGETS.map((t) => (
+            <label key={t}>
+              <input type="checkbox" checked={targets.includes(t)} onChange={(e) => setTargets((l) => (e.target.checked ? [...l, t] : l.filter((x) => x !== t)))} /> {t}_proj
+            </label>
+          ))}
+        </fieldset>
+        <ErrorBanner error={start.error} />
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
+          Start fine-tuning
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+function TrainRun({ job }: { job: Job }) {
+  const [metrics, setMetrics] = useState<TrainMetric[]>([]);
+  const loaded = useRef(false);
+  useEffect(() => {
+    if (loaded.current && job.state === 'running') return;
+    loaded.current = true;
+    void api.call('train.metrics', { jobId: job.id }).then(setMetrics, () => {});
+  }, [job.id, job.state]);
+  useEvent('job.stream', (e) => {
+    if (e.jobId !== job.id) return;
+    try {
+      const m = JSON.parse(e.text) as TrainMetric;
+      setMetrics((l) => [...l.filter((x) => x.step < m.step), m]);
+    } catch {
+      // not a metric line
+    }
+  });
+  const result = job.result as { adapterPath?: string } | null;
+  const last = metrics.at(-1);
+  return (
+    <section className="train-run" data-job-id={job.id}>
+      <div className="job-top">
+        <strong>
+          #{job.id} {job.title}
+        </strong>
+        <Badge tone={job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'danger' : job.state === 'running' ? 'info' : 'neutral'}>{job.state}</Badge>
+      </div>
+      {last && (
+        <p className="stat-row">
+          <span>
+            step {last.step}/{last.maxSteps}
+          </span>
+          <span>loss {last.loss.toFixed(4)}</span>
+          <span>lr {last.lr.toExponential(2)}</span>
+          <span>grad norm {last.gradNorm.toFixed(3)}</span>
+          <span>{last.tokensPerSecond.toFixed(0)} tokens/s</span>
+        </p>
+      )}
+      {metrics.length > 1 && <LossChart metrics={metrics} />}
+      {job.error && <p className="field-error">{job.error}</p>}
+      {result?.adapterPath && (
+        <p className="muted small">
+          Adapter (PEFT): <code>{result.adapterPath}</code> — evaluate it in the Evaluate tab as the LoRA adapter folder.
+        </p>
+      )}
+    </section>
+  );
+}
+
+function LossChart({ metrics }: { metrics: TrainMetric[] }) {
+  const W = 520;
+  const H = 160;
+  const losses = metrics.map((m) => m.loss);
+  const max = Math.max(...losses);
+  const min = Math.min(...losses);
+  const maxStep = metrics[0]!.maxSteps;
+  const pts = metrics.map((m) => `${(m.step / maxStep) * (W - 40) + 36},${H - 20 - ((m.loss - min) / (max - min || 1)) * (H - 30)}`).join(' ');
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} className="loss-chart" role="img" aria-label="Training loss">
+      <text x={4} y={14} fontSize={10} fill="#5b6675">
+        {max.toFixed(3)}
+      </text>
+      <text x={4} y={H - 20} fontSize={10} fill="#5b6675">
+        {min.toFixed(3)}
+      </text>
+      <text x={W - 4} y={H - 4} fontSize={10} textAnchor="end" fill="#5b6675">
+        step {maxStep}
+      </text>
+      <line x1={36} x2={W - 4} y1={H - 20} y2={H - 20} stroke="#d9dde3" />
+      <polyline points={pts} fill="none" stroke="#2457c5" strokeWidth={1.5} />
+    </svg>
+  );
+}

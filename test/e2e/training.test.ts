@@ -1,0 +1,70 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { sharedPath } from '../helpers/shared';
+import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+
+const stories = sharedPath('models', 'stories260K.gguf');
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+let taskFile: string;
+
+describe.skipIf(!stories)('fine-tuning in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-train-');
+    cleanup = t.cleanup;
+    taskFile = join(t.dir, 'task.jsonl');
+    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({ instruction: `Tell me about the ${a}.`, input: '', output: `The ${a} played in the sun all day.` }));
+    writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    await page.getByLabel('Model path').fill(stories!);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1).waitFor();
+    await page.getByRole('link', { name: 'All projects' }).click();
+    await page.getByLabel('Project name').fill('Tune');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Tune' }).click();
+    await page.getByLabel('File path').fill(taskFile);
+    await page.getByLabel('Role').selectOption('task');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /task\.jsonl.*Task data.*6/ }).waitFor({ timeout: 60_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('fine-tunes stories260K with LoRA, shows the live loss curve and the exported adapter', async () => {
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await page.getByLabel('Method').selectOption('plain');
+    await page.getByLabel('Prompt template').selectOption('plain');
+    await page.getByLabel('Steps').fill('12');
+    await page.getByLabel('Batch size').fill('3');
+    await page.getByLabel('Learning rate').fill('0.003');
+    await page.getByRole('button', { name: 'Start fine-tuning' }).click();
+    const run = page.locator('section.train-run').first();
+    await run.waitFor();
+    await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
+    expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
+    await run.getByRole('img', { name: 'Training loss' }).waitFor();
+    expect(await run.locator('.stat-row').textContent()).toMatch(/step 12\/12/);
+    const adapter = (await run.locator('code').textContent())!;
+    expect(existsSync(join(adapter, 'adapter_model.safetensors'))).toBe(true);
+    await screenshot(page, 'train-1-done');
+  });
+
+  it('raised no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
