@@ -22,10 +22,12 @@ function tokenizerMeta(model: LoadedModel): Record<string, GgufMetaInput> {
   };
   if (tok instanceof SpmTokenizer) {
     const v = tok.vocab;
+    const pad = Math.max(0, model.config.vocabSize - v.tokens.length);
+    const padIds = Array.from({ length: pad }, (_, i) => v.tokens.length + i);
     out['tokenizer.ggml.model'] = 'llama';
-    out['tokenizer.ggml.tokens'] = { type: 'array', itemType: 'string', value: v.tokens };
-    out['tokenizer.ggml.scores'] = { type: 'array', itemType: 'f32', value: v.scores };
-    out['tokenizer.ggml.token_type'] = { type: 'array', itemType: 'i32', value: v.types };
+    out['tokenizer.ggml.tokens'] = { type: 'array', itemType: 'string', value: [...v.tokens, ...padIds.map((i) => `[PAD${i}]`)] };
+    out['tokenizer.ggml.scores'] = { type: 'array', itemType: 'f32', value: [...v.scores, ...padIds.map(() => -1e9)] };
+    out['tokenizer.ggml.token_type'] = { type: 'array', itemType: 'i32', value: [...v.types, ...padIds.map(() => 5)] };
     put('tokenizer.ggml.bos_token_id', v.bosId);
     put('tokenizer.ggml.eos_token_id', v.eosId);
     put('tokenizer.ggml.unknown_token_id', v.unkId);
@@ -38,9 +40,11 @@ function tokenizerMeta(model: LoadedModel): Record<string, GgufMetaInput> {
     if (!merges) throw new Error(`${model.path}: only BPE tokenizer.json files can be exported to GGUF (this one is not BPE)`);
     const tokens: string[] = [];
     const types: number[] = [];
-    for (let i = 0; i < tok.vocabSize; i++) {
-      tokens.push(tok.idToToken(i) ?? `[PAD${i}]`);
-      types.push(tok.isSpecial(i) ? 3 : 1);
+    // pad to the embedding size like llama.cpp's converter (llama.cpp sizes the vocab from this list)
+    for (let i = 0; i < Math.max(tok.vocabSize, model.config.vocabSize); i++) {
+      const t = tok.idToToken(i);
+      tokens.push(t ?? `[PAD${i}]`);
+      types.push(t === undefined ? 5 : tok.isSpecial(i) ? 3 : 1);
     }
     out['tokenizer.ggml.model'] = 'gpt2';
     out['tokenizer.ggml.tokens'] = { type: 'array', itemType: 'string', value: tokens };

@@ -264,3 +264,123 @@ describe.skipIf(!stories || !nlc)('llama.cpp agreement on stories260K (needs ../
     expect(exported.out).toEqual(ref.out);
   });
 });
+
+// ---- HF folder with a byte-level BPE tokenizer → GGUF → llama.cpp -------------------------
+function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++)
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  const map: string[] = new Array(256);
+  bs.forEach((b, i) => (map[b] = String.fromCodePoint(cs[i]!)));
+  return map;
+}
+
+function makeBpeLlamaFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const b2u = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  b2u.forEach((u, i) => (vocab[u] = i));
+  const merges: string[] = [];
+  const addMerge = (a: string, b: string) => {
+    merges.push(`${a} ${b}`);
+    vocab[a + b] = Object.keys(vocab).length;
+  };
+  const G = b2u[32]!; // "Ġ"
+  for (const [a, b] of [[G, 't'], ['h', 'e'], [G + 't', 'he'], ['i', 'n'], [G, 'a'], ['o', 'n'], ['e', 'r'], [G, 's']]) addMerge(a!, b!);
+  const special = ['<|begin_of_text|>', '<|end_of_text|>'];
+  const V = 272;
+  const specialIds = [Object.keys(vocab).length, Object.keys(vocab).length + 1];
+  special.forEach((t, i) => (vocab[t] = specialIds[i]!));
+  writeFileSync(
+    join(dir, 'tokenizer.json'),
+    JSON.stringify({
+      version: '1.0',
+      added_tokens: special.map((content, i) => ({ id: specialIds[i], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: null,
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      post_processor: null,
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+    }),
+  );
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: special[0], eos_token: special[1] }));
+  const cfg = {
+    model_type: 'llama',
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: V,
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 256,
+    tie_word_embeddings: false,
+    bos_token_id: specialIds[0],
+    eos_token_id: specialIds[1],
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  const rand = seededRandom(4242);
+  const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (rand() - 0.5) * 2 * s);
+  const t: { name: string; shape: number[]; dtype: 'F32'; data: () => Float32Array }[] = [];
+  const add = (name: string, shape: number[], s: number, base = 0) =>
+    t.push({ name, shape, dtype: 'F32', data: () => rnd(shape.reduce((a, b) => a * b, 1), s).map((x) => x + base) });
+  add('model.embed_tokens.weight', [V, 64], 1);
+  add('lm_head.weight', [V, 64], 1);
+  add('model.norm.weight', [64], 0.1, 1);
+  for (let l = 0; l < 2; l++) {
+    const p = `model.layers.${l}.`;
+    add(p + 'self_attn.q_proj.weight', [64, 64], 0.3);
+    add(p + 'self_attn.k_proj.weight', [32, 64], 0.3);
+    add(p + 'self_attn.v_proj.weight', [32, 64], 0.3);
+    add(p + 'self_attn.o_proj.weight', [64, 64], 0.3);
+    add(p + 'mlp.gate_proj.weight', [128, 64], 0.3);
+    add(p + 'mlp.up_proj.weight', [128, 64], 0.3);
+    add(p + 'mlp.down_proj.weight', [64, 128], 0.3);
+    add(p + 'input_layernorm.weight', [64], 0.1, 1);
+    add(p + 'post_attention_layernorm.weight', [64], 0.1, 1);
+  }
+  writeSafetensors(join(dir, 'model.safetensors'), t);
+}
+
+describe.skipIf(!nlc)('HF folder (byte-level BPE) exported to GGUF runs in llama.cpp (needs node-llama-cpp)', () => {
+  it('llama.cpp greedy tokens on the exported GGUF equal ours on the HF folder', async () => {
+    const dir = join(tmp, 'hf-bpe-llama');
+    makeBpeLlamaFolder(dir);
+    const model = loadModel(dir);
+    expect(model.tokenizer.encode(' the the', { addSpecial: false })).toHaveLength(2);
+    const out = join(tmp, 'hf-bpe-llama.gguf');
+    exportGguf(model, out, { type: 'F32' });
+    const g = readGguf(out);
+    expect(g.metadata.get('tokenizer.ggml.model')).toBe('gpt2');
+    expect((g.metadata.get('tokenizer.ggml.merges') as string[])[0]).toBe('Ġ t');
+    const prompt = [270, 50, 60, 70, 80];
+    const rt = await openModel(model, { threads: 1 });
+    const ours = await generate(rt, prompt, { maxNewTokens: 16, ignoreEos: true });
+    await rt.release();
+    const llama = await nlc!.getLlama({ gpu: false, build: 'never', logLevel: nlc!.LlamaLogLevel.error });
+    const lm = await llama.loadModel({ modelPath: out });
+    const ctx = await lm.createContext({ contextSize: 64, threads: 1 });
+    const got: number[] = [];
+    try {
+      for await (const tkn of ctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        got.push(tkn as number);
+        if (got.length >= 16) break;
+      }
+      expect(lm.tokenize(' the the').map(Number)).toEqual(model.tokenizer.encode(' the the', { addSpecial: false }));
+    } finally {
+      await ctx.dispose();
+      await lm.dispose();
+    }
+    expect(got).toEqual(ours.tokenIds);
+  });
+});
