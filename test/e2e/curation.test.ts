@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
 let cleanup: () => void;
+let workDir: string;
 
 async function waitForJob(page: Page, titlePart: string, timeout = 240_000) {
   const job = page.locator('li.job', { hasText: titlePart }).first();
@@ -26,6 +27,7 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
   beforeAll(async () => {
     const t = tempDir('safetune-e2e-curation-');
     cleanup = t.cleanup;
+    workDir = t.dir;
     app = await startApp(join(t.dir, 'workspace'));
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -53,6 +55,22 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     const table = page.getByRole('table', { name: 'Data sets' });
     await table.getByRole('row', { name: /bianchi_safety_only_data_Instructions\.json.*Safety pool.*2,483/ }).waitFor();
     await table.getByRole('row', { name: /alpaca_en_demo\.json.*Task data/ }).waitFor();
+  });
+
+  it('asks for a column mapping when it cannot tell the format, and imports with it', async () => {
+    const odd = join(workDir, 'odd.csv');
+    writeFileSync(odd, 'q,a\n"How do I bake bread?","Mix flour, water, yeast and salt."\n"What is 2+2?","4"\n"Name a colour","Blue"\n');
+    await page.getByLabel('File path').fill(odd);
+    await page.getByLabel('Role').selectOption('task');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('.field-error', { hasText: 'odd.csv: cannot tell the record format' }).waitFor({ timeout: 60_000 });
+    await page.getByText('Choose the record format and name the columns').waitFor();
+    await page.getByLabel('Record format').selectOption('prompt-response');
+    await page.getByLabel('Prompt field').fill('q');
+    await page.getByLabel('Response field').fill('a');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /odd\.csv.*Task data.*3/ }).waitFor({ timeout: 60_000 });
+    await page.getByLabel('Record format').selectOption('auto');
   });
 
   it('analyses the pool: behaviour types and harm categories appear in the records', async () => {

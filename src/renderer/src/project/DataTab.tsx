@@ -37,18 +37,58 @@ export function DataTab({ project }: TabProps) {
   );
 }
 
+const FORMAT_OPTIONS = [
+  { value: 'auto', label: 'detect automatically' },
+  { value: 'alpaca', label: 'Alpaca (instruction, input, output)' },
+  { value: 'prompt-response', label: 'prompt / response columns' },
+  { value: 'prompt-only', label: 'prompts only' },
+  { value: 'chat', label: 'chat messages' },
+  { value: 'sharegpt', label: 'ShareGPT conversations' },
+  { value: 'beavertails', label: 'BeaverTails (prompt, response, category, is_safe)' },
+] as const;
+type FormatChoice = (typeof FORMAT_OPTIONS)[number]['value'];
+
 function ImportCard({ projectId }: { projectId: number }) {
   const [path, setPath] = useState('');
   const [role, setRole] = useState<DatasetRole>('safety_pool');
+  const [format, setFormat] = useState<FormatChoice>('auto');
+  const [columns, setColumns] = useState({ prompt: '', input: '', response: '', turns: '', categories: '' });
   const [started, setStarted] = useState<number | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  useEvent('job.updated', (j) => {
+    if (j.id !== started) return;
+    if (j.state === 'failed') setFailure(j.error);
+    if (j.state === 'succeeded') setFailure(null);
+  });
   const start = useAction(async () => {
-    const job = await api.call('jobs.start', { projectId, spec: { type: 'data.import', params: { projectId, path: path.trim(), role } } });
+    setFailure(null);
+    const col = (v: string) => (v.trim() ? v.trim() : undefined);
+    const mapping =
+      format === 'auto'
+        ? undefined
+        : Object.fromEntries(
+            Object.entries({
+              format,
+              prompt: col(columns.prompt),
+              input: col(columns.input),
+              response: col(columns.response),
+              turns: col(columns.turns),
+              categories: col(columns.categories),
+            }).filter(([, v]) => v !== undefined),
+          );
+    const job = await api.call('jobs.start', {
+      projectId,
+      spec: { type: 'data.import', params: { projectId, path: path.trim(), role, ...(mapping ? { mapping: mapping as { format: Exclude<FormatChoice, 'auto'> } } : {}) } },
+    });
     setStarted(job.id);
   });
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     void start.run();
   };
+  const field = (key: keyof typeof columns, label: string) => (
+    <TextField label={label} value={columns[key]} onChange={(e) => setColumns((c) => ({ ...c, [key]: e.target.value }))} placeholder="field / column name" />
+  );
   return (
     <Card title="Import a file">
       <p className="muted">
@@ -56,16 +96,31 @@ function ImportCard({ projectId }: { projectId: number }) {
         records are recognised. Rows that cannot be read are listed with their line and reason; importing the same file again
         does nothing.
       </p>
-      <form className="inline-form" onSubmit={onSubmit}>
-        <TextField
-          label="File path"
-          placeholder="/data/safety_pool.jsonl"
-          value={path}
-          onChange={(e) => setPath(e.target.value)}
-          error={start.error?.message}
-          hint={started ? `Started import job #${started}` : 'An absolute path on the machine running the workbench'}
-        />
-        <SelectField label="Role" value={role} options={ROLE_OPTIONS} onChange={setRole} />
+      <form className="select-form" onSubmit={onSubmit}>
+        <div className="inline-form">
+          <TextField
+            label="File path"
+            placeholder="/data/safety_pool.jsonl"
+            value={path}
+            onChange={(e) => setPath(e.target.value)}
+            error={start.error?.message ?? failure}
+            hint={started ? `Started import job #${started}` : 'An absolute path on the machine running the workbench'}
+          />
+          <SelectField label="Role" value={role} options={ROLE_OPTIONS} onChange={setRole} />
+          <SelectField label="Record format" value={format} options={FORMAT_OPTIONS} onChange={setFormat} />
+        </div>
+        {failure && format === 'auto' && /column mapping/.test(failure) && (
+          <p className="muted">Choose the record format and name the columns, then import again.</p>
+        )}
+        {format !== 'auto' && (
+          <div className="filters">
+            {format !== 'chat' && format !== 'sharegpt' && field('prompt', format === 'alpaca' ? 'Instruction field' : 'Prompt field')}
+            {format === 'alpaca' && field('input', 'Input field')}
+            {(format === 'alpaca' || format === 'prompt-response' || format === 'beavertails') && field('response', 'Response field')}
+            {(format === 'chat' || format === 'sharegpt') && field('turns', 'Turns field')}
+            {field('categories', 'Categories field (optional)')}
+          </div>
+        )}
         <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
           Import
         </Button>
