@@ -84,11 +84,15 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, history
     return best;
   }
   const n = logits.length;
-  let idx = Array.from({ length: n }, (_, i) => i);
-  const k = opts.topK && opts.topK > 0 ? Math.min(opts.topK, n) : n;
-  idx.sort((a, b) => logits[b]! - logits[a]!);
-  idx = idx.slice(0, k);
-  const max = logits[idx[0]!]!;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
+  // candidates: tokens within 20 nats of the best (relative probability > 2e-9); the excluded mass is
+  // below n * 2e-9 (0.03% for a 128k vocabulary) and this avoids sorting the whole vocabulary
+  const floor = max - 20 * temp;
+  let idx: number[] = [];
+  for (let i = 0; i < n; i++) if (logits[i]! >= floor) idx.push(i);
+  idx.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (opts.topK && opts.topK > 0 && idx.length > opts.topK) idx = idx.slice(0, opts.topK);
   let probs = idx.map((i) => Math.exp((logits[i]! - max) / temp));
   let z = probs.reduce((a, b) => a + b, 0);
   probs = probs.map((p) => p / z);
@@ -175,6 +179,7 @@ function compactCache(rt: DecoderRuntime, cache: KvCache, keep: number[], nb: nu
 
 /** Generate continuations for many prompts (strings or token-id arrays), batched with left padding. */
 export async function generateBatch(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions = {}): Promise<GenerationResult[]> {
+  if (prompts.length === 0) return [];
   const bs = Math.max(1, opts.batchSize ?? prompts.length);
   const results: GenerationResult[] = [];
   for (let start = 0; start < prompts.length; start += bs) {
@@ -205,6 +210,8 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
   const rows: Row[] = prompts.map((p, i) => {
     let ids = typeof p === 'string' ? tok.encode(p, { addSpecial: opts.addSpecialTokens ?? true }) : p.slice();
     if (ids.length === 0) throw new Error(`prompt ${i} is empty after tokenisation`);
+    const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocabSize);
+    if (bad !== undefined) throw new Error(`prompt ${i} contains token id ${bad}, outside the model's vocabulary (0..${cfg.vocabSize - 1})`);
     if (ids.length >= maxCtx) {
       if (opts.overflow !== 'truncate')
         throw new ContextOverflowError(`prompt ${i} has ${ids.length} tokens; the model's context is ${maxCtx} (pass overflow: 'truncate' to keep the end)`);

@@ -180,6 +180,11 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     expect(k1.tokenIds).toEqual(greedy.tokenIds);
   });
 
+  it('rejects token ids outside the vocabulary and accepts an empty batch', async () => {
+    await expect(generate(rt, [1, 600], { maxNewTokens: 2 })).rejects.toThrow(/token id 600, outside the model's vocabulary \(0\.\.511\)/);
+    expect(await generateBatch(rt, [])).toEqual([]);
+  });
+
   it('rejects prompts longer than the context, or truncates when asked', async () => {
     const small: LoadedModel = { ...model, config: { ...model.config, maxPositions: 16 } };
     const rt2 = await DecoderRuntime.create(small, { threads: 1 });
