@@ -173,18 +173,28 @@ export async function* readJsonl(file: string, options: ReadOptions = {}): Async
     row++;
   }
 
+  // A line longer than a chunk is kept as a list of parts and joined once (no quadratic copying).
+  let parts: Buffer[] = [];
+  let partsLen = 0;
   for await (const chunk of byteStream(file, pos.byteOffset, options.chunkSize, options.signal)) {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let from = 0;
     for (;;) {
-      const nl = pending.indexOf(NL, from);
+      const nl = chunk.indexOf(NL, from);
       if (nl < 0) break;
-      yield* handleLine(pending.subarray(from, nl), pendingStart + nl + 1);
+      const piece = chunk.subarray(from, nl);
+      const lineBytes = partsLen ? Buffer.concat([...parts, piece]) : piece;
+      yield* handleLine(lineBytes, pendingStart + lineBytes.length + 1);
+      pendingStart += lineBytes.length + 1;
+      parts = [];
+      partsLen = 0;
       from = nl + 1;
     }
-    pending = pending.subarray(from);
-    pendingStart += from;
+    if (from < chunk.length) {
+      parts.push(chunk.subarray(from));
+      partsLen += chunk.length - from;
+    }
   }
+  pending = partsLen ? Buffer.concat(parts) : Buffer.alloc(0);
   if (pending.length) yield* handleLine(pending, pendingStart + pending.length);
 }
 
@@ -209,7 +219,8 @@ function isWs(b: number): boolean {
  */
 export async function* readJsonArray(file: string, options: ReadOptions = {}): AsyncGenerator<RawItem> {
   const resume = options.resume;
-  let buf: Buffer = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0); // storage; bytes [0, len) are data
+  let len = 0;
   let base = resume?.byteOffset ?? 0; // absolute offset of buf[0]
   let i = 0; // scan index into buf
   let line = resume?.line ?? 1;
@@ -246,14 +257,26 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
 
   for await (const chunk of byteStream(file, base, options.chunkSize, options.signal)) {
     if (done) break;
-    buf = buf.length > i || elemStart >= 0 || keyStart >= 0 ? Buffer.concat([buf, chunk]) : chunk;
-    if (buf === chunk) i = 0;
+    if (len === 0) {
+      buf = chunk;
+      len = chunk.length;
+      i = 0;
+    } else {
+      // Append, growing geometrically: an element longer than many chunks costs linear time.
+      if (len + chunk.length > buf.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, len + chunk.length));
+        buf.copy(grown, 0, 0, len);
+        buf = grown;
+      }
+      chunk.copy(buf, len);
+      len += chunk.length;
+    }
     if (first) {
       first = false;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
+      if (len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
     }
     const items: RawItem[] = [];
-    for (; i < buf.length && !done; i++) {
+    for (; i < len && !done; i++) {
       const b = buf[i]!;
       if (b === NL) line++;
       if (inStr) {
@@ -344,7 +367,8 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
     // Drop consumed bytes, keeping the element (or key) in progress.
     const keep = Math.min(elemStart >= 0 ? elemStart : i, keyStart >= 0 ? keyStart : i);
     if (keep > 0) {
-      buf = buf.subarray(keep);
+      buf.copyWithin(0, keep, len);
+      len -= keep;
       base += keep;
       i -= keep;
       if (elemStart >= 0) elemStart -= keep;
@@ -358,7 +382,7 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
       row,
       line,
       reason: 'unexpected end of file inside the JSON array (truncated file?)',
-      next: { row, byteOffset: base + buf.length, line, arrayDepth },
+      next: { row, byteOffset: base + len, line, arrayDepth },
     };
   }
 }

@@ -56,6 +56,20 @@ describe('JSONL reader', () => {
   });
 });
 
+describe('JSONL long lines', () => {
+  it('reads lines much longer than the read chunk in linear time', async () => {
+    const big = 'x'.repeat(4_000_000);
+    const p = file('long.jsonl', `${JSON.stringify({ a: big })}\n{"b":1}\n${JSON.stringify({ c: big })}`);
+    const t = performance.now();
+    const items = await all(p, 'jsonl', { chunkSize: 1024 });
+    expect(performance.now() - t).toBeLessThan(10_000);
+    expect(items.map((i) => (i.kind === 'row' ? Object.keys(i.value as object)[0] : i.reason))).toEqual(['a', 'b', 'c']);
+    expect(((items[2] as { value: { c: string } }).value.c).length).toBe(4_000_000);
+    const rest = await all(p, 'jsonl', { resume: items[0]!.next, chunkSize: 4096 });
+    expect(rest.map((i) => i.row)).toEqual([1, 2]);
+  });
+});
+
 describe('JSON array reader', () => {
   const tricky = [
     { instruction: 'a "quoted" [bracket], {brace}', output: 'x\\y', n: [1, { m: ']' }] },
@@ -95,6 +109,15 @@ describe('JSON array reader', () => {
   it('resumes from any position without duplicates', async () => {
     await expectResumable(file('r.json', JSON.stringify(tricky)), 'json', { chunkSize: 5 });
     await expectResumable(file('r2.json', JSON.stringify({ k: 1, data: tricky })), 'json', { chunkSize: 5 });
+  });
+  it('reads elements much longer than the read chunk in linear time', async () => {
+    const big = 'y'.repeat(4_000_000);
+    const p = file('longel.json', `[${JSON.stringify({ a: big })}, {"b": 1}, ${JSON.stringify({ c: big })}]`);
+    const t = performance.now();
+    const items = await all(p, 'json', { chunkSize: 1024 });
+    expect(performance.now() - t).toBeLessThan(10_000);
+    expect(items.map((i) => (i.kind === 'row' ? Object.keys(i.value as object)[0] : i.reason))).toEqual(['a', 'b', 'c']);
+    expect(((items[2] as { value: { c: string } }).value.c).length).toBe(4_000_000);
   });
   it('streams a 300k-element array in bounded memory', async () => {
     const n = 300_000;
