@@ -181,6 +181,8 @@ describe('graph builder: shape inference and errors', () => {
     const custom = g.op('NoSuchOp', [x], {}, { outTypes: [{ dtype: 'float32', shape: [1] }], domain: 'custom' });
     expect(custom.shape).toEqual([1]);
     expect(() => g.input('x', 'float32', [1])).toThrow(/defined twice/);
+    g.op('Relu', [x], {}, { name: 'Relu_99' });
+    expect(() => g.op('Relu', [x], {}, { name: 'Relu_99' })).toThrow(/a node named "Relu_99" already exists/);
   });
 
   it('exposes a walkable node list', () => {

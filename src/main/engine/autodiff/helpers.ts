@@ -1,5 +1,5 @@
 /** Small graph helpers shared by the vector-Jacobian rules. */
-import { attr, floatToHalf, GraphError, ONNX_DTYPE, type DType, type Graph, type Shape, type Value } from '../graph';
+import { attr, floatToHalf, GraphError, ONNX_DTYPE, type DType, type Graph, type GraphNode, type Shape, type Value } from '../graph';
 
 export const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(['float32', 'float64', 'float16']);
 
@@ -81,7 +81,21 @@ export class Emitter {
     const r = x.shape.length;
     const perm = [...Array(r).keys()];
     [perm[r - 1], perm[r - 2]] = [perm[r - 2]!, perm[r - 1]!];
+    // Transpose(Transpose(w)) → w: no second (constant-folded) copy of a frozen weight
+    const p = this.producer(x.name);
+    if (p && p.opType === 'Transpose' && p.domain === '') {
+      const a = p.attributes['perm'];
+      if (a && a.type === 'ints' && a.value.length === r && a.value.every((v, i) => v === perm[i])) return this.g.value(p.inputs[0]!);
+    }
     return this.transpose(x, perm);
+  }
+
+  private readonly producers = new Map<string, GraphNode>();
+  private indexed = 0;
+  private producer(name: string): GraphNode | undefined {
+    const nodes = this.g.nodes;
+    for (; this.indexed < nodes.length; this.indexed++) for (const o of nodes[this.indexed]!.outputs) this.producers.set(o, nodes[this.indexed]!);
+    return this.producers.get(name);
   }
   reshapeLike(x: Value, like: Value): Value {
     // keep the static shape of `like` (the builder cannot infer it through a runtime shape)

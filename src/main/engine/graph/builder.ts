@@ -101,6 +101,7 @@ export class Graph {
   readonly outputs: Value[] = [];
   readonly initializers: TensorInit[] = [];
   private readonly values = new Map<string, Value>();
+  private readonly nodeNames = new Set<string>();
   private readonly opsets = new Map<string, number>();
   private counter = 0;
   /** tensors at or above this byte size given to `initializer()` are stored as in-memory external data */
@@ -225,7 +226,14 @@ export class Graph {
 
   /** Add a node; returns all output values. */
   opN(opType: string, inputs: Input[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): Value[] {
-    const name = opts.name ?? `${opType}_${this.nodes.length}`;
+    let name = opts.name ?? `${opType}_${this.nodes.length}`;
+    if (this.nodeNames.has(name)) {
+      if (opts.name !== undefined) throw new GraphError(`${opType} ${name}: a node named "${name}" already exists`);
+      let k = this.nodes.length;
+      while (this.nodeNames.has(`${opType}_${k}`)) k++;
+      name = `${opType}_${k}`;
+    }
+    this.nodeNames.add(name);
     const domain = opts.domain ?? '';
     if (domain && !this.opsets.has(domain)) this.opsets.set(domain, 1);
     const ins = inputs.map((x, k) => this.resolve(x, opType, name, k));

@@ -47,6 +47,8 @@ export interface TrainerOptions {
   terms?: TrainingTerm[];
   /** top-k logit distillation inputs in the graph (needed by DER / LwF terms) */
   distill?: DistillSpec;
+  /** onnxruntime weight pre-packing (default false: it holds a second copy of every weight) */
+  prepack?: boolean;
   /** start from these adapter values instead of the PEFT initialisation (e.g. a non-zero B in tests) */
   initialParams?: LoraParams;
 }
@@ -152,7 +154,7 @@ export class TrainingDivergedError extends Error {
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
 function optionsFingerprint(o: TrainerOptions): unknown {
-  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
@@ -180,7 +182,8 @@ export class Trainer {
   tokensSeen = 0;
   lastCheckpoint: string | null = null;
   private savedStep = -1;
-  private tg!: TrainGraph;
+  /** trainable inputs and dropout inputs of the graph (the graph itself is dropped once the session exists) */
+  private tg!: Omit<TrainGraph, 'graph'>;
   private session!: ort.InferenceSession;
 
   private constructor(
@@ -248,14 +251,17 @@ export class Trainer {
   }
 
   private async open(): Promise<void> {
-    this.tg = buildTrainGraph(this.model.config, this.model.weights, {
+    const tg = buildTrainGraph(this.model.config, this.model.weights, {
       lora: this.targets,
       dropout: (this.options.lora.dropout ?? 0) > 0,
       distill: this.distill,
     });
-    this.session = await createSession(this.tg.graph.build(), {
+    this.tg = { params: tg.params, dropoutInputs: tg.dropoutInputs };
+    this.session = await createSession(tg.graph.build(), {
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
+      // pre-packing keeps a second, packed copy of every frozen weight matrix
+      extra: this.options.prepack ? {} : { 'session.disable_prepacking': '1' },
     });
   }
 
