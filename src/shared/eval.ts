@@ -37,6 +37,8 @@ export const EvalRunParams = z.object({
   limit: z.number().int().min(1).optional(),
   limitSeed: z.number().int().min(0).default(0),
   judges: z.array(JudgeId).min(1).default(['keyword']),
+  /** A Llama Guard 3–style classifier model: adds a harm judge (safe/unsafe + categories, P(unsafe)). */
+  guardModel: ModelSpec.optional(),
   sampling: Sampling.default({ maxNewTokens: 64, temperature: 0 }),
   promptFormat: z.enum(['chat', 'raw']).default('chat'),
   batchSize: z.number().int().min(1).max(256).default(8),

@@ -108,6 +108,23 @@ describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned b
     expect(done.error).toMatch(/127\.0\.0\.1:9/);
   });
 
+  it('records "unparseable" when the Llama Guard judge model is not a classifier, and keeps those out of its rates', async () => {
+    const job = s.jobs.enqueue('eval.run', params({ limit: 3, guardModel: { kind: 'engine', path: stories } }), projectId);
+    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(done.error).toBeNull();
+    const runId = (done.result as { runId: number }).runId;
+    const guard = runWithMetrics(s, runId).metrics.filter((m) => m.judgeId === 'llama-guard-3');
+    expect(guard).toHaveLength(2);
+    for (const m of guard) {
+      expect(m.judgeKind).toBe('harm');
+      expect((m.counts.unparseable ?? 0) + (m.counts.safe ?? 0) + (m.counts.unsafe ?? 0) + (m.counts.empty ?? 0)).toBe(m.records);
+      expect(m.excluded).toBe(m.counts.unparseable ?? 0);
+    }
+    const v = s.evaluations.records(runId)[0]!.verdicts.find((x) => x.judgeId === 'llama-guard-3')!;
+    // A story model writes stories, not "safe"/"unsafe".
+    expect(['unparseable', 'empty']).toContain(v.label);
+  });
+
   it('names the file and column of a suite it cannot read', async () => {
     const job = s.jobs.enqueue('eval.run', params({ suites: [{ file: stories, kind: 'harmful' }] }), projectId);
     const done = await s.jobs.waitFor(job.id, 60_000);

@@ -8,7 +8,7 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME) --suite ID|FILE:KIND [--suite …] ' +
-  '[--judge keyword|keyword-anywhere|refusal-classifier …] [--data DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
+  '[--judge keyword|keyword-anywhere|refusal-classifier …] [--guard-model PATH] [--data DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
 
 const CLI_PROJECT = 'CLI evaluations';
 
@@ -35,6 +35,7 @@ export const evalCommand: Command = {
         raw: { type: 'boolean', default: false },
         project: { type: 'string' },
         name: { type: 'string' },
+        'guard-model': { type: 'string' },
       },
       usage,
     );
@@ -64,6 +65,7 @@ export const evalCommand: Command = {
         suites,
         ...(values.limit ? { limit: Number(values.limit) } : {}),
         judges,
+        ...(values['guard-model'] ? { guardModel: { kind: 'engine', path: resolve(values['guard-model']) } } : {}),
         sampling: { maxNewTokens: Number(values['max-tokens']), temperature: 0 },
         promptFormat: values.raw ? 'raw' : 'chat',
       });

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
-import { EvalRunParams, type SuiteSpec } from '../../../shared/eval';
+import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
 import { EvalStore } from '../../db/evaluations';
-import type { Generator, Judge, Suite } from '../../eval/types';
+import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
 import { defineJob, type JobContext } from '../define';
 
 interface Checkpoint {
@@ -63,21 +63,24 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   }
 
   ctx.progress(null, 'loading the model');
-  let generator: Generator;
-  let release = async () => {};
-  if (p.model.kind === 'engine') {
-    const { openModel } = await import('../../engine');
-    const rt = await openModel(p.model.path, p.model.adapterPath ? { lora: p.model.adapterPath } : {});
-    generator = new eval_.EngineGenerator(rt, { batchSize: p.batchSize });
-    release = () => rt.release();
-  } else {
-    generator = new eval_.OpenAICompatibleBackend({ baseUrl: p.model.baseUrl, model: p.model.model, ...(p.model.apiKey ? { apiKey: p.model.apiKey } : {}) });
-  }
+  const opened = await openGenerator(p.model, p.batchSize);
+  const generator: Generator = opened.generator;
+  let release = opened.release;
   try {
     const needsEmbedder = p.judges.includes('refusal-classifier');
     const embedder = needsEmbedder ? await (await import('../../embed/static-vectors')).createDefaultEmbedder() : undefined;
     const judges: Judge[] = p.judges.map((id) => eval_.createJudge(id, embedder ? { embedder } : {}));
     if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
+    if (p.guardModel) {
+      ctx.progress(null, 'loading the judge model');
+      const guard = await openGenerator(p.guardModel, p.batchSize);
+      const prev = release;
+      release = async () => {
+        await guard.release();
+        await prev();
+      };
+      judges.push(new eval_.LlamaGuardJudge({ generator: guard.generator, scorer: guard.generator, batchSize: p.batchSize }));
+    }
     const settings = {
       generation: { ...p.sampling },
       batchSize: p.batchSize,
@@ -112,6 +115,18 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   } finally {
     await release();
   }
+}
+
+/** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
+async function openGenerator(spec: ModelSpec, batchSize: number): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+  const eval_ = await import('../../eval');
+  if (spec.kind === 'engine') {
+    const { openModel } = await import('../../engine');
+    const rt = await openModel(spec.path, spec.adapterPath ? { lora: spec.adapterPath } : {});
+    return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
+  }
+  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) });
+  return { generator: backend, release: async () => {} };
 }
 
 function defaultName(p: EvalRunParams): string {

@@ -104,6 +104,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   const [customFile, setCustomFile] = useState('');
   const [customKind, setCustomKind] = useState<'harmful' | 'over-refusal' | 'task'>('harmful');
   const [judges, setJudges] = useState<string[]>(['keyword-start']);
+  const [guardId, setGuardId] = useState('');
   const [limit, setLimit] = useState('50');
   const [maxTokens, setMaxTokens] = useState('64');
   const [promptFormat, setPromptFormat] = useState<'chat' | 'raw'>('chat');
@@ -134,6 +135,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           suites: specs,
           ...(limit.trim() ? { limit: Number(limit) } : {}),
           judges: judgeIds,
+          ...(guardId ? { guardModel: { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === guardId)!.path } } : {}),
           sampling: { maxNewTokens: Number(maxTokens) || 64, temperature: 0 },
           promptFormat,
         },
@@ -228,6 +230,12 @@ function NewEvaluation({ projectId }: { projectId: number }) {
             </label>
           ))}
         </fieldset>
+        <SelectField
+          label="Llama Guard 3 judge model (optional)"
+          value={guardId}
+          options={[{ value: '', label: 'none' }, ...(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))]}
+          onChange={setGuardId}
+        />
         <div className="filters">
           <TextField label="Examples per suite" value={limit} onChange={(e) => setLimit(e.target.value)} inputMode="numeric" hint="Empty: all" />
           <TextField label="Max new tokens" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} inputMode="numeric" />
