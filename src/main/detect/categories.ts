@@ -12,6 +12,7 @@
  * best, or (centroid) within `margin` of it: multi-label, with a score per category.
  */
 import { readFile } from 'node:fs/promises';
+import shippedCentroidsJson from '../../../resources/taxonomy/reference-centroids.v1.json';
 import { join } from 'node:path';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embedAll, type Embedder } from '../embed/types';
@@ -171,4 +172,28 @@ export function cossimCategoryReference(refs: EmbeddedReferences, poolCategories
     if (c >= 0) centroids.set(refs.centroids.subarray(c * refs.dim, (c + 1) * refs.dim), k * refs.dim);
   });
   return { kind: 'categories', centroids };
+}
+
+/**
+ * Cossim's category reference without the BeaverTails files: the shipped per-category centroids
+ * (resources/taxonomy/reference-centroids.v1.json, default static embedder only), aligned with the
+ * pool's category order.
+ */
+export function shippedCossimReference(embedderId: string, poolCategories: readonly string[]): { kind: 'categories'; centroids: Float32Array } {
+  const f = shippedCentroidsJson as { embedderId: string; categories: string[]; counts: number[]; dim: number; centroids: number[][] };
+  if (f.embedderId !== embedderId) {
+    throw new Error(`the shipped reference centroids are for embedder "${f.embedderId}", not "${embedderId}": embed the BeaverTails reference prompts with this embedder instead`);
+  }
+  const dim = f.dim;
+  const refs = {
+    categories: f.categories,
+    prompts: [],
+    labels: new Uint16Array(0),
+    embedderId: f.embedderId,
+    dim,
+    embeddings: new Float32Array(0),
+    centroids: Float32Array.from(f.centroids.flat()),
+    counts: Int32Array.from(f.counts),
+  };
+  return cossimCategoryReference(refs, poolCategories);
 }

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BEHAVIOUR_TYPES, behaviourType, classifyBehaviour, detectHarmfulPrompts, detectRefusals, shippedPromptHarmClassifier, shippedRefusalClassifier } from '../../../src/main/detect/behaviour';
-import { embedReferences, inferCategories, loadReferencePrompts, singleCategoryOnly, withCentroids } from '../../../src/main/detect/categories';
+import { embedReferences, inferCategories, loadReferencePrompts, shippedCossimReference, singleCategoryOnly, withCentroids } from '../../../src/main/detect/categories';
 import { refusalExtraFeatureNames } from '../../../src/main/detect/classifiers';
 import { hashSplit, loadXstestCompletions } from '../../../src/main/detect/labelled-data';
 import { binaryMetrics, predictLogReg, trainLogReg } from '../../../src/main/detect/logreg';
@@ -93,8 +94,20 @@ describe.skipIf(!staticVectorsAvailable())('shipped detectors with the default e
   });
 
   const shared = sharedDir();
+  it('ships Cossim reference centroids for the default embedder', () => {
+    const ref = shippedCossimReference(emb.id, ['self_harm', 'no_such_category', 'animal_abuse']);
+    expect(ref.centroids.length).toBe(3 * emb.dimension);
+    expect(ref.centroids.subarray(100, 200).every((v) => v === 0)).toBe(true);
+    const norm = Math.hypot(...ref.centroids.subarray(0, 100));
+    expect(norm).toBeGreaterThan(0.3); // mean of unit vectors of one category
+    expect(norm).toBeLessThan(1);
+    expect(() => shippedCossimReference('other-embedder', ['self_harm'])).toThrow(/shipped reference centroids are for embedder/);
+  });
+
   it.skipIf(!shared)(`the shipped weights are exactly what bench/select/train-detectors.ts trains ${shared ? '' : SHARED_MISSING}`, async () => {
-    const { refusal, harm } = await trainShippedDetectors(shared!, cacheDir);
+    const { refusal, harm, centroids } = await trainShippedDetectors(shared!, cacheDir);
+    const shippedCentroids = JSON.parse(readFileSync(join(repoRoot, 'resources', 'taxonomy', 'reference-centroids.v1.json'), 'utf8'));
+    expect(centroids).toEqual(shippedCentroids);
     expect(refusal.file.weights).toEqual(shippedRefusalClassifier().file.weights);
     expect(refusal.file.bias).toBe(shippedRefusalClassifier().file.bias);
     expect(harm.file.weights).toEqual(shippedPromptHarmClassifier().file.weights);

@@ -5,7 +5,7 @@ import { openImport } from '../../../src/main/data/import';
 import type { NormalisedRecord } from '../../../src/main/data/formats';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { annotateRecords } from '../../../src/main/detect/annotate';
-import { cossimCategoryReference, embedReferences, loadReferencePrompts, singleCategoryOnly } from '../../../src/main/detect/categories';
+import { cossimCategoryReference, embedReferences, loadReferencePrompts, shippedCossimReference, singleCategoryOnly } from '../../../src/main/detect/categories';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
 import { SELECTION_METHODS, poolFromRecords, select } from '../../../src/main/select';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
@@ -43,6 +43,10 @@ describe.skipIf(!poolFile || !refDir || !staticVectorsAvailable())(`safety-pool 
     const present = tax.ids.filter((_, c) => pool.labels.some((m) => m & (1 << c)));
     expect(present.length).toBeGreaterThanOrEqual(12);
     const single = cossimCategoryReference(await embedReferences(singleCategoryOnly(await loadReferencePrompts(refDir!)), emb), pool.categories);
+    // The shipped centroids (7 significant digits) select the same records as freshly embedded references.
+    const viaShipped = select(pool, { method: 'cossim', budget: { count: 100 }, reference: shippedCossimReference(emb.id, pool.categories) });
+    const viaFiles = select(pool, { method: 'cossim', budget: { count: 100 }, reference: single });
+    expect(viaShipped.indices).toEqual(viaFiles.indices);
     for (const method of SELECTION_METHODS) {
       const r = select(pool, { method, budget: { count: 100 }, seed: 1, ...(method.startsWith('cossim') ? { reference: single } : {}) });
       expect(r.indices.length).toBe(100);
