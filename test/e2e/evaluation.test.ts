@@ -21,8 +21,13 @@ async function runEvaluation(limit: string, name: string) {
   await page.getByLabel('Max new tokens').fill('16');
   await page.getByLabel('Prompt format').selectOption('raw');
   await page.getByLabel('Run name (optional)').fill(name);
+  const started = page.getByText(/^Started job #\d+/);
+  const startedText = async () => ((await started.count()) ? await started.textContent() : null);
+  const before = await startedText();
   await page.getByRole('button', { name: 'Start evaluation' }).click();
-  const job = page.locator('li.job', { hasText: 'Evaluate stories260K.gguf' }).first();
+  await expect.poll(startedText).not.toBe(before);
+  const id = /#(\d+)/.exec((await startedText())!)![1];
+  const job = page.locator(`li.job[data-job-id="${id}"]`);
   await expect.poll(() => job.getAttribute('data-state'), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
   expect(await job.getAttribute('data-state'), (await job.textContent()) ?? '').toBe('succeeded');
 }

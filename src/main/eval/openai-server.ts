@@ -1,13 +1,15 @@
 /**
  * A small OpenAI-compatible server (node:http) that serves one Generator on a loopback address:
  * GET /v1/models, POST /v1/chat/completions, POST /v1/completions (prompt: string or string[]).
- * Requests are served one at a time (the local engine blocks its thread while generating).
+ * One generator call runs at a time (the local engine blocks its thread while generating); requests
+ * that arrive meanwhile with the same generation settings are decoded together in the next call
+ * (up to maxBatch), and a failing batch is retried request by request.
  * No streaming. Optional bearer key. Binds 127.0.0.1 by default and refuses non-loopback hosts
  * unless allowRemote is set.
  */
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ChatMessage, GenerationRequest, GenerationSettings, Generator } from './types';
+import type { ChatMessage, GenerationOutput, GenerationRequest, GenerationSettings, Generator } from './types';
 
 export interface OpenAIServerOptions {
   generator: Generator;
@@ -22,6 +24,10 @@ export interface OpenAIServerOptions {
   maxBodyBytes?: number;
   /** Upper bound on max_tokens (default 4096). */
   maxTokensCap?: number;
+  /** Requests decoded together when several wait with the same settings (default 8). */
+  maxBatch?: number;
+  /** How long a batch waits for more requests before starting, in ms (default 2; 0: never). */
+  batchWindowMs?: number;
 }
 
 export interface OpenAIServerHandle {
@@ -29,6 +35,8 @@ export interface OpenAIServerHandle {
   port: number;
   /** Requests answered so far (any status). */
   readonly requests: number;
+  /** Generator calls made so far (requests waiting together share one). */
+  readonly batches: number;
   close(): Promise<void>;
 }
 
@@ -89,13 +97,61 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
   const model = opts.model ?? opts.generator.id;
   const limit = opts.maxBodyBytes ?? 8 * 1024 * 1024;
   const cap = opts.maxTokensCap ?? 4096;
-  let queue: Promise<unknown> = Promise.resolve();
   let served = 0;
   let created = 0;
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const p = queue.then(fn, fn);
-    queue = p.catch(() => undefined);
-    return p;
+  let batches = 0;
+  const maxBatch = Math.max(1, opts.maxBatch ?? 8);
+  const windowMs = opts.batchWindowMs ?? 2;
+  interface Job {
+    req: GenerationRequest;
+    settings: GenerationSettings;
+    key: string;
+    resolve: (o: GenerationOutput) => void;
+    reject: (e: unknown) => void;
+  }
+  const queue: Job[] = [];
+  let busy = false;
+  /** One generator call at a time; requests waiting meanwhile with equal settings are decoded together. */
+  const pump = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      while (queue.length) {
+        // Give requests sent together (they arrive a few I/O events apart) a moment to join.
+        if (queue.length < maxBatch && windowMs > 0) await new Promise((r) => setTimeout(r, windowMs));
+        const key = queue[0]!.key;
+        const take: Job[] = [];
+        for (let i = 0; i < queue.length && take.length < maxBatch; ) {
+          if (queue[i]!.key === key) take.push(...queue.splice(i, 1));
+          else i++;
+        }
+        batches++;
+        try {
+          const outs = await opts.generator.generate(take.map((j) => j.req), take[0]!.settings);
+          take.forEach((j, k) => j.resolve(outs[k]!));
+        } catch (e) {
+          if (take.length === 1) take[0]!.reject(e);
+          else {
+            // One bad request must not fail the others: retry them one by one.
+            for (const j of take) {
+              try {
+                j.resolve((await opts.generator.generate([j.req], j.settings))[0]!);
+              } catch (e2) {
+                j.reject(e2);
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const submit = (reqs: GenerationRequest[], settings: GenerationSettings): Promise<GenerationOutput[]> => {
+    const key = JSON.stringify(settings);
+    const ps = reqs.map((req) => new Promise<GenerationOutput>((resolve, reject) => queue.push({ req, settings, key, resolve, reject })));
+    void pump();
+    return Promise.all(ps);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -125,7 +181,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
       for (const m of msgs as Array<Record<string, unknown>>) {
         if (!m || !['system', 'user', 'assistant'].includes(m.role as string) || typeof m.content !== 'string') throw new HttpError(400, 'each message needs role system/user/assistant and string content');
       }
-      const [out] = await serial(() => opts.generator.generate([{ messages: msgs as ChatMessage[] }], settings));
+      const [out] = await submit([{ messages: msgs as ChatMessage[] }], settings);
       send(res, 200, {
         id,
         object: 'chat.completion',
@@ -140,7 +196,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     if (!prompts || !prompts.length) throw new HttpError(400, '"prompt" must be a string or a non-empty array of strings');
     if (b.logprobs !== undefined && b.logprobs !== null && b.logprobs !== false && b.logprobs !== 0) throw new HttpError(400, 'logprobs are not supported by this server');
     const reqs: GenerationRequest[] = prompts.map((p) => ({ prompt: p }));
-    const outs = await serial(() => opts.generator.generate(reqs, settings));
+    const outs = await submit(reqs, settings);
     send(res, 200, {
       id,
       object: 'text_completion',
@@ -178,6 +234,9 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     port,
     get requests() {
       return served;
+    },
+    get batches() {
+      return batches;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
