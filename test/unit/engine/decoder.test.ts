@@ -68,6 +68,22 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     expect(await run(true)).toEqual(await run(false));
   });
 
+  it('fp16 projection weights stay close to fp32 and keep the greedy continuation', async () => {
+    const half = await DecoderRuntime.create(model, { threads: 1, weightDtype: 'float16' });
+    try {
+      const ids = model.tokenizer.encode('Lily saw a big red ball');
+      const a = await rt.forward([ids]);
+      const b = await half.forward([ids]);
+      const d = maxAbsDiff(a.logits, b.logits);
+      expect(d).toBeGreaterThan(0); // really a different (fp16) path
+      expect(d).toBeLessThan(0.05);
+      const r = await generate(half, 'Once upon a time', { maxNewTokens: 30 });
+      expect(r.text.startsWith(EXPECTED)).toBe(true);
+    } finally {
+      await half.release();
+    }
+  });
+
   it('fused and plain-op graphs agree', async () => {
     const plain = await DecoderRuntime.create(model, { threads: 1, fused: false });
     try {

@@ -185,18 +185,37 @@ export const RULES: Record<string, VjpRule> = {
 
   MatMul: (c) => matmulGrads(c, x0(c, 0), x0(c, 1), dy0(c)),
   FusedMatMul: (c) => {
-    // com.microsoft FusedMatMul: alpha · op(A) @ op(B), op = optional swap of the last two axes
+    // com.microsoft FusedMatMul: alpha · op(A) @ op(B), op = optional swap of the last two axes.
+    // Written with FusedMatMul's own transpose flags, so a frozen B never gets a transposed copy.
     const { e } = c;
     const tA = ai(c.node, 'transA', 0);
     const tB = ai(c.node, 'transB', 0);
     const alpha = ai(c.node, 'alpha', 1);
     if (ai(c.node, 'transBatchA', 0) || ai(c.node, 'transBatchB', 0)) fail(c, 'transBatch is not supported');
-    let d = dy0(c);
-    if (alpha !== 1) d = e.mul(d, e.scalar(alpha, d.dtype));
-    const a = tA ? e.swapLast(x0(c, 0)) : x0(c, 0);
-    const b = tB ? e.swapLast(x0(c, 1)) : x0(c, 1);
-    const [da, db] = matmulGrads(c, a, b, d);
-    return [da && tA ? e.swapLast(da) : da, db && tB ? e.swapLast(db) : db];
+    const [A, B] = [x0(c, 0), x0(c, 1)];
+    const d = dy0(c);
+    const ra = rankOf(c, A);
+    const rb = rankOf(c, B);
+    if (ra < 2 || rb < 2) fail(c, 'rank-1 operands are not supported');
+    const fm = (p: Value, q: Value, ta: number, tb: number) =>
+      e.op('FusedMatMul', [p, q], { transA: ta, transB: tb, alpha: { type: 'float', value: alpha } }, undefined, 'com.microsoft');
+    let dA: Value | null = null;
+    let dB: Value | null = null;
+    // d op(A) = d · op(B)ᵀ ;  dA = tA ? (d op(A))ᵀ = op(B) · dᵀ : d op(A)
+    if (c.needs(0)) dA = e.unbroadcast(tA ? fm(B, d, tB, 1) : fm(d, B, 0, 1 - tB), A);
+    if (c.needs(1)) {
+      if (rb === 2 && ra > 2) {
+        // fold A's batch dims into rows: op(A) is [.., M, K]; needs A untransposed to fold
+        if (tA) fail(c, 'transA with a 2-D B is not supported');
+        const K = A.shape![ra - 1]!;
+        const N = d.shape![d.shape!.length - 1]!;
+        if (typeof K !== 'number' || typeof N !== 'number') fail(c, 'weight dims must be static');
+        const A2 = e.reshape(A, [-1, K]);
+        const d2 = e.reshape(d, [-1, N]);
+        dB = tB ? fm(d2, A2, 1, 0) : fm(A2, d2, 1, 0);
+      } else dB = e.unbroadcast(tB ? fm(d, A, 1, tA) : fm(A, d, 1 - tA, 0), B);
+    }
+    return [dA, dB];
   },
   Gemm: (c) => {
     const { e } = c;

@@ -37,6 +37,8 @@ export interface RuntimeOptions {
   prepack?: boolean;
   /** onnxruntime CPU memory arena (default true) */
   memArena?: boolean;
+  /** storage of projection weights: 'float32' (default) or 'float16' (for GPU providers; on x86 CPU it was slower and saved no memory) */
+  weightDtype?: 'float32' | 'float16';
 }
 
 /** KV cache for a batch: per layer key/value tensors [B, kvHeads, T, headDim]. */
@@ -107,7 +109,7 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ kind, kv: gopts.kvCache, logits: gopts.logits, fused: gopts.fused, v: 2 }));
+    h.update(JSON.stringify({ kind, kv: gopts.kvCache, logits: gopts.logits, fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 2 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));
@@ -146,6 +148,7 @@ export class DecoderRuntime {
         logits: 'last',
         fused: this.options.fused ?? true,
         lora: this.options.lora,
+        weightDtype: this.options.weightDtype,
       });
     }
     return this.stepSession;
@@ -158,6 +161,7 @@ export class DecoderRuntime {
         logits: 'all',
         fused: this.options.fused ?? true,
         lora: this.options.lora,
+        weightDtype: this.options.weightDtype,
       });
     }
     return this.fullSession;

@@ -25,7 +25,7 @@ export class WeightFileWriter {
   }
 
   /** Append a tensor and declare it as a file-backed initializer. */
-  store = (g: Graph, name: string, data: Float32Array, shape: number[]): Value => {
+  store = (g: Graph, name: string, data: Float32Array | Uint16Array, shape: number[], dtype: 'float32' | 'float16' = 'float32'): Value => {
     const pad = (this.align - (this.offset % this.align)) % this.align;
     if (pad) {
       writeSync(this.fd, new Uint8Array(pad));
@@ -34,7 +34,7 @@ export class WeightFileWriter {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let done = 0;
     while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
-    const v = g.fileWeight(name, 'float32', shape, this.fileName, this.offset, bytes.length);
+    const v = g.fileWeight(name, dtype, shape, this.fileName, this.offset, bytes.length);
     this.offset += bytes.length;
     return v;
   };

@@ -10,7 +10,7 @@
  * 1/(1-p)); with distillation distill_idx [B,S,K] int64, distill_val [B,S,K], distill_weights [B,S].
  * Outputs: loss (total), ce, distill (when configured), logits (optional), and "grad.<input>" per trainable input.
  */
-import { Graph, type Value } from '../graph';
+import { Graph, type GraphNode, type Value } from '../graph';
 import { addGradients } from '../autodiff';
 import type { DecoderConfig } from '../model/config';
 import { buildDecoderGraph } from '../model/decoder-graph';
@@ -83,6 +83,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     },
   });
   for (const t of opts.lora) if (!params.includes(`${t.weight}.lora_A`)) throw new Error(`internal: LoRA target ${t.weight} is not a linear layer of the graph`);
+  fuseFrozenTransposes(g);
   params.push(...trainWeights);
 
   const logits = g.value('logits');
@@ -125,4 +126,39 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     for (const p of params) g.output(grads.get(p)!, `grad.${p}`);
   }
   return { graph: g, params, dropoutInputs };
+}
+
+/**
+ * MatMul(x, Transpose(W)) with a frozen (initializer) W → com.microsoft FusedMatMul(x, W, transB=1).
+ * onnxruntime would otherwise constant-fold Transpose(W) into a second, transposed copy of every
+ * weight matrix; the backward rule of FusedMatMul uses W through its transpose flags as well.
+ */
+export function fuseFrozenTransposes(g: Graph): number {
+  const frozen = new Set(g.initializers.map((t) => t.name));
+  const producer = new Map<string, GraphNode>();
+  const uses = new Map<string, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of g.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
+  let fused = 0;
+  for (let k = 0; k < g.nodes.length; k++) {
+    const n = g.nodes[k]!;
+    if (n.opType !== 'MatMul' || n.domain !== '') continue;
+    const t = producer.get(n.inputs[1]!);
+    const perm = t?.attributes['perm'];
+    if (!t || t.opType !== 'Transpose' || !perm || perm.type !== 'ints' || perm.value.join(',') !== '1,0' || !frozen.has(t.inputs[0]!)) continue;
+    g.nodes[k] = { opType: 'FusedMatMul', domain: 'com.microsoft', name: n.name, inputs: [n.inputs[0]!, t.inputs[0]!], outputs: n.outputs, attributes: { transB: { type: 'int', value: 1 } } };
+    uses.set(t.outputs[0]!, uses.get(t.outputs[0]!)! - 1);
+    fused++;
+  }
+  if (fused) {
+    g.useOpset('com.microsoft', 1);
+    for (let k = g.nodes.length - 1; k >= 0; k--) {
+      const n = g.nodes[k]!;
+      if (n.opType === 'Transpose' && uses.get(n.outputs[0]!) === 0) g.nodes.splice(k, 1);
+    }
+  }
+  return fused;
 }
