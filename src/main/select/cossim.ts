@@ -38,7 +38,8 @@ export function cossimGroups(pool: SelectionPool, reference: CossimReference, ca
     return { names: ['task'], centroids: reference.centroid };
   }
   if (reference.centroids.length !== pool.categories.length * dim) throw new Error(`expected ${pool.categories.length} × ${dim} category centroids`);
-  const { ids } = categoryMask(pool, categories);
+  // Categories without references (all-zero centroid) cannot rank anything: left out.
+  const ids = categoryMask(pool, categories).ids.filter((c) => reference.centroids.subarray(c * dim, (c + 1) * dim).some((v) => v !== 0));
   const centroids = new Float32Array(ids.length * dim);
   ids.forEach((c, g) => centroids.set(reference.centroids.subarray(c * dim, (c + 1) * dim), g * dim));
   return { names: ids.map((c) => pool.categories[c]!), centroids };

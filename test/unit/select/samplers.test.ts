@@ -221,6 +221,13 @@ describe('Cossim', () => {
       }
     }
   });
+  it('leaves out categories that have no reference (zero centroid)', () => {
+    const some = centroids.slice();
+    some.fill(0, 8, 16); // category b: no references
+    const r = selectCossim(pool, { budget: { count: 9 }, reference: { kind: 'categories', centroids: some } });
+    expect(r.strata).toEqual(['a', 'c', 'd']);
+    expect(r.perStratum).toBe(3);
+  });
   it('takes at least one per category for tiny budgets', () => {
     const r = selectCossim(pool, { budget: { count: 2 }, reference: { kind: 'categories', centroids } });
     expect(r.perStratum).toBe(1);
