@@ -20,6 +20,7 @@ export interface SamplingOptions {
 export interface TokenEvent {
   /** which prompt of the batch */
   index: number;
+  /** the sampled token; -1 for the final flush of text held back at the end of a row */
   tokenId: number;
   /** newly visible text (may be empty while a multi-byte character or a possible stop string is pending) */
   text: string;

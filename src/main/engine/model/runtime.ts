@@ -61,6 +61,8 @@ export interface KvPool {
   sets: [Float32Array[][], Float32Array[][]];
   /** which set holds the current cache */
   current: 0 | 1;
+  /** reused logits buffer (B*V floats): a pooled step's logits are overwritten by the next step */
+  logits: Float32Array;
 }
 
 export interface StepResult {
@@ -178,13 +180,14 @@ export class DecoderRuntime {
    * An empty cache with preallocated ping-pong buffers for up to `maxLength` positions: steps then
    * write present.* straight into them (no per-step allocation, no garbage to collect).
    * Costs 2x the KV cache of `maxLength` positions. A pooled cache is consumed by `step`: keep
-   * only the newest cache object (older ones share the buffers and are overwritten).
+   * only the newest cache object (older ones share the buffers and are overwritten), and copy the
+   * returned logits if you need them after the next step.
    */
   allocCache(batch: number, maxLength: number): KvCache {
     const c = this.model.config;
     const n = batch * c.numKvHeads * maxLength * c.headDim;
     const set = () => Array.from({ length: c.numLayers }, () => [new Float32Array(n), new Float32Array(n)]);
-    return { ...this.emptyCache(batch), pool: { maxLength, sets: [set(), set()], current: 0 } };
+    return { ...this.emptyCache(batch), pool: { maxLength, sets: [set(), set()], current: 0, logits: new Float32Array(batch * c.vocabSize) } };
   }
 
   /**
@@ -213,7 +216,9 @@ export class DecoderRuntime {
       const next = (1 - pool.current) as 0 | 1;
       const n = batch * c.numKvHeads * total * c.headDim;
       const dims = [batch, c.numKvHeads, total, c.headDim];
-      const fetches: Record<string, ort.Tensor | null> = { logits: null };
+      const fetches: Record<string, ort.Tensor | null> = {
+        logits: pool.logits.length >= batch * c.vocabSize ? new ort.Tensor('float32', pool.logits.subarray(0, batch * c.vocabSize), [batch, 1, c.vocabSize]) : null,
+      };
       for (let l = 0; l < c.numLayers; l++) {
         const k = new ort.Tensor('float32', pool.sets[next][l]![0]!.subarray(0, n), dims);
         const v = new ort.Tensor('float32', pool.sets[next][l]![1]!.subarray(0, n), dims);
@@ -223,7 +228,8 @@ export class DecoderRuntime {
         values.push(v);
       }
       const out = await s.run(feeds, fetches);
-      return { logits: out['logits']!.data as Float32Array, cache: { keys, values, length: total, pool: { ...pool, current: next } } };
+      const logits = fetches['logits'] ? (fetches['logits'].data as Float32Array) : (out['logits']!.data as Float32Array);
+      return { logits, cache: { keys, values, length: total, pool: { ...pool, current: next } } };
     }
     const out = await s.run(feeds);
     for (let l = 0; l < c.numLayers; l++) {

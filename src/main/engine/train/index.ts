@@ -51,3 +51,4 @@ export { writePeftAdapter, readPeftAdapter } from './adapter';
 export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillSpec } from './graph';
 export { Rng, epochOrder } from './rng';
 export * from './continual';
+export { estimateTrainingMemory, type TrainingMemoryEstimate } from './memory';

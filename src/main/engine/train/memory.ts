@@ -1,0 +1,43 @@
+/**
+ * Rough peak-memory estimate of a LoRA training run on the CPU execution provider (what the
+ * trainer holds: frozen weights twice during session creation — the JS copy and onnxruntime's —
+ * the adapter with its gradients and AdamW moments, the forward activations kept for the backward
+ * pass and the [B,S,V] logit-sized tensors of the loss). Calibrated against measured peak RSS
+ * (bench/train); expect ±25%.
+ */
+import type { DecoderConfig } from '../model/config';
+import { parameterCount } from '../model/config';
+
+export interface TrainingMemoryEstimate {
+  weightsBytes: number;
+  adapterBytes: number;
+  activationsBytes: number;
+  logitsBytes: number;
+  /** onnxruntime, Node and V8 baseline */
+  runtimeBytes: number;
+  totalBytes: number;
+}
+
+export function estimateTrainingMemory(
+  cfg: DecoderConfig,
+  run: { batch: number; seq: number; loraParams: number; distillK?: number },
+): TrainingMemoryEstimate {
+  const f = 4;
+  const tokens = run.batch * run.seq;
+  const H = cfg.hiddenSize;
+  const kv = cfg.numKvHeads * cfg.headDim;
+  const F = cfg.intermediateSize;
+  // frozen fp32 weights: read into JS, then copied by onnxruntime (the JS copy is collectable after session creation)
+  const weightsBytes = 2 * parameterCount(cfg) * f;
+  // A, B + gradient + gradient accumulator + Adam m, v
+  const adapterBytes = 5 * run.loraParams * f;
+  // values kept per token and layer for the backward pass (norms, q/k/v, RoPE halves, context,
+  // residuals, gate/up/SiLU products) + attention scores and probabilities (heads × S per token)
+  const perTokenLayer = 16 * H + 2 * kv + 5 * F + 2 * cfg.numHeads * run.seq;
+  const activationsBytes = tokens * cfg.numLayers * perTokenLayer * f;
+  // logits, log-softmax, its exp and the logits' gradient
+  const logitsBytes = 4 * tokens * cfg.vocabSize * f + (run.distillK ? 4 * tokens * run.distillK * 8 : 0);
+  const runtimeBytes = 150 * 2 ** 20;
+  const totalBytes = weightsBytes + adapterBytes + activationsBytes + logitsBytes + runtimeBytes;
+  return { weightsBytes, adapterBytes, activationsBytes, logitsBytes, runtimeBytes, totalBytes };
+}
