@@ -1,0 +1,82 @@
+/**
+ * One training-benchmark measurement in its own process: LoRA training steps on a random Llama
+ * (GGUF written by bench/engine/random-model.ts), printing one JSON line.
+ *
+ *   node --import tsx bench/train/worker.ts '<spec json>'
+ */
+import { join } from 'node:path';
+import { loadModel } from '../../src/main/engine';
+import { Trainer, estimateTrainingMemory, type TrainExample } from '../../src/main/engine/train';
+import { ensureRandomLlama, paramCount, type RandomLlamaSpec } from '../engine/random-model';
+
+interface Spec extends RandomLlamaSpec {
+  rank: number;
+  alpha: number;
+  targets: string[];
+  batch: number;
+  seq: number;
+  steps: number;
+  threads: number;
+  cacheDir: string;
+  tokenizerFrom: string;
+}
+
+const spec = JSON.parse(process.argv[2]!) as Spec;
+const path = ensureRandomLlama(join(spec.cacheDir, `train-llama-${spec.hidden}x${spec.layers}-${spec.vocab}.gguf`), spec, spec.tokenizerFrom);
+const cpu0 = process.cpuUsage();
+const t0 = Date.now();
+const model = loadModel(path);
+let seed = 1;
+const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({ ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))) }));
+const tr = await Trainer.create(model, data, {
+  lora: { rank: spec.rank, alpha: spec.alpha, targetModules: spec.targets },
+  lr: 1e-4,
+  weightDecay: 0.01,
+  maxSteps: spec.steps,
+  batchSize: spec.batch,
+  threads: spec.threads,
+  schedule: { type: 'constant' },
+});
+const setupMs = Date.now() - t0;
+const times: number[] = [];
+const cpus: number[] = [];
+let last = Date.now();
+let lastCpu = process.cpuUsage();
+let loss = 0;
+await tr.train({
+  onProgress: (m) => {
+    const now = Date.now();
+    const c = process.cpuUsage();
+    times.push(now - last);
+    cpus.push((c.user - lastCpu.user + c.system - lastCpu.system) / 1000);
+    last = now;
+    lastCpu = c;
+    loss = m.loss;
+  },
+});
+await tr.release();
+const steady = times.length > 1 ? times.slice(1) : times;
+const steadyCpu = cpus.length > 1 ? cpus.slice(1) : cpus;
+const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+const total = process.cpuUsage(cpu0);
+console.log(
+  JSON.stringify({
+    engine: 'safetune',
+    params: paramCount(spec),
+    setupMs,
+    stepMs: mean(steady),
+    cpuMsPerStep: mean(steadyCpu),
+    tokensPerSecond: (spec.batch * spec.seq * 1000) / mean(steady),
+    tokensPerCpuSecond: (spec.batch * spec.seq * 1000) / mean(steadyCpu),
+    totalCpuS: (total.user + total.system) / 1e6,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    estimateMB:
+      estimateTrainingMemory(model.config, {
+        batch: spec.batch,
+        seq: spec.seq,
+        loraParams: tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+      }).totalBytes / 2 ** 20,
+    loss,
+  }),
+);
