@@ -74,3 +74,20 @@ export function watchErrors(page: Page): string[] {
   page.on('pageerror', (e) => errors.push(e.message));
   return errors;
 }
+
+/** Adds a model through the Models page and waits for it to be listed. */
+export async function addModel(page: Page, path: string): Promise<void> {
+  await page.getByRole('link', { name: 'Models & Playground' }).click();
+  await page.getByLabel('Model path').fill(path);
+  await page.getByRole('button', { name: 'Add model' }).click();
+  await page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1).waitFor();
+}
+
+/** Creates a project from the home page and opens it. */
+export async function createProject(page: Page, name: string): Promise<void> {
+  await page.getByRole('link', { name: 'All projects' }).click();
+  await page.getByLabel('Project name').fill(name);
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name }).click();
+  await page.getByRole('heading', { name, exact: true }).waitFor();
+}

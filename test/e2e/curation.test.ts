@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
-import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
 
 const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
 const task = sharedPath('data', 'task', 'alpaca_en_demo.json');
@@ -33,9 +33,7 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     errors = watchErrors(page);
     await page.goto(app.url);
-    await page.getByLabel('Project name').fill('Curation');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Curation' }).click();
+    await createProject(page, 'Curation');
   });
   afterAll(async () => {
     await browser?.close();

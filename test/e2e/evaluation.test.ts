@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
-import { launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
+import { addModel, createProject, launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 const data = sharedPath('data');
@@ -43,14 +43,8 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     errors = watchErrors(page);
     await page.goto(app.url);
-    await page.getByRole('link', { name: 'Models & Playground' }).click();
-    await page.getByLabel('Model path').fill(stories!);
-    await page.getByRole('button', { name: 'Add model' }).click();
-    await page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1).waitFor();
-    await page.getByRole('link', { name: 'All projects' }).click();
-    await page.getByLabel('Project name').fill('Eval');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Eval' }).click();
+    await addModel(page, stories!);
+    await createProject(page, 'Eval');
   });
   afterAll(async () => {
     await browser?.close();

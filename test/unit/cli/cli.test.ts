@@ -1,18 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/main/cli/main';
-import { tempDir, workerScript } from '../../helpers/services';
+import { cli } from '../../helpers/cli';
+import { tempDir } from '../../helpers/services';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, workerScript, rendererDir: '/nonexistent' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('safetune CLI', () => {
   it('creates and lists projects in a workspace', async () => {
@@ -21,7 +15,7 @@ describe('safetune CLI', () => {
     expect((await cli(['projects', 'create', 'From', 'CLI', '--workspace', t.dir])).code).toBe(0);
     const list = await cli(['projects', 'list', '--workspace', t.dir, '--json']);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.out)).toEqual([expect.objectContaining({ id: 1, name: 'From CLI' })]);
+    expect(JSON.parse(list.out.join('\n'))).toEqual([expect.objectContaining({ id: 1, name: 'From CLI' })]);
     const dup = await cli(['projects', 'create', 'from cli', '--workspace', t.dir]);
     expect(dup.code).toBe(1);
     expect(dup.err).toMatch(/already exists/);
@@ -34,9 +28,9 @@ describe('safetune CLI', () => {
     writeFileSync(file, '{"prompt":"hi"}\n');
     const r = await cli(['checksum', file, '--workspace', t.dir, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ sizeBytes: 16, blockDigests: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ sizeBytes: 16, blockDigests: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
     const jobs = await cli(['jobs', 'list', '--workspace', t.dir, '--json']);
-    expect(JSON.parse(jobs.out)).toEqual([expect.objectContaining({ type: 'file.checksum', state: 'succeeded' })]);
+    expect(JSON.parse(jobs.out.join('\n'))).toEqual([expect.objectContaining({ type: 'file.checksum', state: 'succeeded' })]);
   });
 
   it('explains unknown commands and bad flags', async () => {

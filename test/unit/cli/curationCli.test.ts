@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/main/cli/main';
 import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
-import { tempDir, workerScript } from '../../helpers/services';
+import { cli } from '../../helpers/cli';
+import { tempDir } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';
 
 const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
@@ -11,12 +11,6 @@ const refs = sharedPath('data', 'reference', 'beavertails-unsafe-prompts');
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, workerScript, rendererDir: '/nonexistent' });
-  return { code, out, err: err.join('\n') };
-}
 
 describe('safetune data / select / detect', () => {
   it('imports into a project and reports rejected rows with their lines', async () => {

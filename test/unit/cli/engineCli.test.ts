@@ -1,28 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/main/cli/main';
-import { workerScript } from '../../helpers/services';
+import { cli } from '../../helpers/cli';
 import { sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, workerScript, rendererDir: '/nonexistent' });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('safetune model info / generate', () => {
   it.skipIf(!stories)('describes stories260K', async () => {
     const r = await cli(['model', 'info', stories!, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ architecture: 'llama', format: 'gguf', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
   });
 
   it.skipIf(!stories)('greedily continues "Once upon a time" as the reference does', async () => {
     const r = await cli(['generate', '--model', stories!, '--prompt', 'Once upon a time', '--max-tokens', '40', '--json']);
     expect(r.code).toBe(0);
-    const res = JSON.parse(r.out);
+    const res = JSON.parse(r.out.join('\n'));
     expect(res.text.startsWith(', there was a little girl named Lily. She loved to play outside in the park.')).toBe(true);
     expect(res).toMatchObject({ completionTokens: 40, finishReason: 'length' });
   });

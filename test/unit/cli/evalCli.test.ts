@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/main/cli/main';
 import { createServices } from '../../../src/main/app/services';
+import { cli } from '../../helpers/cli';
 import { tempDir, workerScript } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';
 
@@ -9,12 +9,6 @@ const data = sharedPath('data');
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, workerScript, rendererDir: '/nonexistent' });
-  return { code, out, err: err.join('\n') };
-}
 
 describe('safetune eval', () => {
   it.skipIf(!stories || !data)('evaluates stories260K on AdvBench and XSTest slices; the printed numbers match the stored verdicts', async () => {

@@ -186,3 +186,32 @@ export function SelectField<V extends string>({
     </div>
   );
 }
+
+/** A group of checkboxes choosing a subset of options (categories, suites, judges…). */
+export function CheckboxGroup<V extends string>({
+  legend,
+  options,
+  value,
+  onChange,
+}: {
+  legend: ReactNode;
+  options: readonly { value: V; label: string; title?: string }[];
+  value: readonly V[];
+  onChange: (value: V[]) => void;
+}) {
+  return (
+    <fieldset className="category-picker">
+      <legend>{legend}</legend>
+      {options.map((o) => (
+        <label key={o.value} title={o.title}>
+          <input
+            type="checkbox"
+            checked={value.includes(o.value)}
+            onChange={(e) => onChange(e.target.checked ? [...value, o.value] : value.filter((x) => x !== o.value))}
+          />{' '}
+          {o.label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { api } from '../api/client';
 import { useAction, useCall } from '../api/hooks';
-import { Button, Card, EmptyState, ErrorBanner, Spinner } from '../components/ui';
+import { Button, CheckboxGroup, Card, EmptyState, ErrorBanner, Spinner } from '../components/ui';
 import { pct, rateText } from './format';
 import type { TabProps } from './tabs';
 
@@ -32,19 +32,12 @@ export function CompareTab({ project }: TabProps) {
     <>
       <Card title="Runs to compare">
         <ErrorBanner error={runs.error ?? compare.error} />
-        <fieldset className="category-picker">
-          <legend>Runs</legend>
-          {runs.data.map((r) => (
-            <label key={r.id}>
-              <input
-                type="checkbox"
-                checked={ids.includes(r.id)}
-                onChange={(e) => setChosen(e.target.checked ? [...ids, r.id] : ids.filter((x) => x !== r.id))}
-              />{' '}
-              #{r.id} {r.name}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup
+          legend="Runs"
+          options={runs.data.map((r) => ({ value: String(r.id), label: `#${r.id} ${r.name}` }))}
+          value={ids.map(String)}
+          onChange={(v) => setChosen(v.map(Number))}
+        />
         <Button variant="primary" busy={compare.pending} disabled={ids.length === 0} onClick={() => void compare.run()}>
           Compare
         </Button>

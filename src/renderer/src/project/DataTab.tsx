@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, Card, Dialog, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, Dialog, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
 import { VirtualTable, type Column } from '../components/VirtualTable';
 import { EmbeddingMap } from './EmbeddingMap';
 import type { TabProps } from './tabs';
@@ -405,19 +405,7 @@ function RecordDialog({
         options={BEHAVIOUR_OPTIONS.filter((o) => o.value !== 'untyped').map((o) => (o.value === '' ? { value: '', label: 'Not typed' } : o))}
         onChange={setBehaviour}
       />
-      <fieldset className="category-picker">
-        <legend>Harm categories</legend>
-        {categories.map((c) => (
-          <label key={c.id}>
-            <input
-              type="checkbox"
-              checked={cats.includes(c.id)}
-              onChange={(e) => setCats((l) => (e.target.checked ? [...l, c.id] : l.filter((x) => x !== c.id)))}
-            />{' '}
-            {c.name}
-          </label>
-        ))}
-      </fieldset>
+      <CheckboxGroup legend="Harm categories" options={categories.map((c) => ({ value: c.id, label: c.name }))} value={cats} onChange={setCats} />
       <ErrorBanner error={save.error} />
     </Dialog>
   );

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { EvalResult, EvalRun, SuiteMetrics } from '../../../shared/eval';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, Card, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
 import { rateText } from './format';
 import type { TabProps } from './tabs';
 
@@ -191,19 +191,12 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           placeholder="/data/safetune-suites"
           hint="Laid out like the workbench's data folder: harmful/advbench_harmful_behaviors.csv, benign/xstest_prompts.csv, task/gsm8k_test.jsonl…"
         />
-        <fieldset className="category-picker">
-          <legend>Built-in suites</legend>
-          {(builtins.data ?? []).map((b) => (
-            <label key={b.id} title={b.path}>
-              <input
-                type="checkbox"
-                checked={suites.includes(b.id)}
-                onChange={(e) => setSuites((l) => (e.target.checked ? [...l, b.id] : l.filter((x) => x !== b.id)))}
-              />{' '}
-              {b.title}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup
+          legend="Built-in suites"
+          options={(builtins.data ?? []).map((b) => ({ value: b.id, label: b.title, title: b.path }))}
+          value={suites}
+          onChange={setSuites}
+        />
         <div className="filters">
           <TextField label="Your own suite file (optional)" value={customFile} onChange={(e) => setCustomFile(e.target.value)} placeholder="/data/my_suite.csv" />
           <SelectField
@@ -217,19 +210,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
             onChange={setCustomKind}
           />
         </div>
-        <fieldset className="category-picker">
-          <legend>Judges</legend>
-          {JUDGES.map((j) => (
-            <label key={j.id}>
-              <input
-                type="checkbox"
-                checked={judges.includes(j.id)}
-                onChange={(e) => setJudges((l) => (e.target.checked ? [...l, j.id] : l.filter((x) => x !== j.id)))}
-              />{' '}
-              {j.label}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup legend="Judges" options={JUDGES.map((j) => ({ value: j.id, label: j.label }))} value={judges} onChange={setJudges} />
         <SelectField
           label="Llama Guard 3 judge model (optional)"
           value={guardId}

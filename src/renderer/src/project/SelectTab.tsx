@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { SELECTION_METHOD_LABELS, type Selection, type SelectionMethod } from '../../../shared/select';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
 import type { TabProps } from './tabs';
 
 const METHODS = (Object.keys(SELECTION_METHOD_LABELS) as SelectionMethod[]).map((value) => ({ value, label: SELECTION_METHOD_LABELS[value] }));
@@ -88,24 +88,19 @@ export function SelectTab({ project }: TabProps) {
           {method.startsWith('cossim') && cossimRef === 'categories' && (
             <TextField label="Reference prompts folder" value={referenceDir} onChange={(e) => setReferenceDir(e.target.value)} placeholder="/data/beavertails-unsafe-prompts" />
           )}
-          <fieldset className="category-picker">
-            <legend>
-              Harm categories ({chosen.length} of {allCats.length}){' '}
-              <Button variant="ghost" onClick={() => setCats(chosen.length === allCats.length ? [] : null)}>
-                {chosen.length === allCats.length ? 'Clear' : 'All'}
-              </Button>
-            </legend>
-            {allCats.map((c) => (
-              <label key={c.id}>
-                <input
-                  type="checkbox"
-                  checked={chosen.includes(c.id)}
-                  onChange={(e) => setCats(e.target.checked ? [...chosen, c.id] : chosen.filter((x) => x !== c.id))}
-                />{' '}
-                {c.name}
-              </label>
-            ))}
-          </fieldset>
+          <CheckboxGroup
+            legend={
+              <>
+                Harm categories ({chosen.length} of {allCats.length}){' '}
+                <Button variant="ghost" onClick={() => setCats(chosen.length === allCats.length ? [] : null)}>
+                  {chosen.length === allCats.length ? 'Clear' : 'All'}
+                </Button>
+              </>
+            }
+            options={allCats.map((c) => ({ value: c.id, label: c.name }))}
+            value={chosen}
+            onChange={setCats}
+          />
           <ErrorBanner error={run.error ?? (jobError ? new Error(jobError) : null)} />
           <Button type="submit" variant="primary" busy={run.pending || jobId !== null} disabled={chosen.length === 0 || !(Number(budget) > 0)}>
             Preview selection

@@ -3,7 +3,7 @@ import type { Job } from '../../../shared/domain';
 import { TRAIN_METHOD_LABELS, type TrainMethod, type TrainMetric } from '../../../shared/train';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
 import type { TabProps } from './tabs';
 
 const METHODS = (Object.keys(TRAIN_METHOD_LABELS) as TrainMethod[]).map((value) => ({ value, label: TRAIN_METHOD_LABELS[value] }));
@@ -107,14 +107,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           <TextField label="Batch size" value={batch} onChange={(e) => setBatch(e.target.value)} inputMode="numeric" />
           <TextField label="Max tokens per example" value={maxLength} onChange={(e) => setMaxLength(e.target.value)} inputMode="numeric" />
         </div>
-        <fieldset className="category-picker">
-          <legend>LoRA target modules</legend>
-          {TARGETS.map((t) => (
-            <label key={t}>
-              <input type="checkbox" checked={targets.includes(t)} onChange={(e) => setTargets((l) => (e.target.checked ? [...l, t] : l.filter((x) => x !== t)))} /> {t}_proj
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup legend="LoRA target modules" options={TARGETS.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={setTargets} />
         <ErrorBanner error={start.error} />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
           Start fine-tuning
