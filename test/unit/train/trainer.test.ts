@@ -102,6 +102,24 @@ describe('LoRA trainer on the tiny Llama', () => {
     for (const [k, v] of pa.tensors) expect(Array.from(pb.tensors.get(k)!)).toEqual(Array.from(v));
   });
 
+  it('gradient accumulation equals one big batch (loss normalised over the whole step)', async () => {
+    const data = seqs();
+    const common = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'up'] }, lr: 1e-2, schedule: { type: 'constant' as const }, maxSteps: 3, seed: 5, threads: 1 };
+    const big = await Trainer.create(model, data, { ...common, batchSize: 3 });
+    const a = await big.train();
+    const acc = await Trainer.create(model, data, { ...common, batchSize: 1, gradAccumSteps: 3 });
+    const b = await acc.train();
+    a.losses.forEach((l, i) => expect(Math.abs(l - b.losses[i]!)).toBeLessThan(1e-5));
+    for (const [k, v] of big.params.tensors) {
+      const w = acc.params.tensors.get(k)!;
+      let d = 0;
+      for (let i = 0; i < v.length; i++) d = Math.max(d, Math.abs(v[i]! - w[i]!));
+      expect(d).toBeLessThan(1e-5);
+    }
+    await big.release();
+    await acc.release();
+  });
+
   it('refuses to resume with different options', async () => {
     const dir = join(tmp, 'split');
     await expect(

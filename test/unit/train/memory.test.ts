@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { loadHfModel } from '../../../src/main/engine/hf/model';
+import { estimateTrainingMemory } from '../../../src/main/engine/train';
+import { parameterCount } from '../../../src/main/engine/model/config';
+import { repoRoot } from '../../helpers/shared';
+
+describe('estimateTrainingMemory', () => {
+  it('adds up its parts and grows with the batch and the adapter', () => {
+    const cfg = loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config;
+    const a = estimateTrainingMemory(cfg, { batch: 1, seq: 64, loraParams: 1000 });
+    expect(a.weightsBytes).toBe(2 * 4 * parameterCount(cfg));
+    expect(a.adapterBytes).toBe(5 * 4 * 1000);
+    expect(a.totalBytes).toBe(a.weightsBytes + a.adapterBytes + a.activationsBytes + a.logitsBytes + a.runtimeBytes);
+    const b = estimateTrainingMemory(cfg, { batch: 4, seq: 64, loraParams: 1000 });
+    expect(b.activationsBytes).toBe(4 * a.activationsBytes);
+    expect(b.logitsBytes).toBe(4 * a.logitsBytes);
+    expect(estimateTrainingMemory(cfg, { batch: 1, seq: 64, loraParams: 2000 }).totalBytes).toBeGreaterThan(a.totalBytes);
+  });
+});
