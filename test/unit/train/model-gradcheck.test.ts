@@ -10,9 +10,9 @@ import { repoRoot } from '../../helpers/shared';
 
 const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf');
 
-/** Whole tiny model (2 layers, hidden 32, 4 heads / 2 KV heads, vocab 64): LoRA on all 7 modules + a few base weights, in float64. */
+/** Whole tiny models (2 layers, hidden 32, 4 heads / 2 KV heads, vocab 64; every family: sliding window, GeGLU, soft-capping, sandwich norms): LoRA on all 7 modules + a few base weights, in float64. */
 describe('autodiff: whole tiny decoder with LoRA against central differences (float64)', () => {
-  for (const name of ['tiny-llama', 'tiny-qwen2']) {
+  for (const name of ['tiny-llama', 'tiny-qwen2', 'tiny-mistral', 'tiny-gemma', 'tiny-gemma2']) {
     it(`${name}: LoRA A/B and base-weight gradients`, async () => {
       const model = loadHfModel(join(TINY, name));
       const cfg = model.config;

@@ -61,7 +61,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     weightAsInput: opts.trainWeights
       ? (n) => {
           const t = opts.trainWeights!(n);
-          if (t) trainWeights.push(n);
+          if (t && !trainWeights.includes(n)) trainWeights.push(n);
           return t;
         }
       : undefined,
