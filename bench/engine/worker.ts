@@ -20,7 +20,7 @@ function promptIds(len: number, salt: number): number[] {
 
 async function ours() {
   const t0 = performance.now();
-  const rt = await openModel(modelPath!, { threads, cacheDir: cacheDir || undefined, executionProvider: 'cpu', memArena: process.env.ARENA !== '0', weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32' });
+  const rt = await openModel(modelPath!, { threads, cacheDir: cacheDir || undefined, executionProvider: 'cpu', memArena: process.env.ARENA !== '0', weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32', prepack: process.env.PREPACK === '1' });
   const loadMs = performance.now() - t0;
   const prompts = Array.from({ length: B }, (_, b) => promptIds(P, b));
   const first: number[] = new Array(B).fill(0);

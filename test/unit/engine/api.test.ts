@@ -113,7 +113,8 @@ describe('engine API', () => {
     const a = await openModel(stories!, { threads: 1, cacheDir });
     const dirs = readdirSync(cacheDir);
     expect(dirs).toHaveLength(1);
-    expect(readdirSync(join(cacheDir, dirs[0]!)).sort()).toEqual(['READY', 'model.onnx', 'weights.bin']);
+    expect(readdirSync(join(cacheDir, dirs[0]!)).sort()).toEqual(['step.READY', 'step.onnx', 'weights.bin', 'weights.bin.json']);
+    const size = statSync(join(cacheDir, dirs[0]!, 'weights.bin')).size;
     const mtime = statSync(join(cacheDir, dirs[0]!, 'weights.bin')).mtimeMs;
     const r1 = await generate(a, 'Once upon a time', { maxNewTokens: 20 });
     await a.release();
@@ -121,8 +122,11 @@ describe('engine API', () => {
     const r2 = await generate(b, 'Once upon a time', { maxNewTokens: 20 });
     const full = await forwardLogits(b, [[1, 403, 407]]);
     await b.release();
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    // the full-sequence graph was added next to the step graph and reuses every weight
+    expect(readdirSync(join(cacheDir, dirs[0]!)).sort()).toEqual(['full.READY', 'full.onnx', 'step.READY', 'step.onnx', 'weights.bin', 'weights.bin.json']);
+    expect(statSync(join(cacheDir, dirs[0]!, 'weights.bin')).size).toBe(size);
     expect(statSync(join(cacheDir, dirs[0]!, 'weights.bin')).mtimeMs).toBe(mtime);
-    expect(readdirSync(cacheDir)).toHaveLength(2); // + the full-sequence graph
     expect(r1.text.startsWith(', there was a little girl named Lily.')).toBe(true);
     expect(r2.tokenIds).toEqual(r1.tokenIds);
     expect(full.dims).toEqual([1, 3, 512]);

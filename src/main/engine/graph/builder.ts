@@ -38,8 +38,9 @@ export interface OpsetImport {
 export interface BuildOptions {
   /** ONNX IR version (default 10) */
   irVersion?: number;
-  /** minimum byte size for which `initializer()` data moves to external memory instead of inline (default 1024) */
   producerName?: string;
+  /** file-name prefix for in-memory external data (default "mem_"), to keep several models' files apart in one folder */
+  memoryPrefix?: string;
 }
 
 /** A built model: the protobuf bytes plus the external data files it references. */
@@ -322,7 +323,7 @@ export class Graph {
     const locations = new Map<TensorInit, { location: string; offset: number; length: number } | null>();
     for (const t of this.initializers) {
       if (t.storage.kind === 'memory') {
-        const path = `${MEMORY_PREFIX}${memIndex++}.bin`;
+        const path = `${opts.memoryPrefix ?? MEMORY_PREFIX}${memIndex++}.bin`;
         externalData.push({ path, data: t.storage.data });
         locations.set(t, { location: path, offset: 0, length: t.storage.data.byteLength });
       } else if (t.storage.kind === 'file') {

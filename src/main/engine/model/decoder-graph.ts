@@ -194,8 +194,9 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     const lora = opts.lora?.get(wName);
     if (lora) {
-      const a = g.weight(`${wName}.lora_A`, lora.a, [lora.rank, inn!]);
-      const b = g.weight(`${wName}.lora_B`, lora.b, [out!, lora.rank]);
+      const store = (n: string, d: Float32Array, sh: number[]) => (opts.storeWeight ? opts.storeWeight(g, n, d, sh, 'float32') : g.weight(n, d, sh));
+      const a = store(`${wName}.lora_A`, lora.a, [lora.rank, inn!]);
+      const b = store(`${wName}.lora_B`, lora.b, [out!, lora.rank]);
       const xa = g.op('FusedMatMul', [x, a], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_lora_a` });
       const xab = g.op('FusedMatMul', [xa, b], { transB: 1, alpha: lora.scale }, { domain: 'com.microsoft', name: `${label}_lora_b` });
       y = g.add(y, xab, `${label}_lora_add`);

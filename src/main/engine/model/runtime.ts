@@ -3,7 +3,7 @@
  * prefill and decoding) and, on demand, a full-sequence graph (logits for every position).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSession, defaultThreads, ort, saveModel } from '../graph';
 import { buildDecoderGraph, validateWeights, type DecoderGraphOptions, type LoraModule } from './decoder-graph';
@@ -99,7 +99,8 @@ export class DecoderRuntime {
     };
   }
 
-  private cacheKey(kind: string, gopts: DecoderGraphOptions): string {
+  /** Cache folder key: the model files and everything that changes the weights (not the graph kind). */
+  private cacheKey(gopts: DecoderGraphOptions): string {
     const h = createHash('sha256');
     const stamp = (p: string) => {
       const st = statSync(p);
@@ -111,33 +112,34 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ kind, kv: gopts.kvCache, logits: gopts.logits, fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 2 }));
+    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 3 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));
       h.update(new Uint8Array(m.b.buffer, m.b.byteOffset, m.b.byteLength));
       h.update(String(m.scale));
     }
-    return `${kind}-${h.digest('hex').slice(0, 24)}`;
+    return h.digest('hex').slice(0, 24);
   }
 
   private async compile(kind: 'step' | 'full', gopts: DecoderGraphOptions): Promise<ort.InferenceSession> {
     const root = this.options.cacheDir;
     if (!root) return createSession(buildDecoderGraph(this.model.config, this.model.weights, gopts).build(), this.sessionOpts());
-    const dir = join(root, this.cacheKey(kind, gopts));
-    const onnx = join(dir, 'model.onnx');
-    if (!existsSync(join(dir, 'READY'))) {
-      rmSync(dir, { recursive: true, force: true });
+    // one folder per model + weight options; the step and full graphs share its weights.bin
+    const dir = join(root, this.cacheKey(gopts));
+    const onnx = join(dir, `${kind}.onnx`);
+    const ready = join(dir, `${kind}.READY`);
+    if (!existsSync(ready)) {
       mkdirSync(dir, { recursive: true });
       const writer = new WeightFileWriter(dir);
       let built;
       try {
-        built = buildDecoderGraph(this.model.config, this.model.weights, { ...gopts, storeWeight: writer.store }).build();
+        built = buildDecoderGraph(this.model.config, this.model.weights, { ...gopts, storeWeight: writer.store }).build({ memoryPrefix: `${kind}_mem_` });
       } finally {
         writer.close();
       }
-      saveModel(built, dir, 'model.onnx');
-      writeFileSync(join(dir, 'READY'), JSON.stringify({ model: this.model.path, kind, created: new Date().toISOString() }));
+      saveModel(built, dir, `${kind}.onnx`);
+      writeFileSync(ready, JSON.stringify({ model: this.model.path, kind, created: new Date().toISOString() }));
     }
     const so = this.sessionOpts();
     return createSession({ bytes: new Uint8Array(0), externalData: [], externalFiles: [] }, { ...so, modelPath: onnx });

@@ -6,14 +6,26 @@
  * Streams frozen weights into one external-data file next to a saved model, so a model larger than
  * memory can be compiled and onnxruntime can memory-map the weights when loading by path.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, Value } from '../graph';
 
+interface IndexEntry {
+  offset: number;
+  length: number;
+  dtype: 'float32' | 'float16';
+}
+
+/**
+ * Several graphs of one model (KV-cache step, full sequence) share one weights file: tensors already
+ * in weights.json (the index, saved by close()) are referenced again instead of being rewritten.
+ */
 export class WeightFileWriter {
   private fd: number;
   private offset = 0;
   readonly fileName: string;
+  private readonly index: Record<string, IndexEntry> = {};
+  private readonly indexPath: string;
 
   constructor(
     readonly dir: string,
@@ -21,26 +33,38 @@ export class WeightFileWriter {
     private readonly align = 4096,
   ) {
     this.fileName = fileName;
-    this.fd = openSync(join(dir, fileName), 'w');
+    this.indexPath = join(dir, `${fileName}.json`);
+    const path = join(dir, fileName);
+    if (existsSync(path) && existsSync(this.indexPath)) {
+      Object.assign(this.index, JSON.parse(readFileSync(this.indexPath, 'utf8')) as Record<string, IndexEntry>);
+      this.fd = openSync(path, 'r+');
+      this.offset = fstatSync(this.fd).size;
+    } else this.fd = openSync(path, 'w');
   }
 
-  /** Append a tensor and declare it as a file-backed initializer. */
+  /** Append a tensor (or reuse an identical earlier one) and declare it as a file-backed initializer. */
   store = (g: Graph, name: string, data: Float32Array | Uint16Array, shape: number[], dtype: 'float32' | 'float16' = 'float32'): Value => {
+    const known = this.index[`${name}:${dtype}`];
+    if (known && known.length === data.byteLength) return g.fileWeight(name, dtype, shape, this.fileName, known.offset, known.length);
     const pad = (this.align - (this.offset % this.align)) % this.align;
     if (pad) {
-      writeSync(this.fd, new Uint8Array(pad));
+      writeSync(this.fd, new Uint8Array(pad), 0, pad, this.offset);
       this.offset += pad;
     }
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), this.offset + done);
+    this.index[`${name}:${dtype}`] = { offset: this.offset, length: bytes.length, dtype };
     const v = g.fileWeight(name, dtype, shape, this.fileName, this.offset, bytes.length);
     this.offset += bytes.length;
     return v;
   };
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      writeFileSync(this.indexPath, JSON.stringify(this.index));
+    }
     this.fd = -1;
   }
 }
