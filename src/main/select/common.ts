@@ -120,14 +120,30 @@ export function eligibleIndices(pool: SelectionPool, opts: { categories?: readon
   return Int32Array.from(out);
 }
 
-/** Members of each category among `eligible` (category index → record indices). */
-export function membersByCategory(pool: SelectionPool, eligible: Int32Array, catIds: number[]): Map<number, number[]> {
-  const m = new Map<number, number[]>(catIds.map((c) => [c, []]));
-  for (const i of eligible) {
-    const lab = pool.labels[i]!;
-    for (const c of catIds) if (lab & (1 << c)) m.get(c)!.push(i);
+/** Members of each category among `eligible` (category index → record indices, ascending). */
+export function membersByCategory(pool: SelectionPool, eligible: Int32Array, catIds: number[]): Map<number, Int32Array> {
+  let mask = 0;
+  for (const c of catIds) mask = (mask | (1 << c)) >>> 0;
+  const counts = new Int32Array(32);
+  for (let k = 0; k < eligible.length; k++) {
+    let lab = pool.labels[eligible[k]!]! & mask;
+    while (lab) {
+      counts[31 - Math.clz32(lab & -lab)]!++;
+      lab &= lab - 1;
+    }
   }
-  return m;
+  const lists = new Map<number, Int32Array>(catIds.map((c) => [c, new Int32Array(counts[c]!)]));
+  const fill = new Int32Array(32);
+  for (let k = 0; k < eligible.length; k++) {
+    const i = eligible[k]!;
+    let lab = pool.labels[i]! & mask;
+    while (lab) {
+      const c = 31 - Math.clz32(lab & -lab);
+      lists.get(c)![fill[c]!++] = i;
+      lab &= lab - 1;
+    }
+  }
+  return lists;
 }
 
 /** Collects picks without duplicates and builds the result. */
@@ -189,7 +205,7 @@ export class Picker {
  * Categories to stratify over, smallest first (by eligible members; ties in pool order), keeping
  * only those with at least one eligible member; k = floor(N / their number).
  */
-export function strata(pool: SelectionPool, eligible: Int32Array, categories: readonly string[] | undefined, n: number): { order: number[]; members: Map<number, number[]>; k: number } {
+export function strata(pool: SelectionPool, eligible: Int32Array, categories: readonly string[] | undefined, n: number): { order: number[]; members: Map<number, Int32Array>; k: number } {
   const { ids } = categoryMask(pool, categories);
   const members = membersByCategory(pool, eligible, ids);
   const order = ids.filter((c) => members.get(c)!.length > 0).sort((a, b) => members.get(a)!.length - members.get(b)!.length || a - b);

@@ -57,7 +57,11 @@ export function selectPSS(pool: SelectionPool, opts: PSSOptions): SelectionResul
     for (let j = 0; j < dim; j++) norm += proto[j]! * proto[j]!;
     norm = Math.sqrt(norm) || 1;
     const pre = opts.precomputed?.scores;
-    const sims = pre ? Float32Array.from(mem, (i) => pre[i * C + c]!) : dotRows(emb, dim, proto, mem);
+    let sims: Float32Array;
+    if (pre) {
+      sims = new Float32Array(mem.length);
+      for (let t = 0; t < mem.length; t++) sims[t] = pre[mem[t]! * C + c]!;
+    } else sims = dotRows(emb, dim, proto, mem);
     // The best k + (already chosen) members suffice (bounded heap, no full sort).
     const order2 = topKIndices(sims, k + picker.items.length);
     let taken = 0;
