@@ -1,19 +1,31 @@
 /**
- * Refusal-judge benchmark (npm run bench:eval): each refusal judge of src/main/eval against the
- * human labels of XSTest's released completions (GPT-4 and Mistral-Instruct, 450 each; refusal =
- * 2_full_refusal or 3_partial_refusal), next to XSTest's string-match baseline computed by the
- * same judge code and the CSV's own strmatch_label column as a cross-check.
+ * Evaluation benchmark (npm run bench:eval):
+ *  1. each refusal judge of src/main/eval against the human labels of XSTest's released
+ *     completions (GPT-4 and Mistral-Instruct, 450 each; refusal = 2_full_refusal or
+ *     3_partial_refusal), next to XSTest's string-match baseline computed by the same judge code
+ *     and the CSV's own strmatch_label column as a cross-check;
+ *  2. the evaluation pipeline end to end on the one real model here (stories260K): the runner over
+ *     the 450 XSTest prompts, directly on the engine and through the OpenAI-compatible server +
+ *     HTTP backend (throughput, and whether both paths give identical responses).
  *
  * Writes the section between <!-- bench:eval:start --> and <!-- bench:eval:end --> of
  * bench/RESULTS.md and prints it. Needs ../shared (exits with a note when absent).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { trainRefusalClassifier } from '../../src/main/detect/classifiers';
 import { type RefusalExample, loadXstestCompletions } from '../../src/main/detect/labelled-data';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../src/main/embed/static-vectors';
+import { openModel } from '../../src/main/engine';
+import { EngineGenerator } from '../../src/main/eval/engine-generator';
+import { OpenAICompatibleBackend } from '../../src/main/eval/http-backend';
 import { ClassifierRefusalJudge, KeywordRefusalJudge } from '../../src/main/eval/judges';
+import { computeMetrics } from '../../src/main/eval/metrics';
+import { startOpenAIServer } from '../../src/main/eval/openai-server';
+import { runEvaluation } from '../../src/main/eval/runner';
+import { loadBuiltinSuite } from '../../src/main/eval/suites';
+import type { EvalRecord, Generator } from '../../src/main/eval/types';
 import { type BinaryAgreement, binaryAgreement } from '../../src/main/eval/metrics';
 import type { Judge, JudgeInput } from '../../src/main/eval/types';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
@@ -28,7 +40,7 @@ const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}
 
 function machine(): string {
   const c = cpus();
-  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} logical cores (shared with other jobs), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
+  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} logical cores (shared with other jobs: 1-min load average ${loadavg()[0]!.toFixed(1)} at the start, so times can vary by ±30% or more), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
 }
 
 function inputs(ex: readonly RefusalExample[]): JudgeInput[] {
@@ -79,6 +91,61 @@ function csvColumnRow(sets: Record<string, RefusalExample[]>): Row {
     row.perModel[model] = { a: binaryAgreement(ex.map((e) => e.strmatchRefusal), ex.map((e) => e.refusal)), empty: 0, msPer1k: Number.NaN, vsStrmatch: 1 };
   }
   return row;
+}
+
+async function benchPipeline(shared: string) {
+  const model = join(shared, 'models', 'stories260K.gguf');
+  say('### Pipeline: runner on stories260K');
+  say();
+  if (!existsSync(model)) {
+    say('Skipped: stories260K.gguf is not in ../shared/models.');
+    return;
+  }
+  const suite = await loadBuiltinSuite('xstest', join(shared, 'data'));
+  const rt = await openModel(model, { threads: 2 });
+  const judge = new KeywordRefusalJudge({ mode: 'start' });
+  const settings = { generation: { maxNewTokens: 32, temperature: 0 }, batchSize: 8 };
+  const direct = new EngineGenerator(rt, { batchSize: 8 });
+  const srv = await startOpenAIServer({ generator: direct, model: 'stories260K' });
+  const rows: string[] = [];
+  const secs: number[] = [];
+  const results: Record<string, EvalRecord[]> = {};
+  try {
+    const paths: Array<[string, Generator]> = [
+      ['engine, direct (batches of 8)', direct],
+      ['OpenAI-compatible server + HTTP backend (one request at a time)', new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 1 })],
+      ['OpenAI-compatible server + HTTP backend (8 in flight, server batches them)', new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 8 })],
+    ];
+    for (const [name, gen] of paths) {
+      const recs: EvalRecord[] = [];
+      const t0 = performance.now();
+      await runEvaluation({ generator: gen, suites: [suite], judges: [judge], settings, onBatch: (r) => void recs.push(...r) });
+      const s = (performance.now() - t0) / 1000;
+      const toks = recs.reduce((a, r) => a + (r.completionTokens ?? 0), 0);
+      results[name] = recs;
+      secs.push(s);
+      rows.push(`| ${name} | ${recs.length} | ${s.toFixed(1)} s | ${(recs.length / s).toFixed(1)} | ${(toks / s).toFixed(0)} |`);
+    }
+  } finally {
+    await srv.close();
+    await rt.release();
+  }
+  const all = Object.values(results);
+  const a = all[0]!;
+  const same = a.filter((r, i) => all.every((o) => o[i]!.response === r.response)).length;
+  const m = computeMetrics(a)[0]!;
+  say(`The runner over all ${suite.items.length} XSTest prompts (chat format; stories260K has no chat template so the prompt is the text), greedy, 32 new tokens, keyword-start judge, 2 threads.`);
+  say();
+  say('| path | items | wall | items/s | new tokens/s |');
+  say('|---|---|---|---|---|');
+  for (const r of rows) say(r);
+  say();
+  say(
+    `Relative to the direct engine: one HTTP request at a time took ${(secs[1]! / secs[0]!).toFixed(1)}× as long (every prompt decoded alone), 8 in flight ${(secs[2]! / secs[0]!).toFixed(1)}× (the server decodes waiting requests together). On this shared machine ratios within ±30% of 1 are noise. ` +
+      `All paths gave identical responses for ${same} of ${a.length} prompts${same === a.length ? '' : ' (batched decoding with left padding vs one prompt at a time can differ in the last float bits)'}. ` +
+      `As a check that the numbers flow end to end (not a safety result: stories260K is a 260K-parameter story model, not a chat model), its keyword-start over-refusal on XSTest's safe prompts is ${pct(m.overRefusal!.rate)} and its unsafe-contrast refusal ${pct(m.unsafeContrastRefusal!.rate)}.`,
+  );
+  say();
 }
 
 async function main() {
@@ -147,6 +214,8 @@ async function main() {
   );
   say('Llama Guard 3 could not be measured: no Llama Guard weights can be obtained on these machines (its prompt is checked against the model\'s chat template in test/unit/eval/judges.test.ts instead).');
   if (classifierNote) say(classifierNote);
+
+  await benchPipeline(shared);
 
   const file = join(repoRoot, 'bench', 'RESULTS.md');
   const start = '<!-- bench:eval:start -->';

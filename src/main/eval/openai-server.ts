@@ -26,7 +26,7 @@ export interface OpenAIServerOptions {
   maxTokensCap?: number;
   /** Requests decoded together when several wait with the same settings (default 8). */
   maxBatch?: number;
-  /** How long a batch waits for more requests before starting, in ms (default 2; 0: never). */
+  /** How long a batch waits for more requests before starting, in ms (default 5; 0: never). */
   batchWindowMs?: number;
 }
 
@@ -101,7 +101,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
   let created = 0;
   let batches = 0;
   const maxBatch = Math.max(1, opts.maxBatch ?? 8);
-  const windowMs = opts.batchWindowMs ?? 2;
+  const windowMs = opts.batchWindowMs ?? 5;
   interface Job {
     req: GenerationRequest;
     settings: GenerationSettings;

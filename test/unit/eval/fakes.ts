@@ -10,16 +10,19 @@ export class ScriptedGenerator implements Generator {
   readonly id: string;
   readonly calls: Array<{ requests: GenerationRequest[]; settings: GenerationSettings }> = [];
   contextLength?: number;
+  private readonly delayMs: number;
   constructor(
     private readonly answer: (text: string, r: GenerationRequest) => string,
-    opts: { id?: string; contextLength?: number } = {},
+    opts: { id?: string; contextLength?: number; delayMs?: number } = {},
   ) {
     this.id = opts.id ?? 'scripted';
+    this.delayMs = opts.delayMs ?? 0;
     if (opts.contextLength) this.contextLength = opts.contextLength;
   }
   async generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
     options.signal?.throwIfAborted();
     this.calls.push({ requests: [...requests], settings });
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return requests.map((r) => {
       const text = this.answer(requestText(r), r);
       return { text, finishReason: 'stop', promptTokens: this.countTokens(r), completionTokens: text.split(/\s+/).filter(Boolean).length };

@@ -185,6 +185,29 @@ describe('HTTP backend failure handling (deterministic test generator behind the
     await close(lp);
   });
 
+  it('the server decodes concurrent requests together and isolates a failing one', async () => {
+    const gen = new ScriptedGenerator((t) => {
+      if (t.includes('BAD')) throw new Error('prompt too long for the context');
+      return `echo: ${t}`;
+    }, { delayMs: 30 });
+    const s2 = await startOpenAIServer({ generator: gen, model: 'echo', maxBatch: 4 });
+    try {
+      const be = new OpenAICompatibleBackend({ baseUrl: s2.url, model: 'echo', concurrency: 8 });
+      const prompts = Array.from({ length: 16 }, (_, i) => ({ prompt: `p${i}` }));
+      const outs = await be.generate(prompts, { maxNewTokens: 4, temperature: 0 });
+      expect(outs.map((o) => o.text)).toEqual(prompts.map((p) => `echo: ${p.prompt}`));
+      expect(s2.batches).toBeLessThan(16);
+      expect(Math.max(...gen.calls.map((c) => c.requests.length))).toBeGreaterThan(1);
+      expect(Math.max(...gen.calls.map((c) => c.requests.length))).toBeLessThanOrEqual(4);
+      const results = await Promise.allSettled(['a', 'BAD', 'c'].map((p) => be.generate([{ prompt: p }], { maxNewTokens: 4, temperature: 0 })));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const err = (results[1] as PromiseRejectedResult).reason as Error;
+      expect(err.message).toMatch(/HTTP 500 .*prompt too long for the context/);
+    } finally {
+      await s2.close();
+    }
+  });
+
   it('refuses to listen on a non-loopback host unless allowed', async () => {
     await expect(startOpenAIServer({ generator: new ScriptedGenerator(() => ''), host: '0.0.0.0' })).rejects.toThrow(/not loopback/);
   });
