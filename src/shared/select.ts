@@ -25,6 +25,8 @@ export const DataAnalyseParams = z.object({
   datasetId: z.number().int().positive(),
   /** A folder with one reference-prompt file per harm category (BeaverTails layout) for category inference. */
   referenceDir: z.string().min(1).optional(),
+  /** A sentence-transformers ONNX folder for the prompt embeddings (default: the built-in static word vectors). */
+  embedderPath: z.string().min(1).optional(),
 });
 export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
 
@@ -38,6 +40,8 @@ export const SelectRunParams = z.object({
   /** Cossim: score against per-category reference prompts, or against the project's task data. */
   cossimReference: z.enum(['categories', 'task']).default('categories'),
   referenceDir: z.string().min(1).optional(),
+  /** A sentence-transformers ONNX folder for PSS/Cossim embeddings (default: the built-in static word vectors). */
+  embedderPath: z.string().min(1).optional(),
 });
 export type SelectRunParams = z.infer<typeof SelectRunParams>;
 

@@ -5,11 +5,13 @@ import { exportTrainingMix } from '../../../src/main/app/exportMix';
 import type { Services } from '../../../src/main/app/services';
 import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
 import { sharedPath } from '../../helpers/shared';
+import { buildTinyBertFolder } from '../../fixtures/embed/tiny-bert';
 import { tempDir, testServices } from '../../helpers/services';
 
 const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
 const task = sharedPath('data', 'task', 'alpaca_en_demo.json');
 const refs = sharedPath('data', 'reference', 'beavertails-unsafe-prompts');
+const minilm = sharedPath('models', 'all-MiniLM-L6-v2-tokenizer');
 
 let s: Services;
 let projectId: number;
@@ -91,6 +93,25 @@ describe.skipIf(!pool || !task || !refs || !staticVectorsAvailable())('curation 
     expect(items.filter((i) => i.takenFor !== null).length).toBeGreaterThanOrEqual(14);
     const t = await run('select.run', { projectId, method: 'cossim-b', budget: { fraction: 0.01 }, cossimReference: 'task', seed: 1 });
     expect(s.selections.items(t.selectionId as number).length).toBe(Math.round(0.01 * s.datasets.roleRecords(projectId, 'task').length));
+  });
+
+  it('uses the shipped category centroids for Cossim when no reference folder is given', async () => {
+    const c = await run('select.run', { projectId, method: 'cossim', budget: { count: 14 }, seed: 2 });
+    expect(s.selections.items(c.selectionId as number)).toHaveLength(14);
+  });
+
+  it.skipIf(!minilm)('embeds with a sentence-transformers ONNX folder when one is given, and says which execution provider ran', async () => {
+    const folder = buildTinyBertFolder(join(s.workspace, 'tiny-bert'), minilm!);
+    const ds = s.datasets.list(projectId).find((d) => d.role === 'safety_pool')!;
+    const job = s.jobs.enqueue('data.analyse', { projectId, datasetId: ds.id, embedderPath: folder }, projectId);
+    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(done.error).toBeNull();
+    expect(s.datasets.get(ds.id).embedderId).toMatch(/^onnx:/);
+    expect(s.jobs.events(job.id, 100).map((e) => e.message).join('\n')).toMatch(/embedding with onnx:.* on the cpu execution provider/);
+    const r = await run('select.run', { projectId, method: 'pss', budget: { count: 20 }, seed: 0, embedderPath: folder });
+    const sel = s.selections.get(r.selectionId as number);
+    expect(sel.summary.embedder).toMatch(/^onnx:/);
+    expect(s.selections.items(sel.id)).toHaveLength(20);
   });
 
   it('explains what is missing instead of selecting', async () => {

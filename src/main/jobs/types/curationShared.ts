@@ -12,6 +12,23 @@ export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>): Promi
   return createDefaultEmbedder({ cacheDir: join(dirname(db.name), 'cache'), onProgress: (m) => ctx.progress(null, m) });
 }
 
+/**
+ * The embedder for prompt embeddings (PSS, Cossim, categories, the map): a sentence-transformers
+ * ONNX folder when given (on the best execution provider available, reported in the job log),
+ * otherwise the default static embedder.
+ */
+export async function promptEmbedder(db: Db, ctx: JobContext<unknown>, folder?: string): Promise<{ embedder: Embedder; dispose: () => Promise<void> }> {
+  if (!folder) return { embedder: await workspaceEmbedder(db, ctx), dispose: async () => {} };
+  ctx.progress(null, `loading the sentence encoder ${folder}`);
+  const { OnnxSentenceEmbedder } = await import('../../embed/onnx-sentence');
+  const e = await OnnxSentenceEmbedder.load(folder).catch((err: Error) => {
+    throw new Error(`sentence encoder ${folder}: ${err.message}`);
+  });
+  const skipped = Object.entries(e.providerErrors).map(([ep, why]) => `${ep}: ${why.split('\n')[0]}`);
+  ctx.log(`embedding with ${e.id} on the ${e.executionProvider} execution provider${skipped.length ? ` (not usable: ${skipped.join('; ')})` : ''}`);
+  return { embedder: e, dispose: () => e.dispose() };
+}
+
 /** Embeds through the cache, reporting progress within [from, to]. */
 export function embedWithProgress(ctx: JobContext<unknown>, embedder: Embedder, texts: readonly string[], what: string, from: number, to: number) {
   return embedCached(ctx.db, embedder, texts, {

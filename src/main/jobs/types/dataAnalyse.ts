@@ -1,7 +1,8 @@
 import { DataAnalyseParams } from '../../../shared/select';
 import { DatasetStore } from '../../db/datasets';
 import { defineJob, type JobContext } from '../define';
-import { embedWithProgress, referenceCentroids, workspaceEmbedder } from './curationShared';
+import type { Embedder } from '../../embed/types';
+import { embedWithProgress, promptEmbedder, referenceCentroids, workspaceEmbedder } from './curationShared';
 
 interface Checkpoint {
   /** Records typed so far (index into the data set's records in id order). */
@@ -37,9 +38,28 @@ async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Che
   if (ds.projectId !== p.projectId) throw new Error(`data set ${p.datasetId} belongs to another project`);
   if (ds.state !== 'ready') throw new Error(`data set ${p.datasetId} is ${ds.state}: import it first`);
   const rows = store.analysisRows(p.datasetId);
+  // Behaviour typing uses the static embedder its classifiers were trained on; prompt embeddings
+  // (categories, the map, PSS/Cossim later) use the chosen encoder.
   const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
-  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, embedder, rows.map((r) => r.prompt), 'prompts', 0, 0.3);
-  store.setEmbedder(p.datasetId, embedder.id);
+  const prompts = await promptEmbedder(ctx.db, ctx as JobContext<unknown>, p.embedderPath);
+  try {
+    return await analyseWith(p, cp, ctx, store, rows, embedder, prompts.embedder);
+  } finally {
+    await prompts.dispose();
+  }
+}
+
+async function analyseWith(
+  p: DataAnalyseParams,
+  cp: Checkpoint,
+  ctx: JobContext<Checkpoint>,
+  store: DatasetStore,
+  rows: ReturnType<DatasetStore['analysisRows']>,
+  embedder: Embedder,
+  promptEmb: Embedder,
+): Promise<AnalyseResult> {
+  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, promptEmb, rows.map((r) => r.prompt), 'prompts', 0, 0.3);
+  store.setEmbedder(p.datasetId, promptEmb.id);
 
   const { classifyBehaviour } = await import('../../detect/behaviour');
   for (let s = cp.typed; s < rows.length; s += BATCH) {
@@ -57,7 +77,7 @@ async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Che
 
   let categoriesInferred = 0;
   if (p.referenceDir) {
-    const refs = await referenceCentroids(ctx as JobContext<unknown>, embedder, p.referenceDir, false, 0.8, 0.95);
+    const refs = await referenceCentroids(ctx as JobContext<unknown>, promptEmb, p.referenceDir, false, 0.8, 0.95);
     const { inferCategories } = await import('../../detect/categories');
     const inf = await inferCategories(matrix, refs);
     const C = inf.categories.length;

@@ -2,8 +2,41 @@ import { SelectRunParams } from '../../../shared/select';
 import { DatasetStore } from '../../db/datasets';
 import { SelectionStore } from '../../db/selections';
 import { getHarmTaxonomy } from '../../data/taxonomy';
+import type { Embedder } from '../../embed/types';
+import type { CossimReference } from '../../select';
 import { defineJob, type JobContext } from '../define';
-import { embedWithProgress, referenceCentroids, workspaceEmbedder } from './curationShared';
+import { embedWithProgress, promptEmbedder, referenceCentroids } from './curationShared';
+
+/** Pool embeddings and, for Cossim, the reference (task centroid, reference folder, or the shipped centroids). */
+async function embedPool(
+  p: SelectRunParams,
+  c: JobContext<unknown>,
+  store: DatasetStore,
+  pool: { prompt: string }[],
+  embedder: Embedder,
+  categories: readonly string[],
+): Promise<{ embeddings: { data: Float32Array; dim: number }; reference?: CossimReference }> {
+  const { matrix } = await embedWithProgress(c, embedder, pool.map((r) => r.prompt), 'safety pool', 0, 0.5);
+  const embeddings = { data: matrix, dim: embedder.dimension };
+  if (!p.method.startsWith('cossim')) return { embeddings };
+  if (p.cossimReference === 'task') {
+    const task = store.roleRecords(p.projectId, 'task');
+    if (task.length === 0) throw new Error('Cossim against the task data needs task data: import it first');
+    const { matrix: t } = await embedWithProgress(c, embedder, task.map((r) => r.prompt), 'task data', 0.5, 0.8);
+    const { meanRows } = await import('../../embed/vecmath');
+    return { embeddings, reference: { kind: 'task', centroid: meanRows(t, embedder.dimension) } };
+  }
+  const { cossimCategoryReference, shippedCossimReference } = await import('../../detect/categories');
+  if (p.referenceDir) {
+    const refs = await referenceCentroids(c, embedder, p.referenceDir, true, 0.5, 0.8);
+    return { embeddings, reference: cossimCategoryReference(refs, categories) };
+  }
+  try {
+    return { embeddings, reference: shippedCossimReference(embedder.id, categories) };
+  } catch (e) {
+    throw new Error(`Cossim needs reference prompts per category: give a reference folder (${(e as Error).message})`);
+  }
+}
 
 export interface SelectRunResult {
   selectionId: number;
@@ -41,24 +74,16 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
 
   let embeddings: { data: Float32Array; dim: number } | undefined;
   let embedderId: string | null = null;
-  let reference: import('../../select').CossimReference | undefined;
+  let reference: CossimReference | undefined;
   if (needsEmbeddings) {
-    const embedder = await workspaceEmbedder(ctx.db, c);
-    embedderId = embedder.id;
-    const { matrix } = await embedWithProgress(c, embedder, pool.map((r) => r.prompt), 'safety pool', 0, 0.5);
-    embeddings = { data: matrix, dim: embedder.dimension };
-    if (p.method.startsWith('cossim')) {
-      if (p.cossimReference === 'task') {
-        const task = store.roleRecords(p.projectId, 'task');
-        if (task.length === 0) throw new Error('Cossim against the task data needs task data: import it first');
-        const { matrix: t } = await embedWithProgress(c, embedder, task.map((r) => r.prompt), 'task data', 0.5, 0.8);
-        const { meanRows } = await import('../../embed/vecmath');
-        reference = { kind: 'task', centroid: meanRows(t, embedder.dimension) };
-      } else {
-        if (!p.referenceDir) throw new Error('Cossim needs reference prompts per category: give a reference folder');
-        const refs = await referenceCentroids(c, embedder, p.referenceDir, true, 0.5, 0.8);
-        reference = { kind: 'categories', centroids: refs.centroids };
-      }
+    const encoder = await promptEmbedder(ctx.db, c, p.embedderPath);
+    try {
+      const r = await embedPool(p, c, store, pool, encoder.embedder, tax.ids);
+      embeddings = r.embeddings;
+      reference = r.reference;
+      embedderId = encoder.embedder.id;
+    } finally {
+      await encoder.dispose();
     }
   }
   ctx.throwIfCancelled();

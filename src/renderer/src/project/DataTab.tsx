@@ -142,15 +142,21 @@ function DatasetsCard({
 }) {
   const [showRejected, setShowRejected] = useState<Dataset | null>(null);
   const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
+  const [embedderPath, setEmbedderPath] = useState(() => localStorage.getItem('safetune.embedderPath') ?? '');
   const remove = useAction(async (id: number) => {
     await api.call('data.deleteDataset', { id });
     onChanged();
   });
   const analyse = useAction(async (d: Dataset) => {
     const dir = referenceDir.trim();
-    if (dir) localStorage.setItem('safetune.referenceDir', dir);
+    const enc = embedderPath.trim();
+    localStorage.setItem('safetune.referenceDir', dir);
+    localStorage.setItem('safetune.embedderPath', enc);
     await api.call('jobs.start', {
-      spec: { type: 'data.analyse', params: { projectId: d.projectId, datasetId: d.id, ...(dir ? { referenceDir: dir } : {}) } },
+      spec: {
+        type: 'data.analyse',
+        params: { projectId: d.projectId, datasetId: d.id, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
+      },
     });
   });
   return (
@@ -162,6 +168,13 @@ function DatasetsCard({
         value={referenceDir}
         onChange={(e) => setReferenceDir(e.target.value)}
         hint="One file of prompts per harm category (BeaverTails layout). Without it, Analyse types behaviour only."
+      />
+      <TextField
+        label="Sentence encoder folder (optional)"
+        placeholder="/models/all-MiniLM-L6-v2-onnx"
+        value={embedderPath}
+        onChange={(e) => setEmbedderPath(e.target.value)}
+        hint="A sentence-transformers ONNX folder for prompt embeddings (categories, map, PSS, Cossim). Empty: the built-in word vectors."
       />
       {loading && !datasets ? (
         <Spinner label="Loading data sets" />

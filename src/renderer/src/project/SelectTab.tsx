@@ -19,6 +19,7 @@ export function SelectTab({ project }: TabProps) {
   const [cossimRef, setCossimRef] = useState<'categories' | 'task'>('categories');
   const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [cats, setCats] = useState<string[] | null>(null);
+  const [embedderPath, setEmbedderPath] = useState(() => localStorage.getItem('safetune.embedderPath') ?? '');
   const [jobId, setJobId] = useState<number | null>(null);
   const jobRef = useRef<number | null>(null);
   jobRef.current = jobId;
@@ -44,6 +45,7 @@ export function SelectTab({ project }: TabProps) {
       ...(cats && cats.length < (taxonomy.data?.categories.length ?? 14) ? { categories: cats } : {}),
       ...(method.startsWith('cossim') ? { cossimReference: cossimRef } : {}),
       ...(method.startsWith('cossim') && cossimRef === 'categories' && referenceDir.trim() ? { referenceDir: referenceDir.trim() } : {}),
+      ...(/^(pss|cossim)/.test(method) && embedderPath.trim() ? { embedderPath: embedderPath.trim() } : {}),
     };
     if (referenceDir.trim()) localStorage.setItem('safetune.referenceDir', referenceDir.trim());
     const job = await api.call('jobs.start', { spec: { type: 'select.run', params } });
@@ -86,7 +88,22 @@ export function SelectTab({ project }: TabProps) {
             )}
           </div>
           {method.startsWith('cossim') && cossimRef === 'categories' && (
-            <TextField label="Reference prompts folder" value={referenceDir} onChange={(e) => setReferenceDir(e.target.value)} placeholder="/data/beavertails-unsafe-prompts" />
+            <TextField
+              label="Reference prompts folder"
+              value={referenceDir}
+              onChange={(e) => setReferenceDir(e.target.value)}
+              placeholder="/data/beavertails-unsafe-prompts"
+              hint="Empty: the shipped per-category centroids (built-in word vectors only)."
+            />
+          )}
+          {/^(pss|cossim)/.test(method) && (
+            <TextField
+              label="Sentence encoder folder (optional)"
+              value={embedderPath}
+              onChange={(e) => setEmbedderPath(e.target.value)}
+              placeholder="/models/all-MiniLM-L6-v2-onnx"
+              hint="A sentence-transformers ONNX folder; empty: the built-in word vectors."
+            />
           )}
           <CheckboxGroup
             legend={
