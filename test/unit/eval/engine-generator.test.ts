@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyChatTemplate, openModel } from '../../../src/main/engine';
+import { EngineGenerator } from '../../../src/main/eval/engine-generator';
+import { repoRoot } from '../../helpers/shared';
+
+const tinyLlama = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
+
+describe('EngineGenerator on a tiny HF Llama with a chat template (random weights)', () => {
+  it('chat requests: the template is applied and BOS appears once; raw requests get BOS added once', async () => {
+    const rt = await openModel(tinyLlama, { threads: 1 });
+    try {
+      const g = new EngineGenerator(rt);
+      const tok = rt.model.tokenizer;
+      const msgs = [{ role: 'user' as const, content: 'Hello there' }];
+      const ids = g.encode({ messages: msgs });
+      expect(ids[0]).toBe(tok.bosId);
+      expect(ids.filter((t) => t === tok.bosId)).toHaveLength(1);
+      expect(ids).toEqual(tok.encode(applyChatTemplate(rt.model, msgs), { addSpecial: false }));
+      const raw = g.encode({ prompt: 'Hello there' });
+      expect(raw.filter((t) => t === tok.bosId)).toHaveLength(1);
+      const rawWithBos = g.encode({ prompt: `${tok.idToToken(tok.bosId!)}Hello there` });
+      expect(rawWithBos.filter((t) => t === tok.bosId)).toHaveLength(1);
+      expect(g.countTokens({ messages: msgs })).toBe(ids.length);
+      const none = new EngineGenerator(rt, { chatTemplate: 'none' });
+      expect(none.encode({ messages: msgs })).toEqual(tok.encode('Hello there', { addSpecial: true }));
+      const [out] = await g.generate([{ messages: msgs }], { maxNewTokens: 4, temperature: 0 });
+      expect(out!.promptTokens).toBe(ids.length);
+      expect(out!.completionTokens).toBeLessThanOrEqual(4);
+    } finally {
+      await rt.release();
+    }
+  });
+});
