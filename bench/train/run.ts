@@ -14,6 +14,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Graph, createSession, ort } from '../../src/main/engine/graph';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shared = process.env.SAFETUNE_SHARED_DIR ?? join(root, '..', 'shared');
@@ -66,8 +67,27 @@ if (!existsSync(stories)) {
   console.error(`skipped: ${stories} not found (the random model borrows its tokenizer)`);
   process.exit(0);
 }
+/** raw 1024³ fp32 MatMul throughput of both engines right now: how loaded the shared CPU is */
+async function calibrate(): Promise<string> {
+  const g = new Graph('mm');
+  const a = g.input('a', 'float32', [1024, 1024]);
+  g.output(g.matmul(a, a), 'y');
+  const s = await createSession(g.build(), { intraOpThreads: THREADS });
+  const A = new ort.Tensor('float32', new Float32Array(1024 * 1024).fill(0.5), [1024, 1024]);
+  await s.run({ a: A });
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < 10; i++) await s.run({ a: A });
+  const c = process.cpuUsage(c0);
+  await s.release();
+  const ours = (20 * 1024 ** 3) / ((c.user + c.system) / 1e6) / 1e9;
+  const py = `import torch,time\ntorch.set_num_threads(${THREADS})\na=torch.full((1024,1024),0.5);a@a\nc=time.process_time()\nfor i in range(10): a@a\nprint(20*1024**3/(time.process_time()-c)/1e9)`;
+  const torch = Number(execFileSync(PYTHON, ['-c', py], { encoding: 'utf8' }).trim());
+  return `Calibration, 1024³ fp32 MatMul: onnxruntime ${ours.toFixed(1)}, PyTorch ${torch.toFixed(1)} GFLOP per CPU-second (an idle core of this CPU does ~75).`;
+}
+
 const lines: string[] = [];
 const started = new Date().toISOString();
+lines.push(await calibrate(), '');
 for (const name of chosen) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown config ${name} (known: ${Object.keys(CONFIGS).join(', ')})`);

@@ -132,6 +132,21 @@ describe('LoRA trainer on the tiny Llama', () => {
         checkpointDir: dir,
       }),
     ).rejects.toThrow(/different training options/);
+    const data = [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
+    await expect(
+      Trainer.resume(model, data.slice(1), {
+        lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
+        lr: 5e-3,
+        weightDecay: 0.01,
+        schedule: { type: 'cosine', warmupSteps: 2, totalSteps: 8 },
+        maxSteps: 8,
+        batchSize: 2,
+        gradAccumSteps: 2,
+        seed: 7,
+        threads: 1,
+        checkpointDir: dir,
+      }),
+    ).rejects.toThrow(/different training data/);
   });
 
   it('a failed or interrupted checkpoint save keeps the previous checkpoint valid', async () => {

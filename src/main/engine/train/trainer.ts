@@ -12,6 +12,7 @@ import { buildTrainGraph, type DistillSpec, type TrainGraph } from './graph';
 import { initLoraParams, resolveLoraTargets, type LoraConfig, type LoraParams, type LoraTarget } from './lora';
 import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
 import { epochOrder, Rng } from './rng';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 
 export interface TrainerOptions {
@@ -158,6 +159,17 @@ function optionsFingerprint(o: TrainerOptions): unknown {
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
+/** Identity of the training data (order, ids and loss masks): a resume must see the same data. */
+export function dataFingerprint(data: TrainExample[]): string {
+  const h = createHash('sha256');
+  for (const e of data) {
+    h.update(Int32Array.from(e.ids));
+    h.update(e.lossMask ? Uint8Array.from(e.lossMask) : Uint8Array.of(255));
+    h.update('|');
+  }
+  return `${data.length}:${h.digest('hex').slice(0, 16)}`;
+}
+
 /** JSON with sorted object keys */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -225,6 +237,9 @@ export class Trainer {
     const want = canonical({ ...(optionsFingerprint(options) as object), maxSteps: 0 });
     const got = canonical({ ...(ck.state.options as object), maxSteps: 0 });
     if (want !== got) throw new Error(`${dir}: the checkpoint was made with different training options:\n  checkpoint ${got}\n  now        ${want}`);
+    const fp = dataFingerprint(data);
+    if (ck.state.extra?.['data'] !== undefined && ck.state.extra['data'] !== fp)
+      throw new Error(`${dir}: the checkpoint was made with different training data (${String(ck.state.extra['data'])}, now ${fp}); resume needs the same examples in the same order`);
     t.params = ck.params;
     t.optimizer.state = ck.optimizer;
     t.step = ck.state.step;
@@ -420,7 +435,7 @@ export class Trainer {
   saveCheckpoint(): string {
     const o = this.options;
     if (!o.checkpointDir) throw new Error('Trainer: no checkpointDir');
-    const extra: Record<string, unknown> = {};
+    const extra: Record<string, unknown> = { data: dataFingerprint(this.data) };
     for (const t of o.terms ?? []) if (t.saveState) extra[t.name] = t.saveState();
     const state: TrainerStateJson = {
       version: CHECKPOINT_VERSION,
