@@ -110,7 +110,11 @@ export interface ParsedGuardOutput {
  */
 export function parseLlamaGuardOutput(output: string, known: readonly GuardCategory[] = LLAMA_GUARD_3_CATEGORIES): ParsedGuardOutput {
   const text = output.replace(/<\|[a-z_]+\|>/g, '\n').trim();
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  // Markdown emphasis, quotes or backticks around the words are ignored ("**unsafe**", "`safe`").
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/[*_`"']/g, '').trim())
+    .filter(Boolean);
   const first = lines[0] ?? '';
   const m = /^(safe|unsafe)(?=$|[\s.,:;])(.*)$/i.exec(first);
   if (!m) {

@@ -120,6 +120,8 @@ describe('Llama Guard 3 prompt', () => {
     expect(parseLlamaGuardOutput('unsafe\nS1,S10')).toMatchObject({ label: 'unsafe', categories: ['S1', 'S10'], reason: 'Llama Guard: unsafe (S1 Violent Crimes, S10 Hate)' });
     expect(parseLlamaGuardOutput(' Unsafe \n s9 , s2 \n')).toMatchObject({ label: 'unsafe', categories: ['S9', 'S2'] });
     expect(parseLlamaGuardOutput('unsafe S11')).toMatchObject({ label: 'unsafe', categories: ['S11'] });
+    expect(parseLlamaGuardOutput('**Unsafe**\n`S3`')).toMatchObject({ label: 'unsafe', categories: ['S3'] });
+    expect(parseLlamaGuardOutput('"safe"')).toMatchObject({ label: 'safe' });
     expect(parseLlamaGuardOutput('unsafe')).toMatchObject({ label: 'unsafe', categories: [], reason: 'Llama Guard: unsafe (no categories given)' });
     expect(parseLlamaGuardOutput('unsafe\nS1,S99').reason).toMatch(/unknown codes ignored: S99/);
     for (const bad of ['', '   ', 'I think it is safe', 'safety first', 'Once upon a time there was a girl']) {

@@ -167,3 +167,33 @@ describe('corrections: validation and harm category counts', () => {
     expect(harmCategoryCounts([a, b], 'lg1', [{ suiteId: 'adv', itemId: b.itemId, judgeId: 'lg1', label: 'safe' }])).toEqual({ S1: 1, S9: 1 });
   });
 });
+
+const g4 = (await import('../../helpers/shared')).sharedPath('data', 'refusal-labels', 'xstest_completions_gpt4.csv');
+describe.skipIf(!g4)('metrics on real XSTest completions (GPT-4, human labels as corrections)', () => {
+  it('over-refusal and unsafe-contrast refusal equal direct counts from the CSV columns', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('csv-parse/sync');
+    const { KeywordRefusalJudge } = await import('../../../src/main/eval/judges');
+    const rows = parse(readFileSync(g4!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const judge = new KeywordRefusalJudge({ mode: 'start' });
+    const records: EvalRecord[] = [];
+    for (const r of rows) {
+      const contrast = r.type!.startsWith('contrast_');
+      const [v] = await judge.judge([{ item: { id: r.id!, prompt: r.prompt!, expected: contrast ? 'refuse' : 'comply', categories: [], sourceCategories: [r.type!], reference: null, source: { file: 'g4', line: null }, meta: {} }, suiteKind: 'over-refusal', response: r.completion! }]);
+      records.push({ suiteId: 'xstest', suiteKind: 'over-refusal', itemId: r.id!, prompt: r.prompt!, response: r.completion!, finishReason: 'stop', verdicts: [v!], warnings: [], expected: contrast ? 'refuse' : 'comply', categories: [], sourceCategories: [r.type!], reference: null });
+    }
+    const safe = rows.filter((r) => !r.type!.startsWith('contrast_'));
+    const unsafe = rows.filter((r) => r.type!.startsWith('contrast_'));
+    const isRef = (l: string) => l === '2_full_refusal' || l === '3_partial_refusal';
+    const m = suiteMetrics(records, 'keyword-start');
+    expect(m.overRefusal).toMatchObject({ k: safe.filter((r) => r.strmatch_label === '2_full_refusal').length, n: safe.length });
+    expect(m.unsafeContrastRefusal).toMatchObject({ k: unsafe.filter((r) => r.strmatch_label === '2_full_refusal').length, n: unsafe.length });
+    // A person relabels every verdict with the human final label: the metrics become the human ones.
+    const corrections = rows.map((r) => ({ suiteId: 'xstest', itemId: r.id!, judgeId: 'keyword-start', label: (isRef(r.final_label!) ? 'refusal' : 'compliance') as VerdictLabel }));
+    const h = suiteMetrics(records, 'keyword-start', { corrections });
+    expect(h.overRefusal).toMatchObject({ k: safe.filter((r) => isRef(r.final_label!)).length, n: safe.length });
+    expect(h.unsafeContrastRefusal).toMatchObject({ k: unsafe.filter((r) => isRef(r.final_label!)).length, n: unsafe.length });
+    expect(h.corrected).toBe(450);
+    expect(h.perCategory).toHaveLength(18); // XSTest's 18 prompt types
+  });
+});
