@@ -57,7 +57,7 @@ export interface DetectionResult {
 }
 
 const PROMPT_FIELDS = ['prompt', 'instruction', 'question', 'query', 'goal', 'input', 'text', 'sentence', 'instructions', 'request', 'user'];
-const RESPONSE_FIELDS = ['response', 'output', 'completion', 'answer', 'chosen', 'reply', 'assistant', 'target'];
+const RESPONSE_FIELDS = ['response', 'output', 'completion', 'answer', 'chosen', 'reply', 'assistant', 'canonical_solution', 'solution', 'target'];
 const CATEGORY_FIELDS = ['category', 'categories', 'harm_category', 'harm_categories'];
 
 /** Canonical text normalisation used for hashing and duplicate detection. */

@@ -434,13 +434,26 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
     },
   });
   const src = byteStream(file, byteBase, options.chunkSize, options.signal);
+  // Set when the consumer stops early: the pump must not wait for a 'drain' that never comes.
+  let stopped = false;
   const pump = (async () => {
     try {
       for await (const c of src) {
+        if (stopped) break;
         chunks.push(c);
-        if (!parser.write(c)) await new Promise((r) => parser.once('drain', r));
+        if (!parser.write(c)) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              parser.off('drain', done);
+              parser.off('close', done);
+              r();
+            };
+            parser.once('drain', done);
+            parser.once('close', done);
+          });
+        }
       }
-      parser.end();
+      if (!stopped) parser.end();
     } catch (e) {
       parser.destroy(e as Error);
     }
@@ -473,6 +486,8 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
     }
     while (skipped.length) yield skipped.shift()!;
   } finally {
+    stopped = true;
+    if (!parser.destroyed) parser.destroy();
     await pump;
   }
 }

@@ -126,6 +126,15 @@ describe('openImport', () => {
     const items = await collect((await openImport(p, { mapping: { format: 'prompt-response', prompt: 'colA', response: 'colB' } })).items);
     expect(items[0]).toMatchObject({ kind: 'record', record: { prompt: 'hello', response: 'world', sourceLine: 2 } });
   });
+  const task = (...p: string[]) => sharedPath('data', 'task', ...p);
+  it.skipIf(!task('gsm8k_test.jsonl'))(`detects the shared task sets ${task('gsm8k_test.jsonl') ? '' : SHARED_MISSING}`, async () => {
+    expect((await openImport(task('gsm8k_test.jsonl')!)).mapping).toEqual({ format: 'prompt-response', prompt: 'question', response: 'answer' });
+    expect((await openImport(task('humaneval.jsonl.gz')!)).mapping).toEqual({ format: 'prompt-response', prompt: 'prompt', response: 'canonical_solution' });
+    expect((await openImport(task('sst2_glue_dev.tsv')!)).mapping).toEqual({ format: 'prompt-only', prompt: 'sentence' });
+    expect((await openImport(task('alpaca_en_demo.json')!)).mapping.format).toBe('alpaca');
+    const first = await (await openImport(task('sst2_glue_dev.tsv')!, { mapping: { format: 'prompt-response', prompt: 'sentence', response: 'label' } })).items.next();
+    expect(first.value).toMatchObject({ kind: 'record', record: { sourceLine: 2, response: expect.stringMatching(/^[01]$/) } });
+  });
   const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
   it.skipIf(!pool)(`imports the real safety pool as alpaca ${pool ? '' : SHARED_MISSING}`, async () => {
     const imp = await openImport(pool!);

@@ -164,6 +164,18 @@ describe('CSV/TSV reader', () => {
       { row: 1, line: 4, value: { prompt: 'c', response: '2' } },
     ]);
   });
+  it('stops cleanly when the consumer stops early (no deadlock on backpressure)', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, k) => `prompt number ${k},response ${k}`).join('\n');
+    const p = file('many.csv', `prompt,response\n${rows}\n`);
+    for (const stopAt of [0, 5, 3000]) {
+      let n = 0;
+      for await (const it of readRows(p, 'csv', { chunkSize: 4096 })) {
+        expect(it.kind).toBe('row');
+        if (n++ >= stopAt) break;
+      }
+      expect(n).toBe(stopAt + 1);
+    }
+  });
   it('reports an unclosed quote without throwing', async () => {
     const items = await all(file('q.csv', 'a,b\n1,2\n3,"open\n4,5\n'), 'csv');
     expect(items[0]).toMatchObject({ kind: 'row', value: { a: '1', b: '2' } });
