@@ -3,21 +3,18 @@
  * Electron runtime is present (scripts/start.js falls back to browser mode otherwise).
  */
 import { app, BrowserWindow, dialog, session } from 'electron';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createDispatcher } from './app/dispatch';
 import { createHandlers } from './app/handlers';
 import { createServices, type Services } from './app/services';
 import { resolveWorkspace } from './app/workspace';
+import { isAllowedNavigation, isAllowedRequest, isTrustedSender, secureWebPreferences, windowPolicy } from './electron/policy';
 import { bindIpc } from './ipc';
 import { defaultWorkerScript } from './jobs/runner';
 import { CONTENT_SECURITY_POLICY_HEADER } from '../shared/security';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const rendererIndex = join(here, '..', 'renderer', 'index.html');
-const rendererUrl = pathToFileURL(rendererIndex).href;
-const rendererRoot = pathToFileURL(join(here, '..', 'renderer')).href + '/';
-const isTrusted = (url: string) => url.startsWith(rendererRoot);
+const policy = windowPolicy(dirname(fileURLToPath(import.meta.url)));
 
 let services: Services | null = null;
 
@@ -39,7 +36,7 @@ app.on('second-instance', () => {
 // Deny navigation, new windows, permission prompts and webviews for every web contents.
 app.on('web-contents-created', (_e, contents) => {
   contents.on('will-navigate', (event, url) => {
-    if (url !== rendererUrl) event.preventDefault();
+    if (!isAllowedNavigation(url, policy)) event.preventDefault();
   });
   contents.on('will-redirect', (event) => event.preventDefault());
   contents.on('will-attach-webview', (event) => event.preventDefault());
@@ -52,10 +49,7 @@ async function main(): Promise<void> {
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);
   // No remote content: only the packaged renderer and devtools may load.
-  ses.webRequest.onBeforeRequest((details, callback) => {
-    const ok = details.url.startsWith(rendererRoot) || details.url.startsWith('devtools://');
-    callback({ cancel: !ok });
-  });
+  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url, policy) }));
   ses.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY_HEADER] } });
   });
@@ -71,7 +65,7 @@ async function main(): Promise<void> {
     app.exit(1);
     return;
   }
-  bindIpc(createDispatcher(createHandlers(services)), services.events, isTrusted);
+  bindIpc(createDispatcher(createHandlers(services)), services.events, (url) => isTrustedSender(url, policy));
 
   const win = new BrowserWindow({
     width: 1280,
@@ -81,19 +75,10 @@ async function main(): Promise<void> {
     show: false,
     title: 'SafeTune Workbench',
     backgroundColor: '#f6f7f9',
-    webPreferences: {
-      preload: join(here, '..', 'preload', 'index.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      spellcheck: false,
-    },
+    webPreferences: secureWebPreferences(policy.preload),
   });
   win.once('ready-to-show', () => win.show());
-  await win.loadFile(rendererIndex);
+  await win.loadFile(policy.rendererIndex);
 }
 
 app.on('window-all-closed', () => app.quit());
