@@ -120,6 +120,19 @@ describe('LoRA trainer on the tiny Llama', () => {
     await acc.release();
   });
 
+  it('memory-mapped frozen weights (weightCacheDir) train identically', async () => {
+    const common = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'up'] }, lr: 1e-2, maxSteps: 3, batchSize: 3, seed: 5, threads: 1 };
+    const a = await Trainer.create(model, seqs(), common);
+    const ra = await a.train();
+    await a.release();
+    const dir = join(tmp, 'wcache');
+    const b = await Trainer.create(model, seqs(), { ...common, weightCacheDir: dir });
+    const rb = await b.train();
+    await b.release();
+    expect(existsSync(join(dir, 'weights.bin'))).toBe(true);
+    expect(rb.losses).toEqual(ra.losses);
+  });
+
   it('refuses to resume with different options', async () => {
     const dir = join(tmp, 'split');
     await expect(

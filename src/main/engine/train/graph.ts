@@ -13,7 +13,7 @@
 import { Graph, type GraphNode, type Value } from '../graph';
 import { addGradients } from '../autodiff';
 import type { DecoderConfig } from '../model/config';
-import { buildDecoderGraph } from '../model/decoder-graph';
+import { buildDecoderGraph, type DecoderGraphOptions } from '../model/decoder-graph';
 import type { WeightSource } from '../model/weights';
 import type { LoraTarget } from './lora';
 
@@ -39,6 +39,8 @@ export interface TrainGraphOptions {
   outputLogits?: boolean;
   /** skip the backward pass (loss only) */
   forwardOnly?: boolean;
+  /** how frozen weights become initializers (e.g. WeightFileWriter.store: streamed to disk, memory-mapped) */
+  storeWeight?: DecoderGraphOptions['storeWeight'];
 }
 
 export interface TrainGraph {
@@ -58,6 +60,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     kvCache: false,
     logits: 'all',
     fused: false,
+    storeWeight: opts.storeWeight,
     weightAsInput: opts.trainWeights
       ? (n) => {
           const t = opts.trainWeights!(n);

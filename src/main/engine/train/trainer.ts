@@ -14,6 +14,7 @@ import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
 import { epochOrder, Rng } from './rng';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { WeightFileWriter } from '../model/weight-file';
 
 export interface TrainerOptions {
   lora: LoraConfig;
@@ -48,6 +49,12 @@ export interface TrainerOptions {
   terms?: TrainingTerm[];
   /** top-k logit distillation inputs in the graph (needed by DER / LwF terms) */
   distill?: DistillSpec;
+  /**
+   * Stream the frozen weights to <weightCacheDir>/weights.bin (page-aligned) and let onnxruntime
+   * memory-map them: peak memory ≈ one copy of the weights instead of two (the JS read and
+   * onnxruntime's). The folder is reused on resume; delete it when the job is done.
+   */
+  weightCacheDir?: string;
   /** onnxruntime weight pre-packing (default false: it holds a second copy of every weight) */
   prepack?: boolean;
   /** start from these adapter values instead of the PEFT initialisation (e.g. a non-zero B in tests) */
@@ -155,7 +162,7 @@ export class TrainingDivergedError extends Error {
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
 function optionsFingerprint(o: TrainerOptions): unknown {
-  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
@@ -266,13 +273,26 @@ export class Trainer {
   }
 
   private async open(): Promise<void> {
-    const tg = buildTrainGraph(this.model.config, this.model.weights, {
-      lora: this.targets,
-      dropout: (this.options.lora.dropout ?? 0) > 0,
-      distill: this.distill,
-    });
+    const dir = this.options.weightCacheDir;
+    let writer: WeightFileWriter | null = null;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      writer = new WeightFileWriter(dir);
+    }
+    let tg: TrainGraph;
+    try {
+      tg = buildTrainGraph(this.model.config, this.model.weights, {
+        lora: this.targets,
+        dropout: (this.options.lora.dropout ?? 0) > 0,
+        distill: this.distill,
+        storeWeight: writer?.store,
+      });
+    } finally {
+      writer?.close();
+    }
     this.tg = { params: tg.params, dropoutInputs: tg.dropoutInputs };
     this.session = await createSession(tg.graph.build(), {
+      saveDir: dir,
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       // pre-packing keeps a second, packed copy of every frozen weight matrix
