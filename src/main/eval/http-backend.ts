@@ -151,6 +151,32 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     throw new BackendUnavailableError(`POST ${url} failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${last}`, attempts, lastStatus);
   }
 
+  /**
+   * GET /v1/models (one attempt, the request timeout): the model ids the server offers. Throws
+   * BackendUnavailableError when unreachable and HttpRequestError on an error answer; use it to
+   * check a server address before a long run.
+   */
+  async listModels(signal?: AbortSignal): Promise<string[]> {
+    const url = `${this.root}/v1/models`;
+    const f = this.o.fetch ?? fetch;
+    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+    let res: Response;
+    try {
+      res = await f(url, { headers: this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? e;
+      throw new BackendUnavailableError(`GET ${url} failed: ${describeCause(e)}`, 1, null);
+    }
+    const text = await res.text();
+    if (!res.ok) throw new HttpRequestError(`GET ${url}: HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`, res.status, text);
+    try {
+      const json = JSON.parse(text) as { data?: Array<{ id?: unknown }> };
+      return (json.data ?? []).map((m) => String(m.id));
+    } catch {
+      throw new HttpRequestError(`GET ${url}: the answer is not JSON: ${text.slice(0, 200)}`, res.status, text);
+    }
+  }
+
   private body(settings: GenerationSettings, extra: Record<string, unknown>): Record<string, unknown> {
     const b: Record<string, unknown> = { model: this.o.model, max_tokens: settings.maxNewTokens, temperature: settings.temperature, ...extra };
     if (settings.topP !== undefined) b.top_p = settings.topP;

@@ -16,8 +16,9 @@ import { detectRefusals, shippedRefusalClassifier } from '../detect/behaviour';
 import type { LinearClassifier } from '../detect/classifiers';
 import { type RefusalMatchMode, getRefusalRules } from '../detect/refusal-rules';
 import type { Embedder } from '../embed/types';
+import { LlamaGuardJudge } from './llama-guard';
 import { scoreTask } from './scoring';
-import type { Judge, JudgeInput, SuiteKind, Verdict } from './types';
+import type { Generator, Judge, JudgeInput, NextTokenScorer, SuiteKind, Verdict } from './types';
 
 const EMPTY_REASON = 'empty response (counted as a non-answer)';
 
@@ -135,13 +136,15 @@ export class TaskJudge implements Judge {
 }
 
 /** Built-in judge ids accepted by createJudge (the LLM judge needs a generator: see LlamaGuardJudge). */
-export const JUDGE_IDS = ['keyword', 'keyword-start', 'keyword-anywhere', 'refusal-classifier', 'task'] as const;
+export const JUDGE_IDS = ['keyword', 'keyword-start', 'keyword-anywhere', 'refusal-classifier', 'task', 'llama-guard-3', 'llama-guard-3-prompt'] as const;
 
 /**
  * A judge by id: "keyword" / "keyword-start" (XSTest start rule), "keyword-anywhere" (GCG rule),
- * "refusal-classifier" (needs an embedder matching the shipped classifier), "task".
+ * "refusal-classifier" (needs an embedder matching the shipped classifier), "task",
+ * "llama-guard-3" / "llama-guard-3-prompt" (need `guard`: the generator serving the model, and its
+ * scorer for P(unsafe)).
  */
-export function createJudge(id: string, deps: { embedder?: Embedder } = {}): Judge {
+export function createJudge(id: string, deps: { embedder?: Embedder; guard?: { generator: Generator; scorer?: NextTokenScorer; style?: 'raw' | 'chat' } } = {}): Judge {
   switch (id) {
     case 'keyword':
     case 'keyword-start':
@@ -153,7 +156,11 @@ export function createJudge(id: string, deps: { embedder?: Embedder } = {}): Jud
       return new ClassifierRefusalJudge(deps.embedder);
     case 'task':
       return new TaskJudge();
+    case 'llama-guard-3':
+    case 'llama-guard-3-prompt':
+      if (!deps.guard) throw new Error(`judge "${id}" needs a generator serving a Llama Guard 3 model`);
+      return new LlamaGuardJudge({ ...deps.guard, target: id === 'llama-guard-3' ? 'response' : 'prompt' });
     default:
-      throw new Error(`unknown judge "${id}" (have: ${JUDGE_IDS.join(', ')}, or a Llama Guard judge built with a generator)`);
+      throw new Error(`unknown judge "${id}" (have: ${JUDGE_IDS.join(', ')})`);
   }
 }

@@ -64,8 +64,7 @@ describe.skipIf(!stories)(`OpenAI-compatible server on the engine's stories260K,
     expect(viaHttp[0]!.finishReason).toBe(direct[0]!.finishReason);
     // stories260K has no chat template: the user content is the prompt.
     expect(viaHttp[1]!.text).toBe(direct[0]!.text);
-    const models = (await (await fetch(`${srv.url}/v1/models`)).json()) as { data: Array<{ id: string }> };
-    expect(models.data[0]!.id).toBe('stories260K');
+    expect(await be.listModels()).toEqual(['stories260K']);
   });
 
   it('retries a server that answers 503 twice, then succeeds', async () => {
@@ -129,6 +128,7 @@ describe('HTTP backend failure handling (deterministic test generator behind the
     await close(dead); // nothing listens on this port now
     const sleeps: number[] = [];
     const be = new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${port}`, model: 'm', retries: 3, backoffMs: 100, sleep: async (ms) => void sleeps.push(ms) });
+    await expect(be.listModels()).rejects.toThrow(new RegExp(`^GET http://127\\.0\\.0\\.1:${port}/v1/models failed: ECONNREFUSED`));
     const err = (await be.generate([{ prompt: 'x' }], { maxNewTokens: 2, temperature: 0 }).catch((e: unknown) => e)) as BackendUnavailableError;
     expect(err).toBeInstanceOf(BackendUnavailableError);
     expect(err.attempts).toBe(4);
