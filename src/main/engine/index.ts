@@ -7,7 +7,9 @@
  *
  * const model = loadModel('/path/model.gguf' | '/path/hf-folder');       // validates, reads no weights yet
  * const info = await modelInfo(model);                                  // params, ctx, EP, memory estimate
- * const rt = await openModel(model, { threads: 4, lora: '/path/adapter', loraMode: 'merged' });
+ * const rt = await openModel(model, { threads: 4, cacheDir: '<app data>/engine-cache',  // compiled fp32 weights,
+ *                                    lora: '/path/adapter', loraMode: 'merged' });     // memory-mapped, reused
+ * const chat = await generateChat(rt, [{ role: 'user', content: 'Hi' }], { maxNewTokens: 64 });
  * const res = await generate(rt, 'Once upon a time', {
  *   maxNewTokens: 64, temperature: 0.7, topP: 0.9, seed: 1, stop: ['\n\n'],
  *   onToken: (e) => process.stdout.write(e.text),

@@ -184,7 +184,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const hasBias = shapes.has(bName);
     let y: Value;
     if (fused) {
-      // Gemm with transB on the [out, in] weight: onnxruntime pre-packs constant B once (fast GEMV/GEMM, no transpose copy)
+      // Gemm with transB reads the [out, in] weight as stored (no transpose copy; memory-mapped when compiled to a cache)
       const x2 = g.reshape(x, [-1, inn!], `${label}_in2d`);
       const y2 = gemm(x2, wName, hasBias ? W(bName) : null, label);
       y = g.op('Reshape', [y2, shape3(out!)], {}, { name: `${label}_out3d` });
