@@ -164,6 +164,12 @@ describe('CSV/TSV reader', () => {
       { row: 1, line: 4, value: { prompt: 'c', response: '2' } },
     ]);
   });
+  it('rejects (does not hang) on a missing file or an abort', async () => {
+    for (const fmt of ['csv', 'jsonl', 'json'] as const) await expect(all(join(dir, `missing.${fmt}`), fmt)).rejects.toThrow(/ENOENT/);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(all(file('ab.csv', 'a,b\n1,2\n'), 'csv', { signal: ac.signal })).rejects.toThrow(/abort/i);
+  });
   it('stops cleanly when the consumer stops early (no deadlock on backpressure)', async () => {
     const rows = Array.from({ length: 20_000 }, (_, k) => `prompt number ${k},response ${k}`).join('\n');
     const p = file('many.csv', `prompt,response\n${rows}\n`);
