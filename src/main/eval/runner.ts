@@ -5,7 +5,8 @@
  *  - `isDone(suiteId, itemId)` skips items already stored (resume);
  *  - `onBatch(records, progress)` is awaited after every finished batch (store them there);
  *  - `shouldStop()` / `signal` are checked before every batch and passed to the generator; items
- *    whose generation was cut by a stop are not recorded (they are redone on resume);
+ *    whose generation was cut by a stop are not recorded (they are redone on resume); a stop or an
+ *    abort always ends with `stopped: true`, never an exception;
  *  - prompts too long for the context are truncated (middle by default) with a recorded warning,
  *    never a crash; with no way to count tokens, `maxPromptChars` bounds them instead;
  *  - a generation error on one item (e.g. HTTP 400 "context too long") is recorded on that item
@@ -203,61 +204,68 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
     }
   };
 
-  for (let start = 0; start < pending.length; start += bs) {
-    if (stopNow()) return { ...progress, stopped: true };
-    const batch = pending.slice(start, start + bs);
-    const fitted = await Promise.all(batch.map((p) => fit(p.item.prompt)));
-    const sendIdx = fitted.map((f, i) => (f.req ? i : -1)).filter((i) => i >= 0);
-    const outs = sendIdx.length ? await generateSafely(sendIdx.map((i) => fitted[i]!.req!)) : [];
-    const byIdx = new Map<number, GenerationOutput | Error>();
-    sendIdx.forEach((i, k) => byIdx.set(i, outs[k]!));
+  try {
+    for (let start = 0; start < pending.length; start += bs) {
+      if (stopNow()) return { ...progress, stopped: true };
+      const batch = pending.slice(start, start + bs);
+      const fitted = await Promise.all(batch.map((p) => fit(p.item.prompt)));
+      const sendIdx = fitted.map((f, i) => (f.req ? i : -1)).filter((i) => i >= 0);
+      const outs = sendIdx.length ? await generateSafely(sendIdx.map((i) => fitted[i]!.req!)) : [];
+      const byIdx = new Map<number, GenerationOutput | Error>();
+      sendIdx.forEach((i, k) => byIdx.set(i, outs[k]!));
 
-    const records: Array<EvalRecord | null> = batch.map((p, i) => {
-      const f = fitted[i]!;
-      const base = {
-        suiteId: p.suite.id,
-        suiteKind: p.suite.kind,
-        itemId: p.item.id,
-        position: p.position,
-        prompt: f.text,
-        expected: p.item.expected,
-        categories: p.item.categories,
-        sourceCategories: p.item.sourceCategories,
-        reference: p.item.reference,
-        verdicts: [],
-      };
-      if (!f.req) return { ...base, response: '', finishReason: 'error', warnings: f.warnings };
-      const o = byIdx.get(i)!;
-      if (o instanceof Error) return { ...base, response: '', finishReason: 'error', warnings: [...f.warnings, `generation failed: ${o.message}`] };
-      if (o.finishReason === 'cancelled') return null;
-      const warnings = [...f.warnings];
-      if (o.finishReason === 'length') warnings.push(`reply cut at the max new tokens limit (${settings.maxNewTokens})`);
-      return { ...base, response: o.text, finishReason: o.finishReason, warnings, promptTokens: o.promptTokens, completionTokens: o.completionTokens };
-    });
+      const records: Array<EvalRecord | null> = batch.map((p, i) => {
+        const f = fitted[i]!;
+        const base = {
+          suiteId: p.suite.id,
+          suiteKind: p.suite.kind,
+          itemId: p.item.id,
+          position: p.position,
+          prompt: f.text,
+          expected: p.item.expected,
+          categories: p.item.categories,
+          sourceCategories: p.item.sourceCategories,
+          reference: p.item.reference,
+          verdicts: [],
+        };
+        if (!f.req) return { ...base, response: '', finishReason: 'error', warnings: f.warnings };
+        const o = byIdx.get(i)!;
+        if (o instanceof Error) return { ...base, response: '', finishReason: 'error', warnings: [...f.warnings, `generation failed: ${o.message}`] };
+        if (o.finishReason === 'cancelled') return null;
+        const warnings = [...f.warnings];
+        if (o.finishReason === 'length') warnings.push(`reply cut at the max new tokens limit (${settings.maxNewTokens})`);
+        return { ...base, response: o.text, finishReason: o.finishReason, warnings, promptTokens: o.promptTokens, completionTokens: o.completionTokens };
+      });
 
-    // Judge the generated items, suite by suite, with every judge that applies.
-    const bySuite = new Map<Suite, number[]>();
-    records.forEach((r, i) => {
-      if (!r || r.finishReason === 'error') return;
-      const su = batch[i]!.suite;
-      const a = bySuite.get(su) ?? [];
-      a.push(i);
-      bySuite.set(su, a);
-    });
-    for (const [su, idx] of bySuite) {
-      const inputs: JudgeInput[] = idx.map((i) => ({ item: batch[i]!.item, suiteKind: su.kind, response: records[i]!.response, scorer: su.scorer }));
-      for (const j of input.judges) {
-        if (!j.appliesTo(su.kind)) continue;
-        const vs = await j.judge(inputs, { signal: input.signal });
-        if (vs.length !== inputs.length) throw new Error(`judge ${j.id} returned ${vs.length} verdicts for ${inputs.length} inputs`);
-        idx.forEach((i, k) => records[i]!.verdicts.push(vs[k]!));
+      // Judge the generated items, suite by suite, with every judge that applies.
+      const bySuite = new Map<Suite, number[]>();
+      records.forEach((r, i) => {
+        if (!r || r.finishReason === 'error') return;
+        const su = batch[i]!.suite;
+        const a = bySuite.get(su) ?? [];
+        a.push(i);
+        bySuite.set(su, a);
+      });
+      for (const [su, idx] of bySuite) {
+        const inputs: JudgeInput[] = idx.map((i) => ({ item: batch[i]!.item, suiteKind: su.kind, response: records[i]!.response, scorer: su.scorer }));
+        for (const j of input.judges) {
+          if (!j.appliesTo(su.kind)) continue;
+          const vs = await j.judge(inputs, { signal: input.signal });
+          if (vs.length !== inputs.length) throw new Error(`judge ${j.id} returned ${vs.length} verdicts for ${inputs.length} inputs`);
+          idx.forEach((i, k) => records[i]!.verdicts.push(vs[k]!));
+        }
       }
-    }
 
-    const finished = records.filter((r): r is EvalRecord => r !== null);
-    progress.done += finished.length;
-    if (finished.length) await input.onBatch?.(finished, { ...progress });
-    if (finished.length < batch.length) return { ...progress, stopped: true };
+      const finished = records.filter((r): r is EvalRecord => r !== null);
+      progress.done += finished.length;
+      if (finished.length) await input.onBatch?.(finished, { ...progress });
+      if (finished.length < batch.length) return { ...progress, stopped: true };
+    }
+  } catch (e) {
+    // A cancellation that surfaced as an abort error (HTTP requests, judges) ends the run the same
+    // way a stop between batches does: what is stored stays valid, the rest is redone on resume.
+    if (input.signal?.aborted || (isAbort(e) && input.shouldStop?.())) return { ...progress, stopped: true };
+    throw e;
   }
   return { ...progress, stopped: false };
 }

@@ -222,3 +222,31 @@ describe('runner over the OpenAI-compatible server', () => {
     }
   });
 });
+
+describe('runner cancellation through an AbortSignal', () => {
+  it('an abort during HTTP generation ends the run with stopped: true, earlier batches stored', async () => {
+    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/http-backend');
+    const { startOpenAIServer } = await import('../../../src/main/eval/openai-server');
+    const srv = await startOpenAIServer({ generator: new ScriptedGenerator(answer, { delayMs: 40 }), model: 'slow' });
+    try {
+      const ac = new AbortController();
+      const stored: EvalRecord[] = [];
+      const res = await runEvaluation({
+        generator: new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'slow', concurrency: 2 }),
+        suites: suites(),
+        judges,
+        settings: { generation: { maxNewTokens: 8, temperature: 0 }, batchSize: 3 },
+        signal: ac.signal,
+        onBatch: (r) => {
+          stored.push(...r);
+          setTimeout(() => ac.abort(new Error('cancelled by the user')), 10);
+        },
+      });
+      expect(res.stopped).toBe(true);
+      expect(stored).toHaveLength(3);
+      expect(res.done).toBe(3);
+    } finally {
+      await srv.close();
+    }
+  });
+});
