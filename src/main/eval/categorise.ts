@@ -1,0 +1,39 @@
+/**
+ * Harm categories for suites that have none (AdvBench, a user's uncategorised prompts), inferred
+ * with the curation category detector (src/main/detect/categories: kNN over BeaverTails' reference
+ * prompts in the default static embedding), so per-category refusal / attack-success rates are
+ * possible. Inferred categories are marked on each item (meta.categoriesInferred) and in the suite's
+ * notes; items that already have categories keep them.
+ */
+import { type EmbeddedReferences, type InferOptions, embedReferences, inferCategories, loadReferencePrompts } from '../detect/categories';
+import type { Embedder } from '../embed/types';
+import { embedAll } from '../embed/types';
+import type { Suite } from './types';
+
+export interface InferSuiteCategoriesOptions extends InferOptions {
+  embedder: Embedder;
+  /** Embedded BeaverTails references (reuse across suites), or the folder to read them from. */
+  references: EmbeddedReferences | string;
+  /** Also replace categories items already have (default false). */
+  overwrite?: boolean;
+}
+
+/** Load and embed the BeaverTails reference prompts once (14 files, one prompt a line). */
+export async function loadCategoryReferences(dir: string, embedder: Embedder): Promise<EmbeddedReferences> {
+  return embedReferences(await loadReferencePrompts(dir), embedder);
+}
+
+export async function inferSuiteCategories(suite: Suite, opts: InferSuiteCategoriesOptions): Promise<Suite> {
+  const refs = typeof opts.references === 'string' ? await loadCategoryReferences(opts.references, opts.embedder) : opts.references;
+  if (refs.embedderId !== opts.embedder.id) throw new Error(`category references were embedded with "${refs.embedderId}", not "${opts.embedder.id}"`);
+  const todo = suite.items.map((it, i) => [it, i] as const).filter(([it]) => opts.overwrite || it.categories.length === 0);
+  if (!todo.length) return suite;
+  const emb = await embedAll(opts.embedder, todo.map(([it]) => it.prompt));
+  const inf = await inferCategories(emb, refs, opts);
+  const tag = `${inf.method}|${opts.embedder.id}`;
+  const items = suite.items.slice();
+  todo.forEach(([it, i], k) => {
+    items[i] = { ...it, categories: inf.labels[k]!, meta: { ...it.meta, categoriesInferred: tag } };
+  });
+  return { ...suite, items, notes: [...suite.notes, `harm categories of ${todo.length} item(s) inferred (${tag}); per-category rates for them are estimates`] };
+}
