@@ -27,6 +27,8 @@ export const DataAnalyseParams = z.object({
   referenceDir: z.string().min(1).optional(),
   /** A sentence-transformers ONNX folder for the prompt embeddings (default: the built-in static word vectors). */
   embedderPath: z.string().min(1).optional(),
+  /** Every prompt in this data set is harmful (e.g. a safety pool built that way): skip the prompt-harm detector. */
+  promptsHarmful: z.boolean().default(false),
 });
 export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
 

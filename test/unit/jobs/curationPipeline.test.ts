@@ -95,6 +95,18 @@ describe.skipIf(!pool || !task || !refs || !staticVectorsAvailable())('curation 
     expect(s.selections.items(t.selectionId as number).length).toBe(Math.round(0.01 * s.datasets.roleRecords(projectId, 'task').length));
   });
 
+  it('types only T1/T2 when the user says every prompt is harmful, keeping user corrections', async () => {
+    const ds = s.datasets.list(projectId).find((d) => d.role === 'safety_pool')!;
+    const a = await run('data.analyse', { projectId, datasetId: ds.id, promptsHarmful: true });
+    const b = a.behaviour as Record<string, number>;
+    const corrected = s.datasets.records({ projectId, role: 'safety_pool', duplicates: 'all', offset: 0, limit: 1 }).rows[0]!;
+    expect(corrected.behaviourSource).toBe('user');
+    const userTypedBenign = corrected.behaviour === 'T3' || corrected.behaviour === 'T4' ? 1 : 0;
+    expect((b.T3 ?? 0) + (b.T4 ?? 0)).toBe(userTypedBenign);
+    expect(b.T1! + b.T2!).toBe(2483 - userTypedBenign);
+    await run('data.analyse', { projectId, datasetId: ds.id });
+  });
+
   it('uses the shipped category centroids for Cossim when no reference folder is given', async () => {
     const c = await run('select.run', { projectId, method: 'cossim', budget: { count: 14 }, seed: 2 });
     expect(s.selections.items(c.selectionId as number)).toHaveLength(14);

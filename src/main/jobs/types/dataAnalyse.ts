@@ -65,7 +65,7 @@ async function analyseWith(
   for (let s = cp.typed; s < rows.length; s += BATCH) {
     ctx.throwIfCancelled();
     const batch = rows.slice(s, s + BATCH);
-    const types = await classifyBehaviour(batch, { embedder });
+    const types = await classifyBehaviour(batch, { embedder, ...(p.promptsHarmful ? { knownHarmful: true } : {}) });
     ctx.db.transaction(() => {
       store.setBehaviour(
         types.map((t, k) => ({ id: batch[k]!.id, behaviour: t.type, confidence: t.confidence, harm: t.harmProbability, refusal: t.refusalProbability })),

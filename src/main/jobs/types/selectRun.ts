@@ -88,10 +88,11 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
   }
   ctx.throwIfCancelled();
   ctx.progress(0.85, 'selecting');
-  const { poolFromRecords, select } = await import('../../select');
+  const { poolFromRecords, selectAsync } = await import('../../select');
   const selPool = poolFromRecords(pool, tax.ids, embeddings);
   const budget = 'count' in p.budget ? { count: p.budget.count } : { fraction: p.budget.fraction, taskSize };
-  const result = select(selPool, {
+  // selectAsync: the same selection, with PSS/Cossim matrix products in onnxruntime (fast on big pools).
+  const result = await selectAsync(selPool, {
     method: p.method,
     budget,
     seed: p.seed,

@@ -143,6 +143,7 @@ function DatasetsCard({
   const [showRejected, setShowRejected] = useState<Dataset | null>(null);
   const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [embedderPath, setEmbedderPath] = useState(() => localStorage.getItem('safetune.embedderPath') ?? '');
+  const [promptsHarmful, setPromptsHarmful] = useState(false);
   const remove = useAction(async (id: number) => {
     await api.call('data.deleteDataset', { id });
     onChanged();
@@ -155,7 +156,7 @@ function DatasetsCard({
     await api.call('jobs.start', {
       spec: {
         type: 'data.analyse',
-        params: { projectId: d.projectId, datasetId: d.id, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
+        params: { projectId: d.projectId, datasetId: d.id, promptsHarmful, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
       },
     });
   });
@@ -176,6 +177,10 @@ function DatasetsCard({
         onChange={(e) => setEmbedderPath(e.target.value)}
         hint="A sentence-transformers ONNX folder for prompt embeddings (categories, map, PSS, Cossim). Empty: the built-in word vectors."
       />
+      <label className="checkbox">
+        <input type="checkbox" checked={promptsHarmful} onChange={(e) => setPromptsHarmful(e.target.checked)} /> Every prompt of the data set I analyse is
+        harmful (skip the prompt-harm detector; only refusals decide T1 vs T2)
+      </label>
       {loading && !datasets ? (
         <Spinner label="Loading data sets" />
       ) : !datasets || datasets.length === 0 ? (
