@@ -39,6 +39,7 @@ export {
   type LoadOptions,
   type TaskLoadOptions,
 } from './suites';
+export { recordsToCsv, recordsToJsonl } from './export';
 export { inferSuiteCategories, loadCategoryReferences, type InferSuiteCategoriesOptions } from './categorise';
 export { extractFinalNumber, extractSentiment, parseNumber, scoreGsm8k, scoreSst2, scoreTask, type TaskScore } from './scoring';
 export { ClassifierRefusalJudge, JUDGE_IDS, KeywordRefusalJudge, TaskJudge, createJudge, type KeywordJudgeOptions } from './judges';
