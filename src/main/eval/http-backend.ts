@@ -215,9 +215,16 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
       prompts,
       async (prompt) => {
         const json = (await this.post('/v1/completions', { model: this.o.model, prompt, max_tokens: 1, temperature: 0, logprobs: 20, ...(this.o.extraBody ?? {}) }, options.signal)) as {
-          choices?: Array<{ logprobs?: { top_logprobs?: Array<Record<string, number>> } }>;
+          choices?: Array<{ logprobs?: { top_logprobs?: Array<Record<string, number>>; content?: Array<{ top_logprobs?: Array<{ token?: string; logprob?: number }> }> } }>;
         };
-        const top = json.choices?.[0]?.logprobs?.top_logprobs?.[0];
+        const lp = json.choices?.[0]?.logprobs;
+        // Legacy completions shape (vLLM, TGI): top_logprobs[0] = {token: logprob}.
+        // Chat-style shape (newer llama.cpp server): content[0].top_logprobs = [{token, logprob}].
+        let top: Record<string, number> | undefined = lp?.top_logprobs?.[0];
+        if (!top && lp?.content?.[0]?.top_logprobs) {
+          top = {};
+          for (const t of lp.content[0].top_logprobs) if (typeof t.token === 'string' && typeof t.logprob === 'number') top[t.token] = Math.max(top[t.token] ?? -Infinity, t.logprob);
+        }
         if (!top) throw new HttpRequestError(`POST ${this.root}/v1/completions: the server returned no top_logprobs (does it support "logprobs"?)`, 200, JSON.stringify(json).slice(0, 300));
         const out: Record<string, number | null> = {};
         for (const c of candidates) {

@@ -170,7 +170,14 @@ describe('HTTP backend failure handling (deterministic test generator behind the
       for await (const c of req) chunks.push(c as Buffer);
       bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ text: 'safe', logprobs: { tokens: ['safe'], top_logprobs: [{ safe: -0.05, ' safe': -4, unsafe: -3 }] } }] }));
+      const chatShape = bodies.length > 1;
+      res.end(
+        JSON.stringify(
+          chatShape
+            ? { choices: [{ text: 'unsafe', logprobs: { content: [{ token: 'unsafe', logprob: -0.2, top_logprobs: [{ token: 'unsafe', logprob: -0.2 }, { token: 'safe', logprob: -1.8 }] }] } }] }
+            : { choices: [{ text: 'safe', logprobs: { tokens: ['safe'], top_logprobs: [{ safe: -0.05, ' safe': -4, unsafe: -3 }] } }] },
+        ),
+      );
     });
     const port = await listen(lp);
     const be = new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${port}`, model: 'guard' });
@@ -179,6 +186,9 @@ describe('HTTP backend failure handling (deterministic test generator behind the
     expect(p!.unsafe).toBeCloseTo(Math.exp(-3), 12);
     expect(p!.maybe).toBeNull();
     expect(bodies[0]).toEqual({ model: 'guard', prompt: '<prompt>', max_tokens: 1, temperature: 0, logprobs: 20 });
+    const [q] = await be.scoreNextToken(['<prompt>'], ['safe', 'unsafe']);
+    expect(q!.unsafe).toBeCloseTo(Math.exp(-0.2), 12);
+    expect(q!.safe).toBeCloseTo(Math.exp(-1.8), 12);
     // Our own server does not compute logprobs: the backend reports that clearly.
     const own = new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'echo', apiKey: 'k1' });
     await expect(own.scoreNextToken(['x'], ['safe'])).rejects.toThrow(/logprobs are not supported by this server/);
