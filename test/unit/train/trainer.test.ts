@@ -236,4 +236,35 @@ describe('LoRA trainer on the tiny Llama', () => {
       expect(Math.abs(sum / count - trainedLoss)).toBeLessThan(1e-4);
     }
   });
+
+  it('Qwen2 (q/k/v bias, tied embeddings): trains and the exported adapter reproduces the trained loss', async () => {
+    const qwen = loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-qwen2'));
+    const data = seqs();
+    const tr = await Trainer.create(qwen, data, { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, schedule: { type: 'constant' }, maxSteps: 15, batchSize: 3, threads: 1 });
+    const before = await tr.evaluate(data);
+    await tr.train();
+    const after = await tr.evaluate(data);
+    const dir = join(tmp, 'qwen-adapter');
+    tr.exportAdapter(dir);
+    await tr.release();
+    expect(after).toBeLessThan(before * 0.5);
+    const rt = await openModel(qwen, { lora: dir, threads: 1, executionProvider: 'cpu' });
+    const { logits, dims } = await forwardLogits(rt, [data[0]!.ids]);
+    await rt.release();
+    const V = dims[2];
+    let sum = 0;
+    let n = 0;
+    const ex = data[0]!;
+    for (let t = 0; t + 1 < ex.ids.length; t++) {
+      if (!ex.lossMask![t + 1]) continue;
+      const row = Array.from(logits.subarray(t * V, (t + 1) * V));
+      const mx = Math.max(...row);
+      sum += mx + Math.log(row.reduce((a, x) => a + Math.exp(x - mx), 0)) - row[ex.ids[t + 1]!]!;
+      n++;
+    }
+    const trEval = await Trainer.create(qwen, [ex], { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 0, maxSteps: 1, batchSize: 1, threads: 1, initialParams: tr.params });
+    expect(Math.abs(sum / n - (await trEval.evaluate([ex])))).toBeLessThan(1e-4);
+    await trEval.release();
+  });
 });
+
