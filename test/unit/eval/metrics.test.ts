@@ -129,6 +129,12 @@ describe('suite metrics from records', () => {
       ['adv', 'lg'],
     ]);
     expect(all[0]!.task).toMatchObject({ k: 1, n: 3 });
+    expect(all[0]!.noAnswer).toBe(0); // the test records carry no `extracted` field
+    const withNone = rec('gsm2', 'task', 'answer', { task: 'incorrect' });
+    withNone.verdicts[0]!.extracted = null;
+    const withSome = rec('gsm2', 'task', 'answer', { task: 'incorrect' });
+    withSome.verdicts[0]!.extracted = '7';
+    expect(suiteMetrics([withNone, withSome], 'task').noAnswer).toBe(1);
     expect(all[0]!.excluded).toBe(1);
     expect(all[0]!.missing).toBe(1);
     expect(() => suiteMetrics(recs, 'task')).toThrow(/several suites/);
