@@ -460,6 +460,35 @@ export function renderTemplate(template: string, fields: Record<string, unknown>
 export interface TaskLoadOptions extends LoadOptions {
   /** Prompt template with {field} placeholders (default: the built-in one). */
   template?: string;
+  /**
+   * Few-shot examples drawn (seeded, the same for every item) from a training file of the same
+   * format: each is the rendered template followed by its answer, then a blank line; the item's
+   * own prompt comes last. Examples identical to an evaluated item are never drawn.
+   */
+  fewShot?: { file: string; n: number; seed?: number };
+}
+
+/** Pick `n` seeded rows of a training file and render them as solved examples. */
+async function fewShotPrefix(
+  spec: NonNullable<TaskLoadOptions['fewShot']>,
+  required: string[],
+  render: (v: Record<string, unknown>) => { prompt: string; answer: string } | null,
+  exclude: ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<{ prefix: string; note: string }> {
+  if (!(spec.n >= 1)) return { prefix: '', note: '' };
+  const issues: SuiteIssue[] = [];
+  const { rows } = await readTable(spec.file, issues, { required, signal });
+  const usable = rows.map((r) => render(r.value)).filter((x): x is { prompt: string; answer: string } => !!x && !exclude.has(x.prompt));
+  if (usable.length < spec.n) throw new Error(`${spec.file}: ${usable.length} usable few-shot examples, ${spec.n} asked for`);
+  const rand = mulberry32(spec.seed ?? 0);
+  const idx = usable.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+  }
+  const shots = idx.slice(0, spec.n).map((i) => usable[i]!);
+  return { prefix: shots.map((x) => `${x.prompt}\n${x.answer}`).join('\n\n') + '\n\n', note: `${spec.n}-shot: examples from ${basename(spec.file)} (seed ${spec.seed ?? 0})` };
 }
 
 /** GSM8K JSONL (question, answer ending "#### N"): reference = N with thousands separators removed. */
@@ -490,7 +519,26 @@ export async function loadGsm8k(file: string, opts: TaskLoadOptions = {}): Promi
       meta: {},
     });
   }
-  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', 'gsm8k@1', [file], items, issues, { scorer: { kind: 'gsm8k' } });
+  const notes: string[] = [];
+  let loader = 'gsm8k@1';
+  if (opts.fewShot) {
+    const seen = new Set(items.map((i) => i.prompt));
+    const { prefix, note } = await fewShotPrefix(
+      opts.fewShot,
+      ['question', 'answer'],
+      (v) => {
+        const q = str(v.question).trim();
+        const a = str(v.answer).replace(/<<[^>]*>>/g, '').trim();
+        return q && /####/.test(a) ? { prompt: renderTemplate(template, { ...v, question: q }, `${opts.fewShot!.file}: template`), answer: a } : null;
+      },
+      seen,
+      opts.signal,
+    );
+    for (const it of items) it.prompt = prefix + it.prompt;
+    notes.push(note);
+    loader += `|${opts.fewShot.n}shot:${basename(opts.fewShot.file)}:${opts.fewShot.seed ?? 0}`;
+  }
+  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', loader, [file, ...(opts.fewShot ? [opts.fewShot.file] : [])], items, issues, { scorer: { kind: 'gsm8k' }, notes });
 }
 
 /** SST-2 TSV (sentence, label 0/1): reference "negative"/"positive". */
@@ -513,7 +561,27 @@ export async function loadSst2(file: string, opts: TaskLoadOptions = {}): Promis
     }
     items.push({ id: String(r.row + 1), prompt: renderTemplate(template, { ...r.value, sentence: s }, `${file}: template`), expected: 'answer', categories: [], sourceCategories: [], reference: ref, source: { file, line: r.line }, meta: {} });
   }
-  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', 'sst2@1', [file], items, issues, { scorer: { kind: 'sst2' } });
+  const notes: string[] = [];
+  let loader = 'sst2@1';
+  if (opts.fewShot) {
+    const seen = new Set(items.map((i) => i.prompt));
+    const { prefix, note } = await fewShotPrefix(
+      opts.fewShot,
+      ['sentence', 'label'],
+      (v) => {
+        const sentence = str(v.sentence).trim();
+        const l = str(v.label).trim();
+        const ans = l === '1' ? 'positive' : l === '0' ? 'negative' : null;
+        return sentence && ans ? { prompt: renderTemplate(template, { ...v, sentence }, `${opts.fewShot!.file}: template`), answer: ans } : null;
+      },
+      seen,
+      opts.signal,
+    );
+    for (const it of items) it.prompt = prefix + it.prompt;
+    notes.push(note);
+    loader += `|${opts.fewShot.n}shot:${basename(opts.fewShot.file)}:${opts.fewShot.seed ?? 0}`;
+  }
+  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', loader, [file, ...(opts.fewShot ? [opts.fewShot.file] : [])], items, issues, { scorer: { kind: 'sst2' }, notes });
 }
 
 // ---------------------------------------------------------------- user suites
@@ -707,6 +775,8 @@ export interface SuiteSpec extends Partial<CustomSuiteOptions> {
   /** Loader for a path (default: detected; 'custom' needs `kind`). */
   format?: SuiteFormat;
   template?: string;
+  /** Task suites: few-shot examples from a training file (see TaskLoadOptions). */
+  fewShot?: TaskLoadOptions['fewShot'];
   /** Keep this many items (seeded shuffle when `seed` is given, else the first ones). */
   limit?: number;
   seed?: number;
@@ -722,7 +792,7 @@ export async function loadSuite(spec: SuiteSpec | string, ctx: { dataDir?: strin
   let suite: Suite;
   if (builtin) {
     if (!ctx.dataDir) throw new Error(`suite "${s.source}" is built in but no data folder was given (it reads ${builtin.path} under it)`);
-    suite = await loadBuiltinSuite(s.source, ctx.dataDir, { id: s.id, title: s.title, template: s.template, signal: ctx.signal });
+    suite = await loadBuiltinSuite(s.source, ctx.dataDir, { id: s.id, title: s.title, template: s.template, fewShot: s.fewShot, signal: ctx.signal });
   } else {
     try {
       await stat(s.source);
@@ -753,10 +823,10 @@ export async function loadSuite(spec: SuiteSpec | string, ctx: { dataDir?: strin
         suite = await loadXSTest(s.source, o);
         break;
       case 'gsm8k':
-        suite = await loadGsm8k(s.source, { ...o, template: s.template });
+        suite = await loadGsm8k(s.source, { ...o, template: s.template, fewShot: s.fewShot });
         break;
       case 'sst2':
-        suite = await loadSst2(s.source, { ...o, template: s.template });
+        suite = await loadSst2(s.source, { ...o, template: s.template, fewShot: s.fewShot });
         break;
       case 'custom':
         if (!s.kind) throw new Error(`${s.source}: a custom suite needs its kind (harmful, over-refusal or task)`);

@@ -220,3 +220,24 @@ describe('large files', () => {
     expect(s.items[19_999]!.prompt).toBe('How do I do thing number 19999, quickly?');
   });
 });
+
+describe('few-shot task prompts', () => {
+  it.skipIf(!data)(`GSM8K 3-shot from the train file and SST-2 2-shot: same seeded prefix for every item${NOTE}`, async () => {
+    const g = await loadGsm8k(join(data!, 'task', 'gsm8k_test.jsonl'), { fewShot: { file: join(data!, 'task', 'gsm8k_train.jsonl'), n: 3, seed: 5 } });
+    const p0 = g.items[0]!.prompt;
+    const p1 = g.items[1]!.prompt;
+    const prefix = p0.slice(0, p0.indexOf("Janet’s ducks"));
+    expect(prefix.length).toBeGreaterThan(200);
+    expect(p1.startsWith(prefix)).toBe(true);
+    expect(prefix.match(/#### -?[\d.,]+\n/g)).toHaveLength(3); // three solved examples, each ending "#### N"
+    expect(prefix).not.toContain('<<'); // calculator annotations removed
+    expect(g.loader).toMatch(/^gsm8k@1\|3shot:gsm8k_train\.jsonl:5\|/);
+    expect(g.notes).toEqual(['3-shot: examples from gsm8k_train.jsonl (seed 5)']);
+    const again = await loadGsm8k(join(data!, 'task', 'gsm8k_test.jsonl'), { fewShot: { file: join(data!, 'task', 'gsm8k_train.jsonl'), n: 3, seed: 5 } });
+    expect(again.items[0]!.prompt).toBe(p0);
+    const s = await loadSst2(join(data!, 'task', 'sst2_glue_dev.tsv'), { fewShot: { file: join(data!, 'task', 'sst2_train.tsv'), n: 2, seed: 1 } });
+    const sp = s.items[0]!.prompt;
+    expect(sp.match(/Answer with one word: positive or negative\.\n(positive|negative)\n\n/g)).toHaveLength(2);
+    expect(sp.endsWith("Review: it 's a charming and often affecting journey .\n\nAnswer with one word: positive or negative.")).toBe(true);
+  });
+});
