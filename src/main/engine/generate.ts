@@ -153,48 +153,57 @@ function visibleText(tok: TextTokenizer, row: Row, stops: string[]): { text: str
   return { text, stopHit, safeLen };
 }
 
-/** Keep only batch rows `keep` (indices into the current batch of `nb`) of a KV cache. */
-function compactCache(rt: DecoderRuntime, cache: KvCache, keep: number[], nb: number, maxLen: number): KvCache {
+interface Placement {
+  cache: KvCache;
+  /** batch row in `cache` */
+  slot: number;
+  /** leading positions of that row to drop */
+  skip: number;
+}
+
+/**
+ * Build a pooled KV cache of `T` positions from rows of other caches, each right-aligned (its
+ * remaining positions end at T; anything to the left is zero and must be masked out).
+ */
+function relayout(rt: DecoderRuntime, rows: Placement[], T: number, capacity: number): KvCache {
   const c = rt.model.config;
-  const T = cache.length;
-  const rowLen = c.numKvHeads * T * c.headDim;
-  const next = rt.allocCache(keep.length, maxLen);
-  const cur = next.pool!.sets[next.pool!.current];
-  const dims = [keep.length, c.numKvHeads, T, c.headDim];
+  const H = c.numKvHeads;
+  const hd = c.headDim;
+  const next = rt.allocCache(rows.length, Math.max(capacity, T));
+  const set = next.pool!.sets[next.pool!.current];
+  const dims = [rows.length, H, T, hd];
   const keys: ort.Tensor[] = [];
   const values: ort.Tensor[] = [];
   for (let l = 0; l < c.numLayers; l++) {
-    const srcK = cache.keys[l]!.data as Float32Array;
-    const srcV = cache.values[l]!.data as Float32Array;
-    if (srcK.length !== nb * rowLen) throw new Error('internal: KV cache size mismatch while compacting');
-    const [dk, dv] = cur[l]!;
-    keep.forEach((b, k) => {
-      dk!.set(srcK.subarray(b * rowLen, (b + 1) * rowLen), k * rowLen);
-      dv!.set(srcV.subarray(b * rowLen, (b + 1) * rowLen), k * rowLen);
+    const [dk, dv] = set[l]!;
+    rows.forEach((p, k) => {
+      const srcT = p.cache.length;
+      const n = srcT - p.skip;
+      if (n <= 0) return;
+      if (n > T) throw new Error('internal: KV row longer than the target cache');
+      const sk = p.cache.keys[l]!.data as Float32Array;
+      const sv = p.cache.values[l]!.data as Float32Array;
+      for (let h = 0; h < H; h++) {
+        const src = ((p.slot * H + h) * srcT + p.skip) * hd;
+        const dst = ((k * H + h) * T + (T - n)) * hd;
+        dk!.set(sk.subarray(src, src + n * hd), dst);
+        dv!.set(sv.subarray(src, src + n * hd), dst);
+      }
     });
-    keys.push(new ort.Tensor('float32', dk!.subarray(0, keep.length * rowLen), dims));
-    values.push(new ort.Tensor('float32', dv!.subarray(0, keep.length * rowLen), dims));
+    keys.push(new ort.Tensor('float32', dk!.subarray(0, rows.length * H * T * hd), dims));
+    values.push(new ort.Tensor('float32', dv!.subarray(0, rows.length * H * T * hd), dims));
   }
   return { keys, values, length: T, pool: next.pool };
 }
 
-/** Generate continuations for many prompts (strings or token-id arrays), batched with left padding. */
+/**
+ * Generate continuations for many prompts (strings or token-id arrays). Up to `batchSize` rows
+ * decode together (left-padded); finished rows leave the batch and queued prompts take their
+ * places (continuous batching), so results do not depend on batching for greedy decoding.
+ */
 export async function generateBatch(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions = {}): Promise<GenerationResult[]> {
   if (prompts.length === 0) return [];
-  const bs = Math.max(1, opts.batchSize ?? prompts.length);
-  const results: GenerationResult[] = [];
-  for (let start = 0; start < prompts.length; start += bs) {
-    const chunk = prompts.slice(start, start + bs);
-    const onToken = opts.onToken;
-    const res = await generateChunk(rt, chunk, { ...opts, onToken: onToken ? (e) => onToken({ ...e, index: e.index + start }) : undefined });
-    results.push(...res);
-    if (res.some((r) => r.finishReason === 'cancelled')) {
-      for (let i = start + chunk.length; i < prompts.length; i++)
-        results.push({ text: '', tokenIds: [], promptTokens: 0, finishReason: 'cancelled' });
-      break;
-    }
-  }
-  return results;
+  return generateRows(rt, prompts, opts, Math.max(1, opts.batchSize ?? prompts.length));
 }
 
 /** Generate a continuation of one prompt. */
@@ -202,13 +211,19 @@ export async function generate(rt: DecoderRuntime, prompt: string | number[], op
   return (await generateBatch(rt, [prompt], opts))[0]!;
 }
 
-async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions): Promise<GenerationResult[]> {
+interface LiveRow extends Row {
+  /** max new tokens for this row */
+  limit: number;
+}
+
+async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions, bs: number): Promise<GenerationResult[]> {
   const tok = rt.model.tokenizer;
   const cfg = rt.model.config;
   const maxCtx = cfg.maxPositions;
   const stops = (opts.stop ?? []).filter((s) => s.length > 0);
   const eos = new Set([...(opts.ignoreEos ? [] : tok.eosIds), ...(opts.stopTokenIds ?? [])]);
-  const rows: Row[] = prompts.map((p, i) => {
+  const maxNewTokens = opts.maxNewTokens ?? 128;
+  const rows: LiveRow[] = prompts.map((p, i) => {
     let ids = typeof p === 'string' ? tok.encode(p, { addSpecial: opts.addSpecialTokens ?? true }) : p.slice();
     if (ids.length === 0) throw new Error(`prompt ${i} is empty after tokenisation`);
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocabSize);
@@ -220,96 +235,147 @@ async function generateChunk(rt: DecoderRuntime, prompts: (string | number[])[],
       const room = maxCtx - 1 - (keepBos ? 1 : 0);
       ids = [...(keepBos ? [ids[0]!] : []), ...ids.slice(ids.length - room)];
     }
-    return { prompt: ids, out: [], done: null, emitted: 0, text: '' };
+    return { prompt: ids, out: [], done: null, emitted: 0, text: '', limit: Math.max(0, Math.min(maxNewTokens, maxCtx - ids.length)) };
   });
-  const B = rows.length;
-  const P = Math.max(...rows.map((r) => r.prompt.length));
-  const maxNew = Math.max(0, Math.min(opts.maxNewTokens ?? 128, maxCtx - P));
   const rand = seededRandom(opts.seed ?? 0x5eed);
   const padId = tok.padId ?? tok.eosIds[0] ?? 0;
-
-  // left-padded prefill
-  const ids = new BigInt64Array(B * P);
-  // per active batch slot: attention mask so far, next position id; `active[k]` = original row of slot k
-  let maskRows: number[][] = rows.map((r) => [...new Array<number>(P - r.prompt.length).fill(0), ...r.prompt.map(() => 1)]);
-  const pos = new BigInt64Array(B * P);
-  rows.forEach((r, b) => {
-    const off = P - r.prompt.length;
-    for (let t = 0; t < P; t++) {
-      ids[b * P + t] = BigInt(t < off ? padId : r.prompt[t - off]!);
-      pos[b * P + t] = BigInt(t < off ? 0 : t - off);
-    }
-  });
-  let nextPos = rows.map((r) => r.prompt.length);
-  let active = rows.map((_, i) => i);
-  const flatMask = () => BigInt64Array.from(maskRows.flat(), (v) => BigInt(v));
-
-  const maxLen = P + maxNew;
-  let cache: KvCache = rt.allocCache(B, maxLen);
-  let feedIds = ids;
-  let feedPos = pos;
   const finish = (r: Row, why: FinishReason) => {
     if (!r.done) r.done = why;
   };
-  if (maxNew === 0) rows.forEach((r) => finish(r, 'length'));
-  for (let step = 0; step < maxNew; step++) {
+  for (const r of rows) if (r.limit === 0) finish(r, 'length');
+
+  /** sample the next token of row `ri` from its logits; returns the token to feed (pad when finished) */
+  const consume = (ri: number, logits: Float32Array): number => {
+    const r = rows[ri]!;
+    const t = sampleToken(logits, opts, opts.repetitionPenalty && opts.repetitionPenalty !== 1 ? [...r.prompt, ...r.out] : [], rand);
+    if (eos.has(t)) {
+      finish(r, 'eos');
+      opts.onToken?.({ index: ri, tokenId: t, text: '' });
+      return padId;
+    }
+    r.out.push(t);
+    const vis = visibleText(tok, r, stops);
+    const delta = vis.stopHit ? vis.text.slice(r.emitted) : vis.text.slice(r.emitted, vis.safeLen);
+    r.emitted += delta.length;
+    opts.onToken?.({ index: ri, tokenId: t, text: delta });
+    if (vis.stopHit) finish(r, 'stop');
+    else if (r.out.length >= r.limit) finish(r, 'length');
+    return t;
+  };
+
+  // batch state, one entry per slot: row index, attention mask (cache + the token fed next), next position, token fed next
+  let active: number[] = [];
+  let maskRows: number[][] = [];
+  let nextPos: number[] = [];
+  let feed: number[] = [];
+  let cache: KvCache | null = null;
+  const queue = rows.map((_, i) => i).filter((i) => !rows[i]!.done);
+
+  const remaining = (slots: number[]) => Math.max(1, ...slots.map((ri) => rows[ri]!.limit - rows[ri]!.out.length));
+
+  /** prefill up to `n` queued prompts; returns their cache and per-slot state */
+  const prefill = async (n: number) => {
+    const idx = queue.splice(0, n);
+    const k = idx.length;
+    const P = Math.max(...idx.map((ri) => rows[ri]!.prompt.length));
+    const ids = new BigInt64Array(k * P);
+    const pos = new BigInt64Array(k * P);
+    const masks = idx.map((ri) => {
+      const pr = rows[ri]!.prompt;
+      return [...new Array<number>(P - pr.length).fill(0), ...pr.map(() => 1)];
+    });
+    idx.forEach((ri, b) => {
+      const pr = rows[ri]!.prompt;
+      const off = P - pr.length;
+      for (let t = 0; t < P; t++) {
+        ids[b * P + t] = BigInt(t < off ? padId : pr[t - off]!);
+        pos[b * P + t] = BigInt(t < off ? 0 : t - off);
+      }
+    });
+    const res = await rt.step(ids, k, BigInt64Array.from(masks.flat(), (v) => BigInt(v)), pos, rt.emptyCache(k));
+    const V = res.logits.length / k;
+    const fed = idx.map((ri, b) => consume(ri, res.logits.subarray(b * V, (b + 1) * V)));
+    idx.forEach((ri, b) => masks[b]!.push(rows[ri]!.done ? 0 : 1));
+    return { idx, cache: res.cache, masks, pos: idx.map((ri) => rows[ri]!.prompt.length), fed };
+  };
+
+  /** rebuild the batch from kept slots (+ newly prefilled rows), trimming columns masked for every row */
+  const rebuild = (keep: number[], added: Awaited<ReturnType<typeof prefill>> | null) => {
+    const T0 = cache ? cache.length : 0;
+    type Src = { ri: number; mask: number[]; pos: number; fed: number; place: Placement | null; len: number };
+    const srcs: Src[] = keep.map((b) => ({ ri: active[b]!, mask: maskRows[b]!, pos: nextPos[b]!, fed: feed[b]!, place: { cache: cache!, slot: b, skip: 0 }, len: T0 }));
+    if (added)
+      added.idx.forEach((ri, b) => srcs.push({ ri, mask: added.masks[b]!, pos: added.pos[b]!, fed: added.fed[b]!, place: { cache: added.cache, slot: b, skip: 0 }, len: added.cache.length }));
+    // leading cache columns that are padding for every row can go
+    const lead = Math.min(...srcs.map((s) => {
+      let z = 0;
+      while (z < s.len && s.mask[z] === 0) z++;
+      return z;
+    }));
+    const T = Math.max(...srcs.map((s) => s.len - lead));
+    for (const s of srcs) {
+      s.place!.skip = lead;
+      const n = s.len - lead;
+      s.mask = [...new Array<number>(T - n).fill(0), ...s.mask.slice(lead)];
+    }
+    active = srcs.map((s) => s.ri);
+    maskRows = srcs.map((s) => s.mask);
+    nextPos = srcs.map((s) => s.pos);
+    feed = srcs.map((s) => s.fed);
+    cache = relayout(rt, srcs.map((s) => s.place!), T, T + remaining(active) + 1);
+  };
+
+  while (true) {
     if (opts.shouldStop?.()) {
       rows.forEach((r) => finish(r, 'cancelled'));
       break;
     }
+    const live = active.map((ri, b) => [ri, b] as const).filter(([ri]) => !rows[ri]!.done).map(([, b]) => b);
+    if (queue.length && live.length < bs) {
+      const added = await prefill(bs - live.length);
+      rebuild(live, added);
+    } else if (live.length < active.length && (live.length === 0 || active.length - live.length >= Math.max(1, Math.floor(active.length / 4)))) {
+      if (live.length === 0) {
+        active = [];
+        cache = null;
+      } else rebuild(live, null);
+    }
+    if (active.length === 0 || !cache) {
+      if (!queue.length) break;
+      continue;
+    }
+    if (active.every((ri) => rows[ri]!.done)) {
+      active = [];
+      cache = null;
+      continue;
+    }
     const nb = active.length;
-    const res = await rt.step(feedIds, nb, flatMask(), feedPos, cache);
+    const ids = BigInt64Array.from(feed, (t) => BigInt(t));
+    const pos = BigInt64Array.from(nextPos, (p) => BigInt(p));
+    const res: StepResultLike = await rt.step(ids, nb, BigInt64Array.from(maskRows.flat(), (v) => BigInt(v)), pos, cache);
     cache = res.cache;
     const V = res.logits.length / nb;
-    const nextIds = new BigInt64Array(nb);
-    const nextP = new BigInt64Array(nb);
     active.forEach((ri, b) => {
       const r = rows[ri]!;
       if (r.done) {
-        nextIds[b] = BigInt(padId);
-        nextP[b] = BigInt(nextPos[b]!);
+        feed[b] = padId;
         maskRows[b]!.push(0);
         return;
       }
-      const row = res.logits.subarray(b * V, (b + 1) * V);
-      const t = sampleToken(row, opts, opts.repetitionPenalty && opts.repetitionPenalty !== 1 ? [...r.prompt, ...r.out] : [], rand);
-      nextIds[b] = BigInt(t);
-      nextP[b] = BigInt(nextPos[b]!++);
-      maskRows[b]!.push(1);
-      if (eos.has(t)) {
-        finish(r, 'eos');
-        opts.onToken?.({ index: ri, tokenId: t, text: '' });
-        return;
-      }
-      r.out.push(t);
-      const vis = visibleText(tok, r, stops);
-      const delta = vis.stopHit ? vis.text.slice(r.emitted) : vis.text.slice(r.emitted, vis.safeLen);
-      r.emitted += delta.length;
-      opts.onToken?.({ index: ri, tokenId: t, text: delta });
-      if (vis.stopHit) finish(r, 'stop');
-      else if (r.out.length >= maxNew) finish(r, 'length');
+      nextPos[b]!++;
+      feed[b] = consume(ri, res.logits.subarray(b * V, (b + 1) * V));
+      maskRows[b]!.push(r.done ? 0 : 1);
     });
-    if (rows.every((r) => r.done)) break;
-    feedIds = nextIds;
-    feedPos = nextP;
-    // drop finished rows from the batch once a quarter of it is done (saves their compute)
-    const keep = active.map((ri, b) => [ri, b] as const).filter(([ri]) => !rows[ri]!.done);
-    if (keep.length < nb && nb - keep.length >= Math.max(1, Math.floor(nb / 4))) {
-      cache = compactCache(rt, cache, keep.map(([, b]) => b), nb, maxLen);
-      active = keep.map(([ri]) => ri);
-      maskRows = keep.map(([, b]) => maskRows[b]!);
-      nextPos = keep.map(([, b]) => nextPos[b]!);
-      feedIds = BigInt64Array.from(keep.map(([, b]) => feedIds[b]!));
-      feedPos = BigInt64Array.from(keep.map(([, b]) => feedPos[b]!));
-    }
   }
   rows.forEach((r) => finish(r, 'length'));
-  return rows.map((r) => {
+  return rows.map((r, i) => {
     const vis = visibleText(tok, r, stops);
     if (r.emitted < vis.text.length && opts.onToken && r.done !== 'cancelled') {
       // flush text held back at the end (e.g. a partial stop-string prefix that never completed)
-      opts.onToken({ index: rows.indexOf(r), tokenId: -1, text: vis.text.slice(r.emitted) });
+      opts.onToken({ index: i, tokenId: -1, text: vis.text.slice(r.emitted) });
     }
     return { text: vis.text, tokenIds: r.out, promptTokens: r.prompt.length, finishReason: r.done! };
   });
 }
+
+type StepResultLike = { logits: Float32Array; cache: KvCache };

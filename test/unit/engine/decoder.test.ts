@@ -136,6 +136,26 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     }
   });
 
+  it('continuous batching: queued prompts take the places of finished rows, results unchanged', async () => {
+    const prompts = ['Once upon a time', 'The little dog', 'Tom and Sue', 'One day, a girl named Sue went to the store and', 'Lily', 'The sun', 'A big cat'];
+    const opts = { maxNewTokens: 24, stop: ['.'] };
+    const sizes: number[] = [];
+    const orig = rt.step.bind(rt);
+    const spy = Object.create(rt) as DecoderRuntime;
+    spy.step = (ids, b, mask, pos, cache) => {
+      if (cache.length > 0) sizes.push(b); // decode steps only
+      return orig(ids, b, mask, pos, cache);
+    };
+    const streamed = new Map<number, string>();
+    const cont = await generateBatch(spy, prompts, { ...opts, batchSize: 3, onToken: (e) => streamed.set(e.index, (streamed.get(e.index) ?? '') + e.text) });
+    const all = await generateBatch(rt, prompts, opts);
+    expect(cont.map((r) => r.tokenIds)).toEqual(all.map((r) => r.tokenIds));
+    cont.forEach((r, i) => expect(streamed.get(i) ?? '').toBe(r.text));
+    expect(Math.max(...sizes)).toBe(3);
+    // while prompts were queued the batch was refilled: the first decode steps all ran 3 rows
+    expect(sizes.slice(0, 5)).toEqual([3, 3, 3, 3, 3]);
+  });
+
   it('streams tokens whose text concatenates to the result, and honours stop strings', async () => {
     let streamed = '';
     const ids: number[] = [];
