@@ -5,9 +5,12 @@
  * possible. Inferred categories are marked on each item (meta.categoriesInferred) and in the suite's
  * notes; items that already have categories keep them.
  */
-import { type EmbeddedReferences, type InferOptions, embedReferences, inferCategories, loadReferencePrompts } from '../detect/categories';
+import type { EmbeddedReferences, InferOptions } from '../detect/categories';
 import type { Embedder } from '../embed/types';
 import { embedAll } from '../embed/types';
+
+// Loaded on first use: the detector's top-k runs on onnxruntime, which importing the eval core must not load.
+const detector = () => import('../detect/categories');
 import type { Suite } from './types';
 
 export interface InferSuiteCategoriesOptions extends InferOptions {
@@ -20,7 +23,8 @@ export interface InferSuiteCategoriesOptions extends InferOptions {
 
 /** Load and embed the BeaverTails reference prompts once (14 files, one prompt a line). */
 export async function loadCategoryReferences(dir: string, embedder: Embedder): Promise<EmbeddedReferences> {
-  return embedReferences(await loadReferencePrompts(dir), embedder);
+  const d = await detector();
+  return d.embedReferences(await d.loadReferencePrompts(dir), embedder);
 }
 
 export async function inferSuiteCategories(suite: Suite, opts: InferSuiteCategoriesOptions): Promise<Suite> {
@@ -29,7 +33,7 @@ export async function inferSuiteCategories(suite: Suite, opts: InferSuiteCategor
   const todo = suite.items.map((it, i) => [it, i] as const).filter(([it]) => opts.overwrite || it.categories.length === 0);
   if (!todo.length) return suite;
   const emb = await embedAll(opts.embedder, todo.map(([it]) => it.prompt));
-  const inf = await inferCategories(emb, refs, opts);
+  const inf = await (await detector()).inferCategories(emb, refs, opts);
   const tag = `${inf.method}|${opts.embedder.id}`;
   const items = suite.items.slice();
   todo.forEach(([it, i], k) => {

@@ -7,8 +7,11 @@
  * lines, encoded with BOS. Raw-text requests are encoded as given (BOS added unless the text
  * already starts with the tokenizer's BOS text).
  */
-import { applyChatTemplate, forwardLogits, generateBatch } from '../engine';
 import type { DecoderRuntime } from '../engine';
+
+/** The engine module, loaded on first use so that importing the eval core does not load onnxruntime. */
+let engineModule: Promise<typeof import('../engine')> | null = null;
+const engine = () => (engineModule ??= import('../engine'));
 import type { GenerateCallOptions, GenerationOutput, GenerationRequest, GenerationSettings, Generator, NextTokenScorer } from './types';
 
 export interface EngineGeneratorOptions {
@@ -34,12 +37,12 @@ export class EngineGenerator implements Generator, NextTokenScorer {
   }
 
   /** The token ids a request is sent as. */
-  encode(request: GenerationRequest): number[] {
+  async encode(request: GenerationRequest): Promise<number[]> {
     const tok = this.rt.model.tokenizer;
     if (request.messages) {
       const mode = this.opts.chatTemplate ?? 'auto';
       const tmpl = mode === 'auto' ? this.rt.model.chatTemplate : mode === 'none' ? null : mode;
-      if (tmpl) return tok.encode(applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false });
+      if (tmpl) return tok.encode((await engine()).applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false });
       return tok.encode(request.messages.map((m) => m.content).join('\n\n'), { addSpecial: true });
     }
     return this.encodeRaw(request.prompt);
@@ -51,14 +54,14 @@ export class EngineGenerator implements Generator, NextTokenScorer {
     return tok.encode(text, { addSpecial: !(bosText && text.startsWith(bosText)) });
   }
 
-  countTokens(request: GenerationRequest): number {
-    return this.encode(request).length;
+  async countTokens(request: GenerationRequest): Promise<number> {
+    return (await this.encode(request)).length;
   }
 
   async generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
     options.signal?.throwIfAborted();
-    const ids = requests.map((r) => this.encode(r));
-    const res = await generateBatch(this.rt, ids, {
+    const ids = await Promise.all(requests.map((r) => this.encode(r)));
+    const res = await (await engine()).generateBatch(this.rt, ids, {
       maxNewTokens: settings.maxNewTokens,
       temperature: settings.temperature,
       topP: settings.topP,
@@ -94,7 +97,7 @@ export class EngineGenerator implements Generator, NextTokenScorer {
         if (!alone.length) throw new Error(`scoreNextToken: candidate "${c}" encodes to no tokens`);
         return alone[0]!;
       });
-      const { logits, dims } = await forwardLogits(this.rt, [ids]);
+      const { logits, dims } = await (await engine()).forwardLogits(this.rt, [ids]);
       const V = dims[2];
       const row = logits.subarray((ids.length - 1) * V, ids.length * V);
       let max = -Infinity;

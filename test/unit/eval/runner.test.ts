@@ -186,7 +186,7 @@ describe.skipIf(!stories || !data)(`runner on the engine's stories260K${stories 
       }
       const lr = recs.find((r) => r.suiteId === 'long')!;
       expect(lr.warnings[0]).toMatch(new RegExp(`^prompt truncated \\(middle\\) from \\d+ to \\d+ tokens to fit context ${gen.contextLength} with 16 new tokens$`));
-      expect(gen.countTokens({ messages: [{ role: 'user', content: lr.prompt }] })).toBeLessThanOrEqual(gen.contextLength - 16);
+      expect(await gen.countTokens({ messages: [{ role: 'user', content: lr.prompt }] })).toBeLessThanOrEqual(gen.contextLength - 16);
       // Deterministic: greedy decoding reproduces the same responses.
       const again: EvalRecord[] = [];
       await runEvaluation({ generator: gen, suites: [xs], judges: [], settings: { generation: { maxNewTokens: 16, temperature: 0 }, batchSize: 2 }, onBatch: (r) => void again.push(...r) });
