@@ -39,6 +39,11 @@ export interface GenerateOptions extends SamplingOptions {
   overflow?: 'error' | 'truncate';
   /** max prompts decoded together (default: all) */
   batchSize?: number;
+  /**
+   * prompt tokens per prefill step (default: automatic, keeping the attention-score tensor of a
+   * prefill step under ~256 MB); long prompts are prefilled in several KV-cache steps
+   */
+  prefillChunk?: number;
   onToken?: (e: TokenEvent) => void;
   /** polled between steps; returning true cancels (finishReason 'cancelled') */
   shouldStop?: () => boolean;
@@ -292,7 +297,26 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
         pos[b * P + t] = BigInt(t < off ? 0 : t - off);
       }
     });
-    const res = await rt.step(ids, k, BigInt64Array.from(masks.flat(), (v) => BigInt(v)), pos, rt.emptyCache(k));
+    // chunked prefill bounds the [k, heads, chunk, P] attention scores
+    const auto = Math.floor((256 * 2 ** 20) / (4 * k * cfg.numHeads * P));
+    const chunk = Math.max(1, Math.min(P, opts.prefillChunk ?? Math.max(32, auto)));
+    let c: KvCache = rt.emptyCache(k);
+    let res: StepResultLike | null = null;
+    for (let c0 = 0; c0 < P; c0 += chunk) {
+      const c1 = Math.min(P, c0 + chunk);
+      const w = c1 - c0;
+      const cid = new BigInt64Array(k * w);
+      const cpos = new BigInt64Array(k * w);
+      const cmask = new BigInt64Array(k * c1);
+      for (let b = 0; b < k; b++) {
+        cid.set(ids.subarray(b * P + c0, b * P + c1), b * w);
+        cpos.set(pos.subarray(b * P + c0, b * P + c1), b * w);
+        for (let t = 0; t < c1; t++) cmask[b * c1 + t] = BigInt(masks[b]![t]!);
+      }
+      res = await rt.step(cid, k, cmask, cpos, c);
+      c = res.cache;
+    }
+    res = res!;
     const V = res.logits.length / k;
     const fed = idx.map((ri, b) => consume(ri, res.logits.subarray(b * V, (b + 1) * V)));
     idx.forEach((ri, b) => masks[b]!.push(rows[ri]!.done ? 0 : 1));

@@ -136,6 +136,13 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     }
   });
 
+  it('chunked prefill gives the same tokens as one-shot prefill', async () => {
+    const prompts = ['One day, a girl named Sue went to the store and bought a big red ball', 'Lily'];
+    const one = await generateBatch(rt, prompts, { maxNewTokens: 12 });
+    const chunked = await generateBatch(rt, prompts, { maxNewTokens: 12, prefillChunk: 3 });
+    expect(chunked.map((r) => r.tokenIds)).toEqual(one.map((r) => r.tokenIds));
+  });
+
   it('continuous batching: queued prompts take the places of finished rows, results unchanged', async () => {
     const prompts = ['Once upon a time', 'The little dog', 'Tom and Sue', 'One day, a girl named Sue went to the store and', 'Lily', 'The sun', 'A big cat'];
     const opts = { maxNewTokens: 24, stop: ['.'] };
