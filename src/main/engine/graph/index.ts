@@ -29,7 +29,10 @@
  * - `g.fileWeight(name, dtype, dims, location, offset, length)` references a region of a file in
  *   the folder the model is saved to (`createSession(model, { saveDir })`); onnxruntime rejects
  *   absolute locations and symlinks leaving that folder, so such files must live there.
- * - Microsoft-domain ops: pass `{ domain: 'com.microsoft' }` (the opset import is added).
+ * - Microsoft-domain ops: pass `{ domain: 'com.microsoft' }` (the opset import is added), e.g.
+ *   FusedMatMul, RotaryEmbedding, SkipSimplifiedLayerNormalization, GroupQueryAttention. Note:
+ *   SimplifiedLayerNormalization is registered in the default ai.onnx domain in onnxruntime 1.30
+ *   (com.microsoft:SimplifiedLayerNormalization is "not a registered function/op").
  */
 export * from './types';
 export { Graph, attr, floatToHalf, halfToFloat, toHalfArray, type BuiltModel, type OpOptions, type Input } from './builder';
