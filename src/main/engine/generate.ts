@@ -323,24 +323,24 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
     return { idx, cache: res.cache, masks, pos: idx.map((ri) => rows[ri]!.prompt.length), fed };
   };
 
-  /** rebuild the batch from kept slots (+ newly prefilled rows), trimming columns masked for every row */
+  /** rebuild the batch from kept slots (+ newly prefilled rows), trimming padding columns */
   const rebuild = (keep: number[], added: Awaited<ReturnType<typeof prefill>> | null) => {
     const T0 = cache ? cache.length : 0;
     type Src = { ri: number; mask: number[]; pos: number; fed: number; place: Placement | null; len: number };
     const srcs: Src[] = keep.map((b) => ({ ri: active[b]!, mask: maskRows[b]!, pos: nextPos[b]!, fed: feed[b]!, place: { cache: cache!, slot: b, skip: 0 }, len: T0 }));
     if (added)
       added.idx.forEach((ri, b) => srcs.push({ ri, mask: added.masks[b]!, pos: added.pos[b]!, fed: added.fed[b]!, place: { cache: added.cache, slot: b, skip: 0 }, len: added.cache.length }));
-    // leading cache columns that are padding for every row can go
-    const lead = Math.min(...srcs.map((s) => {
+    // each row drops its own leading padding columns and is right-aligned in the new cache (rows
+    // have their own position ids, so only the mask and the order of a row's columns matter)
+    for (const s of srcs) {
       let z = 0;
       while (z < s.len && s.mask[z] === 0) z++;
-      return z;
-    }));
-    const T = Math.max(...srcs.map((s) => s.len - lead));
+      s.place!.skip = z;
+    }
+    const T = Math.max(...srcs.map((s) => s.len - s.place!.skip));
     for (const s of srcs) {
-      s.place!.skip = lead;
-      const n = s.len - lead;
-      s.mask = [...new Array<number>(T - n).fill(0), ...s.mask.slice(lead)];
+      const n = s.len - s.place!.skip;
+      s.mask = [...new Array<number>(T - n).fill(0), ...s.mask.slice(s.place!.skip)];
     }
     active = srcs.map((s) => s.ri);
     maskRows = srcs.map((s) => s.mask);
