@@ -55,6 +55,8 @@ export interface TrainerOptions {
    * onnxruntime's). The folder is reused on resume; delete it when the job is done.
    */
   weightCacheDir?: string;
+  /** write an onnxruntime profile (JSON) with this file prefix (performance work) */
+  profilePrefix?: string;
   /** onnxruntime weight pre-packing (default false: it holds a second copy of every weight) */
   prepack?: boolean;
   /** start from these adapter values instead of the PEFT initialisation (e.g. a non-zero B in tests) */
@@ -162,7 +164,7 @@ export class TrainingDivergedError extends Error {
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
 function optionsFingerprint(o: TrainerOptions): unknown {
-  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, profilePrefix: _pr, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
@@ -293,6 +295,7 @@ export class Trainer {
     this.tg = { params: tg.params, dropoutInputs: tg.dropoutInputs };
     this.session = await createSession(tg.graph.build(), {
       saveDir: dir,
+      profilePrefix: this.options.profilePrefix,
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       // pre-packing keeps a second, packed copy of every frozen weight matrix
