@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
-import { halfToFloat } from '../graph/builder';
+import { bf16BitsToFloat32, halfBitsToFloat32, halfToFloat, u16View } from '../graph/builder';
 
 export const GGML_TYPE = {
   F32: 0,
@@ -336,13 +336,9 @@ export function dequantize(b: Uint8Array, type: number, n: number): Float32Array
       return out;
     }
     case GGML_TYPE.F16:
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(i * 2, true));
-      return out;
-    case GGML_TYPE.BF16: {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16;
-      return out;
-    }
+      return halfBitsToFloat32(u16View(b, n), out);
+    case GGML_TYPE.BF16:
+      return bf16BitsToFloat32(u16View(b, n), out);
     case GGML_TYPE.Q8_0:
       for (let blk = 0; blk < n / 32; blk++) {
         const o = blk * 34;

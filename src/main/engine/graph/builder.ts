@@ -480,6 +480,31 @@ export function halfToFloat(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+let halfTable: Float32Array | null = null;
+/** Convert raw fp16 bits to float32 (table lookup: fast for multi-GB checkpoints). */
+export function halfBitsToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
+  }
+  const t = halfTable;
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]!]!;
+  return out;
+}
+
+/** Convert raw bf16 bits to float32. */
+export function bf16BitsToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
+  return out;
+}
+
+/** A Uint16Array over little-endian bytes (copied when unaligned). */
+export function u16View(b: Uint8Array, n: number): Uint16Array {
+  if (b.byteOffset % 2 === 0) return new Uint16Array(b.buffer, b.byteOffset, n);
+  return new Uint16Array(b.slice(0, n * 2).buffer);
+}
+
 export function toHalfArray(vals: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(vals.length);
   for (let i = 0; i < vals.length; i++) out[i] = floatToHalf(vals[i]!);

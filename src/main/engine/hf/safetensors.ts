@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { floatToHalf, halfToFloat } from '../graph/builder';
+import { bf16BitsToFloat32, floatToHalf, halfBitsToFloat32, u16View } from '../graph/builder';
 import type { WeightSource } from '../model/weights';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
@@ -102,13 +102,9 @@ export class SafetensorsFile {
         new Uint8Array(out.buffer).set(b);
         return out;
       case 'F16':
-        for (let i = 0; i < n; i++) out[i] = halfToFloat(b.readUInt16LE(i * 2));
-        return out;
-      case 'BF16': {
-        const u = new Uint32Array(out.buffer);
-        for (let i = 0; i < n; i++) u[i] = b.readUInt16LE(i * 2) << 16;
-        return out;
-      }
+        return halfBitsToFloat32(u16View(b, n), out);
+      case 'BF16':
+        return bf16BitsToFloat32(u16View(b, n), out);
       case 'F64':
         for (let i = 0; i < n; i++) out[i] = b.readDoubleLE(i * 8);
         return out;
