@@ -74,6 +74,10 @@ const CASES: Case[] = [
   { name: 'FusedMatMul transA transB batched (float32)', inputs: [{ name: 'a', dims: [2, 4, 3] }, { name: 'b', dims: [2, 5, 4] }], dtype: 'float32', tol: 2e-2, build: (g, [a, b]) => g.op('FusedMatMul', [a!, b!], { transA: 1, transB: 1, alpha: 1.5 }, { domain: 'com.microsoft' }) },
   { name: 'FusedMatMul [2,3,4]x[4,5] (2-D B folded, float32)', inputs: [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [4, 5] }], dtype: 'float32', tol: 2e-2, build: (g, [a, b]) => g.op('FusedMatMul', [a!, b!], {}, { domain: 'com.microsoft' }) },
   { name: 'FusedMatMul transA, broadcast batch (float32)', inputs: [{ name: 'a', dims: [2, 4, 3] }, { name: 'b', dims: [1, 4, 5] }], dtype: 'float32', tol: 2e-2, build: (g, [a, b]) => g.op('FusedMatMul', [a!, b!], { transA: 1 }, { domain: 'com.microsoft' }) },
+  { name: 'ReduceLogSumExp (keepdims 0)', inputs: [{ name: 'a', dims: [2, 3, 5] }], build: (g, [a]) => g.op('ReduceLogSumExp', [a!, g.constInt64([-1])], { keepdims: 0 }) },
+  { name: 'ReduceLogSumExp (keepdims 1, two axes)', inputs: [{ name: 'a', dims: [2, 3, 4] }], build: (g, [a]) => g.op('ReduceLogSumExp', [a!, g.constInt64([0, 2])], { keepdims: 1 }) },
+  { name: 'cross-entropy as lse - gathered logit (sparse scatter folded into the dense gradient)', inputs: [{ name: 'a', dims: [2, 3, 6] }, { name: 'lab', dims: [2, 3, 1], int: [1, 5, 0, 2, 2, 4] }], build: (g, [a, lab]) => g.sub(g.op('ReduceLogSumExp', [a!, g.constInt64([-1])], { keepdims: 1 }), g.op('GatherElements', [a!, lab!], { axis: 2 })) },
+  { name: 'Gather + dense use of the same table (ScatterND folded)', inputs: [{ name: 'w', dims: [5, 3] }, { name: 'ids', dims: [4], int: [0, 4, 4, 1] }], build: (g, [w, ids]) => g.add(g.op('Gather', [w!, ids!]), g.op('ReduceSum', [g.mul(w!, w!), g.constInt64([0])], { keepdims: 1 })) },
   { name: 'SoftmaxCrossEntropyLoss (mean, ignore_index)', inputs: [{ name: 'a', dims: [4, 5] }, { name: 'lab', dims: [4], int: [1, -100, 4, 0] }], build: (g, [a, lab]) => g.op('SoftmaxCrossEntropyLoss', [a!, lab!], { reduction: 'mean', ignore_index: -100 }) },
   { name: 'SoftmaxCrossEntropyLoss (none, log_prob output)', inputs: [{ name: 'a', dims: [4, 5] }, { name: 'lab', dims: [4], int: [1, 3, 4, 0] }], build: (g, [a, lab]) => { const [l, lp] = g.opN('SoftmaxCrossEntropyLoss', [a!, lab!], { reduction: 'none' }, { outputs: 2 }); return g.add(g.op('ReduceSum', [lp!], { keepdims: 0 }), l!); } },
 ];
@@ -107,4 +111,16 @@ describe('autodiff: vector-Jacobian rules against central differences', () => {
     const l2 = g2.op('ReduceSum', [n], { keepdims: 0 });
     expect(() => addGradients(g2, l2, ['w'])).toThrow(/SimplifiedLayerNormalization .*no gradient rule/);
   });
+
+  it('ReduceLogSumExp is stable for large logits (onnxruntime CPU)', async () => {
+    const { createSession, ort } = await import('../../../src/main/engine/graph');
+    const g = new Graph('lse');
+    const x = g.input('x', 'float32', [1, 3]);
+    g.output(g.op('ReduceLogSumExp', [x, g.constInt64([-1])], { keepdims: 0 }), 'y');
+    const s = await createSession(g.build(), { intraOpThreads: 1 });
+    const y = (await s.run({ x: new ort.Tensor('float32', Float32Array.of(1000, 999, -1000), [1, 3]) }))['y']!.data as Float32Array;
+    await s.release();
+    expect(y[0]).toBeCloseTo(1000 + Math.log(1 + Math.exp(-1)), 3);
+  });
 });
+

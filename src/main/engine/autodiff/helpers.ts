@@ -10,6 +10,12 @@ export function isFloat(v: Value): boolean {
 /** Emits the ops the backward rules need, with per-graph caches (Shape(x), scalar constants). */
 export class Emitter {
   private readonly shapes = new Map<string, Value>();
+  /**
+   * Gradients that are a scatter of `updates` into zeros (Gather/GatherElements backward): when one
+   * meets another gradient of the same value, the scatter is applied to that gradient instead
+   * (no zeros tensor, no extra Add: for the cross-entropy this saves two [B,S,V] tensors).
+   */
+  readonly sparse = new Map<string, { opType: 'ScatterElements' | 'ScatterND'; indices: Value; updates: Value; attrs: Record<string, number | string> }>();
   private readonly scalars = new Map<string, Value>();
   private n = 0;
 
@@ -56,6 +62,22 @@ export class Emitter {
 
   add(a: Value, b: Value): Value {
     return this.op('Add', [a, b]);
+  }
+
+  /** a scatter of updates into zeros shaped like `like`, remembered as sparse */
+  scatterIntoZeros(opType: 'ScatterElements' | 'ScatterND', like: Value, indices: Value, updates: Value, attrs: Record<string, number | string>): Value {
+    const out = this.op(opType, [this.zerosLike(like), indices, updates], { ...attrs, reduction: 'add' });
+    this.sparse.set(out.name, { opType, indices, updates, attrs });
+    return out;
+  }
+
+  /** gradient sum, folding sparse scatters into the other (dense) term */
+  accumulate(a: Value, b: Value): Value {
+    const sa = this.sparse.get(a.name);
+    const sb = this.sparse.get(b.name);
+    if (sb && !sa) return this.op(sb.opType, [a, sb.indices, sb.updates], { ...sb.attrs, reduction: 'add' });
+    if (sa && !sb) return this.op(sa.opType, [b, sa.indices, sa.updates], { ...sa.attrs, reduction: 'add' });
+    return this.add(a, b);
   }
   sub(a: Value, b: Value): Value {
     return this.op('Sub', [a, b]);

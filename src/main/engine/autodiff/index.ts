@@ -65,7 +65,7 @@ export function addGradients(g: Graph, loss: Value | string, wrt: (Value | strin
   const grads = new Map<string, Value>();
   const accumulate = (name: string, d: Value) => {
     const prev = grads.get(name);
-    grads.set(name, prev ? e.add(prev, d) : d);
+    grads.set(name, prev ? e.accumulate(prev, d) : d);
   };
   grads.set(lossV.name, opts.seed ?? e.scalar(1, lossV.dtype));
 

@@ -300,14 +300,13 @@ export const RULES: Record<string, VjpRule> = {
     if (normAxis(ai(c.node, 'axis', 0), rankOf(c, data)) !== 0) fail(c, 'only axis 0 is supported');
     const idx64 = idx.dtype === 'int64' ? idx : e.cast(idx, 'int64');
     const ind = e.op('Unsqueeze', [idx64, e.ints([-1])]);
-    const d = e.op('ScatterND', [e.zerosLike(data), ind, dy0(c)], { reduction: 'add' });
-    return [d, null];
+    return [e.scatterIntoZeros('ScatterND', data, ind, dy0(c), {}), null];
   },
   GatherElements: (c) => {
     const { e } = c;
     const [data, idx] = [x0(c, 0), x0(c, 1)];
     const axis = ai(c.node, 'axis', 0);
-    return [e.op('ScatterElements', [e.zerosLike(data), idx, dy0(c)], { axis, reduction: 'add' }), null];
+    return [e.scatterIntoZeros('ScatterElements', data, idx, dy0(c), { axis }), null];
   },
   Where: (c) => {
     const { e } = c;
@@ -336,6 +335,16 @@ export const RULES: Record<string, VjpRule> = {
     return [e.div(expandReduced(c, x, dy0(c), ai(c.node, 'keepdims', 1) === 1, axes), n), null];
   },
 
+  ReduceLogSumExp: (c) => {
+    // d lse / dx = softmax(x) along the reduced axes = exp(x - lse)
+    const { e } = c;
+    const x = x0(c);
+    const axes = reduceAxes(c, x);
+    const keep = ai(c.node, 'keepdims', 1) === 1;
+    const y = keep ? c.y[0]! : e.op('Unsqueeze', [c.y[0]!, e.ints(axes)]);
+    const d = keep ? dy0(c) : e.op('Unsqueeze', [dy0(c), e.ints(axes)]);
+    return [e.mul(e.op('Exp', [e.sub(x, y)]), d), null];
+  },
   SoftmaxCrossEntropyLoss: (c) => {
     // forward: loss_i = -w[label_i] · log_softmax(scores)_i[label_i], reduced; labels == ignore_index give 0
     const { e } = c;

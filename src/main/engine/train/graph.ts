@@ -94,12 +94,14 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
   g.outputs.length = 0;
   if (opts.outputLogits) g.output(logits);
 
-  // ---- cross-entropy on the labelled positions: -Σ w · log_softmax(logits)[label]
+  // ---- cross-entropy on the labelled positions: Σ w · (logsumexp(logits) - logits[label]).
+  // Written with ReduceLogSumExp + GatherElements (not LogSoftmax): the backward is then
+  // softmax·w with the label entries scattered in, and no [B,S,V] log-probabilities are kept.
   const labels = g.input('labels', 'int64', ['batch', 'seq']);
   const weights = g.input('label_weights', 'float32', ['batch', 'seq']);
-  const logp = g.op('LogSoftmax', [logits], { axis: -1 }, { name: 'ce_logsoftmax' });
-  const picked = g.squeeze(g.op('GatherElements', [logp, g.unsqueeze(labels, [-1])], { axis: 2 }, { name: 'ce_pick' }), [-1]);
-  const ce = g.op('Neg', [g.op('ReduceSum', [g.mul(picked, weights, 'ce_weighted')], { keepdims: 0 }, { name: 'ce_sum' })], {}, { name: 'ce' });
+  const lse = g.op('ReduceLogSumExp', [logits, g.constInt64([-1])], { keepdims: 0 }, { name: 'ce_lse' }); // [B,S]
+  const picked = g.squeeze(g.op('GatherElements', [logits, g.unsqueeze(labels, [-1])], { axis: 2 }, { name: 'ce_pick' }), [-1]);
+  const ce = g.op('ReduceSum', [g.mul(g.sub(lse, picked, 'ce_nll'), weights, 'ce_weighted')], { keepdims: 0 }, { name: 'ce' });
   let loss: Value = ce;
   let distill: Value | null = null;
   if (opts.distill) {
@@ -114,7 +116,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
       per = g.op('ReduceMean', [g.mul(d, d), g.constInt64([-1])], { keepdims: 0 }, { name: 'distill_mse' }); // [B,S]
     } else {
       // teacher log-probs: distill_val holds z_t - lse_t (log-probabilities) for the stored entries
-      const lps = g.op('GatherElements', [logp, idx], { axis: 2 }, { name: 'distill_pick' });
+      const lps = g.sub(g.op('GatherElements', [logits, idx], { axis: 2 }, { name: 'distill_pick' }), g.unsqueeze(lse, [-1]), 'distill_logp');
       const pt = g.op('Exp', [val], {}, { name: 'distill_pt' });
       per = g.op('ReduceSum', [g.mul(pt, g.sub(val, lps)), g.constInt64([-1])], { keepdims: 0 }, { name: 'distill_kl' });
     }
