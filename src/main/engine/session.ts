@@ -6,6 +6,8 @@ import type { GenerateParams, GenerateResult } from '../../shared/models';
 import { applyChatTemplate, chooseExecutionProvider, generate, loadModel, openModel } from './index';
 
 export interface GenerateHooks {
+  /** Compiled-model cache folder (weights memory-mapped and reused across loads). */
+  cacheDir?: string;
   onText?: (text: string) => void;
   shouldStop?: () => boolean;
   onStatus?: (message: string) => void;
@@ -23,7 +25,7 @@ export async function runGeneration(p: GenerateParams, hooks: GenerateHooks = {}
     throw new Error('give either messages or a prompt');
   }
   const ep = await chooseExecutionProvider();
-  const rt = await openModel(model, { ...(p.adapterPath ? { lora: p.adapterPath } : {}) });
+  const rt = await openModel(model, { ...(p.adapterPath ? { lora: p.adapterPath } : {}), ...(hooks.cacheDir ? { cacheDir: hooks.cacheDir } : {}) });
   try {
     hooks.onStatus?.('generating');
     const t0 = performance.now();

@@ -2,7 +2,7 @@ import { DataAnalyseParams } from '../../../shared/select';
 import { DatasetStore } from '../../db/datasets';
 import { defineJob, type JobContext } from '../define';
 import type { Embedder } from '../../embed/types';
-import { embedWithProgress, promptEmbedder, referenceCentroids, workspaceEmbedder } from './curationShared';
+import { embedWithProgress, promptEmbedder, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
   /** Records typed so far (index into the data set's records in id order). */

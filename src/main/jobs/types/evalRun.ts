@@ -3,6 +3,7 @@ import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/e
 import { EvalStore } from '../../db/evaluations';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
 import { defineJob, type JobContext } from '../define';
+import { engineCacheDir } from '../workspaceResources';
 
 interface Checkpoint {
   runId: number;
@@ -63,7 +64,8 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   }
 
   ctx.progress(null, 'loading the model');
-  const opened = await openGenerator(p.model, p.batchSize);
+  const cacheDir = engineCacheDir(ctx.db);
+  const opened = await openGenerator(p.model, p.batchSize, cacheDir);
   const generator: Generator = opened.generator;
   let release = opened.release;
   try {
@@ -73,7 +75,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
     if (p.guardModel) {
       ctx.progress(null, 'loading the judge model');
-      const guard = await openGenerator(p.guardModel, p.batchSize);
+      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir);
       const prev = release;
       release = async () => {
         await guard.release();
@@ -118,11 +120,11 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
 }
 
 /** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
-async function openGenerator(spec: ModelSpec, batchSize: number): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
   const eval_ = await import('../../eval');
   if (spec.kind === 'engine') {
     const { openModel } = await import('../../engine');
-    const rt = await openModel(spec.path, spec.adapterPath ? { lora: spec.adapterPath } : {});
+    const rt = await openModel(spec.path, { cacheDir, ...(spec.adapterPath ? { lora: spec.adapterPath } : {}) });
     return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
   }
   const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) });

@@ -1,5 +1,6 @@
 import { GenerateParams, type GenerateResult } from '../../../shared/models';
 import { defineJob } from '../define';
+import { engineCacheDir } from '../workspaceResources';
 
 /**
  * One Playground reply: generation on the local engine in the job's worker thread, tokens
@@ -14,6 +15,7 @@ export const generateJob = defineJob<GenerateParams, never, GenerateResult>({
     const { runGeneration } = await import('../../engine/session');
     let produced = 0;
     return runGeneration(p, {
+      cacheDir: engineCacheDir(ctx.db),
       onStatus: (m) => ctx.progress(null, m),
       onText: (t) => {
         produced++;

