@@ -37,6 +37,7 @@ const tr = await Trainer.create(model, data, {
   batchSize: spec.batch,
   threads: spec.threads,
   schedule: { type: 'constant' },
+  memArena: process.env.MEM_ARENA === '1' ? true : undefined,
   weightCacheDir: process.env.WEIGHT_CACHE ? join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`) : undefined,
 });
 const setupMs = Date.now() - t0;

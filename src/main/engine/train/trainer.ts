@@ -55,6 +55,8 @@ export interface TrainerOptions {
    * onnxruntime's). The folder is reused on resume; delete it when the job is done.
    */
   weightCacheDir?: string;
+  /** onnxruntime CPU memory arena (default false: measured on a 134M model at 4×256 tokens, the arena's growth raised peak RSS by ~650 MB with no speed gain) */
+  memArena?: boolean;
   /** write an onnxruntime profile (JSON) with this file prefix (performance work) */
   profilePrefix?: string;
   /** onnxruntime weight pre-packing (default false: it holds a second copy of every weight) */
@@ -164,7 +166,7 @@ export class TrainingDivergedError extends Error {
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
 function optionsFingerprint(o: TrainerOptions): unknown {
-  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, profilePrefix: _pr, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, profilePrefix: _pr, memArena: _ma, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
@@ -296,6 +298,7 @@ export class Trainer {
     this.session = await createSession(tg.graph.build(), {
       saveDir: dir,
       profilePrefix: this.options.profilePrefix,
+      memArena: this.options.memArena ?? false,
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       // pre-packing keeps a second, packed copy of every frozen weight matrix
