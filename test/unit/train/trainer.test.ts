@@ -85,12 +85,19 @@ describe('LoRA trainer on the tiny Llama', () => {
 
     const dir = join(tmp, 'split');
     const first = await Trainer.create(model, data, { ...base(dir), checkpointEvery: 3 });
-    let calls = 0;
-    const r1 = await first.train({ shouldStop: () => calls++ >= 5 });
+    const r1 = await first.train({ shouldStop: () => first.step >= 5 });
     await first.release();
     expect(r1.stopped).toBe(true);
     expect(r1.steps).toBe(5);
     expect(listCheckpoints(dir).map((c) => c.step)).toEqual([3, 5]);
+    // a stop request between the micro-batches of step 6: the partial step is dropped
+    const mid = await Trainer.resume(model, data, base(dir));
+    let n = 0;
+    const r2 = await mid.train({ shouldStop: () => n++ === 1 });
+    await mid.release();
+    expect(r2.stopped).toBe(true);
+    expect(r2.steps).toBe(5);
+    expect([mid.epoch, mid.cursor, mid.rng.state]).toEqual([loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.epoch, loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.cursor, loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.rngState]);
     const second = await Trainer.resume(model, data, base(dir));
     expect(second.step).toBe(5);
     const b = await second.train();

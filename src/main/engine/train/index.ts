@@ -22,7 +22,7 @@
  * try {
  *   const res = await trainer.train({
  *     onProgress: (m) => post({ step: m.step, loss: m.loss, lr: m.lr, gradNorm: m.gradNorm, tokPerS: m.tokensPerSecond }),
- *     shouldStop: () => Atomics.load(flag, 0) === 1, // checked before each optimiser step; a checkpoint is saved on stop
+ *     shouldStop: () => Atomics.load(flag, 0) === 1, // checked before each optimiser step and between micro-batches (a partial step is dropped); a checkpoint is saved on stop
  *   });                                            // { steps, finished, stopped, losses, lastCheckpoint }
  *   trainer.exportAdapter('/jobs/42/adapter');     // PEFT adapter_config.json + adapter_model.safetensors
  * } catch (e) {

@@ -141,7 +141,7 @@ export interface StepMetrics {
 
 export interface TrainRunOptions {
   onProgress?: (m: StepMetrics) => void;
-  /** checked before every optimiser step; true stops after saving a checkpoint */
+  /** checked before every optimiser step and between its micro-batches; true stops (a partial step is dropped) after saving a checkpoint */
   shouldStop?: () => boolean;
 }
 
@@ -383,6 +383,8 @@ export class Trainer {
         break;
       }
       // ---- the step's task micro-batches; CE weights normalised over all target tokens of the step
+      // where this step starts: restored when a stop request interrupts it between micro-batches
+      const snapshot = { epoch: this.epoch, cursor: this.cursor, rng: this.rng.state };
       const taskBatches: { batch: Batch; examples: number[] }[] = [];
       for (let k = 0; k < accum; k++) {
         const ex = this.takeExamples(o.batchSize);
@@ -393,6 +395,7 @@ export class Trainer {
       const grads = new Map<string, Float32Array>();
       for (const name of this.tg.params) grads.set(name, new Float32Array(this.params.tensors.get(name)!.length));
       let taskLoss = 0;
+      let interrupted = false;
       let loss = 0;
       const termLoss: Record<string, number> = {};
       for (const tb of taskBatches) {
@@ -413,6 +416,18 @@ export class Trainer {
           termLoss[name] = (termLoss[name] ?? 0) + r.distill;
         }
         addInto(grads, r.grads);
+        if (tb !== taskBatches[taskBatches.length - 1] && run.shouldStop?.()) {
+          interrupted = true;
+          break;
+        }
+      }
+      if (interrupted) {
+        // drop the partial step: the checkpoint then resumes exactly at its start
+        this.epoch = snapshot.epoch;
+        this.cursor = snapshot.cursor;
+        this.rng.state = snapshot.rng;
+        stopped = true;
+        break;
       }
       for (const term of terms) {
         if (!term.addToStep) continue;
