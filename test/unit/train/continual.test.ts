@@ -22,6 +22,8 @@ import {
   makeBatch,
   mixReplay,
   recordTeacherLogits,
+  saveTeacherLogits,
+  loadTeacherLogits,
   resolveLoraTargets,
   Rng,
   topKWithLse,
@@ -243,7 +245,18 @@ describe('continual-learning terms in training (tiny Llama)', () => {
     expect(plain.drift).toBeGreaterThan(0.05);
   });
 
-  it('teacher records hold the aligned logits (top-k = full row here)', () => {
+  it('teacher records hold the aligned logits (top-k = full row here) and round-trip through a file', () => {
+    const path = join(tmp, 'teacher.safetensors');
+    saveTeacherLogits(path, safetyTeacher);
+    const back = loadTeacherLogits(path);
+    expect(back).toHaveLength(safetyTeacher.length);
+    back.forEach((b, i) => {
+      const a = safetyTeacher[i]!;
+      expect([b.k, b.length]).toEqual([a.k, a.length]);
+      expect(Array.from(b.idx)).toEqual(Array.from(a.idx));
+      expect(Array.from(b.val)).toEqual(Array.from(a.val));
+      expect(Array.from(b.lse)).toEqual(Array.from(a.lse));
+    });
     const t = safetyTeacher[0]!;
     const row0 = alignedSafetyLogits[0]!.subarray(0, 64);
     expect(t.val[0]).toBe(Math.max(...row0));

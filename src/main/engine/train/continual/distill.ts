@@ -4,7 +4,9 @@
  * once with the inference engine (`forwardLogits`) and stored compactly: per position the top-k
  * logits, their token ids and the log-sum-exp of the full row.
  */
+import { SafetensorsFile, writeSafetensors } from '../../hf/safetensors';
 import type { DecoderRuntime } from '../../model/runtime';
+import { writeFileDurable } from '../fsutil';
 import { makeBatch, type Batch, type TrainExample } from '../data';
 import type { DistillSpec } from '../graph';
 import type { DistillFeeds, TermContext, TrainingTerm } from '../trainer';
@@ -71,6 +73,58 @@ export async function recordTeacherLogits(rt: DecoderRuntime, examples: TrainExa
       }
       out.push(t);
     });
+  }
+  return out;
+}
+
+/**
+ * Save teacher records to one safetensors file (so a job records them once and survives restarts).
+ * Token ids are stored as F32 (exact below 2^24).
+ */
+export function saveTeacherLogits(path: string, records: TeacherLogits[]): void {
+  if (records.length === 0) throw new Error('saveTeacherLogits: no records');
+  const k = records[0]!.k;
+  if (records.some((r) => r.k !== k)) throw new Error('saveTeacherLogits: records have different k');
+  const total = records.reduce((s, r) => s + r.length, 0);
+  const idx = new Float32Array(total * k);
+  const val = new Float32Array(total * k);
+  const lse = new Float32Array(total);
+  let o = 0;
+  for (const r of records) {
+    for (let i = 0; i < r.idx.length; i++) {
+      if (r.idx[i]! >= 2 ** 24) throw new Error('saveTeacherLogits: token id too large for exact F32 storage');
+      idx[o * k + i] = r.idx[i]!;
+    }
+    val.set(r.val, o * k);
+    lse.set(r.lse, o);
+    o += r.length;
+  }
+  writeSafetensors(
+    path,
+    [
+      { name: 'lengths', shape: [records.length], dtype: 'F32', data: () => Float32Array.from(records.map((r) => r.length)) },
+      { name: 'idx', shape: [total, k], dtype: 'F32', data: () => idx },
+      { name: 'val', shape: [total, k], dtype: 'F32', data: () => val },
+      { name: 'lse', shape: [total], dtype: 'F32', data: () => lse },
+    ],
+    { format: 'safetune-teacher-logits', k: String(k) },
+  );
+  writeFileDurable(path, null);
+}
+
+export function loadTeacherLogits(path: string): TeacherLogits[] {
+  const f = new SafetensorsFile(path);
+  if (f.metadata['format'] !== 'safetune-teacher-logits') throw new Error(`${path}: not a teacher-logits file`);
+  const k = Number(f.metadata['k']);
+  const lengths = f.readF32('lengths');
+  const idx = f.readF32('idx');
+  const val = f.readF32('val');
+  const lse = f.readF32('lse');
+  const out: TeacherLogits[] = [];
+  let o = 0;
+  for (const n of lengths) {
+    out.push({ k, length: n, idx: Int32Array.from(idx.subarray(o * k, (o + n) * k)), val: val.slice(o * k, (o + n) * k), lse: lse.slice(o, o + n) });
+    o += n;
   }
   return out;
 }
