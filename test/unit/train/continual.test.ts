@@ -24,6 +24,8 @@ import {
   recordTeacherLogits,
   saveTeacherLogits,
   loadTeacherLogits,
+  saveFisher,
+  loadFisher,
   resolveLoraTargets,
   Rng,
   topKWithLse,
@@ -299,6 +301,10 @@ describe('continual-learning terms in training (tiny Llama)', () => {
     const targets = resolveLoraTargets(model.config, opts.lora);
     const fisher = await estimateFisher(model, safety, targets.map((t) => t.weight), { threads: 1, normalise: 'max' });
     expect(fisher.size).toBe(targets.length);
+    const fpath = join(tmp, 'fisher.safetensors');
+    saveFisher(fpath, fisher, (n) => model.weights.shape(n));
+    const back = loadFisher(fpath);
+    for (const [k, v] of fisher) expect(Array.from(back.get(k)!)).toEqual(Array.from(v));
     for (const f of fisher.values()) expect(f.some((x) => x > 0)).toBe(true);
     const ewc = await drift([ewcTerm({ fisher, lambda: 50 })]);
     const l2 = await drift([l2spTerm({ lambda: 5 })]);

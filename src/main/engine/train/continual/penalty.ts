@@ -5,6 +5,8 @@
  * aligned model the difference is the LoRA delta; `offset` (W_base − W_aligned) covers other bases.
  */
 import { createSession, defaultThreads, ort } from '../../graph';
+import { SafetensorsFile, writeSafetensors } from '../../hf/safetensors';
+import { writeFileDurable } from '../fsutil';
 import type { LoadedModel } from '../../model/loaded';
 import { makeBatch, type TrainExample } from '../data';
 import { buildTrainGraph } from '../graph';
@@ -136,4 +138,20 @@ export async function estimateFisher(
     if (mx > 0) for (const f of fisher.values()) for (let i = 0; i < f.length; i++) f[i]! /= mx;
   }
   return fisher;
+}
+
+/** Save a diagonal Fisher (weight name → values, in the weight's [out, in] layout) as safetensors. */
+export function saveFisher(path: string, fisher: Map<string, Float32Array>, shapes: (name: string) => number[]): void {
+  writeSafetensors(
+    path,
+    [...fisher].map(([name, f]) => ({ name, shape: shapes(name), dtype: 'F32' as const, data: () => f })),
+    { format: 'safetune-fisher' },
+  );
+  writeFileDurable(path, null);
+}
+
+export function loadFisher(path: string): Map<string, Float32Array> {
+  const f = new SafetensorsFile(path);
+  if (f.metadata['format'] !== 'safetune-fisher') throw new Error(`${path}: not a Fisher file`);
+  return new Map([...f.tensors.keys()].map((k) => [k, f.readF32(k)]));
 }
