@@ -38,9 +38,14 @@
  * - Checkpoints: `<checkpointDir>/checkpoint-<step>/` = PEFT adapter + optimizer.safetensors +
  *   trainer_state.json, written to a temp folder, fsynced and renamed (a crash or full disk keeps the
  *   previous one). `latestCheckpoint(dir)` finds the newest.
- * - Continual-learning terms (`options.terms`, from ./continual): replay mixing (`mixReplay`,
- *   applied to the data), DER/DER++ (`derTerm`, needs `options.distill`), LwF (`lwfTerm`), EWC
- *   (`ewcTerm` with `estimateFisher`), L2-SP (`l2spTerm`), A-GEM (`agemTerm`).
+ * - Continual-learning terms (`options.terms`, from ./continual; teacher logits and Fisher can be saved with
+ *   `saveTeacherLogits` / `saveFisher` and reloaded): replay mixing (`mixReplay`,
+ *   applied to the data), DER/DER++ (`derTerm`), LwF (`lwfTerm`) — one distillation term per run,
+ *   it adds the top-k inputs to the graph — EWC (`ewcTerm` with `estimateFisher`), L2-SP (`l2spTerm`),
+ *   A-GEM (`agemTerm`).
+ * - Memory: `estimateTrainingMemory(cfg, { batch, seq, loraParams })` (±25%); `weightCacheDir`
+ *   memory-maps the frozen weights from disk; forward activations dominate beyond small batches
+ *   (no activation checkpointing yet). Measured: bench/train/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
 export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
