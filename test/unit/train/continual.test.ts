@@ -330,4 +330,25 @@ describe('continual-learning terms in training (tiny Llama)', () => {
     expect(term.projections).toBeGreaterThan(0);
     expect(safeAgem - safeBefore).toBeLessThan(safePlain - safeBefore);
   });
+
+  it('resume is exact with DER++ and A-GEM terms (buffer sampling uses the checkpointed RNG)', async () => {
+    const mk = (dir: string) => ({
+      ...opts,
+      maxSteps: 6,
+      lora: { ...opts.lora, dropout: 0.1 },
+      checkpointDir: dir,
+      terms: [derTerm({ buffer: safety, teacher: safetyTeacher, alpha: 1, beta: 0.5, batchSize: 2, k: 8 }), agemTerm({ reference: safety, batchSize: 2 })],
+    });
+    const full = await Trainer.create(model, task, mk(join(tmp, 'cl-full')));
+    const a = await full.train();
+    await full.release();
+    const first = await Trainer.create(model, task, mk(join(tmp, 'cl-split')));
+    await first.train({ shouldStop: () => first.step >= 3 });
+    await first.release();
+    const second = await Trainer.resume(model, task, mk(join(tmp, 'cl-split')));
+    const b = await second.train();
+    await second.release();
+    expect(b.losses).toEqual(a.losses);
+  });
 });
+
