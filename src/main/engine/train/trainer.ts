@@ -436,6 +436,10 @@ export class Trainer {
         loss += l;
       }
       if (!Number.isFinite(loss) || [...grads.values()].some((g) => !allFinite(g))) {
+        // nothing of this step is applied; the trainer stays at the step's start
+        this.epoch = snapshot.epoch;
+        this.cursor = snapshot.cursor;
+        this.rng.state = snapshot.rng;
         throw new TrainingDivergedError(
           `training diverged at step ${this.step + 1}: loss is ${loss} (${!Number.isFinite(loss) ? 'not finite' : 'gradients not finite'}); ` +
             (this.lastCheckpoint ? `the last good checkpoint is ${this.lastCheckpoint}` : 'no checkpoint was saved yet') +
