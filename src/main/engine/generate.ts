@@ -6,6 +6,7 @@
 import { ort } from './graph';
 import type { DecoderRuntime, KvCache } from './model/runtime';
 import type { TextTokenizer } from './tokenizer/types';
+import { mulberry32 } from '../util/prng';
 
 export interface SamplingOptions {
   /** 0 or undefined: greedy */
@@ -60,17 +61,8 @@ export interface GenerationResult {
 
 export class ContextOverflowError extends Error {}
 
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator (mulberry32), under the name the engine API exports. */
+export const seededRandom = mulberry32;
 
 /** Pick the next token from one row of logits (modified in place by the penalty). */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, history: Iterable<number>, rand: () => number): number {

@@ -16,6 +16,7 @@ import { type ContainerFormat, detectContainer, readRows } from '../data/readers
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { parseOrThrow } from '../data/zod-util';
 import type { ExpectedBehaviour, Suite, SuiteIssue, SuiteItem, SuiteKind, TaskScorerSpec } from './types';
+import { mulberry32 } from '../util/prng';
 
 const SuitesFile = z.object({
   id: z.string(),
@@ -703,17 +704,6 @@ export async function loadBuiltinSuite(id: string, dataDir: string, opts: TaskLo
 }
 
 // ---------------------------------------------------------------- subsetting
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A deterministic subset: `limit` items chosen by a seeded shuffle (kept in suite order), or the

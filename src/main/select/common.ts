@@ -3,20 +3,9 @@
  * objects), budgets, a documented seeded PRNG, and eligibility (category filter, T1 subset).
  */
 
-/**
- * mulberry32 (Tommy Ettinger's 32-bit PRNG, public domain): a 32-bit state advanced by the
- * golden-ratio increment and finished with two xor-shift-multiply rounds. Returns floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/prng';
+
+export { mulberry32 };
 
 /** Uniform integer in [0, n). */
 export function randInt(rng: () => number, n: number): number {
