@@ -38,6 +38,7 @@ const tr = await Trainer.create(model, data, {
   threads: spec.threads,
   schedule: { type: 'constant' },
   memArena: process.env.MEM_ARENA === '1' ? true : undefined,
+  recompute: process.env.RECOMPUTE === '1' ? true : undefined,
   weightCacheDir: process.env.WEIGHT_CACHE ? join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`) : undefined,
 });
 const setupMs = Date.now() - t0;

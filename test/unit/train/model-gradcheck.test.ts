@@ -12,16 +12,18 @@ const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf');
 
 /** Whole tiny models (2 layers, hidden 32, 4 heads / 2 KV heads, vocab 64; every family: sliding window, GeGLU, soft-capping, sandwich norms): LoRA on all 7 modules + a few base weights, in float64. */
 describe('autodiff: whole tiny decoder with LoRA against central differences (float64)', () => {
-  for (const name of ['tiny-llama', 'tiny-qwen2', 'tiny-mistral', 'tiny-gemma', 'tiny-gemma2']) {
-    it(`${name}: LoRA A/B and base-weight gradients`, async () => {
+  for (const [name, recompute] of [['tiny-llama', false], ['tiny-qwen2', false], ['tiny-mistral', false], ['tiny-gemma', false], ['tiny-gemma2', false], ['tiny-llama', true], ['tiny-gemma2', true]] as const) {
+    it(`${name}: LoRA A/B and base-weight gradients${recompute ? ' (activation checkpointing)' : ''}`, async () => {
       const model = loadHfModel(join(TINY, name));
       const cfg = model.config;
       const targets = resolveLoraTargets(cfg, { rank: 2, alpha: 4, targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
       const params = initLoraParams(targets, new Rng(3), { bStd: 0.2 });
       const trainBase = new Set(['model.norm.weight', 'model.layers.1.input_layernorm.weight', 'model.embed_tokens.weight']);
-      const tg = buildTrainGraph(cfg, model.weights, { lora: targets, trainWeights: (n) => trainBase.has(n), forwardOnly: false });
+      const tg = buildTrainGraph(cfg, model.weights, { lora: targets, trainWeights: (n) => trainBase.has(n), forwardOnly: false, recompute });
+      if (recompute) expect(tg.graph.nodes.some((n) => n.name.startsWith('rc/'))).toBe(true);
       const g64 = retypeGraph(tg.graph);
-      const sess = await createSession(g64.build(), { intraOpThreads: 1 });
+      // (with recomputation SiLU's forward has one consumer and onnxruntime fuses it into QuickGelu, float32-only)
+      const sess = await createSession(g64.build(), { intraOpThreads: 1, graphOptimizationLevel: recompute ? 'basic' : 'all' });
       const B = 2;
       const S = 6;
       const ids = [1, 5, 9, 13, 17, 21, 1, 40, 41, 7, 0, 0];

@@ -140,6 +140,17 @@ describe('LoRA trainer on the tiny Llama', () => {
     expect(rb.losses).toEqual(ra.losses);
   });
 
+  it('activation checkpointing (recompute) trains the same', async () => {
+    const common = { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, maxSteps: 4, batchSize: 3, seed: 5, threads: 1 };
+    const a = await Trainer.create(model, seqs(), common);
+    const ra = await a.train();
+    await a.release();
+    const b = await Trainer.create(model, seqs(), { ...common, recompute: true });
+    const rb = await b.train();
+    await b.release();
+    ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-4 * Math.max(1, l)));
+  });
+
   it('refuses to resume with different options', async () => {
     const dir = join(tmp, 'split');
     await expect(

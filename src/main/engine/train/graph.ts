@@ -39,6 +39,11 @@ export interface TrainGraphOptions {
   outputLogits?: boolean;
   /** skip the backward pass (loss only) */
   forwardOnly?: boolean;
+  /**
+   * Activation checkpointing: the backward pass recomputes each decoder layer's intermediate values
+   * from the layer's input (the residual stream) instead of keeping them from the forward pass.
+   */
+  recompute?: boolean;
   /** how frozen weights become initializers (e.g. WeightFileWriter.store: streamed to disk, memory-mapped) */
   storeWeight?: DecoderGraphOptions['storeWeight'];
 }
@@ -127,8 +132,10 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
   g.output(ce);
   if (distill) g.output(distill);
   if (!opts.forwardOnly) {
+    const forwardCount = g.nodes.length;
     const grads = addGradients(g, g.value('loss'), params);
     for (const p of params) g.output(grads.get(p)!, `grad.${p}`);
+    if (opts.recompute) recomputeLayers(g, forwardCount, cfg.numLayers);
   }
   return { graph: g, params, dropoutInputs };
 }
@@ -166,4 +173,72 @@ export function fuseFrozenTransposes(g: Graph): number {
     }
   }
   return fused;
+}
+
+/**
+ * Rewrite the backward nodes to use per-layer recomputed copies of forward values: layer l's
+ * forward nodes (between the residual outputs of layers l-1 and l) are cloned once, right before
+ * the first backward node that needs one of their values, so the originals die with the forward
+ * pass. Values from outside the layer (its input, weights, masks, RoPE tables) are shared.
+ */
+export function recomputeLayers(g: Graph, forwardCount: number, numLayers: number): number {
+  const nodes = g.nodes;
+  const producerIdx = new Map<string, number>();
+  for (let i = 0; i < forwardCount; i++) for (const o of nodes[i]!.outputs) producerIdx.set(o, i);
+  const bounds: number[] = [];
+  for (let l = 0; l < numLayers; l++) {
+    const i = producerIdx.get(`l${l}_mlp_residual`);
+    if (i === undefined) throw new Error(`recompute: layer output l${l}_mlp_residual not found`);
+    bounds.push(i);
+  }
+  const segmentOf = (i: number): number => {
+    for (let l = 0; l < numLayers; l++) if (i <= bounds[l]!) return l;
+    return -1; // after the last layer (final norm, head, loss): not recomputed
+  };
+  // values used outside their own layer (masks, RoPE tables, shapes, the layer outputs) are kept
+  const kept = new Set<string>();
+  for (let i = 0; i < forwardCount; i++)
+    for (const x of nodes[i]!.inputs) {
+      const p = x ? producerIdx.get(x) : undefined;
+      if (p !== undefined && segmentOf(p) !== segmentOf(i)) kept.add(x!);
+    }
+  const recomputable = (x: string): number => {
+    const i = producerIdx.get(x);
+    if (i === undefined || kept.has(x)) return -1;
+    return segmentOf(i);
+  };
+  const clones = new Map<string, string>();
+  const done = new Set<number>();
+  const backward = nodes.splice(forwardCount);
+  const out: GraphNode[] = [];
+  let cloneCount = 0;
+  const cloneSegment = (l: number) => {
+    const from = l === 0 ? 0 : bounds[l - 1]! + 1;
+    for (let i = from; i <= bounds[l]!; i++) {
+      const n = nodes[i]!;
+      const outNames = n.outputs.map((o) => g.uniqueName(`rc/${o}`));
+      const outTypes = n.outputs.map((o) => {
+        const v = g.value(o);
+        return { dtype: v.dtype, shape: v.shape, constValue: v.constValue };
+      });
+      g.opN(n.opType, n.inputs.map((x) => (x ? clones.get(x) ?? x : null)), { ...n.attributes }, { name: `rc/${n.name}`, domain: n.domain, outputs: outNames, outTypes });
+      out.push(g.nodes.pop()!);
+      n.outputs.forEach((o, k) => {
+        if (recomputable(o) === l) clones.set(o, outNames[k]!);
+      });
+      cloneCount++;
+    }
+  };
+  for (const n of backward) {
+    for (const x of n.inputs) {
+      const l = x ? recomputable(x) : -1;
+      if (l >= 0 && !done.has(l)) {
+        done.add(l);
+        cloneSegment(l);
+      }
+    }
+    out.push({ ...n, inputs: n.inputs.map((x) => (x && recomputable(x) >= 0 ? clones.get(x)! : x)) });
+  }
+  nodes.push(...out);
+  return cloneCount;
 }

@@ -45,7 +45,8 @@
  *   A-GEM (`agemTerm`).
  * - Memory: `estimateTrainingMemory(cfg, { batch, seq, loraParams })` (±25%); `weightCacheDir`
  *   memory-maps the frozen weights from disk; forward activations dominate beyond small batches
- *   (no activation checkpointing yet). Measured: bench/train/RESULTS.md.
+ *   (`recompute: true` — activation checkpointing — is implemented and gradient-checked but did not
+ *   lower peak memory measurably yet). Measured: bench/train/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
 export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
