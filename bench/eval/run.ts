@@ -11,9 +11,10 @@
  * Writes the section between <!-- bench:eval:start --> and <!-- bench:eval:end --> of
  * bench/RESULTS.md and prints it. Needs ../shared (exits with a note when absent).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { writeResultsSection } from '../results';
 import { trainRefusalClassifier } from '../../src/main/detect/classifiers';
 import { type RefusalExample, loadXstestCompletions } from '../../src/main/detect/labelled-data';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../src/main/embed/static-vectors';
@@ -217,14 +218,7 @@ async function main() {
 
   await benchPipeline(shared);
 
-  const file = join(repoRoot, 'bench', 'RESULTS.md');
-  const start = '<!-- bench:eval:start -->';
-  const end = '<!-- bench:eval:end -->';
-  const section = `${start}\n${out.join('\n')}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  if (text.includes(start) && text.includes(end)) text = text.slice(0, text.indexOf(start)) + section + text.slice(text.indexOf(end) + end.length);
-  else text = `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
+  const file = writeResultsSection('eval', out.join('\n'));
   console.log(`\nwrote ${file}`);
 }
 

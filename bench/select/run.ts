@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { writeResultsSection } from '../results';
 import { findNearDuplicates, exactDuplicates } from '../../src/main/data/dedupe';
 import { openImport } from '../../src/main/data/import';
 import { readRows } from '../../src/main/data/readers';
@@ -362,14 +363,7 @@ async function main() {
   await benchOnnxEmbedder();
   await benchDetectors();
   say(`Load average at the end: ${loadavg()[0]!.toFixed(1)}.`);
-  const file = join(repoRoot, 'bench', 'RESULTS.md');
-  const start = '<!-- bench:select:start -->';
-  const end = '<!-- bench:select:end -->';
-  const section = `${start}\n${out.join('\n')}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  if (text.includes(start) && text.includes(end)) text = text.slice(0, text.indexOf(start)) + section + text.slice(text.indexOf(end) + end.length);
-  else text = `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
+  const file = writeResultsSection('select', out.join('\n'));
   console.log(`\nwrote ${file}`);
 }
 

@@ -7,12 +7,13 @@
  *
  *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=smol135m-b1s128,smol135m-b4s256)
  *
- * Writes bench/train/RESULTS.md.
+ * Writes the train section of bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
 import { Graph, createSession, ort } from '../../src/main/engine/graph';
 
@@ -115,11 +116,11 @@ for (const name of chosen) {
   );
 }
 const md = [
-  '# Training benchmark (bench/train)',
+  '## Engine part 2: LoRA training (ours vs PyTorch on CPU)',
   '',
   `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians. Random weights with SmolLM-135M's shape; the same masked-CE + AdamW step in both engines. The machine is shared with other jobs: wall times vary a lot, CPU time per step less.`,
   '',
   ...lines,
 ].join('\n');
-writeFileSync(join(root, 'bench', 'train', 'RESULTS.md'), md + '\n');
+writeResultsSection('train', md);
 console.log(md);
