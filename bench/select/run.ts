@@ -31,6 +31,7 @@ import { meanRows } from '../../src/main/embed/vecmath';
 import { type SelectionPool, mulberry32, select, selectAsync, SELECTION_METHODS } from '../../src/main/select';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 import { HARM_L2, REFUSAL_L2 } from './train-detectors';
+import { runTransformersJs } from './transformers-js';
 
 const out: string[] = [];
 const say = (s = '') => {
@@ -211,6 +212,15 @@ async function benchOnnxEmbedder() {
       return `${k}: ${first.length > 110 ? `${first.slice(0, 110)}…` : first}`;
     });
     if (skipped.length) say(`- Providers tried or skipped before it: ${skipped.join('; ')}.`);
+    const ours8 = await e.embedBatch(texts.slice(0, 8));
+    const tjs = runTransformersJs(dir, texts, 32);
+    if ('skipped' in tjs) say(`- transformers.js comparison skipped: ${tjs.skipped}`);
+    else {
+      const cos = tjs.rows.map((row, r) => row.reduce((acc, v, j) => acc + v * ours8[r * e.dimension + j]!, 0));
+      say(
+        `- transformers.js ${tjs.version} (its own onnxruntime-node, CPU, same folder, same batches of 32 sorted by length, mean pooling + normalise), same run: ${tjs.seconds.toFixed(2)} s = ${Math.round(texts.length / tjs.seconds)} texts/s; ours/transformers.js = ${(tjs.seconds / sec).toFixed(2)}×. Same embeddings: cosine of the two engines' vectors ≥ ${Math.min(...cos).toFixed(6)} on the first 8 prompts.`,
+      );
+    }
   } finally {
     await e.dispose();
   }
@@ -355,7 +365,11 @@ async function main() {
   say();
   say(`Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs (1-minute load average at the start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; at end: see below), so times vary up to 2× between runs.`);
   say();
-  const only = process.env.BENCH_ONLY; // e.g. "selection" while iterating; the full run writes RESULTS.md
+  const only = process.env.BENCH_ONLY; // "selection" or "onnx" while iterating (prints only); the full run writes RESULTS.md
+  if (only === 'onnx') {
+    await benchOnnxEmbedder();
+    return;
+  }
   await benchSelection();
   if (only) return;
   await benchImport();
