@@ -360,6 +360,11 @@ function bitCount(m: number): number {
   return n;
 }
 
+/** Peak resident set size of this process so far, in MB. */
+function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
 async function main() {
   say('## Safety-data curation (bench/select)');
   say();
@@ -371,12 +376,14 @@ async function main() {
     return;
   }
   await benchSelection();
+  say(`Peak RSS after the selection benchmark (330k × 384-d pool and 30k references in memory, Float32Array): ${peakRssMb()} MB.`);
+  say();
   if (only) return;
   await benchImport();
   await benchEmbedder();
   await benchOnnxEmbedder();
   await benchDetectors();
-  say(`Load average at the end: ${loadavg()[0]!.toFixed(1)}.`);
+  say(`Peak RSS of the whole benchmark process: ${peakRssMb()} MB. Load average at the end: ${loadavg()[0]!.toFixed(1)}.`);
   const file = writeResultsSection('select', out.join('\n'));
   console.log(`\nwrote ${file}`);
 }

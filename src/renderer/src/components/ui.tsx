@@ -215,3 +215,24 @@ export function CheckboxGroup<V extends string>({
     </fieldset>
   );
 }
+
+/** A list's three states in one place: loading (first load only), empty, or its content. */
+export function ListState<T>({
+  loading,
+  items,
+  loadingLabel,
+  emptyTitle,
+  empty,
+  children,
+}: {
+  loading: boolean;
+  items: readonly T[] | undefined;
+  loadingLabel: string;
+  emptyTitle: string;
+  empty: ReactNode;
+  children: (items: readonly T[]) => ReactNode;
+}) {
+  if (loading && !items) return <Spinner label={loadingLabel} />;
+  if (!items || items.length === 0) return <EmptyState title={emptyTitle}>{empty}</EmptyState>;
+  return <>{children(items)}</>;
+}

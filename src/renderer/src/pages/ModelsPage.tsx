@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { RegisteredModel } from '../../../shared/models';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, Card, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { Badge, Button, Card, ErrorBanner, SelectField, TextField, ListState } from '../components/ui';
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 3 : 1)} GiB`;
 
@@ -26,11 +26,8 @@ export function ModelsPage() {
       <AddModelCard error={lastError} />
       <Card title="Models list">
         <ErrorBanner error={models.error} />
-        {models.loading && !models.data ? (
-          <Spinner label="Loading models" />
-        ) : !models.data || models.data.length === 0 ? (
-          <EmptyState title="No models yet">Add a GGUF file or a Hugging Face model folder above.</EmptyState>
-        ) : (
+        <ListState loading={models.loading} items={models.data} loadingLabel="Loading models" emptyTitle="No models yet" empty="Add a GGUF file or a Hugging Face model folder above.">
+          {(list) => (
           <table className="table" aria-label="Models">
             <thead>
               <tr>
@@ -47,12 +44,13 @@ export function ModelsPage() {
               </tr>
             </thead>
             <tbody>
-              {models.data.map((m) => (
+              {list.map((m) => (
                 <ModelRow key={m.id} model={m} onRemoved={reload} />
               ))}
             </tbody>
           </table>
-        )}
+          )}
+        </ListState>
       </Card>
       {models.data && models.data.length > 0 && <Playground models={models.data} />}
     </div>

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Project } from '../../../shared/domain';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Button, Card, Dialog, EmptyState, ErrorBanner, Spinner, TextField, formatDate } from '../components/ui';
+import { Button, Card, Dialog, ErrorBanner, TextField, formatDate, ListState } from '../components/ui';
 
 /** Home: create, open, rename and delete projects. */
 export function ProjectsPage() {
@@ -40,11 +40,8 @@ export function ProjectsPage() {
       </Card>
       <Card title="All projects">
         <ErrorBanner error={error} />
-        {loading && !data ? (
-          <Spinner label="Loading projects" />
-        ) : !data || data.length === 0 ? (
-          <EmptyState title="No projects yet">Create one above to import data and start curating.</EmptyState>
-        ) : (
+        <ListState loading={loading} items={data} loadingLabel="Loading projects" emptyTitle="No projects yet" empty="Create one above to import data and start curating.">
+          {(list) => (
           <table className="table" aria-label="Projects">
             <thead>
               <tr>
@@ -56,12 +53,13 @@ export function ProjectsPage() {
               </tr>
             </thead>
             <tbody>
-              {data.map((p) => (
+              {list.map((p) => (
                 <ProjectRow key={p.id} project={p} onChanged={reload} />
               ))}
             </tbody>
           </table>
-        )}
+          )}
+        </ListState>
       </Card>
     </div>
   );

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, CheckboxGroup, Card, Dialog, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, Dialog, ErrorBanner, SelectField, TextField, ListState } from '../components/ui';
 import { VirtualTable, type Column } from '../components/VirtualTable';
 import { EmbeddingMap } from './EmbeddingMap';
 import type { TabProps } from './tabs';
@@ -181,11 +181,8 @@ function DatasetsCard({
         <input type="checkbox" checked={promptsHarmful} onChange={(e) => setPromptsHarmful(e.target.checked)} /> Every prompt of the data set I analyse is
         harmful (skip the prompt-harm detector; only refusals decide T1 vs T2)
       </label>
-      {loading && !datasets ? (
-        <Spinner label="Loading data sets" />
-      ) : !datasets || datasets.length === 0 ? (
-        <EmptyState title="No data imported yet">Import task data and a safety pool to start.</EmptyState>
-      ) : (
+      <ListState loading={loading} items={datasets} loadingLabel="Loading data sets" emptyTitle="No data imported yet" empty="Import task data and a safety pool to start.">
+        {(list) => (
         <table className="table" aria-label="Data sets">
           <thead>
             <tr>
@@ -200,7 +197,7 @@ function DatasetsCard({
             </tr>
           </thead>
           <tbody>
-            {datasets.map((d) => (
+            {list.map((d) => (
               <tr key={d.id} data-dataset-id={d.id}>
                 <td title={d.sourcePath}>{d.name}</td>
                 <td>{DATASET_ROLE_LABELS[d.role]}</td>
@@ -228,7 +225,8 @@ function DatasetsCard({
             ))}
           </tbody>
         </table>
-      )}
+        )}
+      </ListState>
       {showRejected && <RejectionsDialog dataset={showRejected} onClose={() => setShowRejected(null)} />}
     </Card>
   );

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { EvalResult, EvalRun, SuiteMetrics } from '../../../shared/eval';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, Spinner, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, ErrorBanner, SelectField, Spinner, TextField, ListState } from '../components/ui';
 import { rateText } from './format';
 import type { TabProps } from './tabs';
 
@@ -24,11 +24,8 @@ export function EvaluateTab({ project }: TabProps) {
       <NewEvaluation projectId={project.id} />
       <Card title="Evaluation runs">
         <ErrorBanner error={runs.error} />
-        {runs.loading && !runs.data ? (
-          <Spinner label="Loading runs" />
-        ) : !runs.data || runs.data.length === 0 ? (
-          <EmptyState title="No evaluations yet">Start one above: results appear here as examples finish.</EmptyState>
-        ) : (
+        <ListState loading={runs.loading} items={runs.data} loadingLabel="Loading runs" emptyTitle="No evaluations yet" empty="Start one above: results appear here as examples finish.">
+          {(list) => (
           <table className="table" aria-label="Evaluation runs">
             <thead>
               <tr>
@@ -43,12 +40,13 @@ export function EvaluateTab({ project }: TabProps) {
               </tr>
             </thead>
             <tbody>
-              {runs.data.map((r) => (
+              {list.map((r) => (
                 <RunRow key={r.id} run={r} onOpen={() => setOpenId(r.id)} />
               ))}
             </tbody>
           </table>
-        )}
+          )}
+        </ListState>
       </Card>
       {openId !== null && <RunDetail id={openId} onChanged={reload} />}
     </>
