@@ -1,5 +1,8 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/cli';
+import { tempDir } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');
@@ -18,6 +21,25 @@ describe('safetune model info / generate', () => {
     const res = JSON.parse(r.out.join('\n'));
     expect(res.text.startsWith(', there was a little girl named Lily. She loved to play outside in the park.')).toBe(true);
     expect(res).toMatchObject({ completionTokens: 40, finishReason: 'length' });
+  });
+
+  it.skipIf(!stories)('fine-tunes stories260K on a project from the command line and writes a PEFT adapter', async () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, 'task.jsonl');
+      writeFileSync(file, ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n');
+      await cli(['projects', 'create', 'cli train', '--workspace', t.dir]);
+      expect((await cli(['data', 'import', file, '--project', '1', '--role', 'task', '--workspace', t.dir])).code).toBe(0);
+      const r = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--steps', '6', '--batch', '2', '--workspace', t.dir, '--json']);
+      expect(r.code, r.err).toBe(0);
+      const res = JSON.parse(r.out.join('\n'));
+      expect(res.steps).toBe(6);
+      expect(existsSync(join(res.adapterPath, 'adapter_model.safetensors'))).toBe(true);
+      const bad = await cli(['train', '--project', '1', '--model', stories!, '--method', 'magic', '--workspace', t.dir]);
+      expect(bad.err).toMatch(/--method must be one of plain, replay/);
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('names the file and the reason for a model it cannot load', async () => {

@@ -10,6 +10,7 @@ import { modelCommand } from './model';
 import { projectsCommand } from './projects';
 import { selectCommand } from './select';
 import { serveCommand } from './serve';
+import { trainCommand } from './train';
 
 /** Every `safetune` command. A new command: a module in this folder, listed here. */
 export const commands: readonly Command[] = [
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   selectCommand,
   detectCommand,
   evalCommand,
+  trainCommand,
   modelCommand,
   generateCommand,
   infoCommand,
