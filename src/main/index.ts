@@ -54,11 +54,20 @@ async function main(): Promise<void> {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY_HEADER] } });
   });
 
+  const platform = {
+    async pickPath(o: { kind: 'file' | 'folder'; title?: string }) {
+      const win = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
+      const opts = { title: o.title, properties: [o.kind === 'folder' ? ('openDirectory' as const) : ('openFile' as const)] };
+      const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
+      return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0]!;
+    },
+  };
   try {
     services = createServices({
       workspace: resolveWorkspace(process.argv),
       mode: 'electron',
       workerScript: defaultWorkerScript(import.meta.url),
+      platform,
     });
   } catch (e) {
     dialog.showErrorBox('SafeTune Workbench cannot start', (e as Error).message);

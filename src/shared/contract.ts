@@ -24,6 +24,12 @@ function call<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, sum
 export const calls = {
   'app.info': call(z.object({}).strict(), AppInfo, 'Version, mode, workspace and job types'),
 
+  'app.pickPath': call(
+    z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
+    z.object({ path: z.string().nullable() }),
+    'Ask the OS file dialog for a path (desktop app only); null when the user cancels',
+  ),
+
   'projects.list': call(z.object({}).strict(), z.array(Project), 'All projects, newest first'),
   'projects.get': call(z.object({ id: Id }).strict(), Project, 'One project'),
   'projects.create': call(z.object({ name: ProjectName }).strict(), Project, 'Create a project'),

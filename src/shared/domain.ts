@@ -68,5 +68,7 @@ export const AppInfo = z.object({
   databasePath: z.string(),
   schemaVersion: z.number().int(),
   jobTypes: z.array(z.object({ type: z.string(), title: z.string(), heavy: z.boolean() })),
+  /** The desktop app can show the OS file dialog; browser mode cannot (paths are typed). */
+  canPickPaths: z.boolean(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;

@@ -63,6 +63,8 @@ describe('foundation in browser mode', () => {
 
   it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {
     await page.getByRole('link', { name: 'Data', exact: true }).click();
+    // Browser mode cannot open the server machine's file dialog: no Browse buttons, typed paths.
+    expect(await page.getByRole('button', { name: /^Choose (file|folder) for / }).count()).toBe(0);
     await page.getByLabel('Path to fingerprint').fill(bigFile);
     await page.getByRole('button', { name: 'Start fingerprint' }).click();
     const first = page.locator('li.job[data-job-id="1"]');

@@ -15,6 +15,12 @@ export type Handlers = { [N in CallName]: Handler<N> };
 export function createHandlers(s: Services): Handlers {
   return {
     'app.info': () => s.info(),
+    'app.pickPath': async (o) => {
+      if (!s.platform) {
+        throw new AppError('unsupported', 'This window cannot open a file dialog (browser mode): type the path on the machine running the workbench');
+      }
+      return { path: await s.platform.pickPath(o) };
+    },
 
     'projects.list': () => s.projects.list(),
     'projects.get': ({ id }) => s.projects.get(id),

@@ -14,7 +14,13 @@ import { EventBus } from './events';
 import { acquireRunnerLock } from './runnerLock';
 import { ensureWorkspace } from './workspace';
 
+/** What only the desktop shell can do; absent in browser mode and the CLI. */
+export interface PlatformAdapter {
+  pickPath(opts: { kind: 'file' | 'folder'; title?: string }): Promise<string | null>;
+}
+
 export interface ServiceOptions {
+  platform?: PlatformAdapter;
   workspace: string;
   mode: AppInfo['mode'];
   workerScript: string;
@@ -38,6 +44,7 @@ export interface Services {
   readonly models: ModelStore;
   readonly selections: SelectionStore;
   readonly evaluations: EvalStore;
+  readonly platform: PlatformAdapter | null;
   readonly jobs: JobRunner;
   info(): AppInfo;
   close(): Promise<void>;
@@ -80,6 +87,7 @@ export function createServices(opts: ServiceOptions): Services {
     models: new ModelStore(db),
     selections: new SelectionStore(db),
     evaluations: new EvalStore(db),
+    platform: opts.platform ?? null,
     jobs,
     info: () => ({
       version,
@@ -88,6 +96,7 @@ export function createServices(opts: ServiceOptions): Services {
       databasePath,
       schemaVersion: latestSchemaVersion(),
       jobTypes: jobs.jobTypes(),
+      canPickPaths: !!opts.platform,
     }),
     async close() {
       if (closed) return;

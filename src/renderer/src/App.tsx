@@ -1,32 +1,37 @@
+import { useContext } from 'react';
 import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
 import { useCall, useEvent } from './api/hooks';
+import { AppInfoContext } from './components/PathField';
 import { JobsPanel } from './jobs/JobsPanel';
 import { ProjectPage } from './pages/ProjectPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 
 export function App() {
+  const { data: info } = useCall('app.info', {});
   return (
-    <HashRouter>
-      <div className="shell">
-        <Sidebar />
-        <main className="main" id="main">
-          <Routes>
-            <Route path="/" element={<ProjectsPage />} />
-            <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
-            <Route path="/models" element={<ModelsPage />} />
-            <Route path="*" element={<ProjectsPage />} />
-          </Routes>
-        </main>
-        <JobsPanel />
-      </div>
-    </HashRouter>
+    <AppInfoContext.Provider value={info ?? null}>
+      <HashRouter>
+        <div className="shell">
+          <Sidebar />
+          <main className="main" id="main">
+            <Routes>
+              <Route path="/" element={<ProjectsPage />} />
+              <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
+              <Route path="/models" element={<ModelsPage />} />
+              <Route path="*" element={<ProjectsPage />} />
+            </Routes>
+          </main>
+          <JobsPanel />
+        </div>
+      </HashRouter>
+    </AppInfoContext.Provider>
   );
 }
 
 function Sidebar() {
   const { data: projects, reload } = useCall('projects.list', {});
-  const { data: info } = useCall('app.info', {});
+  const info = useContext(AppInfoContext);
   useEvent('projects.changed', reload);
   return (
     <nav className="sidebar" aria-label="Main">

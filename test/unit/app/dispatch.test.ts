@@ -84,6 +84,31 @@ describe('contract dispatch', () => {
     }
   });
 
+  it('opens the OS file dialog only where the shell provides one', async () => {
+    const t = tempDir();
+    const browser = testServices(t.dir);
+    try {
+      const d = createDispatcher(createHandlers(browser), quiet);
+      expect(await d('app.info', {})).toMatchObject({ ok: true, value: { canPickPaths: false } });
+      expect(await d('app.pickPath', { kind: 'file' })).toMatchObject({ ok: false, error: { code: 'unsupported' } });
+    } finally {
+      await browser.close();
+    }
+    const asked: unknown[] = [];
+    const desktop = testServices(t.dir, { platform: { pickPath: async (o) => (asked.push(o), o.kind === 'folder' ? '/data/refs' : null) } });
+    try {
+      const d = createDispatcher(createHandlers(desktop), quiet);
+      expect(await d('app.info', {})).toMatchObject({ ok: true, value: { canPickPaths: true } });
+      expect(await d('app.pickPath', { kind: 'folder', title: 'Refs' })).toEqual({ ok: true, value: { path: '/data/refs' } });
+      expect(await d('app.pickPath', { kind: 'file' })).toEqual({ ok: true, value: { path: null } });
+      expect(await d('app.pickPath', { kind: 'device' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+      expect(asked).toEqual([{ kind: 'folder', title: 'Refs' }, { kind: 'file' }]);
+    } finally {
+      await desktop.close();
+      t.cleanup();
+    }
+  });
+
   it('round-trips error payloads into AppError', () => {
     const e = AppError.fromPayload({ code: 'conflict', message: 'taken', details: { name: 'x' } });
     expect(e).toBeInstanceOf(AppError);

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { RegisteredModel } from '../../../shared/models';
 import { api } from '../api/client';
+import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { Badge, Button, Card, ErrorBanner, SelectField, TextField, ListState } from '../components/ui';
 
@@ -73,7 +74,9 @@ function AddModelCard({ error }: { error: string | null }) {
         Mistral, Qwen2 and Gemma families; F32/F16/BF16 weights (GGUF also Q8_0).
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
-        <TextField
+        <PathField
+          kinds={['folder', 'file']}
+          onPick={setPath}
           label="Model path"
           placeholder="/models/Llama-3.2-1B-Instruct"
           value={path}

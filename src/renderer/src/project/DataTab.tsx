@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
 import { api } from '../api/client';
+import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { Badge, Button, CheckboxGroup, Card, Dialog, ErrorBanner, SelectField, TextField, ListState } from '../components/ui';
 import { VirtualTable, type Column } from '../components/VirtualTable';
@@ -98,7 +99,9 @@ function ImportCard({ projectId }: { projectId: number }) {
       </p>
       <form className="select-form" onSubmit={onSubmit}>
         <div className="inline-form">
-          <TextField
+          <PathField
+            kinds={['file']}
+            onPick={setPath}
             label="File path"
             placeholder="/data/safety_pool.jsonl"
             value={path}
@@ -163,14 +166,18 @@ function DatasetsCard({
   return (
     <Card title="Data sets">
       <ErrorBanner error={error ?? remove.error ?? analyse.error} />
-      <TextField
+      <PathField
+        kinds={['folder']}
+        onPick={setReferenceDir}
         label="Reference prompts folder (for category inference)"
         placeholder="/data/beavertails-unsafe-prompts"
         value={referenceDir}
         onChange={(e) => setReferenceDir(e.target.value)}
         hint="One file of prompts per harm category (BeaverTails layout). Without it, Analyse types behaviour only."
       />
-      <TextField
+      <PathField
+        kinds={['folder']}
+        onPick={setEmbedderPath}
         label="Sentence encoder folder (optional)"
         placeholder="/models/all-MiniLM-L6-v2-onnx"
         value={embedderPath}
@@ -444,7 +451,9 @@ function FingerprintCard({ projectId }: { projectId: number }) {
           void start.run(path.trim());
         }}
       >
-        <TextField
+        <PathField
+          kinds={['file']}
+          onPick={setPath}
           label="Path to fingerprint"
           placeholder="/data/model.safetensors"
           value={path}

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { EvalResult, EvalRun, SuiteMetrics } from '../../../shared/eval';
 import { api } from '../api/client';
+import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { Badge, Button, CheckboxGroup, Card, ErrorBanner, SelectField, Spinner, TextField, ListState } from '../components/ui';
 import { rateText } from './format';
@@ -182,7 +183,9 @@ function NewEvaluation({ projectId }: { projectId: number }) {
         {backend === 'engine' && models.data && models.data.length === 0 && (
           <p className="muted">Add a model under Models &amp; Playground first.</p>
         )}
-        <TextField
+        <PathField
+          kinds={['folder']}
+          onPick={setDataDir}
           label="Suite data folder"
           value={dataDir}
           onChange={(e) => setDataDir(e.target.value)}
