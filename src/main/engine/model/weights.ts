@@ -73,21 +73,15 @@ export function hfToGgufName(n: string): string | null {
  * rotate_half RoPE. `unpermute` restores HF order; `permute` is its inverse (for the GGUF writer).
  */
 export function unpermuteQK(w: Float32Array, nHeads: number, rowLen: number): Float32Array {
-  const rows = w.length / rowLen;
-  const hd = rows / nHeads;
-  const half = hd / 2;
-  const out = new Float32Array(w.length);
-  for (let h = 0; h < nHeads; h++)
-    for (let i = 0; i < half; i++)
-      for (let j = 0; j < 2; j++) {
-        const src = h * hd + i * 2 + j;
-        const dst = h * hd + j * half + i;
-        out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen);
-      }
-  return out;
+  return remapQKRows(w, nHeads, rowLen, 'to-hf');
 }
 
 export function permuteQK(w: Float32Array, nHeads: number, rowLen: number): Float32Array {
+  return remapQKRows(w, nHeads, rowLen, 'to-gguf');
+}
+
+/** Row (h, i, j) sits at h·hd + 2i + j in GGUF order and at h·hd + j·hd/2 + i in HF order. */
+function remapQKRows(w: Float32Array, nHeads: number, rowLen: number, direction: 'to-hf' | 'to-gguf'): Float32Array {
   const rows = w.length / rowLen;
   const hd = rows / nHeads;
   const half = hd / 2;
@@ -95,8 +89,9 @@ export function permuteQK(w: Float32Array, nHeads: number, rowLen: number): Floa
   for (let h = 0; h < nHeads; h++)
     for (let i = 0; i < half; i++)
       for (let j = 0; j < 2; j++) {
-        const dst = h * hd + i * 2 + j;
-        const src = h * hd + j * half + i;
+        const gguf = h * hd + i * 2 + j;
+        const hf = h * hd + j * half + i;
+        const [src, dst] = direction === 'to-hf' ? [gguf, hf] : [hf, gguf];
         out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen);
       }
   return out;
