@@ -78,6 +78,8 @@ export const EvalRun = z.object({
   createdAt: z.string(),
   results: z.number().int(),
   metrics: z.array(SuiteMetrics),
+  /** Headline numbers pooled over the run's suites (see summariseMetrics in src/main/app/evaluations.ts). */
+  summary: z.object({ judge: z.string().nullable(), attackSuccess: Rate, refusal: Rate, overRefusal: Rate, task: Rate }),
 });
 export type EvalRun = z.infer<typeof EvalRun>;
 

@@ -2,12 +2,45 @@ import { computeMetrics, rate } from '../eval';
 import type { EvalRecord } from '../eval/types';
 import type { Services } from './services';
 
+type RateT = ReturnType<typeof rate>;
+type Metrics = ReturnType<typeof computeMetrics>;
+
+/**
+ * A run's headline numbers: attack success and refusal on harmful suites, over-refusal on
+ * benign-looking suites (each pooled over the run's suites for its primary judge: the first
+ * refusal judge it ran) and the task score (pooled over task suites).
+ */
+export function summariseMetrics(metrics: Metrics) {
+  const judge = metrics.find((m) => m.judgeKind === 'refusal')?.judgeId ?? null;
+  const pool = (pick: (m: Metrics[number]) => RateT | null, only: string | null): RateT => {
+    let k = 0;
+    let n = 0;
+    for (const m of metrics) {
+      if (only !== null && m.judgeId !== only) continue;
+      const r = pick(m);
+      if (r) {
+        k += r.k;
+        n += r.n;
+      }
+    }
+    return rate(k, n);
+  };
+  return {
+    judge,
+    attackSuccess: pool((m) => (m.suiteKind === 'harmful' ? m.attackSuccess : null), judge),
+    refusal: pool((m) => (m.suiteKind === 'harmful' ? m.refusal : null), judge),
+    overRefusal: pool((m) => m.overRefusal, judge),
+    task: pool((m) => m.task, null),
+  };
+}
+
 /** A run with its metrics recomputed from the stored records and the corrections. */
 export function runWithMetrics(s: Services, id: number) {
   const run = s.evaluations.run(id);
   const records = s.evaluations.records(id);
   const corrections = s.evaluations.corrections(id);
-  return { ...run, results: records.length, metrics: records.length ? computeMetrics(records, { corrections }) : [] };
+  const metrics = records.length ? computeMetrics(records, { corrections }) : [];
+  return { ...run, results: records.length, metrics, summary: summariseMetrics(metrics) };
 }
 
 /** Per-example results with their corrections, for the inspector. */
@@ -34,41 +67,11 @@ export function runResults(s: Services, id: number, suiteId: string | undefined,
   };
 }
 
-type RateT = ReturnType<typeof rate>;
-
-/**
- * One comparable row per run: attack success on harmful suites, over-refusal on benign-looking
- * suites and task score, each pooled over the run's suites of that kind, for its primary judge
- * (the first refusal judge it ran; the task judge for task suites).
- */
+/** One comparable row per run (its summary), for the Compare tab. */
 export function compareRuns(s: Services, ids: readonly number[]) {
   return ids.map((id) => {
     const run = runWithMetrics(s, id);
-    const refusalJudges = run.metrics.filter((m) => m.judgeKind === 'refusal').map((m) => m.judgeId);
-    const primary = refusalJudges[0] ?? null;
-    const pool = (pick: (m: (typeof run.metrics)[number]) => RateT | null, judge: string | null) => {
-      let k = 0;
-      let n = 0;
-      for (const m of run.metrics) {
-        if (judge !== null && m.judgeId !== judge) continue;
-        const r = pick(m);
-        if (r) {
-          k += r.k;
-          n += r.n;
-        }
-      }
-      return rate(k, n);
-    };
-    return {
-      runId: id,
-      name: run.name,
-      generator: run.generator,
-      judge: primary,
-      examples: run.results,
-      attackSuccess: pool((m) => (m.suiteKind === 'harmful' ? m.attackSuccess : null), primary),
-      refusal: pool((m) => (m.suiteKind === 'harmful' ? m.refusal : null), primary),
-      overRefusal: pool((m) => m.overRefusal, primary),
-      task: pool((m) => m.task, null),
-    };
+    const { judge, ...rates } = run.summary;
+    return { runId: id, name: run.name, generator: run.generator, judge, examples: run.results, ...rates };
   });
 }

@@ -1,10 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { EvalResult, EvalRun, SuiteMetrics } from '../../../shared/eval';
+import type { EvalResult, EvalRun } from '../../../shared/eval';
 import { api } from '../api/client';
 import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { Badge, Button, CheckboxGroup, Card, ErrorBanner, SelectField, Spinner, TextField, ListState } from '../components/ui';
-import { rateText } from './format';
+import { rateText, shortRate } from './format';
 import type { TabProps } from './tabs';
 
 const JUDGES = [
@@ -54,22 +54,6 @@ export function EvaluateTab({ project }: TabProps) {
   );
 }
 
-/** Pools one metric over the run's suites for its first refusal judge (as the Compare tab does). */
-export function pooled(metrics: SuiteMetrics[], pick: (m: SuiteMetrics) => { k: number; n: number } | null) {
-  const judge = metrics.find((m) => m.judgeKind === 'refusal')?.judgeId;
-  let k = 0;
-  let n = 0;
-  for (const m of metrics) {
-    if (m.judgeKind === 'refusal' && m.judgeId !== judge) continue;
-    const r = pick(m);
-    if (r) {
-      k += r.k;
-      n += r.n;
-    }
-  }
-  return n ? `${((100 * k) / n).toFixed(1)}% (${k}/${n})` : '—';
-}
-
 function RunRow({ run, onOpen }: { run: EvalRun; onOpen: () => void }) {
   return (
     <tr data-run-id={run.id}>
@@ -78,9 +62,9 @@ function RunRow({ run, onOpen }: { run: EvalRun; onOpen: () => void }) {
         <div className="muted small">#{run.id}</div>
       </td>
       <td>{run.results}</td>
-      <td>{pooled(run.metrics, (m) => (m.suiteKind === 'harmful' ? m.attackSuccess : null))}</td>
-      <td>{pooled(run.metrics, (m) => m.overRefusal)}</td>
-      <td>{pooled(run.metrics, (m) => m.task)}</td>
+      <td>{shortRate(run.summary.attackSuccess)}</td>
+      <td>{shortRate(run.summary.overRefusal)}</td>
+      <td>{shortRate(run.summary.task)}</td>
       <td className="row-actions">
         <Button variant="ghost" onClick={onOpen} aria-label={`Open run ${run.id}`}>
           Open

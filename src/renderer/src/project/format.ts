@@ -13,3 +13,9 @@ export function rateText(r: RateLike | null | undefined): string {
   if (!r || r.n === 0 || r.rate === null) return '—';
   return `${pct(r.rate)} [${pct(r.low, 0)}–${pct(r.high, 0)}] (${r.k}/${r.n})`;
 }
+
+/** "34.0% (17/50)", for compact tables. */
+export function shortRate(r: RateLike | null | undefined): string {
+  if (!r || r.n === 0 || r.rate === null) return '—';
+  return `${pct(r.rate)} (${r.k}/${r.n})`;
+}
