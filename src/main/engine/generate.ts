@@ -167,7 +167,7 @@ function relayout(rt: DecoderRuntime, rows: Placement[], T: number, capacity: nu
   const H = c.numKvHeads;
   const hd = c.headDim;
   const next = rt.allocCache(rows.length, Math.max(capacity, T));
-  const set = next.pool!.sets[next.pool!.current];
+  const set = next.pool!.buffers;
   const dims = [rows.length, H, T, hd];
   const keys: ort.Tensor[] = [];
   const values: ort.Tensor[] = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGgufModel } from '../../../src/main/engine/model/gguf-model';
-import { DecoderRuntime } from '../../../src/main/engine/model/runtime';
+import { appendPositions, DecoderRuntime } from '../../../src/main/engine/model/runtime';
 import { ContextOverflowError, generate, generateBatch, sampleToken, seededRandom } from '../../../src/main/engine/generate';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
@@ -53,19 +53,40 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
     expect(worst).toBeLessThan(1e-4);
   });
 
-  it('preallocated ping-pong KV buffers give the same logits as fresh outputs', async () => {
-    const ids = model.tokenizer.encode('Once upon a time, there was');
+  it('a preallocated KV cache (appended in place) gives the same logits as fresh cache arrays, batch 2, chunked prefill', async () => {
+    const a = model.tokenizer.encode('Once upon a time, there was');
+    const b = model.tokenizer.encode('Lily saw a big red ball in the');
+    const n = Math.min(a.length, b.length);
     const run = async (pooled: boolean) => {
-      let cache = pooled ? rt.allocCache(1, ids.length + 2) : rt.emptyCache(1);
+      let cache = pooled ? rt.allocCache(2, n + 2) : rt.emptyCache(2);
       const logits: number[] = [];
-      for (let t = 0; t < ids.length; t++) {
-        const r = await rt.step(BigInt64Array.of(BigInt(ids[t]!)), 1, new BigInt64Array(t + 1).fill(1n), BigInt64Array.of(BigInt(t)), cache);
+      // a 3-token chunk first, then one token per step
+      for (let t = 0; t < n; ) {
+        const s = t === 0 ? 3 : 1;
+        const ids = BigInt64Array.from([...a.slice(t, t + s), ...b.slice(t, t + s)], BigInt);
+        const pos = BigInt64Array.from([...Array(s).keys(), ...Array(s).keys()], (i) => BigInt(t + i));
+        const r = await rt.step(ids, 2, new BigInt64Array(2 * (t + s)).fill(1n), pos, cache);
         cache = r.cache;
-        logits.push(...r.logits.subarray(0, 8));
+        logits.push(...r.logits.subarray(0, 8), ...r.logits.subarray(model.config.vocabSize, model.config.vocabSize + 8));
+        t += s;
       }
-      return logits;
+      return { logits, keys: Array.from(cache.keys[0]!.data as Float32Array) };
     };
-    expect(await run(true)).toEqual(await run(false));
+    const pooled = await run(true);
+    const fresh = await run(false);
+    expect(pooled.keys.length).toBe(2 * model.config.numKvHeads * n * model.config.headDim);
+    expect(pooled).toEqual(fresh);
+  });
+
+  it('appendPositions moves rows up in place without overwriting rows it has not moved yet', () => {
+    // 3 rows, 2 past positions, 2 new ones, head dim 1: row r holds 10r+position
+    const buf = new Float32Array(3 * 4);
+    buf.set([0, 1, 10, 11, 20, 21]);
+    appendPositions(buf, buf.subarray(0, 6), Float32Array.from([2, 3, 12, 13, 22, 23]), 3, 2, 2, 1);
+    expect(Array.from(buf)).toEqual([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
+    const into = new Float32Array(12);
+    appendPositions(into, Float32Array.from([0, 1, 10, 11, 20, 21]), Float32Array.from([2, 3, 12, 13, 22, 23]), 3, 2, 2, 1);
+    expect(into).toEqual(buf);
   });
 
   it('fp16 projection weights stay close to fp32 and keep the greedy continuation', async () => {

@@ -5,7 +5,10 @@
  * Inputs (Optimum layout): input_ids [B,S] int64, attention_mask [B,T] int64 (T = past + S; 1 keeps
  * a position, 0 is padding), position_ids [B,S] int64, and with kvCache
  * past_key_values.N.key / .value [B, kvHeads, P, headDim]. Outputs: logits [B,S,V] (or [B,1,V] with
- * logits: 'last') and with kvCache present.N.key / .value [B, kvHeads, T, headDim].
+ * logits: 'last') and with kvCache new_key_values.N.key / .value [B, kvHeads, S, headDim]: only the
+ * new positions' keys and values, which the caller appends to its cache. (Optimum's layout returns
+ * the whole present cache instead, but onnxruntime-node copies every output into a fresh
+ * ArrayBuffer on each run, so returning the whole cache would allocate it anew every token.)
  */
 import { Graph, toHalfArray, type Value } from '../graph';
 import { ropeInvFreq, type DecoderConfig } from './config';
@@ -21,7 +24,7 @@ export interface LoraModule {
 }
 
 export interface DecoderGraphOptions {
-  /** past_key_values inputs and present outputs */
+  /** past_key_values inputs and new_key_values outputs */
   kvCache: boolean;
   /** logits for every position ('all') or only the last one ('last', cheaper for generation) */
   logits: 'all' | 'last';
@@ -301,7 +304,6 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
   if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
 
-  const pastOut: { key: string; value: string }[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
     const L = `l${l}`;
@@ -322,13 +324,10 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     if (opts.kvCache) {
       const pk = g.input(`past_key_values.${l}.key`, 'float32', ['batch', kvh, 'past', hd]);
       const pv = g.input(`past_key_values.${l}.value`, 'float32', ['batch', kvh, 'past', hd]);
-      kAll = g.concat([pk, kAll], 2, `${L}_k_cat`);
-      vAll = g.concat([pv, vAll], 2, `${L}_v_cat`);
-      g.output(kAll, `present.${l}.key`);
-      g.output(vAll, `present.${l}.value`);
-      pastOut.push({ key: `present.${l}.key`, value: `present.${l}.value` });
-      kAll = g.value(`present.${l}.key`);
-      vAll = g.value(`present.${l}.value`);
+      const kNew = g.output(kAll, `new_key_values.${l}.key`);
+      const vNew = g.output(vAll, `new_key_values.${l}.value`);
+      kAll = g.concat([pk, kNew], 2, `${L}_k_cat`);
+      vAll = g.concat([pv, vNew], 2, `${L}_v_cat`);
     }
     // grouped-query attention: q [B,kvh,rep*S,hd] against k [B,kvh,T,hd]
     const qg = g.reshape(qr, [0, kvh, -1, hd], `${L}_q_group`);
@@ -378,9 +377,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   } else logits = g.matmul(hN, g.transpose(W(head), [1, 0], 'lm_head_wT'), 'lm_head');
   if (cfg.finalSoftcap !== null) logits = softcap(logits, cfg.finalSoftcap, 'final_softcap');
   g.output(logits, 'logits');
-  // present outputs were declared inside the loop; keep logits first for readability
+  // new_key_values outputs were declared inside the loop; keep logits first for readability
   const lo = g.outputs.pop()!;
   g.outputs.unshift(lo);
-  void pastOut;
   return g;
 }

@@ -48,8 +48,8 @@ export interface KvCache {
   /** T: positions held (including padding) */
   length: number;
   /**
-   * Optional ping-pong buffers (from allocCache): present tensors are written into the buffer set
-   * the past tensors do not use, so decoding allocates nothing per step.
+   * Optional preallocated buffers (from allocCache): each step appends the new positions in place,
+   * so decoding allocates no cache memory per step.
    */
   pool?: KvPool;
 }
@@ -57,12 +57,8 @@ export interface KvCache {
 export interface KvPool {
   /** capacity in positions */
   maxLength: number;
-  /** two buffer sets, each [layer][key, value] of B*kvHeads*maxLength*headDim floats */
-  sets: [Float32Array[][], Float32Array[][]];
-  /** which set holds the current cache */
-  current: 0 | 1;
-  /** reused logits buffer (B*V floats): a pooled step's logits are overwritten by the next step */
-  logits: Float32Array;
+  /** per layer [key, value], each B*kvHeads*maxLength*headDim floats; the cache is held compact ([B, kvHeads, T, headDim]) at their start */
+  buffers: [Float32Array, Float32Array][];
 }
 
 export interface StepResult {
@@ -112,7 +108,7 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 3 }));
+    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 4 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));
@@ -179,17 +175,16 @@ export class DecoderRuntime {
   }
 
   /**
-   * An empty cache with preallocated ping-pong buffers for up to `maxLength` positions: steps then
-   * write present.* straight into them (no per-step allocation, no garbage to collect).
-   * Costs 2x the KV cache of `maxLength` positions. A pooled cache is consumed by `step`: keep
-   * only the newest cache object (older ones share the buffers and are overwritten), and copy the
-   * returned logits if you need them after the next step.
+   * An empty cache with preallocated buffers for up to `maxLength` positions: steps then append
+   * the new keys and values in place (no per-step cache allocation, no garbage to collect).
+   * A pooled cache is consumed by `step`: keep only the newest cache object (older ones share the
+   * buffers, which the next step rewrites).
    */
   allocCache(batch: number, maxLength: number): KvCache {
     const c = this.model.config;
     const n = batch * c.numKvHeads * maxLength * c.headDim;
-    const set = () => Array.from({ length: c.numLayers }, () => [new Float32Array(n), new Float32Array(n)]);
-    return { ...this.emptyCache(batch), pool: { maxLength, sets: [set(), set()], current: 0, logits: new Float32Array(batch * c.vocabSize) } };
+    const buffers = Array.from({ length: c.numLayers }, (): [Float32Array, Float32Array] => [new Float32Array(n), new Float32Array(n)]);
+    return { ...this.emptyCache(batch), pool: { maxLength, buffers } };
   }
 
   /**
@@ -206,39 +201,30 @@ export class DecoderRuntime {
       attention_mask: new ort.Tensor('int64', attentionMask, [batch, total]),
       position_ids: new ort.Tensor('int64', positionIds, [batch, seq]),
     };
-    for (let l = 0; l < this.model.config.numLayers; l++) {
+    const c = this.model.config;
+    for (let l = 0; l < c.numLayers; l++) {
       feeds[`past_key_values.${l}.key`] = cache.keys[l]!;
       feeds[`past_key_values.${l}.value`] = cache.values[l]!;
     }
-    const c = this.model.config;
+    // No preallocated outputs: onnxruntime-node would write into them and still return copies.
+    const out = await s.run(feeds);
+    const rows = batch * c.numKvHeads;
+    const dims = [batch, c.numKvHeads, total, c.headDim];
     const pool = cache.pool && total <= cache.pool.maxLength ? cache.pool : undefined;
     const keys: ort.Tensor[] = [];
     const values: ort.Tensor[] = [];
-    if (pool) {
-      const next = (1 - pool.current) as 0 | 1;
-      const n = batch * c.numKvHeads * total * c.headDim;
-      const dims = [batch, c.numKvHeads, total, c.headDim];
-      const fetches: Record<string, ort.Tensor | null> = {
-        logits: pool.logits.length >= batch * c.vocabSize ? new ort.Tensor('float32', pool.logits.subarray(0, batch * c.vocabSize), [batch, 1, c.vocabSize]) : null,
-      };
-      for (let l = 0; l < c.numLayers; l++) {
-        const k = new ort.Tensor('float32', pool.sets[next][l]![0]!.subarray(0, n), dims);
-        const v = new ort.Tensor('float32', pool.sets[next][l]![1]!.subarray(0, n), dims);
-        fetches[`present.${l}.key`] = k;
-        fetches[`present.${l}.value`] = v;
-        keys.push(k);
-        values.push(v);
-      }
-      const out = await s.run(feeds, fetches);
-      const logits = fetches['logits'] ? (fetches['logits'].data as Float32Array) : (out['logits']!.data as Float32Array);
-      return { logits, cache: { keys, values, length: total, pool: { ...pool, current: next } } };
-    }
-    const out = await s.run(feeds);
     for (let l = 0; l < c.numLayers; l++) {
-      keys.push(out[`present.${l}.key`]!);
-      values.push(out[`present.${l}.value`]!);
+      const pair: ort.Tensor[] = [];
+      for (const [j, past, name] of [[0, cache.keys[l]!, 'key'], [1, cache.values[l]!, 'value']] as const) {
+        const fresh = out[`new_key_values.${l}.${name}`]!.data as Float32Array;
+        const dst = pool ? pool.buffers[l]![j] : new Float32Array(rows * total * c.headDim);
+        appendPositions(dst, past.data as Float32Array, fresh, rows, cache.length, seq, c.headDim);
+        pair.push(new ort.Tensor('float32', dst.subarray(0, rows * total * c.headDim), dims));
+      }
+      keys.push(pair[0]!);
+      values.push(pair[1]!);
     }
-    return { logits: out['logits']!.data as Float32Array, cache: { keys, values, length: total } };
+    return { logits: out['logits']!.data as Float32Array, cache: { keys, values, length: total, ...(pool ? { pool } : {}) } };
   }
 
   /**
@@ -274,5 +260,23 @@ export class DecoderRuntime {
     await this.fullSession?.release();
     this.stepSession = null;
     this.fullSession = null;
+  }
+}
+
+/**
+ * Write a [rows, past+seq, hd] cache into `dst` from a compact [rows, past, hd] cache and the new
+ * [rows, seq, hd] positions. `dst` may be the buffer `past` lives in (compact at its start): rows
+ * then move up in place, last row first, so no row is overwritten before it has moved.
+ */
+export function appendPositions(dst: Float32Array, past: Float32Array, fresh: Float32Array, rows: number, pastLen: number, seq: number, hd: number): void {
+  const total = pastLen + seq;
+  const inPlace = past.buffer === dst.buffer && past.byteOffset === dst.byteOffset;
+  for (let r = rows - 1; r >= 0; r--) {
+    const to = r * total * hd;
+    if (pastLen > 0) {
+      if (inPlace) dst.copyWithin(to, r * pastLen * hd, (r + 1) * pastLen * hd);
+      else dst.set(past.subarray(r * pastLen * hd, (r + 1) * pastLen * hd), to);
+    }
+    dst.set(fresh.subarray(r * seq * hd, (r + 1) * seq * hd), to + pastLen * hd);
   }
 }
