@@ -227,11 +227,11 @@ export class JobRunner {
       const limit = mod.heavy ? this.opts.maxHeavy : this.opts.maxLight;
       if (counts[kind] >= limit) continue;
       counts[kind]++;
-      this.launch(row, mod.heavy);
+      this.launch(row, mod.heavy, mod.youngGenerationMb);
     }
   }
 
-  private launch(row: JobRow, heavy: boolean): void {
+  private launch(row: JobRow, heavy: boolean, youngGenerationMb: number | undefined): void {
     const store = this.opts.store;
     const checkpoint = store.checkpoint(row.id);
     store.markRunning(row.id);
@@ -251,6 +251,7 @@ export class JobRunner {
       workerData: init,
       execArgv: isTs ? ['--import', 'tsx'] : [],
       name: `job-${row.id}-${row.type}`,
+      ...(youngGenerationMb ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } } : {}),
     });
     let resolveDone!: () => void;
     const a: Active = {

@@ -52,6 +52,16 @@ describe('job runner', () => {
     expect(kinds).toEqual(expect.arrayContaining(['queued', 'running', 'succeeded']));
   });
 
+  it("gives a job type's worker the young-generation cap it declares, and others V8's default", async () => {
+    const { s } = setup();
+    const capped = await s.jobs.waitFor(s.jobs.enqueue('test.limits', {}).id);
+    const plain = await s.jobs.waitFor(s.jobs.enqueue('test.nolimits', {}).id);
+    const young = (j: Job) => (j.result as { maxYoungGenerationSizeMb: number }).maxYoungGenerationSizeMb;
+    expect(capped.state).toBe('succeeded');
+    expect(young(capped)).toBe(3);
+    expect(young(plain)).toBeGreaterThan(3);
+  });
+
   it('reports an ETA while running', async () => {
     const { s } = setup();
     const job = s.jobs.enqueue('test.steps', { steps: 20, stepMs: 40 });

@@ -1,5 +1,5 @@
 import { GenerateParams, type GenerateResult } from '../../../shared/models';
-import { defineJob } from '../define';
+import { defineJob, ENGINE_YOUNG_GENERATION_MB } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 
 /**
@@ -9,6 +9,7 @@ import { engineCacheDir } from '../workspaceResources';
 export const generateJob = defineJob<GenerateParams, never, GenerateResult>({
   type: 'engine.generate',
   heavy: true,
+  youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   params: GenerateParams,
   title: (p) => `Generate with ${p.modelPath.split(/[\\/]/).filter(Boolean).pop()}`,
   async run(p, ctx) {
