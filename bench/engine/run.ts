@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
 import { ensureRandomLlama, LLAMA_100M, paramCount } from './random-model';
+import { ENGINE_YOUNG_GENERATION_MB } from '../../src/main/jobs/define';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = join(root, 'bench', '.cache');
@@ -39,7 +40,9 @@ interface Result {
 }
 
 function run(engine: 'ours' | 'llamacpp', model: string, batch: number, prompt: number, gen: number): Result {
-  const args = [workerJs, engine, model, String(batch), String(prompt), String(gen), String(THREADS), join(cache, 'compiled')];
+  // Both engines' processes get the V8 young-generation cap the app's engine jobs run with
+  // (ENGINE_YOUNG_GENERATION_MB = 3 MB, i.e. 1 MB semi-spaces); it affects only JS heap memory.
+  const args = [`--max-semi-space-size=${ENGINE_YOUNG_GENERATION_MB / 3}`, workerJs, engine, model, String(batch), String(prompt), String(gen), String(THREADS), join(cache, 'compiled')];
   const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 20 });
   const line = out.trim().split('\n').pop()!;
   return JSON.parse(line) as Result;
@@ -177,9 +180,12 @@ function main(): void {
     'Notes:',
     '',
     '- RSS is in MiB; "weights" is the fp32 weight size (381.9 MiB for the 100M model). Our peak RSS is the',
-    '  memory-mapped weights plus a roughly constant ~140 MiB (smaps of a single-stream run: node binary 44,',
-    '  libonnxruntime 24, native heap 50, V8/other 23), so the ratio falls towards 1.0x for bigger models.',
-    '  Batched runs add the KV cache (ping-pong buffers) and activations for 16/32 rows.',
+    '  memory-mapped weights plus a roughly constant ~110 MiB (smaps of a single-stream run: node binary and',
+    '  libonnxruntime pages 71, anonymous memory 38 of which node alone is 16), so the ratio falls towards',
+    '  1.0x for bigger models. Decoding allocates no cache memory per token: the step graph returns only the',
+    '  new positions\' keys and values and they are appended in place (onnxruntime-node copies every output',
+    '  into a fresh ArrayBuffer, so returning the whole cache cost ~40 MiB of heap growth over 64 tokens).',
+    '  Batched runs add the KV cache (preallocated for the whole run) and activations for 16/32 rows.',
     '- llama.cpp busy-waits its worker threads: when the 2 cores are oversubscribed by other jobs its',
     '  2-thread numbers collapse (see the load average above); the 1-thread tables are the fairer comparison.',
     '- Prefill rows measure time to first token for a 128-token prompt (their decode column is not meaningful).',
