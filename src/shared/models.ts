@@ -77,3 +77,22 @@ export const GenerateResult = z.object({
   executionProvider: z.string(),
 });
 export type GenerateResult = z.infer<typeof GenerateResult>;
+
+/** Parameters of the `model.merge` job: a LoRA adapter merged into its base model, written as a new model. */
+export const MergeModelParams = z
+  .object({
+    modelPath: z.string().min(1),
+    adapterPath: z.string().min(1),
+    /** a new folder for a Hugging Face model, a new .gguf file for a GGUF model (never overwritten) */
+    outPath: z.string().min(1),
+  })
+  .strict();
+export type MergeModelParams = z.infer<typeof MergeModelParams>;
+
+export const MergeModelResult = z.object({
+  modelPath: z.string(),
+  format: z.enum(['gguf', 'hf']),
+  tensors: z.number().int(),
+  bytes: z.number(),
+});
+export type MergeModelResult = z.infer<typeof MergeModelResult>;

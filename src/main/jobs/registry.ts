@@ -5,6 +5,7 @@ import { evalRunJob } from './types/evalRun';
 import { fileChecksumJob } from './types/fileChecksum';
 import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
+import { modelMergeJob } from './types/modelMerge';
 import { selectRunJob } from './types/selectRun';
 import { trainRunJob } from './types/trainRun';
 
@@ -18,4 +19,5 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   generateJob,
   evalRunJob,
   trainRunJob,
+  modelMergeJob,
 ];

@@ -35,6 +35,17 @@ describe('safetune model info / generate', () => {
       const res = JSON.parse(r.out.join('\n'));
       expect(res.steps).toBe(6);
       expect(existsSync(join(res.adapterPath, 'adapter_model.safetensors'))).toBe(true);
+      // merged into a new GGUF, the fine-tuned model generates on its own
+      const merged = join(t.dir, 'merged.gguf');
+      const m = await cli(['model', 'merge', stories!, '--adapter', res.adapterPath, '--out', merged, '--json']);
+      expect(m.code, m.err).toBe(0);
+      expect(JSON.parse(m.out.join('\n'))).toMatchObject({ modelPath: merged, format: 'gguf', cancelled: false });
+      const g = await cli(['generate', '--model', merged, '--prompt', 'Tell me about the cat.', '--max-tokens', '8', '--json']);
+      expect(g.code, g.err).toBe(0);
+      expect(JSON.parse(g.out.join('\n')).completionTokens).toBeGreaterThan(0);
+      const again = await cli(['model', 'merge', stories!, '--adapter', res.adapterPath, '--out', merged]);
+      expect(again.code).toBe(1);
+      expect(again.err).toMatch(/already exists/);
       const bad = await cli(['train', '--project', '1', '--model', stories!, '--method', 'magic', '--workspace', t.dir]);
       expect(bad.err).toMatch(/--method must be one of plain, replay/);
     } finally {

@@ -22,6 +22,7 @@ import { writeSafetensors } from '../../../src/main/engine/hf/safetensors';
 import { seededRandom } from '../../../src/main/engine/generate';
 import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
+import { writeRandomAdapter } from '../../helpers/lora';
 
 const tmp = mkdtempSync(join(tmpdir(), 'engine-api-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -35,20 +36,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Write a PEFT adapter for the tiny-llama fixture (random A and B). */
+/** A PEFT adapter for the tiny-llama fixture (random A and B). */
 function makeAdapter(dir: string, targets: string[], r = 4, alpha = 8): void {
-  mkdirSync(dir, { recursive: true });
-  const rand = seededRandom(77);
-  const tensors = [];
-  for (let l = 0; l < 2; l++)
-    for (const t of targets) {
-      const out = t === 'q_proj' ? 32 : 16;
-      const base = `base_model.model.model.layers.${l}.self_attn.${t}`;
-      tensors.push({ name: `${base}.lora_A.weight`, shape: [r, 32], dtype: 'F32' as const, data: () => Float32Array.from({ length: r * 32 }, () => rand() - 0.5) });
-      tensors.push({ name: `${base}.lora_B.weight`, shape: [out, r], dtype: 'F32' as const, data: () => Float32Array.from({ length: out * r }, () => rand() - 0.5) });
-    }
-  writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors);
-  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: alpha, target_modules: targets }));
+  writeRandomAdapter(dir, loadModel(join(FIX, 'tiny-llama')), targets, r, alpha);
 }
 
 describe('engine API', () => {

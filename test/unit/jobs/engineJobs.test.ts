@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
-import { sharedPath } from '../../helpers/shared';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel } from '../../../src/main/engine';
+import { writeRandomAdapter } from '../../helpers/lora';
+import { repoRoot, sharedPath } from '../../helpers/shared';
 import { tempDir, testServices } from '../../helpers/services';
 
 const stories = sharedPath('models', 'stories260K.gguf');
@@ -9,13 +13,36 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 function setup(): Services {
+  return setupIn().s;
+}
+function setupIn(): { s: Services; dir: string } {
   const t = tempDir();
   const s = testServices(t.dir);
   cleanups.push(t.cleanup, () => s.close());
-  return s;
+  return { s, dir: t.dir };
 }
 
 describe('engine jobs', () => {
+  it('merges an adapter into its base model as a new model folder, and refuses to overwrite', async () => {
+    const { s, dir } = setupIn();
+    const base = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
+    const adapter = join(dir, 'adapter');
+    writeRandomAdapter(adapter, loadModel(base), ['q_proj', 'v_proj']);
+    const outPath = join(dir, 'merged');
+    const done = await s.jobs.waitFor(s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: adapter, outPath }).id, 60_000);
+    expect(done.error).toBeNull();
+    expect(done.result).toMatchObject({ modelPath: outPath, format: 'hf', tensors: loadModel(base).weights.names().length });
+    expect(readdirSync(outPath)).toContain('model.safetensors');
+    expect(loadModel(outPath).config).toEqual(loadModel(base).config);
+    const again = await s.jobs.waitFor(s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: adapter, outPath }).id, 60_000);
+    expect(again.state).toBe('failed');
+    expect(again.error).toMatch(/already exists/);
+    const missing = await s.jobs.waitFor(s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: join(dir, 'no-adapter'), outPath: join(dir, 'm2') }).id, 60_000);
+    expect(missing.state).toBe('failed');
+    expect(missing.error).toMatch(/no-adapter/);
+    expect(existsSync(join(dir, 'm2'))).toBe(false);
+  });
+
   it.skipIf(!stories)('inspects a model into the Models list', async () => {
     const s = setup();
     const job = s.jobs.enqueue('model.inspect', { path: stories! });
