@@ -81,12 +81,16 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     const runDir = join(dir, 'runs', `train-${job.id}`);
     const deadline = Date.now() + 120_000;
     while (readTrainMetrics(runDir).length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // the frozen weights live in a file onnxruntime memory-maps while the job runs, and are removed after it
+    expect(existsSync(join(runDir, 'weights', 'weights.bin'))).toBe(true);
     s.jobs.cancel(job.id);
     expect((await s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
+    expect(existsSync(join(runDir, 'weights'))).toBe(false);
     s.jobs.resume(job.id);
     const done = await s.jobs.waitFor(job.id, 300_000);
     expect(done.state).toBe('succeeded');
     expect(readTrainMetrics(runDir).map((m) => m.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(existsSync(join(runDir, 'weights'))).toBe(false);
   });
 
   it('refuses clearly what it cannot do', async () => {

@@ -1,9 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TrainRunParams, type TrainMetric } from '../../../shared/train';
 import { DatasetStore } from '../../db/datasets';
 import { SelectionStore } from '../../db/selections';
 import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { engineCacheDir } from '../workspaceResources';
 
 interface Checkpoint {
   runDir: string;
@@ -54,6 +55,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
 async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<TrainRunResult> {
   const runDir = trainRunDir(dirname(ctx.db.name), ctx.jobId);
   const checkpointDir = join(runDir, 'checkpoints');
+  const weightCacheDir = join(runDir, 'weights');
   mkdirSync(checkpointDir, { recursive: true });
   ctx.saveCheckpoint({ runDir });
   const engine = await import('../../engine');
@@ -85,7 +87,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     taskEx = T.mixReplay(taskEx, safetyEx, p.replayRatio ? { ratio: p.replayRatio, seed: p.seed } : { count: safetyEx.length, seed: p.seed }).examples;
   } else if (p.method === 'der' || p.method === 'der++' || p.method === 'lwf') {
     ctx.progress(null, 'recording the aligned model’s logits');
-    const aligned = await engine.openModel(model);
+    const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
     try {
       const k = 16;
       if (p.method === 'lwf') {
@@ -123,11 +125,20 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     seed: p.seed,
     checkpointDir,
     checkpointEvery: p.checkpointEvery,
+    // frozen weights streamed to a file onnxruntime memory-maps: one copy in memory, not two
+    weightCacheDir,
     terms,
     ...(distill ? { distill } : {}),
   };
   const resumeFrom = T.latestCheckpoint(checkpointDir);
-  const trainer = resumeFrom ? await T.Trainer.resume(model, taskEx, options) : await T.Trainer.create(model, taskEx, options);
+  ctx.progress(null, 'building the training graph');
+  let trainer: import('../../engine/train').Trainer;
+  try {
+    trainer = resumeFrom ? await T.Trainer.resume(model, taskEx, options) : await T.Trainer.create(model, taskEx, options);
+  } catch (e) {
+    rmSync(weightCacheDir, { recursive: true, force: true });
+    throw e;
+  }
   const metricsFile = join(runDir, 'metrics.jsonl');
   // Steps after the checkpoint we resume from are trained again: drop their old metrics.
   const kept = readTrainMetrics(runDir).filter((m) => resumeFrom !== null && m.step <= trainer.step);
@@ -165,5 +176,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     throw e;
   } finally {
     await trainer.release();
+    // rewritten on every (re)start, so nothing is lost by removing it; it is as big as the fp32 weights
+    rmSync(weightCacheDir, { recursive: true, force: true });
   }
 }
