@@ -46,6 +46,8 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     await page.getByLabel('Steps').fill('12');
     await page.getByLabel('Batch size').fill('3');
     await page.getByLabel('Learning rate').fill('0.003');
+    // the peak-memory estimate of the run as configured, before it starts
+    await expect.poll(() => page.getByTestId('memory-estimate').textContent(), { timeout: 10_000 }).toMatch(/Estimated peak memory: \d+\.\d+ (MiB|GiB)/);
     await page.getByRole('button', { name: 'Start fine-tuning' }).click();
     const run = page.locator('section.train-run').first();
     await run.waitFor();
@@ -56,6 +58,21 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const adapter = (await run.locator('code').textContent())!;
     expect(existsSync(join(adapter, 'adapter_model.safetensors'))).toBe(true);
     await screenshot(page, 'train-1-done');
+  });
+
+  it('exports the fine-tuned model merged into one GGUF and adds it to the Models list', async () => {
+    const run = page.locator('section.train-run').first();
+    await run.getByRole('button', { name: 'Export merged model' }).click();
+    const merged = run.getByTestId('merge-export').locator('code');
+    await merged.waitFor({ timeout: 60_000 });
+    const path = (await merged.textContent())!;
+    expect(path).toMatch(/merged\.gguf$/);
+    expect(existsSync(path)).toBe(true);
+    await run.getByRole('button', { name: 'Add to Models' }).click();
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    // the merged GGUF is named after its base model and adapter
+    await page.getByRole('table', { name: 'Models' }).getByRole('row', { name: /\+ adapter/ }).waitFor({ timeout: 60_000 });
+    await screenshot(page, 'train-2-merged');
   });
 
   it('raised no console errors', () => {

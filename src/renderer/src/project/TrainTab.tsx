@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Job } from '../../../shared/domain';
-import { TRAIN_METHOD_LABELS, type TrainMethod, type TrainMetric } from '../../../shared/train';
+import { TRAIN_METHOD_LABELS, type TrainMemoryInput, type TrainMethod, type TrainMetric } from '../../../shared/train';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
-import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
+import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, ProgressBar, SelectField, TextField } from '../components/ui';
 import type { TabProps } from './tabs';
 
 const METHODS = (Object.keys(TRAIN_METHOD_LABELS) as TrainMethod[]).map((value) => ({ value, label: TRAIN_METHOD_LABELS[value] }));
@@ -12,21 +12,25 @@ const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 /** Train: LoRA fine-tuning with a safety-preserving method, live loss, resumable, adapter at the end. */
 export function TrainTab({ project }: TabProps) {
   const jobs = useCall('jobs.list', { projectId: project.id, limit: 50 }, [project.id]);
+  // training runs and the merged-model exports started from them
   const [runs, setRuns] = useState<Job[]>([]);
-  useEffect(() => setRuns((jobs.data ?? []).filter((j) => j.type === 'train.run')), [jobs.data]);
+  useEffect(() => setRuns((jobs.data ?? []).filter((j) => j.type === 'train.run' || j.type === 'model.merge')), [jobs.data]);
   useEvent('job.updated', (j) => {
-    if (j.type !== 'train.run' || j.projectId !== project.id) return;
+    if ((j.type !== 'train.run' && j.type !== 'model.merge') || j.projectId !== project.id) return;
     setRuns((l) => (l.some((x) => x.id === j.id) ? l.map((x) => (x.id === j.id ? j : x)) : [j, ...l]));
   });
+  const merges = runs.filter((j) => j.type === 'model.merge');
   return (
     <>
       <NewTraining projectId={project.id} />
       <Card title="Training runs">
         <ErrorBanner error={jobs.error} />
-        {runs.length === 0 ? (
+        {runs.every((j) => j.type !== 'train.run') ? (
           <EmptyState title="No training runs yet">Start one above; its loss curve appears here live.</EmptyState>
         ) : (
-          runs.map((j) => <TrainRun key={j.id} job={j} />)
+          runs
+            .filter((j) => j.type === 'train.run')
+            .map((j) => <TrainRun key={j.id} job={j} merge={latestMergeOf(j, merges)} />)
         )}
       </Card>
     </>
@@ -75,6 +79,7 @@ function NewTraining({ projectId }: { projectId: number }) {
     void start.run();
   };
   const needsSelection = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(method);
+  const modelPath = models.data?.find((m) => String(m.id) === modelId)?.path;
   return (
     <Card title="New fine-tuning run">
       <form onSubmit={onSubmit} className="select-form">
@@ -108,6 +113,9 @@ function NewTraining({ projectId }: { projectId: number }) {
           <TextField label="Max tokens per example" value={maxLength} onChange={(e) => setMaxLength(e.target.value)} inputMode="numeric" />
         </div>
         <CheckboxGroup legend="LoRA target modules" options={TARGETS.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={setTargets} />
+        {modelPath && targets.length > 0 && [batch, maxLength, rank].every((v) => /^[1-9][0-9]*$/.test(v)) && Number(maxLength) >= 8 && (
+          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][] }} />
+        )}
         <ErrorBanner error={start.error} />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
           Start fine-tuning
@@ -117,7 +125,29 @@ function NewTraining({ projectId }: { projectId: number }) {
   );
 }
 
-function TrainRun({ job }: { job: Job }) {
+/** Estimated peak memory of the run as configured, before it starts. */
+function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
+  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join()]);
+  const gib = (b: number) => (b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
+  if (est.error) return <ErrorBanner error={est.error} />;
+  if (!est.data) return null;
+  const e = est.data;
+  return (
+    <p className="muted small" data-testid="memory-estimate">
+      Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> (frozen weights {gib(e.weightsBytes)}, activations kept for the backward pass{' '}
+      {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}, adapter and optimiser {gib(e.adapterBytes)}; ±25%). Lower the batch size or max tokens per example if this is more than the machine has free.
+    </p>
+  );
+}
+
+/** The newest merged-model export of a run's adapter, if any. */
+function latestMergeOf(run: Job, merges: Job[]): Job | null {
+  const adapter = (run.result as { adapterPath?: string } | null)?.adapterPath;
+  if (!adapter) return null;
+  return merges.filter((m) => (m.params as { adapterPath?: string }).adapterPath === adapter).sort((a, b) => b.id - a.id)[0] ?? null;
+}
+
+function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
   const [metrics, setMetrics] = useState<TrainMetric[]>([]);
   const loaded = useRef(false);
   useEffect(() => {
@@ -134,7 +164,7 @@ function TrainRun({ job }: { job: Job }) {
       // not a metric line
     }
   });
-  const result = job.result as { adapterPath?: string } | null;
+  const result = job.result as { adapterPath?: string; runDir?: string } | null;
   const last = metrics.at(-1);
   return (
     <section className="train-run" data-job-id={job.id}>
@@ -162,7 +192,47 @@ function TrainRun({ job }: { job: Job }) {
           Adapter (PEFT): <code>{result.adapterPath}</code> — evaluate it in the Evaluate tab as the LoRA adapter folder.
         </p>
       )}
+      {result?.adapterPath && result.runDir && <MergedExport run={job} adapterPath={result.adapterPath} runDir={result.runDir} merge={merge} />}
     </section>
+  );
+}
+
+/**
+ * Export the fine-tuned model as a standalone model (adapter merged into the weights): a Hugging
+ * Face folder for a Hugging Face base, a GGUF for a GGUF base; then add it to the Models list.
+ */
+function MergedExport({ run, adapterPath, runDir, merge }: { run: Job; adapterPath: string; runDir: string; merge: Job | null }) {
+  const modelPath = (run.params as { modelPath: string }).modelPath;
+  // a retry after a failed or cancelled export writes under a new name
+  const outPath = `${runDir}/merged${merge ? `-${merge.id}` : ''}${/\.gguf$/i.test(modelPath) ? '.gguf' : ''}`;
+  const start = useAction(async () => {
+    await api.call('jobs.start', { projectId: run.projectId, spec: { type: 'model.merge', params: { modelPath, adapterPath, outPath } } });
+  });
+  const add = useAction(async (path: string) => {
+    await api.call('jobs.start', { spec: { type: 'model.inspect', params: { path } } });
+  });
+  const done = merge?.state === 'succeeded' ? (merge.result as { modelPath: string; bytes: number }) : null;
+  const active = merge && (merge.state === 'queued' || merge.state === 'running');
+  return (
+    <div className="merge-export" data-testid="merge-export">
+      {active && <ProgressBar fraction={merge.progress.fraction} label={merge.progress.message || 'merging'} />}
+      {merge?.state === 'failed' && <p className="field-error">Merging failed: {merge.error}</p>}
+      {done ? (
+        <p className="muted small">
+          Merged model: <code>{done.modelPath}</code> ({(done.bytes / 2 ** 20).toFixed(1)} MiB of weights){' '}
+          <Button onClick={() => void add.run(done.modelPath)} busy={add.pending}>
+            Add to Models
+          </Button>
+        </p>
+      ) : (
+        !active && (
+          <Button onClick={() => void start.run()} busy={start.pending} title="Merge the adapter into the base weights and write a standalone model">
+            Export merged model
+          </Button>
+        )
+      )}
+      <ErrorBanner error={start.error ?? add.error} />
+    </div>
   );
 }
 
