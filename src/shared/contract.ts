@@ -12,7 +12,7 @@ import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } fr
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
-import { TrainMetric } from './train';
+import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
 
 const Id = z.number().int().positive();
@@ -160,6 +160,7 @@ export const calls = {
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
+  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA run before it starts (from config.json or the GGUF header; no weights read)'),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),

@@ -52,6 +52,29 @@ export const TrainRunParams = z.object({
 });
 export type TrainRunParams = z.infer<typeof TrainRunParams>;
 
+/** What `train.estimateMemory` needs: the model and the run's shape. */
+export const TrainMemoryInput = z
+  .object({
+    modelPath: z.string().min(1),
+    batchSize: z.number().int().min(1).max(1024),
+    maxLength: z.number().int().min(8).max(32_768),
+    rank: z.number().int().min(1).max(256),
+    targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+  })
+  .strict();
+export type TrainMemoryInput = z.infer<typeof TrainMemoryInput>;
+
+/** Estimated peak memory of a LoRA run on the CPU (bytes; ±25%, calibrated against bench/train). */
+export const TrainMemoryEstimate = z.object({
+  weightsBytes: z.number(),
+  adapterBytes: z.number(),
+  activationsBytes: z.number(),
+  logitsBytes: z.number(),
+  runtimeBytes: z.number(),
+  totalBytes: z.number(),
+});
+export type TrainMemoryEstimate = z.infer<typeof TrainMemoryEstimate>;
+
 export const TrainMetric = z.object({
   step: z.number().int(),
   maxSteps: z.number().int(),

@@ -7,6 +7,7 @@ import { exportTrainingMix } from './exportMix';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
+import { trainingMemory } from './trainMemory';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
 export type Handlers = { [N in CallName]: Handler<N> };
@@ -91,6 +92,8 @@ export function createHandlers(s: Services): Handlers {
       return { id };
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
+
+    'train.estimateMemory': (p) => trainingMemory(p),
 
     'train.metrics': ({ jobId }) => {
       const job = s.jobs.get(jobId);

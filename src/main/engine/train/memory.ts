@@ -1,7 +1,8 @@
 /**
  * Rough peak-memory estimate of a LoRA training run on the CPU execution provider (what the
- * trainer holds: frozen weights twice during session creation — the JS copy and onnxruntime's —
- * the adapter with its gradients and AdamW moments, the forward activations kept for the backward
+ * trainer holds: the frozen weights — once when they are streamed to a file onnxruntime
+ * memory-maps (`weightCacheDir`, as the train.run job does), twice otherwise: the JS copy and
+ * onnxruntime's — the adapter with its gradients and AdamW moments, the forward activations kept for the backward
  * pass and the [B,S,V] logit-sized tensors of the loss). Calibrated against measured peak RSS
  * (bench/train); expect ±25%.
  */
@@ -20,15 +21,15 @@ export interface TrainingMemoryEstimate {
 
 export function estimateTrainingMemory(
   cfg: DecoderConfig,
-  run: { batch: number; seq: number; loraParams: number; distillK?: number },
+  run: { batch: number; seq: number; loraParams: number; distillK?: number; weightsMapped?: boolean },
 ): TrainingMemoryEstimate {
   const f = 4;
   const tokens = run.batch * run.seq;
   const H = cfg.hiddenSize;
   const kv = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
-  // frozen fp32 weights: read into JS, then copied by onnxruntime (the JS copy is collectable after session creation)
-  const weightsBytes = 2 * parameterCount(cfg) * f;
+  // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
+  const weightsBytes = (run.weightsMapped === false ? 2 : 1) * parameterCount(cfg) * f;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * run.loraParams * f;
   // values kept per token and layer for the backward pass (norms, q/k/v, RoPE halves, context,
