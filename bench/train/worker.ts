@@ -2,7 +2,7 @@
  * One training-benchmark measurement in its own process: LoRA training steps on a random Llama
  * (GGUF written by bench/engine/random-model.ts), printing one JSON line.
  *
- *   node --import tsx bench/train/worker.ts '<spec json>'
+ *   node --import tsx bench/train/worker.ts '<spec json>'   (bench/train/run.ts runs it bundled to plain JS)
  */
 import { join } from 'node:path';
 import { loadModel } from '../../src/main/engine';
@@ -39,7 +39,7 @@ const tr = await Trainer.create(model, data, {
   schedule: { type: 'constant' },
   memArena: process.env.MEM_ARENA === '1' ? true : undefined,
   recompute: process.env.RECOMPUTE === '1' ? true : undefined,
-  weightCacheDir: process.env.WEIGHT_CACHE ? join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`) : undefined,
+  weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`),
 });
 const setupMs = Date.now() - t0;
 const times: number[] = [];
