@@ -57,7 +57,8 @@ describe.skipIf(!stories)('Models list and Playground in browser mode', () => {
     expect(await reply.locator('.small').textContent()).toMatch(/40 tokens .* tok\/s on cpu · length/);
     await screenshot(page, 'models-1-playground');
 
-    await page.getByLabel('Max tokens').fill('1500');
+    // long enough that it cannot finish before Stop even when the UI lags behind a fast generation
+    await page.getByLabel('Max tokens').fill('8000');
     await page.getByLabel('Temperature').fill('0.9');
     await page.getByLabel('Message').fill('The dragon');
     await page.getByRole('button', { name: 'Send' }).click();
