@@ -9,14 +9,13 @@
  * Writes the "engine" section of bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
-import { buildSync } from 'esbuild';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
 import { ensureRandomLlama, LLAMA_100M, paramCount } from './random-model';
-import { ENGINE_YOUNG_GENERATION_MB } from '../../src/main/jobs/define';
+import { bundleWorker, ENGINE_JOB_NODE_FLAGS } from '../worker-process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = join(root, 'bench', '.cache');
@@ -40,9 +39,8 @@ interface Result {
 }
 
 function run(engine: 'ours' | 'llamacpp', model: string, batch: number, prompt: number, gen: number): Result {
-  // Both engines' processes get the V8 young-generation cap the app's engine jobs run with
-  // (ENGINE_YOUNG_GENERATION_MB = 3 MB, i.e. 1 MB semi-spaces); it affects only JS heap memory.
-  const args = [`--max-semi-space-size=${ENGINE_YOUNG_GENERATION_MB / 3}`, workerJs, engine, model, String(batch), String(prompt), String(gen), String(THREADS), join(cache, 'compiled')];
+  // both engines' processes run as the app's engine jobs do
+  const args = [...ENGINE_JOB_NODE_FLAGS, workerJs, engine, model, String(batch), String(prompt), String(gen), String(THREADS), join(cache, 'compiled')];
   const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 20 });
   const line = out.trim().split('\n').pop()!;
   return JSON.parse(line) as Result;
@@ -136,16 +134,7 @@ function main(): void {
     process.exit(0);
   }
   const big = ensureRandomLlama(join(cache, 'llama100m-f32.gguf'), LLAMA_100M, stories, 'F32');
-  buildSync({
-    entryPoints: [join(root, 'bench', 'engine', 'worker.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile: workerJs,
-    external: ['onnxruntime-node', 'node-llama-cpp', '@huggingface/tokenizers', '@huggingface/jinja'],
-    logLevel: 'error',
-  });
+  bundleWorker(join(root, 'bench', 'engine', 'worker.ts'), workerJs);
   const la = loadavg();
   const machine = [
     `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores available; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,

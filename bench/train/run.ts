@@ -10,14 +10,13 @@
  * Writes the train section of bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
-import { buildSync } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
 import { Graph, createSession, ort } from '../../src/main/engine/graph';
-import { ENGINE_YOUNG_GENERATION_MB } from '../../src/main/jobs/define';
+import { bundleWorker, ENGINE_JOB_NODE_FLAGS } from '../worker-process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shared = process.env.SAFETUNE_SHARED_DIR ?? join(root, '..', 'shared');
@@ -60,7 +59,7 @@ const workerJs = join(root, 'bench', '.cache', 'train-worker.mjs');
  * (WEIGHT_CACHE=0 reads them into memory instead) and the job's V8 young-generation cap.
  */
 function runOurs(spec: object): Row {
-  const out = execFileSync(process.execPath, [`--max-semi-space-size=${ENGINE_YOUNG_GENERATION_MB / 3}`, workerJs, JSON.stringify(spec)], {
+  const out = execFileSync(process.execPath, [...ENGINE_JOB_NODE_FLAGS, workerJs, JSON.stringify(spec)], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 24,
@@ -108,16 +107,7 @@ function stepFlops(c: (typeof CONFIGS)[string]): number {
   return c.batch * c.seq * (4 * linear + 3 * attention);
 }
 
-buildSync({
-  entryPoints: [join(root, 'bench', 'train', 'worker.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  outfile: workerJs,
-  external: ['onnxruntime-node', '@huggingface/tokenizers', '@huggingface/jinja'],
-  logLevel: 'error',
-});
+bundleWorker(join(root, 'bench', 'train', 'worker.ts'), workerJs);
 const lines: string[] = [];
 const started = new Date().toISOString();
 lines.push(await calibrate(), '');
