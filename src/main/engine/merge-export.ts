@@ -12,8 +12,7 @@ import { exportGguf } from './export';
 import { writeSafetensors, type StTensorSource } from './hf/safetensors';
 import { loadLoraAdapter, mergeLora } from './lora';
 import type { LoadedModel } from './model/loaded';
-import { loadGgufModel } from './model/gguf-model';
-import { loadHfModel } from './hf/model';
+import { loadModel } from './index';
 
 export interface MergeExportOptions {
   /** called before each tensor is merged and written */
@@ -58,7 +57,7 @@ function outDtype(stored: string): 'F32' | 'F16' | 'BF16' {
  */
 export function exportMergedModel(modelPath: string, adapterPath: string, outPath: string, opts: MergeExportOptions = {}): MergeExportResult {
   if (existsSync(outPath)) throw new Error(`${outPath} already exists: choose a new name (an export never overwrites)`);
-  const base: LoadedModel = statSync(modelPath).isDirectory() ? loadHfModel(modelPath) : loadGgufModel(modelPath);
+  const base = loadModel(modelPath);
   if (base.format === 'gguf' && !/\.gguf$/i.test(outPath)) throw new Error(`${outPath}: the model is a GGUF file, so the merged model is one too: give a path ending in .gguf`);
   const merged = mergeLora(base, loadLoraAdapter(adapterPath));
   const names = merged.weights.names();

@@ -132,21 +132,17 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
   };
   const resumeFrom = T.latestCheckpoint(checkpointDir);
   ctx.progress(null, 'building the training graph');
-  let trainer: import('../../engine/train').Trainer;
+  let trainer: import('../../engine/train').Trainer | undefined;
   try {
     trainer = resumeFrom ? await T.Trainer.resume(model, taskEx, options) : await T.Trainer.create(model, taskEx, options);
-  } catch (e) {
-    rmSync(weightCacheDir, { recursive: true, force: true });
-    throw e;
-  }
-  const metricsFile = join(runDir, 'metrics.jsonl');
-  // Steps after the checkpoint we resume from are trained again: drop their old metrics.
-  const kept = readTrainMetrics(runDir).filter((m) => resumeFrom !== null && m.step <= trainer.step);
-  writeFileSync(metricsFile, kept.map((m) => JSON.stringify(m) + '\n').join(''));
-  if (resumeFrom) ctx.log(`resuming from ${basename(resumeFrom)} (step ${trainer.step})`);
+    const metricsFile = join(runDir, 'metrics.jsonl');
+    // Steps after the checkpoint we resume from are trained again: drop their old metrics.
+    const resumedAt = trainer.step;
+    const kept = readTrainMetrics(runDir).filter((m) => resumeFrom !== null && m.step <= resumedAt);
+    writeFileSync(metricsFile, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+    if (resumeFrom) ctx.log(`resuming from ${basename(resumeFrom)} (step ${resumedAt})`);
 
-  let last: number | null = kept.at(-1)?.loss ?? null;
-  try {
+    let last: number | null = kept.at(-1)?.loss ?? null;
     const res = await trainer.train({
       onProgress: (m) => {
         const metric: TrainMetric = {
@@ -175,7 +171,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     }
     throw e;
   } finally {
-    await trainer.release();
+    await trainer?.release();
     // rewritten on every (re)start, so nothing is lost by removing it; it is as big as the fp32 weights
     rmSync(weightCacheDir, { recursive: true, force: true });
   }
