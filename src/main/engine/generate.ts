@@ -6,6 +6,7 @@
 import { ort } from './graph';
 import type { DecoderRuntime, KvCache } from './model/runtime';
 import type { TextTokenizer } from './tokenizer/types';
+import { IncrementalDetokenizer } from './tokenizer/incremental';
 import { mulberry32 } from '../util/prng';
 
 export interface SamplingOptions {
@@ -122,32 +123,53 @@ interface Row {
   prompt: number[];
   out: number[];
   done: FinishReason | null;
-  emitted: number;
+  /** the output's text so far (streamed pieces, cut before a stop string once one appears) */
   text: string;
+  /** characters of `text` passed to onToken */
+  emitted: number;
+  detok: IncrementalDetokenizer;
 }
 
-function visibleText(tok: TextTokenizer, row: Row, stops: string[]): { text: string; stopHit: boolean; safeLen: number } {
-  let text = tok.decode(row.out, { skipSpecial: true });
-  let stopHit = false;
+/** The finished row's text: the whole output decoded once, cut before the first stop string. */
+function finalText(tok: TextTokenizer, row: Row, stops: string[]): string {
+  const text = tok.decode(row.out, { skipSpecial: true });
+  return text.slice(0, firstStop(text, stops, 0));
+}
+
+/** Index of the earliest stop string in `text` at or after `from`, or text.length. */
+function firstStop(text: string, stops: string[], from: number): number {
+  let cut = text.length;
   for (const s of stops) {
-    const at = text.indexOf(s);
-    if (at >= 0) {
-      text = text.slice(0, at);
-      stopHit = true;
-    }
+    const at = text.indexOf(s, Math.max(0, from - s.length + 1));
+    if (at >= 0 && at < cut) cut = at;
   }
-  let safeLen = text.length;
-  if (!stopHit) {
-    // hold back an incomplete UTF-8 character and any suffix that could start a stop string
-    while (safeLen > 0 && text.charCodeAt(safeLen - 1) === 0xfffd) safeLen--;
-    for (const s of stops)
-      for (let k = Math.min(s.length - 1, safeLen); k > 0; k--)
-        if (text.slice(safeLen - k, safeLen) === s.slice(0, k)) {
-          safeLen -= k;
-          break;
-        }
+  return cut;
+}
+
+/**
+ * Append a token's text to the row; returns the text that may be shown now. Text that could be the
+ * start of a stop string is held back until it is known not to be one.
+ */
+function advanceText(row: Row, piece: string, stops: string[]): { delta: string; stopHit: boolean } {
+  const before = row.text.length;
+  row.text += piece;
+  const cut = firstStop(row.text, stops, before);
+  if (cut < row.text.length) {
+    row.text = row.text.slice(0, cut);
+    const delta = row.text.slice(row.emitted);
+    row.emitted = row.text.length;
+    return { delta, stopHit: true };
   }
-  return { text, stopHit, safeLen };
+  let safeLen = row.text.length;
+  for (const s of stops)
+    for (let k = Math.min(s.length - 1, safeLen - row.emitted); k > 0; k--)
+      if (row.text.endsWith(s.slice(0, k))) {
+        safeLen = Math.min(safeLen, row.text.length - k);
+        break;
+      }
+  const delta = row.text.slice(row.emitted, Math.max(row.emitted, safeLen));
+  row.emitted += delta.length;
+  return { delta, stopHit: false };
 }
 
 interface Placement {
@@ -232,7 +254,7 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
       const room = maxCtx - 1 - (keepBos ? 1 : 0);
       ids = [...(keepBos ? [ids[0]!] : []), ...ids.slice(ids.length - room)];
     }
-    return { prompt: ids, out: [], done: null, emitted: 0, text: '', limit: Math.max(0, Math.min(maxNewTokens, maxCtx - ids.length)) };
+    return { prompt: ids, out: [], done: null, text: '', emitted: 0, detok: new IncrementalDetokenizer(tok), limit: Math.max(0, Math.min(maxNewTokens, maxCtx - ids.length)) };
   });
   const rand = seededRandom(opts.seed ?? 0x5eed);
   const padId = tok.padId ?? tok.eosIds[0] ?? 0;
@@ -251,11 +273,9 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
       return padId;
     }
     r.out.push(t);
-    const vis = visibleText(tok, r, stops);
-    const delta = vis.stopHit ? vis.text.slice(r.emitted) : vis.text.slice(r.emitted, vis.safeLen);
-    r.emitted += delta.length;
+    const { delta, stopHit } = advanceText(r, r.detok.push(t), stops);
     opts.onToken?.({ index: ri, tokenId: t, text: delta });
-    if (vis.stopHit) finish(r, 'stop');
+    if (stopHit) finish(r, 'stop');
     else if (r.out.length >= r.limit) finish(r, 'length');
     return t;
   };
@@ -385,12 +405,13 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
   }
   rows.forEach((r) => finish(r, 'length'));
   return rows.map((r, i) => {
-    const vis = visibleText(tok, r, stops);
-    if (r.emitted < vis.text.length && opts.onToken && r.done !== 'cancelled') {
-      // flush text held back at the end (e.g. a partial stop-string prefix that never completed)
-      opts.onToken({ index: i, tokenId: -1, text: vis.text.slice(r.emitted) });
+    const text = finalText(tok, r, stops);
+    if (r.emitted < text.length && opts.onToken && r.done !== 'cancelled') {
+      // flush text held back at the end (a partial stop-string prefix that never completed, an
+      // incomplete character)
+      opts.onToken({ index: i, tokenId: -1, text: text.slice(r.emitted) });
     }
-    return { text: vis.text, tokenIds: r.out, promptTokens: r.prompt.length, finishReason: r.done! };
+    return { text, tokenIds: r.out, promptTokens: r.prompt.length, finishReason: r.done! };
   });
 }
 

@@ -71,6 +71,8 @@ export class HfTokenizer implements TextTokenizer {
     return this.tok.encode(text, { add_special_tokens: opts.addSpecial ?? true }).ids;
   }
   decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {
+    // the library refuses an empty list (a reply that ends at once, with EOS, has no tokens)
+    if (ids.length === 0) return '';
     return this.tok.decode(ids.slice(), { skip_special_tokens: opts.skipSpecial ?? true });
   }
   idToToken(id: number): string | undefined {
