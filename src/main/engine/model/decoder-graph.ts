@@ -168,14 +168,20 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return bias ? g.add(y, bias, `${label}_bias`) : y;
   };
 
-  // [B,S] of the current activations, for reshaping 2-D Gemm outputs back to 3-D
+  // [B,S] of the current activations, for reshaping 2-D fp16 Gemm outputs back to 3-D (built on
+  // first use: fp32 graphs multiply the 3-D activations directly and need no shapes)
+  let bsFull: Value | null = null;
+  let lastOnly = false;
   let bsShape: Value | null = null;
   const outShapes = new Map<number, Value>();
-  let shapePrefix = 'shape_bs';
   const shape3 = (out: number): Value => {
+    if (!bsShape) {
+      bsFull ??= g.op('Shape', [ids], {}, { name: 'batch_seq' }); // [B,S]
+      bsShape = lastOnly ? g.concat([g.slice(bsFull, [0], [1], [0]), g.constInt64([1])], 0, 'batch_one') : bsFull;
+    }
     let v = outShapes.get(out);
     if (!v) {
-      v = g.concat([bsShape!, g.constInt64([out])], 0, `${shapePrefix}_${out}`);
+      v = g.concat([bsShape, g.constInt64([out])], 0, `${lastOnly ? 'shape_b1' : 'shape_bs'}_${out}`);
       outShapes.set(out, v);
     }
     return v;
@@ -186,8 +192,12 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const bName = wName.replace(/\.weight$/, '.bias');
     const hasBias = shapes.has(bName);
     let y: Value;
-    if (fused) {
-      // Gemm with transB reads the [out, in] weight as stored (no transpose copy; memory-mapped when compiled to a cache)
+    if (fused && !half) {
+      // FusedMatMul with transB reads the [out, in] weight as stored (no transpose copy; memory-mapped
+      // when compiled to a cache) and takes the [B, S, in] activations as they are (no reshapes)
+      y = g.op('FusedMatMul', [x, W(wName)], { transB: 1 }, { domain: 'com.microsoft', name: label });
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (fused) {
       const x2 = g.reshape(x, [-1, inn!], `${label}_in2d`);
       const y2 = gemm(x2, wName, hasBias ? W(bName) : null, label);
       y = g.op('Reshape', [y2, shape3(out!)], {}, { name: `${label}_out3d` });
@@ -298,8 +308,6 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return m4;
   };
 
-  bsShape = g.op('Shape', [ids], {}, { name: 'batch_seq' }); // [B,S]
-
   // ---- embeddings
   let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
   if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
@@ -363,17 +371,18 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   }
   if (opts.logits === 'last') {
     x = g.slice(x, [-1], [2 ** 62], [1], 'last_position');
-    bsShape = g.concat([g.slice(bsShape, [0], [1], [0]), g.constInt64([1])], 0, 'batch_one');
+    lastOnly = true;
+    bsShape = null;
     outShapes.clear();
-    shapePrefix = 'shape_b1';
   }
   const hN = rmsNorm(x, 'model.norm.weight', 'final_norm');
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   let logits: Value;
-  if (fused) {
-    const h2 = g.reshape(hN, [-1, H], 'lm_head_in2d');
-    const lm = cfg.tieWordEmbeddings ? g.op('Gemm', [h2, W(head)], { transB: 1 }, { name: 'lm_head' }) : gemm(h2, head, null, 'lm_head');
-    logits = g.op('Reshape', [lm, shape3(cfg.vocabSize)], {}, { name: 'lm_head_out3d' });
+  if (fused && (!half || cfg.tieWordEmbeddings)) {
+    // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
+    logits = g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
+  } else if (fused) {
+    logits = g.op('Reshape', [gemm(g.reshape(hN, [-1, H], 'lm_head_in2d'), head, null, 'lm_head'), shape3(cfg.vocabSize)], {}, { name: 'lm_head_out3d' });
   } else logits = g.matmul(hN, g.transpose(W(head), [1, 0], 'lm_head_wT'), 'lm_head');
   if (cfg.finalSoftcap !== null) logits = softcap(logits, cfg.finalSoftcap, 'final_softcap');
   g.output(logits, 'logits');
