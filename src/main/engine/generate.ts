@@ -4,7 +4,7 @@
  * cooperative cancellation (shouldStop is polled between steps, e.g. reading a SharedArrayBuffer flag).
  */
 import { ort } from './graph';
-import type { DecoderRuntime, KvCache } from './model/runtime';
+import { kvChannels, type DecoderRuntime, type KvCache } from './model/runtime';
 import type { TextTokenizer } from './tokenizer/types';
 import { IncrementalDetokenizer } from './tokenizer/incremental';
 import { mulberry32 } from '../util/prng';
@@ -186,33 +186,23 @@ interface Placement {
  */
 function relayout(rt: DecoderRuntime, rows: Placement[], T: number, capacity: number): KvCache {
   const c = rt.model.config;
-  const H = c.numKvHeads;
+  const C = kvChannels(c);
   const hd = c.headDim;
   const next = rt.allocCache(rows.length, Math.max(capacity, T));
-  const set = next.pool!.buffers;
-  const dims = [rows.length, H, T, hd];
-  const keys: ort.Tensor[] = [];
-  const values: ort.Tensor[] = [];
-  for (let l = 0; l < c.numLayers; l++) {
-    const [dk, dv] = set[l]!;
-    rows.forEach((p, k) => {
-      const srcT = p.cache.length;
-      const n = srcT - p.skip;
-      if (n <= 0) return;
-      if (n > T) throw new Error('internal: KV row longer than the target cache');
-      const sk = p.cache.keys[l]!.data as Float32Array;
-      const sv = p.cache.values[l]!.data as Float32Array;
-      for (let h = 0; h < H; h++) {
-        const src = ((p.slot * H + h) * srcT + p.skip) * hd;
-        const dst = ((k * H + h) * T + (T - n)) * hd;
-        dk!.set(sk.subarray(src, src + n * hd), dst);
-        dv!.set(sv.subarray(src, src + n * hd), dst);
-      }
-    });
-    keys.push(new ort.Tensor('float32', dk!.subarray(0, rows.length * H * T * hd), dims));
-    values.push(new ort.Tensor('float32', dv!.subarray(0, rows.length * H * T * hd), dims));
-  }
-  return { keys, values, length: T, pool: next.pool };
+  const dst = next.pool!.buffer;
+  rows.forEach((p, k) => {
+    const srcT = p.cache.length;
+    const n = srcT - p.skip;
+    if (n <= 0) return;
+    if (n > T) throw new Error('internal: KV row longer than the target cache');
+    const src = p.cache.kv.data as Float32Array;
+    for (let ch = 0; ch < C; ch++) {
+      const from = ((p.slot * C + ch) * srcT + p.skip) * hd;
+      dst.set(src.subarray(from, from + n * hd), ((k * C + ch) * T + (T - n)) * hd);
+    }
+  });
+  const kv = new ort.Tensor('float32', dst.subarray(0, rows.length * C * T * hd), [rows.length, C, T, hd]);
+  return { kv, length: T, pool: next.pool };
 }
 
 /**

@@ -70,11 +70,11 @@ describe.skipIf(!stories)(`Llama decoder on stories260K${NOTE}`, () => {
         logits.push(...r.logits.subarray(0, 8), ...r.logits.subarray(model.config.vocabSize, model.config.vocabSize + 8));
         t += s;
       }
-      return { logits, keys: Array.from(cache.keys[0]!.data as Float32Array) };
+      return { logits, kv: Array.from(cache.kv.data as Float32Array) };
     };
     const pooled = await run(true);
     const fresh = await run(false);
-    expect(pooled.keys.length).toBe(2 * model.config.numKvHeads * n * model.config.headDim);
+    expect(pooled.kv.length).toBe(2 * 2 * model.config.numLayers * model.config.numKvHeads * n * model.config.headDim);
     expect(pooled).toEqual(fresh);
   });
 

@@ -9,6 +9,7 @@ import { createSession, defaultThreads, ort, saveModel } from '../graph';
 import { buildDecoderGraph, validateWeights, type DecoderGraphOptions, type LoraModule } from './decoder-graph';
 import type { LoadedModel } from './loaded';
 import { WeightFileWriter } from './weight-file';
+import type { DecoderConfig } from './config';
 
 export interface RuntimeOptions {
   /** intra-op threads (default: available parallelism, at most 8) */
@@ -41,14 +42,17 @@ export interface RuntimeOptions {
   weightDtype?: 'float32' | 'float16';
 }
 
-/** KV cache for a batch: per layer key/value tensors [B, kvHeads, T, headDim]. */
+/**
+ * KV cache for a batch: one tensor [B, 2·layers·kvHeads, T, headDim] holding every layer's keys
+ * then values (layer l's keys are channels [2l·kvHeads, (2l+1)·kvHeads), its values the next
+ * kvHeads), the step graph's packed past_key_values layout.
+ */
 export interface KvCache {
-  keys: ort.Tensor[];
-  values: ort.Tensor[];
+  kv: ort.Tensor;
   /** T: positions held (including padding) */
   length: number;
   /**
-   * Optional preallocated buffers (from allocCache): each step appends the new positions in place,
+   * Optional preallocated buffer (from allocCache): each step appends the new positions in place,
    * so decoding allocates no cache memory per step.
    */
   pool?: KvPool;
@@ -57,8 +61,13 @@ export interface KvCache {
 export interface KvPool {
   /** capacity in positions */
   maxLength: number;
-  /** per layer [key, value], each B*kvHeads*maxLength*headDim floats; the cache is held compact ([B, kvHeads, T, headDim]) at their start */
-  buffers: [Float32Array, Float32Array][];
+  /** B·2·layers·kvHeads·maxLength·headDim floats; the cache is held compact ([B, C, T, headDim]) at its start */
+  buffer: Float32Array;
+}
+
+/** Channels of the packed cache: 2 · layers · kvHeads. */
+export function kvChannels(c: DecoderConfig): number {
+  return 2 * c.numLayers * c.numKvHeads;
 }
 
 export interface StepResult {
@@ -108,7 +117,7 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 5 }));
+    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 6 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));
@@ -170,21 +179,18 @@ export class DecoderRuntime {
   /** An empty cache for a batch of `batch` rows. */
   emptyCache(batch: number): KvCache {
     const c = this.model.config;
-    const mk = () => new ort.Tensor('float32', new Float32Array(0), [batch, c.numKvHeads, 0, c.headDim]);
-    return { keys: Array.from({ length: c.numLayers }, mk), values: Array.from({ length: c.numLayers }, mk), length: 0 };
+    return { kv: new ort.Tensor('float32', new Float32Array(0), [batch, kvChannels(c), 0, c.headDim]), length: 0 };
   }
 
   /**
-   * An empty cache with preallocated buffers for up to `maxLength` positions: steps then append
+   * An empty cache with a preallocated buffer for up to `maxLength` positions: steps then append
    * the new keys and values in place (no per-step cache allocation, no garbage to collect).
    * A pooled cache is consumed by `step`: keep only the newest cache object (older ones share the
-   * buffers, which the next step rewrites).
+   * buffer, which the next step rewrites).
    */
   allocCache(batch: number, maxLength: number): KvCache {
     const c = this.model.config;
-    const n = batch * c.numKvHeads * maxLength * c.headDim;
-    const buffers = Array.from({ length: c.numLayers }, (): [Float32Array, Float32Array] => [new Float32Array(n), new Float32Array(n)]);
-    return { ...this.emptyCache(batch), pool: { maxLength, buffers } };
+    return { ...this.emptyCache(batch), pool: { maxLength, buffer: new Float32Array(batch * kvChannels(c) * maxLength * c.headDim) } };
   }
 
   /**
@@ -196,35 +202,21 @@ export class DecoderRuntime {
     const seq = ids.length / batch;
     const total = attentionMask.length / batch;
     if (total !== cache.length + seq) throw new Error(`step: attention mask covers ${total} positions, expected ${cache.length + seq}`);
-    const feeds: Record<string, ort.Tensor> = {
+    // No preallocated outputs: onnxruntime-node would write into them and still return copies.
+    const out = await s.run({
       input_ids: new ort.Tensor('int64', ids, [batch, seq]),
       attention_mask: new ort.Tensor('int64', attentionMask, [batch, total]),
       position_ids: new ort.Tensor('int64', positionIds, [batch, seq]),
-    };
+      past_key_values: cache.kv,
+    });
     const c = this.model.config;
-    for (let l = 0; l < c.numLayers; l++) {
-      feeds[`past_key_values.${l}.key`] = cache.keys[l]!;
-      feeds[`past_key_values.${l}.value`] = cache.values[l]!;
-    }
-    // No preallocated outputs: onnxruntime-node would write into them and still return copies.
-    const out = await s.run(feeds);
-    const rows = batch * c.numKvHeads;
-    const dims = [batch, c.numKvHeads, total, c.headDim];
+    const rows = batch * kvChannels(c);
+    const size = rows * total * c.headDim;
     const pool = cache.pool && total <= cache.pool.maxLength ? cache.pool : undefined;
-    const keys: ort.Tensor[] = [];
-    const values: ort.Tensor[] = [];
-    for (let l = 0; l < c.numLayers; l++) {
-      const pair: ort.Tensor[] = [];
-      for (const [j, past, name] of [[0, cache.keys[l]!, 'key'], [1, cache.values[l]!, 'value']] as const) {
-        const fresh = out[`new_key_values.${l}.${name}`]!.data as Float32Array;
-        const dst = pool ? pool.buffers[l]![j] : new Float32Array(rows * total * c.headDim);
-        appendPositions(dst, past.data as Float32Array, fresh, rows, cache.length, seq, c.headDim);
-        pair.push(new ort.Tensor('float32', dst.subarray(0, rows * total * c.headDim), dims));
-      }
-      keys.push(pair[0]!);
-      values.push(pair[1]!);
-    }
-    return { logits: out['logits']!.data as Float32Array, cache: { keys, values, length: total, ...(pool ? { pool } : {}) } };
+    const dst = pool ? pool.buffer : new Float32Array(size);
+    appendPositions(dst, cache.kv.data as Float32Array, out['new_key_values']!.data as Float32Array, rows, cache.length, seq, c.headDim);
+    const kv = new ort.Tensor('float32', dst.subarray(0, size), [batch, kvChannels(c), total, c.headDim]);
+    return { logits: out['logits']!.data as Float32Array, cache: { kv, length: total, ...(pool ? { pool } : {}) } };
   }
 
   /**
