@@ -180,6 +180,13 @@ export function fuseFrozenTransposes(g: Graph): number {
  * forward nodes (between the residual outputs of layers l-1 and l) are cloned once, right before
  * the first backward node that needs one of their values, so the originals die with the forward
  * pass. Values from outside the layer (its input, weights, masks, RoPE tables) are shared.
+ *
+ * The clones would otherwise depend only on values that exist early (the layer input, weights):
+ * onnxruntime would then be free to run them during the forward pass, and its common-subexpression
+ * elimination would merge them back into the originals; both undo the memory saving. So the clones
+ * read the layer input through `x + 0·size(g)`, where g is a backward value of the node that first
+ * needs them (a size is never NaN, so the sum is exactly x): a real data dependency on the
+ * backward pass, and inputs no original node has.
  */
 export function recomputeLayers(g: Graph, forwardCount: number, numLayers: number): number {
   const nodes = g.nodes;
@@ -207,13 +214,32 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
     if (i === undefined || kept.has(x)) return -1;
     return segmentOf(i);
   };
+  /** the residual stream entering layer l (the first operand of its attention residual add) */
+  const layerInput = (l: number): string => {
+    const i = producerIdx.get(`l${l}_attn_residual`);
+    if (i === undefined) throw new Error(`recompute: l${l}_attn_residual not found`);
+    return nodes[i]!.inputs[0]!;
+  };
+  const backwardValues = new Set<string>();
   const clones = new Map<string, string>();
   const done = new Set<number>();
   const backward = nodes.splice(forwardCount);
   const out: GraphNode[] = [];
   let cloneCount = 0;
-  const cloneSegment = (l: number) => {
+  /** the layer input, made to wait for backward value `after` (exactly equal in value) */
+  const gated = (l: number, after: string | undefined): string | undefined => {
+    if (!after) return undefined;
+    const x = layerInput(l);
+    const mark = g.nodes.length;
+    const zero = g.mul(g.cast(g.op('Size', [after], {}, { name: `rc/l${l}_after_size` }), 'float32', `rc/l${l}_after_f`), g.constFloat(0), `rc/l${l}_zero`);
+    const y = g.add(x, zero, `rc/l${l}_input`);
+    out.push(...g.nodes.splice(mark));
+    return y.name;
+  };
+  const cloneSegment = (l: number, after: string | undefined) => {
     const from = l === 0 ? 0 : bounds[l - 1]! + 1;
+    const input = layerInput(l);
+    const gatedInput = gated(l, after);
     for (let i = from; i <= bounds[l]!; i++) {
       const n = nodes[i]!;
       const outNames = n.outputs.map((o) => g.uniqueName(`rc/${o}`));
@@ -221,7 +247,8 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
         const v = g.value(o);
         return { dtype: v.dtype, shape: v.shape, constValue: v.constValue };
       });
-      g.opN(n.opType, n.inputs.map((x) => (x ? clones.get(x) ?? x : null)), { ...n.attributes }, { name: `rc/${n.name}`, domain: n.domain, outputs: outNames, outTypes });
+      const ins = n.inputs.map((x) => (x ? (x === input && gatedInput ? gatedInput : (clones.get(x) ?? x)) : null));
+      g.opN(n.opType, ins, { ...n.attributes }, { name: `rc/${n.name}`, domain: n.domain, outputs: outNames, outTypes });
       out.push(g.nodes.pop()!);
       n.outputs.forEach((o, k) => {
         if (recomputable(o) === l) clones.set(o, outNames[k]!);
@@ -234,10 +261,11 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
       const l = x ? recomputable(x) : -1;
       if (l >= 0 && !done.has(l)) {
         done.add(l);
-        cloneSegment(l);
+        cloneSegment(l, n.inputs.find((v) => v && backwardValues.has(v)) ?? undefined);
       }
     }
     out.push({ ...n, inputs: n.inputs.map((x) => (x && recomputable(x) >= 0 ? clones.get(x)! : x)) });
+    for (const o of n.outputs) backwardValues.add(o);
   }
   nodes.push(...out);
   return cloneCount;
