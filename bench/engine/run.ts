@@ -179,6 +179,9 @@ function main(): void {
     '  2-thread numbers collapse (see the load average above); the 1-thread tables are the fairer comparison.',
     '- Prefill rows measure time to first token for a 128-token prompt (their decode column is not meaningful).',
     '- stories260K weights are 1 MB, so its RSS is the runtime alone.',
+    '- Peak RSS is read at the end of the first measured generation (one generation per process, as in',
+    '  earlier runs); the repeated rounds add garbage the GC has not collected yet (the worker also prints',
+    '  the end-of-process peak, maxRssEndMB: up to ~30 MB more for 7 prefill rounds of the 100M model).',
   ].join('\n');
   writeResultsSection('engine', section);
   console.log(section);
