@@ -39,6 +39,8 @@ export const TrainRunParams = z.object({
   batchSize: z.number().int().min(1).max(1024).default(4),
   gradAccumSteps: z.number().int().min(1).max(1024).default(1),
   maxLength: z.number().int().min(8).max(32_768).default(256),
+  /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
+  recompute: z.boolean().default(false),
   warmupSteps: z.number().int().min(0).default(0),
   seed: z.number().int().min(0).default(0),
   checkpointEvery: z.number().int().min(1).default(25),
@@ -60,6 +62,7 @@ export const TrainMemoryInput = z
     maxLength: z.number().int().min(8).max(32_768),
     rank: z.number().int().min(1).max(256),
     targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+    recompute: z.boolean().optional(),
   })
   .strict();
 export type TrainMemoryInput = z.infer<typeof TrainMemoryInput>;

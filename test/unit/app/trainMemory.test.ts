@@ -17,6 +17,7 @@ describe('train.estimateMemory', () => {
     const loraParams = 2 * 4 * (32 + 32 + 32 + 16);
     expect(e).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams }));
     expect((await trainingMemory({ ...input, batchSize: 4 })).activationsBytes).toBe(2 * e.activationsBytes);
+    expect(await trainingMemory({ ...input, recompute: true })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, recompute: true }));
   });
 
   it.skipIf(!stories)('reads a GGUF header', async () => {

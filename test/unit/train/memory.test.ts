@@ -18,4 +18,15 @@ describe('estimateTrainingMemory', () => {
     expect(b.logitsBytes).toBe(4 * a.logitsBytes);
     expect(estimateTrainingMemory(cfg, { batch: 1, seq: 64, loraParams: 2000 }).totalBytes).toBeGreaterThan(a.totalBytes);
   });
+
+  it('counts fewer activations with recomputation, but at least every layer input', () => {
+    // 12 layers: with the fixture's 2 the layer inputs plus one layer in flight are no saving
+    const cfg = { ...loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config, numLayers: 12 };
+    const run = { batch: 2, seq: 64, loraParams: 1000 };
+    const full = estimateTrainingMemory(cfg, run);
+    const rc = estimateTrainingMemory(cfg, { ...run, recompute: true });
+    expect(rc.activationsBytes).toBeLessThan(full.activationsBytes);
+    expect(rc.activationsBytes).toBeGreaterThanOrEqual(2 * 64 * cfg.numLayers * cfg.hiddenSize * 4);
+    expect({ ...rc, activationsBytes: 0, totalBytes: 0 }).toEqual({ ...full, activationsBytes: 0, totalBytes: 0 });
+  });
 });

@@ -20,7 +20,12 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
       const params = initLoraParams(targets, new Rng(3), { bStd: 0.2 });
       const trainBase = new Set(['model.norm.weight', 'model.layers.1.input_layernorm.weight', 'model.embed_tokens.weight']);
       const tg = buildTrainGraph(cfg, model.weights, { lora: targets, trainWeights: (n) => trainBase.has(n), forwardOnly: false, recompute });
-      if (recompute) expect(tg.graph.nodes.some((n) => n.name.startsWith('rc/'))).toBe(true);
+      if (recompute) {
+        expect(tg.graph.nodes.some((n) => n.name.startsWith('rc/'))).toBe(true);
+        // each layer's recomputation waits for the backward pass (its input is gated on a backward value)
+        const gates = tg.graph.nodes.filter((n) => /^rc\/l\d+_input$/.test(n.name));
+        expect(gates.map((n) => n.name).sort()).toEqual(Array.from({ length: cfg.numLayers }, (_, l) => `rc/l${l}_input`).sort());
+      }
       const g64 = retypeGraph(tg.graph);
       // (with recomputation SiLU's forward has one consumer and onnxruntime fuses it into QuickGelu, float32-only)
       const sess = await createSession(g64.build(), { intraOpThreads: 1, graphOptimizationLevel: recompute ? 'basic' : 'all' });

@@ -185,8 +185,8 @@ export function fuseFrozenTransposes(g: Graph): number {
  * onnxruntime would then be free to run them during the forward pass, and its common-subexpression
  * elimination would merge them back into the originals; both undo the memory saving. So the clones
  * read the layer input through `x + 0·size(g)`, where g is a backward value of the node that first
- * needs them (a size is never NaN, so the sum is exactly x): a real data dependency on the
- * backward pass, and inputs no original node has.
+ * needs them, or the newest backward value before it (a size is never NaN, so the sum is exactly
+ * x): a real data dependency on the backward pass, and inputs no original node has.
  */
 export function recomputeLayers(g: Graph, forwardCount: number, numLayers: number): number {
   const nodes = g.nodes;
@@ -221,6 +221,7 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
     return nodes[i]!.inputs[0]!;
   };
   const backwardValues = new Set<string>();
+  let lastBackward: string | undefined;
   const clones = new Map<string, string>();
   const done = new Set<number>();
   const backward = nodes.splice(forwardCount);
@@ -261,11 +262,14 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
       const l = x ? recomputable(x) : -1;
       if (l >= 0 && !done.has(l)) {
         done.add(l);
-        cloneSegment(l, n.inputs.find((v) => v && backwardValues.has(v)) ?? undefined);
+        // a backward input of this node, or else (autodiff's Transpose of a forward value, say)
+        // the newest backward value so far
+        cloneSegment(l, n.inputs.find((v) => v && backwardValues.has(v)) ?? lastBackward);
       }
     }
     out.push({ ...n, inputs: n.inputs.map((x) => (x && recomputable(x) >= 0 ? clones.get(x)! : x)) });
     for (const o of n.outputs) backwardValues.add(o);
+    lastBackward = n.outputs[0] ?? lastBackward;
   }
   nodes.push(...out);
   return cloneCount;

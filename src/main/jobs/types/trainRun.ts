@@ -122,6 +122,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     batchSize: p.batchSize,
     gradAccumSteps: p.gradAccumSteps,
     maxLength: p.maxLength,
+    recompute: p.recompute,
     seed: p.seed,
     checkpointDir,
     checkpointEvery: p.checkpointEvery,

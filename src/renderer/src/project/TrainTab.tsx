@@ -51,6 +51,7 @@ function NewTraining({ projectId }: { projectId: number }) {
   const [steps, setSteps] = useState('100');
   const [batch, setBatch] = useState('4');
   const [maxLength, setMaxLength] = useState('256');
+  const [recompute, setRecompute] = useState(false);
   useEffect(() => {
     if (!modelId && models.data?.[0]) setModelId(String(models.data[0].id));
   }, [models.data, modelId]);
@@ -70,6 +71,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           maxSteps: Number(steps),
           batchSize: Number(batch),
           maxLength: Number(maxLength),
+          recompute,
         },
       },
     });
@@ -113,8 +115,12 @@ function NewTraining({ projectId }: { projectId: number }) {
           <TextField label="Max tokens per example" value={maxLength} onChange={(e) => setMaxLength(e.target.value)} inputMode="numeric" />
         </div>
         <CheckboxGroup legend="LoRA target modules" options={TARGETS.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={setTargets} />
+        <label className="small">
+          <input type="checkbox" checked={recompute} onChange={(e) => setRecompute(e.target.checked)} /> Recompute activations in the backward pass (activation
+          checkpointing: less memory, about a quarter more compute per step)
+        </label>
         {modelPath && targets.length > 0 && [batch, maxLength, rank].every((v) => /^[1-9][0-9]*$/.test(v)) && Number(maxLength) >= 8 && (
-          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][] }} />
+          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], recompute }} />
         )}
         <ErrorBanner error={start.error} />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
@@ -127,7 +133,7 @@ function NewTraining({ projectId }: { projectId: number }) {
 
 /** Estimated peak memory of the run as configured, before it starts. */
 function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
-  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join()]);
+  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.recompute]);
   const gib = (b: number) => (b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
   if (est.error) return <ErrorBanner error={est.error} />;
   if (!est.data) return null;
