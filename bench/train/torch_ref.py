@@ -11,6 +11,7 @@ import sys
 import time
 
 import torch
+import torch.utils.checkpoint
 
 spec = json.loads(sys.argv[1])
 torch.set_num_threads(spec["threads"])
@@ -66,21 +67,27 @@ def lin(x, name):
     return y
 
 
+def layer(x, l):
+    p = f"{l}."
+    h = rms(x, W[p + "n1"])
+    q = lin(h, p + "q").view(B, S, nh, hd).transpose(1, 2)
+    k = lin(h, p + "k").view(B, S, kvh, hd).transpose(1, 2)
+    v = lin(h, p + "v").view(B, S, kvh, hd).transpose(1, 2)
+    q, k = q * cos + rot(q) * sin, k * cos + rot(k) * sin
+    k, v = k.repeat_interleave(nh // kvh, 1), v.repeat_interleave(nh // kvh, 1)
+    a = ((q @ k.transpose(-1, -2)) / math.sqrt(hd) + causal).softmax(-1) @ v
+    x = x + lin(a.transpose(1, 2).reshape(B, S, H), p + "o")
+    h2 = rms(x, W[p + "n2"])
+    g = lin(h2, p + "gate")
+    x = x + lin(torch.nn.functional.silu(g) * lin(h2, p + "up"), p + "down")
+    return x
+
+
 def forward(ids):
     x = W["embed"][ids]
     for l in range(L):
-        p = f"{l}."
-        h = rms(x, W[p + "n1"])
-        q = lin(h, p + "q").view(B, S, nh, hd).transpose(1, 2)
-        k = lin(h, p + "k").view(B, S, kvh, hd).transpose(1, 2)
-        v = lin(h, p + "v").view(B, S, kvh, hd).transpose(1, 2)
-        q, k = q * cos + rot(q) * sin, k * cos + rot(k) * sin
-        k, v = k.repeat_interleave(nh // kvh, 1), v.repeat_interleave(nh // kvh, 1)
-        a = ((q @ k.transpose(-1, -2)) / math.sqrt(hd) + causal).softmax(-1) @ v
-        x = x + lin(a.transpose(1, 2).reshape(B, S, H), p + "o")
-        h2 = rms(x, W[p + "n2"])
-        g = lin(h2, p + "gate")
-        x = x + lin(torch.nn.functional.silu(g) * lin(h2, p + "up"), p + "down")
+        # activation checkpointing per layer when asked (as our recompute option)
+        x = torch.utils.checkpoint.checkpoint(layer, x, l, use_reentrant=False) if spec.get("recompute") else layer(x, l)
     return rms(x, W["norm"]) @ W["head"].t()
 
 

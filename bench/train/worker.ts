@@ -1,6 +1,6 @@
 /**
- * One training-benchmark measurement in its own process: LoRA training steps on a random Llama
- * (GGUF written by bench/engine/random-model.ts), printing one JSON line.
+ * One training-benchmark measurement in its own process: LoRA training steps on stories260K or a
+ * random Llama (GGUF written by bench/engine/random-model.ts), printing one JSON line.
  *
  *   node --import tsx bench/train/worker.ts '<spec json>'   (bench/train/run.ts runs it bundled to plain JS)
  */
@@ -10,6 +10,10 @@ import { Trainer, estimateTrainingMemory, type TrainExample } from '../../src/ma
 import { ensureRandomLlama, paramCount, type RandomLlamaSpec } from '../engine/random-model';
 
 interface Spec extends RandomLlamaSpec {
+  /** 'stories260K': train the real model (tokenizerFrom), not a random one of this shape */
+  model?: string;
+  /** activation checkpointing */
+  recompute?: boolean;
   rank: number;
   alpha: number;
   targets: string[];
@@ -22,7 +26,8 @@ interface Spec extends RandomLlamaSpec {
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
-const path = ensureRandomLlama(join(spec.cacheDir, `train-llama-${spec.hidden}x${spec.layers}-${spec.vocab}.gguf`), spec, spec.tokenizerFrom);
+const path =
+  spec.model === 'stories260K' ? spec.tokenizerFrom : ensureRandomLlama(join(spec.cacheDir, `train-llama-${spec.hidden}x${spec.layers}-${spec.vocab}.gguf`), spec, spec.tokenizerFrom);
 const cpu0 = process.cpuUsage();
 const t0 = Date.now();
 const model = loadModel(path);
@@ -38,7 +43,7 @@ const tr = await Trainer.create(model, data, {
   threads: spec.threads,
   schedule: { type: 'constant' },
   memArena: process.env.MEM_ARENA === '1' ? true : undefined,
-  recompute: process.env.RECOMPUTE === '1' ? true : undefined,
+  recompute: spec.recompute || process.env.RECOMPUTE === '1' ? true : undefined,
   weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`),
 });
 const setupMs = Date.now() - t0;
@@ -79,6 +84,7 @@ console.log(
         batch: spec.batch,
         seq: spec.seq,
         loraParams: tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+        recompute: spec.recompute || process.env.RECOMPUTE === '1',
       }).totalBytes / 2 ** 20,
     loss,
   }),

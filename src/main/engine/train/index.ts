@@ -46,7 +46,7 @@
  * - Memory: `estimateTrainingMemory(cfg, { batch, seq, loraParams })` (±25%); `weightCacheDir`
  *   memory-maps the frozen weights from disk; forward activations dominate beyond small batches
  *   (`recompute: true` — activation checkpointing — keeps only each layer's input and recomputes the
- *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 3.04 GB instead of 4.54 GB
+ *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 2.54 GB instead of 4.54 GB
  *   for ~25% more CPU). Measured: bench/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';

@@ -38,8 +38,9 @@ export function estimateTrainingMemory(
   const perTokenLayer = 16 * H + 2 * kv + 5 * F + 2 * cfg.numHeads * run.seq;
   const kept = tokens * cfg.numLayers * perTokenLayer * f;
   // with activation checkpointing the backward pass holds the layer inputs and one layer's values
-  // at a time; measured on the CPU EP the saving was about half the activation memory (134M model,
-  // 4×256 tokens: 3.04 vs 4.54 GB peak), not the ideal (layers-1)/layers: allocator high-water marks
+  // at a time; on the CPU EP about a third of the activation memory stayed (134M model, 4×256
+  // tokens: 2.54 vs 4.54 GB peak; allocator high-water marks), counted here as half to stay on the
+  // safe side (estimate 2.85 GB)
   const activationsBytes = run.recompute ? Math.min(kept, Math.max(tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f, kept / 2)) : kept;
   // logits, log-softmax, its exp and the logits' gradient
   const logitsBytes = 4 * tokens * cfg.vocabSize * f + (run.distillK ? 4 * tokens * run.distillK * 8 : 0);
