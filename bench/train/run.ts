@@ -5,7 +5,7 @@
  * step is a warm-up and is not timed. Both wall time and process CPU time per step are reported:
  * the benchmark machine is shared, and CPU time is the steadier of the two under contention.
  *
- *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute)
+ *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16)
  *
  * Writes the train section of bench/RESULTS.md.
  */
@@ -30,14 +30,15 @@ const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const SMOL = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, context: 2048 };
 /** stories260K's shape; our side trains the real GGUF, PyTorch the same shape with random weights (speed does not depend on the values) */
 const STORIES = { hidden: 64, layers: 5, heads: 8, kvHeads: 4, ffn: 172, vocab: 512, context: 512, model: 'stories260K' };
-const CONFIGS: Record<string, typeof SMOL & { model?: string; recompute?: boolean; batch: number; seq: number; rank: number; alpha: number; targets: string[] }> = {
+const CONFIGS: Record<string, typeof SMOL & { model?: string; recompute?: boolean; frozenF16?: boolean; batch: number; seq: number; rank: number; alpha: number; targets: string[] }> = {
   'stories260k-b8s256': { ...STORIES, batch: 8, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b1s128': { ...SMOL, batch: 1, seq: 128, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b4s256': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b4s256-recompute': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true },
+  'smol135m-b4s256-recompute-f16': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true, frozenF16: true },
   'smol135m-b4s256-all': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
 };
-const chosen = (process.env.CONFIGS ?? 'stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute').split(',');
+const chosen = (process.env.CONFIGS ?? 'stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16').split(',');
 
 interface Row {
   engine: string;
@@ -131,7 +132,7 @@ for (const name of chosen) {
   const row = (label: string, rs: Row[]) =>
     `| ${label} | ${median(rs.map((r) => r.stepMs)).toFixed(0)} | ${median(rs.map((r) => r.cpuMsPerStep)).toFixed(0)} | ${median(rs.map((r) => r.tokensPerSecond)).toFixed(1)} | ${median(rs.map((r) => r.tokensPerCpuSecond)).toFixed(1)} | ${(flops / (median(rs.map((r) => r.cpuMsPerStep)) / 1000) / 1e9).toFixed(1)} | ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} |`;
   lines.push(
-    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}`,
+    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}${c.frozenF16 ? ', frozen projection weights stored in fp16 and cast to fp32 where used on both sides' : ''}`,
     '',
     '| engine | wall ms/step | CPU ms/step | tokens/s (wall) | tokens per CPU-second | model GFLOP per CPU-second | peak RSS MB |',
     '|---|---|---|---|---|---|---|',

@@ -60,8 +60,15 @@ def rot(x):
     return torch.cat((-x[..., hd // 2:], x[..., : hd // 2]), -1)
 
 
+if spec.get("frozenF16"):
+    # frozen projection matrices stored in fp16, cast to fp32 where used (as our frozenWeightDtype)
+    for l in range(L):
+        for t in ("q", "k", "v", "o", "gate", "up", "down"):
+            W[f"{l}.{t}"] = W[f"{l}.{t}"].half()
+
+
 def lin(x, name):
-    y = x @ W[name].t()
+    y = x @ W[name].float().t()
     if name in A:
         y = y + (alpha / r) * ((x @ A[name].t()) @ Bm[name].t())
     return y

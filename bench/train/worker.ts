@@ -14,6 +14,8 @@ interface Spec extends RandomLlamaSpec {
   model?: string;
   /** activation checkpointing */
   recompute?: boolean;
+  /** frozen projection weights stored in fp16 (implies recompute) */
+  frozenF16?: boolean;
   rank: number;
   alpha: number;
   targets: string[];
@@ -44,7 +46,8 @@ const tr = await Trainer.create(model, data, {
   schedule: { type: 'constant' },
   memArena: process.env.MEM_ARENA === '1' ? true : undefined,
   recompute: spec.recompute || process.env.RECOMPUTE === '1' ? true : undefined,
-  weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}`),
+  frozenWeightDtype: spec.frozenF16 ? 'float16' : undefined,
+  weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}`),
 });
 const setupMs = Date.now() - t0;
 const times: number[] = [];
@@ -85,6 +88,7 @@ console.log(
         seq: spec.seq,
         loraParams: tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
         recompute: spec.recompute || process.env.RECOMPUTE === '1',
+        frozenWeightDtype: spec.frozenF16 ? 'float16' : 'float32',
       }).totalBytes / 2 ** 20,
     loss,
   }),

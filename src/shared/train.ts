@@ -41,6 +41,8 @@ export const TrainRunParams = z.object({
   maxLength: z.number().int().min(8).max(32_768).default(256),
   /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
   recompute: z.boolean().default(false),
+  /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */
+  frozenWeightDtype: z.enum(['float32', 'float16']).default('float32'),
   warmupSteps: z.number().int().min(0).default(0),
   seed: z.number().int().min(0).default(0),
   checkpointEvery: z.number().int().min(1).default(25),
@@ -63,6 +65,7 @@ export const TrainMemoryInput = z
     rank: z.number().int().min(1).max(256),
     targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
     recompute: z.boolean().optional(),
+    frozenWeightDtype: z.enum(['float32', 'float16']).optional(),
   })
   .strict();
 export type TrainMemoryInput = z.infer<typeof TrainMemoryInput>;

@@ -25,5 +25,5 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
   }
   const targets = resolveLoraTargets(cfg, { rank: p.rank, alpha: 2 * p.rank, targetModules: p.targetModules });
   const loraParams = targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
-  return estimateTrainingMemory(cfg, { batch: p.batchSize, seq: p.maxLength, loraParams, recompute: p.recompute ?? false });
+  return estimateTrainingMemory(cfg, { batch: p.batchSize, seq: p.maxLength, loraParams, recompute: p.recompute ?? false, frozenWeightDtype: p.frozenWeightDtype ?? 'float32' });
 }

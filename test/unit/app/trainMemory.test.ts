@@ -18,6 +18,7 @@ describe('train.estimateMemory', () => {
     expect(e).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams }));
     expect((await trainingMemory({ ...input, batchSize: 4 })).activationsBytes).toBe(2 * e.activationsBytes);
     expect(await trainingMemory({ ...input, recompute: true })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, recompute: true }));
+    expect(await trainingMemory({ ...input, frozenWeightDtype: 'float16' })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, frozenWeightDtype: 'float16' }));
   });
 
   it.skipIf(!stories)('reads a GGUF header', async () => {

@@ -29,4 +29,16 @@ describe('estimateTrainingMemory', () => {
     expect(rc.activationsBytes).toBeGreaterThanOrEqual(2 * 64 * cfg.numLayers * cfg.hiddenSize * 4);
     expect({ ...rc, activationsBytes: 0, totalBytes: 0 }).toEqual({ ...full, activationsBytes: 0, totalBytes: 0 });
   });
+
+  it('counts fp16 frozen projections at 2 bytes, and the recomputation they turn on', () => {
+    const cfg = { ...loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config, numLayers: 12 };
+    const run = { batch: 2, seq: 64, loraParams: 1000 };
+    const h = cfg.hiddenSize;
+    const q = cfg.numHeads * cfg.headDim;
+    const kv = cfg.numKvHeads * cfg.headDim;
+    const projections = cfg.numLayers * (2 * h * q + 2 * h * kv + 3 * h * cfg.intermediateSize);
+    const half = estimateTrainingMemory(cfg, { ...run, frozenWeightDtype: 'float16' });
+    expect(half.weightsBytes).toBe(4 * parameterCount(cfg) - 2 * projections);
+    expect(half.activationsBytes).toBe(estimateTrainingMemory(cfg, { ...run, recompute: true }).activationsBytes);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
@@ -18,6 +18,8 @@ import {
   type TrainExample,
 } from '../../../src/main/engine/train';
 import { repoRoot } from '../../helpers/shared';
+import { halfToFloat, toHalfArray } from '../../../src/main/engine/graph';
+import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 
 const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
 const tmp = mkdtempSync(join(tmpdir(), 'safetune-train-'));
@@ -149,6 +151,35 @@ describe('LoRA trainer on the tiny Llama', () => {
     const rb = await b.train();
     await b.release();
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-4 * Math.max(1, l)));
+  });
+
+  it('fp16 frozen weights: stored at 2 bytes per parameter, and training equals the fp32 model with those weights rounded to fp16', async () => {
+    const common = { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, maxSteps: 4, batchSize: 3, seed: 5, threads: 1 };
+    const projection = /_proj\.weight$/;
+    const rounded: LoadedModel = {
+      ...model,
+      weights: {
+        origin: model.weights.origin,
+        names: () => model.weights.names(),
+        has: (n) => model.weights.has(n),
+        shape: (n) => model.weights.shape(n),
+        dtype: (n) => model.weights.dtype(n),
+        f32: (n) => (projection.test(n) ? Float32Array.from(toHalfArray(model.weights.f32(n)), halfToFloat) : model.weights.f32(n)),
+      },
+    };
+    const a = await Trainer.create(rounded, seqs(), { ...common, recompute: true });
+    const ra = await a.train();
+    await a.release();
+    const dir = join(tmp, 'fp16-weights');
+    const b = await Trainer.create(model, seqs(), { ...common, frozenWeightDtype: 'float16', weightCacheDir: dir });
+    const rb = await b.train();
+    await b.release();
+    ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-5 * Math.max(1, l)));
+    // the frozen weights are stored as fp16: the weight file holds 2 bytes per projection parameter
+    const projParams = model.weights.names().filter((n) => projection.test(n)).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    const fp32Params = model.weights.names().filter((n) => !projection.test(n)).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    const bytes = readdirSync(dir).filter((f) => f.endsWith('.bin')).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    expect(bytes).toBeLessThan(2 * projParams + 4 * fp32Params + 65536);
   });
 
   it('refuses to resume with different options', async () => {

@@ -6,7 +6,7 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune train --project ID --model PATH [--method plain|replay|der|der++|lwf|ewc|l2sp|agem] [--selection ID] ' +
-  '[--template alpaca|chat|plain] [--steps N] [--batch N] [--lr X] [--rank R] [--alpha A] [--targets q,v] [--max-length N] [--recompute] [--seed S] [--workspace DIR] [--json]';
+  '[--template alpaca|chat|plain] [--steps N] [--batch N] [--lr X] [--rank R] [--alpha A] [--targets q,v] [--max-length N] [--recompute] [--fp16-weights] [--seed S] [--workspace DIR] [--json]';
 
 /** LoRA fine-tuning of a project's task data as a recorded, resumable job; prints the adapter path. */
 export const trainCommand: Command = {
@@ -32,6 +32,7 @@ export const trainCommand: Command = {
         targets: { type: 'string', default: 'q,v' },
         'max-length': { type: 'string', default: '256' },
         recompute: { type: 'boolean', default: false },
+        'fp16-weights': { type: 'boolean', default: false },
         seed: { type: 'string', default: '0' },
       },
       usage,
@@ -51,6 +52,7 @@ export const trainCommand: Command = {
       lora: { rank: Number(values.rank), alpha: Number(values.alpha), dropout: 0.05, targetModules: values.targets.split(',').map((t) => t.trim()) },
       maxLength: Number(values['max-length']),
       recompute: values.recompute,
+      frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
       seed: Number(values.seed),
     });
     if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));

@@ -43,6 +43,8 @@ export interface DecoderGraphOptions {
    * residuals stay fp32; embeddings and a tied LM head stay fp32). Measured on this x86 CPU (no
    * native fp16 GEMM): ~40% slower decoding and no lower peak RSS, because onnxruntime converts per
    * call; it is meant for GPU execution providers. Keep float32 on CPU.
+   * In plain-op (training) graphs, 'float16' stores the frozen projection matrices in fp16 and
+   * casts each to fp32 where it is used (see `linear`): half the frozen-weight memory, fp32 compute.
    */
   weightDtype?: 'float32' | 'float16';
   /** unmerged LoRA: module weight name (e.g. "model.layers.0.self_attn.q_proj.weight") → adapter */
@@ -195,7 +197,16 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const bName = wName.replace(/\.weight$/, '.bias');
     const hasBias = shapes.has(bName);
     let y: Value;
-    if (fused && !half) {
+    if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
+      // fp16 storage in a plain-op graph: an fp32 copy per use. The cast reads the weight through a
+      // Reshape to a shape computed from x (the same [out, in]; Reshape aliases its input), so
+      // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
+      // (train/graph.ts) casts again only when the backward pass reaches it.
+      const zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
+      const w = g.cast(g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }), 'float32', `${label}_w32`);
+      y = g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label });
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (fused && !half) {
       // FusedMatMul with transB reads the [out, in] weight as stored (no transpose copy; memory-mapped
       // when compiled to a cache) and takes the [B, S, in] activations as they are (no reshapes)
       y = g.op('FusedMatMul', [x, W(wName)], { transB: 1 }, { domain: 'com.microsoft', name: label });

@@ -44,6 +44,12 @@ export interface TrainGraphOptions {
    * from the layer's input (the residual stream) instead of keeping them from the forward pass.
    */
   recompute?: boolean;
+  /**
+   * Storage of the frozen projection matrices: 'float16' halves their memory (each is cast to fp32
+   * where it is used; compute stays fp32). Only pays off with `recompute`: otherwise the fp32 casts
+   * stay alive from the forward to the backward pass.
+   */
+  weightDtype?: 'float32' | 'float16';
   /** how frozen weights become initializers (e.g. WeightFileWriter.store: streamed to disk, memory-mapped) */
   storeWeight?: DecoderGraphOptions['storeWeight'];
 }
@@ -65,6 +71,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     kvCache: false,
     logits: 'all',
     fused: false,
+    weightDtype: opts.weightDtype,
     storeWeight: opts.storeWeight,
     weightAsInput: opts.trainWeights
       ? (n) => {

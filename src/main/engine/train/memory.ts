@@ -22,7 +22,7 @@ export interface TrainingMemoryEstimate {
 
 export function estimateTrainingMemory(
   cfg: DecoderConfig,
-  run: { batch: number; seq: number; loraParams: number; distillK?: number; weightsMapped?: boolean; recompute?: boolean },
+  run: { batch: number; seq: number; loraParams: number; distillK?: number; weightsMapped?: boolean; recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16' },
 ): TrainingMemoryEstimate {
   const f = 4;
   const tokens = run.batch * run.seq;
@@ -30,7 +30,11 @@ export function estimateTrainingMemory(
   const kv = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
-  const weightsBytes = (run.weightsMapped === false ? 2 : 1) * parameterCount(cfg) * f;
+  // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
+  const q = cfg.numHeads * cfg.headDim;
+  const projections = cfg.numLayers * (2 * H * q + 2 * H * kv + 3 * H * F);
+  const stored = parameterCount(cfg) * f - (run.frozenWeightDtype === 'float16' ? projections * 2 : 0);
+  const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * run.loraParams * f;
   // values kept per token and layer for the backward pass (norms, q/k/v, RoPE halves, context,
@@ -41,7 +45,8 @@ export function estimateTrainingMemory(
   // at a time; on the CPU EP about a third of the activation memory stayed (134M model, 4×256
   // tokens: 2.54 vs 4.54 GB peak; allocator high-water marks), counted here as half to stay on the
   // safe side (estimate 2.85 GB)
-  const activationsBytes = run.recompute ? Math.min(kept, Math.max(tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f, kept / 2)) : kept;
+  // (fp16 frozen weights turn recomputation on)
+  const activationsBytes = run.recompute || run.frozenWeightDtype === 'float16' ? Math.min(kept, Math.max(tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f, kept / 2)) : kept;
   // logits, log-softmax, its exp and the logits' gradient
   const logitsBytes = 4 * tokens * cfg.vocabSize * f + (run.distillK ? 4 * tokens * run.distillK * 8 : 0);
   const runtimeBytes = 150 * 2 ** 20;

@@ -61,6 +61,13 @@ export interface TrainerOptions {
    * instead of 4.54 GB for ~25% more CPU per step. Default off.
    */
   recompute?: boolean;
+  /**
+   * Storage of the frozen projection matrices (default 'float32'). 'float16' halves their memory
+   * (each is cast to fp32 where it is used, so the model trains on fp16-rounded weights with fp32
+   * compute) and turns on `recompute`, without which the casts would stay alive until the backward
+   * pass. Meant for large models; measured in bench/RESULTS.md.
+   */
+  frozenWeightDtype?: 'float32' | 'float16';
   /** onnxruntime CPU memory arena (default false: measured on a 134M model at 4×256 tokens, the arena's growth raised peak RSS by ~650 MB with no speed gain) */
   memArena?: boolean;
   /** write an onnxruntime profile (JSON) with this file prefix (performance work) */
@@ -296,7 +303,8 @@ export class Trainer {
         dropout: (this.options.lora.dropout ?? 0) > 0,
         distill: this.distill,
         storeWeight: writer?.store,
-        recompute: this.options.recompute,
+        recompute: this.options.recompute || this.options.frozenWeightDtype === 'float16',
+        weightDtype: this.options.frozenWeightDtype,
       });
     } finally {
       writer?.close();

@@ -123,6 +123,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     gradAccumSteps: p.gradAccumSteps,
     maxLength: p.maxLength,
     recompute: p.recompute,
+    frozenWeightDtype: p.frozenWeightDtype,
     seed: p.seed,
     checkpointDir,
     checkpointEvery: p.checkpointEvery,

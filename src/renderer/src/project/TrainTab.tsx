@@ -52,6 +52,7 @@ function NewTraining({ projectId }: { projectId: number }) {
   const [batch, setBatch] = useState('4');
   const [maxLength, setMaxLength] = useState('256');
   const [recompute, setRecompute] = useState(false);
+  const [fp16Weights, setFp16Weights] = useState(false);
   useEffect(() => {
     if (!modelId && models.data?.[0]) setModelId(String(models.data[0].id));
   }, [models.data, modelId]);
@@ -72,6 +73,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           batchSize: Number(batch),
           maxLength: Number(maxLength),
           recompute,
+          frozenWeightDtype: fp16Weights ? 'float16' : 'float32',
         },
       },
     });
@@ -119,8 +121,12 @@ function NewTraining({ projectId }: { projectId: number }) {
           <input type="checkbox" checked={recompute} onChange={(e) => setRecompute(e.target.checked)} /> Recompute activations in the backward pass (activation
           checkpointing: less memory, about a quarter more compute per step)
         </label>
+        <label className="small">
+          <input type="checkbox" checked={fp16Weights} onChange={(e) => setFp16Weights(e.target.checked)} /> Keep the frozen weights in fp16 (half their
+          memory; trains on fp16-rounded weights; recomputes activations)
+        </label>
         {modelPath && targets.length > 0 && [batch, maxLength, rank].every((v) => /^[1-9][0-9]*$/.test(v)) && Number(maxLength) >= 8 && (
-          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], recompute }} />
+          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], recompute, frozenWeightDtype: fp16Weights ? 'float16' : 'float32' }} />
         )}
         <ErrorBanner error={start.error} />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
@@ -133,7 +139,7 @@ function NewTraining({ projectId }: { projectId: number }) {
 
 /** Estimated peak memory of the run as configured, before it starts. */
 function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
-  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.recompute]);
+  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.recompute, input.frozenWeightDtype]);
   const gib = (b: number) => (b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
   if (est.error) return <ErrorBanner error={est.error} />;
   if (!est.data) return null;
