@@ -47,7 +47,8 @@
  *   memory-maps the frozen weights from disk; forward activations dominate beyond small batches
  *   (`recompute: true` — activation checkpointing — keeps only each layer's input and recomputes the
  *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 2.54 GB instead of 4.54 GB
- *   for ~25% more CPU). Measured: bench/RESULTS.md.
+ *   for ~25% more CPU); `frozenWeightDtype: 'float16'` stores the frozen projection matrices in fp16
+ *   (cast to fp32 where used; turns `recompute` on). Measured: bench/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
 export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
