@@ -31,8 +31,11 @@ W = {"embed": w(V, H), "norm": torch.ones(H), "head": w(V, H)}
 lora = []
 for l in range(L):
     p = f"{l}."
-    W[p + "q"], W[p + "k"], W[p + "v"], W[p + "o"] = w(H, H), w(kvh * hd, H), w(kvh * hd, H), w(H, H)
-    W[p + "gate"], W[p + "up"], W[p + "down"] = w(F, H), w(F, H), w(H, F)
+    # frozen projection matrices stored in fp16 when asked (as our frozenWeightDtype), each converted
+    # as it is created so no fp32 copy of the model exists at any time; cast to fp32 where used (lin)
+    pw = (lambda *shape: w(*shape).half()) if spec.get("frozenF16") else w
+    W[p + "q"], W[p + "k"], W[p + "v"], W[p + "o"] = pw(H, H), pw(kvh * hd, H), pw(kvh * hd, H), pw(H, H)
+    W[p + "gate"], W[p + "up"], W[p + "down"] = pw(F, H), pw(F, H), pw(H, F)
     W[p + "n1"], W[p + "n2"] = torch.ones(H), torch.ones(H)
 A, Bm = {}, {}
 for l in range(L):
@@ -58,13 +61,6 @@ def rms(x, g):
 
 def rot(x):
     return torch.cat((-x[..., hd // 2:], x[..., : hd // 2]), -1)
-
-
-if spec.get("frozenF16"):
-    # frozen projection matrices stored in fp16, cast to fp32 where used (as our frozenWeightDtype)
-    for l in range(L):
-        for t in ("q", "k", "v", "o", "gate", "up", "down"):
-            W[f"{l}.{t}"] = W[f"{l}.{t}"].half()
 
 
 def lin(x, name):

@@ -57,6 +57,14 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     expect(before).toBeGreaterThan(0);
     await page.getByLabel(/Recompute activations/).check();
     await expect.poll(activations, { timeout: 10_000 }).toBeLessThan(before);
+    // and keeps the frozen weights in fp16: the weights figure halves for the projections
+    const weights = async () => {
+      const m = /frozen weights ([\d.]+) (MiB|GiB)/.exec((await page.getByTestId('memory-estimate').textContent()) ?? '');
+      return m ? Number(m[1]) * (m[2] === 'GiB' ? 1024 : 1) : NaN;
+    };
+    const fp32Weights = await weights();
+    await page.getByLabel(/Keep the frozen weights in fp16/).check();
+    await expect.poll(weights, { timeout: 10_000 }).toBeLessThan(fp32Weights);
     await page.getByRole('button', { name: 'Start fine-tuning' }).click();
     const run = page.locator('section.train-run').first();
     await run.waitFor();
