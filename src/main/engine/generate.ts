@@ -148,9 +148,9 @@ function firstStop(text: string, stops: string[], from: number): number {
 
 /**
  * Append a token's text to the row; returns the text that may be shown now. Text that could be the
- * start of a stop string is held back until it is known not to be one.
+ * start of a stop string is held back until it is known not to be one. (Exported for tests.)
  */
-function advanceText(row: Row, piece: string, stops: string[]): { delta: string; stopHit: boolean } {
+export function advanceText(row: { text: string; emitted: number }, piece: string, stops: string[]): { delta: string; stopHit: boolean } {
   const before = row.text.length;
   row.text += piece;
   const cut = firstStop(row.text, stops, before);
@@ -162,7 +162,7 @@ function advanceText(row: Row, piece: string, stops: string[]): { delta: string;
   }
   let safeLen = row.text.length;
   for (const s of stops)
-    for (let k = Math.min(s.length - 1, safeLen - row.emitted); k > 0; k--)
+    for (let k = Math.min(s.length - 1, row.text.length - row.emitted); k > 0; k--)
       if (row.text.endsWith(s.slice(0, k))) {
         safeLen = Math.min(safeLen, row.text.length - k);
         break;

@@ -4,6 +4,7 @@ import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
 import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
 import { IncrementalDetokenizer } from '../../../src/main/engine/tokenizer/incremental';
+import { advanceText } from '../../../src/main/engine/generate';
 import type { TextTokenizer } from '../../../src/main/engine/tokenizer/types';
 import { mulberry32 } from '../../../src/main/util/prng';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
@@ -110,5 +111,37 @@ describe('incremental detokenisation (constant work per streamed token)', () => 
     expect(tok.decode(tok.encode('the cat café 東', { addSpecial: false }))).toBe('the cat café 東');
     const pool = Object.values(vocab);
     for (const ids of sequences(tok, pool, TEXTS, 14)) checkStream(tok, ids, vocab['a']!);
+  });
+});
+
+describe('stop strings while streaming', () => {
+  it('never shows the start of a stop string and cuts at the earliest one, for any split of the text', () => {
+    const rand = mulberry32(7);
+    // overlapping stops ('AB' inside 'XAB') and multi-character pieces
+    const stops = ['\n\nUser:', 'END', 'AB', 'XAB'];
+    const alphabet = ['a', 'A', 'B', 'X', 'E', 'N', 'D', 'ND', '\n', 'U', 'ser:', 'User:', ' '];
+    for (let n = 0; n < 500; n++) {
+      const pieces = Array.from({ length: 1 + Math.floor(rand() * 30) }, () => alphabet[Math.floor(rand() * alphabet.length)]!);
+      const whole = pieces.join('');
+      const cuts = stops.map((s) => whole.indexOf(s)).filter((i) => i >= 0);
+      const expected = cuts.length ? whole.slice(0, Math.min(...cuts)) : whole;
+      const row = { text: '', emitted: 0 };
+      let shown = '';
+      let stopped = false;
+      for (const p of pieces) {
+        const { delta, stopHit } = advanceText(row, p, stops);
+        shown += delta;
+        // what is shown is final text: a prefix of the expected result, never part of a stop string
+        expect(expected.startsWith(shown), `${JSON.stringify(pieces)}: shown ${JSON.stringify(shown)}`).toBe(true);
+        if (stopHit) {
+          stopped = true;
+          break;
+        }
+      }
+      expect(stopped).toBe(cuts.length > 0);
+      if (stopped) expect(shown).toBe(expected);
+      // held back at the end (a partial stop string that never completed) is what the caller flushes
+      else expect(shown + row.text.slice(row.emitted)).toBe(expected);
+    }
   });
 });
