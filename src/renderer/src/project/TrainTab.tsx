@@ -72,7 +72,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           maxSteps: Number(steps),
           batchSize: Number(batch),
           maxLength: Number(maxLength),
-          recompute,
+          recompute: recompute || fp16Weights,
           frozenWeightDtype: fp16Weights ? 'float16' : 'float32',
         },
       },
@@ -118,7 +118,7 @@ function NewTraining({ projectId }: { projectId: number }) {
         </div>
         <CheckboxGroup legend="LoRA target modules" options={TARGETS.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={setTargets} />
         <label className="small">
-          <input type="checkbox" checked={recompute} onChange={(e) => setRecompute(e.target.checked)} /> Recompute activations in the backward pass (activation
+          <input type="checkbox" checked={recompute || fp16Weights} disabled={fp16Weights} onChange={(e) => setRecompute(e.target.checked)} /> Recompute activations in the backward pass (activation
           checkpointing: less memory, about a quarter more compute per step)
         </label>
         <label className="small">
