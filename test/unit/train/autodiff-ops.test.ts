@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Graph, type DType, type Value } from '../../../src/main/engine/graph';
 import { addGradients } from '../../../src/main/engine/autodiff';
-import { gradCheck, projectLoss, randn, rng, type Feed } from './gradcheck';
+import { gradCheck, projectLoss, randn, type Feed } from './gradcheck';
+import { mulberry32 } from '../../../src/main/util/prng';
 
 type Build = (g: Graph, ins: Value[]) => Value;
 
@@ -16,7 +17,7 @@ interface Case {
 const F64 = 'float64';
 
 function makeFeeds(c: Case, seed: number): { feeds: Record<string, Feed>; wrt: string[] } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const feeds: Record<string, Feed> = {};
   const wrt: string[] = [];
   for (const i of c.inputs) {

@@ -1,19 +1,9 @@
 /** Finite-difference gradient checking for graphs with appended backward passes (test helper). */
 import { addGradients } from '../../../src/main/engine/autodiff';
 import { createSession, ort, type Graph, type Value } from '../../../src/main/engine/graph';
+import { mulberry32 } from '../../../src/main/util/prng';
 
 export type Feed = { data: Float64Array | Float32Array | BigInt64Array | Uint8Array; dims: number[] };
-
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randn(n: number, r: () => number, scale = 1): number[] {
   const out: number[] = [];
@@ -36,7 +26,7 @@ export function projectLoss(g: Graph, y: Value, seed = 7): Value {
   if (!y.shape || y.shape.some((d) => typeof d !== 'number')) throw new Error('projectLoss needs a static shape');
   const dims = y.shape as number[];
   const n = dims.reduce((a, b) => a * b, 1);
-  const vals = randn(n, rng(seed));
+  const vals = randn(n, mulberry32(seed));
   const R = y.dtype === 'float64' ? g.initializer(g.uniqueName('R'), Float64Array.from(vals), dims, 'float64') : g.initializer(g.uniqueName('R'), Float32Array.from(vals), dims, 'float32');
   return g.op('ReduceSum', [g.mul(y, R)], { keepdims: 0 });
 }
