@@ -38,6 +38,20 @@ const ALL = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
 describe('LoRA trainer on the tiny Llama', () => {
   const model = loadHfModel(TINY);
+  // the resumable run (checkpoints in tmp/split) and its data, shared by the resume tests
+  const resumeData = (): TrainExample[] => [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
+  const base = (dir: string): TrainerOptions => ({
+    lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
+    lr: 5e-3,
+    weightDecay: 0.01,
+    schedule: { type: 'cosine', warmupSteps: 2, totalSteps: 8 },
+    maxSteps: 8,
+    batchSize: 2,
+    gradAccumSteps: 2,
+    seed: 7,
+    threads: 1,
+    checkpointDir: dir,
+  });
 
   it('names a missing target module', () => {
     expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['q', 'qkv_proj'] })).toThrow(LoraConfigError);
@@ -68,19 +82,7 @@ describe('LoRA trainer on the tiny Llama', () => {
   });
 
   it('resuming from a checkpoint reproduces the uninterrupted loss curve exactly (dropout, accumulation, epochs, warm-up + cosine)', async () => {
-    const data = [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
-    const base = (dir: string): TrainerOptions => ({
-      lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
-      lr: 5e-3,
-      weightDecay: 0.01,
-      schedule: { type: 'cosine', warmupSteps: 2, totalSteps: 8 },
-      maxSteps: 8,
-      batchSize: 2,
-      gradAccumSteps: 2,
-      seed: 7,
-      threads: 1,
-      checkpointDir: dir,
-    });
+    const data = resumeData();
     const full = await Trainer.create(model, data, base(join(tmp, 'full')));
     const a = await full.train();
     await full.release();
@@ -176,8 +178,9 @@ describe('LoRA trainer on the tiny Llama', () => {
     await b.release();
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-5 * Math.max(1, l)));
     // the frozen weights are stored as fp16: the weight file holds 2 bytes per projection parameter
-    const projParams = model.weights.names().filter((n) => projection.test(n)).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
-    const fp32Params = model.weights.names().filter((n) => !projection.test(n)).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    const params = (proj: boolean) => model.weights.names().filter((n) => projection.test(n) === proj).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    const projParams = params(true);
+    const fp32Params = params(false);
     const bytes = readdirSync(dir).filter((f) => f.endsWith('.bin')).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     expect(bytes).toBeLessThan(2 * projParams + 4 * fp32Params + 65536);
   });
@@ -194,21 +197,7 @@ describe('LoRA trainer on the tiny Llama', () => {
         checkpointDir: dir,
       }),
     ).rejects.toThrow(/different training options/);
-    const data = [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
-    await expect(
-      Trainer.resume(model, data.slice(1), {
-        lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ['q', 'v', 'down'] },
-        lr: 5e-3,
-        weightDecay: 0.01,
-        schedule: { type: 'cosine', warmupSteps: 2, totalSteps: 8 },
-        maxSteps: 8,
-        batchSize: 2,
-        gradAccumSteps: 2,
-        seed: 7,
-        threads: 1,
-        checkpointDir: dir,
-      }),
-    ).rejects.toThrow(/different training data/);
+    await expect(Trainer.resume(model, resumeData().slice(1), base(dir))).rejects.toThrow(/different training data/);
   });
 
   it('a failed or interrupted checkpoint save keeps the previous checkpoint valid', async () => {
