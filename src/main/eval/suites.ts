@@ -492,6 +492,25 @@ async function fewShotPrefix(
   return { prefix: shots.map((x) => `${x.prompt}\n${x.answer}`).join('\n\n') + '\n\n', note: `${spec.n}-shot: examples from ${basename(spec.file)} (seed ${spec.seed ?? 0})` };
 }
 
+/**
+ * Put the few-shot examples (when asked) before every item's prompt; returns the suite's loader id,
+ * notes and source files, which name the examples' file and seed.
+ */
+async function applyFewShot(
+  items: SuiteItem[],
+  file: string,
+  loader: string,
+  opts: TaskLoadOptions,
+  required: string[],
+  render: (v: Record<string, unknown>) => { prompt: string; answer: string } | null,
+): Promise<{ loader: string; notes: string[]; files: string[] }> {
+  const spec = opts.fewShot;
+  if (!spec) return { loader, notes: [], files: [file] };
+  const { prefix, note } = await fewShotPrefix(spec, required, render, new Set(items.map((i) => i.prompt)), opts.signal);
+  for (const it of items) it.prompt = prefix + it.prompt;
+  return { loader: `${loader}|${spec.n}shot:${basename(spec.file)}:${spec.seed ?? 0}`, notes: [note], files: [file, spec.file] };
+}
+
 /** GSM8K JSONL (question, answer ending "#### N"): reference = N with thousands separators removed. */
 export async function loadGsm8k(file: string, opts: TaskLoadOptions = {}): Promise<Suite> {
   const issues: SuiteIssue[] = [];
@@ -520,26 +539,12 @@ export async function loadGsm8k(file: string, opts: TaskLoadOptions = {}): Promi
       meta: {},
     });
   }
-  const notes: string[] = [];
-  let loader = 'gsm8k@1';
-  if (opts.fewShot) {
-    const seen = new Set(items.map((i) => i.prompt));
-    const { prefix, note } = await fewShotPrefix(
-      opts.fewShot,
-      ['question', 'answer'],
-      (v) => {
-        const q = str(v.question).trim();
-        const a = str(v.answer).replace(/<<[^>]*>>/g, '').trim();
-        return q && /####/.test(a) ? { prompt: renderTemplate(template, { ...v, question: q }, `${opts.fewShot!.file}: template`), answer: a } : null;
-      },
-      seen,
-      opts.signal,
-    );
-    for (const it of items) it.prompt = prefix + it.prompt;
-    notes.push(note);
-    loader += `|${opts.fewShot.n}shot:${basename(opts.fewShot.file)}:${opts.fewShot.seed ?? 0}`;
-  }
-  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', loader, [file, ...(opts.fewShot ? [opts.fewShot.file] : [])], items, issues, { scorer: { kind: 'gsm8k' }, notes });
+  const shots = await applyFewShot(items, file, 'gsm8k@1', opts, ['question', 'answer'], (v) => {
+    const q = str(v.question).trim();
+    const a = str(v.answer).replace(/<<[^>]*>>/g, '').trim();
+    return q && /####/.test(a) ? { prompt: renderTemplate(template, { ...v, question: q }, `${opts.fewShot!.file}: template`), answer: a } : null;
+  });
+  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', shots.loader, shots.files, items, issues, { scorer: { kind: 'gsm8k' }, notes: shots.notes });
 }
 
 /** SST-2 TSV (sentence, label 0/1): reference "negative"/"positive". */
@@ -562,27 +567,13 @@ export async function loadSst2(file: string, opts: TaskLoadOptions = {}): Promis
     }
     items.push({ id: String(r.row + 1), prompt: renderTemplate(template, { ...r.value, sentence: s }, `${file}: template`), expected: 'answer', categories: [], sourceCategories: [], reference: ref, source: { file, line: r.line }, meta: {} });
   }
-  const notes: string[] = [];
-  let loader = 'sst2@1';
-  if (opts.fewShot) {
-    const seen = new Set(items.map((i) => i.prompt));
-    const { prefix, note } = await fewShotPrefix(
-      opts.fewShot,
-      ['sentence', 'label'],
-      (v) => {
-        const sentence = str(v.sentence).trim();
-        const l = str(v.label).trim();
-        const ans = l === '1' ? 'positive' : l === '0' ? 'negative' : null;
-        return sentence && ans ? { prompt: renderTemplate(template, { ...v, sentence }, `${opts.fewShot!.file}: template`), answer: ans } : null;
-      },
-      seen,
-      opts.signal,
-    );
-    for (const it of items) it.prompt = prefix + it.prompt;
-    notes.push(note);
-    loader += `|${opts.fewShot.n}shot:${basename(opts.fewShot.file)}:${opts.fewShot.seed ?? 0}`;
-  }
-  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', loader, [file, ...(opts.fewShot ? [opts.fewShot.file] : [])], items, issues, { scorer: { kind: 'sst2' }, notes });
+  const shots = await applyFewShot(items, file, 'sst2@1', opts, ['sentence', 'label'], (v) => {
+    const sentence = str(v.sentence).trim();
+    const l = str(v.label).trim();
+    const ans = l === '1' ? 'positive' : l === '0' ? 'negative' : null;
+    return sentence && ans ? { prompt: renderTemplate(template, { ...v, sentence }, `${opts.fewShot!.file}: template`), answer: ans } : null;
+  });
+  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', shots.loader, shots.files, items, issues, { scorer: { kind: 'sst2' }, notes: shots.notes });
 }
 
 // ---------------------------------------------------------------- user suites
