@@ -70,9 +70,16 @@ export function parameterCount(cfg: DecoderConfig): number {
   const h = cfg.hiddenSize;
   const q = cfg.numHeads * cfg.headDim;
   const kv = cfg.numKvHeads * cfg.headDim;
-  const attn = h * q + 2 * h * kv + q * h + (cfg.attentionBias ? q + 2 * kv : 0);
-  const mlp = 3 * h * cfg.intermediateSize;
+  const bias = cfg.attentionBias ? q + 2 * kv : 0;
   const norms = (cfg.sandwichNorms ? 4 : 2) * h;
   const emb = cfg.vocabSize * h;
-  return cfg.numLayers * (attn + mlp + norms) + emb + h + (cfg.tieWordEmbeddings ? 0 : emb);
+  return projectionParameterCount(cfg) + cfg.numLayers * (bias + norms) + emb + h + (cfg.tieWordEmbeddings ? 0 : emb);
+}
+
+/** Parameters of every layer's projection matrices (q, k, v, o, gate, up, down; no biases). */
+export function projectionParameterCount(cfg: DecoderConfig): number {
+  const h = cfg.hiddenSize;
+  const q = cfg.numHeads * cfg.headDim;
+  const kv = cfg.numKvHeads * cfg.headDim;
+  return cfg.numLayers * (2 * h * q + 2 * h * kv + 3 * h * cfg.intermediateSize);
 }

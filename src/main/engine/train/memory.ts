@@ -8,7 +8,7 @@
  * (bench/train); expect ±25%.
  */
 import type { DecoderConfig } from '../model/config';
-import { parameterCount } from '../model/config';
+import { parameterCount, projectionParameterCount } from '../model/config';
 
 export interface TrainingMemoryEstimate {
   weightsBytes: number;
@@ -31,9 +31,7 @@ export function estimateTrainingMemory(
   const F = cfg.intermediateSize;
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
   // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
-  const q = cfg.numHeads * cfg.headDim;
-  const projections = cfg.numLayers * (2 * H * q + 2 * H * kv + 3 * H * F);
-  const stored = parameterCount(cfg) * f - (run.frozenWeightDtype === 'float16' ? projections * 2 : 0);
+  const stored = parameterCount(cfg) * f - (run.frozenWeightDtype === 'float16' ? projectionParameterCount(cfg) * 2 : 0);
   const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * run.loraParams * f;
