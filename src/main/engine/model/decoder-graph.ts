@@ -192,6 +192,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return v;
   };
 
+  /** fp16 plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
+  const zeroAfter = new Map<string, Value>();
   const linear = (x: Value, wName: string, label: string): Value => {
     const [out, inn] = shapes.get(wName)!;
     const bName = wName.replace(/\.weight$/, '.bias');
@@ -202,7 +204,11 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       // Reshape to a shape computed from x (the same [out, in]; Reshape aliases its input), so
       // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
       // (train/graph.ts) casts again only when the backward pass reaches it.
-      const zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
+      let zero = zeroAfter.get(x.name);
+      if (!zero) {
+        zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
+        zeroAfter.set(x.name, zero); // q, k and v (gate and up) read the same x: one zero for them
+      }
       const w = g.cast(g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }), 'float32', `${label}_w32`);
       y = g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label });
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
