@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
 import { AppError } from '../../shared/errors';
 import { createServices, type ServiceOptions, type Services } from '../app/services';
 import { resolveWorkspace } from '../app/workspace';
@@ -32,6 +33,13 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   } catch (e) {
     throw new AppError('invalid_input', `${(e as Error).message}\nusage: ${usage}`);
   }
+}
+
+/** A command's job parameters checked by their schema; an invalid field is an `invalid_input` error naming it. */
+export function jobParams<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
 }
 
 /** Opens the workspace's services for a command; `runJobs` only for commands that run jobs. */

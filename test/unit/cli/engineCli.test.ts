@@ -48,6 +48,12 @@ describe('safetune model info / generate', () => {
       expect(again.err).toMatch(/already exists/);
       const bad = await cli(['train', '--project', '1', '--model', stories!, '--method', 'magic', '--workspace', t.dir]);
       expect(bad.err).toMatch(/--method must be one of plain, replay/);
+      // a value the job's schema refuses is named by its field, and no job is queued
+      const zeroRank = await cli(['train', '--project', '1', '--model', stories!, '--rank', '0', '--workspace', t.dir]);
+      expect(zeroRank.code).toBe(1);
+      expect(zeroRank.err).toMatch(/lora\.rank: /);
+      const jobs = JSON.parse((await cli(['jobs', 'list', '--project', '1', '--workspace', t.dir, '--json'])).out.join('\n')) as { type: string }[];
+      expect(jobs.filter((j) => j.type === 'train.run')).toHaveLength(1);
     } finally {
       t.cleanup();
     }

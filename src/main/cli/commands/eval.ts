@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { EvalRunParams, type SuiteMetrics } from '../../../shared/eval';
 import { runWithMetrics } from '../../app/evaluations';
-import { parse, table, withServices, type Command } from '../command';
+import { jobParams, parse, table, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
 
 const usage =
@@ -21,8 +21,7 @@ export const evalCommand: Command = {
     const { values } = parse(
       argv,
       {
-        workspace: { type: 'string' },
-        json: { type: 'boolean', default: false },
+        ...workspaceOption,
         model: { type: 'string' },
         adapter: { type: 'string' },
         http: { type: 'string' },
@@ -58,7 +57,7 @@ export const evalCommand: Command = {
       const projectId = values.project
         ? s.projects.get(Number(values.project)).id
         : (s.projects.list().find((p) => p.name === CLI_PROJECT) ?? s.projects.create(CLI_PROJECT)).id;
-      const parsed = EvalRunParams.safeParse({
+      const params = jobParams(EvalRunParams, {
         projectId,
         ...(values.name ? { name: values.name } : {}),
         model,
@@ -69,8 +68,7 @@ export const evalCommand: Command = {
         sampling: { maxNewTokens: Number(values['max-tokens']), temperature: 0 },
         promptFormat: values.raw ? 'raw' : 'chat',
       });
-      if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-      const job = await runJobToEnd(s, s.jobs.enqueue('eval.run', parsed.data, projectId).id, env.io);
+      const job = await runJobToEnd(s, s.jobs.enqueue('eval.run', params, projectId).id, env.io);
       if (job.state !== 'succeeded') return 1;
       const run = runWithMetrics(s, (job.result as { runId: number }).runId);
       if (values.json) env.io.out(JSON.stringify(run));

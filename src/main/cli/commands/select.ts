@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { SelectionMethod, SelectRunParams } from '../../../shared/select';
 import type { Services } from '../../app/services';
-import { parse, withServices, type Command, type CliEnv } from '../command';
+import { jobParams, parse, withServices, workspaceOption, type Command, type CliEnv } from '../command';
 import { runJobToEnd } from '../runJob';
 
 const usage =
@@ -24,8 +24,7 @@ export const selectCommand: Command = {
     const { values } = parse(
       argv,
       {
-        workspace: { type: 'string' },
-        json: { type: 'boolean', default: false },
+        ...workspaceOption,
         project: { type: 'string' },
         pool: { type: 'string' },
         method: { type: 'string' },
@@ -44,7 +43,7 @@ export const selectCommand: Command = {
     const refs = values.references ? resolve(values.references) : undefined;
 
     const select = async (s: Services, projectId: number) => {
-      const parsed = SelectRunParams.safeParse({
+      const params = jobParams(SelectRunParams, {
         projectId,
         method: method.data,
         budget: values['budget-fraction'] ? { fraction: Number(values['budget-fraction']) } : { count: Number(values.budget) },
@@ -53,8 +52,7 @@ export const selectCommand: Command = {
         ...(refs ? { referenceDir: refs } : {}),
         cossimReference: values['cossim-task'] ? 'task' : 'categories',
       });
-      if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-      const done = await runJobToEnd(s, s.jobs.enqueue('select.run', parsed.data, projectId).id, env.io);
+      const done = await runJobToEnd(s, s.jobs.enqueue('select.run', params, projectId).id, env.io);
       if (done.state !== 'succeeded') return 1;
       const id = (done.result as { selectionId: number }).selectionId;
       const sel = s.selections.get(id);

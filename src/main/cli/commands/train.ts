@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { TrainMethod, TrainRunParams } from '../../../shared/train';
-import { parse, withServices, type Command } from '../command';
+import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
 
 const usage =
@@ -17,8 +17,7 @@ export const trainCommand: Command = {
     const { values } = parse(
       argv,
       {
-        workspace: { type: 'string' },
-        json: { type: 'boolean', default: false },
+        ...workspaceOption,
         project: { type: 'string' },
         model: { type: 'string' },
         method: { type: 'string', default: 'plain' },
@@ -40,7 +39,7 @@ export const trainCommand: Command = {
     if (!values.project || !values.model) throw new AppError('invalid_input', `--project and --model are required\nusage: ${usage}`);
     const method = TrainMethod.safeParse(values.method);
     if (!method.success) throw new AppError('invalid_input', `--method must be one of ${TrainMethod.options.join(', ')}`);
-    const parsed = TrainRunParams.safeParse({
+    const params = jobParams(TrainRunParams, {
       projectId: Number(values.project),
       modelPath: resolve(values.model),
       method: method.data,
@@ -55,10 +54,9 @@ export const trainCommand: Command = {
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
       seed: Number(values.seed),
     });
-    if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     return withServices(env, values.workspace, { runJobs: true }, async (s) => {
-      s.projects.get(parsed.data.projectId);
-      const job = await runJobToEnd(s, s.jobs.enqueue('train.run', parsed.data, parsed.data.projectId).id, env.io);
+      s.projects.get(params.projectId);
+      const job = await runJobToEnd(s, s.jobs.enqueue('train.run', params, params.projectId).id, env.io);
       if (job.state !== 'succeeded') return 1;
       const r = job.result as { adapterPath: string; steps: number; finalLoss: number | null };
       env.io.out(values.json ? JSON.stringify(job.result) : `adapter: ${r.adapterPath}\nsteps: ${r.steps}, final loss ${r.finalLoss?.toFixed(4) ?? '-'}`);
