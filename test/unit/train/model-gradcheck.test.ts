@@ -12,14 +12,25 @@ const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf');
 
 /** Whole tiny models (2 layers, hidden 32, 4 heads / 2 KV heads, vocab 64; every family: sliding window, GeGLU, soft-capping, sandwich norms): LoRA on all 7 modules + a few base weights, in float64. */
 describe('autodiff: whole tiny decoder with LoRA against central differences (float64)', () => {
-  for (const [name, recompute] of [['tiny-llama', false], ['tiny-qwen2', false], ['tiny-mistral', false], ['tiny-gemma', false], ['tiny-gemma2', false], ['tiny-llama', true], ['tiny-gemma2', true]] as const) {
-    it(`${name}: LoRA A/B and base-weight gradients${recompute ? ' (activation checkpointing)' : ''}`, async () => {
+  for (const [name, recompute, dropout] of [
+    ['tiny-llama', false, false],
+    ['tiny-qwen2', false, false],
+    ['tiny-mistral', false, false],
+    ['tiny-gemma', false, false],
+    ['tiny-gemma2', false, false],
+    ['tiny-llama', true, false],
+    ['tiny-gemma2', true, false],
+    ['tiny-qwen2', false, true],
+    ['tiny-llama', true, true],
+  ] as const) {
+    it(`${name}: LoRA A/B and base-weight gradients${recompute ? ' (activation checkpointing)' : ''}${dropout ? ' (LoRA dropout masks)' : ''}`, async () => {
       const model = loadHfModel(join(TINY, name));
       const cfg = model.config;
       const targets = resolveLoraTargets(cfg, { rank: 2, alpha: 4, targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
       const params = initLoraParams(targets, new Rng(3), { bStd: 0.2 });
       const trainBase = new Set(['model.norm.weight', 'model.layers.1.input_layernorm.weight', 'model.embed_tokens.weight']);
-      const tg = buildTrainGraph(cfg, model.weights, { lora: targets, trainWeights: (n) => trainBase.has(n), forwardOnly: false, recompute });
+      const tg = buildTrainGraph(cfg, model.weights, { lora: targets, trainWeights: (n) => trainBase.has(n), forwardOnly: false, recompute, dropout });
+      expect(tg.dropoutInputs.size).toBe(dropout ? targets.length : 0);
       if (recompute) {
         expect(tg.graph.nodes.some((n) => n.name.startsWith('rc/'))).toBe(true);
         // each layer's recomputation waits for the backward pass (its input is gated on a backward value)
@@ -44,6 +55,9 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
         const data = params.tensors.get(p) ?? model.weights.f32(p);
         values.set(p, { data: Float64Array.from(data), dims });
       }
+      // a fixed random keep-mask per LoRA target (a fifth of the positions dropped)
+      const drop = new Rng(11);
+      const dropMasks = new Map([...tg.dropoutInputs.keys()].map((w) => [w, Uint8Array.from({ length: B * S * targets.find((t) => t.weight === w)!.inFeatures }, () => (drop.next() < 0.2 ? 0 : 1))]));
       const feeds = (override?: [string, Float64Array]) => {
         const f: Record<string, ort.Tensor> = {
           input_ids: i64(ids),
@@ -53,6 +67,10 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
           label_weights: new ort.Tensor('float64', Float64Array.from(lw), [B, S]),
         };
         for (const [k, v] of values) f[k] = new ort.Tensor('float64', override && override[0] === k ? override[1] : v.data, v.dims);
+        if (dropout) {
+          f['lora_drop_scale'] = new ort.Tensor('float64', Float64Array.of(1.25), []);
+          for (const [w, input] of tg.dropoutInputs) f[input] = new ort.Tensor('bool', dropMasks.get(w)!, g64.value(input).shape!.map((d) => (d === 'batch' ? B : d === 'seq' ? S : d)) as number[]);
+        }
         return f;
       };
       const base = await sess.run(feeds());
@@ -92,4 +110,50 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
       expect(worst, JSON.stringify(perParam)).toBeLessThan(1e-6);
     });
   }
+});
+
+describe('LoRA dropout inputs', () => {
+  it('an all-kept mask at scale 1 is no dropout, an all-dropped mask switches the adapters off', async () => {
+    const model = loadHfModel(join(TINY, 'tiny-llama'));
+    const targets = resolveLoraTargets(model.config, { rank: 2, alpha: 4, targetModules: ['q', 'v', 'down'] });
+    const params = initLoraParams(targets, new Rng(3), { bStd: 0.5 });
+    const [B, S] = [1, 5];
+    const common = (tg: ReturnType<typeof buildTrainGraph>, lora: Map<string, Float32Array>) => {
+      const f: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from([1n, 5n, 9n, 13n, 17n]), [B, S]),
+        attention_mask: new ort.Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 1n, 1n]), [B, S]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from([0n, 1n, 2n, 3n, 4n]), [B, S]),
+        labels: new ort.Tensor('int64', BigInt64Array.from([5n, 9n, 13n, 17n, 21n]), [B, S]),
+        label_weights: new ort.Tensor('float32', new Float32Array(B * S).fill(0.2), [B, S]),
+      };
+      for (const p of tg.params) f[p] = new ort.Tensor('float32', lora.get(p)!, tg.graph.value(p).shape as number[]);
+      return f;
+    };
+    const lossOf = async (tg: ReturnType<typeof buildTrainGraph>, extra: Record<string, ort.Tensor> = {}, lora = params.tensors) => {
+      const s = await createSession(tg.graph.build(), { intraOpThreads: 1 });
+      try {
+        return Number((await s.run({ ...common(tg, lora), ...extra }))['loss']!.data[0]);
+      } finally {
+        await s.release();
+      }
+    };
+    const plain = buildTrainGraph(model.config, model.weights, { lora: targets, forwardOnly: true });
+    const dropped = buildTrainGraph(model.config, model.weights, { lora: targets, forwardOnly: true, dropout: true });
+    const masks = (keep: 0 | 1) =>
+      Object.fromEntries(
+        [...dropped.dropoutInputs].map(([w, input]) => {
+          const n = targets.find((t) => t.weight === w)!.inFeatures;
+          return [input, new ort.Tensor('bool', new Uint8Array(B * S * n).fill(keep), [B, S, n])];
+        }),
+      );
+    const scale = (s: number) => ({ lora_drop_scale: new ort.Tensor('float32', Float32Array.of(s), []) });
+    const withLora = await lossOf(plain);
+    expect(await lossOf(dropped, { ...masks(1), ...scale(1) })).toBeCloseTo(withLora, 6);
+    const off = await lossOf(dropped, { ...masks(0), ...scale(1.25) });
+    const zeroB = new Map(params.tensors);
+    for (const t of targets) zeroB.set(`${t.weight}.lora_B`, new Float32Array(t.outFeatures * t.rank));
+    const base = await lossOf(plain, {}, zeroB);
+    expect(Math.abs(withLora - base)).toBeGreaterThan(1e-3);
+    expect(off).toBeCloseTo(base, 6);
+  });
 });

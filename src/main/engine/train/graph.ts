@@ -6,8 +6,8 @@
  * Inputs: input_ids, attention_mask, position_ids [B,S] int64; labels [B,S] int64 (the next token at
  * each position, any valid id where not counted); label_weights [B,S] float (per-position weight of
  * -log p(label); 0 = not counted — the trainer puts 1/tokens-in-the-optimiser-step there);
- * "<weight>.lora_A" [r,in] / ".lora_B" [out,r]; with dropout "<weight>.lora_drop" [B,S,in] (0 or
- * 1/(1-p)); with distillation distill_idx [B,S,K] int64, distill_val [B,S,K], distill_weights [B,S].
+ * "<weight>.lora_A" [r,in] / ".lora_B" [out,r]; with dropout "<weight>.lora_drop" [B,S,in] bool (the
+ * kept positions) and one scalar lora_drop_scale (1/(1-p) in training, 1 in evaluation); with distillation distill_idx [B,S,K] int64, distill_val [B,S,K], distill_weights [B,S].
  * Outputs: loss (total), ce, distill (when configured), logits (optional), and "grad.<input>" per trainable input.
  */
 import { Graph, type GraphNode, type Value } from '../graph';
@@ -30,7 +30,10 @@ export interface DistillSpec {
 
 export interface TrainGraphOptions {
   lora: LoraTarget[];
-  /** add dropout-mask inputs for the LoRA inputs */
+  /**
+   * LoRA dropout: a bool keep-mask input per target (1 byte per element, not a float mask: for a 7B
+   * model at 1×512 tokens and all 7 targets that is 0.6 instead of 2.3 GB of inputs) and a scale input
+   */
   dropout?: boolean;
   /** also train these base weights (graph inputs "<name>"; for tiny models and Fisher estimates) */
   trainWeights?: (name: string) => boolean;
@@ -66,6 +69,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
   const byWeight = new Map(opts.lora.map((t) => [t.weight, t]));
   const params: string[] = [];
   const dropoutInputs = new Map<string, string>();
+  let dropScale: Value | undefined;
   const trainWeights: string[] = [];
   const g = buildDecoderGraph(cfg, src, {
     kvCache: false,
@@ -86,13 +90,17 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
       const a = gr.input(`${wName}.lora_A`, 'float32', [t.rank, t.inFeatures]);
       const b = gr.input(`${wName}.lora_B`, 'float32', [t.outFeatures, t.rank]);
       params.push(a.name, b.name);
-      let xin = x;
+      const AT = gr.transpose(a, [1, 0], `${label}_lora_AT`);
+      let xa: Value;
       if (opts.dropout) {
-        const m = gr.input(`${wName}.lora_drop`, 'float32', ['batch', 'seq', t.inFeatures]);
+        const m = gr.input(`${wName}.lora_drop`, 'bool', ['batch', 'seq', t.inFeatures]);
         dropoutInputs.set(wName, m.name);
-        xin = gr.mul(x, m, `${label}_lora_dropout`);
-      }
-      const xa = gr.matmul(xin, gr.transpose(a, [1, 0], `${label}_lora_AT`), `${label}_lora_a`);
+        dropScale ??= gr.input('lora_drop_scale', 'float32', []);
+        // dropout(x)·Aᵀ = s·(mask ? x : 0)·Aᵀ: the scale is applied to the [B,S,r] product, and no
+        // float mask exists (the backward pass selects with the same bool mask)
+        const dropped = gr.op('Where', [m, x, gr.constFloat(0)], {}, { name: `${label}_lora_dropout` });
+        xa = gr.mul(gr.matmul(dropped, AT, `${label}_lora_a`), dropScale, `${label}_lora_a_scaled`);
+      } else xa = gr.matmul(x, AT, `${label}_lora_a`);
       const xab = gr.matmul(xa, gr.transpose(b, [1, 0], `${label}_lora_BT`), `${label}_lora_b`);
       return gr.add(y, gr.mul(xab, gr.constFloat(t.scale), `${label}_lora_scale`), `${label}_lora_add`);
     },

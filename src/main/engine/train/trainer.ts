@@ -356,13 +356,13 @@ export class Trainer {
       feeds[`${t.weight}.lora_B`] = new ort.Tensor('float32', this.params.tensors.get(`${t.weight}.lora_B`)!, [t.outFeatures, t.rank]);
     }
     const p = this.options.lora.dropout ?? 0;
+    if (this.tg.dropoutInputs.size) feeds['lora_drop_scale'] = new ort.Tensor('float32', new Float32Array([mb.eval ? 1 : 1 / (1 - p)]), []);
     for (const [w, input] of this.tg.dropoutInputs) {
       const t = this.targets.find((x) => x.weight === w)!;
-      const m = new Float32Array(b.batch * b.seq * t.inFeatures);
-      const keep = 1 / (1 - p);
-      if (mb.eval) m.fill(1);
-      else for (let i = 0; i < m.length; i++) m[i] = this.rng.next() < p ? 0 : keep;
-      feeds[input] = new ort.Tensor('float32', m, [b.batch, b.seq, t.inFeatures]);
+      const keep = new Uint8Array(b.batch * b.seq * t.inFeatures);
+      if (mb.eval) keep.fill(1);
+      else for (let i = 0; i < keep.length; i++) keep[i] = this.rng.next() < p ? 0 : 1;
+      feeds[input] = new ort.Tensor('bool', keep, [b.batch, b.seq, t.inFeatures]);
     }
     const spec = this.distill;
     if (spec) {
