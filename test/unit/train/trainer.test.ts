@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
@@ -14,6 +14,7 @@ import {
   saveCheckpoint,
   resolveLoraTargets,
   LoraConfigError,
+  buildTrainGraph,
   type TrainerOptions,
   type TrainExample,
 } from '../../../src/main/engine/train';
@@ -153,6 +154,34 @@ describe('LoRA trainer on the tiny Llama', () => {
     const rb = await b.train();
     await b.release();
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-4 * Math.max(1, l)));
+  });
+
+  it('with recomputation, onnxruntime finishes each layer\'s adapter gradients before it recomputes the layer below, and runs no dead recomputed nodes', async () => {
+    const prefix = join(tmp, 'order-profile', 'p');
+    mkdirSync(join(tmp, 'order-profile'), { recursive: true });
+    const tr = await Trainer.create(model, seqs(), { lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ALL }, maxSteps: 1, batchSize: 3, threads: 1, recompute: true, profilePrefix: prefix });
+    await tr.train();
+    await tr.release();
+    const file = readdirSync(join(tmp, 'order-profile')).find((f) => f.endsWith('.json'))!;
+    const events = JSON.parse(readFileSync(join(tmp, 'order-profile', file), 'utf8')) as { cat: string; name: string }[];
+    const ran = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).map((e) => e.name.replace(/_kernel_time$/, ''));
+    // the node producing each layer-1 adapter gradient (the input of its output's Identity), by name
+    const built = buildTrainGraph(model.config, model.weights, { lora: tr.targets, dropout: true, recompute: true });
+    const producers = built.graph.nodes
+      .filter((n) => n.opType === 'Identity' && n.outputs[0]!.startsWith('grad.model.layers.1.'))
+      .map((id) => built.graph.nodes.find((n) => n.outputs.includes(id.inputs[0]!))!.name);
+    expect(producers).toHaveLength(2 * ALL.length);
+    const firstLayer0Recompute = ran.findIndex((n) => n.startsWith('rc/l0_'));
+    expect(firstLayer0Recompute).toBeGreaterThan(0);
+    for (const p of producers) {
+      const at = ran.findIndex((n) => n === p || n.startsWith(`${p}/`));
+      expect(at, p).toBeGreaterThanOrEqual(0);
+      expect(at, p).toBeLessThan(firstLayer0Recompute);
+    }
+    // the recomputed layer's last nodes (down projection, residual add) are not needed: not built, not run
+    expect(ran.some((n) => /^rc\/l\d+_mlp_residual/.test(n))).toBe(false);
+    const read = new Set([...built.graph.nodes.flatMap((n) => n.inputs), ...built.graph.outputs.map((o) => o.name)]);
+    expect(built.graph.nodes.filter((n) => !n.outputs.some((o) => read.has(o))).map((n) => n.name)).toEqual([]);
   });
 
   it('fp16 frozen weights: stored at 2 bytes per parameter, and training equals the fp32 model with those weights rounded to fp16', async () => {

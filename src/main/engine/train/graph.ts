@@ -148,11 +148,96 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
   if (distill) g.output(distill);
   if (!opts.forwardOnly) {
     const forwardCount = g.nodes.length;
-    const grads = addGradients(g, g.value('loss'), params);
+    // with recomputation: the residual stream entering each layer above the first, whose gradient
+    // is where the backward pass moves on to the layer below (see orderLayerGradients)
+    const layerInputs = opts.recompute ? Array.from({ length: cfg.numLayers - 1 }, (_, i) => layerInput(g, i + 1)) : [];
+    const grads = addGradients(g, g.value('loss'), [...params, ...layerInputs]);
     for (const p of params) g.output(grads.get(p)!, `grad.${p}`);
-    if (opts.recompute) recomputeLayers(g, forwardCount, cfg.numLayers);
+    if (opts.recompute) {
+      orderLayerGradients(
+        g,
+        layerInputs.map((x, i) => ({
+          inputGrad: grads.get(x)!.name,
+          paramGrads: params.filter((p) => layerOfParam(p) === i + 1).map((p) => grads.get(p)!.name),
+        })),
+      );
+      recomputeLayers(g, forwardCount, cfg.numLayers);
+      removeDeadNodes(g);
+    }
   }
   return { graph: g, params, dropoutInputs };
+}
+
+/** the residual stream entering layer l (the first operand of its attention residual add) */
+function layerInput(g: Graph, l: number): string {
+  const n = g.nodes.find((x) => x.name === `l${l}_attn_residual`);
+  if (!n) throw new Error(`internal: l${l}_attn_residual not found`);
+  return n.inputs[0]!;
+}
+
+/** decoder layer of a trainable input ("model.layers.3.….lora_A" → 3), -1 outside the layers */
+function layerOfParam(name: string): number {
+  const m = /^model\.layers\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : -1;
+}
+
+/**
+ * Make each layer's parameter gradients complete before the backward pass goes on to the layer
+ * below. They are side branches (nothing in the backward pass needs them), and onnxruntime's
+ * execution order (a depth-first walk from the graph outputs) otherwise leaves them all to the
+ * end, keeping every layer's inputs to them — with recomputation the recomputed adapter inputs and
+ * the projections' output gradients — alive until the step ends (7B-shaped layers at 1×512 tokens,
+ * 8 of them: peak 2.8 → 2.0 GB besides the weights). Used with recomputation only: without it the
+ * forward values stay alive anyway, and the changed order raised the peak (134M model at 4×256
+ * tokens: 3.2 → 5.0 GB), onnxruntime then interleaving the forward pass differently.
+ *
+ * The gradient entering layer l-1 is replaced by `dh + size(concat(g_i[0:0·size(dh)]))`: an empty
+ * slice of every gradient g_i of layer l, so exactly dh + 0 whatever the gradients hold (no NaN
+ * can leak in), yet a data dependency onnxruntime cannot fold away (the slice end is computed from
+ * dh's runtime size). Consumers of dh after the gate read the gated value.
+ */
+export function orderLayerGradients(g: Graph, layers: { inputGrad: string; paramGrads: string[] }[]): number {
+  let gated = 0;
+  for (const { inputGrad, paramGrads } of layers) {
+    if (!paramGrads.length) continue;
+    const producer = new Map<string, number>();
+    g.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
+    const at = Math.max(...[inputGrad, ...paramGrads].map((v) => producer.get(v) ?? -1)) + 1;
+    const mark = g.nodes.length;
+    const dh = g.value(inputGrad);
+    const end = g.reshape(g.mul(g.op('Size', [dh]), g.constInt64([0])), [1]);
+    const empties = paramGrads.map((p) => g.op('Slice', [g.reshape(g.value(p), [-1]), g.constInt64([0]), end]));
+    const zero = g.cast(g.op('Size', [empties.length > 1 ? g.op('Concat', empties, { axis: 0 }) : empties[0]!]), dh.dtype);
+    const gate = g.add(dh, zero, g.uniqueName(`${inputGrad}_after_layer_grads`));
+    const added = g.nodes.splice(mark);
+    const after = g.nodes.splice(at);
+    g.nodes.push(...added, ...after.map((n) => (n.inputs.includes(inputGrad) ? { ...n, inputs: n.inputs.map((x) => (x === inputGrad ? gate.name : x)) } : n)));
+    gated++;
+  }
+  return gated;
+}
+
+/**
+ * Drop nodes whose outputs nothing reads (no node, no graph output). onnxruntime runs them all the
+ * same: a recomputed layer's last nodes (its down projection and residual add, whose values the
+ * backward pass takes from the forward pass) would otherwise run at the end of the step and keep
+ * their inputs — with fp16 weights the down projection's fp32 cast — alive until then.
+ */
+export function removeDeadNodes(g: Graph): number {
+  const used = new Set<string>(g.outputs.map((o) => o.name));
+  const keep: boolean[] = new Array(g.nodes.length).fill(false);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (n.outputs.some((o) => used.has(o))) {
+      keep[i] = true;
+      for (const x of n.inputs) if (x) used.add(x);
+    }
+  }
+  const before = g.nodes.length;
+  const live = g.nodes.filter((_, i) => keep[i]);
+  g.nodes.length = 0;
+  g.nodes.push(...live);
+  return before - live.length;
 }
 
 /**
@@ -229,12 +314,6 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
     if (i === undefined || kept.has(x)) return -1;
     return segmentOf(i);
   };
-  /** the residual stream entering layer l (the first operand of its attention residual add) */
-  const layerInput = (l: number): string => {
-    const i = producerIdx.get(`l${l}_attn_residual`);
-    if (i === undefined) throw new Error(`recompute: l${l}_attn_residual not found`);
-    return nodes[i]!.inputs[0]!;
-  };
   const backwardValues = new Set<string>();
   let lastBackward: string | undefined;
   const clones = new Map<string, string>();
@@ -245,7 +324,7 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
   /** the layer input, made to wait for backward value `after` (exactly equal in value) */
   const gated = (l: number, after: string | undefined): string | undefined => {
     if (!after) return undefined;
-    const x = layerInput(l);
+    const x = layerInput(g, l);
     const mark = g.nodes.length;
     const zero = g.mul(g.cast(g.op('Size', [after], {}, { name: `rc/l${l}_after_size` }), 'float32', `rc/l${l}_after_f`), g.constFloat(0), `rc/l${l}_zero`);
     const y = g.add(x, zero, `rc/l${l}_input`);
@@ -254,7 +333,7 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
   };
   const cloneSegment = (l: number, after: string | undefined) => {
     const from = l === 0 ? 0 : bounds[l - 1]! + 1;
-    const input = layerInput(l);
+    const input = layerInput(g, l);
     const gatedInput = gated(l, after);
     for (let i = from; i <= bounds[l]!; i++) {
       const n = nodes[i]!;

@@ -68,7 +68,13 @@ export interface TrainerOptions {
    * pass. Meant for large models; measured in bench/RESULTS.md.
    */
   frozenWeightDtype?: 'float32' | 'float16';
-  /** onnxruntime CPU memory arena (default false: measured on a 134M model at 4×256 tokens, the arena's growth raised peak RSS by ~650 MB with no speed gain) */
+  /**
+   * onnxruntime CPU memory arena. Default: on with recomputation, off without. With recomputation
+   * every layer's backward step allocates the same sizes again, which the arena reuses; malloc
+   * fragmented (7B-shaped layers at 1×512 tokens, 8 of them: 1.9 GB peak besides the weights with
+   * the arena, 5.7 GB without, still growing with each layer). Without recomputation the arena's
+   * growth raised the peak (134M model at 4×256 tokens: ~650 MB more, no speed gain).
+   */
   memArena?: boolean;
   /** write an onnxruntime profile (JSON) with this file prefix (performance work) */
   profilePrefix?: string;
@@ -297,13 +303,14 @@ export class Trainer {
       writer = new WeightFileWriter(dir);
     }
     let tg: TrainGraph;
+    const recompute = this.options.recompute || this.options.frozenWeightDtype === 'float16';
     try {
       tg = buildTrainGraph(this.model.config, this.model.weights, {
         lora: this.targets,
         dropout: (this.options.lora.dropout ?? 0) > 0,
         distill: this.distill,
         storeWeight: writer?.store,
-        recompute: this.options.recompute || this.options.frozenWeightDtype === 'float16',
+        recompute,
         weightDtype: this.options.frozenWeightDtype,
       });
     } finally {
@@ -313,7 +320,7 @@ export class Trainer {
     this.session = await createSession(tg.graph.build(), {
       saveDir: dir,
       profilePrefix: this.options.profilePrefix,
-      memArena: this.options.memArena ?? false,
+      memArena: this.options.memArena ?? recompute,
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       // pre-packing keeps a second, packed copy of every frozen weight matrix
