@@ -16,6 +16,8 @@ export interface RandomLlamaSpec {
   ffn: number;
   vocab: number;
   context: number;
+  /** a separate LM head (output.weight) instead of reusing the token embeddings, as Llama-2 has */
+  untiedOutput?: boolean;
 }
 
 export const LLAMA_100M: RandomLlamaSpec = { hidden: 768, layers: 12, heads: 12, kvHeads: 4, ffn: 2048, vocab: 32000, context: 2048 };
@@ -23,7 +25,7 @@ export const LLAMA_100M: RandomLlamaSpec = { hidden: 768, layers: 12, heads: 12,
 export function paramCount(s: RandomLlamaSpec): number {
   const hd = s.hidden / s.heads;
   const attn = 2 * s.hidden * s.hidden + 2 * s.hidden * s.kvHeads * hd;
-  return s.layers * (attn + 3 * s.hidden * s.ffn + 2 * s.hidden) + s.vocab * s.hidden + s.hidden;
+  return s.layers * (attn + 3 * s.hidden * s.ffn + 2 * s.hidden) + (s.untiedOutput ? 2 : 1) * s.vocab * s.hidden + s.hidden;
 }
 
 function gaussianFiller(seed: number, std: number) {
@@ -70,6 +72,7 @@ export function ensureRandomLlama(path: string, spec: RandomLlamaSpec, tokenizer
   const mat = (name: string, rows: number, cols: number): GgufTensorSource => ({ name, dims: [cols, rows], type, data: () => rnd(rows * cols) });
   t.push(mat('token_embd.weight', spec.vocab, spec.hidden));
   t.push({ name: 'output_norm.weight', dims: [spec.hidden], type: 'F32', data: () => ones(spec.hidden) });
+  if (spec.untiedOutput) t.push(mat('output.weight', spec.vocab, spec.hidden));
   for (let l = 0; l < spec.layers; l++) {
     const p = `blk.${l}.`;
     t.push(mat(p + 'attn_q.weight', spec.hidden, spec.hidden));

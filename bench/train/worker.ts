@@ -18,6 +18,8 @@ interface Spec extends RandomLlamaSpec {
   frozenF16?: boolean;
   rank: number;
   alpha: number;
+  /** LoRA dropout (default 0) */
+  dropout?: number;
   targets: string[];
   batch: number;
   seq: number;
@@ -25,11 +27,13 @@ interface Spec extends RandomLlamaSpec {
   threads: number;
   cacheDir: string;
   tokenizerFrom: string;
+  /** storage type of the random model's matrices (default F32) */
+  fileType?: 'F32' | 'F16';
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
-const path =
-  spec.model === 'stories260K' ? spec.tokenizerFrom : ensureRandomLlama(join(spec.cacheDir, `train-llama-${spec.hidden}x${spec.layers}-${spec.vocab}.gguf`), spec, spec.tokenizerFrom);
+const randomName = `train-llama-${spec.hidden}x${spec.layers}-${spec.vocab}${spec.untiedOutput ? '-untied' : ''}${spec.fileType === 'F16' ? '-f16' : ''}.gguf`;
+const path = spec.model === 'stories260K' ? spec.tokenizerFrom : ensureRandomLlama(join(spec.cacheDir, randomName), spec, spec.tokenizerFrom, spec.fileType);
 const cpu0 = process.cpuUsage();
 const t0 = Date.now();
 const model = loadModel(path);
@@ -37,19 +41,21 @@ let seed = 1;
 const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({ ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))) }));
 const tr = await Trainer.create(model, data, {
-  lora: { rank: spec.rank, alpha: spec.alpha, targetModules: spec.targets },
+  lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets },
   lr: 1e-4,
   weightDecay: 0.01,
   maxSteps: spec.steps,
   batchSize: spec.batch,
   threads: spec.threads,
   schedule: { type: 'constant' },
-  memArena: process.env.MEM_ARENA === '1' ? true : undefined,
+  memArena: process.env.MEM_ARENA ? process.env.MEM_ARENA === '1' : undefined,
   recompute: spec.recompute || process.env.RECOMPUTE === '1' ? true : undefined,
   frozenWeightDtype: spec.frozenF16 ? 'float16' : undefined,
   weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}`),
 });
 const setupMs = Date.now() - t0;
+// for a parent that samples this process's memory by phase (bench/train/fit-7b.ts)
+console.error(JSON.stringify({ phase: 'training', setupMs }));
 const times: number[] = [];
 const cpus: number[] = [];
 let last = Date.now();
@@ -87,6 +93,8 @@ console.log(
         batch: spec.batch,
         seq: spec.seq,
         loraParams: tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+        loraInputFeatures: tr.targets.reduce((s, t) => s + t.inFeatures, 0),
+        dropout: (spec.dropout ?? 0) > 0,
         recompute: spec.recompute || process.env.RECOMPUTE === '1',
         frozenWeightDtype: spec.frozenF16 ? 'float16' : 'float32',
       }).totalBytes / 2 ** 20,

@@ -64,6 +64,8 @@ export const TrainMemoryInput = z
     maxLength: z.number().int().min(8).max(32_768),
     rank: z.number().int().min(1).max(256),
     targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+    /** LoRA dropout probability (its keep-masks are counted) */
+    dropout: z.number().min(0).max(0.9).optional(),
     recompute: z.boolean().optional(),
     frozenWeightDtype: z.enum(['float32', 'float16']).optional(),
   })

@@ -25,5 +25,13 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
   }
   const targets = resolveLoraTargets(cfg, { rank: p.rank, alpha: 2 * p.rank, targetModules: p.targetModules });
   const loraParams = targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
-  return estimateTrainingMemory(cfg, { batch: p.batchSize, seq: p.maxLength, loraParams, recompute: p.recompute ?? false, frozenWeightDtype: p.frozenWeightDtype ?? 'float32' });
+  return estimateTrainingMemory(cfg, {
+    batch: p.batchSize,
+    seq: p.maxLength,
+    loraParams,
+    loraInputFeatures: targets.reduce((s, t) => s + t.inFeatures, 0),
+    dropout: (p.dropout ?? 0) > 0,
+    recompute: p.recompute ?? false,
+    frozenWeightDtype: p.frozenWeightDtype ?? 'float32',
+  });
 }

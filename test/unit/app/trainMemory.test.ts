@@ -19,6 +19,9 @@ describe('train.estimateMemory', () => {
     expect((await trainingMemory({ ...input, batchSize: 4 })).activationsBytes).toBe(2 * e.activationsBytes);
     expect(await trainingMemory({ ...input, recompute: true })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, recompute: true }));
     expect(await trainingMemory({ ...input, frozenWeightDtype: 'float16' })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, frozenWeightDtype: 'float16' }));
+    // dropout keep-masks: q and v take the 32 hidden features, 2 layers
+    expect(await trainingMemory({ ...input, dropout: 0.05 })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, loraInputFeatures: 2 * (32 + 32), dropout: true }));
+    expect((await trainingMemory({ ...input, dropout: 0.05 })).activationsBytes).toBeGreaterThan(e.activationsBytes);
   });
 
   it.skipIf(!stories)('reads a GGUF header', async () => {

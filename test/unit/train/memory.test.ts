@@ -39,6 +39,14 @@ describe('estimateTrainingMemory', () => {
     const projections = cfg.numLayers * (2 * h * q + 2 * h * kv + 3 * h * cfg.intermediateSize);
     const half = estimateTrainingMemory(cfg, { ...run, frozenWeightDtype: 'float16' });
     expect(half.weightsBytes).toBe(4 * parameterCount(cfg) - 2 * projections);
-    expect(half.activationsBytes).toBe(estimateTrainingMemory(cfg, { ...run, recompute: true }).activationsBytes);
+    // recomputation, plus one layer's projections cast to fp32 at a time
+    expect(half.activationsBytes).toBe(estimateTrainingMemory(cfg, { ...run, recompute: true }).activationsBytes + (4 * projections) / cfg.numLayers);
+  });
+
+  it('counts one byte per token and adapter input feature for LoRA dropout keep-masks', () => {
+    const cfg = loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config;
+    const run = { batch: 2, seq: 64, loraParams: 1000, loraInputFeatures: 3 * cfg.hiddenSize };
+    const plain = estimateTrainingMemory(cfg, run);
+    expect(estimateTrainingMemory(cfg, { ...run, dropout: true }).activationsBytes - plain.activationsBytes).toBe(2 * 64 * 3 * cfg.hiddenSize);
   });
 });

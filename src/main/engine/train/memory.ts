@@ -3,7 +3,8 @@
  * trainer holds: the frozen weights — once when they are streamed to a file onnxruntime
  * memory-maps (`weightCacheDir`, as the train.run job does), twice otherwise: the JS copy and
  * onnxruntime's — the adapter with its gradients and AdamW moments, the forward activations kept for the backward
- * pass (about half of them with `recompute`) and the [B,S,V] logit-sized tensors of the loss).
+ * pass (with `recompute` the layer inputs and one layer's values; LoRA dropout keep-masks) and the
+ * [B,S,V] logit-sized tensors of the loss).
  * Calibrated against measured peak RSS
  * (bench/train); expect ±25%.
  */
@@ -22,16 +23,28 @@ export interface TrainingMemoryEstimate {
 
 export function estimateTrainingMemory(
   cfg: DecoderConfig,
-  run: { batch: number; seq: number; loraParams: number; distillK?: number; weightsMapped?: boolean; recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16' },
+  run: {
+    batch: number;
+    seq: number;
+    loraParams: number;
+    /** Σ of the LoRA targets' input features: with `dropout`, one byte of keep-mask per token each */
+    loraInputFeatures?: number;
+    dropout?: boolean;
+    distillK?: number;
+    weightsMapped?: boolean;
+    recompute?: boolean;
+    frozenWeightDtype?: 'float32' | 'float16';
+  },
 ): TrainingMemoryEstimate {
   const f = 4;
   const tokens = run.batch * run.seq;
   const H = cfg.hiddenSize;
   const kv = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
+  const half = run.frozenWeightDtype === 'float16';
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
   // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
-  const stored = parameterCount(cfg) * f - (run.frozenWeightDtype === 'float16' ? projectionParameterCount(cfg) * 2 : 0);
+  const stored = parameterCount(cfg) * f - (half ? projectionParameterCount(cfg) * 2 : 0);
   const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * run.loraParams * f;
@@ -39,12 +52,15 @@ export function estimateTrainingMemory(
   // residuals, gate/up/SiLU products) + attention scores and probabilities (heads × S per token)
   const perTokenLayer = 16 * H + 2 * kv + 5 * F + 2 * cfg.numHeads * run.seq;
   const kept = tokens * cfg.numLayers * perTokenLayer * f;
-  // with activation checkpointing the backward pass holds the layer inputs and one layer's values
-  // at a time; on the CPU EP about a third of the activation memory stayed (134M model, 4×256
-  // tokens: 2.54 vs 4.54 GB peak; allocator high-water marks), counted here as half to stay on the
-  // safe side (estimate 2.85 GB)
-  // (fp16 frozen weights turn recomputation on)
-  const activationsBytes = run.recompute || run.frozenWeightDtype === 'float16' ? Math.min(kept, Math.max(tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f, kept / 2)) : kept;
+  // with activation checkpointing (fp16 frozen weights turn it on) the backward pass holds every
+  // layer's input and one layer's values at a time (counted twice: the recomputed forward values and
+  // their gradients), and with fp16 weights that layer's projections cast to fp32. Measured with the
+  // trainer's layer-by-layer gradient order and onnxruntime's arena (bench/RESULTS.md): 7B Llama
+  // shape at 1×512 tokens 2.8 GB besides the weights (this estimate: 3.3 GB).
+  const recompute = run.recompute || half;
+  const layerSet = recompute ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0) : kept;
+  const masks = run.dropout ? tokens * (run.loraInputFeatures ?? 0) : 0;
+  const activationsBytes = layerSet + masks;
   // logits, log-softmax, its exp and the logits' gradient
   const logitsBytes = 4 * tokens * cfg.vocabSize * f + (run.distillK ? 4 * tokens * run.distillK * 8 : 0);
   const runtimeBytes = 150 * 2 ** 20;

@@ -8,6 +8,8 @@ import type { TabProps } from './tabs';
 
 const METHODS = (Object.keys(TRAIN_METHOD_LABELS) as TrainMethod[]).map((value) => ({ value, label: TRAIN_METHOD_LABELS[value] }));
 const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+/** PEFT's usual LoRA dropout, used for every run started here */
+const LORA_DROPOUT = 0.05;
 
 /** Train: LoRA fine-tuning with a safety-preserving method, live loss, resumable, adapter at the end. */
 export function TrainTab({ project }: TabProps) {
@@ -67,7 +69,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           method,
           template,
           ...(selectionId ? { selectionId: Number(selectionId) } : {}),
-          lora: { rank: Number(rank), alpha: Number(alpha), dropout: 0.05, targetModules: targets as (typeof TARGETS)[number][] },
+          lora: { rank: Number(rank), alpha: Number(alpha), dropout: LORA_DROPOUT, targetModules: targets as (typeof TARGETS)[number][] },
           lr: Number(lr),
           maxSteps: Number(steps),
           batchSize: Number(batch),
@@ -126,7 +128,7 @@ function NewTraining({ projectId }: { projectId: number }) {
           memory; trains on fp16-rounded weights; recomputes activations)
         </label>
         {modelPath && targets.length > 0 && [batch, maxLength, rank].every((v) => /^[1-9][0-9]*$/.test(v)) && Number(maxLength) >= 8 && (
-          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], recompute, frozenWeightDtype: fp16Weights ? 'float16' : 'float32' }} />
+          <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], dropout: LORA_DROPOUT, recompute, frozenWeightDtype: fp16Weights ? 'float16' : 'float32' }} />
         )}
         <ErrorBanner error={start.error} />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
@@ -139,7 +141,7 @@ function NewTraining({ projectId }: { projectId: number }) {
 
 /** Estimated peak memory of the run as configured, before it starts. */
 function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
-  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.recompute, input.frozenWeightDtype]);
+  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.dropout, input.recompute, input.frozenWeightDtype]);
   const gib = (b: number) => (b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
   if (est.error) return <ErrorBanner error={est.error} />;
   if (!est.data) return null;
