@@ -48,7 +48,9 @@
  *   (`recompute: true` — activation checkpointing — keeps only each layer's input and recomputes the
  *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 2.54 GB instead of 4.54 GB
  *   for ~25% more CPU); `frozenWeightDtype: 'float16'` stores the frozen projection matrices in fp16
- *   (cast to fp32 where used; turns `recompute` on). Measured: bench/RESULTS.md.
+ *   (cast to fp32 where used; turns `recompute` on). With both, one LoRA step of a Llama-2-7B-shaped
+ *   model (all 7 targets, r16, 1×512 tokens) peaked at 2.8 GB besides its 13 GB weight file on the
+ *   CPU EP (`npm run bench:train-7b`). Measured: bench/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
 export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
