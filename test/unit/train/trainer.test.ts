@@ -159,7 +159,7 @@ describe('LoRA trainer on the tiny Llama', () => {
   it('with recomputation, onnxruntime finishes each layer\'s adapter gradients before it recomputes the layer below, and runs no dead recomputed nodes', async () => {
     const prefix = join(tmp, 'order-profile', 'p');
     mkdirSync(join(tmp, 'order-profile'), { recursive: true });
-    const tr = await Trainer.create(model, seqs(), { lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ALL }, maxSteps: 1, batchSize: 3, threads: 1, recompute: true, profilePrefix: prefix });
+    const tr = await Trainer.create(model, seqs(), { lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ALL }, lr: 1e-3, maxSteps: 1, batchSize: 3, threads: 1, recompute: true, profilePrefix: prefix });
     await tr.train();
     await tr.release();
     const file = readdirSync(join(tmp, 'order-profile')).find((f) => f.endsWith('.json'))!;
