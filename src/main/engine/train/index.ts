@@ -46,8 +46,8 @@
  * - Memory: `estimateTrainingMemory(cfg, { batch, seq, loraParams })` (±25%); `weightCacheDir`
  *   memory-maps the frozen weights from disk; forward activations dominate beyond small batches
  *   (`recompute: true` — activation checkpointing — keeps only each layer's input and recomputes the
- *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 2.54 GB instead of 4.54 GB
- *   for ~25% more CPU); `frozenWeightDtype: 'float16'` stores the frozen projection matrices in fp16
+ *   rest during the backward pass: 134M model at 4×256 tokens, peak RSS 2.2 GB instead of 3.8–4.5 GB
+ *   for ~20% more CPU); `frozenWeightDtype: 'float16'` stores the frozen projection matrices in fp16
  *   (cast to fp32 where used; turns `recompute` on). With both, one LoRA step of a Llama-2-7B-shaped
  *   model (all 7 targets, r16, 1×512 tokens) peaked at 2.8 GB besides its 13 GB weight file on the
  *   CPU EP (`npm run bench:train-7b`). Measured: bench/RESULTS.md.

@@ -57,8 +57,8 @@ export interface TrainerOptions {
   weightCacheDir?: string;
   /**
    * Activation checkpointing: the backward pass recomputes each layer's activations from its input
-   * (gradients verified). Measured on the 134M model at 4×256 tokens, 2 threads: peak RSS 2.54 GB
-   * instead of 4.54 GB for ~25% more CPU per step. Default off.
+   * (gradients verified). Measured on the 134M model at 4×256 tokens, 2 threads: peak RSS 2.2 GB
+   * instead of 3.8–4.5 GB for ~20% more CPU per step (bench/RESULTS.md). Default off.
    */
   recompute?: boolean;
   /**
