@@ -182,6 +182,19 @@ function layerOfParam(name: string): number {
 }
 
 /**
+ * `x`, exactly unchanged in value, made to wait for `deps`: x + size(concat(d_i[0 : 0·size(x)])),
+ * an empty slice of every dependency (so nothing of theirs, not even a NaN, reaches x), yet a data
+ * dependency onnxruntime can neither constant-fold (the slice end comes from x's runtime size) nor
+ * merge with another node by common-subexpression elimination.
+ */
+function waitFor(g: Graph, x: Value, deps: Value[], name: string): Value {
+  const end = g.reshape(g.mul(g.op('Size', [x]), g.constInt64([0])), [1]);
+  const empties = deps.map((d) => g.op('Slice', [g.reshape(d, [-1]), g.constInt64([0]), end]));
+  const zero = g.cast(g.op('Size', [empties.length > 1 ? g.op('Concat', empties, { axis: 0 }) : empties[0]!]), x.dtype);
+  return g.add(x, zero, name);
+}
+
+/**
  * Make each layer's parameter gradients complete before the backward pass goes on to the layer
  * below. They are side branches (nothing in the backward pass needs them), and onnxruntime's
  * execution order (a depth-first walk from the graph outputs) otherwise leaves them all to the
@@ -191,30 +204,25 @@ function layerOfParam(name: string): number {
  * forward values stay alive anyway, and the changed order raised the peak (134M model at 4×256
  * tokens: 3.2 → 5.0 GB), onnxruntime then interleaving the forward pass differently.
  *
- * The gradient entering layer l-1 is replaced by `dh + size(concat(g_i[0:0·size(dh)]))`: an empty
- * slice of every gradient g_i of layer l, so exactly dh + 0 whatever the gradients hold (no NaN
- * can leak in), yet a data dependency onnxruntime cannot fold away (the slice end is computed from
- * dh's runtime size). Consumers of dh after the gate read the gated value.
+ * The gradient dh entering layer l-1 waits for layer l's gradients (`waitFor`); the consumers of
+ * dh after the gate read the gated value.
  */
 export function orderLayerGradients(g: Graph, layers: { inputGrad: string; paramGrads: string[] }[]): number {
-  let gated = 0;
-  for (const { inputGrad, paramGrads } of layers) {
-    if (!paramGrads.length) continue;
-    const producer = new Map<string, number>();
-    g.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
-    const at = Math.max(...[inputGrad, ...paramGrads].map((v) => producer.get(v) ?? -1)) + 1;
+  const producer = new Map<string, number>();
+  g.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
+  // gates go in from the back of the node list: an insertion then moves no position still to use
+  const gates = layers
+    .filter((l) => l.paramGrads.length)
+    .map((l) => ({ ...l, at: Math.max(...[l.inputGrad, ...l.paramGrads].map((v) => producer.get(v) ?? -1)) + 1 }))
+    .sort((a, b) => b.at - a.at);
+  for (const { inputGrad, paramGrads, at } of gates) {
     const mark = g.nodes.length;
-    const dh = g.value(inputGrad);
-    const end = g.reshape(g.mul(g.op('Size', [dh]), g.constInt64([0])), [1]);
-    const empties = paramGrads.map((p) => g.op('Slice', [g.reshape(g.value(p), [-1]), g.constInt64([0]), end]));
-    const zero = g.cast(g.op('Size', [empties.length > 1 ? g.op('Concat', empties, { axis: 0 }) : empties[0]!]), dh.dtype);
-    const gate = g.add(dh, zero, g.uniqueName(`${inputGrad}_after_layer_grads`));
+    const gate = waitFor(g, g.value(inputGrad), paramGrads.map((p) => g.value(p)), g.uniqueName(`${inputGrad}_after_layer_grads`));
     const added = g.nodes.splice(mark);
     const after = g.nodes.splice(at);
     g.nodes.push(...added, ...after.map((n) => (n.inputs.includes(inputGrad) ? { ...n, inputs: n.inputs.map((x) => (x === inputGrad ? gate.name : x)) } : n)));
-    gated++;
   }
-  return gated;
+  return gates.length;
 }
 
 /**
@@ -284,9 +292,9 @@ export function fuseFrozenTransposes(g: Graph): number {
  * The clones would otherwise depend only on values that exist early (the layer input, weights):
  * onnxruntime would then be free to run them during the forward pass, and its common-subexpression
  * elimination would merge them back into the originals; both undo the memory saving. So the clones
- * read the layer input through `x + 0·size(g)`, where g is a backward value of the node that first
- * needs them, or the newest backward value before it (a size is never NaN, so the sum is exactly
- * x): a real data dependency on the backward pass, and inputs no original node has.
+ * read the layer input made to wait (`waitFor`) for a backward value of the node that first needs
+ * them, or the newest backward value before it: a real data dependency on the backward pass, and
+ * inputs no original node has.
  */
 export function recomputeLayers(g: Graph, forwardCount: number, numLayers: number): number {
   const nodes = g.nodes;
@@ -322,19 +330,17 @@ export function recomputeLayers(g: Graph, forwardCount: number, numLayers: numbe
   const out: GraphNode[] = [];
   let cloneCount = 0;
   /** the layer input, made to wait for backward value `after` (exactly equal in value) */
-  const gated = (l: number, after: string | undefined): string | undefined => {
+  const gated = (l: number, input: string, after: string | undefined): string | undefined => {
     if (!after) return undefined;
-    const x = layerInput(g, l);
     const mark = g.nodes.length;
-    const zero = g.mul(g.cast(g.op('Size', [after], {}, { name: `rc/l${l}_after_size` }), 'float32', `rc/l${l}_after_f`), g.constFloat(0), `rc/l${l}_zero`);
-    const y = g.add(x, zero, `rc/l${l}_input`);
+    const y = waitFor(g, g.value(input), [g.value(after)], `rc/l${l}_input`);
     out.push(...g.nodes.splice(mark));
     return y.name;
   };
   const cloneSegment = (l: number, after: string | undefined) => {
     const from = l === 0 ? 0 : bounds[l - 1]! + 1;
     const input = layerInput(g, l);
-    const gatedInput = gated(l, after);
+    const gatedInput = gated(l, input, after);
     for (let i = from; i <= bounds[l]!; i++) {
       const n = nodes[i]!;
       const outNames = n.outputs.map((o) => g.uniqueName(`rc/${o}`));
