@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/errors';
 import { createServices, type ServiceOptions, type Services } from '../app/services';
 import { resolveWorkspace } from '../app/workspace';
+import { describeIssues } from '../data/zod-util';
 
 export interface CliIo {
   out(line: string): void;
@@ -38,7 +39,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 /** A command's job parameters checked by their schema; an invalid field is an `invalid_input` error naming it. */
 export function jobParams<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new AppError('invalid_input', describeIssues(parsed.error));
   return parsed.data;
 }
 

@@ -21,6 +21,11 @@ export interface TrainingMemoryEstimate {
   totalBytes: number;
 }
 
+/** fp16 frozen weights turn activation recomputation on (their fp32 casts would otherwise live from the forward to the backward pass) */
+export function recomputesActivations(run: { recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16' }): boolean {
+  return !!run.recompute || run.frozenWeightDtype === 'float16';
+}
+
 export function estimateTrainingMemory(
   cfg: DecoderConfig,
   run: {
@@ -57,7 +62,7 @@ export function estimateTrainingMemory(
   // their gradients), and with fp16 weights that layer's projections cast to fp32. Measured with the
   // trainer's layer-by-layer gradient order and onnxruntime's arena (bench/RESULTS.md): 7B Llama
   // shape at 1×512 tokens 2.8 GB besides the weights (this estimate: 3.3 GB).
-  const recompute = run.recompute || half;
+  const recompute = recomputesActivations(run);
   const layerSet = recompute ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0) : kept;
   const masks = run.dropout ? tokens * (run.loraInputFeatures ?? 0) : 0;
   const activationsBytes = layerSet + masks;

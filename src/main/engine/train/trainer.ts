@@ -9,6 +9,7 @@ import { writePeftAdapter } from './adapter';
 import { CHECKPOINT_VERSION, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerStateJson } from './checkpoint';
 import { makeBatch, type Batch, type TrainExample } from './data';
 import { buildTrainGraph, type DistillSpec, type TrainGraph } from './graph';
+import { recomputesActivations } from './memory';
 import { initLoraParams, resolveLoraTargets, type LoraConfig, type LoraParams, type LoraTarget } from './lora';
 import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
 import { epochOrder, Rng } from './rng';
@@ -303,7 +304,7 @@ export class Trainer {
       writer = new WeightFileWriter(dir);
     }
     let tg: TrainGraph;
-    const recompute = this.options.recompute || this.options.frozenWeightDtype === 'float16';
+    const recompute = recomputesActivations(this.options);
     try {
       tg = buildTrainGraph(this.model.config, this.model.weights, {
         lora: this.targets,
