@@ -88,21 +88,28 @@ const sampler = setInterval(() => {
 const code: number = await new Promise((res) => child.on('exit', (c) => res(c ?? 1)));
 clearInterval(sampler);
 if (code !== 0) throw new Error(`the training worker exited with ${code}`);
-const r = JSON.parse(out.trim().split('\n').pop()!) as { setupMs: number; stepMs: number; maxRssMB: number; estimateMB: number; loss: number; tokensPerSecond: number };
+const r = JSON.parse(out.trim().split('\n').pop()!) as {
+  setupMs: number;
+  stepMs: number;
+  maxRssMB: number;
+  estimateMB: number;
+  loss: number;
+  tokensPerSecond: number;
+  loraParams: number;
+  weightCacheDir: string;
+};
 const GB = (b: number) => (b / 2 ** 30).toFixed(1);
-// the trainer's weight file (fp16 projections, fp32 embeddings, head and norms), as bench/train/worker.ts names its folder
-const weightDir = join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}-f16`);
-const weightFileBytes = readdirSync(weightDir)
+// the trainer's weight file (fp16 projections, fp32 embeddings, head and norms)
+const weightFileBytes = readdirSync(r.weightCacheDir)
   .filter((f) => f.endsWith('.bin'))
-  .reduce((sum, f) => sum + statSync(join(weightDir, f)).size, 0);
+  .reduce((sum, f) => sum + statSync(join(r.weightCacheDir, f)).size, 0);
 const deviceBytes = weightFileBytes + peak.training.anon;
-const loraParams = spec.layers * spec.rank * (4 * (spec.hidden + spec.hidden) + 2 * (spec.hidden + spec.ffn) + (spec.ffn + spec.hidden));
 const md = [
   '## Engine part 2: does 7B LoRA fit 24 GB with fp16 frozen weights and checkpointing? (CPU EP as the proxy)',
   '',
   `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${spec.threads} threads. ` +
     `Random weights of Llama-2-7B's shape (${(paramCount(LLAMA2_7B) / 1e9).toFixed(2)} B parameters, F16 GGUF), LoRA r${spec.rank} α${spec.alpha} dropout ${spec.dropout} on q,k,v,o,gate,up,down ` +
-    `(${(loraParams / 1e6).toFixed(1)} M trainable), batch ${spec.batch} × ${spec.seq} tokens, one AdamW step, activation checkpointing per layer, frozen projections stored in fp16 ` +
+    `(${(r.loraParams / 1e6).toFixed(1)} M trainable), batch ${spec.batch} × ${spec.seq} tokens, one AdamW step, activation checkpointing per layer, frozen projections stored in fp16 ` +
     '(embeddings and LM head fp32; all compute fp32). Memory of the training process sampled every 200 ms from /proc: anonymous = what onnxruntime and Node allocate ' +
     '(activations, per-layer fp32 casts of the weights, adapter, gradients, AdamW moments); file-backed = resident pages of the weight file onnxruntime memory-maps.',
   '',

@@ -40,6 +40,9 @@ const model = loadModel(path);
 let seed = 1;
 const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({ ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))) }));
+const recompute = spec.recompute || process.env.RECOMPUTE === '1';
+const frozenWeightDtype = spec.frozenF16 ? 'float16' : 'float32';
+const weightCacheDir = process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}`);
 const tr = await Trainer.create(model, data, {
   lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets },
   lr: 1e-4,
@@ -49,10 +52,11 @@ const tr = await Trainer.create(model, data, {
   threads: spec.threads,
   schedule: { type: 'constant' },
   memArena: process.env.MEM_ARENA ? process.env.MEM_ARENA === '1' : undefined,
-  recompute: spec.recompute || process.env.RECOMPUTE === '1' ? true : undefined,
-  frozenWeightDtype: spec.frozenF16 ? 'float16' : undefined,
-  weightCacheDir: process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}`),
+  recompute,
+  frozenWeightDtype,
+  weightCacheDir,
 });
+const loraParams = tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
 const setupMs = Date.now() - t0;
 // for a parent that samples this process's memory by phase (bench/train/fit-7b.ts)
 console.error(JSON.stringify({ phase: 'training', setupMs }));
@@ -92,12 +96,14 @@ console.log(
       estimateTrainingMemory(model.config, {
         batch: spec.batch,
         seq: spec.seq,
-        loraParams: tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+        loraParams,
         loraInputFeatures: tr.targets.reduce((s, t) => s + t.inFeatures, 0),
         dropout: (spec.dropout ?? 0) > 0,
-        recompute: spec.recompute || process.env.RECOMPUTE === '1',
-        frozenWeightDtype: spec.frozenF16 ? 'float16' : 'float32',
+        recompute,
+        frozenWeightDtype,
       }).totalBytes / 2 ** 20,
     loss,
+    loraParams,
+    weightCacheDir,
   }),
 );
