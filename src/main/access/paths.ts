@@ -94,22 +94,22 @@ export function secretFolders(e: PathEnv): string[] {
  * `forbidden` naming the path and what to grant instead.
  */
 export function assertGrantable(path: string, kind: 'folder' | 'file', e: PathEnv): void {
-  const home = canonicalPath(e.home);
-  const secrets = secretFolders(e);
-  const inside = secrets.find((s) => isInside(path, s, e.platform));
+  const inside = secretFolders(e).find((s) => isInside(path, s, e.platform));
   if (inside) {
     throw new AppError('forbidden', `${path} cannot be granted: ${inside} holds keys, settings or system files. Grant the folder that holds your data instead.`, { path });
   }
-  if (kind === 'file') return;
-  if (parse(path).root === path) {
-    throw new AppError('forbidden', `${path} is the whole disk and cannot be granted. Grant the folder that holds your data instead.`, { path });
-  }
-  if (isInside(home, path, e.platform)) {
-    const what = home === path ? 'is your home folder' : `holds your home folder ${home}`;
-    throw new AppError('forbidden', `${path} ${what} and cannot be granted (it holds your keys and settings). Grant a folder inside it that holds your data instead.`, { path });
-  }
-  const holds = secrets.find((s) => isInside(s, path, e.platform));
-  if (holds) {
-    throw new AppError('forbidden', `${path} holds ${holds} (keys, settings or system files) and cannot be granted. Grant the folder that holds your data instead.`, { path });
-  }
+  const tooBroad = kind === 'folder' ? whyTooBroad(path, e) : null;
+  if (tooBroad) throw new AppError('forbidden', `${path} ${tooBroad} and cannot be granted. Grant the folder that holds your data instead.`, { path });
+}
+
+/**
+ * Why a folder is too broad to read as a whole — it is the disk root, or holds the home folder or
+ * a folder of keys and system files — or null when it is not.
+ */
+export function whyTooBroad(path: string, e: PathEnv): string | null {
+  if (parse(path).root === path) return 'is the whole disk';
+  const home = canonicalPath(e.home);
+  if (isInside(home, path, e.platform)) return home === path ? 'is your home folder (it holds your keys and settings)' : `holds your home folder ${home}`;
+  const holds = secretFolders(e).find((s) => isInside(s, path, e.platform));
+  return holds ? `holds ${holds} (keys, settings or system files)` : null;
 }

@@ -17,17 +17,25 @@ import { dirname, join } from 'node:path';
 import type { BrowseEntry, BrowseResult, Endpoint, Grant } from '../../shared/access';
 import { AppError } from '../../shared/errors';
 import type { AccessStore } from '../db/access';
-import { assertGrantable, canonicalPath, defaultPathEnv, isInside, type PathEnv } from './paths';
+import { assertGrantable, canonicalPath, defaultPathEnv, isInside, whyTooBroad, type PathEnv } from './paths';
 import { endpointDisplayName, normaliseBaseUrl } from './urls';
 
 /** Entries one folder listing returns at most. */
 export const MAX_BROWSE_ENTRIES = 2000;
+
+/** The workspace folders the app itself writes (training runs, engine cache, exports, merged models). */
+const APP_FOLDERS = ['runs', 'cache', 'exports', 'models'];
 
 export const GRANT_HINT = 'Grant its folder in Settings → Folders & servers first.';
 
 export class AccessPolicy {
   /** The workspace folder, resolved. */
   readonly workspace: string;
+  /**
+   * What the workspace reads without a grant: the workspace folder, or — when it is too broad to
+   * read as a whole (`--workspace ~`) — only the folders the app writes in it.
+   */
+  private readonly ownFolders: readonly string[];
 
   constructor(
     workspace: string,
@@ -35,6 +43,7 @@ export class AccessPolicy {
     private readonly env: PathEnv = defaultPathEnv(),
   ) {
     this.workspace = canonicalPath(workspace);
+    this.ownFolders = whyTooBroad(this.workspace, env) ? APP_FOLDERS.map((d) => join(this.workspace, d)) : [this.workspace];
   }
 
   /** Where training mixes are written. */
@@ -64,7 +73,7 @@ export class AccessPolicy {
 
   /** True when a resolved path is inside the workspace, inside a granted folder, or a granted file. */
   canRead(real: string, grants: readonly Grant[] = this.store.grants()): boolean {
-    if (isInside(real, this.workspace, this.env.platform)) return true;
+    if (this.ownFolders.some((f) => isInside(real, f, this.env.platform))) return true;
     return grants.some((g) => (g.kind === 'folder' ? isInside(real, g.path, this.env.platform) : real === g.path));
   }
 
@@ -126,8 +135,8 @@ export class AccessPolicy {
   }
 
   private places(): BrowseEntry[] {
-    const workspace: BrowseEntry = { name: `Workspace (${this.workspace})`, path: this.workspace, kind: 'folder', size: null };
-    return [workspace, ...this.store.grants().map((g) => ({ name: g.path, path: g.path, kind: g.kind, size: g.kind === 'file' ? sizeOf(g.path) : null }))];
+    const own = this.ownFolders.map((f): BrowseEntry => ({ name: f === this.workspace ? `Workspace (${f})` : f, path: f, kind: 'folder', size: null }));
+    return [...own, ...this.store.grants().map((g) => ({ name: g.path, path: g.path, kind: g.kind, size: g.kind === 'file' ? sizeOf(g.path) : null }))];
   }
 
   private entry(path: string, name: string, grants: readonly Grant[]): BrowseEntry | null {

@@ -101,6 +101,15 @@ describe('reads', () => {
     expect(thrown(() => policy.browse(outside)).code).toBe('forbidden');
   });
 
+  it('reads only the app folders of a workspace that is too broad to read as a whole', () => {
+    const home = new AccessPolicy(env.home, new AccessStore(db), env);
+    const adapter = file(join(env.home, 'runs', 'train-1', 'adapter', 'adapter_config.json'));
+    expect(home.readable(adapter, 'the LoRA adapter')).toBe(adapter);
+    expect(thrown(() => home.readable(file(join(env.home, 'notes.txt')), 'x')).code).toBe('forbidden');
+    expect(thrown(() => home.readable(join(env.home, '.ssh', 'id_ed25519'), 'x')).code).toBe('forbidden');
+    expect(home.browse().entries.map((e) => e.path)).toEqual(['runs', 'cache', 'exports', 'models'].map((d) => join(env.home, d)));
+  });
+
   it('needs absolute paths', () => {
     expect(thrown(() => policy.readable('data/pool.jsonl', 'the file to import')).code).toBe('invalid_input');
   });
