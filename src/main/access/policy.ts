@@ -120,9 +120,10 @@ export class AccessPolicy {
     }
     const grants = this.store.grants();
     const entries: BrowseEntry[] = [];
-    for (const name of names) {
+    for (const name of names.sort()) {
       const entry = this.entry(join(real, name), name, grants);
       if (entry) entries.push(entry);
+      if (entries.length > MAX_BROWSE_ENTRIES) break;
     }
     entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'folder' ? -1 : 1));
     const up = dirname(real);
