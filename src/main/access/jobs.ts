@@ -44,7 +44,8 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'eval.run': {
       const p = spec.params;
       for (const s of p.suites) {
-        if ('builtin' in s) read(s.dataDir, 'the suite data folder');
+        // built-in suites read files one folder down (harmful/advbench_harmful_behaviors.csv …)
+        if ('builtin' in s) void a.readable(s.dataDir, 'the suite data folder', { depth: 2 });
         else read(s.file, 'the suite file');
       }
       const model = confineModel(p.model, a, 'the model');

@@ -12,7 +12,7 @@
  * The `safetune` CLI is the user at their own shell: it calls the services directly, not through
  * the contract handlers, and is deliberately not confined by this policy.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BrowseEntry, BrowseResult, Endpoint, Grant } from '../../shared/access';
 import { AppError } from '../../shared/errors';
@@ -22,6 +22,8 @@ import { endpointDisplayName, normaliseBaseUrl } from './urls';
 
 /** Entries one folder listing returns at most. */
 export const MAX_BROWSE_ENTRIES = 2000;
+/** Entries below a folder parameter checked for links leading outside (a bound on the work per call). */
+const MAX_SCANNED_ENTRIES = 20_000;
 
 /** The workspace folders the app itself writes (training runs, engine cache, exports, merged models). */
 const APP_FOLDERS = ['runs', 'cache', 'exports', 'models'];
@@ -64,11 +66,41 @@ export class AccessPolicy {
    * The resolved path when the workspace may read it; otherwise `forbidden`, naming the path, what
    * it was for, and how to allow it. `what` says which parameter it is ("the file to import").
    */
-  readable(path: string, what: string): string {
+  readable(path: string, what: string, opts: { depth?: number } = {}): string {
     const real = canonicalPath(path, what);
-    if (this.canRead(real)) return real;
-    const shown = real === path ? path : `${path} (really ${real})`;
-    throw new AppError('forbidden', `${shown} is outside the folders this workspace may read (${what}). ${GRANT_HINT}`, { path, field: what });
+    if (!this.canRead(real)) {
+      const shown = real === path ? path : `${path} (really ${real})`;
+      throw new AppError('forbidden', `${shown} is outside the folders this workspace may read (${what}). ${GRANT_HINT}`, { path, field: what });
+    }
+    const depth = opts.depth ?? 1;
+    if (depth > 0) this.checkLinksBelow(real, what, depth, this.store.grants(), { left: MAX_SCANNED_ENTRIES });
+    return real;
+  }
+
+  /**
+   * A folder the job will read files from (a model, a suite data folder) must not hold links that
+   * lead outside the readable places: its entries, `depth` levels down, are checked (at most
+   * MAX_SCANNED_ENTRIES of them). Entries that are not links lie inside by construction.
+   */
+  private checkLinksBelow(folder: string, what: string, depth: number, grants: readonly Grant[], budget: { left: number }): void {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return; // a file, or unreadable: the job reports it
+    }
+    for (const e of entries) {
+      if (--budget.left < 0) return;
+      const path = join(folder, e.name);
+      let target = path;
+      if (e.isSymbolicLink()) {
+        target = canonicalPath(path);
+        if (!this.canRead(target, grants)) {
+          throw new AppError('forbidden', `${path} links to ${target}, outside the folders this workspace may read (${what}). ${GRANT_HINT}`, { path, field: what });
+        }
+      }
+      if (depth > 1 && (e.isDirectory() || (e.isSymbolicLink() && isFolder(target)))) this.checkLinksBelow(target, what, depth - 1, grants, budget);
+    }
   }
 
   /** True when a resolved path is inside the workspace, inside a granted folder, or a granted file. */
@@ -108,7 +140,7 @@ export class AccessPolicy {
    */
   browse(path?: string): BrowseResult {
     if (path === undefined) return { path: null, parent: null, entries: this.places(), truncated: false };
-    const real = this.readable(path, 'the folder to browse');
+    const real = this.readable(path, 'the folder to browse', { depth: 0 });
     let names: string[];
     try {
       names = readdirSync(real);
@@ -171,6 +203,14 @@ export class AccessPolicy {
     const e = this.store.endpointByUrl(url);
     if (!e) throw new AppError('forbidden', `${url} is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.`, { baseUrl: url });
     return e;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

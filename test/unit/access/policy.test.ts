@@ -93,6 +93,26 @@ describe('reads', () => {
     expect(policy.readable(join(data, 'alias.jsonl'), 'x')).toBe(join(data, 'pool.jsonl'));
   });
 
+  it('refuses a folder parameter holding a link that leads outside (a model, a suite data folder)', () => {
+    policy.grant(data);
+    const model = join(data, 'model');
+    file(join(model, 'tokenizer.json'));
+    symlinkSync(join(outside, 'secret.txt'), join(model, 'config.json'));
+    const e = thrown(() => policy.readable(model, 'the model'));
+    expect(e.code).toBe('forbidden');
+    expect(e.message).toBe(`${join(model, 'config.json')} links to ${join(outside, 'secret.txt')}, outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.`);
+    const suites = join(data, 'suites');
+    file(join(suites, 'benign', 'xstest_prompts.csv'));
+    mkdirSync(join(suites, 'harmful'));
+    symlinkSync(join(outside, 'secret.txt'), join(suites, 'harmful', 'advbench_harmful_behaviors.csv'));
+    expect(thrown(() => policy.readable(suites, 'the suite data folder', { depth: 2 })).code).toBe('forbidden');
+    // links that stay inside the readable places are fine
+    const clean = join(data, 'clean');
+    file(join(clean, 'real', 'x.csv'));
+    symlinkSync(join(clean, 'real'), join(clean, 'alias'));
+    expect(policy.readable(clean, 'the suite data folder', { depth: 2 })).toBe(clean);
+  });
+
   it('a granted file grants that file only', () => {
     const one = file(join(outside, 'one.csv'));
     policy.grant(one);
