@@ -83,7 +83,7 @@ export function secretFolders(e: PathEnv): string[] {
   const system =
     e.platform === 'win32'
       ? [e.env.SystemRoot ?? 'C:\\Windows', join(h, 'AppData'), e.env.ProgramData ?? 'C:\\ProgramData']
-      : ['/etc', '/proc', '/sys', '/dev', '/boot', '/root', '/run', '/var/run', '/private/etc', '/private/var/db'];
+      : ['/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/private/etc', '/private/var/db'];
   const all = [...inHome, ...system];
   return [...new Set([...all, ...all.map((p) => canonicalPath(p))])];
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatcher, type Dispatch } from '../../../src/main/app/dispatch';
@@ -48,8 +49,10 @@ describe('access through the contract (browser mode and desktop IPC share these 
       },
     });
     expect(ok<unknown[]>(await dispatch('jobs.list', {}))).toEqual([]);
-    // and /etc cannot be granted to get there
+    // and neither /etc nor the home folder can be granted to get there
     expect(await dispatch('access.grant', { path: '/etc' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await dispatch('access.grant', { path: homedir() })).toMatchObject({ ok: false, error: { code: 'forbidden', message: expect.stringContaining('is your home folder') } });
+    expect(await dispatch('access.grant', { path: '/' })).toMatchObject({ ok: false, error: { code: 'forbidden', message: expect.stringContaining('is the whole disk') } });
   });
 
   it('checks every path-carrying job parameter', async () => {
