@@ -19,6 +19,7 @@ import { AppError } from '../../shared/errors';
 import type { AccessStore } from '../db/access';
 import { assertGrantable, canonicalPath, defaultPathEnv, isInside, whyTooBroad, type PathEnv } from './paths';
 import { endpointDisplayName, normaliseBaseUrl } from './urls';
+import { exportsFolder, modelsFolder } from './writes';
 
 /** Entries one folder listing returns at most. */
 export const MAX_BROWSE_ENTRIES = 2000;
@@ -50,12 +51,12 @@ export class AccessPolicy {
 
   /** Where training mixes are written. */
   get exportsDir(): string {
-    return join(this.workspace, 'exports');
+    return exportsFolder(this.workspace);
   }
 
   /** Where merged models are written. */
   get modelsDir(): string {
-    return join(this.workspace, 'models');
+    return modelsFolder(this.workspace);
   }
 
   grants(): Grant[] {
@@ -65,15 +66,17 @@ export class AccessPolicy {
   /**
    * The resolved path when the workspace may read it; otherwise `forbidden`, naming the path, what
    * it was for, and how to allow it. `what` says which parameter it is ("the file to import").
+   * For a folder, links inside it are checked too, `depth` levels down (default 1; 0: none).
    */
   readable(path: string, what: string, opts: { depth?: number } = {}): string {
     const real = canonicalPath(path, what);
-    if (!this.canRead(real)) {
+    const grants = this.store.grants();
+    if (!this.canRead(real, grants)) {
       const shown = real === path ? path : `${path} (really ${real})`;
       throw new AppError('forbidden', `${shown} is outside the folders this workspace may read (${what}). ${GRANT_HINT}`, { path, field: what });
     }
     const depth = opts.depth ?? 1;
-    if (depth > 0) this.checkLinksBelow(real, what, depth, this.store.grants(), { left: MAX_SCANNED_ENTRIES });
+    if (depth > 0) this.checkLinksBelow(real, what, depth, grants, { left: MAX_SCANNED_ENTRIES });
     return real;
   }
 

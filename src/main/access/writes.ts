@@ -6,6 +6,16 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/errors';
 
+/** The workspace folder training mixes are exported to. */
+export function exportsFolder(workspace: string): string {
+  return join(workspace, 'exports');
+}
+
+/** The workspace folder merged models are written to. */
+export function modelsFolder(workspace: string): string {
+  return join(workspace, 'models');
+}
+
 /** Names tried before giving up (`name`, `name-2` … `name-1000`). */
 const MAX_SUFFIX = 1000;
 const MAX_STEM = 80;

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import type { z } from 'zod';
 import type { ExportParams } from '../../shared/select';
 import { AppError } from '../../shared/errors';
-import { claimNewFile, safeStem } from '../access/writes';
+import { claimNewFile, exportsFolder, safeStem } from '../access/writes';
 import { buildTrainingMix, writeJsonl } from '../select/export';
 import type { Services } from './services';
 
@@ -16,7 +15,7 @@ export async function exportTrainingMix(s: Services, p: z.output<typeof ExportPa
   const safety = s.selections.items(sel.id).map((i) => ({ prompt: i.prompt, response: i.response }));
   const task = s.datasets.roleRecords(sel.projectId, 'task', p.taskDatasetIds).map((r) => ({ prompt: r.prompt, response: r.response }));
   const mix = buildTrainingMix(task, safety, { seed: p.seed });
-  const path = claimNewFile(join(s.workspace, 'exports'), safeStem(`project-${sel.projectId}-selection-${sel.id}-${sel.name}`), `.${p.format}.jsonl`);
+  const path = claimNewFile(exportsFolder(s.workspace), safeStem(`project-${sel.projectId}-selection-${sel.id}-${sel.name}`), `.${p.format}.jsonl`);
   try {
     const count = await writeJsonl(path, mix, p.format);
     return { path, count, task: task.length, safety: safety.length };
