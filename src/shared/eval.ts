@@ -23,7 +23,17 @@ export type SuiteSpec = z.infer<typeof SuiteSpec>;
 
 export const ModelSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('engine'), path: z.string().min(1), adapterPath: z.string().min(1).optional() }).strict(),
-  z.object({ kind: z.literal('http'), baseUrl: z.string().url(), model: z.string().min(1), apiKey: z.string().optional() }).strict(),
+  z
+    .object({
+      kind: z.literal('http'),
+      baseUrl: z.string().url(),
+      model: z.string().min(1),
+      /** Sent as a Bearer token (CLI); calls through the app drop it and use the key stored with the server. */
+      apiKey: z.string().optional(),
+      /** The configured server (Settings → Folders & servers) whose stored API key the job sends; set by the app. */
+      endpointId: z.number().int().positive().optional(),
+    })
+    .strict(),
 ]);
 export type ModelSpec = z.infer<typeof ModelSpec>;
 

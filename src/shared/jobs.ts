@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
-import { GenerateParams, MergeModelParams } from './models';
+import { GenerateParams, MergeModelRequest } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
 import { TrainRunParams } from './train';
 
@@ -42,7 +42,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('engine.generate'), params: GenerateParams }),
   z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
   z.object({ type: z.literal('train.run'), params: TrainRunParams }),
-  z.object({ type: z.literal('model.merge'), params: MergeModelParams }),
+  z.object({ type: z.literal('model.merge'), params: MergeModelRequest }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

@@ -81,14 +81,13 @@ export const Selection = z.object({
 });
 export type Selection = z.infer<typeof Selection>;
 
+/** A training-mix export; the app writes it to a new file in the workspace's exports/ folder (never a caller-chosen path). */
 export const ExportParams = z
   .object({
     selectionId: z.number().int().positive(),
     format: z.enum(['alpaca', 'chat']),
     /** Task data sets mixed in (default: every task data set of the project). */
     taskDatasetIds: z.array(z.number().int().positive()).optional(),
-    /** Where to write (on the machine running the workbench); default the workspace's exports folder. */
-    path: z.string().min(1).optional(),
     seed: z.number().int().min(0).default(0),
   })
   .strict();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
 import { createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
 const task = sharedPath('data', 'task', 'alpaca_en_demo.json');
@@ -33,6 +34,8 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     errors = watchErrors(page);
     await page.goto(app.url);
+    await grantFolder(page, sharedPath('data')!);
+    await grantFolder(page, workDir);
     await createProject(page, 'Curation');
   });
   afterAll(async () => {

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
 import { addModel, createProject, launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 const data = sharedPath('data');
@@ -43,6 +44,8 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     errors = watchErrors(page);
     await page.goto(app.url);
+    await grantFolder(page, dirname(stories!));
+    await grantFolder(page, data!);
     await addModel(page, stories!);
     await createProject(page, 'Eval');
   });

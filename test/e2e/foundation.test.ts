@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 let browser: Browser;
 let app: Awaited<ReturnType<typeof startApp>>;
@@ -11,11 +12,13 @@ let page: Page;
 let errors: string[];
 let cleanup: () => void;
 let bigFile: string;
+let dataDir: string;
 
 beforeAll(async () => {
   const t = tempDir('safetune-e2e-');
   cleanup = t.cleanup;
   // A sparse 1 GiB file: takes the fingerprint job a few seconds, costs no disk.
+  dataDir = t.dir;
   bigFile = join(t.dir, 'pool.bin');
   const fd = openSync(bigFile, 'w');
   ftruncateSync(fd, 1024 * 1024 * 1024);
@@ -62,8 +65,11 @@ describe('foundation in browser mode', () => {
   });
 
   it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {
+    // Browser mode cannot open the server machine's file dialog: the folder is granted in the
+    // settings, then paths are typed or picked with Browse….
+    await grantFolder(page, dataDir);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Beta safety' }).click();
     await page.getByRole('link', { name: 'Data', exact: true }).click();
-    // Browser mode cannot open the server machine's file dialog: no Browse buttons, typed paths.
     expect(await page.getByRole('button', { name: /^Choose (file|folder) for / }).count()).toBe(0);
     await page.getByLabel('Path to fingerprint').fill(bigFile);
     await page.getByRole('button', { name: 'Start fingerprint' }).click();

@@ -1,10 +1,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
 import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 let browser: Browser;
@@ -26,6 +27,8 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     errors = watchErrors(page);
     await page.goto(app.url);
+    await grantFolder(page, dirname(stories!));
+    await grantFolder(page, taskFile);
     await addModel(page, stories!);
     await createProject(page, 'Tune');
     await page.getByLabel('File path').fill(taskFile);
@@ -83,7 +86,8 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const merged = run.getByTestId('merge-export').locator('code');
     await merged.waitFor({ timeout: 60_000 });
     const path = (await merged.textContent())!;
-    expect(path).toMatch(/merged\.gguf$/);
+    // written by the app into a new folder of the workspace's models/
+    expect(path).toMatch(/\/workspace\/models\/stories260K\+train-\d+\/merged\.gguf$/);
     expect(existsSync(path)).toBe(true);
     await run.getByRole('button', { name: 'Add to Models' }).click();
     await page.getByRole('link', { name: 'Models & Playground' }).click();

@@ -3,6 +3,7 @@ import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
 import { useCall, useEvent } from './api/hooks';
 import { AppInfoContext } from './components/PathField';
 import { JobsPanel } from './jobs/JobsPanel';
+import { FoldersPage } from './pages/FoldersPage';
 import { ProjectPage } from './pages/ProjectPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
@@ -19,6 +20,7 @@ export function App() {
               <Route path="/" element={<ProjectsPage />} />
               <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
               <Route path="/models" element={<ModelsPage />} />
+              <Route path="/settings/folders" element={<FoldersPage />} />
               <Route path="*" element={<ProjectsPage />} />
             </Routes>
           </main>
@@ -46,6 +48,9 @@ function Sidebar() {
       </NavLink>
       <NavLink to="/models" className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
         Models &amp; Playground
+      </NavLink>
+      <NavLink to="/settings/folders" className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
+        Folders &amp; servers
       </NavLink>
       <div className="nav-section">Projects</div>
       <ul className="nav-projects">

@@ -1,5 +1,7 @@
 import { basename } from 'node:path';
 import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
+import { AccessStore } from '../../db/access';
+import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
 import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
@@ -66,7 +68,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
 
   ctx.progress(null, 'loading the model');
   const cacheDir = engineCacheDir(ctx.db);
-  const opened = await openGenerator(p.model, p.batchSize, cacheDir);
+  const opened = await openGenerator(p.model, p.batchSize, cacheDir, ctx.db);
   const generator: Generator = opened.generator;
   let release = opened.release;
   try {
@@ -76,7 +78,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
     if (p.guardModel) {
       ctx.progress(null, 'loading the judge model');
-      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir);
+      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir, ctx.db);
       const prev = release;
       release = async () => {
         await guard.release();
@@ -121,15 +123,24 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
 }
 
 /** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
-async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string, db: Db): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
   const eval_ = await import('../../eval');
   if (spec.kind === 'engine') {
     const { openModel } = await import('../../engine');
     const rt = await openModel(spec.path, { cacheDir, ...(spec.adapterPath ? { lora: spec.adapterPath } : {}) });
     return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
   }
-  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) });
+  const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
+  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(apiKey ? { apiKey } : {}) });
   return { generator: backend, release: async () => {} };
+}
+
+/** The API key stored with a configured server (Settings → Folders & servers), which must still be the one the run names. */
+function endpointKey(db: Db, endpointId: number, baseUrl: string): string | undefined {
+  const store = new AccessStore(db);
+  const endpoint = store.endpoints().find((e) => e.id === endpointId);
+  if (!endpoint || endpoint.baseUrl !== baseUrl) throw new Error(`the server ${baseUrl} is no longer configured: add it again in Settings → Folders & servers`);
+  return store.endpointKey(endpointId) ?? undefined;
 }
 
 function defaultName(p: EvalRunParams): string {

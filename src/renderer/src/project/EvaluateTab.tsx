@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import type { EvalResult, EvalRun } from '../../../shared/eval';
 import { api } from '../api/client';
 import { PathField } from '../components/PathField';
@@ -77,10 +78,12 @@ function RunRow({ run, onOpen }: { run: EvalRun; onOpen: () => void }) {
 function NewEvaluation({ projectId }: { projectId: number }) {
   const models = useCall('models.list', {});
   const builtins = useCall('eval.builtinSuites', {});
+  const servers = useCall('access.endpoints', {});
+  useEvent('access.changed', servers.reload);
   const [backend, setBackend] = useState<'engine' | 'http'>('engine');
   const [modelId, setModelId] = useState('');
   const [adapter, setAdapter] = useState('');
-  const [baseUrl, setBaseUrl] = useState('http://127.0.0.1:8000');
+  const [serverId, setServerId] = useState('');
   const [remoteModel, setRemoteModel] = useState('');
   const [dataDir, setDataDir] = useState(() => localStorage.getItem('safetune.evalDataDir') ?? '');
   const [suites, setSuites] = useState<string[]>(['advbench', 'xstest']);
@@ -96,12 +99,16 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   useEffect(() => {
     if (!modelId && models.data?.[0]) setModelId(String(models.data[0].id));
   }, [models.data, modelId]);
+  useEffect(() => {
+    if (!servers.data?.some((e) => String(e.id) === serverId)) setServerId(servers.data?.[0] ? String(servers.data[0].id) : '');
+  }, [servers.data, serverId]);
+  const server = servers.data?.find((e) => String(e.id) === serverId);
 
   const start = useAction(async () => {
     const model =
       backend === 'engine'
         ? { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === modelId)!.path, ...(adapter.trim() ? { adapterPath: adapter.trim() } : {}) }
-        : { kind: 'http' as const, baseUrl: baseUrl.trim(), model: remoteModel.trim() };
+        : { kind: 'http' as const, baseUrl: server!.baseUrl, model: remoteModel.trim() };
     if (dataDir.trim()) localStorage.setItem('safetune.evalDataDir', dataDir.trim());
     const specs = [
       ...suites.map((id) => ({ builtin: id, dataDir: dataDir.trim() })),
@@ -131,7 +138,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
     void start.run();
   };
   const canStart =
-    (backend === 'engine' ? !!modelId : !!remoteModel.trim() && !!baseUrl.trim()) &&
+    (backend === 'engine' ? !!modelId : !!remoteModel.trim() && !!server) &&
     (suites.length > 0 ? !!dataDir.trim() : !!customFile.trim()) &&
     judges.length > 0;
   return (
@@ -155,17 +162,34 @@ function NewEvaluation({ projectId }: { projectId: number }) {
                 options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))}
                 onChange={setModelId}
               />
-              <TextField label="LoRA adapter folder (optional)" value={adapter} onChange={(e) => setAdapter(e.target.value)} placeholder="/runs/adapter" />
+              <PathField
+                kinds={['folder']}
+                onPick={setAdapter}
+                label="LoRA adapter folder (optional)"
+                value={adapter}
+                onChange={(e) => setAdapter(e.target.value)}
+                placeholder="/runs/adapter"
+              />
             </>
           ) : (
             <>
-              <TextField label="Server URL" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
+              <SelectField
+                label="Server"
+                value={serverId}
+                options={(servers.data ?? []).map((e) => ({ value: String(e.id), label: `${e.name} (${e.baseUrl})` }))}
+                onChange={setServerId}
+              />
               <TextField label="Model name" value={remoteModel} onChange={(e) => setRemoteModel(e.target.value)} />
             </>
           )}
         </div>
         {backend === 'engine' && models.data && models.data.length === 0 && (
           <p className="muted">Add a model under Models &amp; Playground first.</p>
+        )}
+        {backend === 'http' && servers.data && servers.data.length === 0 && (
+          <p className="muted">
+            Add the server under <Link to="/settings/folders">Folders &amp; servers</Link> first: evaluations call only servers configured there.
+          </p>
         )}
         <PathField
           kinds={['folder']}
@@ -183,7 +207,14 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           onChange={setSuites}
         />
         <div className="filters">
-          <TextField label="Your own suite file (optional)" value={customFile} onChange={(e) => setCustomFile(e.target.value)} placeholder="/data/my_suite.csv" />
+          <PathField
+            kinds={['file']}
+            onPick={setCustomFile}
+            label="Your own suite file (optional)"
+            value={customFile}
+            onChange={(e) => setCustomFile(e.target.value)}
+            placeholder="/data/my_suite.csv"
+          />
           <SelectField
             label="It holds"
             value={customKind}

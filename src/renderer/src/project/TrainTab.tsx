@@ -178,7 +178,7 @@ function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
       // not a metric line
     }
   });
-  const result = job.result as { adapterPath?: string; runDir?: string } | null;
+  const result = job.result as { adapterPath?: string } | null;
   const last = metrics.at(-1);
   return (
     <section className="train-run" data-job-id={job.id}>
@@ -206,21 +206,20 @@ function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
           Adapter (PEFT): <code>{result.adapterPath}</code> — evaluate it in the Evaluate tab as the LoRA adapter folder.
         </p>
       )}
-      {result?.adapterPath && result.runDir && <MergedExport run={job} adapterPath={result.adapterPath} runDir={result.runDir} merge={merge} />}
+      {result?.adapterPath && <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />}
     </section>
   );
 }
 
 /**
  * Export the fine-tuned model as a standalone model (adapter merged into the weights): a Hugging
- * Face folder for a Hugging Face base, a GGUF for a GGUF base; then add it to the Models list.
+ * Face folder for a Hugging Face base, a GGUF for a GGUF base, written by the app to a new folder
+ * in the workspace's models/ (every export gets its own); then add it to the Models list.
  */
-function MergedExport({ run, adapterPath, runDir, merge }: { run: Job; adapterPath: string; runDir: string; merge: Job | null }) {
+function MergedExport({ run, adapterPath, merge }: { run: Job; adapterPath: string; merge: Job | null }) {
   const modelPath = (run.params as { modelPath: string }).modelPath;
-  // a retry after a failed or cancelled export writes under a new name
-  const outPath = `${runDir}/merged${merge ? `-${merge.id}` : ''}${/\.gguf$/i.test(modelPath) ? '.gguf' : ''}`;
   const start = useAction(async () => {
-    await api.call('jobs.start', { projectId: run.projectId, spec: { type: 'model.merge', params: { modelPath, adapterPath, outPath } } });
+    await api.call('jobs.start', { projectId: run.projectId, spec: { type: 'model.merge', params: { modelPath, adapterPath } } });
   });
   const add = useAction(async (path: string) => {
     await api.call('jobs.start', { spec: { type: 'model.inspect', params: { path } } });
