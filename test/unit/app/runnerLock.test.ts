@@ -25,11 +25,12 @@ function deadPid(): number {
   return spawnSync(process.execPath, ['-e', '0']).pid!;
 }
 
+/** An owner record; by default of a process that is gone (its start time guards against pid reuse). */
 function record(over: Partial<LockOwner>): LockOwner {
   return {
     app: 'safetune-workbench',
     pid: deadPid(),
-    started: null,
+    started: '0',
     host: hostname(),
     boot: null,
     nonce: randomBytes(16).toString('hex'),
@@ -208,5 +209,5 @@ describe('workspace lock race', () => {
     }
     console.log(`lock race: ${trials} trials × ${CONTENDERS} processes in ${((Date.now() - started) / 1000).toFixed(1)} s, ${failures.length} failures`);
     expect(failures).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });
