@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, copyFileSync, fsyncSync, fstatSync, linkSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, fstatSync, linkSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../../shared/errors';
@@ -142,11 +142,14 @@ function placeExclusive(src: string, dest: string): boolean {
   }
 }
 
+/**
+ * Not fsync'd: a lock only matters while its owner runs, and one that a power cut leaves empty or
+ * cut short reads as garbage and is taken over at the next start.
+ */
 function writeNewFile(path: string, text: string): void {
   const fd = openSync(path, 'wx', 0o644);
   try {
     writeSync(fd, text);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -20,9 +20,12 @@ function workspace(): string {
   return t.dir;
 }
 
-/** A pid that no process has any more: a child that has exited (and been reaped). */
+/**
+ * A pid that no process has any more: a child that has just exited (and been reaped). Fresh each
+ * time, as pids get reused (a bare-pid lock has no start time to tell a reused pid apart).
+ */
 function deadPid(): number {
-  return spawnSync(process.execPath, ['-e', '0']).pid!;
+  return (process.platform === 'win32' ? spawnSync(process.execPath, ['-e', '0']) : spawnSync('true')).pid!;
 }
 
 /** An owner record; by default of a process that is gone (its start time guards against pid reuse). */
