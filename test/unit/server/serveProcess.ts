@@ -7,6 +7,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/shared';
 
+/** A call's JSON envelope (`value` left loose: tests read the fields they check). */
+export interface CallBody {
+  ok: boolean;
+  value?: any;
+  error?: { code: string; message: string };
+}
+
 export interface ServeChild {
   child: ChildProcess;
   url: string;
@@ -16,7 +23,7 @@ export interface ServeChild {
   stdout(): string;
   stderr(): string;
   /** A contract call with the bearer token. */
-  call(name: string, input?: unknown): Promise<{ status: number; body: { ok: boolean; value?: any; error?: { code: string; message: string } } }>;
+  call(name: string, input?: unknown): Promise<{ status: number; body: CallBody }>;
   /** Resolves when the process has ended. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends a signal and waits for the process to end. */
@@ -72,7 +79,7 @@ export async function startServe(args: string[], env: Record<string, string | un
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
         body: JSON.stringify(input),
       });
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: (await res.json()) as CallBody };
     },
     exited,
     async stop(signal = 'SIGINT') {
