@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { TOKEN_PROTOCOL_PREFIX } from '../../shared/security';
 
 /**
  * Browser mode's access checks. The per-launch token travels only where no other local origin can
@@ -7,11 +8,6 @@ import type { IncomingMessage } from 'node:http';
  * event stream. No cookie (cookies are shared by every port of 127.0.0.1) and no `?token=` query
  * (it would end up in logs, history and Referer headers).
  */
-
-/** The subprotocol the event stream speaks; the server selects it when the token is right. */
-export const EVENTS_PROTOCOL = 'safetune.v1';
-/** A second offered subprotocol, `safetune.token.<token>`, carries the token on the upgrade. */
-export const TOKEN_PROTOCOL_PREFIX = 'safetune.token.';
 
 /** A fresh 256-bit token for one launch. */
 export function newToken(): string {
@@ -44,7 +40,7 @@ export function upgradeToken(req: IncomingMessage): string | null {
 }
 
 /** The subprotocols of a `Sec-WebSocket-Protocol` header. */
-export function offeredProtocols(req: IncomingMessage): string[] {
+function offeredProtocols(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   if (typeof header !== 'string') return [];
   return header

@@ -7,10 +7,10 @@ import { pipeline } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_CALL_BODY_BYTES } from '../../shared/contract';
 import { AppError, type ErrorCode, type ErrorPayload } from '../../shared/errors';
-import { CONTENT_SECURITY_POLICY_HEADER } from '../../shared/security';
+import { CONTENT_SECURITY_POLICY_HEADER, EVENTS_PROTOCOL } from '../../shared/security';
 import type { Dispatch } from '../app/dispatch';
 import type { EventBus } from '../app/events';
-import { EVENTS_PROTOCOL, bearerToken, hostAllowed, newToken, originAllowed, tokensEqual, upgradeToken } from './auth';
+import { bearerToken, hostAllowed, newToken, originAllowed, tokensEqual, upgradeToken } from './auth';
 
 export interface BrowserServerOptions {
   dispatch: Dispatch;

@@ -9,6 +9,7 @@ import {
   type PreloadBridge,
 } from '../../../shared/contract';
 import { AppError, type CallResult } from '../../../shared/errors';
+import { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../../../shared/security';
 
 type Listener = (payload: unknown) => void;
 
@@ -56,8 +57,6 @@ function electronClient(bridge: PreloadBridge): { api: ContractClient; connectio
 
 /** Where browser mode keeps the launch token: origin-scoped (the origin includes the port). */
 const TOKEN_KEY = 'safetune.token';
-const EVENTS_PROTOCOL = 'safetune.v1';
-const TOKEN_PROTOCOL_PREFIX = 'safetune.token.';
 
 /**
  * The launch token: taken from the URL fragment the server printed (`#token=…`, which browsers
