@@ -34,6 +34,8 @@ interface Active {
   worker: Worker;
   cancelFlag: Int32Array;
   cancelRequested: boolean;
+  /** Cancelled because the runner is closing: the job ends `interrupted`, to resume at the next start. */
+  closing: boolean;
   settled: boolean;
   first: { t: number; f: number } | null;
   eta: number | null;
@@ -125,9 +127,7 @@ export class JobRunner {
     } else if (row.state === 'running') {
       const a = this.active.get(id);
       if (a && !a.cancelRequested) {
-        a.cancelRequested = true;
-        Atomics.store(a.cancelFlag, 0, 1);
-        a.worker.postMessage({ kind: 'cancel' } satisfies RunnerMessage);
+        this.requestCancel(a);
         this.opts.store.event(id, 'state', 'cancel requested');
         a.killTimer = setTimeout(() => {
           if (!a.settled) {
@@ -192,22 +192,40 @@ export class JobRunner {
   }
 
   /**
-   * Stops accepting work and stops running jobs. Their rows become `interrupted` so the next start
-   * can resume them from their checkpoints.
+   * Stops accepting work and stops running jobs. Each is asked to cancel (a job saves its checkpoint
+   * and returns at its next check); only one still running after `cancelGraceMs` has its thread
+   * terminated, since terminating a thread inside a native call (an onnxruntime run) aborts the whole
+   * process. Their rows become `interrupted` so the next start can resume them from their checkpoints.
    */
   async close(): Promise<void> {
     this.closed = true;
     if (this.elapsedTimer) clearInterval(this.elapsedTimer);
     const running = [...this.active.values()];
     for (const a of running) {
-      a.cancelRequested = true;
-      a.settled = true;
-      if (a.flushTimer) clearTimeout(a.flushTimer);
+      a.closing = true;
       if (a.killTimer) clearTimeout(a.killTimer);
-      this.opts.store.finishAttempt(a.id, 'interrupted', { message: 'stopped when the app closed' });
+      this.requestCancel(a);
+    }
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(running.map((a) => a.done)),
+      new Promise<void>((r) => (graceTimer = setTimeout(r, this.opts.cancelGraceMs))),
+    ]);
+    clearTimeout(graceTimer);
+    for (const a of running) {
+      if (a.settled) continue;
+      this.opts.store.event(a.id, 'log', `did not stop within ${this.opts.cancelGraceMs} ms of closing: thread terminated`);
+      this.settle(a, 'cancelled', {});
     }
     await Promise.all(running.map((a) => a.worker.terminate()));
     this.active.clear();
+  }
+
+  private requestCancel(a: Active): void {
+    if (a.cancelRequested) return;
+    a.cancelRequested = true;
+    Atomics.store(a.cancelFlag, 0, 1);
+    a.worker.postMessage({ kind: 'cancel' } satisfies RunnerMessage);
   }
 
   private schedule(): void {
@@ -260,6 +278,7 @@ export class JobRunner {
       worker,
       cancelFlag: new Int32Array(cancelBuf),
       cancelRequested: false,
+      closing: false,
       settled: false,
       first: null,
       eta: null,
@@ -341,8 +360,12 @@ export class JobRunner {
     this.flushProgress(a);
     a.settled = true;
     if (a.killTimer) clearTimeout(a.killTimer);
-    const message = state === 'succeeded' ? 'done' : state === 'cancelled' ? 'cancelled' : undefined;
-    this.opts.store.finishAttempt(a.id, state, { ...fields, message });
+    if (a.closing && state === 'cancelled') {
+      this.opts.store.finishAttempt(a.id, 'interrupted', { message: 'stopped when the app closed' });
+    } else {
+      const message = state === 'succeeded' ? 'done' : state === 'cancelled' ? 'cancelled' : undefined;
+      this.opts.store.finishAttempt(a.id, state, { ...fields, message });
+    }
     this.active.delete(a.id);
     this.emit(a.id);
     void a.worker.terminate();

@@ -177,6 +177,21 @@ describe('job runner', () => {
     expect(s2.jobs.get(job.id).state).toBe('interrupted');
   });
 
+  it('on close, waits a bounded time for a job that ignores cancellation, then terminates it as interrupted', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const s1 = testServices(t.dir, { cancelGraceMs: 300 });
+    const job = s1.jobs.enqueue('test.spin', { ms: 30_000 });
+    await until(() => s1.jobs.get(job.id).progress.message === 'spinning');
+    const started = Date.now();
+    await s1.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const s2 = testServices(t.dir, { runJobs: false });
+    cleanups.push(() => s2.close());
+    expect(s2.jobs.get(job.id).state).toBe('interrupted');
+    expect(s2.jobs.events(job.id, 100).map((e) => e.message)).toContainEqual(expect.stringMatching(/did not stop within 300 ms of closing/));
+  });
+
   it('refuses a second job-running process on the same workspace', () => {
     const { dir } = setup();
     expect(() => testServices(dir)).toThrowError(/Another SafeTune Workbench process/);
