@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
+import type { Job } from '../../../shared/domain';
+import type { FileChecksumResult } from '../../../shared/jobs';
 import { api } from '../api/client';
 import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
@@ -436,14 +438,15 @@ function RecordDialog({
 
 function FingerprintCard({ projectId }: { projectId: number }) {
   const [path, setPath] = useState('');
-  const [started, setStarted] = useState<number | null>(null);
+  const [job, setJob] = useState<Job | null>(null);
   const start = useAction(async (p: string) => {
-    const job = await api.call('jobs.start', { projectId, spec: { type: 'file.checksum', params: { path: p } } });
-    setStarted(job.id);
+    setJob(await api.call('jobs.start', { projectId, spec: { type: 'file.checksum', params: { path: p } } }));
   });
+  useEvent('job.updated', (j) => j.id === job?.id && setJob(j));
+  const result = job?.state === 'succeeded' ? (job.result as FileChecksumResult) : null;
   return (
     <Card title="Fingerprint a file">
-      <p className="muted">Block-wise SHA-256 fingerprints of any file, as a resumable background job (watch it in the Jobs panel).</p>
+      <p className="muted">The SHA-256 of any file (as sha256sum prints it), as a resumable background job.</p>
       <form
         className="inline-form"
         onSubmit={(e) => {
@@ -458,13 +461,25 @@ function FingerprintCard({ projectId }: { projectId: number }) {
           placeholder="/data/model.safetensors"
           value={path}
           onChange={(e) => setPath(e.target.value)}
-          error={start.error?.message}
-          hint={started ? `Started job #${started}` : undefined}
+          error={start.error?.message ?? job?.error ?? undefined}
+          hint={job && !result ? `Job #${job.id}: ${job.state}` : undefined}
         />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
           Start fingerprint
         </Button>
       </form>
+      {result && (
+        <dl className="checksum-result" aria-label="Checksum result">
+          <dt>SHA-256</dt>
+          <dd>
+            <code data-testid="sha256">{result.sha256}</code>
+          </dd>
+          <dt>File</dt>
+          <dd>
+            {result.path} ({result.sizeBytes.toLocaleString()} bytes, job #{job!.id})
+          </dd>
+        </dl>
+      )}
     </Card>
   );
 }
