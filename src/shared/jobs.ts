@@ -3,7 +3,7 @@ import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
 import { GenerateParams, MergeModelParams } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
-import { TrainRunParams } from './train';
+import { TrainPreflightParams, TrainRunParams } from './train';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -46,6 +46,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
   z.object({ type: z.literal('train.run'), params: TrainRunParams }),
   z.object({ type: z.literal('model.merge'), params: MergeModelParams }),
+  z.object({ type: z.literal('train.preflight'), params: TrainPreflightParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;
