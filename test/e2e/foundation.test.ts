@@ -96,6 +96,7 @@ describe('foundation in browser mode', () => {
     const result = page.getByRole('definition').getByTestId('sha256');
     await result.waitFor();
     expect(await result.textContent()).toBe(await sha256Of(bigFile));
+    await result.scrollIntoViewIfNeeded();
     await screenshot(page, 'foundation-3b-checksum-result');
 
     await page.getByRole('button', { name: 'Start fingerprint' }).click();

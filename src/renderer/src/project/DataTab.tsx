@@ -188,7 +188,7 @@ function DatasetsCard({
         onChange={(e) => setEmbedderPath(e.target.value)}
         hint="A sentence-transformers ONNX folder for prompt embeddings (categories, map, PSS, Cossim). Empty: the built-in word vectors."
       />
-      <div className="role-defaults" aria-label="What Analyse does by role">
+      <div className="role-defaults" aria-label="What Analyse does by default">
         <p className="small">What Analyse does by default (you can change it before each analysis):</p>
         <ul className="small muted">
           {(Object.keys(ANALYSE_DEFAULTS) as DatasetRole[]).map((r) => (

@@ -209,7 +209,7 @@ function Preflight({ state, method, maxLength, onUse }: { state: PreflightState;
         const t = truncationAt(profile, maxLength);
         const many = t.examples > 0 && t.loseAll > 0.25 * t.examples;
         return (
-          <p key={label} className={many ? 'banner banner-warning' : 'small'} data-set={label}>
+          <p key={label} className={many ? 'small preflight-warning' : 'small'} data-set={label}>
             <strong>{label}</strong> at {maxLength} max tokens: {t.keepAll} of {t.examples} examples keep their whole response, {t.losePart} lose part of it,{' '}
             {t.loseAll} lose all of it
             {many && ` — ${Math.round((100 * t.loseAll) / t.examples)}% would teach nothing`}.
@@ -320,7 +320,7 @@ function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
             step {last.step}/{last.maxSteps}
           </span>
           <span>loss {last.loss.toFixed(4)}</span>
-          <span>task {last.taskLoss.toFixed(4)}</span>
+          {Object.keys(last.terms ?? {}).length > 0 && <span>task {last.taskLoss.toFixed(4)}</span>}
           {Object.entries(last.terms ?? {}).map(([t, v]) => (
             <span key={t}>
               {t} {v.toFixed(4)}
