@@ -151,9 +151,10 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     expect(await dialog.getByLabel(/Type each pair/).isChecked()).toBe(false);
     expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(false);
     await dialog.getByRole('button', { name: 'Start analysis' }).click();
-    await expect.poll(() => page.locator('li.job', { hasText: 'Analyse data set' }).count()).toBe(2);
+    await expect.poll(() => page.locator('li.job', { hasText: 'Analyse data set' }).count(), { timeout: 20_000 }).toBe(2);
     await waitForJob(page, 'Analyse data set');
-    await page.getByLabel('Data set', { exact: true }).selectOption({ label: 'alpaca_en_demo.json (Task data)' });
+    // the Records card's filter (the embedding map below has its own)
+    await page.getByLabel('Data set', { exact: true }).first().selectOption({ label: 'alpaca_en_demo.json (Task data)' });
     const count = async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '';
     await page.getByLabel('Behaviour').selectOption('');
     await expect.poll(count, { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
