@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
 import type { Services } from '../../../src/main/app/services';
+import { fingerprintFile } from '../../../src/main/data/fingerprint';
 import { tempDir, testServices } from '../../helpers/services';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -210,7 +211,30 @@ describe('file.checksum job', () => {
     expect(done.state).toBe('succeeded');
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     const blocks = [0, 1, 2, 3, 4].map((i) => sha(readFileSync(file).subarray(i * 65536, (i + 1) * 65536)));
-    expect(done.result).toMatchObject({ sizeBytes: 300_000, blockDigests: blocks, digest: sha(Buffer.from(blocks.join(''))) });
+    expect(done.result).toMatchObject({
+      sizeBytes: 300_000,
+      sha256: sha(readFileSync(file)),
+      blockDigests: blocks,
+      blocksDigest: sha(Buffer.from(blocks.join(''))),
+    });
+  });
+
+  it("reports the whole file's SHA-256 after resuming from a block checkpoint", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const file = join(dir, 'data.bin');
+    const data = Buffer.alloc(200_000, 3);
+    writeFileSync(file, data);
+    const info = statSync(file);
+    const blocks = [0, 1, 2, 3].map((i) => createHash('sha256').update(data.subarray(i * 65536, (i + 1) * 65536)).digest('hex'));
+    const seen: number[] = [];
+    const fp = await fingerprintFile(file, 65536, {
+      resume: { sizeBytes: info.size, mtimeMs: info.mtimeMs, blockDigests: blocks.slice(0, 2) },
+      onBlock: (done) => seen.push(done),
+    });
+    expect(seen).toEqual([3, 4]);
+    expect(fp.blockDigests).toEqual(blocks);
+    expect(fp.sha256).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
   it('fails clearly on a missing file', async () => {

@@ -53,7 +53,7 @@
  *   CPU EP (`npm run bench:train-7b`). Measured: bench/RESULTS.md.
  */
 export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
-export { tokenizeExample, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
+export { tokenizeExample, exampleLengths, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
 export { resolveLoraTargets, initLoraParams, loraScale, LoraConfigError, type LoraConfig, type LoraTarget, type LoraParams } from './lora';
 export { AdamW, lrAt, clipGradNorm, globalNorm, type AdamWConfig, type AdamWState, type ScheduleConfig } from './optim';
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointData, type TrainerStateJson } from './checkpoint';

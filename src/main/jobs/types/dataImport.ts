@@ -43,7 +43,7 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
       check: ctx.throwIfCancelled,
       onBlock: (done, total) => ctx.progress((0.05 * done) / total, 'fingerprinting the file'),
     });
-    const existing = store.findByDigest(p.projectId, p.role, fp.digest);
+    const existing = store.findByDigest(p.projectId, p.role, fp.blocksDigest);
     if (existing?.state === 'ready') {
       ctx.log(`${basename(p.path)} was already imported as dataset ${existing.id} ("${existing.name}"): nothing to do`);
       return {
@@ -62,7 +62,7 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
         role: p.role,
         name: p.name ?? basename(p.path),
         sourcePath: p.path,
-        fileDigest: fp.digest,
+        fileDigest: fp.blocksDigest,
         sizeBytes: fp.sizeBytes,
         jobId: ctx.jobId,
       });
