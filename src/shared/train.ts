@@ -21,6 +21,7 @@ export const LoraSettings = z.object({
 });
 
 export const TrainTemplate = z.enum(['alpaca', 'chat', 'plain']);
+export type TrainTemplate = z.infer<typeof TrainTemplate>;
 
 /** The optimisation settings of a run (the Train form's fields; the CLI's flags). */
 export const TrainSettings = z.object({

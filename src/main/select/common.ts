@@ -56,10 +56,12 @@ export interface CommonOptions {
   categories?: readonly string[];
 }
 
-/** What a sampler is told: the common options, whether to keep T1 examples only, and a reference for those that score against one. */
+/** What a sampler is told: the common options, whether to keep T1 examples only, a reference for those that score against one, and its method's parameters. */
 export interface SamplerOptions extends CommonOptions {
   t1Only: boolean;
   reference?: CossimReference;
+  /** The method's own parameters (its row's schema, parsed). */
+  params?: Readonly<Record<string, unknown>>;
 }
 
 /** One sampler (src/main/select/<name>.ts); the selection method table maps its rows onto these. */

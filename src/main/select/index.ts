@@ -41,6 +41,8 @@ export interface SelectOptions extends CommonOptions {
   method: string;
   /** Methods that score against a reference (Cossim / Cossim-B). */
   reference?: CossimReference;
+  /** The method's own parameters (its row's schema, parsed). */
+  params?: Readonly<Record<string, unknown>>;
 }
 
 function sampler(opts: SelectOptions, registry: SelectionRegistry): { sampler: Sampler; t1Only: boolean } {

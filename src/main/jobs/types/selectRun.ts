@@ -96,6 +96,7 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
     method: p.method,
     budget,
     seed: p.seed,
+    params: p.methodParams,
     ...(p.categories ? { categories: p.categories } : {}),
     ...(reference ? { reference } : {}),
   });
