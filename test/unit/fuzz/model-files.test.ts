@@ -4,7 +4,7 @@
  * constructions. Every case must end without a crash, within 10 s and under the memory bound, and
  * every rejection must name the file it rejects.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ import { buildModelCases } from './model-cases';
 const SEED = Number(process.env.SAFETUNE_FUZZ_SEED ?? 20250612);
 const MUTATIONS = Number(process.env.SAFETUNE_FUZZ_MUTATIONS ?? 40);
 const RSS_LIMIT_MB = 600;
+/** SAFETUNE_FUZZ_DUMP=file.json writes every outcome there (to compare runs). */
+const DUMP = process.env.SAFETUNE_FUZZ_DUMP;
 
 const dir = mkdtempSync(join(tmpdir(), 'fuzz-model-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +37,7 @@ describe('model-file fuzz', () => {
         heapMb: 1024,
       });
       console.log(`${summarise(out)}\n(${out.length} cases, seed ${SEED}, peak RSS ${Math.round(Math.max(...out.map((o) => o.peakRssMb ?? 0)))} MB)`);
+      if (DUMP) writeFileSync(DUMP, JSON.stringify(out.map(({ file: _file, ...o }) => o), null, 1));
       const bad = failures(out);
       for (const o of bad) console.log(`FAIL ${o.loader} [${o.id}] ${o.status} ${o.ms | 0} ms ${o.peakRssMb ? `${o.peakRssMb | 0} MB` : ''}: ${o.message?.slice(0, 300)}`);
       expect(bad.map((o) => `${o.loader} [${o.id}] ${o.status}: ${o.message?.slice(0, 200)}`)).toEqual([]);
