@@ -78,7 +78,7 @@ export class SafetensorsFile {
       // the header is a JSON object: refuse anything else before reading (up to 100 MB of) it
       const first = Buffer.alloc(1);
       readSync(fd, first, 0, 1, 8);
-      if (first[0] !== 0x7b) throw new SafetensorsError(`${path}: header is not valid JSON (it does not start with "{")`);
+      if (first[0] !== 0x7b) throw new SafetensorsError(`${path}: header is not a JSON object (it does not start with "{")`);
       const jb = Buffer.alloc(n);
       readSync(fd, jb, 0, n, 8);
       let header: unknown;
