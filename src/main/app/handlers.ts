@@ -7,7 +7,6 @@ import { exportTrainingMix } from './exportMix';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
-import { trainingMemory } from './trainMemory';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
 export type Handlers = { [N in CallName]: Handler<N> };
@@ -93,7 +92,8 @@ export function createHandlers(s: Services): Handlers {
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
 
-    'train.estimateMemory': (p) => trainingMemory(p),
+    // reads an untrusted model header: in a one-shot worker with a heap cap and a time limit
+    'train.estimateMemory': (p) => s.jobs.runTask('train.estimateMemory', p),
 
     'train.metrics': ({ jobId }) => {
       const job = s.jobs.get(jobId);

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { TrainRunParams, type TrainMetric } from '../../../shared/train';
 import { DatasetStore } from '../../db/datasets';
 import { SelectionStore } from '../../db/selections';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 
 interface Checkpoint {
@@ -46,6 +46,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   type: 'train.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
   run: (p, ctx) => train(p, ctx),
