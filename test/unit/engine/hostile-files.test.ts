@@ -102,6 +102,10 @@ describe('hostile config.json', () => {
     expect(() => configFromHf({ ...llama, rms_norm_eps: -1 }, '/m/config.json')).toThrowError('/m/config.json: "rms_norm_eps" is -1; expected a number greater than 0');
     expect(() => configFromHf(null as never, '/m/config.json')).toThrowError('/m/config.json: expected a JSON object, found null');
     expect(() => configFromHf({ ...llama, num_hidden_layers: 1e9 }, '/m/config.json')).toThrowError(ModelFileError);
+    // still accepted: what real configs write for "no sliding window"
+    const mistral = JSON.parse(readFileSync(join(FIX, 'tiny-mistral', 'config.json'), 'utf8')) as Record<string, unknown>;
+    for (const none of [null, false, 0]) expect(configFromHf({ ...mistral, sliding_window: none }).slidingWindow).toEqual([null, null]);
+    expect(configFromHf(mistral).slidingWindow).toEqual([4, 4]);
   });
 
   it('refuses a config.json too large to be one, and one that is a folder, without reading it', () => {

@@ -112,7 +112,8 @@ export function configFromHf(j: Json, file = 'config.json'): DecoderConfig {
   const act = String(j['hidden_activation'] ?? j['hidden_act'] ?? (isGemma ? 'gelu_pytorch_tanh' : 'silu'));
   const activation = act === 'silu' ? 'silu' : act === 'gelu_pytorch_tanh' || act === 'gelu_new' ? 'gelu_tanh' : act === 'gelu' ? (isGemma ? 'gelu_tanh' : 'gelu') : null;
   if (!activation) throw new ModelFolderError(`${file}: activation "${act}" is not supported`);
-  const window = given(j, 'sliding_window') && j['sliding_window'] !== false ? int(j, 'sliding_window', file, CONFIG_LIMITS.maxPositions) : null;
+  // absent, null, false or 0: no sliding window
+  const window = given(j, 'sliding_window') && j['sliding_window'] !== false ? int(j, 'sliding_window', file, CONFIG_LIMITS.maxPositions, undefined, 0) || null : null;
   let slidingWindow: (number | null)[] = new Array<number | null>(layers).fill(null);
   if (arch === 'mistral' && window) slidingWindow = slidingWindow.map(() => window);
   if (arch === 'qwen2' && window && j['use_sliding_window'] === true) {

@@ -42,7 +42,7 @@ function checkCount(file: string, what: string, n: number): void {
 function checkTokenizerModel(file: string, model: Record<string, unknown>): void {
   const type = model['type'];
   if (type !== undefined && (typeof type !== 'string' || !MODEL_TYPES.includes(type)))
-    throw new ModelFileError(`${file}: model.type ${describeJson(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+    throw new ModelFileError(`${file}: model.type ${typeof type === 'string' ? JSON.stringify(type) : describeJson(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
   const vocab = model['vocab'];
   if (type === 'Unigram' || (type === undefined && Array.isArray(vocab))) {
     if (!Array.isArray(vocab)) throw new ModelFileError(`${file}: model.vocab of a Unigram tokenizer is ${describeJson(vocab)}; expected a list of [token, score] pairs`);
