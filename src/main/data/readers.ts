@@ -144,6 +144,8 @@ function closingQuote(b: Buffer, from: number): number {
  * (JSON.stringify, structured clone) with a stack overflow.
  */
 export function jsonDeeperThan(b: Buffer, limit: number): boolean {
+  // Fewer opening brackets than the limit cannot nest past it (the common case: no scan).
+  if (countByte(b, LBRACKET, 0, b.length) + countByte(b, LBRACE, 0, b.length) <= limit) return false;
   let depth = 0;
   for (let i = 0; i < b.length; i++) {
     const c = b[i]!;
@@ -157,11 +159,14 @@ export function jsonDeeperThan(b: Buffer, limit: number): boolean {
   return false;
 }
 
-/** One JSON row from its bytes: the value, or why not. `where(offset)` places a byte for messages. */
-function parseJsonRow(bytes: Buffer, limits: ReadLimits, what: string, where: (offset: number) => string): { value: unknown } | { reason: string } {
+/**
+ * One JSON row from its bytes: the value, or why not. `where(offset)` places a byte for messages;
+ * `depthChecked` when the caller's own scan already bounded the nesting.
+ */
+function parseJsonRow(bytes: Buffer, limits: ReadLimits, what: string, where: (offset: number) => string, depthChecked = false): { value: unknown } | { reason: string } {
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) return { reason: notUtf8(bytes[bad]!, where(bad)) };
-  if (jsonDeeperThan(bytes, limits.depth)) return { reason: tooDeep(limits) };
+  if (!depthChecked && jsonDeeperThan(bytes, limits.depth)) return { reason: tooDeep(limits) };
   try {
     return { value: JSON.parse(bytes.toString('utf8')) };
   } catch (e) {
@@ -291,7 +296,7 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
           } else col++;
         }
         return `line ${l}, column ${col}`;
-      });
+      }, true);
     }
     inElem = false;
     elemStart = -1;

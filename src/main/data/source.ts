@@ -222,7 +222,7 @@ export async function sniffText(file: string): Promise<TextShape> {
  * valid (overlong forms, surrogates and code points past U+10FFFF are invalid, as in TextDecoder).
  */
 export function firstInvalidUtf8(b: Uint8Array, from = 0, to = b.length): number {
-  if (isUtf8(b.subarray(from, to))) return -1;
+  if (isUtf8(from === 0 && to === b.length ? b : b.subarray(from, to))) return -1;
   let i = from;
   while (i < to) {
     const c = b[i]!;
@@ -254,7 +254,7 @@ export function firstInvalidUtf8(b: Uint8Array, from = 0, to = b.length): number
 
 /** Occurrences of `byte` in b[from, to). */
 export function countByte(b: Buffer, byte: number, from: number, to: number): number {
-  const part = b.subarray(from, to);
+  const part = from === 0 && to === b.length ? b : b.subarray(from, to);
   let n = 0;
   for (let k = part.indexOf(byte); k >= 0; k = part.indexOf(byte, k + 1)) n++;
   return n;
