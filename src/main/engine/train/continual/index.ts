@@ -15,5 +15,5 @@
  */
 export { mixReplay, type ReplayMixOptions, type ReplayMix } from './replay';
 export { topKWithLse, recordTeacherLogits, saveTeacherLogits, loadTeacherLogits, distillFeeds, derTerm, lwfTerm, type TeacherLogits, type DerOptions, type LwfOptions } from './distill';
-export { anchorPenalty, ewcTerm, l2spTerm, estimateFisher, saveFisher, loadFisher } from './penalty';
+export { anchorPenalty, fullAnchorPenalty, ewcTerm, l2spTerm, estimateFisher, saveFisher, loadFisher } from './penalty';
 export { agemProject, agemTerm, type AgemOptions } from './agem';
