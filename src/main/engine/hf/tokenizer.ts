@@ -35,6 +35,8 @@ export class HfTokenizer implements TextTokenizer {
     readonly tok: Tokenizer,
     readonly config: HfTokenizerConfig,
     extraEos: number[] = [],
+    /** the folder its tokenizer.json came from (model export copies the tokenizer files from there) */
+    readonly dir: string | null = null,
   ) {
     const vocab = tok.get_vocab(true);
     let max = -1;
@@ -64,7 +66,7 @@ export class HfTokenizer implements TextTokenizer {
     } catch (e) {
       throw new Error(`${tj}: not valid JSON (${(e as Error).message})`);
     }
-    return new HfTokenizer(new Tokenizer(json, cfg), cfg, extraEos);
+    return new HfTokenizer(new Tokenizer(json, cfg), cfg, extraEos, dir);
   }
 
   encode(text: string, opts: { addSpecial?: boolean } = {}): number[] {
