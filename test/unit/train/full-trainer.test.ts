@@ -13,6 +13,7 @@ import {
   resolveTrainableWeights,
   type TrainerOptions,
   type TrainExample,
+  type TrainingTerm,
 } from '../../../src/main/engine/train';
 import { repoRoot } from '../../helpers/shared';
 
@@ -171,6 +172,30 @@ describe('full-parameter trainer on the tiny Llama', () => {
     for (const [k, v] of big.params.tensors) expect(maxAbsDiff(v, acc.params.tensors.get(k)!), k).toBeLessThan(1e-5);
     await big.release();
     await acc.release();
+  });
+
+  it('holds one copy of the gradients: the step sums into the first micro-batch\'s output arrays, no separate accumulator', async () => {
+    let seen: Map<string, Float32Array> | null = null;
+    const probe: TrainingTerm = {
+      name: 'probe',
+      async addToStep(_ctx, grads) {
+        seen = grads;
+        return 0;
+      },
+    };
+    const tr = await Trainer.create(model, seqs(), { full: {}, lr: 1e-3, maxSteps: 1, batchSize: 1, gradAccumSteps: 3, threads: 1, terms: [probe] });
+    const outputs: Map<string, Float32Array>[] = [];
+    const run = tr.runMicro.bind(tr);
+    tr.runMicro = async (mb) => {
+      const r = await run(mb);
+      outputs.push(r.grads);
+      return r;
+    };
+    await tr.train();
+    await tr.release();
+    expect(outputs).toHaveLength(3);
+    expect(seen).not.toBeNull();
+    for (const w of tr.trainable) expect(seen!.get(w.name), w.name).toBe(outputs[0]!.get(w.name));
   });
 
   it('activation checkpointing and memory-mapped frozen weights train the same', async () => {

@@ -207,7 +207,7 @@ export class TrainingDivergedError extends Error {
 }
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
-export function optionsFingerprint(o: TrainerOptions): unknown {
+function optionsFingerprint(o: TrainerOptions): unknown {
   const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, profilePrefix: _pr, memArena: _ma, recompute: _rc, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
@@ -263,6 +263,8 @@ export class Trainer {
     if (data.length === 0) throw new Error('Trainer: no training examples');
     if (!(options.batchSize >= 1)) throw new Error('Trainer: batchSize must be at least 1');
     if (!(options.maxSteps >= 1)) throw new Error('Trainer: maxSteps must be at least 1');
+    if (options.gradAccumSteps !== undefined && !(Number.isInteger(options.gradAccumSteps) && options.gradAccumSteps >= 1))
+      throw new Error(`Trainer: gradAccumSteps must be a positive integer, got ${options.gradAccumSteps}`);
     if (!options.lora === !options.full) throw new Error('Trainer: give exactly one of `lora` (an adapter) and `full` (full-parameter training)');
     this.mode = options.full ? 'full' : 'lora';
     this.targets = options.lora ? resolveLoraTargets(model.config, options.lora) : [];
@@ -488,7 +490,8 @@ export class Trainer {
         }
       }
       if (interrupted || !grads) {
-        // drop the partial step: the checkpoint then resumes exactly at its start
+        // drop the partial step: the checkpoint then resumes exactly at its start (grads is only
+        // unset when no micro-batch ran, which the accumulation check rules out)
         this.epoch = snapshot.epoch;
         this.cursor = snapshot.cursor;
         this.rng.state = snapshot.rng;
@@ -594,7 +597,7 @@ export class Trainer {
     return exportModel(this.trainedModel(), outPath, opts);
   }
 
-  /** Mean task loss of examples with the current adapter (no update). */
+  /** Mean task loss of examples with the current adapter or trained weights (no update). */
   async evaluate(examples: TrainExample[], batchSize = this.options.batchSize): Promise<number> {
     let sum = 0;
     let tokens = 0;
