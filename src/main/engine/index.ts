@@ -53,6 +53,8 @@ export { loadLoraAdapter, mergeLora, checkAdapter, type LoraAdapter } from './lo
 export { loadHfModel, configFromHf, ModelFolderError } from './hf/model';
 export { loadGgufModel, configFromGguf } from './model/gguf-model';
 export { exportGguf } from './export';
+export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
+export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';
 export type { ChatMessage } from './hf/tokenizer';
 
