@@ -55,6 +55,8 @@ export { loadHfModel, configFromHf, readHfConfig, ModelFolderError } from './hf/
 export { ModelFileError } from './files';
 export { loadGgufModel, configFromGguf } from './model/gguf-model';
 export { exportGguf } from './export';
+export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
+export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';
 export type { ChatMessage } from './hf/tokenizer';
 

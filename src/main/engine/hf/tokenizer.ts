@@ -129,6 +129,8 @@ export class HfTokenizer implements TextTokenizer {
     readonly tok: Tokenizer,
     readonly config: HfTokenizerConfig,
     extraEos: number[] = [],
+    /** the folder its tokenizer.json came from (model export copies the tokenizer files from there) */
+    readonly dir: string | null = null,
   ) {
     const vocab = tok.get_vocab(true);
     let max = -1;
@@ -154,7 +156,7 @@ export class HfTokenizer implements TextTokenizer {
     const cfg = existsSync(cfgPath) ? checkTokenizerConfig(readJsonObject(cfgPath, 'tokenizer_config.json', MAX_TOKENIZER_CONFIG_BYTES), cfgPath) : {};
     const json = checkTokenizerJson(readJsonFile(tj, 'tokenizer.json', MAX_TOKENIZER_BYTES), tj);
     try {
-      const t = new HfTokenizer(new Tokenizer(json, cfg), cfg, extraEos);
+      const t = new HfTokenizer(new Tokenizer(json, cfg), cfg, extraEos, dir);
       t.source = tj;
       return t;
     } catch (e) {
