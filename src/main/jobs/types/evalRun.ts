@@ -6,7 +6,7 @@ import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { JudgeDeps } from '../../eval/judges';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
@@ -30,6 +30,7 @@ export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
   type: 'eval.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: EvalRunParams,
   title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
   run: (p, ctx) => evaluate(p, null, ctx),

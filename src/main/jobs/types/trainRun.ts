@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { basename, dirname, join } from 'node:path';
 import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import type { LoadedModel } from '../../engine';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
 
@@ -64,6 +64,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   type: 'train.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
   run: (p, ctx) => train(p, ctx),
