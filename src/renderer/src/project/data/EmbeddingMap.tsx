@@ -1,7 +1,7 @@
 import { useState } from 'react';
-import type { Dataset } from '../../../shared/data';
-import { useCall } from '../api/hooks';
-import { Card, ErrorBanner, SelectField, Spinner } from '../components/ui';
+import type { Dataset } from '../../../../shared/data';
+import { useCall } from '../../api/hooks';
+import { Card, ErrorBanner, SelectField, Spinner } from '../../components/ui';
 
 const PALETTE = ['#2457c5', '#d9480f', '#2b8a3e', '#ae3ec9', '#e8590c', '#1098ad', '#c2255c', '#5c940d', '#7048e8', '#f08c00', '#0b7285', '#862e9c', '#a61e4d', '#495057'];
 const BEHAVIOUR_COLOURS: Record<string, string> = { T1: '#2b8a3e', T2: '#c92a2a', T3: '#2457c5', T4: '#f08c00', untyped: '#adb5bd' };

@@ -2,13 +2,11 @@
  * Per-category attack success across runs, for the Compare tab's heatmap and its CSV: one row per
  * harm category, one cell per run with the difference against a chosen base run. Pure (no DOM).
  */
-import { csvCell } from './format';
+import type { Rate } from '../../../../shared/eval';
+import { csvCell } from '../format';
 
-export interface RateLike {
-  k: number;
-  n: number;
-  rate: number | null;
-}
+/** What the heatmap reads of a rate. */
+export type RateLike = Pick<Rate, 'k' | 'n' | 'rate'>;
 
 export interface CategoryRun {
   runId: number;
