@@ -13,7 +13,9 @@ export type GgufMetaType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' |
 
 export type GgufMetaValue =
   | { type: GgufMetaType; value: number | bigint | boolean | string }
-  | { type: 'array'; itemType: GgufMetaType; value: (number | bigint | boolean | string)[] };
+  | { type: 'array'; itemType: GgufMetaType; value: (number | bigint | boolean | string)[] }
+  /** a value copied from another GGUF file: its type code (u32) and value bytes as stored there */
+  | { type: 'raw'; value: Uint8Array };
 
 /** Shorthands: strings → string, booleans → bool, integers → u32 (or i32 when negative), other numbers → f32. */
 export type GgufMetaInput = GgufMetaValue | string | number | boolean | string[];
@@ -183,6 +185,10 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
   for (const [k, v0] of Object.entries(meta)) {
     const v = normMeta(v0);
     h.str(k);
+    if (v.type === 'raw') {
+      h.push(Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength));
+      continue;
+    }
     h.u32(TYPE_CODE[v.type]);
     if (v.type === 'array') {
       h.u32(TYPE_CODE[v.itemType]);

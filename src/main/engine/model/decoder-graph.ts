@@ -14,6 +14,7 @@
  * each way instead of 2·layers is ~10% of a small model's decode step.
  */
 import { Graph, toHalfArray, type Value } from '../graph';
+import type { QuantMatrix } from '../gguf/repack';
 import { ropeInvFreq, type DecoderConfig } from './config';
 import type { WeightSource } from './weights';
 
@@ -36,7 +37,15 @@ export interface DecoderGraphOptions {
   /** declare these weights as graph inputs instead of initializers (e.g. for training graphs) */
   weightAsInput?: (name: string) => boolean;
   /** how frozen weights become initializers (default: g.weight, in-memory external data); see WeightFileWriter */
-  storeWeight?: (g: Graph, name: string, data: Float32Array | Uint16Array, shape: number[], dtype: 'float32' | 'float16') => Value;
+  storeWeight?: (g: Graph, name: string, data: Float32Array | Uint16Array | Uint8Array, shape: number[], dtype: 'float32' | 'float16' | 'uint8') => Value;
+  /**
+   * Fused graphs: run the weights the source holds block-quantised (WeightSource.quantized) with
+   * com.microsoft MatMulNBits (projections, LM head) and GatherBlockQuantized (embeddings), kept
+   * quantised in memory, instead of dequantising them to float32. accuracyLevel 4 quantises the
+   * activations to int8 per block (fast, like llama.cpp's CPU kernels); 0 computes in float32.
+   * Needs onnxruntime pre-packing (the CPU kernel packs the weights at session creation).
+   */
+  quant?: { accuracyLevel: 0 | 4 };
   /**
    * Storage of the projection matrices in fused graphs (default float32). 'float16' stores them in
    * fp16 (fp16 Gemm on fp16-cast activations, outputs cast back to fp32; norms, attention and
@@ -192,6 +201,81 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return v;
   };
 
+  // ---- block-quantised weights (opts.quant): MatMulNBits / GatherBlockQuantized
+  const quantCache = new Map<string, QuantMatrix | null>();
+  /** the quantised form of a frozen weight in a fused graph with opts.quant, else null */
+  const quantized = (name: string): QuantMatrix | null => {
+    if (!fused || !opts.quant || opts.weightAsInput?.(name) || !src.quantized) return null;
+    if (!quantCache.has(name)) {
+      if (!src.has(name)) throw new ShapeMismatchError(`${src.origin}: missing tensor ${name}`);
+      const qm = src.quantized(name);
+      const shape = shapes.get(name)!;
+      if (qm && (qm.rows !== shape[0] || qm.cols !== shape[1]))
+        throw new ShapeMismatchError(`${src.origin}: tensor ${name} has shape [${qm.rows}, ${qm.cols}] but the config implies [${shape.join(', ')}]`);
+      quantCache.set(name, qm);
+    }
+    return quantCache.get(name)!;
+  };
+  const storeAny = (name: string, data: Float32Array | Uint8Array, shape: number[], dtype: 'float32' | 'uint8'): Value =>
+    opts.storeWeight ? opts.storeWeight(g, name, data, shape, dtype) : g.weight(name, data, shape, dtype);
+  /** the initializers of a quantised matrix, declared once (the LM head may share the embedding's) */
+  const quantInits = new Map<string, { codes: Value; scales: Value; mins: Value | null; zeros: Value | null }>();
+  const quantInitsFor = (name: string, qm: QuantMatrix) => {
+    let v = quantInits.get(name);
+    if (!v) {
+      const kb = qm.cols / qm.blockSize;
+      const codes = storeAny(`${name}#codes`, qm.codes, [qm.rows, kb, (qm.blockSize * qm.bits) / 8], 'uint8');
+      const scales = storeAny(`${name}#scales`, qm.scales, [qm.rows, kb], 'float32');
+      const mins = qm.mins ? storeAny(`${name}#mins`, qm.mins, [qm.rows, kb], 'float32') : null;
+      // with mins the codes are unsigned: zero points of 0 (packed like the codes)
+      const zpBytes = Math.ceil((kb * qm.bits) / 8);
+      const zeros = qm.mins ? g.initializer(`${name}#zero_points`, new Uint8Array(qm.rows * zpBytes), [qm.rows, zpBytes], 'uint8') : null;
+      v = { codes, scales, mins, zeros };
+      quantInits.set(name, v);
+    }
+    return v;
+  };
+  /** Σx over each block of the last axis ([..., K] → [..., K/block]), once per activation and block size */
+  const blockSums = new Map<string, Value>();
+  const blockSum = (x: Value, K: number, bs: number, label: string): Value => {
+    const key = `${x.name}/${bs}`;
+    let v = blockSums.get(key);
+    if (!v) {
+      v = g.op('ReduceSum', [g.reshape(x, [0, 0, K / bs, bs], `${label}_blocks`), g.constInt64([-1])], { keepdims: 0 }, { name: `${label}_block_sums` });
+      blockSums.set(key, v);
+    }
+    return v;
+  };
+  /** y = x·Wᵀ with W block-quantised: MatMulNBits, minus Σ_block min·Σx for formats with mins */
+  const quantMatMul = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
+    const q = quantInitsFor(name, qm);
+    let y = g.op(
+      'MatMulNBits',
+      [x, q.codes, q.scales, q.zeros],
+      { K: qm.cols, N: qm.rows, bits: qm.bits, block_size: qm.blockSize, accuracy_level: opts.quant!.accuracyLevel },
+      { domain: 'com.microsoft', name: label },
+    );
+    if (q.mins) {
+      const m = g.op('FusedMatMul', [blockSum(x, qm.cols, qm.blockSize, label), q.mins], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_mins` });
+      y = g.sub(y, m, `${label}_minus_mins`);
+    }
+    return y;
+  };
+  /** embedding rows of a block-quantised table */
+  const quantGather = (name: string, qm: QuantMatrix, idx: Value): Value => {
+    const q = quantInitsFor(name, qm);
+    const kb = qm.cols / qm.blockSize;
+    // the same bytes as the MatMulNBits codes, seen as [rows, cols·bits/8]
+    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    let x = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: 'embed_tokens' });
+    if (q.mins) {
+      const m = g.unsqueeze(g.op('Gather', [q.mins, idx], {}, { name: 'embed_mins' }), [-1]); // [B,S,kb,1]
+      const blocks = g.sub(g.reshape(x, [0, 0, kb, qm.blockSize], 'embed_blocks'), m, 'embed_minus_mins');
+      x = g.reshape(blocks, [0, 0, qm.cols], 'embed_rows');
+    }
+    return x;
+  };
+
   /** fp16 plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
   const zeroAfter = new Map<string, Value>();
   const linear = (x: Value, wName: string, label: string): Value => {
@@ -199,7 +283,11 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const bName = wName.replace(/\.weight$/, '.bias');
     const hasBias = shapes.has(bName);
     let y: Value;
-    if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
+    const qm = quantized(wName);
+    if (qm) {
+      y = quantMatMul(x, wName, qm, label);
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
       // fp16 storage in a plain-op graph: an fp32 copy per use. The cast reads the weight through a
       // Reshape to a shape computed from x (the same [out, in]; Reshape aliases its input), so
       // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
@@ -329,7 +417,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   };
 
   // ---- embeddings
-  let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
+  const embQ = quantized('model.embed_tokens.weight');
+  let x = embQ ? quantGather('model.embed_tokens.weight', embQ, ids) : g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
   if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
 
   // step graphs: the packed past split per layer, and the new keys/values to pack
@@ -399,7 +488,9 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const hN = rmsNorm(x, 'model.norm.weight', 'final_norm');
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   let logits: Value;
-  if (fused && (!half || cfg.tieWordEmbeddings)) {
+  const headQ = quantized(head);
+  if (headQ) logits = quantMatMul(hN, head, headQ, 'lm_head');
+  else if (fused && (!half || cfg.tieWordEmbeddings)) {
     // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
     logits = g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
   } else if (fused) {
