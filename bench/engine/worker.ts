@@ -50,7 +50,7 @@ async function rounds(one: () => Promise<Round>): Promise<Omit<Round, 'decodeMs'
 
 async function ours() {
   const t0 = performance.now();
-  const rt = await openModel(modelPath!, { threads, cacheDir: cacheDir || undefined, executionProvider: 'cpu', memArena: process.env.ARENA !== '0', weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32', prepack: process.env.PREPACK === '1' });
+  const rt = await openModel(modelPath!, { threads, cacheDir: cacheDir || undefined, executionProvider: 'cpu', memArena: process.env.ARENA !== '0', weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32', prepack: process.env.PREPACK === undefined ? undefined : process.env.PREPACK === '1', quantCompute: (process.env.QUANT_COMPUTE as 'int8' | 'fp32' | 'off' | undefined) ?? undefined });
   const loadMs = performance.now() - t0;
   const prompts = Array.from({ length: B }, (_, b) => promptIds(P, b));
   // warm-up, not measured (both engines): JIT-compiles the generation loop, as in a running app

@@ -4,33 +4,42 @@
  *
  * The target layout per matrix [rows N, cols K]: `codes` [N, K/bs, bs·bits/8] uint8 (4-bit codes
  * packed low nibble first), `scales` [N, K/bs] float32, and for formats with a per-block minimum
- * `mins` [N, K/bs] float32. A weight is (code − 2^(bits−1))·scale without mins and code·scale − min
- * with mins (the graph passes zero points of 0 and subtracts min·Σx per block; see decoder-graph).
+ * `zeroPoints` [N, ⌈(K/bs)·bits/8⌉] uint8 (packed like the codes) and `mins` [N, K/bs] float32.
+ * A weight is (code − zp)·scale − min, zp = 2^(bits−1) and min = 0 for the symmetric formats.
+ *
+ * Formats with a minimum (value = q·s − m) are re-centred: zp = round(m/s) (clamped to the code
+ * range) and min = m − zp·s, the residual, at most half a step when m/s is in range (it is for
+ * data quantised by ggml, whose min lies between the block's extremes). The kernel then handles
+ * zp consistently with its quantised activations (its block sums of int8 activations), and only
+ * the small residual goes through Σ_block min·Σx in float32 (decoder-graph); with the whole m there
+ * instead, int8 activations cost ~3x the error of the symmetric formats (measured).
  *
  * Every weight the layout describes equals ggml's dequantised value exactly (same float32 scale,
  * same integer code; checked against dequantizeBlocks in the tests):
  *
- * | ggml | bits | block | code | scale | min |
+ * | ggml | bits | block | code | scale | minimum m (value q·s − m) |
  * |---|---|---|---|---|---|
  * | Q4_0 | 4 | 32 | q | d | — |
  * | Q4_1 | 4 | 32 | q | d | −m |
  * | Q5_0 | 8 | 32 | q + 112 | d | — |
- * | Q5_1 | 8 | 32 | q | d | −m |
+ * | Q5_1 | 8 | 32 | q + 112 | d | −m |
  * | Q8_0 | 8 | 32 | q + 128 | d | — |
  * | Q2_K | 4 | 16 | q | d·sc | dmin·m |
  * | Q3_K | 4 | 16 | q + 4 | d·(sc − 32) | — |
  * | Q4_K | 4 | 32 | q | d·sc | dmin·m |
- * | Q5_K | 8 | 32 | q | d·sc | dmin·m |
+ * | Q5_K | 8 | 32 | q + 112 | d·sc | dmin·m |
  * | Q6_K | 8 | 16 | q + 96 | d·sc | — |
  * | IQ4_NL | 8 | 32 | kvalue + 128 | d | — |
  * | IQ4_XS | 8 | 32 | kvalue + 128 | d·(ls − 32) | — |
  *
  * Q5_x and Q6_K take 8-bit codes (onnxruntime has no 5- or 6-bit kernel; its 2-bit CPU kernel was
- * ~40x slower than the 4-bit one here, so Q2_K uses 4-bit codes). The products d·sc are exact in
- * float32 (an 11-bit fp16 mantissa times a ≤ 8-bit integer). What is not exact is the arithmetic
- * around the weights: with mins, Σ(code·scale − min)·x is computed as Σcode·scale·x − Σmin·(Σx), a
- * different rounding order; and with int8 compute (accuracy_level 4, the default, as llama.cpp's
- * CPU kernels do with their q8 activations) the activations are quantised to 8 bits per block.
+ * ~40x slower than the 4-bit one here, so Q2_K uses 4-bit codes). The products d·sc and zp·s are
+ * exact in float32 (an 11-bit fp16 mantissa times a ≤ 8-bit integer); the residual m − zp·s rounds
+ * once (so a weight is ggml's value up to that one rounding, ~1e-7 of m). What is not exact is the
+ * arithmetic around the weights: with mins, Σ((code − zp)·scale − min)·x is computed as
+ * Σ(code − zp)·scale·x − Σmin·(Σx), another rounding order; and with int8 compute (accuracy_level
+ * 4, the default, as llama.cpp's CPU kernels do with their q8 activations) the activations are
+ * quantised to 8 bits per block.
  */
 import { halfToFloat } from '../graph/builder';
 import { GGML_TYPE_NAME } from './reader';
@@ -46,7 +55,9 @@ export interface QuantMatrix {
   codes: Uint8Array;
   /** [rows, cols/blockSize] */
   scales: Float32Array;
-  /** [rows, cols/blockSize] or null (symmetric: zero point 2^(bits−1)) */
+  /** [rows, ⌈(cols/blockSize)·bits/8⌉] packed like the codes, or null (symmetric: zero point 2^(bits−1)) */
+  zeroPoints: Uint8Array | null;
+  /** [rows, cols/blockSize], with zeroPoints: the residual minimum subtracted from each weight */
   mins: Float32Array | null;
   /** ggml type name of the source tensor */
   from: string;
@@ -62,6 +73,8 @@ interface Repacker {
 }
 
 const f = Math.fround;
+/** 8-bit codes of formats with a minimum are offset so that zero points can sit on either side */
+const MIN_CODE_OFFSET_8 = 112;
 const h2f = (b: Uint8Array, o: number) => halfToFloat(b[o]! | (b[o + 1]! << 8));
 
 /** 32 element codes of a Q4_0 / Q4_1 / IQ4_NL style block: low nibbles then high nibbles of 16 bytes. */
@@ -118,7 +131,7 @@ const REPACK: Record<number, Repacker> = {
     block: (b, o, codes, scales, mins, so) => {
       scales[so] = h2f(b, o);
       mins[so] = -h2f(b, o + 2);
-      q5Codes(b, o + 4, o + 8, codes, 0);
+      q5Codes(b, o + 4, o + 8, codes, MIN_CODE_OFFSET_8);
     },
   },
   [QTYPE.Q8_0]: {
@@ -205,8 +218,8 @@ const REPACK: Record<number, Repacker> = {
         for (let l = 0; l < 32; l++) {
           const q = b[o + 48 + j * 32 + l]!;
           const h = b[o + 16 + l]!;
-          codes[j * 64 + l] = (q & 0xf) | (((h >> (2 * j)) & 1) << 4);
-          codes[j * 64 + 32 + l] = (q >> 4) | (((h >> (2 * j + 1)) & 1) << 4);
+          codes[j * 64 + l] = ((q & 0xf) | (((h >> (2 * j)) & 1) << 4)) + MIN_CODE_OFFSET_8;
+          codes[j * 64 + 32 + l] = ((q >> 4) | (((h >> (2 * j + 1)) & 1) << 4)) + MIN_CODE_OFFSET_8;
         }
     },
   },
@@ -290,16 +303,48 @@ export function repackMatrix(type: number, b: Uint8Array, rows: number, cols: nu
     if (r.bits === 8) codes.set(tmp, out);
     else for (let i = 0; i < bs / 2; i++) codes[out + i] = tmp[2 * i]! | (tmp[2 * i + 1]! << 4);
   }
-  return { rows, cols, bits: r.bits, blockSize: r.sub, codes, scales, mins, from: name };
+  const zeroPoints = mins ? recentre(scales, mins, rows, cols / r.sub, r.bits) : null;
+  return { rows, cols, bits: r.bits, blockSize: r.sub, codes, scales, zeroPoints, mins, from: name };
+}
+
+/**
+ * Zero points zp = round(m/s) within the code range and, in place, the residual minimums m − zp·s
+ * (see the header). Returns the zero points packed per row like the codes.
+ */
+function recentre(scales: Float32Array, mins: Float32Array, rows: number, kb: number, bits: 4 | 8): Uint8Array {
+  const base = bits === 8 ? MIN_CODE_OFFSET_8 : 0;
+  const maxZp = (1 << bits) - 1;
+  const rowBytes = Math.ceil((kb * bits) / 8);
+  const zp = new Uint8Array(rows * rowBytes);
+  for (let row = 0; row < rows; row++)
+    for (let k = 0; k < kb; k++) {
+      const i = row * kb + k;
+      const s = scales[i]!;
+      const z = s ? Math.min(maxZp - base, Math.max(-base, Math.round(mins[i]! / s))) : 0;
+      mins[i] = f(mins[i]! - f(z * s));
+      const code = z + base;
+      if (bits === 8) zp[row * rowBytes + k] = code;
+      else zp[row * rowBytes + (k >> 1)] |= code << ((k & 1) * 4);
+    }
+  return zp;
+}
+
+/** The zero point of sub-block k of a row (packed like the codes). */
+function zeroPointAt(m: QuantMatrix, row: number, k: number): number {
+  if (!m.zeroPoints) return 1 << (m.bits - 1);
+  const rowBytes = Math.ceil(((m.cols / m.blockSize) * m.bits) / 8);
+  if (m.bits === 8) return m.zeroPoints[row * rowBytes + k]!;
+  return (m.zeroPoints[row * rowBytes + (k >> 1)]! >> ((k & 1) * 4)) & 0xf;
 }
 
 /** The float32 weights a repacked matrix stands for (tests, and the fp32 fallback). */
 export function unpackMatrix(m: QuantMatrix): Float32Array {
   const out = new Float32Array(m.rows * m.cols);
-  const zp = m.mins ? 0 : 1 << (m.bits - 1);
+  const kb = m.cols / m.blockSize;
   const codeBytes = (m.blockSize * m.bits) / 8;
   for (let s = 0; s < m.scales.length; s++) {
     const sc = m.scales[s]!;
+    const zp = zeroPointAt(m, Math.floor(s / kb), s % kb);
     const mn = m.mins ? m.mins[s]! : 0;
     for (let j = 0; j < m.blockSize; j++) {
       const c = m.bits === 8 ? m.codes[s * codeBytes + j]! : (m.codes[s * codeBytes + (j >> 1)]! >> ((j & 1) * 4)) & 0xf;
@@ -316,10 +361,13 @@ export function permuteQuantRows(m: QuantMatrix, order: Int32Array): QuantMatrix
   const codes = new Uint8Array(m.codes.length);
   const scales = new Float32Array(m.scales.length);
   const mins = m.mins ? new Float32Array(m.mins.length) : null;
+  const zpRow = Math.ceil((kb * m.bits) / 8);
+  const zeroPoints = m.zeroPoints ? new Uint8Array(m.zeroPoints.length) : null;
   order.forEach((src, dst) => {
     codes.set(m.codes.subarray(src * rowCodes, (src + 1) * rowCodes), dst * rowCodes);
     scales.set(m.scales.subarray(src * kb, (src + 1) * kb), dst * kb);
     mins?.set(m.mins!.subarray(src * kb, (src + 1) * kb), dst * kb);
+    zeroPoints?.set(m.zeroPoints!.subarray(src * zpRow, (src + 1) * zpRow), dst * zpRow);
   });
-  return { ...m, codes, scales, mins };
+  return { ...m, codes, scales, zeroPoints, mins };
 }

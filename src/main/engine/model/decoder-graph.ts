@@ -227,9 +227,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       const codes = storeAny(`${name}#codes`, qm.codes, [qm.rows, kb, (qm.blockSize * qm.bits) / 8], 'uint8');
       const scales = storeAny(`${name}#scales`, qm.scales, [qm.rows, kb], 'float32');
       const mins = qm.mins ? storeAny(`${name}#mins`, qm.mins, [qm.rows, kb], 'float32') : null;
-      // with mins the codes are unsigned: zero points of 0 (packed like the codes)
-      const zpBytes = Math.ceil((kb * qm.bits) / 8);
-      const zeros = qm.mins ? g.initializer(`${name}#zero_points`, new Uint8Array(qm.rows * zpBytes), [qm.rows, zpBytes], 'uint8') : null;
+      const zeros = qm.zeroPoints ? storeAny(`${name}#zero_points`, qm.zeroPoints, [qm.rows, qm.zeroPoints.length / qm.rows], 'uint8') : null;
       v = { codes, scales, mins, zeros };
       quantInits.set(name, v);
     }
@@ -246,7 +244,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     return v;
   };
-  /** y = x·Wᵀ with W block-quantised: MatMulNBits, minus Σ_block min·Σx for formats with mins */
+  /** y = x·Wᵀ with W block-quantised: MatMulNBits, minus Σ_block min·Σx for formats with (residual) mins */
   const quantMatMul = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
     const q = quantInitsFor(name, qm);
     let y = g.op(
