@@ -371,3 +371,41 @@ export function permuteQuantRows(m: QuantMatrix, order: Int32Array): QuantMatrix
   });
   return { ...m, codes, scales, zeroPoints, mins };
 }
+
+/**
+ * Matrices with the same columns, bits and block size stacked by rows (one MatMulNBits for q, k
+ * and v, or gate and up). When some have zero points and others not, the symmetric ones get their
+ * implicit zero point 2^(bits−1) and a minimum of 0 written out.
+ */
+export function concatQuantRows(ms: QuantMatrix[]): QuantMatrix {
+  const [first] = ms;
+  if (!first) throw new Error('concatQuantRows: no matrices');
+  for (const m of ms)
+    if (m.cols !== first.cols || m.bits !== first.bits || m.blockSize !== first.blockSize)
+      throw new Error(`concatQuantRows: ${m.rows}x${m.cols} ${m.bits}-bit/${m.blockSize} does not stack on ${first.rows}x${first.cols} ${first.bits}-bit/${first.blockSize}`);
+  const rows = ms.reduce((a, m) => a + m.rows, 0);
+  const cat = <T extends Uint8Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
+    const out = make(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p as never, o);
+      o += p.length;
+    }
+    return out;
+  };
+  const withZp = ms.some((m) => m.zeroPoints);
+  const kb = first.cols / first.blockSize;
+  const zpRow = Math.ceil((kb * first.bits) / 8);
+  const implicit = first.bits === 8 ? 0x80 : 0x88;
+  return {
+    rows,
+    cols: first.cols,
+    bits: first.bits,
+    blockSize: first.blockSize,
+    codes: cat(ms.map((m) => m.codes), (n) => new Uint8Array(n)),
+    scales: cat(ms.map((m) => m.scales), (n) => new Float32Array(n)),
+    zeroPoints: withZp ? cat(ms.map((m) => m.zeroPoints ?? new Uint8Array(m.rows * zpRow).fill(implicit)), (n) => new Uint8Array(n)) : null,
+    mins: withZp ? cat(ms.map((m) => m.mins ?? new Float32Array(m.rows * kb)), (n) => new Float32Array(n)) : null,
+    from: [...new Set(ms.map((m) => m.from))].join('+'),
+  };
+}

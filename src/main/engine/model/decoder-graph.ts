@@ -14,7 +14,7 @@
  * each way instead of 2·layers is ~10% of a small model's decode step.
  */
 import { Graph, toHalfArray, type Value } from '../graph';
-import type { QuantMatrix } from '../gguf/repack';
+import { concatQuantRows, type QuantMatrix } from '../gguf/repack';
 import { ropeInvFreq, type DecoderConfig } from './config';
 import type { WeightSource } from './weights';
 
@@ -276,14 +276,15 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
 
   /** fp16 plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
   const zeroAfter = new Map<string, Value>();
-  const linear = (x: Value, wName: string, label: string): Value => {
+  /** y = x·Wᵀ (+ bias, LoRA, hook); `product` is x·Wᵀ when already computed (a fused group's part) */
+  const linear = (x: Value, wName: string, label: string, product?: Value): Value => {
     const [out, inn] = shapes.get(wName)!;
     const bName = wName.replace(/\.weight$/, '.bias');
     const hasBias = shapes.has(bName);
     let y: Value;
-    const qm = quantized(wName);
-    if (qm) {
-      y = quantMatMul(x, wName, qm, label);
+    const qm = product ? null : quantized(wName);
+    if (product || qm) {
+      y = product ?? quantMatMul(x, wName, qm!, label);
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
     } else if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
       // fp16 storage in a plain-op graph: an fp32 copy per use. The cast reads the weight through a
@@ -330,6 +331,29 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     if (opts.linearHook) y = opts.linearHook(g, x, y, wName, label);
     return y;
+  };
+  /**
+   * Several projections of the same input (q, k, v; gate, up). Quantised ones with the same bits and
+   * block size run as one MatMulNBits on their stacked rows (one activation quantisation, one
+   * minimum term, fewer nodes per token), split afterwards; otherwise one linear each.
+   */
+  const linears = (x: Value, names: string[], labels: string[]): Value[] => {
+    const qms = names.map((n) => quantized(n));
+    // group the quantised ones by layout (Q4_K_M's attn_v may be Q6_K while q and k are Q4_K)
+    const groups = new Map<string, number[]>();
+    qms.forEach((q, i) => {
+      if (q) groups.set(`${q.bits}/${q.blockSize}`, [...(groups.get(`${q.bits}/${q.blockSize}`) ?? []), i]);
+    });
+    const products: (Value | undefined)[] = [];
+    for (const idx of groups.values()) {
+      if (idx.length < 2) continue;
+      const group = `${names[idx[0]!]}+${idx.slice(1).map((i) => names[i]!.split('.').at(-2)).join('+')}`;
+      const label = `${labels[idx[0]!]}_group`;
+      const all = quantMatMul(x, group, concatQuantRows(idx.map((i) => qms[i]!)), label);
+      const parts = g.opN('Split', [all, g.constInt64(idx.map((i) => qms[i]!.rows))], { axis: -1 }, { outputs: idx.length, name: `${label}_split` });
+      idx.forEach((i, k) => (products[i] = parts[k]));
+    }
+    return names.map((n, i) => linear(x, n, labels[i]!, products[i]));
   };
 
   const addOne = (d: Float32Array) => (cfg.normAddOne ? d.map((x) => x + 1) : d);
@@ -427,15 +451,17 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const L = `l${l}`;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`);
     const heads = (x3: Value, n: number, label: string) => g.transpose(g.reshape(x3, [0, 0, n, hd], `${label}_split`), [0, 2, 1, 3], `${label}_heads`);
-    let q3 = linear(h, `${p}.self_attn.q_proj.weight`, `${L}_q_proj`);
-    let k3 = linear(h, `${p}.self_attn.k_proj.weight`, `${L}_k_proj`);
+    const proj = (n: string) => `${p}.self_attn.${n}_proj.weight`;
+    const qkv = linears(h, [proj('q'), proj('k'), proj('v')], [`${L}_q_proj`, `${L}_k_proj`, `${L}_v_proj`]);
+    let q3 = qkv[0]!;
+    let k3 = qkv[1]!;
     if (fusedRope) {
       q3 = fusedRope(q3, nh, `${L}_q_rope`);
       k3 = fusedRope(k3, kvh, `${L}_k_rope`);
     }
     const qh = heads(q3, nh, `${L}_q`);
     const kh = heads(k3, kvh, `${L}_k`);
-    const vh = g.transpose(g.reshape(linear(h, `${p}.self_attn.v_proj.weight`, `${L}_v_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
+    const vh = g.transpose(g.reshape(qkv[2]!, [0, 0, kvh, hd]), [0, 2, 1, 3]);
     const qr = fusedRope ? qh : rope(qh, `${L}_q_rope`); // [B,nh,S,hd]
     let kAll = fusedRope ? kh : rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
     let vAll = vh;
@@ -461,8 +487,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const h2 = cfg.sandwichNorms
       ? rmsNorm(x, `${p}.pre_feedforward_layernorm.weight`, `${L}_pre_ffn_norm`)
       : rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
-    const gate = linear(h2, `${p}.mlp.gate_proj.weight`, `${L}_gate_proj`);
-    const up = linear(h2, `${p}.mlp.up_proj.weight`, `${L}_up_proj`);
+    const [gate, up] = linears(h2, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], [`${L}_gate_proj`, `${L}_up_proj`]) as [Value, Value];
     let act: Value;
     if (cfg.activation === 'silu') act = g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
     else if (cfg.activation === 'gelu')
