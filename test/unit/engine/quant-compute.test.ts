@@ -3,8 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecoderRuntime, forwardLogits, generate, loadModel, openModel, type LoadedModel } from '../../../src/main/engine';
-import { Graph, createSession, f32Tensor } from '../../../src/main/engine/graph';
+import { DecoderRuntime, buildDecoderGraph, forwardLogits, generate, loadModel, modelInfo, openModel, parameterCount, type LoadedModel } from '../../../src/main/engine';
+import { Graph, createSession, f32Tensor, i64Tensor, type ort } from '../../../src/main/engine/graph';
+import { addGradients } from '../../../src/main/engine/autodiff';
+import { seededRandom } from '../../../src/main/engine/generate';
 import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { dequantizeBlocks } from '../../../src/main/engine/gguf/quants';
 import { quantizeModel } from '../../../src/main/engine/gguf/quantize';
@@ -173,6 +175,10 @@ describe('quantised GGUF models run quantised', () => {
     const b = await openModel(out, { threads: 1, executionProvider: 'cpu', cacheDir });
     expect(maxAbsDiff((await forwardLogits(b, PROMPT)).logits, la)).toBe(0);
     await b.release();
+    // the memory estimate counts the quantised layout, not float32
+    const info = await modelInfo(loadModel(out));
+    expect(info.memory.weightBytes).toBeLessThan((parameterCount(b.model.config) * 4) / 3);
+    expect(info.memory.assumptions).toMatch(/quantised weights kept quantised/);
   });
 
   it('runs an unmerged LoRA adapter on a quantised frozen base (float32 adapter)', async () => {
@@ -190,6 +196,62 @@ describe('quantised GGUF models run quantised', () => {
       expect(maxAbsDiff((await forwardLogits(base, PROMPT)).logits, r)).toBeGreaterThan(1e-3);
     } finally {
       await Promise.all([q.release(), ref.release(), base.release()]);
+    }
+  });
+
+  it('plain-op (training) graphs: LoRA gradients through a quantised frozen base equal the dequantised model\'s (QLoRA-style)', async () => {
+    const out = join(tmp, 'q4_k_m-untied.gguf');
+    if (!existsSync(out)) quantizeModel(tinyUntied, out, 'q4_k_m');
+    const model = loadModel(out);
+    const c = model.config;
+    const targets = ['model.layers.0.self_attn.q_proj.weight', 'model.layers.2.mlp.down_proj.weight'];
+    const ids = PROMPT[0]!;
+    const S = ids.length;
+    const build = (src: WeightSource, quant: boolean) => {
+      const g = buildDecoderGraph(c, src, {
+        kvCache: false,
+        logits: 'all',
+        fused: false,
+        quant: quant ? { accuracyLevel: 0 } : undefined,
+        loraInputs: new Map(targets.map((t) => [t, { rank: 2, scale: 0.5 }])),
+      });
+      const r = g.input('r', 'float32', [1, S, c.vocabSize]);
+      const loss = g.op('ReduceSum', [g.mul(g.value('logits'), r)], { keepdims: 0 }, { name: 'test_loss' });
+      g.output(loss, 'loss');
+      const grads = addGradients(g, loss, targets.flatMap((t) => [`${t}.lora_A`, `${t}.lora_B`]));
+      for (const [k, v] of grads) g.output(v, `grad.${k}`);
+      return g;
+    };
+    const gq = build(model.weights, true);
+    // the frozen projections are stored as uint8 codes, not float32
+    expect(gq.initializers.some((t) => t.name === 'model.layers.0.self_attn.q_proj.weight' && t.dtype === 'float32')).toBe(false);
+    expect(gq.initializers.some((t) => t.name === 'model.layers.0.self_attn.q_proj.weight#codes' && t.dtype === 'uint8')).toBe(true);
+    const gr = build(dequantisedModel(model, model.weights).weights, false);
+    const rnd = seededRandom(5);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: i64Tensor(ids, [1, S]),
+      attention_mask: i64Tensor(ids.map(() => 1), [1, S]),
+      position_ids: i64Tensor(ids.map((_, i) => i), [1, S]),
+      r: f32Tensor(Float32Array.from({ length: S * c.vocabSize }, () => rnd() - 0.5), [1, S, c.vocabSize]),
+    };
+    for (const t of targets) {
+      const [o, i] = model.weights.shape(t) as [number, number];
+      feeds[`${t}.lora_A`] = f32Tensor(Float32Array.from({ length: 2 * i }, () => rnd() - 0.5), [2, i]);
+      feeds[`${t}.lora_B`] = f32Tensor(Float32Array.from({ length: o * 2 }, () => (rnd() - 0.5) * 0.1), [o, 2]);
+    }
+    const sq = await createSession(gq.build(), { intraOpThreads: 1 });
+    const sr = await createSession(gr.build(), { intraOpThreads: 1 });
+    try {
+      const a = await sq.run(feeds);
+      const b = await sr.run(feeds);
+      for (const k of Object.keys(b)) {
+        const x = a[k]!.data as Float32Array;
+        const y = b[k]!.data as Float32Array;
+        expect(maxAbsDiff(x, y) / Math.max(maxAbs(y), 1e-6), k).toBeLessThan(1e-4);
+        if (k.startsWith('grad.')) expect(maxAbs(y), k).toBeGreaterThan(0);
+      }
+    } finally {
+      await Promise.all([sq.release(), sr.release()]);
     }
   });
 

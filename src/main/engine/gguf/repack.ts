@@ -272,6 +272,18 @@ const REPACK: Record<number, Repacker> = {
   },
 };
 
+/**
+ * Bytes a [rows, cols] tensor of `type` takes in this layout (codes, float32 scales and, for
+ * formats with a minimum, zero points and residual minimums): what onnxruntime holds for it.
+ */
+export function repackedBytes(type: number, rows: number, cols: number): number {
+  const r = REPACK[type];
+  if (!r) throw new Error(`no blockwise layout for ggml type ${GGML_TYPE_NAME[type] ?? type}`);
+  const kb = Math.ceil(cols / r.sub);
+  const perRow = (kb * r.sub * r.bits) / 8 + 4 * kb + (r.hasMin ? Math.ceil((kb * r.bits) / 8) + 4 * kb : 0);
+  return rows * perRow;
+}
+
 /** Whether a ggml type can be repacked (all block formats of quants.ts). */
 export function canRepack(type: number): boolean {
   return REPACK[type] !== undefined;

@@ -39,11 +39,15 @@ export interface DecoderGraphOptions {
   /** how frozen weights become initializers (default: g.weight, in-memory external data); see WeightFileWriter */
   storeWeight?: (g: Graph, name: string, data: Float32Array | Uint16Array | Uint8Array, shape: number[], dtype: 'float32' | 'float16' | 'uint8') => Value;
   /**
-   * Fused graphs: run the weights the source holds block-quantised (WeightSource.quantized) with
-   * com.microsoft MatMulNBits (projections, LM head) and GatherBlockQuantized (embeddings), kept
-   * quantised in memory, instead of dequantising them to float32. accuracyLevel 4 quantises the
-   * activations to int8 per block (fast, like llama.cpp's CPU kernels); 0 computes in float32.
-   * Needs onnxruntime pre-packing (the CPU kernel packs the weights at session creation).
+   * Keep the weights the source holds block-quantised (WeightSource.quantized) quantised in memory
+   * instead of dequantising them to float32. Fused graphs run them with com.microsoft MatMulNBits
+   * (projections, LM head) and GatherBlockQuantized (embeddings); accuracyLevel 4 quantises the
+   * activations to int8 per block (fast, like llama.cpp's CPU kernels), 0 computes in float32; the
+   * CPU kernel needs onnxruntime pre-packing. Plain-op graphs (training: QLoRA-style LoRA on a
+   * quantised frozen base) dequantise each frozen matrix to float32 where it is used
+   * (GatherBlockQuantized of all rows, indices computed from the layer input so onnxruntime cannot
+   * fold it into a permanent float32 copy, as the fp16 path does) and differentiate through the
+   * plain MatMul; accuracyLevel is unused there.
    */
   quant?: { accuracyLevel: 0 | 4 };
   /**
@@ -205,7 +209,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const quantCache = new Map<string, QuantMatrix | null>();
   /** the quantised form of a frozen weight in a fused graph with opts.quant, else null */
   const quantized = (name: string): QuantMatrix | null => {
-    if (!fused || !opts.quant || opts.weightAsInput?.(name) || !src.quantized) return null;
+    if (!opts.quant || opts.weightAsInput?.(name) || !src.quantized) return null;
     if (!quantCache.has(name)) {
       if (!src.has(name)) throw new ShapeMismatchError(`${src.origin}: missing tensor ${name}`);
       const qm = src.quantized(name);
@@ -259,6 +263,19 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     return y;
   };
+  /** plain-op graphs: the float32 matrix of a quantised weight, recomputed where it is used (after `x`) */
+  const dequantAfter = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
+    const q = quantInitsFor(name, qm);
+    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    const idx = g.add(g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }), zeroOf(x, label), `${label}_w_idx`);
+    let w = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: `${label}_w_dequant` });
+    if (q.mins) {
+      const kb = qm.cols / qm.blockSize;
+      const blocks = g.sub(g.reshape(w, [qm.rows, kb, qm.blockSize], `${label}_w_blocks`), g.unsqueeze(q.mins, [-1]), `${label}_w_minus_mins`);
+      w = g.reshape(blocks, [qm.rows, qm.cols], `${label}_w32`);
+    }
+    return w;
+  };
   /** embedding rows of a block-quantised table */
   const quantGather = (name: string, qm: QuantMatrix, idx: Value): Value => {
     const q = quantInitsFor(name, qm);
@@ -274,8 +291,16 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return x;
   };
 
-  /** fp16 plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
+  /** fp16 and quantised plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
   const zeroAfter = new Map<string, Value>();
+  const zeroOf = (x: Value, label: string): Value => {
+    let zero = zeroAfter.get(x.name);
+    if (!zero) {
+      zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
+      zeroAfter.set(x.name, zero); // q, k and v (gate and up) read the same x: one zero for them
+    }
+    return zero;
+  };
   /** y = x·Wᵀ (+ bias, LoRA, hook); `product` is x·Wᵀ when already computed (a fused group's part) */
   const linear = (x: Value, wName: string, label: string, product?: Value): Value => {
     const [out, inn] = shapes.get(wName)!;
@@ -283,7 +308,10 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const hasBias = shapes.has(bName);
     let y: Value;
     const qm = product ? null : quantized(wName);
-    if (product || qm) {
+    if (qm && !fused) {
+      y = g.matmul(x, g.transpose(dequantAfter(x, wName, qm, label), [1, 0], `${label}_wT`), label);
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (product || qm) {
       y = product ?? quantMatMul(x, wName, qm!, label);
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
     } else if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
@@ -291,11 +319,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       // Reshape to a shape computed from x (the same [out, in]; Reshape aliases its input), so
       // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
       // (train/graph.ts) casts again only when the backward pass reaches it.
-      let zero = zeroAfter.get(x.name);
-      if (!zero) {
-        zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
-        zeroAfter.set(x.name, zero); // q, k and v (gate and up) read the same x: one zero for them
-      }
+      const zero = zeroOf(x, label);
       const w = g.cast(g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }), 'float32', `${label}_w32`);
       y = g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label });
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
@@ -338,6 +362,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
    * minimum term, fewer nodes per token), split afterwards; otherwise one linear each.
    */
   const linears = (x: Value, names: string[], labels: string[]): Value[] => {
+    if (!fused) return names.map((n, i) => linear(x, n, labels[i]!));
     const qms = names.map((n) => quantized(n));
     // group the quantised ones by layout (Q4_K_M's attn_v may be Q6_K while q and k are Q4_K)
     const groups = new Map<string, number[]>();
@@ -512,7 +537,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   let logits: Value;
   const headQ = quantized(head);
-  if (headQ) logits = quantMatMul(hN, head, headQ, 'lm_head');
+  if (headQ && fused) logits = quantMatMul(hN, head, headQ, 'lm_head');
+  else if (headQ) logits = g.matmul(hN, g.transpose(dequantAfter(hN, head, headQ, 'lm_head'), [1, 0], 'lm_head_wT'), 'lm_head');
   else if (fused && (!half || cfg.tieWordEmbeddings)) {
     // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
     logits = g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
