@@ -104,10 +104,13 @@ describe('GGUF reader', () => {
     expect(g2.tensorMap.get('w')!.typeName).toBe('IQ2_XXS');
     expect(() => readTensorF32(g2, 'w')).toThrow(/iq2\.gguf: tensor w uses quantisation type IQ2_XXS/);
     expect(() => readTensorF32(g2, 'nope')).toThrow(GgufError);
-    // rows that do not divide into blocks are refused with the header (as llama.cpp does)
+    // rows that do not divide into blocks are refused with the header (as llama.cpp does): a Q4_K
+    // tensor (type 12) whose rows claim 100 elements
+    patched.writeUInt32LE(12, nameAt + 1 + 4 + 16);
     patched.writeBigUInt64LE(100n, nameAt + 1 + 4);
-    writeFileSync(qk, patched);
-    expect(() => readGguf(qk)).toThrow(/q4k\.gguf: corrupt tensor info for w: rows of 100 elements do not divide into Q4_K blocks of 256/);
+    const q4k = join(dir, 'q4k.gguf');
+    writeFileSync(q4k, patched);
+    expect(() => readGguf(q4k)).toThrow(/q4k\.gguf: corrupt tensor info for w: rows of 100 elements do not divide into Q4_K blocks of 256/);
   });
 });
 
