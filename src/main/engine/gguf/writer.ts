@@ -1,6 +1,7 @@
 /**
  * GGUF v3 writer: metadata + tensors (F32, F16, Q8_0), streamed to disk tensor by tensor so a model
- * larger than memory can be exported from a lazy tensor source.
+ * larger than memory can be exported from a lazy tensor source. `encodeGgufHeader` alone serves
+ * writers that produce the tensor data themselves (the model merger; it also declares BF16).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { floatToHalf } from '../graph/builder';
@@ -35,8 +36,8 @@ export interface GgufTensorSource {
   name: string;
   /** ggml order (dims[0] = row length) */
   dims: number[];
-  /** target storage type */
-  type: 'F32' | 'F16' | 'Q8_0';
+  /** target storage type (BF16: declared by encodeGgufHeader only; writeGguf does not encode it) */
+  type: 'F32' | 'F16' | 'Q8_0' | 'BF16';
   /** float32 values in row-major order (as read by readTensorF32); called once, when written */
   data: () => Float32Array;
 }
@@ -140,17 +141,33 @@ const TYPE_INFO: Record<GgufTensorSource['type'], [number, number, number]> = {
   F32: [GGML_TYPE.F32, 1, 4],
   F16: [GGML_TYPE.F16, 1, 2],
   Q8_0: [GGML_TYPE.Q8_0, 32, 34],
+  BF16: [GGML_TYPE.BF16, 1, 2],
 };
 
-/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
-export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+export interface GgufHeader {
+  /** magic … tensor infos, padded to the alignment: tensor data starts right after it */
+  bytes: Buffer;
+  /** each tensor's data offset from the end of the header */
+  offsets: number[];
+  /** bytes of each tensor's data */
+  sizes: number[];
+  /** the data section's length (padded) */
+  dataBytes: number;
+}
+
+/**
+ * Encode a GGUF v3 header. `rawMetadata` are key/value entries already encoded as GGUF stores them
+ * (copied verbatim from another file, keeping their exact value types); they come first.
+ */
+export function encodeGgufHeader(metadata: Record<string, GgufMetaInput>, tensors: Pick<GgufTensorSource, 'name' | 'dims' | 'type'>[], alignment = 32, rawMetadata: Buffer[] = []): GgufHeader {
   const h = new Out();
   h.push(Buffer.from('GGUF', 'latin1'));
   h.u32(3);
   h.u64(tensors.length);
   const meta = { ...metadata };
   if (alignment !== 32) meta['general.alignment'] = { type: 'u32', value: alignment };
-  h.u64(Object.keys(meta).length);
+  h.u64(Object.keys(meta).length + rawMetadata.length);
+  for (const raw of rawMetadata) h.push(raw);
   for (const [k, v0] of Object.entries(meta)) {
     const v = normMeta(v0);
     h.str(k);
@@ -163,6 +180,7 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
   }
   let off = 0;
   const offsets: number[] = [];
+  const sizes: number[] = [];
   for (const t of tensors) {
     const [code, bs, bb] = TYPE_INFO[t.type];
     const n = t.dims.reduce((a, b) => a * b, 1);
@@ -172,15 +190,22 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
     h.u32(code);
     h.u64(off);
     offsets.push(off);
+    sizes.push(Math.ceil(n / bs) * bb);
     off += Math.ceil(n / bs) * bb;
     off = Math.ceil(off / alignment) * alignment;
   }
   const header = h.concat();
-  const pad = (Math.ceil(header.length / alignment) * alignment) - header.length;
+  const pad = Math.ceil(header.length / alignment) * alignment - header.length;
+  return { bytes: Buffer.concat([header, Buffer.alloc(pad)]), offsets, sizes, dataBytes: off };
+}
+
+/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
+export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+  if (tensors.some((t) => t.type === 'BF16')) throw new Error('GGUF writer: writeGguf does not encode BF16 tensors');
+  const { bytes: header, offsets } = encodeGgufHeader(metadata, tensors, alignment);
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, header);
-    writeSync(fd, Buffer.alloc(pad));
     let pos = 0;
     tensors.forEach((t, i) => {
       if (pos < offsets[i]!) {
