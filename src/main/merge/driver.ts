@@ -1,0 +1,374 @@
+/**
+ * The streaming merge driver: opens the inputs, checks that they are one architecture with the same
+ * tensors and shapes, resolves every tensor's parameters and refuses bad values before anything is
+ * written, then merges tensor by tensor — each tensor in chunks sized to a memory budget, so the
+ * peak is a few chunks, not a model — into the output writer. Progress reports input bytes and an
+ * ETA; `shouldStop` cancels between chunks, leaving nothing on disk.
+ */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import { sameRef, type MergeConfig, type MergeModelRef, type MergeRunResult } from '../../shared/merge';
+import { ggufExportPlan } from '../engine/export';
+import { encodeGgufHeader, type GgufMetaInput } from '../engine/gguf/writer';
+import { readGguf } from '../engine/gguf/reader';
+import { loadHfModel } from '../engine/hf/model';
+import type { DecoderConfig } from '../engine/model/config';
+import { ggufToHfName } from '../engine/model/weights';
+import type { FloatDtype } from './codec';
+import { readRawGgufMetadata } from './gguf-meta';
+import { lcm, openInput, refLabel, type MergeInput } from './inputs';
+import { MERGE_METHODS } from './methods';
+import { createGgufWriter, createHfWriter, refuseExisting, type MergeWriter, type OutTensor, type WriteFn } from './outputs';
+import { resolveTensorParams, type TensorParams } from './params';
+import { hashName } from './sparsify';
+import type { MergeMethodImpl, TensorInputs } from './types';
+
+export interface MergeProgress {
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** the tensor being merged ('' when done) */
+  tensor: string;
+  /** bytes of input tensor data consumed so far / in all */
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedSeconds: number;
+  /** null until there is something to extrapolate from */
+  etaSeconds: number | null;
+}
+
+export interface RunMergeOptions {
+  onProgress?: (p: MergeProgress) => void;
+  /** polled between chunks: true cancels the merge (MergeCancelled is thrown, nothing is left on disk) */
+  shouldStop?: () => boolean;
+  /** largest safetensors shard (default 5 GiB) */
+  maxShardBytes?: number;
+  /** memory for one tensor's chunk buffers (default 256 MiB); a larger tensor is streamed in several chunks */
+  chunkBudgetBytes?: number;
+  /** the merge's mergekit YAML, written into a folder output as mergekit_config.yml */
+  mergeYaml?: string;
+  /** the writers' write call (tests use one that fails like a full disk) */
+  writeFn?: WriteFn;
+}
+
+export class MergeCancelled extends Error {
+  constructor() {
+    super('merge cancelled');
+    this.name = 'MergeCancelled';
+  }
+}
+
+/** What is compared between models: a merge needs the same architecture and sizes. */
+const ARCH_FIELDS: (keyof DecoderConfig)[] = ['architecture', 'vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'intermediateSize', 'tieWordEmbeddings'];
+
+function checkArchitectures(ref: MergeInput, others: MergeInput[]): void {
+  for (const m of others) {
+    if (m === ref) continue;
+    for (const f of ARCH_FIELDS)
+      if (m.config[f] !== ref.config[f])
+        throw new Error(`cannot merge ${m.label} with ${ref.label}: ${f} is ${String(m.config[f])} in one and ${String(ref.config[f])} in the other (models must share an architecture and its sizes)`);
+  }
+}
+
+/** One merged tensor of the plan (or a GGUF tensor copied unchanged from the reference). */
+interface PlannedTensor {
+  out: OutTensor;
+  /** Hugging Face name; null for a raw copy */
+  hfName: string | null;
+  numel: number;
+  params: TensorParams | null;
+  align: number;
+  /** input bytes it reads */
+  bytes: number;
+  /** raw copy: absolute offset and length in the reference GGUF */
+  raw?: { offset: number; length: number };
+}
+
+const STORED: Record<string, FloatDtype> = { F32: 'F32', F16: 'F16', BF16: 'BF16' };
+const DTYPE: Record<string, FloatDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+/** llama.cpp's general.file_type for an all-F32 / F16 / BF16 model */
+const GGUF_FILE_TYPE: Record<FloatDtype, number> = { F32: 0, F16: 1, BF16: 32 };
+
+interface Plan {
+  tensors: PlannedTensor[];
+  writer: () => MergeWriter & { writeRaw?(i: number, bytes: Uint8Array): void };
+  format: 'hf' | 'gguf';
+}
+
+/**
+ * Merge `config` into `outPath` (a new folder, or a new .gguf file). Synchronous: run it in a
+ * worker thread. Throws naming the model, tensor and value for anything it cannot merge.
+ */
+export function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOptions = {}): MergeRunResult {
+  const t0 = performance.now();
+  refuseExisting(outPath);
+  const impl = MERGE_METHODS[config.method];
+  const opened = new Map<string, MergeInput>();
+  const open = (ref: MergeModelRef) => {
+    const key = refLabel(ref);
+    if (!opened.has(key)) opened.set(key, openInput(ref));
+    return opened.get(key)!;
+  };
+  let writer: ReturnType<Plan['writer']> | null = null;
+  try {
+    const base = config.base ? open(config.base) : null;
+    const models = config.models.map((m) => open(m.model));
+    const contributors = impl.usesBase ? config.models.map((_, i) => i).filter((i) => !sameRef(config.models[i]!.model, config.base!)) : config.models.map((_, i) => i);
+    const reference = base ?? models[0]!;
+    const used = [...(impl.usesBase ? [base!] : []), ...contributors.map((i) => models[i]!)];
+    checkArchitectures(reference, [...used, ...(base ? [base] : [])]);
+    const plan = planOutput(config, impl, reference, used, contributors, outPath, opts);
+    writer = plan.writer();
+    const bytesTotal = plan.tensors.reduce((s, t) => s + t.bytes, 0);
+    let bytesDone = 0;
+    let lastReport = 0;
+    const report = (tensorsDone: number, tensor: string, force = false) => {
+      const now = performance.now();
+      if (!force && now - lastReport < 200) return;
+      lastReport = now;
+      const elapsed = (now - t0) / 1000;
+      opts.onProgress?.({ tensorsDone, tensorsTotal: plan.tensors.length, tensor, bytesDone, bytesTotal, elapsedSeconds: elapsed, etaSeconds: bytesDone > 0 ? (elapsed * (bytesTotal - bytesDone)) / bytesDone : null });
+    };
+    const stop = () => {
+      if (opts.shouldStop?.()) throw new MergeCancelled();
+    };
+    const slots = (impl.usesBase ? 1 : 0) + contributors.length;
+    const pool = new BufferPool(slots, chunkElements(opts.chunkBudgetBytes ?? 256 * 2 ** 20, slots));
+    const baseInput = impl.usesBase ? base! : null;
+    const inputs = contributors.map((i) => models[i]!);
+    plan.tensors.forEach((t, i) => {
+      stop();
+      report(i, t.out.name, true);
+      const before = bytesDone;
+      if (t.raw) {
+        writer!.writeRaw!(i, readRaw(reference.modelPath, t.raw.offset, t.raw.length));
+      } else {
+        const ti = new ChunkedTensor(t.hfName!, t.numel, t.align, baseInput, inputs, pool, stop);
+        impl.merge(ti, t.params!, (start, values) => {
+          writer!.write(i, start, values);
+          bytesDone = before + (t.bytes * (start + values.length)) / t.numel;
+          report(i, t.out.name);
+        }, hashName(t.hfName!));
+      }
+      bytesDone = before + t.bytes;
+    });
+    stop();
+    writer.finish();
+    writer = null;
+    report(plan.tensors.length, '', true);
+    return {
+      outPath,
+      format: plan.format,
+      method: config.method,
+      tensors: plan.tensors.length,
+      bytesRead: bytesTotal,
+      bytesWritten: plan.tensors.reduce((s, t) => s + t.numel * (t.out.dtype === 'F32' ? 4 : 2), 0),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (e) {
+    writer?.abort();
+    throw e;
+  } finally {
+    for (const m of opened.values()) m.close();
+  }
+}
+
+function readRaw(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, b, done, length - done, offset + done);
+      if (n <= 0) throw new Error(`${path}: truncated while copying a tensor`);
+      done += n;
+    }
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Per-tensor checks and parameters of one merged tensor. */
+function planTensor(config: MergeConfig, impl: MergeMethodImpl, reference: MergeInput, used: MergeInput[], contributors: number[], hfName: string, out: OutTensor): PlannedTensor {
+  const meta = reference.meta(hfName)!;
+  let align = 1;
+  let bytes = 0;
+  for (const m of used) {
+    const mm = m.meta(hfName);
+    if (!mm) throw new Error(`tensor ${hfName} is missing from ${m.label} (it is in ${reference.label}): the models do not have the same tensors`);
+    if (mm.shape.join(',') !== meta.shape.join(',')) throw new Error(`tensor ${hfName} has shape [${mm.shape.join(', ')}] in ${m.label} but [${meta.shape.join(', ')}] in ${reference.label}`);
+    align = lcm(align, m.align(hfName));
+    bytes += mm.bytes;
+  }
+  const params = resolveTensorParams(config, config.method, contributors, hfName, reference.config.numLayers);
+  impl.check?.(params, meta.numel, hfName);
+  return { out, hfName, numel: meta.numel, params, align: lcm(align, out.headRows ? out.headRows * (out.shape[1] ?? 1) : 1), bytes };
+}
+
+/** Output dtype of a tensor: the config's (out_dtype, else dtype), else what the reference stores. */
+function outputDtype(config: MergeConfig, stored: string): FloatDtype {
+  const asked = config.outDtype ?? config.dtype;
+  return asked ? DTYPE[asked]! : (STORED[stored] ?? 'F16');
+}
+
+function planOutput(config: MergeConfig, impl: MergeMethodImpl, reference: MergeInput, used: MergeInput[], contributors: number[], outPath: string, opts: RunMergeOptions): Plan {
+  const writeFn: WriteFn = opts.writeFn ?? ((fd, buf, off, len, pos) => writeSync(fd, buf, off, len, pos));
+  const tensor = (hfName: string, out: OutTensor) => planTensor(config, impl, reference, used, contributors, hfName, out);
+  const asGguf = /\.gguf$/i.test(outPath);
+  if (!asGguf) {
+    if (reference.format === 'gguf') throw new Error(`${reference.label} is a GGUF file, so the merged model is one too: give an output path ending in .gguf`);
+    const tensors = reference.names().map((name) => {
+      const meta = reference.meta(name)!;
+      if (!STORED[meta.dtype]) throw new Error(`${reference.label}: tensor ${name} is stored as ${meta.dtype}; only float tensors can be merged`);
+      return tensor(name, { name, shape: meta.shape, dtype: outputDtype(config, meta.dtype) });
+    });
+    return {
+      tensors,
+      format: 'hf',
+      writer: () => createHfWriter(outPath, tensors.map((t) => t.out), { sourceDir: reference.modelPath, maxShardBytes: opts.maxShardBytes ?? 5 * 2 ** 30, mergeYaml: opts.mergeYaml, writeFn }),
+    };
+  }
+  const c = reference.config;
+  const headRows = (hfName: string) => {
+    const m = /self_attn\.(q|k)_proj\.weight$/.exec(hfName);
+    return m ? c.headDim : undefined;
+  };
+  const name = `${config.method} merge of ${[...new Set(used.map((u) => basename(u.modelPath)))].join(', ')}`;
+  if (reference.format === 'gguf') {
+    const g = readGguf(reference.modelPath);
+    const tensors: PlannedTensor[] = g.tensors.map((t) => {
+      const hf = ggufToHfName(t.name);
+      if (!hf || !reference.meta(hf)) return { out: { name: t.name, shape: t.dims.slice().reverse(), dtype: 'F32' }, hfName: null, numel: t.numElements, params: null, align: 1, bytes: t.byteLength, raw: { offset: t.fileOffset, length: t.byteLength } };
+      const shape = t.dims.slice().reverse();
+      const dtype = shape.length === 1 ? 'F32' : outputDtype(config, t.typeName);
+      return tensor(hf, { name: t.name, shape, dtype, headRows: headRows(hf) });
+    });
+    const dtypes = new Set(tensors.filter((t) => t.out.shape.length > 1 && !t.raw).map((t) => t.out.dtype));
+    const raw = readRawGgufMetadata(reference.modelPath)
+      .filter((e) => e.key !== 'general.file_type' && e.key !== 'general.alignment' && e.key !== 'general.name')
+      .map((e) => e.bytes);
+    const meta: Record<string, GgufMetaInput> = { 'general.name': name };
+    if (dtypes.size === 1) meta['general.file_type'] = { type: 'u32', value: GGUF_FILE_TYPE[[...dtypes][0]!] };
+    return ggufPlan(outPath, tensors, meta, raw, g.alignment, writeFn, (t) => (t.raw ? rawType(g.tensors.find((x) => x.name === t.out.name)!.type) : t.out.dtype));
+  }
+  const model = loadHfModel(reference.modelPath);
+  const asked = config.outDtype ?? config.dtype;
+  const exportPlan = ggufExportPlan(model, { type: asked === 'float32' ? 'F32' : 'F16', name });
+  const tensors = exportPlan.tensors.map((t) => {
+    const dtype: FloatDtype = t.type === 'F32' && t.hfShape.length === 1 ? 'F32' : outputDtype(config, reference.meta(t.hfName)?.dtype ?? 'F16');
+    return tensor(t.hfName, { name: t.name, shape: t.hfShape, dtype, headRows: headRows(t.hfName) });
+  });
+  const dtypes = new Set(tensors.filter((t) => t.out.shape.length > 1).map((t) => t.out.dtype));
+  const meta = { ...exportPlan.metadata };
+  meta['general.file_type'] = { type: 'u32', value: dtypes.size === 1 ? GGUF_FILE_TYPE[[...dtypes][0]!] : 1 };
+  return ggufPlan(outPath, tensors, meta, [], 32, writeFn, (t) => t.out.dtype);
+}
+
+/** GGUF type of a tensor copied raw (the header declares it as stored). */
+function rawType(code: number): 'F32' | 'F16' | 'BF16' | 'Q8_0' {
+  const byCode: Record<number, 'F32' | 'F16' | 'BF16' | 'Q8_0'> = { 0: 'F32', 1: 'F16', 30: 'BF16', 8: 'Q8_0' };
+  const t = byCode[code];
+  if (!t) throw new Error(`cannot copy a GGUF tensor of type ${code} into the merged file`);
+  return t;
+}
+
+function ggufPlan(outPath: string, tensors: PlannedTensor[], meta: Record<string, GgufMetaInput>, raw: Buffer[], alignment: number, writeFn: WriteFn, typeOf: (t: PlannedTensor) => 'F32' | 'F16' | 'BF16' | 'Q8_0'): Plan {
+  return {
+    tensors,
+    format: 'gguf',
+    writer: () => {
+      const header = encodeGgufHeader(meta, tensors.map((t) => ({ name: t.out.name, dims: t.out.shape.slice().reverse(), type: typeOf(t) })), alignment, raw);
+      return createGgufWriter(outPath, tensors.map((t) => t.out), { header: header.bytes, offsets: header.offsets, dataBytes: header.dataBytes, writeFn });
+    },
+  };
+}
+
+/** Elements per chunk so that every input's buffer, one scratch array and one mask fit the budget. */
+export function chunkElements(budgetBytes: number, slots: number): number {
+  return Math.max(1024, Math.floor(budgetBytes / (4 * (slots + 1) + 1)));
+}
+
+/** Chunk buffers shared by every tensor of a merge: one per input slot, a scratch array and a mask. */
+class BufferPool {
+  private slotBufs: Float32Array[] = [];
+  private scratchBuf = new Float32Array(0);
+  private maskBuf = new Uint8Array(0);
+  constructor(
+    readonly slots: number,
+    readonly chunkElems: number,
+  ) {}
+  /** buffers for chunks of `n` elements */
+  slot(i: number, n: number): Float32Array {
+    if (!this.slotBufs[i] || this.slotBufs[i]!.length < n) this.slotBufs[i] = new Float32Array(n);
+    return this.slotBufs[i]!;
+  }
+  scratch(n: number): Float32Array {
+    if (this.scratchBuf.length < n) this.scratchBuf = new Float32Array(n);
+    return this.scratchBuf;
+  }
+  mask(n: number): Uint8Array {
+    if (this.maskBuf.length < n) this.maskBuf = new Uint8Array(n);
+    return this.maskBuf;
+  }
+}
+
+/** One tensor's inputs, read chunk by chunk; a tensor that fits one chunk is read once for all passes. */
+class ChunkedTensor implements TensorInputs {
+  readonly count: number;
+  private readonly chunk: number;
+  private loaded = false;
+
+  constructor(
+    readonly name: string,
+    readonly numel: number,
+    align: number,
+    private readonly base: MergeInput | null,
+    private readonly models: MergeInput[],
+    private readonly pool: BufferPool,
+    private readonly stop: () => void,
+  ) {
+    this.count = models.length;
+    this.chunk = Math.min(numel, Math.max(align, Math.floor(pool.chunkElems / align) * align));
+  }
+
+  private read(start: number, len: number): [Float32Array | null, Float32Array[]] {
+    let slot = 0;
+    const get = (m: MergeInput) => {
+      const buf = this.pool.slot(slot++, this.chunk).subarray(0, len);
+      m.read(this.name, start, buf);
+      return buf;
+    };
+    const b = this.base ? get(this.base) : null;
+    return [b, this.models.map(get)];
+  }
+
+  private view(len: number): [Float32Array | null, Float32Array[]] {
+    let slot = 0;
+    const b = this.base ? this.pool.slot(slot++, this.chunk).subarray(0, len) : null;
+    return [b, this.models.map(() => this.pool.slot(slot++, this.chunk).subarray(0, len))];
+  }
+
+  forEachChunk(fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void, last = false): void {
+    if (this.chunk >= this.numel) {
+      this.stop();
+      const [b, xs] = this.loaded ? this.view(this.numel) : this.read(0, this.numel);
+      this.loaded = !last;
+      fn(0, b, xs);
+      return;
+    }
+    for (let start = 0; start < this.numel; start += this.chunk) {
+      this.stop();
+      const len = Math.min(this.chunk, this.numel - start);
+      const [b, xs] = this.read(start, len);
+      fn(start, b, xs);
+    }
+  }
+
+  scratch(): Float32Array {
+    return this.pool.scratch(this.chunk);
+  }
+
+  mask(): Uint8Array {
+    return this.pool.mask(this.chunk);
+  }
+}
