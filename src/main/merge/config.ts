@@ -88,7 +88,7 @@ export function parseMergeYaml(text: string, file: string, baseDir: string): Mer
   };
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    throw new MergeConfigError(`${file}:${e.linePos?.[0]?.line ?? '?'}: not valid YAML (${e.message.split('\n')[0]})`);
+    throw new MergeConfigError(`${file}:${lines.linePos(e.pos[0]).line}: not valid YAML (${e.message.split('\n')[0]})`);
   }
   const raw = doc.toJS({ maxAliasCount: 50 }) as unknown;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(loc, [], 'expected a mapping with merge_method and models');
