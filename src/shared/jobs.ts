@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
+import { MergeRunParams } from './merge';
 import { GenerateParams, MergeModelParams } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
 import { TrainRunParams } from './train';
@@ -43,6 +44,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
   z.object({ type: z.literal('train.run'), params: TrainRunParams }),
   z.object({ type: z.literal('model.merge'), params: MergeModelParams }),
+  z.object({ type: z.literal('merge.run'), params: MergeRunParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;
