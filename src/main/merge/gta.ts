@@ -6,7 +6,7 @@
  * sum of the (agreeing) weights when `normalize`, scaled by lambda and added to the base.
  */
 import type { TensorParams } from './params';
-import { applyMagnitudeCut, dareMask, keptCount, l1Rescale, MagnitudeSelector, type MagnitudeCut } from './sparsify';
+import { applyMagnitudeCut, BracketSelector, dareMask, keptCount, l1Rescale, RadixSelector, type MagnitudeCut } from './sparsify';
 import type { EmitChunk, MergeMethodImpl, TensorInputs } from './types';
 
 export interface GtaSpec {
@@ -55,23 +55,28 @@ function taskVector(tv: Float32Array, x: Float32Array, base: Float32Array): Floa
   return out;
 }
 
-/** Top-k cuts for the models with density < 1 (two streaming passes; one when no ties need resolving). */
+/** Top-k cuts for the models with density < 1: a sampling pass and a counting pass (two more if a bracket misses). */
 function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] {
   const trimmed = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
   const cuts: (MagnitudeCut | null)[] = r.densities.map(() => null);
   if (!trimmed.length) return cuts;
-  const sel = new MagnitudeSelector(
-    trimmed.map((m) => keptCount(r.densities[m]!, inp.numel)),
-    r.rescale,
-  );
+  const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel));
+  inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
+  for (const x of sel) x.endSample();
   const tv = inp.scratch();
-  inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel.pass1(k, taskVector(tv, xs[m]!, base!))));
-  sel.endPass1();
-  if (sel.needsPass2) {
-    inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel.pass2(k, taskVector(tv, xs[m]!, base!))));
-    sel.endPass2();
+  inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!, tv)));
+  const missed: number[] = [];
+  trimmed.forEach((m, k) => {
+    cuts[m] = sel[k]!.resolve();
+    if (!cuts[m]) missed.push(m);
+  });
+  if (missed.length) {
+    const radix = missed.map((m) => new RadixSelector(keptCount(r.densities[m]!, inp.numel)));
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass1(xs[m]!, base!, tv)));
+    for (const x of radix) x.endPass1();
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass2(xs[m]!, base!, tv)));
+    missed.forEach((m, k) => (cuts[m] = radix[k]!.resolve()));
   }
-  trimmed.forEach((m, k) => (cuts[m] = sel.cuts[k]!));
   return cuts;
 }
 
@@ -94,7 +99,7 @@ function dareScales(inp: TensorInputs, r: Resolved, seedKey: number): number[] {
       for (let j = 0; j < t.length; j++) {
         const v = Math.abs(t[j]!);
         a += v;
-        if (mk[j]) b += v;
+        b += v * mk[j]!;
       }
       l1[k]! += a;
       kept[k]! += b;
@@ -118,30 +123,44 @@ function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitC
     const b = base!;
     const len = b.length;
     for (let m = 0; m < n; m++) {
-      const t = taskVector(xs[m] as Float32Array, xs[m]!, b);
+      const x = xs[m] as Float32Array;
       const w = r.weights[m]!;
-      if (spec.sparsify === 'magnitude' && cuts[m]) applyMagnitudeCut(t, cuts[m]!, scales[m]! * w, tieState[m]!);
+      if (spec.sparsify === 'magnitude' && cuts[m]) applyMagnitudeCut(x, b, cuts[m]!, scales[m]! * w, tieState[m]!);
       else if (spec.sparsify === 'random' && r.densities[m]! < 1) {
         const mk = inp.mask().subarray(0, len);
         dareMask(r.seed, seedKey, m, r.densities[m]!, start, mk);
         const s = scales[m]! * w;
-        for (let j = 0; j < len; j++) t[j] = mk[j] ? t[j]! * s : 0;
-      } else for (let j = 0; j < len; j++) t[j]! *= w;
+        for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * s * mk[j]!;
+      } else for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * w;
     }
     if (spec.consensus) combineTies(xs, r.weights, b, r.normalize, r.lambda);
-    else
-      for (let j = 0; j < len; j++) {
-        let s = 0;
-        for (let m = 0; m < n; m++) s += xs[m]![j]!;
-        b[j] = b[j]! + s * factor;
-      }
+    else sumInto(xs, b, factor);
     emit(start, b);
   }, true);
+}
+
+/** base += factor · Σ wtvᵢ (two and three models unrolled: the common cases). */
+function sumInto(wtv: readonly Float32Array[], base: Float32Array, factor: number): void {
+  const n = wtv.length;
+  if (n === 1) {
+    const a = wtv[0]!;
+    for (let j = 0; j < base.length; j++) base[j] = base[j]! + a[j]! * factor;
+  } else if (n === 2) {
+    const a = wtv[0]!;
+    const c = wtv[1]!;
+    for (let j = 0; j < base.length; j++) base[j] = base[j]! + (a[j]! + c[j]!) * factor;
+  } else
+    for (let j = 0; j < base.length; j++) {
+      let s = 0;
+      for (let m = 0; m < n; m++) s += wtv[m]![j]!;
+      base[j] = base[j]! + s * factor;
+    }
 }
 
 /** TIES' sign election and disjoint mean for one chunk, written over the base's values. */
 function combineTies(wtv: readonly Float32Array[], weights: number[], base: Float32Array, normalize: boolean, lambda: number): void {
   const n = wtv.length;
+  if (n === 2) return combineTies2(wtv[0]!, wtv[1]!, weights[0]!, weights[1]!, base, normalize, lambda);
   for (let j = 0; j < base.length; j++) {
     let s = 0;
     for (let m = 0; m < n; m++) s += wtv[m]![j]!;
@@ -157,6 +176,36 @@ function combineTies(wtv: readonly Float32Array[], weights: number[], base: Floa
     }
     if (normalize) mixed /= div === 0 ? 1 : div;
     base[j] = base[j]! + mixed * lambda;
+  }
+}
+
+/**
+ * combineTies for two models. Signs are read from the float bits as integers (the elected sign and
+ * each entry's agreement are unpredictable branches otherwise): an entry agrees when it is nonzero
+ * and its sign bit equals that of the sum (−0 counts as ≥ 0, as in mergekit).
+ */
+function combineTies2(a: Float32Array, c: Float32Array, wa: number, wc: number, base: Float32Array, normalize: boolean, lambda: number): void {
+  const ab = new Int32Array(a.buffer, a.byteOffset, base.length);
+  const cb = new Int32Array(c.buffer, c.byteOffset, base.length);
+  const sum = new Float32Array(1);
+  const sb = new Int32Array(sum.buffer);
+  for (let j = 0; j < base.length; j++) {
+    const va = a[j]!;
+    const vc = c[j]!;
+    sum[0] = va + vc;
+    const s = sb[0]!;
+    // elected negative: the sum is negative and nonzero
+    const neg = (s >>> 31) & ((0 - (s & 0x7fffffff)) >>> 31);
+    const ia = ab[j]!;
+    const ic = cb[j]!;
+    // agree: nonzero, and sign bit = elected sign
+    const ka = ((0 - (ia & 0x7fffffff)) >>> 31) & ~((ia >>> 31) ^ neg);
+    const kc = ((0 - (ic & 0x7fffffff)) >>> 31) & ~((ic >>> 31) ^ neg);
+    const mixed = ka * va + kc * vc;
+    // no agreeing entry: mixed is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1)
+    let div = ka * wa + kc * wc + (1 - (ka | kc));
+    if (div === 0) div = 1; // agreeing weights that cancel (negative weights): rare
+    base[j] = base[j]! + (normalize ? mixed / div : mixed) * lambda;
   }
 }
 

@@ -44,26 +44,30 @@ export interface MergeInput {
   close(): void;
 }
 
-/** A reusable read buffer and positioned reads that retry short reads. */
+/**
+ * Positioned reads that retry short reads, into one buffer shared by every file: a read is decoded
+ * into its chunk before the next one, so one buffer of the largest chunk serves all inputs.
+ */
 class FileReader {
+  private static shared = Buffer.alloc(0);
   private fd: number | null = null;
-  private buf = Buffer.alloc(0);
   constructor(readonly path: string) {}
   read(pos: number, length: number): Buffer {
     if (this.fd === null) this.fd = openSync(this.path, 'r');
-    if (this.buf.length < length) this.buf = Buffer.allocUnsafe(Math.max(length, Math.min(2 * this.buf.length, 1 << 30)));
+    if (FileReader.shared.length < length) FileReader.shared = Buffer.allocUnsafe(length);
+    const buf = FileReader.shared;
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, this.buf, done, Math.min(length - done, 1 << 30), pos + done);
+      const n = readSync(this.fd, buf, done, Math.min(length - done, 1 << 30), pos + done);
       if (n <= 0) throw new Error(`${this.path}: file ended while reading bytes ${pos}–${pos + length} (truncated?)`);
       done += n;
     }
-    return this.buf.subarray(0, length);
+    return buf.subarray(0, length);
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    this.buf = Buffer.alloc(0);
+    FileReader.shared = Buffer.alloc(0);
   }
 }
 

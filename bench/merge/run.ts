@@ -1,0 +1,163 @@
+/**
+ * Merge benchmark: TIES across three ~1B-parameter random fp16 models (TinyLlama-1.1B's shape, a
+ * base and two fine-tunes, 2.2 GB each in 2 GB shards), streamed into a new fp16 folder. Reported:
+ * input read throughput (GB/s of input tensor bytes) against `cp` of the same three folders in the
+ * same run (runs interleaved merge, cp, merge, cp… so drift hits both), peak RSS against the goal
+ * of 2 × the largest tensor + 300 MB, CPU time, and the load average. Warm cache by default (the
+ * inputs are read once first); COLD=1 also drops the page cache before every run (needs root).
+ * The models are deleted afterwards (KEEP=1 keeps them).
+ *
+ *   npm run bench:merge            (REPS=3; SIZE=small for a quick check of the script)
+ *
+ * Writes the "merge" section of bench/RESULTS.md.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeResultsSection } from '../results';
+import { bundleWorker } from '../worker-process';
+import { benchTensors, LLAMA_1B, numelOf, writeBenchModel, type BenchShape } from './model';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cache = join(root, 'bench', '.cache', 'merge');
+const REPS = Number(process.env.REPS ?? 3);
+const SMALL: BenchShape = { vocab: 8000, hidden: 512, layers: 4, heads: 8, kvHeads: 4, ff: 1408 };
+const shape = process.env.SIZE === 'small' ? SMALL : LLAMA_1B;
+const workerJs = join(root, 'bench', '.cache', 'merge-worker.mjs');
+
+interface MergeRun {
+  seconds: number;
+  cpuSeconds: number;
+  bytesRead: number;
+  maxRssMB: number;
+}
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+}
+
+/** Drop the page cache (root only); false when the kernel refuses. */
+function dropCaches(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runMergeOnce(configPath: string, out: string): MergeRun {
+  rmSync(out, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [workerJs, configPath, out], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`merge failed: ${r.stderr}`);
+  rmSync(out, { recursive: true, force: true });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as MergeRun;
+}
+
+function runCpOnce(inputs: string[], dest: string): number {
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest);
+  const t0 = performance.now();
+  const r = spawnSync('cp', ['-r', ...inputs, dest], { stdio: 'ignore' });
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error('cp failed');
+  rmSync(dest, { recursive: true, force: true });
+  return s;
+}
+
+function main(): void {
+  mkdirSync(cache, { recursive: true });
+  const names = ['base', 'ft1', 'ft2'];
+  const dirs = names.map((n) => join(cache, n));
+  const t0 = performance.now();
+  dirs.forEach((d, i) => {
+    if (existsSync(join(d, 'model.safetensors.index.json'))) return;
+    rmSync(d, { recursive: true, force: true });
+    log(`writing ${d}…`);
+    writeBenchModel(d, shape, i === 0 ? null : i);
+  });
+  log(`models ready in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  bundleWorker(join(root, 'bench', 'merge', 'worker.ts'), workerJs);
+  const config = {
+    method: 'ties',
+    base: { modelPath: dirs[0] },
+    models: [
+      { model: { modelPath: dirs[1] }, parameters: { weight: 1, density: 0.5 } },
+      { model: { modelPath: dirs[2] }, parameters: { weight: 0.5, density: 0.5 } },
+    ],
+  };
+  const configPath = join(cache, 'ties.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const inputBytes = dirs.reduce((s, d) => s + folderBytes(d), 0);
+  const params = benchTensors(shape).reduce((s, [, sh]) => s + numelOf(sh), 0);
+  const largest = Math.max(...benchTensors(shape).map(([, sh]) => numelOf(sh) * 2));
+  const out = join(cache, 'merged');
+  const dest = join(cache, 'cp-dest');
+  const modes: ('warm' | 'cold')[] = ['warm', ...(process.env.COLD === '1' ? (['cold'] as const) : [])];
+  const sections: string[] = [];
+  const la0 = loadavg();
+  for (const mode of modes) {
+    if (mode === 'cold' && !dropCaches()) {
+      sections.push('- cold cache: not measured (the page cache could not be dropped: not root?)');
+      continue;
+    }
+    if (mode === 'warm') spawnSync('sh', ['-c', `cat ${dirs.map((d) => `'${d}'/*`).join(' ')} > /dev/null`]);
+    const merges: MergeRun[] = [];
+    const cps: number[] = [];
+    const ratios: number[] = [];
+    const loads: number[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      if (mode === 'cold') dropCaches();
+      loads.push(loadavg()[0]!);
+      const m = runMergeOnce(configPath, out);
+      if (mode === 'cold') dropCaches();
+      loads.push(loadavg()[0]!);
+      const c = runCpOnce(dirs, dest);
+      merges.push(m);
+      cps.push(c);
+      ratios.push(c / m.seconds);
+      log(`${mode} rep ${rep + 1}: merge ${m.seconds.toFixed(1)} s (cpu ${m.cpuSeconds.toFixed(1)} s, RSS ${m.maxRssMB.toFixed(0)} MB), cp ${c.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`);
+    }
+    const ms = median(merges.map((m) => m.seconds));
+    const cs = median(cps);
+    const rss = median(merges.map((m) => m.maxRssMB));
+    const rssGoal = (2 * largest) / 2 ** 20 + 300;
+    const ratio = median(ratios);
+    sections.push(
+      [
+        `### ${mode === 'warm' ? 'Warm' : 'Cold'} page cache (${mode === 'warm' ? 'inputs read once before the runs' : 'page cache dropped before every run'}), ${REPS} interleaved runs each, medians`,
+        '',
+        '| command | seconds | input GB/s | CPU s | peak RSS MB |',
+        '|---|---|---|---|---|',
+        `| merge (TIES, 3 inputs → fp16 folder) | ${ms.toFixed(1)} | ${(inputBytes / 1e9 / ms).toFixed(3)} | ${median(merges.map((m) => m.cpuSeconds)).toFixed(1)} | ${rss.toFixed(0)} |`,
+        `| cp -r of the same 3 folders | ${cs.toFixed(1)} | ${(inputBytes / 1e9 / cs).toFixed(3)} | — | — |`,
+        '',
+        `- throughput merge / cp (pairwise, median) = ${ratio.toFixed(2)} (goal >= 0.7): ${ratio >= 0.7 ? 'met' : 'NOT met'}`,
+        `- peak RSS ${rss.toFixed(0)} MB vs 2 × largest tensor (${(largest / 2 ** 20).toFixed(0)} MB fp16) + 300 MB = ${rssGoal.toFixed(0)} MB: ${rss <= rssGoal ? 'met' : 'NOT met'}`,
+        `- 1-minute load average during the runs: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  const la1 = loadavg();
+  const md = [
+    '## Model merging (bench/merge)',
+    '',
+    `TIES (density 0.5, weights 1 and 0.5) of a base and two fine-tunes, random fp16 models of TinyLlama-1.1B's shape (${(params / 1e9).toFixed(2)} B parameters each: hidden ${shape.hidden}, ${shape.layers} layers, ${shape.heads}/${shape.kvHeads} heads, FFN ${shape.ff}, vocab ${shape.vocab}); ${(inputBytes / 1e9).toFixed(2)} GB of input in all, merged into a new fp16 folder. Each merge runs in a fresh Node process (the merge code bundled to plain JS); \`cp -r\` copies the same three folders. Both are timed from outside, interleaved.`,
+    '',
+    `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores, RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average ${la0.map((x) => x.toFixed(1)).join(' / ')} at the start, ${la1.map((x) => x.toFixed(1)).join(' / ')} at the end (the machine is shared)`,
+    `- Node ${process.version}; the merge is single-threaded`,
+    '',
+    ...sections,
+  ].join('\n');
+  log(md);
+  writeResultsSection('merge', md);
+  if (process.env.KEEP !== '1') for (const d of [...dirs, out, dest]) rmSync(d, { recursive: true, force: true });
+}
+
+main();
