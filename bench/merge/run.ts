@@ -3,16 +3,17 @@
  * base and two fine-tunes, 2.2 GB each in 2 GB shards), streamed into a new fp16 folder. Reported:
  * input read throughput (GB/s of input tensor bytes) against `cp` of the same three folders in the
  * same run (runs interleaved merge, cp, merge, cp… so drift hits both), peak RSS against the goal
- * of 2 × the largest tensor + 300 MB, CPU time, and the load average. Warm cache by default (the
- * inputs are read once first); COLD=1 also drops the page cache before every run (needs root).
- * The models are deleted afterwards (KEEP=1 keeps them).
+ * of 2 × the largest tensor + 300 MB, CPU time, and the load average, for each thread count in
+ * THREADS (default: 1 and the machine's cores, at most 4). Warm cache by default (the inputs are
+ * read once first); COLD=1 also drops the page cache before every run (needs root). The models are
+ * deleted afterwards (KEEP=1 keeps them).
  *
  *   npm run bench:merge            (REPS=3; SIZE=small for a quick check of the script)
  *
  * Writes the "merge" section of bench/RESULTS.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,7 @@ const REPS = Number(process.env.REPS ?? 3);
 const SMALL: BenchShape = { vocab: 8000, hidden: 512, layers: 4, heads: 8, kvHeads: 4, ff: 1408 };
 const shape = process.env.SIZE === 'small' ? SMALL : LLAMA_1B;
 const workerJs = join(root, 'bench', '.cache', 'merge-worker.mjs');
+const THREADS = (process.env.THREADS ?? [...new Set([1, Math.min(4, availableParallelism())])].join(',')).split(',').map(Number);
 
 interface MergeRun {
   seconds: number;
@@ -51,9 +53,9 @@ function dropCaches(): boolean {
   }
 }
 
-function runMergeOnce(configPath: string, out: string): MergeRun {
+function runMergeOnce(configPath: string, out: string, threads: number): MergeRun {
   rmSync(out, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, [workerJs, configPath, out], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [workerJs, configPath, out, String(threads)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`merge failed: ${r.stderr}`);
   rmSync(out, { recursive: true, force: true });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as MergeRun;
@@ -76,7 +78,8 @@ function main(): void {
   const dirs = names.map((n) => join(cache, n));
   const t0 = performance.now();
   dirs.forEach((d, i) => {
-    if (existsSync(join(d, 'model.safetensors.index.json'))) return;
+    // reuse a folder of this shape (KEEP=1 runs), rewrite anything else
+    if (existsSync(join(d, 'model.safetensors.index.json')) && JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).hidden_size === shape.hidden) return;
     rmSync(d, { recursive: true, force: true });
     log(`writing ${d}…`);
     writeBenchModel(d, shape, i === 0 ? null : i);
@@ -107,38 +110,43 @@ function main(): void {
       continue;
     }
     if (mode === 'warm') spawnSync('sh', ['-c', `cat ${dirs.map((d) => `'${d}'/*`).join(' ')} > /dev/null`]);
-    const merges: MergeRun[] = [];
-    const cps: number[] = [];
-    const ratios: number[] = [];
+    const merges = new Map<number, MergeRun[]>(THREADS.map((t) => [t, []]));
+    const cps = new Map<number, number[]>(THREADS.map((t) => [t, []]));
     const loads: number[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      if (mode === 'cold') dropCaches();
-      loads.push(loadavg()[0]!);
-      const m = runMergeOnce(configPath, out);
-      if (mode === 'cold') dropCaches();
-      loads.push(loadavg()[0]!);
-      const c = runCpOnce(dirs, dest);
-      merges.push(m);
-      cps.push(c);
-      ratios.push(c / m.seconds);
-      log(`${mode} rep ${rep + 1}: merge ${m.seconds.toFixed(1)} s (cpu ${m.cpuSeconds.toFixed(1)} s, RSS ${m.maxRssMB.toFixed(0)} MB), cp ${c.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`);
-    }
-    const ms = median(merges.map((m) => m.seconds));
-    const cs = median(cps);
-    const rss = median(merges.map((m) => m.maxRssMB));
+    for (let rep = 0; rep < REPS; rep++)
+      for (const threads of THREADS) {
+        if (mode === 'cold') dropCaches();
+        loads.push(loadavg()[0]!);
+        const m = runMergeOnce(configPath, out, threads);
+        if (mode === 'cold') dropCaches();
+        loads.push(loadavg()[0]!);
+        const c = runCpOnce(dirs, dest);
+        merges.get(threads)!.push(m);
+        cps.get(threads)!.push(c);
+        log(`${mode} rep ${rep + 1}, ${threads} thread(s): merge ${m.seconds.toFixed(1)} s (cpu ${m.cpuSeconds.toFixed(1)} s, RSS ${m.maxRssMB.toFixed(0)} MB), cp ${c.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`);
+      }
     const rssGoal = (2 * largest) / 2 ** 20 + 300;
-    const ratio = median(ratios);
+    const rows: string[] = [];
+    const goals: string[] = [];
+    for (const threads of THREADS) {
+      const ms = merges.get(threads)!;
+      const cs = cps.get(threads)!;
+      const sec = median(ms.map((m) => m.seconds));
+      const rss = median(ms.map((m) => m.maxRssMB));
+      const ratio = median(ms.map((m, i) => cs[i]! / m.seconds));
+      rows.push(`| merge, ${threads} thread${threads > 1 ? 's' : ''} | ${sec.toFixed(1)} | ${(inputBytes / 1e9 / sec).toFixed(3)} | ${median(ms.map((m) => m.cpuSeconds)).toFixed(1)} | ${rss.toFixed(0)} |`);
+      rows.push(`| cp -r (runs paired with the row above) | ${median(cs).toFixed(1)} | ${(inputBytes / 1e9 / median(cs)).toFixed(3)} | — | — |`);
+      goals.push(`- ${threads} thread${threads > 1 ? 's' : ''}: throughput merge / cp (pairwise, median) = ${ratio.toFixed(2)} (goal >= 0.7): ${ratio >= 0.7 ? 'met' : 'NOT met'}; peak RSS ${rss.toFixed(0)} MiB vs 2 × largest tensor (${(largest / 2 ** 20).toFixed(0)} MiB fp16) + 300 MiB = ${rssGoal.toFixed(0)} MiB: ${rss <= rssGoal ? 'met' : 'NOT met'}`);
+    }
     sections.push(
       [
         `### ${mode === 'warm' ? 'Warm' : 'Cold'} page cache (${mode === 'warm' ? 'inputs read once before the runs' : 'page cache dropped before every run'}), ${REPS} interleaved runs each, medians`,
         '',
-        '| command | seconds | input GB/s | CPU s | peak RSS MB |',
+        '| command | seconds | input GB/s | CPU s (all threads) | peak RSS MiB |',
         '|---|---|---|---|---|',
-        `| merge (TIES, 3 inputs → fp16 folder) | ${ms.toFixed(1)} | ${(inputBytes / 1e9 / ms).toFixed(3)} | ${median(merges.map((m) => m.cpuSeconds)).toFixed(1)} | ${rss.toFixed(0)} |`,
-        `| cp -r of the same 3 folders | ${cs.toFixed(1)} | ${(inputBytes / 1e9 / cs).toFixed(3)} | — | — |`,
+        ...rows,
         '',
-        `- throughput merge / cp (pairwise, median) = ${ratio.toFixed(2)} (goal >= 0.7): ${ratio >= 0.7 ? 'met' : 'NOT met'}`,
-        `- peak RSS ${rss.toFixed(0)} MB vs 2 × largest tensor (${(largest / 2 ** 20).toFixed(0)} MB fp16) + 300 MB = ${rssGoal.toFixed(0)} MB: ${rss <= rssGoal ? 'met' : 'NOT met'}`,
+        ...goals,
         `- 1-minute load average during the runs: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
         '',
       ].join('\n'),
@@ -151,7 +159,7 @@ function main(): void {
     `TIES (density 0.5, weights 1 and 0.5) of a base and two fine-tunes, random fp16 models of TinyLlama-1.1B's shape (${(params / 1e9).toFixed(2)} B parameters each: hidden ${shape.hidden}, ${shape.layers} layers, ${shape.heads}/${shape.kvHeads} heads, FFN ${shape.ff}, vocab ${shape.vocab}); ${(inputBytes / 1e9).toFixed(2)} GB of input in all, merged into a new fp16 folder. Each merge runs in a fresh Node process (the merge code bundled to plain JS); \`cp -r\` copies the same three folders. Both are timed from outside, interleaved.`,
     '',
     `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores, RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average ${la0.map((x) => x.toFixed(1)).join(' / ')} at the start, ${la1.map((x) => x.toFixed(1)).join(' / ')} at the end (the machine is shared)`,
-    `- Node ${process.version}; the merge is single-threaded`,
+    `- Node ${process.version}; the merge uses worker threads for several tensors at once (THREADS); its memory budget (256 MiB of chunk buffers) is split between them`,
     '',
     ...sections,
   ].join('\n');

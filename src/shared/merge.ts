@@ -216,6 +216,8 @@ export const MergeRunParams = z
     outPath: z.string().min(1, 'outPath must not be empty'),
     /** largest safetensors shard of a folder output (default 5 GiB, as Hugging Face writes them) */
     maxShardBytes: z.number().int().min(1024).optional(),
+    /** tensors merged at once on worker threads (default: the machine's cores, at most 4) */
+    threads: z.number().int().min(1).max(64).optional(),
     name: z.string().trim().min(1).max(120).optional(),
   })
   .strict();

@@ -2,10 +2,11 @@
  * The streaming merge driver: opens the inputs, checks that they are one architecture with the same
  * tensors and shapes, resolves every tensor's parameters and refuses bad values before anything is
  * written, then merges tensor by tensor — each tensor in chunks sized to a memory budget, so the
- * peak is a few chunks, not a model — into the output writer. Progress reports input bytes and an
- * ETA; `shouldStop` cancels between chunks, leaving nothing on disk.
+ * peak is a few chunks per thread, not a model — into the output writer, on the calling thread or
+ * on worker threads (parallel.ts). Progress reports input bytes and an ETA; `shouldStop` cancels
+ * between chunks, leaving nothing on disk.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { sameRef, type MergeConfig, type MergeModelRef, type MergeRunResult } from '../../shared/merge';
 import { ggufExportPlan } from '../engine/export';
@@ -14,14 +15,15 @@ import { readGguf } from '../engine/gguf/reader';
 import { loadHfModel } from '../engine/hf/model';
 import type { DecoderConfig } from '../engine/model/config';
 import { ggufToHfName } from '../engine/model/weights';
-import type { FloatDtype } from './codec';
+import { BufferPool, chunkElements, runTask, type TensorTask } from './chunks';
+import { DTYPE_BYTES, type FloatDtype } from './codec';
 import { readRawGgufMetadata } from './gguf-meta';
 import { lcm, openInput, refLabel, type MergeInput } from './inputs';
 import { MERGE_METHODS } from './methods';
 import { createGgufWriter, createHfWriter, refuseExisting, type MergeWriter, type OutTensor, type WriteFn } from './outputs';
+import { runParallel } from './parallel';
 import { resolveTensorParams, type TensorParams } from './params';
-import { hashName } from './sparsify';
-import type { MergeMethodImpl, TensorInputs } from './types';
+import type { MergeMethodImpl } from './types';
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -46,8 +48,10 @@ export interface RunMergeOptions {
   chunkBudgetBytes?: number;
   /** the merge's mergekit YAML, written into a folder output as mergekit_config.yml */
   mergeYaml?: string;
-  /** the writers' write call (tests use one that fails like a full disk) */
+  /** the writers' write call (tests use one that fails like a full disk; single-threaded merges only) */
   writeFn?: WriteFn;
+  /** tensors merged at once on worker threads (default 1: on the calling thread) */
+  threads?: number;
 }
 
 export class MergeCancelled extends Error {
@@ -90,15 +94,17 @@ const GGUF_FILE_TYPE: Record<FloatDtype, number> = { F32: 0, F16: 1, BF16: 32 };
 
 interface Plan {
   tensors: PlannedTensor[];
-  writer: () => MergeWriter & { writeRaw?(i: number, bytes: Uint8Array): void };
+  writer: () => MergeWriter;
   format: 'hf' | 'gguf';
 }
 
 /**
- * Merge `config` into `outPath` (a new folder, or a new .gguf file). Synchronous: run it in a
- * worker thread. Throws naming the model, tensor and value for anything it cannot merge.
+ * Merge `config` into `outPath` (a new folder, or a new .gguf file). Throws naming the model,
+ * tensor and value for anything it cannot merge; nothing is written before the plan is checked.
+ * With `threads` > 1 tensors are merged on worker threads; otherwise on the calling thread
+ * (blocking it: call it from a worker).
  */
-export function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOptions = {}): MergeRunResult {
+export async function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOptions = {}): Promise<MergeRunResult> {
   const t0 = performance.now();
   refuseExisting(outPath);
   const impl = MERGE_METHODS[config.method];
@@ -108,7 +114,7 @@ export function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOpt
     if (!opened.has(key)) opened.set(key, openInput(ref));
     return opened.get(key)!;
   };
-  let writer: ReturnType<Plan['writer']> | null = null;
+  let writer: MergeWriter | null = null;
   try {
     const base = config.base ? open(config.base) : null;
     const models = config.models.map((m) => open(m.model));
@@ -118,50 +124,61 @@ export function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOpt
     checkArchitectures(reference, [...used, ...(base ? [base] : [])]);
     const plan = planOutput(config, impl, reference, used, contributors, outPath, opts);
     writer = plan.writer();
-    const bytesTotal = plan.tensors.reduce((s, t) => s + t.bytes, 0);
-    let bytesDone = 0;
+    const w = writer;
+    const tasks: TensorTask[] = plan.tensors.map((t, i) => ({ hfName: t.hfName, numel: t.numel, params: t.params, align: t.align, bytes: t.bytes, ...(t.raw ? { raw: t.raw } : {}), target: w.targets[i]! }));
+    const bytesTotal = tasks.reduce((s, t) => s + t.bytes, 0);
     let lastReport = 0;
-    const report = (tensorsDone: number, tensor: string, force = false) => {
+    const report = (bytesDone: number, tensor: string, force = false) => {
       const now = performance.now();
       if (!force && now - lastReport < 200) return;
       lastReport = now;
       const elapsed = (now - t0) / 1000;
-      opts.onProgress?.({ tensorsDone, tensorsTotal: plan.tensors.length, tensor, bytesDone, bytesTotal, elapsedSeconds: elapsed, etaSeconds: bytesDone > 0 ? (elapsed * (bytesTotal - bytesDone)) / bytesDone : null });
+      const tensorsDone = Math.min(tasks.length, Math.floor(progressTensors(tasks, bytesDone)));
+      opts.onProgress?.({ tensorsDone, tensorsTotal: tasks.length, tensor, bytesDone, bytesTotal, elapsedSeconds: elapsed, etaSeconds: bytesDone > 0 ? (elapsed * (bytesTotal - bytesDone)) / bytesDone : null });
     };
-    const stop = () => {
-      if (opts.shouldStop?.()) throw new MergeCancelled();
-    };
+    const threads = Math.max(1, Math.min(opts.threads ?? 1, tasks.length));
     const slots = (impl.usesBase ? 1 : 0) + contributors.length;
-    const pool = new BufferPool(slots, chunkElements(opts.chunkBudgetBytes ?? 256 * 2 ** 20, slots));
-    const baseInput = impl.usesBase ? base! : null;
-    const inputs = contributors.map((i) => models[i]!);
-    plan.tensors.forEach((t, i) => {
-      stop();
-      report(i, t.out.name, true);
-      const before = bytesDone;
-      if (t.raw) {
-        writer!.writeRaw!(i, readRaw(reference.modelPath, t.raw.offset, t.raw.length));
-      } else {
-        const ti = new ChunkedTensor(t.hfName!, t.numel, t.align, baseInput, inputs, pool, stop);
-        impl.merge(ti, t.params!, (start, values) => {
-          writer!.write(i, start, values);
-          bytesDone = before + (t.bytes * (start + values.length)) / t.numel;
-          report(i, t.out.name);
-        }, hashName(t.hfName!));
-      }
-      bytesDone = before + t.bytes;
-    });
-    stop();
+    const chunkElems = chunkElements((opts.chunkBudgetBytes ?? 256 * 2 ** 20) / threads, slots);
+    const baseRef = impl.usesBase ? config.base! : null;
+    const modelRefs = contributors.map((i) => config.models[i]!.model);
+    if (threads > 1) {
+      for (const m of opened.values()) m.close();
+      opened.clear();
+      await runParallel({ method: config.method, base: baseRef, models: modelRefs, referencePath: reference.modelPath, tasks, chunkElems }, threads, {
+        onBytes: (b) => report(b, nameAt(plan, tasks, b)),
+        shouldStop: () => opts.shouldStop?.() ?? false,
+        cancelled: () => new MergeCancelled(),
+      });
+    } else {
+      let bytesDone = 0;
+      const ctx = {
+        impl,
+        base: baseRef ? open(baseRef) : null,
+        models: modelRefs.map(open),
+        referencePath: reference.modelPath,
+        pool: new BufferPool(chunkElems),
+        stop: () => {
+          if (opts.shouldStop?.()) throw new MergeCancelled();
+        },
+        writeFn: opts.writeFn,
+        onBytes: (b: number) => (bytesDone += b),
+      };
+      tasks.forEach((t, i) => {
+        report(bytesDone, plan.tensors[i]!.out.name, true);
+        runTask(t, { ...ctx, onBytes: (b) => (ctx.onBytes(b), report(bytesDone, plan.tensors[i]!.out.name)) });
+      });
+    }
+    if (opts.shouldStop?.()) throw new MergeCancelled();
     writer.finish();
     writer = null;
-    report(plan.tensors.length, '', true);
+    report(bytesTotal, '', true);
     return {
       outPath,
       format: plan.format,
       method: config.method,
-      tensors: plan.tensors.length,
+      tensors: tasks.length,
       bytesRead: bytesTotal,
-      bytesWritten: plan.tensors.reduce((s, t) => s + t.numel * (t.out.dtype === 'F32' ? 4 : 2), 0),
+      bytesWritten: plan.tensors.reduce((s, t) => s + (t.raw ? t.raw.length : t.numel * DTYPE_BYTES[t.out.dtype]), 0),
       seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
@@ -172,20 +189,21 @@ export function runMerge(config: MergeConfig, outPath: string, opts: RunMergeOpt
   }
 }
 
-function readRaw(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, b, done, length - done, offset + done);
-      if (n <= 0) throw new Error(`${path}: truncated while copying a tensor`);
-      done += n;
-    }
-    return b;
-  } finally {
-    closeSync(fd);
+/** Tensors (fractional) covered by `bytes` of input, in plan order. */
+function progressTensors(tasks: TensorTask[], bytes: number): number {
+  let n = 0;
+  for (const t of tasks) {
+    if (bytes < t.bytes) return n + (t.bytes ? bytes / t.bytes : 0);
+    bytes -= t.bytes;
+    n++;
   }
+  return n;
+}
+
+/** The tensor being merged once `bytes` are done, as progress names it (threads finish out of order: approximate). */
+function nameAt(plan: Plan, tasks: TensorTask[], bytes: number): string {
+  const i = Math.min(tasks.length - 1, Math.floor(progressTensors(tasks, bytes)));
+  return plan.tensors[i]?.out.name ?? '';
 }
 
 /** Per-tensor checks and parameters of one merged tensor. */
@@ -281,94 +299,4 @@ function ggufPlan(outPath: string, tensors: PlannedTensor[], meta: Record<string
       return createGgufWriter(outPath, tensors.map((t) => t.out), { header: header.bytes, offsets: header.offsets, dataBytes: header.dataBytes, writeFn });
     },
   };
-}
-
-/** Elements per chunk so that every input's buffer, one scratch array and one mask fit the budget. */
-export function chunkElements(budgetBytes: number, slots: number): number {
-  return Math.max(1024, Math.floor(budgetBytes / (4 * (slots + 1) + 1)));
-}
-
-/** Chunk buffers shared by every tensor of a merge: one per input slot, a scratch array and a mask. */
-class BufferPool {
-  private slotBufs: Float32Array[] = [];
-  private scratchBuf = new Float32Array(0);
-  private maskBuf = new Uint8Array(0);
-  constructor(
-    readonly slots: number,
-    readonly chunkElems: number,
-  ) {}
-  /** buffers for chunks of `n` elements */
-  slot(i: number, n: number): Float32Array {
-    if (!this.slotBufs[i] || this.slotBufs[i]!.length < n) this.slotBufs[i] = new Float32Array(n);
-    return this.slotBufs[i]!;
-  }
-  scratch(n: number): Float32Array {
-    if (this.scratchBuf.length < n) this.scratchBuf = new Float32Array(n);
-    return this.scratchBuf;
-  }
-  mask(n: number): Uint8Array {
-    if (this.maskBuf.length < n) this.maskBuf = new Uint8Array(n);
-    return this.maskBuf;
-  }
-}
-
-/** One tensor's inputs, read chunk by chunk; a tensor that fits one chunk is read once for all passes. */
-class ChunkedTensor implements TensorInputs {
-  readonly count: number;
-  private readonly chunk: number;
-  private loaded = false;
-
-  constructor(
-    readonly name: string,
-    readonly numel: number,
-    align: number,
-    private readonly base: MergeInput | null,
-    private readonly models: MergeInput[],
-    private readonly pool: BufferPool,
-    private readonly stop: () => void,
-  ) {
-    this.count = models.length;
-    this.chunk = Math.min(numel, Math.max(align, Math.floor(pool.chunkElems / align) * align));
-  }
-
-  private read(start: number, len: number): [Float32Array | null, Float32Array[]] {
-    let slot = 0;
-    const get = (m: MergeInput) => {
-      const buf = this.pool.slot(slot++, this.chunk).subarray(0, len);
-      m.read(this.name, start, buf);
-      return buf;
-    };
-    const b = this.base ? get(this.base) : null;
-    return [b, this.models.map(get)];
-  }
-
-  private view(len: number): [Float32Array | null, Float32Array[]] {
-    let slot = 0;
-    const b = this.base ? this.pool.slot(slot++, this.chunk).subarray(0, len) : null;
-    return [b, this.models.map(() => this.pool.slot(slot++, this.chunk).subarray(0, len))];
-  }
-
-  forEachChunk(fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void, last = false): void {
-    if (this.chunk >= this.numel) {
-      this.stop();
-      const [b, xs] = this.loaded ? this.view(this.numel) : this.read(0, this.numel);
-      this.loaded = !last;
-      fn(0, b, xs);
-      return;
-    }
-    for (let start = 0; start < this.numel; start += this.chunk) {
-      this.stop();
-      const len = Math.min(this.chunk, this.numel - start);
-      const [b, xs] = this.read(start, len);
-      fn(start, b, xs);
-    }
-  }
-
-  scratch(): Float32Array {
-    return this.pool.scratch(this.chunk);
-  }
-
-  mask(): Uint8Array {
-    return this.pool.mask(this.chunk);
-  }
 }

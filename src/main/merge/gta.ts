@@ -48,13 +48,6 @@ function checkGta(spec: GtaSpec, p: TensorParams, numel: number, tensor: string)
     });
 }
 
-/** The task vector x − base of one chunk, written into `tv` (which may be x itself). */
-function taskVector(tv: Float32Array, x: Float32Array, base: Float32Array): Float32Array {
-  const out = tv.subarray(0, x.length);
-  for (let j = 0; j < x.length; j++) out[j] = x[j]! - base[j]!;
-  return out;
-}
-
 /** Top-k cuts for the models with density < 1: a sampling pass and a counting pass (two more if a bracket misses). */
 function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] {
   const trimmed = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
@@ -63,8 +56,7 @@ function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] 
   const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel));
   inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
   for (const x of sel) x.endSample();
-  const tv = inp.scratch();
-  inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!, tv)));
+  inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!)));
   const missed: number[] = [];
   trimmed.forEach((m, k) => {
     cuts[m] = sel[k]!.resolve();
@@ -72,9 +64,9 @@ function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] 
   });
   if (missed.length) {
     const radix = missed.map((m) => new RadixSelector(keptCount(r.densities[m]!, inp.numel)));
-    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass1(xs[m]!, base!, tv)));
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass1(xs[m]!, base!)));
     for (const x of radix) x.endPass1();
-    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass2(xs[m]!, base!, tv)));
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass2(xs[m]!, base!)));
     missed.forEach((m, k) => (cuts[m] = radix[k]!.resolve()));
   }
   return cuts;
@@ -87,17 +79,17 @@ function dareScales(inp: TensorInputs, r: Resolved, seedKey: number): number[] {
   if (!r.rescale || !dropped.length) return scales;
   const l1 = dropped.map(() => 0);
   const kept = dropped.map(() => 0);
-  const tv = inp.scratch();
   const mask = inp.mask();
   inp.forEachChunk((start, base, xs) =>
     dropped.forEach((m, k) => {
-      const t = taskVector(tv, xs[m]!, base!);
-      const mk = mask.subarray(0, t.length);
+      const x = xs[m]!;
+      const bs = base!;
+      const mk = mask.subarray(0, x.length);
       dareMask(r.seed, seedKey, m, r.densities[m]!, start, mk);
       let a = 0;
       let b = 0;
-      for (let j = 0; j < t.length; j++) {
-        const v = Math.abs(t[j]!);
+      for (let j = 0; j < x.length; j++) {
+        const v = Math.abs(Math.fround(x[j]! - bs[j]!));
         a += v;
         b += v * mk[j]!;
       }

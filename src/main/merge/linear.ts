@@ -21,14 +21,14 @@ export const linear: MergeMethodImpl = {
     const w = weights(p);
     const sum = w.reduce((a, b) => a + b, 0);
     const n = w.length;
-    const out = inp.scratch();
+    const scale = p.global['normalize'] ? 1 / sum : 1;
+    // the last pass: the merged values are written over the first model's chunk
     inp.forEachChunk((start, _base, xs) => {
-      const len = xs[0]!.length;
-      const o = out.subarray(0, len);
-      for (let j = 0; j < len; j++) {
+      const o = xs[0] as Float32Array;
+      for (let j = 0; j < o.length; j++) {
         let s = 0;
         for (let m = 0; m < n; m++) s += w[m]! * xs[m]![j]!;
-        o[j] = p.global['normalize'] ? s / sum : s;
+        o[j] = s * scale;
       }
       emit(start, o);
     }, true);

@@ -3,7 +3,8 @@
  * safetensors + index, the reference model's config and tokenizer files, mergekit_config.yml) or a
  * GGUF file (the reference's metadata, Q/K rows permuted back to GGUF order). Everything goes to a
  * temporary name beside the output and is renamed when complete; a failure (a full disk included)
- * or a cancel removes it, and an existing output is never overwritten.
+ * or a cancel removes it, and an existing output is never overwritten. A writer hands out one
+ * write target per tensor (file, offset, dtype): any thread can write its chunks there.
  */
 import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -23,13 +24,55 @@ export interface OutTensor {
   headRows?: number;
 }
 
+/** Where one tensor's data goes: a file descriptor and offset, its dtype and row order. */
+export interface WriteTarget {
+  fd: number;
+  /** file offset of the tensor's first value */
+  position: number;
+  dtype: FloatDtype;
+  /** GGUF Q/K: rows per head (each head's rows are permuted into GGUF order) */
+  headRows?: number;
+  /** values per row (for the Q/K permutation) */
+  rowLen: number;
+  /** the output, for messages */
+  outPath: string;
+}
+
 export interface MergeWriter {
-  /** the merged values [start, start + values.length) of tensor i (values may be changed) */
-  write(i: number, start: number, values: Float32Array): void;
+  /** one per tensor, in order */
+  readonly targets: WriteTarget[];
   /** finish the files and rename them into place */
   finish(): void;
   /** remove everything written */
   abort(): void;
+}
+
+export const fsWrite: WriteFn = (fd, buf, off, len, pos) => writeSync(fd, buf, off, len, pos);
+
+/** Write raw bytes at a position, retrying short writes; a full disk is reported as such. */
+export function writeBytesAt(fd: number, bytes: Uint8Array, position: number, outPath: string, writeFn: WriteFn = fsWrite): void {
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeFn(fd, bytes, done, bytes.length - done, position + done);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOSPC') throw new Error(`disk full while writing ${outPath} (at byte ${position + done}): nothing was kept; free some space and run the merge again`);
+    throw new Error(`writing ${outPath}: ${err.message}`);
+  }
+}
+
+/** This thread's encode buffer (reused: a chunk is written before the next is encoded). */
+let encodeBuffer = new Uint8Array(0);
+
+/** Encode merged values [start, start + values.length) of a tensor and write them at its target (values may be changed). */
+export function writeAt(t: WriteTarget, start: number, values: Float32Array, writeFn: WriteFn = fsWrite): void {
+  let v = values;
+  if (t.headRows) v = permuteQK(values, values.length / (t.headRows * t.rowLen), t.rowLen);
+  const n = v.length * DTYPE_BYTES[t.dtype];
+  if (encodeBuffer.length < n) encodeBuffer = new Uint8Array(n);
+  const b = encodeBuffer.subarray(0, n);
+  encodeInto(t.dtype, v, b);
+  writeBytesAt(t.fd, b, t.position + start * DTYPE_BYTES[t.dtype], t.outPath, writeFn);
 }
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -60,41 +103,6 @@ export function refuseExisting(outPath: string): void {
   if (existsSync(outPath)) throw new Error(`${outPath} already exists: choose a new name (a merge never overwrites)`);
 }
 
-/** Positioned writes of encoded chunks into one file. */
-class DataFile {
-  readonly fd: number;
-  private buf = new Uint8Array(0);
-  written = 0;
-  constructor(
-    readonly path: string,
-    private readonly outPath: string,
-    private readonly writeFn: WriteFn,
-  ) {
-    this.fd = openSync(path, 'wx');
-  }
-  writeBytes(bytes: Uint8Array, position: number): void {
-    let done = 0;
-    try {
-      while (done < bytes.length) done += this.writeFn(this.fd, bytes, done, bytes.length - done, position + done);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOSPC') throw new Error(`disk full while writing ${this.outPath} (${this.written + done} bytes written to ${basename(this.path)}): nothing was kept; free some space and run the merge again`);
-      throw new Error(`writing ${this.outPath}: ${err.message}`);
-    }
-    this.written += bytes.length;
-  }
-  writeValues(values: Float32Array, dtype: FloatDtype, position: number): void {
-    const n = values.length * DTYPE_BYTES[dtype];
-    if (this.buf.length < n) this.buf = new Uint8Array(n);
-    const b = this.buf.subarray(0, n);
-    encodeInto(dtype, values, b);
-    this.writeBytes(b, position);
-  }
-  close(): void {
-    closeSync(this.fd);
-  }
-}
-
 /** Source-folder files that hold weights (a merged folder writes its own). */
 const WEIGHT_FILE = /(\.safetensors|\.bin|\.pt|\.pth|\.gguf|\.safetensors\.index\.json|\.bin\.index\.json)$/i;
 const ADAPTER_FILE = /^adapter_(config\.json|model\.)/;
@@ -116,8 +124,11 @@ export function createHfWriter(outPath: string, tensors: OutTensor[], opts: HfWr
   const tmp = temporaryPath(outPath);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  const files: DataFile[] = [];
-  const where: { file: DataFile; offset: number }[] = [];
+  const fds: number[] = [];
+  const closeAll = () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+  };
+  const targets: WriteTarget[] = [];
   try {
     const shards: number[][] = [[]];
     let size = 0;
@@ -153,35 +164,29 @@ export function createHfWriter(outPath: string, tensors: OutTensor[], opts: HfWr
       const head = Buffer.alloc(8 + hb.length);
       head.writeBigUInt64LE(BigInt(hb.length), 0);
       hb.copy(head, 8);
-      const file = new DataFile(join(tmp, names[k]!), outPath, opts.writeFn);
-      files.push(file);
-      file.writeBytes(head, 0);
-      shard.forEach((i, j) => (where[i] = { file, offset: head.length + offsets[j]! }));
+      const fd = openSync(join(tmp, names[k]!), 'wx');
+      fds.push(fd);
+      writeBytesAt(fd, head, 0, outPath, opts.writeFn);
+      shard.forEach((i, j) => (targets[i] = { fd, position: head.length + offsets[j]!, dtype: tensors[i]!.dtype, rowLen: tensors[i]!.shape[1] ?? 1, outPath }));
     });
     if (shards.length > 1) writeFileSync(join(tmp, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
   } catch (e) {
-    for (const f of files) f.close();
+    closeAll();
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   const dtypes = new Set(tensors.map((t) => t.dtype));
   return {
-    write(i, start, values) {
-      const t = tensors[i]!;
-      const w = where[i]!;
-      w.file.writeValues(values, t.dtype, w.offset + start * DTYPE_BYTES[t.dtype]);
-    },
+    targets,
     finish() {
-      for (const f of files) f.close();
-      files.length = 0;
+      closeAll();
       copySourceFiles(opts.sourceDir, tmp, dtypes.size === 1 ? TORCH_DTYPE[[...dtypes][0]!] : null);
       if (opts.mergeYaml) writeFileSync(join(tmp, 'mergekit_config.yml'), opts.mergeYaml);
       refuseExisting(outPath);
       renameSync(tmp, outPath);
     },
     abort() {
-      for (const f of files) f.close();
-      files.length = 0;
+      closeAll();
       rmSync(tmp, { recursive: true, force: true });
     },
   };
@@ -209,19 +214,19 @@ export interface GgufWriterOptions {
 }
 
 /** A GGUF file: header first, then each tensor's chunks at their offsets. */
-export function createGgufWriter(outPath: string, tensors: OutTensor[], opts: GgufWriterOptions): MergeWriter & { writeRaw(i: number, bytes: Uint8Array): void } {
+export function createGgufWriter(outPath: string, tensors: OutTensor[], opts: GgufWriterOptions): MergeWriter {
   refuseExisting(outPath);
   mkdirSync(dirname(outPath), { recursive: true });
   const tmp = temporaryPath(outPath);
   rmSync(tmp, { force: true });
-  const file = new DataFile(tmp, outPath, opts.writeFn);
+  const fd = openSync(tmp, 'wx');
   let open = true;
   const close = () => {
-    if (open) file.close();
+    if (open) closeSync(fd);
     open = false;
   };
   try {
-    file.writeBytes(opts.header, 0);
+    writeBytesAt(fd, opts.header, 0, outPath, opts.writeFn);
   } catch (e) {
     close();
     rmSync(tmp, { force: true });
@@ -229,20 +234,9 @@ export function createGgufWriter(outPath: string, tensors: OutTensor[], opts: Gg
   }
   const dataStart = opts.header.length;
   return {
-    write(i, start, values) {
-      const t = tensors[i]!;
-      let v = values;
-      if (t.headRows) {
-        const rowLen = t.shape.length > 1 ? t.shape[1]! : 1;
-        v = permuteQK(values, values.length / (t.headRows * rowLen), rowLen);
-      }
-      file.writeValues(v, t.dtype, dataStart + opts.offsets[i]! + start * DTYPE_BYTES[t.dtype]);
-    },
-    writeRaw(i, bytes) {
-      file.writeBytes(bytes, dataStart + opts.offsets[i]!);
-    },
+    targets: tensors.map((t, i) => ({ fd, position: dataStart + opts.offsets[i]!, dtype: t.dtype, ...(t.headRows ? { headRows: t.headRows } : {}), rowLen: t.shape[1] ?? 1, outPath })),
     finish() {
-      ftruncateSync(file.fd, dataStart + opts.dataBytes);
+      ftruncateSync(fd, dataStart + opts.dataBytes);
       close();
       refuseExisting(outPath);
       renameSync(tmp, outPath);

@@ -19,12 +19,13 @@
 
 const ABS = 0x7fffffff;
 
-const bitsBox = new Float32Array(1);
-const bitsView = new Int32Array(bitsBox.buffer);
+/** A one-value float32 box and its bits: how a kernel reads the bits of a value it just computed. */
+const box = new Float32Array(1);
+const boxBits = new Int32Array(box.buffer);
 /** The float32 bits of a non-negative value, as an integer (ordered like the values). */
 function floatBits(v: number): number {
-  bitsBox[0] = v;
-  return bitsView[0]!;
+  box[0] = v;
+  return boxBits[0]!;
 }
 
 /** The magnitude threshold of one task vector: keep |τ| > `at`, and the first `ties` entries with |τ| = `at`. */
@@ -129,21 +130,20 @@ export class BracketSelector {
   }
 
   /**
-   * Count the entries above the bracket and keep those inside it (tv: scratch for the task vector).
-   * Comparisons are on the float bits as integers: about half the entries lie above the bracket, an
-   * unpredictable branch that would cost more than the rest of the loop.
+   * Count the entries above the bracket and keep those inside it. Comparisons are on the float
+   * bits as integers: about half the entries lie above the bracket, an unpredictable branch that
+   * would cost more than the rest of the loop.
    */
-  count(x: Float32Array, base: Float32Array, tv: Float32Array): void {
-    const bits = new Int32Array(tv.buffer, tv.byteOffset, x.length);
+  count(x: Float32Array, base: Float32Array): void {
     const loBits = floatBits(this.lo);
     const hiBits = floatBits(this.hi);
     let above = 0;
     let aboveL1 = 0;
     let l1 = 0;
     for (let i = 0; i < x.length; i++) {
-      tv[i] = x[i]! - base[i]!;
-      const a = bits[i]! & ABS;
-      const fa = Math.abs(tv[i]!);
+      box[0] = x[i]! - base[i]!;
+      const a = boxBits[0]! & ABS;
+      const fa = Math.abs(box[0]!);
       l1 += fa;
       const g = (hiBits - a) >>> 31; // a > hi
       above += g;
@@ -204,15 +204,14 @@ export class RadixSelector {
 
   constructor(readonly k: number) {}
 
-  /** Histogram of the high bits of |x − base| over one chunk (`tv`: scratch for the task vector). */
-  pass1(x: Float32Array, base: Float32Array, tv: Float32Array): void {
-    const bits = new Uint32Array(tv.buffer, tv.byteOffset, x.length);
+  /** Histogram of the high bits of |x − base| over one chunk. */
+  pass1(x: Float32Array, base: Float32Array): void {
     const h = this.hi;
     let s = 0;
     for (let i = 0; i < x.length; i++) {
-      tv[i] = x[i]! - base[i]!;
-      h[(bits[i]! & ABS) >>> 16]!++;
-      s += Math.abs(tv[i]!);
+      box[0] = x[i]! - base[i]!;
+      h[(boxBits[0]! & ABS) >>> 16]!++;
+      s += Math.abs(box[0]!);
     }
     this.l1 += s;
   }
@@ -227,18 +226,17 @@ export class RadixSelector {
   }
 
   /** Histogram of the low bits inside the chosen bin, and the L1 of the entries above it. */
-  pass2(x: Float32Array, base: Float32Array, tv: Float32Array): void {
-    const bits = new Uint32Array(tv.buffer, tv.byteOffset, x.length);
+  pass2(x: Float32Array, base: Float32Array): void {
     const b = this.bin;
     let above = 0;
     for (let i = 0; i < x.length; i++) {
-      tv[i] = x[i]! - base[i]!;
-      const a = bits[i]! & ABS;
+      box[0] = x[i]! - base[i]!;
+      const a = boxBits[0]! & ABS;
       const hb = a >>> 16;
-      if (hb > b) above += Math.abs(tv[i]!);
+      if (hb > b) above += Math.abs(box[0]!);
       else if (hb === b) {
         this.lo[a & 0xffff]!++;
-        this.loSum[a & 0xffff]! += Math.abs(tv[i]!);
+        this.loSum[a & 0xffff]! += Math.abs(box[0]!);
       }
     }
     this.aboveSum += above;

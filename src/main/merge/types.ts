@@ -18,8 +18,6 @@ export interface TensorInputs {
    * except in the `last` pass, which may overwrite them (nothing reads them again).
    */
   forEachChunk(fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void, last?: boolean): void;
-  /** A reusable scratch array of at least one chunk's length. */
-  scratch(): Float32Array;
   /** A reusable byte array of at least one chunk's length. */
   mask(): Uint8Array;
 }

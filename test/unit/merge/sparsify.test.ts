@@ -60,20 +60,18 @@ function cases(): [string, Float32Array, boolean][] {
 function selectBracket(tv: Float32Array, k: number, chunk: number): MagnitudeCut | null {
   const s = new BracketSelector(k, tv.length);
   const base = zeros(chunk);
-  const scratch = new Float32Array(chunk);
   for (let st = 0; st < tv.length; st += chunk) s.sample(st, tv.subarray(st, st + chunk), base);
   s.endSample();
-  for (let st = 0; st < tv.length; st += chunk) s.count(tv.subarray(st, st + chunk), base, scratch);
+  for (let st = 0; st < tv.length; st += chunk) s.count(tv.subarray(st, st + chunk), base);
   return s.resolve();
 }
 
 function selectRadix(tv: Float32Array, k: number, chunk: number): MagnitudeCut {
   const s = new RadixSelector(k);
   const base = zeros(chunk);
-  const scratch = new Float32Array(chunk);
-  for (let st = 0; st < tv.length; st += chunk) s.pass1(tv.subarray(st, st + chunk), base, scratch);
+  for (let st = 0; st < tv.length; st += chunk) s.pass1(tv.subarray(st, st + chunk), base);
   s.endPass1();
-  for (let st = 0; st < tv.length; st += chunk) s.pass2(tv.subarray(st, st + chunk), base, scratch);
+  for (let st = 0; st < tv.length; st += chunk) s.pass2(tv.subarray(st, st + chunk), base);
   return s.resolve();
 }
 
@@ -120,10 +118,8 @@ describe('exact top-k by magnitude', () => {
         forEachChunk(fn) {
           for (let s = 0; s < n; s += chunk) fn(s, base.slice(s, s + chunk), [model.slice(s, s + chunk)]);
         },
-        scratch: () => scratch,
         mask: () => new Uint8Array(chunk),
       };
-      const scratch = new Float32Array(chunk);
       ties.merge(inputs, { global: { normalize: true, rescale: false, lambda: 1 }, perModel: [{ weight: 1, density: 0.5 }] }, (s, v) => out.set(v, s), 0);
       let wrong = 0;
       for (let i = 0; i < n; i++) if (out[i] !== Math.fround(base[i]! + (mask[i] ? trueTv[i]! : 0))) wrong++;

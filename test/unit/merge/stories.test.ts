@@ -51,7 +51,7 @@ describe.skipIf(!stories)(`stories260K + LoRA merged back at α = 0.5${stories ?
       base: { modelPath: stories! },
       models: [{ model: { modelPath: stories!, adapterPath: adapter }, parameters: { weight: 0.5 } }],
     });
-    const r = runMerge(config, out);
+    const r = await runMerge(config, out);
     expect(r).toMatchObject({ format: 'gguf', method: 'task_arithmetic', tensors: readGguf(stories!).tensors.length });
     expect(readGguf(out).metadata.get('tokenizer.ggml.model')).toBe('llama');
     const merged = await logitsOf(out, prompt);

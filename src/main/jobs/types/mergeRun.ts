@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { MERGE_METHOD_INFO, MergeRunParams, type MergeRunResult } from '../../../shared/merge';
 import { defineJob, type JobContext } from '../define';
@@ -23,8 +24,9 @@ async function merge(p: MergeRunParams, ctx: JobContext<never>): Promise<MergeRu
   const { runMerge, toMergeYaml, MergeCancelled } = await import('../../merge');
   ctx.progress(0, 'opening the models');
   try {
-    const r = runMerge(p.config, p.outPath, {
+    const r = await runMerge(p.config, p.outPath, {
       shouldStop: ctx.cancelled,
+      threads: p.threads ?? Math.min(4, availableParallelism()),
       maxShardBytes: p.maxShardBytes,
       mergeYaml: toMergeYaml(p.config),
       onProgress: (e) =>
