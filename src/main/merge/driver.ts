@@ -151,6 +151,7 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
       });
     } else {
       let bytesDone = 0;
+      let current = '';
       const ctx = {
         impl,
         base: baseRef ? open(baseRef) : null,
@@ -161,11 +162,12 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
           if (opts.shouldStop?.()) throw new MergeCancelled();
         },
         writeFn: opts.writeFn,
-        onBytes: (b: number) => (bytesDone += b),
+        onBytes: (b: number) => report((bytesDone += b), current),
       };
       tasks.forEach((t, i) => {
-        report(bytesDone, plan.tensors[i]!.out.name, true);
-        runTask(t, { ...ctx, onBytes: (b) => (ctx.onBytes(b), report(bytesDone, plan.tensors[i]!.out.name)) });
+        current = plan.tensors[i]!.out.name;
+        report(bytesDone, current, true);
+        runTask(t, ctx);
       });
     }
     if (opts.shouldStop?.()) throw new MergeCancelled();

@@ -21,7 +21,7 @@ describe('safetune merge', () => {
     const r = await cli(['merge', '--config', yml, '--out', out, '--workspace', ws, '--json']);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out.join('\n'))).toMatchObject({ outPath: out, format: 'hf', method: 'task_arithmetic', tensors: baseT.size });
-    const g = await cli(['merge', '--config', yml, '--out', join(t.dir, 'out', 'merged.gguf'), '--workspace', ws]);
+    const g = await cli(['merge', '--config', yml, '--out', join(t.dir, 'out', 'merged.gguf'), '--threads', '1', '--workspace', ws]);
     expect(g.code, g.err).toBe(0);
     expect(g.out.join('\n')).toMatch(/wrote .*merged\.gguf \(GGUF, \d+ tensors/);
     const jobs = JSON.parse((await cli(['jobs', 'list', '--workspace', ws, '--json'])).out.join('\n')) as { type: string; state: string }[];
@@ -51,6 +51,8 @@ describe('safetune merge', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/bad\.yml:5: models\.0\.parameters\.densty: densty is not a parameter here; ties takes: weight, density/);
     expect(existsSync(join(t.dir, 'never'))).toBe(false);
+    const zero = await cli(['merge', '--config', yml, '--out', join(t.dir, 'never'), '--threads', '0', '--workspace', ws]);
+    expect(zero.err).toMatch(/threads: Too small/);
     const missing = await cli(['merge', '--out', join(t.dir, 'never')]);
     expect(missing.err).toMatch(/--config and --out are required/);
   });

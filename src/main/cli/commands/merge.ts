@@ -5,7 +5,7 @@ import { jobParams, parse, withServices, workspaceOption, type Command } from '.
 import { runJobToEnd } from '../runJob';
 
 const usage =
-  'safetune merge --config merge.yml --out DIR|FILE.gguf [--shard-size BYTES] [--project ID] [--workspace DIR] [--json]\n' +
+  'safetune merge --config merge.yml --out DIR|FILE.gguf [--threads N] [--shard-size BYTES] [--project ID] [--workspace DIR] [--json]\n' +
   '       safetune merge --config merge.yml --out DIR --sweep PARAM=V1,V2,… [--sweep-model N] [--gguf]   # one merge per value, under DIR';
 
 /** mergekit-style model merging as recorded jobs: one merge, or a sweep of one parameter. */
@@ -21,6 +21,7 @@ export const mergeCommand: Command = {
         config: { type: 'string' },
         out: { type: 'string' },
         'shard-size': { type: 'string' },
+        threads: { type: 'string' },
         project: { type: 'string' },
         sweep: { type: 'string' },
         'sweep-model': { type: 'string' },
@@ -37,7 +38,7 @@ export const mergeCommand: Command = {
       throw new AppError('invalid_input', (e as Error).message);
     }
     const outPath = resolve(values.out);
-    const shard = values['shard-size'] ? { maxShardBytes: Number(values['shard-size']) } : {};
+    const options = { ...(values['shard-size'] ? { maxShardBytes: Number(values['shard-size']) } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}) };
     let runs: MergeRunParams[];
     if (values.sweep) {
       const m = /^([A-Za-z_0-9]+)=(.+)$/.exec(values.sweep);
@@ -45,11 +46,11 @@ export const mergeCommand: Command = {
       const nums = m[2]!.split(',').map((v) => Number(v.trim()));
       if (nums.some((v) => !Number.isFinite(v))) throw new AppError('invalid_input', `--sweep ${m[1]}: every value must be a number (got ${m[2]})`);
       try {
-        runs = expandMergeSweep({ config, parameter: m[1]!, ...(values['sweep-model'] !== undefined ? { modelIndex: Number(values['sweep-model']) } : {}), values: nums, outDir: outPath, format: values.gguf ? 'gguf' : 'hf' }).map((r) => ({ ...r, ...shard }));
+        runs = expandMergeSweep({ config, parameter: m[1]!, ...(values['sweep-model'] !== undefined ? { modelIndex: Number(values['sweep-model']) } : {}), values: nums, outDir: outPath, format: values.gguf ? 'gguf' : 'hf' }).map((r) => ({ ...r, ...options }));
       } catch (e) {
         throw new AppError('invalid_input', (e as Error).message);
       }
-    } else runs = [jobParams(MergeRunParams, { config, outPath, ...shard })];
+    } else runs = [jobParams(MergeRunParams, { config, outPath, ...options })];
     return withServices(env, values.workspace, { runJobs: true }, async (s) => {
       const project = values.project ? Number(values.project) : null;
       if (project !== null) s.projects.get(project);
