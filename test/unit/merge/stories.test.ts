@@ -73,6 +73,21 @@ describe.skipIf(!stories)(`stories260K + LoRA merged back at α = 0.5${stories ?
     }
   });
 
+  it('writes the dtype asked for (float16, bfloat16) as a GGUF the engine reads', async () => {
+    const want = await logitsOf(out, prompt);
+    for (const [dtype, type, tol] of [['float16', 'F16', 0.05], ['bfloat16', 'BF16', 0.3]] as const) {
+      const path = join(t.dir, `merged-${dtype}.gguf`);
+      await runMerge(MergeConfig.parse({ method: 'task_arithmetic', base: { modelPath: stories! }, models: [{ model: { modelPath: stories!, adapterPath: adapter }, parameters: { weight: 0.5 } }], dtype }), path);
+      const g = readGguf(path);
+      expect(g.tensorMap.get('blk.0.attn_q.weight')!.typeName).toBe(type);
+      expect(g.tensorMap.get('blk.0.attn_norm.weight')!.typeName).toBe('F32');
+      const got = await logitsOf(path, prompt);
+      let diff = 0;
+      for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+      expect(diff, dtype).toBeLessThan(tol);
+    }
+  });
+
   it.skipIf(!nlc)('llama.cpp loads the merged GGUF and generates the engine’s greedy tokens', async () => {
     const llama = await nlc!.getLlama({ gpu: false, build: 'never', logLevel: nlc!.LlamaLogLevel.error });
     const lm = await llama.loadModel({ modelPath: out });
@@ -93,5 +108,19 @@ describe.skipIf(!stories)(`stories260K + LoRA merged back at α = 0.5${stories ?
     } finally {
       await rt.release();
     }
+    // and the bfloat16 one loads and generates too
+    const bf = await llama.loadModel({ modelPath: join(t.dir, 'merged-bfloat16.gguf') });
+    const bctx = await bf.createContext({ contextSize: 64, threads: 1 });
+    const toks: number[] = [];
+    try {
+      for await (const tkn of bctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        toks.push(tkn as number);
+        if (toks.length >= 4) break;
+      }
+    } finally {
+      await bctx.dispose();
+      await bf.dispose();
+    }
+    expect(toks).toHaveLength(4);
   });
 });
