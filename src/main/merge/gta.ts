@@ -131,7 +131,7 @@ function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitC
   }, true);
 }
 
-/** base += factor · Σ wtvᵢ (two and three models unrolled: the common cases). */
+/** base += factor · Σ wtvᵢ (one and two models unrolled: the common cases). */
 function sumInto(wtv: readonly Float32Array[], base: Float32Array, factor: number): void {
   const n = wtv.length;
   if (n === 1) {
