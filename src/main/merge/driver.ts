@@ -9,16 +9,14 @@
 import { writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { sameRef, type MergeConfig, type MergeModelRef, type MergeRunResult } from '../../shared/merge';
-import { ggufExportPlan } from '../engine/export';
+import type { GgufExportPlan } from '../engine/export';
 import { encodeGgufHeader, type GgufMetaInput } from '../engine/gguf/writer';
 import { readGguf } from '../engine/gguf/reader';
-import { loadHfModel } from '../engine/hf/model';
-import type { DecoderConfig } from '../engine/model/config';
 import { ggufToHfName } from '../engine/model/weights';
 import { BufferPool, chunkElements, runTask, type TensorTask } from './chunks';
 import { DTYPE_BYTES, type FloatDtype } from './codec';
 import { readRawGgufMetadata } from './gguf-meta';
-import { lcm, openInput, refLabel, type MergeInput } from './inputs';
+import { lcm, openInput, refLabel, type MergeInput, type ModelShape } from './inputs';
 import { MERGE_METHODS } from './methods';
 import { createGgufWriter, createHfWriter, refuseExisting, type MergeWriter, type OutTensor, type WriteFn } from './outputs';
 import { runParallel } from './parallel';
@@ -62,14 +60,14 @@ export class MergeCancelled extends Error {
 }
 
 /** What is compared between models: a merge needs the same architecture and sizes. */
-const ARCH_FIELDS: (keyof DecoderConfig)[] = ['architecture', 'vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'intermediateSize', 'tieWordEmbeddings'];
+const ARCH_FIELDS: (keyof ModelShape)[] = ['architecture', 'vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'intermediateSize', 'tieWordEmbeddings'];
 
 function checkArchitectures(ref: MergeInput, others: MergeInput[]): void {
   for (const m of others) {
     if (m === ref) continue;
     for (const f of ARCH_FIELDS)
-      if (m.config[f] !== ref.config[f])
-        throw new Error(`cannot merge ${m.label} with ${ref.label}: ${f} is ${String(m.config[f])} in one and ${String(ref.config[f])} in the other (models must share an architecture and its sizes)`);
+      if (m.shape[f] !== ref.shape[f])
+        throw new Error(`cannot merge ${m.label} with ${ref.label}: ${f} is ${String(m.shape[f])} in one and ${String(ref.shape[f])} in the other (models must share an architecture and its sizes)`);
   }
 }
 
@@ -122,7 +120,9 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
     const reference = base ?? models[0]!;
     const used = [...(impl.usesBase ? [base!] : []), ...contributors.map((i) => models[i]!)];
     checkArchitectures(reference, [...used, ...(base ? [base] : [])]);
-    const plan = planOutput(config, impl, reference, used, contributors, outPath, opts);
+    // a folder model written as GGUF: the engine's exporter gives its metadata (loaded only then: it pulls in the tokenizer libraries)
+    const exporter = /\.gguf$/i.test(outPath) && reference.format === 'hf' ? await folderToGguf(reference.modelPath) : null;
+    const plan = planOutput(config, impl, reference, used, contributors, outPath, opts, exporter);
     writer = plan.writer();
     const w = writer;
     const tasks: TensorTask[] = plan.tensors.map((t, i) => ({ hfName: t.hfName, numel: t.numel, params: t.params, align: t.align, bytes: t.bytes, ...(t.raw ? { raw: t.raw } : {}), target: w.targets[i]! }));
@@ -220,7 +220,7 @@ function planTensor(config: MergeConfig, impl: MergeMethodImpl, reference: Merge
     align = lcm(align, m.align(hfName));
     bytes += mm.bytes;
   }
-  const params = resolveTensorParams(config, config.method, contributors, hfName, reference.config.numLayers);
+  const params = resolveTensorParams(config, config.method, contributors, hfName, reference.shape.numLayers);
   impl.check?.(params, meta.numel, hfName);
   return { out, hfName, numel: meta.numel, params, align: lcm(align, out.headRows ? out.headRows * (out.shape[1] ?? 1) : 1), bytes };
 }
@@ -231,7 +231,14 @@ function outputDtype(config: MergeConfig, stored: string): FloatDtype {
   return asked ? DTYPE[asked]! : (STORED[stored] ?? 'F16');
 }
 
-function planOutput(config: MergeConfig, impl: MergeMethodImpl, reference: MergeInput, used: MergeInput[], contributors: number[], outPath: string, opts: RunMergeOptions): Plan {
+/** The exporter's GGUF plan for a folder model (metadata from its config and tokenizer). */
+async function folderToGguf(dir: string): Promise<(opts: { type: 'F32' | 'F16'; name: string }) => GgufExportPlan> {
+  const [{ loadHfModel }, { ggufExportPlan }] = await Promise.all([import('../engine/hf/model'), import('../engine/export')]);
+  const model = loadHfModel(dir);
+  return (opts) => ggufExportPlan(model, opts);
+}
+
+function planOutput(config: MergeConfig, impl: MergeMethodImpl, reference: MergeInput, used: MergeInput[], contributors: number[], outPath: string, opts: RunMergeOptions, exporter: ((o: { type: 'F32' | 'F16'; name: string }) => GgufExportPlan) | null): Plan {
   const writeFn: WriteFn = opts.writeFn ?? ((fd, buf, off, len, pos) => writeSync(fd, buf, off, len, pos));
   const tensor = (hfName: string, out: OutTensor) => planTensor(config, impl, reference, used, contributors, hfName, out);
   const asGguf = /\.gguf$/i.test(outPath);
@@ -248,7 +255,7 @@ function planOutput(config: MergeConfig, impl: MergeMethodImpl, reference: Merge
       writer: () => createHfWriter(outPath, tensors.map((t) => t.out), { sourceDir: reference.modelPath, maxShardBytes: opts.maxShardBytes ?? 5 * 2 ** 30, mergeYaml: opts.mergeYaml, writeFn }),
     };
   }
-  const c = reference.config;
+  const c = reference.shape;
   const headRows = (hfName: string) => {
     const m = /self_attn\.(q|k)_proj\.weight$/.exec(hfName);
     return m ? c.headDim : undefined;
@@ -271,9 +278,8 @@ function planOutput(config: MergeConfig, impl: MergeMethodImpl, reference: Merge
     if (dtypes.size === 1) meta['general.file_type'] = { type: 'u32', value: GGUF_FILE_TYPE[[...dtypes][0]!] };
     return ggufPlan(outPath, tensors, meta, raw, g.alignment, writeFn, (t) => (t.raw ? rawType(g.tensors.find((x) => x.name === t.out.name)!.type) : t.out.dtype));
   }
-  const model = loadHfModel(reference.modelPath);
   const asked = config.outDtype ?? config.dtype;
-  const exportPlan = ggufExportPlan(model, { type: asked === 'float32' ? 'F32' : 'F16', name });
+  const exportPlan = exporter!({ type: asked === 'float32' ? 'F32' : 'F16', name });
   const tensors = exportPlan.tensors.map((t) => {
     const dtype: FloatDtype = t.type === 'F32' && t.hfShape.length === 1 ? 'F32' : outputDtype(config, reference.meta(t.hfName)?.dtype ?? 'F16');
     return tensor(t.hfName, { name: t.name, shape: t.hfShape, dtype, headRows: headRows(t.hfName) });

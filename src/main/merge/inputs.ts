@@ -10,10 +10,8 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { join } from 'node:path';
 import type { MergeModelRef } from '../../shared/merge';
 import { dequantize, GGML_TYPE, readGguf, type GgufFile, type GgufTensorInfo } from '../engine/gguf/reader';
-import { configFromHf } from '../engine/hf/model';
 import { SafetensorsFile, type StTensorInfo } from '../engine/hf/safetensors';
 import { loadLoraAdapter, type LoraAdapter } from '../engine/lora';
-import type { DecoderConfig } from '../engine/model/config';
 import { configFromGguf } from '../engine/model/gguf-model';
 import { ggufToHfName, unpermuteQK } from '../engine/model/weights';
 import { decodeInto, type FloatDtype } from './codec';
@@ -28,12 +26,29 @@ export interface TensorMeta {
   bytes: number;
 }
 
+/**
+ * What two models must share to be merged: the architecture and the sizes that shape its tensors.
+ * Read from config.json or the GGUF header (any architecture for folders: a merge needs names and
+ * shapes, not the engine's support).
+ */
+export interface ModelShape {
+  architecture: string;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  tieWordEmbeddings: boolean;
+}
+
 export interface MergeInput {
   /** the model (and adapter) as the user named it, for messages */
   readonly label: string;
   readonly modelPath: string;
   readonly format: 'hf' | 'gguf';
-  readonly config: DecoderConfig;
+  readonly shape: ModelShape;
   /** Hugging Face tensor names */
   names(): string[];
   meta(name: string): TensorMeta | undefined;
@@ -74,10 +89,38 @@ class FileReader {
 const ST_FLOAT: Record<string, FloatDtype> = { F32: 'F32', F16: 'F16', BF16: 'BF16' };
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** A config.json's architecture and sizes (the fields transformers uses for decoder models). */
+export function shapeFromHfConfig(j: Record<string, unknown>, file: string): ModelShape {
+  const num = (k: string, def?: number): number => {
+    const v = j[k];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    if (v === undefined || v === null) {
+      if (def !== undefined) return def;
+      throw new Error(`${file}: missing "${k}"`);
+    }
+    throw new Error(`${file}: "${k}" must be a number`);
+  };
+  const arch = j['model_type'];
+  if (typeof arch !== 'string' || !arch) throw new Error(`${file}: missing "model_type"`);
+  const hidden = num('hidden_size');
+  const heads = num('num_attention_heads');
+  return {
+    architecture: arch,
+    vocabSize: num('vocab_size'),
+    hiddenSize: hidden,
+    numLayers: num('num_hidden_layers'),
+    numHeads: heads,
+    numKvHeads: num('num_key_value_heads', heads),
+    headDim: num('head_dim', hidden / heads),
+    intermediateSize: num('intermediate_size', 0),
+    tieWordEmbeddings: j['tie_word_embeddings'] === true,
+  };
+}
+
 /** A Hugging Face model folder. */
 class HfInput implements MergeInput {
   readonly format = 'hf' as const;
-  readonly config: DecoderConfig;
+  readonly shape: ModelShape;
   private readonly where = new Map<string, { info: StTensorInfo; file: FileReader }>();
   private readonly readers: FileReader[] = [];
 
@@ -93,7 +136,7 @@ class HfInput implements MergeInput {
     } catch (e) {
       throw new Error(`${cfgPath}: not valid JSON (${(e as Error).message})`);
     }
-    this.config = configFromHf(json, cfgPath);
+    this.shape = shapeFromHfConfig(json, cfgPath);
     for (const shard of shardFiles(modelPath)) {
       const st = new SafetensorsFile(shard);
       const reader = new FileReader(shard);
@@ -159,7 +202,7 @@ const GGUF_FLOAT: Record<number, FloatDtype> = { [GGML_TYPE.F32]: 'F32', [GGML_T
 /** A GGUF file (llama architecture), presented in Hugging Face naming and row order. */
 export class GgufInput implements MergeInput {
   readonly format = 'gguf' as const;
-  readonly config: DecoderConfig;
+  readonly shape: ModelShape;
   readonly gguf: GgufFile;
   /** HF name → GGUF tensor */
   private readonly map = new Map<string, GgufTensorInfo>();
@@ -170,7 +213,8 @@ export class GgufInput implements MergeInput {
     readonly label: string,
   ) {
     this.gguf = readGguf(modelPath);
-    this.config = configFromGguf(this.gguf);
+    const c = configFromGguf(this.gguf);
+    this.shape = { architecture: c.architecture, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, intermediateSize: c.intermediateSize, tieWordEmbeddings: c.tieWordEmbeddings };
     for (const t of this.gguf.tensors) {
       const hf = ggufToHfName(t.name);
       if (hf) this.map.set(hf, t);
@@ -194,7 +238,7 @@ export class GgufInput implements MergeInput {
     if (!m) return 0;
     const t = this.map.get(name)!;
     const rows = t.numElements / (m[2] === 'weight' ? t.dims[0]! : 1);
-    return rows / (m[1] === 'q' ? this.config.numHeads : this.config.numKvHeads);
+    return rows / (m[1] === 'q' ? this.shape.numHeads : this.shape.numKvHeads);
   }
   align(name: string): number {
     const t = this.map.get(name);
@@ -247,8 +291,8 @@ class AdapterInput implements MergeInput {
   get format(): 'hf' | 'gguf' {
     return this.inner.format;
   }
-  get config(): DecoderConfig {
-    return this.inner.config;
+  get shape(): ModelShape {
+    return this.inner.shape;
   }
   names(): string[] {
     return this.inner.names();
