@@ -18,7 +18,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResultsSection } from '../results';
-import { bundleWorker } from '../worker-process';
+import { buildSync } from 'esbuild';
 import { benchTensors, LLAMA_1B, numelOf, writeBenchModel, type BenchShape } from './model';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,7 +26,30 @@ const cache = join(root, 'bench', '.cache', 'merge');
 const REPS = Number(process.env.REPS ?? 3);
 const SMALL: BenchShape = { vocab: 8000, hidden: 512, layers: 4, heads: 8, kvHeads: 4, ff: 1408 };
 const shape = process.env.SIZE === 'small' ? SMALL : LLAMA_1B;
-const workerJs = join(root, 'bench', '.cache', 'merge-worker.mjs');
+const workerDir = join(root, 'bench', '.cache', 'merge-worker');
+const workerJs = join(workerDir, 'worker.js');
+
+/**
+ * The measured process bundled to plain JS like the app's build: code-split, so the modules the app
+ * loads lazily (the folder-to-GGUF exporter, with onnxruntime and the tokenizer libraries) stay out
+ * of the worker threads, as in the app.
+ */
+function bundle(): void {
+  rmSync(workerDir, { recursive: true, force: true });
+  buildSync({
+    entryPoints: [join(root, 'bench', 'merge', 'worker.ts')],
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outdir: workerDir,
+    outExtension: { '.js': '.js' },
+    external: ['onnxruntime-node', 'node-llama-cpp', '@huggingface/tokenizers', '@huggingface/jinja', 'yaml', 'zod'],
+    logLevel: 'error',
+  });
+  writeFileSync(join(workerDir, 'package.json'), '{ "type": "module" }');
+}
 const THREADS = (process.env.THREADS ?? [...new Set([1, Math.min(4, availableParallelism())])].join(',')).split(',').map(Number);
 
 interface MergeRun {
@@ -85,7 +108,7 @@ function main(): void {
     writeBenchModel(d, shape, i === 0 ? null : i);
   });
   log(`models ready in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  bundleWorker(join(root, 'bench', 'merge', 'worker.ts'), workerJs);
+  bundle();
   const config = {
     method: 'ties',
     base: { modelPath: dirs[0] },
