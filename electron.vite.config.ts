@@ -4,7 +4,7 @@ import type { Plugin } from 'vite';
 import { resolve } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from './src/shared/security';
 
-/** Puts the strict CSP into the built index.html (file:// pages get no response headers). */
+/** Puts the strict CSP into the built index.html too (app:// and browser mode also send it as a header). */
 function cspMeta(): Plugin {
   return {
     name: 'safetune-csp-meta',

@@ -14,6 +14,7 @@ import { RegisteredModel } from './models';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
+import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
 const Id = z.number().int().positive();
 
@@ -27,8 +28,20 @@ export const calls = {
   'app.pickPath': call(
     z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
     z.object({ path: z.string().nullable() }),
-    'Ask the OS file dialog for a path (desktop app only); null when the user cancels',
+    'Ask the OS file dialog for a path (desktop app only) and grant reading it; null when the user cancels',
   ),
+
+  'access.folders': call(z.object({}).strict(), AccessFolders, 'The workspace and the folders and files it may read'),
+  'access.grant': call(z.object({ path: AccessPath }).strict(), Grant, 'Grant reading a folder (and everything below it) or one file'),
+  'access.revoke': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Withdraw a grant'),
+  'access.browse': call(
+    z.object({ path: AccessPath.optional() }).strict(),
+    BrowseResult,
+    "A readable folder's entries (name, kind, size); without a path, the readable places",
+  ),
+  'access.endpoints': call(z.object({}).strict(), z.array(Endpoint), 'The OpenAI-compatible servers evaluations may call'),
+  'access.addEndpoint': call(NewEndpoint, Endpoint, 'Configure a server evaluations may call (its API key is stored, never returned)'),
+  'access.removeEndpoint': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a configured server'),
 
   'projects.list': call(z.object({}).strict(), z.array(Project), 'All projects, newest first'),
   'projects.get': call(z.object({ id: Id }).strict(), Project, 'One project'),
@@ -117,7 +130,7 @@ export const calls = {
   'select.export': call(
     ExportParams,
     z.object({ path: z.string(), count: z.number().int(), task: z.number().int(), safety: z.number().int() }),
-    'Write the training mix (task data + selection) as JSONL',
+    "Write the training mix (task data + selection) as JSONL to a new file in the workspace's exports folder",
   ),
 
   'eval.builtinSuites': call(
@@ -154,9 +167,11 @@ export const calls = {
         refusal: Rate,
         overRefusal: Rate,
         task: Rate,
+        /** Attack success per harm category over the run's harmful suites (primary judge). */
+        perCategory: z.array(z.object({ category: z.string(), attackSuccess: Rate })),
       }),
     ),
-    'Safety vs over-refusal vs utility, one row per run',
+    'Safety vs over-refusal vs utility, one row per run, with attack success per harm category',
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
@@ -181,6 +196,8 @@ export const events = {
   /** Live output of a running job (generated text); not persisted. */
   'job.stream': z.object({ jobId: Id, text: z.string() }),
   'models.changed': z.object({}),
+  /** Grants or configured servers changed. */
+  'access.changed': z.object({}),
 } as const;
 
 export type Events = typeof events;

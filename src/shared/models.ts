@@ -89,6 +89,12 @@ export const MergeModelParams = z
   .strict();
 export type MergeModelParams = z.infer<typeof MergeModelParams>;
 
+/**
+ * `model.merge` as the app starts it (jobs.start): the app chooses the output — a new folder in the
+ * workspace's models/ folder — so a caller leaves `outPath` out (the CLI passes its own `--out`).
+ */
+export const MergeModelRequest = MergeModelParams.partial({ outPath: true });
+
 export const MergeModelResult = z.object({
   modelPath: z.string(),
   format: z.enum(['gguf', 'hf']),

@@ -1,9 +1,11 @@
-import { closeSync, openSync, ftruncateSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 let browser: Browser;
 let app: Awaited<ReturnType<typeof startApp>>;
@@ -11,11 +13,13 @@ let page: Page;
 let errors: string[];
 let cleanup: () => void;
 let bigFile: string;
+let dataDir: string;
 
 beforeAll(async () => {
   const t = tempDir('safetune-e2e-');
   cleanup = t.cleanup;
   // A sparse 1 GiB file: takes the fingerprint job a few seconds, costs no disk.
+  dataDir = t.dir;
   bigFile = join(t.dir, 'pool.bin');
   const fd = openSync(bigFile, 'w');
   ftruncateSync(fd, 1024 * 1024 * 1024);
@@ -31,6 +35,12 @@ afterAll(async () => {
   await app?.stop();
   cleanup?.();
 });
+
+async function sha256Of(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 describe('foundation in browser mode', () => {
   it('creates, lists, renames and persists a project', async () => {
@@ -62,8 +72,11 @@ describe('foundation in browser mode', () => {
   });
 
   it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {
+    // Browser mode cannot open the server machine's file dialog: the folder is granted in the
+    // settings, then paths are typed or picked with Browse….
+    await grantFolder(page, dataDir);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Beta safety' }).click();
     await page.getByRole('link', { name: 'Data', exact: true }).click();
-    // Browser mode cannot open the server machine's file dialog: no Browse buttons, typed paths.
     expect(await page.getByRole('button', { name: /^Choose (file|folder) for / }).count()).toBe(0);
     await page.getByLabel('Path to fingerprint').fill(bigFile);
     await page.getByRole('button', { name: 'Start fingerprint' }).click();
@@ -85,6 +98,12 @@ describe('foundation in browser mode', () => {
     expect(await first.getAttribute('data-state')).toBe('succeeded');
     expect(await first.locator('.job-percent').textContent()).toBe('100%');
     expect([...seen].some((v) => v > 0 && v < 100)).toBe(true);
+    // The card shows the file's real SHA-256 (what sha256sum prints), not the block digest.
+    const result = page.getByRole('definition').getByTestId('sha256');
+    await result.waitFor();
+    expect(await result.textContent()).toBe(await sha256Of(bigFile));
+    await result.scrollIntoViewIfNeeded();
+    await screenshot(page, 'foundation-3b-checksum-result');
 
     await page.getByRole('button', { name: 'Start fingerprint' }).click();
     const second = page.locator('li.job[data-job-id="2"]');

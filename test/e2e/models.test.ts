@@ -1,9 +1,10 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
 import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 let browser: Browser;
@@ -28,15 +29,36 @@ describe.skipIf(!stories)('Models list and Playground in browser mode', () => {
     cleanup?.();
   });
 
-  it('refuses a path it cannot load, naming it', async () => {
+  it('refuses a path outside the folders this workspace may read, saying how to allow it', async () => {
     await page.getByRole('link', { name: 'Models & Playground' }).click();
-    await page.getByLabel('Model path').fill('/nonexistent/model.gguf');
+    await page.getByLabel('Model path').fill('/etc/hostname');
     await page.getByRole('button', { name: 'Add model' }).click();
-    await page.locator('.field-error', { hasText: '/nonexistent/model.gguf: not found' }).waitFor();
+    await page
+      .locator('.field-error', { hasText: '/etc/hostname is outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.' })
+      .waitFor();
+    // the refused call is the one failed request the browser logs
+    expect(errors.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 403 (Forbidden)']);
+    await screenshot(page, 'models-0-refused');
   });
 
-  it('adds stories260K and shows what it is', async () => {
-    await page.getByLabel('Model path').fill(stories!);
+  it('refuses a path it cannot load in a granted folder, naming it', async () => {
+    await grantFolder(page, dirname(stories!));
+    await screenshot(page, 'models-0b-granted');
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    const missing = join(dirname(stories!), 'missing.gguf');
+    await page.getByLabel('Model path').fill(missing);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page.locator('.field-error', { hasText: `${missing}: not found` }).waitFor();
+  });
+
+  it('picks stories260K with Browse…, adds it and shows what it is', async () => {
+    await page.getByRole('button', { name: 'Browse… for Model path' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Choose a folder or file for Model path' });
+    await dialog.getByRole('button', { name: dirname(stories!), exact: true }).click();
+    await dialog.getByRole('list', { name: 'Folder contents' }).getByRole('button').first().waitFor();
+    await screenshot(page, 'models-0c-browse');
+    await dialog.getByRole('button', { name: new RegExp(`^${basename(stories!).replace('.', '\\.')}`) }).click();
+    expect(await page.getByLabel('Model path').inputValue()).toBe(stories);
     await page.getByRole('button', { name: 'Add model' }).click();
     const row = page.getByRole('table', { name: 'Models' }).getByRole('row').nth(1);
     await row.waitFor();

@@ -1,10 +1,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
 import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 let browser: Browser;
@@ -26,6 +27,8 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     errors = watchErrors(page);
     await page.goto(app.url);
+    await grantFolder(page, dirname(stories!));
+    await grantFolder(page, taskFile);
     await addModel(page, stories!);
     await createProject(page, 'Tune');
     await page.getByLabel('File path').fill(taskFile);
@@ -65,12 +68,30 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const fp32Weights = await weights();
     await page.getByLabel(/Keep the frozen weights in fp16/).check();
     await expect.poll(weights, { timeout: 10_000 }).toBeLessThan(fp32Weights);
+    // the pre-flight counts, with the model's tokenizer, what survives truncation at the chosen max tokens
+    const preflight = page.getByTestId('preflight');
+    const taskLine = preflight.locator('p[data-set="Task data"]');
+    await expect.poll(() => taskLine.textContent(), { timeout: 60_000 }).toMatch(/^Task data at 256 max tokens: 6 of 6 examples keep their whole response, 0 lose part of it, 0 lose all of it\.$/);
+    await page.getByLabel('Max tokens per example').fill('8');
+    await expect.poll(() => taskLine.textContent()).toMatch(/at 8 max tokens: 0 of 6 examples keep their whole response, 0 lose part of it, 6 lose all of it — 100% would teach nothing/);
+    expect(await page.getByRole('button', { name: 'Start fine-tuning' }).isDisabled()).toBe(true);
+    expect(await page.getByTestId('start-blocked').textContent()).toMatch(/^Cannot start: no task example keeps a response token at max tokens 8/);
+    await page.getByRole('img', { name: 'Token lengths of the task examples' }).waitFor();
+    await page.getByTestId('start-blocked').scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-0-preflight-blocked');
+    const use = preflight.getByRole('button', { name: /^Use \d+$/ });
+    const suggested = Number((await use.textContent())!.replace('Use ', ''));
+    await use.click();
+    expect(await page.getByLabel('Max tokens per example').inputValue()).toBe(String(suggested));
+    await expect.poll(() => taskLine.textContent()).toMatch(new RegExp(`at ${suggested} max tokens: 6 of 6 examples keep their whole response`));
+    expect(await page.getByRole('button', { name: 'Start fine-tuning' }).isDisabled()).toBe(false);
     await page.getByRole('button', { name: 'Start fine-tuning' }).click();
     const run = page.locator('section.train-run').first();
     await run.waitFor();
     await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
     expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
-    await run.getByRole('img', { name: 'Training loss' }).waitFor();
+    await run.getByRole('img', { name: 'Task loss (cross-entropy)' }).waitFor();
+    await run.scrollIntoViewIfNeeded();
     expect(await run.locator('.stat-row').textContent()).toMatch(/step 12\/12/);
     const adapter = (await run.locator('code').textContent())!;
     expect(existsSync(join(adapter, 'adapter_model.safetensors'))).toBe(true);
@@ -83,7 +104,8 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const merged = run.getByTestId('merge-export').locator('code');
     await merged.waitFor({ timeout: 60_000 });
     const path = (await merged.textContent())!;
-    expect(path).toMatch(/merged\.gguf$/);
+    // written by the app into a new folder of the workspace's models/
+    expect(path).toMatch(/\/workspace\/models\/stories260K\+train-\d+\/merged\.gguf$/);
     expect(existsSync(path)).toBe(true);
     await run.getByRole('button', { name: 'Add to Models' }).click();
     await page.getByRole('link', { name: 'Models & Playground' }).click();

@@ -1,5 +1,9 @@
 import type { CallName, CallOutput, ParsedInput } from '../../shared/contract';
 import { AppError } from '../../shared/errors';
+import { JobSpec } from '../../shared/jobs';
+import { confineJob } from '../access/jobs';
+import { AccessPolicy } from '../access/policy';
+import { AccessStore } from '../db/access';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
@@ -7,20 +11,46 @@ import { exportTrainingMix } from './exportMix';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
-import { trainingMemory } from './trainMemory';
+
+/** Job types the contract can start (their parameters carry paths the access policy checks). */
+const JOB_TYPES = new Set<string>(JobSpec.options.map((o) => o.shape.type.value));
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>) => Promise<CallOutput<N>> | CallOutput<N>;
 export type Handlers = { [N in CallName]: Handler<N> };
 
 /** One handler per contract call. Inputs arrive already validated against their schemas. */
 export function createHandlers(s: Services): Handlers {
+  // Every path and URL a caller passes is checked here: the browser server and the desktop IPC both
+  // serve these handlers (the CLI calls the services directly and is not confined).
+  const access = new AccessPolicy(s.workspace, new AccessStore(s.db));
+  const accessChanged = <T>(value: T): T => {
+    s.events.emit('access.changed', {});
+    return value;
+  };
   return {
     'app.info': () => s.info(),
     'app.pickPath': async (o) => {
       if (!s.platform) {
-        throw new AppError('unsupported', 'This window cannot open a file dialog (browser mode): type the path on the machine running the workbench');
+        throw new AppError('unsupported', 'This window cannot open a file dialog (browser mode): grant the folder in Settings → Folders & servers, then use Browse…');
       }
-      return { path: await s.platform.pickPath(o) };
+      const path = await s.platform.pickPath(o);
+      // The OS dialog is how the desktop user grants a path: what they chose becomes readable.
+      if (path !== null) accessChanged(access.grant(path));
+      return { path };
+    },
+
+    'access.folders': () => ({ workspace: access.workspace, exportsDir: access.exportsDir, grants: access.grants() }),
+    'access.grant': ({ path }) => accessChanged(access.grant(path)),
+    'access.revoke': ({ id }) => {
+      access.revoke(id);
+      return accessChanged({ id });
+    },
+    'access.browse': ({ path }) => access.browse(path),
+    'access.endpoints': () => access.endpoints(),
+    'access.addEndpoint': (e) => accessChanged(access.addEndpoint(e)),
+    'access.removeEndpoint': ({ id }) => {
+      access.removeEndpoint(id);
+      return accessChanged({ id });
     },
 
     'projects.list': () => s.projects.list(),
@@ -50,10 +80,19 @@ export function createHandlers(s: Services): Handlers {
       // Jobs whose parameters name a project belong to it.
       const owner = 'projectId' in spec.params ? spec.params.projectId : projectId;
       if (owner !== null) s.projects.get(owner);
-      return s.jobs.enqueue(spec.type, spec.params, owner);
+      const confined = confineJob(spec, access, 'start');
+      return s.jobs.enqueue(confined.type, confined.params, owner);
     },
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
-    'jobs.resume': ({ id }) => s.jobs.resume(id),
+    'jobs.resume': ({ id }) => {
+      const job = s.jobs.get(id);
+      const spec = JobSpec.safeParse({ type: job.type, params: job.params });
+      if (spec.success) confineJob(spec.data, access, 'resume');
+      else if (JOB_TYPES.has(job.type)) {
+        throw new AppError('invalid_input', `Job ${id} was started by an older version with parameters this one does not accept: start it again`, { id });
+      }
+      return s.jobs.resume(id);
+    },
 
     'select.list': ({ projectId }) => s.selections.list(projectId),
     'select.get': ({ id }) => ({ selection: s.selections.get(id), items: s.selections.items(id) }),
@@ -93,7 +132,11 @@ export function createHandlers(s: Services): Handlers {
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
 
-    'train.estimateMemory': (p) => trainingMemory(p),
+    // reads an untrusted model header: in a one-shot worker with a heap cap and a time limit
+    'train.estimateMemory': (p) => {
+      access.readable(p.modelPath, 'the model');
+      return s.jobs.runTask('train.estimateMemory', p);
+    },
 
     'train.metrics': ({ jobId }) => {
       const job = s.jobs.get(jobId);

@@ -2,7 +2,12 @@ import { isAppError } from '../../shared/errors';
 import type { CliEnv } from './command';
 import { commands } from './commands';
 
-/** Runs one CLI invocation; returns the exit code. Errors become one clear line on stderr. */
+/**
+ * Runs one CLI invocation; returns the exit code. Errors become one clear line on stderr.
+ * The CLI is the user at their own shell: its commands call the services directly, not the
+ * contract handlers, so the workspace's access policy (src/main/access: granted folders, write
+ * folders, configured servers) deliberately does not confine it.
+ */
 export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {

@@ -1,25 +1,24 @@
 /**
  * The Electron window's security settings and navigation policy, kept free of Electron imports so
- * they can be unit-tested under plain Node; src/main/index.ts applies them.
+ * they can be unit-tested under plain Node; src/main/index.ts applies them. The window shows
+ * app://safetune/index.html (see appProtocol.ts), and that origin is the only one it may load,
+ * navigate to, or call the main process from.
  */
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { APP_INDEX_URL, isAppUrl } from './appProtocol';
 
 export interface WindowPolicy {
-  rendererIndex: string;
+  /** The built renderer folder app:// serves. */
+  rendererDir: string;
+  /** The page the window loads. */
   rendererUrl: string;
-  /** file:// URL prefix of the packaged renderer folder (with a trailing slash). */
-  rendererRoot: string;
   preload: string;
 }
 
 export function windowPolicy(mainDir: string): WindowPolicy {
-  const rendererDir = join(mainDir, '..', 'renderer');
-  const rendererIndex = join(rendererDir, 'index.html');
   return {
-    rendererIndex,
-    rendererUrl: pathToFileURL(rendererIndex).href,
-    rendererRoot: pathToFileURL(rendererDir).href + '/',
+    rendererDir: join(mainDir, '..', 'renderer'),
+    rendererUrl: APP_INDEX_URL,
     preload: join(mainDir, '..', 'preload', 'index.cjs'),
   };
 }
@@ -35,14 +34,15 @@ export function secureWebPreferences(preload: string) {
     nodeIntegrationInSubFrames: false,
     webSecurity: true,
     allowRunningInsecureContent: false,
+    experimentalFeatures: false,
     webviewTag: false,
     spellcheck: false,
   } as const;
 }
 
-/** Only the packaged renderer (and devtools) may load: no remote content. */
-export function isAllowedRequest(url: string, p: WindowPolicy): boolean {
-  return url.startsWith(p.rendererRoot) || url.startsWith('devtools://');
+/** Only the app's own origin (and devtools) may load: no remote content, no file://. */
+export function isAllowedRequest(url: string): boolean {
+  return isAppUrl(url) || url.startsWith('devtools://');
 }
 
 /** Navigation away from the app page is denied (hash routes stay on the same document). */
@@ -50,7 +50,7 @@ export function isAllowedNavigation(url: string, p: WindowPolicy): boolean {
   return url === p.rendererUrl || url.startsWith(p.rendererUrl + '#');
 }
 
-/** IPC calls are accepted only from frames showing the packaged renderer. */
-export function isTrustedSender(url: string, p: WindowPolicy): boolean {
-  return url.startsWith(p.rendererRoot);
+/** IPC calls are accepted only from frames showing the app's own origin. */
+export function isTrustedSender(url: string): boolean {
+  return isAppUrl(url);
 }

@@ -7,7 +7,8 @@
  *    honoured up to the cap) on connection errors, timeouts, 429 and 5xx;
  *  - other 4xx answers (bad request, context too long) are not retried: HttpRequestError;
  *  - after the last retry: BackendUnavailableError naming the URL, attempts and the last cause;
- *  - cancellation through an AbortSignal (no retry once aborted).
+ *  - cancellation through an AbortSignal (no retry once aborted);
+ *  - redirects are not followed: requests go only to the configured server.
  *
  * Also a NextTokenScorer through /v1/completions with `logprobs` (top-k; candidates outside the
  * top-k come back null).
@@ -123,7 +124,7 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
       let retryAfterMs: number | null = null;
       try {
         const timeout = AbortSignal.timeout(this.o.timeoutMs);
-        const res = await f(url, { method: 'POST', headers, body: JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        const res = await f(url, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'error', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
         const text = await res.text();
         if (res.ok) {
           try {
@@ -162,7 +163,7 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     const timeout = AbortSignal.timeout(this.o.timeoutMs);
     let res: Response;
     try {
-      res = await f(url, { headers: this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      res = await f(url, { headers: this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}, redirect: 'error', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       throw new BackendUnavailableError(`GET ${url} failed: ${describeCause(e)}`, 1, null);

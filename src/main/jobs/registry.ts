@@ -8,6 +8,7 @@ import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
 import { modelMergeJob } from './types/modelMerge';
 import { selectRunJob } from './types/selectRun';
+import { trainPreflightJob } from './types/trainPreflight';
 import { trainRunJob } from './types/trainRun';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
@@ -21,5 +22,6 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   evalRunJob,
   trainRunJob,
   modelMergeJob,
+  trainPreflightJob,
   mergeRunJob,
 ];

@@ -1,13 +1,23 @@
 import { useContext } from 'react';
 import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
 import { useCall, useEvent } from './api/hooks';
+import { ConnectionGate } from './components/ConnectionGate';
 import { AppInfoContext } from './components/PathField';
 import { JobsPanel } from './jobs/JobsPanel';
+import { FoldersPage } from './pages/FoldersPage';
 import { ProjectPage } from './pages/ProjectPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 
 export function App() {
+  return (
+    <ConnectionGate>
+      <Workbench />
+    </ConnectionGate>
+  );
+}
+
+function Workbench() {
   const { data: info } = useCall('app.info', {});
   return (
     <AppInfoContext.Provider value={info ?? null}>
@@ -19,6 +29,7 @@ export function App() {
               <Route path="/" element={<ProjectsPage />} />
               <Route path="/projects/:id/:tab?" element={<ProjectPage />} />
               <Route path="/models" element={<ModelsPage />} />
+              <Route path="/settings/folders" element={<FoldersPage />} />
               <Route path="*" element={<ProjectsPage />} />
             </Routes>
           </main>
@@ -46,6 +57,9 @@ function Sidebar() {
       </NavLink>
       <NavLink to="/models" className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
         Models &amp; Playground
+      </NavLink>
+      <NavLink to="/settings/folders" className={({ isActive }) => `nav-item${isActive ? ' nav-active' : ''}`}>
+        Folders &amp; servers
       </NavLink>
       <div className="nav-section">Projects</div>
       <ul className="nav-projects">

@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { createDispatcher } from '../../../src/main/app/dispatch';
 import { createHandlers, type Handlers } from '../../../src/main/app/handlers';
@@ -95,11 +97,12 @@ describe('contract dispatch', () => {
       await browser.close();
     }
     const asked: unknown[] = [];
-    const desktop = testServices(t.dir, { platform: { pickPath: async (o) => (asked.push(o), o.kind === 'folder' ? '/data/refs' : null) } });
+    const refs = mkdtempSync(join(t.dir, 'refs-'));
+    const desktop = testServices(t.dir, { platform: { pickPath: async (o) => (asked.push(o), o.kind === 'folder' ? refs : null) } });
     try {
       const d = createDispatcher(createHandlers(desktop), quiet);
       expect(await d('app.info', {})).toMatchObject({ ok: true, value: { canPickPaths: true } });
-      expect(await d('app.pickPath', { kind: 'folder', title: 'Refs' })).toEqual({ ok: true, value: { path: '/data/refs' } });
+      expect(await d('app.pickPath', { kind: 'folder', title: 'Refs' })).toEqual({ ok: true, value: { path: refs } });
       expect(await d('app.pickPath', { kind: 'file' })).toEqual({ ok: true, value: { path: null } });
       expect(await d('app.pickPath', { kind: 'device' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
       expect(asked).toEqual([{ kind: 'folder', title: 'Refs' }, { kind: 'file' }]);

@@ -81,7 +81,7 @@ describe.skipIf(!pool || !task || !refs || !staticVectorsAvailable())('curation 
     expect(lines.every((l) => typeof l.instruction === 'string' && typeof l.output === 'string' && l.input === '')).toBe(true);
     const prompts = new Set(lines.map((l) => l.instruction));
     for (const it of items) expect(prompts.has(it.prompt)).toBe(true);
-    const chat = await exportTrainingMix(s, { selectionId: saved.id, format: 'chat', seed: 0, path: join(s.workspace, 'mix.chat.jsonl') });
+    const chat = await exportTrainingMix(s, { selectionId: saved.id, format: 'chat', seed: 0 });
     const first = JSON.parse(readFileSync(chat.path, 'utf8').split('\n')[0]!);
     expect(first.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
   });

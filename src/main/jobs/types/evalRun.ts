@@ -1,9 +1,12 @@
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
+import { AccessStore } from '../../db/access';
+import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
-import { engineCacheDir } from '../workspaceResources';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
   runId: number;
@@ -26,6 +29,7 @@ export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
   type: 'eval.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: EvalRunParams,
   title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
   run: (p, ctx) => evaluate(p, null, ctx),
@@ -63,10 +67,11 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items`);
     suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
   }
+  await categoriseHarmful(p, suites, ctx);
 
   ctx.progress(null, 'loading the model');
   const cacheDir = engineCacheDir(ctx.db);
-  const opened = await openGenerator(p.model, p.batchSize, cacheDir);
+  const opened = await openGenerator(p.model, p.batchSize, cacheDir, ctx.db);
   const generator: Generator = opened.generator;
   let release = opened.release;
   try {
@@ -76,7 +81,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
     if (p.guardModel) {
       ctx.progress(null, 'loading the judge model');
-      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir);
+      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir, ctx.db);
       const prev = release;
       release = async () => {
         await guard.release();
@@ -120,16 +125,61 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   }
 }
 
+/**
+ * Harm categories for the harmful suites' prompts that have none (AdvBench; STL items tagged
+ * "crime"), inferred in place with the curation detector against the reference prompts, so
+ * per-category attack success is measured; without reference prompts the suite says so in its notes.
+ */
+async function categoriseHarmful(p: EvalRunParams, suites: Suite[], ctx: JobContext<Checkpoint>): Promise<void> {
+  const eval_ = await import('../../eval');
+  if (!suites.some((s) => eval_.uncategorisedHarmful(s) > 0)) return;
+  const dir = referenceFolder(p);
+  if (!dir) {
+    suites.forEach((s, i) => (suites[i] = eval_.noteMissingCategories(s)));
+    ctx.log('harm categories of uncategorised harmful prompts not inferred: no reference prompts folder was given or found under the data folder');
+    return;
+  }
+  ctx.progress(null, 'inferring harm categories');
+  const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
+  const references = await referenceCentroids(ctx as JobContext<unknown>, embedder, dir, false, 0, 0);
+  for (let i = 0; i < suites.length; i++) {
+    const n = eval_.uncategorisedHarmful(suites[i]!);
+    if (!n) continue;
+    suites[i] = await eval_.inferSuiteCategories(suites[i]!, { embedder, references });
+    ctx.log(`${suites[i]!.id}: harm categories of ${n} prompt(s) inferred from the reference prompts in ${dir}`);
+  }
+}
+
+/** The reference prompts folder given, or the one under a built-in suite's data folder. */
+function referenceFolder(p: EvalRunParams): string | null {
+  if (p.referenceDir) return p.referenceDir;
+  for (const s of p.suites) {
+    if (!('builtin' in s)) continue;
+    const dir = join(s.dataDir, 'reference', 'beavertails-unsafe-prompts');
+    if (existsSync(dir)) return dir;
+  }
+  return null;
+}
+
 /** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
-async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string, db: Db): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
   const eval_ = await import('../../eval');
   if (spec.kind === 'engine') {
     const { openModel } = await import('../../engine');
     const rt = await openModel(spec.path, { cacheDir, ...(spec.adapterPath ? { lora: spec.adapterPath } : {}) });
     return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
   }
-  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) });
+  const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
+  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(apiKey ? { apiKey } : {}) });
   return { generator: backend, release: async () => {} };
+}
+
+/** The API key stored with a configured server (Settings → Folders & servers), which must still be the one the run names. */
+function endpointKey(db: Db, endpointId: number, baseUrl: string): string | undefined {
+  const store = new AccessStore(db);
+  const endpoint = store.endpoints().find((e) => e.id === endpointId);
+  if (!endpoint || endpoint.baseUrl !== baseUrl) throw new Error(`the server ${baseUrl} is no longer configured: add it again in Settings → Folders & servers`);
+  return store.endpointKey(endpointId) ?? undefined;
 }
 
 function defaultName(p: EvalRunParams): string {

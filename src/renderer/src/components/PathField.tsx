@@ -1,15 +1,17 @@
-import { createContext, useContext, type InputHTMLAttributes } from 'react';
+import { createContext, useContext, useState, type InputHTMLAttributes } from 'react';
 import type { AppInfo } from '../../../shared/domain';
 import { api } from '../api/client';
 import { useAction } from '../api/hooks';
+import { BrowseDialog } from './BrowseDialog';
 import { Button, TextField } from './ui';
 
 /** What the app shell can do (set once by App from `app.info`). */
 export const AppInfoContext = createContext<AppInfo | null>(null);
 
 /**
- * A path on the machine running the workbench: typed, or — in the desktop app — chosen with the
- * OS file dialog ("File…" / "Folder…" buttons, per `kinds`).
+ * A path on the machine running the workbench: typed, picked with "Browse…" among the folders
+ * this workspace may read, or — in the desktop app — chosen with the OS file dialog ("File…" /
+ * "Folder…" buttons, per `kinds`), which also grants reading it.
  */
 export function PathField({
   kinds,
@@ -25,6 +27,7 @@ export function PathField({
   onPick: (path: string) => void;
 }) {
   const info = useContext(AppInfoContext);
+  const [browsing, setBrowsing] = useState(false);
   const pick = useAction(async (kind: 'file' | 'folder') => {
     const r = await api.call('app.pickPath', { kind, title: field.label });
     if (r.path) onPick(r.path);
@@ -32,6 +35,20 @@ export function PathField({
   return (
     <div className="path-field">
       <TextField {...field} error={field.error ?? pick.error?.message} />
+      <Button onClick={() => setBrowsing(true)}>
+        Browse…<span className="sr-only"> for {field.label}</span>
+      </Button>
+      {browsing && (
+        <BrowseDialog
+          label={field.label}
+          kinds={kinds}
+          onClose={() => setBrowsing(false)}
+          onChoose={(path) => {
+            setBrowsing(false);
+            onPick(path);
+          }}
+        />
+      )}
       {info?.canPickPaths &&
         kinds.map((k) => (
           <Button key={k} onClick={() => void pick.run(k)} aria-label={`Choose ${k} for ${field.label}`}>

@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import type { EvalResult, EvalRun } from '../../../shared/eval';
 import { api } from '../api/client';
 import { PathField } from '../components/PathField';
@@ -77,12 +78,15 @@ function RunRow({ run, onOpen }: { run: EvalRun; onOpen: () => void }) {
 function NewEvaluation({ projectId }: { projectId: number }) {
   const models = useCall('models.list', {});
   const builtins = useCall('eval.builtinSuites', {});
+  const servers = useCall('access.endpoints', {});
+  useEvent('access.changed', servers.reload);
   const [backend, setBackend] = useState<'engine' | 'http'>('engine');
   const [modelId, setModelId] = useState('');
   const [adapter, setAdapter] = useState('');
-  const [baseUrl, setBaseUrl] = useState('http://127.0.0.1:8000');
+  const [serverId, setServerId] = useState('');
   const [remoteModel, setRemoteModel] = useState('');
   const [dataDir, setDataDir] = useState(() => localStorage.getItem('safetune.evalDataDir') ?? '');
+  const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [suites, setSuites] = useState<string[]>(['advbench', 'xstest']);
   const [customFile, setCustomFile] = useState('');
   const [customKind, setCustomKind] = useState<'harmful' | 'over-refusal' | 'task'>('harmful');
@@ -96,13 +100,18 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   useEffect(() => {
     if (!modelId && models.data?.[0]) setModelId(String(models.data[0].id));
   }, [models.data, modelId]);
+  useEffect(() => {
+    if (!servers.data?.some((e) => String(e.id) === serverId)) setServerId(servers.data?.[0] ? String(servers.data[0].id) : '');
+  }, [servers.data, serverId]);
+  const server = servers.data?.find((e) => String(e.id) === serverId);
 
   const start = useAction(async () => {
     const model =
       backend === 'engine'
         ? { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === modelId)!.path, ...(adapter.trim() ? { adapterPath: adapter.trim() } : {}) }
-        : { kind: 'http' as const, baseUrl: baseUrl.trim(), model: remoteModel.trim() };
+        : { kind: 'http' as const, baseUrl: server!.baseUrl, model: remoteModel.trim() };
     if (dataDir.trim()) localStorage.setItem('safetune.evalDataDir', dataDir.trim());
+    if (referenceDir.trim()) localStorage.setItem('safetune.referenceDir', referenceDir.trim());
     const specs = [
       ...suites.map((id) => ({ builtin: id, dataDir: dataDir.trim() })),
       ...(customFile.trim() ? [{ file: customFile.trim(), kind: customKind }] : []),
@@ -118,6 +127,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           suites: specs,
           ...(limit.trim() ? { limit: Number(limit) } : {}),
           judges: judgeIds,
+          ...(referenceDir.trim() ? { referenceDir: referenceDir.trim() } : {}),
           ...(guardId ? { guardModel: { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === guardId)!.path } } : {}),
           sampling: { maxNewTokens: Number(maxTokens) || 64, temperature: 0 },
           promptFormat,
@@ -131,7 +141,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
     void start.run();
   };
   const canStart =
-    (backend === 'engine' ? !!modelId : !!remoteModel.trim() && !!baseUrl.trim()) &&
+    (backend === 'engine' ? !!modelId : !!remoteModel.trim() && !!server) &&
     (suites.length > 0 ? !!dataDir.trim() : !!customFile.trim()) &&
     judges.length > 0;
   return (
@@ -155,17 +165,34 @@ function NewEvaluation({ projectId }: { projectId: number }) {
                 options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))}
                 onChange={setModelId}
               />
-              <TextField label="LoRA adapter folder (optional)" value={adapter} onChange={(e) => setAdapter(e.target.value)} placeholder="/runs/adapter" />
+              <PathField
+                kinds={['folder']}
+                onPick={setAdapter}
+                label="LoRA adapter folder (optional)"
+                value={adapter}
+                onChange={(e) => setAdapter(e.target.value)}
+                placeholder="/runs/adapter"
+              />
             </>
           ) : (
             <>
-              <TextField label="Server URL" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
+              <SelectField
+                label="Server"
+                value={serverId}
+                options={(servers.data ?? []).map((e) => ({ value: String(e.id), label: `${e.name} (${e.baseUrl})` }))}
+                onChange={setServerId}
+              />
               <TextField label="Model name" value={remoteModel} onChange={(e) => setRemoteModel(e.target.value)} />
             </>
           )}
         </div>
         {backend === 'engine' && models.data && models.data.length === 0 && (
           <p className="muted">Add a model under Models &amp; Playground first.</p>
+        )}
+        {backend === 'http' && servers.data && servers.data.length === 0 && (
+          <p className="muted">
+            Add the server under <Link to="/settings/folders">Folders &amp; servers</Link> first: evaluations call only servers configured there.
+          </p>
         )}
         <PathField
           kinds={['folder']}
@@ -176,6 +203,15 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           placeholder="/data/safetune-suites"
           hint="Laid out like the workbench's data folder: harmful/advbench_harmful_behaviors.csv, benign/xstest_prompts.csv, task/gsm8k_test.jsonl…"
         />
+        <PathField
+          kinds={['folder']}
+          onPick={setReferenceDir}
+          label="Reference prompts folder (harm categories)"
+          value={referenceDir}
+          onChange={(e) => setReferenceDir(e.target.value)}
+          placeholder="/data/beavertails-unsafe-prompts"
+          hint="One file of prompts per harm category (BeaverTails layout), to infer the categories of harmful prompts that have none (AdvBench). Empty: reference/beavertails-unsafe-prompts under the suite data folder, when there."
+        />
         <CheckboxGroup
           legend="Built-in suites"
           options={(builtins.data ?? []).map((b) => ({ value: b.id, label: b.title, title: b.path }))}
@@ -183,7 +219,14 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           onChange={setSuites}
         />
         <div className="filters">
-          <TextField label="Your own suite file (optional)" value={customFile} onChange={(e) => setCustomFile(e.target.value)} placeholder="/data/my_suite.csv" />
+          <PathField
+            kinds={['file']}
+            onPick={setCustomFile}
+            label="Your own suite file (optional)"
+            value={customFile}
+            onChange={(e) => setCustomFile(e.target.value)}
+            placeholder="/data/my_suite.csv"
+          />
           <SelectField
             label="It holds"
             value={customKind}
@@ -226,8 +269,16 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   );
 }
 
+/** "suite: note" for every note the run recorded about its suites (subsets, inferred or missing categories). */
+function suiteNotes(described: unknown[]): string[] {
+  const out: string[] = [];
+  for (const d of described as { suites?: { id: string; notes?: string[] }[] }[]) for (const s of d.suites ?? []) for (const n of s.notes ?? []) out.push(`${s.id}: ${n}`);
+  return [...new Set(out)];
+}
+
 function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
   const run = useCall('eval.get', { id }, [id]);
+  const taxonomy = useCall('data.taxonomy', {});
   const [data, setData] = useState<EvalRun | null>(null);
   useEffect(() => setData(run.data ?? null), [run.data]);
   const [suiteId, setSuiteId] = useState('');
@@ -249,6 +300,8 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
   });
   if (!data) return run.error ? <ErrorBanner error={run.error} /> : <Spinner label="Loading run" />;
   const suiteIds = [...new Set(data.metrics.map((m) => m.suiteId))];
+  const catName = (id: string) => (id === 'uncategorised' ? 'uncategorised (no harm category)' : (taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id));
+  const notes = suiteNotes(data.suites);
   return (
     <Card title={`Run #${data.id}: ${data.name}`} actions={<span className="muted small">{data.generator}</span>}>
       <table className="table metrics" aria-label="Metrics">
@@ -280,14 +333,21 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
           ))}
         </tbody>
       </table>
+      {notes.length > 0 && (
+        <ul className="notes" aria-label="Suite notes">
+          {notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
+      )}
       {data.metrics.some((m) => m.perCategory.length > 0) && (
-        <details className="preview-items">
+        <details className="preview-items" open>
           <summary>Per harm category</summary>
-          <table className="table" aria-label="Per-category metrics">
+          <table className="table metrics" aria-label="Per-category metrics">
             <thead>
               <tr>
                 <th scope="col">Suite · judge</th>
-                <th scope="col">Category</th>
+                <th scope="col">Harm category</th>
                 <th scope="col">Items</th>
                 <th scope="col">Refusal</th>
                 <th scope="col">Attack success</th>
@@ -296,14 +356,46 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
             <tbody>
               {data.metrics.flatMap((m) =>
                 m.perCategory.map((c) => (
-                  <tr key={`${m.suiteId}/${m.judgeId}/${c.category}`}>
+                  <tr key={`${m.suiteId}/${m.judgeId}/${c.category}`} data-suite={m.suiteId} data-category={c.category}>
                     <td>
                       {m.suiteId} · {m.judgeId}
                     </td>
-                    <td>{c.category}</td>
+                    <td>{catName(c.category)}</td>
                     <td>{c.items}</td>
                     <td>{rateText(c.refusal)}</td>
                     <td>{rateText(c.attackSuccess)}</td>
+                  </tr>
+                )),
+              )}
+            </tbody>
+          </table>
+        </details>
+      )}
+      {data.metrics.some((m) => m.perPromptType.length > 0) && (
+        <details className="preview-items">
+          <summary>Per prompt type (over-refusal suites)</summary>
+          <p className="muted small">Prompt types as the suite names them (XSTest's), not harm categories.</p>
+          <table className="table metrics" aria-label="Per-prompt-type metrics">
+            <thead>
+              <tr>
+                <th scope="col">Suite · judge</th>
+                <th scope="col">Prompt type</th>
+                <th scope="col">Prompts</th>
+                <th scope="col">Refused</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.metrics.flatMap((m) =>
+                m.perPromptType.map((t) => (
+                  <tr key={`${m.suiteId}/${m.judgeId}/${t.promptType}`} data-suite={m.suiteId} data-prompt-type={t.promptType}>
+                    <td>
+                      {m.suiteId} · {m.judgeId}
+                    </td>
+                    <td>{t.promptType}</td>
+                    <td>
+                      {t.items} {t.expected === 'comply' ? 'safe' : t.expected === 'refuse' ? 'unsafe' : 'safe and unsafe'}
+                    </td>
+                    <td>{rateText(t.refusal)}</td>
                   </tr>
                 )),
               )}

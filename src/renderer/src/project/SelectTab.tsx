@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { SELECTION_METHOD_LABELS, type Selection, type SelectionMethod } from '../../../shared/select';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
+import { PathField } from '../components/PathField';
 import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, SelectField, TextField } from '../components/ui';
 import type { TabProps } from './tabs';
 
@@ -88,7 +89,9 @@ export function SelectTab({ project }: TabProps) {
             )}
           </div>
           {method.startsWith('cossim') && cossimRef === 'categories' && (
-            <TextField
+            <PathField
+              kinds={['folder']}
+              onPick={setReferenceDir}
               label="Reference prompts folder"
               value={referenceDir}
               onChange={(e) => setReferenceDir(e.target.value)}
@@ -97,7 +100,9 @@ export function SelectTab({ project }: TabProps) {
             />
           )}
           {/^(pss|cossim)/.test(method) && (
-            <TextField
+            <PathField
+              kinds={['folder']}
+              onPick={setEmbedderPath}
               label="Sentence encoder folder (optional)"
               value={embedderPath}
               onChange={(e) => setEmbedderPath(e.target.value)}

@@ -1,0 +1,100 @@
+/**
+ * The access policy applied to job parameters: every path a job reads is checked, the outputs the
+ * app writes are placed by the app, and HTTP model specs are tied to a configured server. One case
+ * per job type, so a new job type does not compile until it says what it touches.
+ */
+import { basename, dirname, join } from 'node:path';
+import type { ModelSpec } from '../../shared/eval';
+import { AppError } from '../../shared/errors';
+import type { JobSpec } from '../../shared/jobs';
+import { canonicalPath } from './paths';
+import type { AccessPolicy } from './policy';
+import { claimNewFolder, safeStem } from './writes';
+
+/**
+ * `start`: a job about to be queued — checks its reads and returns the parameters to queue (app-chosen
+ * outputs filled in, caller API keys dropped). `resume`: a stored job about to run again — the same
+ * checks against today's grants, and its outputs must lie in the app's write folders.
+ */
+export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resume'): JobSpec {
+  const read = (path: string, what: string) => void a.readable(path, what);
+  const readOptional = (path: string | undefined, what: string) => path !== undefined && read(path, what);
+  switch (spec.type) {
+    case 'file.checksum':
+      read(spec.params.path, 'the file to fingerprint');
+      return spec;
+    case 'data.import':
+      read(spec.params.path, 'the file to import');
+      return spec;
+    case 'data.analyse':
+    case 'select.run':
+      readOptional(spec.params.referenceDir, 'the reference prompts folder');
+      readOptional(spec.params.embedderPath, 'the sentence encoder folder');
+      return spec;
+    case 'model.inspect':
+      read(spec.params.path, 'the model');
+      return spec;
+    case 'engine.generate':
+      read(spec.params.modelPath, 'the model');
+      readOptional(spec.params.adapterPath, 'the LoRA adapter');
+      return spec;
+    case 'train.run':
+    case 'train.preflight':
+      read(spec.params.modelPath, 'the model');
+      return spec;
+    case 'eval.run': {
+      const p = spec.params;
+      for (const s of p.suites) {
+        // built-in suites read files one folder down (harmful/advbench_harmful_behaviors.csv …)
+        if ('builtin' in s) void a.readable(s.dataDir, 'the suite data folder', { depth: 2 });
+        else read(s.file, 'the suite file');
+      }
+      readOptional(p.referenceDir, 'the reference prompts folder');
+      const model = confineModel(p.model, a, 'the model');
+      const guardModel = p.guardModel && confineModel(p.guardModel, a, 'the judge model');
+      return { type: 'eval.run', params: { ...p, model, ...(guardModel ? { guardModel } : {}) } };
+    }
+    case 'model.merge': {
+      const p = spec.params;
+      read(p.modelPath, 'the base model');
+      read(p.adapterPath, 'the LoRA adapter');
+      if (mode === 'resume') {
+        if (p.outPath === undefined || !a.canWrite(canonicalPath(p.outPath, 'the merged model'))) {
+          throw new AppError('forbidden', `This merge writes ${p.outPath ?? '(no output path)'}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`, { outPath: p.outPath });
+        }
+        return spec;
+      }
+      if (p.outPath !== undefined) {
+        throw new AppError('forbidden', `The app chooses where a merged model is written (a new folder in ${a.modelsDir}): leave outPath out`, { outPath: p.outPath });
+      }
+      return { type: 'model.merge', params: { ...p, outPath: mergedModelPath(a, p.modelPath, p.adapterPath) } };
+    }
+    default: {
+      const unknown: never = spec;
+      throw new AppError('unsupported', `No access rule for job type ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+/** Engine models are read paths; HTTP models must name a configured server (the caller's API key is dropped). */
+export function confineModel(spec: ModelSpec, a: AccessPolicy, what: string): ModelSpec {
+  if (spec.kind === 'engine') {
+    a.readable(spec.path, what);
+    if (spec.adapterPath !== undefined) a.readable(spec.adapterPath, 'the LoRA adapter');
+    return spec;
+  }
+  const endpoint = a.allowedEndpoint(spec.baseUrl);
+  return { kind: 'http', baseUrl: endpoint.baseUrl, model: spec.model, endpointId: endpoint.id };
+}
+
+/**
+ * A new folder in the workspace's models/ named after the base model and the adapter's run
+ * (`models/stories260K+train-3/`), holding `merged.gguf` for a GGUF base or the `merged/`
+ * Hugging Face folder. The folder is created now, so two merges never share it.
+ */
+function mergedModelPath(a: AccessPolicy, modelPath: string, adapterPath: string): string {
+  const model = basename(modelPath).replace(/\.gguf$/i, '');
+  const adapter = basename(adapterPath) === 'adapter' ? basename(dirname(adapterPath)) : basename(adapterPath);
+  const folder = claimNewFolder(a.modelsDir, safeStem(`${model}+${adapter}`, 'merged-model'));
+  return join(folder, /\.gguf$/i.test(modelPath) ? 'merged.gguf' : 'merged');
+}

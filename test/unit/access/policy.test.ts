@@ -1,0 +1,311 @@
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { confineJob, confineModel } from '../../../src/main/access/jobs';
+import { assertGrantable, canonicalPath, isInside, type PathEnv } from '../../../src/main/access/paths';
+import { AccessPolicy } from '../../../src/main/access/policy';
+import { normaliseBaseUrl } from '../../../src/main/access/urls';
+import { claimNewFile, claimNewFolder, safeStem } from '../../../src/main/access/writes';
+import { AccessStore } from '../../../src/main/db/access';
+import { openDatabase, type Db } from '../../../src/main/db/database';
+import { BackendUnavailableError, OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
+import { AppError } from '../../../src/shared/errors';
+import { tempDir } from '../../helpers/services';
+
+let t: { dir: string; cleanup: () => void };
+let db: Db;
+let env: PathEnv;
+let policy: AccessPolicy;
+let workspace: string;
+let data: string;
+let outside: string;
+
+/** The AppError a function throws (fails the test when it does not throw one). */
+function thrown(fn: () => unknown): AppError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(AppError);
+    return e as AppError;
+  }
+  throw new Error('expected an AppError');
+}
+
+function file(path: string, text = 'x'): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+beforeEach(() => {
+  t = tempDir('safetune-access-');
+  const root = canonicalPath(t.dir);
+  workspace = join(root, 'workspace');
+  data = join(root, 'home', 'data');
+  outside = join(root, 'outside');
+  mkdirSync(workspace, { recursive: true });
+  mkdirSync(data, { recursive: true });
+  file(join(outside, 'secret.txt'), 'top secret');
+  db = openDatabase(join(workspace, 'safetune.db')).db;
+  env = { home: join(root, 'home'), platform: process.platform, env: {} };
+  policy = new AccessPolicy(workspace, new AccessStore(db), env);
+});
+
+afterEach(() => {
+  db.close();
+  t.cleanup();
+});
+
+describe('reads', () => {
+  it('allows the workspace and granted folders, refuses the rest with an actionable message', () => {
+    expect(policy.readable(file(join(workspace, 'runs', 'a.txt')), 'the file')).toBe(join(workspace, 'runs', 'a.txt'));
+    const inData = file(join(data, 'pool.jsonl'));
+    const before = thrown(() => policy.readable(inData, 'the file to import'));
+    expect(before.code).toBe('forbidden');
+    expect(before.message).toBe(`${inData} is outside the folders this workspace may read (the file to import). Grant its folder in Settings → Folders & servers first.`);
+    policy.grant(data);
+    expect(policy.readable(inData, 'the file to import')).toBe(inData);
+    expect(thrown(() => policy.readable('/etc/passwd', 'the file to import')).code).toBe('forbidden');
+    expect(thrown(() => policy.readable(join(outside, 'secret.txt'), 'x')).code).toBe('forbidden');
+  });
+
+  it('resolves `..` before checking', () => {
+    policy.grant(data);
+    const escape = `${data}/../../outside/secret.txt`;
+    const e = thrown(() => policy.readable(escape, 'the file to import'));
+    expect(e.code).toBe('forbidden');
+    expect(e.message).toContain(join(outside, 'secret.txt'));
+    expect(thrown(() => policy.readable(`${workspace}/../outside/secret.txt`, 'x')).code).toBe('forbidden');
+  });
+
+  it('refuses a symlink in a granted folder that points outside, for files, folders and paths below them', () => {
+    policy.grant(data);
+    symlinkSync(join(outside, 'secret.txt'), join(data, 'innocent.jsonl'));
+    symlinkSync(outside, join(data, 'more'));
+    symlinkSync('/etc', join(data, 'etc'));
+    for (const p of [join(data, 'innocent.jsonl'), join(data, 'more', 'secret.txt'), join(data, 'more', 'not-yet-there.txt'), join(data, 'etc', 'passwd')]) {
+      expect(thrown(() => policy.readable(p, 'x')).code, p).toBe('forbidden');
+    }
+    // a link that stays inside is fine
+    symlinkSync(join(data, 'pool.jsonl'), join(data, 'alias.jsonl'));
+    expect(policy.readable(join(data, 'alias.jsonl'), 'x')).toBe(join(data, 'pool.jsonl'));
+  });
+
+  it('refuses a folder parameter holding a link that leads outside (a model, a suite data folder)', () => {
+    policy.grant(data);
+    const model = join(data, 'model');
+    file(join(model, 'tokenizer.json'));
+    symlinkSync(join(outside, 'secret.txt'), join(model, 'config.json'));
+    const e = thrown(() => policy.readable(model, 'the model'));
+    expect(e.code).toBe('forbidden');
+    expect(e.message).toBe(`${join(model, 'config.json')} links to ${join(outside, 'secret.txt')}, outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.`);
+    const suites = join(data, 'suites');
+    file(join(suites, 'benign', 'xstest_prompts.csv'));
+    mkdirSync(join(suites, 'harmful'));
+    symlinkSync(join(outside, 'secret.txt'), join(suites, 'harmful', 'advbench_harmful_behaviors.csv'));
+    expect(thrown(() => policy.readable(suites, 'the suite data folder', { depth: 2 })).code).toBe('forbidden');
+    // links that stay inside the readable places are fine
+    const clean = join(data, 'clean');
+    file(join(clean, 'real', 'x.csv'));
+    symlinkSync(join(clean, 'real'), join(clean, 'alias'));
+    expect(policy.readable(clean, 'the suite data folder', { depth: 2 })).toBe(clean);
+  });
+
+  it('a granted file grants that file only', () => {
+    const one = file(join(outside, 'one.csv'));
+    policy.grant(one);
+    expect(policy.readable(one, 'x')).toBe(one);
+    expect(thrown(() => policy.readable(join(outside, 'secret.txt'), 'x')).code).toBe('forbidden');
+    expect(thrown(() => policy.browse(outside)).code).toBe('forbidden');
+  });
+
+  it('reads only the app folders of a workspace that is too broad to read as a whole', () => {
+    const home = new AccessPolicy(env.home, new AccessStore(db), env);
+    const adapter = file(join(env.home, 'runs', 'train-1', 'adapter', 'adapter_config.json'));
+    expect(home.readable(adapter, 'the LoRA adapter')).toBe(adapter);
+    expect(thrown(() => home.readable(file(join(env.home, 'notes.txt')), 'x')).code).toBe('forbidden');
+    expect(thrown(() => home.readable(join(env.home, '.ssh', 'id_ed25519'), 'x')).code).toBe('forbidden');
+    expect(home.browse().entries.map((e) => e.path)).toEqual(['runs', 'cache', 'exports', 'models'].map((d) => join(env.home, d)));
+  });
+
+  it('needs absolute paths', () => {
+    expect(thrown(() => policy.readable('data/pool.jsonl', 'the file to import')).code).toBe('invalid_input');
+  });
+
+  it('stops granting reads when a grant is revoked', () => {
+    const g = policy.grant(data);
+    const f = file(join(data, 'x.csv'));
+    expect(policy.readable(f, 'x')).toBe(f);
+    policy.revoke(g.id);
+    expect(thrown(() => policy.readable(f, 'x')).code).toBe('forbidden');
+    expect(thrown(() => policy.revoke(g.id)).code).toBe('not_found');
+  });
+});
+
+describe('grants', () => {
+  it('refuses the disk root, the home folder and what holds it, secret folders and files in them', () => {
+    const refused: [string, 'folder' | 'file', RegExp][] = [
+      ['/', 'folder', /whole disk/],
+      [env.home, 'folder', /is your home folder/],
+      [dirname(env.home), 'folder', /holds your home folder/],
+      [join(env.home, '.ssh'), 'folder', /holds keys, settings or system files/],
+      [join(env.home, '.ssh', 'id_ed25519'), 'file', /holds keys/],
+      [join(env.home, '.aws', 'credentials'), 'file', /holds keys/],
+      [join(env.home, '.config'), 'folder', /holds keys/],
+      [join(env.home, '.gnupg'), 'folder', /holds keys/],
+      ['/etc', 'folder', /holds keys/],
+      ['/etc/passwd', 'file', /holds keys/],
+      ['/proc/self', 'folder', /holds keys/],
+      ['/sys', 'folder', /holds keys/],
+      ['/dev', 'folder', /holds keys/],
+    ];
+    for (const [path, kind, message] of refused) {
+      const e = thrown(() => assertGrantable(canonicalPath(path), kind, env));
+      expect(e.code, path).toBe('forbidden');
+      expect(e.message, path).toMatch(message);
+    }
+    expect(() => assertGrantable(data, 'folder', env)).not.toThrow();
+    expect(() => assertGrantable(join(env.home, 'notes.txt'), 'file', env)).not.toThrow();
+  });
+
+  it('grants existing folders and files only, resolved, once', () => {
+    expect(thrown(() => policy.grant(join(data, 'missing'))).code).toBe('not_found');
+    expect(thrown(() => policy.grant('/etc')).code).toBe('forbidden');
+    symlinkSync(data, join(outside, 'data-link'));
+    const g = policy.grant(join(outside, 'data-link'));
+    expect(g).toMatchObject({ path: data, kind: 'folder' });
+    expect(policy.grant(data).id).toBe(g.id);
+    expect(policy.grant(file(join(outside, 'one.csv')))).toMatchObject({ kind: 'file' });
+    expect(policy.grants().map((x) => x.path)).toEqual([data, join(outside, 'one.csv')].sort());
+  });
+});
+
+describe('browse', () => {
+  it('lists the readable places, then a granted folder with names, kinds and sizes, leaving out links that leave it', () => {
+    policy.grant(data);
+    file(join(data, 'b.jsonl'), '12345');
+    mkdirSync(join(data, 'a-folder'));
+    symlinkSync(join(outside, 'secret.txt'), join(data, 'leak.txt'));
+    symlinkSync(outside, join(data, 'leak-folder'));
+    const places = policy.browse();
+    expect(places.path).toBeNull();
+    expect(places.entries.map((e) => e.path)).toEqual([workspace, data]);
+    const listing = policy.browse(data);
+    expect(listing.entries).toEqual([
+      { name: 'a-folder', path: join(data, 'a-folder'), kind: 'folder', size: null },
+      { name: 'b.jsonl', path: join(data, 'b.jsonl'), kind: 'file', size: 5 },
+    ]);
+    expect(listing.parent).toBeNull();
+    expect(policy.browse(join(data, 'a-folder')).parent).toBe(data);
+    expect(thrown(() => policy.browse(outside)).code).toBe('forbidden');
+    expect(thrown(() => policy.browse(join(data, 'leak-folder'))).code).toBe('forbidden');
+    expect(thrown(() => policy.browse(join(data, 'b.jsonl'))).code).toBe('invalid_input');
+  });
+});
+
+describe('writes', () => {
+  it('chooses safe names from user text', () => {
+    expect(safeStem('../../.bashrc')).toBe('bashrc');
+    expect(safeStem('$(rm -rf ~)')).toBe('rm_-rf_');
+    expect(safeStem('SSS-B 50')).toBe('SSS-B_50');
+    expect(safeStem('...')).toBe('export');
+    expect(safeStem('x'.repeat(500))).toHaveLength(80);
+  });
+
+  it('never overwrites: a taken name, or a link in its place, gets a numeric suffix', () => {
+    const dir = join(workspace, 'exports');
+    const first = claimNewFile(dir, 'mix', '.alpaca.jsonl');
+    expect(first).toBe(join(dir, 'mix.alpaca.jsonl'));
+    writeFileSync(first, 'precious');
+    const second = claimNewFile(dir, 'mix', '.alpaca.jsonl');
+    expect(second).toBe(join(dir, 'mix-2.alpaca.jsonl'));
+    expect(readFileSync(first, 'utf8')).toBe('precious');
+    symlinkSync(join(outside, 'secret.txt'), join(dir, 'mix-3.alpaca.jsonl'));
+    expect(claimNewFile(dir, 'mix', '.alpaca.jsonl')).toBe(join(dir, 'mix-4.alpaca.jsonl'));
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+    expect(claimNewFolder(dir, 'model')).toBe(join(dir, 'model'));
+    expect(claimNewFolder(dir, 'model')).toBe(join(dir, 'model-2'));
+  });
+
+  it('places merged models in new folders of the workspace models/ and refuses caller-chosen outputs', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const adapter = join(workspace, 'runs', 'train-3', 'adapter');
+    mkdirSync(adapter, { recursive: true });
+    const spec = { type: 'model.merge' as const, params: { modelPath: model, adapterPath: adapter } };
+    const a = confineJob(spec, policy, 'start');
+    const b = confineJob(spec, policy, 'start');
+    expect(a.params).toMatchObject({ outPath: join(workspace, 'models', 'tiny+train-3', 'merged.gguf') });
+    expect(b.params).toMatchObject({ outPath: join(workspace, 'models', 'tiny+train-3-2', 'merged.gguf') });
+    expect(existsSync(dirname((a.params as { outPath: string }).outPath))).toBe(true);
+    const chosen = thrown(() => confineJob({ type: 'model.merge', params: { ...spec.params, outPath: join(env.home, '.bashrc') } }, policy, 'start'));
+    expect(chosen.code).toBe('forbidden');
+    // a stored merge resumes only when it writes inside the app's folders
+    expect(() => confineJob(a, policy, 'resume')).not.toThrow();
+    expect(thrown(() => confineJob({ type: 'model.merge', params: { ...spec.params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).code).toBe('forbidden');
+  });
+});
+
+describe('outbound URLs', () => {
+  it('normalises base URLs so one server compares equal however it is written', () => {
+    for (const u of ['http://127.0.0.1:8000', 'http://127.0.0.1:8000/', 'http://127.0.0.1:8000/v1', 'http://127.0.0.1:8000/v1/', ' HTTP://127.0.0.1:8000 ']) {
+      expect(normaliseBaseUrl(u), u).toBe('http://127.0.0.1:8000');
+    }
+    expect(normaliseBaseUrl('https://Example.com:443/api/')).toBe('https://example.com/api');
+    for (const bad of ['file:///etc/passwd', 'ftp://x', 'not a url', 'http://user:pw@host', 'http://host/?x=1']) {
+      expect(thrown(() => normaliseBaseUrl(bad)).code, bad).toBe('invalid_input');
+    }
+  });
+
+  it('calls only configured servers, localhost included, with their stored key instead of the caller’s', () => {
+    const spec = { kind: 'http' as const, baseUrl: 'http://127.0.0.1:8000/v1', model: 'm', apiKey: 'caller-chosen' };
+    const e = thrown(() => confineModel(spec, policy, 'the model'));
+    expect(e.code).toBe('forbidden');
+    expect(e.message).toBe('http://127.0.0.1:8000 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.');
+    expect(thrown(() => confineModel({ ...spec, baseUrl: 'http://localhost:8000' }, policy, 'the model')).code).toBe('forbidden');
+    const endpoint = policy.addEndpoint({ baseUrl: 'http://127.0.0.1:8000/', apiKey: 'stored-key' });
+    expect(endpoint).toMatchObject({ baseUrl: 'http://127.0.0.1:8000', name: '127.0.0.1:8000', hasApiKey: true });
+    expect(JSON.stringify(policy.endpoints())).not.toContain('stored-key');
+    const confined = confineModel(spec, policy, 'the model');
+    expect(confined).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:8000', model: 'm', endpointId: endpoint.id });
+    expect(thrown(() => policy.addEndpoint({ baseUrl: 'http://127.0.0.1:8000/v1' })).code).toBe('conflict');
+    policy.removeEndpoint(endpoint.id);
+    expect(thrown(() => confineModel(spec, policy, 'the model')).code).toBe('forbidden');
+  });
+});
+
+describe('the HTTP backend', () => {
+  it('does not follow a redirect away from the configured server', async () => {
+    let elsewhere = 0;
+    const target = createServer((_req, res) => {
+      elsewhere++;
+      res.end('{}');
+    });
+    const redirect = createServer((_req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/v1/completions` });
+      res.end();
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => redirect.listen(0, '127.0.0.1', r));
+    try {
+      const be = new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${(redirect.address() as AddressInfo).port}`, model: 'm', apiKey: 'k', retries: 0 });
+      await expect(be.generate([{ prompt: 'x' }], { maxNewTokens: 2, temperature: 0 })).rejects.toThrow(BackendUnavailableError);
+      expect(elsewhere).toBe(0);
+    } finally {
+      target.close();
+      redirect.close();
+    }
+  });
+});
+
+describe('isInside', () => {
+  it('compares whole path components', () => {
+    expect(isInside('/data/x', '/data')).toBe(true);
+    expect(isInside('/data', '/data')).toBe(true);
+    expect(isInside('/data-2/x', '/data')).toBe(false);
+    expect(isInside('/', '/data')).toBe(false);
+    expect(isInside('/data/..x/y', '/data')).toBe(true);
+  });
+});
