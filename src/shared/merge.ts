@@ -224,6 +224,13 @@ export const MergeRunParams = z
 export type MergeRunParams = z.infer<typeof MergeRunParams>;
 export type MergeRunParamsInput = z.input<typeof MergeRunParams>;
 
+/**
+ * `merge.run` as the app's callers queue it: without `outPath` the app writes a new folder in the
+ * workspace's models/ (in the base model's format); with one, it must be a new name directly in models/.
+ */
+export const MergeRunRequest = MergeRunParams.partial({ outPath: true });
+export type MergeRunRequest = z.infer<typeof MergeRunRequest>;
+
 export const MergeRunResult = z.object({
   outPath: z.string(),
   format: z.enum(['hf', 'gguf']),
