@@ -8,6 +8,8 @@
  * whose filter is a substring of the tensor name applies (no filter, or "*", matches every tensor).
  */
 import { z } from 'zod';
+import { JobState } from './domain';
+import { EvalRun, EvalRunParams } from './eval';
 
 export const MergeMethodId = z.enum(['linear', 'task_arithmetic', 'ties', 'dare_linear', 'dare_ties', 'slerp', 'magmax']);
 export type MergeMethodId = z.infer<typeof MergeMethodId>;
@@ -277,3 +279,103 @@ export function expandMergeSweep(input: z.input<typeof MergeSweepParams>): Merge
     return MergeRunParams.parse({ config, outPath: `${dir}/${label}${p.format === 'gguf' ? '.gguf' : ''}`, name: `${p.config.method} ${label}` });
   });
 }
+
+/* ── Safety/utility coefficient sweeps of a project ─────────────────────────────────────────── */
+
+const Id = z.number().int().positive();
+
+/** What a sweep interpolates: a finished training run (its base model and adapter) or two models. */
+export const MergeSweepSource = z.union([
+  z.object({ trainJobId: Id }).strict(),
+  z.object({ aligned: MergeModelRef, fineTuned: MergeModelRef }).strict(),
+]);
+export type MergeSweepSource = z.infer<typeof MergeSweepSource>;
+
+/** The methods a sweep offers: α scales the (trimmed, for TIES) task vector fine-tuned − aligned. */
+export const MergeSweepMethod = z.enum(['task_arithmetic', 'ties', 'magmax']);
+export type MergeSweepMethod = z.infer<typeof MergeSweepMethod>;
+
+/** How each merged model is evaluated: an `eval.run` without its project, model and name (the sweep sets them). */
+export const MergeSweepEval = EvalRunParams.omit({ projectId: true, model: true, name: true });
+export type MergeSweepEval = z.infer<typeof MergeSweepEval>;
+
+/**
+ * A coefficient sweep: for each α a `merge.run` of aligned + α·(fine-tuned − aligned) (α is the
+ * merge's `lambda`), the merged model added to the Models list (`model.inspect`), then an
+ * `eval.run` of it on the chosen suites. The merged models are written to a new folder of the
+ * workspace's models/ chosen by the app.
+ */
+export const MergeSweepRequest = z
+  .object({
+    projectId: Id,
+    name: z.string().trim().min(1).max(120).optional(),
+    source: MergeSweepSource,
+    method: MergeSweepMethod.default('task_arithmetic'),
+    alphas: z
+      .array(z.number().finite().min(-10, 'α must be in [-10, 10]').max(10, 'α must be in [-10, 10]'))
+      .min(1, 'list at least one α')
+      .max(20, 'at most 20 α per sweep')
+      .refine((a) => new Set(a).size === a.length, 'each α once'),
+    /** TIES only: the fraction of the task vector kept (default 1: nothing trimmed) */
+    density: z.number().gt(0, 'density must be in (0, 1]').max(1, 'density must be in (0, 1]').optional(),
+    dtype: MergeDtype.optional(),
+    /** default: the aligned model's format */
+    format: z.enum(['hf', 'gguf']).optional(),
+    /** omitted: the models are merged and listed but not evaluated */
+    eval: MergeSweepEval.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.density !== undefined && r.method !== 'ties') ctx.addIssue({ code: 'custom', path: ['density'], message: `density applies to ties only, not ${r.method}` });
+  });
+export type MergeSweepRequest = z.infer<typeof MergeSweepRequest>;
+export type MergeSweepRequestInput = z.input<typeof MergeSweepRequest>;
+
+/** The merge config of one sweep point (α is `lambda`; the fine-tuned model's weight is 1). */
+export function sweepMergeConfig(method: MergeSweepMethod, aligned: MergeModelRef, fineTuned: MergeModelRef, alpha: number, opts: { density?: number | undefined; dtype?: MergeDtype | undefined } = {}): MergeConfig {
+  const perModel = method === 'magmax' ? {} : { weight: 1, ...(opts.density !== undefined ? { density: opts.density } : {}) };
+  return MergeConfig.parse({
+    method,
+    base: aligned,
+    models: [{ model: fineTuned, parameters: perModel }],
+    parameters: { lambda: alpha },
+    ...(opts.dtype ? { dtype: opts.dtype } : {}),
+  });
+}
+
+/** Where a sweep point is: the step it is at and the state of that step's job. */
+export const MergeSweepStage = z.enum(['merge', 'register', 'eval', 'done']);
+export const MergeSweepPoint = z.object({
+  alpha: z.number(),
+  /** the merged model (a .gguf file or a Hugging Face folder) */
+  modelPath: z.string(),
+  stage: MergeSweepStage,
+  /** the state of the stage's job; `waiting` before it is queued; `succeeded` when done */
+  state: z.union([JobState, z.literal('waiting')]),
+  mergeJobId: Id.nullable(),
+  inspectJobId: Id.nullable(),
+  evalJobId: Id.nullable(),
+  /** the merged model in the Models list, once registered */
+  modelId: Id.nullable(),
+  evalRunId: Id.nullable(),
+  /** the evaluation's headline numbers (attack success, refusal, over-refusal, task score), once it has finished */
+  summary: EvalRun.shape.summary.nullable(),
+});
+export type MergeSweepPoint = z.infer<typeof MergeSweepPoint>;
+
+export const MergeSweep = z.object({
+  id: Id,
+  projectId: Id,
+  name: z.string(),
+  method: MergeSweepMethod,
+  aligned: MergeModelRef,
+  fineTuned: MergeModelRef,
+  trainJobId: Id.nullable(),
+  evaluates: z.boolean(),
+  /** the models/ folder the merged models are written to */
+  outDir: z.string(),
+  createdAt: z.string(),
+  /** in α order as requested */
+  points: z.array(MergeSweepPoint),
+});
+export type MergeSweep = z.infer<typeof MergeSweep>;

@@ -73,10 +73,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     }
     case 'merge.run': {
       const p = spec.params;
-      for (const [i, ref] of mergeRefs(p.config)) {
-        read(ref.modelPath, `the model to merge (${i})`);
-        readOptional(ref.adapterPath, `the LoRA adapter of the model to merge (${i})`);
-      }
+      confineMergeReads(p.config, a);
       return { type: 'merge.run', params: { ...p, outPath: confineMergeOutput(p.outPath, a, mode, p.config) } };
     }
     default: {
@@ -109,9 +106,13 @@ function mergedModelPath(a: AccessPolicy, modelPath: string, adapterPath: string
   return join(folder, /\.gguf$/i.test(modelPath) ? 'merged.gguf' : 'merged');
 }
 
-/** Every model a merge reads, labelled for messages ("base", "model 1" …). */
-function mergeRefs(c: MergeConfig): [string, MergeModelRef][] {
-  return [...(c.base ? [['base', c.base] as [string, MergeModelRef]] : []), ...c.models.map((m, i): [string, MergeModelRef] => [`model ${i + 1}`, m.model])];
+/** Checks every model and adapter a merge reads (labelled "base", "model 1" … in messages). */
+export function confineMergeReads(c: MergeConfig, a: AccessPolicy): void {
+  const refs: [string, MergeModelRef][] = [...(c.base ? [['base', c.base] as [string, MergeModelRef]] : []), ...c.models.map((m, i): [string, MergeModelRef] => [`model ${i + 1}`, m.model])];
+  for (const [label, ref] of refs) {
+    a.readable(ref.modelPath, `the model to merge (${label})`);
+    if (ref.adapterPath !== undefined) a.readable(ref.adapterPath, `the LoRA adapter of the model to merge (${label})`);
+  }
 }
 
 /**
