@@ -3,10 +3,12 @@ import { AppError } from '../../../shared/errors';
 import { expandMergeSweep, MergeRunParams, type MergeRunResult } from '../../../shared/merge';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
+import { runProjectSweep, sweepUsage } from './mergeSweep';
 
 const usage =
   'safetune merge --config merge.yml --out DIR|FILE.gguf [--threads N] [--shard-size BYTES] [--project ID] [--workspace DIR] [--json]\n' +
-  '       safetune merge --config merge.yml --out DIR --sweep PARAM=V1,V2,… [--sweep-model N] [--gguf]   # one merge per value, under DIR';
+  '       safetune merge --config merge.yml --out DIR --sweep PARAM=V1,V2,… [--sweep-model N] [--gguf]   # one merge per value, under DIR\n' +
+  `       ${sweepUsage}   # a project's coefficient sweep: merge per α into models/, list, evaluate`;
 
 /** mergekit-style model merging as recorded jobs: one merge, or a sweep of one parameter. */
 export const mergeCommand: Command = {
@@ -14,6 +16,7 @@ export const mergeCommand: Command = {
   usage,
   summary: 'Merge models from a mergekit YAML (linear, task_arithmetic, ties, dare_linear, dare_ties, slerp, magmax)',
   async run(argv, env) {
+    if (argv[0] === 'sweep') return runProjectSweep(argv.slice(1), env);
     const { values } = parse(
       argv,
       {
