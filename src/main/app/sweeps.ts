@@ -25,23 +25,23 @@ export function startMergeSweep(s: Services, input: MergeSweepRequest, access: A
   const req = MergeSweepRequest.parse(input);
   s.projects.get(req.projectId);
   const { aligned, fineTuned, trainJobId } = sweepModels(s, req);
-  const configOf = (alpha: number) => sweepMergeConfig(req.method, aligned, fineTuned, alpha, { density: req.density, dtype: req.dtype });
-  const config = withMessage(() => configOf(req.alphas[0]!));
+  // the config of the first α: expandMergeSweep sets each point's lambda
+  const config = withMessage(() => sweepMergeConfig(req.method, aligned, fineTuned, req.alphas[0]!, { density: req.density, dtype: req.dtype }));
   let evalSettings = req.eval;
   if (access) {
     confineMergeReads(config, access);
     if (req.eval) {
       // the suites, reference prompts and judge model are checked as the eval.run jobs will read them
       const spec = confineJob({ type: 'eval.run', params: { ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: aligned.modelPath } } }, access, 'start');
-      const { projectId: _p, model: _m, name: _n, ...rest } = spec.params as EvalRunParams;
-      evalSettings = rest;
+      const { projectId: _project, model: _model, name: _name, ...settings } = spec.params as EvalRunParams;
+      evalSettings = settings;
     }
   }
   const name = req.name ?? `${req.method} sweep of ${refName(fineTuned)}`;
   const format = req.format ?? (/\.gguf$/i.test(aligned.modelPath) ? 'gguf' : 'hf');
   const outDir = claimNewFolder(access?.modelsDir ?? modelsFolder(s.workspace), safeStem(`sweep-${name}`, 'sweep'));
   const runs = withMessage(() => expandMergeSweep({ config, parameter: 'lambda', values: req.alphas, outDir, format }));
-  const { projectId: _, name: _n, source: _s, ...rest } = req;
+  const { projectId: _project, name: _name, source: _source, ...rest } = req;
   const stored: StoredSweepParams = { ...rest, ...(evalSettings ? { eval: evalSettings } : {}), aligned, fineTuned, trainJobId };
   const sweep = s.sweeps.create(req.projectId, name, stored, outDir, runs.map((r, i) => ({ alpha: req.alphas[i]!, modelPath: r.outPath })));
   runs.forEach((r, i) => {
