@@ -84,6 +84,32 @@ function judgeIdIn<T extends JudgeTable>(judges: T): z.ZodType<keyof T & string,
   });
 }
 
+/** The `eval.run` fields before the cross-field checks (callers that fill some fields themselves omit them). */
+export function evalRunFieldsFor<T extends JudgeTable>(judges: T) {
+  return z.object({
+    projectId: z.number().int().positive(),
+    name: z.string().trim().min(1).max(120).optional(),
+    model: ModelSpec,
+    suites: z.array(SuiteSpec).min(1).max(20),
+    /** Items per suite (a seeded random subset when the suite is larger). */
+    limit: z.number().int().min(1).optional(),
+    limitSeed: z.number().int().min(0).default(0),
+    judges: z.array(judgeIdIn(judges)).min(1).default(['keyword-start' as keyof T & string]),
+    judgeParams: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+    /**
+     * Reference prompts per harm category (BeaverTails layout) for inferring the categories of harmful
+     * prompts that have none (AdvBench); default: reference/beavertails-unsafe-prompts under a built-in
+     * suite's data folder, when it is there.
+     */
+    referenceDir: z.string().min(1).optional(),
+    /** A Llama Guard 3–style classifier model for the judges that need one. */
+    guardModel: ModelSpec.optional(),
+    sampling: Sampling.default({ maxNewTokens: 64, temperature: 0 }),
+    promptFormat: z.enum(['chat', 'raw']).default('chat'),
+    batchSize: z.number().int().min(1).max(256).default(8),
+  });
+}
+
 /**
  * Parameters of the `eval.run` job for a table of judges. A judge that needs a Llama Guard model
  * needs `guardModel`; a `guardModel` without such a judge adds the reply judge (as runs stored
@@ -91,44 +117,21 @@ function judgeIdIn<T extends JudgeTable>(judges: T): z.ZodType<keyof T & string,
  * against its row (defaults filled in).
  */
 export function evalRunParamsFor<T extends JudgeTable>(judges: T) {
-  return z
-    .object({
-      projectId: z.number().int().positive(),
-      name: z.string().trim().min(1).max(120).optional(),
-      model: ModelSpec,
-      suites: z.array(SuiteSpec).min(1).max(20),
-      /** Items per suite (a seeded random subset when the suite is larger). */
-      limit: z.number().int().min(1).optional(),
-      limitSeed: z.number().int().min(0).default(0),
-      judges: z.array(judgeIdIn(judges)).min(1).default(['keyword-start' as keyof T & string]),
-      judgeParams: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
-      /**
-       * Reference prompts per harm category (BeaverTails layout) for inferring the categories of harmful
-       * prompts that have none (AdvBench); default: reference/beavertails-unsafe-prompts under a built-in
-       * suite's data folder, when it is there.
-       */
-      referenceDir: z.string().min(1).optional(),
-      /** A Llama Guard 3–style classifier model for the judges that need one. */
-      guardModel: ModelSpec.optional(),
-      sampling: Sampling.default({ maxNewTokens: 64, temperature: 0 }),
-      promptFormat: z.enum(['chat', 'raw']).default('chat'),
-      batchSize: z.number().int().min(1).max(256).default(8),
-    })
-    .transform((p, ctx) => {
-      const chosen = [...new Set(p.judges)];
-      const guarded = chosen.filter((id) => (judges[id] as JudgeRow).guardModel);
-      if (p.guardModel && guarded.length === 0) chosen.push('llama-guard-3' as keyof T & string);
-      if (!p.guardModel) for (const id of guarded) ctx.addIssue({ code: 'custom', path: ['guardModel'], message: `judge ${id} needs a Llama Guard 3 model (guardModel)` });
-      for (const id of Object.keys(p.judgeParams ?? {})) {
-        if (!chosen.includes(JUDGE_ALIASES[id] ?? id)) ctx.addIssue({ code: 'custom', path: ['judgeParams', id], message: `parameters for ${id}, which is not among the judges (${chosen.join(', ')})` });
-      }
-      const judgeParams: Record<string, Record<string, unknown>> = {};
-      for (const id of chosen) {
-        const checked = checkMethodParams(judges, id, p.judgeParams?.[id], ctx, ['judgeParams', id]);
-        if (checked) judgeParams[id] = checked;
-      }
-      return { ...p, judges: chosen, judgeParams };
-    });
+  return evalRunFieldsFor(judges).transform((p, ctx) => {
+    const chosen = [...new Set(p.judges)];
+    const guarded = chosen.filter((id) => (judges[id] as JudgeRow).guardModel);
+    if (p.guardModel && guarded.length === 0) chosen.push('llama-guard-3' as keyof T & string);
+    if (!p.guardModel) for (const id of guarded) ctx.addIssue({ code: 'custom', path: ['guardModel'], message: `judge ${id} needs a Llama Guard 3 model (guardModel)` });
+    for (const id of Object.keys(p.judgeParams ?? {})) {
+      if (!chosen.includes(JUDGE_ALIASES[id] ?? id)) ctx.addIssue({ code: 'custom', path: ['judgeParams', id], message: `parameters for ${id}, which is not among the judges (${chosen.join(', ')})` });
+    }
+    const judgeParams: Record<string, Record<string, unknown>> = {};
+    for (const id of chosen) {
+      const checked = checkMethodParams(judges, id, p.judgeParams?.[id], ctx, ['judgeParams', id]);
+      if (checked) judgeParams[id] = checked;
+    }
+    return { ...p, judges: chosen, judgeParams };
+  });
 }
 
 /** Parameters of the `eval.run` job. */

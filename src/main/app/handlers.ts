@@ -8,6 +8,7 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
@@ -143,6 +144,10 @@ export function createHandlers(s: Services): Handlers {
       if (job.type !== 'train.run') throw new AppError('invalid_input', `Job ${jobId} is a ${job.type} job, not a training run`);
       return readTrainMetrics(trainRunDir(s.workspace, jobId));
     },
+
+    'merge.startSweep': (req) => startMergeSweep(s, req, access),
+    'merge.sweeps': ({ projectId }) => mergeSweeps(s, projectId),
+    'merge.sweep': ({ id }) => mergeSweepView(s, id),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

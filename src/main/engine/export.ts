@@ -66,15 +66,21 @@ function tokenizerMeta(model: LoadedModel): Record<string, GgufMetaInput> {
   return out;
 }
 
-/** Write `model` as a llama-architecture GGUF. Tensors are converted and written one at a time. */
-export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGgufOptions = {}): void {
+/** A llama-architecture GGUF for `model`: its metadata and tensors (GGUF names, HF source names, storage types). */
+export interface GgufExportPlan {
+  metadata: Record<string, GgufMetaInput>;
+  tensors: { name: string; dims: number[]; type: GgufWriteType; hfName: string; hfShape: number[] }[];
+}
+
+/** What exportGguf writes, without the data (the model merger writes its own). */
+export function ggufExportPlan(model: LoadedModel, opts: ExportGgufOptions = {}): GgufExportPlan {
   const c = model.config;
   if (c.architecture !== 'llama' && c.architecture !== 'mistral')
     throw new Error(`exportGguf: architecture ${c.architecture} is not supported yet (llama, mistral)`);
   if (c.ropeScaling) throw new Error('exportGguf: rope scaling is not supported yet');
   if (c.attentionBias) throw new Error('exportGguf: attention biases are not supported for the llama GGUF architecture');
   const type = opts.type ?? 'F16';
-  const meta: Record<string, GgufMetaInput> = {
+  const metadata: Record<string, GgufMetaInput> = {
     'general.architecture': 'llama',
     'general.name': opts.name ?? model.name,
     'general.file_type': { type: 'u32', value: opts.fileType ?? FILE_TYPE[type] },
@@ -93,25 +99,33 @@ export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGguf
     'llama.rope.freq_base': { type: 'f32', value: c.ropeTheta },
     ...tokenizerMeta(model),
   };
-  const tensors: (GgufTensorSource & { type: GgufWriteType })[] = [];
+  const tensors: GgufExportPlan['tensors'] = [];
   for (const [name, shape] of expectedWeightShapes(c)) {
     const gname = hfToGgufName(name);
     if (!gname) throw new Error(`exportGguf: no GGUF name for ${name}`);
     const is2d = shape.length === 2;
-    const qk = /self_attn\.(q|k)_proj\.weight$/.exec(name);
-    tensors.push({
-      name: gname,
-      dims: shape.slice().reverse(),
-      type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32',
-      data: () => {
-        const d = model.weights.f32(name);
-        return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, shape[1]!) : d;
-      },
-    });
+    tensors.push({ name: gname, hfName: name, hfShape: shape, dims: shape.slice().reverse(), type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32' });
   }
   if (opts.tensorTypes) {
     const chosen = opts.tensorTypes(tensors);
     for (const t of tensors) t.type = chosen.get(t.name) ?? t.type;
   }
-  writeGguf(outPath, meta, tensors);
+  return { metadata, tensors };
+}
+
+/** Write `model` as a llama-architecture GGUF. Tensors are converted and written one at a time. */
+export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGgufOptions = {}): void {
+  const c = model.config;
+  const plan = ggufExportPlan(model, opts);
+  const tensors: GgufTensorSource[] = plan.tensors.map(({ hfName, hfShape, ...t }) => {
+    const qk = /self_attn\.(q|k)_proj\.weight$/.exec(hfName);
+    return {
+      ...t,
+      data: () => {
+        const d = model.weights.f32(hfName);
+        return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, hfShape[1]!) : d;
+      },
+    };
+  });
+  writeGguf(outPath, plan.metadata, tensors);
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
-import { JUDGE_ALIASES, JUDGES, evalRunParamsFor, type JudgeRow, type JudgeTable, type SuiteMetrics } from '../../../shared/eval';
+import { JUDGE_ALIASES, JUDGES, evalRunParamsFor, type JudgeRow, type JudgeTable, type SuiteMetrics, type SuiteSpec } from '../../../shared/eval';
 import { runWithMetrics } from '../../app/evaluations';
 import { judgeIdsText } from '../../eval/judges';
 import { jobParams, parse, table, withServices, workspaceOption, type Command } from '../command';
@@ -70,13 +70,7 @@ export function evalCli(judges: JudgeTable = JUDGES) {
       const { values } = parse(argv, options, usage);
       if (!values.suite?.length) throw new AppError('invalid_input', `give at least one --suite\nusage: ${usage}`);
       const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
-      const suites = values.suite.map((s) => {
-        const m = /^(.*):(harmful|over-refusal|task)$/.exec(s);
-        if (m) return { file: resolve(m[1]!), kind: m[2] as 'harmful' | 'over-refusal' | 'task' };
-        if (existsSync(s)) throw new AppError('invalid_input', `--suite ${s}: a file needs its kind, e.g. ${s}:harmful`);
-        if (!dataDir) throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
-        return { builtin: s, dataDir };
-      });
+      const suites = suiteArgs(values.suite, dataDir);
       const model = values.http
         ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '' }
         : { kind: 'engine' as const, path: resolve(values.model ?? ''), ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) };
@@ -133,4 +127,15 @@ function metricRow(m: SuiteMetrics) {
     over_refusal: fmt(m.overRefusal),
     task: fmt(m.task),
   };
+}
+
+/** `--suite` values: a built-in suite id (needs the data folder) or FILE:KIND. */
+export function suiteArgs(values: readonly string[], dataDir: string | undefined): SuiteSpec[] {
+  return values.map((s) => {
+    const m = /^(.*):(harmful|over-refusal|task)$/.exec(s);
+    if (m) return { file: resolve(m[1]!), kind: m[2] as 'harmful' | 'over-refusal' | 'task' };
+    if (existsSync(s)) throw new AppError('invalid_input', `--suite ${s}: a file needs its kind, e.g. ${s}:harmful`);
+    if (!dataDir) throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
+    return { builtin: s, dataDir };
+  });
 }

@@ -6,6 +6,7 @@ import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
+import { mergeCommand } from './merge';
 import { modelCommand } from './model';
 import { projectsCommand } from './projects';
 import { selectCommand } from './select';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   evalCommand,
   trainCommand,
   modelCommand,
+  mergeCommand,
   generateCommand,
   infoCommand,
   serveCommand,

@@ -3,6 +3,8 @@
  * write: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), streamed to disk tensor by
  * tensor so a model larger than memory can be exported from a lazy tensor source. Tensors may also
  * be handed over already encoded (copied unchanged, e.g. by the quantizer for tensors it keeps).
+ * `encodeGgufHeader` alone serves writers that produce the tensor data themselves (the model merger;
+ * it also declares BF16).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { floatToHalf } from '../graph/builder';
@@ -146,8 +148,12 @@ function geometry(code: number): [number, number] {
   return g;
 }
 
-function typeCode(t: GgufTensorSource): number {
-  return 'rawType' in t ? t.rawType : WRITE_TYPE_CODE[t.type];
+/** A tensor as the header describes it: its storage type (BF16 only declared, never encoded here) or raw type code. */
+export type GgufTensorInfo = { name: string; dims: number[] } & ({ type: GgufWriteType | 'BF16' } | { rawType: number });
+
+function typeCode(t: GgufTensorInfo): number {
+  if ('rawType' in t) return t.rawType;
+  return t.type === 'BF16' ? GGML_TYPE.BF16 : WRITE_TYPE_CODE[t.type];
 }
 
 function encodeTensor(t: GgufTensorSource): Buffer {
@@ -173,15 +179,30 @@ function encodeTensor(t: GgufTensorSource): Buffer {
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
-export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+export interface GgufHeader {
+  /** magic … tensor infos, padded to the alignment: tensor data starts right after it */
+  bytes: Buffer;
+  /** each tensor's data offset from the end of the header */
+  offsets: number[];
+  /** bytes of each tensor's data */
+  sizes: number[];
+  /** the data section's length (padded) */
+  dataBytes: number;
+}
+
+/**
+ * Encode a GGUF v3 header. `rawMetadata` are whole key/value entries already encoded as GGUF stores
+ * them (copied verbatim from another file, keeping their exact value types); they come first.
+ */
+export function encodeGgufHeader(metadata: Record<string, GgufMetaInput>, tensors: GgufTensorInfo[], alignment = 32, rawMetadata: Buffer[] = []): GgufHeader {
   const h = new Out();
   h.push(Buffer.from('GGUF', 'latin1'));
   h.u32(3);
   h.u64(tensors.length);
   const meta = { ...metadata };
   if (alignment !== 32) meta['general.alignment'] = { type: 'u32', value: alignment };
-  h.u64(Object.keys(meta).length);
+  h.u64(Object.keys(meta).length + rawMetadata.length);
+  for (const raw of rawMetadata) h.push(raw);
   for (const [k, v0] of Object.entries(meta)) {
     const v = normMeta(v0);
     h.str(k);
@@ -198,6 +219,7 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
   }
   let off = 0;
   const offsets: number[] = [];
+  const sizes: number[] = [];
   for (const t of tensors) {
     const code = typeCode(t);
     const [bs, bb] = geometry(code);
@@ -208,15 +230,21 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
     h.u32(code);
     h.u64(off);
     offsets.push(off);
+    sizes.push(Math.ceil(n / bs) * bb);
     off += Math.ceil(n / bs) * bb;
     off = Math.ceil(off / alignment) * alignment;
   }
   const header = h.concat();
-  const pad = (Math.ceil(header.length / alignment) * alignment) - header.length;
+  const pad = Math.ceil(header.length / alignment) * alignment - header.length;
+  return { bytes: Buffer.concat([header, Buffer.alloc(pad)]), offsets, sizes, dataBytes: off };
+}
+
+/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
+export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+  const { bytes: header, offsets } = encodeGgufHeader(metadata, tensors, alignment);
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, header);
-    writeSync(fd, Buffer.alloc(pad));
     let pos = 0;
     tensors.forEach((t, i) => {
       if (pos < offsets[i]!) {
