@@ -3,8 +3,8 @@
  *
  *  - keyword-start:    refusal phrase at the start of the reply (XSTest's rule; lists: xstest)
  *  - keyword-anywhere: refusal phrase anywhere (GCG's rule; lists: gcg; noisy)
- *  - refusal-classifier: the curation refusal detector (src/main/detect: logistic regression over the
- *                      default static embedding + phrase flags)
+ *  - refusal-classifier: the curation refusal detector (src/main/detect: the shipped sequence detector
+ *                      over the reply's head in static word vectors + phrase flags)
  *  - task:             task scoring (GSM8K number, SST-2 label, exact/contains/regex)
  *  - llama-guard-3:    see llama-guard.ts
  *
@@ -12,8 +12,7 @@
  * infrastructure failures (e.g. a judge server that cannot be reached); content problems become
  * verdict labels.
  */
-import { detectRefusals, shippedRefusalClassifier } from '../detect/behaviour';
-import type { LinearClassifier } from '../detect/classifiers';
+import { type RefusalClassifier, detectRefusals, shippedRefusalClassifier } from '../detect/behaviour';
 import { type RefusalMatchMode, getRefusalRules } from '../detect/refusal-rules';
 import type { Embedder } from '../embed/types';
 import { LlamaGuardJudge } from './llama-guard';
@@ -74,9 +73,9 @@ export class ClassifierRefusalJudge implements Judge {
   readonly version: string;
   readonly kind = 'refusal' as const;
   private readonly embedder: Embedder;
-  private readonly classifier: LinearClassifier;
+  private readonly classifier: RefusalClassifier;
 
-  constructor(embedder: Embedder, classifier: LinearClassifier = shippedRefusalClassifier(), id = 'refusal-classifier') {
+  constructor(embedder: Embedder, classifier: RefusalClassifier = shippedRefusalClassifier(), id = 'refusal-classifier') {
     if (classifier.file.kind !== 'refusal') throw new Error(`classifier ${classifier.file.id} is a ${classifier.file.kind} classifier, not a refusal one`);
     if (classifier.file.embedderId !== embedder.id) {
       throw new Error(`classifier ${classifier.file.id} was trained with embedder "${classifier.file.embedderId}", not "${embedder.id}"`);
