@@ -2,10 +2,11 @@
 // `safetune` command: runs the built CLI (out/main/cli.js). Build it with `npm run build`.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nodeVersionProblem } from '../scripts/node-version.js';
 
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 12)) {
-  console.error(`safetune needs Node.js >= 22.12 (this is ${process.version}).`);
+const tooOld = nodeVersionProblem(fileURLToPath(new URL('../package.json', import.meta.url)));
+if (tooOld) {
+  console.error(tooOld);
   process.exit(1);
 }
 const cli = fileURLToPath(new URL('../out/main/cli.js', import.meta.url));

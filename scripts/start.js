@@ -3,25 +3,39 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitCodeOf, nodeVersionProblem } from './node-version.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const forceBrowser = args.includes('--browser');
 const passArgs = args.filter((a) => a !== '--browser');
 
+const tooOld = nodeVersionProblem(join(root, 'package.json'));
+if (tooOld) {
+  console.error(tooOld);
+  process.exit(1);
+}
+
 ensureBuilt();
 
 const electron = forceBrowser ? null : electronBinary();
-if (electron) {
-  const child = spawn(electron, [join(root, 'out', 'main', 'index.js'), ...passArgs], { stdio: 'inherit' });
-  child.on('exit', (code) => process.exit(code ?? 0));
-} else {
-  const child = spawn(process.execPath, [join(root, 'out', 'main', 'cli.js'), 'serve', ...passArgs], { stdio: 'inherit' });
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code) => process.exit(code ?? 0));
-}
+const child = electron
+  ? spawn(electron, [join(root, 'out', 'main', 'index.js'), ...passArgs], { stdio: 'inherit' })
+  : spawn(process.execPath, [join(root, 'out', 'main', 'cli.js'), 'serve', ...passArgs], { stdio: 'inherit' });
+// Pass stop signals on (the child shuts down cleanly), and end as the child ended: its exit code, or
+// 128 + the number of the signal that killed it — never 0 for a crash.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('error', (e) => {
+  console.error(`Could not start ${electron ?? 'browser mode'}: ${e.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  if (signal) console.error(`SafeTune Workbench ${electron ? 'window' : 'server'} was killed by ${signal}.`);
+  process.exit(exitCodeOf(code, signal, constants.signals));
+});
 
 /** Builds when out/ is missing or older than the sources. */
 function ensureBuilt() {

@@ -167,9 +167,11 @@ export const calls = {
         refusal: Rate,
         overRefusal: Rate,
         task: Rate,
+        /** Attack success per harm category over the run's harmful suites (primary judge). */
+        perCategory: z.array(z.object({ category: z.string(), attackSuccess: Rate })),
       }),
     ),
-    'Safety vs over-refusal vs utility, one row per run',
+    'Safety vs over-refusal vs utility, one row per run, with attack success per harm category',
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),

@@ -47,6 +47,12 @@ export const EvalRunParams = z.object({
   limit: z.number().int().min(1).optional(),
   limitSeed: z.number().int().min(0).default(0),
   judges: z.array(JudgeId).min(1).default(['keyword']),
+  /**
+   * Reference prompts per harm category (BeaverTails layout) for inferring the categories of harmful
+   * prompts that have none (AdvBench); default: reference/beavertails-unsafe-prompts under a built-in
+   * suite's data folder, when it is there.
+   */
+  referenceDir: z.string().min(1).optional(),
   /** A Llama Guard 3–style classifier model: adds a harm judge (safe/unsafe + categories, P(unsafe)). */
   guardModel: ModelSpec.optional(),
   sampling: Sampling.default({ maxNewTokens: 64, temperature: 0 }),
@@ -73,7 +79,10 @@ export const SuiteMetrics = z.object({
   overRefusal: Rate.nullable(),
   unsafeContrastRefusal: Rate.nullable(),
   task: Rate.nullable(),
+  /** Harmful suites: per harm category (canonical BeaverTails ids; "uncategorised" for prompts without one). */
   perCategory: z.array(z.object({ category: z.string(), items: z.number(), refusal: Rate.nullable(), attackSuccess: Rate.nullable() })),
+  /** Over-refusal suites: per prompt type the source names (XSTest's types), not harm categories. */
+  perPromptType: z.array(z.object({ promptType: z.string(), items: z.number(), expected: z.enum(['comply', 'refuse', 'mixed']), refusal: Rate })),
 });
 export type SuiteMetrics = z.infer<typeof SuiteMetrics>;
 

@@ -3,7 +3,7 @@ import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
 import { GenerateParams, MergeModelRequest } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
-import { TrainRunParams } from './train';
+import { TrainPreflightParams, TrainRunParams } from './train';
 
 /**
  * Parameters of every job type, one entry per type. The main process validates `jobs.start`
@@ -12,7 +12,7 @@ import { TrainRunParams } from './train';
 export const FileChecksumParams = z.object({
   /** Absolute path of the file to fingerprint (on the machine running the services). */
   path: z.string().min(1, 'path must not be empty'),
-  /** Size of each hashed block; the result lists one SHA-256 per block plus a digest over them. */
+  /** Size of each hashed block; the result lists one SHA-256 per block besides the whole file's SHA-256. */
   blockSizeBytes: z
     .number()
     .int()
@@ -26,9 +26,12 @@ export const FileChecksumResult = z.object({
   path: z.string(),
   sizeBytes: z.number().int().nonnegative(),
   blockSizeBytes: z.number().int().positive(),
+  /** SHA-256 of the whole file, lower-case hex: what `sha256sum FILE` prints. */
+  sha256: z.string(),
+  /** One SHA-256 per block of blockSizeBytes. */
   blockDigests: z.array(z.string()),
-  /** SHA-256 over the concatenated block digests: a fingerprint of the whole file. */
-  digest: z.string(),
+  /** SHA-256 over the concatenated block digests: depends on the block size, so it is not the file's SHA-256. */
+  blocksDigest: z.string(),
   mtimeMs: z.number(),
 });
 export type FileChecksumResult = z.infer<typeof FileChecksumResult>;
@@ -43,6 +46,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('eval.run'), params: EvalRunParams }),
   z.object({ type: z.literal('train.run'), params: TrainRunParams }),
   z.object({ type: z.literal('model.merge'), params: MergeModelRequest }),
+  z.object({ type: z.literal('train.preflight'), params: TrainPreflightParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

@@ -5,3 +5,8 @@ export const CONTENT_SECURITY_POLICY =
 
 /** Sent as a response header (browser mode, Electron responses): adds what a meta tag cannot carry. */
 export const CONTENT_SECURITY_POLICY_HEADER = `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'`;
+
+/** Browser mode's event stream speaks this WebSocket subprotocol (the server selects it). */
+export const EVENTS_PROTOCOL = 'safetune.v1';
+/** The page also offers `safetune.token.<token>`: how the upgrade carries the launch token (no cookie). */
+export const TOKEN_PROTOCOL_PREFIX = 'safetune.token.';

@@ -19,7 +19,10 @@ export const SelectionBudget = z.union([
   z.object({ fraction: z.number().gt(0).max(1) }).strict(),
 ]);
 
-/** Parameters of the `data.analyse` job: embeddings, behaviour types and (with references) categories. */
+/**
+ * Parameters of the `data.analyse` job: embeddings, and — by default according to the data set's
+ * role (ANALYSE_DEFAULTS) — behaviour types and harm categories. An option left out takes its role's default.
+ */
 export const DataAnalyseParams = z.object({
   projectId: z.number().int().positive(),
   datasetId: z.number().int().positive(),
@@ -28,9 +31,58 @@ export const DataAnalyseParams = z.object({
   /** A sentence-transformers ONNX folder for the prompt embeddings (default: the built-in static word vectors). */
   embedderPath: z.string().min(1).optional(),
   /** Every prompt in this data set is harmful (e.g. a safety pool built that way): skip the prompt-harm detector. */
-  promptsHarmful: z.boolean().default(false),
+  promptsHarmful: z.boolean().optional(),
+  /** Type each prompt/response pair T1–T4. */
+  typeBehaviour: z.boolean().optional(),
+  /** Infer harm categories of records without labels (needs referenceDir). */
+  inferCategories: z.boolean().optional(),
 });
 export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
+
+/** What Analyse does to a data set: its options once the role's defaults are filled in. */
+export interface AnalyseSettings {
+  promptsHarmful: boolean;
+  typeBehaviour: boolean;
+  inferCategories: boolean;
+}
+
+/** Analyse's defaults per role, with the one line the Data tab shows for each. */
+export const ANALYSE_DEFAULTS: Record<DatasetRole, AnalyseSettings & { summary: string }> = {
+  safety_pool: {
+    promptsHarmful: true,
+    typeBehaviour: true,
+    inferCategories: true,
+    summary: 'Safety pool: harmful by construction, so every prompt counts as harmful and only the reply decides T1 (refused) or T2; harm categories are inferred.',
+  },
+  task: {
+    promptsHarmful: false,
+    typeBehaviour: false,
+    inferCategories: false,
+    summary: 'Task data: embedded only; it needs no behaviour types or harm categories unless you ask for them.',
+  },
+  harmful_eval: {
+    promptsHarmful: true,
+    typeBehaviour: false,
+    inferCategories: true,
+    summary: 'Harmful evaluation prompts: harm categories are inferred; not typed (evaluation prompts carry no training replies).',
+  },
+  benign_eval: {
+    promptsHarmful: false,
+    typeBehaviour: false,
+    inferCategories: false,
+    summary: 'Benign evaluation prompts: embedded only; benign prompts get no harm categories or behaviour types.',
+  },
+};
+
+/** The options Analyse uses for a data set of `role`: the ones given, the role's defaults for the rest. */
+export function analyseSettings(role: DatasetRole, p: Pick<DataAnalyseParams, 'promptsHarmful' | 'typeBehaviour' | 'inferCategories'>): AnalyseSettings {
+  const d = ANALYSE_DEFAULTS[role];
+  return {
+    promptsHarmful: p.promptsHarmful ?? d.promptsHarmful,
+    typeBehaviour: p.typeBehaviour ?? d.typeBehaviour,
+    inferCategories: p.inferCategories ?? d.inferCategories,
+  };
+}
 
 /** Parameters of the `select.run` job. */
 export const SelectRunParams = z.object({

@@ -86,10 +86,147 @@ export type TrainMemoryEstimate = z.infer<typeof TrainMemoryEstimate>;
 export const TrainMetric = z.object({
   step: z.number().int(),
   maxSteps: z.number().int(),
+  /** Total loss: task cross-entropy plus every safety term. */
   loss: z.number(),
+  /** Cross-entropy on the step's task examples (replayed safety examples included). */
   taskLoss: z.number(),
+  /** Each safety term's share of the loss by name (der, der++, lwf, ewc, l2sp, agem); absent in runs before it was recorded. */
+  terms: z.record(z.string(), z.number()).optional(),
+  /** Response tokens the step trained on; absent in runs before it was recorded. */
+  tokens: z.number().int().nonnegative().optional(),
   lr: z.number(),
   gradNorm: z.number(),
   tokensPerSecond: z.number(),
 });
 export type TrainMetric = z.infer<typeof TrainMetric>;
+
+/** Which examples the training pre-flight looks at: the same ones a `train.run` with these settings trains on. */
+export const TrainPreflightParams = z.object({
+  projectId: z.number().int().positive(),
+  modelPath: z.string().min(1),
+  taskDatasetIds: z.array(z.number().int().positive()).optional(),
+  selectionId: z.number().int().positive().optional(),
+  template: z.enum(['alpaca', 'chat', 'plain']).default('alpaca'),
+});
+export type TrainPreflightParams = z.infer<typeof TrainPreflightParams>;
+
+const LengthCounts = z.array(z.tuple([z.number().int().nonnegative(), z.number().int().positive()]));
+
+/**
+ * Token lengths of a set of training examples as the trainer builds them (template, BOS and EOS
+ * included), before any truncation: enough to count, for any max tokens, how many keep their response.
+ */
+export const TokenLengthProfile = z.object({
+  examples: z.number().int().nonnegative(),
+  /** Examples whose response has no token at all: never trainable. */
+  emptyResponses: z.number().int().nonnegative(),
+  /** [tokens before the first response token (at least 1), examples], ascending; responses with tokens only. */
+  promptTokens: LengthCounts,
+  /** [prompt + response tokens, examples], ascending; responses with tokens only. */
+  totalTokens: LengthCounts,
+});
+export type TokenLengthProfile = z.infer<typeof TokenLengthProfile>;
+
+export const TrainPreflightResult = z.object({
+  modelPath: z.string(),
+  /** The model's context length: the largest max tokens worth suggesting. */
+  contextLength: z.number().int().positive(),
+  task: TokenLengthProfile,
+  /** The saved selection's examples; null without one. */
+  safety: TokenLengthProfile.nullable(),
+});
+export type TrainPreflightResult = z.infer<typeof TrainPreflightResult>;
+
+/** What truncating to `maxLength` tokens does to a set of examples. */
+export interface TruncationSummary {
+  examples: number;
+  /** Whole response kept. */
+  keepAll: number;
+  /** Some response tokens kept, the rest cut off. */
+  losePart: number;
+  /** No response token left to learn from (cut off entirely, or empty). */
+  loseAll: number;
+}
+
+function countAtMost(counts: ReadonlyArray<readonly [number, number]>, limit: number): number {
+  let n = 0;
+  for (const [len, c] of counts) if (len <= limit) n += c;
+  return n;
+}
+
+/**
+ * Truncation at `maxLength`: an example keeps min(maxLength, total) − prompt response tokens
+ * (the trainer's own count: positions ≥ 1 below maxLength whose token is a response token).
+ */
+export function truncationAt(p: TokenLengthProfile, maxLength: number): TruncationSummary {
+  const withTokens = p.examples - p.emptyResponses;
+  const keepAll = countAtMost(p.totalTokens, maxLength);
+  const loseAll = p.emptyResponses + (withTokens - countAtMost(p.promptTokens, maxLength - 1));
+  return { examples: p.examples, keepAll, losePart: p.examples - keepAll - loseAll, loseAll };
+}
+
+/**
+ * The smallest max tokens (a multiple of 8, at most `limit`) at which `share` of the examples with
+ * a response keep all of it; null when there are none.
+ */
+export function suggestMaxLength(p: TokenLengthProfile, share = 0.95, limit = Infinity): number | null {
+  const withTokens = p.examples - p.emptyResponses;
+  if (withTokens === 0) return null;
+  const need = Math.ceil(share * withTokens);
+  let n = 0;
+  for (const [len, c] of p.totalTokens) {
+    n += c;
+    if (n >= need) return Math.min(Math.max(8, Math.ceil(len / 8) * 8), limit);
+  }
+  return null;
+}
+
+/** Examples of two profiles together (task data with replayed safety examples). */
+export function combineProfiles(a: TokenLengthProfile, b: TokenLengthProfile): TokenLengthProfile {
+  const merge = (x: [number, number][], y: [number, number][]) => {
+    const m = new Map<number, number>(x);
+    for (const [len, c] of y) m.set(len, (m.get(len) ?? 0) + c);
+    return [...m.entries()].sort((p, q) => p[0] - q[0]) as [number, number][];
+  };
+  return {
+    examples: a.examples + b.examples,
+    emptyResponses: a.emptyResponses + b.emptyResponses,
+    promptTokens: merge(a.promptTokens, b.promptTokens),
+    totalTokens: merge(a.totalTokens, b.totalTokens),
+  };
+}
+
+/**
+ * Null when some example keeps a response token at `maxLength`; else why training on them would
+ * learn nothing, and what to change. `what` names one example ("task example").
+ */
+export function nothingToLearn(what: string, p: TokenLengthProfile, maxLength: number, contextLength: number): string | null {
+  const t = truncationAt(p, maxLength);
+  if (t.examples === 0 || t.loseAll < t.examples) return null;
+  if (p.examples === p.emptyResponses) return `none of the ${p.examples} ${what}s has a response token to learn from`;
+  const prompts = `${p.promptTokens[0]![0]}–${p.promptTokens.at(-1)![0]} tokens`;
+  const suggestion = suggestMaxLength(p, 0.95, contextLength);
+  const raise =
+    suggestion !== null && suggestion > maxLength
+      ? `raise max tokens per example to ${suggestion} (keeps 95% of the responses whole${suggestion === contextLength ? ', the model’s context length' : ''})`
+      : 'raise max tokens per example';
+  return `no ${what} keeps a response token at max tokens ${maxLength}: every response is cut off after the prompt (prompts take ${prompts}); ${raise} or shorten the prompts`;
+}
+
+/** Methods whose safety term works on the selection's responses (replay mixes them into the task data instead). */
+export const SAFETY_TERM_METHODS: readonly TrainMethod[] = ['der', 'der++', 'ewc', 'agem'];
+
+/**
+ * Why a run with these settings would learn nothing (the job refuses it; the Train tab disables
+ * Start), or null: no trained example keeps a response token, or the safety term's examples keep none.
+ */
+export function runBlockedReason(r: Pick<TrainPreflightResult, 'task' | 'safety' | 'contextLength'>, method: TrainMethod, maxLength: number): string | null {
+  const trained = method === 'replay' && r.safety ? combineProfiles(r.task, r.safety) : r.task;
+  const none = nothingToLearn(method === 'replay' ? 'task or replayed safety example' : 'task example', trained, maxLength, r.contextLength);
+  if (none) return none;
+  if (r.safety && SAFETY_TERM_METHODS.includes(method)) {
+    const noSafety = nothingToLearn('safety example', r.safety, maxLength, r.contextLength);
+    if (noSafety) return `${method} would preserve nothing: ${noSafety}`;
+  }
+  return null;
+}

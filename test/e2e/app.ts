@@ -6,11 +6,17 @@ import { repoRoot } from '../helpers/shared';
 
 export const resultsDir = join(repoRoot, 'test-results');
 
-/** Starts the built app in browser mode (as `npm run serve` does) on a fresh workspace. */
-export async function startApp(workspace: string): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+/**
+ * Starts the built app in browser mode (as `npm run serve` does) on a fresh workspace. `url` is the
+ * printed start-up URL, with the launch token in its fragment (`http://127.0.0.1:PORT/#token=…`).
+ */
+export async function startApp(
+  workspace: string,
+  extraArgs: string[] = [],
+): Promise<{ url: string; origin: string; token: string; child: ChildProcess; stop: () => Promise<void> }> {
   const cli = join(repoRoot, 'out', 'main', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm run test:e2e does)`);
-  const child = spawn(process.execPath, [cli, 'serve', '--workspace', workspace, '--no-open'], {
+  const child = spawn(process.execPath, [cli, 'serve', '--workspace', workspace, '--no-open', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CI: '1' },
   });
@@ -20,7 +26,7 @@ export async function startApp(workspace: string): Promise<{ url: string; child:
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`browser mode did not start:\n${out}`)), 20_000);
     const check = () => {
-      const m = /at (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+      const m = /at (http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -29,8 +35,11 @@ export async function startApp(workspace: string): Promise<{ url: string; child:
     child.stdout!.on('data', check);
     child.once('exit', (code) => reject(new Error(`browser mode exited with ${code}:\n${out}`)));
   });
+  const [origin, token] = url.split('/#token=') as [string, string];
   return {
     url,
+    origin,
+    token,
     child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -77,12 +77,25 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
   it('analyses the pool: behaviour types and harm categories appear in the records', async () => {
     await page.getByLabel('Reference prompts folder (for category inference)').fill(refs!);
     await page.getByRole('button', { name: 'Analyse bianchi_safety_only_data_Instructions.json' }).click();
+    // A safety pool's defaults: typed, every prompt harmful, categories inferred.
+    const dialog = page.getByRole('dialog', { name: 'Analyse bianchi_safety_only_data_Instructions.json' });
+    expect(await dialog.getByLabel(/Every prompt is harmful/).isChecked()).toBe(true);
+    expect(await dialog.getByLabel(/Type each pair/).isChecked()).toBe(true);
+    expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(true);
+    await screenshot(page, 'curation-0-analyse-defaults');
+    await dialog.getByRole('button', { name: 'Start analysis' }).click();
     await waitForJob(page, 'Analyse data set');
     await page.getByLabel('Behaviour').selectOption('T1');
     await expect.poll(async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '', { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
     const firstRow = page.getByRole('table', { name: 'Records' }).getByRole('row').nth(1);
     await expect.poll(() => firstRow.getByRole('cell').nth(5).textContent()).toBe('T1');
     await screenshot(page, 'curation-1-records');
+    // Defaults by role: no benign types in a pool that is harmful by construction.
+    for (const t of ['T3', 'T4']) {
+      await page.getByLabel('Behaviour').selectOption(t);
+      await expect.poll(async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '', { timeout: 20_000 }).toBe('0 records');
+    }
+    await page.getByLabel('Behaviour').selectOption('T1');
   });
 
   it('shows the embedding map of the pool, coloured by category or behaviour, with hover text', async () => {
@@ -132,6 +145,26 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     const poolPrompts = new Set((JSON.parse(readFileSync(pool!, 'utf8')) as { instruction: string }[]).map((r) => r.instruction.trim()));
     expect(lines.filter((l) => poolPrompts.has(l.instruction.trim())).length).toBeGreaterThanOrEqual(50);
     await screenshot(page, 'curation-3-exported');
+  });
+
+  it('analyses task data with its defaults: embedded, no behaviour types, no harm categories', async () => {
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByRole('button', { name: 'Analyse alpaca_en_demo.json' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Analyse alpaca_en_demo.json' });
+    expect(await dialog.getByLabel(/Type each pair/).isChecked()).toBe(false);
+    expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(false);
+    await dialog.getByRole('button', { name: 'Start analysis' }).click();
+    await expect.poll(() => page.locator('li.job', { hasText: 'Analyse data set' }).count(), { timeout: 20_000 }).toBe(2);
+    await waitForJob(page, 'Analyse data set');
+    // the Records card's filter (the embedding map below has its own)
+    await page.getByLabel('Data set', { exact: true }).first().selectOption({ label: 'alpaca_en_demo.json (Task data)' });
+    const count = async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '';
+    await page.getByLabel('Behaviour').selectOption('');
+    await expect.poll(count, { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
+    const all = await count();
+    await page.getByLabel('Behaviour').selectOption('untyped');
+    await expect.poll(count, { timeout: 20_000 }).toBe(all);
+    await screenshot(page, 'curation-4-task-untyped');
   });
 
   it('raised no console errors', () => {

@@ -65,6 +65,15 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     expect(kOf(await adv.locator('[data-metric="attackSuccess"]').textContent())).toBeGreaterThanOrEqual(5);
     const xs = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="xstest"][data-judge="keyword-start"]');
     expect(await xs.locator('[data-metric="overRefusal"]').textContent()).toMatch(/\(\d+\/\d+\)/);
+    // AdvBench prompts get harm categories (inferred from the data folder's reference prompts); XSTest's types are prompt types.
+    const perCat = page.getByRole('table', { name: 'Per-category metrics' });
+    const advCats = await perCat.locator('tr[data-suite="advbench"]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-category')));
+    expect(advCats.length).toBeGreaterThan(0);
+    expect(advCats).not.toContain('uncategorised');
+    expect(await perCat.locator('tr[data-suite="xstest"]').count()).toBe(0);
+    await page.getByText('Per prompt type (over-refusal suites)').click();
+    expect(await page.getByRole('table', { name: 'Per-prompt-type metrics' }).locator('tr[data-suite="xstest"]').count()).toBeGreaterThan(0);
+    await page.getByRole('list', { name: 'Suite notes' }).getByText(/advbench: harm categories of 6 item\(s\) inferred/).waitFor();
     await screenshot(page, 'eval-1-metrics');
   });
 
@@ -101,6 +110,29 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     // attack_success k/n in the CSV reflect the corrected verdict: at most 5 of 6.
     expect(Number(six[8])).toBeLessThanOrEqual(5);
     expect(Number(six[9])).toBe(6);
+  });
+
+  it('shows attack success per harm category side by side, against a chosen base run, and exports it', async () => {
+    const heat = page.getByRole('table', { name: 'Attack success per harm category' });
+    await heat.waitFor();
+    expect(await heat.locator('thead th').count()).toBe(3);
+    const rows = heat.locator('tbody tr');
+    expect(await rows.count()).toBeGreaterThan(0);
+    expect(await heat.locator('tbody tr[data-category="uncategorised"]').count()).toBe(0);
+    const base = await page.getByLabel('Base run').inputValue();
+    const other = (await heat.locator('thead th[data-run-id]').evaluateAll((hs) => hs.map((h) => h.getAttribute('data-run-id')))).find((id) => id !== base)!;
+    // every category both runs measured shows a signed difference in the other run's cell, none in the base run's
+    expect(await heat.locator(`td[data-run-id="${base}"] .delta`).count()).toBe(0);
+    await page.getByLabel('Base run').selectOption(other);
+    expect(await heat.locator(`td[data-run-id="${other}"] .delta`).count()).toBe(0);
+    await heat.scrollIntoViewIfNeeded();
+    await screenshot(page, 'eval-4-category-heatmap');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export category CSV' }).click()]);
+    const file = join(resultsDir, 'compare-categories.csv');
+    await download.saveAs(file);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^category,category_name,run_\\d+_attack_success,.*_minus_run_${other}$`));
+    expect(lines).toHaveLength((await rows.count()) + 1);
   });
 
   it('raised no console errors', () => {

@@ -1,4 +1,5 @@
-import { closeSync, openSync, ftruncateSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,12 @@ afterAll(async () => {
   await app?.stop();
   cleanup?.();
 });
+
+async function sha256Of(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 describe('foundation in browser mode', () => {
   it('creates, lists, renames and persists a project', async () => {
@@ -91,6 +98,12 @@ describe('foundation in browser mode', () => {
     expect(await first.getAttribute('data-state')).toBe('succeeded');
     expect(await first.locator('.job-percent').textContent()).toBe('100%');
     expect([...seen].some((v) => v > 0 && v < 100)).toBe(true);
+    // The card shows the file's real SHA-256 (what sha256sum prints), not the block digest.
+    const result = page.getByRole('definition').getByTestId('sha256');
+    await result.waitFor();
+    expect(await result.textContent()).toBe(await sha256Of(bigFile));
+    await result.scrollIntoViewIfNeeded();
+    await screenshot(page, 'foundation-3b-checksum-result');
 
     await page.getByRole('button', { name: 'Start fingerprint' }).click();
     const second = page.locator('li.job[data-job-id="2"]');

@@ -39,6 +39,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       readOptional(spec.params.adapterPath, 'the LoRA adapter');
       return spec;
     case 'train.run':
+    case 'train.preflight':
       read(spec.params.modelPath, 'the model');
       return spec;
     case 'eval.run': {
@@ -48,6 +49,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
         if ('builtin' in s) void a.readable(s.dataDir, 'the suite data folder', { depth: 2 });
         else read(s.file, 'the suite file');
       }
+      readOptional(p.referenceDir, 'the reference prompts folder');
       const model = confineModel(p.model, a, 'the model');
       const guardModel = p.guardModel && confineModel(p.guardModel, a, 'the judge model');
       return { type: 'eval.run', params: { ...p, model, ...(guardModel ? { guardModel } : {}) } };

@@ -1,3 +1,4 @@
+import { getHarmTaxonomy } from '../data/taxonomy';
 import { computeMetrics, rate } from '../eval';
 import type { EvalRecord } from '../eval/types';
 import type { Services } from './services';
@@ -67,11 +68,42 @@ export function runResults(s: Services, id: number, suiteId: string | undefined,
   };
 }
 
-/** One comparable row per run (its summary), for the Compare tab. */
+/**
+ * Attack success per harm category, pooled over the run's harmful suites for its primary judge (as
+ * the headline attack success is): canonical category ids in taxonomy order, "uncategorised" last.
+ */
+export function perCategoryAttackSuccess(metrics: Metrics, judge: string | null): { category: string; attackSuccess: RateT }[] {
+  const tally = new Map<string, { k: number; n: number }>();
+  for (const m of metrics) {
+    if (m.suiteKind !== 'harmful' || m.judgeId !== judge) continue;
+    for (const c of m.perCategory) {
+      if (!c.attackSuccess) continue;
+      const t = tally.get(c.category) ?? { k: 0, n: 0 };
+      t.k += c.attackSuccess.k;
+      t.n += c.attackSuccess.n;
+      tally.set(c.category, t);
+    }
+  }
+  const order = getHarmTaxonomy().ids;
+  const rank = (c: string) => (c === 'uncategorised' ? order.length + 1 : order.includes(c) ? order.indexOf(c) : order.length);
+  return [...tally.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([category, t]) => ({ category, attackSuccess: rate(t.k, t.n) }));
+}
+
+/** One comparable row per run (its summary and per-category attack success), for the Compare tab. */
 export function compareRuns(s: Services, ids: readonly number[]) {
   return ids.map((id) => {
     const run = runWithMetrics(s, id);
     const { judge, ...rates } = run.summary;
-    return { runId: id, name: run.name, generator: run.generator, judge, examples: run.results, ...rates };
+    return {
+      runId: id,
+      name: run.name,
+      generator: run.generator,
+      judge,
+      examples: run.results,
+      ...rates,
+      perCategory: perCategoryAttackSuccess(run.metrics, judge),
+    };
   });
 }

@@ -11,7 +11,6 @@ import { exportTrainingMix } from './exportMix';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
-import { trainingMemory } from './trainMemory';
 
 /** Job types the contract can start (their parameters carry paths the access policy checks). */
 const JOB_TYPES = new Set<string>(JobSpec.options.map((o) => o.shape.type.value));
@@ -133,9 +132,10 @@ export function createHandlers(s: Services): Handlers {
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
 
+    // reads an untrusted model header: in a one-shot worker with a heap cap and a time limit
     'train.estimateMemory': (p) => {
       access.readable(p.modelPath, 'the model');
-      return trainingMemory(p);
+      return s.jobs.runTask('train.estimateMemory', p);
     },
 
     'train.metrics': ({ jobId }) => {

@@ -236,6 +236,23 @@ export class DatasetStore {
     for (const r of rows) stmt.run(r.behaviour, r.confidence, r.harm, r.refusal, r.id);
   }
 
+  /** Drops the detector's behaviour types of a data set (Analyse without typing); a user's correction stays. */
+  clearDetectorBehaviour(datasetId: number): number {
+    return this.db
+      .prepare(
+        `UPDATE records SET behaviour = NULL, behaviour_confidence = NULL, harmful_score = NULL, refusal_score = NULL, behaviour_source = 'none'
+         WHERE dataset_id = ? AND behaviour_source = 'detector'`,
+      )
+      .run(datasetId).changes;
+  }
+
+  /** Drops inferred categories of a data set (Analyse without category inference); labels and corrections stay. */
+  clearInferredCategories(datasetId: number): number {
+    return this.db
+      .prepare(`UPDATE records SET categories = '[]', category_scores = NULL, category_source = 'none' WHERE dataset_id = ? AND category_source = 'inferred'`)
+      .run(datasetId).changes;
+  }
+
   /** Inferred categories; labelled or user-corrected categories are kept. */
   setInferredCategories(rows: readonly { id: number; categories: string[]; scores: Record<string, number> }[]): void {
     const stmt = this.db.prepare(

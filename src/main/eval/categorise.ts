@@ -3,7 +3,13 @@
  * with the curation category detector (src/main/detect/categories: kNN over BeaverTails' reference
  * prompts in the default static embedding), so per-category refusal / attack-success rates are
  * possible. Inferred categories are marked on each item (meta.categoriesInferred) and in the suite's
- * notes; items that already have categories keep them.
+ * notes; items that already have categories (the suite's own labels, mapped to the taxonomy) keep them.
+ *
+ * Only harmful suites get harm categories: an over-refusal suite's prompt types (XSTest's) are not
+ * harm categories. The reference prompts are needed: the shipped per-category centroids
+ * (resources/taxonomy/reference-centroids.v1.json) are for Cossim, and as a classifier they place
+ * the true category first for 30.6% of held-out BeaverTails prompts, below the 45.5% of always
+ * answering the largest category (bench/RESULTS.md), so they are not used to label anything.
  */
 import type { EmbeddedReferences, InferOptions } from '../detect/categories';
 import type { Embedder } from '../embed/types';
@@ -25,6 +31,19 @@ export interface InferSuiteCategoriesOptions extends InferOptions {
 export async function loadCategoryReferences(dir: string, embedder: Embedder): Promise<EmbeddedReferences> {
   const d = await detector();
   return d.embedReferences(await d.loadReferencePrompts(dir), embedder);
+}
+
+/** Prompts of a harmful suite that have no harm category (the ones worth inferring). */
+export function uncategorisedHarmful(suite: Suite): number {
+  return suite.kind === 'harmful' ? suite.items.filter((it) => it.categories.length === 0).length : 0;
+}
+
+/** The suite without the harm categories it lacks, with a note saying why they are missing and how to get them. */
+export function noteMissingCategories(suite: Suite): Suite {
+  const n = uncategorisedHarmful(suite);
+  if (!n) return suite;
+  const note = `${n} prompt(s) have no harm category and none were inferred: give a folder of reference prompts per harm category (BeaverTails layout) to infer them`;
+  return { ...suite, notes: [...suite.notes, note] };
 }
 
 export async function inferSuiteCategories(suite: Suite, opts: InferSuiteCategoriesOptions): Promise<Suite> {

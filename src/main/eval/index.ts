@@ -40,7 +40,7 @@ export {
   type TaskLoadOptions,
 } from './suites';
 export { recordsToCsv, recordsToJsonl } from './export';
-export { inferSuiteCategories, loadCategoryReferences, type InferSuiteCategoriesOptions } from './categorise';
+export { inferSuiteCategories, loadCategoryReferences, noteMissingCategories, uncategorisedHarmful, type InferSuiteCategoriesOptions } from './categorise';
 export { extractFinalNumber, extractSentiment, parseNumber, scoreGsm8k, scoreSst2, scoreTask, type TaskScore } from './scoring';
 export { ClassifierRefusalJudge, JUDGE_IDS, KeywordRefusalJudge, TaskJudge, createJudge, type KeywordJudgeOptions } from './judges';
 export {
@@ -71,6 +71,7 @@ export {
   type CategoryMetrics,
   type EffectiveVerdict,
   type MetricsOptions,
+  type PromptTypeMetrics,
   type Rate,
   type SuiteMetrics,
 } from './metrics';

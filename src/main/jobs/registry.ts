@@ -7,6 +7,7 @@ import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
 import { modelMergeJob } from './types/modelMerge';
 import { selectRunJob } from './types/selectRun';
+import { trainPreflightJob } from './types/trainPreflight';
 import { trainRunJob } from './types/trainRun';
 
 /** Every built-in job type. A new job type: add its params to src/shared/jobs.ts and its module here. */
@@ -20,4 +21,5 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   evalRunJob,
   trainRunJob,
   modelMergeJob,
+  trainPreflightJob,
 ];

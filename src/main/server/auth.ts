@@ -1,5 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { TOKEN_PROTOCOL_PREFIX } from '../../shared/security';
+
+/**
+ * Browser mode's access checks. The per-launch token travels only where no other local origin can
+ * read it: the `Authorization: Bearer` header of API calls, and a WebSocket subprotocol on the
+ * event stream. No cookie (cookies are shared by every port of 127.0.0.1) and no `?token=` query
+ * (it would end up in logs, history and Referer headers).
+ */
 
 /** A fresh 256-bit token for one launch. */
 export function newToken(): string {
@@ -13,25 +21,32 @@ export function tokensEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb) && a.length === b.length;
 }
 
-export function cookieName(port: number): string {
-  // Cookies are not isolated by port: the port in the name keeps two servers apart.
-  return `safetune_token_${port}`;
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string') return null;
+  const m = /^Bearer +(\S+) *$/i.exec(auth);
+  return m ? m[1]! : null;
 }
 
-/** The token a request presents: Authorization header, then cookie, then `?token=`. */
-export function presentedToken(req: IncomingMessage, port: number): string | null {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  const cookies = req.headers.cookie;
-  if (cookies) {
-    const name = cookieName(port) + '=';
-    for (const part of cookies.split(';')) {
-      const c = part.trim();
-      if (c.startsWith(name)) return decodeURIComponent(c.slice(name.length));
-    }
+/** The token a WebSocket upgrade presents: the bearer header (non-browser clients) or the token subprotocol. */
+export function upgradeToken(req: IncomingMessage): string | null {
+  const bearer = bearerToken(req);
+  if (bearer) return bearer;
+  for (const p of offeredProtocols(req)) {
+    if (p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p.slice(TOKEN_PROTOCOL_PREFIX.length);
   }
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  return url.searchParams.get('token');
+  return null;
+}
+
+/** The subprotocols of a `Sec-WebSocket-Protocol` header. */
+function offeredProtocols(req: IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  if (typeof header !== 'string') return [];
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** Host must name this loopback server (defeats DNS rebinding). */

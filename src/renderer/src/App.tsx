@@ -1,6 +1,7 @@
 import { useContext } from 'react';
 import { HashRouter, Link, NavLink, Route, Routes } from 'react-router';
 import { useCall, useEvent } from './api/hooks';
+import { ConnectionGate } from './components/ConnectionGate';
 import { AppInfoContext } from './components/PathField';
 import { JobsPanel } from './jobs/JobsPanel';
 import { FoldersPage } from './pages/FoldersPage';
@@ -9,6 +10,14 @@ import { ModelsPage } from './pages/ModelsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 
 export function App() {
+  return (
+    <ConnectionGate>
+      <Workbench />
+    </ConnectionGate>
+  );
+}
+
+function Workbench() {
   const { data: info } = useCall('app.info', {});
   return (
     <AppInfoContext.Provider value={info ?? null}>

@@ -67,10 +67,12 @@ describe('access through the contract (browser mode and desktop IPC share these 
       { type: 'engine.generate', params: { modelPath: model, prompt: 'hi' } },
       { type: 'engine.generate', params: { modelPath: join(s.workspace, 'm.gguf'), adapterPath: '/etc', prompt: 'hi' } },
       { type: 'train.run', params: { projectId, modelPath: model } },
+      { type: 'train.preflight', params: { projectId, modelPath: model } },
       { type: 'model.merge', params: { modelPath: model, adapterPath: join(s.workspace, 'runs') } },
       { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: model }, suites: [{ builtin: 'xstest', dataDir: s.workspace }] } },
       { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ builtin: 'xstest', dataDir: '/etc' }] } },
       { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ file: '/etc/passwd', kind: 'harmful' }] } },
+      { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ builtin: 'xstest', dataDir: s.workspace }], referenceDir: '/etc' } },
       {
         type: 'eval.run',
         params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, guardModel: { kind: 'engine', path: model }, suites: [{ builtin: 'xstest', dataDir: s.workspace }] },

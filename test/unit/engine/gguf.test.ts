@@ -81,14 +81,15 @@ describe('GGUF reader', () => {
 
   it('reports truncated, corrupt and unsupported files clearly', () => {
     const p = join(dir, 'ok.gguf');
-    writeGguf(p, { 'general.architecture': 'llama' }, [{ name: 'w', dims: [8, 8], type: 'F32', data: () => new Float32Array(64) }]);
+    // rows of 256: a whole number of K-quant blocks, so the type patch below stays a valid header
+    writeGguf(p, { 'general.architecture': 'llama' }, [{ name: 'w', dims: [256, 2], type: 'F32', data: () => new Float32Array(512) }]);
     const full = readFileSync(p);
     const trunc = join(dir, 'trunc.gguf');
     writeFileSync(trunc, full.subarray(0, full.length - 100));
     expect(() => readGguf(trunc)).toThrow(/trunc\.gguf: truncated file: tensor w/);
     const trunc2 = join(dir, 'trunc2.gguf');
     writeFileSync(trunc2, full.subarray(0, 30));
-    expect(() => readGguf(trunc2)).toThrow(/trunc2\.gguf: truncated file while reading/);
+    expect(() => readGguf(trunc2)).toThrow(/trunc2\.gguf: truncated or corrupt file: tensor count is 1, but only 14 bytes are left/);
     const bad = join(dir, 'bad.gguf');
     writeFileSync(bad, Buffer.concat([Buffer.from('GGML'), full.subarray(4)]));
     expect(() => readGguf(bad)).toThrow(/bad\.gguf: not a GGUF file/);
@@ -103,6 +104,10 @@ describe('GGUF reader', () => {
     expect(g2.tensorMap.get('w')!.typeName).toBe('Q4_K');
     expect(() => readTensorF32(g2, 'w')).toThrow(/q4k\.gguf: tensor w uses quantisation type Q4_K/);
     expect(() => readTensorF32(g2, 'nope')).toThrow(GgufError);
+    // rows that do not divide into blocks are refused with the header (as llama.cpp does)
+    patched.writeBigUInt64LE(100n, nameAt + 1 + 4);
+    writeFileSync(qk, patched);
+    expect(() => readGguf(qk)).toThrow(/q4k\.gguf: corrupt tensor info for w: rows of 100 elements do not divide into Q4_K blocks of 256/);
   });
 });
 

@@ -9,7 +9,7 @@ describe('fuzz harness', () => {
     const kinds = ['accept', 'rejectNamed', 'rejectUnnamed', 'hang', 'accept', 'crash', 'accept', 'bloat', 'accept'];
     const out = await runFuzz(
       kinds.map((loader, i) => ({ id: `case ${i}`, loader, file: `/data/input-${i}.jsonl` })),
-      { loadersModule, timeoutMs: 3000, rssLimitMb: 300 },
+      { loadersModule, timeoutMs: 10_000, rssLimitMb: 300 },
     );
     expect(out.map((o) => o.status)).toEqual(['accepted', 'rejected', 'rejected', 'hung', 'accepted', 'crashed', 'accepted', 'memory', 'accepted']);
     expect(out[1]!.namesFile).toBe(true);

@@ -1,4 +1,7 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { compareRuns, runWithMetrics } from '../../../src/main/app/evaluations';
 import type { Services } from '../../../src/main/app/services';
 import { calls } from '../../../src/shared/contract';
@@ -58,6 +61,29 @@ describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned b
     expect(x.overRefusal!.n + x.unsafeContrastRefusal!.n).toBe(12);
     expect(records.every((r) => r.response.length > 0 || r.verdicts[0]!.label === 'empty')).toBe(true);
     expect(run.suites).toHaveLength(1);
+  });
+
+  it('gives AdvBench prompts harm categories of the taxonomy, and XSTest prompt types, not categories', async () => {
+    const runId = s.evaluations.runs(projectId)[0]!.id;
+    const run = runWithMetrics(s, runId);
+    const taxonomy = getHarmTaxonomy().ids;
+    const adv = s.evaluations.records(runId, 'advbench');
+    // inferred from reference/beavertails-unsafe-prompts under the data folder
+    expect(adv.every((r) => r.categories.length > 0 && r.categories.every((c) => taxonomy.includes(c)))).toBe(true);
+    const m = run.metrics.find((x) => x.suiteId === 'advbench' && x.judgeId === 'keyword-start')!;
+    expect(m.perCategory.length).toBeGreaterThan(1);
+    expect(m.perCategory.map((c) => c.category).every((c) => taxonomy.includes(c))).toBe(true);
+    expect(m.perCategory.reduce((n, c) => n + c.items, 0)).toBeGreaterThanOrEqual(12);
+    const x = run.metrics.find((y) => y.suiteId === 'xstest' && y.judgeId === 'keyword-start')!;
+    expect(x.perCategory).toEqual([]);
+    const xsTypes = new Set(s.evaluations.records(runId, 'xstest').flatMap((r) => r.sourceCategories));
+    expect(x.perPromptType.map((t) => t.promptType).sort()).toEqual([...xsTypes].sort());
+    expect(x.perPromptType.reduce((n, t) => n + t.items, 0)).toBe(12);
+    const described = JSON.stringify(run.suites);
+    expect(described).toMatch(/harm categories of 12 item\(s\) inferred/);
+    // Compare: the run's attack success per harm category, the same counts as the suite's.
+    const [row] = compareRuns(s, [runId]);
+    expect(row!.perCategory).toEqual(m.perCategory.map((c) => ({ category: c.category, attackSuccess: c.attackSuccess })));
   });
 
   it('applies a correction to the metrics, and removing it restores them', async () => {
@@ -130,5 +156,21 @@ describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned b
     const done = await s.jobs.waitFor(job.id, 60_000);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/stories260K\.gguf/);
+  });
+
+  it('says so when a data folder has no reference prompts to infer AdvBench categories from', async () => {
+    const t = tempDir();
+    try {
+      mkdirSync(join(t.dir, 'harmful'));
+      copyFileSync(join(data!, 'harmful', 'advbench_harmful_behaviors.csv'), join(t.dir, 'harmful', 'advbench_harmful_behaviors.csv'));
+      const job = s.jobs.enqueue('eval.run', params({ suites: [{ builtin: 'advbench', dataDir: t.dir }], limit: 2 }), projectId);
+      const done = await s.jobs.waitFor(job.id, 300_000);
+      expect(done.error).toBeNull();
+      const run = runWithMetrics(s, (done.result as { runId: number }).runId);
+      expect(run.metrics[0]!.perCategory.map((c) => c.category)).toEqual(['uncategorised']);
+      expect(JSON.stringify(run.suites)).toMatch(/2 prompt\(s\) have no harm category and none were inferred/);
+    } finally {
+      t.cleanup();
+    }
   });
 });

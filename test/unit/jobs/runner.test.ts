@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
 import type { Services } from '../../../src/main/app/services';
+import { fingerprintFile } from '../../../src/main/data/fingerprint';
+import { DEFAULT_JOB_HEAP_MB } from '../../../src/main/jobs/define';
 import { tempDir, testServices } from '../../helpers/services';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -62,6 +64,51 @@ describe('job runner', () => {
     expect(young(plain)).toBeGreaterThan(3);
   });
 
+  it("caps every job worker's heap: its job type's cap or the default, and SAFETUNE_JOB_HEAP_MB over both", async () => {
+    const heap = (j: Job) => (j.result as { maxOldGenerationSizeMb: number }).maxOldGenerationSizeMb;
+    const { s } = setup();
+    expect(heap(await s.jobs.waitFor(s.jobs.enqueue('test.limits', {}).id))).toBe(96);
+    expect(heap(await s.jobs.waitFor(s.jobs.enqueue('test.nolimits', {}).id))).toBe(DEFAULT_JOB_HEAP_MB);
+    process.env.SAFETUNE_JOB_HEAP_MB = '300';
+    try {
+      const { s: s2 } = setup();
+      expect(heap(await s2.jobs.waitFor(s2.jobs.enqueue('test.limits', {}).id))).toBe(300);
+      expect(heap(await s2.jobs.waitFor(s2.jobs.enqueue('test.nolimits', {}).id))).toBe(300);
+      process.env.SAFETUNE_JOB_HEAP_MB = 'lots';
+      expect(() => setup()).toThrowError(/SAFETUNE_JOB_HEAP_MB must be a whole number of megabytes \(at least 64\), got "lots"/);
+    } finally {
+      delete process.env.SAFETUNE_JOB_HEAP_MB;
+    }
+  });
+
+  it('fails a job that runs out of memory with its limit, does not resume it, and keeps the app running', async () => {
+    const { s } = setup();
+    const hog = await s.jobs.waitFor(s.jobs.enqueue('test.hog', { stopAtMb: 600 }).id, 60_000);
+    expect(hog.state).toBe('failed');
+    expect(hog.error).toMatch(/^ran out of memory \(limit 64 MB\) and was stopped: its input is too large or damaged for this job/);
+    expect(hog).toMatchObject({ failure: 'out_of_memory', resumable: false });
+    expect(() => s.jobs.resume(hog.id)).toThrowError(new RegExp(`Job ${hog.id} ran out of memory and would again if resumed`));
+    expect(s.jobs.get(hog.id).state).toBe('failed');
+    // the runner and its process carry on
+    expect((await s.jobs.waitFor(s.jobs.enqueue('test.steps', { steps: 2, stepMs: 1 }).id)).state).toBe('succeeded');
+  });
+
+  it('does not offer resume for a job that failed on an invalid or missing input, and does after a passing error', async () => {
+    const { s } = setup();
+    const run = async (kind: string) => s.jobs.waitFor(s.jobs.enqueue('test.badInput', { kind }).id);
+    const invalid = await run('invalid');
+    expect(invalid).toMatchObject({ state: 'failed', error: '/data/model.gguf: corrupt header', failure: 'invalid_input', resumable: false });
+    expect(() => s.jobs.resume(invalid.id)).toThrowError(/failed on input that cannot be used, and would fail the same way if resumed/);
+    const missing = await run('missing');
+    expect(missing).toMatchObject({ state: 'failed', failure: 'invalid_input', resumable: false });
+    expect(missing.error).toMatch(/ENOENT.*\/nonexistent\/safetune\/input\.jsonl/);
+    const glitch = await run('glitch');
+    expect(glitch).toMatchObject({ state: 'failed', error: 'the disk hiccuped', failure: 'error', resumable: true });
+    expect(s.jobs.resume(glitch.id)).toMatchObject({ failure: null, resumable: false });
+    // the kind is stored with the job
+    expect(s.jobs.list({ limit: 10 }).find((j) => j.id === invalid.id)).toMatchObject({ failure: 'invalid_input', resumable: false });
+  });
+
   it('reports an ETA while running', async () => {
     const { s } = setup();
     const job = s.jobs.enqueue('test.steps', { steps: 20, stepMs: 40 });
@@ -85,6 +132,7 @@ describe('job runner', () => {
     const done = await s.jobs.waitFor(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toBe('step 2 failed on purpose');
+    expect(done).toMatchObject({ failure: 'error', resumable: true });
     expect(steps(s, job.id)).toEqual([0, 1]);
   });
 
@@ -177,6 +225,21 @@ describe('job runner', () => {
     expect(s2.jobs.get(job.id).state).toBe('interrupted');
   });
 
+  it('on close, waits a bounded time for a job that ignores cancellation, then terminates it as interrupted', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const s1 = testServices(t.dir, { cancelGraceMs: 300 });
+    const job = s1.jobs.enqueue('test.spin', { ms: 30_000 });
+    await until(() => s1.jobs.get(job.id).progress.message === 'spinning');
+    const started = Date.now();
+    await s1.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const s2 = testServices(t.dir, { runJobs: false });
+    cleanups.push(() => s2.close());
+    expect(s2.jobs.get(job.id).state).toBe('interrupted');
+    expect(s2.jobs.events(job.id, 100).map((e) => e.message)).toContainEqual(expect.stringMatching(/did not stop within 300 ms of closing/));
+  });
+
   it('refuses a second job-running process on the same workspace', () => {
     const { dir } = setup();
     expect(() => testServices(dir)).toThrowError(/Another SafeTune Workbench process/);
@@ -195,7 +258,30 @@ describe('file.checksum job', () => {
     expect(done.state).toBe('succeeded');
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     const blocks = [0, 1, 2, 3, 4].map((i) => sha(readFileSync(file).subarray(i * 65536, (i + 1) * 65536)));
-    expect(done.result).toMatchObject({ sizeBytes: 300_000, blockDigests: blocks, digest: sha(Buffer.from(blocks.join(''))) });
+    expect(done.result).toMatchObject({
+      sizeBytes: 300_000,
+      sha256: sha(readFileSync(file)),
+      blockDigests: blocks,
+      blocksDigest: sha(Buffer.from(blocks.join(''))),
+    });
+  });
+
+  it("reports the whole file's SHA-256 after resuming from a block checkpoint", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const file = join(dir, 'data.bin');
+    const data = Buffer.alloc(200_000, 3);
+    writeFileSync(file, data);
+    const info = statSync(file);
+    const blocks = [0, 1, 2, 3].map((i) => createHash('sha256').update(data.subarray(i * 65536, (i + 1) * 65536)).digest('hex'));
+    const seen: number[] = [];
+    const fp = await fingerprintFile(file, 65536, {
+      resume: { sizeBytes: info.size, mtimeMs: info.mtimeMs, blockDigests: blocks.slice(0, 2) },
+      onBlock: (done) => seen.push(done),
+    });
+    expect(seen).toEqual([3, 4]);
+    expect(fp.blockDigests).toEqual(blocks);
+    expect(fp.sha256).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
   it('fails clearly on a missing file', async () => {
@@ -204,6 +290,7 @@ describe('file.checksum job', () => {
     const done = await s.jobs.waitFor(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/Cannot read .*nope\.jsonl: ENOENT/);
+    expect(done).toMatchObject({ failure: 'invalid_input', resumable: false });
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
 import { runGeneration } from '../../../src/main/engine/session';
 import { readTrainMetrics } from '../../../src/main/jobs/types/trainRun';
+import { suggestMaxLength, truncationAt, type TrainPreflightResult } from '../../../src/shared/train';
 import { sharedPath } from '../../helpers/shared';
 import { tempDir, testServices } from '../../helpers/services';
 
@@ -70,10 +71,71 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     expect(s.jobs.get(id).state).toBe('succeeded');
   });
 
-  it('trains with DER++ on the saved safety selection', async () => {
+  it('trains with DER++ on the saved safety selection, recording the task loss and the DER++ term of each step', async () => {
     const { done } = await run({ method: 'der++', selectionId, maxSteps: 4, batchSize: 2 });
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
+    const metrics = readTrainMetrics((done.result as { runDir: string }).runDir);
+    expect(metrics).toHaveLength(4);
+    for (const m of metrics) {
+      expect(m.tokens).toBeGreaterThan(0);
+      expect(Object.keys(m.terms!)).toEqual(['der++']);
+      expect(m.loss).toBeCloseTo(m.taskLoss + m.terms!['der++']!, 5);
+    }
+  });
+
+  it('pre-flight: counts what survives truncation with the model’s tokenizer, as the run would tokenise it', async () => {
+    const job = s.jobs.enqueue('train.preflight', { projectId, modelPath: stories, selectionId, template: 'plain' }, projectId);
+    const done = await s.jobs.waitFor(job.id, 60_000);
+    expect(done.error).toBeNull();
+    const r = done.result as TrainPreflightResult;
+    expect(r.contextLength).toBeGreaterThan(0);
+    expect(r.task.examples).toBe(4);
+    expect(r.safety!.examples).toBe(4);
+    expect(truncationAt(r.task, 256)).toEqual({ examples: 4, keepAll: 4, losePart: 0, loseAll: 0 });
+    const shortestPrompt = r.task.promptTokens[0]![0];
+    expect(truncationAt(r.task, shortestPrompt)).toMatchObject({ keepAll: 0, losePart: 0, loseAll: 4 });
+    expect(suggestMaxLength(r.task)).toBe(Math.ceil(r.task.totalTokens.at(-1)![0] / 8) * 8);
+  });
+
+  it('refuses to start when every response is cut off at max tokens, naming a value that would work', async () => {
+    const other = s.projects.create('long prompts').id;
+    const file = join(dir, 'long.jsonl');
+    const rows = ['cat', 'dog', 'owl'].map((a) => ({ prompt: `Please write a long and careful story about a ${a} who lives in a small house near the river.`, response: `The ${a} was happy.` }));
+    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
+    expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
+    const job = s.jobs.enqueue('train.run', { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 3, batchSize: 2, maxLength: 16 }, other);
+    const done = await s.jobs.waitFor(job.id, 120_000);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/^no task example keeps a response token at max tokens 16: every response is cut off after the prompt \(prompts take \d+–\d+ tokens\); raise max tokens per example to \d+/);
+    expect(existsSync(join(dir, 'runs', `train-${job.id}`, 'adapter'))).toBe(false);
+    // DER's buffer cut away entirely: the method would preserve nothing
+    const der = await run({ method: 'der', selectionId, maxSteps: 2, maxLength: 8 });
+    expect(der.done.state).toBe('failed');
+    expect(der.done.error).toMatch(/^(no task example|der would preserve nothing: no safety example) keeps a response token at max tokens 8/);
+  });
+
+  it('fails, writing no adapter, when no step had a response token to train on', async () => {
+    // One short example among long ones passes the pre-check; the seeded order never samples it.
+    const other = s.projects.create('mostly long').id;
+    const file = join(dir, 'mostly-long.jsonl');
+    const rows = Array.from({ length: 40 }, (_, i) => ({ prompt: `Please write a long and careful story number ${i} about an animal near the river.`, response: 'Done.' }));
+    rows.push({ prompt: 'Hi', response: 'Hello.' });
+    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
+    expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
+    const job = s.jobs.enqueue('train.run', { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 2, batchSize: 1, maxLength: 24, seed: 0 }, other);
+    const done = await s.jobs.waitFor(job.id, 120_000);
+    const runDir = join(dir, 'runs', `train-${job.id}`);
+    const metrics = readTrainMetrics(runDir);
+    expect(metrics.map((m) => [m.tokens, m.taskLoss])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/^the run learned nothing: none of its 2 steps had a response token to train on \(task loss 0 throughout\)/);
+    expect(existsSync(join(runDir, 'adapter'))).toBe(false);
   });
 
   it('resumes a cancelled run from its last checkpoint with a contiguous loss curve', async () => {

@@ -6,7 +6,8 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
-  'data analyse --project ID --dataset ID [--references DIR]   [--workspace DIR] [--json]';
+  'data analyse --project ID --dataset ID [--references DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no]   [--workspace DIR] [--json]\n' +
+  "  (analyse options left out follow the data set's role: a safety pool is typed with every prompt harmful, task data is only embedded)";
 
 /** Imports and analyses data sets as recorded jobs, in this process. */
 export const dataCommand: Command = {
@@ -16,7 +17,17 @@ export const dataCommand: Command = {
   async run(argv, env) {
     const { values, positionals } = parse(
       argv,
-      { ...workspaceOption, project: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, dataset: { type: 'string' }, references: { type: 'string' } },
+      {
+        ...workspaceOption,
+        project: { type: 'string' },
+        role: { type: 'string' },
+        name: { type: 'string' },
+        dataset: { type: 'string' },
+        references: { type: 'string' },
+        type: { type: 'string' },
+        'prompts-harmful': { type: 'string' },
+        categories: { type: 'string' },
+      },
       usage,
     );
     const [sub, file] = positionals;
@@ -32,7 +43,14 @@ export const dataCommand: Command = {
       params = { projectId, path: resolve(file), role: role.data, ...(values.name ? { name: values.name } : {}) };
     } else if (sub === 'analyse') {
       type = 'data.analyse';
-      params = { projectId, datasetId: Number(values.dataset), ...(values.references ? { referenceDir: resolve(values.references) } : {}) };
+      params = {
+        projectId,
+        datasetId: Number(values.dataset),
+        ...(values.references ? { referenceDir: resolve(values.references) } : {}),
+        ...yesNo('typeBehaviour', '--type', values.type),
+        ...yesNo('promptsHarmful', '--prompts-harmful', values['prompts-harmful']),
+        ...yesNo('inferCategories', '--categories', values.categories),
+      };
     } else {
       throw new AppError('invalid_input', `unknown subcommand "${sub ?? ''}"\nusage: ${usage}`);
     }
@@ -50,6 +68,13 @@ export const dataCommand: Command = {
     });
   },
 };
+
+/** An optional yes/no flag as a job option (absent: the role's default). */
+function yesNo(key: string, flag: string, v: string | undefined): Record<string, boolean> {
+  if (v === undefined) return {};
+  if (v !== 'yes' && v !== 'no') throw new AppError('invalid_input', `${flag} must be yes or no, not "${v}"`);
+  return { [key]: v === 'yes' };
+}
 
 function summarise(r: unknown): string {
   return Object.entries(r as Record<string, unknown>)

@@ -8,7 +8,7 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME) --suite ID|FILE:KIND [--suite …] ' +
-  '[--judge keyword|keyword-anywhere|refusal-classifier …] [--guard-model PATH] [--data DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
+  '[--judge keyword|keyword-anywhere|refusal-classifier …] [--guard-model PATH] [--data DIR] [--references DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
 
 const CLI_PROJECT = 'CLI evaluations';
 
@@ -29,6 +29,7 @@ export const evalCommand: Command = {
         suite: { type: 'string', multiple: true },
         judge: { type: 'string', multiple: true },
         data: { type: 'string' },
+        references: { type: 'string' },
         limit: { type: 'string' },
         'max-tokens': { type: 'string', default: '64' },
         raw: { type: 'boolean', default: false },
@@ -64,6 +65,7 @@ export const evalCommand: Command = {
         suites,
         ...(values.limit ? { limit: Number(values.limit) } : {}),
         judges,
+        ...(values.references ? { referenceDir: resolve(values.references) } : {}),
         ...(values['guard-model'] ? { guardModel: { kind: 'engine', path: resolve(values['guard-model']) } } : {}),
         sampling: { maxNewTokens: Number(values['max-tokens']), temperature: 0 },
         promptFormat: values.raw ? 'raw' : 'chat',

@@ -26,13 +26,17 @@ export interface TokenizeOptions {
   maxLength?: number;
 }
 
+/** The prompt's tokens (BOS included when asked) and the response's (EOS appended when asked). */
+function encodeParts(tok: TextTokenizer, ex: PromptResponse, opts: TokenizeOptions): { prompt: number[]; response: number[] } {
+  const prompt = tok.encode(ex.prompt, { addSpecial: opts.addBos ?? true });
+  const eos = (opts.addEos ?? true) && tok.eosIds.length ? [tok.eosIds[0]!] : [];
+  return { prompt, response: [...tok.encode(ex.response, { addSpecial: false }), ...eos] };
+}
+
 /** Tokenise a prompt/response pair (already chat-formatted if wanted) into a TrainExample. */
 export function tokenizeExample(tok: TextTokenizer, ex: PromptResponse, opts: TokenizeOptions = {}): TrainExample {
-  const bos = opts.addBos ?? true;
-  const p = tok.encode(ex.prompt, { addSpecial: bos });
-  const r = tok.encode(ex.response, { addSpecial: false });
-  const eos = (opts.addEos ?? true) && tok.eosIds.length ? [tok.eosIds[0]!] : [];
-  let ids = [...p, ...r, ...eos];
+  const { prompt: p, response } = encodeParts(tok, ex, opts);
+  let ids = [...p, ...response];
   let mask = ids.map((_, i) => (opts.lossOn === 'all' ? (i > 0 ? 1 : 0) : i >= p.length ? 1 : 0));
   if (opts.maxLength && ids.length > opts.maxLength) {
     ids = ids.slice(0, opts.maxLength);
@@ -88,6 +92,17 @@ export function makeBatch(examples: TrainExample[], opts: { padId?: number; maxL
     }
   });
   return { batch: B, seq: S, inputIds, attentionMask, positionIds, labels, labelMask, tokens };
+}
+
+/**
+ * Token counts of a pair as tokenizeExample builds it, before truncation: `prompt` = tokens before
+ * the first response token (BOS and template included), `total` = prompt + response (+ EOS).
+ * With loss on the response, truncating to L tokens keeps max(0, min(L, total) − max(prompt, 1))
+ * target tokens (targetTokens of the truncated example).
+ */
+export function exampleLengths(tok: TextTokenizer, ex: PromptResponse, opts: Omit<TokenizeOptions, 'maxLength' | 'lossOn'> = {}): { prompt: number; total: number } {
+  const { prompt, response } = encodeParts(tok, ex, opts);
+  return { prompt: prompt.length, total: prompt.length + response.length };
 }
 
 /** Count of target tokens an example contributes. */

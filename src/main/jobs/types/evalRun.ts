@@ -1,11 +1,12 @@
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
 import { AccessStore } from '../../db/access';
 import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
-import { engineCacheDir } from '../workspaceResources';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
   runId: number;
@@ -28,6 +29,7 @@ export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
   type: 'eval.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: EvalRunParams,
   title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
   run: (p, ctx) => evaluate(p, null, ctx),
@@ -65,6 +67,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items`);
     suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
   }
+  await categoriseHarmful(p, suites, ctx);
 
   ctx.progress(null, 'loading the model');
   const cacheDir = engineCacheDir(ctx.db);
@@ -120,6 +123,42 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   } finally {
     await release();
   }
+}
+
+/**
+ * Harm categories for the harmful suites' prompts that have none (AdvBench; STL items tagged
+ * "crime"), inferred in place with the curation detector against the reference prompts, so
+ * per-category attack success is measured; without reference prompts the suite says so in its notes.
+ */
+async function categoriseHarmful(p: EvalRunParams, suites: Suite[], ctx: JobContext<Checkpoint>): Promise<void> {
+  const eval_ = await import('../../eval');
+  if (!suites.some((s) => eval_.uncategorisedHarmful(s) > 0)) return;
+  const dir = referenceFolder(p);
+  if (!dir) {
+    suites.forEach((s, i) => (suites[i] = eval_.noteMissingCategories(s)));
+    ctx.log('harm categories of uncategorised harmful prompts not inferred: no reference prompts folder was given or found under the data folder');
+    return;
+  }
+  ctx.progress(null, 'inferring harm categories');
+  const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
+  const references = await referenceCentroids(ctx as JobContext<unknown>, embedder, dir, false, 0, 0);
+  for (let i = 0; i < suites.length; i++) {
+    const n = eval_.uncategorisedHarmful(suites[i]!);
+    if (!n) continue;
+    suites[i] = await eval_.inferSuiteCategories(suites[i]!, { embedder, references });
+    ctx.log(`${suites[i]!.id}: harm categories of ${n} prompt(s) inferred from the reference prompts in ${dir}`);
+  }
+}
+
+/** The reference prompts folder given, or the one under a built-in suite's data folder. */
+function referenceFolder(p: EvalRunParams): string | null {
+  if (p.referenceDir) return p.referenceDir;
+  for (const s of p.suites) {
+    if (!('builtin' in s)) continue;
+    const dir = join(s.dataDir, 'reference', 'beavertails-unsafe-prompts');
+    if (existsSync(dir)) return dir;
+  }
+  return null;
 }
 
 /** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */

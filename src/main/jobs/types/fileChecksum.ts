@@ -10,12 +10,15 @@ interface Checkpoint {
 }
 
 /**
- * Fingerprints a data file: one SHA-256 per block and a digest over the block digests. Resumable
- * block by block; imports use the same fingerprint to recognise a file they have already seen.
+ * Fingerprints a file: the SHA-256 of the whole file (streamed), one SHA-256 per block and a digest
+ * over the block digests. Resumable block by block; imports use the block digest to recognise a file
+ * they have already seen.
  */
 export const fileChecksumJob = defineJob<FileChecksumParams, Checkpoint, FileChecksumResult>({
   type: 'file.checksum',
   heavy: true,
+  /** hashing streams the file block by block: the heap holds one digest per block */
+  heapMb: 512,
   params: FileChecksumParams,
   title: (p) => `Fingerprint ${p.path.split(/[\\/]/).pop()}`,
   run: (params, ctx) => checksum(params, null, ctx),
@@ -40,8 +43,9 @@ async function checksum(params: FileChecksumParams, cp: Checkpoint | null, ctx: 
     path: params.path,
     sizeBytes: fp.sizeBytes,
     blockSizeBytes: fp.blockSizeBytes,
+    sha256: fp.sha256,
     blockDigests: fp.blockDigests,
-    digest: fp.digest,
+    blocksDigest: fp.blocksDigest,
     mtimeMs: fp.mtimeMs,
   };
 }

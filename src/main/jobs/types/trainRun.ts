@@ -1,10 +1,10 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { TrainRunParams, type TrainMetric } from '../../../shared/train';
-import { DatasetStore } from '../../db/datasets';
-import { SelectionStore } from '../../db/selections';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { runBlockedReason, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import type { LoadedModel } from '../../engine';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
+import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
 
 interface Checkpoint {
   runDir: string;
@@ -18,9 +18,6 @@ export interface TrainRunResult {
   taskExamples: number;
   safetyExamples: number;
 }
-
-const ALPACA = (prompt: string) =>
-  `Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n${prompt}\n\n### Response:\n`;
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
 export function trainRunDir(workspace: string, jobId: number): string {
@@ -37,6 +34,27 @@ export function readTrainMetrics(runDir: string): TrainMetric[] {
 }
 
 /**
+ * Refuses a run that cannot learn: no task example (replayed safety examples included) keeps a
+ * response token at the run's max tokens, or a method's safety examples keep none (DER, EWC and
+ * A-GEM would preserve nothing). Logs how many examples lose part or all of their response.
+ */
+async function checkSomethingToLearn(p: TrainRunParams, model: LoadedModel, task: PromptResponse[], safety: PromptResponse[], ctx: JobContext<Checkpoint>): Promise<void> {
+  ctx.progress(null, 'counting response tokens that survive truncation');
+  const profiles = {
+    task: await lengthProfile(model, p.template, task, ctx.throwIfCancelled),
+    safety: safety.length ? await lengthProfile(model, p.template, safety, ctx.throwIfCancelled) : null,
+  };
+  const blocked = runBlockedReason({ ...profiles, contextLength: model.config.maxPositions }, p.method, p.maxLength);
+  if (blocked) throw new Error(blocked);
+  for (const [what, prof] of [['task', profiles.task], ['safety', profiles.safety]] as const) {
+    if (!prof) continue;
+    const t = truncationAt(prof, p.maxLength);
+    ctx.log(`${what} examples at max tokens ${p.maxLength}: ${t.keepAll} keep their whole response, ${t.losePart} lose part of it, ${t.loseAll} lose all of it`);
+    if (t.loseAll > 0.25 * t.examples) ctx.log(`warning: ${t.loseAll} of ${t.examples} ${what} examples (${Math.round((100 * t.loseAll) / t.examples)}%) have no response token left at max tokens ${p.maxLength}`);
+  }
+}
+
+/**
  * LoRA fine-tuning on the project's task data, optionally with a continual-learning term that
  * preserves safety (replay of a saved selection, DER/DER++, LwF, EWC, L2-SP, A-GEM). Checkpoints
  * (adapter + optimiser + data cursor + RNG) are written atomically every `checkpointEvery` steps
@@ -46,6 +64,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   type: 'train.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
   run: (p, ctx) => train(p, ctx),
@@ -63,23 +82,16 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
 
   ctx.progress(null, 'loading the model and data');
   const model = engine.loadModel(p.modelPath);
-  const data = new DatasetStore(ctx.db);
-  const task = data.roleRecords(p.projectId, 'task', p.taskDatasetIds).filter((r) => r.response.trim() !== '');
+  const { task, safety } = trainingRecords(ctx.db, p);
   if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
-  const safety = p.selectionId ? new SelectionStore(ctx.db).items(p.selectionId).filter((r) => r.response.trim() !== '') : [];
   const needsSafety = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(p.method);
   if (needsSafety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
+  await checkSomethingToLearn(p, model, task, safety, ctx);
 
-  const render = (prompt: string) => {
-    if (p.template === 'alpaca') return ALPACA(prompt);
-    if (p.template === 'chat') return engine.applyChatTemplate(model, [{ role: 'user', content: prompt }]);
-    return prompt;
-  };
-  const tokenize = (r: { prompt: string; response: string }) =>
-    T.tokenizeExample(model.tokenizer, { prompt: render(r.prompt), response: r.response }, { maxLength: p.maxLength, addBos: p.template !== 'chat' });
+  const { render, addBos } = await trainingText(model, p.template);
+  const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos });
   let taskEx = task.map(tokenize);
   const safetyEx = safety.map(tokenize);
-  if (taskEx.every((e) => !(e.lossMask ?? []).some((m) => m === 1))) throw new Error(`every task example is longer than maxLength ${p.maxLength}: no response tokens left to learn`);
 
   const terms: import('../../engine/train').TrainingTerm[] = [];
   let distill: import('../../engine/train').DistillSpec | undefined;
@@ -152,6 +164,8 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
           maxSteps: m.maxSteps,
           loss: m.loss,
           taskLoss: m.taskLoss,
+          terms: m.terms,
+          tokens: m.tokens,
           lr: m.lr,
           gradNorm: m.gradNorm,
           tokensPerSecond: m.tokensPerSecond,
@@ -164,6 +178,13 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
       shouldStop: ctx.cancelled,
     });
     if (res.stopped) ctx.throwIfCancelled();
+    const learned = readTrainMetrics(runDir);
+    if (learned.length > 0 && learned.every((m) => m.tokens === 0)) {
+      throw new Error(
+        `the run learned nothing: none of its ${learned.length} steps had a response token to train on (task loss 0 throughout), ` +
+          `so no adapter is written; raise max tokens per example (${p.maxLength}) so that responses survive truncation`,
+      );
+    }
     const adapterPath = join(runDir, 'adapter');
     trainer.exportAdapter(adapterPath);
     return { runDir, adapterPath, steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { AppError } from '../../../shared/errors';
-import { api, type CallInput, type CallName, type CallOutput, type EventName, type EventPayload } from './client';
+import { api, connection, type CallInput, type CallName, type CallOutput, type ConnectionSnapshot, type EventName, type EventPayload } from './client';
 
 export interface CallState<T> {
   data: T | undefined;
@@ -9,8 +9,17 @@ export interface CallState<T> {
   reload: () => void;
 }
 
-/** Runs a contract call and re-runs it when `key` changes; exposes loading and error states. */
+/** Where the page stands with the workbench (browser mode; always connected in the desktop app). */
+export function useConnection(): ConnectionSnapshot {
+  return useSyncExternalStore(connection.subscribe, connection.snapshot);
+}
+
+/**
+ * Runs a contract call and re-runs it when `key` changes or the connection comes back after a loss
+ * (events were missed meanwhile); exposes loading and error states.
+ */
 export function useCall<N extends CallName>(name: N, input: CallInput<N>, key: unknown[] = []): CallState<CallOutput<N>> {
+  const { generation } = useConnection();
   const [data, setData] = useState<CallOutput<N>>();
   const [error, setError] = useState<AppError | null>(null);
   const [loading, setLoading] = useState(true);
@@ -34,7 +43,7 @@ export function useCall<N extends CallName>(name: N, input: CallInput<N>, key: u
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [name, tick, ...key]);
+  }, [name, tick, generation, ...key]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };

@@ -1,5 +1,8 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent } from 'react';
 import { DATASET_ROLE_LABELS, type DataRecord, type Dataset, type DatasetRole } from '../../../shared/data';
+import type { Job } from '../../../shared/domain';
+import type { FileChecksumResult } from '../../../shared/jobs';
+import { ANALYSE_DEFAULTS, analyseSettings, type AnalyseSettings } from '../../../shared/select';
 import { api } from '../api/client';
 import { PathField } from '../components/PathField';
 import { useAction, useCall, useEvent } from '../api/hooks';
@@ -144,14 +147,14 @@ function DatasetsCard({
   onChanged: () => void;
 }) {
   const [showRejected, setShowRejected] = useState<Dataset | null>(null);
+  const [analysing, setAnalysing] = useState<Dataset | null>(null);
   const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [embedderPath, setEmbedderPath] = useState(() => localStorage.getItem('safetune.embedderPath') ?? '');
-  const [promptsHarmful, setPromptsHarmful] = useState(false);
   const remove = useAction(async (id: number) => {
     await api.call('data.deleteDataset', { id });
     onChanged();
   });
-  const analyse = useAction(async (d: Dataset) => {
+  const analyse = useAction(async (d: Dataset, settings: AnalyseSettings) => {
     const dir = referenceDir.trim();
     const enc = embedderPath.trim();
     localStorage.setItem('safetune.referenceDir', dir);
@@ -159,9 +162,10 @@ function DatasetsCard({
     await api.call('jobs.start', {
       spec: {
         type: 'data.analyse',
-        params: { projectId: d.projectId, datasetId: d.id, promptsHarmful, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
+        params: { projectId: d.projectId, datasetId: d.id, ...settings, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
       },
     });
+    setAnalysing(null);
   });
   return (
     <Card title="Data sets">
@@ -173,7 +177,7 @@ function DatasetsCard({
         placeholder="/data/beavertails-unsafe-prompts"
         value={referenceDir}
         onChange={(e) => setReferenceDir(e.target.value)}
-        hint="One file of prompts per harm category (BeaverTails layout). Without it, Analyse types behaviour only."
+        hint="One file of prompts per harm category (BeaverTails layout). Without it, Analyse infers no harm categories."
       />
       <PathField
         kinds={['folder']}
@@ -184,10 +188,14 @@ function DatasetsCard({
         onChange={(e) => setEmbedderPath(e.target.value)}
         hint="A sentence-transformers ONNX folder for prompt embeddings (categories, map, PSS, Cossim). Empty: the built-in word vectors."
       />
-      <label className="checkbox">
-        <input type="checkbox" checked={promptsHarmful} onChange={(e) => setPromptsHarmful(e.target.checked)} /> Every prompt of the data set I analyse is
-        harmful (skip the prompt-harm detector; only refusals decide T1 vs T2)
-      </label>
+      <div className="role-defaults" aria-label="What Analyse does by default">
+        <p className="small">What Analyse does by default (you can change it before each analysis):</p>
+        <ul className="small muted">
+          {(Object.keys(ANALYSE_DEFAULTS) as DatasetRole[]).map((r) => (
+            <li key={r}>{ANALYSE_DEFAULTS[r].summary}</li>
+          ))}
+        </ul>
+      </div>
       <ListState loading={loading} items={datasets} loadingLabel="Loading data sets" emptyTitle="No data imported yet" empty="Import task data and a safety pool to start.">
         {(list) => (
         <table className="table" aria-label="Data sets">
@@ -215,7 +223,7 @@ function DatasetsCard({
                 </td>
                 <td className="row-actions">
                   {d.state === 'ready' && (
-                    <Button variant="ghost" onClick={() => void analyse.run(d)} aria-label={`Analyse ${d.name}`}>
+                    <Button variant="ghost" onClick={() => setAnalysing(d)} aria-label={`Analyse ${d.name}`}>
                       Analyse
                     </Button>
                   )}
@@ -235,7 +243,68 @@ function DatasetsCard({
         )}
       </ListState>
       {showRejected && <RejectionsDialog dataset={showRejected} onClose={() => setShowRejected(null)} />}
+      {analysing && (
+        <AnalyseDialog
+          key={analysing.id}
+          dataset={analysing}
+          hasReferences={referenceDir.trim() !== ''}
+          busy={analyse.pending}
+          onStart={(settings) => void analyse.run(analysing, settings)}
+          onClose={() => setAnalysing(null)}
+        />
+      )}
     </Card>
+  );
+}
+
+/** Analyse's options for one data set, preset to its role's defaults. */
+function AnalyseDialog({
+  dataset,
+  hasReferences,
+  busy,
+  onStart,
+  onClose,
+}: {
+  dataset: Dataset;
+  hasReferences: boolean;
+  busy: boolean;
+  onStart: (s: AnalyseSettings) => void;
+  onClose: () => void;
+}) {
+  const defaults = ANALYSE_DEFAULTS[dataset.role];
+  const [settings, setSettings] = useState<AnalyseSettings>(() => analyseSettings(dataset.role, {}));
+  const toggle = (key: keyof AnalyseSettings) => (e: ChangeEvent<HTMLInputElement>) => setSettings((s) => ({ ...s, [key]: e.target.checked }));
+  const byDefault = (key: keyof AnalyseSettings) => (settings[key] === defaults[key] ? ' (default for this role)' : '');
+  return (
+    <Dialog
+      open
+      title={`Analyse ${dataset.name}`}
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="primary" busy={busy} onClick={() => onStart(settings)}>
+            Start analysis
+          </Button>
+        </>
+      }
+    >
+      <p className="muted">{defaults.summary} Prompts are always embedded (for the map and for selection).</p>
+      <label className="checkbox">
+        <input type="checkbox" checked={settings.typeBehaviour} onChange={toggle('typeBehaviour')} /> Type each pair T1–T4 by behaviour{byDefault('typeBehaviour')}
+      </label>
+      <label className="checkbox">
+        <input type="checkbox" checked={settings.promptsHarmful} disabled={!settings.typeBehaviour} onChange={toggle('promptsHarmful')} /> Every prompt is harmful: skip
+        the prompt-harm detector, only the reply decides T1 vs T2{byDefault('promptsHarmful')}
+      </label>
+      <label className="checkbox">
+        <input type="checkbox" checked={settings.inferCategories} onChange={toggle('inferCategories')} /> Infer harm categories of unlabelled records
+        {byDefault('inferCategories')}
+      </label>
+      {settings.inferCategories && !hasReferences && (
+        <p className="field-error">No reference prompts folder is set above: categories cannot be inferred until you give one.</p>
+      )}
+    </Dialog>
   );
 }
 
@@ -436,14 +505,15 @@ function RecordDialog({
 
 function FingerprintCard({ projectId }: { projectId: number }) {
   const [path, setPath] = useState('');
-  const [started, setStarted] = useState<number | null>(null);
+  const [job, setJob] = useState<Job | null>(null);
   const start = useAction(async (p: string) => {
-    const job = await api.call('jobs.start', { projectId, spec: { type: 'file.checksum', params: { path: p } } });
-    setStarted(job.id);
+    setJob(await api.call('jobs.start', { projectId, spec: { type: 'file.checksum', params: { path: p } } }));
   });
+  useEvent('job.updated', (j) => j.id === job?.id && setJob(j));
+  const result = job?.state === 'succeeded' ? (job.result as FileChecksumResult) : null;
   return (
     <Card title="Fingerprint a file">
-      <p className="muted">Block-wise SHA-256 fingerprints of any file, as a resumable background job (watch it in the Jobs panel).</p>
+      <p className="muted">The SHA-256 of any file (as sha256sum prints it), as a resumable background job.</p>
       <form
         className="inline-form"
         onSubmit={(e) => {
@@ -458,13 +528,25 @@ function FingerprintCard({ projectId }: { projectId: number }) {
           placeholder="/data/model.safetensors"
           value={path}
           onChange={(e) => setPath(e.target.value)}
-          error={start.error?.message}
-          hint={started ? `Started job #${started}` : undefined}
+          error={start.error?.message ?? job?.error ?? undefined}
+          hint={job && !result ? `Job #${job.id}: ${job.state}` : undefined}
         />
         <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
           Start fingerprint
         </Button>
       </form>
+      {result && (
+        <dl className="checksum-result" aria-label="Checksum result">
+          <dt>SHA-256</dt>
+          <dd>
+            <code data-testid="sha256">{result.sha256}</code>
+          </dd>
+          <dt>File</dt>
+          <dd>
+            {result.path} ({result.sizeBytes.toLocaleString()} bytes, job #{job!.id})
+          </dd>
+        </dl>
+      )}
     </Card>
   );
 }

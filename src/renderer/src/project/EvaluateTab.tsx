@@ -86,6 +86,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   const [serverId, setServerId] = useState('');
   const [remoteModel, setRemoteModel] = useState('');
   const [dataDir, setDataDir] = useState(() => localStorage.getItem('safetune.evalDataDir') ?? '');
+  const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [suites, setSuites] = useState<string[]>(['advbench', 'xstest']);
   const [customFile, setCustomFile] = useState('');
   const [customKind, setCustomKind] = useState<'harmful' | 'over-refusal' | 'task'>('harmful');
@@ -110,6 +111,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
         ? { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === modelId)!.path, ...(adapter.trim() ? { adapterPath: adapter.trim() } : {}) }
         : { kind: 'http' as const, baseUrl: server!.baseUrl, model: remoteModel.trim() };
     if (dataDir.trim()) localStorage.setItem('safetune.evalDataDir', dataDir.trim());
+    if (referenceDir.trim()) localStorage.setItem('safetune.referenceDir', referenceDir.trim());
     const specs = [
       ...suites.map((id) => ({ builtin: id, dataDir: dataDir.trim() })),
       ...(customFile.trim() ? [{ file: customFile.trim(), kind: customKind }] : []),
@@ -125,6 +127,7 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           suites: specs,
           ...(limit.trim() ? { limit: Number(limit) } : {}),
           judges: judgeIds,
+          ...(referenceDir.trim() ? { referenceDir: referenceDir.trim() } : {}),
           ...(guardId ? { guardModel: { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === guardId)!.path } } : {}),
           sampling: { maxNewTokens: Number(maxTokens) || 64, temperature: 0 },
           promptFormat,
@@ -200,6 +203,15 @@ function NewEvaluation({ projectId }: { projectId: number }) {
           placeholder="/data/safetune-suites"
           hint="Laid out like the workbench's data folder: harmful/advbench_harmful_behaviors.csv, benign/xstest_prompts.csv, task/gsm8k_test.jsonl…"
         />
+        <PathField
+          kinds={['folder']}
+          onPick={setReferenceDir}
+          label="Reference prompts folder (harm categories)"
+          value={referenceDir}
+          onChange={(e) => setReferenceDir(e.target.value)}
+          placeholder="/data/beavertails-unsafe-prompts"
+          hint="One file of prompts per harm category (BeaverTails layout), to infer the categories of harmful prompts that have none (AdvBench). Empty: reference/beavertails-unsafe-prompts under the suite data folder, when there."
+        />
         <CheckboxGroup
           legend="Built-in suites"
           options={(builtins.data ?? []).map((b) => ({ value: b.id, label: b.title, title: b.path }))}
@@ -257,8 +269,16 @@ function NewEvaluation({ projectId }: { projectId: number }) {
   );
 }
 
+/** "suite: note" for every note the run recorded about its suites (subsets, inferred or missing categories). */
+function suiteNotes(described: unknown[]): string[] {
+  const out: string[] = [];
+  for (const d of described as { suites?: { id: string; notes?: string[] }[] }[]) for (const s of d.suites ?? []) for (const n of s.notes ?? []) out.push(`${s.id}: ${n}`);
+  return [...new Set(out)];
+}
+
 function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
   const run = useCall('eval.get', { id }, [id]);
+  const taxonomy = useCall('data.taxonomy', {});
   const [data, setData] = useState<EvalRun | null>(null);
   useEffect(() => setData(run.data ?? null), [run.data]);
   const [suiteId, setSuiteId] = useState('');
@@ -280,6 +300,8 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
   });
   if (!data) return run.error ? <ErrorBanner error={run.error} /> : <Spinner label="Loading run" />;
   const suiteIds = [...new Set(data.metrics.map((m) => m.suiteId))];
+  const catName = (id: string) => (id === 'uncategorised' ? 'uncategorised (no harm category)' : (taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id));
+  const notes = suiteNotes(data.suites);
   return (
     <Card title={`Run #${data.id}: ${data.name}`} actions={<span className="muted small">{data.generator}</span>}>
       <table className="table metrics" aria-label="Metrics">
@@ -311,14 +333,21 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
           ))}
         </tbody>
       </table>
+      {notes.length > 0 && (
+        <ul className="notes" aria-label="Suite notes">
+          {notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
+      )}
       {data.metrics.some((m) => m.perCategory.length > 0) && (
-        <details className="preview-items">
+        <details className="preview-items" open>
           <summary>Per harm category</summary>
-          <table className="table" aria-label="Per-category metrics">
+          <table className="table metrics" aria-label="Per-category metrics">
             <thead>
               <tr>
                 <th scope="col">Suite · judge</th>
-                <th scope="col">Category</th>
+                <th scope="col">Harm category</th>
                 <th scope="col">Items</th>
                 <th scope="col">Refusal</th>
                 <th scope="col">Attack success</th>
@@ -327,14 +356,46 @@ function RunDetail({ id, onChanged }: { id: number; onChanged: () => void }) {
             <tbody>
               {data.metrics.flatMap((m) =>
                 m.perCategory.map((c) => (
-                  <tr key={`${m.suiteId}/${m.judgeId}/${c.category}`}>
+                  <tr key={`${m.suiteId}/${m.judgeId}/${c.category}`} data-suite={m.suiteId} data-category={c.category}>
                     <td>
                       {m.suiteId} · {m.judgeId}
                     </td>
-                    <td>{c.category}</td>
+                    <td>{catName(c.category)}</td>
                     <td>{c.items}</td>
                     <td>{rateText(c.refusal)}</td>
                     <td>{rateText(c.attackSuccess)}</td>
+                  </tr>
+                )),
+              )}
+            </tbody>
+          </table>
+        </details>
+      )}
+      {data.metrics.some((m) => m.perPromptType.length > 0) && (
+        <details className="preview-items">
+          <summary>Per prompt type (over-refusal suites)</summary>
+          <p className="muted small">Prompt types as the suite names them (XSTest's), not harm categories.</p>
+          <table className="table metrics" aria-label="Per-prompt-type metrics">
+            <thead>
+              <tr>
+                <th scope="col">Suite · judge</th>
+                <th scope="col">Prompt type</th>
+                <th scope="col">Prompts</th>
+                <th scope="col">Refused</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.metrics.flatMap((m) =>
+                m.perPromptType.map((t) => (
+                  <tr key={`${m.suiteId}/${m.judgeId}/${t.promptType}`} data-suite={m.suiteId} data-prompt-type={t.promptType}>
+                    <td>
+                      {m.suiteId} · {m.judgeId}
+                    </td>
+                    <td>{t.promptType}</td>
+                    <td>
+                      {t.items} {t.expected === 'comply' ? 'safe' : t.expected === 'refuse' ? 'unsafe' : 'safe and unsafe'}
+                    </td>
+                    <td>{rateText(t.refusal)}</td>
                   </tr>
                 )),
               )}

@@ -1,6 +1,17 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Job } from '../../../shared/domain';
-import { TRAIN_METHOD_LABELS, type TrainMemoryInput, type TrainMethod, type TrainMetric } from '../../../shared/train';
+import {
+  combineProfiles,
+  runBlockedReason,
+  suggestMaxLength,
+  TRAIN_METHOD_LABELS,
+  truncationAt,
+  type TokenLengthProfile,
+  type TrainMemoryInput,
+  type TrainMethod,
+  type TrainMetric,
+  type TrainPreflightResult,
+} from '../../../shared/train';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { Badge, Button, CheckboxGroup, Card, EmptyState, ErrorBanner, ProgressBar, SelectField, TextField } from '../components/ui';
@@ -86,6 +97,9 @@ function NewTraining({ projectId }: { projectId: number }) {
   };
   const needsSelection = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(method);
   const modelPath = models.data?.find((m) => String(m.id) === modelId)?.path;
+  const maxTokens = /^[1-9][0-9]*$/.test(maxLength) && Number(maxLength) >= 8 ? Number(maxLength) : null;
+  const preflight = usePreflight(projectId, modelPath, selectionId ? Number(selectionId) : undefined, template);
+  const blocked = preflight.result && maxTokens !== null ? runBlockedReason(preflight.result, method, maxTokens) : null;
   return (
     <Card title="New fine-tuning run">
       <form onSubmit={onSubmit} className="select-form">
@@ -130,12 +144,124 @@ function NewTraining({ projectId }: { projectId: number }) {
         {modelPath && targets.length > 0 && [batch, maxLength, rank].every((v) => /^[1-9][0-9]*$/.test(v)) && Number(maxLength) >= 8 && (
           <MemoryEstimate input={{ modelPath, batchSize: Number(batch), maxLength: Number(maxLength), rank: Number(rank), targetModules: targets as (typeof TARGETS)[number][], dropout: LORA_DROPOUT, recompute, frozenWeightDtype: fp16Weights ? 'float16' : 'float32' }} />
         )}
+        <Preflight state={preflight} method={method} maxLength={maxTokens} onUse={(n) => setMaxLength(String(n))} />
         <ErrorBanner error={start.error} />
-        <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId)}>
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!modelId || targets.length === 0 || (needsSelection && !selectionId) || blocked !== null}>
           Start fine-tuning
         </Button>
+        {blocked && (
+          <p className="field-error" role="alert" data-testid="start-blocked">
+            Cannot start: {blocked}.
+          </p>
+        )}
       </form>
     </Card>
+  );
+}
+
+interface PreflightState {
+  job: Job | null;
+  result: TrainPreflightResult | null;
+}
+
+/**
+ * Runs the training pre-flight (a light job: the model's tokenizer over the task data and the
+ * selection) whenever the model, selection or template changes; max tokens are applied here.
+ */
+function usePreflight(projectId: number, modelPath: string | undefined, selectionId: number | undefined, template: 'alpaca' | 'chat' | 'plain'): PreflightState {
+  const [job, setJob] = useState<Job | null>(null);
+  // imported or deleted task data changes what the run would train on
+  const [dataVersion, setDataVersion] = useState(0);
+  useEvent('data.changed', (e) => e.projectId === projectId && setDataVersion((v) => v + 1));
+  useEffect(() => {
+    setJob(null);
+    if (!modelPath) return;
+    let live = true;
+    const t = setTimeout(() => {
+      void api
+        .call('jobs.start', { projectId, spec: { type: 'train.preflight', params: { projectId, modelPath, template, ...(selectionId ? { selectionId } : {}) } } })
+        .then((j) => live && setJob(j), () => {});
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [projectId, modelPath, selectionId, template, dataVersion]);
+  useEvent('job.updated', (j) => j.id === job?.id && setJob(j));
+  return { job, result: job?.state === 'succeeded' ? (job.result as TrainPreflightResult) : null };
+}
+
+/** What truncation to max tokens does to the examples: counts, a warning, a suggestion and a histogram. */
+function Preflight({ state, method, maxLength, onUse }: { state: PreflightState; method: TrainMethod; maxLength: number | null; onUse: (n: number) => void }) {
+  const { job, result } = state;
+  if (!job) return null;
+  if (job.state === 'failed') return <p className="field-error">Could not check the training data: {job.error}</p>;
+  if (!result) return <p className="muted small">Counting the response tokens that survive truncation…</p>;
+  if (maxLength === null) return null;
+  const sets = [
+    { label: 'Task data', profile: result.task },
+    ...(result.safety ? [{ label: method === 'replay' ? 'Safety examples (replayed)' : 'Safety examples', profile: result.safety }] : []),
+  ];
+  const suggestion = suggestMaxLength(method === 'replay' && result.safety ? combineProfiles(result.task, result.safety) : result.task, 0.95, result.contextLength);
+  return (
+    <div className="preflight" data-testid="preflight" aria-label="Training data at this max tokens">
+      {sets.map(({ label, profile }) => {
+        const t = truncationAt(profile, maxLength);
+        const many = t.examples > 0 && t.loseAll > 0.25 * t.examples;
+        return (
+          <p key={label} className={many ? 'small preflight-warning' : 'small'} data-set={label}>
+            <strong>{label}</strong> at {maxLength} max tokens: {t.keepAll} of {t.examples} examples keep their whole response, {t.losePart} lose part of it,{' '}
+            {t.loseAll} lose all of it
+            {many && ` — ${Math.round((100 * t.loseAll) / t.examples)}% would teach nothing`}.
+          </p>
+        );
+      })}
+      {suggestion !== null && suggestion !== maxLength && (
+        <p className="small">
+          {suggestion} max tokens keeps 95% of the responses whole.{' '}
+          <Button variant="ghost" onClick={() => onUse(suggestion)}>
+            Use {suggestion}
+          </Button>
+        </p>
+      )}
+      <LengthHistogram profile={result.task} maxLength={maxLength} />
+    </div>
+  );
+}
+
+/** Prompt + response token lengths of the task examples, with the max tokens marked. */
+function LengthHistogram({ profile, maxLength }: { profile: TokenLengthProfile; maxLength: number }) {
+  if (profile.totalTokens.length === 0) return null;
+  const W = 520;
+  const H = 110;
+  const longest = Math.max(profile.totalTokens.at(-1)![0], maxLength);
+  const bins = 32;
+  const width = Math.max(1, Math.ceil((longest + 1) / bins));
+  const counts = new Array<number>(bins).fill(0);
+  for (const [len, c] of profile.totalTokens) counts[Math.min(bins - 1, Math.floor(len / width))]! += c;
+  const top = Math.max(...counts);
+  const x = (len: number) => 36 + ((W - 44) * len) / (bins * width);
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} className="loss-chart" role="img" aria-label="Token lengths of the task examples">
+      {counts.map((c, i) => (
+        <rect key={i} x={x(i * width) + 1} width={Math.max(1, x(width) - x(0) - 2)} y={H - 20 - ((H - 34) * c) / top} height={((H - 34) * c) / top} fill={(i + 1) * width <= maxLength ? '#2457c5' : '#c0392b'}>
+          <title>{`${i * width}–${(i + 1) * width - 1} tokens: ${c} examples`}</title>
+        </rect>
+      ))}
+      <line x1={x(maxLength)} x2={x(maxLength)} y1={8} y2={H - 20} stroke="#1c2430" strokeDasharray="3 2" />
+      <text x={x(maxLength) + 3} y={16} fontSize={10} fill="#1c2430">
+        max {maxLength}
+      </text>
+      <text x={4} y={H - 22} fontSize={10} fill="#5b6675">
+        0
+      </text>
+      <text x={4} y={14} fontSize={10} fill="#5b6675">
+        {top}
+      </text>
+      <text x={W - 4} y={H - 4} fontSize={10} textAnchor="end" fill="#5b6675">
+        prompt + response tokens (up to {bins * width})
+      </text>
+    </svg>
   );
 }
 
@@ -194,12 +320,19 @@ function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
             step {last.step}/{last.maxSteps}
           </span>
           <span>loss {last.loss.toFixed(4)}</span>
+          {Object.keys(last.terms ?? {}).length > 0 && <span>task {last.taskLoss.toFixed(4)}</span>}
+          {Object.entries(last.terms ?? {}).map(([t, v]) => (
+            <span key={t}>
+              {t} {v.toFixed(4)}
+            </span>
+          ))}
+          {last.tokens !== undefined && <span>{last.tokens} response tokens</span>}
           <span>lr {last.lr.toExponential(2)}</span>
           <span>grad norm {last.gradNorm.toFixed(3)}</span>
           <span>{last.tokensPerSecond.toFixed(0)} tokens/s</span>
         </p>
       )}
-      {metrics.length > 1 && <LossChart metrics={metrics} />}
+      {metrics.length > 1 && <LossCharts metrics={metrics} />}
       {job.error && <p className="field-error">{job.error}</p>}
       {result?.adapterPath && (
         <p className="muted small">
@@ -249,17 +382,37 @@ function MergedExport({ run, adapterPath, merge }: { run: Job; adapterPath: stri
   );
 }
 
-function LossChart({ metrics }: { metrics: TrainMetric[] }) {
-  const W = 520;
-  const H = 160;
-  const losses = metrics.map((m) => m.loss);
-  const max = Math.max(...losses);
-  const min = Math.min(...losses);
-  const maxStep = metrics[0]!.maxSteps;
-  const pts = metrics.map((m) => `${(m.step / maxStep) * (W - 40) + 36},${H - 20 - ((m.loss - min) / (max - min || 1)) * (H - 30)}`).join(' ');
+/** The total loss, the task loss and each safety term, each on its own scale. */
+function LossCharts({ metrics }: { metrics: TrainMetric[] }) {
+  const terms = [...new Set(metrics.flatMap((m) => Object.keys(m.terms ?? {})))];
+  const series = [
+    { label: 'Total loss', values: metrics.map((m) => m.loss) },
+    { label: 'Task loss (cross-entropy)', values: metrics.map((m) => m.taskLoss) },
+    ...terms.map((t) => ({ label: `${t.toUpperCase()} term`, values: metrics.map((m) => m.terms?.[t] ?? 0) })),
+  ];
+  // with no safety term the total is the task loss: one chart says it
+  const shown = terms.length ? series : series.slice(1);
   return (
-    <svg viewBox={`0 0 ${W} ${H}`} className="loss-chart" role="img" aria-label="Training loss">
-      <text x={4} y={14} fontSize={10} fill="#5b6675">
+    <div className="loss-charts">
+      {shown.map((s) => (
+        <LossChart key={s.label} label={s.label} steps={metrics.map((m) => m.step)} values={s.values} maxStep={metrics[0]!.maxSteps} />
+      ))}
+    </div>
+  );
+}
+
+function LossChart({ label, steps, values, maxStep }: { label: string; steps: number[]; values: number[]; maxStep: number }) {
+  const W = 520;
+  const H = 140;
+  const max = Math.max(...values);
+  const min = Math.min(...values);
+  const pts = values.map((v, i) => `${(steps[i]! / maxStep) * (W - 40) + 36},${H - 20 - ((v - min) / (max - min || 1)) * (H - 36)}`).join(' ');
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} className="loss-chart" role="img" aria-label={label}>
+      <text x={36} y={12} fontSize={11} fontWeight={600} fill="#1c2430">
+        {label}
+      </text>
+      <text x={4} y={24} fontSize={10} fill="#5b6675">
         {max.toFixed(3)}
       </text>
       <text x={4} y={H - 20} fontSize={10} fill="#5b6675">

@@ -1,4 +1,4 @@
-/** Formatting helpers for rates with 95% Wilson intervals. */
+/** Formatting helpers for rates with 95% Wilson intervals, and CSV cells. */
 export interface RateLike {
   k: number;
   n: number;
@@ -18,4 +18,17 @@ export function rateText(r: RateLike | null | undefined): string {
 export function shortRate(r: RateLike | null | undefined): string {
   if (!r || r.n === 0 || r.rate === null) return '—';
   return `${pct(r.rate)} (${r.k}/${r.n})`;
+}
+
+/** One CSV cell: quoted when it holds a quote, comma or newline; empty for null. */
+export function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A difference of two rates in percentage points, signed: "+12.5", "−3.0", "±0.0". */
+export function pointsText(delta: number | null): string {
+  if (delta === null) return '';
+  const p = (100 * delta).toFixed(1);
+  return delta > 0 ? `+${p}` : delta < 0 ? `−${p.slice(1)}` : '±0.0';
 }
