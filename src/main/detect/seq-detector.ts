@@ -19,7 +19,8 @@ import type { Embedder } from '../embed/types';
 import { StaticWordEmbedder, type StaticVectorTable } from '../embed/static-vectors';
 import { applyPlatt } from './calibration';
 import { refusalRuleFlags, responseHead } from './classifiers';
-import { SeqNetRunner, checkParams, type SeqNetConfig, type SeqNetParams } from './seqnet';
+import type { SeqNetRunner } from './seqnet';
+import { checkParams, type SeqNetConfig, type SeqNetParams } from './seqnet-config';
 import { tableId, tokenIds } from './wordseq';
 
 const PlattJson = z.object({ a: z.number(), b: z.number() });
@@ -130,7 +131,8 @@ export class SeqDetector {
   private session(table: StaticVectorTable): Promise<SeqNetRunner> {
     if (!this.runner || this.runnerTable !== table) {
       this.runnerTable = table;
-      this.runner = SeqNetRunner.create(this.cfg, this.params, table, this.file.inputScale, 1);
+      // onnxruntime loads with the first detector that runs, not with this module
+      this.runner = import('./seqnet').then(({ SeqNetRunner }) => SeqNetRunner.create(this.cfg, this.params, table, this.file.inputScale, 1));
     }
     return this.runner;
   }
