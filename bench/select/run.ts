@@ -31,7 +31,7 @@ import { meanRows } from '../../src/main/embed/vecmath';
 import { type SelectionPool, mulberry32, select, selectAsync } from '../../src/main/select';
 import { SELECTION_METHODS } from '../../src/shared/select';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
-import { HARM_L2, REFUSAL_L2 } from './train-detectors';
+import { LINEAR_HARM_L2 as HARM_L2, LINEAR_REFUSAL_L2 as REFUSAL_L2 } from '../../src/main/detect/classifiers';
 import { runTransformersJs } from './transformers-js';
 
 const out: string[] = [];

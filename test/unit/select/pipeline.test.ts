@@ -33,7 +33,9 @@ describe.skipIf(!poolFile || !refDir || !staticVectorsAvailable())(`safety-pool 
     expect(counts.T1 + counts.T4).toBeGreaterThan(0.6 * records.length);
     const known = await annotateRecords(records.slice(0, 50), { embedder: emb, knownHarmful: true });
     expect(known.behaviour.every((b) => b.type === 'T1' || b.type === 'T2')).toBe(true);
-    expect(known.categoryScores).toBeNull();
+    // without reference files the prompt detector still infers every record's categories
+    expect(known.inferred.every(Boolean)).toBe(true);
+    expect(known.categoryScores!.length).toBe(50 * getHarmTaxonomy().ids.length);
     const tax = getHarmTaxonomy();
     const pool = poolFromRecords(
       records.map((_, i) => ({ categories: ann.categories[i]!, behaviour: behaviour[i]!.type })),

@@ -1,9 +1,8 @@
 /**
- * The curation refusal classifier (src/main/detect: logistic regression over the default static
- * embedding + phrase flags) as a judge; score = P(refusal).
+ * The curation refusal detector (src/main/detect: the shipped sequence detector over the reply's
+ * head in static word vectors + phrase flags) as a judge; score = P(refusal).
  */
-import { detectRefusals, shippedRefusalClassifier } from '../../detect/behaviour';
-import type { LinearClassifier } from '../../detect/classifiers';
+import { type RefusalClassifier, detectRefusals, shippedRefusalClassifier } from '../../detect/behaviour';
 import type { Embedder } from '../../embed/types';
 import type { Judge, JudgeInput, SuiteKind, Verdict } from '../types';
 import { EMPTY_REASON, isEmpty } from './empty';
@@ -14,9 +13,9 @@ export class ClassifierRefusalJudge implements Judge {
   readonly version: string;
   readonly kind = 'refusal' as const;
   private readonly embedder: Embedder;
-  private readonly classifier: LinearClassifier;
+  private readonly classifier: RefusalClassifier;
 
-  constructor(embedder: Embedder, classifier: LinearClassifier = shippedRefusalClassifier(), id = 'refusal-classifier') {
+  constructor(embedder: Embedder, classifier: RefusalClassifier = shippedRefusalClassifier(), id = 'refusal-classifier') {
     if (classifier.file.kind !== 'refusal') throw new Error(`classifier ${classifier.file.id} is a ${classifier.file.kind} classifier, not a refusal one`);
     if (classifier.file.embedderId !== embedder.id) {
       throw new Error(`classifier ${classifier.file.id} was trained with embedder "${classifier.file.embedderId}", not "${embedder.id}"`);
