@@ -10,7 +10,7 @@ import { SelectionStore } from '../db/selections';
 import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
-import { EventBus } from './events';
+import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
 import { ensureWorkspace } from './workspace';
 
