@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
+import { EmbeddingStore } from '../db/embeddings';
 import { EvalStore } from '../db/evaluations';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
@@ -41,6 +42,7 @@ export interface Services {
   readonly events: EventBus;
   readonly projects: ProjectStore;
   readonly datasets: DatasetStore;
+  readonly embeddings: EmbeddingStore;
   readonly models: ModelStore;
   readonly selections: SelectionStore;
   readonly evaluations: EvalStore;
@@ -84,6 +86,7 @@ export function createServices(opts: ServiceOptions): Services {
     events,
     projects: new ProjectStore(db),
     datasets: new DatasetStore(db),
+    embeddings: new EmbeddingStore(db),
     models: new ModelStore(db),
     selections: new SelectionStore(db),
     evaluations: new EvalStore(db),
