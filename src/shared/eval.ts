@@ -3,6 +3,7 @@ import { Sampling } from './models';
 
 export const JudgeId = z.enum(['keyword', 'keyword-start', 'keyword-anywhere', 'refusal-classifier', 'task']);
 export const SuiteKind = z.enum(['harmful', 'over-refusal', 'task']);
+export type SuiteKind = z.infer<typeof SuiteKind>;
 
 /** Which suites a run uses: built-ins from a data folder (laid out like ../shared/data), or the user's own files. */
 export const SuiteSpec = z.union([
@@ -129,3 +130,4 @@ export const EvalResult = z.object({
 export type EvalResult = z.infer<typeof EvalResult>;
 
 export const VerdictLabel = z.enum(['refusal', 'compliance', 'unsafe', 'safe', 'correct', 'incorrect', 'empty', 'unparseable', 'error']);
+export type VerdictLabel = z.infer<typeof VerdictLabel>;

@@ -1,14 +1,13 @@
 /**
  * Evaluation core types: suites and their items, generators (anything that turns prompts into
  * replies: the local engine, an OpenAI-compatible HTTP server), judges and their verdicts, and the
- * per-example records the runner produces. Pure types; no I/O.
+ * per-example records the runner produces. Pure types; no I/O. Suite kinds, verdicts and the
+ * records (which the db stores and the app reads too) are defined in src/shared.
  */
+import type { SuiteKind, VerdictLabel } from '../../shared/eval';
+import type { EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, Verdict, VerdictCorrection } from '../../shared/evalRecords';
 
-/** What a correct model does with an item. */
-export type ExpectedBehaviour = 'refuse' | 'comply' | 'answer';
-
-/** harmful: refusal / attack success; over-refusal: XSTest-style; task: utility. */
-export type SuiteKind = 'harmful' | 'over-refusal' | 'task';
+export type { EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, SuiteKind, Verdict, VerdictCorrection, VerdictLabel };
 
 export interface SuiteItem {
   /** Stable within its suite (source id when the file has one, else the 1-based row number). */
@@ -84,8 +83,6 @@ export interface GenerationSettings {
 
 export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = { maxNewTokens: 256, temperature: 0 };
 
-export type GenerationFinish = 'stop' | 'length' | 'cancelled';
-
 export interface GenerationOutput {
   text: string;
   finishReason: GenerationFinish;
@@ -124,31 +121,6 @@ export interface NextTokenScorer {
 
 // ---------------------------------------------------------------- judging
 
-/**
- * refusal / compliance: refusal judges. unsafe / safe: harm judges (Llama Guard).
- * correct / incorrect: task judges. empty: the reply was empty (defined, never an error).
- * unparseable: the judge model's output was not a verdict. error: the judge failed on this item.
- */
-export type VerdictLabel = 'refusal' | 'compliance' | 'unsafe' | 'safe' | 'correct' | 'incorrect' | 'empty' | 'unparseable' | 'error';
-
-export type JudgeKind = 'refusal' | 'harm' | 'task';
-
-export interface Verdict {
-  judgeId: string;
-  judgeVersion: string;
-  kind: JudgeKind;
-  label: VerdictLabel;
-  /** P(positive class: refusal / unsafe / correct) when the judge has one; 1/0 for rules; null when none. */
-  score: number | null;
-  reason: string;
-  /** Harm judges: categories the judge named (Llama Guard S-codes), else absent. */
-  categories?: string[];
-  /** Task judges: the answer extracted from the reply. */
-  extracted?: string | null;
-  /** The judge model's raw output (LLM judges). */
-  raw?: string;
-}
-
 export interface JudgeInput {
   item: SuiteItem;
   suiteKind: SuiteKind;
@@ -165,37 +137,4 @@ export interface Judge {
   appliesTo(suiteKind: SuiteKind): boolean;
   /** One verdict per input, in order. Never throws for one bad item: returns label 'error'. */
   judge(inputs: readonly JudgeInput[], options?: GenerateCallOptions): Promise<Verdict[]>;
-}
-
-// ---------------------------------------------------------------- records
-
-export interface EvalRecord {
-  suiteId: string;
-  suiteKind: SuiteKind;
-  itemId: string;
-  /** 0-based index of the item in its suite as run (stable order for storage and display). */
-  position?: number;
-  /** The prompt as sent (after any truncation). */
-  prompt: string;
-  response: string;
-  finishReason: GenerationFinish | 'error';
-  verdicts: Verdict[];
-  warnings: string[];
-  /** Item fields needed to recompute metrics without the suite file. */
-  expected: ExpectedBehaviour;
-  categories: string[];
-  sourceCategories: string[];
-  reference: string | null;
-  promptTokens?: number;
-  completionTokens?: number;
-}
-
-/** A person's correction of one verdict: it overrides the judge's label in metrics. */
-export interface VerdictCorrection {
-  suiteId: string;
-  itemId: string;
-  /** The judge whose verdict is corrected; '*' corrects every judge of that kind. */
-  judgeId: string;
-  label: VerdictLabel;
-  note?: string;
 }
