@@ -66,7 +66,7 @@ describe('embedCached', () => {
 describe('EmbeddingStore (the workspace cache)', () => {
   it('stores and reads back vectors per embedder and text hash, replacing on the same key', async () => {
     const { db } = openDatabase(':memory:');
-    cleanups.push(() => db.close());
+    cleanups.push(() => void db.close());
     const store = new EmbeddingStore(db);
     expect(store.get('e', 'h')).toBeUndefined();
     store.put('e', [{ textHash: 'h', vector: new Float32Array([0.5, -1, 2]) }]);
