@@ -5,41 +5,11 @@
  * metrics from them, so they are defined here, once.
  */
 import { z } from 'zod';
-import { SuiteKind, VerdictLabel } from './eval';
-
-/** What a correct model does with an item. */
-export const ExpectedBehaviour = z.enum(['refuse', 'comply', 'answer']);
-export type ExpectedBehaviour = z.infer<typeof ExpectedBehaviour>;
-
-export const JudgeKind = z.enum(['refusal', 'harm', 'task']);
-export type JudgeKind = z.infer<typeof JudgeKind>;
+import { ExpectedBehaviour, SuiteKind, Verdict, VerdictLabel } from './eval';
 
 /** Why a generator stopped. */
 export const GenerationFinish = z.enum(['stop', 'length', 'cancelled']);
 export type GenerationFinish = z.infer<typeof GenerationFinish>;
-
-/** One judge's verdict on one reply. */
-export const Verdict = z.object({
-  judgeId: z.string(),
-  judgeVersion: z.string(),
-  kind: JudgeKind,
-  /**
-   * refusal / compliance: refusal judges. unsafe / safe: harm judges (Llama Guard). correct /
-   * incorrect: task judges. empty: the reply was empty (defined, never an error). unparseable: the
-   * judge model's output was not a verdict. error: the judge failed on this item.
-   */
-  label: VerdictLabel,
-  /** P(positive class: refusal / unsafe / correct) when the judge has one; 1/0 for rules; null when none. */
-  score: z.number().nullable(),
-  reason: z.string(),
-  /** Harm judges: categories the judge named (Llama Guard S-codes), else absent. */
-  categories: z.array(z.string()).optional(),
-  /** Task judges: the answer extracted from the reply. */
-  extracted: z.string().nullable().optional(),
-  /** The judge model's raw output (LLM judges). */
-  raw: z.string().optional(),
-});
-export type Verdict = z.infer<typeof Verdict>;
 
 export const EvalRecord = z.object({
   suiteId: z.string(),

@@ -1,5 +1,5 @@
 /** Export a Llama/Mistral-architecture model (GGUF or HF folder) to a GGUF file (F32, F16 or Q8_0). */
-import { writeGguf, type GgufMetaInput, type GgufTensorSource } from './gguf/writer';
+import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './gguf/writer';
 import { HfTokenizer } from './hf/tokenizer';
 import type { LoadedModel } from './model/loaded';
 import { expectedWeightShapes } from './model/decoder-graph';
@@ -10,6 +10,10 @@ export interface ExportGgufOptions {
   /** storage type of 2-D weight matrices (norms are always F32); default F16 */
   type?: 'F32' | 'F16' | 'Q8_0';
   name?: string;
+  /** per-tensor storage types (GGUF names, ggml dims), e.g. a quantisation mix (gguf/quantize.ts); overrides `type` */
+  tensorTypes?: (tensors: { name: string; dims: number[] }[]) => Map<string, GgufWriteType>;
+  /** general.file_type to record with tensorTypes (llama.cpp's LLAMA_FTYPE_*) */
+  fileType?: number;
 }
 
 const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7 } as const;
@@ -73,7 +77,8 @@ export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGguf
   const meta: Record<string, GgufMetaInput> = {
     'general.architecture': 'llama',
     'general.name': opts.name ?? model.name,
-    'general.file_type': { type: 'u32', value: FILE_TYPE[type] },
+    'general.file_type': { type: 'u32', value: opts.fileType ?? FILE_TYPE[type] },
+    ...(opts.tensorTypes ? { 'general.quantization_version': { type: 'u32', value: 2 } as const } : {}),
     'llama.vocab_size': { type: 'u32', value: c.vocabSize },
     'llama.context_length': { type: 'u32', value: c.maxPositions },
     'llama.embedding_length': { type: 'u32', value: c.hiddenSize },
@@ -88,7 +93,7 @@ export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGguf
     'llama.rope.freq_base': { type: 'f32', value: c.ropeTheta },
     ...tokenizerMeta(model),
   };
-  const tensors: GgufTensorSource[] = [];
+  const tensors: (GgufTensorSource & { type: GgufWriteType })[] = [];
   for (const [name, shape] of expectedWeightShapes(c)) {
     const gname = hfToGgufName(name);
     if (!gname) throw new Error(`exportGguf: no GGUF name for ${name}`);
@@ -103,6 +108,10 @@ export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGguf
         return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, shape[1]!) : d;
       },
     });
+  }
+  if (opts.tensorTypes) {
+    const chosen = opts.tensorTypes(tensors);
+    for (const t of tensors) t.type = chosen.get(t.name) ?? t.type;
   }
   writeGguf(outPath, meta, tensors);
 }

@@ -1,13 +1,15 @@
 /**
  * Evaluation core types: suites and their items, generators (anything that turns prompts into
- * replies: the local engine, an OpenAI-compatible HTTP server), judges and their verdicts, and the
- * per-example records the runner produces. Pure types; no I/O. Suite kinds, verdicts and the
- * records (which the db stores and the app reads too) are defined in src/shared.
+ * replies: the local engine, an OpenAI-compatible HTTP server), judges, and the per-example
+ * records the runner produces. Pure types; no I/O. The vocabulary shared with the app (suite and
+ * judge kinds, verdicts and their labels, chat messages) and the records (which the db stores and
+ * the app reads too) are defined once in src/shared.
  */
-import type { SuiteKind, VerdictLabel } from '../../shared/eval';
-import type { EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, Verdict, VerdictCorrection } from '../../shared/evalRecords';
+import type { ExpectedBehaviour, JudgeKind, SuiteKind, Verdict, VerdictLabel } from '../../shared/eval';
+import type { EvalRecord, GenerationFinish, VerdictCorrection } from '../../shared/evalRecords';
+import type { ChatMessage } from '../../shared/models';
 
-export type { EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, SuiteKind, Verdict, VerdictCorrection, VerdictLabel };
+export type { ChatMessage, EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, SuiteKind, Verdict, VerdictCorrection, VerdictLabel };
 
 export interface SuiteItem {
   /** Stable within its suite (source id when the file has one, else the 1-based row number). */
@@ -62,11 +64,6 @@ export interface Suite {
 }
 
 // ---------------------------------------------------------------- generation
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
 
 /** One prompt for a generator: chat messages (the generator applies its chat template) or raw text. */
 export type GenerationRequest = { messages: ChatMessage[]; prompt?: undefined } | { prompt: string; messages?: undefined };

@@ -7,6 +7,13 @@ import { mulberry32 } from '../util/prng';
 
 export { mulberry32 };
 
+/** Cossim's reference sets (./cossim.ts), defined here so that the samplers' inputs can name it without an import cycle. */
+export type CossimReference =
+  /** C × dim centroids aligned with `pool.categories` (all of them, in order). */
+  | { kind: 'categories'; centroids: Float32Array }
+  /** Mean of the task-data embeddings (dim). */
+  | { kind: 'task'; centroid: Float32Array };
+
 /** Uniform integer in [0, n). */
 export function randInt(rng: () => number, n: number): number {
   return Math.floor(rng() * n);
@@ -53,6 +60,22 @@ export interface CommonOptions {
   /** Categories to stratify over (ids from pool.categories); default all. With a subset, records
    *  carrying none of them are not eligible. */
   categories?: readonly string[];
+}
+
+/** What a sampler is told: the common options, whether to keep T1 examples only, a reference for those that score against one, and its method's parameters. */
+export interface SamplerOptions extends CommonOptions {
+  t1Only: boolean;
+  reference?: CossimReference;
+  /** The method's own parameters (its row's schema, parsed). */
+  params?: Readonly<Record<string, unknown>>;
+}
+
+/** One sampler (src/main/select/<name>.ts); the selection method table maps its rows onto these. */
+export interface Sampler {
+  /** The selection, computed in JS. */
+  select(pool: SelectionPool, opts: SamplerOptions): SelectionResult;
+  /** The same selection with the heavy matrix products in onnxruntime (faster on big pools); default: select. */
+  selectAsync?(pool: SelectionPool, opts: SamplerOptions): Promise<SelectionResult>;
 }
 
 export interface SelectedItem {

@@ -11,13 +11,9 @@
  * category labels are not used, except to restrict candidates when a category subset is given.
  */
 import { dotRowsMulti, dotRowsMultiFast, topKIndices } from '../embed/vecmath';
-import { type CommonOptions, Picker, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
+import { type CommonOptions, type CossimReference, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
 
-export type CossimReference =
-  /** C × dim centroids aligned with `pool.categories` (all of them, in order). */
-  | { kind: 'categories'; centroids: Float32Array }
-  /** Mean of the task-data embeddings (dim). */
-  | { kind: 'task'; centroid: Float32Array };
+export type { CossimReference };
 
 export interface CossimOptions extends CommonOptions {
   t1Only?: boolean;
@@ -90,3 +86,18 @@ export function selectCossim(pool: SelectionPool, opts: CossimOptions): Selectio
   }
   return picker.result(opts.t1Only ? 'cossim-b' : 'cossim', seed, eligible.length, names, k);
 }
+
+function needReference(opts: { reference?: CossimReference }): CossimReference {
+  if (!opts.reference) throw new Error('Cossim needs a reference (category centroids or the task centroid)');
+  return opts.reference;
+}
+
+/** Cossim, and Cossim-B with t1Only; selectAsync scores the pool against the reference with onnxruntime. */
+export const cossimSampler: Sampler = {
+  select: (pool, opts) => selectCossim(pool, { ...opts, reference: needReference(opts) }),
+  async selectAsync(pool, opts) {
+    const reference = needReference(opts);
+    const scores = await cossimScores(pool, reference, opts.categories);
+    return selectCossim(pool, { ...opts, reference, scores });
+  },
+};

@@ -43,7 +43,7 @@ describe('keyword judges', () => {
     // GCG's anywhere rule flags the compliant answer that mentions "illegal": the known noise.
     expect(va.map((v) => v.label)).toEqual(['refusal', 'refusal', 'empty', 'refusal']);
     expect(() => new KeywordRefusalJudge({ mode: 'start', lists: ['nope'] })).toThrow(/unknown phrase list "nope"/);
-    expect(() => createJudge('gpt-judge')).toThrow(/unknown judge "gpt-judge" \(have: keyword, keyword-start, keyword-anywhere, refusal-classifier, task, llama-guard-3, llama-guard-3-prompt\)/);
+    expect(() => createJudge('gpt-judge')).toThrow(/unknown judge "gpt-judge" \(have: keyword-start, keyword-anywhere, refusal-classifier, task, llama-guard-3, llama-guard-3-prompt, keyword \(= keyword-start\)\)/);
     expect(() => createJudge('llama-guard-3')).toThrow(/needs a generator serving a Llama Guard 3 model/);
     const lg = createJudge('llama-guard-3-prompt', { guard: { generator: new ScriptedGenerator(() => 'safe') } });
     expect(lg).toBeInstanceOf(LlamaGuardJudge);

@@ -1,13 +1,15 @@
 /**
  * GGUF reader (v2/v3; v1 read best-effort): metadata, tensor infos and positioned tensor reads with
- * dequantisation (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1). The file is never read whole:
- * the header is parsed through a chunked buffered reader and each tensor is read on demand. Every
- * count, length and offset the header claims is checked against the bytes left in the file and
- * against GGUF_LIMITS before anything is allocated by it.
+ * dequantisation (F32, F16, BF16 and the block formats of quants.ts: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS). The file is never read whole: the header is parsed
+ * through a chunked buffered reader and each tensor is read on demand. Every count, length and
+ * offset the header claims is checked against the bytes left in the file and against GGUF_LIMITS
+ * before anything is allocated by it.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { bf16BitsToFloat32, halfBitsToFloat32, halfToFloat, u16View } from '../graph/builder';
+import { bf16BitsToFloat32, halfBitsToFloat32, u16View } from '../graph/builder';
 import { fileSize, ModelFileError } from '../files';
+import { QUANT_BLOCK, dequantizeBlocks, isBlockQuant } from './quants';
 
 export const GGML_TYPE = {
   F32: 0,
@@ -48,21 +50,12 @@ const BLOCK: Record<number, [number, number]> = {
   [GGML_TYPE.F32]: [1, 4],
   [GGML_TYPE.F16]: [1, 2],
   [GGML_TYPE.BF16]: [1, 2],
-  [GGML_TYPE.Q8_0]: [32, 34],
-  [GGML_TYPE.Q4_0]: [32, 18],
-  [GGML_TYPE.Q4_1]: [32, 20],
-  [GGML_TYPE.Q5_0]: [32, 22],
-  [GGML_TYPE.Q5_1]: [32, 24],
+  ...QUANT_BLOCK,
 };
 
 /** Block geometry for types we only size (so tensor offsets can still be validated). */
 const BLOCK_SIZE_ONLY: Record<number, [number, number]> = {
   [GGML_TYPE.Q8_1]: [32, 36],
-  [GGML_TYPE.Q2_K]: [256, 84],
-  [GGML_TYPE.Q3_K]: [256, 110],
-  [GGML_TYPE.Q4_K]: [256, 144],
-  [GGML_TYPE.Q5_K]: [256, 176],
-  [GGML_TYPE.Q6_K]: [256, 210],
   [GGML_TYPE.Q8_K]: [256, 292],
   [GGML_TYPE.I8]: [1, 1],
   [GGML_TYPE.I16]: [1, 2],
@@ -418,13 +411,17 @@ export function readTensorF32(g: GgufFile, nameOrInfo: string | GgufTensorInfo):
   if (!t) throw new GgufError(`${g.path}: tensor ${String(nameOrInfo)} not found`);
   if (!BLOCK[t.type])
     throw new GgufError(
-      `${g.path}: tensor ${t.name} uses quantisation type ${t.typeName}, which this engine cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)`,
+      `${g.path}: tensor ${t.name} uses quantisation type ${t.typeName}, which this engine cannot read (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)`,
     );
-  return dequantize(readTensorBytes(g, t), t.type, t.numElements);
+  try {
+    return dequantize(readTensorBytes(g, t), t.type, t.numElements);
+  } catch (e) {
+    if (e instanceof GgufError) throw e;
+    throw new GgufError(`${g.path}: tensor ${t.name}: ${(e as Error).message}`);
+  }
 }
 
 export function dequantize(b: Uint8Array, type: number, n: number): Float32Array {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out = new Float32Array(n);
   switch (type) {
     case GGML_TYPE.F32: {
@@ -436,58 +433,8 @@ export function dequantize(b: Uint8Array, type: number, n: number): Float32Array
       return halfBitsToFloat32(u16View(b, n), out);
     case GGML_TYPE.BF16:
       return bf16BitsToFloat32(u16View(b, n), out);
-    case GGML_TYPE.Q8_0:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 34;
-        const d = halfToFloat(dv.getUint16(o, true));
-        for (let j = 0; j < 32; j++) out[blk * 32 + j] = d * dv.getInt8(o + 2 + j);
-      }
-      return out;
-    case GGML_TYPE.Q4_0:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 18;
-        const d = halfToFloat(dv.getUint16(o, true));
-        for (let j = 0; j < 16; j++) {
-          const q = b[o + 2 + j]!;
-          out[blk * 32 + j] = ((q & 0xf) - 8) * d;
-          out[blk * 32 + j + 16] = ((q >> 4) - 8) * d;
-        }
-      }
-      return out;
-    case GGML_TYPE.Q4_1:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 20;
-        const d = halfToFloat(dv.getUint16(o, true));
-        const m = halfToFloat(dv.getUint16(o + 2, true));
-        for (let j = 0; j < 16; j++) {
-          const q = b[o + 4 + j]!;
-          out[blk * 32 + j] = (q & 0xf) * d + m;
-          out[blk * 32 + j + 16] = (q >> 4) * d + m;
-        }
-      }
-      return out;
-    case GGML_TYPE.Q5_0:
-    case GGML_TYPE.Q5_1: {
-      const has1 = type === GGML_TYPE.Q5_1;
-      const bs = has1 ? 24 : 22;
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * bs;
-        const d = halfToFloat(dv.getUint16(o, true));
-        const m = has1 ? halfToFloat(dv.getUint16(o + 2, true)) : 0;
-        const qh = dv.getUint32(o + (has1 ? 4 : 2), true);
-        const qs = o + (has1 ? 8 : 6);
-        for (let j = 0; j < 16; j++) {
-          const xh0 = ((qh >>> j) << 4) & 0x10;
-          const xh1 = (qh >>> (j + 12)) & 0x10;
-          const q0 = (b[qs + j]! & 0xf) | xh0;
-          const q1 = (b[qs + j]! >> 4) | xh1;
-          out[blk * 32 + j] = has1 ? q0 * d + m : (q0 - 16) * d;
-          out[blk * 32 + j + 16] = has1 ? q1 * d + m : (q1 - 16) * d;
-        }
-      }
-      return out;
-    }
     default:
+      if (isBlockQuant(type)) return dequantizeBlocks(type, b, n, out);
       throw new GgufError(`unsupported ggml type ${GGML_TYPE_NAME[type] ?? type}`);
   }
 }

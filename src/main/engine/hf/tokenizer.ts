@@ -200,10 +200,8 @@ export class HfTokenizer implements TextTokenizer {
   }
 }
 
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
+/** One chat turn (defined once, in src/shared/models.ts). */
+export type ChatMessage = import('../../../shared/models').ChatMessage;
 
 /** Render a Jinja chat template (HF semantics: messages, bos_token, eos_token, add_generation_prompt). */
 export function renderChatTemplate(
