@@ -1,6 +1,6 @@
 import { BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import type { Dispatch } from './app/dispatch';
-import type { EventBus } from './app/events';
+import type { EventBus } from './events/bus';
 import { AppError } from '../shared/errors';
 
 export const CALL_CHANNEL = 'contract:call';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
+import { EmbeddingStore } from '../db/embeddings';
 import { EvalStore } from '../db/evaluations';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
@@ -11,7 +12,7 @@ import { SweepStore } from '../db/sweeps';
 import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
-import { EventBus } from './events';
+import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
 import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
@@ -43,6 +44,7 @@ export interface Services {
   readonly events: EventBus;
   readonly projects: ProjectStore;
   readonly datasets: DatasetStore;
+  readonly embeddings: EmbeddingStore;
   readonly models: ModelStore;
   readonly selections: SelectionStore;
   readonly evaluations: EvalStore;
@@ -89,6 +91,7 @@ export function createServices(opts: ServiceOptions): Services {
     events,
     projects: new ProjectStore(db),
     datasets: new DatasetStore(db),
+    embeddings: new EmbeddingStore(db),
     models: new ModelStore(db),
     selections: new SelectionStore(db),
     evaluations: new EvalStore(db),

@@ -210,6 +210,25 @@ export class DatasetStore {
     return this.db.prepare('SELECT id, prompt FROM records WHERE dataset_id = ? ORDER BY id').all(datasetId) as { id: number; prompt: string }[];
   }
 
+  /** Records of one data set for its embedding map, in id order. */
+  mapRows(datasetId: number): { id: number; prompt: string; categories: string[]; behaviour: DataRecord['behaviour'] }[] {
+    const rows = this.db.prepare('SELECT id, prompt, categories, behaviour FROM records WHERE dataset_id = ? ORDER BY id').all(datasetId) as {
+      id: number;
+      prompt: string;
+      categories: string;
+      behaviour: DataRecord['behaviour'];
+    }[];
+    return rows.map((r) => ({ ...r, categories: JSON.parse(r.categories) as string[] }));
+  }
+
+  /** How many records of a data set have each behaviour type ("untyped": none yet). */
+  behaviourCounts(datasetId: number): Record<string, number> {
+    const rows = this.db
+      .prepare(`SELECT COALESCE(behaviour, 'untyped') AS b, COUNT(*) AS n FROM records WHERE dataset_id = ? GROUP BY 1`)
+      .all(datasetId) as { b: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.b, r.n]));
+  }
+
   setNearDuplicates(pairs: readonly [number, number][]): void {
     const stmt = this.db.prepare('UPDATE records SET near_duplicate_of = ? WHERE id = ?');
     for (const [record, of] of pairs) stmt.run(of, record);

@@ -1,5 +1,6 @@
 import { AppError } from '../../shared/errors';
-import type { EvalRecord, VerdictCorrection, VerdictLabel } from '../eval/types';
+import type { VerdictLabel } from '../../shared/eval';
+import type { EvalRecord, VerdictCorrection } from '../../shared/evalRecords';
 import { nowIso, type Db } from './database';
 
 interface RunRow {

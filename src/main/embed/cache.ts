@@ -1,20 +1,30 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../db/database';
 import { normaliseText } from '../data/formats';
 import type { Embedder } from './types';
 
 const LOOKUP_CHUNK = 500;
+
+/**
+ * Where embeddings are kept between runs, keyed by embedder id and text hash. The caller hands one
+ * in (the workspace's is the db's EmbeddingStore); the embed core knows no database.
+ */
+export interface EmbeddingCache {
+  /** The vector stored for this embedder and text hash, if any. */
+  get(embedderId: string, textHash: string): Float32Array | undefined;
+  /** Stores vectors (all or none), replacing any stored under the same key. */
+  put(embedderId: string, entries: readonly { textHash: string; vector: Float32Array }[]): void;
+}
 
 export function textHash(text: string): string {
   return createHash('sha256').update(normaliseText(text)).digest('hex');
 }
 
 /**
- * Embeds texts through the workspace's embedding cache (keyed by embedder id and text hash):
- * what was embedded before is read back, never recomputed; the rest is embedded and stored.
+ * Embeds texts through a cache: what was embedded before is read back, never recomputed; the rest
+ * is embedded and stored, one batch at a time.
  */
 export async function embedCached(
-  db: Db,
+  cache: EmbeddingCache,
   embedder: Embedder,
   texts: readonly string[],
   opts: { batchSize?: number; onProgress?: (done: number, total: number) => void; check?: () => void } = {},
@@ -23,26 +33,23 @@ export async function embedCached(
   const out = new Float32Array(texts.length * dim);
   const hashes = texts.map(textHash);
   const missing: number[] = [];
-  const get = db.prepare('SELECT dim, vector FROM embeddings WHERE model_id = ? AND text_hash = ?');
   for (let i = 0; i < texts.length; i++) {
-    const row = get.get(embedder.id, hashes[i]) as { dim: number; vector: Buffer } | undefined;
-    if (row && row.dim === dim) out.set(new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + dim * 4)), i * dim);
+    const cached = cache.get(embedder.id, hashes[i]!);
+    if (cached && cached.length === dim) out.set(cached, i * dim);
     else missing.push(i);
     if (i % LOOKUP_CHUNK === 0) opts.check?.();
   }
-  const put = db.prepare('INSERT OR REPLACE INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)');
   const bs = opts.batchSize ?? 512;
   for (let s = 0; s < missing.length; s += bs) {
     opts.check?.();
     const idx = missing.slice(s, s + bs);
     const m = await embedder.embedBatch(idx.map((i) => texts[i]!));
-    db.transaction(() => {
-      idx.forEach((i, k) => {
-        const v = m.subarray(k * dim, (k + 1) * dim);
-        out.set(v, i * dim);
-        put.run(embedder.id, hashes[i], dim, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-      });
-    })();
+    const entries = idx.map((i, k) => {
+      const vector = m.subarray(k * dim, (k + 1) * dim);
+      out.set(vector, i * dim);
+      return { textHash: hashes[i]!, vector };
+    });
+    cache.put(embedder.id, entries);
     opts.onProgress?.(texts.length - missing.length + Math.min(missing.length, s + bs), texts.length);
   }
   opts.onProgress?.(texts.length, texts.length);

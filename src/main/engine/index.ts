@@ -19,12 +19,18 @@
  * const { logits, dims } = await forwardLogits(rt, [ids]);              // [B, S, V] every position
  * const prompt = applyChatTemplate(model, [{ role: 'user', content: 'Hi' }]);
  * await rt.release();
+ * const peak = estimateTrainingMemoryForModel('/path/model.gguf', {     // reads the header only
+ *   batch: 4, seq: 512, lora: { rank: 8, alpha: 16, targetModules: ['q', 'v'] } });  // bytes, ±25%
  * ```
  */
 import { existsSync, statSync } from 'node:fs';
 import { ModelFileError } from './files';
-import { loadGgufModel } from './model/gguf-model';
-import { loadHfModel } from './hf/model';
+import { readGguf } from './gguf/reader';
+import { configFromGguf, loadGgufModel } from './model/gguf-model';
+import type { DecoderConfig } from './model/config';
+import { loadHfModel, readHfConfig } from './hf/model';
+import { resolveLoraTargets, type LoraConfig } from './train/lora';
+import { estimateTrainingMemory, type TrainingMemoryEstimate } from './train/memory';
 import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
 import { loadLoraAdapter, mergeLora, checkAdapter } from './lora';
 import { renderChatTemplate, HfTokenizer, type ChatMessage } from './hf/tokenizer';
@@ -58,14 +64,46 @@ export { exportGguf } from './export';
 export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
 export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';
+export type { TrainingMemoryEstimate } from './train/memory';
 export type { ChatMessage } from './hf/tokenizer';
+
+/** What a model path holds: a Hugging Face model folder or a GGUF file; anything else is refused by name. */
+function modelFormatOf(path: string): 'hf' | 'gguf' {
+  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
+  if (statSync(path).isDirectory()) return 'hf';
+  if (path.toLowerCase().endsWith('.gguf')) return 'gguf';
+  throw new ModelFileError(`${path}: expected a .gguf file or a Hugging Face model folder`);
+}
 
 /** Load a model from a .gguf file or a Hugging Face folder (config, tokenizer and weight index; weights stay on disk). */
 export function loadModel(path: string): LoadedModel {
-  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
-  if (statSync(path).isDirectory()) return loadHfModel(path);
-  if (path.toLowerCase().endsWith('.gguf')) return loadGgufModel(path);
-  throw new ModelFileError(`${path}: expected a .gguf file or a Hugging Face model folder`);
+  return modelFormatOf(path) === 'hf' ? loadHfModel(path) : loadGgufModel(path);
+}
+
+/** A model's description alone, from a Hugging Face folder's config.json or a GGUF header (no weights, no tokenizer). */
+export function readModelConfig(path: string): DecoderConfig {
+  return modelFormatOf(path) === 'hf' ? readHfConfig(path) : configFromGguf(readGguf(path));
+}
+
+/** A training run as the memory estimate sees it, with a LoRA adapter given by its config. */
+export type TrainingShape = Omit<Parameters<typeof estimateTrainingMemory>[1], 'loraParams' | 'loraInputFeatures' | 'dropout'> & { lora?: LoraConfig };
+
+/**
+ * Peak-memory estimate of a training run on the model at `path` (train/memory.ts), reading only
+ * its description (readModelConfig): a LoRA adapter's trained values and dropout masks follow from
+ * its targets on that model.
+ */
+export function estimateTrainingMemoryForModel(path: string, run: TrainingShape): TrainingMemoryEstimate {
+  const cfg = readModelConfig(path);
+  const { lora, ...rest } = run;
+  if (!lora) return estimateTrainingMemory(cfg, rest);
+  const targets = resolveLoraTargets(cfg, lora);
+  return estimateTrainingMemory(cfg, {
+    ...rest,
+    loraParams: targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+    loraInputFeatures: targets.reduce((s, t) => s + t.inFeatures, 0),
+    dropout: (lora.dropout ?? 0) > 0,
+  });
 }
 
 export interface OpenOptions extends Omit<RuntimeOptions, 'lora'> {

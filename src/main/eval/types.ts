@@ -2,12 +2,14 @@
  * Evaluation core types: suites and their items, generators (anything that turns prompts into
  * replies: the local engine, an OpenAI-compatible HTTP server), judges, and the per-example
  * records the runner produces. Pure types; no I/O. The vocabulary shared with the app (suite and
- * judge kinds, verdicts and their labels, chat messages) is defined once in src/shared.
+ * judge kinds, verdicts and their labels, chat messages) and the records (which the db stores and
+ * the app reads too) are defined once in src/shared.
  */
 import type { ExpectedBehaviour, JudgeKind, SuiteKind, Verdict, VerdictLabel } from '../../shared/eval';
+import type { EvalRecord, GenerationFinish, VerdictCorrection } from '../../shared/evalRecords';
 import type { ChatMessage } from '../../shared/models';
 
-export type { ChatMessage, ExpectedBehaviour, JudgeKind, SuiteKind, Verdict, VerdictLabel };
+export type { ChatMessage, EvalRecord, ExpectedBehaviour, GenerationFinish, JudgeKind, SuiteKind, Verdict, VerdictCorrection, VerdictLabel };
 
 export interface SuiteItem {
   /** Stable within its suite (source id when the file has one, else the 1-based row number). */
@@ -78,8 +80,6 @@ export interface GenerationSettings {
 
 export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = { maxNewTokens: 256, temperature: 0 };
 
-export type GenerationFinish = 'stop' | 'length' | 'cancelled';
-
 export interface GenerationOutput {
   text: string;
   finishReason: GenerationFinish;
@@ -134,37 +134,4 @@ export interface Judge {
   appliesTo(suiteKind: SuiteKind): boolean;
   /** One verdict per input, in order. Never throws for one bad item: returns label 'error'. */
   judge(inputs: readonly JudgeInput[], options?: GenerateCallOptions): Promise<Verdict[]>;
-}
-
-// ---------------------------------------------------------------- records
-
-export interface EvalRecord {
-  suiteId: string;
-  suiteKind: SuiteKind;
-  itemId: string;
-  /** 0-based index of the item in its suite as run (stable order for storage and display). */
-  position?: number;
-  /** The prompt as sent (after any truncation). */
-  prompt: string;
-  response: string;
-  finishReason: GenerationFinish | 'error';
-  verdicts: Verdict[];
-  warnings: string[];
-  /** Item fields needed to recompute metrics without the suite file. */
-  expected: ExpectedBehaviour;
-  categories: string[];
-  sourceCategories: string[];
-  reference: string | null;
-  promptTokens?: number;
-  completionTokens?: number;
-}
-
-/** A person's correction of one verdict: it overrides the judge's label in metrics. */
-export interface VerdictCorrection {
-  suiteId: string;
-  itemId: string;
-  /** The judge whose verdict is corrected; '*' corrects every judge of that kind. */
-  judgeId: string;
-  label: VerdictLabel;
-  note?: string;
 }

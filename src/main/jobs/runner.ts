@@ -4,7 +4,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { z } from 'zod';
 import type { Job, JobEvent, JobFailure, JobState } from '../../shared/domain';
 import { AppError, ErrorCode } from '../../shared/errors';
-import type { EventBus } from '../app/events';
+import type { EventBus } from '../events/bus';
 import { JobStore, resumeRefusal, rowToJob, type JobRow } from '../db/jobs';
 import { DEFAULT_JOB_HEAP_MB, type JobModule } from './define';
 import type { RunnerMessage, TaskInit, WorkerInit, WorkerMessage } from './protocol';

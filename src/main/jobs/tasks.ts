@@ -4,6 +4,7 @@
  * heap cap and a time limit, so a hostile file can neither block the main thread nor exhaust its
  * memory. Modules are imported by the main thread for their limits: keep heavy imports inside `run`.
  */
+import { AppError } from '../../shared/errors';
 import type { TrainMemoryEstimate, TrainMemoryInput } from '../../shared/train';
 
 export interface TaskModule<I, O> {
@@ -25,10 +26,30 @@ export const tasks = {
     title: 'Estimating training memory',
     heapMb: 512,
     timeoutMs: 30_000,
-    run: async (p) => (await import('../app/trainMemory')).trainingMemory(p),
+    run: trainingMemory,
   }),
 };
 
 export type TaskName = keyof typeof tasks;
 export type TaskInput<N extends TaskName> = Parameters<(typeof tasks)[N]['run']>[0];
 export type TaskOutput<N extends TaskName> = Awaited<ReturnType<(typeof tasks)[N]['run']>>;
+
+/**
+ * Peak-memory estimate of a LoRA run, for the Train tab before a run starts: the engine reads the
+ * model's config.json or GGUF header only (no weights, no tokenizer). A model or setting it cannot
+ * use is the caller's invalid input.
+ */
+export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEstimate> {
+  const { estimateTrainingMemoryForModel } = await import('../engine');
+  try {
+    return estimateTrainingMemoryForModel(p.modelPath, {
+      batch: p.batchSize,
+      seq: p.maxLength,
+      lora: { rank: p.rank, alpha: 2 * p.rank, targetModules: p.targetModules, dropout: p.dropout },
+      recompute: p.recompute,
+      frozenWeightDtype: p.frozenWeightDtype,
+    });
+  } catch (e) {
+    throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
+  }
+}

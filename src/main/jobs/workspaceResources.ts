@@ -1,6 +1,7 @@
 /** Workspace-level resources shared by job types: the default embedder, sentence encoders, the engine cache. */
 import { dirname, join } from 'node:path';
 import type { Db } from '../db/database';
+import { EmbeddingStore } from '../db/embeddings';
 import { embedCached } from '../embed/cache';
 import type { Embedder } from '../embed/types';
 import type { JobContext } from './define';
@@ -35,9 +36,9 @@ export async function promptEmbedder(db: Db, ctx: JobContext<unknown>, folder?: 
   return { embedder: e, dispose: () => e.dispose() };
 }
 
-/** Embeds through the cache, reporting progress within [from, to]. */
+/** Embeds through the workspace's embedding cache, reporting progress within [from, to]. */
 export function embedWithProgress(ctx: JobContext<unknown>, embedder: Embedder, texts: readonly string[], what: string, from: number, to: number) {
-  return embedCached(ctx.db, embedder, texts, {
+  return embedCached(new EmbeddingStore(ctx.db), embedder, texts, {
     check: ctx.throwIfCancelled,
     onProgress: (done, total) => ctx.progress(from + ((to - from) * done) / Math.max(1, total), `embedding ${what}: ${done} of ${total}`),
   });

@@ -4,9 +4,15 @@
  */
 
 import { mulberry32 } from '../util/prng';
-import type { CossimReference } from './cossim';
 
 export { mulberry32 };
+
+/** Cossim's reference sets (./cossim.ts), defined here so that the samplers' inputs can name it without an import cycle. */
+export type CossimReference =
+  /** C × dim centroids aligned with `pool.categories` (all of them, in order). */
+  | { kind: 'categories'; centroids: Float32Array }
+  /** Mean of the task-data embeddings (dim). */
+  | { kind: 'task'; centroid: Float32Array };
 
 /** Uniform integer in [0, n). */
 export function randInt(rng: () => number, n: number): number {

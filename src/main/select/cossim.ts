@@ -11,13 +11,9 @@
  * category labels are not used, except to restrict candidates when a category subset is given.
  */
 import { dotRowsMulti, dotRowsMultiFast, topKIndices } from '../embed/vecmath';
-import { type CommonOptions, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
+import { type CommonOptions, type CossimReference, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
 
-export type CossimReference =
-  /** C × dim centroids aligned with `pool.categories` (all of them, in order). */
-  | { kind: 'categories'; centroids: Float32Array }
-  /** Mean of the task-data embeddings (dim). */
-  | { kind: 'task'; centroid: Float32Array };
+export type { CossimReference };
 
 export interface CossimOptions extends CommonOptions {
   t1Only?: boolean;

@@ -9,7 +9,7 @@ import { MAX_CALL_BODY_BYTES } from '../../shared/contract';
 import { AppError, type ErrorCode, type ErrorPayload } from '../../shared/errors';
 import { CONTENT_SECURITY_POLICY_HEADER, EVENTS_PROTOCOL } from '../../shared/security';
 import type { Dispatch } from '../app/dispatch';
-import type { EventBus } from '../app/events';
+import type { EventBus } from '../events/bus';
 import { bearerToken, hostAllowed, newToken, originAllowed, tokensEqual, upgradeToken } from './auth';
 
 export interface BrowserServerOptions {

@@ -2,7 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHandlers } from '../../../src/main/app/handlers';
-import { trainingMemory } from '../../../src/main/app/trainMemory';
+import { trainingMemory } from '../../../src/main/jobs/tasks';
 import { JobStore } from '../../../src/main/db/jobs';
 import { loadModel } from '../../../src/main/engine';
 import { estimateTrainingMemory } from '../../../src/main/engine/train';

@@ -10,7 +10,6 @@ import {
   loadHarmBenchCsv,
   loadSst2,
   loadStlJson,
-  loadXSTest,
   resolveCategories,
   subsetSuite,
 } from '../../../src/main/eval/suites';

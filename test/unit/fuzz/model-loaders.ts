@@ -15,7 +15,7 @@ import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
 import { loadGgufModel } from '../../../src/main/engine/model/gguf-model';
 import { modelInfo } from '../../../src/main/engine/info';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
-import { trainingMemory } from '../../../src/main/app/trainMemory';
+import { trainingMemory } from '../../../src/main/jobs/tasks';
 
 const MAX_READ = 64 * 2 ** 20;
 const TEXT = 'Once upon a time, there was a little girl named Lily. Hello world!';

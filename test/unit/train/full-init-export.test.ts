@@ -7,7 +7,6 @@ import { loadHfModel, configFromHf } from '../../../src/main/engine/hf/model';
 import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
 import { hfConfigJson } from '../../../src/main/engine/hf/config-writer';
 import { spmTokenizerJson } from '../../../src/main/engine/hf/tokenizer-writer';
-import { exportModel } from '../../../src/main/engine/model-export';
 import { createModelFromConfig, InitWeights, llamaConfig } from '../../../src/main/engine/model/init';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { estimateTrainingMemoryForModel, loadModel, readModelConfig } from '../../../src/main/engine';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
-import { estimateTrainingMemory } from '../../../src/main/engine/train';
+import { estimateTrainingMemory, resolveLoraTargets } from '../../../src/main/engine/train';
 import { parameterCount } from '../../../src/main/engine/model/config';
-import { repoRoot } from '../../helpers/shared';
+import { repoRoot, sharedPath } from '../../helpers/shared';
 
 describe('estimateTrainingMemory', () => {
   it('adds up its parts and grows with the batch and the adapter', () => {
@@ -82,5 +83,41 @@ describe('estimateTrainingMemory for full-parameter training', () => {
     const half = estimateTrainingMemory(cfg, { batch: 1, seq: 32, full: { trainable: ['mlp'] }, frozenWeightDtype: 'float16' });
     expect(half.trainedBytes).toBe(20 * mlp);
     expect(half.weightsBytes).toBe(4 * (P - mlp) - 2 * attention);
+  });
+});
+
+describe('estimateTrainingMemoryForModel (the engine entry the Train tab calls)', () => {
+  const tinyLlama = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
+  const stories = sharedPath('models', 'stories260K.gguf');
+
+  it('reads the model description as loadModel does and estimates from it', () => {
+    const cfg = loadModel(tinyLlama).config;
+    expect(readModelConfig(tinyLlama)).toEqual(cfg);
+    const lora = { rank: 4, alpha: 8, targetModules: ['q', 'v', 'down'], dropout: 0.1 };
+    const targets = resolveLoraTargets(cfg, lora);
+    expect(estimateTrainingMemoryForModel(tinyLlama, { batch: 2, seq: 64, lora, recompute: true })).toEqual(
+      estimateTrainingMemory(cfg, {
+        batch: 2,
+        seq: 64,
+        loraParams: targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0),
+        loraInputFeatures: targets.reduce((s, t) => s + t.inFeatures, 0),
+        dropout: true,
+        recompute: true,
+      }),
+    );
+    const full = { batch: 1, seq: 32, full: { trainable: ['mlp' as const] }, gradAccumSteps: 2 };
+    expect(estimateTrainingMemoryForModel(tinyLlama, full)).toEqual(estimateTrainingMemory(cfg, full));
+  });
+
+  it.skipIf(!stories)('reads a GGUF header', () => {
+    expect(readModelConfig(stories!)).toEqual(loadModel(stories!).config);
+    expect(estimateTrainingMemoryForModel(stories!, { batch: 1, seq: 32, lora: { rank: 8, alpha: 16 } }).totalBytes).toBeGreaterThan(4 * 250_000);
+  });
+
+  it('refuses what loadModel refuses, naming the path', () => {
+    expect(() => readModelConfig('/nonexistent/model')).toThrow(/\/nonexistent\/model: not found/);
+    const notAModel = join(tinyLlama, 'config.json');
+    expect(() => estimateTrainingMemoryForModel(notAModel, { batch: 1, seq: 8 })).toThrow(/expected a \.gguf file or a Hugging Face model folder/);
+    expect(() => loadModel(notAModel)).toThrow(/expected a \.gguf file or a Hugging Face model folder/);
   });
 });

@@ -5,7 +5,7 @@
  * Every claim of the header (its length, each dtype, shape and byte range) is checked against the
  * file before anything is allocated by it.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { bf16BitsToFloat32, floatToHalf, halfBitsToFloat32, u16View } from '../graph/builder';
 import type { WeightSource } from '../model/weights';

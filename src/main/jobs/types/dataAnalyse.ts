@@ -102,14 +102,11 @@ async function analyseWith(
     const cleared = store.clearInferredCategories(p.datasetId);
     if (cleared) ctx.log(`cleared the inferred harm categories of ${cleared} records set by an earlier analysis`);
   }
-  const counts = ctx.db
-    .prepare(`SELECT COALESCE(behaviour, 'untyped') AS b, COUNT(*) AS n FROM records WHERE dataset_id = ? GROUP BY 1`)
-    .all(p.datasetId) as { b: string; n: number }[];
   ctx.progress(1, 'done');
   return {
     records: rows.length,
     embeddedNow: computed,
-    behaviour: Object.fromEntries(counts.map((c) => [c.b, c.n])),
+    behaviour: store.behaviourCounts(p.datasetId),
     categoriesInferred,
     settings,
   };

@@ -35,7 +35,7 @@ export const dataImportJob = defineJob<DataImportParams, Checkpoint, DataImportR
 async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<DataImportResult> {
   const store = new DatasetStore(ctx.db);
   let dataset = cp ? store.find(cp.datasetId) : undefined;
-  let position = dataset ? cp!.position : null;
+  const position = dataset ? cp!.position : null;
 
   if (!dataset) {
     ctx.progress(null, 'fingerprinting the file');

@@ -1,3 +1,8 @@
+/**
+ * The event bus: contract events (job progress, logs…) fanned out to every transport. The app
+ * creates one per workspace and hands it to the job runner and the transports; it knows only the
+ * contract.
+ */
 import { events, type EventName, type EventPayload } from '../../shared/contract';
 
 type Listener<E extends EventName> = (payload: EventPayload<E>) => void;
