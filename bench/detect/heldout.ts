@@ -25,7 +25,7 @@ import { seqNetForwardJs } from '../../src/main/detect/seqnet';
 import { PROMPT_DETECTOR_DEFAULTS, REFUSAL_DETECTOR_DEFAULTS, trainPromptDetector, trainRefusalDetector } from '../../src/main/detect/train-detectors';
 import { batchFromIds, tokenIds } from '../../src/main/detect/wordseq';
 import { getHarmTaxonomy } from '../../src/main/data/taxonomy';
-import { type StaticWordEmbedder, createDefaultEmbedder } from '../../src/main/embed/static-vectors';
+import { createDefaultEmbedder } from '../../src/main/embed/static-vectors';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 import { writeResultsSection } from '../results';
 import { EMBED_CACHE } from './train';

@@ -1,7 +1,7 @@
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { computeMetrics, rate } from '../eval';
 import type { EvalRecord } from '../eval/types';
-import type { Services } from './services';
+import type { Services } from './types';
 
 type RateT = ReturnType<typeof rate>;
 type Metrics = ReturnType<typeof computeMetrics>;

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { AppInfo } from '../../shared/domain';
 import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
 import { EmbeddingStore } from '../db/embeddings';
@@ -9,7 +8,6 @@ import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
 import { SelectionStore } from '../db/selections';
 import { SweepStore } from '../db/sweeps';
-import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
 import { EventBus } from '../events/bus';
@@ -17,44 +15,8 @@ import { acquireRunnerLock } from './runnerLock';
 import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
 
-/** What only the desktop shell can do; absent in browser mode and the CLI. */
-export interface PlatformAdapter {
-  pickPath(opts: { kind: 'file' | 'folder'; title?: string }): Promise<string | null>;
-}
-
-export interface ServiceOptions {
-  platform?: PlatformAdapter;
-  workspace: string;
-  mode: AppInfo['mode'];
-  workerScript: string;
-  extraJobModules?: { modules: readonly JobModule<any, any, any>[]; workerUrls: string[] };
-  maxHeavyJobs?: number;
-  maxLightJobs?: number;
-  /** How long a cancelled job may take to stop before its thread is terminated. */
-  cancelGraceMs?: number;
-  /** Start the job runner (recover interrupted jobs, run queued ones). CLI listings pass false. */
-  runJobs?: boolean;
-}
-
-/** Everything the transports (Electron IPC, browser server, CLI) share: one set of services. */
-export interface Services {
-  readonly db: Db;
-  readonly workspace: string;
-  readonly databasePath: string;
-  readonly events: EventBus;
-  readonly projects: ProjectStore;
-  readonly datasets: DatasetStore;
-  readonly embeddings: EmbeddingStore;
-  readonly models: ModelStore;
-  readonly selections: SelectionStore;
-  readonly evaluations: EvalStore;
-  /** Coefficient sweeps (merge → Models list → evaluation per α). */
-  readonly sweeps: SweepStore;
-  readonly platform: PlatformAdapter | null;
-  readonly jobs: JobRunner;
-  info(): AppInfo;
-  close(): Promise<void>;
-}
+export type { PlatformAdapter, ServiceOptions, Services } from './types';
+import type { ServiceOptions, Services } from './types';
 
 export function createServices(opts: ServiceOptions): Services {
   const { dir, databasePath } = ensureWorkspace(opts.workspace);

@@ -15,7 +15,7 @@ import type { AccessPolicy } from '../access/policy';
 import { claimNewFolder, modelsFolder, safeStem } from '../access/writes';
 import type { SweepPointRow, SweepRow, StoredSweepParams } from '../db/sweeps';
 import { runWithMetrics } from './evaluations';
-import type { Services } from './services';
+import type { Services } from './types';
 
 /**
  * Queues a sweep's merges and records it. `access`: the caller's policy (the contract); the CLI
