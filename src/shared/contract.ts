@@ -175,7 +175,7 @@ export const calls = {
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
-  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA run before it starts (from config.json or the GGUF header; no weights read)'),
+  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)'),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),

@@ -4,7 +4,7 @@ import { AppError } from '../../shared/errors';
 import type { DecoderConfig } from '../engine/model/config';
 
 /**
- * Peak-memory estimate of a LoRA run, for the Train tab before a run starts. Reads config.json or
+ * Peak-memory estimate of a LoRA or full-parameter run, for the Train tab before a run starts. Reads config.json or
  * the GGUF header only (no weights, no tokenizer); the engine modules are loaded on first use.
  * The model file is untrusted: the `train.estimateMemory` call runs this in a one-shot worker
  * (JobRunner.runTask, task `train.estimateMemory`), never on the main thread.
@@ -19,16 +19,16 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
   ]);
   try {
     const cfg: DecoderConfig = isFolder(p.modelPath) ? readHfConfig(p.modelPath) : configFromGguf(readGguf(p.modelPath));
-    const targets = resolveLoraTargets(cfg, { rank: p.rank, alpha: 2 * p.rank, targetModules: p.targetModules });
+    const shape = { batch: p.batchSize, seq: p.maxLength, recompute: p.recompute ?? false, frozenWeightDtype: p.frozenWeightDtype ?? 'float32' } as const;
+    if (p.mode === 'full') return estimateTrainingMemory(cfg, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
+    // the input schema requires rank and target modules in LoRA mode
+    const targets = resolveLoraTargets(cfg, { rank: p.rank!, alpha: 2 * p.rank!, targetModules: p.targetModules! });
     const loraParams = targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
     return estimateTrainingMemory(cfg, {
-      batch: p.batchSize,
-      seq: p.maxLength,
+      ...shape,
       loraParams,
       loraInputFeatures: targets.reduce((s, t) => s + t.inFeatures, 0),
       dropout: (p.dropout ?? 0) > 0,
-      recompute: p.recompute ?? false,
-      frozenWeightDtype: p.frozenWeightDtype ?? 'float32',
     });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
