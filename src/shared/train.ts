@@ -49,7 +49,7 @@ export const TRAIN_MODES = {
     params: LoraSettings,
   },
   full: {
-    label: 'Full-parameter',
+    label: 'Full-parameter training',
     description: 'Train the model’s own weights (all, or chosen groups; about 16 bytes of memory per trained parameter); the run ends with a new model in the Models list',
     params: FullSettings,
   },
