@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
 import { loadModel } from '../../../src/main/engine';
 import { runGeneration } from '../../../src/main/engine/session';
-import { readTrainMetrics, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
+import type { JobContext } from '../../../src/main/jobs/define';
+import { readTrainMetrics, trainRunJob, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
 import { sharedPath } from '../../helpers/shared';
 import { tempDir, testServices } from '../../helpers/services';
 
@@ -95,6 +96,25 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     expect(existsSync(join(r.runDir, 'weights'))).toBe(false);
     const out = await runGeneration({ modelPath: r.modelPath!, prompt: 'Tell me about the cat.', sampling: { maxNewTokens: 12, temperature: 0 } });
     expect(out.text.trim().length).toBeGreaterThan(0);
+
+    // a crash after the model was written but before the job recorded success: the resumed job
+    // neither trains again nor writes a second model; it registers the one it wrote
+    const params = trainRunJob.params.parse(s.jobs.get(id).params);
+    const ctx: JobContext<never> = {
+      jobId: id,
+      db: s.db,
+      progress: () => {},
+      stream: () => {},
+      log: () => {},
+      cancelled: () => false,
+      throwIfCancelled: () => {},
+      signal: new AbortController().signal,
+      saveCheckpoint: () => {},
+    };
+    const again = await trainRunJob.resume(params, { runDir: r.runDir, modelPath: r.modelPath!, exported: true }, ctx);
+    expect(again).toEqual(r);
+    expect(readTrainMetrics(r.runDir)).toEqual(metrics);
+    expect(readdirSync(join(dir, 'models')).filter((f) => f.includes(`+train-${id}`))).toEqual([`stories260K+train-${id}`]);
   });
 
   it('trains only the chosen groups: the others are written as they were', async () => {
