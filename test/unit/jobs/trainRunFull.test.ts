@@ -3,7 +3,7 @@
  * as a GGUF into the workspace's models/ and added to the Models list; a cancelled and resumed run
  * writes the same weights as an uninterrupted one; DER and EWC work on the trained weights.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
@@ -11,7 +11,7 @@ import { loadModel } from '../../../src/main/engine';
 import { runGeneration } from '../../../src/main/engine/session';
 import type { JobContext } from '../../../src/main/jobs/define';
 import { readTrainMetrics, trainRunJob, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
-import { sharedPath } from '../../helpers/shared';
+import { repoRoot, sharedPath } from '../../helpers/shared';
 import { tempDir, testServices } from '../../helpers/services';
 
 const stories = sharedPath('models', 'stories260K.gguf');
@@ -115,6 +115,20 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     expect(again).toEqual(r);
     expect(readTrainMetrics(r.runDir)).toEqual(metrics);
     expect(readdirSync(join(dir, 'models')).filter((f) => f.includes(`+train-${id}`))).toEqual([`stories260K+train-${id}`]);
+  });
+
+  it('writes a Hugging Face base’s trained model as a Hugging Face folder (its config.json and tokenizer kept)', async () => {
+    const tinyLlama = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
+    const { id, done, result: r } = await run({ modelPath: tinyLlama, method: 'plain', maxSteps: 2, batchSize: 2, maxLength: 16 });
+    expect(done.error).toBeNull();
+    expect(r.modelFormat).toBe('hf');
+    expect(r.modelPath).toBe(join(dir, 'models', `tiny-llama+train-${id}`, `tiny-llama+train-${id}`));
+    expect(readFileSync(join(r.modelPath!, 'config.json'), 'utf8')).toBe(readFileSync(join(tinyLlama, 'config.json'), 'utf8'));
+    expect(s.models.list().find((m) => m.id === r.modelId)?.info).toMatchObject({ format: 'hf', name: `tiny-llama+train-${id}` });
+    const base = weightsOf(tinyLlama);
+    const trained = weightsOf(r.modelPath!);
+    expect([...trained.keys()].sort()).toEqual([...base.keys()].sort());
+    expect([...trained].some(([name, w]) => w.some((x, i) => x !== base.get(name)![i]))).toBe(true);
   });
 
   it('trains only the chosen groups: the others are written as they were', async () => {

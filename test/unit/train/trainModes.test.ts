@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/main/engine';
 import { TRAINABLE_GROUPS } from '../../../src/main/engine/train';
-import { trainRunJob } from '../../../src/main/jobs/types/trainRun';
+import { hfConfigJson } from '../../../src/main/engine/hf/config-writer';
+import { trainedModelFormat, trainRunJob } from '../../../src/main/jobs/types/trainRun';
 import { trainedWeightNames } from '../../../src/main/train-methods';
 import { JobSpec } from '../../../src/shared/jobs';
 import { paramFields } from '../../../src/shared/methods/table';
@@ -66,5 +67,19 @@ describe('training modes', () => {
     expect(all).toContain('model.embed_tokens.weight');
     expect(all).toContain('model.norm.weight');
     expect(all.length).toBe(model.weights.names().length);
+  });
+
+  it('a full run writes its model as the base is stored; a GGUF base the GGUF writer cannot express as a Hugging Face folder; neither: refused up front', () => {
+    const cfg = (name: string) => loadModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', name)).config;
+    expect(trainedModelFormat(cfg('tiny-mistral'), 'gguf', hfConfigJson)).toBe('gguf');
+    // this Llama has llama3 rope scaling, which the GGUF writer does not write
+    expect(cfg('tiny-llama').ropeScaling).not.toBeNull();
+    expect(trainedModelFormat(cfg('tiny-llama'), 'gguf', hfConfigJson)).toBe('hf');
+    expect(trainedModelFormat(cfg('tiny-llama'), 'hf', hfConfigJson)).toBe('hf');
+    // Qwen2 has attention biases: no llama GGUF, but its config.json can be written
+    expect(trainedModelFormat(cfg('tiny-qwen2'), 'gguf', hfConfigJson)).toBe('hf');
+    expect(() => trainedModelFormat(cfg('tiny-gemma'), 'gguf', hfConfigJson)).toThrow(/^full-parameter training of this gemma GGUF model could not write its result \(config\.json: writing a gemma configuration is not supported/);
+    // a Hugging Face base keeps its own config.json: always writable
+    expect(trainedModelFormat(cfg('tiny-gemma'), 'hf', hfConfigJson)).toBe('hf');
   });
 });

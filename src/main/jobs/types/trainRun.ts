@@ -4,6 +4,7 @@ import type { RegisteredModel } from '../../../shared/models';
 import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import { claimNewFolder, modelsFolder, safeStem } from '../../access/writes';
 import type { LoadedModel } from '../../engine';
+import type { DecoderConfig } from '../../engine/model/config';
 import type { Trainer } from '../../engine/train';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
@@ -105,6 +106,8 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
 
   ctx.progress(null, 'loading the model and data');
   const model = engine.loadModel(p.modelPath);
+  // known before training: a run whose model could not be written is refused now, not at the end
+  const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/config-writer')).hfConfigJson) : null;
   const { task, safety } = trainingRecords(ctx.db, p);
   if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
@@ -197,7 +200,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     }
     const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
     if (full) {
-      const out = writeTrainedModel(trainer, model, p, cp, runDir, ctx);
+      const out = writeTrainedModel(trainer, model, format!, p, cp, runDir, ctx);
       rmSync(checkpointDir, { recursive: true, force: true });
       ctx.log('removed the checkpoints (trained weights and AdamW moments): the model is written');
       return { runDir, mode: 'full', ...(await registerModel(out, ctx)), ...counts };
@@ -218,15 +221,32 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
 }
 
 /**
- * Full mode: writes the trained model — a GGUF file for a GGUF base (F32 when the base is all F32,
- * else F16, as merged models are), else a Hugging Face folder (F16 when the base is all F16, else
- * F32) — to `outPath`, or to a new folder in the workspace's models/ named after the base and the
- * run (`models/stories260K+train-7/stories260K+train-7.gguf`), claimed once and remembered in the
+ * How a full run writes its model: as the base is stored (a GGUF file, a Hugging Face folder),
+ * except a GGUF base the GGUF writer cannot express (it writes llama / mistral without rope scaling
+ * or attention biases), written as a Hugging Face folder instead when its config can be; a model
+ * that can be written neither way is refused before any training.
+ */
+export function trainedModelFormat(cfg: DecoderConfig, base: 'hf' | 'gguf', hfConfig: (cfg: DecoderConfig) => unknown): 'hf' | 'gguf' {
+  if (base === 'hf') return 'hf';
+  if ((cfg.architecture === 'llama' || cfg.architecture === 'mistral') && !cfg.ropeScaling && !cfg.attentionBias) return 'gguf';
+  try {
+    hfConfig(cfg);
+    return 'hf';
+  } catch (e) {
+    throw new Error(`full-parameter training of this ${cfg.architecture} GGUF model could not write its result (${(e as Error).message}; GGUF files are written for llama and mistral models): train its Hugging Face folder instead`);
+  }
+}
+
+/**
+ * Full mode: writes the trained model — a GGUF file (F32 when the base is all F32, else F16, as
+ * merged models are) or a Hugging Face folder (F16 when the base is all F16, else F32) — to
+ * `outPath`, or to a new folder in the workspace's models/ named after the base and the run
+ * (`models/stories260K+train-7/stories260K+train-7.gguf`), claimed once and remembered in the
  * checkpoint. The export is atomic; the checkpoint then records it as written.
  */
-function writeTrainedModel(trainer: Trainer, model: LoadedModel, p: TrainRunParams, cp: Checkpoint | null, runDir: string, ctx: JobContext<Checkpoint>): string {
+function writeTrainedModel(trainer: Trainer, model: LoadedModel, format: 'hf' | 'gguf', p: TrainRunParams, cp: Checkpoint | null, runDir: string, ctx: JobContext<Checkpoint>): string {
   const stem = safeStem(`${basename(p.modelPath).replace(/\.gguf$/i, '')}+train-${ctx.jobId}`, `train-${ctx.jobId}`);
-  const gguf = model.format === 'gguf';
+  const gguf = format === 'gguf';
   let out = p.outPath ?? cp?.modelPath;
   if (!out) {
     const folder = claimNewFolder(modelsFolder(dirname(ctx.db.name)), stem);
