@@ -176,7 +176,7 @@ export const calls = {
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
-  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA run before it starts (from config.json or the GGUF header; no weights read)'),
+  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)'),
 
   'merge.startSweep': call(
     MergeSweepRequest,

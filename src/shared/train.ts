@@ -1,11 +1,12 @@
 /**
  * Training: the `train.run` job's parameters (the method's own parameters derived from the method
- * table in ./methods/train), memory estimates, loss metrics, and the pre-flight that counts what
+ * table in ./methods/train; the training mode — a LoRA adapter or full-parameter training — from
+ * the mode table here), memory estimates, loss metrics, and the pre-flight that counts what
  * survives truncation.
  */
 import { z } from 'zod';
 import { TRAIN_METHODS, type TrainMethodRow, type TrainMethodTable } from './methods/train';
-import { checkMethodParams, methodEnum, param, pickDeclared } from './methods/table';
+import { checkMethodParams, methodEnum, param, pickDeclared, type MethodTable } from './methods/table';
 
 export { TRAIN_METHODS, TrainMethod, trainMethodNeeds, trainMethodRow, type TrainMethodParams, type TrainMethodRow, type TrainMethodTable } from './methods/train';
 
@@ -19,6 +20,42 @@ export const LoraSettings = z.object({
   dropout: param(z.number().min(0).max(0.9).default(0.05), { title: 'LoRA dropout' }),
   targetModules: param(z.array(LoraTarget).min(1).default(['q', 'v']), { title: 'LoRA target modules', cli: 'targets' }),
 });
+
+/**
+ * The weights full-parameter training can train: all, or groups — attention (q, k, v, o and their
+ * biases), mlp (gate, up, down), embeddings, norms (every RMSNorm weight), lm_head — or one
+ * projection. The engine's own list (src/main/engine/train/full.ts); a test keeps them equal.
+ */
+export const TrainableGroup = z.enum(['all', 'attention', 'mlp', 'embeddings', 'norms', 'lm_head', 'q', 'k', 'v', 'o', 'gate', 'up', 'down']);
+export type TrainableGroup = z.infer<typeof TrainableGroup>;
+
+/** What full-parameter training trains. */
+export const FullSettings = z.object({
+  trainable: param(z.array(TrainableGroup).min(1).default(['all']), {
+    title: 'Trained weights',
+    description: 'all, or groups: attention (q, k, v, o), mlp (gate, up, down), embeddings, norms, lm_head, or single projections; the rest stay frozen',
+    cli: 'trainable',
+  }),
+});
+
+/**
+ * The training modes, one row each (a table like the method tables: label, one line, its settings):
+ * the Train form's mode choice and its fields, and the CLI's `--full` / `--trainable`, come from here.
+ */
+export const TRAIN_MODES = {
+  lora: {
+    label: 'LoRA adapter',
+    description: 'Train a small low-rank adapter beside the frozen weights; the run ends with a PEFT adapter (export a merged model from it)',
+    params: LoraSettings,
+  },
+  full: {
+    label: 'Full-parameter training',
+    description: 'Train the model’s own weights (all, or chosen groups; about 16 bytes of memory per trained parameter); the run ends with a new model in the Models list',
+    params: FullSettings,
+  },
+} as const satisfies MethodTable;
+export const TrainMode = methodEnum(TRAIN_MODES);
+export type TrainMode = z.infer<typeof TrainMode>;
 
 export const TrainTemplate = z.enum(['alpaca', 'chat', 'plain']);
 export type TrainTemplate = z.infer<typeof TrainTemplate>;
@@ -59,12 +96,23 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
       taskDatasetIds: z.array(z.number().int().positive()).optional(),
       /** A saved selection of safety examples: replayed, or used as the DER buffer / EWC / A-GEM memory. */
       selectionId: z.number().int().positive().optional(),
+      /** A LoRA adapter (jobs stored before full-parameter training have no mode: LoRA) or the model's own weights. */
+      mode: TrainMode.default('lora'),
       method: methodEnum(methods).default('plain' as keyof T & string),
       /** The method's own parameters (see the method table). */
       methodParams: z.record(z.string(), z.unknown()).optional(),
       /** How prompts are rendered: the Alpaca template, the model's chat template, or as they are. */
       template: TrainTemplate.default('alpaca'),
+      /** The adapter's shape (LoRA mode). */
       lora: LoraSettings.prefault({}),
+      /** What trains (full mode). */
+      full: FullSettings.prefault({}),
+      /**
+       * Full mode: where the trained model is written — a new folder (Hugging Face base) or a new
+       * .gguf file (GGUF base), never overwritten. Absent: the job writes a new folder in the
+       * workspace's models/ (the app always leaves it to the job).
+       */
+      outPath: z.string().min(1).optional(),
       ...TrainSettings.shape,
       /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
       recompute: z.boolean().default(false),
@@ -86,26 +134,40 @@ export const TrainRunParams = trainRunParamsFor(TRAIN_METHODS);
 export type TrainRunParams = z.infer<typeof TrainRunParams>;
 export type TrainRunParamsInput = z.input<typeof TrainRunParams>;
 
-/** What `train.estimateMemory` needs: the model and the run's shape. */
+/** What `train.estimateMemory` needs: the model and the run's shape (LoRA: the adapter; full: the trained weights). */
 export const TrainMemoryInput = z
   .object({
     modelPath: z.string().min(1),
+    /** default lora */
+    mode: TrainMode.optional(),
     batchSize: z.number().int().min(1).max(1024),
     maxLength: z.number().int().min(8).max(32_768),
-    rank: z.number().int().min(1).max(256),
-    targetModules: z.array(LoraTarget).min(1),
+    /** micro-batches per optimiser step (full mode holds one more gradient copy above 1) */
+    gradAccumSteps: z.number().int().min(1).max(1024).optional(),
+    /** LoRA mode: the adapter's rank and target modules */
+    rank: z.number().int().min(1).max(256).optional(),
+    targetModules: z.array(LoraTarget).min(1).optional(),
     /** LoRA dropout probability (its keep-masks are counted) */
     dropout: z.number().min(0).max(0.9).optional(),
+    /** full mode: the trained weights (default all) */
+    trainable: z.array(TrainableGroup).min(1).optional(),
     recompute: z.boolean().optional(),
     frozenWeightDtype: z.enum(['float32', 'float16']).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.mode ?? 'lora') !== 'lora') return;
+    for (const key of ['rank', 'targetModules'] as const) if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `a LoRA run's estimate needs ${key}` });
+  });
 export type TrainMemoryInput = z.infer<typeof TrainMemoryInput>;
 
-/** Estimated peak memory of a LoRA run on the CPU (bytes; ±25%, calibrated against bench/train). */
+/** Estimated peak memory of a run on the CPU (bytes; ±25%, calibrated against bench/train). */
 export const TrainMemoryEstimate = z.object({
   weightsBytes: z.number(),
+  /** LoRA: the adapter, its gradient, accumulator and AdamW moments (0 in full mode) */
   adapterBytes: z.number(),
+  /** full mode: the trained weights (fp32), their gradients and AdamW moments (0 with LoRA) */
+  trainedBytes: z.number(),
   activationsBytes: z.number(),
   logitsBytes: z.number(),
   runtimeBytes: z.number(),

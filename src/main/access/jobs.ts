@@ -11,7 +11,7 @@ import type { JobSpec } from '../../shared/jobs';
 import type { MergeConfig, MergeModelRef } from '../../shared/merge';
 import { canonicalPath } from './paths';
 import type { AccessPolicy } from './policy';
-import { claimNewFolder, safeStem } from './writes';
+import { claimNewFolder, safeStem } from '../util/newFiles';
 
 /**
  * `start`: a job about to be queued — checks its reads and returns the parameters to queue (app-chosen
@@ -40,7 +40,19 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       read(spec.params.modelPath, 'the model');
       readOptional(spec.params.adapterPath, 'the LoRA adapter');
       return spec;
-    case 'train.run':
+    case 'train.run': {
+      const p = spec.params;
+      read(p.modelPath, 'the model');
+      // a full-parameter run writes the trained model: the job names a new folder in models/ itself
+      if (p.outPath === undefined) return spec;
+      if (mode === 'start') {
+        throw new AppError('forbidden', `The app chooses where a trained model is written (a new folder in ${a.modelsDir}): leave outPath out`, { outPath: p.outPath });
+      }
+      if (!a.canWrite(canonicalPath(p.outPath, 'the trained model'))) {
+        throw new AppError('forbidden', `This training run writes ${p.outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new run here`, { outPath: p.outPath });
+      }
+      return spec;
+    }
     case 'train.preflight':
       read(spec.params.modelPath, 'the model');
       return spec;

@@ -6,7 +6,7 @@
  *    the resolved path (symlinks and `..` followed), so a link inside a granted folder that points
  *    outside it is refused;
  *  - grants refuse the disk root, the home folder and key/system folders (see paths.ts);
- *  - writes only in the workspace's own folders under app-chosen names (see writes.ts);
+ *  - writes only in the workspace's own folders under app-chosen names (see ../util/newFiles.ts);
  *  - outbound calls only to servers the user configured, with the API key stored with them.
  *
  * The `safetune` CLI is the user at their own shell: it calls the services directly, not through
@@ -19,7 +19,7 @@ import { AppError } from '../../shared/errors';
 import type { AccessStore } from '../db/access';
 import { assertGrantable, canonicalPath, defaultPathEnv, isInside, whyTooBroad, type PathEnv } from './paths';
 import { endpointDisplayName, normaliseBaseUrl } from './urls';
-import { exportsFolder, modelsFolder } from './writes';
+import { exportsFolder, modelsFolder } from '../util/newFiles';
 
 /** Entries one folder listing returns at most. */
 export const MAX_BROWSE_ENTRIES = 2000;

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ExportParams } from '../../shared/select';
 import { AppError } from '../../shared/errors';
-import { claimNewFile, exportsFolder, safeStem } from '../access/writes';
+import { claimNewFile, exportsFolder, safeStem } from '../util/newFiles';
 import { buildTrainingMix, writeJsonl } from '../select/export';
 import type { Services } from './services';
 

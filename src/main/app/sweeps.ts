@@ -12,7 +12,7 @@ import { expandMergeSweep, MergeSweepRequest, sweepMergeConfig, type MergeModelR
 import { EvalRunParams } from '../../shared/eval';
 import { confineJob, confineMergeReads } from '../access/jobs';
 import type { AccessPolicy } from '../access/policy';
-import { claimNewFolder, modelsFolder, safeStem } from '../access/writes';
+import { claimNewFolder, modelsFolder, safeStem } from '../util/newFiles';
 import type { SweepPointRow, SweepRow, StoredSweepParams } from '../db/sweeps';
 import { runWithMetrics } from './evaluations';
 import type { Services } from './types';

@@ -35,20 +35,17 @@ export type TaskInput<N extends TaskName> = Parameters<(typeof tasks)[N]['run']>
 export type TaskOutput<N extends TaskName> = Awaited<ReturnType<(typeof tasks)[N]['run']>>;
 
 /**
- * Peak-memory estimate of a LoRA run, for the Train tab before a run starts: the engine reads the
- * model's config.json or GGUF header only (no weights, no tokenizer). A model or setting it cannot
- * use is the caller's invalid input.
+ * Peak-memory estimate of a LoRA or full-parameter run, for the Train tab before a run starts: the
+ * engine reads the model's config.json or GGUF header only (no weights, no tokenizer). A model or
+ * setting it cannot use is the caller's invalid input.
  */
 export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEstimate> {
   const { estimateTrainingMemoryForModel } = await import('../engine');
   try {
-    return estimateTrainingMemoryForModel(p.modelPath, {
-      batch: p.batchSize,
-      seq: p.maxLength,
-      lora: { rank: p.rank, alpha: 2 * p.rank, targetModules: p.targetModules, dropout: p.dropout },
-      recompute: p.recompute,
-      frozenWeightDtype: p.frozenWeightDtype,
-    });
+    const shape = { batch: p.batchSize, seq: p.maxLength, recompute: p.recompute, frozenWeightDtype: p.frozenWeightDtype };
+    if (p.mode === 'full') return estimateTrainingMemoryForModel(p.modelPath, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
+    // the input schema requires rank and target modules in LoRA mode
+    return estimateTrainingMemoryForModel(p.modelPath, { ...shape, lora: { rank: p.rank!, alpha: 2 * p.rank!, targetModules: p.targetModules!, dropout: p.dropout } });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
   }

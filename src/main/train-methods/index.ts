@@ -15,6 +15,7 @@ import { replay } from './replay';
 import type { MethodContext, MethodSetup, TrainMethodImpl } from './types';
 
 export type { MethodContext, MethodSetup, TrainMethodImpl } from './types';
+export { trainedWeightNames } from './trainedWeights';
 
 export const TRAIN_METHOD_IMPLS = {
   plain,

@@ -5,7 +5,7 @@
  * constructors (src/main/engine/train/continual); no db, jobs or app.
  */
 import type { DecoderRuntime, LoadedModel } from '../engine';
-import type { DistillSpec, LoraConfig, TrainExample, TrainingTerm } from '../engine/train';
+import type { DistillSpec, FullTrainingConfig, LoraConfig, TrainExample, TrainingTerm } from '../engine/train';
 
 /** What a method's preparation sees. */
 export interface MethodContext {
@@ -14,14 +14,19 @@ export interface MethodContext {
   task: TrainExample[];
   /** Tokenised examples of the saved safety selection (empty without one). */
   safety: TrainExample[];
-  run: { seed: number; maxLength: number; lora: LoraConfig };
+  /**
+   * The run's settings: `full` set means full-parameter training (the model's own weights train,
+   * `lora` is unused); otherwise a LoRA adapter with `lora`. trainedWeightNames(model, run) names
+   * the base weights either one changes.
+   */
+  run: { seed: number; maxLength: number; lora: LoraConfig; full?: FullTrainingConfig };
   /** Runs `fn` with the aligned model (the base weights, no adapter) opened for inference, and releases it. */
   withAlignedModel<R>(fn: (aligned: DecoderRuntime) => Promise<R>): Promise<R>;
   /** What the preparation is doing now, for the job's progress line. */
   progress(message: string): void;
 }
 
-/** What a method adds to plain LoRA training. */
+/** What a method adds to plain training (LoRA or full-parameter). */
 export interface MethodSetup {
   /** The examples to train on, when the method changes them (replay mixes the safety examples in); default: the task examples. */
   task?: TrainExample[];

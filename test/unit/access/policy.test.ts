@@ -7,11 +7,12 @@ import { confineJob, confineModel } from '../../../src/main/access/jobs';
 import { assertGrantable, canonicalPath, isInside, type PathEnv } from '../../../src/main/access/paths';
 import { AccessPolicy } from '../../../src/main/access/policy';
 import { normaliseBaseUrl } from '../../../src/main/access/urls';
-import { claimNewFile, claimNewFolder, safeStem } from '../../../src/main/access/writes';
+import { claimNewFile, claimNewFolder, safeStem } from '../../../src/main/util/newFiles';
 import { AccessStore } from '../../../src/main/db/access';
 import { openDatabase, type Db } from '../../../src/main/db/database';
 import { BackendUnavailableError, OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
 import { AppError } from '../../../src/shared/errors';
+import { TrainRunParams } from '../../../src/shared/train';
 import { tempDir } from '../../helpers/services';
 
 let t: { dir: string; cleanup: () => void };
@@ -277,6 +278,25 @@ describe('writes', () => {
     // a stored merge resumes only when it writes inside the app's folders
     expect(() => confineJob(a, policy, 'resume')).not.toThrow();
     expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(data, 'out.gguf') } } as never, policy, 'resume')).code).toBe('forbidden');
+  });
+});
+
+describe('full-parameter training output', () => {
+  it('leaves the trained model’s place to the job (a new folder in models/): refuses a caller-chosen output, and resumes only one inside the app’s folders', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const params = TrainRunParams.parse({ projectId: 1, modelPath: model, mode: 'full' });
+    expect(confineJob({ type: 'train.run', params }, policy, 'start')).toEqual({ type: 'train.run', params });
+    const chosen = thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(env.home, '.bashrc') } }, policy, 'start'));
+    expect(chosen.code).toBe('forbidden');
+    expect(chosen.message).toMatch(/^The app chooses where a trained model is written \(a new folder in .*models\): leave outPath out$/);
+    // the same output inside models/ is refused at start too: the job names its own folder
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(workspace, 'models', 'x.gguf') } }, policy, 'start')).code).toBe('forbidden');
+    // a run started by the CLI with --out resumes in the app only when it writes inside the app's folders
+    expect(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(workspace, 'models', 'x', 'x.gguf') } }, policy, 'resume')).not.toThrow();
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).message).toMatch(/writes .*out\.gguf, outside the workspace's models folder/);
+    // the model it reads is checked as for any run
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, modelPath: join(outside, 'secret.txt') } }, policy, 'start')).code).toBe('forbidden');
   });
 });
 

@@ -7,6 +7,7 @@ import { JobStore } from '../../../src/main/db/jobs';
 import { loadModel } from '../../../src/main/engine';
 import { estimateTrainingMemory } from '../../../src/main/engine/train';
 import { JobRunner } from '../../../src/main/jobs/runner';
+import { TrainMemoryInput } from '../../../src/shared/train';
 import { repoRoot, sharedPath } from '../../helpers/shared';
 import { tempDir, testServices, workerScript } from '../../helpers/services';
 
@@ -31,6 +32,25 @@ describe('train.estimateMemory', () => {
     // dropout keep-masks: q and v take the 32 hidden features, 2 layers
     expect(await trainingMemory({ ...input, dropout: 0.05 })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, loraInputFeatures: 2 * (32 + 32), dropout: true }));
     expect((await trainingMemory({ ...input, dropout: 0.05 })).activationsBytes).toBeGreaterThan(e.activationsBytes);
+  });
+
+  it('estimates a full-parameter run: the trained weights with their gradients and AdamW moments instead of an adapter', async () => {
+    const cfg = loadModel(tinyLlama).config;
+    const full = await trainingMemory({ modelPath: tinyLlama, mode: 'full', batchSize: 2, maxLength: 64 });
+    expect(full).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, full: { trainable: ['all'] }, gradAccumSteps: 1, recompute: false, frozenWeightDtype: 'float32' }));
+    expect(full.adapterBytes).toBe(0);
+    // every weight trains: 4 fp32 copies (weight, gradient, m, v) and the gradient's copy out of onnxruntime, nothing frozen
+    const params = loadModel(tinyLlama).weights.names().reduce((n, w) => n + loadModel(tinyLlama).weights.shape(w).reduce((a, b) => a * b, 1), 0);
+    expect(full.trainedBytes).toBe(params * 4 * 5);
+    expect(full.weightsBytes).toBe(0);
+    // only the MLP: fewer trained bytes, the rest frozen; accumulation adds one gradient copy
+    const mlp = await trainingMemory({ modelPath: tinyLlama, mode: 'full', trainable: ['mlp'], batchSize: 2, maxLength: 64 });
+    expect(mlp.trainedBytes).toBeLessThan(full.trainedBytes);
+    expect(mlp.weightsBytes).toBeGreaterThan(0);
+    expect((await trainingMemory({ modelPath: tinyLlama, mode: 'full', trainable: ['mlp'], batchSize: 2, maxLength: 64, gradAccumSteps: 4 })).trainedBytes).toBe((mlp.trainedBytes / 5) * 6);
+    // a LoRA estimate still needs the adapter's shape
+    expect(TrainMemoryInput.safeParse({ modelPath: tinyLlama, batchSize: 2, maxLength: 64 }).success).toBe(false);
+    expect(TrainMemoryInput.safeParse({ modelPath: tinyLlama, mode: 'full', batchSize: 2, maxLength: 64 }).success).toBe(true);
   });
 
   it.skipIf(!stories)('reads a GGUF header', async () => {

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { trainCommand } from '../../../src/main/cli/commands/train';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';
@@ -81,6 +82,46 @@ describe('safetune model info / generate', () => {
       const noType = await cli(['model', 'quantize', stories!, '--out', join(t.dir, 'y.gguf')]);
       expect(noType.code).toBe(1);
       expect(noType.err).toMatch(/model quantize needs --type and --out/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it.skipIf(!stories)('trains the model’s own weights with --full (--trainable groups) and writes the whole model', async () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, 'task.jsonl');
+      writeFileSync(file, ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n');
+      await cli(['projects', 'create', 'cli full', '--workspace', t.dir]);
+      expect((await cli(['data', 'import', file, '--project', '1', '--role', 'task', '--workspace', t.dir])).code).toBe(0);
+      expect(trainCommand.usage).toMatch(/ \| --full \[--trainable A,B \(default all\)\] \[--out PATH\]\]/);
+      expect(trainCommand.usage).toMatch(/--trainable groups: all, attention, mlp, embeddings, norms, lm_head, q, k, v, o, gate, up, down\n/);
+      const r = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--trainable', 'attention,mlp', '--steps', '3', '--batch', '2', '--workspace', t.dir, '--json']);
+      expect(r.code, r.err).toBe(0);
+      const res = JSON.parse(r.out.join('\n'));
+      expect(res).toMatchObject({ mode: 'full', steps: 3, modelFormat: 'gguf' });
+      expect(res.adapterPath).toBeUndefined();
+      expect(res.modelPath).toBe(join(t.dir, 'models', 'stories260K+train-2', 'stories260K+train-2.gguf'));
+      const jobs = JSON.parse((await cli(['jobs', 'list', '--project', '1', '--workspace', t.dir, '--json'])).out.join('\n')) as { type: string; params: { mode: string; full: unknown } }[];
+      expect(jobs.find((j) => j.type === 'train.run')!.params).toMatchObject({ mode: 'full', full: { trainable: ['attention', 'mlp'] } });
+      const g = await cli(['generate', '--model', res.modelPath, '--prompt', 'Tell me about the cat.', '--max-tokens', '8', '--json']);
+      expect(g.code, g.err).toBe(0);
+      // --out: a path of the caller's choosing, never overwritten
+      const out = join(t.dir, 'mine.gguf');
+      const o = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--steps', '1', '--batch', '2', '--out', out, '--workspace', t.dir]);
+      expect(o.code, o.err).toBe(0);
+      expect(o.out.join('\n')).toMatch(new RegExp(`^model: ${out.replace(/[.+]/g, '\\$&')} \\(added to the Models list\\)`));
+      const again = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--steps', '1', '--out', out, '--workspace', t.dir]);
+      expect(again.code).toBe(1);
+      expect(again.err).toMatch(/mine\.gguf already exists: choose a new path/);
+      // settings of the other mode are refused by name
+      const lora = await cli(['train', '--project', '1', '--model', stories!, '--full', '--rank', '4', '--workspace', t.dir]);
+      expect(lora.err).toMatch(/--rank: LoRA settings, not used with --full/);
+      const noFull = await cli(['train', '--project', '1', '--model', stories!, '--trainable', 'mlp', '--workspace', t.dir]);
+      expect(noFull.err).toMatch(/--trainable: full-parameter settings: add --full/);
+      const badGroup = await cli(['train', '--project', '1', '--model', stories!, '--full', '--trainable', 'wings', '--workspace', t.dir]);
+      expect(badGroup.code).toBe(1);
+      expect(badGroup.err).toMatch(/full\.trainable/);
     } finally {
       t.cleanup();
     }

@@ -1,20 +1,31 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
-import { LoraSettings, TRAIN_METHODS, TrainSettings, trainRunParamsFor, type TrainMethodRow, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
+import { paramFields } from '../../../shared/methods/table';
+import { FullSettings, LoraSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, TrainSettings, trainRunParamsFor, type TrainMethodRow, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 
 const needsNote = (methods: TrainMethodTable) => (id: string) => ((methods[id] as TrainMethodRow).safety ? 'needs --selection ID' : '');
 
+/** The options a mode's settings were given with on the command line ("--rank, --alpha"). */
+const givenOptions = (schema: typeof LoraSettings | typeof FullSettings, values: Record<string, unknown>) =>
+  paramFields(schema)
+    .filter((f) => values[f.cli] !== undefined)
+    .map((f) => `--${f.cli}`);
+
 /**
  * `safetune train` for a table of training methods: its options and usage come from the table and
  * from the run settings' schemas (tests pass a table with extra rows; the app ships TRAIN_METHODS).
+ * LoRA by default; `--full` trains the model's own weights (`--trainable` groups) and writes the
+ * whole model to a new folder in the workspace's models/ (or `--out`), added to the Models list.
  */
 export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
   const usage =
     `safetune train --project ID --model PATH [--method ${methodChoices(methods)}] [--selection ID] [--template alpaca|chat|plain] ` +
-    `${settingsUsage(TrainSettings)} ${settingsUsage(LoraSettings)} [--recompute] [--fp16-weights] [--workspace DIR] [--json]\n` +
+    `${settingsUsage(TrainSettings)} [LoRA: ${settingsUsage(LoraSettings)} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [--workspace DIR] [--json]\n` +
+    `    modes: LoRA (default): ${TRAIN_MODES.lora.description}; --full: ${TRAIN_MODES.full.description}\n` +
+    `    --trainable groups: ${TrainableGroup.options.join(', ')}\n` +
     `    methods (and their options):\n${methodsUsage(methods, needsNote(methods)).replace(/^/gm, '    ')}`;
   const options = withMethodOptions(
     {
@@ -26,6 +37,9 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
       template: { type: 'string', default: 'alpaca' },
       ...settingsOptions(TrainSettings),
       ...settingsOptions(LoraSettings),
+      full: { type: 'boolean', default: false },
+      ...settingsOptions(FullSettings),
+      out: { type: 'string' },
       recompute: { type: 'boolean', default: false },
       'fp16-weights': { type: 'boolean', default: false },
     } as const,
@@ -44,15 +58,21 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
     if (row.safety && !values.selection) {
       throw new AppError('invalid_input', `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`);
     }
+    const full = values.full === true;
+    const misplaced = full ? givenOptions(LoraSettings, values) : [...givenOptions(FullSettings, values), ...(values.out !== undefined ? ['--out'] : [])];
+    if (misplaced.length) {
+      throw new AppError('invalid_input', full ? `${misplaced.join(', ')}: LoRA settings, not used with --full (leave them out)` : `${misplaced.join(', ')}: full-parameter settings: add --full, or leave them out for LoRA`);
+    }
     const p = jobParams(schema, {
       projectId: Number(values.project),
       modelPath: resolve(String(values.model)),
+      mode: full ? 'full' : 'lora',
       method,
       methodParams: methodParamsFromArgs(methods, method, values),
       ...(values.selection ? { selectionId: Number(values.selection) } : {}),
       template: values.template,
       ...settingsFromArgs(TrainSettings, values),
-      lora: settingsFromArgs(LoraSettings, values),
+      ...(full ? { full: settingsFromArgs(FullSettings, values), ...(values.out !== undefined ? { outPath: resolve(String(values.out)) } : {}) } : { lora: settingsFromArgs(LoraSettings, values) }),
       recompute: values.recompute,
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
     });
@@ -62,15 +82,16 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
   const command: Command = {
     name: 'train',
     usage,
-    summary: 'Fine-tune with LoRA on a project’s task data, optionally preserving safety (replay, DER, EWC…)',
+    summary: 'Fine-tune (LoRA, or --full parameters) on a project’s task data, optionally preserving safety (replay, DER, EWC…)',
     async run(argv, env) {
       const { params: p, values } = params(argv);
       return withServices(env, values.workspace as string | undefined, { runJobs: true }, async (s) => {
         s.projects.get(p.projectId);
         const job = await runJobToEnd(s, s.jobs.enqueue('train.run', p, p.projectId).id, env.io);
         if (job.state !== 'succeeded') return 1;
-        const r = job.result as { adapterPath: string; steps: number; finalLoss: number | null };
-        env.io.out(values.json ? JSON.stringify(job.result) : `adapter: ${r.adapterPath}\nsteps: ${r.steps}, final loss ${r.finalLoss?.toFixed(4) ?? '-'}`);
+        const r = job.result as { adapterPath?: string; modelPath?: string; steps: number; finalLoss: number | null };
+        const written = r.modelPath ? `model: ${r.modelPath} (added to the Models list)` : `adapter: ${r.adapterPath}`;
+        env.io.out(values.json ? JSON.stringify(job.result) : `${written}\nsteps: ${r.steps}, final loss ${r.finalLoss?.toFixed(4) ?? '-'}`);
         return 0;
       });
     },
@@ -78,5 +99,5 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
   return { command, params };
 }
 
-/** LoRA fine-tuning of a project's task data as a recorded, resumable job; prints the adapter path. */
+/** Fine-tuning of a project's task data as a recorded, resumable job; prints the adapter (LoRA) or model (--full) path. */
 export const trainCommand: Command = trainCli().command;

@@ -1,18 +1,34 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { RegisteredModel } from '../../../shared/models';
 import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
+import type { DecoderConfig } from '../../engine/model/config';
+import type { Trainer } from '../../engine/train';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
 
 interface Checkpoint {
   runDir: string;
+  /** Full mode: where the trained model goes, once chosen (a resumed job writes to the same place). */
+  modelPath?: string;
+  /** Full mode: the model at modelPath is written completely (a job resumed after this only registers it). */
+  exported?: boolean;
 }
 
 export interface TrainRunResult {
   runDir: string;
-  adapterPath: string;
+  /** absent in runs stored before full-parameter training: LoRA */
+  mode?: 'lora' | 'full';
+  /** LoRA: the PEFT adapter */
+  adapterPath?: string;
+  /** Full mode: the trained model (a Hugging Face folder or a GGUF file), added to the Models list */
+  modelPath?: string;
+  modelFormat?: 'hf' | 'gguf';
+  /** Full mode: its id in the Models list */
+  modelId?: number;
   steps: number;
   finalLoss: number | null;
   taskExamples: number;
@@ -55,10 +71,15 @@ async function checkSomethingToLearn(p: TrainRunParams, model: LoadedModel, task
 }
 
 /**
- * LoRA fine-tuning on the project's task data, optionally with a continual-learning term that
+ * Fine-tuning on the project's task data — a LoRA adapter, or full-parameter training of the
+ * model's own weights (all, or chosen groups) — optionally with a continual-learning term that
  * preserves safety (replay of a saved selection, DER/DER++, LwF, EWC, L2-SP, A-GEM). Checkpoints
- * (adapter + optimiser + data cursor + RNG) are written atomically every `checkpointEvery` steps
- * and on cancel; a resumed job continues exactly from the newest one. Ends with a PEFT adapter.
+ * (adapter or trained weights + optimiser + data cursor + RNG) are written atomically every
+ * `checkpointEvery` steps and on cancel; a resumed job continues exactly from the newest one.
+ * A LoRA run ends with a PEFT adapter; a full run writes the whole model (a GGUF file for a GGUF
+ * base, else a Hugging Face folder) to a new folder in the workspace's models/ (or its `outPath`),
+ * adds it to the Models list and removes its checkpoints (weights and AdamW moments: 12 bytes per
+ * trained parameter each).
  */
 export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>({
   type: 'train.run',
@@ -66,22 +87,27 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
-  title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
-  run: (p, ctx) => train(p, ctx),
-  resume: (p, _cp, ctx) => train(p, ctx),
+  title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.mode === 'full' ? 'full, ' : ''}${p.method}, ${p.maxSteps} steps)`,
+  run: (p, ctx) => train(p, null, ctx),
+  resume: (p, cp, ctx) => train(p, cp, ctx),
 });
 
-async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<TrainRunResult> {
+async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<TrainRunResult> {
   const runDir = trainRunDir(dirname(ctx.db.name), ctx.jobId);
   const checkpointDir = join(runDir, 'checkpoints');
   const weightCacheDir = join(runDir, 'weights');
+  const full = p.mode === 'full';
+  if (full && cp?.exported && cp.modelPath && existsSync(cp.modelPath)) return finishExported(p, cp.modelPath, runDir, ctx);
+  if (full && p.outPath && !cp?.modelPath && existsSync(p.outPath)) throw new Error(`${p.outPath} already exists: choose a new path for the trained model (it is never overwritten)`);
   mkdirSync(checkpointDir, { recursive: true });
-  ctx.saveCheckpoint({ runDir });
+  ctx.saveCheckpoint({ runDir, ...(cp?.modelPath ? { modelPath: cp.modelPath } : {}) });
   const engine = await import('../../engine');
   const T = await import('../../engine/train');
 
   ctx.progress(null, 'loading the model and data');
   const model = engine.loadModel(p.modelPath);
+  // known before training: a run whose model could not be written is refused now, not at the end
+  const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/config-writer')).hfConfigJson) : null;
   const { task, safety } = trainingRecords(ctx.db, p);
   if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
@@ -98,7 +124,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
       model,
       task: taskEx,
       safety: safety.map(tokenize),
-      run: { seed: p.seed, maxLength: p.maxLength, lora: p.lora },
+      run: { seed: p.seed, maxLength: p.maxLength, lora: p.lora, ...(full ? { full: p.full } : {}) },
       withAlignedModel: async (fn) => {
         const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
         try {
@@ -112,7 +138,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
   );
 
   const options = {
-    lora: p.lora,
+    ...(full ? { full: p.full } : { lora: p.lora }),
     lr: p.lr,
     weightDecay: 0,
     schedule: { type: 'cosine' as const, warmupSteps: p.warmupSteps },
@@ -132,7 +158,7 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
   };
   const resumeFrom = T.latestCheckpoint(checkpointDir);
   ctx.progress(null, 'building the training graph');
-  let trainer: import('../../engine/train').Trainer | undefined;
+  let trainer: Trainer | undefined;
   try {
     const examples = setup.task ?? taskEx;
     trainer = resumeFrom ? await T.Trainer.resume(model, examples, options) : await T.Trainer.create(model, examples, options);
@@ -169,12 +195,19 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     if (learned.length > 0 && learned.every((m) => m.tokens === 0)) {
       throw new Error(
         `the run learned nothing: none of its ${learned.length} steps had a response token to train on (task loss 0 throughout), ` +
-          `so no adapter is written; raise max tokens per example (${p.maxLength}) so that responses survive truncation`,
+          `so no ${full ? 'model' : 'adapter'} is written; raise max tokens per example (${p.maxLength}) so that responses survive truncation`,
       );
+    }
+    const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
+    if (full) {
+      const out = writeTrainedModel(trainer, model, format!, p, cp, runDir, ctx);
+      rmSync(checkpointDir, { recursive: true, force: true });
+      ctx.log('removed the checkpoints (trained weights and AdamW moments): the model is written');
+      return { runDir, mode: 'full', ...(await registerModel(out, ctx)), ...counts };
     }
     const adapterPath = join(runDir, 'adapter');
     trainer.exportAdapter(adapterPath);
-    return { runDir, adapterPath, steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
+    return { runDir, mode: 'lora', adapterPath, ...counts };
   } catch (e) {
     if (e instanceof T.TrainingDivergedError) {
       throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);
@@ -185,4 +218,70 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     // rewritten on every (re)start, so nothing is lost by removing it; it is as big as the fp32 weights
     rmSync(weightCacheDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * How a full run writes its model: as the base is stored (a GGUF file, a Hugging Face folder),
+ * except a GGUF base the GGUF writer cannot express (it writes llama / mistral without rope scaling
+ * or attention biases), written as a Hugging Face folder instead when its config can be; a model
+ * that can be written neither way is refused before any training.
+ */
+export function trainedModelFormat(cfg: DecoderConfig, base: 'hf' | 'gguf', hfConfig: (cfg: DecoderConfig) => unknown): 'hf' | 'gguf' {
+  if (base === 'hf') return 'hf';
+  if ((cfg.architecture === 'llama' || cfg.architecture === 'mistral') && !cfg.ropeScaling && !cfg.attentionBias) return 'gguf';
+  try {
+    hfConfig(cfg);
+    return 'hf';
+  } catch (e) {
+    throw new Error(`full-parameter training of this ${cfg.architecture} GGUF model could not write its result (${(e as Error).message}; GGUF files are written for llama and mistral models): train its Hugging Face folder instead`);
+  }
+}
+
+/**
+ * Full mode: writes the trained model — a GGUF file (F32 when the base is all F32, else F16, as
+ * merged models are) or a Hugging Face folder (F16 when the base is all F16, else F32) — to
+ * `outPath`, or to a new folder in the workspace's models/ named after the base and the run
+ * (`models/stories260K+train-7/stories260K+train-7.gguf`), claimed once and remembered in the
+ * checkpoint. The export is atomic; the checkpoint then records it as written.
+ */
+function writeTrainedModel(trainer: Trainer, model: LoadedModel, format: 'hf' | 'gguf', p: TrainRunParams, cp: Checkpoint | null, runDir: string, ctx: JobContext<Checkpoint>): string {
+  const stem = safeStem(`${basename(p.modelPath).replace(/\.gguf$/i, '')}+train-${ctx.jobId}`, `train-${ctx.jobId}`);
+  const gguf = format === 'gguf';
+  let out = p.outPath ?? cp?.modelPath;
+  if (!out) {
+    const folder = claimNewFolder(modelsFolder(dirname(ctx.db.name)), stem);
+    out = join(folder, gguf ? `${stem}.gguf` : stem);
+  }
+  ctx.saveCheckpoint({ runDir, modelPath: out });
+  const stored = new Set(model.weights.names().map((n) => model.weights.dtype(n)));
+  const dtype = [...stored].every((d) => d === 'F32') ? 'F32' : gguf || [...stored].every((d) => d === 'F16') ? 'F16' : 'F32';
+  ctx.progress(null, `writing the trained model to ${out}`);
+  const r = trainer.exportModel(out, {
+    format: gguf ? 'gguf' : 'hf',
+    dtype,
+    name: stem,
+    shouldStop: ctx.cancelled,
+    onProgress: (done, total, tensor) => ctx.progress(total ? done / total : null, tensor ? `writing the model: ${done}/${total} tensors · ${tensor}` : 'model written'),
+  });
+  if (r.cancelled) ctx.throwIfCancelled();
+  ctx.saveCheckpoint({ runDir, modelPath: out, exported: true });
+  ctx.log(`wrote ${out} (${dtype}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB)`);
+  return out;
+}
+
+/** Adds the trained model to the Models list (as model.inspect does). */
+async function registerModel(path: string, ctx: JobContext<Checkpoint>): Promise<Pick<TrainRunResult, 'modelPath' | 'modelFormat' | 'modelId'>> {
+  ctx.progress(null, 'adding the model to the Models list');
+  const [{ loadModel, modelInfo }, { ModelStore }] = await Promise.all([import('../../engine'), import('../../db/models')]);
+  const registered: RegisteredModel = new ModelStore(ctx.db).upsert(path, (await modelInfo(loadModel(path))) as RegisteredModel['info']);
+  return { modelPath: path, modelFormat: registered.info.format, modelId: registered.id };
+}
+
+/** A full run resumed after its model was written: only the registration and the result are left. */
+async function finishExported(p: TrainRunParams, modelPath: string, runDir: string, ctx: JobContext<Checkpoint>): Promise<TrainRunResult> {
+  const metrics = readTrainMetrics(runDir);
+  rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
+  const { task, safety } = trainingRecords(ctx.db, p);
+  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length, safetyExamples: safety.length };
+  return { runDir, mode: 'full', ...(await registerModel(modelPath, ctx)), ...counts };
 }

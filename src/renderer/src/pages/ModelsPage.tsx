@@ -14,6 +14,8 @@ export function ModelsPage() {
   const [lastError, setLastError] = useState<string | null>(null);
   useEvent('models.changed', reload);
   useEvent('job.updated', (j) => {
+    // a full-parameter training run adds the model it wrote
+    if (j.type === 'train.run' && j.state === 'succeeded' && (j.result as { modelPath?: string } | null)?.modelPath) reload();
     if (j.type !== 'model.inspect') return;
     if (j.state === 'succeeded') {
       setLastError(null);

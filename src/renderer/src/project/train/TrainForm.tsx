@@ -1,14 +1,15 @@
 /**
- * The Train form: base model, a method from the table with its parameters, the saved selection its
- * needs call for, the prompt template, and the run settings as fields of the run's own schemas
- * (defaults and ranges from src/shared/train.ts); pre-flight and memory estimate before Start.
+ * The Train form: base model, the training mode (LoRA adapter or full-parameter, with its own
+ * settings), a method from the table with its parameters, the saved selection its needs call for,
+ * the prompt template, and the run settings as fields of the run's own schemas (defaults and
+ * ranges from src/shared/train.ts); pre-flight and memory estimate before Start.
  */
 import { useEffect, type FormEvent } from 'react';
 import { z } from 'zod';
-import { LoraSettings, LoraTarget, TrainSettings, runBlockedReason, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
+import { TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useAction, useCall } from '../../api/hooks';
-import { Button, CheckboxGroup, Card, ErrorBanner, SelectField } from '../../components/ui';
+import { Button, Card, ErrorBanner, SelectField } from '../../components/ui';
 import { SchemaFields } from '../../forms/SchemaFields';
 import { formKey, usePersistentFields } from '../../forms/persist';
 import { useMethodChoice } from '../../forms/useMethodChoice';
@@ -17,25 +18,36 @@ import { useMethodTables } from '../../forms/widgets';
 import { MemoryEstimate } from './MemoryEstimate';
 import { Preflight, usePreflight } from './Preflight';
 import { TrainMethodSection, trainNeedsMissing } from './TrainMethodSection';
+import { TrainModeSection } from './TrainModeSection';
 
 /** The run settings the form shows, in its order; every other setting keeps its schema default. */
 const RUN_FIELDS = z.object({
-  rank: LoraSettings.shape.rank,
-  alpha: LoraSettings.shape.alpha,
   lr: TrainSettings.shape.lr,
   maxSteps: TrainSettings.shape.maxSteps,
   batchSize: TrainSettings.shape.batchSize,
   maxLength: TrainSettings.shape.maxLength,
-  targetModules: LoraSettings.shape.targetModules,
 });
-/** PEFT's usual LoRA dropout (the schema's default), used for every run started here. */
-const LORA_DROPOUT = LoraSettings.shape.dropout.parse(undefined);
+
+type ModeSettings = { mode: 'lora'; lora: z.output<typeof LoraSettings> } | { mode: 'full'; full: z.output<typeof FullSettings> };
+
+/** The chosen mode with its settings as the job takes them, or null while a field is invalid. */
+function modeSettings(mode: string, data: Record<string, unknown> | null): ModeSettings | null {
+  if (!data) return null;
+  return mode === 'full' ? { mode: 'full', full: data as z.output<typeof FullSettings> } : { mode: 'lora', lora: data as z.output<typeof LoraSettings> };
+}
+
+/** What the memory estimate needs of the mode's settings. */
+function modeEstimate(m: ModeSettings): Pick<TrainMemoryInput, 'mode' | 'rank' | 'targetModules' | 'dropout' | 'trainable'> {
+  return m.mode === 'full' ? { mode: 'full', trainable: m.full.trainable } : { mode: 'lora', rank: m.lora.rank, targetModules: m.lora.targetModules, dropout: m.lora.dropout };
+}
 
 export function TrainForm({ projectId }: { projectId: number }) {
   const models = useCall('models.list', {});
   const selections = useCall('select.list', { projectId }, [projectId]);
   const { train: methods } = useMethodTables();
   const choice = useMethodChoice(methods, formKey('train', projectId), 'replay');
+  const modeChoice = useMethodChoice(TRAIN_MODES, formKey('train', projectId, 'mode'), 'lora');
+  const mode = modeSettings(modeChoice.method, modeChoice.form.data);
   const settings = useSchemaForm(RUN_FIELDS, formKey('train', projectId, 'settings'));
   const [f, set] = usePersistentFields(formKey('train', projectId, 'form'), {
     modelId: '',
@@ -48,7 +60,6 @@ export function TrainForm({ projectId }: { projectId: number }) {
     if (!f.modelId && models.data?.[0]) set('modelId', String(models.data[0].id));
   }, [models.data, f.modelId, set]);
   const run = settings.data;
-  const targets = settings.values.targetModules as string[];
   const start = useAction(async () => {
     const model = models.data!.find((m) => String(m.id) === f.modelId)!;
     await api.call('jobs.start', {
@@ -62,7 +73,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           methodParams: choice.form.data ?? {},
           template: f.template,
           ...(f.selectionId ? { selectionId: Number(f.selectionId) } : {}),
-          lora: { rank: run!.rank, alpha: run!.alpha, dropout: LORA_DROPOUT, targetModules: run!.targetModules },
+          ...mode!,
           lr: run!.lr,
           maxSteps: run!.maxSteps,
           batchSize: run!.batchSize,
@@ -104,12 +115,11 @@ export function TrainForm({ projectId }: { projectId: number }) {
             onChange={(v) => set('template', v)}
           />
         </div>
+        <TrainModeSection choice={modeChoice} />
         <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} />
         <div className="filters">
-          <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} only={['rank', 'alpha', 'lr', 'maxSteps', 'batchSize', 'maxLength']} />
+          <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
-        <CheckboxGroup legend="LoRA target modules" options={LoraTarget.options.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={(v) => settings.set('targetModules', v)} />
-        {settings.errors.targetModules && <p className="field-error">Choose at least one target module.</p>}
         <label className="small">
           <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} /> Recompute activations in the backward pass (activation
           checkpointing: less memory, about a quarter more compute per step)
@@ -118,15 +128,13 @@ export function TrainForm({ projectId }: { projectId: number }) {
           <input type="checkbox" checked={f.fp16Weights} onChange={(e) => set('fp16Weights', e.target.checked)} /> Keep the frozen weights in fp16 (half their
           memory; trains on fp16-rounded weights; recomputes activations)
         </label>
-        {modelPath && run && (
+        {modelPath && run && mode && (
           <MemoryEstimate
             input={{
               modelPath,
               batchSize: run.batchSize,
               maxLength: run.maxLength,
-              rank: run.rank,
-              targetModules: run.targetModules,
-              dropout: LORA_DROPOUT,
+              ...modeEstimate(mode),
               recompute: f.recompute,
               frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
             }}
@@ -134,7 +142,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
         )}
         <Preflight state={preflight} method={choice.row} maxLength={maxTokens} onUse={(n) => settings.set('maxLength', String(n))} />
         <ErrorBanner error={start.error} />
-        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !choice.form.data || missing !== null || blocked !== null}>
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null}>
           Start fine-tuning
         </Button>
         {blocked && (

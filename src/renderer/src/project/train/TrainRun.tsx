@@ -1,4 +1,4 @@
-/** One training run: its state, the last step's numbers, live loss curves, the adapter and its merged export. */
+/** One training run: its state, the last step's numbers, live loss curves, the adapter and its merged export (LoRA) or the trained model (full). */
 import { useEffect, useRef, useState } from 'react';
 import type { Job } from '../../../../shared/domain';
 import type { TrainMetric } from '../../../../shared/train';
@@ -25,7 +25,7 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
       // not a metric line
     }
   });
-  const result = job.result as { adapterPath?: string } | null;
+  const result = job.result as { adapterPath?: string; modelPath?: string } | null;
   const last = metrics.at(-1);
   return (
     <section className="train-run" data-job-id={job.id}>
@@ -61,6 +61,11 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
         </p>
       )}
       {result?.adapterPath && <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />}
+      {result?.modelPath && (
+        <p className="muted small" data-testid="trained-model">
+          Trained model: <code>{result.modelPath}</code> — added to the Models list: try it in the Playground, or evaluate it in the Evaluate tab.
+        </p>
+      )}
     </section>
   );
 }

@@ -1,6 +1,7 @@
 /**
- * Write rules of the access policy: the app writes only inside its own workspace folders, under
- * names it chooses, and never over an existing file or folder (a numeric suffix is added instead).
+ * New files and folders under names the app chooses, never over an existing file or folder (a
+ * numeric suffix is added instead), in the workspace's own output folders: the write rules of the
+ * access policy (src/main/access), used by the app and by jobs that write their own outputs.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,0 +1,131 @@
+/**
+ * Full-parameter training in browser mode: the Train form's mode choice (the LoRA fields go away,
+ * the trained-weight groups appear, the memory estimate counts the trained weights), a few steps on
+ * stories260K, the trained model written to the workspace's models/, listed in Models, offered by
+ * Evaluate, and generating in the Playground.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { sharedPath } from '../helpers/shared';
+import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { grantFolder } from './grants';
+
+const stories = sharedPath('models', 'stories260K.gguf');
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+let taskFile: string;
+let trainedName = '';
+
+describe.skipIf(!stories)('full-parameter training in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-full-');
+    cleanup = t.cleanup;
+    taskFile = join(t.dir, 'task.jsonl');
+    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({ instruction: `Tell me about the ${a}.`, input: '', output: `The ${a} played in the sun all day.` }));
+    writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+    await grantFolder(page, dirname(stories!));
+    await grantFolder(page, taskFile);
+    await addModel(page, stories!);
+    await createProject(page, 'Full');
+    await page.getByLabel('File path').fill(taskFile);
+    await page.getByLabel('Role').selectOption('task');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /task\.jsonl.*Task data.*6/ }).waitFor({ timeout: 60_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('trains the model’s own weights: the form shows the mode’s fields, the run writes a model', async () => {
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    const mode = page.getByRole('group', { name: 'Training mode' });
+    // LoRA by default, with the adapter's fields
+    expect(await mode.getByRole('radio', { name: 'LoRA adapter' }).isChecked()).toBe(true);
+    await page.getByLabel('LoRA rank').waitFor();
+    await expect.poll(() => page.getByTestId('memory-estimate').textContent(), { timeout: 10_000 }).toMatch(/adapter and optimiser/);
+    await mode.getByRole('radio', { name: 'Full-parameter training' }).check();
+    expect(await page.getByLabel('LoRA rank').count()).toBe(0);
+    const groups = page.getByRole('group', { name: 'Trained weights' });
+    expect(await groups.getByRole('checkbox', { name: 'all', exact: true }).isChecked()).toBe(true);
+    // the estimate counts the trained weights with their gradients and AdamW moments
+    const trained = async () => {
+      const m = /trained weights with their gradients and AdamW moments ([\d.]+) (MiB|GiB)/.exec((await page.getByTestId('memory-estimate').textContent()) ?? '');
+      return m ? Number(m[1]) * (m[2] === 'GiB' ? 1024 : 1) : NaN;
+    };
+    await expect.poll(trained, { timeout: 10_000 }).toBeGreaterThan(0);
+    const allWeights = await trained();
+    // fewer groups, fewer trained bytes
+    await groups.getByRole('checkbox', { name: 'all', exact: true }).uncheck();
+    await groups.getByRole('checkbox', { name: 'attention', exact: true }).check();
+    await expect.poll(trained, { timeout: 10_000 }).toBeLessThan(allWeights);
+    await groups.getByRole('checkbox', { name: 'attention', exact: true }).uncheck();
+    await groups.getByRole('checkbox', { name: 'all', exact: true }).check();
+    await expect.poll(trained, { timeout: 10_000 }).toBe(allWeights);
+    await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
+    await page.getByLabel('Prompt template').selectOption('plain');
+    await page.getByLabel('Steps').fill('8');
+    await page.getByLabel('Batch size').fill('3');
+    await page.getByLabel('Learning rate').fill('0.003');
+    await page.getByLabel('Max tokens per example').fill('32');
+    await mode.scrollIntoViewIfNeeded();
+    await screenshot(page, 'full-0-form');
+    const start = page.getByRole('button', { name: 'Start fine-tuning' });
+    await expect.poll(() => start.isDisabled(), { timeout: 60_000 }).toBe(false);
+    await start.click();
+    const run = page.locator('section.train-run').first();
+    await run.waitFor();
+    expect(await run.locator('strong').first().textContent()).toMatch(/\(full, plain, 8 steps\)/);
+    await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
+    expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
+    expect(await run.locator('.stat-row').textContent()).toMatch(/step 8\/8/);
+    const path = (await run.getByTestId('trained-model').locator('code').textContent())!;
+    // written by the app into a new folder of the workspace's models/, named after the base and the run
+    const m = /\/workspace\/models\/(stories260K\+train-\d+)\/\1\.gguf$/.exec(path);
+    expect(m, path).not.toBeNull();
+    trainedName = m![1]!;
+    expect(existsSync(path)).toBe(true);
+    expect(await run.getByText('Export merged model').count()).toBe(0);
+    await run.scrollIntoViewIfNeeded();
+    await screenshot(page, 'full-1-done');
+  });
+
+  it('Evaluate offers the trained model', async () => {
+    await page.getByRole('link', { name: 'Evaluate', exact: true }).click();
+    const model = page.getByLabel('Model', { exact: true });
+    await expect.poll(async () => (await model.locator('option').allTextContents()).includes(trainedName), { timeout: 10_000 }).toBe(true);
+  });
+
+  it('the trained model is in the Models list and generates in the Playground', async () => {
+    await page.getByRole('link', { name: 'Models & Playground' }).click();
+    const row = page.getByRole('table', { name: 'Models' }).getByRole('row', { name: new RegExp(trainedName.replace('+', '\\+')) });
+    await row.waitFor({ timeout: 30_000 });
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: trainedName });
+    await page.getByLabel('Max tokens').fill('16');
+    await page.getByLabel('Message').fill('Tell me about the cat.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const reply = page.locator('.chat-assistant').last();
+    await reply.locator('.small').waitFor({ timeout: 60_000 });
+    expect(await reply.locator('.chat-role').textContent()).toBe(trainedName);
+    expect(((await reply.locator('.chat-text').textContent()) ?? '').trim().length).toBeGreaterThan(0);
+    expect(await reply.locator('.small').textContent()).toMatch(/tokens .* tok\/s on cpu/);
+    await reply.scrollIntoViewIfNeeded();
+    await screenshot(page, 'full-2-playground');
+  });
+
+  it('raised no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
