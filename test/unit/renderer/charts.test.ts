@@ -7,13 +7,15 @@ import { createElement as h, createRef } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { overlapArea, placeLabels, textWidth, type LabelPoint } from '../../../src/renderer/src/charts/labels';
+import { nearestIndex } from '../../../src/renderer/src/charts/nearest';
 import { CATEGORICAL, NO_DATA, categorical } from '../../../src/renderer/src/charts/palette';
-import { cleanZero, niceStep, niceTicks, tickLabel } from '../../../src/renderer/src/charts/ticks';
+import { cleanZero, integerTicks, niceStep, niceTicks, tickLabel } from '../../../src/renderer/src/charts/ticks';
 import { Scatter, scatterHeight } from '../../../src/renderer/src/project/compare/Scatter';
 import type { CompareRow } from '../../../src/renderer/src/project/compare/compareCsv';
 import { toCsv } from '../../../src/renderer/src/project/compare/compareCsv';
 import { exportFileName, slug } from '../../../src/renderer/src/project/compare/exportName';
 import { csvCell, pct, pointsText } from '../../../src/renderer/src/project/format';
+import { LossChart } from '../../../src/renderer/src/project/train/LossCharts';
 
 describe('axis ticks', () => {
   it('steps at 1, 2, 2.5 or 5 times a power of ten', () => {
@@ -23,6 +25,14 @@ describe('axis ticks', () => {
     expect(niceStep(0, 40, 5)).toBe(10);
     expect(niceStep(2.31, 2.38, 5)).toBeCloseTo(0.02, 12);
     expect(niceStep(3, 3)).toBe(0);
+  });
+
+  it('steps a whole-number axis by whole numbers, never past its end', () => {
+    expect(integerTicks(12, 6)).toEqual([0, 2, 4, 6, 8, 10, 12]);
+    expect(integerTicks(12, 5)).toEqual([0, 5, 10]);
+    expect(integerTicks(3, 6)).toEqual([0, 1, 2, 3]);
+    expect(integerTicks(1000, 6)).toEqual([0, 200, 400, 600, 800, 1000]);
+    expect(integerTicks(0)).toEqual([0]);
   });
 
   it('covers the data with ticks at those steps, labelled with the decimals the step needs', () => {
@@ -146,5 +156,29 @@ describe('Compare scatter', () => {
     const labels = [...svg.matchAll(/<text class="point-label" x="([\d.]+)" y="([\d.]+)" font-size="11" text-anchor="(\w+)"/g)].map((m) => m.slice(1).join(','));
     expect(labels).toHaveLength(3);
     expect(labels[0]).not.toBe(labels[1]);
+  });
+});
+
+describe('loss curves', () => {
+  it('finds the point nearest the pointer (ties go left)', () => {
+    const xs = [10, 20, 40, 80];
+    expect(nearestIndex(xs, 0)).toBe(0);
+    expect(nearestIndex(xs, 14)).toBe(0);
+    expect(nearestIndex(xs, 15)).toBe(0);
+    expect(nearestIndex(xs, 16)).toBe(1);
+    expect(nearestIndex(xs, 61)).toBe(3);
+    expect(nearestIndex(xs, 500)).toBe(3);
+    expect(nearestIndex([], 5)).toBeNull();
+  });
+
+  it('labels its axes with nice ticks', () => {
+    const steps = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const values = [2.41, 2.2, 1.9, 1.62, 1.4, 1.2, 1.05, 0.93, 0.8, 0.73];
+    const svg = renderToStaticMarkup(h(LossChart, { label: 'Task loss (cross-entropy)', steps, values, maxStep: 10 }));
+    const yLabels = [...svg.matchAll(/<g class="y-tick">.*?<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    const xLabels = [...svg.matchAll(/<g class="x-tick">.*?<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(yLabels).toEqual(['0.5', '1.0', '1.5', '2.0', '2.5']);
+    expect(xLabels).toEqual(['0', '2', '4', '6', '8', '10']);
+    expect(svg).not.toContain('hover-value'); // no value until the pointer is over it
   });
 });

@@ -7,15 +7,25 @@ export function cleanZero(v: number): number {
   return Math.abs(v) < ZERO_EPSILON ? 0 : v;
 }
 
-/** The tick step for about `count` intervals over [min, max]: 1, 2, 2.5 or 5 times a power of ten. */
-export function niceStep(min: number, max: number, count = 5): number {
+/**
+ * The tick step for about `count` intervals over [min, max]: 1, 2, 2.5 or 5 times a power of ten;
+ * for a whole-number axis (steps), a whole number of 1, 2 or 5 times a power of ten.
+ */
+export function niceStep(min: number, max: number, count = 5, integer = false): number {
   const span = Math.abs(max - min);
   if (!(span > 0) || !Number.isFinite(span)) return 0;
   const raw = span / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const f = raw / mag - 1e-9; // 0.2 / 0.1 is 2.0000000000000004
-  const nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
-  return nice * mag;
+  const nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 && !integer ? 2.5 : f <= 5 ? 5 : 10;
+  return integer ? Math.max(1, nice * mag) : nice * mag;
+}
+
+/** Whole-number ticks from 0 up to `max` (a step axis), at a nice whole step, none past `max`. */
+export function integerTicks(max: number, count = 5): number[] {
+  if (!(max > 0)) return [0];
+  const step = niceStep(0, max, count, true);
+  return Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
 }
 
 /**
