@@ -12,7 +12,7 @@ describe('safetune model info / generate', () => {
   it.skipIf(!stories)('describes stories260K', async () => {
     const r = await cli(['model', 'info', stories!, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', parameterCount: 292_800, layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
   });
 
   it.skipIf(!stories)('greedily continues "Once upon a time" as the reference does', async () => {
