@@ -66,6 +66,15 @@ export const generateCommand: Command = {
         json: { type: 'boolean', default: false },
       },
       usage,
+      {
+        prompt: 'The prompt: raw text, or with --chat the user message.',
+        chat: "Render the prompt as a user message with the model's chat template.",
+        'chat-template':
+          "A chat template file to use instead of the model's: a Jinja file, or a tokenizer_config.json whose chat_template is used. Implies --chat.",
+        temperature: '0 decodes greedily; higher samples more freely.',
+        'top-k': 'Sample only from the K most likely tokens.',
+        'top-p': 'Sample only from the most likely tokens whose probabilities add up to P.',
+      },
     );
     if (!values.model || values.prompt === undefined) throw new AppError('invalid_input', `--model and --prompt are required\nusage: ${usage}`);
     const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
