@@ -31,6 +31,26 @@ export function wrap(text: string, width: number): string[] {
   return lines.length ? lines : [''];
 }
 
+/**
+ * `text` cut into pieces of at most `width`: at spaces, and where a run without spaces is still too
+ * long (a list of choices "q8_0|q4_0|…"), after a "|" or ",".
+ */
+export function breakLong(text: string, width: number): string[] {
+  return wrap(text, width).flatMap((line) => {
+    if (line.length <= width) return [line];
+    const parts: string[] = [];
+    let cur = '';
+    for (const piece of line.split(/(?<=[|,])/)) {
+      if (cur && cur.length + piece.length > width) {
+        parts.push(cur);
+        cur = piece;
+      } else cur += piece;
+    }
+    if (cur) parts.push(cur);
+    return parts;
+  });
+}
+
 /** Rows of [name, description] as two aligned columns, descriptions wrapped, indented by `indent`. */
 export function columns(rows: readonly (readonly [string, string])[], width = HELP_WIDTH, indent = 2): string {
   const nameW = Math.min(NAME_COLUMN_MAX, Math.max(0, ...rows.map(([n]) => n.length)));
@@ -39,7 +59,7 @@ export function columns(rows: readonly (readonly [string, string])[], width = HE
   for (const [name, desc] of rows) {
     const body = desc ? wrap(desc, Math.max(20, width - descX)) : [''];
     if (name.length > nameW) {
-      out.push(' '.repeat(indent) + name);
+      for (const l of breakLong(name, width - indent)) out.push(' '.repeat(indent) + l);
       for (const l of body) if (l) out.push(' '.repeat(descX) + l);
     } else {
       out.push((' '.repeat(indent) + name.padEnd(nameW) + '  ' + body[0]).trimEnd());
@@ -84,9 +104,11 @@ export function wrapUsage(usage: string, width = HELP_WIDTH): string {
         const pad = ' '.repeat(row[1]!.length);
         return wrap(row[2]!, Math.max(20, width - pad.length)).map((l, i) => (i === 0 ? row[1]! : pad) + l);
       }
-      const [cmd, sub, ...rest] = usageTokens(line.trim());
+      const [cmd, sub, ...tokens] = usageTokens(line.trim());
       const head = `${lead}${cmd} ${sub}`;
       const pad = ' '.repeat(head.length + 1);
+      // a bracketed group wider than a line is broken inside (at spaces, then after "|")
+      const rest = tokens.flatMap((t) => (t.length > width - pad.length ? breakLong(t, width - pad.length) : [t]));
       const lines: string[] = [];
       let cur = head;
       for (const t of rest) {

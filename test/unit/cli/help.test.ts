@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../../src/main/cli/commands';
-import { HELP_WIDTH, columns, wrap, wrapUsage } from '../../../src/main/cli/help';
+import { HELP_WIDTH, breakLong, columns, wrap, wrapUsage } from '../../../src/main/cli/help';
 import { cli } from '../../helpers/cli';
 
 /** The column where the descriptions of option rows start (rows with a name and text on one line). */
@@ -50,6 +50,18 @@ describe('CLI help', () => {
     expect(columns([['--a', 'short'], ['--long-name X', 'a description that wraps onto a second line']], 41)).toBe(
       '  --a            short\n  --long-name X  a description that wraps\n                 onto a second line',
     );
-    expect(wrapUsage('safetune x --a A [--b B (1–2, default 1)] [--c]', 30)).toBe('safetune x --a A\n           [--b B (1–2, default 1)]\n           [--c]');
+    expect(wrapUsage('safetune x --a A [--b B (1–2, default 1)] [--c]', 36)).toBe('safetune x --a A\n           [--b B (1–2, default 1)]\n           [--c]');
+ 
+  });
+
+  it('breaks groups and choice lists wider than a line', () => {
+    expect(breakLong('q8_0|q4_0|q4_1|q5_0|q5_1', 12)).toEqual(['q8_0|q4_0|', 'q4_1|q5_0|', 'q5_1']);
+    const choices = Array.from({ length: 30 }, (_, i) => `q${i}_k`).join('|');
+    const usage = `safetune model quantize PATH --type ${choices} [LoRA: ${Array.from({ length: 12 }, (_, i) => `[--opt-${i} N (1–9, default ${i})]`).join(' ')} | --full [--out PATH]] [--json]`;
+    const lines = wrapUsage(usage, 80).split('\n');
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+    expect(lines.join(' ').replace(/\s+/g, ' ').replace(/\| /g, '|')).toBe(usage.replace(/\| /g, '|'));
+    const rows = columns([[`--type ${choices}`, 'the type'], ['--x', 'y']], 60).split('\n');
+    for (const l of rows) expect(l.length, l).toBeLessThanOrEqual(60);
   });
 });
