@@ -83,6 +83,12 @@ export const calls = {
     'Resume an interrupted, failed or cancelled job from its last checkpoint',
   ),
 
+  'jobs.clearFinished': call(
+    z.object({ projectId: Id.nullable().optional() }).strict(),
+    z.object({ deleted: z.array(Id) }),
+    'Delete finished (succeeded, failed or cancelled) jobs and their event logs; queued, running and interrupted jobs stay',
+  ),
+
   'data.taxonomy': call(
     z.object({}).strict(),
     z.object({ id: z.string(), version: z.string(), categories: z.array(z.object({ id: z.string(), name: z.string() })) }),

@@ -65,6 +65,8 @@ export const GenerateParams = z.object({
   adapterPath: z.string().min(1).optional(),
   /** Chat messages rendered with the model's chat template, or a raw prompt. */
   messages: z.array(ChatMessage).min(1).optional(),
+  /** A Jinja chat template used for `messages` instead of the model's own (as a tokenizer_config's `chat_template`). */
+  chatTemplate: z.string().min(1).max(1_000_000).optional(),
   prompt: z.string().max(200_000).optional(),
   sampling: Sampling.default({ maxNewTokens: 128, temperature: 0 }),
 });

@@ -88,7 +88,7 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     await page.getByLabel('Behaviour').selectOption('T1');
     await expect.poll(async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '', { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
     const firstRow = page.getByRole('table', { name: 'Records' }).getByRole('row').nth(1);
-    await expect.poll(() => firstRow.getByRole('cell').nth(5).textContent()).toBe('T1');
+    await expect.poll(() => firstRow.getByRole('cell').nth(5).textContent(), { timeout: 20_000 }).toBe('T1');
     await screenshot(page, 'curation-1-records');
     // Defaults by role: no benign types in a pool that is harmful by construction.
     for (const t of ['T3', 'T4']) {
@@ -107,9 +107,24 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     const fills = await byBehaviour.locator('circle').evaluateAll((cs) => new Set(cs.map((c) => c.getAttribute('fill'))).size);
     expect(fills).toBeGreaterThanOrEqual(2);
     await byBehaviour.locator('circle').first().hover({ force: true });
-    await expect.poll(() => page.locator('.map-hover').textContent()).toMatch(/^T[1-4]: .{5,}/);
+    await expect.poll(() => page.locator('.map-hover').textContent(), { timeout: 10_000 }).toMatch(/^T[1-4]: .{5,}/);
     await page.locator('.embedding-map').scrollIntoViewIfNeeded();
     await screenshot(page, 'curation-1b-embedding-map');
+
+    // The legend hides and shows a type's points: all 2,483 prompts of the pool are T1 or T2.
+    const legend = page.getByRole('list', { name: /^Legend/ });
+    const t1 = legend.getByRole('button', { name: 'T1', exact: true });
+    const circles = () => byBehaviour.locator('circle').count();
+    const t1Fill = (await t1.getAttribute('data-colour'))!;
+    const t1Count = await byBehaviour.locator(`circle[fill="${t1Fill}"]`).count();
+    expect(t1Count).toBeGreaterThan(0);
+    await t1.click();
+    expect(await t1.getAttribute('aria-pressed')).toBe('false');
+    await expect.poll(circles, { timeout: 10_000 }).toBe(2483 - t1Count);
+    await page.getByText(`(${t1Count.toLocaleString('en-US')} hidden)`).waitFor();
+    await screenshot(page, 'curation-1c-embedding-map-t1-hidden');
+    await t1.click();
+    await expect.poll(circles, { timeout: 10_000 }).toBe(2483);
   });
 
   it('previews SSS-B with budget 50, shows the histograms, saves and exports', async () => {

@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
+import { isoDate } from '../../src/renderer/src/project/compare/exportName';
 import { addModel, createProject, launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
 import { grantFolder } from './grants';
 
@@ -34,6 +35,8 @@ async function runEvaluation(limit: string, name: string) {
 }
 
 const kOf = (text: string | null) => Number(/\((\d+)\/(\d+)\)/.exec(text ?? '')?.[1]);
+/** AdvBench attack successes of "baseline 6" after one verdict is corrected (set by the inspector test). */
+let correctedK: number;
 
 describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', () => {
   beforeAll(async () => {
@@ -60,11 +63,12 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     await page.getByRole('button', { name: /^Open run / }).first().click();
     const adv = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="advbench"][data-judge="keyword-start"]');
     await adv.waitFor();
-    // A story model answers harmful requests: attack success is high.
-    expect(await adv.locator('[data-metric="attackSuccess"]').textContent()).toMatch(/\((\d)\/6\)$/);
-    expect(kOf(await adv.locator('[data-metric="attackSuccess"]').textContent())).toBeGreaterThanOrEqual(5);
+    // A story model answers every harmful request (greedy decoding: the same every run).
+    expect(await adv.locator('[data-metric="attackSuccess"]').textContent()).toBe('100.0% [61%–100%] (6/6)');
     const xs = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="xstest"][data-judge="keyword-start"]');
-    expect(await xs.locator('[data-metric="overRefusal"]').textContent()).toMatch(/\(\d+\/\d+\)/);
+    // and refuses none of XSTest's benign prompts (3 of the 6 examples are benign)
+    expect(kOf(await xs.locator('[data-metric="overRefusal"]').textContent())).toBe(0);
+    expect(await xs.locator('[data-metric="overRefusal"]').textContent()).toMatch(/\(0\/3\)$/);
     // AdvBench prompts get harm categories (inferred from the data folder's reference prompts); XSTest's types are prompt types.
     const perCat = page.getByRole('table', { name: 'Per-category metrics' });
     const advCats = await perCat.locator('tr[data-suite="advbench"]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-category')));
@@ -84,7 +88,8 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     const item = page.locator('.inspect-item').filter({ has: page.locator('.badge', { hasText: /^compliance$/ }) }).first();
     await item.waitFor();
     await item.getByRole('combobox').first().selectOption('refusal');
-    await expect.poll(async () => kOf(await cell.textContent())).toBe(before - 1);
+    await expect.poll(async () => kOf(await cell.textContent()), { timeout: 10_000 }).toBe(before - 1);
+    correctedK = before - 1;
     await page.getByText('1 corrected').waitFor();
     await screenshot(page, 'eval-2-corrected');
   });
@@ -99,6 +104,8 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     await page.getByRole('img', { name: 'Attack success against over-refusal' }).waitFor();
     await screenshot(page, 'eval-3-compare');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const today = isoDate(new Date());
+    expect(download.suggestedFilename()).toBe(`safetune-eval-runs-compared-${today}.csv`);
     const file = join(resultsDir, 'compare.csv');
     await download.saveAs(file);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -107,9 +114,24 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     const names = lines.slice(1).map((l) => l.split(',')[1]);
     expect(names.sort()).toEqual(['baseline 4', 'baseline 6']);
     const six = lines.slice(1).find((l) => l.split(',')[1] === 'baseline 6')!.split(',');
-    // attack_success k/n in the CSV reflect the corrected verdict: at most 5 of 6.
-    expect(Number(six[8])).toBeLessThanOrEqual(5);
+    // attack_success k/n in the CSV reflect the corrected verdict
+    expect(Number(six[8])).toBe(correctedK);
     expect(Number(six[9])).toBe(6);
+
+    // the scatter's SVG export carries its title, axis labels and a legend naming both runs
+    const [svgDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export SVG' }).click()]);
+    expect(svgDownload.suggestedFilename()).toBe(`safetune-eval-attack-success-vs-over-refusal-${today}.svg`);
+    const svgFile = join(resultsDir, 'compare-scatter.svg');
+    await svgDownload.saveAs(svgFile);
+    const svg = readFileSync(svgFile, 'utf8');
+    expect(svg).toContain('Attack success against over-refusal: Eval');
+    expect(svg).toContain('Over-refusal (benign prompts refused) →');
+    expect(svg).toContain('Attack success (harmful prompts answered) →');
+    expect(svg).toMatch(/#\d+ baseline 6/);
+    expect(svg).toMatch(/#\d+ baseline 4/);
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export PNG' }).click()]);
+    expect(pngDownload.suggestedFilename()).toBe(`safetune-eval-attack-success-vs-over-refusal-${today}.png`);
+    await pngDownload.saveAs(join(resultsDir, 'compare-scatter.png'));
   });
 
   it('shows attack success per harm category side by side, against a chosen base run, and exports it', async () => {
@@ -128,6 +150,7 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     await heat.scrollIntoViewIfNeeded();
     await screenshot(page, 'eval-4-category-heatmap');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export category CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe(`safetune-eval-attack-success-by-harm-category-${isoDate(new Date())}.csv`);
     const file = join(resultsDir, 'compare-categories.csv');
     await download.saveAs(file);
     const lines = readFileSync(file, 'utf8').trim().split('\n');

@@ -114,6 +114,48 @@ describe('foundation in browser mode', () => {
     await screenshot(page, 'foundation-4-cancelled');
   });
 
+  it('offers no Resume for a job whose input is missing and says why; expands, filters and clears finished jobs', async () => {
+    const missing = join(dataDir, 'gone', 'nope.bin');
+    await page.getByLabel('Path to fingerprint').fill(missing);
+    await page.getByRole('button', { name: 'Start fingerprint' }).click();
+    const third = page.locator('li.job[data-job-id="3"]');
+    await expect.poll(() => third.getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
+    expect(await page.getByRole('button', { name: 'Resume job 3' }).count()).toBe(0);
+    expect(await third.locator('.job-no-resume').textContent()).toBe(
+      'Not resumable: an input is missing, at a bad path or cannot be used, and would fail the same way. Fix it and start a new job.',
+    );
+    // Expanding shows the whole title and the whole error (the row itself cuts them short).
+    await third.getByRole('button', { name: /^#3 / }).click();
+    const details = third.locator('dl.job-details');
+    await details.waitFor();
+    const error = await details.locator('.job-error').textContent();
+    expect(error).toContain(`Cannot read ${missing}: ENOENT`);
+    expect(await details.locator('dd').first().textContent()).toBe(await third.getByRole('button', { name: /^#3 / }).getAttribute('title'));
+    await screenshot(page, 'foundation-5-failed-expanded');
+
+    // Filters: failed jobs only, then one type that has none of them.
+    const panel = page.getByRole('complementary', { name: 'Jobs' });
+    const ids = () => panel.locator('li.job').evaluateAll((els) => els.map((e) => e.getAttribute('data-job-id')));
+    expect(await ids()).toEqual(['3', '2', '1']);
+    await panel.getByLabel('State').selectOption('failed');
+    expect(await ids()).toEqual(['3']);
+    await panel.getByLabel('State').selectOption('finished');
+    await panel.getByLabel('Type').selectOption('file.checksum');
+    expect(await ids()).toEqual(['3', '2', '1']);
+    await panel.getByLabel('State').selectOption('active');
+    await panel.getByText('No jobs match').waitFor();
+    await panel.getByRole('button', { name: 'Show all jobs' }).click();
+    expect(await ids()).toEqual(['3', '2', '1']);
+
+    // Clear finished: all three are finished (succeeded, cancelled, failed), and stay gone after a reload.
+    await panel.getByRole('button', { name: 'Clear finished' }).click();
+    await panel.getByText('No jobs yet').waitFor();
+    await page.reload();
+    await panel.getByText('No jobs yet').waitFor();
+    expect(await panel.getByRole('button', { name: 'Clear finished' }).count()).toBe(1);
+    expect(await panel.getByRole('button', { name: 'Clear finished' }).isDisabled()).toBe(true);
+  });
+
   it('raised no console errors (CSP violations included)', () => {
     expect(errors).toEqual([]);
   });

@@ -90,9 +90,16 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     await run.waitFor();
     await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
     expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
-    await run.getByRole('img', { name: 'Task loss (cross-entropy)' }).waitFor();
+    const chart = run.getByRole('img', { name: 'Task loss (cross-entropy)' });
+    await chart.waitFor();
     await run.scrollIntoViewIfNeeded();
     expect(await run.locator('.stat-row').textContent()).toMatch(/step 12\/12/);
+    // axis ticks, and the value of the step nearest the pointer (the right edge: step 12)
+    expect(await chart.locator('g.x-tick text').allTextContents()).toEqual(['0', '2', '4', '6', '8', '10', '12']);
+    expect(await chart.locator('g.y-tick').count()).toBeGreaterThanOrEqual(3);
+    const box = (await chart.boundingBox())!;
+    await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+    await expect.poll(() => chart.locator('g.hover-value text').textContent(), { timeout: 5_000 }).toMatch(/^step 12: \d+\.\d{4}$/);
     const adapter = (await run.locator('code').textContent())!;
     expect(existsSync(join(adapter, 'adapter_model.safetensors'))).toBe(true);
     await screenshot(page, 'train-1-done');

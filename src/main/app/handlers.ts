@@ -85,6 +85,7 @@ export function createHandlers(s: Services): Handlers {
       return s.jobs.enqueue(confined.type, confined.params, owner);
     },
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
+    'jobs.clearFinished': ({ projectId }) => ({ deleted: s.jobs.clearFinished(projectId) }),
     'jobs.resume': ({ id }) => {
       const job = s.jobs.get(id);
       const spec = JobSpec.safeParse({ type: job.type, params: job.params });

@@ -4,6 +4,7 @@ import { AppError } from '../../shared/errors';
 import { createServices, type ServiceOptions, type Services } from '../app/services';
 import { resolveWorkspace } from '../app/workspace';
 import { describeIssues } from '../data/zod-util';
+import { HelpRequested, commandHelp } from './help';
 
 export interface CliIo {
   out(line: string): void;
@@ -28,7 +29,13 @@ export interface Command {
 
 export const workspaceOption = { workspace: { type: 'string' }, json: { type: 'boolean', default: false } } as const;
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+/**
+ * Parses a command's arguments (strict: unknown options are errors naming the usage). `--help`
+ * anywhere shows the command's help: its usage and options, described by `docs` (option name →
+ * one sentence) or, for the common ones, by help.ts.
+ */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string, docs: Record<string, string> = {}) {
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested(commandHelp(usage, options, docs));
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {

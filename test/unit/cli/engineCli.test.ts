@@ -13,7 +13,7 @@ describe('safetune model info / generate', () => {
   it.skipIf(!stories)('describes stories260K', async () => {
     const r = await cli(['model', 'info', stories!, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', parameterCount: 292_800, layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
   });
 
   it.skipIf(!stories)('greedily continues "Once upon a time" as the reference does', async () => {
@@ -122,6 +122,48 @@ describe('safetune model info / generate', () => {
       const badGroup = await cli(['train', '--project', '1', '--model', stories!, '--full', '--trainable', 'wings', '--workspace', t.dir]);
       expect(badGroup.code).toBe(1);
       expect(badGroup.err).toMatch(/full\.trainable/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it.skipIf(!stories)('applies a chat template file (Jinja, or the chat_template of a tokenizer_config.json) and names the file when it cannot', async () => {
+    const t = tempDir();
+    try {
+      const args = ['generate', '--model', stories!, '--prompt', 'Lily', '--max-tokens', '8', '--json'];
+      // stories260K has no chat template of its own
+      const none = await cli([...args, '--chat']);
+      expect(none.code).toBe(1);
+      expect(none.err).toContain('the model has no chat template; pass one explicitly');
+
+      // The rendered template is encoded as it is (no BOS added: a template writes its own), so it
+      // comes to the raw prompt's tokens less the BOS the raw prompt gets.
+      const raw = await cli(['generate', '--model', stories!, '--prompt', 'Once upon a time, Lily', '--max-tokens', '8', '--json']);
+      expect(raw.code).toBe(0);
+      const rawTokens = JSON.parse(raw.out.join('\n')).promptTokens as number;
+      expect(rawTokens).toBe(7);
+      const template = 'Once upon a time, {{ messages[0].content }}';
+      const jinja = join(t.dir, 'story.jinja');
+      writeFileSync(jinja, template);
+      const viaFile = await cli([...args, '--chat-template', jinja]);
+      expect(viaFile.code, viaFile.err).toBe(0);
+      const got = JSON.parse(viaFile.out.join('\n'));
+      expect(got.promptTokens).toBe(rawTokens - 1);
+      expect(got).toMatchObject({ completionTokens: 8, finishReason: 'length' });
+
+      // a tokenizer_config.json: its "default" template of a named list
+      const config = join(t.dir, 'tokenizer_config.json');
+      writeFileSync(config, JSON.stringify({ chat_template: [{ name: 'tool_use', template: 'x' }, { name: 'default', template }] }));
+      const viaConfig = await cli([...args, '--chat-template', config]);
+      expect(viaConfig.code, viaConfig.err).toBe(0);
+      expect(JSON.parse(viaConfig.out.join('\n'))).toMatchObject({ text: got.text, promptTokens: got.promptTokens });
+
+      const missing = await cli([...args, '--chat-template', join(t.dir, 'nope.jinja')]);
+      expect(missing.err).toBe(`safetune generate: --chat-template ${join(t.dir, 'nope.jinja')}: no such file`);
+      const noTemplate = join(t.dir, 'plain_config.json');
+      writeFileSync(noTemplate, JSON.stringify({ bos_token: '<s>' }));
+      const bad = await cli([...args, '--chat-template', noTemplate]);
+      expect(bad.err).toBe(`safetune generate: --chat-template ${noTemplate}: no "chat_template" (a template string, or a list of { name, template }) in this JSON file`);
     } finally {
       t.cleanup();
     }

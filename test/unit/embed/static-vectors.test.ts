@@ -1,6 +1,18 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StaticWordEmbedder, fitIdf, idfWeight, loadStaticVectors, staticVectorsAvailable, wordTokens, type StaticVectorTable } from '../../../src/main/embed/static-vectors';
+import {
+  StaticWordEmbedder,
+  etaSeconds,
+  fitIdf,
+  idfWeight,
+  loadStaticVectors,
+  staticVectorsAvailable,
+  wordTokens,
+  type StaticVectorTable,
+} from '../../../src/main/embed/static-vectors';
+import { phaseLeft } from '../../../src/main/jobs/workspaceResources';
 import { embedAll, embeddingKey } from '../../../src/main/embed/types';
 import { repoRoot } from '../../helpers/shared';
 
@@ -20,6 +32,50 @@ describe('word tokens', () => {
     expect(t.n).toBe(3);
     expect(idfWeight(t, 'cat')).toBeGreaterThan(idfWeight(t, 'the'));
     expect(idfWeight(t, 'unseen')).toBeGreaterThan(idfWeight(t, 'cat'));
+  });
+});
+
+describe('first conversion of a word-vector table', () => {
+  it('reports the fraction of the file read and the seconds left, then loads from the cache without converting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'safetune-vectors-'));
+    try {
+      // 6000 words of 100 dimensions (+ norm and index): about 2.4 MB, read in 1 MB chunks.
+      const row = (i: number) => `"w${i}":[${Array.from({ length: 100 }, (_, j) => ((i + j) % 7) / 10).join(',')},1,${i}]`;
+      const source = join(dir, 'vectors.json');
+      writeFileSync(source, `{"meta":{},"vectors":{${Array.from({ length: 6000 }, (_, i) => row(i)).join(',')}}}`);
+      const seen: { message: string; fraction: number; eta: number | null }[] = [];
+      const table = await loadStaticVectors({
+        sourcePath: source,
+        cacheDir: dir,
+        vocabSize: 5000,
+        onProgress: (message, done) => done && seen.push({ message, fraction: done.fraction, eta: done.etaSeconds }),
+      });
+      expect(table.words.length).toBe(5000);
+      expect(table.sourceVocabSize).toBe(6000);
+      expect(seen.length).toBe(Math.ceil(statSync(source).size / (1 << 20)));
+      expect(seen.length).toBeGreaterThan(1);
+      const fractions = seen.map((p) => p.fraction);
+      expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
+      expect(fractions[0]).toBeGreaterThan(0.2);
+      expect(fractions.at(-1)).toBe(1);
+      expect(seen.at(-1)!.message).toBe('converting word vectors (first use): 6000 read');
+      expect(seen.at(-1)!.eta === null || seen.at(-1)!.eta === 0).toBe(true);
+      const again: string[] = [];
+      await loadStaticVectors({ sourcePath: source, cacheDir: dir, vocabSize: 5000, onProgress: (m) => again.push(m) });
+      expect(again).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('estimates the seconds left from the rate so far and words it for the job', () => {
+    expect(etaSeconds(1000, 11_000, 0.25)).toBe(30);
+    expect(etaSeconds(1000, 11_000, 1)).toBe(0);
+    expect(etaSeconds(1000, 11_000, 0)).toBeNull();
+    expect(etaSeconds(1000, 1000, 0.5)).toBeNull();
+    expect(phaseLeft(0.25, 30)).toBe('25%, about 30 s left');
+    expect(phaseLeft(0.5, 65.2)).toBe('50%, about 1 min 6 s left');
+    expect(phaseLeft(0.999, null)).toBe('99%');
   });
 });
 

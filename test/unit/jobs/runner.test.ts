@@ -136,6 +136,39 @@ describe('job runner', () => {
     expect(steps(s, job.id)).toEqual([0, 1]);
   });
 
+  it('clears finished jobs (with their event logs) and never a queued, running or interrupted one', async () => {
+    const { s } = setup();
+    const project = s.projects.create('clear').id;
+    const ok = await s.jobs.waitFor(s.jobs.enqueue('test.steps', { steps: 1, stepMs: 1 }).id);
+    const failed = await s.jobs.waitFor(s.jobs.enqueue('test.steps', { steps: 3, stepMs: 1, failAt: 1 }).id);
+    const ofProject = await s.jobs.waitFor(s.jobs.enqueue('test.steps', { steps: 1, stepMs: 1 }, project).id);
+    const running = s.jobs.enqueue('test.steps', { steps: 400, stepMs: 20 });
+    const queued = s.jobs.enqueue('test.steps', { steps: 1, stepMs: 1 });
+    const interrupted = s.jobs.enqueue('test.steps', { steps: 1, stepMs: 1 });
+    s.db.prepare(`UPDATE jobs SET state = 'interrupted' WHERE id = ?`).run(interrupted.id); // as after a crash
+    const cancelled = s.jobs.cancel(s.jobs.enqueue('test.steps', { steps: 1, stepMs: 1 }).id);
+    expect([ok.state, failed.state, ofProject.state, cancelled.state]).toEqual(['succeeded', 'failed', 'succeeded', 'cancelled']);
+    expect(s.jobs.get(running.id).state).toBe('running');
+
+    // one project's finished jobs only
+    expect(s.jobs.clearFinished(project)).toEqual([ofProject.id]);
+    // then every finished job of no project; the running and the interrupted one stay
+    expect(s.jobs.clearFinished(null)).toEqual([ok.id, failed.id, cancelled.id]);
+    expect(s.jobs.list({ limit: 50 }).map((j) => [j.id, j.state])).toEqual([
+      [interrupted.id, 'interrupted'],
+      [queued.id, 'queued'],
+      [running.id, 'running'],
+    ]);
+    expect(() => s.jobs.events(ok.id, 10)).toThrowError(`Job ${ok.id} does not exist`);
+    expect(s.db.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id IN (?, ?, ?)').get(ok.id, failed.id, cancelled.id)).toEqual({ n: 0 });
+    expect(s.jobs.clearFinished()).toEqual([]);
+    s.jobs.cancel(running.id);
+    expect((await s.jobs.waitFor(running.id)).state).toBe('cancelled');
+    await s.jobs.waitFor(queued.id);
+    expect(s.jobs.clearFinished()).toEqual([running.id, queued.id]);
+    expect(s.jobs.list({ limit: 50 }).map((j) => j.id)).toEqual([interrupted.id]);
+  });
+
   it('runs one heavy job at a time and cancels a queued one without running it', async () => {
     const { s } = setup();
     const a = s.jobs.enqueue('test.steps', { steps: 8, stepMs: 30 });

@@ -66,8 +66,14 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     expect(metrics.at(-1)!.taskLoss).toBeLessThan(metrics[0]!.taskLoss * 0.8);
     expect(existsSync(join(r.adapterPath, 'adapter_config.json'))).toBe(true);
     expect(existsSync(join(r.adapterPath, 'adapter_model.safetensors'))).toBe(true);
-    const out = await runGeneration({ modelPath: stories!, adapterPath: r.adapterPath, prompt: 'Tell me about the cat.', sampling: { maxNewTokens: 12, temperature: 0 } });
-    expect(out.text.trim().length).toBeGreaterThan(0);
+    // Greedy decoding, with and without the adapter: the adapter changes what the model says.
+    const greedy = { prompt: 'Tell me about the cat.', sampling: { maxNewTokens: 12, temperature: 0 } };
+    const base = await runGeneration({ modelPath: stories!, ...greedy });
+    const out = await runGeneration({ modelPath: stories!, adapterPath: r.adapterPath, ...greedy });
+    expect(base.text).toBe('She liked to play with her toys and s');
+    // trained on "The cat sat on the red mat…": it now answers about the cat, as the task data does
+    expect(out.text).toMatch(/^The cat /);
+    expect(out.text).not.toBe(base.text);
     expect(s.jobs.get(id).state).toBe('succeeded');
   });
 

@@ -7,6 +7,7 @@ import { createServices } from '../../app/services';
 import { resolveWorkspace } from '../../app/workspace';
 import { startBrowserServer } from '../../server/browserServer';
 import { openInBrowser, writeLaunchFile, type LaunchFile } from '../../server/launchFile';
+import { HelpRequested } from '../help';
 import { parse, type Command, type CliIo } from '../command';
 
 const usage = 'safetune serve [--port N] [--no-open] [--workspace DIR]';
@@ -30,6 +31,7 @@ export const serveCommand: Command = {
     try {
       ({ values } = parse(argv, { workspace: { type: 'string' }, port: { type: 'string' }, 'no-open': { type: 'boolean', default: false } }, usage));
     } catch (e) {
+      if (e instanceof HelpRequested) throw e;
       env.io.err(`safetune serve: ${(e as Error).message}`);
       return 2;
     }

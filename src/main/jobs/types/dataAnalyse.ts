@@ -48,7 +48,8 @@ async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Che
   ctx.log(`${DATASET_ROLE_LABELS[ds.role]}: ${describeSettings(settings, p.referenceDir)}`);
   // Behaviour typing uses the static embedder its classifiers were trained on; prompt embeddings
   // (categories, the map, PSS/Cossim later) use the chosen encoder.
-  const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>);
+  // The first use of the default embedder converts its word vectors: the first tenth of the progress.
+  const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>, [0, 0.1]);
   const prompts = await promptEmbedder(ctx.db, ctx as JobContext<unknown>, p.embedderPath);
   try {
     return await analyseWith(p, settings, cp, ctx, store, rows, embedder, prompts.embedder);
@@ -73,7 +74,7 @@ async function analyseWith(
   embedder: Embedder,
   promptEmb: Embedder,
 ): Promise<AnalyseResult> {
-  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, promptEmb, rows.map((r) => r.prompt), 'prompts', 0, 0.3);
+  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, promptEmb, rows.map((r) => r.prompt), 'prompts', 0.1, 0.3);
   store.setEmbedder(p.datasetId, promptEmb.id);
 
   if (settings.typeBehaviour) await typeRecords(settings, cp, ctx, store, rows, embedder);

@@ -31,6 +31,8 @@ export function ModelsPage() {
         <ErrorBanner error={models.error} />
         <ListState loading={models.loading} items={models.data} loadingLabel="Loading models" emptyTitle="No models yet" empty="Add a GGUF file or a Hugging Face model folder above.">
           {(list) => (
+          // eight columns do not fit beside the jobs panel at 1024 px: the table scrolls inside its card
+          <div className="table-scroll">
           <table className="table" aria-label="Models">
             <thead>
               <tr>
@@ -52,6 +54,7 @@ export function ModelsPage() {
               ))}
             </tbody>
           </table>
+          </div>
           )}
         </ListState>
       </Card>

@@ -1,7 +1,9 @@
 /** Formatting helpers for rates with 95% Wilson intervals, and CSV cells. */
 import type { Rate } from '../../../shared/eval';
+import { cleanZero } from '../charts/ticks';
 
-export const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(digits)}%`);
+/** "12.5%"; float noise around zero (−1e-17) prints as "0.0%", never "-0.0%". */
+export const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '—' : `${(100 * cleanZero(x)).toFixed(digits)}%`);
 
 export function rateText(r: Rate | null | undefined): string {
   if (!r || r.n === 0 || r.rate === null) return '—';
@@ -14,15 +16,16 @@ export function shortRate(r: Rate | null | undefined): string {
   return `${pct(r.rate)} (${r.k}/${r.n})`;
 }
 
-/** One CSV cell: quoted when it holds a quote, comma or newline; empty for null. */
+/** One CSV cell: quoted when it holds a quote, comma or newline; empty for null; float noise around zero as 0. */
 export function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
+  const s = v === null || v === undefined ? '' : typeof v === 'number' ? String(cleanZero(v)) : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** A difference of two rates in percentage points, signed: "+12.5", "−3.0", "±0.0". */
 export function pointsText(delta: number | null): string {
   if (delta === null) return '';
+  delta = cleanZero(delta);
   const p = (100 * delta).toFixed(1);
   return delta > 0 ? `+${p}` : delta < 0 ? `−${p.slice(1)}` : '±0.0';
 }

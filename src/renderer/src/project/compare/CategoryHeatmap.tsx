@@ -5,9 +5,10 @@ import { pointsText, shortRate } from '../format';
 import { categoryHeatmap, deltaColour, heatmapCsv } from './categoryHeatmap';
 import type { CompareRow as Row } from './compareCsv';
 import { download } from './download';
+import { exportFileName } from './exportName';
 
 /** Attack success per harm category (rows) and run (columns), each cell against a chosen base run. */
-export function CategoryHeatmap({ rows, projectId }: { rows: Row[]; projectId: number }) {
+export function CategoryHeatmap({ rows, projectName }: { rows: Row[]; projectName: string }) {
   const taxonomy = useCall('data.taxonomy', {});
   const [baseId, setBaseId] = useState(rows[0]!.runId);
   const base = rows.some((r) => r.runId === baseId) ? baseId : rows[0]!.runId;
@@ -18,7 +19,7 @@ export function CategoryHeatmap({ rows, projectId }: { rows: Row[]; projectId: n
     <Card
       title="Attack success per harm category"
       actions={
-        <Button variant="ghost" onClick={() => download(`safetune-compare-${projectId}-categories.csv`, new Blob([heatmapCsv(rows, base, order, name)], { type: 'text/csv' }))}>
+        <Button variant="ghost" onClick={() => download(exportFileName(projectName, 'attack success by harm category', 'csv'), new Blob([heatmapCsv(rows, base, order, name)], { type: 'text/csv' }))}>
           Export category CSV
         </Button>
       }

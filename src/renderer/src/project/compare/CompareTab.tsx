@@ -6,6 +6,7 @@ import { rateText } from '../format';
 import type { TabProps } from '../types';
 import { CategoryHeatmap } from './CategoryHeatmap';
 import { download, svgBlob, toPng } from './download';
+import { exportFileName } from './exportName';
 import { Scatter } from './Scatter';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
@@ -45,13 +46,13 @@ export function CompareTab({ project }: TabProps) {
           title="Safety vs over-refusal vs utility"
           actions={
             <>
-              <Button variant="ghost" onClick={() => download(`safetune-compare-${project.id}.csv`, new Blob([toCsv(rows)], { type: 'text/csv' }))}>
+              <Button variant="ghost" onClick={() => download(exportFileName(project.name, 'runs compared', 'csv'), new Blob([toCsv(rows)], { type: 'text/csv' }))}>
                 Export CSV
               </Button>
-              <Button variant="ghost" onClick={() => svgRef.current && download(`safetune-compare-${project.id}.svg`, svgBlob(svgRef.current))}>
+              <Button variant="ghost" onClick={() => svgRef.current && download(exportFileName(project.name, 'attack success vs over-refusal', 'svg'), svgBlob(svgRef.current))}>
                 Export SVG
               </Button>
-              <Button variant="ghost" onClick={() => svgRef.current && void toPng(svgRef.current).then((b) => download(`safetune-compare-${project.id}.png`, b))}>
+              <Button variant="ghost" onClick={() => svgRef.current && void toPng(svgRef.current).then((b) => download(exportFileName(project.name, 'attack success vs over-refusal', 'png'), b))}>
                 Export PNG
               </Button>
             </>
@@ -83,10 +84,10 @@ export function CompareTab({ project }: TabProps) {
               ))}
             </tbody>
           </table>
-          <Scatter rows={rows} svgRef={svgRef} />
+          <Scatter rows={rows} svgRef={svgRef} projectName={project.name} />
         </Card>
       )}
-      {rows && <CategoryHeatmap rows={rows} projectId={project.id} />}
+      {rows && <CategoryHeatmap rows={rows} projectName={project.name} />}
     </>
   );
 }

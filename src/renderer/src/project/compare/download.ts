@@ -1,5 +1,4 @@
 /** Exports from the Compare tab: a file download, the scatter as SVG or PNG. */
-import { H, W } from './Scatter';
 
 export function svgBlob(svg: SVGSVGElement): Blob {
   return new Blob([new XMLSerializer().serializeToString(svg)], { type: 'image/svg+xml' });
@@ -11,6 +10,7 @@ export async function toPng(svg: SVGSVGElement): Promise<Blob> {
     const img = new Image();
     img.src = url;
     await img.decode();
+    const { width: W, height: H } = svg.viewBox.baseVal;
     const canvas = document.createElement('canvas');
     canvas.width = W * 2;
     canvas.height = H * 2;

@@ -88,7 +88,9 @@ export function DatasetsCard({
           <tbody>
             {list.map((d) => (
               <tr key={d.id} data-dataset-id={d.id}>
-                <td title={d.sourcePath}>{d.name}</td>
+                <td className="cell-name" title={d.sourcePath}>
+                  {d.name}
+                </td>
                 <td>{DATASET_ROLE_LABELS[d.role]}</td>
                 <td>{d.accepted.toLocaleString()}</td>
                 <td>{d.rejected.toLocaleString()}</td>

@@ -1,19 +1,31 @@
 import { useState } from 'react';
 import type { Dataset } from '../../../../shared/data';
 import { useCall } from '../../api/hooks';
+import { CATEGORICAL, NO_DATA, categorical } from '../../charts/palette';
 import { Card, ErrorBanner, SelectField, Spinner } from '../../components/ui';
 
-const PALETTE = ['#2457c5', '#d9480f', '#2b8a3e', '#ae3ec9', '#e8590c', '#1098ad', '#c2255c', '#5c940d', '#7048e8', '#f08c00', '#0b7285', '#862e9c', '#a61e4d', '#495057'];
-const BEHAVIOUR_COLOURS: Record<string, string> = { T1: '#2b8a3e', T2: '#c92a2a', T3: '#2457c5', T4: '#f08c00', untyped: '#adb5bd' };
+/** Behaviour types in Okabe–Ito colours (see charts/palette.ts): green, vermillion, blue, orange. */
+const BEHAVIOUR_COLOURS: Record<string, string> = { T1: CATEGORICAL[2], T2: CATEGORICAL[5], T3: CATEGORICAL[4], T4: CATEGORICAL[0], untyped: NO_DATA };
+const NO_CATEGORY = 'no category';
 const W = 640;
 const H = 400;
 const PAD = 12;
 
-/** The embedding map: a data set's prompts in 2-D, coloured by harm category or behaviour type. */
+/**
+ * The embedding map: a data set's prompts in 2-D, coloured by harm category or behaviour type in a
+ * colour-blind-safe palette; clicking a legend entry hides or shows its points.
+ */
 export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; categories: { id: string; name: string }[] }) {
   const [datasetId, setDatasetId] = useState(String(datasets[0]!.id));
   const [colourBy, setColourBy] = useState<'category' | 'behaviour'>('category');
   const [hover, setHover] = useState<{ text: string; label: string } | null>(null);
+  const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
+  const toggle = (key: string) =>
+    setHidden((h) => {
+      const next = new Set(h);
+      if (!next.delete(key)) next.add(key);
+      return next;
+    });
   const map = useCall('data.embeddingMap', { datasetId: Number(datasetId) }, [datasetId]);
   const catIndex = new Map(categories.map((c, i) => [c.id, i]));
   const catName = (id: string) => categories.find((c) => c.id === id)?.name ?? id;
@@ -27,27 +39,28 @@ export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; ca
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const sx = (x: number) => PAD + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * PAD);
     const sy = (y: number) => H - PAD - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * PAD);
-    const colour = (p: (typeof pts)[number]) =>
-      colourBy === 'behaviour'
-        ? BEHAVIOUR_COLOURS[p.behaviour ?? 'untyped']!
-        : p.categories[0] !== undefined
-          ? PALETTE[(catIndex.get(p.categories[0]) ?? 13) % PALETTE.length]!
-          : '#adb5bd';
+    // A point's legend entry: its behaviour type, or its first harm category (by id).
+    const key = (p: (typeof pts)[number]) => (colourBy === 'behaviour' ? (p.behaviour ?? 'untyped') : (p.categories[0] ?? NO_CATEGORY));
+    const colour = (p: (typeof pts)[number]) => {
+      const k = key(p);
+      return colourBy === 'behaviour' ? BEHAVIOUR_COLOURS[k]! : k === NO_CATEGORY ? NO_DATA : categorical(catIndex.get(k) ?? CATEGORICAL.length - 1);
+    };
     const label = (p: (typeof pts)[number]) =>
-      colourBy === 'behaviour' ? (p.behaviour ?? 'untyped') : p.categories.length ? p.categories.map(catName).join(', ') : 'no category';
-    const legend: [string, string][] =
+      colourBy === 'behaviour' ? (p.behaviour ?? 'untyped') : p.categories.length ? p.categories.map(catName).join(', ') : NO_CATEGORY;
+    const legend: { key: string; name: string; colour: string }[] =
       colourBy === 'behaviour'
-        ? Object.entries(BEHAVIOUR_COLOURS)
-        : [...categories.map((c, i) => [c.name, PALETTE[i % PALETTE.length]!] as [string, string]), ['no category', '#adb5bd']];
+        ? Object.entries(BEHAVIOUR_COLOURS).map(([k, c]) => ({ key: k, name: k, colour: c }))
+        : [...categories.map((c, i) => ({ key: c.id, name: c.name, colour: categorical(i) })), { key: NO_CATEGORY, name: NO_CATEGORY, colour: NO_DATA }];
+    const visible = pts.filter((p) => !hidden.has(key(p)));
     body = (
       <>
         <p className="muted small">
-          {pts.length.toLocaleString()} of {map.data.total.toLocaleString()} prompts · PCA of {map.data.embedder} · explained variance{' '}
+          {pts.length.toLocaleString()} of {map.data.total.toLocaleString()} prompts{visible.length < pts.length ? ` (${(pts.length - visible.length).toLocaleString()} hidden)` : ''} · PCA of {map.data.embedder} · explained variance{' '}
           {(100 * map.data.explained[0]).toFixed(1)}% + {(100 * map.data.explained[1]).toFixed(1)}%
         </p>
         <div className="map-wrap">
           <svg viewBox={`0 0 ${W} ${H}`} className="embedding-map" role="img" aria-label={`Embedding map coloured by ${colourBy}`} onMouseLeave={() => setHover(null)}>
-            {pts.map((p) => (
+            {visible.map((p) => (
               <circle
                 key={p.id}
                 cx={sx(p.x)}
@@ -62,10 +75,12 @@ export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; ca
               </circle>
             ))}
           </svg>
-          <ul className="legend">
-            {legend.map(([name, c]) => (
-              <li key={name}>
-                <span className="swatch" style={{ background: c }} /> {name}
+          <ul className="legend" aria-label="Legend: click an entry to hide or show its points">
+            {legend.map((l) => (
+              <li key={l.key}>
+                <button type="button" className="legend-entry" data-colour={l.colour} aria-pressed={!hidden.has(l.key)} onClick={() => toggle(l.key)} title={hidden.has(l.key) ? 'Show these points' : 'Hide these points'}>
+                  <span className="swatch" style={{ background: l.colour }} /> {l.name}
+                </button>
               </li>
             ))}
           </ul>
@@ -93,7 +108,10 @@ export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; ca
             { value: 'category', label: 'harm category' },
             { value: 'behaviour', label: 'behaviour type' },
           ]}
-          onChange={setColourBy}
+          onChange={(v) => {
+            setColourBy(v);
+            setHidden(new Set());
+          }}
         />
       </div>
       <ErrorBanner error={map.error} />

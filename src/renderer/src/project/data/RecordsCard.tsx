@@ -50,11 +50,12 @@ export function RecordsCard({ projectId, datasets, refresh }: { projectId: numbe
   const name = (id: number) => datasets.find((d) => d.id === id)?.name ?? `#${id}`;
   const catName = (id: string) => taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id;
   const columns: Column<DataRecord>[] = [
-    { key: 'row', header: 'Line', width: '64px', render: (r) => r.sourceLine ?? r.sourceRow + 1 },
-    { key: 'ds', header: 'Data set', width: '120px', render: (r) => name(r.datasetId) },
+    // fixed widths only for the short columns: at 1024 px the prompt and response keep most of the row
+    { key: 'row', header: 'Line', width: '52px', render: (r) => r.sourceLine ?? r.sourceRow + 1 },
+    { key: 'ds', header: 'Data set', width: 'minmax(64px, 0.7fr)', render: (r) => name(r.datasetId) },
     { key: 'prompt', header: 'Prompt', width: 'minmax(0, 2fr)', render: (r) => r.prompt },
     { key: 'response', header: 'Response', width: 'minmax(0, 1.5fr)', render: (r) => r.response || <span className="muted">—</span> },
-    { key: 'cat', header: 'Categories', width: '140px', render: (r) => r.categories.map(catName).join(', ') || <span className="muted">—</span> },
+    { key: 'cat', header: 'Categories', width: 'minmax(72px, 0.8fr)', render: (r) => r.categories.map(catName).join(', ') || <span className="muted">—</span> },
     { key: 'beh', header: 'Type', width: '52px', render: (r) => r.behaviour ?? <span className="muted">—</span> },
     {
       key: 'dup',
