@@ -17,6 +17,8 @@ export interface TinySpec {
   /** weight standard deviation (default 0.05) */
   std?: number;
   seed?: number;
+  /** llama.context_length (default 256) */
+  context?: number;
 }
 
 function gaussian(seed: number, std: number) {
@@ -74,7 +76,7 @@ export function writeTinyLlamaGguf(path: string, s: TinySpec): void {
       'general.name': 'tiny-random-llama',
       'general.file_type': u32(0),
       'llama.vocab_size': u32(s.vocab),
-      'llama.context_length': u32(256),
+      'llama.context_length': u32(s.context ?? 256),
       'llama.embedding_length': u32(s.hidden),
       'llama.block_count': u32(s.layers),
       'llama.feed_forward_length': u32(s.ffn),

@@ -48,6 +48,8 @@ export interface BehaviourResult {
   refusalSource: 'classifier' | 'rules' | 'judge';
   /** The XSTest start-of-reply rule match (always reported, for transparency). */
   rule: RefusalMatch;
+  /** Set when a model judge gave no verdict for either side (judge.ts `error`): `type` is then not a finding and must not be counted. */
+  judgeError?: string;
 }
 
 /** A refusal or prompt-harm detector: a shipped sequence detector or a v1 linear classifier. */
@@ -187,12 +189,19 @@ export async function classifyBehaviour(records: ReadonlyArray<{ prompt: string;
   const ruleHits = records.map((r) => rules.match(r.response, { mode: 'start', lists: ['xstest'] }));
   let harm: Array<{ p: number; harmful: boolean }>;
   let refusals: Array<{ p: number; refusal: boolean; source: BehaviourResult['refusalSource'] }>;
+  const judgeErrors: Array<string | undefined> = records.map(() => undefined);
   const harmSource = options.judge ? ('judge' as const) : ('classifier' as const);
   if (options.judge) {
     const pj = todo.length ? await options.judge.judgePrompts(todo.map((i) => records[i]!.prompt)) : [];
     harm = records.map(() => ({ p: 0, harmful: false }));
-    todo.forEach((i, k) => (harm[i] = { p: pj[k]!.harmProbability, harmful: pj[k]!.harmful }));
+    todo.forEach((i, k) => {
+      harm[i] = { p: pj[k]!.harmProbability, harmful: pj[k]!.harmful };
+      if (pj[k]!.error) judgeErrors[i] = `prompt: ${pj[k]!.error}`;
+    });
     const rj = options.rulesOnly ? null : await options.judge.judgeResponses(records);
+    rj?.forEach((r, i) => {
+      if (r.error) judgeErrors[i] = judgeErrors[i] ? `${judgeErrors[i]}; reply: ${r.error}` : `reply: ${r.error}`;
+    });
     refusals = records.map((_, i) => (rj ? { p: rj[i]!.refusalProbability, refusal: rj[i]!.refusal, source: 'judge' } : { p: ruleHits[i]!.refusal ? 1 : 0, refusal: ruleHits[i]!.refusal, source: 'rules' }));
   } else {
     const clf = options.harmClassifier ?? shippedPromptDetector();
@@ -221,6 +230,7 @@ export async function classifyBehaviour(records: ReadonlyArray<{ prompt: string;
       refusalProbability: r.p,
       refusalSource: r.source,
       rule: ruleHits[i]!,
+      ...(judgeErrors[i] ? { judgeError: judgeErrors[i] } : {}),
     };
   });
 }

@@ -18,7 +18,7 @@ import type { ChatMessage, GenerateCallOptions, GenerationRequest, Generator, Ju
  * cancellation, retry item by item so one bad item (e.g. a prompt over the judge's context)
  * becomes an Error in its slot instead of failing the batch.
  */
-async function isolate<T, R>(items: readonly T[], fn: (xs: readonly T[]) => Promise<R[]>, options: GenerateCallOptions): Promise<Array<R | Error>> {
+export async function isolate<T, R>(items: readonly T[], fn: (xs: readonly T[]) => Promise<R[]>, options: GenerateCallOptions): Promise<Array<R | Error>> {
   const fatal = (e: unknown) => e instanceof BackendUnavailableError || !!options.signal?.aborted || (e as { name?: string })?.name === 'AbortError';
   try {
     return await fn(items);
