@@ -41,7 +41,15 @@ export function runWithMetrics(s: Services, id: number) {
   const records = s.evaluations.records(id);
   const corrections = s.evaluations.corrections(id);
   const metrics = records.length ? computeMetrics(records, { corrections }) : [];
-  return { ...run, results: records.length, metrics, summary: summariseMetrics(metrics) };
+  return { ...run, results: records.length, metrics, failedSuites: failedSuitesOf(run.suites), summary: summariseMetrics(metrics) };
+}
+
+/** The suites a run left out (recorded with its description by the eval.run job). */
+function failedSuitesOf(descriptions: unknown[]): { suite: string; error: string }[] {
+  return descriptions.flatMap((d) => {
+    const failed = (d as { failedSuites?: unknown } | null)?.failedSuites;
+    return Array.isArray(failed) ? (failed as { suite: string; error: string }[]) : [];
+  });
 }
 
 /** Per-example results with their corrections, for the inspector. */

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { modelName, trainRecipe } from '../../../shared/naming';
 import type { LoadedModel } from '../../engine';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
@@ -66,7 +67,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
-  title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
+  title: (p, names) => `Fine-tune ${modelName(p.modelPath)} (${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps })})`,
   run: (p, ctx) => train(p, ctx),
   resume: (p, _cp, ctx) => train(p, ctx),
 });
