@@ -1,0 +1,103 @@
+/**
+ * Steps that lead into each other: finished training runs offered by name (with their base model and
+ * adapter) instead of typed paths; "Evaluate this run" and "Duplicate settings" fill a form that is
+ * not on screen, which shows them when it mounts (switching tabs).
+ */
+import { createElement as h } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../../../src/shared/domain';
+import { EvalRunParams } from '../../../src/shared/eval';
+import { TrainRunParams } from '../../../src/shared/train';
+import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/persist';
+import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
+import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun } from '../../../src/renderer/src/project/trainRuns';
+
+const job = (id: number, state: Job['state'], params: Record<string, unknown>, result: unknown, type = 'train.run'): Job =>
+  ({ id, projectId: 7, type, title: '', state, params, result, error: null }) as unknown as Job;
+
+const selections = [{ id: 3, name: 'pool 40', method: 'sss-b' }];
+
+describe('finished training runs as the next steps offer them', () => {
+  const jobs = [
+    job(10, 'succeeded', { modelPath: '/m/stories260K.gguf', method: 'plain', maxSteps: 5 }, { adapterPath: '/ws/runs/train-10/adapter' }),
+    job(12, 'succeeded', { modelPath: '/m/stories260K.gguf', method: 'der', selectionId: 3, maxSteps: 20 }, { adapterPath: '/ws/runs/train-12/adapter' }),
+    job(13, 'failed', { modelPath: '/m/stories260K.gguf', method: 'der', maxSteps: 20 }, null),
+    job(14, 'succeeded', { modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-12/adapter' }, { modelPath: '/ws/models/merged' }, 'model.merge'),
+  ];
+
+  it('lists succeeded runs with an adapter, newest first, named by model, method, selection and steps', () => {
+    expect(finishedTrainRuns(jobs, selections)).toEqual([
+      { jobId: 12, modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-12/adapter', name: 'stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)' },
+      { jobId: 10, modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-10/adapter', name: 'stories260K + LoRA run #10 (plain · no safety examples · 5 steps)' },
+    ]);
+  });
+});
+
+/** What a form on the evaluate key shows when it mounts. */
+function mountedFields(key: string, defaults: Record<string, string | string[] | boolean>): Record<string, unknown> {
+  let seen: Record<string, unknown> = {};
+  function Probe() {
+    const [f] = usePersistentFields(key, defaults);
+    seen = f;
+    return null;
+  }
+  renderToStaticMarkup(h(Probe));
+  return seen;
+}
+
+describe('a form filled from another tab', () => {
+  it('"Evaluate this run" opens Evaluate with the run chosen as the adapter, over what the form held', () => {
+    const defaults = { backend: 'engine', adapterRun: '', name: '', suites: ['advbench', 'xstest'] };
+    expect(mountedFields(evaluateFormKey(501), { ...defaults, backend: 'http', name: 'old run' })).toMatchObject({ backend: 'http', adapterRun: '' });
+    presetEvaluateRun(501, 12);
+    expect(mountedFields(evaluateFormKey(501), defaults)).toEqual({ backend: 'engine', adapterRun: '12', name: '', suites: ['advbench', 'xstest'] });
+  });
+
+  it("duplicates a training run's settings into the Train form's fields", () => {
+    const p = TrainRunParams.parse({
+      projectId: 502,
+      modelPath: '/m/stories260K.gguf',
+      method: 'der',
+      methodParams: { alpha: 0.3 },
+      selectionId: 3,
+      maxSteps: 20,
+      lr: 0.002,
+      lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v'] },
+    });
+    applyPresets(trainRunPresets(502, p, [{ id: 1, path: '/m/other' }, { id: 2, path: '/m/stories260K.gguf' }]));
+    expect(mountedFields(formKey('train', 502, 'form'), { modelId: '', selectionId: '', template: 'chat' })).toEqual({ modelId: '2', selectionId: '3', template: p.template });
+    expect(mountedFields(`${formKey('train', 502)}/method`, { method: 'replay' })).toEqual({ method: 'der' });
+    expect(mountedFields(`${formKey('train', 502)}/params/der`, { alpha: '' })).toEqual({ alpha: '0.3' });
+    expect(mountedFields(formKey('train', 502, 'settings'), { rank: '', maxSteps: '', lr: '', targetModules: [] as string[] })).toEqual({ rank: '4', maxSteps: '20', lr: '0.002', targetModules: ['q', 'v'] });
+  });
+
+  it("duplicates an evaluation's settings, its adapter picked from the finished run that wrote it", () => {
+    const p = EvalRunParams.parse({
+      projectId: 503,
+      name: 'first',
+      model: { kind: 'engine', path: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-12/adapter' },
+      suites: [{ builtin: 'advbench', dataDir: '/d' }, { dataset: 4 }, { file: '/d/own.csv', kind: 'harmful' }],
+      limit: 5,
+      judges: ['keyword'],
+      sampling: { maxNewTokens: 16, temperature: 0 },
+    });
+    const runs = [{ jobId: 12, modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-12/adapter', name: 'x' }];
+    const [[key, fields]] = evalRunPresets(503, p, [{ id: 2, path: '/m/stories260K.gguf' }], runs);
+    expect(key).toBe(evaluateFormKey(503));
+    expect(fields).toEqual({
+      name: '',
+      limit: '5',
+      maxTokens: '16',
+      promptFormat: 'chat',
+      backend: 'engine',
+      modelId: '2',
+      adapterRun: '12',
+      adapter: '',
+      suites: ['advbench'],
+      datasets: ['4'],
+      customFile: '/d/own.csv',
+      customKind: 'harmful',
+    });
+  });
+});
