@@ -12,6 +12,7 @@ import { TrainRunParams } from '../../../src/shared/train';
 import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/persist';
 import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
 import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun } from '../../../src/renderer/src/project/trainRuns';
+import { importNotice } from '../../../src/renderer/src/project/data/importNotice';
 
 const job = (id: number, state: Job['state'], params: Record<string, unknown>, result: unknown, type = 'train.run'): Job =>
   ({ id, projectId: 7, type, title: '', state, params, result, error: null }) as unknown as Job;
@@ -99,5 +100,17 @@ describe('a form filled from another tab', () => {
       customFile: '/d/own.csv',
       customKind: 'harmful',
     });
+  });
+});
+
+describe('the Data tab after an import', () => {
+  it('says "already imported" when the same file comes again, as the CLI does', () => {
+    const p = { projectId: 1, path: '/data/task/gsm8k_train.jsonl', role: 'task' as const };
+    expect(importNotice(p, { datasetId: 2, accepted: 7473, rejected: 0, exactDuplicates: 0, nearDuplicates: 0, alreadyImported: true })).toBe(
+      'gsm8k_train.jsonl was already imported as task data (data set #2, 7473 records): nothing to do.',
+    );
+    expect(importNotice(p, { datasetId: 2, accepted: 7473, rejected: 3, exactDuplicates: 0, nearDuplicates: 0, alreadyImported: false })).toBe(
+      'Imported gsm8k_train.jsonl as task data: 7473 records, 3 rows rejected.',
+    );
   });
 });
