@@ -1,3 +1,5 @@
+import { evaluatedModelName } from '../../shared/naming';
+import { storeNames, type JobNames } from '../jobs/names';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { computeMetrics, rate } from '../eval';
 import type { EvalRecord } from '../eval/types';
@@ -101,12 +103,14 @@ export function perCategoryAttackSuccess(metrics: Metrics, judge: string | null)
 
 /** One comparable row per run (its summary and per-category attack success), for the Compare tab. */
 export function compareRuns(s: Services, ids: readonly number[]) {
+  const names = storeNames(s.db);
   return ids.map((id) => {
     const run = runWithMetrics(s, id);
     const { judge, ...rates } = run.summary;
     return {
       runId: id,
       name: run.name,
+      ...evaluatedModel(run.params, names),
       generator: run.generator,
       judge,
       examples: run.results,
@@ -114,4 +118,13 @@ export function compareRuns(s: Services, ids: readonly number[]) {
       perCategory: perCategoryAttackSuccess(run.metrics, judge),
     };
   });
+}
+
+/** The model a run evaluated, named (base alone, or the training run behind its adapter), and its adapter folder. */
+function evaluatedModel(params: unknown, names: JobNames): { model: string; adapter: string | null } {
+  const m = (params as { model?: { kind: string; path?: string; adapterPath?: string; model?: string } } | null)?.model;
+  if (!m) return { model: 'unknown', adapter: null };
+  if (m.kind !== 'engine' || !m.path) return { model: m.model ?? 'unknown', adapter: null };
+  const adapter = m.adapterPath ?? null;
+  return { model: evaluatedModelName(m.path, adapter ? { path: adapter, run: names.trainRunForAdapter(adapter) ?? null } : null), adapter };
 }

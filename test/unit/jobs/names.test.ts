@@ -1,6 +1,8 @@
 /** Job titles and run names say what a run is: the data set's file, model + adapter run + method + selection + steps. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareRuns } from '../../../src/main/app/evaluations';
 import type { Services } from '../../../src/main/app/services';
+import { toCsv } from '../../../src/renderer/src/project/compare/compareCsv';
 import { JobStore } from '../../../src/main/db/jobs';
 import { storeNames } from '../../../src/main/jobs/names';
 import { dataAnalyseJob } from '../../../src/main/jobs/types/dataAnalyse';
@@ -57,6 +59,22 @@ describe('names that say what a run is', () => {
     expect(modelMergeJob.title({ modelPath: '/models/stories260K.gguf', adapterPath: `/ws/runs/train-${job.id}/adapter` } as never, names)).toBe(
       `Merge the adapter of stories260K + LoRA run #${job.id} (DER · SSS-B "pool 40" · 20 steps) into its base`,
     );
+  });
+
+  it('tells runs with and without an adapter apart in Compare rows (and so in its CSV)', () => {
+    const names = storeNames(s.db);
+    const run = s.db.prepare(`SELECT id FROM jobs WHERE type = 'train.run' ORDER BY id DESC`).get() as { id: number };
+    const adapterPath = `/ws/runs/train-${run.id}/adapter`;
+    const base = s.evaluations.createRun(projectId, 'mine', { model: { kind: 'engine', path: '/models/stories260K.gguf' } }, null);
+    const tuned = s.evaluations.createRun(projectId, 'mine', { model: { kind: 'engine', path: '/models/stories260K.gguf', adapterPath } }, null);
+    const rows = compareRuns(s, [base.id, tuned.id]);
+    expect(rows.map((r) => [r.name, r.model, r.adapter])).toEqual([
+      ['mine', 'stories260K (base, no adapter)', null],
+      ['mine', trainRunName(names.trainRun(run.id)!), adapterPath],
+    ]);
+    const csv = toCsv(rows).split('\n');
+    expect(csv[0]).toMatch(/^run_id,name,model,adapter,generator,/);
+    expect(csv[2]).toContain(`,${adapterPath},`);
   });
 
   it('tells an adapter from elsewhere apart from the base model', () => {

@@ -61,6 +61,7 @@ export function CompareTab({ project }: TabProps) {
             <thead>
               <tr>
                 <th scope="col">Run</th>
+                <th scope="col">Model</th>
                 <th scope="col">Judge</th>
                 <th scope="col">Attack success</th>
                 <th scope="col">Refusal</th>
@@ -74,6 +75,7 @@ export function CompareTab({ project }: TabProps) {
                   <td>
                     #{r.runId} {r.name}
                   </td>
+                  <td>{r.model}</td>
                   <td>{r.judge ?? '—'}</td>
                   <td>{rateText(r.attackSuccess)}</td>
                   <td>{rateText(r.refusal)}</td>
