@@ -107,10 +107,10 @@ describe('the Data tab after an import', () => {
   it('says "already imported" when the same file comes again, as the CLI does', () => {
     const p = { projectId: 1, path: '/data/task/gsm8k_train.jsonl', role: 'task' as const };
     expect(importNotice(p, { datasetId: 2, accepted: 7473, rejected: 0, exactDuplicates: 0, nearDuplicates: 0, alreadyImported: true })).toBe(
-      'gsm8k_train.jsonl was already imported as task data (data set #2, 7473 records): nothing to do.',
+      'gsm8k_train.jsonl was already imported as task data (data set #2, 7,473 records): nothing to do.',
     );
     expect(importNotice(p, { datasetId: 2, accepted: 7473, rejected: 3, exactDuplicates: 0, nearDuplicates: 0, alreadyImported: false })).toBe(
-      'Imported gsm8k_train.jsonl as task data: 7473 records, 3 rows rejected.',
+      'Imported gsm8k_train.jsonl as task data: 7,473 records, 3 rows rejected.',
     );
   });
 });

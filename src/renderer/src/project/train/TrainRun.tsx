@@ -73,7 +73,7 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
           <p className="muted small">
             Adapter (PEFT): <code>{result.adapterPath}</code>
           </p>
-          <div className="row-actions">
+          <div>
             <Button variant="primary" onClick={evaluate} title="Open Evaluate with this run's base model and adapter chosen">
               Evaluate this run
             </Button>
