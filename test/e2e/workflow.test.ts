@@ -175,6 +175,7 @@ describe.skipIf(!stories || !data)('the whole workflow in browser mode: import â
     expect(await adapter.locator('option:checked').textContent()).toBe(runName);
     expect(await page.getByTestId('adapter-base').textContent()).toMatch(/^Base model: .*stories260K\.gguf \(the run's\)$/);
     await evaluationSettings();
+    await page.getByRole('heading', { name: 'New evaluation' }).scrollIntoViewIfNeeded();
     await screenshot(page, 'workflow-5-evaluate-this-run');
     const title = await startEvaluation();
     expect(title).toContain(`Evaluate ${runName} on advbench, xstest, stl_I-CoNa.json`);

@@ -13,6 +13,7 @@ import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/pe
 import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
 import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun } from '../../../src/renderer/src/project/trainRuns';
 import { importNotice } from '../../../src/renderer/src/project/data/importNotice';
+import { checklist } from '../../../src/renderer/src/project/checklist';
 
 const job = (id: number, state: Job['state'], params: Record<string, unknown>, result: unknown, type = 'train.run'): Job =>
   ({ id, projectId: 7, type, title: '', state, params, result, error: null }) as unknown as Job;
@@ -112,5 +113,32 @@ describe('the Data tab after an import', () => {
     expect(importNotice(p, { datasetId: 2, accepted: 7473, rejected: 3, exactDuplicates: 0, nearDuplicates: 0, alreadyImported: false })).toBe(
       'Imported gsm8k_train.jsonl as task data: 7,473 records, 3 rows rejected.',
     );
+  });
+});
+
+describe("the project's checklist of next steps", () => {
+  const empty = { datasets: [], savedSelections: 0, finishedTrainRuns: 0, evalRuns: [] };
+  const done = (s: Parameters<typeof checklist>[0]) => checklist(s).filter((x) => x.done).map((x) => x.id);
+
+  it('starts with nothing done, each step pointing at its tab', () => {
+    expect(checklist(empty).map((s) => [s.id, s.tab, s.done])).toEqual([
+      ['pool', 'data', false],
+      ['task', 'data', false],
+      ['analyse', 'data', false],
+      ['select', 'select', false],
+      ['train', 'train', false],
+      ['evaluate-tuned', 'evaluate', false],
+      ['evaluate-base', 'evaluate', false],
+      ['compare', 'compare', false],
+    ]);
+  });
+
+  it('follows the real state: an unanalysed pool, an empty run and a base-only evaluation leave their steps open', () => {
+    const pool = { role: 'safety_pool', state: 'ready', embedderId: null };
+    expect(done({ ...empty, datasets: [pool, { role: 'task', state: 'importing', embedderId: null }] })).toEqual(['pool']);
+    const analysed = { ...pool, embedderId: 'static' };
+    const state = { datasets: [analysed, { role: 'task', state: 'ready', embedderId: null }], savedSelections: 1, finishedTrainRuns: 1, evalRuns: [{ results: 0, adapter: true }, { results: 12, adapter: false }] };
+    expect(done(state)).toEqual(['pool', 'task', 'analyse', 'select', 'train', 'evaluate-base']);
+    expect(done({ ...state, evalRuns: [...state.evalRuns, { results: 12, adapter: true }] })).toEqual(['pool', 'task', 'analyse', 'select', 'train', 'evaluate-tuned', 'evaluate-base', 'compare']);
   });
 });
