@@ -26,6 +26,8 @@ export interface TrainRunFacts {
   /** The saved selection of safety examples it trained with, when any. */
   selection: { name: string; method: string } | null;
   maxSteps: number;
+  /** LoRA (an adapter; the default) or full-parameter training (a new model). */
+  mode?: 'lora' | 'full';
 }
 
 /** "DER", "plain": a training method's short name. */
@@ -45,9 +47,10 @@ export function trainRecipe(f: Omit<TrainRunFacts, 'jobId' | 'modelPath'>): stri
   return [trainMethodName(f.method), f.selection ? selectionName(f.selection) : 'no safety examples', `${f.maxSteps} steps`].join(' · ');
 }
 
-/** "stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)": a fine-tuned model, said fully. */
+/** "stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)", "… fully fine-tuned run #13 (…)": a fine-tuned model, said fully. */
 export function trainRunName(f: TrainRunFacts): string {
-  return `${modelName(f.modelPath)} + LoRA${f.jobId !== null ? ` run #${f.jobId}` : ''} (${trainRecipe(f)})`;
+  const how = f.mode === 'full' ? ' fully fine-tuned' : ' + LoRA';
+  return `${modelName(f.modelPath)}${how}${f.jobId !== null ? ` run #${f.jobId}` : ''} (${trainRecipe(f)})`;
 }
 
 /**

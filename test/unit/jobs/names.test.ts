@@ -80,5 +80,7 @@ describe('names that say what a run is', () => {
   it('tells an adapter from elsewhere apart from the base model', () => {
     expect(evaluatedModelName('/m/llama-3-8b', { path: '/elsewhere/exp7/adapter', run: null })).toBe('llama-3-8b + adapter exp7/adapter');
     expect(evaluatedModelName('/m/llama-3-8b', null)).toBe('llama-3-8b (base, no adapter)');
+    // a full-parameter run (no adapter) is said so
+    expect(trainRunName({ jobId: 9, modelPath: '/m/llama-3-8b', method: 'ewc', selection: null, maxSteps: 100, mode: 'full' })).toBe('llama-3-8b fully fine-tuned run #9 (EWC · no safety examples · 100 steps)');
   });
 });
