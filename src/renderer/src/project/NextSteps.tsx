@@ -22,7 +22,7 @@ export function NextSteps({ projectId }: { projectId: number }) {
   });
   const done = steps.filter((s) => s.done).length;
   return (
-    <details className="next-steps" open={done < steps.length} aria-label="Next steps">
+    <details className="next-steps" open={done < steps.length}>
       <summary>
         Next steps: {done} of {steps.length} done
       </summary>
