@@ -126,6 +126,8 @@ describe.skipIf(!stories || !data)('the whole workflow in browser mode: import â
     await screenshot(page, 'workflow-2-analysed');
 
     await tab('Select');
+    expect(await page.locator('details.next-steps li[data-step="analyse"]').getAttribute('data-done')).toBe('true');
+    expect(await page.locator('details.next-steps li[data-step="select"]').getAttribute('data-done')).toBe('false');
     await page.getByRole('radio', { name: 'SSS-B', exact: true }).check();
     await page.getByLabel('Budget (examples)').fill('40');
     await page.getByLabel('Seed').fill('7');
@@ -213,6 +215,8 @@ describe.skipIf(!stories || !data)('the whole workflow in browser mode: import â
 
   it('compares the base model against the fine-tuned run, told apart in the table and the CSV', async () => {
     await tab('Compare');
+    // the project's checklist, read from its real state: every step done
+    await expect.poll(() => page.locator('details.next-steps summary').textContent()).toBe('Next steps: 8 of 8 done');
     await page.getByRole('button', { name: 'Compare', exact: true }).click();
     const table = page.getByRole('table', { name: 'Comparison' });
     await table.waitFor();

@@ -28,7 +28,7 @@ export function ProjectPage() {
   return (
     <div className="page">
       <h1>{project.name}</h1>
-      <NextSteps projectId={id} />
+      <NextSteps key={tab.id} projectId={id} />
       <nav className="tabs" aria-label="Project sections">
         {PROJECT_TABS.map((t) => (
           <NavLink key={t.id} to={`/projects/${id}/${t.id}`} className={({ isActive }) => `tab${isActive ? ' tab-active' : ''}`}>

@@ -1,4 +1,4 @@
-/** The project's checklist of next steps (see ./checklist), each with a link to the tab that does it; folded once all are done. */
+/** The project's checklist of next steps (see ./checklist), each with a link to the tab that does it; folded once all are done. Read again on every tab switch (the page mounts it per tab). */
 import { Link } from 'react-router';
 import { useCall, useEvent } from '../api/hooks';
 import { checklist } from './checklist';
