@@ -167,6 +167,10 @@ export const calls = {
       z.object({
         runId: Id,
         name: z.string(),
+        /** The evaluated model said fully: "stories260K (base, no adapter)", "stories260K + LoRA run #12 (DER · …)". */
+        model: z.string(),
+        /** The LoRA adapter folder evaluated with the model; null for the base model alone (or a server). */
+        adapter: z.string().nullable(),
         generator: z.string().nullable(),
         judge: z.string().nullable(),
         examples: z.number().int(),

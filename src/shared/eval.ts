@@ -41,9 +41,13 @@ export const Verdict = z.object({
 });
 export type Verdict = z.infer<typeof Verdict>;
 
-/** Which suites a run uses: built-ins from a data folder (laid out like ../shared/data), or the user's own files. */
+/**
+ * Which suites a run uses: built-ins from a data folder (laid out like ../shared/data), data sets
+ * imported into the project as harmful or benign evaluation prompts, or the user's own files.
+ */
 export const SuiteSpec = z.union([
   z.object({ builtin: z.string().min(1), dataDir: z.string().min(1) }).strict(),
+  z.object({ dataset: z.number().int().positive() }).strict(),
   z
     .object({
       file: z.string().min(1),
@@ -201,6 +205,8 @@ export const EvalRun = z.object({
   createdAt: z.string(),
   results: z.number().int(),
   metrics: z.array(SuiteMetrics),
+  /** Suites that could not be run (unreadable, no usable items), each with why; the others ran. */
+  failedSuites: z.array(z.object({ suite: z.string(), error: z.string() })),
   /** Headline numbers pooled over the run's suites (see summariseMetrics in src/main/app/evaluations.ts). */
   summary: z.object({ judge: z.string().nullable(), attackSuccess: Rate, refusal: Rate, overRefusal: Rate, task: Rate }),
 });

@@ -84,7 +84,8 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(true);
     await screenshot(page, 'curation-0-analyse-defaults');
     await dialog.getByRole('button', { name: 'Start analysis' }).click();
-    await waitForJob(page, 'Analyse data set');
+    // the job is named after the data set's file
+    await waitForJob(page, 'Analyse bianchi_safety_only_data_Instructions.json');
     await page.getByLabel('Behaviour').selectOption('T1');
     await expect.poll(async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '', { timeout: 20_000 }).toMatch(/^[1-9][\d,]* records$/);
     const firstRow = page.getByRole('table', { name: 'Records' }).getByRole('row').nth(1);
@@ -175,8 +176,8 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     expect(await dialog.getByLabel(/Type each pair/).isChecked()).toBe(false);
     expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(false);
     await dialog.getByRole('button', { name: 'Start analysis' }).click();
-    await expect.poll(() => page.locator('li.job', { hasText: 'Analyse data set' }).count(), { timeout: 20_000 }).toBe(2);
-    await waitForJob(page, 'Analyse data set');
+    await expect.poll(() => page.locator('li.job', { hasText: /Analyse (bianchi_safety_only_data_Instructions|alpaca_en_demo)\.json/ }).count(), { timeout: 20_000 }).toBe(2);
+    await waitForJob(page, 'Analyse alpaca_en_demo.json');
     // the Records card's filter (the embedding map below has its own)
     await page.getByLabel('Data set', { exact: true }).first().selectOption({ label: 'alpaca_en_demo.json (Task data)' });
     const count = async () => (await page.getByText(/^[\d,]+ records?$/).textContent()) ?? '';

@@ -34,6 +34,9 @@ async function runEvaluation(limit: string, name: string) {
   expect(await job.getAttribute('data-state'), (await job.textContent()) ?? '').toBe('succeeded');
 }
 
+/** One CSV line's cells (quoted cells unquoted). */
+const csvCells = (line: string) => [...line.matchAll(/(?:^|,)("(?:[^"]|"")*"|[^,]*)/g)].map((m) => m[1]!.replace(/^"([\s\S]*)"$/, '$1').replace(/""/g, '"'));
+
 const kOf = (text: string | null) => Number(/\((\d+)\/(\d+)\)/.exec(text ?? '')?.[1]);
 /** AdvBench attack successes of "baseline 6" after one verdict is corrected (set by the inspector test). */
 let correctedK: number;
@@ -109,15 +112,19 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     const file = join(resultsDir, 'compare.csv');
     await download.saveAs(file);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines[0]).toMatch(/^run_id,name,generator,judge,examples,attack_success_rate,/);
+    expect(lines[0]).toMatch(/^run_id,name,model,adapter,generator,judge,examples,attack_success_rate,/);
     expect(lines).toHaveLength(3);
-    const names = lines.slice(1).map((l) => l.split(',')[1]);
-    expect(names.sort()).toEqual(['baseline 4', 'baseline 6']);
-    const six = lines.slice(1).find((l) => l.split(',')[1] === 'baseline 6')!.split(',');
+    const rows = lines.slice(1).map(csvCells);
+    expect(rows.map((r) => r[1]).sort()).toEqual(['baseline 4', 'baseline 6']);
+    // both runs are of the base model alone: the model column says so, the adapter column is empty
+    expect(rows.map((r) => [r[2], r[3]])).toEqual([
+      ['stories260K (base, no adapter)', ''],
+      ['stories260K (base, no adapter)', ''],
+    ]);
+    const six = rows.find((r) => r[1] === 'baseline 6')!;
     // attack_success k/n in the CSV reflect the corrected verdict
-    expect(Number(six[8])).toBe(correctedK);
-    expect(Number(six[9])).toBe(6);
-
+    expect(Number(six[10])).toBe(correctedK);
+    expect(Number(six[11])).toBe(6);
     // the scatter's SVG export carries its title, axis labels and a legend naming both runs
     const [svgDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export SVG' }).click()]);
     expect(svgDownload.suggestedFilename()).toBe(`safetune-eval-attack-success-vs-over-refusal-${today}.svg`);

@@ -61,7 +61,8 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       for (const s of p.suites) {
         // built-in suites read files one folder down (harmful/advbench_harmful_behaviors.csv …)
         if ('builtin' in s) void a.readable(s.dataDir, 'the suite data folder', { depth: 2 });
-        else read(s.file, 'the suite file');
+        else if ('file' in s) read(s.file, 'the suite file');
+        // an imported data set is read from the store: no path to confine
       }
       readOptional(p.referenceDir, 'the reference prompts folder');
       const model = confineModel(p.model, a, 'the model');

@@ -1,3 +1,5 @@
+import { evaluatedModelName } from '../../shared/naming';
+import { storeNames, type JobNames } from '../jobs/names';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { computeMetrics, rate } from '../eval';
 import type { EvalRecord } from '../eval/types';
@@ -41,7 +43,15 @@ export function runWithMetrics(s: Services, id: number) {
   const records = s.evaluations.records(id);
   const corrections = s.evaluations.corrections(id);
   const metrics = records.length ? computeMetrics(records, { corrections }) : [];
-  return { ...run, results: records.length, metrics, summary: summariseMetrics(metrics) };
+  return { ...run, results: records.length, metrics, failedSuites: failedSuitesOf(run.suites), summary: summariseMetrics(metrics) };
+}
+
+/** The suites a run left out (recorded with its description by the eval.run job). */
+function failedSuitesOf(descriptions: unknown[]): { suite: string; error: string }[] {
+  return descriptions.flatMap((d) => {
+    const failed = (d as { failedSuites?: unknown } | null)?.failedSuites;
+    return Array.isArray(failed) ? (failed as { suite: string; error: string }[]) : [];
+  });
 }
 
 /** Per-example results with their corrections, for the inspector. */
@@ -93,12 +103,14 @@ export function perCategoryAttackSuccess(metrics: Metrics, judge: string | null)
 
 /** One comparable row per run (its summary and per-category attack success), for the Compare tab. */
 export function compareRuns(s: Services, ids: readonly number[]) {
+  const names = storeNames(s.db);
   return ids.map((id) => {
     const run = runWithMetrics(s, id);
     const { judge, ...rates } = run.summary;
     return {
       runId: id,
       name: run.name,
+      ...evaluatedModel(run.params, names),
       generator: run.generator,
       judge,
       examples: run.results,
@@ -106,4 +118,13 @@ export function compareRuns(s: Services, ids: readonly number[]) {
       perCategory: perCategoryAttackSuccess(run.metrics, judge),
     };
   });
+}
+
+/** The model a run evaluated, named (base alone, or the training run behind its adapter), and its adapter folder. */
+function evaluatedModel(params: unknown, names: JobNames): { model: string; adapter: string | null } {
+  const m = (params as { model?: { kind: string; path?: string; adapterPath?: string; model?: string } } | null)?.model;
+  if (!m) return { model: 'unknown', adapter: null };
+  if (m.kind !== 'engine' || !m.path) return { model: m.model ?? 'unknown', adapter: null };
+  const adapter = m.adapterPath ?? null;
+  return { model: evaluatedModelName(m.path, adapter ? { path: adapter, run: names.trainRunForAdapter(adapter) ?? null } : null), adapter };
 }

@@ -9,6 +9,7 @@ import { ProjectStore } from '../db/projects';
 import { SelectionStore } from '../db/selections';
 import { SweepStore } from '../db/sweeps';
 import { builtinJobModules } from '../jobs/registry';
+import { storeNames } from '../jobs/names';
 import { JobRunner } from '../jobs/runner';
 import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
@@ -41,6 +42,7 @@ export function createServices(opts: ServiceOptions): Services {
     maxHeavy: opts.maxHeavyJobs ?? envInt('SAFETUNE_MAX_HEAVY_JOBS') ?? 1,
     maxLight: opts.maxLightJobs ?? envInt('SAFETUNE_MAX_LIGHT_JOBS') ?? 2,
     cancelGraceMs: opts.cancelGraceMs,
+    names: storeNames(db),
   });
   if (runJobs) jobs.start();
   const version = appVersion();

@@ -26,6 +26,8 @@ export {
   loadBeaverTails,
   loadBuiltinSuite,
   loadCustomSuite,
+  loadUserSuiteFile,
+  importedPromptsSuite,
   loadGsm8k,
   loadHarmBenchCsv,
   loadSst2,

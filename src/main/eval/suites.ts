@@ -612,6 +612,50 @@ export async function loadCustomSuite(file: string, opts: CustomSuiteOptions): P
   return makeSuite(id, opts.kind, opts.title ?? id, 'custom@1', [file], items, issues, opts.kind === 'task' ? { scorer: opts.scorer ?? { kind: 'exact' } } : {});
 }
 
+/**
+ * A user's own suite file as the Evaluate form gives it: a Safety-Tuned LLaMAs JSON file
+ * ({"instructions": [...]}, as the Data tab imports it) read as such, any other file as a custom
+ * suite of the given kind.
+ */
+export async function loadUserSuiteFile(file: string, opts: CustomSuiteOptions): Promise<Suite> {
+  if ((await detectSuiteFormat(file).catch(() => null))?.format === 'stl') {
+    if (opts.kind === 'task') throw new SuiteFormatError(file, 1, 'instructions', 'a Safety-Tuned LLaMAs file holds prompts without answers: choose harmful or benign prompts, not task prompts');
+    return loadStlJson(file, { ...(opts.id ? { id: opts.id } : {}), expected: opts.kind === 'harmful' ? 'refuse' : 'comply', signal: opts.signal });
+  }
+  return loadCustomSuite(file, opts);
+}
+
+/**
+ * A data set imported into a project as evaluation prompts, as a suite: harmful prompts are
+ * expected to be refused, benign ones answered. Categories are the records' own (labelled,
+ * inferred by Analyse or corrected), resolved to BeaverTails ids.
+ */
+export function importedPromptsSuite(
+  dataset: { id: string; title: string; kind: 'harmful' | 'over-refusal'; file: string },
+  records: readonly { id: number; prompt: string; categories: readonly string[] }[],
+): Suite {
+  const items: SuiteItem[] = [];
+  const issues: SuiteIssue[] = [];
+  records.forEach((r, row) => {
+    const prompt = r.prompt.trim();
+    if (!prompt) {
+      issues.push({ file: dataset.file, line: null, row, reason: 'empty prompt: skipped' });
+      return;
+    }
+    items.push({
+      id: String(r.id),
+      prompt,
+      expected: dataset.kind === 'harmful' ? 'refuse' : 'comply',
+      categories: resolveCategories([...r.categories]),
+      sourceCategories: [...r.categories],
+      reference: null,
+      source: { file: dataset.file, line: null },
+      meta: {},
+    });
+  });
+  return makeSuite(dataset.id, dataset.kind, dataset.title, 'imported@1', [dataset.file], items, issues);
+}
+
 // ---------------------------------------------------------------- built-ins
 
 export type BuiltinSuiteId = 'advbench' | 'xstest' | 'stl-malicious' | 'stl-cona' | 'stl-controversial' | 'stl-physical-unsafe' | 'stl-qharm' | 'stl-physical-safe' | 'stl-alpaca' | 'beavertails' | 'gsm8k' | 'sst2';

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Db } from '../db/database';
+import type { JobNames } from './names';
 
 /** What a job's code sees while it runs inside its worker thread. */
 export interface JobContext<C> {
@@ -55,7 +56,8 @@ export interface JobModule<P = unknown, C = unknown, R = unknown> {
    */
   readonly heapMb?: number;
   readonly params: z.ZodType<P>;
-  title(params: P): string;
+  /** The job's title: what it does to what, named (`names` reads data set, selection and run names from the store). */
+  title(params: P, names: JobNames): string;
   run(params: P, ctx: JobContext<C>): Promise<R>;
   resume(params: P, checkpoint: C, ctx: JobContext<C>): Promise<R>;
 }

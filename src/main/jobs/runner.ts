@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Job, JobEvent, JobFailure, JobState } from '../../shared/domain';
 import { AppError, ErrorCode } from '../../shared/errors';
 import type { EventBus } from '../events/bus';
+import { NO_NAMES, type JobNames } from './names';
 import { JobStore, resumeRefusal, rowToJob, type JobRow } from '../db/jobs';
 import { DEFAULT_JOB_HEAP_MB, type JobModule } from './define';
 import type { RunnerMessage, TaskInit, WorkerInit, WorkerMessage } from './protocol';
@@ -34,6 +35,8 @@ export interface RunnerOptions {
   heapMb?: number;
   /** Time limit of one-shot tasks, over each task's own (tests). */
   taskTimeoutMs?: number;
+  /** Names for job titles (data sets, selections, training runs); default: none known. */
+  names?: JobNames;
 }
 
 /** SAFETUNE_JOB_HEAP_MB: a whole number of megabytes, at least 64. */
@@ -77,8 +80,8 @@ export class JobRunner {
   private readonly modules = new Map<string, JobModule<any, any, any>>();
   private readonly active = new Map<number, Active>();
   private readonly tasksRunning = new Set<Worker>();
-  private readonly opts: Required<Omit<RunnerOptions, 'extraWorkerModules' | 'heapMb' | 'taskTimeoutMs'>> &
-    Pick<RunnerOptions, 'heapMb' | 'taskTimeoutMs'> & { extraWorkerModules: string[] };
+  private readonly opts: Required<Omit<RunnerOptions, 'extraWorkerModules' | 'heapMb' | 'taskTimeoutMs' | 'names'>> &
+    Pick<RunnerOptions, 'heapMb' | 'taskTimeoutMs' | 'names'> & { extraWorkerModules: string[] };
   private closed = false;
   private elapsedTimer: NodeJS.Timeout | null = null;
 
@@ -121,7 +124,7 @@ export class JobRunner {
         issues: parsed.error.issues,
       });
     }
-    const row = this.opts.store.insert({ projectId, type, title: mod.title(parsed.data), params: parsed.data });
+    const row = this.opts.store.insert({ projectId, type, title: mod.title(parsed.data, this.opts.names ?? NO_NAMES), params: parsed.data });
     this.emit(row.id);
     this.schedule();
     return this.get(row.id);

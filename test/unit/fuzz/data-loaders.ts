@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import type { JobContext } from '../../../src/main/jobs/define';
+import { NO_NAMES } from '../../../src/main/jobs/names';
 import { dataImportJob } from '../../../src/main/jobs/types/dataImport';
 import { openDatabase, type Db } from '../../../src/main/db/database';
 import { JobStore, saveCheckpoint } from '../../../src/main/db/jobs';
@@ -47,7 +48,7 @@ async function job(file: string): Promise<unknown> {
   // A project per case: the same bytes imported twice would only be recognised, not read.
   const projectId = new ProjectStore(d).create(`fuzz ${Date.now()} ${Math.random()}`).id;
   const params = { projectId, path: file, role: 'task' as const };
-  const jobId = new JobStore(d).insert({ projectId, type: dataImportJob.type, title: dataImportJob.title(params), params }).id;
+  const jobId = new JobStore(d).insert({ projectId, type: dataImportJob.type, title: dataImportJob.title(params, NO_NAMES), params }).id;
   const ctx: JobContext<unknown> = {
     jobId,
     db: d,

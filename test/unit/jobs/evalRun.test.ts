@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { compareRuns, runWithMetrics } from '../../../src/main/app/evaluations';
+import { createHandlers } from '../../../src/main/app/handlers';
 import type { Services } from '../../../src/main/app/services';
 import { calls } from '../../../src/shared/contract';
 import { sharedDir, sharedPath } from '../../helpers/shared';
@@ -172,5 +173,45 @@ describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned b
     } finally {
       t.cleanup();
     }
+  });
+
+  it('runs imported evaluation data sets and a Safety-Tuned LLaMAs file as suites; a suite that fails fails alone', async () => {
+    const cona = join(data!, 'harmful', 'stl_I-CoNa.json');
+    const imported = s.jobs.enqueue('data.import', { projectId, path: cona, role: 'harmful_eval' }, projectId);
+    const ds = (await s.jobs.waitFor(imported.id, 120_000)).result as { datasetId: number; accepted: number };
+    expect(ds.accepted).toBeGreaterThan(100);
+    const suites = [{ dataset: ds.datasetId }, { file: cona, kind: 'harmful' }, { file: stories, kind: 'harmful' }];
+    const job = s.jobs.enqueue('eval.run', params({ suites, limit: 3 }), projectId);
+    expect(job.title).toBe('Evaluate stories260K (base, no adapter) on stl_I-CoNa.json, stl_I-CoNa.json, stories260K.gguf');
+    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(done.error).toBeNull();
+    expect(done.state).toBe('succeeded');
+    const result = done.result as { runId: number; total: number; failedSuites: { suite: string; error: string }[] };
+    expect(result.total).toBe(6);
+    expect(result.failedSuites).toHaveLength(1);
+    expect(result.failedSuites[0]!.suite).toBe('stories260K.gguf');
+    const run = runWithMetrics(s, result.runId);
+    expect(calls['eval.get'].output.safeParse(run).success).toBe(true);
+    expect(run.name).toBe('stories260K (base, no adapter) · stl_I-CoNa.json, stl_I-CoNa.json, stories260K.gguf');
+    expect(run.failedSuites).toEqual(result.failedSuites);
+    const bySuite = run.metrics.filter((m) => m.judgeId === 'keyword-start').map((m) => [m.suiteId, m.suiteKind, m.records]);
+    expect(bySuite.sort()).toEqual([
+      ['stl-I-CoNa', 'harmful', 3],
+      ['stl_I-CoNa.json', 'harmful', 3],
+    ]);
+    // imported harmful prompts are expected to be refused, as the file read directly
+    const fromData = s.evaluations.records(result.runId, 'stl_I-CoNa.json');
+    const fromFile = s.evaluations.records(result.runId, 'stl-I-CoNa');
+    expect([...fromData, ...fromFile].every((r) => r.expected === 'refuse' && r.prompt.length > 0)).toBe(true);
+  });
+
+  it('deletes a run whose every suite failed (no results)', async () => {
+    const job = s.jobs.enqueue('eval.run', params({ suites: [{ file: stories, kind: 'harmful' }] }), projectId);
+    const done = await s.jobs.waitFor(job.id, 60_000);
+    expect(done.state).toBe('failed');
+    const empty = s.evaluations.runs(projectId).find((r) => r.jobId === job.id)!;
+    expect(runWithMetrics(s, empty.id).results).toBe(0);
+    expect(createHandlers(s)['eval.delete']({ id: empty.id })).toEqual({ id: empty.id });
+    expect(s.evaluations.runs(projectId).some((r) => r.id === empty.id)).toBe(false);
   });
 });

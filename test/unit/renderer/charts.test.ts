@@ -123,9 +123,9 @@ function rate(k: number, n: number, low: number | null = null, high: number | nu
   return { k, n, rate: n ? k / n : null, low, high };
 }
 const rows: CompareRow[] = [
-  { runId: 3, name: 'baseline', generator: 'g', judge: 'j', examples: 10, attackSuccess: rate(4, 10, 0.17, 0.69), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(7, 10), perCategory: [] },
-  { runId: 4, name: 'a very long run name that the legend has to cut short somewhere', generator: 'g', judge: null, examples: 10, attackSuccess: rate(4, 10), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(0, 0), perCategory: [] },
-  { runId: 5, name: 'tuned', generator: 'g', judge: 'j', examples: 10, attackSuccess: { k: 0, n: 10, rate: 1 - 0.9 - 0.1, low: 0, high: 0.28 }, refusal: rate(10, 10), overRefusal: rate(2, 10), task: rate(8, 10), perCategory: [] },
+  { runId: 3, name: 'baseline', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: 'j', examples: 10, attackSuccess: rate(4, 10, 0.17, 0.69), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(7, 10), perCategory: [] },
+  { runId: 4, name: 'a very long run name that the legend has to cut short somewhere', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: null, examples: 10, attackSuccess: rate(4, 10), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(0, 0), perCategory: [] },
+  { runId: 5, name: 'tuned', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: 'j', examples: 10, attackSuccess: { k: 0, n: 10, rate: 1 - 0.9 - 0.1, low: 0, high: 0.28 }, refusal: rate(10, 10), overRefusal: rate(2, 10), task: rate(8, 10), perCategory: [] },
 ];
 
 describe('Compare scatter', () => {
@@ -149,7 +149,7 @@ describe('Compare scatter', () => {
   it('prints a rate that is float noise around zero as 0.0%', () => {
     expect(svg).toContain('#5 tuned: attack success 0.0%, over-refusal 20.0%, task 80.0%');
     expect(svg).not.toContain('-0.0%');
-    expect(toCsv([rows[2]!]).split('\n')[1]).toBe('5,tuned,g,j,10,0,0,0.28,0,10,1,,,10,10,0.2,,,2,10,0.8,,,8,10');
+    expect(toCsv([rows[2]!]).split('\n')[1]).toBe('5,tuned,"stories260K (base, no adapter)",,g,j,10,0,0,0.28,0,10,1,,,10,10,0.2,,,2,10,0.8,,,8,10');
   });
 
   it('labels the two runs at the same spot without overprinting', () => {

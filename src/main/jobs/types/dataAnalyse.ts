@@ -33,7 +33,7 @@ export const dataAnalyseJob = defineJob<DataAnalyseParams, Checkpoint, AnalyseRe
   type: 'data.analyse',
   heavy: true,
   params: DataAnalyseParams,
-  title: (p) => `Analyse data set ${p.datasetId}`,
+  title: (p, names) => `Analyse ${names.dataset(p.datasetId) ?? `data set ${p.datasetId}`}`,
   run: (p, ctx) => analyse(p, { typed: 0 }, ctx),
   resume: (p, cp, ctx) => analyse(p, cp, ctx),
 });

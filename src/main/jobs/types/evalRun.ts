@@ -1,16 +1,26 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { EvalRunParams, JUDGES, type JudgeId, type JudgeRow, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
+import { DATASET_ROLE_LABELS } from '../../../shared/data';
+import { evaluatedModelName } from '../../../shared/naming';
 import { AccessStore } from '../../db/access';
+import { DatasetStore } from '../../db/datasets';
 import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { JudgeDeps } from '../../eval/judges';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { storeNames, type JobNames } from '../names';
 import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
   runId: number;
+}
+
+/** A suite left out of a run, and why. */
+interface FailedSuite {
+  suite: string;
+  error: string;
 }
 
 export interface EvalRunResult {
@@ -18,6 +28,7 @@ export interface EvalRunResult {
   done: number;
   skipped: number;
   total: number;
+  failedSuites: FailedSuite[];
 }
 
 /**
@@ -32,42 +43,50 @@ export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: EvalRunParams,
-  title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
+  title: (p, names) => `Evaluate ${modelLabel(p.model, names)} on ${p.suites.map((s) => suiteLabel(s, names)).join(', ')}`,
   run: (p, ctx) => evaluate(p, null, ctx),
   resume: (p, cp, ctx) => evaluate(p, cp, ctx),
 });
 
-function suiteLabel(s: SuiteSpec): string {
-  return 'builtin' in s ? s.builtin : (s.id ?? basename(s.file));
+function suiteLabel(s: SuiteSpec, names: JobNames): string {
+  if ('builtin' in s) return s.builtin;
+  if ('dataset' in s) return names.dataset(s.dataset) ?? `data set ${s.dataset}`;
+  return s.id ?? basename(s.file);
+}
+
+/** The evaluated model, named: base (no adapter), a workbench training run, or a server's model. */
+function modelLabel(m: ModelSpec, names: JobNames): string {
+  if (m.kind === 'http') return m.model;
+  return evaluatedModelName(m.path, m.adapterPath ? { path: m.adapterPath, run: names.trainRunForAdapter(m.adapterPath) ?? null } : null);
 }
 
 async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<EvalRunResult> {
   const store = new EvalStore(ctx.db);
   const eval_ = await import('../../eval');
+  const names = storeNames(ctx.db);
   let run = cp ? store.findRun(cp.runId) : undefined;
   if (!run) {
-    run = store.createRun(p.projectId, p.name ?? defaultName(p), p, ctx.jobId);
+    run = store.createRun(p.projectId, p.name ?? defaultName(p, names), p, ctx.jobId);
     ctx.saveCheckpoint({ runId: run.id });
   } else ctx.log(`resuming run ${run.id}: ${store.count(run.id)} examples already stored`);
 
   ctx.progress(null, 'loading suites');
+  // A suite that cannot be read fails alone: the run goes on with the others and records why.
   const suites: Suite[] = [];
+  const failedSuites: FailedSuite[] = [];
   for (const spec of p.suites) {
-    let suite: Suite;
-    if ('builtin' in spec) suite = await eval_.loadBuiltinSuite(spec.builtin, spec.dataDir);
-    else
-      suite = await eval_.loadCustomSuite(spec.file, {
-        kind: spec.kind,
-        ...(spec.id ? { id: spec.id } : {}),
-        ...(spec.promptColumn ? { promptColumn: spec.promptColumn } : {}),
-        ...(spec.referenceColumn ? { referenceColumn: spec.referenceColumn } : {}),
-        ...(spec.categoryColumn ? { categoryColumn: spec.categoryColumn } : {}),
-        ...(spec.scorer ? { scorer: { kind: spec.scorer } } : {}),
-      });
-    for (const issue of suite.issues.slice(0, 20)) ctx.log(`${basename(issue.file)}:${issue.line ?? `row ${issue.row + 1}`}: ${issue.reason}`);
-    if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items`);
-    suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
+    try {
+      const suite = await loadSpec(p.projectId, spec, ctx);
+      for (const issue of suite.issues.slice(0, 20)) ctx.log(`${basename(issue.file)}:${issue.line ?? `row ${issue.row + 1}`}: ${issue.reason}`);
+      if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items${suite.issues[0] ? ` (${suite.issues.length} row(s) skipped, first: ${suite.issues[0].reason})` : ''}`);
+      suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
+    } catch (e) {
+      const failed = { suite: suiteLabel(spec, names), error: (e as Error).message };
+      failedSuites.push(failed);
+      ctx.log(`suite ${failed.suite} left out: ${failed.error}`);
+    }
   }
+  if (suites.length === 0) throw new Error(failedSuites.map((f) => `${f.suite}: ${f.error}`).join('; '));
   await categoriseHarmful(p, suites, ctx);
 
   ctx.progress(null, 'loading the model');
@@ -101,7 +120,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
       promptFormat: p.promptFormat,
     };
     const description = eval_.describeRun({ generator, suites, judges, settings });
-    store.describe(run.id, generator.id, [description]);
+    store.describe(run.id, generator.id, [{ ...description, failedSuites }]);
 
     const position = new Map<string, number>();
     for (const s of suites) s.items.forEach((it, i) => position.set(`${s.id}\u0000${it.id}`, i));
@@ -125,7 +144,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
       signal: ctx.signal,
     });
     ctx.throwIfCancelled();
-    return { runId, done: result.done, skipped: result.skipped, total: result.total };
+    return { runId, done: result.done, skipped: result.skipped, total: result.total, failedSuites };
   } finally {
     await release();
   }
@@ -188,7 +207,29 @@ function endpointKey(db: Db, endpointId: number, baseUrl: string): string | unde
   return store.endpointKey(endpointId) ?? undefined;
 }
 
-function defaultName(p: EvalRunParams): string {
-  const model = p.model.kind === 'engine' ? basename(p.model.path) + (p.model.adapterPath ? ` + ${basename(p.model.adapterPath)}` : '') : p.model.model;
-  return `${model} · ${p.suites.map(suiteLabel).join(', ')}`;
+function defaultName(p: EvalRunParams, names: JobNames): string {
+  return `${modelLabel(p.model, names)} · ${p.suites.map((s) => suiteLabel(s, names)).join(', ')}`;
+}
+
+/** One suite of the run, loaded: a built-in, a data set imported into the project, or a file. */
+async function loadSpec(projectId: number, spec: SuiteSpec, ctx: JobContext<Checkpoint>): Promise<Suite> {
+  const eval_ = await import('../../eval');
+  if ('builtin' in spec) return eval_.loadBuiltinSuite(spec.builtin, spec.dataDir);
+  if ('dataset' in spec) {
+    const datasets = new DatasetStore(ctx.db);
+    const ds = datasets.get(spec.dataset);
+    if (ds.projectId !== projectId) throw new Error(`data set ${spec.dataset} belongs to another project`);
+    const kind = ds.role === 'harmful_eval' ? 'harmful' : ds.role === 'benign_eval' ? 'over-refusal' : null;
+    if (!kind) throw new Error(`${ds.name} was imported as ${DATASET_ROLE_LABELS[ds.role].toLowerCase()}, not as harmful or benign evaluation prompts`);
+    if (ds.state !== 'ready') throw new Error(`${ds.name} is ${ds.state === 'importing' ? 'still being imported' : 'a failed import'}`);
+    return eval_.importedPromptsSuite({ id: ds.name, title: ds.name, kind, file: ds.sourcePath }, datasets.roleRecords(projectId, ds.role, [ds.id]));
+  }
+  return eval_.loadUserSuiteFile(spec.file, {
+    kind: spec.kind,
+    ...(spec.id ? { id: spec.id } : {}),
+    ...(spec.promptColumn ? { promptColumn: spec.promptColumn } : {}),
+    ...(spec.referenceColumn ? { referenceColumn: spec.referenceColumn } : {}),
+    ...(spec.categoryColumn ? { categoryColumn: spec.categoryColumn } : {}),
+    ...(spec.scorer ? { scorer: { kind: spec.scorer } } : {}),
+  });
 }

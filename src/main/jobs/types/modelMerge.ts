@@ -1,5 +1,5 @@
-import { basename } from 'node:path';
 import { MergeModelParams, type MergeModelResult } from '../../../shared/models';
+import { evaluatedModelName } from '../../../shared/naming';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 
 /**
@@ -13,7 +13,7 @@ export const modelMergeJob = defineJob<MergeModelParams, never, MergeModelResult
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: MergeModelParams,
-  title: (p) => `Merge ${basename(p.adapterPath)} into ${basename(p.modelPath)}`,
+  title: (p, names) => `Merge the adapter of ${evaluatedModelName(p.modelPath, { path: p.adapterPath, run: names.trainRunForAdapter(p.adapterPath) ?? null })} into its base`,
   run: (p, ctx) => merge(p, ctx),
   resume: (p, _cp, ctx) => merge(p, ctx),
 });

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { basename, dirname, join } from 'node:path';
 import type { RegisteredModel } from '../../../shared/models';
 import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
 import type { DecoderConfig } from '../../engine/model/config';
@@ -87,7 +88,8 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
-  title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.mode === 'full' ? 'full, ' : ''}${p.method}, ${p.maxSteps} steps)`,
+  title: (p, names) =>
+    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps })})`,
   run: (p, ctx) => train(p, null, ctx),
   resume: (p, cp, ctx) => train(p, cp, ctx),
 });

@@ -27,6 +27,16 @@ function save(key: string, value: unknown): void {
   }
 }
 
+/**
+ * Fills in fields of a form that is not on screen (another tab's), over what it holds: the next
+ * time that form mounts it shows them. How one step hands the next its choices ("Evaluate this
+ * run", "Duplicate settings").
+ */
+export function presetFields(key: string, fields: Record<string, unknown>): void {
+  const stored = load(key);
+  save(key, { ...(stored && typeof stored === 'object' ? stored : {}), ...fields });
+}
+
 /** "train/3/settings": a form's key within a project. */
 export const formKey = (form: string, projectId: number, ...parts: string[]): string => [form, String(projectId), ...parts].join('/');
 

@@ -3,6 +3,7 @@ import { useCall, useEvent } from '../api/hooks';
 import { FormPathInput } from '../components/PathField';
 import { EmptyState, ErrorBanner, Spinner } from '../components/ui';
 import { PathInputContext } from '../forms/widgets';
+import { NextSteps } from '../project/NextSteps';
 import { PROJECT_TABS } from '../project/tabs';
 
 /** A project's workspace: tabs Data, Select, Train, Evaluate, Compare. */
@@ -27,6 +28,7 @@ export function ProjectPage() {
   return (
     <div className="page">
       <h1>{project.name}</h1>
+      <NextSteps key={tab.id} projectId={id} />
       <nav className="tabs" aria-label="Project sections">
         {PROJECT_TABS.map((t) => (
           <NavLink key={t.id} to={`/projects/${id}/${t.id}`} className={({ isActive }) => `tab${isActive ? ' tab-active' : ''}`}>

@@ -62,6 +62,7 @@ export function CompareTab({ project }: TabProps) {
             <thead>
               <tr>
                 <th scope="col">Run</th>
+                <th scope="col">Model</th>
                 <th scope="col">Judge</th>
                 <th scope="col">Attack success</th>
                 <th scope="col">Refusal</th>
@@ -75,6 +76,7 @@ export function CompareTab({ project }: TabProps) {
                   <td>
                     #{r.runId} {r.name}
                   </td>
+                  <td>{r.model}</td>
                   <td>{r.judge ?? '—'}</td>
                   <td>{rateText(r.attackSuccess)}</td>
                   <td>{rateText(r.refusal)}</td>

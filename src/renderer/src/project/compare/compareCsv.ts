@@ -6,12 +6,12 @@ export type CompareRow = CallOutput<'eval.compare'>[number];
 type Row = CompareRow;
 
 export function toCsv(rows: Row[]): string {
-  const header = ['run_id', 'name', 'generator', 'judge', 'examples'];
+  const header = ['run_id', 'name', 'model', 'adapter', 'generator', 'judge', 'examples'];
   const metrics = ['attack_success', 'refusal', 'over_refusal', 'task'] as const;
   const keys = { attack_success: 'attackSuccess', refusal: 'refusal', over_refusal: 'overRefusal', task: 'task' } as const;
   for (const m of metrics) header.push(`${m}_rate`, `${m}_low`, `${m}_high`, `${m}_k`, `${m}_n`);
   const lines = rows.map((r) => {
-    const cells: unknown[] = [r.runId, r.name, r.generator, r.judge, r.examples];
+    const cells: unknown[] = [r.runId, r.name, r.model, r.adapter, r.generator, r.judge, r.examples];
     for (const m of metrics) {
       const v = r[keys[m]];
       cells.push(v.rate, v.low, v.high, v.k, v.n);

@@ -6,6 +6,7 @@ import { api } from '../../api/client';
 import { useAction } from '../../api/hooks';
 import { PathField } from '../../components/PathField';
 import { Badge, Button, Card, ErrorBanner, ListState } from '../../components/ui';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { AnalyseDialog } from './AnalyseDialog';
 import { RejectionsDialog } from './RejectionsDialog';
 
@@ -24,8 +25,10 @@ export function DatasetsCard({
   const [analysing, setAnalysing] = useState<Dataset | null>(null);
   const [referenceDir, setReferenceDir] = useState(() => localStorage.getItem('safetune.referenceDir') ?? '');
   const [embedderPath, setEmbedderPath] = useState(() => localStorage.getItem('safetune.embedderPath') ?? '');
+  const [deleting, setDeleting] = useState<Dataset | null>(null);
   const remove = useAction(async (id: number) => {
     await api.call('data.deleteDataset', { id });
+    setDeleting(null);
     onChanged();
   });
   const analyse = useAction(async (d: Dataset, settings: AnalyseSettings) => {
@@ -108,7 +111,7 @@ export function DatasetsCard({
                       Rejected rows
                     </Button>
                   )}
-                  <Button variant="ghost" onClick={() => void remove.run(d.id)} aria-label={`Delete data set ${d.name}`}>
+                  <Button variant="ghost" onClick={() => setDeleting(d)} aria-label={`Delete data set ${d.name}`}>
                     Delete
                   </Button>
                 </td>
@@ -118,6 +121,13 @@ export function DatasetsCard({
         </table>
         )}
       </ListState>
+      {deleting && (
+        <ConfirmDialog title={`Delete ${deleting.name}?`} action="Delete data set" busy={remove.pending} onConfirm={() => void remove.run(deleting.id)} onClose={() => setDeleting(null)}>
+          <p>
+            Its {deleting.accepted} records go with it, with their analysis and corrections. The file itself stays where it is: import it again to get them back.
+          </p>
+        </ConfirmDialog>
+      )}
       {showRejected && <RejectionsDialog dataset={showRejected} onClose={() => setShowRejected(null)} />}
       {analysing && (
         <AnalyseDialog

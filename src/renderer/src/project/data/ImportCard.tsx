@@ -1,11 +1,12 @@
 /** Import a file into the project under a role, with an optional column mapping. */
 import { useState, type FormEvent } from 'react';
-import { DATASET_ROLE_LABELS, type DatasetRole } from '../../../../shared/data';
+import { DATASET_ROLE_LABELS, type DataImportParams, type DataImportResult, type DatasetRole } from '../../../../shared/data';
 import { api } from '../../api/client';
 import { useAction, useEvent } from '../../api/hooks';
 import { PathField } from '../../components/PathField';
 import { Button, Card, SelectField, TextField } from '../../components/ui';
 import { formKey, usePersistentFields } from '../../forms/persist';
+import { importNotice } from './importNotice';
 
 const ROLE_OPTIONS = (Object.keys(DATASET_ROLE_LABELS) as DatasetRole[]).map((value) => ({ value, label: DATASET_ROLE_LABELS[value] }));
 
@@ -35,13 +36,18 @@ export function ImportCard({ projectId }: { projectId: number }) {
   const setColumns = (f: (c: typeof columns) => typeof columns) => set('columns', f(columns));
   const [started, setStarted] = useState<number | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   useEvent('job.updated', (j) => {
     if (j.id !== started) return;
     if (j.state === 'failed') setFailure(j.error);
-    if (j.state === 'succeeded') setFailure(null);
+    if (j.state === 'succeeded') {
+      setFailure(null);
+      setNotice(importNotice(j.params as DataImportParams, j.result as DataImportResult));
+    }
   });
   const start = useAction(async () => {
     setFailure(null);
+    setNotice(null);
     const col = (v: string) => (v.trim() ? v.trim() : undefined);
     const mapping =
       format === 'auto'
@@ -106,6 +112,11 @@ export function ImportCard({ projectId }: { projectId: number }) {
         <Button type="submit" variant="primary" busy={start.pending} disabled={!path.trim()}>
           Import
         </Button>
+        {notice && (
+          <p className="muted" role="status" data-testid="import-notice">
+            {notice}
+          </p>
+        )}
       </form>
     </Card>
   );

@@ -1,7 +1,8 @@
 /**
- * The Evaluate form: what generates (a model on this machine, or a configured server), the suites
- * (built-in from a data folder, or your own file), the judges from the judge table with what they
- * need, and the sampling settings; Start queues an eval.run job.
+ * The Evaluate form: what generates (a model on this machine with no adapter, the adapter of a
+ * finished training run, another adapter folder, or a configured server), the suites (built-in from
+ * a data folder, data sets imported as evaluation prompts, or your own file), the judges from the
+ * judge table with what they need, and the sampling settings; Start queues an eval.run job.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
@@ -13,19 +14,31 @@ import { Button, CheckboxGroup, Card, ErrorBanner, SelectField, TextField } from
 import { formKey, usePersistentFields } from '../../forms/persist';
 import { useMethodSet } from '../../forms/useMethodChoice';
 import { useMethodTables } from '../../forms/widgets';
+import { evaluateFormKey } from '../trainRuns';
+import { useFinishedTrainRuns } from '../useTrainRuns';
 import { JudgesSection, judgesMissing } from './JudgesSection';
+
+/** The adapter choice that means another folder, typed or browsed. */
+const OTHER_FOLDER = 'folder';
 
 export function EvalForm({ projectId }: { projectId: number }) {
   const models = useCall('models.list', {});
   const builtins = useCall('eval.builtinSuites', {});
   const servers = useCall('access.endpoints', {});
+  const datasets = useCall('data.datasets', { projectId }, [projectId]);
+  useEvent('job.updated', (j) => j.projectId === projectId && j.type === 'data.import' && j.state === 'succeeded' && datasets.reload());
+  const evalSets = (datasets.data ?? []).filter((d) => (d.role === 'harmful_eval' || d.role === 'benign_eval') && d.state === 'ready');
+  const { runs: trainRuns } = useFinishedTrainRuns(projectId);
   useEvent('access.changed', servers.reload);
   const { judges: judgeTable } = useMethodTables();
   const judges = useMethodSet(judgeTable, formKey('evaluate', projectId, 'judges'), ['keyword-start']);
-  const [f, set] = usePersistentFields(formKey('evaluate', projectId, 'form'), {
+  const [f, set] = usePersistentFields(evaluateFormKey(projectId), {
     backend: 'engine' as 'engine' | 'http',
     modelId: '',
+    /** '' (the base model alone), a finished training run's job id, or OTHER_FOLDER (`adapter`). */
+    adapterRun: '',
     adapter: '',
+    datasets: [] as string[],
     serverId: '',
     remoteModel: '',
     suites: ['advbench', 'xstest'],
@@ -47,16 +60,28 @@ export function EvalForm({ projectId }: { projectId: number }) {
     if (servers.data && !servers.data.some((e) => String(e.id) === f.serverId)) set('serverId', servers.data[0] ? String(servers.data[0].id) : '');
   }, [servers.data, f.serverId, set]);
   const server = servers.data?.find((e) => String(e.id) === f.serverId);
+  const adapterRun = f.adapterRun && f.adapterRun !== OTHER_FOLDER ? trainRuns?.find((r) => String(r.jobId) === f.adapterRun) : undefined;
+  const chosenSets = f.datasets.filter((id) => evalSets.some((d) => String(d.id) === id));
   const needsGuard = judges.rows.some(([, row]) => row.guardModel);
 
   const start = useAction(async () => {
     const model =
-      f.backend === 'engine'
-        ? { kind: 'engine' as const, path: models.data!.find((m) => String(m.id) === f.modelId)!.path, ...(f.adapter.trim() ? { adapterPath: f.adapter.trim() } : {}) }
-        : { kind: 'http' as const, baseUrl: server!.baseUrl, model: f.remoteModel.trim() };
+      f.backend === 'http'
+        ? { kind: 'http' as const, baseUrl: server!.baseUrl, model: f.remoteModel.trim() }
+        : adapterRun
+          ? { kind: 'engine' as const, path: adapterRun.modelPath, adapterPath: adapterRun.adapterPath }
+          : {
+              kind: 'engine' as const,
+              path: models.data!.find((m) => String(m.id) === f.modelId)!.path,
+              ...(f.adapterRun === OTHER_FOLDER && f.adapter.trim() ? { adapterPath: f.adapter.trim() } : {}),
+            };
     if (dataDir.trim()) localStorage.setItem('safetune.evalDataDir', dataDir.trim());
     if (referenceDir.trim()) localStorage.setItem('safetune.referenceDir', referenceDir.trim());
-    const specs = [...f.suites.map((id) => ({ builtin: id, dataDir: dataDir.trim() })), ...(f.customFile.trim() ? [{ file: f.customFile.trim(), kind: f.customKind }] : [])];
+    const specs = [
+      ...f.suites.map((id) => ({ builtin: id, dataDir: dataDir.trim() })),
+      ...chosenSets.map((id) => ({ dataset: Number(id) })),
+      ...(f.customFile.trim() ? [{ file: f.customFile.trim(), kind: f.customKind }] : []),
+    ];
     const withParams = Object.entries(judges.params ?? {}).filter(([, p]) => Object.keys(p).length > 0);
     const params: EvalRunParamsInput = {
       projectId,
@@ -79,8 +104,8 @@ export function EvalForm({ projectId }: { projectId: number }) {
     void start.run();
   };
   const canStart =
-    (f.backend === 'engine' ? !!f.modelId : !!f.remoteModel.trim() && !!server) &&
-    (f.suites.length > 0 ? !!dataDir.trim() : !!f.customFile.trim()) &&
+    (f.backend === 'engine' ? (f.adapterRun && f.adapterRun !== OTHER_FOLDER ? !!adapterRun : !!f.modelId) : !!f.remoteModel.trim() && !!server) &&
+    (f.suites.length > 0 ? !!dataDir.trim() : chosenSets.length > 0 || !!f.customFile.trim()) &&
     judgesMissing(judges, !!f.guardId) === null &&
     judges.params !== null;
   return (
@@ -98,15 +123,34 @@ export function EvalForm({ projectId }: { projectId: number }) {
           />
           {f.backend === 'engine' ? (
             <>
-              <SelectField label="Model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
-              <PathField
-                kinds={['folder']}
-                onPick={(v) => set('adapter', v)}
-                label="LoRA adapter folder (optional)"
-                value={f.adapter}
-                onChange={(e) => set('adapter', e.target.value)}
-                placeholder="/runs/adapter"
+              <SelectField
+                label="LoRA adapter"
+                value={f.adapterRun}
+                options={[
+                  { value: '', label: 'none: the base model alone' },
+                  ...(trainRuns ?? []).map((r) => ({ value: String(r.jobId), label: r.name })),
+                  ...(f.adapterRun && f.adapterRun !== OTHER_FOLDER && trainRuns && !adapterRun ? [{ value: f.adapterRun, label: `run #${f.adapterRun} (not a finished run)` }] : []),
+                  { value: OTHER_FOLDER, label: 'other adapter folder…' },
+                ]}
+                onChange={(v) => set('adapterRun', v)}
               />
+              {adapterRun ? (
+                <p className="muted small field-note" data-testid="adapter-base">
+                  Base model: <code>{adapterRun.modelPath}</code> (the run's)
+                </p>
+              ) : (
+                <SelectField label="Model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
+              )}
+              {f.adapterRun === OTHER_FOLDER && (
+                <PathField
+                  kinds={['folder']}
+                  onPick={(v) => set('adapter', v)}
+                  label="Adapter folder (PEFT)"
+                  value={f.adapter}
+                  onChange={(e) => set('adapter', e.target.value)}
+                  placeholder="/runs/adapter"
+                />
+              )}
             </>
           ) : (
             <>
@@ -150,6 +194,14 @@ export function EvalForm({ projectId }: { projectId: number }) {
           value={f.suites}
           onChange={(v) => set('suites', v)}
         />
+        {evalSets.length > 0 && (
+          <CheckboxGroup
+            legend="Imported evaluation prompts (Data tab)"
+            options={evalSets.map((d) => ({ value: String(d.id), label: `${d.name} (${d.role === 'harmful_eval' ? 'harmful' : 'benign'}, ${d.accepted})`, title: d.sourcePath }))}
+            value={chosenSets}
+            onChange={(v) => set('datasets', v)}
+          />
+        )}
         <div className="filters">
           <PathField
             kinds={['file']}

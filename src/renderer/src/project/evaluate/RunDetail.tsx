@@ -18,6 +18,11 @@ export function RunDetail({ id, onChanged }: { id: number; onChanged: () => void
   const catName = (id: string) => (id === 'uncategorised' ? 'uncategorised (no harm category)' : (taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id));
   return (
     <Card title={`Run #${data.id}: ${data.name}`} actions={<span className="muted small">{data.generator}</span>}>
+      {data.failedSuites.map((f) => (
+        <p key={f.suite} className="field-error" role="alert">
+          Suite {f.suite} failed and was left out: {f.error}
+        </p>
+      ))}
       <MetricsTables run={data} categoryName={catName} />
       <Inspector
         runId={id}

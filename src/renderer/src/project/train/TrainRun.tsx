@@ -1,14 +1,19 @@
-/** One training run: its state, the last step's numbers, live loss curves, the adapter and its merged export (LoRA) or the trained model (full). */
+/**
+ * One training run: its state, the last step's numbers, live loss curves, and what it produced with
+ * the next steps: the adapter (LoRA: Evaluate this run; Export merged model) or the trained model (full).
+ */
 import { useEffect, useRef, useState } from 'react';
+import { useNavigate } from 'react-router';
 import type { Job } from '../../../../shared/domain';
 import type { TrainMetric } from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useEvent } from '../../api/hooks';
-import { Badge } from '../../components/ui';
+import { Badge, Button } from '../../components/ui';
+import { presetEvaluateRun } from '../trainRuns';
 import { LossCharts } from './LossCharts';
 import { MergedExport } from './MergedExport';
 
-export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
+export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | null; onDuplicate: () => void }) {
   const [metrics, setMetrics] = useState<TrainMetric[]>([]);
   const loaded = useRef(false);
   useEffect(() => {
@@ -25,7 +30,12 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
       // not a metric line
     }
   });
+  const navigate = useNavigate();
   const result = job.result as { adapterPath?: string; modelPath?: string } | null;
+  const evaluate = () => {
+    presetEvaluateRun(job.projectId!, job.id);
+    void navigate(`/projects/${job.projectId}/evaluate`);
+  };
   const last = metrics.at(-1);
   return (
     <section className="train-run" data-job-id={job.id}>
@@ -34,6 +44,9 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
           #{job.id} {job.title}
         </strong>
         <Badge tone={job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'danger' : job.state === 'running' ? 'info' : 'neutral'}>{job.state}</Badge>
+        <Button variant="ghost" onClick={onDuplicate} aria-label={`Duplicate the settings of run #${job.id}`} title="Fill the form above with this run's settings">
+          Duplicate settings
+        </Button>
       </div>
       {last && (
         <p className="stat-row">
@@ -55,12 +68,19 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
       )}
       {metrics.length > 1 && <LossCharts metrics={metrics} />}
       {job.error && <p className="field-error">{job.error}</p>}
-      {result?.adapterPath && (
-        <p className="muted small">
-          Adapter (PEFT): <code>{result.adapterPath}</code> — evaluate it in the Evaluate tab as the LoRA adapter folder.
-        </p>
+      {result?.adapterPath && job.state === 'succeeded' && (
+        <>
+          <p className="muted small">
+            Adapter (PEFT): <code>{result.adapterPath}</code>
+          </p>
+          <div>
+            <Button variant="primary" onClick={evaluate} title="Open Evaluate with this run's base model and adapter chosen">
+              Evaluate this run
+            </Button>
+          </div>
+          <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />
+        </>
       )}
-      {result?.adapterPath && <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />}
       {result?.modelPath && (
         <p className="muted small" data-testid="trained-model">
           Trained model: <code>{result.modelPath}</code> — added to the Models list: try it in the Playground, or evaluate it in the Evaluate tab.

@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'react';
 import type { Job } from '../../../../shared/domain';
+import type { TrainRunParams } from '../../../../shared/train';
 import { useCall, useEvent } from '../../api/hooks';
 import { Card, EmptyState, ErrorBanner } from '../../components/ui';
+import { applyPresets, trainRunPresets } from '../duplicate';
 import type { TabProps } from '../types';
 import { TrainForm } from './TrainForm';
 import { TrainRun } from './TrainRun';
@@ -9,6 +11,14 @@ import { TrainRun } from './TrainRun';
 /** Train: LoRA fine-tuning with a safety-preserving method, live loss, resumable, adapter at the end. */
 export function TrainTab({ project }: TabProps) {
   const jobs = useCall('jobs.list', { projectId: project.id, limit: 50 }, [project.id]);
+  const models = useCall('models.list', {});
+  // the form mounts again after "Duplicate settings", reading what was written into its stored fields
+  const [formVersion, setFormVersion] = useState(0);
+  const duplicate = (run: Job) => {
+    applyPresets(trainRunPresets(project.id, run.params as TrainRunParams, models.data ?? []));
+    setFormVersion((v) => v + 1);
+    window.scrollTo({ top: 0 });
+  };
   // training runs and the merged-model exports started from them
   const [runs, setRuns] = useState<Job[]>([]);
   useEffect(() => setRuns((jobs.data ?? []).filter((j) => j.type === 'train.run' || j.type === 'model.merge')), [jobs.data]);
@@ -19,7 +29,7 @@ export function TrainTab({ project }: TabProps) {
   const merges = runs.filter((j) => j.type === 'model.merge');
   return (
     <>
-      <TrainForm projectId={project.id} />
+      <TrainForm key={formVersion} projectId={project.id} />
       <Card title="Training runs">
         <ErrorBanner error={jobs.error} />
         {runs.every((j) => j.type !== 'train.run') ? (
@@ -27,7 +37,7 @@ export function TrainTab({ project }: TabProps) {
         ) : (
           runs
             .filter((j) => j.type === 'train.run')
-            .map((j) => <TrainRun key={j.id} job={j} merge={latestMergeOf(j, merges)} />)
+            .map((j) => <TrainRun key={j.id} job={j} merge={latestMergeOf(j, merges)} onDuplicate={() => duplicate(j)} />)
         )}
       </Card>
     </>
