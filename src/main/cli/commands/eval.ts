@@ -7,7 +7,7 @@ import { jobParams, parse, table, withServices, workspaceOption, type Command } 
 import { runJobToEnd } from '../runJob';
 
 const usage =
-  'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME) --suite ID|FILE:KIND [--suite …] ' +
+  'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME [--concurrency N]) --suite ID|FILE:KIND [--suite …] ' +
   '[--judge keyword|keyword-anywhere|refusal-classifier …] [--guard-model PATH] [--data DIR] [--references DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]';
 
 const CLI_PROJECT = 'CLI evaluations';
@@ -26,6 +26,7 @@ export const evalCommand: Command = {
         adapter: { type: 'string' },
         http: { type: 'string' },
         'http-model': { type: 'string' },
+        concurrency: { type: 'string' },
         suite: { type: 'string', multiple: true },
         judge: { type: 'string', multiple: true },
         data: { type: 'string' },
@@ -48,8 +49,9 @@ export const evalCommand: Command = {
       if (!dataDir) throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
       return { builtin: s, dataDir };
     });
+    if (values.concurrency !== undefined && !values.http) throw new AppError('invalid_input', `--concurrency applies to --http servers only\nusage: ${usage}`);
     const model = values.http
-      ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '' }
+      ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '', ...(values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}) }
       : { kind: 'engine' as const, path: resolve(values.model ?? ''), ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) };
     if (model.kind === 'engine' && !values.model) throw new AppError('invalid_input', `give --model PATH or --http URL\nusage: ${usage}`);
     const judges = (values.judge?.length ? values.judge : ['keyword']).map((j) => (j === 'keyword' ? 'keyword-start' : j));
