@@ -59,10 +59,12 @@ export interface LatencyServer {
 
 /**
  * A fake OpenAI-compatible cluster: every POST to /v1/chat/completions or /v1/completions is
- * answered after a fixed latency, however many arrive together (a vLLM or TGI server with room to
- * batch them all), so requests/s measure only how many the client keeps in flight.
+ * answered after a fixed latency (or one drawn per request), however many arrive together (a vLLM
+ * or TGI server with room to batch them all), so requests/s measure only how many the client
+ * keeps in flight.
  */
-export async function startLatencyServer(latencyMs: number, reply = 'Sure, here you go.'): Promise<LatencyServer> {
+export async function startLatencyServer(latencyMs: number | (() => number), reply = 'Sure, here you go.'): Promise<LatencyServer> {
+  const latency = typeof latencyMs === 'number' ? () => latencyMs : latencyMs;
   const { createServer } = await import('node:http');
   let requests = 0;
   let inFlight = 0;
@@ -80,7 +82,7 @@ export async function startLatencyServer(latencyMs: number, reply = 'Sure, here 
         const body = JSON.stringify({ id: `x-${requests}`, object: chat ? 'chat.completion' : 'text_completion', choices: [choice], usage: { prompt_tokens: 1, completion_tokens: 4 } });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
-      }, latencyMs);
+      }, latency());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
