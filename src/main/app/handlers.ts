@@ -8,6 +8,7 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { exportRecipe } from './exportRecipe';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
@@ -137,6 +138,8 @@ export function createHandlers(s: Services): Handlers {
       access.readable(p.modelPath, 'the model');
       return trainingMemory(p);
     },
+
+    'train.exportRecipe': (p) => exportRecipe(s, p),
 
     'train.metrics': ({ jobId }) => {
       const job = s.jobs.get(jobId);
