@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
-import { TrainMethod, TrainRunParams } from '../../../shared/train';
+import { TrainRunParams } from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
+import { runSettingOptions, runSettingsFrom } from './runOptions';
 
 const usage =
   'safetune train --project ID --model PATH [--method plain|replay|der|der++|lwf|ewc|l2sp|agem] [--selection ID] ' +
@@ -18,41 +19,19 @@ export const trainCommand: Command = {
       argv,
       {
         ...workspaceOption,
-        project: { type: 'string' },
+        ...runSettingOptions,
         model: { type: 'string' },
-        method: { type: 'string', default: 'plain' },
-        selection: { type: 'string' },
-        template: { type: 'string', default: 'alpaca' },
-        steps: { type: 'string', default: '100' },
-        batch: { type: 'string', default: '4' },
-        lr: { type: 'string', default: '0.0003' },
-        rank: { type: 'string', default: '8' },
-        alpha: { type: 'string', default: '16' },
-        targets: { type: 'string', default: 'q,v' },
-        'max-length': { type: 'string', default: '256' },
         recompute: { type: 'boolean', default: false },
         'fp16-weights': { type: 'boolean', default: false },
-        seed: { type: 'string', default: '0' },
       },
       usage,
     );
     if (!values.project || !values.model) throw new AppError('invalid_input', `--project and --model are required\nusage: ${usage}`);
-    const method = TrainMethod.safeParse(values.method);
-    if (!method.success) throw new AppError('invalid_input', `--method must be one of ${TrainMethod.options.join(', ')}`);
     const params = jobParams(TrainRunParams, {
-      projectId: Number(values.project),
+      ...runSettingsFrom(values, usage),
       modelPath: resolve(values.model),
-      method: method.data,
-      ...(values.selection ? { selectionId: Number(values.selection) } : {}),
-      template: values.template,
-      maxSteps: Number(values.steps),
-      batchSize: Number(values.batch),
-      lr: Number(values.lr),
-      lora: { rank: Number(values.rank), alpha: Number(values.alpha), dropout: 0.05, targetModules: values.targets.split(',').map((t) => t.trim()) },
-      maxLength: Number(values['max-length']),
       recompute: values.recompute,
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
-      seed: Number(values.seed),
     });
     return withServices(env, values.workspace, { runJobs: true }, async (s) => {
       s.projects.get(params.projectId);
