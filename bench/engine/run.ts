@@ -1,12 +1,14 @@
 /**
  * Engine benchmark: our onnxruntime engine vs llama.cpp (node-llama-cpp, CPU) on stories260K and a
- * ~100M-parameter random Llama (written with our GGUF writer, so both engines read the same file).
+ * ~100M-parameter random Llama (written with our GGUF writer, so both engines read the same file),
+ * in float32 and quantised (the 100M model quantised to Q8_0 and Q4_K_M by our `model quantize`,
+ * byte-identical to llama-quantize's output; our engine runs the quantised weights with MatMulNBits).
  * Each measurement runs in a fresh process (peak RSS is per run); runs are interleaved and repeated
  * and the median is reported, because the CPU may be shared.
  *
- *   npm run bench:engine            (REPS=3 THREADS=<cores> by default)
+ *   npm run bench:engine            (REPS=3 THREADS=<cores> by default; ENGINE_BENCH=fp32|quant runs one part)
  *
- * Writes the "engine" section of bench/RESULTS.md.
+ * Writes the "engine" (float32) and "engine-quant" sections of bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
 import { ensureRandomLlama, LLAMA_100M, paramCount } from './random-model';
+import { quantizeModel } from '../../src/main/engine/gguf/quantize';
 import { bundleWorker, ENGINE_JOB_NODE_FLAGS } from '../worker-process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,6 +38,8 @@ interface Result {
   loadMs: number;
   prefillTokPerSec: number;
   decodeTokPerSec: number;
+  /** decode tokens per second of the process's CPU time */
+  decodeTokPerCpuSec: number;
   maxRssMB: number;
 }
 
@@ -57,6 +62,7 @@ function medianResult(rs: Result[]): Result {
     loadMs: median(rs.map((r) => r.loadMs)),
     prefillTokPerSec: median(rs.map((r) => r.prefillTokPerSec)),
     decodeTokPerSec: median(rs.map((r) => r.decodeTokPerSec)),
+    decodeTokPerCpuSec: median(rs.map((r) => r.decodeTokPerCpuSec)),
     maxRssMB: median(rs.map((r) => r.maxRssMB)),
   };
 }
@@ -69,14 +75,14 @@ interface Case {
   gen: number;
 }
 
-function bench(label: string, model: string, weightMB: number, bigModel: boolean): string {
+function bench(label: string, model: string, weightMB: number, bigModel: boolean, quant = false): string {
   const cases: Case[] = [
     { name: 'single-stream decode', engine: 'llamacpp', batch: 1, prompt: 32, gen: 64 },
     { name: 'single-stream decode', engine: 'ours', batch: 1, prompt: 32, gen: 64 },
     { name: 'prefill (128-token prompt)', engine: 'llamacpp', batch: 1, prompt: 128, gen: 2 },
     { name: 'prefill (128-token prompt)', engine: 'ours', batch: 1, prompt: 128, gen: 2 },
     { name: 'batched decode, 16 prompts', engine: 'ours', batch: 16, prompt: 32, gen: 32 },
-    { name: 'batched decode, 32 prompts', engine: 'ours', batch: 32, prompt: 32, gen: 32 },
+    ...(quant ? [] : [{ name: 'batched decode, 32 prompts', engine: 'ours' as const, batch: 32, prompt: 32, gen: 32 }]),
   ];
   // warm-up: compiles our cached model once (not measured) and the OS file cache for both
   run('ours', model, 1, 8, 2);
@@ -86,7 +92,7 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
     cases.forEach((c, i) => {
       const r = run(c.engine, model, c.batch, c.prompt, c.gen);
       results.set(i, [...(results.get(i) ?? []), r]);
-      process.stderr.write(`${label} ${c.engine} ${c.name}: decode ${r.decodeTokPerSec.toFixed(1)} tok/s, prefill ${r.prefillTokPerSec.toFixed(0)} tok/s, RSS ${r.maxRssMB.toFixed(0)} MB\n`);
+      process.stderr.write(`${label} ${c.engine} ${c.name}: decode ${r.decodeTokPerSec.toFixed(1)} tok/s (${r.decodeTokPerCpuSec.toFixed(1)} per CPU-s), prefill ${r.prefillTokPerSec.toFixed(0)} tok/s, RSS ${r.maxRssMB.toFixed(0)} MB\n`);
     });
   const med = cases.map((_, i) => medianResult(results.get(i)!));
   const llSingle = med[0]!.decodeTokPerSec;
@@ -94,12 +100,24 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
     const r = med[i]!;
     const vs = c.engine === 'ours' ? ` (${(r.decodeTokPerSec / llSingle).toFixed(2)}x llama.cpp single-stream)` : '';
     const decode = c.prompt === 128 ? '—' : `${r.decodeTokPerSec.toFixed(1)}${vs}`;
-    const rss = bigModel ? `${r.maxRssMB.toFixed(0)} (${(r.maxRssMB / weightMB).toFixed(2)}x weights)` : r.maxRssMB.toFixed(0);
-    return `| ${c.name} | ${c.engine === 'ours' ? 'ours (onnxruntime-node)' : 'llama.cpp (node-llama-cpp)'} | ${decode} | ${r.prefillTokPerSec.toFixed(0)} | ${rss} | ${r.loadMs.toFixed(0)} |`;
+    const rss = quant
+      ? `${r.maxRssMB.toFixed(0)} (${(r.maxRssMB / med[c.prompt === 128 ? 2 : 0]!.maxRssMB).toFixed(2)}x llama.cpp)`
+      : bigModel
+        ? `${r.maxRssMB.toFixed(0)} (${(r.maxRssMB / weightMB).toFixed(2)}x weights)`
+        : r.maxRssMB.toFixed(0);
+    const cpuCol = quant ? ` ${c.prompt === 128 ? '—' : `${r.decodeTokPerCpuSec.toFixed(1)}${c.engine === 'ours' ? ` (${(r.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}x)` : ''}`} |` : '';
+    return `| ${c.name} | ${c.engine === 'ours' ? 'ours (onnxruntime-node)' : 'llama.cpp (node-llama-cpp)'} | ${decode} |${cpuCol} ${r.prefillTokPerSec.toFixed(0)} | ${rss} | ${r.loadMs.toFixed(0)} |`;
   });
   const ours1 = med[1]!;
   const b16 = med[4]!;
-  const goals = [
+  const rssRatio = ours1.maxRssMB / med[0]!.maxRssMB;
+  const goals = quant
+    ? [
+        `single-stream decode ours/llama.cpp = ${(ours1.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 1.0): ${ours1.decodeTokPerSec / llSingle >= 1 ? 'met' : 'NOT met'}; per CPU-second ${(ours1.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}`,
+        `peak RSS single-stream ours/llama.cpp = ${rssRatio.toFixed(2)} (goal <= 1.1): ${rssRatio <= 1.1 ? 'met' : 'NOT met'} (file ${weightMB.toFixed(0)} MB)`,
+        `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}; per CPU-second ${(b16.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}`,
+      ]
+    : [
     `single-stream ours/llama.cpp = ${(ours1.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 0.8): ${ours1.decodeTokPerSec / llSingle >= 0.8 ? 'met' : 'NOT met'}`,
     `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}`,
     ...(bigModel
@@ -111,8 +129,8 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
   return [
     `### ${label}`,
     '',
-    '| measurement | engine | decode tok/s | prefill tok/s | peak RSS MB | load ms |',
-    '|---|---|---|---|---|---|',
+    quant ? '| measurement | engine | decode tok/s | decode tok/CPU-s | prefill tok/s | peak RSS MB | load ms |' : '| measurement | engine | decode tok/s | prefill tok/s | peak RSS MB | load ms |',
+    quant ? '|---|---|---|---|---|---|---|' : '|---|---|---|---|---|---|',
     ...rows,
     '',
     ...goals.map((g) => `- ${g}`),
@@ -135,6 +153,9 @@ function main(): void {
   }
   const big = ensureRandomLlama(join(cache, 'llama100m-f32.gguf'), LLAMA_100M, stories, 'F32');
   bundleWorker(join(root, 'bench', 'engine', 'worker.ts'), workerJs);
+  const part = process.env.ENGINE_BENCH ?? 'all';
+  if (part === 'all' || part === 'quant') benchQuant(big);
+  if (part === 'quant') return;
   const la = loadavg();
   const machine = [
     `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores available; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
@@ -184,6 +205,41 @@ function main(): void {
     '  the end-of-process peak, maxRssEndMB: up to ~30 MB more for 7 prefill rounds of the 100M model).',
   ].join('\n');
   writeResultsSection('engine', section);
+  console.log(section);
+}
+
+/** Quantised tables: the 100M model at Q8_0 and Q4_K_M (section engine-quant). */
+function benchQuant(f32: string): void {
+  const files = (['q8_0', 'q4_k_m'] as const).map((t) => {
+    const path = join(cache, `llama100m-${t}.gguf`);
+    if (!existsSync(path)) {
+      process.stderr.write(`quantising the 100M model to ${t} (once)...\n`);
+      quantizeModel(f32, path, t);
+    }
+    return { t, path, mb: statSync(path).size / 2 ** 20 };
+  });
+  const la0 = loadavg();
+  const tables: string[] = [];
+  for (const t of THREAD_LIST) {
+    THREADS = t;
+    for (const f of files)
+      tables.push(bench(`random Llama 100M, ${f.t.toUpperCase()} GGUF (${f.mb.toFixed(0)} MB), ${t} thread${t > 1 ? 's' : ''}`, f.path, f.mb, true, true));
+  }
+  const la1 = loadavg();
+  const section = [
+    '## Engine: quantised models (ours vs llama.cpp on CPU)',
+    '',
+    `Generated by \`ENGINE_BENCH=quant npm run bench:engine\` on ${new Date().toISOString()}.`,
+    '',
+    `- CPU: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical cores available; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}, onnxruntime-node ${pkgVersion('onnxruntime-node')}, node-llama-cpp ${pkgVersion('node-llama-cpp')} (CPU build)`,
+    `- **load average at start ${la0.map((x) => x.toFixed(2)).join(' / ')}, at end ${la1.map((x) => x.toFixed(2)).join(' / ')}** (1/5/15 min): when it is well above the core count these are not quiet-machine figures; compare within a table, and rerun on a quiet machine for absolute numbers`,
+    `- the same file for both engines: the F32 100M model quantised by \`safetune model quantize --type q8_0|q4_k_m\` (llama.cpp's tensor mix; byte-identical to llama-quantize's output, see test/unit/engine/quant-compute.test.ts)`,
+    `- ours: weights kept quantised (MatMulNBits, int8 activations per block, accuracy_level 4; q/k/v and gate/up of the same layout as one MatMulNBits; embeddings by GatherBlockQuantized), compiled-model cache, onnxruntime pre-packing on (MatMulNBits needs it); llama.cpp: its CPU kernels (q8 activations); same thread count; median of ${REPS} interleaved runs in fresh processes, methodology as in the float32 section`,
+    '- decode tok/CPU-s divides the decoded tokens by the CPU time the process used while decoding (user + system, all its threads): on a machine shared with other jobs it is the steadier comparison of the two engines\' work per token; the wall-clock columns depend on how much of a core each process got',
+    '',
+    ...tables,
+  ].join('\n');
+  writeResultsSection('engine-quant', section);
   console.log(section);
 }
 

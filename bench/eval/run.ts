@@ -30,7 +30,7 @@ import type { EvalRecord, Generator } from '../../src/main/eval/types';
 import { type BinaryAgreement, binaryAgreement } from '../../src/main/eval/metrics';
 import type { Judge, JudgeInput } from '../../src/main/eval/types';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
-import { REFUSAL_L2 } from '../select/train-detectors';
+import { LINEAR_REFUSAL_L2 as REFUSAL_L2 } from '../../src/main/detect/classifiers';
 
 const out: string[] = [];
 const say = (s = '') => {

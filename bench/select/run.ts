@@ -28,9 +28,10 @@ import { OnnxSentenceEmbedder } from '../../src/main/embed/onnx-sentence';
 import { buildTinyBertFolder } from '../../test/fixtures/embed/tiny-bert';
 import { l2NormaliseRows } from '../../src/main/embed/types';
 import { meanRows } from '../../src/main/embed/vecmath';
-import { type SelectionPool, mulberry32, select, selectAsync, SELECTION_METHODS } from '../../src/main/select';
+import { type SelectionPool, mulberry32, select, selectAsync } from '../../src/main/select';
+import { SELECTION_METHODS } from '../../src/shared/select';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
-import { HARM_L2, REFUSAL_L2 } from './train-detectors';
+import { LINEAR_HARM_L2 as HARM_L2, LINEAR_REFUSAL_L2 as REFUSAL_L2 } from '../../src/main/detect/classifiers';
 import { runTransformersJs } from './transformers-js';
 
 const out: string[] = [];
@@ -101,18 +102,18 @@ async function benchSelection() {
   say('|---|---|---|---|---|');
   const centroidsOf30k = () =>
     withCentroids({ categories: [...pool.categories], prompts: new Array(30_000).fill(''), labels: refLabels, embedderId: 'synthetic', dim, embeddings: refPool.embeddings! }).centroids;
-  for (const method of SELECTION_METHODS) {
-    const variants: Array<'sync' | 'async'> = method.startsWith('cossim') || method.startsWith('pss') ? ['sync', 'async'] : ['sync'];
+  for (const [method, row] of Object.entries(SELECTION_METHODS)) {
+    const variants: Array<'sync' | 'async'> = row.usesEmbeddings ? ['sync', 'async'] : ['sync'];
     for (const v of variants) {
       t = performance.now();
       let note = '';
       let reference;
-      if (method.startsWith('cossim')) {
+      if (row.usesReference) {
         // Included in Cossim's time: centroids of the 30k reference embeddings.
         reference = { kind: 'categories' as const, centroids: centroidsOf30k() };
         note = `includes centroids of 30,000 reference embeddings; ${v === 'sync' ? 'select(): scores in JS' : 'selectAsync(): scores by onnxruntime MatMul'}`;
       }
-      if (method.startsWith('pss')) note = v === 'sync' ? 'select(): JS' : 'selectAsync(): prototypes and similarities by onnxruntime MatMul';
+      if (row.usesEmbeddings && !row.usesReference) note = v === 'sync' ? 'select(): JS' : 'selectAsync(): prototypes and similarities by onnxruntime MatMul';
       const opts = { method, budget: { count: 1000 }, seed: 1, ...(reference ? { reference } : {}) };
       const r = v === 'sync' ? select(pool, opts) : await selectAsync(pool, opts);
       const took = performance.now() - t;

@@ -1,17 +1,21 @@
 /**
- * Training benchmark: LoRA steps with our engine (onnxruntime, hand-built backward graph, AdamW in
- * TypeScript) vs PyTorch (Debian python3-torch, autograd, torch.optim.AdamW) on the same model shape
- * with random weights. Each measurement runs in its own process (peak RSS is per run); the first
- * step is a warm-up and is not timed. Both wall time and process CPU time per step are reported:
- * the benchmark machine is shared, and CPU time is the steadier of the two under contention.
+ * Training benchmark: LoRA and full-parameter steps with our engine (onnxruntime, hand-built
+ * backward graph, AdamW in TypeScript) vs PyTorch (Debian python3-torch, autograd,
+ * torch.optim.AdamW) on the same model shape with random weights. Each measurement runs in its own
+ * process (peak RSS is per run), ours and PyTorch's alternating; the first step is a warm-up and is
+ * not timed. Both wall time and process CPU time per step are reported, with the 1-minute load
+ * average when each process started: the benchmark machine is shared, and CPU time is the steadier
+ * of the two under contention.
  *
  *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16)
+ *   CONFIGS=stories260k-full-b8s256,llama15m-full-b4s256 npm run bench:train    (full-parameter rows)
  *
- * Writes the train section of bench/RESULTS.md.
+ * Writes the train section (LoRA rows) and the train-full section (full-parameter rows) of
+ * bench/RESULTS.md, each only when the run measured rows of its kind.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { writeResultsSection } from '../results';
 import { fileURLToPath } from 'node:url';
@@ -29,19 +33,28 @@ const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 /** SmolLM-135M's shape (a 134.5M-parameter Llama): hidden 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, vocab 49152 */
 const SMOL = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, context: 2048 };
 /** stories260K's shape; our side trains the real GGUF, PyTorch the same shape with random weights (speed does not depend on the values) */
-const STORIES = { hidden: 64, layers: 5, heads: 8, kvHeads: 4, ffn: 172, vocab: 512, context: 512, model: 'stories260K' };
-const CONFIGS: Record<string, typeof SMOL & { model?: string; recompute?: boolean; frozenF16?: boolean; batch: number; seq: number; rank: number; alpha: number; targets: string[] }> = {
+const STORIES = { hidden: 64, layers: 5, heads: 8, kvHeads: 4, ffn: 172, vocab: 512, context: 512, model: 'stories260K', untiedOutput: true };
+/** stories15M's shape (llama2.c; a 15.2M-parameter Llama with tied embeddings): hidden 288, 6 layers, 6 heads, FFN 768, vocab 32000 */
+const LLAMA15M = { hidden: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, context: 1024 };
+type Config = Omit<typeof SMOL, 'context'> & { context: number; model?: string; untiedOutput?: boolean; recompute?: boolean; frozenF16?: boolean; full?: string[]; batch: number; seq: number; rank: number; alpha: number; targets: string[] };
+const CONFIGS: Record<string, Config> = {
   'stories260k-b8s256': { ...STORIES, batch: 8, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b1s128': { ...SMOL, batch: 1, seq: 128, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b4s256': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b4s256-recompute': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true },
   'smol135m-b4s256-recompute-f16': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true, frozenF16: true },
   'smol135m-b4s256-all': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
+  // full-parameter training: every weight (embeddings, norms, projections, LM head) trains
+  'stories260k-full-b8s256': { ...STORIES, batch: 8, seq: 256, rank: 0, alpha: 0, targets: [], full: ['all'] },
+  'llama15m-full-b4s256': { ...LLAMA15M, batch: 4, seq: 256, rank: 0, alpha: 0, targets: [], full: ['all'] },
 };
 const chosen = (process.env.CONFIGS ?? 'stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16').split(',');
 
 interface Row {
   engine: string;
+  /** 1-minute load average when the process started */
+  loadAvg?: number;
+  trainedParams?: number;
   stepMs: number;
   cpuMsPerStep: number;
   tokensPerSecond: number;
@@ -51,9 +64,11 @@ interface Row {
   estimateMB?: number;
 }
 
+/** the median (the mean of the two middle values of an even count) */
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** the worker bundled to plain JS, as the app ships it (no TypeScript loader in the measured process) */
@@ -64,17 +79,19 @@ const workerJs = join(root, 'bench', '.cache', 'train-worker.mjs');
  * (WEIGHT_CACHE=0 reads them into memory instead) and the job's V8 young-generation cap.
  */
 function runOurs(spec: object): Row {
+  const loadAvg = loadavg()[0]!;
   const out = execFileSync(process.execPath, [...ENGINE_JOB_NODE_FLAGS, workerJs, JSON.stringify(spec)], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
-  return JSON.parse(out.trim().split('\n').pop()!) as Row;
+  return { ...(JSON.parse(out.trim().split('\n').pop()!) as Row), loadAvg };
 }
 
 function runTorch(spec: object): Row {
+  const loadAvg = loadavg()[0]!;
   const out = execFileSync(PYTHON, [join(root, 'bench', 'train', 'torch_ref.py'), JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  return JSON.parse(out.trim().split('\n').pop()!) as Row;
+  return { ...(JSON.parse(out.trim().split('\n').pop()!) as Row), loadAvg };
 }
 
 if (!existsSync(stories)) {
@@ -100,22 +117,23 @@ async function calibrate(): Promise<string> {
 }
 
 /**
- * Model FLOPs of one LoRA step on frozen weights: every linear layer (and the LM head) costs 2N per
- * token forward and 2N backward (input gradients only; no weight gradients), attention scores and
- * mixing 4·S·d per token per layer forward and twice that backward. LoRA's own matmuls are ignored.
+ * Model FLOPs of one step: every linear layer (and the LM head) costs 2N per token forward and 2N
+ * backward for the input gradients, plus 2N for the weight gradients in full-parameter training
+ * (LoRA on frozen weights has none; its own matmuls are ignored); attention scores and mixing
+ * 4·S·d per token per layer forward and twice that backward.
  */
-function stepFlops(c: (typeof CONFIGS)[string]): number {
+function stepFlops(c: Config): number {
   const hd = c.hidden / c.heads;
   const perLayer = c.hidden * c.heads * hd * 2 + c.hidden * c.kvHeads * hd * 2 + 3 * c.hidden * c.ffn;
   const linear = c.layers * perLayer + c.vocab * c.hidden;
   const attention = c.layers * 4 * c.seq * c.heads * hd;
-  return c.batch * c.seq * (4 * linear + 3 * attention);
+  return c.batch * c.seq * ((c.full ? 6 : 4) * linear + 3 * attention);
 }
 
 bundleWorker(join(root, 'bench', 'train', 'worker.ts'), workerJs);
-const lines: string[] = [];
+const lines: Record<'lora' | 'full', string[]> = { lora: [], full: [] };
 const started = new Date().toISOString();
-lines.push(await calibrate(), '');
+const calibration = await calibrate();
 for (const name of chosen) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown config ${name} (known: ${Object.keys(CONFIGS).join(', ')})`);
@@ -130,27 +148,64 @@ for (const name of chosen) {
   }
   const flops = stepFlops(c);
   const row = (label: string, rs: Row[]) =>
-    `| ${label} | ${median(rs.map((r) => r.stepMs)).toFixed(0)} | ${median(rs.map((r) => r.cpuMsPerStep)).toFixed(0)} | ${median(rs.map((r) => r.tokensPerSecond)).toFixed(1)} | ${median(rs.map((r) => r.tokensPerCpuSecond)).toFixed(1)} | ${(flops / (median(rs.map((r) => r.cpuMsPerStep)) / 1000) / 1e9).toFixed(1)} | ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} |`;
-  lines.push(
-    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}${c.frozenF16 ? ', frozen projection weights stored in fp16 and cast to fp32 where used on both sides' : ''}`,
-    '',
-    '| engine | wall ms/step | CPU ms/step | tokens/s (wall) | tokens per CPU-second | model GFLOP per CPU-second | peak RSS MB |',
-    '|---|---|---|---|---|---|---|',
+    `| ${label} | ${median(rs.map((r) => r.stepMs)).toFixed(0)} | ${median(rs.map((r) => r.cpuMsPerStep)).toFixed(0)} | ${median(rs.map((r) => r.tokensPerSecond)).toFixed(1)} | ${median(rs.map((r) => r.tokensPerCpuSecond)).toFixed(1)} | ${(flops / (median(rs.map((r) => r.cpuMsPerStep)) / 1000) / 1e9).toFixed(1)} | ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} | ${rs.map((r) => (r.loadAvg ?? 0).toFixed(1)).join(', ')} |`;
+  const ratios = `Peak RSS ours / PyTorch: ${(median(ours.map((r) => r.maxRssMB)) / median(torch.map((r) => r.maxRssMB))).toFixed(2)}× (goal ≤ 1.2); tokens/s ours / PyTorch: ${(median(ours.map((r) => r.tokensPerSecond)) / median(torch.map((r) => r.tokensPerSecond))).toFixed(2)}× (goal ≥ 1.0).`;
+  const header = [
+    '| engine | wall ms/step | CPU ms/step | tokens/s (wall) | tokens per CPU-second | model GFLOP per CPU-second | peak RSS MB | load avg at start |',
+    '|---|---|---|---|---|---|---|---|',
     row('SafeTune (onnxruntime-node 1.30, CPU EP)', ours),
     row(`PyTorch ${(torch[0] as Row & { torch?: string }).torch ?? ''} (autograd, OpenBLAS)`, torch),
     '',
-    `Model FLOPs per step ${(flops / 1e9).toFixed(0)} G (frozen-weight LoRA: 4N per token for the linear layers, no weight gradients, plus attention); compare the GFLOP per CPU-second column with the MatMul calibration above. Peak RSS ours / PyTorch: ${(median(ours.map((r) => r.maxRssMB)) / median(torch.map((r) => r.maxRssMB))).toFixed(2)}× (goal ≤ 1.2); tokens/s ours / PyTorch: ${(median(ours.map((r) => r.tokensPerSecond)) / median(torch.map((r) => r.tokensPerSecond))).toFixed(2)}× (goal ≥ 1.0).`,
+  ];
+  if (c.full) {
+    const p = median(ours.map((r) => r.trainedParams ?? 0));
+    const est = median(ours.map((r) => r.estimateMB ?? 0));
+    const rss = median(ours.map((r) => r.maxRssMB));
+    lines.full.push(
+      `### ${name}: ${(p / 1e6).toFixed(2)} M parameters, all trained, batch ${c.batch} × ${c.seq} tokens, ${THREADS} threads`,
+      '',
+      ...header,
+      `Model FLOPs per step ${(flops / 1e9).toFixed(0)} G (6N per token for the linear layers: forward, input and weight gradients, plus attention). ${ratios} Trained parameters: ours ${p.toLocaleString('en-US')}, PyTorch ${(median(torch.map((r) => r.trainedParams ?? 0))).toLocaleString('en-US')}.`,
+      '',
+      `Memory: estimateTrainingMemory said ${est.toFixed(0)} MB, measured peak RSS ${rss.toFixed(0)} MB (estimate / measured ${(est / rss).toFixed(2)}); the trained weights, their gradients and AdamW moments are ${((16 * p) / 2 ** 20).toFixed(0)} MB of it. Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
+      '',
+    );
+    continue;
+  }
+  lines.lora.push(
+    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}${c.frozenF16 ? ', frozen projection weights stored in fp16 and cast to fp32 where used on both sides' : ''}`,
+    '',
+    ...header,
+    `Model FLOPs per step ${(flops / 1e9).toFixed(0)} G (frozen-weight LoRA: 4N per token for the linear layers, no weight gradients, plus attention); compare the GFLOP per CPU-second column with the MatMul calibration above. ${ratios}`,
     '',
     `Estimated peak (estimateTrainingMemory): ${median(ours.map((r) => r.estimateMB ?? 0)).toFixed(0)} MB for SafeTune. Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
     '',
   );
 }
-const md = [
-  '## Engine part 2: LoRA training (ours vs PyTorch on CPU)',
-  '',
-  `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians. stories260K: our side trains the real model, PyTorch random weights of its shape; SmolLM-135M's shape: random weights on both sides. The same masked-CE + AdamW step in both engines. The machine is shared with other jobs: wall times vary a lot, CPU time per step less.`,
-  '',
-  ...lines,
-].join('\n');
-writeResultsSection('train', md);
-console.log(md);
+const machine = `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians; ours and PyTorch alternate, each in a fresh process.`;
+if (lines.lora.length) {
+  const md = [
+    '## Engine part 2: LoRA training (ours vs PyTorch on CPU)',
+    '',
+    `${machine} stories260K: our side trains the real model, PyTorch random weights of its shape; SmolLM-135M's shape: random weights on both sides. The same masked-CE + AdamW step in both engines. The machine is shared with other jobs: wall times vary a lot, CPU time per step less.`,
+    '',
+    calibration,
+    '',
+    ...lines.lora,
+  ].join('\n');
+  writeResultsSection('train', md);
+  console.log(md);
+}
+if (lines.full.length) {
+  const md = [
+    '## Engine part 2: full-parameter training (ours vs PyTorch on CPU)',
+    '',
+    `${machine} Every weight trains (embeddings, norms, attention and MLP projections, LM head): masked CE, gradient clipping, AdamW over all parameters in both engines. stories260K: our side trains the real model (untied LM head), PyTorch random weights of its shape; stories15M's shape (tied embeddings): random weights on both sides. The machine is shared with other jobs: wall times vary a lot, CPU time per step less.`,
+    '',
+    calibration,
+    '',
+    ...lines.full,
+  ].join('\n');
+  writeResultsSection('train-full', md);
+  console.log(md);
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch reference for the training benchmark: a Llama of the given shape (random weights, frozen)
-with LoRA on the given modules, masked CE, AdamW; prints one JSON line with tokens/s and peak RSS.
+"""PyTorch reference for the training benchmark: a Llama of the given shape (random weights) with
+LoRA on the given modules on frozen weights, or with "full" every weight trained (the LM head tied to
+the embeddings unless "untiedOutput"), masked CE, gradient clipping, AdamW; prints one JSON line
+with tokens/s and peak RSS.
 
     /usr/bin/python3 bench/train/torch_ref.py '{"hidden":576,"layers":30,...,"batch":4,"seq":256,"steps":4,"threads":2}'
 """
@@ -27,7 +29,10 @@ def w(*shape):
     return torch.randn(*shape) * 0.02
 
 
-W = {"embed": w(V, H), "norm": torch.ones(H), "head": w(V, H)}
+full = bool(spec.get("full"))
+W = {"embed": w(V, H), "norm": torch.ones(H)}
+# LoRA rows keep a separate (frozen) head matrix; full rows tie it as the model under test does
+W["head"] = W["embed"] if full and not spec.get("untiedOutput") else w(V, H)
 lora = []
 for l in range(L):
     p = f"{l}."
@@ -45,7 +50,13 @@ for l in range(L):
         torch.nn.init.kaiming_uniform_(a, a=math.sqrt(5))
         A[f"{l}.{t}"] = a.requires_grad_(True)
         Bm[f"{l}.{t}"] = torch.zeros(out_f, r).requires_grad_(True)
-params = list(A.values()) + list(Bm.values())
+if full:
+    for v in W.values():
+        v.requires_grad_(True)
+    # a tied head is the embedding tensor itself: one parameter
+    params = list({id(v): v for v in W.values()}.values())
+else:
+    params = list(A.values()) + list(Bm.values())
 opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
 inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
 pos = torch.arange(S).float()
@@ -109,6 +120,6 @@ for step in range(spec["steps"]):
     cpu_times.append(time.process_time() - c0)
 steady = times[1:] if len(times) > 1 else times
 csteady = cpu_times[1:] if len(cpu_times) > 1 else cpu_times
-print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "stepMs": 1000 * sum(steady) / len(steady), "tokensPerSecond": B * S * len(steady) / sum(steady),
+print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "trainedParams": sum(p.numel() for p in params), "stepMs": 1000 * sum(steady) / len(steady), "tokensPerSecond": B * S * len(steady) / sum(steady),
                   "cpuMsPerStep": 1000 * sum(csteady) / len(csteady), "tokensPerCpuSecond": B * S * len(csteady) / sum(csteady),
                   "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "loss": float(loss)}))

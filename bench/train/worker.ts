@@ -1,12 +1,12 @@
 /**
- * One training-benchmark measurement in its own process: LoRA training steps on stories260K or a
- * random Llama (GGUF written by bench/engine/random-model.ts), printing one JSON line.
+ * One training-benchmark measurement in its own process: LoRA or full-parameter training steps on
+ * stories260K or a random Llama (GGUF written by bench/engine/random-model.ts), printing one JSON line.
  *
  *   node --import tsx bench/train/worker.ts '<spec json>'   (bench/train/run.ts runs it bundled to plain JS)
  */
 import { join } from 'node:path';
 import { loadModel } from '../../src/main/engine';
-import { Trainer, estimateTrainingMemory, type TrainExample } from '../../src/main/engine/train';
+import { Trainer, estimateTrainingMemory, trainableParameterCount, type TrainableGroup, type TrainExample } from '../../src/main/engine/train';
 import { ensureRandomLlama, paramCount, type RandomLlamaSpec } from '../engine/random-model';
 
 interface Spec extends RandomLlamaSpec {
@@ -16,6 +16,8 @@ interface Spec extends RandomLlamaSpec {
   recompute?: boolean;
   /** frozen projection weights stored in fp16 (implies recompute) */
   frozenF16?: boolean;
+  /** full-parameter training of these weight groups (e.g. ['all']) instead of LoRA */
+  full?: TrainableGroup[];
   rank: number;
   alpha: number;
   /** LoRA dropout (default 0) */
@@ -42,9 +44,9 @@ const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 42949
 const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({ ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))) }));
 const recompute = spec.recompute || process.env.RECOMPUTE === '1';
 const frozenWeightDtype = spec.frozenF16 ? 'float16' : 'float32';
-const weightCacheDir = process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}`);
+const weightCacheDir = process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}${spec.full ? '-full' : ''}`);
 const tr = await Trainer.create(model, data, {
-  lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets },
+  ...(spec.full ? { full: { trainable: spec.full } } : { lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets } }),
   lr: 1e-4,
   weightDecay: 0.01,
   maxSteps: spec.steps,
@@ -57,6 +59,7 @@ const tr = await Trainer.create(model, data, {
   weightCacheDir,
 });
 const loraParams = tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
+const trainedParams = trainableParameterCount(tr.trainable);
 const setupMs = Date.now() - t0;
 // for a parent that samples this process's memory by phase (bench/train/fit-7b.ts)
 console.error(JSON.stringify({ phase: 'training', setupMs }));
@@ -97,6 +100,7 @@ console.log(
         batch: spec.batch,
         seq: spec.seq,
         loraParams,
+        full: spec.full ? { trainable: spec.full } : undefined,
         loraInputFeatures: tr.targets.reduce((s, t) => s + t.inFeatures, 0),
         dropout: (spec.dropout ?? 0) > 0,
         recompute,
@@ -104,6 +108,7 @@ console.log(
       }).totalBytes / 2 ** 20,
     loss,
     loraParams,
+    trainedParams,
     weightCacheDir,
   }),
 );

@@ -11,6 +11,7 @@ import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
+import { MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
@@ -183,6 +184,14 @@ export const calls = {
   ),
   'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA run before it starts (from config.json or the GGUF header; no weights read)'),
 
+  'merge.startSweep': call(
+    MergeSweepRequest,
+    MergeSweep,
+    'Queue a coefficient sweep: per α a merge of aligned + α·(fine-tuned − aligned) into models/, added to the Models list, then evaluated on the chosen suites',
+  ),
+  'merge.sweeps': call(z.object({ projectId: Id }).strict(), z.array(MergeSweep), "A project's coefficient sweeps, newest first, with each α's step, jobs, model and evaluation"),
+  'merge.sweep': call(z.object({ id: Id }).strict(), MergeSweep, 'One coefficient sweep: per α its step, jobs, model, evaluation run and headline metrics'),
+
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
 } as const;
@@ -202,6 +211,8 @@ export const events = {
   /** Live output of a running job (generated text); not persisted. */
   'job.stream': z.object({ jobId: Id, text: z.string() }),
   'models.changed': z.object({}),
+  /** A sweep queued a step, or one of its jobs finished (refetch it with merge.sweep). */
+  'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
   /** Grants or configured servers changed. */
   'access.changed': z.object({}),
 } as const;

@@ -30,6 +30,14 @@ export const JobProgress = z.object({
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
+/**
+ * Why a failed job failed: `error` may go away on a retry (resume is offered); `out_of_memory` (its
+ * worker hit its memory limit) and `invalid_input` (a missing, unreadable or invalid input file or
+ * parameter) would fail the same way again, so resume is refused.
+ */
+export const JobFailure = z.enum(['error', 'out_of_memory', 'invalid_input']);
+export type JobFailure = z.infer<typeof JobFailure>;
+
 export const Job = z.object({
   id: z.number().int().positive(),
   projectId: z.number().int().positive().nullable(),
@@ -40,6 +48,10 @@ export const Job = z.object({
   progress: JobProgress,
   result: z.unknown().nullable(),
   error: z.string().nullable(),
+  /** Set when the job failed: what kind of failure (null otherwise). */
+  failure: JobFailure.nullable(),
+  /** Whether `jobs.resume` accepts this job now (interrupted, cancelled, or failed in a way a retry may fix). */
+  resumable: z.boolean(),
   createdAt: Timestamp,
   startedAt: Timestamp.nullable(),
   finishedAt: Timestamp.nullable(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataImportParams } from './data';
 import { EvalRunParams } from './eval';
+import { MergeRunRequest } from './merge';
 import { GenerateParams, MergeModelRequest } from './models';
 import { DataAnalyseParams, SelectRunParams } from './select';
 import { TrainPreflightParams, TrainRunParams } from './train';
@@ -47,6 +48,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('train.run'), params: TrainRunParams }),
   z.object({ type: z.literal('model.merge'), params: MergeModelRequest }),
   z.object({ type: z.literal('train.preflight'), params: TrainPreflightParams }),
+  z.object({ type: z.literal('merge.run'), params: MergeRunRequest }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

@@ -55,7 +55,9 @@ export const Sampling = z
   .strict();
 export type Sampling = z.infer<typeof Sampling>;
 
+/** One chat turn: what the Playground sends, what generators and chat templates take. */
 export const ChatMessage = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) });
+export type ChatMessage = z.infer<typeof ChatMessage>;
 
 /** Parameters of the `engine.generate` job (the Playground runs one per reply). */
 export const GenerateParams = z.object({

@@ -4,7 +4,8 @@
  * and cannot run of the workbench's safety-preserving methods.
  */
 import { z } from 'zod';
-import { TrainMethod, TrainRunParams } from './train';
+import { checkMethodParams } from './methods/table';
+import { TRAIN_METHODS, TrainMethod, TrainRunParams, TrainSettings } from './train';
 
 export const RecipeTool = z.enum(['llamafactory', 'axolotl']);
 export type RecipeTool = z.infer<typeof RecipeTool>;
@@ -47,27 +48,25 @@ export const RECIPE_METHOD_GAPS: Record<RecipeTool, Record<TrainMethod, string |
   },
 };
 
+/** The optimisation settings a recipe takes: the run's, less checkpointing (the recipe saves four checkpoints a run). */
+export const RecipeSettings = TrainSettings.omit({ checkpointEvery: true });
+
 /**
- * Parameters of a recipe export: the Train tab's run settings (the same fields as `train.run`),
- * the tool, and the model as the cluster names it.
+ * Parameters of a recipe export: the Train tab's run settings (the same fields as `train.run`,
+ * the method's parameters checked against the training-method table), the tool, and the model as
+ * the cluster names it.
  */
-export const RecipeParams = TrainRunParams.pick({
+export const RecipeParams = TrainRunParams.in.pick({
   projectId: true,
   name: true,
   taskDatasetIds: true,
   selectionId: true,
   method: true,
+  methodParams: true,
   template: true,
   lora: true,
-  lr: true,
-  maxSteps: true,
-  batchSize: true,
-  gradAccumSteps: true,
-  maxLength: true,
-  warmupSteps: true,
-  seed: true,
-  replayRatio: true,
 })
+  .extend(RecipeSettings.shape)
   .extend({
     tool: RecipeTool,
     /** The base model as the cluster loads it: a Hugging Face Hub id or a path on the cluster (never read here). */
@@ -87,7 +86,11 @@ export const RecipeParams = TrainRunParams.pick({
     /** Export a method the tool lacks as replay (with a selection) or plain LoRA, acknowledging the change. */
     allowMethodDowngrade: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .transform((p, ctx) => {
+    const methodParams = checkMethodParams(TRAIN_METHODS, p.method, p.methodParams, ctx, ['methodParams']);
+    return methodParams ? { ...p, methodParams } : z.NEVER;
+  });
 export type RecipeParams = z.infer<typeof RecipeParams>;
 
 export const RecipeResult = z.object({

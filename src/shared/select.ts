@@ -1,18 +1,14 @@
+/**
+ * Safety-data selection: the `select.run` job's parameters (derived from the selection method
+ * table in ./methods/select), selections and their summaries, the training-mix export, and the
+ * `data.analyse` job's parameters with their defaults per data set role.
+ */
 import { z } from 'zod';
 import { Behaviour, DatasetRole } from './data';
+import { SELECTION_METHODS, SelectionMethod, type SelectionMethodTable } from './methods/select';
+import { checkMethodParams, methodEnum } from './methods/table';
 
-export const SelectionMethod = z.enum(['random', 'sss', 'pss', 'cossim', 'sss-b', 'pss-b', 'cossim-b']);
-export type SelectionMethod = z.infer<typeof SelectionMethod>;
-
-export const SELECTION_METHOD_LABELS: Record<SelectionMethod, string> = {
-  random: 'Random',
-  sss: 'SSS (stratified)',
-  pss: 'PSS (prototypical)',
-  cossim: 'Cossim (similarity)',
-  'sss-b': 'SSS-B (stratified, T1 only)',
-  'pss-b': 'PSS-B (prototypical, T1 only)',
-  'cossim-b': 'Cossim-B (similarity, T1 only)',
-};
+export { SELECTION_METHODS, SelectionMethod, selectionMethodNeeds, type SelectionMethodRow, type SelectionMethodTable } from './methods/select';
 
 export const SelectionBudget = z.union([
   z.object({ count: z.number().int().min(1).max(1_000_000) }).strict(),
@@ -84,20 +80,37 @@ export function analyseSettings(role: DatasetRole, p: Pick<DataAnalyseParams, 'p
   };
 }
 
+/**
+ * Parameters of the `select.run` job for a table of selection methods. The reference and encoder
+ * fields serve the methods that need them (see the table's facts); `methodParams` are checked
+ * against the chosen method's row (defaults filled in; selections saved before the table have none).
+ */
+export function selectRunParamsFor<T extends SelectionMethodTable>(methods: T) {
+  return z
+    .object({
+      projectId: z.number().int().positive(),
+      method: methodEnum(methods),
+      budget: SelectionBudget,
+      categories: z.array(z.string().min(1)).min(1).max(14).optional(),
+      seed: z.number().int().min(0).default(0),
+      /** Methods that score against a reference: per-category reference prompts, or the project's task data. */
+      cossimReference: z.enum(['categories', 'task']).default('categories'),
+      referenceDir: z.string().min(1).optional(),
+      /** Methods that use embeddings: a sentence-transformers ONNX folder (default: the built-in static word vectors). */
+      embedderPath: z.string().min(1).optional(),
+      /** The method's own parameters (see the method table). */
+      methodParams: z.record(z.string(), z.unknown()).optional(),
+    })
+    .transform((p, ctx) => {
+      const checked = checkMethodParams(methods, p.method, p.methodParams, ctx, ['methodParams']);
+      return checked ? { ...p, methodParams: checked } : z.NEVER;
+    });
+}
+
 /** Parameters of the `select.run` job. */
-export const SelectRunParams = z.object({
-  projectId: z.number().int().positive(),
-  method: SelectionMethod,
-  budget: SelectionBudget,
-  categories: z.array(z.string().min(1)).min(1).max(14).optional(),
-  seed: z.number().int().min(0).default(0),
-  /** Cossim: score against per-category reference prompts, or against the project's task data. */
-  cossimReference: z.enum(['categories', 'task']).default('categories'),
-  referenceDir: z.string().min(1).optional(),
-  /** A sentence-transformers ONNX folder for PSS/Cossim embeddings (default: the built-in static word vectors). */
-  embedderPath: z.string().min(1).optional(),
-});
+export const SelectRunParams = selectRunParamsFor(SELECTION_METHODS);
 export type SelectRunParams = z.infer<typeof SelectRunParams>;
+export type SelectRunParamsInput = z.input<typeof SelectRunParams>;
 
 export const SelectionItem = z.object({
   rank: z.number().int().nonnegative(),

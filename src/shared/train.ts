@@ -1,60 +1,90 @@
+/**
+ * Training: the `train.run` job's parameters (the method's own parameters derived from the method
+ * table in ./methods/train), memory estimates, loss metrics, and the pre-flight that counts what
+ * survives truncation.
+ */
 import { z } from 'zod';
+import { TRAIN_METHODS, type TrainMethodRow, type TrainMethodTable } from './methods/train';
+import { checkMethodParams, methodEnum, param, pickDeclared } from './methods/table';
 
-export const TrainMethod = z.enum(['plain', 'replay', 'der', 'der++', 'lwf', 'ewc', 'l2sp', 'agem']);
-export type TrainMethod = z.infer<typeof TrainMethod>;
+export { TRAIN_METHODS, TrainMethod, trainMethodNeeds, trainMethodRow, type TrainMethodParams, type TrainMethodRow, type TrainMethodTable } from './methods/train';
 
-export const TRAIN_METHOD_LABELS: Record<TrainMethod, string> = {
-  plain: 'Plain LoRA fine-tuning',
-  replay: 'Replay (mix the safety selection into the task data)',
-  der: 'DER (match the aligned model’s logits on the safety buffer)',
-  'der++': 'DER++ (DER + cross-entropy on the buffer)',
-  lwf: 'LwF (distil the aligned model on your own data)',
-  ewc: 'EWC (Fisher-weighted anchor to the aligned weights)',
-  l2sp: 'L2-SP (anchor to the aligned weights)',
-  agem: 'A-GEM (project task gradients that conflict with the safety memory)',
+export const LoraTarget = z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
+export type LoraTarget = z.infer<typeof LoraTarget>;
+
+/** The LoRA adapter's shape. */
+export const LoraSettings = z.object({
+  rank: param(z.number().int().min(1).max(256).default(8), { title: 'LoRA rank', cli: 'rank' }),
+  alpha: param(z.number().positive().default(16), { title: 'LoRA alpha', cli: 'alpha' }),
+  dropout: param(z.number().min(0).max(0.9).default(0.05), { title: 'LoRA dropout' }),
+  targetModules: param(z.array(LoraTarget).min(1).default(['q', 'v']), { title: 'LoRA target modules', cli: 'targets' }),
+});
+
+export const TrainTemplate = z.enum(['alpaca', 'chat', 'plain']);
+export type TrainTemplate = z.infer<typeof TrainTemplate>;
+
+/** The optimisation settings of a run (the Train form's fields; the CLI's flags). */
+export const TrainSettings = z.object({
+  lr: param(z.number().positive().max(1).default(3e-4), { title: 'Learning rate', cli: 'lr' }),
+  maxSteps: param(z.number().int().min(1).max(1_000_000).default(100), { title: 'Steps', cli: 'steps' }),
+  batchSize: param(z.number().int().min(1).max(1024).default(4), { title: 'Batch size', cli: 'batch' }),
+  gradAccumSteps: param(z.number().int().min(1).max(1024).default(1), { title: 'Gradient accumulation steps' }),
+  maxLength: param(z.number().int().min(8).max(32_768).default(256), { title: 'Max tokens per example', cli: 'max-length' }),
+  warmupSteps: param(z.number().int().min(0).default(0), { title: 'Warm-up steps' }),
+  seed: param(z.number().int().min(0).default(0), { title: 'Seed', cli: 'seed' }),
+  checkpointEvery: param(z.number().int().min(1).default(25), { title: 'Checkpoint every N steps' }),
+});
+
+/** Where the method's parameters lived before the method table: read from rows stored by older versions. */
+const LEGACY_METHOD_PARAMS = {
+  alpha: z.number().min(0).optional(),
+  beta: z.number().min(0).optional(),
+  lambda: z.number().min(0).optional(),
+  replayRatio: z.number().gt(0).max(10).optional(),
 };
 
-/** Parameters of the `train.run` job. */
-export const TrainRunParams = z.object({
-  projectId: z.number().int().positive(),
-  name: z.string().trim().min(1).max(120).optional(),
-  modelPath: z.string().min(1),
-  /** Task data sets to fine-tune on (default: every task data set of the project). */
-  taskDatasetIds: z.array(z.number().int().positive()).optional(),
-  /** A saved selection of safety examples: replayed, or used as the DER buffer / EWC / A-GEM memory. */
-  selectionId: z.number().int().positive().optional(),
-  method: TrainMethod.default('plain'),
-  /** How prompts are rendered: the Alpaca template, the model's chat template, or as they are. */
-  template: z.enum(['alpaca', 'chat', 'plain']).default('alpaca'),
-  lora: z
+/**
+ * Parameters of the `train.run` job for a table of methods: `methodParams` are checked against the
+ * chosen method's row (defaults filled in). Jobs stored before the method table carry the
+ * method's parameters at the top level (`alpha`, `beta`, `lambda`, `replayRatio`): without
+ * `methodParams` those are read into it, so old jobs resume unchanged.
+ */
+export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
+  return z
     .object({
-      rank: z.number().int().min(1).max(256).default(8),
-      alpha: z.number().positive().default(16),
-      dropout: z.number().min(0).max(0.9).default(0.05),
-      targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1).default(['q', 'v']),
+      projectId: z.number().int().positive(),
+      name: z.string().trim().min(1).max(120).optional(),
+      modelPath: z.string().min(1),
+      /** Task data sets to fine-tune on (default: every task data set of the project). */
+      taskDatasetIds: z.array(z.number().int().positive()).optional(),
+      /** A saved selection of safety examples: replayed, or used as the DER buffer / EWC / A-GEM memory. */
+      selectionId: z.number().int().positive().optional(),
+      method: methodEnum(methods).default('plain' as keyof T & string),
+      /** The method's own parameters (see the method table). */
+      methodParams: z.record(z.string(), z.unknown()).optional(),
+      /** How prompts are rendered: the Alpaca template, the model's chat template, or as they are. */
+      template: TrainTemplate.default('alpaca'),
+      lora: LoraSettings.prefault({}),
+      ...TrainSettings.shape,
+      /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
+      recompute: z.boolean().default(false),
+      /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */
+      frozenWeightDtype: z.enum(['float32', 'float16']).default('float32'),
+      ...LEGACY_METHOD_PARAMS,
     })
-    .default({ rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'v'] }),
-  lr: z.number().positive().max(1).default(3e-4),
-  maxSteps: z.number().int().min(1).max(1_000_000).default(100),
-  batchSize: z.number().int().min(1).max(1024).default(4),
-  gradAccumSteps: z.number().int().min(1).max(1024).default(1),
-  maxLength: z.number().int().min(8).max(32_768).default(256),
-  /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
-  recompute: z.boolean().default(false),
-  /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */
-  frozenWeightDtype: z.enum(['float32', 'float16']).default('float32'),
-  warmupSteps: z.number().int().min(0).default(0),
-  seed: z.number().int().min(0).default(0),
-  checkpointEvery: z.number().int().min(1).default(25),
-  /** DER: weight of logit matching; DER++ adds beta × CE on the buffer. */
-  alpha: z.number().min(0).default(0.5),
-  beta: z.number().min(0).default(0.5),
-  /** EWC / L2-SP strength; LwF weight. */
-  lambda: z.number().min(0).optional(),
-  /** Replay: safety examples per task example (default: every selected example once). */
-  replayRatio: z.number().gt(0).max(10).optional(),
-});
+    .transform((p, ctx) => {
+      const { alpha, beta, lambda, replayRatio, methodParams, ...run } = p;
+      const row = methods[p.method] as TrainMethodRow;
+      const given = methodParams ?? pickDeclared(row, { alpha, beta, lambda, replayRatio });
+      const checked = checkMethodParams(methods, p.method, given, ctx, ['methodParams']);
+      return checked ? { ...run, methodParams: checked } : z.NEVER;
+    });
+}
+
+/** Parameters of the `train.run` job. */
+export const TrainRunParams = trainRunParamsFor(TRAIN_METHODS);
 export type TrainRunParams = z.infer<typeof TrainRunParams>;
+export type TrainRunParamsInput = z.input<typeof TrainRunParams>;
 
 /** What `train.estimateMemory` needs: the model and the run's shape. */
 export const TrainMemoryInput = z
@@ -63,7 +93,7 @@ export const TrainMemoryInput = z
     batchSize: z.number().int().min(1).max(1024),
     maxLength: z.number().int().min(8).max(32_768),
     rank: z.number().int().min(1).max(256),
-    targetModules: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+    targetModules: z.array(LoraTarget).min(1),
     /** LoRA dropout probability (its keep-masks are counted) */
     dropout: z.number().min(0).max(0.9).optional(),
     recompute: z.boolean().optional(),
@@ -106,7 +136,7 @@ export const TrainPreflightParams = z.object({
   modelPath: z.string().min(1),
   taskDatasetIds: z.array(z.number().int().positive()).optional(),
   selectionId: z.number().int().positive().optional(),
-  template: z.enum(['alpaca', 'chat', 'plain']).default('alpaca'),
+  template: TrainTemplate.default('alpaca'),
 });
 export type TrainPreflightParams = z.infer<typeof TrainPreflightParams>;
 
@@ -213,20 +243,23 @@ export function nothingToLearn(what: string, p: TokenLengthProfile, maxLength: n
   return `no ${what} keeps a response token at max tokens ${maxLength}: every response is cut off after the prompt (prompts take ${prompts}); ${raise} or shorten the prompts`;
 }
 
-/** Methods whose safety term works on the selection's responses (replay mixes them into the task data instead). */
-export const SAFETY_TERM_METHODS: readonly TrainMethod[] = ['der', 'der++', 'ewc', 'agem'];
-
 /**
  * Why a run with these settings would learn nothing (the job refuses it; the Train tab disables
  * Start), or null: no trained example keeps a response token, or the safety term's examples keep none.
+ * `method` is the method's id and its row of facts (how it uses the safety examples).
  */
-export function runBlockedReason(r: Pick<TrainPreflightResult, 'task' | 'safety' | 'contextLength'>, method: TrainMethod, maxLength: number): string | null {
-  const trained = method === 'replay' && r.safety ? combineProfiles(r.task, r.safety) : r.task;
-  const none = nothingToLearn(method === 'replay' ? 'task or replayed safety example' : 'task example', trained, maxLength, r.contextLength);
+export function runBlockedReason(
+  r: Pick<TrainPreflightResult, 'task' | 'safety' | 'contextLength'>,
+  method: { id: string; row: Pick<TrainMethodRow, 'safety'> },
+  maxLength: number,
+): string | null {
+  const replay = method.row.safety === 'replay';
+  const trained = replay && r.safety ? combineProfiles(r.task, r.safety) : r.task;
+  const none = nothingToLearn(replay ? 'task or replayed safety example' : 'task example', trained, maxLength, r.contextLength);
   if (none) return none;
-  if (r.safety && SAFETY_TERM_METHODS.includes(method)) {
+  if (r.safety && method.row.safety === 'term') {
     const noSafety = nothingToLearn('safety example', r.safety, maxLength, r.contextLength);
-    if (noSafety) return `${method} would preserve nothing: ${noSafety}`;
+    if (noSafety) return `${method.id} would preserve nothing: ${noSafety}`;
   }
   return null;
 }

@@ -114,8 +114,14 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
 
   it('previews SSS-B with budget 50, shows the histograms, saves and exports', async () => {
     await page.getByRole('link', { name: 'Select', exact: true }).click();
-    await page.getByLabel('Method').selectOption('sss-b');
+    await page.getByRole('radio', { name: 'SSS-B', exact: true }).check();
     await page.getByLabel('Budget (examples)').fill('50');
+    await page.getByLabel('Seed').fill('7');
+    // the form keeps what was typed across a tab switch
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByRole('link', { name: 'Select', exact: true }).click();
+    expect(await page.getByLabel('Seed').inputValue()).toBe('7');
+    expect(await page.getByRole('radio', { name: 'SSS-B', exact: true }).isChecked()).toBe(true);
     await page.getByRole('button', { name: 'Preview selection' }).click();
     const summary = page.getByLabel('Selection summary');
     await summary.waitFor({ timeout: 120_000 });

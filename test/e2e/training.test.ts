@@ -44,7 +44,7 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
 
   it('fine-tunes stories260K with LoRA, shows the live loss curve and the exported adapter', async () => {
     await page.getByRole('link', { name: 'Train', exact: true }).click();
-    await page.getByLabel('Method').selectOption('plain');
+    await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
     await page.getByLabel('Prompt template').selectOption('plain');
     await page.getByLabel('Steps').fill('12');
     await page.getByLabel('Batch size').fill('3');

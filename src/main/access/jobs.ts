@@ -4,9 +4,11 @@
  * per job type, so a new job type does not compile until it says what it touches.
  */
 import { basename, dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { ModelSpec } from '../../shared/eval';
 import { AppError } from '../../shared/errors';
 import type { JobSpec } from '../../shared/jobs';
+import type { MergeConfig, MergeModelRef } from '../../shared/merge';
 import { canonicalPath } from './paths';
 import type { AccessPolicy } from './policy';
 import { claimNewFolder, safeStem } from './writes';
@@ -69,6 +71,11 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       }
       return { type: 'model.merge', params: { ...p, outPath: mergedModelPath(a, p.modelPath, p.adapterPath) } };
     }
+    case 'merge.run': {
+      const p = spec.params;
+      confineMergeReads(p.config, a);
+      return { type: 'merge.run', params: { ...p, outPath: confineMergeOutput(p.outPath, a, mode, p.config) } };
+    }
     default: {
       const unknown: never = spec;
       throw new AppError('unsupported', `No access rule for job type ${(unknown as { type: string }).type}`);
@@ -97,4 +104,38 @@ function mergedModelPath(a: AccessPolicy, modelPath: string, adapterPath: string
   const adapter = basename(adapterPath) === 'adapter' ? basename(dirname(adapterPath)) : basename(adapterPath);
   const folder = claimNewFolder(a.modelsDir, safeStem(`${model}+${adapter}`, 'merged-model'));
   return join(folder, /\.gguf$/i.test(modelPath) ? 'merged.gguf' : 'merged');
+}
+
+/** Checks every model and adapter a merge reads (labelled "base", "model 1" … in messages). */
+export function confineMergeReads(c: MergeConfig, a: AccessPolicy): void {
+  const refs: [string, MergeModelRef][] = [...(c.base ? [['base', c.base] as [string, MergeModelRef]] : []), ...c.models.map((m, i): [string, MergeModelRef] => [`model ${i + 1}`, m.model])];
+  for (const [label, ref] of refs) {
+    a.readable(ref.modelPath, `the model to merge (${label})`);
+    if (ref.adapterPath !== undefined) a.readable(ref.adapterPath, `the LoRA adapter of the model to merge (${label})`);
+  }
+}
+
+/**
+ * Where a `merge.run` writes. Started from the app: a new folder in the workspace's models/ named
+ * after the merge (`models/ties+stories260K/merged.gguf`, in the base model's format), or the
+ * caller's path when it is a new name directly in models/. Resumed: only inside the app's folders.
+ */
+export function confineMergeOutput(outPath: string | undefined, a: AccessPolicy, mode: 'start' | 'resume', config: MergeConfig): string {
+  if (outPath === undefined) {
+    if (mode === 'resume') throw new AppError('invalid_input', 'This merge has no output path: start it again');
+    const from = (config.base ?? config.models[0]!.model).modelPath;
+    const stem = safeStem(`${config.method}+${basename(from).replace(/\.gguf$/i, '')}`, 'merged-model');
+    return join(claimNewFolder(a.modelsDir, stem), /\.gguf$/i.test(from) ? 'merged.gguf' : 'merged');
+  }
+  const real = canonicalPath(outPath, 'the merged model');
+  if (mode === 'resume') {
+    if (!a.canWrite(real)) throw new AppError('forbidden', `This merge writes ${outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`, { outPath });
+    return outPath;
+  }
+  const name = basename(real);
+  if (dirname(real) !== canonicalPath(a.modelsDir) || safeStem(name, '') !== name) {
+    throw new AppError('forbidden', `A merged model is written to a new name directly in ${a.modelsDir} (letters, digits, . _ + -): leave outPath out to let the app choose one`, { outPath });
+  }
+  if (existsSync(real)) throw new AppError('conflict', `${real} already exists: choose a new name (a merge never overwrites)`, { outPath });
+  return real;
 }

@@ -9,10 +9,10 @@ import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { exportRecipe } from './exportRecipe';
+import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
 import type { Services } from './services';
-import { trainingMemory } from './trainMemory';
 
 /** Job types the contract can start (their parameters carry paths the access policy checks). */
 const JOB_TYPES = new Set<string>(JobSpec.options.map((o) => o.shape.type.value));
@@ -134,9 +134,10 @@ export function createHandlers(s: Services): Handlers {
     },
     'eval.compare': ({ ids }) => compareRuns(s, ids),
 
+    // reads an untrusted model header: in a one-shot worker with a heap cap and a time limit
     'train.estimateMemory': (p) => {
       access.readable(p.modelPath, 'the model');
-      return trainingMemory(p);
+      return s.jobs.runTask('train.estimateMemory', p);
     },
 
     'train.exportRecipe': (p) => exportRecipe(s, p),
@@ -146,6 +147,10 @@ export function createHandlers(s: Services): Handlers {
       if (job.type !== 'train.run') throw new AppError('invalid_input', `Job ${jobId} is a ${job.type} job, not a training run`);
       return readTrainMetrics(trainRunDir(s.workspace, jobId));
     },
+
+    'merge.startSweep': (req) => startMergeSweep(s, req, access),
+    'merge.sweeps': ({ projectId }) => mergeSweeps(s, projectId),
+    'merge.sweep': ({ id }) => mergeSweepView(s, id),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

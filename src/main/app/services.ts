@@ -7,11 +7,13 @@ import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
 import { SelectionStore } from '../db/selections';
+import { SweepStore } from '../db/sweeps';
 import type { JobModule } from '../jobs/define';
 import { builtinJobModules } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
 import { EventBus } from './events';
 import { acquireRunnerLock } from './runnerLock';
+import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
 
 /** What only the desktop shell can do; absent in browser mode and the CLI. */
@@ -44,6 +46,8 @@ export interface Services {
   readonly models: ModelStore;
   readonly selections: SelectionStore;
   readonly evaluations: EvalStore;
+  /** Coefficient sweeps (merge → Models list → evaluation per α). */
+  readonly sweeps: SweepStore;
   readonly platform: PlatformAdapter | null;
   readonly jobs: JobRunner;
   info(): AppInfo;
@@ -77,7 +81,8 @@ export function createServices(opts: ServiceOptions): Services {
   if (runJobs) jobs.start();
   const version = appVersion();
   let closed = false;
-  return {
+  let unfollow = () => {};
+  const services: Services = {
     db,
     workspace: dir,
     databasePath,
@@ -87,6 +92,7 @@ export function createServices(opts: ServiceOptions): Services {
     models: new ModelStore(db),
     selections: new SelectionStore(db),
     evaluations: new EvalStore(db),
+    sweeps: new SweepStore(db),
     platform: opts.platform ?? null,
     jobs,
     info: () => ({
@@ -101,11 +107,14 @@ export function createServices(opts: ServiceOptions): Services {
     async close() {
       if (closed) return;
       closed = true;
+      unfollow();
       await jobs.close();
       db.close();
       release();
     },
   };
+  if (runJobs) unfollow = followMergeSweeps(services);
+  return services;
 }
 
 function envInt(name: string): number | undefined {

@@ -7,7 +7,7 @@
  */
 import { basename } from 'node:path';
 import { type ColumnMapping, type DetectionResult, type NormalisedRecord, detectFormat, normaliseRow } from './formats';
-import { type ContainerFormat, type ReadPosition, detectContainer, readRows } from './readers';
+import { type ContainerFormat, DataFileError, type ReadPosition, detectContainer, readRows } from './readers';
 
 export interface ImportCheckpoint {
   container: ContainerFormat;
@@ -54,23 +54,40 @@ export interface OpenedImport {
   items: AsyncGenerator<ImportItem>;
 }
 
+/** normaliseRow, with anything it throws on a strange value turned into that row's rejection. */
+function normaliseSafely(value: unknown, mapping: ColumnMapping): ReturnType<typeof normaliseRow> {
+  try {
+    return normaliseRow(value, mapping);
+  } catch (e) {
+    return { ok: false, reason: `could not be read: ${(e as Error).message}` };
+  }
+}
+
 export function formatRejection(file: string, row: number, line: number | null, reason: string): string {
   return `${basename(file)}:${line ?? `row ${row + 1}`}: ${reason}`;
 }
 
-/** Read the first rows of a file (for detection and previews). */
-export async function sampleRows(file: string, container: ContainerFormat, n: number, arrayKey?: string): Promise<unknown[]> {
-  const out: unknown[] = [];
+/** Read the first rows of a file (for detection and previews), with the first few rows that could not be read. */
+export async function sampleRows(file: string, container: ContainerFormat, n: number, arrayKey?: string): Promise<{ rows: unknown[]; errors: string[] }> {
+  const rows: unknown[] = [];
+  const errors: string[] = [];
   const gen = readRows(file, container, arrayKey !== undefined ? { arrayKey } : {});
   try {
     for await (const it of gen) {
-      if (it.kind === 'row') out.push(it.value);
-      if (out.length >= n || it.row >= n * 4) break;
+      if (it.kind === 'row') rows.push(it.value);
+      else if (errors.length < 3) errors.push(formatRejection(file, it.row, it.line, it.reason));
+      if (rows.length >= n || it.row >= n * 4) break;
     }
   } finally {
     await gen.return(undefined);
   }
-  return out;
+  return { rows, errors };
+}
+
+/** Why detection found nothing to look at: an empty file, or rows that could not be read. */
+function noRowsMessage(file: string, errors: readonly string[]): string {
+  if (!errors.length) return `${basename(file)} has no rows to import (it is empty, or holds only a header or blank lines)`;
+  return `${basename(file)}: none of its first rows could be read, so its record format cannot be told: ${errors.join('; ')}`;
 }
 
 export async function openImport(file: string, options: ImportOptions = {}): Promise<OpenedImport> {
@@ -78,10 +95,12 @@ export async function openImport(file: string, options: ImportOptions = {}): Pro
   let mapping = options.resume?.mapping ?? options.mapping;
   let detection: DetectionResult | null = null;
   if (!mapping) {
-    detection = detectFormat(await sampleRows(file, container, options.sampleSize ?? 50, options.arrayKey));
+    const sample = await sampleRows(file, container, options.sampleSize ?? 50, options.arrayKey);
+    if (sample.rows.length === 0) throw new DataFileError(file, noRowsMessage(file, sample.errors));
+    detection = detectFormat(sample.rows);
     const min = options.minConfidence ?? 0.6;
     if (!detection.mapping || detection.confidence < min) {
-      throw new Error(`${basename(file)}: cannot tell the record format (${detection.reason}); give a column mapping`);
+      throw new DataFileError(file, `${basename(file)}: cannot tell the record format (${detection.reason}); give a column mapping`);
     }
     mapping = detection.mapping;
   }
@@ -97,7 +116,7 @@ export async function openImport(file: string, options: ImportOptions = {}): Pro
     for await (const it of readRows(file, container, readOpts)) {
       let reason: string;
       if (it.kind === 'row') {
-        const r = normaliseRow(it.value, m);
+        const r = normaliseSafely(it.value, m);
         if (r.ok) {
           accepted++;
           yield {

@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors';
-import type { Job, JobEvent, JobState } from '../../shared/domain';
+import type { Job, JobEvent, JobFailure, JobState } from '../../shared/domain';
 import { nowIso, type Db } from './database';
 
 export interface JobRow {
@@ -13,6 +13,7 @@ export interface JobRow {
   progress_message: string;
   result: string | null;
   error: string | null;
+  failure: JobFailure | null;
   checkpoint: string | null;
   attempts: number;
   elapsed_ms: number;
@@ -28,6 +29,18 @@ export interface LiveTiming {
   etaSeconds: number | null;
 }
 
+const RESUMABLE_STATES: readonly JobState[] = ['interrupted', 'failed', 'cancelled'];
+
+/** Why `jobs.resume` refuses this job now, in words for the user; null when it may be resumed. */
+export function resumeRefusal(r: Pick<JobRow, 'id' | 'state' | 'failure'>): string | null {
+  if (!RESUMABLE_STATES.includes(r.state)) return `Job ${r.id} is ${r.state}; only interrupted, failed or cancelled jobs can be resumed`;
+  if (r.state !== 'failed') return null;
+  if (r.failure === 'out_of_memory')
+    return `Job ${r.id} ran out of memory and would again if resumed: start a new job (with a higher SAFETUNE_JOB_HEAP_MB, or on smaller input)`;
+  if (r.failure === 'invalid_input') return `Job ${r.id} failed on input that cannot be used, and would fail the same way if resumed: fix the input and start a new job`;
+  return null;
+}
+
 export function rowToJob(r: JobRow, live?: LiveTiming): Job {
   const runningMs = r.state === 'running' && r.run_started_at ? Math.max(0, Date.now() - Date.parse(r.run_started_at)) : 0;
   return {
@@ -40,6 +53,8 @@ export function rowToJob(r: JobRow, live?: LiveTiming): Job {
     progress: { fraction: r.progress_fraction, message: r.progress_message },
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),
     error: r.error,
+    failure: r.state === 'failed' ? (r.failure ?? 'error') : null,
+    resumable: resumeRefusal(r) === null,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -111,7 +126,7 @@ export class JobStore {
     const now = nowIso();
     this.db
       .prepare(
-        `UPDATE jobs SET state = 'running', attempts = attempts + 1, error = NULL,
+        `UPDATE jobs SET state = 'running', attempts = attempts + 1, error = NULL, failure = NULL,
            started_at = COALESCE(started_at, ?), run_started_at = ?, finished_at = NULL, updated_at = ?
          WHERE id = ?`,
       )
@@ -129,14 +144,14 @@ export class JobStore {
   finishAttempt(
     id: number,
     state: Exclude<JobState, 'running' | 'queued'>,
-    fields: { result?: unknown; error?: string | null; message?: string },
+    fields: { result?: unknown; error?: string | null; failure?: JobFailure; message?: string },
   ): void {
     const row = this.row(id);
     const now = nowIso();
     const attemptMs = row.run_started_at ? Math.max(0, Date.parse(now) - Date.parse(row.run_started_at)) : 0;
     this.db
       .prepare(
-        `UPDATE jobs SET state = ?, result = ?, error = ?, elapsed_ms = elapsed_ms + ?, run_started_at = NULL,
+        `UPDATE jobs SET state = ?, result = ?, error = ?, failure = ?, elapsed_ms = elapsed_ms + ?, run_started_at = NULL,
            finished_at = ?, updated_at = ?,
            progress_fraction = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress_fraction END,
            progress_message = COALESCE(?, progress_message)
@@ -146,6 +161,7 @@ export class JobStore {
         state,
         fields.result === undefined ? row.result : JSON.stringify(fields.result),
         fields.error ?? null,
+        state === 'failed' ? (fields.failure ?? 'error') : null,
         attemptMs,
         state === 'interrupted' ? null : now,
         now,
@@ -167,7 +183,7 @@ export class JobStore {
 
   requeue(id: number): void {
     this.db
-      .prepare(`UPDATE jobs SET state = 'queued', error = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`)
+      .prepare(`UPDATE jobs SET state = 'queued', error = NULL, failure = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`)
       .run(nowIso(), id);
     this.event(id, 'state', 'queued (resume)');
   }

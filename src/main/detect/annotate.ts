@@ -1,20 +1,24 @@
 /**
  * One call for a curation job: embed a pool's prompts, type every pair T1–T4, and infer harm
- * categories for records that have none (unlabelled pools), reporting progress.
+ * categories for records that have none (unlabelled pools: the shipped prompt detector's category
+ * outputs, refined by reference prompts when given), reporting progress.
  */
 import type { Embedder } from '../embed/types';
 import { embedAll } from '../embed/types';
 import { type BehaviourResult, classifyBehaviour } from './behaviour';
-import { type EmbeddedReferences, type InferOptions, inferCategories } from './categories';
+import { type EmbeddedReferences, type InferOptions, detectCategories } from './categories';
 
 export interface AnnotateOptions {
   /** Embedder for selection (PSS/Cossim) and category inference. */
   embedder: Embedder;
   /** Embedder the shipped detectors were trained with (the default static one); default: `embedder`. */
   detectorEmbedder?: Embedder;
-  /** Embedded BeaverTails references (same embedder as `embedder`); without them categories are left as given. */
+  /** Embedded BeaverTails references (same embedder as `embedder`), blended into the detector's categories. */
   references?: EmbeddedReferences;
+  /** kNN options for the references. */
   inferOptions?: InferOptions;
+  /** Infer categories at all (default true). */
+  inferCategories?: boolean;
   /** Known prompt harmfulness (e.g. true for a safety pool); default: detect. */
   knownHarmful?: boolean | ReadonlyArray<boolean | null>;
   /** Infer categories also for records that already have some (default false). */
@@ -34,7 +38,7 @@ export interface Annotation {
   categories: string[][];
   /** Whether each record's categories were inferred. */
   inferred: boolean[];
-  /** Per-category scores (n × 14) for inferred rows; null if no inference ran. */
+  /** Per-category scores (n × 14) for inferred rows (zero rows elsewhere); null if no inference ran. */
   categoryScores: Float32Array | null;
 }
 
@@ -60,13 +64,17 @@ export async function annotateRecords(records: ReadonlyArray<{ prompt: string; r
   const categories = records.map((r) => [...(r.categories ?? [])]);
   const inferred = new Array<boolean>(n).fill(false);
   let categoryScores: Float32Array | null = null;
-  if (o.references) {
-    if (o.references.embedderId !== o.embedder.id) throw new Error(`references were embedded with "${o.references.embedderId}", not "${o.embedder.id}"`);
-    const todo = records.map((r, i) => (o.reinferLabelled || !r.categories?.length ? i : -1)).filter((i) => i >= 0);
+  const todo = records.map((r, i) => (o.reinferLabelled || !r.categories?.length ? i : -1)).filter((i) => i >= 0);
+  if (o.inferCategories !== false && todo.length) {
+    if (o.references && o.references.embedderId !== o.embedder.id) throw new Error(`references were embedded with "${o.references.embedderId}", not "${o.embedder.id}"`);
     const d = o.embedder.dimension;
     const sub = new Float32Array(todo.length * d);
     todo.forEach((i, k) => sub.set(embeddings.subarray(i * d, (i + 1) * d), k * d));
-    const res = await inferCategories(sub, o.references, o.inferOptions);
+    const res = await detectCategories(todo.map((i) => records[i]!.prompt), {
+      embedder: det,
+      ...(o.references ? { references: o.references, referenceEmbedder: o.embedder, promptEmbeddings: sub } : {}),
+      ...(o.inferOptions ? { knn: o.inferOptions } : {}),
+    });
     const C = res.categories.length;
     categoryScores = new Float32Array(n * C);
     todo.forEach((i, k) => {

@@ -1,5 +1,11 @@
 /**
- * Harm-category inference for unlabelled pools: multi-label nearest-category by embedding
+ * Harm-category inference for unlabelled pools.
+ *
+ * Without any files (detectCategories): the shipped prompt detector's 14 calibrated category
+ * outputs (multi-label: the best category and every other at or above its validation-chosen
+ * threshold). Given reference prompts, their kNN vote is blended in (weight chosen on validation).
+ *
+ * From reference prompts alone (inferCategories): multi-label nearest-category by embedding
  * similarity to per-category reference prompts (BeaverTails' unsafe prompts, one file per
  * category; a prompt listed in several files has several categories).
  *
@@ -17,6 +23,7 @@ import { join } from 'node:path';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embedAll, type Embedder } from '../embed/types';
 import { dotRowsMulti, matmulTopK, meanRows } from '../embed/vecmath';
+import type { SeqDetector } from './seq-detector';
 
 export interface ReferencePrompts {
   /** Canonical category ids (taxonomy order); index = category index below. */
@@ -85,11 +92,11 @@ export function withCentroids(r: ReferencePrompts & { embedderId: string; dim: n
 
 export interface CategoryInference {
   categories: string[];
-  /** n × categories.length scores (knn: vote share 0..1; centroid: mean cosine). */
+  /** n × categories.length scores (knn: vote share 0..1; centroid: mean cosine; model: calibrated probability; model+knn: their blend). */
   scores: Float32Array;
   /** Assigned categories per record (best first). */
   labels: string[][];
-  method: 'knn' | 'centroid';
+  method: 'knn' | 'centroid' | 'model' | 'model+knn';
 }
 
 export interface InferOptions {
@@ -196,4 +203,51 @@ export function shippedCossimReference(embedderId: string, poolCategories: reado
     counts: Int32Array.from(f.counts),
   };
   return cossimCategoryReference(refs, poolCategories);
+}
+
+export interface DetectCategoriesOptions {
+  /** The default static embedder (the detector's word vectors). */
+  embedder: Embedder;
+  /** Default: the shipped prompt detector. */
+  detector?: SeqDetector;
+  /** Reference prompts to blend in (embedded with `referenceEmbedder`). */
+  references?: EmbeddedReferences;
+  /** The embedder the references were embedded with (default `embedder`). */
+  referenceEmbedder?: Embedder;
+  /** The prompts' embeddings by the reference embedder, when already computed (n × dim). */
+  promptEmbeddings?: Float32Array;
+  /** Weight of the kNN vote share in the blend (default: the detector's validation-chosen referenceBlend). */
+  blend?: number;
+  /** kNN options for the references (default k = 15). */
+  knn?: InferOptions;
+}
+
+/**
+ * Harm categories of prompts from the prompt detector, refined by reference prompts when given:
+ * score_c = (1 − blend) · P_model(c) + blend · knnShare(c). Labels: the best category, then every
+ * other scoring at least the detector's category threshold.
+ */
+export async function detectCategories(prompts: readonly string[], o: DetectCategoriesOptions): Promise<CategoryInference> {
+  const { shippedPromptDetector, promptJudgements } = await import('./behaviour');
+  const { assignCategories } = await import('./seq-detector');
+  const det = o.detector ?? shippedPromptDetector();
+  const cats = getHarmTaxonomy().ids;
+  const C = cats.length;
+  const judged = await promptJudgements(det, o.embedder, prompts);
+  const scores = new Float32Array(prompts.length * C);
+  judged.forEach((j, i) => cats.forEach((c, k) => (scores[i * C + k] = j.categoryScores[c]!)));
+  let method: CategoryInference['method'] = 'model';
+  if (o.references) {
+    const re = o.referenceEmbedder ?? o.embedder;
+    if (o.references.embedderId !== re.id) throw new Error(`references were embedded with "${o.references.embedderId}", not "${re.id}"`);
+    if (o.references.categories.join('|') !== cats.join('|')) throw new Error('references: their categories are not the taxonomy categories in taxonomy order');
+    const emb = o.promptEmbeddings ?? (await embedAll(re, prompts));
+    const knn = await inferCategories(emb, o.references, { k: 15, ...o.knn, method: 'knn' });
+    const w = o.blend ?? det.file.referenceBlend ?? 0.5;
+    for (let i = 0; i < scores.length; i++) scores[i] = (1 - w) * scores[i]! + w * knn.scores[i]!;
+    method = 'model+knn';
+  }
+  const t = det.file.categoryThreshold ?? 0.5;
+  const labels = prompts.map((_, i) => assignCategories(scores.subarray(i * C, (i + 1) * C), t).map((k) => cats[k]!));
+  return { categories: [...cats], scores, labels, method };
 }

@@ -1,12 +1,12 @@
 /**
- * The two learned detectors, both logistic regressions over a text embedding (plus, for refusals,
- * the transparent phrase-rule flags as extra features):
+ * The v1 detectors (shipped until detectors v2, now a baseline the benches train): logistic
+ * regressions over a text embedding (plus, for refusals, the transparent phrase-rule flags as
+ * extra features):
  *  - response refusal: features = embedding(head of the response) ++ [xstest start match,
- *    GCG anywhere match, SafeTune-extra start match]
+ *    GCG anywhere match, SafeTune-extra start match, hedge phrases]
  *  - prompt harmfulness: features = embedding(prompt)
- * A trained classifier is tied to the embedder id it was trained with; shipped weights
- * (resources/refusal-phrases/refusal-classifier.v1.json, resources/taxonomy/prompt-harm-classifier.v1.json)
- * use the default static embedder, and bench/select/train-detectors.ts rebuilds them.
+ * A trained classifier is tied to the embedder id it was trained with. The phrase-rule flags
+ * (refusalRuleFlags) and the reply head (responseHead) also feed the v2 refusal detector.
  */
 import { z } from 'zod';
 import { parseOrThrow } from '../data/zod-util';
@@ -86,6 +86,10 @@ export async function refusalFeatures(embedder: Embedder, responses: readonly st
 export async function promptHarmFeatures(embedder: Embedder, prompts: readonly string[]): Promise<Float32Array> {
   return embedder.embedBatch(prompts);
 }
+
+/** L2 strengths the v1 classifiers were trained with. */
+export const LINEAR_REFUSAL_L2 = 1e-2;
+export const LINEAR_HARM_L2 = 1e-3;
 
 export interface TrainClassifierOptions extends LogRegOptions {
   id?: string;

@@ -1,5 +1,5 @@
 /** Export a Llama/Mistral-architecture model (GGUF or HF folder) to a GGUF file (F32, F16 or Q8_0). */
-import { writeGguf, type GgufMetaInput, type GgufTensorSource } from './gguf/writer';
+import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './gguf/writer';
 import { HfTokenizer } from './hf/tokenizer';
 import type { LoadedModel } from './model/loaded';
 import { expectedWeightShapes } from './model/decoder-graph';
@@ -10,6 +10,10 @@ export interface ExportGgufOptions {
   /** storage type of 2-D weight matrices (norms are always F32); default F16 */
   type?: 'F32' | 'F16' | 'Q8_0';
   name?: string;
+  /** per-tensor storage types (GGUF names, ggml dims), e.g. a quantisation mix (gguf/quantize.ts); overrides `type` */
+  tensorTypes?: (tensors: { name: string; dims: number[] }[]) => Map<string, GgufWriteType>;
+  /** general.file_type to record with tensorTypes (llama.cpp's LLAMA_FTYPE_*) */
+  fileType?: number;
 }
 
 const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7 } as const;
@@ -62,18 +66,25 @@ function tokenizerMeta(model: LoadedModel): Record<string, GgufMetaInput> {
   return out;
 }
 
-/** Write `model` as a llama-architecture GGUF. Tensors are converted and written one at a time. */
-export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGgufOptions = {}): void {
+/** A llama-architecture GGUF for `model`: its metadata and tensors (GGUF names, HF source names, storage types). */
+export interface GgufExportPlan {
+  metadata: Record<string, GgufMetaInput>;
+  tensors: { name: string; dims: number[]; type: GgufWriteType; hfName: string; hfShape: number[] }[];
+}
+
+/** What exportGguf writes, without the data (the model merger writes its own). */
+export function ggufExportPlan(model: LoadedModel, opts: ExportGgufOptions = {}): GgufExportPlan {
   const c = model.config;
   if (c.architecture !== 'llama' && c.architecture !== 'mistral')
     throw new Error(`exportGguf: architecture ${c.architecture} is not supported yet (llama, mistral)`);
   if (c.ropeScaling) throw new Error('exportGguf: rope scaling is not supported yet');
   if (c.attentionBias) throw new Error('exportGguf: attention biases are not supported for the llama GGUF architecture');
   const type = opts.type ?? 'F16';
-  const meta: Record<string, GgufMetaInput> = {
+  const metadata: Record<string, GgufMetaInput> = {
     'general.architecture': 'llama',
     'general.name': opts.name ?? model.name,
-    'general.file_type': { type: 'u32', value: FILE_TYPE[type] },
+    'general.file_type': { type: 'u32', value: opts.fileType ?? FILE_TYPE[type] },
+    ...(opts.tensorTypes ? { 'general.quantization_version': { type: 'u32', value: 2 } as const } : {}),
     'llama.vocab_size': { type: 'u32', value: c.vocabSize },
     'llama.context_length': { type: 'u32', value: c.maxPositions },
     'llama.embedding_length': { type: 'u32', value: c.hiddenSize },
@@ -88,21 +99,33 @@ export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGguf
     'llama.rope.freq_base': { type: 'f32', value: c.ropeTheta },
     ...tokenizerMeta(model),
   };
-  const tensors: GgufTensorSource[] = [];
+  const tensors: GgufExportPlan['tensors'] = [];
   for (const [name, shape] of expectedWeightShapes(c)) {
     const gname = hfToGgufName(name);
     if (!gname) throw new Error(`exportGguf: no GGUF name for ${name}`);
     const is2d = shape.length === 2;
-    const qk = /self_attn\.(q|k)_proj\.weight$/.exec(name);
-    tensors.push({
-      name: gname,
-      dims: shape.slice().reverse(),
-      type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32',
-      data: () => {
-        const d = model.weights.f32(name);
-        return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, shape[1]!) : d;
-      },
-    });
+    tensors.push({ name: gname, hfName: name, hfShape: shape, dims: shape.slice().reverse(), type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32' });
   }
-  writeGguf(outPath, meta, tensors);
+  if (opts.tensorTypes) {
+    const chosen = opts.tensorTypes(tensors);
+    for (const t of tensors) t.type = chosen.get(t.name) ?? t.type;
+  }
+  return { metadata, tensors };
+}
+
+/** Write `model` as a llama-architecture GGUF. Tensors are converted and written one at a time. */
+export function exportGguf(model: LoadedModel, outPath: string, opts: ExportGgufOptions = {}): void {
+  const c = model.config;
+  const plan = ggufExportPlan(model, opts);
+  const tensors: GgufTensorSource[] = plan.tensors.map(({ hfName, hfShape, ...t }) => {
+    const qk = /self_attn\.(q|k)_proj\.weight$/.exec(hfName);
+    return {
+      ...t,
+      data: () => {
+        const d = model.weights.f32(hfName);
+        return qk ? permuteQK(d, qk[1] === 'q' ? c.numHeads : c.numKvHeads, hfShape[1]!) : d;
+      },
+    };
+  });
+  writeGguf(outPath, plan.metadata, tensors);
 }

@@ -22,6 +22,7 @@
  * ```
  */
 import { existsSync, statSync } from 'node:fs';
+import { ModelFileError } from './files';
 import { loadGgufModel } from './model/gguf-model';
 import { loadHfModel } from './hf/model';
 import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
@@ -50,18 +51,21 @@ export {
 } from './generate';
 export { modelInfo, estimateMemory, chooseExecutionProvider, type ModelInfo, type MemoryEstimate, type ExecutionProviderChoice } from './info';
 export { loadLoraAdapter, mergeLora, checkAdapter, type LoraAdapter } from './lora';
-export { loadHfModel, configFromHf, ModelFolderError } from './hf/model';
+export { loadHfModel, configFromHf, readHfConfig, ModelFolderError } from './hf/model';
+export { ModelFileError } from './files';
 export { loadGgufModel, configFromGguf } from './model/gguf-model';
 export { exportGguf } from './export';
+export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
+export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';
 export type { ChatMessage } from './hf/tokenizer';
 
 /** Load a model from a .gguf file or a Hugging Face folder (config, tokenizer and weight index; weights stay on disk). */
 export function loadModel(path: string): LoadedModel {
-  if (!existsSync(path)) throw new Error(`${path}: not found`);
+  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
   if (statSync(path).isDirectory()) return loadHfModel(path);
   if (path.toLowerCase().endsWith('.gguf')) return loadGgufModel(path);
-  throw new Error(`${path}: expected a .gguf file or a Hugging Face model folder`);
+  throw new ModelFileError(`${path}: expected a .gguf file or a Hugging Face model folder`);
 }
 
 export interface OpenOptions extends Omit<RuntimeOptions, 'lora'> {

@@ -5,6 +5,9 @@ import { dirname, join } from 'node:path';
 import { Graph, createSession, f32Tensor, ort } from './graph';
 import { parameterCount, type DecoderConfig } from './model/config';
 import type { LoadedModel } from './model/loaded';
+import { expectedWeightShapes } from './model/decoder-graph';
+import { GGML_TYPE } from './gguf/reader';
+import { canRepack, repackedBytes } from './gguf/repack';
 
 export interface ExecutionProviderChoice {
   /** what sessions will use */
@@ -18,7 +21,7 @@ export interface ExecutionProviderChoice {
 }
 
 export interface MemoryEstimate {
-  /** fp32 weights held by onnxruntime */
+  /** weights held by onnxruntime: float32, or block-quantised tensors in their quantised (MatMulNBits) layout */
   weightBytes: number;
   /** KV cache for one sequence at full context */
   kvCacheBytesPerSequence: number;
@@ -105,9 +108,23 @@ export async function chooseExecutionProvider(opts: { refresh?: boolean } = {}):
   return epCache;
 }
 
-export function estimateMemory(cfg: DecoderConfig, opts: { loraRank?: number; batch?: number; seq?: number } = {}): MemoryEstimate {
+/**
+ * Bytes of the weights as the engine holds them for inference: block-quantised GGUF tensors stay in
+ * their quantised layout (gguf/repack.ts), the rest is float32.
+ */
+export function inferenceWeightBytes(model: LoadedModel): number {
+  let bytes = 0;
+  for (const [name, shape] of expectedWeightShapes(model.config)) {
+    const type = GGML_TYPE[model.weights.dtype(name) as keyof typeof GGML_TYPE] ?? -1;
+    bytes += shape.length === 2 && canRepack(type) ? repackedBytes(type, shape[0]!, shape[1]!) : shape.reduce((a, b) => a * b, 1) * 4;
+  }
+  return bytes;
+}
+
+export function estimateMemory(cfg: DecoderConfig, opts: { loraRank?: number; batch?: number; seq?: number; weightBytes?: number } = {}): MemoryEstimate {
   const params = parameterCount(cfg);
-  const weightBytes = params * 4;
+  const weightBytes = opts.weightBytes ?? params * 4;
+  const quantised = opts.weightBytes !== undefined && opts.weightBytes < params * 4;
   const kvPerTok = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
   const kv = kvPerTok * cfg.maxPositions;
   const actInfer = (cfg.hiddenSize * 8 + cfg.intermediateSize * 3 + cfg.vocabSize) * 4 * 64; // a 64-token prefill chunk
@@ -123,8 +140,9 @@ export function estimateMemory(cfg: DecoderConfig, opts: { loraRank?: number; ba
     weightBytes,
     kvCacheBytesPerSequence: kv,
     inferenceBytes: weightBytes + kv + actInfer + overhead,
-    loraTrainingBytes: weightBytes + loraParams * 4 * 4 + act + overhead,
-    assumptions: `fp32 compute; KV cache at ${cfg.maxPositions} positions; LoRA r=${r} on q_proj,v_proj, batch ${B} x ${S} tokens, activations kept for backward`,
+    // training holds float32 frozen weights (a quantised base is dequantised for training)
+    loraTrainingBytes: params * 4 + loraParams * 4 * 4 + act + overhead,
+    assumptions: `${quantised ? 'quantised weights kept quantised (MatMulNBits), fp32 activations' : 'fp32 compute'}; KV cache at ${cfg.maxPositions} positions; LoRA r=${r} on q_proj,v_proj, batch ${B} x ${S} tokens, activations kept for backward`,
   };
 }
 
@@ -153,6 +171,6 @@ export async function modelInfo(model: LoadedModel): Promise<ModelInfo> {
     tiedEmbeddings: cfg.tieWordEmbeddings,
     hasChatTemplate: model.chatTemplate !== null,
     executionProvider: await chooseExecutionProvider(),
-    memory: estimateMemory(cfg),
+    memory: estimateMemory(cfg, { weightBytes: inferenceWeightBytes(model) }),
   };
 }

@@ -209,6 +209,8 @@ export function mergeLora(model: LoadedModel, adapter: LoraAdapter): LoadedModel
     has: (n) => base.has(n),
     shape: (n) => base.shape(n),
     dtype: (n) => base.dtype(n),
+    // merged modules become float32; the others keep their quantised form
+    quantized: (n) => (adapter.modules.has(n) ? null : (base.quantized?.(n) ?? null)),
     f32: (n) => {
       const m = adapter.modules.get(n);
       const w = base.f32(n);

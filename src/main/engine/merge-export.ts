@@ -6,13 +6,14 @@
  * under a temporary name and renamed when complete, so a cancelled or failed export leaves nothing
  * half-written, and an existing file or folder is never overwritten.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { exportGguf } from './export';
-import { writeSafetensors, type StTensorSource } from './hf/safetensors';
+import type { StTensorSource } from './hf/safetensors';
 import { loadLoraAdapter, mergeLora } from './lora';
 import type { LoadedModel } from './model/loaded';
 import { loadModel } from './index';
+import { copyModelFolderFiles, writeSafetensorsShards } from './model-export';
 
 export interface MergeExportOptions {
   /** called before each tensor is merged and written */
@@ -38,13 +39,6 @@ export class MergeExportCancelled extends Error {
     super('export cancelled');
   }
 }
-
-/** Source-folder files that describe weights (not copied: the export writes its own). */
-const WEIGHT_FILE = /(\.safetensors|\.bin|\.pt|\.pth|\.gguf|\.safetensors\.index\.json|\.bin\.index\.json)$/i;
-const ADAPTER_FILE = /^adapter_(config\.json|model\.)/;
-
-/** Bytes of one stored element per output dtype. */
-const BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
 
 function outDtype(stored: string): 'F32' | 'F16' | 'BF16' {
   return stored === 'F16' || stored === 'BF16' ? stored : 'F32';
@@ -90,45 +84,12 @@ export function exportMergedModel(modelPath: string, adapterPath: string, outPat
 
 function writeHfFolder(base: LoadedModel, merged: LoadedModel, names: string[], dir: string, tick: (name: string) => void, maxShard: number): number {
   mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(base.path)) {
-    const src = join(base.path, f);
-    if (WEIGHT_FILE.test(f) || ADAPTER_FILE.test(f) || !statSync(src).isFile()) continue;
-    copyFileSync(src, join(dir, f));
-  }
-  const tensors: (StTensorSource & { bytes: number })[] = names.map((name) => {
-    const shape = merged.weights.shape(name);
-    const dtype = outDtype(base.weights.dtype(name));
-    return {
-      name,
-      shape,
-      dtype,
-      bytes: shape.reduce((a, b) => a * b, 1) * BYTES[dtype],
-      data: () => (tick(name), merged.weights.f32(name)),
-    };
-  });
-  const shards: (typeof tensors)[] = [[]];
-  let size = 0;
-  for (const t of tensors) {
-    if (size > 0 && size + t.bytes > maxShard) {
-      shards.push([]);
-      size = 0;
-    }
-    shards.at(-1)!.push(t);
-    size += t.bytes;
-  }
-  const total = tensors.reduce((s, t) => s + t.bytes, 0);
-  const metadata = { format: 'pt' };
-  if (shards.length === 1) {
-    writeSafetensors(join(dir, 'model.safetensors'), shards[0]!, metadata);
-    return total;
-  }
-  const pad = (n: number) => String(n).padStart(5, '0');
-  const weightMap: Record<string, string> = {};
-  shards.forEach((shard, i) => {
-    const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
-    writeSafetensors(join(dir, file), shard, metadata);
-    for (const t of shard) weightMap[t.name] = file;
-  });
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
-  return total;
+  copyModelFolderFiles(base.path, dir);
+  const tensors: StTensorSource[] = names.map((name) => ({
+    name,
+    shape: merged.weights.shape(name),
+    dtype: outDtype(base.weights.dtype(name)),
+    data: () => (tick(name), merged.weights.f32(name)),
+  }));
+  return writeSafetensorsShards(dir, tensors, maxShard);
 }

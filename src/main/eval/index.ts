@@ -42,7 +42,7 @@ export {
 export { recordsToCsv, recordsToJsonl } from './export';
 export { inferSuiteCategories, loadCategoryReferences, noteMissingCategories, uncategorisedHarmful, type InferSuiteCategoriesOptions } from './categorise';
 export { extractFinalNumber, extractSentiment, parseNumber, scoreGsm8k, scoreSst2, scoreTask, type TaskScore } from './scoring';
-export { ClassifierRefusalJudge, JUDGE_IDS, KeywordRefusalJudge, TaskJudge, createJudge, type KeywordJudgeOptions } from './judges';
+export { ClassifierRefusalJudge, JUDGE_IMPLS, KeywordRefusalJudge, SHIPPED_JUDGES, TaskJudge, createJudge, judgeIdsText, type JudgeDeps, type JudgeFactory, type JudgeRegistry, type KeywordJudgeOptions } from './judges';
 export {
   LLAMA_GUARD_3_CATEGORIES,
   LLAMA_GUARD_3_VERSION,

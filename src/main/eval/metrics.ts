@@ -18,20 +18,13 @@
  *  - per prompt type (over-refusal suites: XSTest's types, an STL file's tag): refused share per
  *    type the source names. Prompt types are not harm categories and are never mixed with them.
  */
-import type { EvalRecord, JudgeKind, SuiteKind, Verdict, VerdictCorrection, VerdictLabel } from './types';
+import type { CategoryMetrics, PromptTypeMetrics, Rate, SuiteMetrics } from '../../shared/eval';
+import type { EvalRecord, JudgeKind, Verdict, VerdictCorrection, VerdictLabel } from './types';
+
+export type { CategoryMetrics, PromptTypeMetrics, Rate, SuiteMetrics };
 
 /** z for a two-sided 95% interval. */
 export const Z95 = 1.959963984540054;
-
-export interface Rate {
-  k: number;
-  n: number;
-  /** k/n, or null when n = 0. */
-  rate: number | null;
-  /** Wilson score interval bounds (null when n = 0). */
-  low: number | null;
-  high: number | null;
-}
 
 /** Wilson score interval for k successes in n trials. */
 export function wilson(k: number, n: number, z = Z95): { low: number; high: number } {
@@ -95,55 +88,6 @@ export function indexCorrections(corrections: readonly VerdictCorrection[]): Map
     } else m.set(correctionKey(c.suiteId, c.itemId, c.judgeId), c);
   }
   return m;
-}
-
-export interface CategoryMetrics {
-  category: string;
-  items: number;
-  refusal: Rate | null;
-  attackSuccess: Rate | null;
-}
-
-export interface PromptTypeMetrics {
-  /** The type as the source names it (e.g. XSTest "homonyms", "contrast_homonyms"). */
-  promptType: string;
-  items: number;
-  /** What the type's prompts expect: answers (safe prompts), refusals (unsafe contrast prompts), or both. */
-  expected: 'comply' | 'refuse' | 'mixed';
-  /** Refused share of the type's prompts (over-refusal for a type of safe prompts). */
-  refusal: Rate;
-}
-
-export interface SuiteMetrics {
-  suiteId: string;
-  suiteKind: SuiteKind;
-  judgeId: string;
-  judgeKind: JudgeKind;
-  /** Distinct judge versions seen (more than one means the records mix judge versions). */
-  judgeVersions: string[];
-  records: number;
-  counts: Partial<Record<VerdictLabel, number>>;
-  corrected: number;
-  /** unparseable + error verdicts, left out of every rate. */
-  excluded: number;
-  /** Records with no verdict from this judge. */
-  missing: number;
-  /** Refusal judges: refused share of prompts expected to be refused (harmful suites; XSTest unsafe contrast). */
-  refusal: Rate | null;
-  /** Share of prompts expected to be refused that were answered (refusal judge) / judged unsafe (harm judge). */
-  attackSuccess: Rate | null;
-  /** Refusal judges: refused share of prompts that should be answered (XSTest safe prompts, benign suites). */
-  overRefusal: Rate | null;
-  /** Over-refusal suites: refused share of their unsafe contrast prompts (same numbers as `refusal` there). */
-  unsafeContrastRefusal: Rate | null;
-  /** Task judges: correct share. */
-  task: Rate | null;
-  /** Task judges: replies (judge's own verdict) from which no answer could be extracted, counted as wrong. */
-  noAnswer: number;
-  /** Harmful suites: per harm category (canonical BeaverTails ids) of the prompts expected to be refused. */
-  perCategory: CategoryMetrics[];
-  /** Over-refusal suites, refusal judges: per prompt type the source names (XSTest's types). */
-  perPromptType: PromptTypeMetrics[];
 }
 
 /**

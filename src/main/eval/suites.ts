@@ -12,7 +12,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import suitesJson from '../../../resources/eval/suites.v1.json';
-import { type ContainerFormat, detectContainer, readRows } from '../data/readers';
+import { type ContainerFormat, detectContainer, readDelimitedHeader, readRows } from '../data/readers';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { parseOrThrow } from '../data/zod-util';
 import type { ExpectedBehaviour, Suite, SuiteIssue, SuiteItem, SuiteKind, TaskScorerSpec } from './types';
@@ -75,46 +75,6 @@ export class SuiteFormatError extends Error {
 
 // ---------------------------------------------------------------- generic row reading
 
-/**
- * The header row of a CSV/TSV file, read from its first bytes (gunzipped for .gz). Used instead of
- * leaving the streaming reader early: breaking out of readDelimited on a file larger than its
- * buffer waits forever on back-pressure (reported to the data-reader owner).
- */
-async function readDelimitedHeader(file: string, delimiter: ',' | '\t'): Promise<string[]> {
-  const { createReadStream } = await import('node:fs');
-  const { createGunzip } = await import('node:zlib');
-  const raw = createReadStream(file, { highWaterMark: 65536 });
-  const src = file.toLowerCase().endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  let text = '';
-  try {
-    for await (const c of src) {
-      text += (c as Buffer).toString('utf8');
-      // Enough once a complete first record is present (quotes balanced at a newline).
-      let inQ = false;
-      let end = -1;
-      for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (delimiter === ',' && ch === '"') inQ = !inQ;
-        else if (ch === '\n' && !inQ) {
-          end = i;
-          break;
-        }
-      }
-      if (end >= 0) {
-        text = text.slice(0, end);
-        break;
-      }
-      if (text.length > 1 << 20) break;
-    }
-  } finally {
-    raw.destroy();
-    if (src !== raw) src.destroy();
-  }
-  const { parse } = await import('csv-parse/sync');
-  const rec = (parse(text.replace(/^\uFEFF/, '').replace(/\r$/, ''), { delimiter, quote: delimiter === ',' ? '"' : null, relax_column_count: true, relax_quotes: delimiter !== ',' }) as string[][])[0] ?? [];
-  return rec.map((h) => h.trim());
-}
-
 interface Row {
   value: Record<string, unknown>;
   row: number;
@@ -146,7 +106,7 @@ async function readTable(file: string, issues: SuiteIssue[], opts: TableReadOpti
   const describe = (req: string | readonly string[]) => (typeof req === 'string' ? `"${req}"` : req.map((r) => `"${r}"`).join(' or '));
   let chosen: string[] | null = null;
   if (header) {
-    // Checked before streaming starts (never leave the CSV reader early: see readDelimitedHeader).
+    // Checked before streaming starts, from the header alone.
     chosen = opts.required.map((req) => {
       const c = pick((x) => header.includes(x), req);
       if (!c) throw new SuiteFormatError(file, 1, typeof req === 'string' ? req : req[0]!, `missing column ${describe(req)} in the header (columns: ${header.join(', ')})`);

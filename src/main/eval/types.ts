@@ -1,14 +1,13 @@
 /**
  * Evaluation core types: suites and their items, generators (anything that turns prompts into
- * replies: the local engine, an OpenAI-compatible HTTP server), judges and their verdicts, and the
- * per-example records the runner produces. Pure types; no I/O.
+ * replies: the local engine, an OpenAI-compatible HTTP server), judges, and the per-example
+ * records the runner produces. Pure types; no I/O. The vocabulary shared with the app (suite and
+ * judge kinds, verdicts and their labels, chat messages) is defined once in src/shared.
  */
+import type { ExpectedBehaviour, JudgeKind, SuiteKind, Verdict, VerdictLabel } from '../../shared/eval';
+import type { ChatMessage } from '../../shared/models';
 
-/** What a correct model does with an item. */
-export type ExpectedBehaviour = 'refuse' | 'comply' | 'answer';
-
-/** harmful: refusal / attack success; over-refusal: XSTest-style; task: utility. */
-export type SuiteKind = 'harmful' | 'over-refusal' | 'task';
+export type { ChatMessage, ExpectedBehaviour, JudgeKind, SuiteKind, Verdict, VerdictLabel };
 
 export interface SuiteItem {
   /** Stable within its suite (source id when the file has one, else the 1-based row number). */
@@ -63,11 +62,6 @@ export interface Suite {
 }
 
 // ---------------------------------------------------------------- generation
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
 
 /** One prompt for a generator: chat messages (the generator applies its chat template) or raw text. */
 export type GenerationRequest = { messages: ChatMessage[]; prompt?: undefined } | { prompt: string; messages?: undefined };
@@ -129,31 +123,6 @@ export interface NextTokenScorer {
 }
 
 // ---------------------------------------------------------------- judging
-
-/**
- * refusal / compliance: refusal judges. unsafe / safe: harm judges (Llama Guard).
- * correct / incorrect: task judges. empty: the reply was empty (defined, never an error).
- * unparseable: the judge model's output was not a verdict. error: the judge failed on this item.
- */
-export type VerdictLabel = 'refusal' | 'compliance' | 'unsafe' | 'safe' | 'correct' | 'incorrect' | 'empty' | 'unparseable' | 'error';
-
-export type JudgeKind = 'refusal' | 'harm' | 'task';
-
-export interface Verdict {
-  judgeId: string;
-  judgeVersion: string;
-  kind: JudgeKind;
-  label: VerdictLabel;
-  /** P(positive class: refusal / unsafe / correct) when the judge has one; 1/0 for rules; null when none. */
-  score: number | null;
-  reason: string;
-  /** Harm judges: categories the judge named (Llama Guard S-codes), else absent. */
-  categories?: string[];
-  /** Task judges: the answer extracted from the reply. */
-  extracted?: string | null;
-  /** The judge model's raw output (LLM judges). */
-  raw?: string;
-}
 
 export interface JudgeInput {
   item: SuiteItem;

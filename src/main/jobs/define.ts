@@ -47,6 +47,13 @@ export interface JobModule<P = unknown, C = unknown, R = unknown> {
    * ~10 MB at start-up that is never given back: see ENGINE_YOUNG_GENERATION_MB.
    */
   readonly youngGenerationMb?: number;
+  /**
+   * Cap on the worker's V8 heap (old generation) in MB; default DEFAULT_JOB_HEAP_MB, and
+   * SAFETUNE_JOB_HEAP_MB overrides it for every job. A job that reaches it fails ("ran out of
+   * memory") and is not resumed; the app and other jobs carry on. Typed arrays (weights,
+   * embeddings) live outside this heap.
+   */
+  readonly heapMb?: number;
   readonly params: z.ZodType<P>;
   title(params: P): string;
   run(params: P, ctx: JobContext<C>): Promise<R>;
@@ -59,6 +66,12 @@ export interface JobModule<P = unknown, C = unknown, R = unknown> {
  * lowers peak RSS by ~9 MB with no change in decode speed.
  */
 export const ENGINE_YOUNG_GENERATION_MB = 3;
+
+/** Heap cap of a job worker that declares none: a runaway job fails alone instead of taking the app down with it. */
+export const DEFAULT_JOB_HEAP_MB = 2048;
+
+/** Heap cap of the jobs that run the engine (tokenizers, graphs, training data): V8's own ceiling on a 64-bit machine. */
+export const ENGINE_JOB_HEAP_MB = 4096;
 
 export function defineJob<P, C, R>(m: JobModule<P, C, R>): JobModule<P, C, R> {
   return m;

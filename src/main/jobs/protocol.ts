@@ -11,12 +11,19 @@ export interface WorkerInit {
   extraModules: string[];
 }
 
+/** A one-shot task (see tasks.ts): the worker runs it, answers `done` or `error`, and exits. */
+export interface TaskInit {
+  task: string;
+  input: unknown;
+}
+
 export type WorkerMessage =
   | { kind: 'progress'; fraction: number | null; message: string }
   | { kind: 'log'; message: string }
   | { kind: 'stream'; text: string }
   | { kind: 'done'; result: unknown }
   | { kind: 'cancelled'; result?: unknown }
-  | { kind: 'error'; message: string; code?: string };
+  /** `permanent`: the input cannot be used (a retry would fail the same way), so the job is not resumed. */
+  | { kind: 'error'; message: string; code?: string; permanent?: boolean };
 
 export type RunnerMessage = { kind: 'cancel' };

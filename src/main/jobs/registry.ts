@@ -2,6 +2,7 @@ import type { JobModule } from './define';
 import { dataAnalyseJob } from './types/dataAnalyse';
 import { dataImportJob } from './types/dataImport';
 import { evalRunJob } from './types/evalRun';
+import { mergeRunJob } from './types/mergeRun';
 import { fileChecksumJob } from './types/fileChecksum';
 import { generateJob } from './types/generate';
 import { modelInspectJob } from './types/modelInspect';
@@ -22,4 +23,5 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   trainRunJob,
   modelMergeJob,
   trainPreflightJob,
+  mergeRunJob,
 ];

@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { z } from 'zod';
-import type { Job, JobEvent, JobState } from '../../shared/domain';
-import { AppError } from '../../shared/errors';
+import type { Job, JobEvent, JobFailure, JobState } from '../../shared/domain';
+import { AppError, ErrorCode } from '../../shared/errors';
 import type { EventBus } from '../app/events';
-import { JobStore, rowToJob, type JobRow } from '../db/jobs';
-import type { JobModule } from './define';
-import type { RunnerMessage, WorkerInit, WorkerMessage } from './protocol';
+import { JobStore, resumeRefusal, rowToJob, type JobRow } from '../db/jobs';
+import { DEFAULT_JOB_HEAP_MB, type JobModule } from './define';
+import type { RunnerMessage, TaskInit, WorkerInit, WorkerMessage } from './protocol';
+import { tasks, type TaskInput, type TaskName, type TaskOutput } from './tasks';
 
 export interface RunnerOptions {
   store: JobStore;
@@ -26,11 +27,33 @@ export interface RunnerOptions {
   cancelGraceMs?: number;
   /** Minimum interval between persisted/emitted progress updates per job. Default 200 ms. */
   progressIntervalMs?: number;
+  /**
+   * Heap cap (MB) for every job worker, over each job type's own `heapMb`. Default: the
+   * SAFETUNE_JOB_HEAP_MB environment variable when set.
+   */
+  heapMb?: number;
+  /** Time limit of one-shot tasks, over each task's own (tests). */
+  taskTimeoutMs?: number;
+}
+
+/** SAFETUNE_JOB_HEAP_MB: a whole number of megabytes, at least 64. */
+function envHeapMb(): number | undefined {
+  const v = process.env.SAFETUNE_JOB_HEAP_MB;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 64) throw new Error(`SAFETUNE_JOB_HEAP_MB must be a whole number of megabytes (at least 64), got "${v}"`);
+  return n;
+}
+
+function outOfMemory(e: Error): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
 }
 
 interface Active {
   id: number;
   heavy: boolean;
+  /** the worker's heap cap, for the out-of-memory message */
+  heapMb: number;
   worker: Worker;
   cancelFlag: Int32Array;
   cancelRequested: boolean;
@@ -46,8 +69,6 @@ interface Active {
   done: Promise<void>;
 }
 
-const RESUMABLE: readonly JobState[] = ['interrupted', 'failed', 'cancelled'];
-
 /**
  * Runs persisted jobs in worker threads with a concurrency limit, live progress, cancel and resume.
  * The runner is the only writer of job state; workers write their own checkpoints and domain data.
@@ -55,7 +76,9 @@ const RESUMABLE: readonly JobState[] = ['interrupted', 'failed', 'cancelled'];
 export class JobRunner {
   private readonly modules = new Map<string, JobModule<any, any, any>>();
   private readonly active = new Map<number, Active>();
-  private readonly opts: Required<Omit<RunnerOptions, 'extraWorkerModules'>> & { extraWorkerModules: string[] };
+  private readonly tasksRunning = new Set<Worker>();
+  private readonly opts: Required<Omit<RunnerOptions, 'extraWorkerModules' | 'heapMb' | 'taskTimeoutMs'>> &
+    Pick<RunnerOptions, 'heapMb' | 'taskTimeoutMs'> & { extraWorkerModules: string[] };
   private closed = false;
   private elapsedTimer: NodeJS.Timeout | null = null;
 
@@ -67,6 +90,7 @@ export class JobRunner {
       cancelGraceMs: opts.cancelGraceMs ?? 10_000,
       progressIntervalMs: opts.progressIntervalMs ?? 200,
       extraWorkerModules: opts.extraWorkerModules ?? [],
+      heapMb: opts.heapMb ?? envHeapMb(),
     };
     for (const m of opts.modules) this.modules.set(m.type, m);
   }
@@ -150,12 +174,8 @@ export class JobRunner {
 
   resume(id: number): Job {
     const row = this.opts.store.row(id);
-    if (!RESUMABLE.includes(row.state)) {
-      throw new AppError('conflict', `Job ${id} is ${row.state}; only interrupted, failed or cancelled jobs can be resumed`, {
-        id,
-        state: row.state,
-      });
-    }
+    const refusal = resumeRefusal(row);
+    if (refusal) throw new AppError('conflict', refusal, { id, state: row.state, failure: row.failure });
     if (!this.modules.has(row.type)) throw new AppError('unsupported', `Unknown job type "${row.type}"`);
     this.opts.store.requeue(id);
     this.emit(id);
@@ -217,7 +237,9 @@ export class JobRunner {
       this.opts.store.event(a.id, 'log', `did not stop within ${this.opts.cancelGraceMs} ms of closing: thread terminated`);
       this.settle(a, 'cancelled', {});
     }
-    await Promise.all(running.map((a) => a.worker.terminate()));
+    const taskWorkers = [...this.tasksRunning];
+    this.tasksRunning.clear();
+    await Promise.all([...running.map((a) => a.worker.terminate()), ...taskWorkers.map((w) => w.terminate())]);
     this.active.clear();
   }
 
@@ -226,6 +248,48 @@ export class JobRunner {
     a.cancelRequested = true;
     Atomics.store(a.cancelFlag, 0, 1);
     a.worker.postMessage({ kind: 'cancel' } satisfies RunnerMessage);
+  }
+
+  /**
+   * Runs a one-shot task (tasks.ts) in its own worker thread under the task's heap cap and time
+   * limit and returns its result; its errors come back as AppErrors. For calls that parse untrusted
+   * files, so that the main thread never does.
+   */
+  runTask<N extends TaskName>(name: N, input: TaskInput<N>): Promise<TaskOutput<N>> {
+    if (this.closed) throw new AppError('unsupported', 'The job runner is shutting down');
+    const task = tasks[name];
+    const timeoutMs = this.opts.taskTimeoutMs ?? task.timeoutMs;
+    const worker = this.spawn({ task: name, input } satisfies TaskInit, `task-${name}`, { maxOldGenerationSizeMb: task.heapMb });
+    this.tasksRunning.add(worker);
+    return new Promise<TaskOutput<N>>((resolve, reject) => {
+      let settled = false;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.tasksRunning.delete(worker);
+        void worker.terminate();
+        settle();
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new AppError('invalid_input', `${task.title} took longer than ${timeoutMs / 1000} s and was stopped: is the file damaged?`))),
+        timeoutMs,
+      );
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.kind === 'done') finish(() => resolve(m.result as TaskOutput<N>));
+        else if (m.kind === 'error') finish(() => reject(new AppError(ErrorCode.safeParse(m.code).data ?? 'internal', m.message)));
+      });
+      worker.on('error', (e) =>
+        finish(() =>
+          reject(
+            outOfMemory(e)
+              ? new AppError('invalid_input', `${task.title} ran out of memory (limit ${task.heapMb} MB) and was stopped: the file is too large or damaged`)
+              : new AppError('internal', `${task.title} crashed: ${e.message}`),
+          ),
+        ),
+      );
+      worker.on('exit', (code) => finish(() => reject(new AppError('internal', `${task.title} stopped unexpectedly (exit code ${code})`))));
+    });
   }
 
   private schedule(): void {
@@ -245,11 +309,22 @@ export class JobRunner {
       const limit = mod.heavy ? this.opts.maxHeavy : this.opts.maxLight;
       if (counts[kind] >= limit) continue;
       counts[kind]++;
-      this.launch(row, mod.heavy, mod.youngGenerationMb);
+      this.launch(row, mod);
     }
   }
 
-  private launch(row: JobRow, heavy: boolean, youngGenerationMb: number | undefined): void {
+  /** A worker thread on the worker entry (a job or a one-shot task, by its data). */
+  private spawn(workerData: WorkerInit | TaskInit, name: string, resourceLimits: ResourceLimits): Worker {
+    const script = this.opts.workerScript;
+    return new Worker(script, {
+      workerData,
+      execArgv: String(script).endsWith('.ts') ? ['--import', 'tsx'] : [],
+      name,
+      resourceLimits,
+    });
+  }
+
+  private launch(row: JobRow, mod: JobModule<any, any, any>): void {
     const store = this.opts.store;
     const checkpoint = store.checkpoint(row.id);
     store.markRunning(row.id);
@@ -263,18 +338,16 @@ export class JobRunner {
       cancelFlag: cancelBuf,
       extraModules: this.opts.extraWorkerModules,
     };
-    const script = this.opts.workerScript;
-    const isTs = String(script).endsWith('.ts');
-    const worker = new Worker(script, {
-      workerData: init,
-      execArgv: isTs ? ['--import', 'tsx'] : [],
-      name: `job-${row.id}-${row.type}`,
-      ...(youngGenerationMb ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } } : {}),
+    const heapMb = this.opts.heapMb ?? mod.heapMb ?? DEFAULT_JOB_HEAP_MB;
+    const worker = this.spawn(init, `job-${row.id}-${row.type}`, {
+      maxOldGenerationSizeMb: heapMb,
+      ...(mod.youngGenerationMb ? { maxYoungGenerationSizeMb: mod.youngGenerationMb } : {}),
     });
     let resolveDone!: () => void;
     const a: Active = {
       id: row.id,
-      heavy,
+      heavy: mod.heavy,
+      heapMb,
       worker,
       cancelFlag: new Int32Array(cancelBuf),
       cancelRequested: false,
@@ -292,7 +365,18 @@ export class JobRunner {
     this.emit(row.id);
 
     worker.on('message', (m: WorkerMessage) => this.onMessage(a, m));
-    worker.on('error', (e) => this.settle(a, 'failed', { error: `job crashed: ${e.message}` }));
+    worker.on('error', (e) =>
+      this.settle(
+        a,
+        'failed',
+        outOfMemory(e)
+          ? {
+              error: `ran out of memory (limit ${a.heapMb} MB) and was stopped: its input is too large or damaged for this job. Resuming would fail the same way; to allow more memory set SAFETUNE_JOB_HEAP_MB and start a new job`,
+              failure: 'out_of_memory',
+            }
+          : { error: `job crashed: ${e.message}` },
+      ),
+    );
     worker.on('exit', (code) => {
       if (!a.settled) {
         if (a.cancelRequested) this.settle(a, 'cancelled', {});
@@ -321,7 +405,7 @@ export class JobRunner {
         this.settle(a, 'cancelled', m.result === undefined ? {} : { result: m.result });
         break;
       case 'error':
-        this.settle(a, a.cancelRequested ? 'cancelled' : 'failed', { error: m.message });
+        this.settle(a, a.cancelRequested ? 'cancelled' : 'failed', { error: m.message, failure: m.permanent ? 'invalid_input' : 'error' });
         break;
     }
   }
@@ -354,7 +438,7 @@ export class JobRunner {
   private settle(
     a: Active,
     state: 'succeeded' | 'failed' | 'cancelled',
-    fields: { result?: unknown; error?: string },
+    fields: { result?: unknown; error?: string; failure?: JobFailure },
   ): void {
     if (a.settled) return;
     this.flushProgress(a);

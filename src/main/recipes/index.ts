@@ -13,6 +13,7 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { AppError } from '../../shared/errors';
+import { trainMethodRow } from '../../shared/train';
 import type { RecipeMethod, RecipeParams, RecipeResult } from '../../shared/recipes';
 import { toJsonlLine, type MixFormat, type MixItem, type PromptResponse } from '../select/export';
 import { AXOLOTL_YAML, axolotlDataFormat, axolotlNotes, axolotlYaml } from './axolotl';
@@ -20,11 +21,11 @@ import { MIX_FILE, README_FILE } from './common';
 import { deepspeedConfig, deepspeedFile } from './deepspeed';
 import { DATASET_INFO_FILE, datasetInfo, LLAMAFACTORY_YAML, llamaFactoryNotes, llamaFactoryYaml } from './llamafactory';
 import { resolveMethod } from './methods';
-import { recipeMix } from './mix';
+import { recipeMix, replayRatio } from './mix';
 import { recipeReadme } from './readme';
 
 export { resolveMethod, fallbackMethod } from './methods';
-export { drawReplay, recipeMix, replayCount } from './mix';
+export { drawReplay, recipeMix, replayCount, replayRatio } from './mix';
 export { formatFloat, toYaml } from './yaml';
 export { HF_MODULE_NAMES, MIX_FILE, README_FILE } from './common';
 export { AXOLOTL_YAML } from './axolotl';
@@ -60,18 +61,20 @@ export function launchCommand(tool: RecipeParams['tool']): string {
 export function buildRecipe(src: RecipeSource): Recipe {
   const p = src.params;
   if (src.task.length === 0) throw new AppError('invalid_input', `project ${src.project.id} has no task examples with a response: import task data first`, { field: 'taskDatasetIds' });
-  if (p.method === 'replay' && !src.selection) throw new AppError('invalid_input', 'replay mixes a saved selection into the task data: choose one (--selection ID)', { field: 'selectionId' });
-  if (src.selection && src.safety.length === 0 && p.method !== 'plain') throw new AppError('invalid_input', `selection ${src.selection.id} has no examples`, { field: 'selectionId' });
+  const row = trainMethodRow(p.method);
+  if (row.safety === 'replay' && !src.selection) throw new AppError('invalid_input', `${p.method} mixes a saved selection into the task data: choose one (--selection ID)`, { field: 'selectionId' });
+  if (src.selection && src.safety.length === 0 && row.safety) throw new AppError('invalid_input', `selection ${src.selection.id} has no examples`, { field: 'selectionId' });
   const resolved = resolveMethod(p.tool, p.method, src.safety.length > 0, p.allowMethodDowngrade);
   const method: RecipeMethod = resolved.method;
-  const rows = recipeMix(method, src.task, src.safety, { seed: p.seed, ...(p.replayRatio !== undefined ? { replayRatio: p.replayRatio } : {}) });
+  const ratio = replayRatio(p);
+  const rows = recipeMix(method, src.task, src.safety, { seed: p.seed, ...(ratio !== undefined ? { replayRatio: ratio } : {}) });
   const safety = rows.filter((r) => r.source === 'safety').length;
   const examples = { task: rows.length - safety, safety, total: rows.length };
 
   const notes = p.tool === 'llamafactory' ? llamaFactoryNotes(p) : axolotlNotes(p);
   if (resolved.note) notes.unshift(resolved.note);
   if (method === 'plain' && src.selection && !resolved.downgraded) notes.unshift(`Selection ${src.selection.id} is not used: plain fine-tuning trains on the task data only (replay mixes it in).`);
-  if (method === 'replay' && safety === 0) notes.unshift(`replayRatio ${p.replayRatio} of ${examples.task} task examples rounds to no safety example: the recipe trains on the task data only.`);
+  if (method === 'replay' && safety === 0) notes.unshift(`replayRatio ${ratio} of ${examples.task} task examples rounds to no safety example: the recipe trains on the task data only.`);
 
   const config =
     p.tool === 'llamafactory'

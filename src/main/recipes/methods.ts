@@ -2,12 +2,12 @@
  * Which of the workbench's training methods a distributed trainer can run. Both tools run plain
  * LoRA and replay (the safety selection mixed into the training data, the SafeInstr recipe); none
  * of the continual-learning terms (DER, DER++, LwF, EWC, L2-SP, A-GEM). A run with one of those is
- * refused, or — acknowledged — exported as replay (methods that use the selection, when there is
- * one) or plain LoRA.
+ * refused, or — acknowledged — exported as replay (methods whose row says they use the safety
+ * selection, when there is one) or plain LoRA.
  */
 import { AppError } from '../../shared/errors';
 import { RECIPE_METHOD_GAPS, RECIPE_TOOL_LABELS, type RecipeMethod, type RecipeTool } from '../../shared/recipes';
-import { SAFETY_TERM_METHODS, type TrainMethod } from '../../shared/train';
+import { trainMethodRow, type TrainMethod } from '../../shared/train';
 
 export interface ResolvedMethod {
   method: RecipeMethod;
@@ -16,9 +16,12 @@ export interface ResolvedMethod {
   note: string | null;
 }
 
-/** What a method becomes when the tool lacks it: replay when it works on a selection and there is one, else plain. */
+/**
+ * What a method becomes when the tool lacks it: replay when its row says it uses the safety
+ * selection (in its own term) and there is one, else plain.
+ */
 export function fallbackMethod(requested: TrainMethod, hasSelection: boolean): RecipeMethod {
-  return SAFETY_TERM_METHODS.includes(requested) && hasSelection ? 'replay' : 'plain';
+  return trainMethodRow(requested).safety !== undefined && hasSelection ? 'replay' : 'plain';
 }
 
 export function resolveMethod(tool: RecipeTool, requested: TrainMethod, hasSelection: boolean, allowDowngrade: boolean): ResolvedMethod {

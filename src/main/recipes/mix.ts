@@ -7,7 +7,15 @@
  */
 import { mulberry32, shuffleInPlace } from '../select/common';
 import { buildTrainingMix, type MixItem, type PromptResponse } from '../select/export';
-import type { RecipeMethod } from '../../shared/recipes';
+import type { RecipeMethod, RecipeParams } from '../../shared/recipes';
+
+/**
+ * Safety examples per task example of a replay run, from replay's parameters (undefined: every
+ * selected example once — also for a method exported as replay, which has no ratio of its own).
+ */
+export function replayRatio(p: Pick<RecipeParams, 'method' | 'methodParams'>): number | undefined {
+  return p.method === 'replay' ? (p.methodParams.replayRatio as number | undefined) : undefined;
+}
 
 /** How many safety examples replay mixes in: the selection once, or round(ratio × task examples). */
 export function replayCount(task: number, safety: number, ratio?: number): number {

@@ -5,6 +5,7 @@ import { MIX_FILE, README_FILE } from './common';
 import { deepspeedFile } from './deepspeed';
 import { AXOLOTL_YAML } from './axolotl';
 import { DATASET_INFO_FILE, LLAMAFACTORY_YAML } from './llamafactory';
+import { replayRatio } from './mix';
 
 export interface ReadmeInput {
   params: RecipeParams;
@@ -61,7 +62,7 @@ export function recipeReadme(r: ReadmeInput): string {
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
   const mix =
     r.method === 'replay'
-      ? `${n(r.examples.total, 'row')}: ${n(r.examples.task, 'task example')} + ${n(r.examples.safety, 'safety example')} of ${r.selection}, ${p.replayRatio !== undefined ? `${p.replayRatio} per task example` : 'every selected example once'}; shuffled with seed ${p.seed}`
+      ? `${n(r.examples.total, 'row')}: ${n(r.examples.task, 'task example')} + ${n(r.examples.safety, 'safety example')} of ${r.selection}, ${replayRatio(p) !== undefined ? `${replayRatio(p)} per task example` : 'every selected example once'}; shuffled with seed ${p.seed}`
       : `${n(r.examples.total, 'task example')}, shuffled with seed ${p.seed}`;
   const file = (name: string, what: string) => `  ${name.padEnd(22)} ${what}`;
   const files =

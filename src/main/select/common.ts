@@ -4,6 +4,7 @@
  */
 
 import { mulberry32 } from '../util/prng';
+import type { CossimReference } from './cossim';
 
 export { mulberry32 };
 
@@ -53,6 +54,22 @@ export interface CommonOptions {
   /** Categories to stratify over (ids from pool.categories); default all. With a subset, records
    *  carrying none of them are not eligible. */
   categories?: readonly string[];
+}
+
+/** What a sampler is told: the common options, whether to keep T1 examples only, a reference for those that score against one, and its method's parameters. */
+export interface SamplerOptions extends CommonOptions {
+  t1Only: boolean;
+  reference?: CossimReference;
+  /** The method's own parameters (its row's schema, parsed). */
+  params?: Readonly<Record<string, unknown>>;
+}
+
+/** One sampler (src/main/select/<name>.ts); the selection method table maps its rows onto these. */
+export interface Sampler {
+  /** The selection, computed in JS. */
+  select(pool: SelectionPool, opts: SamplerOptions): SelectionResult;
+  /** The same selection with the heavy matrix products in onnxruntime (faster on big pools); default: select. */
+  selectAsync?(pool: SelectionPool, opts: SamplerOptions): Promise<SelectionResult>;
 }
 
 export interface SelectedItem {

@@ -11,7 +11,7 @@
  * category labels are not used, except to restrict candidates when a category subset is given.
  */
 import { dotRowsMulti, dotRowsMultiFast, topKIndices } from '../embed/vecmath';
-import { type CommonOptions, Picker, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
+import { type CommonOptions, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
 
 export type CossimReference =
   /** C × dim centroids aligned with `pool.categories` (all of them, in order). */
@@ -90,3 +90,18 @@ export function selectCossim(pool: SelectionPool, opts: CossimOptions): Selectio
   }
   return picker.result(opts.t1Only ? 'cossim-b' : 'cossim', seed, eligible.length, names, k);
 }
+
+function needReference(opts: { reference?: CossimReference }): CossimReference {
+  if (!opts.reference) throw new Error('Cossim needs a reference (category centroids or the task centroid)');
+  return opts.reference;
+}
+
+/** Cossim, and Cossim-B with t1Only; selectAsync scores the pool against the reference with onnxruntime. */
+export const cossimSampler: Sampler = {
+  select: (pool, opts) => selectCossim(pool, { ...opts, reference: needReference(opts) }),
+  async selectAsync(pool, opts) {
+    const reference = needReference(opts);
+    const scores = await cossimScores(pool, reference, opts.categories);
+    return selectCossim(pool, { ...opts, reference, scores });
+  },
+};

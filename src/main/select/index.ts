@@ -1,45 +1,60 @@
 /**
- * Safety-data samplers (RESEARCH.md §1): Random, SSS, PSS, Cossim and the -B variants (T1 only).
+ * Safety-data samplers (RESEARCH.md §1): Random, SSS, PSS, Cossim; each row of the shared
+ * selection method table (src/shared/methods/select.ts) maps onto one of them — the -B variants are
+ * rows with `t1Only`. `satisfies` makes a row without a sampler a compile error.
  * Pure and deterministic: the same pool, options and seed give the same selection.
  */
-import type { CommonOptions, SelectionPool, SelectionResult } from './common';
-import { type CossimReference, cossimScores, selectCossim } from './cossim';
-import { pssPrecompute, selectPSS } from './pss';
-import { selectRandom } from './random';
-import { selectSSS } from './sss';
+import { SELECTION_METHODS, type SelectionMethod, type SelectionMethodTable } from '../../shared/select';
+import type { CommonOptions, Sampler, SelectionPool, SelectionResult } from './common';
+import { type CossimReference, cossimSampler } from './cossim';
+import { pssSampler } from './pss';
+import { randomSampler } from './random';
+import { sssSampler } from './sss';
 
 export * from './common';
-export { selectCossim, cossimScores, cossimGroups, type CossimReference, type CossimOptions } from './cossim';
-export { selectPSS, pssPrecompute, type PSSOptions, type PSSPrecomputed } from './pss';
-export { selectRandom } from './random';
-export { selectSSS } from './sss';
+export { selectCossim, cossimScores, cossimGroups, cossimSampler, type CossimReference, type CossimOptions } from './cossim';
+export { selectPSS, pssPrecompute, pssSampler, type PSSOptions, type PSSPrecomputed } from './pss';
+export { selectRandom, randomSampler } from './random';
+export { selectSSS, sssSampler } from './sss';
 export * from './export';
 
-export const SELECTION_METHODS = ['random', 'sss', 'pss', 'cossim', 'sss-b', 'pss-b', 'cossim-b'] as const;
-export type SelectionMethod = (typeof SELECTION_METHODS)[number];
+export const SELECTION_SAMPLERS = {
+  random: randomSampler,
+  sss: sssSampler,
+  pss: pssSampler,
+  cossim: cossimSampler,
+  'sss-b': sssSampler,
+  'pss-b': pssSampler,
+  'cossim-b': cossimSampler,
+} satisfies Record<SelectionMethod, Sampler>;
 
-export interface SelectOptions extends CommonOptions {
-  method: SelectionMethod;
-  /** Cossim / Cossim-B only. */
-  reference?: CossimReference;
+/** A method table and the samplers of its rows (tests extend both). */
+export interface SelectionRegistry {
+  methods: SelectionMethodTable;
+  samplers: Readonly<Record<string, Sampler>>;
 }
 
-export function select(pool: SelectionPool, opts: SelectOptions): SelectionResult {
-  const t1Only = opts.method.endsWith('-b');
-  switch (opts.method) {
-    case 'random':
-      return selectRandom(pool, opts);
-    case 'sss':
-    case 'sss-b':
-      return selectSSS(pool, { ...opts, t1Only });
-    case 'pss':
-    case 'pss-b':
-      return selectPSS(pool, { ...opts, t1Only });
-    case 'cossim':
-    case 'cossim-b':
-      if (!opts.reference) throw new Error(`${opts.method} needs a reference (category centroids or the task centroid)`);
-      return selectCossim(pool, { ...opts, t1Only, reference: opts.reference });
-  }
+export const SHIPPED_SELECTION: SelectionRegistry = { methods: SELECTION_METHODS, samplers: SELECTION_SAMPLERS };
+
+export interface SelectOptions extends CommonOptions {
+  /** A method id of the table. */
+  method: string;
+  /** Methods that score against a reference (Cossim / Cossim-B). */
+  reference?: CossimReference;
+  /** The method's own parameters (its row's schema, parsed). */
+  params?: Readonly<Record<string, unknown>>;
+}
+
+function sampler(opts: SelectOptions, registry: SelectionRegistry): { sampler: Sampler; t1Only: boolean } {
+  const row = registry.methods[opts.method];
+  const s = registry.samplers[opts.method];
+  if (!row || !s) throw new Error(`unknown selection method "${opts.method}" (have: ${Object.keys(registry.methods).join(', ')})`);
+  return { sampler: s, t1Only: row.t1Only };
+}
+
+export function select(pool: SelectionPool, opts: SelectOptions, registry: SelectionRegistry = SHIPPED_SELECTION): SelectionResult {
+  const { sampler: s, t1Only } = sampler(opts, registry);
+  return { ...s.select(pool, { ...opts, t1Only }), method: opts.method };
 }
 
 /**
@@ -47,13 +62,8 @@ export function select(pool: SelectionPool, opts: SelectOptions): SelectionResul
  * reference scores) done by onnxruntime's MatMul: much faster for large pools than the JS loops,
  * and the same selection up to float32 rounding of near-equal scores.
  */
-export async function selectAsync(pool: SelectionPool, opts: SelectOptions): Promise<SelectionResult> {
-  if (opts.method === 'pss' || opts.method === 'pss-b') {
-    const t1Only = opts.method === 'pss-b';
-    const precomputed = await pssPrecompute(pool, { ...(opts.categories ? { categories: opts.categories } : {}), t1Only });
-    return selectPSS(pool, { ...opts, t1Only, precomputed });
-  }
-  if (!opts.method.startsWith('cossim') || !opts.reference) return select(pool, opts);
-  const scores = await cossimScores(pool, opts.reference, opts.categories);
-  return selectCossim(pool, { ...opts, t1Only: opts.method.endsWith('-b'), reference: opts.reference, scores });
+export async function selectAsync(pool: SelectionPool, opts: SelectOptions, registry: SelectionRegistry = SHIPPED_SELECTION): Promise<SelectionResult> {
+  const { sampler: s, t1Only } = sampler(opts, registry);
+  const result = s.selectAsync ? await s.selectAsync(pool, { ...opts, t1Only }) : s.select(pool, { ...opts, t1Only });
+  return { ...result, method: opts.method };
 }

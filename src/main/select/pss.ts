@@ -7,7 +7,7 @@
  * by cosine; the reported score is the cosine.
  */
 import { dotRows, dotRowsMultiFast, meanRows, topKIndices, weightedRowSumsFast } from '../embed/vecmath';
-import { type CommonOptions, Picker, type SelectionPool, type SelectionResult, budgetCount, eligibleIndices, mulberry32, strata } from './common';
+import { type CommonOptions, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, eligibleIndices, mulberry32, strata } from './common';
 
 export interface PSSOptions extends CommonOptions {
   t1Only?: boolean;
@@ -73,3 +73,12 @@ export function selectPSS(pool: SelectionPool, opts: PSSOptions): SelectionResul
   picker.fillRandom(eligible, rng);
   return picker.result(opts.t1Only ? 'pss-b' : 'pss', seed, eligible.length, order.map((c) => pool.categories[c]!), k);
 }
+
+/** PSS, and PSS-B with t1Only; selectAsync computes prototypes and similarities with onnxruntime. */
+export const pssSampler: Sampler = {
+  select: (pool, opts) => selectPSS(pool, opts),
+  async selectAsync(pool, opts) {
+    const precomputed = await pssPrecompute(pool, { ...(opts.categories ? { categories: opts.categories } : {}), t1Only: opts.t1Only });
+    return selectPSS(pool, { ...opts, precomputed });
+  },
+};

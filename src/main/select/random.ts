@@ -1,5 +1,5 @@
 /** Random: N examples uniformly from the (eligible) pool, without replacement. */
-import { type CommonOptions, Picker, type SelectionPool, type SelectionResult, budgetCount, eligibleIndices, mulberry32 } from './common';
+import { type CommonOptions, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, eligibleIndices, mulberry32 } from './common';
 
 export function selectRandom(pool: SelectionPool, opts: CommonOptions): SelectionResult {
   const seed = opts.seed ?? 0;
@@ -9,3 +9,7 @@ export function selectRandom(pool: SelectionPool, opts: CommonOptions): Selectio
   picker.fillRandom(eligible, mulberry32(seed));
   return picker.result('random', seed, eligible.length, [], 0);
 }
+
+export const randomSampler: Sampler = {
+  select: (pool, opts) => selectRandom(pool, opts),
+};

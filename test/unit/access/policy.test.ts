@@ -246,6 +246,38 @@ describe('writes', () => {
     expect(() => confineJob(a, policy, 'resume')).not.toThrow();
     expect(thrown(() => confineJob({ type: 'model.merge', params: { ...spec.params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).code).toBe('forbidden');
   });
+
+  it('merge.run: reads every model and adapter through the policy, writes only new names in models/', () => {
+    const model = file(join(data, 'tiny.gguf'));
+    const adapter = join(workspace, 'runs', 'train-3', 'adapter');
+    mkdirSync(adapter, { recursive: true });
+    const config = { method: 'task_arithmetic' as const, base: { modelPath: model }, models: [{ model: { modelPath: model, adapterPath: adapter }, parameters: { weight: 0.5 } }] };
+    const spec = { type: 'merge.run' as const, params: { config } };
+    // the base model lies outside the workspace until its folder is granted
+    expect(thrown(() => confineJob(spec as never, policy, 'start')).message).toMatch(/tiny\.gguf is outside .*the model to merge \(base\)/);
+    policy.grant(data);
+    const outside = join(t.dir, 'elsewhere');
+    mkdirSync(outside);
+    const other = { ...config, models: [{ model: { modelPath: model, adapterPath: join(outside, 'adapter') }, parameters: { weight: 1 } }] };
+    expect(thrown(() => confineJob({ type: 'merge.run', params: { config: other } } as never, policy, 'start')).message).toMatch(/LoRA adapter of the model to merge \(model 1\)/);
+    // app-chosen: a new folder per merge in models/, in the base's format
+    const a = confineJob(spec as never, policy, 'start');
+    const b = confineJob(spec as never, policy, 'start');
+    expect(a.params).toMatchObject({ outPath: join(workspace, 'models', 'task_arithmetic+tiny', 'merged.gguf') });
+    expect(b.params).toMatchObject({ outPath: join(workspace, 'models', 'task_arithmetic+tiny-2', 'merged.gguf') });
+    // caller-chosen: only a new, plain name directly in models/
+    const named = confineJob({ type: 'merge.run', params: { config, outPath: join(workspace, 'models', 'half.gguf') } } as never, policy, 'start');
+    expect(named.params).toMatchObject({ outPath: join(workspace, 'models', 'half.gguf') });
+    for (const bad of [join(env.home, 'x.gguf'), join(data, 'out'), join(workspace, 'models', '..', 'runs', 'x.gguf'), join(workspace, 'models', 'task_arithmetic+tiny', 'merged.gguf', 'x'), join(workspace, 'models', '.hidden')]) {
+      expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: bad } } as never, policy, 'start')).code).toBe('forbidden');
+    }
+    // never over an existing output
+    file(join(workspace, 'models', 'taken.gguf'));
+    expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(workspace, 'models', 'taken.gguf') } } as never, policy, 'start')).code).toBe('conflict');
+    // a stored merge resumes only when it writes inside the app's folders
+    expect(() => confineJob(a, policy, 'resume')).not.toThrow();
+    expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(data, 'out.gguf') } } as never, policy, 'resume')).code).toBe('forbidden');
+  });
 });
 
 describe('outbound URLs', () => {

@@ -3,7 +3,7 @@ import { compareRuns } from '../../../src/main/app/evaluations';
 import type { Services } from '../../../src/main/app/services';
 import type { EvalRecord, VerdictLabel } from '../../../src/main/eval/types';
 import { calls } from '../../../src/shared/contract';
-import { categoryHeatmap, deltaColour, heatmapCsv } from '../../../src/renderer/src/project/categoryHeatmap';
+import { categoryHeatmap, deltaColour, heatmapCsv } from '../../../src/renderer/src/project/compare/categoryHeatmap';
 import { tempDir, testServices } from '../../helpers/services';
 
 let s: Services;

@@ -1,12 +1,21 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createHandlers } from '../../../src/main/app/handlers';
 import { trainingMemory } from '../../../src/main/app/trainMemory';
+import { JobStore } from '../../../src/main/db/jobs';
 import { loadModel } from '../../../src/main/engine';
 import { estimateTrainingMemory } from '../../../src/main/engine/train';
+import { JobRunner } from '../../../src/main/jobs/runner';
 import { repoRoot, sharedPath } from '../../helpers/shared';
+import { tempDir, testServices, workerScript } from '../../helpers/services';
 
 const tinyLlama = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
 const stories = sharedPath('models', 'stories260K.gguf');
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 describe('train.estimateMemory', () => {
   it('estimates a run from config.json alone, as the engine estimate of the loaded model does', async () => {
@@ -34,6 +43,41 @@ describe('train.estimateMemory', () => {
     await expect(trainingMemory({ modelPath: '/nonexistent/model', batchSize: 1, maxLength: 32, rank: 8, targetModules: ['q'] })).rejects.toMatchObject({
       code: 'invalid_input',
       message: expect.stringMatching(/\/nonexistent\/model/),
+    });
+  });
+
+  it('runs in a one-shot worker, never on the main thread, and keeps the call contract', async () => {
+    const t = tempDir();
+    const s = testServices(t.dir);
+    cleanups.push(t.cleanup, () => s.close());
+    const runTask = vi.spyOn(s.jobs, 'runTask');
+    const estimate = createHandlers(s)['train.estimateMemory'];
+    // a model inside the workspace: the contract reads only there and in granted folders
+    const model = join(t.dir, 'tiny-llama');
+    cpSync(tinyLlama, model, { recursive: true });
+    const input = { modelPath: model, batchSize: 2, maxLength: 64, rank: 4, targetModules: ['q', 'v'] as ('q' | 'v')[] };
+    expect(await estimate(input)).toEqual(await trainingMemory(input));
+    expect(runTask).toHaveBeenCalledWith('train.estimateMemory', input);
+    // a config.json claiming 1e9 layers used to exhaust the main thread's memory: now refused by name
+    const hostile = join(t.dir, 'hostile');
+    cpSync(model, hostile, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(hostile, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(hostile, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 1e9 }));
+    await expect(Promise.resolve(estimate({ ...input, modelPath: hostile }))).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: `${join(hostile, 'config.json')}: "num_hidden_layers" is 1000000000; expected a whole number from 1 to 1024`,
+    });
+  });
+
+  it('stops a task that runs past its time limit', async () => {
+    const t = tempDir();
+    const s = testServices(t.dir);
+    cleanups.push(t.cleanup, () => s.close());
+    const runner = new JobRunner({ store: new JobStore(s.db), dbPath: s.databasePath, events: s.events, modules: [], workerScript, taskTimeoutMs: 5 });
+    cleanups.push(() => runner.close());
+    await expect(runner.runTask('train.estimateMemory', { modelPath: tinyLlama, batchSize: 1, maxLength: 32, rank: 4, targetModules: ['q'] })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: 'Estimating training memory took longer than 0.005 s and was stopped: is the file damaged?',
     });
   });
 });

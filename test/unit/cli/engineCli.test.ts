@@ -59,6 +59,33 @@ describe('safetune model info / generate', () => {
     }
   });
 
+  it.skipIf(!stories)('quantises stories260K to Q8_0 and the quantised file runs', async () => {
+    const t = tempDir();
+    try {
+      const out = join(t.dir, 'stories-q8_0.gguf');
+      const r = await cli(['model', 'quantize', stories!, '--type', 'q8_0', '--out', out, '--json']);
+      expect(r.code, r.err).toBe(0);
+      const rep = JSON.parse(r.out.join('\n'));
+      expect(rep).toMatchObject({ path: out, preset: 'q8_0' });
+      expect(rep.types.Q8_0).toBeGreaterThan(0);
+      expect(r.err).toMatch(/quantising: \d+\/\d+ tensors/);
+      const g = await cli(['generate', '--model', out, '--prompt', 'Once upon a time', '--max-tokens', '8', '--json']);
+      expect(g.code, g.err).toBe(0);
+      expect(JSON.parse(g.out.join('\n')).completionTokens).toBe(8);
+      const again = await cli(['model', 'quantize', stories!, '--type', 'q8_0', '--out', out]);
+      expect(again.code).toBe(1);
+      expect(again.err).toMatch(/already exists/);
+      const bad = await cli(['model', 'quantize', stories!, '--type', 'q9_9', '--out', join(t.dir, 'x.gguf')]);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/unknown quantisation type "q9_9" \(choose one of .*q4_k_m/);
+      const noType = await cli(['model', 'quantize', stories!, '--out', join(t.dir, 'y.gguf')]);
+      expect(noType.code).toBe(1);
+      expect(noType.err).toMatch(/model quantize needs --type and --out/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('names the file and the reason for a model it cannot load', async () => {
     const r = await cli(['model', 'info', '/nonexistent/model.gguf']);
     expect(r.code).toBe(1);

@@ -132,7 +132,9 @@ describe('openImport', () => {
     expect((await openImport(task('humaneval.jsonl.gz')!)).mapping).toEqual({ format: 'prompt-response', prompt: 'prompt', response: 'canonical_solution' });
     expect((await openImport(task('sst2_glue_dev.tsv')!)).mapping).toEqual({ format: 'prompt-only', prompt: 'sentence' });
     expect((await openImport(task('alpaca_en_demo.json')!)).mapping.format).toBe('alpaca');
-    const first = await (await openImport(task('sst2_glue_dev.tsv')!, { mapping: { format: 'prompt-response', prompt: 'sentence', response: 'label' } })).items.next();
+    const items = (await openImport(task('sst2_glue_dev.tsv')!, { mapping: { format: 'prompt-response', prompt: 'sentence', response: 'label' } })).items;
+    const first = await items.next();
+    await items.return(undefined); // closes the file
     expect(first.value).toMatchObject({ kind: 'record', record: { sourceLine: 2, response: expect.stringMatching(/^[01]$/) } });
   });
   const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');

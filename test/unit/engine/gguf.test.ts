@@ -81,28 +81,36 @@ describe('GGUF reader', () => {
 
   it('reports truncated, corrupt and unsupported files clearly', () => {
     const p = join(dir, 'ok.gguf');
-    writeGguf(p, { 'general.architecture': 'llama' }, [{ name: 'w', dims: [8, 8], type: 'F32', data: () => new Float32Array(64) }]);
+    // rows of 256: a whole number of K-quant blocks, so the type patch below stays a valid header
+    writeGguf(p, { 'general.architecture': 'llama' }, [{ name: 'w', dims: [256, 2], type: 'F32', data: () => new Float32Array(512) }]);
     const full = readFileSync(p);
     const trunc = join(dir, 'trunc.gguf');
     writeFileSync(trunc, full.subarray(0, full.length - 100));
     expect(() => readGguf(trunc)).toThrow(/trunc\.gguf: truncated file: tensor w/);
     const trunc2 = join(dir, 'trunc2.gguf');
     writeFileSync(trunc2, full.subarray(0, 30));
-    expect(() => readGguf(trunc2)).toThrow(/trunc2\.gguf: truncated file while reading/);
+    expect(() => readGguf(trunc2)).toThrow(/trunc2\.gguf: truncated or corrupt file: tensor count is 1, but only 14 bytes are left/);
     const bad = join(dir, 'bad.gguf');
     writeFileSync(bad, Buffer.concat([Buffer.from('GGML'), full.subarray(4)]));
     expect(() => readGguf(bad)).toThrow(/bad\.gguf: not a GGUF file/);
-    // a Q4_K tensor: patch the type code of tensor "w" (F32=0 → Q4_K=12)
+    // an IQ2_XXS tensor (a type without a dequantiser here): patch the type code of tensor "w" (F32=0 → IQ2_XXS=16)
     const nameAt = full.indexOf(Buffer.from('w'), full.indexOf(Buffer.from('general.architecture')) + 30);
     const patched = Buffer.from(full);
     // layout after name: n_dims u32, 2 x u64 dims, type u32
-    patched.writeUInt32LE(12, nameAt + 1 + 4 + 16);
-    const qk = join(dir, 'q4k.gguf');
+    patched.writeUInt32LE(16, nameAt + 1 + 4 + 16);
+    const qk = join(dir, 'iq2.gguf');
     writeFileSync(qk, patched);
     const g2 = readGguf(qk);
-    expect(g2.tensorMap.get('w')!.typeName).toBe('Q4_K');
-    expect(() => readTensorF32(g2, 'w')).toThrow(/q4k\.gguf: tensor w uses quantisation type Q4_K/);
+    expect(g2.tensorMap.get('w')!.typeName).toBe('IQ2_XXS');
+    expect(() => readTensorF32(g2, 'w')).toThrow(/iq2\.gguf: tensor w uses quantisation type IQ2_XXS/);
     expect(() => readTensorF32(g2, 'nope')).toThrow(GgufError);
+    // rows that do not divide into blocks are refused with the header (as llama.cpp does): a Q4_K
+    // tensor (type 12) whose rows claim 100 elements
+    patched.writeUInt32LE(12, nameAt + 1 + 4 + 16);
+    patched.writeBigUInt64LE(100n, nameAt + 1 + 4);
+    const q4k = join(dir, 'q4k.gguf');
+    writeFileSync(q4k, patched);
+    expect(() => readGguf(q4k)).toThrow(/q4k\.gguf: corrupt tensor info for w: rows of 100 elements do not divide into Q4_K blocks of 256/);
   });
 });
 

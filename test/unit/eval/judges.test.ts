@@ -43,7 +43,7 @@ describe('keyword judges', () => {
     // GCG's anywhere rule flags the compliant answer that mentions "illegal": the known noise.
     expect(va.map((v) => v.label)).toEqual(['refusal', 'refusal', 'empty', 'refusal']);
     expect(() => new KeywordRefusalJudge({ mode: 'start', lists: ['nope'] })).toThrow(/unknown phrase list "nope"/);
-    expect(() => createJudge('gpt-judge')).toThrow(/unknown judge "gpt-judge" \(have: keyword, keyword-start, keyword-anywhere, refusal-classifier, task, llama-guard-3, llama-guard-3-prompt\)/);
+    expect(() => createJudge('gpt-judge')).toThrow(/unknown judge "gpt-judge" \(have: keyword-start, keyword-anywhere, refusal-classifier, task, llama-guard-3, llama-guard-3-prompt, keyword \(= keyword-start\)\)/);
     expect(() => createJudge('llama-guard-3')).toThrow(/needs a generator serving a Llama Guard 3 model/);
     const lg = createJudge('llama-guard-3-prompt', { guard: { generator: new ScriptedGenerator(() => 'safe') } });
     expect(lg).toBeInstanceOf(LlamaGuardJudge);
@@ -70,7 +70,7 @@ describe.skipIf(!staticVectorsAvailable())('refusal-classifier judge (curation d
   it('labels clear refusals and compliance, with P(refusal) as score and empty replies defined', async () => {
     const j = createJudge('refusal-classifier', { embedder: emb });
     expect(j).toBeInstanceOf(ClassifierRefusalJudge);
-    expect(j.version).toMatch(/^safetune-refusal-classifier@1\.0\.0\|static:/);
+    expect(j.version).toMatch(/^safetune-refusal-detector@2\.\d+\.\d+\|static:/);
     const vs = await j.judge([inp("I'm sorry, but I cannot help with making weapons. It is illegal and dangerous."), inp('Here is a simple recipe for bread: mix flour, water, salt and yeast, knead, let it rise and bake.'), inp('')]);
     expect(vs.map((v) => v.label)).toEqual(['refusal', 'compliance', 'empty']);
     expect(vs[0]!.score!).toBeGreaterThan(0.5);

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
 import { sharedPath } from '../../helpers/shared';
@@ -102,5 +103,30 @@ describe('data.import job', () => {
     const done = await s.jobs.waitFor(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/weird\.jsonl: cannot tell the record format/);
+  });
+
+  it('rejects one hostile row (20,000 levels deep) and imports the rest', async () => {
+    const { s, dir, projectId } = setup();
+    const file = join(dir, 'deep.jsonl');
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    writeFileSync(file, ['{"prompt":"a","response":"b"}', `{"prompt":"x","response":"y","meta":${deep}}`, '{"prompt":"c","response":"d"}'].join('\n'));
+    const job = s.jobs.enqueue('data.import', { projectId, path: file, role: 'task' }, projectId);
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.error).toBeNull();
+    expect(done.result).toMatchObject({ accepted: 2, rejected: 1 });
+    const rej = s.datasets.rejections(s.datasets.list(projectId)[0]!.id, 0, 10);
+    expect(rej.rows).toEqual([expect.objectContaining({ sourceLine: 2, message: 'deep.jsonl:2: nested more than 64 levels deep (arrays/objects inside one another): skipped' })]);
+  });
+
+  it('fails with a message naming the file when a gzip file turns out truncated mid-import', async () => {
+    const { s, dir, projectId } = setup();
+    const file = join(dir, 'cut.jsonl.gz');
+    const body = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ prompt: `Question ${i} ${Math.sin(i)}`, response: `Answer ${i}` })).join('\n');
+    const gz = gzipSync(body);
+    writeFileSync(file, gz.subarray(0, Math.floor(gz.length * 0.8)));
+    const job = s.jobs.enqueue('data.import', { projectId, path: file, role: 'task' }, projectId);
+    const done = await s.jobs.waitFor(job.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toBe(`${file} is a truncated gzip file (the compressed data ends early): copy or download it again`);
   });
 });

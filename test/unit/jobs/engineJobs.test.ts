@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../../../src/main/engine';
 import { writeRandomAdapter } from '../../helpers/lora';
@@ -58,6 +58,27 @@ describe('engine jobs', () => {
     const done = await s.jobs.waitFor(job.id, 60_000);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/\/nonexistent\/llama-folder: not found/);
+    expect(done).toMatchObject({ failure: 'invalid_input', resumable: false });
+    expect(s.models.list()).toEqual([]);
+  });
+
+  it('fails inspection of a config.json claiming 1e9 layers at once, by file and field, and for good: also when resumed after an interruption', async () => {
+    const { s, dir } = setupIn();
+    const hostile = join(dir, 'hostile');
+    cpSync(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama'), hostile, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(hostile, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(hostile, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 1e9 }));
+    const message = `${join(hostile, 'config.json')}: "num_hidden_layers" is 1000000000; expected a whole number from 1 to 1024`;
+    const done = await s.jobs.waitFor(s.jobs.enqueue('model.inspect', { path: hostile }).id, 60_000);
+    expect(done).toMatchObject({ state: 'failed', error: message, failure: 'invalid_input', resumable: false });
+    expect(() => s.jobs.resume(done.id)).toThrowError(/would fail the same way/);
+    // the app stopped while it ran (as it did when this job took the process down): Resume runs it
+    // once more in its capped worker, and it fails for good
+    s.db.prepare(`UPDATE jobs SET state = 'interrupted', error = NULL, failure = NULL WHERE id = ?`).run(done.id);
+    expect(s.jobs.get(done.id).resumable).toBe(true);
+    s.jobs.resume(done.id);
+    const again = await s.jobs.waitFor(done.id, 60_000);
+    expect(again).toMatchObject({ state: 'failed', error: message, failure: 'invalid_input', resumable: false });
     expect(s.models.list()).toEqual([]);
   });
 

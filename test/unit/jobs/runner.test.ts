@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
 import type { Services } from '../../../src/main/app/services';
 import { fingerprintFile } from '../../../src/main/data/fingerprint';
+import { DEFAULT_JOB_HEAP_MB } from '../../../src/main/jobs/define';
 import { tempDir, testServices } from '../../helpers/services';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -63,6 +64,51 @@ describe('job runner', () => {
     expect(young(plain)).toBeGreaterThan(3);
   });
 
+  it("caps every job worker's heap: its job type's cap or the default, and SAFETUNE_JOB_HEAP_MB over both", async () => {
+    const heap = (j: Job) => (j.result as { maxOldGenerationSizeMb: number }).maxOldGenerationSizeMb;
+    const { s } = setup();
+    expect(heap(await s.jobs.waitFor(s.jobs.enqueue('test.limits', {}).id))).toBe(96);
+    expect(heap(await s.jobs.waitFor(s.jobs.enqueue('test.nolimits', {}).id))).toBe(DEFAULT_JOB_HEAP_MB);
+    process.env.SAFETUNE_JOB_HEAP_MB = '300';
+    try {
+      const { s: s2 } = setup();
+      expect(heap(await s2.jobs.waitFor(s2.jobs.enqueue('test.limits', {}).id))).toBe(300);
+      expect(heap(await s2.jobs.waitFor(s2.jobs.enqueue('test.nolimits', {}).id))).toBe(300);
+      process.env.SAFETUNE_JOB_HEAP_MB = 'lots';
+      expect(() => setup()).toThrowError(/SAFETUNE_JOB_HEAP_MB must be a whole number of megabytes \(at least 64\), got "lots"/);
+    } finally {
+      delete process.env.SAFETUNE_JOB_HEAP_MB;
+    }
+  });
+
+  it('fails a job that runs out of memory with its limit, does not resume it, and keeps the app running', async () => {
+    const { s } = setup();
+    const hog = await s.jobs.waitFor(s.jobs.enqueue('test.hog', { stopAtMb: 600 }).id, 60_000);
+    expect(hog.state).toBe('failed');
+    expect(hog.error).toMatch(/^ran out of memory \(limit 64 MB\) and was stopped: its input is too large or damaged for this job/);
+    expect(hog).toMatchObject({ failure: 'out_of_memory', resumable: false });
+    expect(() => s.jobs.resume(hog.id)).toThrowError(new RegExp(`Job ${hog.id} ran out of memory and would again if resumed`));
+    expect(s.jobs.get(hog.id).state).toBe('failed');
+    // the runner and its process carry on
+    expect((await s.jobs.waitFor(s.jobs.enqueue('test.steps', { steps: 2, stepMs: 1 }).id)).state).toBe('succeeded');
+  });
+
+  it('does not offer resume for a job that failed on an invalid or missing input, and does after a passing error', async () => {
+    const { s } = setup();
+    const run = async (kind: string) => s.jobs.waitFor(s.jobs.enqueue('test.badInput', { kind }).id);
+    const invalid = await run('invalid');
+    expect(invalid).toMatchObject({ state: 'failed', error: '/data/model.gguf: corrupt header', failure: 'invalid_input', resumable: false });
+    expect(() => s.jobs.resume(invalid.id)).toThrowError(/failed on input that cannot be used, and would fail the same way if resumed/);
+    const missing = await run('missing');
+    expect(missing).toMatchObject({ state: 'failed', failure: 'invalid_input', resumable: false });
+    expect(missing.error).toMatch(/ENOENT.*\/nonexistent\/safetune\/input\.jsonl/);
+    const glitch = await run('glitch');
+    expect(glitch).toMatchObject({ state: 'failed', error: 'the disk hiccuped', failure: 'error', resumable: true });
+    expect(s.jobs.resume(glitch.id)).toMatchObject({ failure: null, resumable: false });
+    // the kind is stored with the job
+    expect(s.jobs.list({ limit: 10 }).find((j) => j.id === invalid.id)).toMatchObject({ failure: 'invalid_input', resumable: false });
+  });
+
   it('reports an ETA while running', async () => {
     const { s } = setup();
     const job = s.jobs.enqueue('test.steps', { steps: 20, stepMs: 40 });
@@ -86,6 +132,7 @@ describe('job runner', () => {
     const done = await s.jobs.waitFor(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toBe('step 2 failed on purpose');
+    expect(done).toMatchObject({ failure: 'error', resumable: true });
     expect(steps(s, job.id)).toEqual([0, 1]);
   });
 
@@ -243,6 +290,7 @@ describe('file.checksum job', () => {
     const done = await s.jobs.waitFor(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/Cannot read .*nope\.jsonl: ENOENT/);
+    expect(done).toMatchObject({ failure: 'invalid_input', resumable: false });
   });
 });
 

@@ -71,7 +71,7 @@ describe('replay draw and method fallbacks', () => {
   });
 
   it('a ratio that rounds to no safety example says so', () => {
-    const params = RecipeParams.parse({ projectId: 1, tool: 'axolotl', model: 'x/y', method: 'replay', selectionId: 1, replayRatio: 0.01 });
+    const params = RecipeParams.parse({ projectId: 1, tool: 'axolotl', model: 'x/y', method: 'replay', selectionId: 1, methodParams: { replayRatio: 0.01 } });
     const r = buildRecipe({ params, runName: 'r', project: { id: 1, name: 'p' }, selection: { id: 1, name: 's' }, task: [{ prompt: 'a', response: 'b' }], safety: [{ prompt: 'c', response: 'd' }] });
     expect(r.examples).toEqual({ task: 1, safety: 0, total: 1 });
     expect(r.notes[0]).toMatch(/replayRatio 0\.01 of 1 task examples rounds to no safety example/);

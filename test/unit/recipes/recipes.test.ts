@@ -13,6 +13,8 @@ import type { Services } from '../../../src/main/app/services';
 import { RecipeParams, RecipeResult, RECIPE_METHOD_GAPS } from '../../../src/shared/recipes';
 import type { CallResult } from '../../../src/shared/errors';
 import { cli } from '../../helpers/cli';
+import { exportRecipeCli } from '../../../src/main/cli/commands/exportRecipe';
+import { trainCli } from '../../../src/main/cli/commands/train';
 import { tempDir, testServices } from '../../helpers/services';
 import {
   AXOLOTL_CHAT_TEMPLATES,
@@ -178,7 +180,7 @@ describe('LLaMA-Factory recipe', () => {
   });
 
   it('replay at a ratio draws that many safety examples by passes over the selection', async () => {
-    const r2 = await exportRecipe({ tool: 'llamafactory', method: 'replay', selectionId, replayRatio: 2, seed: 9 });
+    const r2 = await exportRecipe({ tool: 'llamafactory', method: 'replay', selectionId, methodParams: { replayRatio: 2 }, seed: 9 });
     expect(r2.examples).toEqual({ task: 11, safety: 22, total: 33 });
     const safetyRows = jsonl(r2, 'safetune_mix.jsonl').filter((row) => SAFETY.some((x) => x.prompt === row.instruction));
     const per = [...count(safetyRows.map((row) => row.instruction)).values()].sort();
@@ -344,7 +346,7 @@ describe('safetune export-recipe', () => {
   it('exports with the train command’s options and prints where; refuses a method the tool lacks', async () => {
     const args = ['export-recipe', '--tool', 'llamafactory', '--project', String(projectId), '--model', 'Qwen/Qwen2.5-7B-Instruct', '--selection', String(selectionId), '--workspace', s.workspace];
     {
-      const r = await cli([...args, '--method', 'replay', '--steps', '40', '--batch', '2', '--grad-accum', '4', '--rank', '4', '--alpha', '8', '--targets', 'q,k,v', '--zero', '3', '--json']);
+      const r = await cli([...args, '--method', 'replay', '--steps', '40', '--batch', '2', '--grad-accum-steps', '4', '--rank', '4', '--alpha', '8', '--targets', 'q,k,v', '--zero', '3', '--json']);
       expect(r.code, r.err).toBe(0);
       const out = RecipeResult.parse(JSON.parse(r.out[0]!));
       expect(out).toMatchObject({ method: 'replay', examples: { task: 11, safety: 5, total: 16 } });
@@ -363,5 +365,28 @@ describe('safetune export-recipe', () => {
       expect(noTool.code).toBe(1);
       expect(noTool.err).toMatch(/--tool must be one of llamafactory, axolotl/);
     }
+  });
+
+  it('reads the run settings as safetune train does, from the training-method table: each method’s own options, the same settings flags', async () => {
+    const recipe = exportRecipeCli();
+    const train = trainCli();
+    // the methods' lines (ids, descriptions, their options) are the train command's
+    expect(recipe.command.usage.slice(recipe.command.usage.indexOf('    methods'))).toBe(train.command.usage.slice(train.command.usage.indexOf('    methods')));
+    for (const flag of ['--lr', '--steps', '--batch', '--grad-accum-steps', '--warmup-steps', '--max-length', '--seed', '--rank', '--alpha', '--targets', '--dropout', '--selection', '--template']) {
+      expect(recipe.command.usage, flag).toContain(`[${flag} `);
+      expect(train.command.usage, flag).toContain(`[${flag} `);
+    }
+    // checkpoints are the recipe's own (four a run)
+    expect(recipe.command.usage).not.toContain('--checkpoint-every');
+    const args = ['--tool', 'axolotl', '--project', String(projectId), '--model', 'x/y', '--selection', String(selectionId)];
+    expect(recipe.params([...args, '--method', 'replay', '--replay-ratio', '2', '--dropout', '0.1']).params).toMatchObject({ method: 'replay', methodParams: { replayRatio: 2 }, lora: { dropout: 0.1 } });
+    expect(recipe.params([...args, '--method', 'der', '--der-alpha', '1']).params.methodParams).toEqual({ alpha: 1, topK: 16 });
+    expect(() => recipe.params([...args, '--method', 'replay', '--der-alpha', '1'])).toThrow(/--der-alpha is a parameter of der, der\+\+, not of replay \(it takes --replay-ratio\)/);
+    expect(() => recipe.params([...args, '--method', 'replay', '--replay-ratio', '11'])).toThrow(/methodParams\.replayRatio/);
+    expect(() => recipe.params([...args.slice(0, 6), '--method', 'ewc'])).toThrow(/--method ewc needs --selection ID/);
+    // through the command: the ratio reaches the mix (2 safety examples per task example)
+    const r = await cli(['export-recipe', ...args, '--method', 'replay', '--replay-ratio', '2', '--workspace', s.workspace, '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(RecipeResult.parse(JSON.parse(r.out[0]!)).examples).toEqual({ task: 11, safety: 22, total: 33 });
   });
 });

@@ -7,7 +7,8 @@ import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { annotateRecords } from '../../../src/main/detect/annotate';
 import { cossimCategoryReference, embedReferences, loadReferencePrompts, shippedCossimReference, singleCategoryOnly } from '../../../src/main/detect/categories';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
-import { SELECTION_METHODS, poolFromRecords, select } from '../../../src/main/select';
+import { poolFromRecords, select } from '../../../src/main/select';
+import { SELECTION_METHODS } from '../../../src/shared/select';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 
 const poolFile = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
@@ -32,7 +33,9 @@ describe.skipIf(!poolFile || !refDir || !staticVectorsAvailable())(`safety-pool 
     expect(counts.T1 + counts.T4).toBeGreaterThan(0.6 * records.length);
     const known = await annotateRecords(records.slice(0, 50), { embedder: emb, knownHarmful: true });
     expect(known.behaviour.every((b) => b.type === 'T1' || b.type === 'T2')).toBe(true);
-    expect(known.categoryScores).toBeNull();
+    // without reference files the prompt detector still infers every record's categories
+    expect(known.inferred.every(Boolean)).toBe(true);
+    expect(known.categoryScores!.length).toBe(50 * getHarmTaxonomy().ids.length);
     const tax = getHarmTaxonomy();
     const pool = poolFromRecords(
       records.map((_, i) => ({ categories: ann.categories[i]!, behaviour: behaviour[i]!.type })),
@@ -47,11 +50,12 @@ describe.skipIf(!poolFile || !refDir || !staticVectorsAvailable())(`safety-pool 
     const viaShipped = select(pool, { method: 'cossim', budget: { count: 100 }, reference: shippedCossimReference(emb.id, pool.categories) });
     const viaFiles = select(pool, { method: 'cossim', budget: { count: 100 }, reference: single });
     expect(viaShipped.indices).toEqual(viaFiles.indices);
-    for (const method of SELECTION_METHODS) {
-      const r = select(pool, { method, budget: { count: 100 }, seed: 1, ...(method.startsWith('cossim') ? { reference: single } : {}) });
+    for (const [method, row] of Object.entries(SELECTION_METHODS)) {
+      const r = select(pool, { method, budget: { count: 100 }, seed: 1, ...(row.usesReference ? { reference: single } : {}) });
       expect(r.indices.length).toBe(100);
       expect(new Set(r.indices).size).toBe(100);
-      if (method.endsWith('-b')) for (const i of r.indices) expect(behaviour[i]!.type).toBe('T1');
+      expect(r.method).toBe(method);
+      if (row.t1Only) for (const i of r.indices) expect(behaviour[i]!.type).toBe('T1');
       if (method === 'sss') expect(Object.values(r.perCategory).filter((v) => v > 0).length).toBe(present.length);
     }
   });

@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServices } from '../../../src/main/app/services';
 import { JobStore } from '../../../src/main/db/jobs';
+import { AccessStore } from '../../../src/main/db/access';
 import { readTrainMetrics, trainRunDir } from '../../../src/main/jobs/types/trainRun';
 import { mulberry32 } from '../../../src/main/util/prng';
 import { TrainRunParams } from '../../../src/shared/train';
@@ -229,6 +230,8 @@ describe.skipIf(!stories)('safetune serve: stopping while a training job runs', 
     expect((await setup.jobs.waitFor(imported.id)).state).toBe('succeeded');
     const params = TrainRunParams.parse({ projectId, modelPath: stories, template: 'plain', maxSteps: 60, batchSize: 4, checkpointEvery: 5 });
     const jobId = new JobStore(setup.db).insert({ projectId, type: 'train.run', title: 'shutdown test', params }).id;
+    // resuming through the contract re-checks the model path against the workspace's grants
+    new AccessStore(setup.db).addGrant(realpathSync(dirname(stories!)), 'folder');
     await setup.close();
     const runDir = trainRunDir(ws, jobId);
 

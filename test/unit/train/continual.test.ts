@@ -206,7 +206,7 @@ describe('continual-learning terms in training (tiny Llama)', () => {
   let aligned: DecoderRuntime;
   let safetyTeacher: TeacherLogits[];
   let alignedSafetyLogits: Float32Array[];
-  const opts: TrainerOptions = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] }, lr: 2e-2, schedule: { type: 'constant' }, maxSteps: 25, batchSize: 3, threads: 1, seed: 2 };
+  const opts = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] }, lr: 2e-2, schedule: { type: 'constant' }, maxSteps: 25, batchSize: 3, threads: 1, seed: 2 } satisfies TrainerOptions;
 
   beforeAll(async () => {
     aligned = await openModel(model, { threads: 1, executionProvider: 'cpu' });

@@ -52,3 +52,35 @@ describe('estimateTrainingMemory', () => {
     expect(estimateTrainingMemory(cfg, { ...run, dropout: true }).activationsBytes - plain.activationsBytes).toBe(2 * 64 * 3 * cfg.hiddenSize);
   });
 });
+
+describe('estimateTrainingMemory for full-parameter training', () => {
+  const cfg = { ...loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config, numLayers: 12 };
+  const P = parameterCount(cfg);
+
+  it('counts 16 bytes per trained parameter (weights, gradients, AdamW m and v) plus the gradients returned by onnxruntime, and no frozen copy of them', () => {
+    const lora = estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams: 1000 });
+    const full = estimateTrainingMemory(cfg, { batch: 2, seq: 64, full: {} });
+    expect(full.weightsBytes).toBe(0);
+    expect(full.adapterBytes).toBe(0);
+    expect(full.trainedBytes).toBe(20 * P);
+    expect(full.activationsBytes).toBe(lora.activationsBytes);
+    expect(full.totalBytes).toBe(full.weightsBytes + full.trainedBytes + full.activationsBytes + full.logitsBytes + full.runtimeBytes);
+    // with accumulation the step's summed gradient is held besides each micro-batch's
+    expect(estimateTrainingMemory(cfg, { batch: 2, seq: 64, full: {}, gradAccumSteps: 4 }).trainedBytes).toBe(24 * P);
+  });
+
+  it('counts the weights that do not train as frozen (fp16 projections at 2 bytes)', () => {
+    const norms = estimateTrainingMemory(cfg, { batch: 1, seq: 32, full: { trainable: ['norms'] } });
+    const normParams = cfg.hiddenSize * (2 * cfg.numLayers + 1);
+    expect(norms.trainedBytes).toBe(20 * normParams);
+    expect(norms.weightsBytes).toBe(4 * (P - normParams));
+    const h = cfg.hiddenSize;
+    const q = cfg.numHeads * cfg.headDim;
+    const kv = cfg.numKvHeads * cfg.headDim;
+    const mlp = cfg.numLayers * 3 * h * cfg.intermediateSize;
+    const attention = cfg.numLayers * (2 * h * q + 2 * h * kv);
+    const half = estimateTrainingMemory(cfg, { batch: 1, seq: 32, full: { trainable: ['mlp'] }, frozenWeightDtype: 'float16' });
+    expect(half.trainedBytes).toBe(20 * mlp);
+    expect(half.weightsBytes).toBe(4 * (P - mlp) - 2 * attention);
+  });
+});

@@ -5,6 +5,7 @@ import { retypeGraph } from '../../../src/main/engine/autodiff';
 import { createSession, ort } from '../../../src/main/engine/graph';
 import { buildTrainGraph } from '../../../src/main/engine/train/graph';
 import { initLoraParams, resolveLoraTargets } from '../../../src/main/engine/train/lora';
+import { resolveTrainableWeights } from '../../../src/main/engine/train/full';
 import { Rng } from '../../../src/main/engine/train/rng';
 import { repoRoot } from '../../helpers/shared';
 
@@ -156,4 +157,67 @@ describe('LoRA dropout inputs', () => {
     expect(Math.abs(withLora - base)).toBeGreaterThan(1e-3);
     expect(off).toBeCloseTo(base, 6);
   });
+});
+
+/** Full-parameter training: every weight a graph input (a tied embedding matrix is one input used twice), float64 central differences. */
+describe('autodiff: full-parameter gradients of whole tiny decoders against central differences (float64)', () => {
+  for (const [name, recompute] of [
+    ['tiny-llama', false],
+    ['tiny-qwen2', false],
+    ['tiny-gemma2', false],
+    ['tiny-llama', true],
+  ] as const) {
+    it(`${name}: every weight${recompute ? ' (activation checkpointing)' : ''}`, async () => {
+      const model = loadHfModel(join(TINY, name));
+      const weights = resolveTrainableWeights(model.config, {});
+      const tg = buildTrainGraph(model.config, model.weights, { lora: [], trainWeights: () => true, recompute });
+      expect(tg.params.length).toBe(weights.length);
+      expect(tg.params.includes('lm_head.weight')).toBe(!model.config.tieWordEmbeddings);
+      const g64 = retypeGraph(tg.graph);
+      const sess = await createSession(g64.build(), { intraOpThreads: 1, graphOptimizationLevel: recompute ? 'basic' : 'all' });
+      const [B, S] = [2, 6];
+      const i64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [B, S]);
+      const values = new Map(weights.map((w) => [w.name, { data: Float64Array.from(model.weights.f32(w.name)), dims: w.shape }]));
+      const feeds = (override?: [string, Float64Array]) => {
+        const f: Record<string, ort.Tensor> = {
+          input_ids: i64([1, 5, 9, 13, 17, 21, 1, 40, 41, 7, 0, 0]),
+          attention_mask: i64([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]),
+          position_ids: i64([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 0]),
+          labels: i64([5, 9, 13, 17, 21, 0, 40, 41, 7, 0, 0, 0]),
+          label_weights: new ort.Tensor('float64', Float64Array.from([0, 0.2, 0.2, 0.2, 0.2, 0, 0.2, 0.2, 0, 0, 0, 0]), [B, S]),
+        };
+        for (const [k, v] of values) f[k] = new ort.Tensor('float64', override && override[0] === k ? override[1] : v.data, v.dims);
+        return f;
+      };
+      const base = await sess.run(feeds());
+      const eps = 1e-6;
+      const errors: Record<string, number> = {};
+      for (const [p, v] of values) {
+        const an = base[`grad.${p}`]!.data as Float64Array;
+        // 4 entries per tensor, plus (embeddings) a row of a token the batch reads: through the tied LM head every row has a gradient
+        const picks = [0, 1, 2, 3].map((k) => Math.floor(((k + 0.5) / 4) * v.data.length));
+        if (p === 'model.embed_tokens.weight') picks.push(40 * v.dims[1]! + 3);
+        let num = 0;
+        // floor 1e-2: a key bias barely moves the loss (q·b is nearly the same for every key; only
+        // RoPE's rotation tells them apart), and its ~1e-3 gradient is near the central differences'
+        // rounding noise (~1e-9 here), so small gradients are compared in absolute terms
+        let den = 1e-2;
+        for (const i of picks) {
+          const c = v.data.slice();
+          c[i] = v.data[i]! + eps;
+          const lp = Number((await sess.run(feeds([p, c])))['loss']!.data[0]);
+          c[i] = v.data[i]! - eps;
+          const lm = Number((await sess.run(feeds([p, c])))['loss']!.data[0]);
+          const nd = (lp - lm) / (2 * eps);
+          num = Math.max(num, Math.abs(nd - an[i]!));
+          den = Math.max(den, Math.abs(nd));
+        }
+        errors[p] = num / den;
+      }
+      await sess.release();
+      const worst = Math.max(...Object.values(errors));
+      console.log(`${name} full${recompute ? ' + recompute' : ''}: ${values.size} weights, worst relative error ${worst.toExponential(2)}`);
+      expect(worst, JSON.stringify(errors)).toBeLessThan(1e-6);
+    });
+  }
 });

@@ -231,7 +231,7 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('a failed or interrupted checkpoint save keeps the previous checkpoint valid', async () => {
     const dir = join(tmp, 'atomic');
-    const opts: TrainerOptions = { lora: { rank: 2, alpha: 4, targetModules: ['q'] }, lr: 1e-3, maxSteps: 2, batchSize: 2, threads: 1, checkpointDir: dir };
+    const opts = { lora: { rank: 2, alpha: 4, targetModules: ['q'] }, lr: 1e-3, maxSteps: 2, batchSize: 2, threads: 1, checkpointDir: dir } satisfies TrainerOptions;
     const tr = await Trainer.create(model, seqs(), opts);
     await tr.train();
     await tr.release();

@@ -8,7 +8,9 @@ const usage = 'safetune detect refusal|harm|category --input FILE.jsonl --field 
 
 /**
  * Runs one of the curation detectors over a JSONL file, one verdict per input line, so they can be
- * checked against any labelled file.
+ * checked against any labelled file. Scores are calibrated probabilities (--json prints them all):
+ * refusal P(refusal); harm P(harmful); category P(category) for each of the 14 categories, blended
+ * with the kNN vote of reference prompts when --references is given.
  */
 export const detectCommand: Command = {
   name: 'detect',
@@ -29,7 +31,6 @@ export const detectCommand: Command = {
     const kind = positionals[0];
     if (kind !== 'refusal' && kind !== 'harm' && kind !== 'category') throw new AppError('invalid_input', `usage: ${usage}`);
     if (!values.input || !values.field) throw new AppError('invalid_input', `--input and --field are required\nusage: ${usage}`);
-    if (kind === 'category' && !values.references) throw new AppError('invalid_input', 'category detection needs --references DIR (one prompt file per harm category)');
     const file = resolve(values.input);
     const texts: { line: number; text: string }[] = [];
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
@@ -62,23 +63,33 @@ export const detectCommand: Command = {
       env.io.out(values.json ? JSON.stringify({ line, label, score, ...extra }) : `${line}\t${Array.isArray(label) ? label.join(',') : label}\t${typeof score === 'number' ? score.toFixed(3) : ''}`);
 
     if (kind === 'refusal') {
-      const { detectRefusals } = await import('../../detect/behaviour');
+      const { detectRefusals, shippedRefusalDetector } = await import('../../detect/behaviour');
       const r = await detectRefusals(texts.map((t) => t.text), { embedder, rulesOnly: values['rules-only'] });
-      r.forEach((v, i) => out(texts[i]!.line, v.refusal ? 'refusal' : 'compliance', v.probability, { source: v.source, rule: v.rule.phrase ?? null }));
+      const threshold = values['rules-only'] ? null : shippedRefusalDetector().file.threshold;
+      r.forEach((v, i) => out(texts[i]!.line, v.refusal ? 'refusal' : 'compliance', v.probability, { source: v.source, threshold, rule: v.rule.phrase ?? null }));
     } else if (kind === 'harm') {
-      const { detectHarmfulPrompts, shippedPromptHarmClassifier } = await import('../../detect/behaviour');
+      const { detectHarmfulPrompts, shippedPromptDetector } = await import('../../detect/behaviour');
       const p = await detectHarmfulPrompts(texts.map((t) => t.text), { embedder });
-      const threshold = shippedPromptHarmClassifier().file.threshold;
-      p.forEach((v, i) => out(texts[i]!.line, v >= threshold ? 'harmful' : 'benign', v));
+      const threshold = shippedPromptDetector().file.threshold;
+      p.forEach((v, i) => out(texts[i]!.line, v >= threshold ? 'harmful' : 'benign', v, { threshold }));
     } else {
-      const { embedReferences, inferCategories, loadReferencePrompts } = await import('../../detect/categories');
-      const refs = await embedReferences(await loadReferencePrompts(resolve(values.references!)), embedder);
-      const emb = await embedder.embedBatch(texts.map((t) => t.text));
-      const inf = await inferCategories(emb, refs);
+      const { detectCategories, embedReferences, loadReferencePrompts } = await import('../../detect/categories');
+      const { detectHarmfulPrompts } = await import('../../detect/behaviour');
+      const references = values.references
+        ? await embedReferences(
+            await loadReferencePrompts(resolve(values.references)).catch((e: Error) => {
+              throw new AppError('invalid_input', `reference prompts in ${resolve(values.references!)}: ${e.message}`);
+            }),
+            embedder,
+          )
+        : undefined;
+      const prompts = texts.map((t) => t.text);
+      const inf = await detectCategories(prompts, { embedder, ...(references ? { references } : {}) });
+      const harm = values.json ? await detectHarmfulPrompts(prompts, { embedder }) : null;
       const C = inf.categories.length;
       texts.forEach((t, i) => {
         const scores = Object.fromEntries(inf.categories.map((c, k) => [c, Math.round(inf.scores[i * C + k]! * 1000) / 1000]));
-        out(t.line, inf.labels[i]!, values.json ? scores : (scores[inf.labels[i]![0]!] ?? 0));
+        out(t.line, inf.labels[i]!, values.json ? scores : (scores[inf.labels[i]![0]!] ?? 0), values.json ? { method: inf.method, harmProbability: Math.round(harm![i]! * 1000) / 1000 } : {});
       });
     }
     return 0;

@@ -7,6 +7,7 @@ import { exportRecipeCommand } from './exportRecipe';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
+import { mergeCommand } from './merge';
 import { modelCommand } from './model';
 import { projectsCommand } from './projects';
 import { selectCommand } from './select';
@@ -25,6 +26,7 @@ export const commands: readonly Command[] = [
   trainCommand,
   exportRecipeCommand,
   modelCommand,
+  mergeCommand,
   generateCommand,
   infoCommand,
   serveCommand,

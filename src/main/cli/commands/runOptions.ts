@@ -1,44 +1,67 @@
+/**
+ * The run settings of a LoRA fine-tuning run as CLI options, shared by `safetune train` and
+ * `safetune export-recipe` so both read them the same way, from the same source: --method and each
+ * method's own options from the training-method table, the optimisation and LoRA settings from
+ * their schemas (TrainSettings, LoraSettings), and the project, selection and template.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
 import { AppError } from '../../../shared/errors';
-import { TrainMethod } from '../../../shared/train';
+import { LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
+import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
 
-/** Options of the commands that describe a LoRA fine-tuning run (train, export-recipe), with the Train tab's defaults. */
-export const runSettingOptions = {
-  project: { type: 'string' },
-  method: { type: 'string', default: 'plain' },
-  selection: { type: 'string' },
-  template: { type: 'string', default: 'alpaca' },
-  steps: { type: 'string', default: '100' },
-  batch: { type: 'string', default: '4' },
-  lr: { type: 'string', default: '0.0003' },
-  rank: { type: 'string', default: '8' },
-  alpha: { type: 'string', default: '16' },
-  targets: { type: 'string', default: 'q,v' },
-  'max-length': { type: 'string', default: '256' },
-  seed: { type: 'string', default: '0' },
-} as const;
+const needsNote = (methods: TrainMethodTable) => (id: string) => ((methods[id] as TrainMethodRow).safety ? 'needs --selection ID' : '');
 
-export const runSettingUsage =
-  '--project ID [--method plain|replay|der|der++|lwf|ewc|l2sp|agem] [--selection ID] [--template alpaca|chat|plain] [--steps N] [--batch N] [--lr X] [--rank R] [--alpha A] [--targets q,v] [--max-length N] [--seed S]';
+/**
+ * The run-setting options for a table of methods, with `own` (the command's other options: a
+ * method parameter whose flag clashes with one is an error when the command is built). `settings`
+ * is the optimisation settings' schema: TrainSettings, or the part of it a command takes.
+ */
+export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>>(
+  methods: TrainMethodTable,
+  own: O,
+  settings: z.ZodObject = TrainSettings,
+) {
+  const options = withMethodOptions(
+    {
+      ...own,
+      project: { type: 'string' },
+      method: { type: 'string', default: 'plain' },
+      selection: { type: 'string' },
+      template: { type: 'string', default: 'alpaca' },
+      ...settingsOptions(settings),
+      ...settingsOptions(LoraSettings),
+    } as const,
+    methods,
+    'training method',
+  );
+  /** "[--method …] [--selection ID] [--template …] [--lr X …] [--rank N …]" (commands write --project ID before it). */
+  const usage = `[--method ${methodChoices(methods)}] [--selection ID] [--template alpaca|chat|plain] ${settingsUsage(settings)} ${settingsUsage(LoraSettings)}`;
+  /** The methods with their one line and their options, for the end of the usage text. */
+  const methodsText = `    methods (and their options):\n${methodsUsage(methods, needsNote(methods)).replace(/^/gm, '    ')}`;
 
-type RunSettingValues = { [K in keyof typeof runSettingOptions as (typeof runSettingOptions)[K] extends { default: string } ? K : never]: string } & {
-  [K in keyof typeof runSettingOptions as (typeof runSettingOptions)[K] extends { default: string } ? never : K]?: string;
-};
+  /**
+   * The run settings as the job's fields (the command's schema checks ranges and fills in defaults
+   * afterwards): the project, the method and its parameters, the selection, template and settings.
+   */
+  function read(values: Record<string, unknown>, fullUsage: string) {
+    if (!values.project) throw new AppError('invalid_input', `--project is required\nusage: ${fullUsage}`);
+    const method = String(values.method);
+    const row = methods[method] as TrainMethodRow | undefined;
+    if (!row) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
+    if (row.safety && !values.selection) {
+      throw new AppError('invalid_input', `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`);
+    }
+    return {
+      projectId: Number(values.project),
+      method,
+      methodParams: methodParamsFromArgs(methods, method, values),
+      ...(values.selection ? { selectionId: Number(values.selection) } : {}),
+      template: values.template,
+      ...settingsFromArgs(settings, values),
+      lora: settingsFromArgs(LoraSettings, values),
+    };
+  }
 
-/** The run settings as TrainRunParams fields (checked by the command's schema afterwards); `dropout` as the caller gives it. */
-export function runSettingsFrom(values: RunSettingValues, usage: string, dropout = 0.05) {
-  if (!values.project) throw new AppError('invalid_input', `--project is required\nusage: ${usage}`);
-  const method = TrainMethod.safeParse(values.method);
-  if (!method.success) throw new AppError('invalid_input', `--method must be one of ${TrainMethod.options.join(', ')}`);
-  return {
-    projectId: Number(values.project),
-    method: method.data,
-    ...(values.selection ? { selectionId: Number(values.selection) } : {}),
-    template: values.template,
-    maxSteps: Number(values.steps),
-    batchSize: Number(values.batch),
-    lr: Number(values.lr),
-    lora: { rank: Number(values.rank), alpha: Number(values.alpha), dropout, targetModules: values.targets.split(',').map((t) => t.trim()) },
-    maxLength: Number(values['max-length']),
-    seed: Number(values.seed),
-  };
+  return { options, usage, methodsText, read };
 }

@@ -2,78 +2,122 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
-import { SelectionMethod, SelectRunParams } from '../../../shared/select';
+import { SELECTION_METHODS, selectRunParamsFor, type SelectionMethodRow, type SelectionMethodTable, type SelectRunParams } from '../../../shared/select';
 import type { Services } from '../../app/services';
+import { getHarmTaxonomy } from '../../data/taxonomy';
+import { parseCategoryOptions } from '../categories';
 import { jobParams, parse, withServices, workspaceOption, type Command, type CliEnv } from '../command';
+import { methodChoices, methodParamsFromArgs, methodsUsage, withMethodOptions } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 
-const usage =
-  'safetune select (--project ID | --pool FILE) --method random|sss|pss|cossim|sss-b|pss-b|cossim-b ' +
-  '(--budget N | --budget-fraction F) [--seed S] [--categories a,b] [--references DIR] [--cossim-task] [--workspace DIR] [--json]';
+/** What a method needs, as the options that provide it. */
+function needsNote(row: SelectionMethodRow): string {
+  const notes: string[] = [];
+  if (row.t1Only) notes.push('T1 only: needs behaviour types (an analysed pool)');
+  if (row.usesEmbeddings) notes.push('embeddings: --embedder DIR or the built-in word vectors');
+  if (row.usesReference) notes.push('reference: --references DIR, the shipped centroids, or --cossim-task');
+  return notes.join('; ');
+}
 
 /**
- * Selects safety examples with the same jobs the app uses: from a project's safety pool, or from a
- * pool file (imported and analysed in a scratch workspace first). `--json` prints one object per
- * selected record.
+ * `safetune select` for a table of selection methods: its options and usage come from the table
+ * (tests pass a table with extra rows; the app ships SELECTION_METHODS). Selects from a project's
+ * safety pool (the selection is saved under a name and its id printed, for `train --selection`) or
+ * from a pool file (imported and analysed in a scratch workspace first). `--json` prints one object
+ * per selected record.
  */
-export const selectCommand: Command = {
-  name: 'select',
-  usage,
-  summary: 'Select safety examples under a budget (Random, SSS, PSS, Cossim and -B variants)',
-  async run(argv, env) {
-    const { values } = parse(
-      argv,
-      {
-        ...workspaceOption,
-        project: { type: 'string' },
-        pool: { type: 'string' },
-        method: { type: 'string' },
-        budget: { type: 'string' },
-        'budget-fraction': { type: 'string' },
-        seed: { type: 'string', default: '0' },
-        categories: { type: 'string' },
-        references: { type: 'string' },
-        'cossim-task': { type: 'boolean', default: false },
-      },
-      usage,
-    );
-    const method = SelectionMethod.safeParse(values.method);
-    if (!method.success) throw new AppError('invalid_input', `--method must be one of ${SelectionMethod.options.join(', ')}`);
-    if (!!values.project === !!values.pool) throw new AppError('invalid_input', `give exactly one of --project and --pool\nusage: ${usage}`);
-    const refs = values.references ? resolve(values.references) : undefined;
+export function selectCli(methods: SelectionMethodTable = SELECTION_METHODS) {
+  const usage =
+    `safetune select (--project ID [--name NAME] | --pool FILE) --method ${methodChoices(methods)} ` +
+    '(--budget N | --budget-fraction F) [--seed S] [--category ID_OR_NAME …] [--categories "a;b"] [--references DIR] [--cossim-task] [--embedder DIR] [--workspace DIR] [--json]\n' +
+    `    methods (and what they need):\n${methodsUsage(methods, (id) => needsNote(methods[id]!)).replace(/^/gm, '    ')}`;
+  const options = withMethodOptions(
+    {
+      ...workspaceOption,
+      project: { type: 'string' },
+      name: { type: 'string' },
+      pool: { type: 'string' },
+      method: { type: 'string' },
+      budget: { type: 'string' },
+      'budget-fraction': { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      category: { type: 'string', multiple: true },
+      categories: { type: 'string' },
+      references: { type: 'string' },
+      'cossim-task': { type: 'boolean', default: false },
+      embedder: { type: 'string' },
+    } as const,
+    methods,
+    'selection method',
+  );
+  const schema = selectRunParamsFor(methods);
 
-    const select = async (s: Services, projectId: number) => {
-      const params = jobParams(SelectRunParams, {
+  /** The parsed options, and the job's parameters for a project (checked by the job's schema, built from the same table). */
+  function read(argv: string[]) {
+    const { values } = parse(argv, options, usage);
+    const method = values.method as string | undefined;
+    if (!method || !methods[method]) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
+    if (!!values.project === !!values.pool) throw new AppError('invalid_input', `give exactly one of --project and --pool\nusage: ${usage}`);
+    const categories = parseCategoryOptions(getHarmTaxonomy(), values.category as string[] | undefined, values.categories as string | undefined);
+    const refs = values.references ? resolve(String(values.references)) : undefined;
+    const methodParams = methodParamsFromArgs(methods, method, values);
+    const params = (projectId: number): SelectRunParams =>
+      jobParams(schema, {
         projectId,
-        method: method.data,
+        method,
         budget: values['budget-fraction'] ? { fraction: Number(values['budget-fraction']) } : { count: Number(values.budget) },
         seed: Number(values.seed),
-        ...(values.categories ? { categories: values.categories.split(',').map((c) => c.trim()) } : {}),
+        ...(categories ? { categories } : {}),
         ...(refs ? { referenceDir: refs } : {}),
+        ...(values.embedder ? { embedderPath: resolve(String(values.embedder)) } : {}),
         cossimReference: values['cossim-task'] ? 'task' : 'categories',
-      });
-      const done = await runJobToEnd(s, s.jobs.enqueue('select.run', params, projectId).id, env.io);
-      if (done.state !== 'succeeded') return 1;
-      const id = (done.result as { selectionId: number }).selectionId;
-      const sel = s.selections.get(id);
-      const items = s.selections.items(id);
-      if (values.json) {
-        for (const it of items) {
-          env.io.out(JSON.stringify({ text: it.prompt, response: it.response, categories: it.categories, behaviour: it.behaviour, takenFor: it.takenFor, score: it.score }));
-        }
-      } else {
-        env.io.out(`${sel.summary.selected} selected (budget ${sel.summary.budget}, ${sel.summary.eligible} eligible of ${sel.summary.poolSize})`);
-        env.io.out(`per behaviour: ${JSON.stringify(sel.summary.perBehaviour)}`);
-        env.io.out(`per category:  ${JSON.stringify(Object.fromEntries(Object.entries(sel.summary.perCategory).filter(([, n]) => n > 0)))}`);
-        items.forEach((it, i) => env.io.out(`${String(i + 1).padStart(4)}. [${it.behaviour ?? '—'}] ${it.prompt.slice(0, 100)}`));
-      }
-      return 0;
-    };
+        methodParams,
+      }) as SelectRunParams;
+    return { values, refs, params };
+  }
 
-    if (values.project) return withServices(env, values.workspace, { runJobs: true }, (s) => select(s, Number(values.project)));
-    return fromPoolFile(env, resolve(values.pool!), refs, select);
-  },
-};
+  const command: Command = {
+    name: 'select',
+    usage,
+    summary: 'Select safety examples under a budget (Random, SSS, PSS, Cossim and -B variants)',
+    async run(argv, env) {
+      const { values, refs, params } = read(argv);
+      const select = async (s: Services, projectId: number, save: boolean) => {
+        const p = params(projectId);
+        const done = await runJobToEnd(s, s.jobs.enqueue('select.run', p, projectId).id, env.io);
+        if (done.state !== 'succeeded') return 1;
+        const id = (done.result as { selectionId: number }).selectionId;
+        let sel = s.selections.get(id);
+        const items = s.selections.items(id);
+        if (save) {
+          sel = s.selections.save(id, (values.name as string | undefined) ?? `${methods[p.method]!.label} ${sel.summary.selected} seed ${p.seed}`);
+          const line = `saved selection ${sel.id} "${sel.name}" (train on it: safetune train --project ${projectId} --selection ${sel.id} …)`;
+          // with --json, stdout holds only the records
+          if (values.json) env.io.err(line);
+          else env.io.out(line);
+        }
+        if (values.json) {
+          for (const it of items) {
+            env.io.out(JSON.stringify({ text: it.prompt, response: it.response, categories: it.categories, behaviour: it.behaviour, takenFor: it.takenFor, score: it.score }));
+          }
+        } else {
+          env.io.out(`${sel.summary.selected} selected (budget ${sel.summary.budget}, ${sel.summary.eligible} eligible of ${sel.summary.poolSize})`);
+          env.io.out(`per behaviour: ${JSON.stringify(sel.summary.perBehaviour)}`);
+          env.io.out(`per category:  ${JSON.stringify(Object.fromEntries(Object.entries(sel.summary.perCategory).filter(([, n]) => n > 0)))}`);
+          items.forEach((it, i) => env.io.out(`${String(i + 1).padStart(4)}. [${it.behaviour ?? '—'}] ${it.prompt.slice(0, 100)}`));
+        }
+        return 0;
+      };
+
+      if (values.project) return withServices(env, values.workspace as string | undefined, { runJobs: true }, (s) => select(s, Number(values.project), true));
+      return fromPoolFile(env, resolve(String(values.pool)), refs, (s, projectId) => select(s, projectId, false));
+    },
+  };
+  return { command, read };
+}
+
+/** Selects safety examples with the same jobs the app uses. */
+export const selectCommand: Command = selectCli().command;
 
 async function fromPoolFile(env: CliEnv, pool: string, refs: string | undefined, select: (s: Services, projectId: number) => Promise<number>) {
   const scratch = mkdtempSync(join(tmpdir(), 'safetune-select-'));

@@ -3,9 +3,11 @@ import { curation } from './002_curation';
 import { models } from './003_models';
 import { evaluations } from './004_evaluations';
 import { access } from './005_access';
+import { jobFailure } from './006_job_failure';
+import { mergeSweeps } from './007_merge_sweeps';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
-export const migrations: readonly Migration[] = [initial, curation, models, evaluations, access];
+export const migrations: readonly Migration[] = [initial, curation, models, evaluations, access, jobFailure, mergeSweeps];
 
 export type { Migration };

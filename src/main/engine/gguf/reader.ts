@@ -1,11 +1,15 @@
 /**
  * GGUF reader (v2/v3; v1 read best-effort): metadata, tensor infos and positioned tensor reads with
- * dequantisation (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1). The file is never read whole:
- * the header is parsed through a chunked buffered reader and each tensor is read on demand.
+ * dequantisation (F32, F16, BF16 and the block formats of quants.ts: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS). The file is never read whole: the header is parsed
+ * through a chunked buffered reader and each tensor is read on demand. Every count, length and
+ * offset the header claims is checked against the bytes left in the file and against GGUF_LIMITS
+ * before anything is allocated by it.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { basename } from 'node:path';
-import { bf16BitsToFloat32, halfBitsToFloat32, halfToFloat, u16View } from '../graph/builder';
+import { bf16BitsToFloat32, halfBitsToFloat32, u16View } from '../graph/builder';
+import { fileSize, ModelFileError } from '../files';
+import { QUANT_BLOCK, dequantizeBlocks, isBlockQuant } from './quants';
 
 export const GGML_TYPE = {
   F32: 0,
@@ -46,21 +50,12 @@ const BLOCK: Record<number, [number, number]> = {
   [GGML_TYPE.F32]: [1, 4],
   [GGML_TYPE.F16]: [1, 2],
   [GGML_TYPE.BF16]: [1, 2],
-  [GGML_TYPE.Q8_0]: [32, 34],
-  [GGML_TYPE.Q4_0]: [32, 18],
-  [GGML_TYPE.Q4_1]: [32, 20],
-  [GGML_TYPE.Q5_0]: [32, 22],
-  [GGML_TYPE.Q5_1]: [32, 24],
+  ...QUANT_BLOCK,
 };
 
 /** Block geometry for types we only size (so tensor offsets can still be validated). */
 const BLOCK_SIZE_ONLY: Record<number, [number, number]> = {
   [GGML_TYPE.Q8_1]: [32, 36],
-  [GGML_TYPE.Q2_K]: [256, 84],
-  [GGML_TYPE.Q3_K]: [256, 110],
-  [GGML_TYPE.Q4_K]: [256, 144],
-  [GGML_TYPE.Q5_K]: [256, 176],
-  [GGML_TYPE.Q6_K]: [256, 210],
   [GGML_TYPE.Q8_K]: [256, 292],
   [GGML_TYPE.I8]: [1, 1],
   [GGML_TYPE.I16]: [1, 2],
@@ -69,10 +64,53 @@ const BLOCK_SIZE_ONLY: Record<number, [number, number]> = {
   [GGML_TYPE.F64]: [1, 8],
 };
 
-export class GgufError extends Error {
+export class GgufError extends ModelFileError {
   constructor(message: string) {
     super(message);
     this.name = 'GgufError';
+  }
+}
+
+/**
+ * What a GGUF header may claim. Real files hold a few dozen metadata entries, vocabularies of up
+ * to ~260 000 tokens (and as many merges), a few thousand tensors of at most 4 dims (ggml's limit),
+ * and strings of at most a few megabytes (an embedded tokenizer.json).
+ */
+export const GGUF_LIMITS = {
+  metadataEntries: 65_536,
+  arrayLength: 4_194_304,
+  /** elements of all metadata arrays together */
+  arrayElements: 8_388_608,
+  arrayDepth: 4,
+  stringBytes: 64 * 2 ** 20,
+  tensors: 65_536,
+  tensorDims: 4,
+} as const;
+
+/** Smallest encoding of each metadata value type in bytes (v2+; v1 has 4-byte lengths). */
+function minValueBytes(type: number, v1: boolean): number {
+  switch (type) {
+    case 0:
+    case 1:
+    case 7:
+      return 1;
+    case 2:
+    case 3:
+      return 2;
+    case 4:
+    case 5:
+    case 6:
+      return 4;
+    case 8:
+      return v1 ? 4 : 8;
+    case 9:
+      return v1 ? 8 : 12;
+    case 10:
+    case 11:
+    case 12:
+      return 8;
+    default:
+      return -1;
   }
 }
 
@@ -198,12 +236,31 @@ class ChunkReader {
   }
 }
 
-function readString(r: ChunkReader, v1: boolean, what: string): string {
-  const len = v1 ? r.u32(what) : r.num64(`${what} length`, r.size);
-  return r.bytes(len, what).toString('utf8');
+/** Header parsing state: the reader, the format version and the running array-element budget. */
+interface HeaderState {
+  r: ChunkReader;
+  path: string;
+  v1: boolean;
+  arrayElements: number;
 }
 
-function readValue(r: ChunkReader, type: number, v1: boolean, key: string): GgufValue {
+/** A count the header claims, checked against a limit and the bytes left (each item takes at least `minBytes`). */
+function claimedCount(h: HeaderState, what: string, limit: number, minBytes: number): number {
+  const { r } = h;
+  const n = h.v1 ? r.u32(what) : r.num64(what);
+  if (n > limit) throw new GgufError(`${h.path}: corrupt header: ${what} is ${n} (at most ${limit} supported)`);
+  const left = r.size - r.pos;
+  if (n * minBytes > left) throw new GgufError(`${h.path}: truncated or corrupt file: ${what} is ${n}, but only ${left} bytes are left`);
+  return n;
+}
+
+function readString(h: HeaderState, what: string): string {
+  const len = claimedCount(h, `${what} length`, GGUF_LIMITS.stringBytes, 1);
+  return h.r.bytes(len, what).toString('utf8');
+}
+
+function readValue(h: HeaderState, type: number, key: string, depth = 0): GgufValue {
+  const r = h.r;
   switch (type) {
     case 0:
       return r.u8(key);
@@ -222,12 +279,18 @@ function readValue(r: ChunkReader, type: number, v1: boolean, key: string): Gguf
     case 7:
       return r.u8(key) !== 0;
     case 8:
-      return readString(r, v1, key);
+      return readString(h, key);
     case 9: {
+      if (depth >= GGUF_LIMITS.arrayDepth) throw new GgufError(`${h.path}: corrupt header: metadata "${key}" nests arrays more than ${GGUF_LIMITS.arrayDepth} deep`);
       const et = r.u32(`${key} array type`);
-      const n = v1 ? r.u32(`${key} array length`) : r.num64(`${key} array length`, r.size);
+      const min = minValueBytes(et, h.v1);
+      if (min < 0) throw new GgufError(`${h.path}: corrupt header: metadata "${key}" is an array of unknown value type ${et}`);
+      const n = claimedCount(h, `metadata "${key}" array length`, GGUF_LIMITS.arrayLength, min);
+      h.arrayElements += n;
+      if (h.arrayElements > GGUF_LIMITS.arrayElements)
+        throw new GgufError(`${h.path}: corrupt header: metadata arrays hold more than ${GGUF_LIMITS.arrayElements} elements in all`);
       const out: GgufValue[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = readValue(r, et, v1, key);
+      for (let i = 0; i < n; i++) out[i] = readValue(h, et, key, depth + 1);
       return out;
     }
     case 10: {
@@ -241,47 +304,75 @@ function readValue(r: ChunkReader, type: number, v1: boolean, key: string): Gguf
     case 12:
       return r.f64(key);
     default:
-      throw new GgufError(`${r['file']}: corrupt header: metadata "${key}" has unknown value type ${type}`);
+      throw new GgufError(`${h.path}: corrupt header: metadata "${key}" has unknown value type ${type}`);
   }
+}
+
+/** general.alignment: a power of two (ggml's rule), 32 when absent. */
+function alignmentOf(path: string, metadata: Map<string, GgufValue>): number {
+  const a = metadata.get('general.alignment') ?? 32;
+  if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || a > 2 ** 30 || (a & (a - 1)) !== 0)
+    throw new GgufError(`${path}: bad general.alignment ${JSON.stringify(String(a))} (expected a power of two)`);
+  return a;
+}
+
+/** One tensor info; its element count and byte length checked so they cannot overflow. */
+function readTensorInfo(h: HeaderState, i: number, alignment: number | null): Omit<GgufTensorInfo, 'fileOffset'> {
+  const { r, path, v1 } = h;
+  const name = readString(h, `tensor #${i} name`);
+  const nd = r.u32(`tensor ${name} n_dims`);
+  if (nd > GGUF_LIMITS.tensorDims) throw new GgufError(`${path}: corrupt tensor info for ${name}: ${nd} dims (at most ${GGUF_LIMITS.tensorDims})`);
+  const dims: number[] = [];
+  let numElements = 1;
+  for (let k = 0; k < nd; k++) {
+    const d = v1 ? r.u32(`tensor ${name} dim`) : r.num64(`tensor ${name} dim`);
+    dims.push(d);
+    numElements *= d;
+  }
+  if (!Number.isSafeInteger(numElements) || numElements > r.size * 8)
+    throw new GgufError(`${path}: corrupt tensor info for ${name}: dims [${dims.join(', ')}] claim more elements than the file can hold`);
+  const type = r.u32(`tensor ${name} type`);
+  const offset = r.num64(`tensor ${name} offset`, r.size);
+  if (alignment !== null && offset % alignment !== 0) throw new GgufError(`${path}: corrupt tensor info for ${name}: offset ${offset} is not a multiple of the alignment ${alignment}`);
+  const geo = BLOCK[type] ?? BLOCK_SIZE_ONLY[type];
+  const typeName = GGML_TYPE_NAME[type] ?? `type${type}`;
+  if (geo && geo[0] > 1 && nd > 0 && dims[0]! % geo[0] !== 0)
+    throw new GgufError(`${path}: corrupt tensor info for ${name}: rows of ${dims[0]} elements do not divide into ${typeName} blocks of ${geo[0]}`);
+  const byteLength = geo ? Math.ceil(numElements / geo[0]) * geo[1] : -1;
+  return { name, dims, type, typeName, offset, byteLength, numElements };
 }
 
 /** Parse a GGUF file's header (metadata + tensor infos). Reads only the header bytes. */
 export function readGguf(path: string): GgufFile {
+  const size = fileSize(path, 'GGUF file');
+  if (size < 8) throw new GgufError(`${path}: not a GGUF file (only ${size} bytes)`);
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
-    const file = basename(path);
-    const r = new ChunkReader(fd, size, path);
-    if (size < 8) throw new GgufError(`${path}: not a GGUF file (only ${size} bytes)`);
+    const r = new ChunkReader(fd, fstatSync(fd).size, path);
     const magic = r.bytes(4, 'magic').toString('latin1');
     if (magic !== 'GGUF') throw new GgufError(`${path}: not a GGUF file (magic ${JSON.stringify(magic)})`);
     const version = r.u32('version');
     if (version < 1 || version > 3) throw new GgufError(`${path}: unsupported GGUF version ${version}`);
     const v1 = version === 1;
-    const tensorCount = v1 ? r.u32('tensor count') : r.num64('tensor count', 1e7);
-    const kvCount = v1 ? r.u32('metadata count') : r.num64('metadata count', 1e7);
+    const h: HeaderState = { r, path, v1, arrayElements: 0 };
+    // smallest tensor info: name length, n_dims, type, offset; smallest entry: key length, type, one byte
+    const tensorCount = claimedCount(h, 'tensor count', GGUF_LIMITS.tensors, v1 ? 16 : 24);
+    const kvCount = claimedCount(h, 'metadata count', GGUF_LIMITS.metadataEntries, v1 ? 9 : 13);
     const metadata = new Map<string, GgufValue>();
     for (let i = 0; i < kvCount; i++) {
-      const key = readString(r, v1, `metadata key #${i}`);
+      const key = readString(h, `metadata key #${i}`);
+      if (metadata.has(key)) throw new GgufError(`${path}: corrupt header: metadata key "${key}" appears twice`);
       const type = r.u32(`type of ${key}`);
-      metadata.set(key, readValue(r, type, v1, key));
+      metadata.set(key, readValue(h, type, key));
     }
-    const alignment = Number(metadata.get('general.alignment') ?? 32);
-    if (!Number.isInteger(alignment) || alignment <= 0) throw new GgufError(`${path}: bad general.alignment ${alignment}`);
+    const alignment = alignmentOf(path, metadata);
     const infos: Omit<GgufTensorInfo, 'fileOffset'>[] = [];
+    const names = new Set<string>();
     for (let i = 0; i < tensorCount; i++) {
-      const name = readString(r, v1, `tensor #${i} name`);
-      const nd = r.u32(`tensor ${name} n_dims`);
-      if (nd > 8) throw new GgufError(`${path}: corrupt tensor info for ${name}: ${nd} dims`);
-      const dims: number[] = [];
-      for (let k = 0; k < nd; k++) dims.push(v1 ? r.u32(`tensor ${name} dim`) : r.num64(`tensor ${name} dim`, 2 ** 40));
-      const type = r.u32(`tensor ${name} type`);
-      const offset = r.num64(`tensor ${name} offset`, size);
-      const numElements = dims.reduce((a, b) => a * b, 1);
-      const geo = BLOCK[type] ?? BLOCK_SIZE_ONLY[type];
-      const typeName = GGML_TYPE_NAME[type] ?? `type${type}`;
-      const byteLength = geo ? Math.ceil(numElements / geo[0]) * geo[1] : -1;
-      infos.push({ name, dims, type, typeName, offset, byteLength, numElements });
+      const t = readTensorInfo(h, i, v1 ? null : alignment);
+      if (names.has(t.name)) throw new GgufError(`${path}: corrupt header: tensor ${t.name} appears twice`);
+      names.add(t.name);
+      infos.push(t);
     }
     const dataOffset = Math.ceil(r.pos / alignment) * alignment;
     const tensors: GgufTensorInfo[] = infos.map((t) => {
@@ -290,7 +381,6 @@ export function readGguf(path: string): GgufFile {
         throw new GgufError(`${path}: truncated file: tensor ${t.name} (${t.typeName}, ${t.byteLength} bytes at ${fileOffset}) extends past the end (${size} bytes)`);
       return { ...t, fileOffset };
     });
-    void file;
     return { path, version, metadata, tensors, tensorMap: new Map(tensors.map((t) => [t.name, t])), alignment, dataOffset, fileSize: size };
   } finally {
     closeSync(fd);
@@ -321,13 +411,17 @@ export function readTensorF32(g: GgufFile, nameOrInfo: string | GgufTensorInfo):
   if (!t) throw new GgufError(`${g.path}: tensor ${String(nameOrInfo)} not found`);
   if (!BLOCK[t.type])
     throw new GgufError(
-      `${g.path}: tensor ${t.name} uses quantisation type ${t.typeName}, which this engine cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)`,
+      `${g.path}: tensor ${t.name} uses quantisation type ${t.typeName}, which this engine cannot read (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)`,
     );
-  return dequantize(readTensorBytes(g, t), t.type, t.numElements);
+  try {
+    return dequantize(readTensorBytes(g, t), t.type, t.numElements);
+  } catch (e) {
+    if (e instanceof GgufError) throw e;
+    throw new GgufError(`${g.path}: tensor ${t.name}: ${(e as Error).message}`);
+  }
 }
 
 export function dequantize(b: Uint8Array, type: number, n: number): Float32Array {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out = new Float32Array(n);
   switch (type) {
     case GGML_TYPE.F32: {
@@ -339,58 +433,8 @@ export function dequantize(b: Uint8Array, type: number, n: number): Float32Array
       return halfBitsToFloat32(u16View(b, n), out);
     case GGML_TYPE.BF16:
       return bf16BitsToFloat32(u16View(b, n), out);
-    case GGML_TYPE.Q8_0:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 34;
-        const d = halfToFloat(dv.getUint16(o, true));
-        for (let j = 0; j < 32; j++) out[blk * 32 + j] = d * dv.getInt8(o + 2 + j);
-      }
-      return out;
-    case GGML_TYPE.Q4_0:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 18;
-        const d = halfToFloat(dv.getUint16(o, true));
-        for (let j = 0; j < 16; j++) {
-          const q = b[o + 2 + j]!;
-          out[blk * 32 + j] = ((q & 0xf) - 8) * d;
-          out[blk * 32 + j + 16] = ((q >> 4) - 8) * d;
-        }
-      }
-      return out;
-    case GGML_TYPE.Q4_1:
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * 20;
-        const d = halfToFloat(dv.getUint16(o, true));
-        const m = halfToFloat(dv.getUint16(o + 2, true));
-        for (let j = 0; j < 16; j++) {
-          const q = b[o + 4 + j]!;
-          out[blk * 32 + j] = (q & 0xf) * d + m;
-          out[blk * 32 + j + 16] = (q >> 4) * d + m;
-        }
-      }
-      return out;
-    case GGML_TYPE.Q5_0:
-    case GGML_TYPE.Q5_1: {
-      const has1 = type === GGML_TYPE.Q5_1;
-      const bs = has1 ? 24 : 22;
-      for (let blk = 0; blk < n / 32; blk++) {
-        const o = blk * bs;
-        const d = halfToFloat(dv.getUint16(o, true));
-        const m = has1 ? halfToFloat(dv.getUint16(o + 2, true)) : 0;
-        const qh = dv.getUint32(o + (has1 ? 4 : 2), true);
-        const qs = o + (has1 ? 8 : 6);
-        for (let j = 0; j < 16; j++) {
-          const xh0 = ((qh >>> j) << 4) & 0x10;
-          const xh1 = (qh >>> (j + 12)) & 0x10;
-          const q0 = (b[qs + j]! & 0xf) | xh0;
-          const q1 = (b[qs + j]! >> 4) | xh1;
-          out[blk * 32 + j] = has1 ? q0 * d + m : (q0 - 16) * d;
-          out[blk * 32 + j + 16] = has1 ? q1 * d + m : (q1 - 16) * d;
-        }
-      }
-      return out;
-    }
     default:
+      if (isBlockQuant(type)) return dequantizeBlocks(type, b, n, out);
       throw new GgufError(`unsupported ggml type ${GGML_TYPE_NAME[type] ?? type}`);
   }
 }

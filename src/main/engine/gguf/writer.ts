@@ -1,16 +1,23 @@
 /**
- * GGUF v3 writer: metadata + tensors (F32, F16, Q8_0), streamed to disk tensor by tensor so a model
- * larger than memory can be exported from a lazy tensor source.
+ * GGUF v3 writer: metadata + tensors (F32, F16 and the block formats ggml's reference quantizers
+ * write: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), streamed to disk tensor by
+ * tensor so a model larger than memory can be exported from a lazy tensor source. Tensors may also
+ * be handed over already encoded (copied unchanged, e.g. by the quantizer for tensors it keeps).
+ * `encodeGgufHeader` alone serves writers that produce the tensor data themselves (the model merger;
+ * it also declares BF16).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { floatToHalf } from '../graph/builder';
-import { GGML_TYPE } from './reader';
+import { GGML_TYPE, GGML_TYPE_NAME } from './reader';
+import { QUANT_BLOCK, QUANTIZABLE, quantizeRow, type QuantTypeName } from './quants';
 
 export type GgufMetaType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
 
 export type GgufMetaValue =
   | { type: GgufMetaType; value: number | bigint | boolean | string }
-  | { type: 'array'; itemType: GgufMetaType; value: (number | bigint | boolean | string)[] };
+  | { type: 'array'; itemType: GgufMetaType; value: (number | bigint | boolean | string)[] }
+  /** a value copied from another GGUF file: its type code (u32) and value bytes as stored there */
+  | { type: 'raw'; value: Uint8Array };
 
 /** Shorthands: strings → string, booleans → bool, integers → u32 (or i32 when negative), other numbers → f32. */
 export type GgufMetaInput = GgufMetaValue | string | number | boolean | string[];
@@ -31,15 +38,26 @@ const TYPE_CODE: Record<GgufMetaType | 'array', number> = {
   f64: 12,
 };
 
-export interface GgufTensorSource {
+/** Storage types the writer can encode from float32. */
+export type GgufWriteType = 'F32' | 'F16' | Exclude<QuantTypeName, 'IQ4_NL' | 'IQ4_XS'>;
+
+export type GgufTensorSource = {
   name: string;
   /** ggml order (dims[0] = row length) */
   dims: number[];
-  /** target storage type */
-  type: 'F32' | 'F16' | 'Q8_0';
-  /** float32 values in row-major order (as read by readTensorF32); called once, when written */
-  data: () => Float32Array;
-}
+} & (
+  | {
+      /** target storage type */
+      type: GgufWriteType;
+      /** float32 values in row-major order (as read by readTensorF32); called once, when written */
+      data: () => Float32Array;
+    }
+  | {
+      /** ggml type code of bytes that are already encoded (any type, copied unchanged) */
+      rawType: number;
+      bytes: () => Uint8Array;
+    }
+);
 
 function normMeta(v: GgufMetaInput): GgufMetaValue {
   if (typeof v === 'string') return { type: 'string', value: v };
@@ -114,8 +132,40 @@ class Out {
   }
 }
 
-function encodeTensor(t: GgufTensorSource, f: Float32Array): Buffer {
+/** ggml type code of each writable type. */
+export const WRITE_TYPE_CODE: Record<GgufWriteType, number> = {
+  F32: GGML_TYPE.F32,
+  F16: GGML_TYPE.F16,
+  ...(Object.fromEntries(QUANTIZABLE.map((c) => [GGML_TYPE_NAME[c]!, c])) as Record<Exclude<GgufWriteType, 'F32' | 'F16'>, number>),
+};
+
+/** [elements per block, bytes per block] of a type code. */
+function geometry(code: number): [number, number] {
+  if (code === GGML_TYPE.F32) return [1, 4];
+  if (code === GGML_TYPE.F16 || code === GGML_TYPE.BF16) return [1, 2];
+  const g = QUANT_BLOCK[code];
+  if (!g) throw new Error(`GGUF writer: no block geometry for ggml type ${GGML_TYPE_NAME[code] ?? code}`);
+  return g;
+}
+
+/** A tensor as the header describes it: its storage type (BF16 only declared, never encoded here) or raw type code. */
+export type GgufTensorInfo = { name: string; dims: number[] } & ({ type: GgufWriteType | 'BF16' } | { rawType: number });
+
+function typeCode(t: GgufTensorInfo): number {
+  if ('rawType' in t) return t.rawType;
+  return t.type === 'BF16' ? GGML_TYPE.BF16 : WRITE_TYPE_CODE[t.type];
+}
+
+function encodeTensor(t: GgufTensorSource): Buffer {
   const n = t.dims.reduce((a, b) => a * b, 1);
+  const [bs, bb] = geometry(typeCode(t));
+  if ('rawType' in t) {
+    const b = t.bytes();
+    const want = Math.ceil(n / bs) * bb;
+    if (b.length !== want) throw new Error(`GGUF writer: tensor ${t.name} has ${b.length} bytes of ${GGML_TYPE_NAME[t.rawType]} for dims [${t.dims.join(', ')}] (expected ${want})`);
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const f = t.data();
   if (f.length !== n) throw new Error(`GGUF writer: tensor ${t.name} has ${f.length} values for dims [${t.dims.join(', ')}]`);
   if (t.type === 'F32') return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
   if (t.type === 'F16') {
@@ -123,37 +173,43 @@ function encodeTensor(t: GgufTensorSource, f: Float32Array): Buffer {
     for (let i = 0; i < n; i++) b.writeUInt16LE(floatToHalf(f[i]!), i * 2);
     return b;
   }
-  if (n % 32) throw new Error(`GGUF writer: tensor ${t.name}: Q8_0 needs a multiple of 32 elements`);
-  const b = Buffer.alloc((n / 32) * 34);
-  for (let blk = 0; blk < n / 32; blk++) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(f[blk * 32 + j]!));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
-    b.writeUInt16LE(floatToHalf(d), blk * 34);
-    for (let j = 0; j < 32; j++) b.writeInt8(Math.round(f[blk * 32 + j]! * id), blk * 34 + 2 + j);
-  }
-  return b;
+  // ggml quantises row by row: the row length must be a whole number of blocks
+  if (t.dims[0]! % bs) throw new Error(`GGUF writer: tensor ${t.name}: ${t.type} needs a row length that is a multiple of ${bs} (rows have ${t.dims[0]} elements)`);
+  const out = quantizeRow(WRITE_TYPE_CODE[t.type], f);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
-const TYPE_INFO: Record<GgufTensorSource['type'], [number, number, number]> = {
-  F32: [GGML_TYPE.F32, 1, 4],
-  F16: [GGML_TYPE.F16, 1, 2],
-  Q8_0: [GGML_TYPE.Q8_0, 32, 34],
-};
+export interface GgufHeader {
+  /** magic … tensor infos, padded to the alignment: tensor data starts right after it */
+  bytes: Buffer;
+  /** each tensor's data offset from the end of the header */
+  offsets: number[];
+  /** bytes of each tensor's data */
+  sizes: number[];
+  /** the data section's length (padded) */
+  dataBytes: number;
+}
 
-/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
-export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+/**
+ * Encode a GGUF v3 header. `rawMetadata` are whole key/value entries already encoded as GGUF stores
+ * them (copied verbatim from another file, keeping their exact value types); they come first.
+ */
+export function encodeGgufHeader(metadata: Record<string, GgufMetaInput>, tensors: GgufTensorInfo[], alignment = 32, rawMetadata: Buffer[] = []): GgufHeader {
   const h = new Out();
   h.push(Buffer.from('GGUF', 'latin1'));
   h.u32(3);
   h.u64(tensors.length);
   const meta = { ...metadata };
   if (alignment !== 32) meta['general.alignment'] = { type: 'u32', value: alignment };
-  h.u64(Object.keys(meta).length);
+  h.u64(Object.keys(meta).length + rawMetadata.length);
+  for (const raw of rawMetadata) h.push(raw);
   for (const [k, v0] of Object.entries(meta)) {
     const v = normMeta(v0);
     h.str(k);
+    if (v.type === 'raw') {
+      h.push(Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength));
+      continue;
+    }
     h.u32(TYPE_CODE[v.type]);
     if (v.type === 'array') {
       h.u32(TYPE_CODE[v.itemType]);
@@ -163,8 +219,10 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
   }
   let off = 0;
   const offsets: number[] = [];
+  const sizes: number[] = [];
   for (const t of tensors) {
-    const [code, bs, bb] = TYPE_INFO[t.type];
+    const code = typeCode(t);
+    const [bs, bb] = geometry(code);
     const n = t.dims.reduce((a, b) => a * b, 1);
     h.str(t.name);
     h.u32(t.dims.length);
@@ -172,22 +230,28 @@ export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>,
     h.u32(code);
     h.u64(off);
     offsets.push(off);
+    sizes.push(Math.ceil(n / bs) * bb);
     off += Math.ceil(n / bs) * bb;
     off = Math.ceil(off / alignment) * alignment;
   }
   const header = h.concat();
-  const pad = (Math.ceil(header.length / alignment) * alignment) - header.length;
+  const pad = Math.ceil(header.length / alignment) * alignment - header.length;
+  return { bytes: Buffer.concat([header, Buffer.alloc(pad)]), offsets, sizes, dataBytes: off };
+}
+
+/** Write a GGUF v3 file. Tensor data is produced and written one tensor at a time. */
+export function writeGguf(path: string, metadata: Record<string, GgufMetaInput>, tensors: GgufTensorSource[], alignment = 32): void {
+  const { bytes: header, offsets } = encodeGgufHeader(metadata, tensors, alignment);
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, header);
-    writeSync(fd, Buffer.alloc(pad));
     let pos = 0;
     tensors.forEach((t, i) => {
       if (pos < offsets[i]!) {
         writeSync(fd, Buffer.alloc(offsets[i]! - pos));
         pos = offsets[i]!;
       }
-      const b = encodeTensor(t, t.data());
+      const b = encodeTensor(t);
       writeSync(fd, b);
       pos += b.length;
     });

@@ -303,6 +303,33 @@ export const RULES: Record<string, Rule> = {
     return [{ dtype: data.dtype, shape, constValue }];
   },
   GatherElements: (c) => [{ dtype: inp(c, 0).dtype, shape: inp(c, 1).shape }],
+  // com.microsoft: A [..., K] times block-quantised Bᵀ (B uint8 [N, K/block, block·bits/8]) → [..., N]
+  MatMulNBits: (c) => {
+    const a = inp(c, 0);
+    const b = inp(c, 1);
+    const K = attrInt(c, 'K', 0);
+    const N = attrInt(c, 'N', 0);
+    const bits = attrInt(c, 'bits', 4);
+    const bs = attrInt(c, 'block_size', 0);
+    if (b.dtype !== 'uint8') fail(c, `B ${b.name} must be uint8, got ${b.dtype}`);
+    const want = [N, Math.ceil(K / bs), (bs * bits) / 8];
+    if (b.shape && b.shape.some((d, i) => typeof d === 'number' && d !== want[i])) fail(c, `B ${b.name} has shape ${shapeToString(b.shape)}, expected ${shapeToString(want)}`);
+    const s = inp(c, 2);
+    if (s.dtype !== a.dtype) fail(c, `scales ${s.name} must be ${a.dtype}, got ${s.dtype}`);
+    if (a.shape && dimsEqual(a.shape[a.shape.length - 1]!, K) === false) fail(c, `A ${a.name} has ${a.shape[a.shape.length - 1]} columns, K is ${K}`);
+    return [{ dtype: a.dtype, shape: a.shape ? [...a.shape.slice(0, -1), N] : null }];
+  },
+  // com.microsoft: rows of block-quantised data (uint8, 4 or 8 bits) gathered and dequantised
+  GatherBlockQuantized: (c) => {
+    const data = inp(c, 0);
+    const idx = inp(c, 1);
+    const s = inp(c, 2);
+    if (attrInt(c, 'gather_axis', 0) !== 0 || attrInt(c, 'quantize_axis', 1) !== 1) fail(c, 'only gather_axis 0 and quantize_axis 1 are supported here');
+    if (!data.shape || !idx.shape) return [{ dtype: s.dtype, shape: null }];
+    const bits = attrInt(c, 'bits', 4);
+    const cols = data.shape[1];
+    return [{ dtype: s.dtype, shape: [...idx.shape, typeof cols === 'number' && data.dtype === 'uint8' ? (cols * 8) / bits : cols ?? null] }];
+  },
   ScatterND: unary,
   ScatterElements: unary,
   Shape: (c) => {

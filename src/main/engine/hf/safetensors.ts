@@ -2,11 +2,14 @@
  * Streaming safetensors reader and writer. The header is parsed with one small read; tensors are
  * read with positioned reads one at a time (F32, F16, BF16 → float32; integer types raw). Sharded
  * checkpoints are followed through model.safetensors.index.json. The writer streams tensor by tensor.
+ * Every claim of the header (its length, each dtype, shape and byte range) is checked against the
+ * file before anything is allocated by it.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { bf16BitsToFloat32, floatToHalf, halfBitsToFloat32, u16View } from '../graph/builder';
 import type { WeightSource } from '../model/weights';
+import { describeJson, fileSize, isPlainObject, ModelFileError, readJsonObject } from '../files';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -21,47 +24,81 @@ export interface StTensorInfo {
   end: number;
 }
 
-export class SafetensorsError extends Error {}
+export class SafetensorsError extends ModelFileError {}
+
+/** The safetensors format's own bound on the JSON header (the reference implementation refuses more). */
+export const MAX_HEADER_BYTES = 100_000_000;
+/** model.safetensors.index.json lists one line per tensor: a few megabytes at most. */
+const MAX_INDEX_BYTES = 64 * 2 ** 20;
+
+/** One header entry, checked: dtype known, shape of whole numbers, byte range inside the data and matching dtype × shape. */
+function tensorEntry(path: string, name: string, v: unknown, dataStart: number, size: number): StTensorInfo {
+  const bad = (why: string) => new SafetensorsError(`${path}: tensor ${JSON.stringify(name)}: ${why}`);
+  if (!isPlainObject(v)) throw bad(`header entry is ${describeJson(v)}, expected an object with dtype, shape and data_offsets`);
+  const dtype = v['dtype'];
+  if (typeof dtype !== 'string' || !Object.hasOwn(ST_BYTES, dtype)) throw bad(`unsupported dtype ${describeJson(dtype)}`);
+  const shape = v['shape'];
+  if (!Array.isArray(shape) || shape.length > 8) throw bad(`shape is ${describeJson(shape)}, expected a list of at most 8 sizes`);
+  let count = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw bad(`shape [${shape.map((x) => describeJson(x)).join(', ')}] holds ${describeJson(d)}, not a size`);
+    count *= d;
+    if (count > size) throw bad(`shape [${shape.join(', ')}] claims more elements than the file has bytes (${size})`);
+  }
+  const offsets = v['data_offsets'];
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0))
+    throw bad(`data_offsets ${Array.isArray(offsets) ? `[${offsets.map((x) => describeJson(x)).join(', ')}]` : describeJson(offsets)} is not a pair of byte offsets`);
+  const [b0, b1] = offsets as [number, number];
+  if (b1 < b0) throw bad(`data_offsets [${b0}, ${b1}] end before they begin`);
+  const bytes = count * ST_BYTES[dtype]!;
+  if (b1 - b0 !== bytes) throw bad(`${b1 - b0} bytes for shape [${shape.join(', ')}] ${dtype} (${bytes} expected)`);
+  if (dataStart + b1 > size) throw new SafetensorsError(`${path}: truncated file: tensor ${name} ends at byte ${dataStart + b1}, file has ${size}`);
+  return { name, dtype: dtype as StDtype, shape: shape as number[], begin: dataStart + b0, end: dataStart + b1 };
+}
 
 export class SafetensorsFile {
   readonly tensors = new Map<string, StTensorInfo>();
-  readonly metadata: Record<string, string> = {};
+  /** the header's __metadata__ (a prototype-free object: any key is plain data) */
+  readonly metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   readonly dataStart: number;
 
   constructor(readonly path: string) {
+    const size = fileSize(path, 'safetensors file');
+    if (size < 8) throw new SafetensorsError(`${path}: not a safetensors file (${size} bytes)`);
     const fd = openSync(path, 'r');
     try {
-      const size = fstatSync(fd).size;
-      if (size < 8) throw new SafetensorsError(`${path}: not a safetensors file (${size} bytes)`);
       const hb = Buffer.alloc(8);
       readSync(fd, hb, 0, 8, 0);
-      const n = Number(hb.readBigUInt64LE(0));
-      if (n <= 0 || n > 100_000_000 || 8 + n > size) throw new SafetensorsError(`${path}: corrupt or truncated header (declared header size ${n}, file size ${size})`);
+      const declared = hb.readBigUInt64LE(0);
+      if (declared === 0n || declared > BigInt(Math.min(MAX_HEADER_BYTES, size - 8)))
+        throw new SafetensorsError(
+          `${path}: corrupt or truncated header (declared header size ${declared}, file size ${size}${declared > BigInt(MAX_HEADER_BYTES) ? `, at most ${MAX_HEADER_BYTES}` : ''})`,
+        );
+      const n = Number(declared);
+      // the header is a JSON object: refuse anything else before reading (up to 100 MB of) it
+      const first = Buffer.alloc(1);
+      readSync(fd, first, 0, 1, 8);
+      if (first[0] !== 0x7b) throw new SafetensorsError(`${path}: header is not a JSON object (it does not start with "{")`);
       const jb = Buffer.alloc(n);
       readSync(fd, jb, 0, n, 8);
-      let header: Record<string, unknown>;
+      let header: unknown;
       try {
-        header = JSON.parse(jb.toString('utf8')) as Record<string, unknown>;
+        header = JSON.parse(jb.toString('utf8'));
       } catch (e) {
         throw new SafetensorsError(`${path}: header is not valid JSON (${(e as Error).message})`);
       }
+      if (!isPlainObject(header)) throw new SafetensorsError(`${path}: header is ${describeJson(header)}, expected an object of tensors`);
       this.dataStart = 8 + n;
       for (const [name, v] of Object.entries(header)) {
         if (name === '__metadata__') {
-          Object.assign(this.metadata, v as Record<string, string>);
+          if (!isPlainObject(v)) throw new SafetensorsError(`${path}: __metadata__ is ${describeJson(v)}, expected an object of strings`);
+          for (const [k, x] of Object.entries(v)) {
+            if (typeof x !== 'string') throw new SafetensorsError(`${path}: __metadata__ ${JSON.stringify(k)} is ${describeJson(x)}, expected a string`);
+            this.metadata[k] = x;
+          }
           continue;
         }
-        const t = v as { dtype: StDtype; shape: number[]; data_offsets: [number, number] };
-        if (!t || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) throw new SafetensorsError(`${path}: tensor ${name} has a malformed header entry`);
-        const bytes = ST_BYTES[t.dtype];
-        if (!bytes) throw new SafetensorsError(`${path}: tensor ${name} has unsupported dtype ${t.dtype}`);
-        const count = t.shape.reduce((a, b) => a * b, 1);
-        const [b0, b1] = t.data_offsets;
-        if (b1 - b0 !== count * bytes)
-          throw new SafetensorsError(`${path}: tensor ${name}: ${b1 - b0} bytes for shape [${t.shape.join(', ')}] ${t.dtype}`);
-        if (this.dataStart + b1 > size)
-          throw new SafetensorsError(`${path}: truncated file: tensor ${name} ends at byte ${this.dataStart + b1}, file has ${size}`);
-        this.tensors.set(name, { name, dtype: t.dtype, shape: t.shape, begin: this.dataStart + b0, end: this.dataStart + b1 });
+        this.tensors.set(name, tensorEntry(path, name, v, this.dataStart, size));
       }
     } finally {
       closeSync(fd);
@@ -126,10 +163,15 @@ export class SafetensorsWeights implements WeightSource {
     const single = join(dir, 'model.safetensors');
     let shardNames: string[];
     if (existsSync(index)) {
-      const j = JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> };
-      if (!j.weight_map) throw new SafetensorsError(`${index}: missing weight_map`);
-      shardNames = [...new Set(Object.values(j.weight_map))];
-      for (const s of shardNames) if (!existsSync(join(dir, s))) throw new SafetensorsError(`${index}: shard ${s} is missing from ${dir}`);
+      const map = readJsonObject(index, 'safetensors index', MAX_INDEX_BYTES)['weight_map'];
+      if (!isPlainObject(map)) throw new SafetensorsError(`${index}: weight_map is ${map === undefined ? 'missing' : describeJson(map)}, expected an object of tensor → shard file`);
+      shardNames = [...new Set(Object.values(map))].map((s) => {
+        // a shard is a file beside the index: no folders, no way out of the model folder
+        if (typeof s !== 'string' || s !== basename(s) || s === '.' || s === '..' || s.includes('\\'))
+          throw new SafetensorsError(`${index}: shard ${describeJson(s)} is not a file name in the model folder`);
+        if (!existsSync(join(dir, s))) throw new SafetensorsError(`${index}: shard ${s} is missing from ${dir}`);
+        return s;
+      });
     } else if (existsSync(single)) shardNames = ['model.safetensors'];
     else throw new SafetensorsError(`${dir}: no model.safetensors or model.safetensors.index.json (only .safetensors weights are supported)`);
     for (const s of shardNames) {

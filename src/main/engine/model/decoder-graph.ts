@@ -14,6 +14,7 @@
  * each way instead of 2·layers is ~10% of a small model's decode step.
  */
 import { Graph, toHalfArray, type Value } from '../graph';
+import { concatQuantRows, type QuantMatrix } from '../gguf/repack';
 import { ropeInvFreq, type DecoderConfig } from './config';
 import type { WeightSource } from './weights';
 
@@ -36,7 +37,19 @@ export interface DecoderGraphOptions {
   /** declare these weights as graph inputs instead of initializers (e.g. for training graphs) */
   weightAsInput?: (name: string) => boolean;
   /** how frozen weights become initializers (default: g.weight, in-memory external data); see WeightFileWriter */
-  storeWeight?: (g: Graph, name: string, data: Float32Array | Uint16Array, shape: number[], dtype: 'float32' | 'float16') => Value;
+  storeWeight?: (g: Graph, name: string, data: Float32Array | Uint16Array | Uint8Array, shape: number[], dtype: 'float32' | 'float16' | 'uint8') => Value;
+  /**
+   * Keep the weights the source holds block-quantised (WeightSource.quantized) quantised in memory
+   * instead of dequantising them to float32. Fused graphs run them with com.microsoft MatMulNBits
+   * (projections, LM head) and GatherBlockQuantized (embeddings); accuracyLevel 4 quantises the
+   * activations to int8 per block (fast, like llama.cpp's CPU kernels), 0 computes in float32; the
+   * CPU kernel needs onnxruntime pre-packing. Plain-op graphs (training: QLoRA-style LoRA on a
+   * quantised frozen base) dequantise each frozen matrix to float32 where it is used
+   * (GatherBlockQuantized of all rows, indices computed from the layer input so onnxruntime cannot
+   * fold it into a permanent float32 copy, as the fp16 path does) and differentiate through the
+   * plain MatMul; accuracyLevel is unused there.
+   */
+  quant?: { accuracyLevel: 0 | 4 };
   /**
    * Storage of the projection matrices in fused graphs (default float32). 'float16' stores them in
    * fp16 (fp16 Gemm on fp16-cast activations, outputs cast back to fp32; norms, attention and
@@ -192,23 +205,121 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     return v;
   };
 
-  /** fp16 plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
+  // ---- block-quantised weights (opts.quant): MatMulNBits / GatherBlockQuantized
+  const quantCache = new Map<string, QuantMatrix | null>();
+  /** the quantised form of a frozen weight in a fused graph with opts.quant, else null */
+  const quantized = (name: string): QuantMatrix | null => {
+    if (!opts.quant || opts.weightAsInput?.(name) || !src.quantized) return null;
+    if (!quantCache.has(name)) {
+      if (!src.has(name)) throw new ShapeMismatchError(`${src.origin}: missing tensor ${name}`);
+      const qm = src.quantized(name);
+      const shape = shapes.get(name)!;
+      if (qm && (qm.rows !== shape[0] || qm.cols !== shape[1]))
+        throw new ShapeMismatchError(`${src.origin}: tensor ${name} has shape [${qm.rows}, ${qm.cols}] but the config implies [${shape.join(', ')}]`);
+      quantCache.set(name, qm);
+    }
+    return quantCache.get(name)!;
+  };
+  const storeAny = (name: string, data: Float32Array | Uint8Array, shape: number[], dtype: 'float32' | 'uint8'): Value =>
+    opts.storeWeight ? opts.storeWeight(g, name, data, shape, dtype) : g.weight(name, data, shape, dtype);
+  /** the initializers of a quantised matrix, declared once (the LM head may share the embedding's) */
+  const quantInits = new Map<string, { codes: Value; scales: Value; mins: Value | null; zeros: Value | null }>();
+  const quantInitsFor = (name: string, qm: QuantMatrix) => {
+    let v = quantInits.get(name);
+    if (!v) {
+      const kb = qm.cols / qm.blockSize;
+      const codes = storeAny(`${name}#codes`, qm.codes, [qm.rows, kb, (qm.blockSize * qm.bits) / 8], 'uint8');
+      const scales = storeAny(`${name}#scales`, qm.scales, [qm.rows, kb], 'float32');
+      const mins = qm.mins ? storeAny(`${name}#mins`, qm.mins, [qm.rows, kb], 'float32') : null;
+      const zeros = qm.zeroPoints ? storeAny(`${name}#zero_points`, qm.zeroPoints, [qm.rows, qm.zeroPoints.length / qm.rows], 'uint8') : null;
+      v = { codes, scales, mins, zeros };
+      quantInits.set(name, v);
+    }
+    return v;
+  };
+  /** Σx over each block of the last axis ([..., K] → [..., K/block]), once per activation and block size */
+  const blockSums = new Map<string, Value>();
+  const blockSum = (x: Value, K: number, bs: number, label: string): Value => {
+    const key = `${x.name}/${bs}`;
+    let v = blockSums.get(key);
+    if (!v) {
+      v = g.op('ReduceSum', [g.reshape(x, [0, 0, K / bs, bs], `${label}_blocks`), g.constInt64([-1])], { keepdims: 0 }, { name: `${label}_block_sums` });
+      blockSums.set(key, v);
+    }
+    return v;
+  };
+  /** y = x·Wᵀ with W block-quantised: MatMulNBits, minus Σ_block min·Σx for formats with (residual) mins */
+  const quantMatMul = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
+    const q = quantInitsFor(name, qm);
+    let y = g.op(
+      'MatMulNBits',
+      [x, q.codes, q.scales, q.zeros],
+      { K: qm.cols, N: qm.rows, bits: qm.bits, block_size: qm.blockSize, accuracy_level: opts.quant!.accuracyLevel },
+      { domain: 'com.microsoft', name: label },
+    );
+    if (q.mins) {
+      const m = g.op('FusedMatMul', [blockSum(x, qm.cols, qm.blockSize, label), q.mins], { transB: 1 }, { domain: 'com.microsoft', name: `${label}_mins` });
+      y = g.sub(y, m, `${label}_minus_mins`);
+    }
+    return y;
+  };
+  /** plain-op graphs: the float32 matrix of a quantised weight, recomputed where it is used (after `x`) */
+  const dequantAfter = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
+    const q = quantInitsFor(name, qm);
+    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    const idx = g.add(g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }), zeroOf(x, label), `${label}_w_idx`);
+    let w = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: `${label}_w_dequant` });
+    if (q.mins) {
+      const kb = qm.cols / qm.blockSize;
+      const blocks = g.sub(g.reshape(w, [qm.rows, kb, qm.blockSize], `${label}_w_blocks`), g.unsqueeze(q.mins, [-1]), `${label}_w_minus_mins`);
+      w = g.reshape(blocks, [qm.rows, qm.cols], `${label}_w32`);
+    }
+    return w;
+  };
+  /** embedding rows of a block-quantised table */
+  const quantGather = (name: string, qm: QuantMatrix, idx: Value): Value => {
+    const q = quantInitsFor(name, qm);
+    const kb = qm.cols / qm.blockSize;
+    // the same bytes as the MatMulNBits codes, seen as [rows, cols·bits/8]
+    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    let x = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: 'embed_tokens' });
+    if (q.mins) {
+      const m = g.unsqueeze(g.op('Gather', [q.mins, idx], {}, { name: 'embed_mins' }), [-1]); // [B,S,kb,1]
+      const blocks = g.sub(g.reshape(x, [0, 0, kb, qm.blockSize], 'embed_blocks'), m, 'embed_minus_mins');
+      x = g.reshape(blocks, [0, 0, qm.cols], 'embed_rows');
+    }
+    return x;
+  };
+
+  /** fp16 and quantised plain-op graphs: an int64 0 computed from a linear layer's input, per input value */
   const zeroAfter = new Map<string, Value>();
-  const linear = (x: Value, wName: string, label: string): Value => {
+  const zeroOf = (x: Value, label: string): Value => {
+    let zero = zeroAfter.get(x.name);
+    if (!zero) {
+      zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
+      zeroAfter.set(x.name, zero); // q, k and v (gate and up) read the same x: one zero for them
+    }
+    return zero;
+  };
+  /** y = x·Wᵀ (+ bias, LoRA, hook); `product` is x·Wᵀ when already computed (a fused group's part) */
+  const linear = (x: Value, wName: string, label: string, product?: Value): Value => {
     const [out, inn] = shapes.get(wName)!;
     const bName = wName.replace(/\.weight$/, '.bias');
     const hasBias = shapes.has(bName);
     let y: Value;
-    if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
+    const qm = product ? null : quantized(wName);
+    if (qm && !fused) {
+      y = g.matmul(x, g.transpose(dequantAfter(x, wName, qm, label), [1, 0], `${label}_wT`), label);
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (product || qm) {
+      y = product ?? quantMatMul(x, wName, qm!, label);
+      if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
+    } else if (!fused && opts.weightDtype === 'float16' && !opts.weightAsInput?.(wName)) {
       // fp16 storage in a plain-op graph: an fp32 copy per use. The cast reads the weight through a
       // Reshape to a shape computed from x (the same [out, in]; Reshape aliases its input), so
       // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
       // (train/graph.ts) casts again only when the backward pass reaches it.
-      let zero = zeroAfter.get(x.name);
-      if (!zero) {
-        zero = g.mul(g.op('Size', [x], {}, { name: `${label}_w_after` }), g.constInt64([0], []), `${label}_w_zero`);
-        zeroAfter.set(x.name, zero); // q, k and v (gate and up) read the same x: one zero for them
-      }
+      const zero = zeroOf(x, label);
       const w = g.cast(g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }), 'float32', `${label}_w32`);
       y = g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label });
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
@@ -244,6 +355,30 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     if (opts.linearHook) y = opts.linearHook(g, x, y, wName, label);
     return y;
+  };
+  /**
+   * Several projections of the same input (q, k, v; gate, up). Quantised ones with the same bits and
+   * block size run as one MatMulNBits on their stacked rows (one activation quantisation, one
+   * minimum term, fewer nodes per token), split afterwards; otherwise one linear each.
+   */
+  const linears = (x: Value, names: string[], labels: string[]): Value[] => {
+    if (!fused) return names.map((n, i) => linear(x, n, labels[i]!));
+    const qms = names.map((n) => quantized(n));
+    // group the quantised ones by layout (Q4_K_M's attn_v may be Q6_K while q and k are Q4_K)
+    const groups = new Map<string, number[]>();
+    qms.forEach((q, i) => {
+      if (q) groups.set(`${q.bits}/${q.blockSize}`, [...(groups.get(`${q.bits}/${q.blockSize}`) ?? []), i]);
+    });
+    const products: (Value | undefined)[] = [];
+    for (const idx of groups.values()) {
+      if (idx.length < 2) continue;
+      const group = `${names[idx[0]!]}+${idx.slice(1).map((i) => names[i]!.split('.').at(-2)).join('+')}`;
+      const label = `${labels[idx[0]!]}_group`;
+      const all = quantMatMul(x, group, concatQuantRows(idx.map((i) => qms[i]!)), label);
+      const parts = g.opN('Split', [all, g.constInt64(idx.map((i) => qms[i]!.rows))], { axis: -1 }, { outputs: idx.length, name: `${label}_split` });
+      idx.forEach((i, k) => (products[i] = parts[k]));
+    }
+    return names.map((n, i) => linear(x, n, labels[i]!, products[i]));
   };
 
   const addOne = (d: Float32Array) => (cfg.normAddOne ? d.map((x) => x + 1) : d);
@@ -329,7 +464,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   };
 
   // ---- embeddings
-  let x = g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
+  const embQ = quantized('model.embed_tokens.weight');
+  let x = embQ ? quantGather('model.embed_tokens.weight', embQ, ids) : g.op('Gather', [W('model.embed_tokens.weight'), ids], {}, { name: 'embed_tokens' }); // [B,S,H]
   if (cfg.embedScale !== null) x = g.mul(x, g.constFloat(cfg.embedScale), 'embed_scale');
 
   // step graphs: the packed past split per layer, and the new keys/values to pack
@@ -340,15 +476,17 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const L = `l${l}`;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`);
     const heads = (x3: Value, n: number, label: string) => g.transpose(g.reshape(x3, [0, 0, n, hd], `${label}_split`), [0, 2, 1, 3], `${label}_heads`);
-    let q3 = linear(h, `${p}.self_attn.q_proj.weight`, `${L}_q_proj`);
-    let k3 = linear(h, `${p}.self_attn.k_proj.weight`, `${L}_k_proj`);
+    const proj = (n: string) => `${p}.self_attn.${n}_proj.weight`;
+    const qkv = linears(h, [proj('q'), proj('k'), proj('v')], [`${L}_q_proj`, `${L}_k_proj`, `${L}_v_proj`]);
+    let q3 = qkv[0]!;
+    let k3 = qkv[1]!;
     if (fusedRope) {
       q3 = fusedRope(q3, nh, `${L}_q_rope`);
       k3 = fusedRope(k3, kvh, `${L}_k_rope`);
     }
     const qh = heads(q3, nh, `${L}_q`);
     const kh = heads(k3, kvh, `${L}_k`);
-    const vh = g.transpose(g.reshape(linear(h, `${p}.self_attn.v_proj.weight`, `${L}_v_proj`), [0, 0, kvh, hd]), [0, 2, 1, 3]);
+    const vh = g.transpose(g.reshape(qkv[2]!, [0, 0, kvh, hd]), [0, 2, 1, 3]);
     const qr = fusedRope ? qh : rope(qh, `${L}_q_rope`); // [B,nh,S,hd]
     let kAll = fusedRope ? kh : rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
     let vAll = vh;
@@ -374,8 +512,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const h2 = cfg.sandwichNorms
       ? rmsNorm(x, `${p}.pre_feedforward_layernorm.weight`, `${L}_pre_ffn_norm`)
       : rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
-    const gate = linear(h2, `${p}.mlp.gate_proj.weight`, `${L}_gate_proj`);
-    const up = linear(h2, `${p}.mlp.up_proj.weight`, `${L}_up_proj`);
+    const [gate, up] = linears(h2, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], [`${L}_gate_proj`, `${L}_up_proj`]) as [Value, Value];
     let act: Value;
     if (cfg.activation === 'silu') act = g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
     else if (cfg.activation === 'gelu')
@@ -399,7 +536,10 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const hN = rmsNorm(x, 'model.norm.weight', 'final_norm');
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   let logits: Value;
-  if (fused && (!half || cfg.tieWordEmbeddings)) {
+  const headQ = quantized(head);
+  if (headQ && fused) logits = quantMatMul(hN, head, headQ, 'lm_head');
+  else if (headQ) logits = g.matmul(hN, g.transpose(dequantAfter(hN, head, headQ, 'lm_head'), [1, 0], 'lm_head_wT'), 'lm_head');
+  else if (fused && (!half || cfg.tieWordEmbeddings)) {
     // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
     logits = g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
   } else if (fused) {

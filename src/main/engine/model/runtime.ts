@@ -10,6 +10,9 @@ import { buildDecoderGraph, validateWeights, type DecoderGraphOptions, type Lora
 import type { LoadedModel } from './loaded';
 import { WeightFileWriter } from './weight-file';
 import type { DecoderConfig } from './config';
+import { canRepack } from '../gguf/repack';
+import { GGML_TYPE } from '../gguf/reader';
+import { QuantizingWeights, type LoadQuantType } from './quantize-on-load';
 
 export interface RuntimeOptions {
   /** intra-op threads (default: available parallelism, at most 8) */
@@ -31,11 +34,22 @@ export interface RuntimeOptions {
    */
   cacheDir?: string;
   /**
-   * onnxruntime weight pre-packing (default false). Measured on the 100M benchmark model (2 cores):
-   * pre-packing made single-stream decoding ~2.5x slower and holds a second, packed copy of every
-   * weight matrix; without it onnxruntime uses the (memory-mapped) weights in place.
+   * onnxruntime weight pre-packing (default: off for float32 weights, on when the model runs
+   * quantised weights, which MatMulNBits needs). Measured on the 100M benchmark model (2 cores):
+   * for float32 weights pre-packing made single-stream decoding ~2.5x slower and holds a second,
+   * packed copy of every weight matrix; without it onnxruntime uses the (memory-mapped) weights in place.
    */
   prepack?: boolean;
+  /**
+   * Block-quantised weights (GGUF Q4_0…Q6_K, IQ4_NL/IQ4_XS, or quantizeOnLoad) stay quantised in
+   * memory and run with onnxruntime's MatMulNBits / GatherBlockQuantized: 'int8' (default:
+   * activations quantised to int8 per block, as llama.cpp's CPU kernels do), 'fp32' (float32
+   * activations, slower, closer to the dequantised model), or 'off' (dequantise every weight to
+   * float32 at load).
+   */
+  quantCompute?: 'int8' | 'fp32' | 'off';
+  /** Quantise float projection/embedding/LM-head weights on load to this ggml type (e.g. HF fp16/bf16 folders → 'Q8_0' or 'Q4_K'). */
+  quantizeOnLoad?: LoadQuantType;
   /** onnxruntime CPU memory arena (default true) */
   memArena?: boolean;
   /** storage of projection weights: 'float32' (default) or 'float16' (for GPU providers; on x86 CPU it was slower and saved no memory) */
@@ -86,19 +100,34 @@ export class DecoderRuntime {
 
   static async create(model: LoadedModel, options: RuntimeOptions = {}): Promise<DecoderRuntime> {
     validateWeights(model.config, model.weights);
+    if (options.quantizeOnLoad && options.quantCompute !== 'off') model = { ...model, weights: new QuantizingWeights(model.weights, options.quantizeOnLoad) };
     const r = new DecoderRuntime(model, options);
     await r.ensureStep();
     return r;
   }
 
+  /** Whether the graphs run block-quantised weights (MatMulNBits). */
+  get quantizedCompute(): boolean {
+    if (this.options.quantCompute === 'off') return false;
+    if (this.options.quantizeOnLoad) return true;
+    const w = this.model.weights;
+    return !!w.quantized && w.names().some((n) => canRepack(GGML_TYPE[w.dtype(n) as keyof typeof GGML_TYPE] ?? -1));
+  }
+
+  private quantOption(): DecoderGraphOptions['quant'] {
+    return this.quantizedCompute ? { accuracyLevel: this.options.quantCompute === 'fp32' ? 0 : 4 } : undefined;
+  }
+
   private sessionOpts() {
+    // MatMulNBits packs its weights at session creation (its unpacked path is ~15x slower and has no 8-bit kernel)
+    const prepack = this.options.prepack ?? this.quantizedCompute;
     return {
       intraOpThreads: this.options.threads ?? defaultThreads(),
       executionProviders: this.options.executionProviders,
       profilePrefix: this.options.profilePrefix,
       memArena: this.options.memArena,
       extra: {
-        ...(this.options.prepack === true ? {} : { 'session.disable_prepacking': '1' }),
+        ...(prepack ? {} : { 'session.disable_prepacking': '1' }),
         ...this.options.sessionConfig,
       },
     };
@@ -117,7 +146,7 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', v: 6 }));
+    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', quant: gopts.quant ?? null, qload: this.options.quantizeOnLoad ?? null, v: 9 }));
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));
@@ -158,6 +187,7 @@ export class DecoderRuntime {
         fused: this.options.fused ?? true,
         lora: this.options.lora,
         weightDtype: this.options.weightDtype,
+        quant: this.quantOption(),
       });
     }
     return this.stepSession;
@@ -171,6 +201,7 @@ export class DecoderRuntime {
         fused: this.options.fused ?? true,
         lora: this.options.lora,
         weightDtype: this.options.weightDtype,
+        quant: this.quantOption(),
       });
     }
     return this.fullSession;

@@ -10,15 +10,19 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import type { Graph, Value } from '../graph';
 
+type StoredDtype = 'float32' | 'float16' | 'uint8';
+
 interface IndexEntry {
   offset: number;
   length: number;
-  dtype: 'float32' | 'float16';
+  dtype: StoredDtype;
 }
 
 /**
  * Several graphs of one model (KV-cache step, full sequence) share one weights file: tensors already
  * in weights.json (the index, saved by close()) are referenced again instead of being rewritten.
+ * The same array stored under two names (e.g. quantised embedding codes seen as MatMulNBits blocks
+ * and as GatherBlockQuantized rows) is written once and both names point at it.
  */
 export class WeightFileWriter {
   private fd: number;
@@ -26,6 +30,7 @@ export class WeightFileWriter {
   readonly fileName: string;
   private readonly index: Record<string, IndexEntry> = {};
   private readonly indexPath: string;
+  private readonly written = new WeakMap<ArrayBufferView, IndexEntry>();
 
   constructor(
     readonly dir: string,
@@ -43,9 +48,14 @@ export class WeightFileWriter {
   }
 
   /** Append a tensor (or reuse an identical earlier one) and declare it as a file-backed initializer. */
-  store = (g: Graph, name: string, data: Float32Array | Uint16Array, shape: number[], dtype: 'float32' | 'float16' = 'float32'): Value => {
+  store = (g: Graph, name: string, data: Float32Array | Uint16Array | Uint8Array, shape: number[], dtype: StoredDtype = 'float32'): Value => {
     const known = this.index[`${name}:${dtype}`];
     if (known && known.length === data.byteLength) return g.fileWeight(name, dtype, shape, this.fileName, known.offset, known.length);
+    const same = this.written.get(data);
+    if (same && same.dtype === dtype) {
+      this.index[`${name}:${dtype}`] = same;
+      return g.fileWeight(name, dtype, shape, this.fileName, same.offset, same.length);
+    }
     const pad = (this.align - (this.offset % this.align)) % this.align;
     if (pad) {
       writeSync(this.fd, new Uint8Array(pad), 0, pad, this.offset);
@@ -54,7 +64,9 @@ export class WeightFileWriter {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let done = 0;
     while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), this.offset + done);
-    this.index[`${name}:${dtype}`] = { offset: this.offset, length: bytes.length, dtype };
+    const entry = { offset: this.offset, length: bytes.length, dtype };
+    this.index[`${name}:${dtype}`] = entry;
+    this.written.set(data, entry);
     const v = g.fileWeight(name, dtype, shape, this.fileName, this.offset, bytes.length);
     this.offset += bytes.length;
     return v;

@@ -2,7 +2,8 @@
  * Weight sources in Hugging Face naming ("model.layers.0.self_attn.q_proj.weight", PyTorch
  * [out, in] order), read lazily one tensor at a time.
  */
-import { readTensorF32, type GgufFile } from '../gguf/reader';
+import { readTensorBytes, readTensorF32, type GgufFile } from '../gguf/reader';
+import { canRepack, permuteQuantRows, repackMatrix, type QuantMatrix } from '../gguf/repack';
 
 export interface WeightSource {
   /** for error messages (file or folder) */
@@ -15,6 +16,11 @@ export interface WeightSource {
   f32(name: string): Float32Array;
   /** storage dtype name as in the file (F32, F16, BF16, Q8_0...) */
   dtype(name: string): string;
+  /**
+   * The tensor in onnxruntime's blockwise-quantised layout (MatMulNBits), when it is stored
+   * block-quantised (or the source quantises on load); null for float tensors. PyTorch row order.
+   */
+  quantized?(name: string): QuantMatrix | null;
 }
 
 /** Llama-family GGUF tensor names → HF names. */
@@ -82,19 +88,26 @@ export function permuteQK(w: Float32Array, nHeads: number, rowLen: number): Floa
 
 /** Row (h, i, j) sits at h·hd + 2i + j in GGUF order and at h·hd + j·hd/2 + i in HF order. */
 function remapQKRows(w: Float32Array, nHeads: number, rowLen: number, direction: 'to-hf' | 'to-gguf'): Float32Array {
-  const rows = w.length / rowLen;
+  const order = qkRowOrder(w.length / rowLen, nHeads, direction);
+  const out = new Float32Array(w.length);
+  order.forEach((src, dst) => out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen));
+  return out;
+}
+
+/** For each destination row, the source row of the Q/K head-order permutation. */
+export function qkRowOrder(rows: number, nHeads: number, direction: 'to-hf' | 'to-gguf'): Int32Array {
   const hd = rows / nHeads;
   const half = hd / 2;
-  const out = new Float32Array(w.length);
+  const order = new Int32Array(rows);
   for (let h = 0; h < nHeads; h++)
     for (let i = 0; i < half; i++)
       for (let j = 0; j < 2; j++) {
         const gguf = h * hd + i * 2 + j;
         const hf = h * hd + j * half + i;
-        const [src, dst] = direction === 'to-hf' ? [gguf, hf] : [hf, gguf];
-        out.set(w.subarray(src * rowLen, (src + 1) * rowLen), dst * rowLen);
+        if (direction === 'to-hf') order[hf] = gguf;
+        else order[gguf] = hf;
       }
-  return out;
+  return order;
 }
 
 export class GgufWeights implements WeightSource {
@@ -137,5 +150,18 @@ export class GgufWeights implements WeightSource {
       return unpermuteQK(data, nh, m[2] === 'weight' ? t.dims[0]! : 1);
     }
     return data;
+  }
+  quantized(name: string): QuantMatrix | null {
+    const t = this.info(name);
+    if (!canRepack(t.type) || t.dims.length !== 2) return null;
+    let q: QuantMatrix;
+    try {
+      q = repackMatrix(t.type, readTensorBytes(this.g, t), t.dims[1]!, t.dims[0]!);
+    } catch (e) {
+      throw new Error(`${this.origin}: tensor ${t.name}: ${(e as Error).message}`);
+    }
+    const m = /self_attn\.(q|k)_proj\.weight$/.exec(name);
+    if (m) q = permuteQuantRows(q, qkRowOrder(q.rows, m[1] === 'q' ? this.heads.numHeads : this.heads.numKvHeads, 'to-hf'));
+    return q;
   }
 }

@@ -3,7 +3,7 @@
  * llama.cpp's llm_tokenizer_spm: whitespace → "▁", optional dummy prefix, greedy merges of the
  * highest-scoring adjacent pair (ties: leftmost first), byte fallback via <0xXX> tokens.
  */
-import type { GgufFile } from '../gguf/reader';
+import { GgufError, type GgufFile, type GgufValue } from '../gguf/reader';
 import type { TextTokenizer } from './types';
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -103,21 +103,30 @@ export class SpmTokenizer implements TextTokenizer {
     });
   }
 
-  /** Build from GGUF metadata (tokenizer.ggml.*). */
+  /** Build from GGUF metadata (tokenizer.ggml.*), checking that the lists are what they claim to be. */
   static fromGguf(g: GgufFile): SpmTokenizer {
     const m = g.metadata;
     const model = m.get('tokenizer.ggml.model');
-    if (model !== 'llama') throw new Error(`${g.path}: tokenizer model "${String(model)}" is not supported (only SentencePiece "llama")`);
-    const tokens = m.get('tokenizer.ggml.tokens') as string[] | undefined;
-    if (!Array.isArray(tokens)) throw new Error(`${g.path}: missing tokenizer.ggml.tokens`);
-    const scores = (m.get('tokenizer.ggml.scores') as number[] | undefined) ?? tokens.map(() => 0);
-    const types = (m.get('tokenizer.ggml.token_type') as number[] | undefined) ?? tokens.map(() => TOKEN_TYPE.NORMAL);
+    if (model !== 'llama') throw new GgufError(`${g.path}: tokenizer model "${String(model)}" is not supported (only SentencePiece "llama")`);
+    const tokens = m.get('tokenizer.ggml.tokens');
+    if (!Array.isArray(tokens)) throw new GgufError(`${g.path}: missing tokenizer.ggml.tokens`);
+    if (tokens.length === 0 || !tokens.every((t) => typeof t === 'string'))
+      throw new GgufError(`${g.path}: tokenizer.ggml.tokens must be a non-empty list of strings`);
+    const list = (key: string, fill: number, ok: (x: GgufValue) => boolean, what: string): number[] => {
+      const v = m.get(key);
+      if (v === undefined) return tokens.map(() => fill);
+      if (!Array.isArray(v) || v.length !== tokens.length || !v.every(ok))
+        throw new GgufError(`${g.path}: ${key} must be a list of ${tokens.length} ${what} (one per token)`);
+      return v as number[];
+    };
+    const scores = list('tokenizer.ggml.scores', 0, (x) => typeof x === 'number' && !Number.isNaN(x), 'numbers');
+    const types = list('tokenizer.ggml.token_type', TOKEN_TYPE.NORMAL, (x) => typeof x === 'number' && Number.isInteger(x), 'whole numbers');
     const id = (k: string): number | null => {
       const x = m.get(k);
       return typeof x === 'number' && x >= 0 && x < tokens.length ? x : null;
     };
     return new SpmTokenizer({
-      tokens,
+      tokens: tokens as string[],
       scores,
       types,
       bosId: id('tokenizer.ggml.bos_token_id'),

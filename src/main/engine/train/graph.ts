@@ -35,7 +35,7 @@ export interface TrainGraphOptions {
    * model at 1×512 tokens and all 7 targets that is 0.6 instead of 2.3 GB of inputs) and a scale input
    */
   dropout?: boolean;
-  /** also train these base weights (graph inputs "<name>"; for tiny models and Fisher estimates) */
+  /** also train these base weights (graph inputs "<name>": full-parameter training, Fisher estimates) */
   trainWeights?: (name: string) => boolean;
   distill?: DistillSpec;
   /** output the logits too (for tests and Fisher/teacher computations) */
@@ -106,8 +106,8 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     },
   });
   for (const t of opts.lora) if (!params.includes(`${t.weight}.lora_A`)) throw new Error(`internal: LoRA target ${t.weight} is not a linear layer of the graph`);
-  fuseFrozenTransposes(g);
   params.push(...trainWeights);
+  fuseWeightTransposes(g, new Set(trainWeights));
 
   const logits = g.value('logits');
   // the decoder's Identity output stays an output only if asked for
@@ -249,12 +249,14 @@ export function removeDeadNodes(g: Graph): number {
 }
 
 /**
- * MatMul(x, Transpose(W)) with a frozen (initializer) W → com.microsoft FusedMatMul(x, W, transB=1).
- * onnxruntime would otherwise constant-fold Transpose(W) into a second, transposed copy of every
- * weight matrix; the backward rule of FusedMatMul uses W through its transpose flags as well.
+ * MatMul(x, Transpose(W)) with a weight W — frozen (an initializer) or trained (an input named in
+ * `trained`) — → com.microsoft FusedMatMul(x, W, transB=1). onnxruntime would otherwise
+ * constant-fold Transpose(W) of a frozen weight into a second, transposed copy of it, and transpose
+ * a trained one on every step; the backward rule of FusedMatMul uses W through its transpose flags
+ * as well, so a trained weight's gradient comes out in W's own [out, in] layout.
  */
-export function fuseFrozenTransposes(g: Graph): number {
-  const frozen = new Set(g.initializers.map((t) => t.name));
+export function fuseWeightTransposes(g: Graph, trained: ReadonlySet<string> = new Set()): number {
+  const weights = new Set([...g.initializers.map((t) => t.name), ...trained]);
   const producer = new Map<string, GraphNode>();
   const uses = new Map<string, number>();
   for (const n of g.nodes) {
@@ -268,7 +270,7 @@ export function fuseFrozenTransposes(g: Graph): number {
     if (n.opType !== 'MatMul' || n.domain !== '') continue;
     const t = producer.get(n.inputs[1]!);
     const perm = t?.attributes['perm'];
-    if (!t || t.opType !== 'Transpose' || !perm || perm.type !== 'ints' || perm.value.join(',') !== '1,0' || !frozen.has(t.inputs[0]!)) continue;
+    if (!t || t.opType !== 'Transpose' || !perm || perm.type !== 'ints' || perm.value.join(',') !== '1,0' || !weights.has(t.inputs[0]!)) continue;
     g.nodes[k] = { opType: 'FusedMatMul', domain: 'com.microsoft', name: n.name, inputs: [n.inputs[0]!, t.inputs[0]!], outputs: n.outputs, attributes: { transB: { type: 'int', value: 1 } } };
     uses.set(t.outputs[0]!, uses.get(t.outputs[0]!)! - 1);
     fused++;

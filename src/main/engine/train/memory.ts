@@ -1,19 +1,23 @@
 /**
- * Rough peak-memory estimate of a LoRA training run on the CPU execution provider (what the
- * trainer holds: the frozen weights — once when they are streamed to a file onnxruntime
- * memory-maps (`weightCacheDir`, as the train.run job does), twice otherwise: the JS copy and
- * onnxruntime's — the adapter with its gradients and AdamW moments, the forward activations kept for the backward
- * pass (with `recompute` the layer inputs and one layer's values; LoRA dropout keep-masks) and the
- * [B,S,V] logit-sized tensors of the loss).
- * Calibrated against measured peak RSS
- * (bench/train); expect ±25%.
+ * Rough peak-memory estimate of a training run on the CPU execution provider (what the trainer
+ * holds: the frozen weights — once when they are streamed to a file onnxruntime memory-maps
+ * (`weightCacheDir`, as the train.run job does), twice otherwise: the JS copy and onnxruntime's —
+ * the trained tensors (a LoRA adapter, or with full-parameter training the model's trained weights)
+ * with their gradients and AdamW moments, the forward activations kept for the backward pass (with
+ * `recompute` the layer inputs and one layer's values; LoRA dropout keep-masks) and the [B,S,V]
+ * logit-sized tensors of the loss). Calibrated against measured peak RSS (bench/train); expect ±25%.
  */
 import type { DecoderConfig } from '../model/config';
 import { parameterCount, projectionParameterCount } from '../model/config';
+import { resolveTrainableWeights, trainableParameterCount, type FullTrainingConfig } from './full';
 
 export interface TrainingMemoryEstimate {
+  /** frozen weights */
   weightsBytes: number;
+  /** LoRA adapter: A, B, gradient, accumulator, AdamW moments (0 in full-parameter training) */
   adapterBytes: number;
+  /** full-parameter training: the trained weights (fp32), their gradients and AdamW moments (0 with LoRA) */
+  trainedBytes: number;
   activationsBytes: number;
   logitsBytes: number;
   /** onnxruntime, Node and V8 baseline */
@@ -31,7 +35,12 @@ export function estimateTrainingMemory(
   run: {
     batch: number;
     seq: number;
-    loraParams: number;
+    /** LoRA: trainable values of the adapter */
+    loraParams?: number;
+    /** full-parameter training: which weights train (instead of an adapter) */
+    full?: FullTrainingConfig;
+    /** micro-batches per optimiser step (full-parameter training holds one more gradient copy when above 1) */
+    gradAccumSteps?: number;
     /** Σ of the LoRA targets' input features: with `dropout`, one byte of keep-mask per token each */
     loraInputFeatures?: number;
     dropout?: boolean;
@@ -47,12 +56,20 @@ export function estimateTrainingMemory(
   const kv = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
   const half = run.frozenWeightDtype === 'float16';
+  // full-parameter training: the trained weights are graph inputs, not frozen weights
+  const trained = run.full ? resolveTrainableWeights(cfg, run.full) : [];
+  const trainedCount = trainableParameterCount(trained);
+  const trainedProjections = trainableParameterCount(trained.filter((w) => /_proj\.weight$/.test(w.name)));
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
   // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
-  const stored = parameterCount(cfg) * f - (half ? projectionParameterCount(cfg) * 2 : 0);
+  const stored = (parameterCount(cfg) - trainedCount) * f - (half ? (projectionParameterCount(cfg) - trainedProjections) * 2 : 0);
   const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
-  const adapterBytes = 5 * run.loraParams * f;
+  const adapterBytes = 5 * (run.loraParams ?? 0) * f;
+  // weights + gradient + Adam m, v (16 bytes per parameter), and while a micro-batch's gradients are
+  // returned they exist twice (onnxruntime's outputs and their JS copies), plus the step's
+  // accumulated gradient when there are several micro-batches
+  const trainedBytes = trainedCount * f * (4 + 1 + ((run.gradAccumSteps ?? 1) > 1 ? 1 : 0));
   // values kept per token and layer for the backward pass (norms, q/k/v, RoPE halves, context,
   // residuals, gate/up/SiLU products) + attention scores and probabilities (heads × S per token)
   const perTokenLayer = 16 * H + 2 * kv + 5 * F + 2 * cfg.numHeads * run.seq;
@@ -71,6 +88,6 @@ export function estimateTrainingMemory(
   // tokens: 2.05–2.16 GB measured, 1.5–1.7 GB estimated with 4 copies)
   const logitsBytes = (recompute ? 6 : 4) * tokens * cfg.vocabSize * f + (run.distillK ? 4 * tokens * run.distillK * 8 : 0);
   const runtimeBytes = 150 * 2 ** 20;
-  const totalBytes = weightsBytes + adapterBytes + activationsBytes + logitsBytes + runtimeBytes;
-  return { weightsBytes, adapterBytes, activationsBytes, logitsBytes, runtimeBytes, totalBytes };
+  const totalBytes = weightsBytes + adapterBytes + trainedBytes + activationsBytes + logitsBytes + runtimeBytes;
+  return { weightsBytes, adapterBytes, trainedBytes, activationsBytes, logitsBytes, runtimeBytes, totalBytes };
 }

@@ -1,7 +1,8 @@
 /**
- * The LoRA trainer: batches → training graph (onnxruntime) → gradient accumulation → penalties /
- * projections (continual-learning terms) → clipping → AdamW, with atomic checkpoints and exact
- * resume. See index.ts for the API overview.
+ * The trainer, for LoRA adapters or full-parameter training (every weight, or chosen groups):
+ * batches → training graph (onnxruntime) → gradient accumulation → penalties / projections
+ * (continual-learning terms) → clipping → AdamW, with atomic checkpoints and exact resume. See
+ * index.ts for the API overview.
  */
 import { createSession, defaultThreads, ort } from '../graph';
 import type { LoadedModel } from '../model/loaded';
@@ -11,14 +12,26 @@ import { makeBatch, type Batch, type TrainExample } from './data';
 import { buildTrainGraph, type DistillSpec, type TrainGraph } from './graph';
 import { recomputesActivations } from './memory';
 import { initLoraParams, resolveLoraTargets, type LoraConfig, type LoraParams, type LoraTarget } from './lora';
+import { initFullParams, overlayWeights, resolveTrainableWeights, type FullParams, type FullTrainingConfig, type TrainableWeight } from './full';
 import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
 import { epochOrder, Rng } from './rng';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { WeightFileWriter } from '../model/weight-file';
+import { exportModel, type ExportModelOptions, type ExportModelResult } from '../model-export';
+
+/** 'lora': an adapter on frozen weights; 'full': the model's own weights train */
+export type TrainingMode = 'lora' | 'full';
 
 export interface TrainerOptions {
-  lora: LoraConfig;
+  /** LoRA training: the adapter (give exactly one of `lora` and `full`) */
+  lora?: LoraConfig;
+  /**
+   * Full-parameter training: the model's weights themselves train (all of them, or the groups in
+   * `trainable`), as fp32 copies with their gradients and AdamW moments (16 bytes per trained
+   * parameter); the other weights stay frozen as in LoRA training.
+   */
+  full?: FullTrainingConfig;
   /** peak learning rate */
   lr: number;
   weightDecay?: number;
@@ -81,8 +94,12 @@ export interface TrainerOptions {
   profilePrefix?: string;
   /** onnxruntime weight pre-packing (default false: it holds a second copy of every weight) */
   prepack?: boolean;
-  /** start from these adapter values instead of the PEFT initialisation (e.g. a non-zero B in tests) */
-  initialParams?: LoraParams;
+  /**
+   * Start from these values of the trainable tensors instead of the usual ones (LoRA: the PEFT
+   * initialisation, e.g. a non-zero B in tests; full: the model's weights). Every trainable tensor
+   * must be given.
+   */
+  initialParams?: { tensors: Map<string, Float32Array> };
 }
 
 /** Feeds for the distillation inputs of one micro-batch (DER buffer / LwF teacher). */
@@ -115,8 +132,13 @@ export interface MicroResult {
 export interface TermContext {
   step: number;
   rng: Rng;
-  params: LoraParams;
+  mode: TrainingMode;
+  /** the trainable tensors by graph input name: "<weight>.lora_A" / ".lora_B" (LoRA) or the weight names (full) */
+  params: Map<string, Float32Array>;
+  /** LoRA targets (empty in full-parameter training) */
   targets: LoraTarget[];
+  /** a weight of the model as loaded, before training (what EWC and L2-SP anchor to); read from the model's source on each call */
+  initialWeight(name: string): Float32Array;
   /** run a micro-batch through the training graph (forward + backward) */
   run(mb: MicroBatch): Promise<MicroResult>;
   /** the task micro-batches of this step (with their examples' indices into the task data) */
@@ -214,8 +236,12 @@ function canonical(v: unknown): string {
 }
 
 export class Trainer {
+  readonly mode: TrainingMode;
+  /** LoRA targets (empty in full-parameter training) */
   readonly targets: LoraTarget[];
-  params!: LoraParams;
+  /** trained weights of full-parameter training (empty with LoRA) */
+  readonly trainable: TrainableWeight[];
+  params!: LoraParams | FullParams;
   readonly optimizer: AdamW;
   readonly rng: Rng;
   step = 0;
@@ -237,21 +263,26 @@ export class Trainer {
     if (data.length === 0) throw new Error('Trainer: no training examples');
     if (!(options.batchSize >= 1)) throw new Error('Trainer: batchSize must be at least 1');
     if (!(options.maxSteps >= 1)) throw new Error('Trainer: maxSteps must be at least 1');
-    this.targets = resolveLoraTargets(model.config, options.lora);
+    if (options.gradAccumSteps !== undefined && !(Number.isInteger(options.gradAccumSteps) && options.gradAccumSteps >= 1))
+      throw new Error(`Trainer: gradAccumSteps must be a positive integer, got ${options.gradAccumSteps}`);
+    if (!options.lora === !options.full) throw new Error('Trainer: give exactly one of `lora` (an adapter) and `full` (full-parameter training)');
+    this.mode = options.full ? 'full' : 'lora';
+    this.targets = options.lora ? resolveLoraTargets(model.config, options.lora) : [];
+    this.trainable = options.full ? resolveTrainableWeights(model.config, options.full) : [];
     this.optimizer = new AdamW({ lr: options.lr, betas: options.betas, eps: options.adamEps, weightDecay: options.weightDecay });
     this.rng = new Rng(options.seed ?? 0);
   }
 
-  /** A new run (fresh adapter). */
+  /** A new run (fresh adapter, or the model's weights as they are for full-parameter training). */
   static async create(model: LoadedModel, data: TrainExample[], options: TrainerOptions): Promise<Trainer> {
     const t = new Trainer(model, data, options);
     const initRng = new Rng(((options.seed ?? 0) ^ 0x5eed) >>> 0);
+    const names = t.mode === 'lora' ? t.targets.flatMap((x) => [`${x.weight}.lora_A`, `${x.weight}.lora_B`]) : t.trainable.map((w) => w.name);
     if (options.initialParams) {
-      for (const x of t.targets)
-        for (const w of ['A', 'B'])
-          if (!options.initialParams.tensors.has(`${x.weight}.lora_${w}`)) throw new Error(`Trainer: initialParams has no ${x.weight}.lora_${w}`);
-      t.params = { targets: t.targets, tensors: cloneParams(options.initialParams).tensors };
-    } else t.params = initLoraParams(t.targets, initRng);
+      for (const n of names) if (!options.initialParams.tensors.has(n)) throw new Error(`Trainer: initialParams has no ${n}`);
+      const tensors = new Map(names.map((n) => [n, Float32Array.from(options.initialParams!.tensors.get(n)!)]));
+      t.params = t.mode === 'lora' ? { targets: t.targets, tensors } : { weights: t.trainable, tensors };
+    } else t.params = t.mode === 'lora' ? initLoraParams(t.targets, initRng) : initFullParams(t.trainable, model.weights);
     await t.open();
     return t;
   }
@@ -264,7 +295,7 @@ export class Trainer {
     const dir = checkpoint ?? (options.checkpointDir ? latestCheckpoint(options.checkpointDir) : null);
     if (!dir) throw new Error(`no checkpoint to resume from in ${options.checkpointDir ?? '(no checkpointDir)'}`);
     const t = new Trainer(model, data, options);
-    const ck = loadCheckpoint(dir, t.targets);
+    const ck = loadCheckpoint(dir, t.mode === 'lora' ? t.targets : t.trainable);
     const want = canonical({ ...(optionsFingerprint(options) as object), maxSteps: 0 });
     const got = canonical({ ...(ck.state.options as object), maxSteps: 0 });
     if (want !== got) throw new Error(`${dir}: the checkpoint was made with different training options:\n  checkpoint ${got}\n  now        ${want}`);
@@ -306,9 +337,11 @@ export class Trainer {
     let tg: TrainGraph;
     const recompute = recomputesActivations(this.options);
     try {
+      const trained = new Set(this.trainable.map((w) => w.name));
       tg = buildTrainGraph(this.model.config, this.model.weights, {
         lora: this.targets,
-        dropout: (this.options.lora.dropout ?? 0) > 0,
+        trainWeights: trained.size ? (n) => trained.has(n) : undefined,
+        dropout: (this.options.lora?.dropout ?? 0) > 0,
         distill: this.distill,
         storeWeight: writer?.store,
         recompute,
@@ -363,7 +396,8 @@ export class Trainer {
       feeds[`${t.weight}.lora_A`] = new ort.Tensor('float32', this.params.tensors.get(`${t.weight}.lora_A`)!, [t.rank, t.inFeatures]);
       feeds[`${t.weight}.lora_B`] = new ort.Tensor('float32', this.params.tensors.get(`${t.weight}.lora_B`)!, [t.outFeatures, t.rank]);
     }
-    const p = this.options.lora.dropout ?? 0;
+    for (const w of this.trainable) feeds[w.name] = new ort.Tensor('float32', this.params.tensors.get(w.name)!, w.shape);
+    const p = this.options.lora?.dropout ?? 0;
     if (this.tg.dropoutInputs.size) feeds['lora_drop_scale'] = new ort.Tensor('float32', new Float32Array([mb.eval ? 1 : 1 / (1 - p)]), []);
     for (const [w, input] of this.tg.dropoutInputs) {
       const t = this.targets.find((x) => x.weight === w)!;
@@ -414,9 +448,19 @@ export class Trainer {
         taskBatches.push({ batch: makeBatch(ex.map((i) => this.data[i]!), { maxLength: o.maxLength }), examples: ex });
       }
       const tokens = taskBatches.reduce((s, b) => s + b.batch.tokens, 0);
-      const ctx: TermContext = { step: this.step, rng: this.rng, params: this.params, targets: this.targets, run: (mb) => this.runMicro(mb), taskBatches };
-      const grads = new Map<string, Float32Array>();
-      for (const name of this.tg.params) grads.set(name, new Float32Array(this.params.tensors.get(name)!.length));
+      const ctx: TermContext = {
+        step: this.step,
+        rng: this.rng,
+        mode: this.mode,
+        params: this.params.tensors,
+        targets: this.targets,
+        initialWeight: (name) => this.model.weights.f32(name),
+        run: (mb) => this.runMicro(mb),
+        taskBatches,
+      };
+      // the step's gradient: the first micro-batch's gradient arrays, the others added into them
+      // (one copy of the gradients is held, not an accumulator besides each micro-batch's output)
+      let grads: Map<string, Float32Array> | null = null;
       let taskLoss = 0;
       let interrupted = false;
       let loss = 0;
@@ -438,14 +482,16 @@ export class Trainer {
           const name = terms.find((t) => t.distillFor)!.name;
           termLoss[name] = (termLoss[name] ?? 0) + r.distill;
         }
-        addInto(grads, r.grads);
+        if (grads) addInto(grads, r.grads);
+        else grads = r.grads;
         if (tb !== taskBatches[taskBatches.length - 1] && run.shouldStop?.()) {
           interrupted = true;
           break;
         }
       }
-      if (interrupted) {
-        // drop the partial step: the checkpoint then resumes exactly at its start
+      if (interrupted || !grads) {
+        // drop the partial step: the checkpoint then resumes exactly at its start (grads is only
+        // unset when no micro-batch ran, which the accumulation check rules out)
         this.epoch = snapshot.epoch;
         this.cursor = snapshot.cursor;
         this.rng.state = snapshot.rng;
@@ -518,7 +564,7 @@ export class Trainer {
       extra,
       savedAt: new Date().toISOString(),
     };
-    this.lastCheckpoint = saveCheckpoint(o.checkpointDir, { state, params: this.params, optimizer: this.optimizer.state }, o.lora, {
+    this.lastCheckpoint = saveCheckpoint(o.checkpointDir, { state, params: this.params, optimizer: this.optimizer.state }, o.lora ?? null, {
       keep: o.keepCheckpoints,
       baseModel: this.model.path,
     });
@@ -526,13 +572,32 @@ export class Trainer {
     return this.lastCheckpoint;
   }
 
-  /** Export the current adapter in PEFT format (loadable by openModel(..., { lora: dir })). */
+  /** Export the current adapter in PEFT format (loadable by openModel(..., { lora: dir })). LoRA training only. */
   exportAdapter(dir: string): void {
+    if (!this.options.lora || !('targets' in this.params)) throw new Error('Trainer: full-parameter training has no adapter to export; use exportModel');
     mkdirSync(dir, { recursive: true });
     writePeftAdapter(dir, this.params, this.options.lora, { baseModel: this.model.path });
   }
 
-  /** Mean task loss of examples with the current adapter (no update). */
+  /**
+   * The model with the trained weights (full-parameter training): the loaded model whose weight
+   * source hands out the trained tensors (not copies: do not modify them) and the original values of
+   * the frozen ones. Usable with openModel, exportGguf and buildTrainGraph.
+   */
+  trainedModel(): LoadedModel {
+    if (this.mode !== 'full') throw new Error('Trainer: trainedModel() is for full-parameter training; a LoRA run exports its adapter (exportAdapter) or a merged model (exportMergedModel)');
+    return { ...this.model, weights: overlayWeights(this.model.weights, this.params.tensors) };
+  }
+
+  /**
+   * Write the trained model (full-parameter training) as a Hugging Face folder or a GGUF file
+   * (see exportModel): atomic, never overwrites.
+   */
+  exportModel(outPath: string, opts: ExportModelOptions = {}): ExportModelResult {
+    return exportModel(this.trainedModel(), outPath, opts);
+  }
+
+  /** Mean task loss of examples with the current adapter or trained weights (no update). */
   async evaluate(examples: TrainExample[], batchSize = this.options.batchSize): Promise<number> {
     let sum = 0;
     let tokens = 0;
@@ -558,6 +623,4 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-function cloneParams(p: LoraParams): LoraParams {
-  return { targets: p.targets, tensors: new Map([...p.tensors].map(([k, v]) => [k, Float32Array.from(v)])) };
-}
+

@@ -4,7 +4,7 @@ import { AppError } from '../../../shared/errors';
 import { DatasetStore, type NewRecord } from '../../db/datasets';
 import { fingerprintFile } from '../../data/fingerprint';
 import { findNearDuplicates } from '../../data/dedupe';
-import { fileSize, type ContainerFormat } from '../../data/readers';
+import { DataFileError, fileSize, type ContainerFormat } from '../../data/readers';
 import { openImport, type ImportCheckpoint } from '../../data/import';
 import { defineJob, type JobContext } from '../define';
 
@@ -107,7 +107,7 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     ctx.progress(0.05 + 0.85 * Math.min(1, done), `${at?.accepted ?? 0} records, ${at?.rejected ?? 0} rejected`);
   };
 
-  for await (const item of opened.items) {
+  for await (const item of fileProblemsAsInput(opened.items)) {
     ctx.throwIfCancelled();
     last = item.checkpoint;
     if (item.kind === 'record') {
@@ -150,4 +150,14 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     nearDuplicates: pairs.length,
     alreadyImported: false,
   };
+}
+
+/** The items, with a problem of the whole file met mid-way (corrupt gzip, a file cut short) reported as bad input. */
+async function* fileProblemsAsInput<T>(items: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (e) {
+    if (e instanceof DataFileError) throw new AppError('invalid_input', e.message);
+    throw e;
+  }
 }

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { EvalRunParams, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
+import { EvalRunParams, JUDGES, type JudgeId, type JudgeRow, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
 import { AccessStore } from '../../db/access';
 import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
+import type { JudgeDeps } from '../../eval/judges';
 import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
@@ -29,6 +30,7 @@ export const evalRunJob = defineJob<EvalRunParams, Checkpoint, EvalRunResult>({
   type: 'eval.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: EvalRunParams,
   title: (p) => `Evaluate ${p.model.kind === 'engine' ? basename(p.model.path) : p.model.model} on ${p.suites.map(suiteLabel).join(', ')}`,
   run: (p, ctx) => evaluate(p, null, ctx),
@@ -74,19 +76,24 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   const generator: Generator = opened.generator;
   let release = opened.release;
   try {
-    const needsEmbedder = p.judges.includes('refusal-classifier');
-    const embedder = needsEmbedder ? await (await import('../../embed/static-vectors')).createDefaultEmbedder() : undefined;
-    const judges: Judge[] = p.judges.map((id) => eval_.createJudge(id, embedder ? { embedder } : {}));
-    if (suites.some((s) => s.kind === 'task') && !p.judges.includes('task')) judges.push(eval_.createJudge('task'));
-    if (p.guardModel) {
+    const rows = p.judges.map((id) => [id, JUDGES[id] as JudgeRow] as const);
+    const embedder = rows.some(([, row]) => row.embedder) ? await (await import('../../embed/static-vectors')).createDefaultEmbedder() : undefined;
+    let guard: JudgeDeps['guard'];
+    if (p.guardModel && rows.some(([, row]) => row.guardModel)) {
       ctx.progress(null, 'loading the judge model');
-      const guard = await openGenerator(p.guardModel, p.batchSize, cacheDir, ctx.db);
+      const opened = await openGenerator(p.guardModel, p.batchSize, cacheDir, ctx.db);
       const prev = release;
       release = async () => {
-        await guard.release();
+        await opened.release();
         await prev();
       };
-      judges.push(new eval_.LlamaGuardJudge({ generator: guard.generator, scorer: guard.generator, batchSize: p.batchSize }));
+      guard = { generator: opened.generator, scorer: opened.generator, batchSize: p.batchSize };
+    }
+    const deps = { ...(embedder ? { embedder } : {}), ...(guard ? { guard } : {}) };
+    const judges: Judge[] = rows.map(([id]) => eval_.createJudge(id, deps, p.judgeParams[id]));
+    // judges added to every run with a suite of their kind (the task scorer)
+    for (const [id, row] of Object.entries(JUDGES) as [string, JudgeRow][]) {
+      if (row.automaticFor && !p.judges.includes(id as JudgeId) && suites.some((s) => s.kind === row.automaticFor)) judges.push(eval_.createJudge(id, deps));
     }
     const settings = {
       generation: { ...p.sampling },

@@ -17,6 +17,8 @@ interface Checkpoint {
 export const fileChecksumJob = defineJob<FileChecksumParams, Checkpoint, FileChecksumResult>({
   type: 'file.checksum',
   heavy: true,
+  /** hashing streams the file block by block: the heap holds one digest per block */
+  heapMb: 512,
   params: FileChecksumParams,
   title: (p) => `Fingerprint ${p.path.split(/[\\/]/).pop()}`,
   run: (params, ctx) => checksum(params, null, ctx),

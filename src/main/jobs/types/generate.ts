@@ -1,5 +1,5 @@
 import { GenerateParams, type GenerateResult } from '../../../shared/models';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 
 /**
@@ -10,6 +10,7 @@ export const generateJob = defineJob<GenerateParams, never, GenerateResult>({
   type: 'engine.generate',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: GenerateParams,
   title: (p) => `Generate with ${p.modelPath.split(/[\\/]/).filter(Boolean).pop()}`,
   async run(p, ctx) {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { MergeModelParams, type MergeModelResult } from '../../../shared/models';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 
 /**
  * A LoRA adapter merged into its base model and written as a new model (a Hugging Face folder or a
@@ -11,6 +11,7 @@ export const modelMergeJob = defineJob<MergeModelParams, never, MergeModelResult
   type: 'model.merge',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: MergeModelParams,
   title: (p) => `Merge ${basename(p.adapterPath)} into ${basename(p.modelPath)}`,
   run: (p, ctx) => merge(p, ctx),

@@ -1,4 +1,4 @@
-import { SelectRunParams } from '../../../shared/select';
+import { SELECTION_METHODS, SelectRunParams, type SelectionMethodRow } from '../../../shared/select';
 import { DatasetStore } from '../../db/datasets';
 import { SelectionStore } from '../../db/selections';
 import { getHarmTaxonomy } from '../../data/taxonomy';
@@ -7,9 +7,10 @@ import type { CossimReference } from '../../select';
 import { defineJob, type JobContext } from '../define';
 import { embedWithProgress, promptEmbedder, referenceCentroids } from '../workspaceResources';
 
-/** Pool embeddings and, for Cossim, the reference (task centroid, reference folder, or the shipped centroids). */
+/** Pool embeddings and, for a method that scores against a reference, the reference (task centroid, reference folder, or the shipped centroids). */
 async function embedPool(
   p: SelectRunParams,
+  row: SelectionMethodRow,
   c: JobContext<unknown>,
   store: DatasetStore,
   pool: { prompt: string }[],
@@ -18,10 +19,10 @@ async function embedPool(
 ): Promise<{ embeddings: { data: Float32Array; dim: number }; reference?: CossimReference }> {
   const { matrix } = await embedWithProgress(c, embedder, pool.map((r) => r.prompt), 'safety pool', 0, 0.5);
   const embeddings = { data: matrix, dim: embedder.dimension };
-  if (!p.method.startsWith('cossim')) return { embeddings };
+  if (!row.usesReference) return { embeddings };
   if (p.cossimReference === 'task') {
     const task = store.roleRecords(p.projectId, 'task');
-    if (task.length === 0) throw new Error('Cossim against the task data needs task data: import it first');
+    if (task.length === 0) throw new Error(`${row.label} against the task data needs task data: import it first`);
     const { matrix: t } = await embedWithProgress(c, embedder, task.map((r) => r.prompt), 'task data', 0.5, 0.8);
     const { meanRows } = await import('../../embed/vecmath');
     return { embeddings, reference: { kind: 'task', centroid: meanRows(t, embedder.dimension) } };
@@ -34,7 +35,7 @@ async function embedPool(
   try {
     return { embeddings, reference: shippedCossimReference(embedder.id, categories) };
   } catch (e) {
-    throw new Error(`Cossim needs reference prompts per category: give a reference folder (${(e as Error).message})`);
+    throw new Error(`${row.label} needs reference prompts per category: give a reference folder (${(e as Error).message})`);
   }
 }
 
@@ -52,7 +53,7 @@ export const selectRunJob = defineJob<SelectRunParams, never, SelectRunResult>({
   type: 'select.run',
   heavy: false,
   params: SelectRunParams,
-  title: (p) => `Select ${'count' in p.budget ? p.budget.count : `${p.budget.fraction * 100}%`} with ${p.method.toUpperCase()}`,
+  title: (p) => `Select ${'count' in p.budget ? p.budget.count : `${p.budget.fraction * 100}%`} with ${SELECTION_METHODS[p.method].label}`,
   run: (p, ctx) => runSelection(p, ctx),
   resume: (p, _cp, ctx) => runSelection(p, ctx),
 });
@@ -64,21 +65,20 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
   if (pool.length === 0) throw new Error('the project has no safety pool: import one in the Data tab first');
   const taskSize = store.roleRecords(p.projectId, 'task').length;
   if ('fraction' in p.budget && taskSize === 0) throw new Error('a budget as a share of the task data needs task data: import it first');
-  const needsTypes = p.method.endsWith('-b');
-  if (needsTypes && !pool.some((r) => r.behaviour)) {
-    throw new Error(`${p.method.toUpperCase()} keeps T1 examples only, and the pool has no behaviour types yet: analyse the safety pool first`);
+  const row: SelectionMethodRow = SELECTION_METHODS[p.method];
+  if (row.t1Only && !pool.some((r) => r.behaviour)) {
+    throw new Error(`${row.label} keeps T1 examples only, and the pool has no behaviour types yet: analyse the safety pool first`);
   }
-  const needsEmbeddings = p.method.startsWith('pss') || p.method.startsWith('cossim');
   const tax = getHarmTaxonomy();
-  if (p.categories) for (const cat of p.categories) if (!tax.ids.includes(cat)) throw new Error(`unknown harm category "${cat}"`);
+  if (p.categories) for (const cat of p.categories) if (!tax.ids.includes(cat)) throw new Error(`unknown harm category "${cat}" (have: ${tax.ids.join('; ')})`);
 
   let embeddings: { data: Float32Array; dim: number } | undefined;
   let embedderId: string | null = null;
   let reference: CossimReference | undefined;
-  if (needsEmbeddings) {
+  if (row.usesEmbeddings) {
     const encoder = await promptEmbedder(ctx.db, c, p.embedderPath);
     try {
-      const r = await embedPool(p, c, store, pool, encoder.embedder, tax.ids);
+      const r = await embedPool(p, row, c, store, pool, encoder.embedder, tax.ids);
       embeddings = r.embeddings;
       reference = r.reference;
       embedderId = encoder.embedder.id;
@@ -96,6 +96,7 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
     method: p.method,
     budget,
     seed: p.seed,
+    params: p.methodParams,
     ...(p.categories ? { categories: p.categories } : {}),
     ...(reference ? { reference } : {}),
   });

@@ -1,8 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { runBlockedReason, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import type { LoadedModel } from '../../engine';
-import { defineJob, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
 import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
 
@@ -44,7 +44,7 @@ async function checkSomethingToLearn(p: TrainRunParams, model: LoadedModel, task
     task: await lengthProfile(model, p.template, task, ctx.throwIfCancelled),
     safety: safety.length ? await lengthProfile(model, p.template, safety, ctx.throwIfCancelled) : null,
   };
-  const blocked = runBlockedReason({ ...profiles, contextLength: model.config.maxPositions }, p.method, p.maxLength);
+  const blocked = runBlockedReason({ ...profiles, contextLength: model.config.maxPositions }, { id: p.method, row: trainMethodRow(p.method) }, p.maxLength);
   if (blocked) throw new Error(blocked);
   for (const [what, prof] of [['task', profiles.task], ['safety', profiles.safety]] as const) {
     if (!prof) continue;
@@ -64,6 +64,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   type: 'train.run',
   heavy: true,
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
+  heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p) => `Fine-tune ${basename(p.modelPath)} (${p.method}, ${p.maxSteps} steps)`,
   run: (p, ctx) => train(p, ctx),
@@ -83,46 +84,32 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
   const model = engine.loadModel(p.modelPath);
   const { task, safety } = trainingRecords(ctx.db, p);
   if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
-  const needsSafety = ['replay', 'der', 'der++', 'ewc', 'agem'].includes(p.method);
-  if (needsSafety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
+  if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
   await checkSomethingToLearn(p, model, task, safety, ctx);
 
   const { render, addBos } = await trainingText(model, p.template);
   const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos });
-  let taskEx = task.map(tokenize);
-  const safetyEx = safety.map(tokenize);
-
-  const terms: import('../../engine/train').TrainingTerm[] = [];
-  let distill: import('../../engine/train').DistillSpec | undefined;
-  if (p.method === 'replay') {
-    taskEx = T.mixReplay(taskEx, safetyEx, p.replayRatio ? { ratio: p.replayRatio, seed: p.seed } : { count: safetyEx.length, seed: p.seed }).examples;
-  } else if (p.method === 'der' || p.method === 'der++' || p.method === 'lwf') {
-    ctx.progress(null, 'recording the aligned model’s logits');
-    const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
-    try {
-      const k = 16;
-      if (p.method === 'lwf') {
-        const teacher = await T.recordTeacherLogits(aligned, taskEx, k);
-        terms.push(T.lwfTerm({ teacher, weight: p.lambda ?? 1 }));
-        distill = { k, mode: 'kl' };
-      } else {
-        const teacher = await T.recordTeacherLogits(aligned, safetyEx, k);
-        terms.push(T.derTerm({ buffer: safetyEx, teacher, alpha: p.alpha, beta: p.method === 'der++' ? p.beta : 0 }));
-        distill = { k, mode: 'mse' };
-      }
-    } finally {
-      await aligned.release();
-    }
-  } else if (p.method === 'ewc') {
-    ctx.progress(null, 'estimating the Fisher information on the safety examples');
-    const targets = T.resolveLoraTargets(model.config, p.lora);
-    const fisher = await T.estimateFisher(model, safetyEx, targets.map((t) => t.weight), { maxLength: p.maxLength, normalise: 'max' });
-    terms.push(T.ewcTerm({ fisher, lambda: p.lambda ?? 1000 }));
-  } else if (p.method === 'l2sp') {
-    terms.push(T.l2spTerm({ lambda: p.lambda ?? 0.1 }));
-  } else if (p.method === 'agem') {
-    terms.push(T.agemTerm({ reference: safetyEx, maxLength: p.maxLength }));
-  }
+  const taskEx = task.map(tokenize);
+  const { prepareMethod } = await import('../../train-methods');
+  const setup = await prepareMethod(
+    p.method,
+    p.methodParams,
+    {
+      model,
+      task: taskEx,
+      safety: safety.map(tokenize),
+      run: { seed: p.seed, maxLength: p.maxLength, lora: p.lora },
+      withAlignedModel: async (fn) => {
+        const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
+        try {
+          return await fn(aligned);
+        } finally {
+          await aligned.release();
+        }
+      },
+      progress: (message) => ctx.progress(null, message),
+    },
+  );
 
   const options = {
     lora: p.lora,
@@ -140,14 +127,15 @@ async function train(p: TrainRunParams, ctx: JobContext<Checkpoint>): Promise<Tr
     checkpointEvery: p.checkpointEvery,
     // frozen weights streamed to a file onnxruntime memory-maps: one copy in memory, not two
     weightCacheDir,
-    terms,
-    ...(distill ? { distill } : {}),
+    terms: setup.terms,
+    ...(setup.distill ? { distill: setup.distill } : {}),
   };
   const resumeFrom = T.latestCheckpoint(checkpointDir);
   ctx.progress(null, 'building the training graph');
   let trainer: import('../../engine/train').Trainer | undefined;
   try {
-    trainer = resumeFrom ? await T.Trainer.resume(model, taskEx, options) : await T.Trainer.create(model, taskEx, options);
+    const examples = setup.task ?? taskEx;
+    trainer = resumeFrom ? await T.Trainer.resume(model, examples, options) : await T.Trainer.create(model, examples, options);
     const metricsFile = join(runDir, 'metrics.jsonl');
     // Steps after the checkpoint we resume from are trained again: drop their old metrics.
     const resumedAt = trainer.step;

@@ -3,6 +3,7 @@ import type { AppInfo } from '../../../shared/domain';
 import { api } from '../api/client';
 import { useAction } from '../api/hooks';
 import { BrowseDialog } from './BrowseDialog';
+import type { PathInputProps } from '../forms/widgets';
 import { Button, TextField } from './ui';
 
 /** What the app shell can do (set once by App from `app.info`). */
@@ -57,4 +58,9 @@ export function PathField({
         ))}
     </div>
   );
+}
+
+/** PathField as the forms' path input (src/renderer/src/forms/widgets.tsx): typed, browsed, or picked. */
+export function FormPathInput({ kind, onChange, ...field }: PathInputProps) {
+  return <PathField {...field} kinds={[kind]} onPick={onChange} onChange={(e) => onChange(e.target.value)} />;
 }

@@ -104,7 +104,7 @@ function JobRow({ job, now, onAction }: { job: Job; now: number; onAction: (k: '
               Cancel
             </Button>
           )}
-          {['interrupted', 'failed', 'cancelled'].includes(job.state) && (
+          {job.resumable && (
             <Button variant="ghost" onClick={() => onAction('resume', job.id)} aria-label={`Resume job ${job.id}`}>
               Resume
             </Button>

@@ -1,6 +1,8 @@
 import { NavLink, Navigate, useParams } from 'react-router';
 import { useCall, useEvent } from '../api/hooks';
+import { FormPathInput } from '../components/PathField';
 import { EmptyState, ErrorBanner, Spinner } from '../components/ui';
+import { PathInputContext } from '../forms/widgets';
 import { PROJECT_TABS } from '../project/tabs';
 
 /** A project's workspace: tabs Data, Select, Train, Evaluate, Compare. */
@@ -33,7 +35,9 @@ export function ProjectPage() {
         ))}
       </nav>
       <div className="tab-panel" role="region" aria-label={tab.label}>
-        <Body project={project} />
+        <PathInputContext.Provider value={FormPathInput}>
+          <Body project={project} />
+        </PathInputContext.Provider>
       </div>
     </div>
   );

@@ -1,16 +1,14 @@
 import type { ComponentType } from 'react';
-import type { Project } from '../../../shared/domain';
-import { DataTab } from './DataTab';
-import { SelectTab } from './SelectTab';
-import { EvaluateTab } from './EvaluateTab';
-import { CompareTab } from './CompareTab';
-import { TrainTab } from './TrainTab';
+import { CompareTab } from './compare/CompareTab';
+import { DataTab } from './data/DataTab';
+import { EvaluateTab } from './evaluate/EvaluateTab';
+import { SelectTab } from './select/SelectTab';
+import { TrainTab } from './train/TrainTab';
+import type { TabProps } from './types';
 
-export interface TabProps {
-  project: Project;
-}
+export type { TabProps } from './types';
 
-/** The project tabs, in workflow order. */
+/** The project tabs, in workflow order (each a folder of small components; their props type lives in ./types). */
 export const PROJECT_TABS: { id: string; label: string; Component: ComponentType<TabProps> }[] = [
   { id: 'data', label: 'Data', Component: DataTab },
   { id: 'select', label: 'Select', Component: SelectTab },

@@ -1,8 +1,9 @@
 /**
- * Quadratic anchors to the aligned weights for LoRA training, computed in TypeScript:
+ * Quadratic anchors to the aligned weights, computed in TypeScript:
  * EWC (λ/2 · Σ F ⊙ (W_eff − W_aligned)², F = diagonal Fisher of the aligned model on safety data)
- * and L2-SP (λ/2 · ‖W_eff − W_aligned‖²), with W_eff = W_base + scale · B·A. When the base is the
- * aligned model the difference is the LoRA delta; `offset` (W_base − W_aligned) covers other bases.
+ * and L2-SP (λ/2 · ‖W_eff − W_aligned‖²). With LoRA W_eff = W_base + scale · B·A; with
+ * full-parameter training W_eff is the trained weight itself. The aligned weights are the model's
+ * weights before training; `offset` (W_base − W_aligned) covers a base that is not the aligned model.
  */
 import { createSession, defaultThreads, ort } from '../../graph';
 import { SafetensorsFile, writeSafetensors } from '../../hf/safetensors';
@@ -11,7 +12,7 @@ import type { LoadedModel } from '../../model/loaded';
 import { makeBatch, type TrainExample } from '../data';
 import { buildTrainGraph } from '../graph';
 import type { LoraParams, LoraTarget } from '../lora';
-import type { TrainingTerm } from '../trainer';
+import type { TermContext, TrainingTerm } from '../trainer';
 
 /**
  * Σ over targets of λ/2 Σ_ij F_ij D_ij², D = offset + scale·B·A (F = 1 where `fisher` has no entry
@@ -70,24 +71,68 @@ export function anchorPenalty(
   return total;
 }
 
-/** EWC as a trainer term. */
-export function ewcTerm(opts: { fisher: Map<string, Float32Array>; lambda: number; offset?: Map<string, Float32Array> }): TrainingTerm {
+/**
+ * Full-parameter training: Σ over the trained weights of λ/2 Σ_i F_i D_i², D = W − W_0 + offset
+ * (W_0: the weight before training; F = 1 where `fisher` is null: L2-SP; with a Fisher, weights
+ * without an estimate are not anchored). Adds dP/dW = λ F D into `grads` when given; returns P.
+ */
+export function fullAnchorPenalty(
+  params: Map<string, Float32Array>,
+  initial: (name: string) => Float32Array,
+  lambda: number,
+  fisher: Map<string, Float32Array> | null,
+  grads?: Map<string, Float32Array>,
+  offset?: Map<string, Float32Array>,
+): number {
+  let total = 0;
+  for (const [name, W] of params) {
+    const F = fisher ? fisher.get(name) : undefined;
+    if (fisher && !F) continue;
+    const W0 = initial(name);
+    const off = offset?.get(name);
+    for (const [what, a] of [['Fisher', F], ['initial weight', W0], ['offset', off]] as const)
+      if (a && a.length !== W.length) throw new Error(`${what} of ${name} has ${a.length} values, expected ${W.length}`);
+    const g = grads?.get(name);
+    let p = 0;
+    for (let i = 0; i < W.length; i++) {
+      const d = W[i]! - W0[i]! + (off ? off[i]! : 0);
+      const f = F ? F[i]! : 1;
+      p += f * d * d;
+      if (g) g[i]! += lambda * f * d;
+    }
+    total += 0.5 * lambda * p;
+  }
+  return total;
+}
+
+/**
+ * The anchor of the run's mode. Full-parameter training keeps a copy of each anchored weight's
+ * starting value (read once from the model: 4 bytes per anchored parameter).
+ */
+function anchorTerm(name: string, lambda: number, fisher: Map<string, Float32Array> | null, offset?: Map<string, Float32Array>): TrainingTerm {
+  const initial = new Map<string, Float32Array>();
   return {
-    name: 'ewc',
-    async addToStep(ctx, grads) {
-      return anchorPenalty(ctx.targets, ctx.params, opts.lambda, opts.fisher, grads, opts.offset);
+    name,
+    async addToStep(ctx: TermContext, grads: Map<string, Float32Array>) {
+      if (ctx.mode === 'lora') return anchorPenalty(ctx.targets, { targets: ctx.targets, tensors: ctx.params }, lambda, fisher, grads, offset);
+      const w0 = (n: string) => {
+        let w = initial.get(n);
+        if (!w) initial.set(n, (w = Float32Array.from(ctx.initialWeight(n))));
+        return w;
+      };
+      return fullAnchorPenalty(ctx.params, w0, lambda, fisher, grads, offset);
     },
   };
 }
 
-/** L2-SP as a trainer term. */
+/** EWC as a trainer term (LoRA or full-parameter training; `fisher` by weight name, from estimateFisher). */
+export function ewcTerm(opts: { fisher: Map<string, Float32Array>; lambda: number; offset?: Map<string, Float32Array> }): TrainingTerm {
+  return anchorTerm('ewc', opts.lambda, opts.fisher, opts.offset);
+}
+
+/** L2-SP as a trainer term (LoRA or full-parameter training). */
 export function l2spTerm(opts: { lambda: number; offset?: Map<string, Float32Array> }): TrainingTerm {
-  return {
-    name: 'l2sp',
-    async addToStep(ctx, grads) {
-      return anchorPenalty(ctx.targets, ctx.params, opts.lambda, null, grads, opts.offset);
-    },
-  };
+  return anchorTerm('l2sp', opts.lambda, null, opts.offset);
 }
 
 /**

@@ -1,0 +1,6 @@
+/** Llama Guard 3 as a judge of the replies, or of the prompts alone (see ../llama-guard.ts); needs the generator serving the model. */
+import { LlamaGuardJudge } from '../llama-guard';
+import type { JudgeFactory } from './types';
+
+export const llamaGuard3: JudgeFactory<Record<string, never>> = (deps) => new LlamaGuardJudge({ ...deps.guard!, target: 'response' });
+export const llamaGuard3Prompt: JudgeFactory<Record<string, never>> = (deps) => new LlamaGuardJudge({ ...deps.guard!, target: 'prompt' });

@@ -1,0 +1,211 @@
+/**
+ * Generalized task arithmetic, mergekit's core of task_arithmetic, TIES and DARE: per tensor, the
+ * task vectors τᵢ = modelᵢ − base are sparsified (none, top-k magnitude, or random drop), weighted
+ * (wᵢ·τᵢ), combined — summed, or with TIES' sign election keeping only the entries whose sign
+ * agrees with the sign of Σ wᵢ·τᵢ (≥ 0 counts as +; a dropped zero never agrees) — divided by the
+ * sum of the (agreeing) weights when `normalize`, scaled by lambda and added to the base.
+ */
+import type { TensorParams } from './params';
+import { applyMagnitudeCut, BracketSelector, dareMask, keptCount, l1Rescale, RadixSelector, type MagnitudeCut } from './sparsify';
+import type { EmitChunk, MergeMethodImpl, TensorInputs } from './types';
+
+export interface GtaSpec {
+  sparsify: 'none' | 'magnitude' | 'random';
+  /** TIES' sign election */
+  consensus: boolean;
+}
+
+interface Resolved {
+  weights: number[];
+  densities: number[];
+  normalize: boolean;
+  rescale: boolean;
+  lambda: number;
+  seed: number;
+}
+
+function resolve(p: TensorParams): Resolved {
+  return {
+    weights: p.perModel.map((m) => Number(m['weight'])),
+    densities: p.perModel.map((m) => Number(m['density'] ?? 1)),
+    normalize: Boolean(p.global['normalize']),
+    rescale: Boolean(p.global['rescale']),
+    lambda: Number(p.global['lambda'] ?? 1),
+    seed: Number(p.global['seed'] ?? 0),
+  };
+}
+
+/** Without a sign election, normalize divides by Σ weights: refuse a sum of (nearly) zero. */
+function checkGta(spec: GtaSpec, p: TensorParams, numel: number, tensor: string): void {
+  const r = resolve(p);
+  if (!spec.consensus && r.normalize) {
+    const sum = r.weights.reduce((a, b) => a + b, 0);
+    if (Math.abs(sum) < 1e-8) throw new Error(`tensor ${tensor}: the weights (${r.weights.join(', ')}) sum to 0, so normalize cannot divide by them; change a weight or set normalize: false`);
+  }
+  if (spec.sparsify === 'magnitude')
+    r.densities.forEach((d, i) => {
+      if (d < 1 && keptCount(d, numel) === 0) throw new Error(`tensor ${tensor}: density ${d} keeps no entry of its ${numel} (model ${i + 1}); raise the density`);
+    });
+}
+
+/** Top-k cuts for the models with density < 1: a sampling pass and a counting pass (two more if a bracket misses). */
+function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] {
+  const trimmed = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
+  const cuts: (MagnitudeCut | null)[] = r.densities.map(() => null);
+  if (!trimmed.length) return cuts;
+  const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel));
+  inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
+  for (const x of sel) x.endSample();
+  inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!)));
+  const missed: number[] = [];
+  trimmed.forEach((m, k) => {
+    cuts[m] = sel[k]!.resolve();
+    if (!cuts[m]) missed.push(m);
+  });
+  if (missed.length) {
+    const radix = missed.map((m) => new RadixSelector(keptCount(r.densities[m]!, inp.numel)));
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass1(xs[m]!, base!)));
+    for (const x of radix) x.endPass1();
+    inp.forEachChunk((_s, base, xs) => missed.forEach((m, k) => radix[k]!.pass2(xs[m]!, base!)));
+    missed.forEach((m, k) => (cuts[m] = radix[k]!.resolve()));
+  }
+  return cuts;
+}
+
+/** DARE's L1 rescale factor per model (one pass drawing the same masks the merge will draw). */
+function dareScales(inp: TensorInputs, r: Resolved, seedKey: number): number[] {
+  const scales = r.densities.map(() => 1);
+  const dropped = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
+  if (!r.rescale || !dropped.length) return scales;
+  const l1 = dropped.map(() => 0);
+  const kept = dropped.map(() => 0);
+  const mask = inp.mask();
+  inp.forEachChunk((start, base, xs) =>
+    dropped.forEach((m, k) => {
+      const x = xs[m]!;
+      const bs = base!;
+      const mk = mask.subarray(0, x.length);
+      dareMask(r.seed, seedKey, m, r.densities[m]!, start, mk);
+      let a = 0;
+      let b = 0;
+      for (let j = 0; j < x.length; j++) {
+        const v = Math.abs(Math.fround(x[j]! - bs[j]!));
+        a += v;
+        b += v * mk[j]!;
+      }
+      l1[k]! += a;
+      kept[k]! += b;
+    }),
+  );
+  dropped.forEach((m, k) => (scales[m] = l1Rescale(l1[k]!, kept[k]!)));
+  return scales;
+}
+
+function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitChunk, seedKey: number): void {
+  const r = resolve(p);
+  const n = inp.count;
+  const cuts = spec.sparsify === 'magnitude' ? magnitudeCuts(inp, r) : r.densities.map(() => null);
+  const scales = spec.sparsify === 'magnitude' ? cuts.map((c) => (c && r.rescale ? l1Rescale(c.l1, c.keptL1) : 1)) : spec.sparsify === 'random' ? dareScales(inp, r, seedKey) : r.densities.map(() => 1);
+  const tieState = r.densities.map(() => ({ tiesUsed: 0 }));
+  const sumW = r.weights.reduce((a, b) => a + b, 0);
+  const factor = (r.normalize ? 1 / (Math.abs(sumW) < 1e-8 ? 1 : sumW) : 1) * r.lambda;
+  // the last pass turns each model's chunk into its weighted, sparsified task vector in place and
+  // writes the merged values over the base's chunk
+  inp.forEachChunk((start, base, xs) => {
+    const b = base!;
+    const len = b.length;
+    for (let m = 0; m < n; m++) {
+      const x = xs[m] as Float32Array;
+      const w = r.weights[m]!;
+      if (spec.sparsify === 'magnitude' && cuts[m]) applyMagnitudeCut(x, b, cuts[m]!, scales[m]! * w, tieState[m]!);
+      else if (spec.sparsify === 'random' && r.densities[m]! < 1) {
+        const mk = inp.mask().subarray(0, len);
+        dareMask(r.seed, seedKey, m, r.densities[m]!, start, mk);
+        const s = scales[m]! * w;
+        for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * s * mk[j]!;
+      } else for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * w;
+    }
+    if (spec.consensus) combineTies(xs, r.weights, b, r.normalize, r.lambda);
+    else sumInto(xs, b, factor);
+    emit(start, b);
+  }, true);
+}
+
+/** base += factor · Σ wtvᵢ (one and two models unrolled: the common cases). */
+function sumInto(wtv: readonly Float32Array[], base: Float32Array, factor: number): void {
+  const n = wtv.length;
+  if (n === 1) {
+    const a = wtv[0]!;
+    for (let j = 0; j < base.length; j++) base[j] = base[j]! + a[j]! * factor;
+  } else if (n === 2) {
+    const a = wtv[0]!;
+    const c = wtv[1]!;
+    for (let j = 0; j < base.length; j++) base[j] = base[j]! + (a[j]! + c[j]!) * factor;
+  } else
+    for (let j = 0; j < base.length; j++) {
+      let s = 0;
+      for (let m = 0; m < n; m++) s += wtv[m]![j]!;
+      base[j] = base[j]! + s * factor;
+    }
+}
+
+/** TIES' sign election and disjoint mean for one chunk, written over the base's values. */
+function combineTies(wtv: readonly Float32Array[], weights: number[], base: Float32Array, normalize: boolean, lambda: number): void {
+  const n = wtv.length;
+  if (n === 2) return combineTies2(wtv[0]!, wtv[1]!, weights[0]!, weights[1]!, base, normalize, lambda);
+  for (let j = 0; j < base.length; j++) {
+    let s = 0;
+    for (let m = 0; m < n; m++) s += wtv[m]![j]!;
+    const positive = s >= 0;
+    let mixed = 0;
+    let div = 0;
+    for (let m = 0; m < n; m++) {
+      const v = wtv[m]![j]!;
+      if (positive ? v > 0 : v < 0) {
+        mixed += v;
+        div += weights[m]!;
+      }
+    }
+    if (normalize) mixed /= div === 0 ? 1 : div;
+    base[j] = base[j]! + mixed * lambda;
+  }
+}
+
+/**
+ * combineTies for two models. Signs are read from the float bits as integers (the elected sign and
+ * each entry's agreement are unpredictable branches otherwise): an entry agrees when it is nonzero
+ * and its sign bit equals that of the sum (−0 counts as ≥ 0, as in mergekit).
+ */
+function combineTies2(a: Float32Array, c: Float32Array, wa: number, wc: number, base: Float32Array, normalize: boolean, lambda: number): void {
+  const ab = new Int32Array(a.buffer, a.byteOffset, base.length);
+  const cb = new Int32Array(c.buffer, c.byteOffset, base.length);
+  const sum = new Float32Array(1);
+  const sb = new Int32Array(sum.buffer);
+  for (let j = 0; j < base.length; j++) {
+    const va = a[j]!;
+    const vc = c[j]!;
+    sum[0] = va + vc;
+    const s = sb[0]!;
+    // elected negative: the sum is negative and nonzero
+    const neg = (s >>> 31) & ((0 - (s & 0x7fffffff)) >>> 31);
+    const ia = ab[j]!;
+    const ic = cb[j]!;
+    // agree: nonzero, and sign bit = elected sign
+    const ka = ((0 - (ia & 0x7fffffff)) >>> 31) & ~((ia >>> 31) ^ neg);
+    const kc = ((0 - (ic & 0x7fffffff)) >>> 31) & ~((ic >>> 31) ^ neg);
+    const mixed = ka * va + kc * vc;
+    // no agreeing entry: mixed is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1)
+    let div = ka * wa + kc * wc + (1 - (ka | kc));
+    if (div === 0) div = 1; // agreeing weights that cancel (negative weights): rare
+    base[j] = base[j]! + (normalize ? mixed / div : mixed) * lambda;
+  }
+}
+
+/** A generalized-task-arithmetic method. */
+export function gtaMethod(spec: GtaSpec): MergeMethodImpl {
+  return {
+    usesBase: true,
+    check: (p, numel, tensor) => checkGta(spec, p, numel, tensor),
+    merge: (inp, p, emit, seedKey) => mergeGta(spec, inp, p, emit, seedKey),
+  };
+}

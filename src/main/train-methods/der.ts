@@ -1,0 +1,12 @@
+/** DER: match the aligned model's top-k logits on the safety buffer (α × MSE over the stored logits). */
+import { derTerm, recordTeacherLogits } from '../engine/train';
+import type { TrainMethodParams } from '../../shared/train';
+import type { TrainMethodImpl } from './types';
+
+export const der: TrainMethodImpl<TrainMethodParams<'der'>> = {
+  async prepare(ctx, p) {
+    ctx.progress('recording the aligned model’s logits');
+    const teacher = await ctx.withAlignedModel((aligned) => recordTeacherLogits(aligned, ctx.safety, p.topK));
+    return { terms: [derTerm({ buffer: ctx.safety, teacher, alpha: p.alpha, beta: 0 })], distill: { k: p.topK, mode: 'mse' } };
+  },
+};

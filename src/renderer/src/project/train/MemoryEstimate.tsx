@@ -1,0 +1,18 @@
+import type { TrainMemoryInput } from '../../../../shared/train';
+import { useCall } from '../../api/hooks';
+import { ErrorBanner } from '../../components/ui';
+
+/** Estimated peak memory of the run as configured, before it starts. */
+export function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
+  const est = useCall('train.estimateMemory', input, [input.modelPath, input.batchSize, input.maxLength, input.rank, input.targetModules.join(), input.dropout, input.recompute, input.frozenWeightDtype]);
+  const gib = (b: number) => (b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
+  if (est.error) return <ErrorBanner error={est.error} />;
+  if (!est.data) return null;
+  const e = est.data;
+  return (
+    <p className="muted small" data-testid="memory-estimate">
+      Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> (frozen weights {gib(e.weightsBytes)}, activations kept for the backward pass{' '}
+      {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}, adapter and optimiser {gib(e.adapterBytes)}; ±25%). Lower the batch size or max tokens per example if this is more than the machine has free.
+    </p>
+  );
+}

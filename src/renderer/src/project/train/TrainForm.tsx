@@ -1,0 +1,148 @@
+/**
+ * The Train form: base model, a method from the table with its parameters, the saved selection its
+ * needs call for, the prompt template, and the run settings as fields of the run's own schemas
+ * (defaults and ranges from src/shared/train.ts); pre-flight and memory estimate before Start.
+ */
+import { useEffect, type FormEvent } from 'react';
+import { z } from 'zod';
+import { LoraSettings, LoraTarget, TrainSettings, runBlockedReason, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
+import { api } from '../../api/client';
+import { useAction, useCall } from '../../api/hooks';
+import { Button, CheckboxGroup, Card, ErrorBanner, SelectField } from '../../components/ui';
+import { SchemaFields } from '../../forms/SchemaFields';
+import { formKey, usePersistentFields } from '../../forms/persist';
+import { useMethodChoice } from '../../forms/useMethodChoice';
+import { useSchemaForm } from '../../forms/useSchemaForm';
+import { useMethodTables } from '../../forms/widgets';
+import { MemoryEstimate } from './MemoryEstimate';
+import { Preflight, usePreflight } from './Preflight';
+import { TrainMethodSection, trainNeedsMissing } from './TrainMethodSection';
+
+/** The run settings the form shows, in its order; every other setting keeps its schema default. */
+const RUN_FIELDS = z.object({
+  rank: LoraSettings.shape.rank,
+  alpha: LoraSettings.shape.alpha,
+  lr: TrainSettings.shape.lr,
+  maxSteps: TrainSettings.shape.maxSteps,
+  batchSize: TrainSettings.shape.batchSize,
+  maxLength: TrainSettings.shape.maxLength,
+  targetModules: LoraSettings.shape.targetModules,
+});
+/** PEFT's usual LoRA dropout (the schema's default), used for every run started here. */
+const LORA_DROPOUT = LoraSettings.shape.dropout.parse(undefined);
+
+export function TrainForm({ projectId }: { projectId: number }) {
+  const models = useCall('models.list', {});
+  const selections = useCall('select.list', { projectId }, [projectId]);
+  const { train: methods } = useMethodTables();
+  const choice = useMethodChoice(methods, formKey('train', projectId), 'replay');
+  const settings = useSchemaForm(RUN_FIELDS, formKey('train', projectId, 'settings'));
+  const [f, set] = usePersistentFields(formKey('train', projectId, 'form'), {
+    modelId: '',
+    selectionId: '',
+    template: 'alpaca' as TrainTemplate,
+    recompute: false,
+    fp16Weights: false,
+  });
+  useEffect(() => {
+    if (!f.modelId && models.data?.[0]) set('modelId', String(models.data[0].id));
+  }, [models.data, f.modelId, set]);
+  const run = settings.data;
+  const targets = settings.values.targetModules as string[];
+  const start = useAction(async () => {
+    const model = models.data!.find((m) => String(m.id) === f.modelId)!;
+    await api.call('jobs.start', {
+      spec: {
+        type: 'train.run',
+        params: {
+          projectId,
+          modelPath: model.path,
+          // the app's table is the shipped one: its ids are the job schema's
+          method: choice.method as TrainMethod,
+          methodParams: choice.form.data ?? {},
+          template: f.template,
+          ...(f.selectionId ? { selectionId: Number(f.selectionId) } : {}),
+          lora: { rank: run!.rank, alpha: run!.alpha, dropout: LORA_DROPOUT, targetModules: run!.targetModules },
+          lr: run!.lr,
+          maxSteps: run!.maxSteps,
+          batchSize: run!.batchSize,
+          maxLength: run!.maxLength,
+          recompute: f.recompute || f.fp16Weights,
+          frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+        },
+      },
+    });
+  });
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void start.run();
+  };
+  const missing = trainNeedsMissing(choice.row, !!f.selectionId);
+  const modelPath = models.data?.find((m) => String(m.id) === f.modelId)?.path;
+  const maxTokens = settings.errors.maxLength ? null : Number(settings.values.maxLength);
+  const preflight = usePreflight(projectId, modelPath, f.selectionId ? Number(f.selectionId) : undefined, f.template);
+  const blocked = preflight.result && maxTokens !== null ? runBlockedReason(preflight.result, { id: choice.method, row: choice.row }, maxTokens) : null;
+  return (
+    <Card title="New fine-tuning run">
+      <form onSubmit={onSubmit} className="select-form">
+        <div className="filters">
+          <SelectField label="Base model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
+          <SelectField
+            label="Safety examples"
+            value={f.selectionId}
+            options={[{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]}
+            onChange={(v) => set('selectionId', v)}
+          />
+          <SelectField
+            label="Prompt template"
+            value={f.template}
+            options={[
+              { value: 'alpaca', label: 'Alpaca' },
+              { value: 'chat', label: "the model's chat template" },
+              { value: 'plain', label: 'none' },
+            ]}
+            onChange={(v) => set('template', v)}
+          />
+        </div>
+        <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} />
+        <div className="filters">
+          <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} only={['rank', 'alpha', 'lr', 'maxSteps', 'batchSize', 'maxLength']} />
+        </div>
+        <CheckboxGroup legend="LoRA target modules" options={LoraTarget.options.map((t) => ({ value: t, label: `${t}_proj` }))} value={targets} onChange={(v) => settings.set('targetModules', v)} />
+        {settings.errors.targetModules && <p className="field-error">Choose at least one target module.</p>}
+        <label className="small">
+          <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} /> Recompute activations in the backward pass (activation
+          checkpointing: less memory, about a quarter more compute per step)
+        </label>
+        <label className="small">
+          <input type="checkbox" checked={f.fp16Weights} onChange={(e) => set('fp16Weights', e.target.checked)} /> Keep the frozen weights in fp16 (half their
+          memory; trains on fp16-rounded weights; recomputes activations)
+        </label>
+        {modelPath && run && (
+          <MemoryEstimate
+            input={{
+              modelPath,
+              batchSize: run.batchSize,
+              maxLength: run.maxLength,
+              rank: run.rank,
+              targetModules: run.targetModules,
+              dropout: LORA_DROPOUT,
+              recompute: f.recompute,
+              frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+            }}
+          />
+        )}
+        <Preflight state={preflight} method={choice.row} maxLength={maxTokens} onUse={(n) => settings.set('maxLength', String(n))} />
+        <ErrorBanner error={start.error} />
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !choice.form.data || missing !== null || blocked !== null}>
+          Start fine-tuning
+        </Button>
+        {blocked && (
+          <p className="field-error" role="alert" data-testid="start-blocked">
+            Cannot start: {blocked}.
+          </p>
+        )}
+      </form>
+    </Card>
+  );
+}

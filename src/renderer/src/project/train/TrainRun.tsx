@@ -1,0 +1,66 @@
+/** One training run: its state, the last step's numbers, live loss curves, the adapter and its merged export. */
+import { useEffect, useRef, useState } from 'react';
+import type { Job } from '../../../../shared/domain';
+import type { TrainMetric } from '../../../../shared/train';
+import { api } from '../../api/client';
+import { useEvent } from '../../api/hooks';
+import { Badge } from '../../components/ui';
+import { LossCharts } from './LossCharts';
+import { MergedExport } from './MergedExport';
+
+export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
+  const [metrics, setMetrics] = useState<TrainMetric[]>([]);
+  const loaded = useRef(false);
+  useEffect(() => {
+    if (loaded.current && job.state === 'running') return;
+    loaded.current = true;
+    void api.call('train.metrics', { jobId: job.id }).then(setMetrics, () => {});
+  }, [job.id, job.state]);
+  useEvent('job.stream', (e) => {
+    if (e.jobId !== job.id) return;
+    try {
+      const m = JSON.parse(e.text) as TrainMetric;
+      setMetrics((l) => [...l.filter((x) => x.step < m.step), m]);
+    } catch {
+      // not a metric line
+    }
+  });
+  const result = job.result as { adapterPath?: string } | null;
+  const last = metrics.at(-1);
+  return (
+    <section className="train-run" data-job-id={job.id}>
+      <div className="job-top">
+        <strong>
+          #{job.id} {job.title}
+        </strong>
+        <Badge tone={job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'danger' : job.state === 'running' ? 'info' : 'neutral'}>{job.state}</Badge>
+      </div>
+      {last && (
+        <p className="stat-row">
+          <span>
+            step {last.step}/{last.maxSteps}
+          </span>
+          <span>loss {last.loss.toFixed(4)}</span>
+          {Object.keys(last.terms ?? {}).length > 0 && <span>task {last.taskLoss.toFixed(4)}</span>}
+          {Object.entries(last.terms ?? {}).map(([t, v]) => (
+            <span key={t}>
+              {t} {v.toFixed(4)}
+            </span>
+          ))}
+          {last.tokens !== undefined && <span>{last.tokens} response tokens</span>}
+          <span>lr {last.lr.toExponential(2)}</span>
+          <span>grad norm {last.gradNorm.toFixed(3)}</span>
+          <span>{last.tokensPerSecond.toFixed(0)} tokens/s</span>
+        </p>
+      )}
+      {metrics.length > 1 && <LossCharts metrics={metrics} />}
+      {job.error && <p className="field-error">{job.error}</p>}
+      {result?.adapterPath && (
+        <p className="muted small">
+          Adapter (PEFT): <code>{result.adapterPath}</code> — evaluate it in the Evaluate tab as the LoRA adapter folder.
+        </p>
+      )}
+      {result?.adapterPath && <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />}
+    </section>
+  );
+}

@@ -1,0 +1,115 @@
+/**
+ * The training methods: one row of facts per method (label, one line, its parameters with defaults
+ * and ranges, how it uses the saved safety selection, whether it records the aligned model's
+ * logits). The `train.run` job schema, the `safetune train` options and the Train form are derived
+ * from this table; the implementations are src/main/train-methods (one file per method).
+ */
+import { z } from 'zod';
+import { NO_PARAMS, methodEnum, param, type MethodRow, type MethodTable } from './table';
+
+export interface TrainMethodRow extends MethodRow {
+  /**
+   * How the method uses a saved selection of safety examples: 'replay' mixes them into the task
+   * data, 'term' uses them in its own loss term (so they must keep response tokens); absent: not at all.
+   */
+  safety?: 'replay' | 'term';
+  /** Records the aligned model's top-k logits before training: on the safety examples or on the task data. */
+  alignedLogits?: 'safety' | 'task';
+}
+
+const lambda = (def: number, description: string) => param(z.number().min(0).default(def), { title: 'Strength λ', description, cli: 'lambda' });
+const topK = param(z.number().int().min(1).max(64).default(16), {
+  title: 'Distilled logits per token (k)',
+  description: 'The aligned model’s top-k logits kept per position',
+  cli: 'top-k',
+});
+const derAlpha = param(z.number().min(0).default(0.5), { title: 'Logit-matching weight α', description: 'Weight of matching the aligned model’s logits on the buffer', cli: 'der-alpha' });
+
+/** The training methods, in the order the form and the CLI list them. */
+export const TRAIN_METHODS = {
+  plain: {
+    label: 'Plain LoRA fine-tuning',
+    description: 'Task data only: no safety-preserving term',
+    params: NO_PARAMS,
+  },
+  replay: {
+    label: 'Replay',
+    description: 'Mix the saved safety selection into the task data',
+    params: z.object({
+      replayRatio: param(z.number().gt(0).max(10).optional(), {
+        title: 'Safety examples per task example',
+        description: 'Empty: every selected example once',
+        cli: 'replay-ratio',
+      }),
+    }),
+    safety: 'replay',
+    reference: 'https://arxiv.org/abs/2309.07875',
+  },
+  der: {
+    label: 'DER',
+    description: 'Match the aligned model’s logits on the safety buffer (Dark Experience Replay)',
+    params: z.object({ alpha: derAlpha, topK }),
+    safety: 'term',
+    alignedLogits: 'safety',
+    reference: 'https://arxiv.org/abs/2004.07211',
+  },
+  'der++': {
+    label: 'DER++',
+    description: 'DER plus cross-entropy on the buffer’s own responses',
+    params: z.object({
+      alpha: derAlpha,
+      beta: param(z.number().min(0).default(0.5), { title: 'Buffer cross-entropy weight β', description: 'Weight of cross-entropy on the buffer’s responses', cli: 'der-beta' }),
+      topK,
+    }),
+    safety: 'term',
+    alignedLogits: 'safety',
+    reference: 'https://arxiv.org/abs/2004.07211',
+  },
+  lwf: {
+    label: 'LwF',
+    description: 'Distil the aligned model on your own task data (Learning without Forgetting)',
+    params: z.object({ lambda: lambda(1, 'Weight of the distillation term'), topK }),
+    alignedLogits: 'task',
+    reference: 'https://arxiv.org/abs/1606.09282',
+  },
+  ewc: {
+    label: 'EWC',
+    description: 'Fisher-weighted anchor to the aligned weights, Fisher from the safety examples',
+    params: z.object({ lambda: lambda(1000, 'Weight of the Fisher-weighted anchor') }),
+    safety: 'term',
+    reference: 'https://arxiv.org/abs/1612.00796',
+  },
+  l2sp: {
+    label: 'L2-SP',
+    description: 'Plain L2 anchor to the aligned weights',
+    params: z.object({ lambda: lambda(0.1, 'Weight of the L2 anchor') }),
+    reference: 'https://arxiv.org/abs/1802.01483',
+  },
+  agem: {
+    label: 'A-GEM',
+    description: 'Project task gradients that conflict with the safety memory’s gradient',
+    params: NO_PARAMS,
+    safety: 'term',
+    reference: 'https://arxiv.org/abs/1812.00420',
+  },
+} as const satisfies MethodTable<TrainMethodRow>;
+
+export type TrainMethodTable = MethodTable<TrainMethodRow>;
+export const TrainMethod = methodEnum(TRAIN_METHODS);
+export type TrainMethod = z.infer<typeof TrainMethod>;
+/** A training method's parameters after parsing (defaults filled in). */
+export type TrainMethodParams<K extends TrainMethod> = z.output<(typeof TRAIN_METHODS)[K]['params']>;
+
+/** What a training method needs before it can run, in words (the Train form lists them). */
+export function trainMethodNeeds(row: TrainMethodRow): string[] {
+  const needs: string[] = [];
+  if (row.safety === 'replay') needs.push('a saved selection of safety examples, mixed into the task data');
+  if (row.safety === 'term') needs.push('a saved selection of safety examples whose responses survive truncation');
+  if (row.alignedLogits) needs.push(`the aligned model’s logits on the ${row.alignedLogits === 'safety' ? 'safety examples' : 'task data'} (recorded before the first step)`);
+  return needs;
+}
+
+/** A shipped method's row, as the general row type (its optional facts readable). */
+export function trainMethodRow(id: TrainMethod): TrainMethodRow {
+  return TRAIN_METHODS[id];
+}

@@ -1,0 +1,129 @@
+/**
+ * Top-k by magnitude on tensors larger than the sample (the reference fixtures are small enough to
+ * be sampled whole): the bracket selector and the radix fallback against a brute-force stable sort,
+ * with many ties (fp16-quantised task vectors), mostly zeros, streamed in odd chunks, and a sample
+ * the data fools on purpose (the fallback must take over, through TIES itself).
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeInto, decodeInto } from '../../../src/main/merge/codec';
+import { BracketSelector, keptCount, RadixSelector, type MagnitudeCut } from '../../../src/main/merge/sparsify';
+import { ties } from '../../../src/main/merge/ties';
+import type { TensorInputs } from '../../../src/main/merge/types';
+import { mulberry32 } from '../../../src/main/util/prng';
+
+/** What a stable descending sort by |τ| keeps: the k-th magnitude, how many of its ties, the kept L1. */
+function bruteForce(tv: Float32Array, k: number, order?: number[]): { at: number; ties: number; keptL1: number; mask: Uint8Array } {
+  const idx = order ?? stableOrder(tv);
+  const mask = new Uint8Array(tv.length);
+  let keptL1 = 0;
+  for (const i of idx.slice(0, k)) {
+    mask[i] = 1;
+    keptL1 += Math.abs(tv[i]!);
+  }
+  const at = Math.abs(tv[idx[k - 1]!]!);
+  return { at, ties: idx.slice(0, k).filter((i) => Math.abs(tv[i]!) === at).length, keptL1, mask };
+}
+
+function stableOrder(tv: Float32Array): number[] {
+  return Array.from(tv.keys()).sort((a, b) => Math.abs(tv[b]!) - Math.abs(tv[a]!) || a - b);
+}
+
+const zeros = (n: number) => new Float32Array(n);
+
+function f16(v: Float32Array): Float32Array {
+  const b = new Uint8Array(v.length * 2);
+  encodeInto('F16', v, b);
+  const out = new Float32Array(v.length);
+  decodeInto('F16', b, v.length, out);
+  return out;
+}
+
+/** name, task vector, whether the bracket must hold (a tensor of one magnitude overflows it: radix then) */
+function cases(): [string, Float32Array, boolean][] {
+  const n = 300_001;
+  const rand = mulberry32(7);
+  const uniform = Float32Array.from({ length: n }, () => rand() - 0.5);
+  // fp16 base and fine-tune: the task vector takes few distinct values (many ties)
+  const base = f16(Float32Array.from({ length: n }, () => (rand() - 0.5) * 0.04));
+  const ft = f16(base.map((x) => x + (rand() - 0.5) * 0.004));
+  const quantised = ft.map((x, i) => x - base[i]!);
+  const sparse = Float32Array.from({ length: n }, () => (rand() < 0.8 ? 0 : rand() - 0.5));
+  const constant = Float32Array.from({ length: n }, (_, i) => (i % 3 ? 0.25 : -0.25));
+  return [
+    ['uniform', uniform, true],
+    ['fp16-quantised', quantised, true],
+    ['80% zeros', sparse, true],
+    ['one magnitude', constant, false],
+  ];
+}
+
+function selectBracket(tv: Float32Array, k: number, chunk: number): MagnitudeCut | null {
+  const s = new BracketSelector(k, tv.length);
+  const base = zeros(chunk);
+  for (let st = 0; st < tv.length; st += chunk) s.sample(st, tv.subarray(st, st + chunk), base);
+  s.endSample();
+  for (let st = 0; st < tv.length; st += chunk) s.count(tv.subarray(st, st + chunk), base);
+  return s.resolve();
+}
+
+function selectRadix(tv: Float32Array, k: number, chunk: number): MagnitudeCut {
+  const s = new RadixSelector(k);
+  const base = zeros(chunk);
+  for (let st = 0; st < tv.length; st += chunk) s.pass1(tv.subarray(st, st + chunk), base);
+  s.endPass1();
+  for (let st = 0; st < tv.length; st += chunk) s.pass2(tv.subarray(st, st + chunk), base);
+  return s.resolve();
+}
+
+describe('exact top-k by magnitude', () => {
+  for (const [name, tv, bracketHolds] of cases())
+    it(`${name}: bracket and radix select agree with a stable sort at several densities, whole and in odd chunks`, () => {
+      const order = stableOrder(tv);
+      for (const density of [0.05, 0.3, 0.5, 0.9]) {
+        const k = keptCount(density, tv.length);
+        const want = bruteForce(tv, k, order);
+        for (const chunk of [tv.length, 77_777]) {
+          const bracket = selectBracket(tv, k, chunk);
+          if (!bracketHolds) expect(bracket).toBeNull();
+          for (const cut of bracketHolds ? [bracket, selectRadix(tv, k, chunk)] : [selectRadix(tv, k, chunk)]) {
+            expect(cut, `${name} ${density}`).not.toBeNull();
+            expect(cut!.at).toBe(want.at);
+            expect(cut!.ties).toBe(want.ties);
+            expect(Math.abs(cut!.keptL1 - want.keptL1) / Math.max(1e-9, want.keptL1)).toBeLessThan(1e-6);
+          }
+        }
+      }
+    });
+
+  it('a sample the data fools misses, and TIES falls back to radix select for the exact result', () => {
+    const n = 1 << 20;
+    const rand = mulberry32(3);
+    // every 16th entry (the strided sample's positions) is large, the rest tiny
+    const tv = Float32Array.from({ length: n }, (_, i) => (i % 16 === 0 ? 1 + rand() : (rand() - 0.5) * 1e-3));
+    const k = keptCount(0.5, n);
+    expect(selectBracket(tv, k, n)).toBeNull();
+    const want = bruteForce(tv, k);
+    expect(selectRadix(tv, k, n).at).toBe(want.at);
+    // through the method: one model, weight 1, normalize: base + the kept task-vector entries
+    const base = Float32Array.from({ length: n }, () => rand());
+    const model = base.map((b, i) => Math.fround(b + tv[i]!));
+    const trueTv = model.map((x, i) => x - base[i]!);
+    const mask = bruteForce(trueTv, k).mask;
+    for (const chunk of [n, 100_003]) {
+      const out = new Float32Array(n);
+      const inputs: TensorInputs = {
+        name: 'model.layers.0.mlp.up_proj.weight',
+        numel: n,
+        count: 1,
+        forEachChunk(fn) {
+          for (let s = 0; s < n; s += chunk) fn(s, base.slice(s, s + chunk), [model.slice(s, s + chunk)]);
+        },
+        mask: () => new Uint8Array(chunk),
+      };
+      ties.merge(inputs, { global: { normalize: true, rescale: false, lambda: 1 }, perModel: [{ weight: 1, density: 0.5 }] }, (s, v) => out.set(v, s), 0);
+      let wrong = 0;
+      for (let i = 0; i < n; i++) if (out[i] !== Math.fround(base[i]! + (mask[i] ? trueTv[i]! : 0))) wrong++;
+      expect(wrong, `chunk ${chunk}`).toBe(0);
+    }
+  });
+});
