@@ -8,13 +8,15 @@
 import { mulberry32, shuffleInPlace } from '../select/common';
 import { buildTrainingMix, type MixItem, type PromptResponse } from '../select/export';
 import type { RecipeMethod, RecipeParams } from '../../shared/recipes';
+import { trainMethodRow } from '../../shared/train';
 
 /**
- * Safety examples per task example of a replay run, from replay's parameters (undefined: every
+ * Safety examples per task example of a run whose method mixes the selection in (its row's
+ * `safety: 'replay'`), from its parameters (undefined: every
  * selected example once — also for a method exported as replay, which has no ratio of its own).
  */
 export function replayRatio(p: Pick<RecipeParams, 'method' | 'methodParams'>): number | undefined {
-  return p.method === 'replay' ? (p.methodParams.replayRatio as number | undefined) : undefined;
+  return trainMethodRow(p.method).safety === 'replay' ? (p.methodParams.replayRatio as number | undefined) : undefined;
 }
 
 /** How many safety examples replay mixes in: the selection once, or round(ratio × task examples). */
