@@ -15,6 +15,7 @@ import { MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
+import { RecipeParams, RecipeResult } from './recipes';
 import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
 const Id = z.number().int().positive();
@@ -186,6 +187,11 @@ export const calls = {
   ),
 
   'train.metrics': call(z.object({ jobId: Id }).strict(), z.array(TrainMetric), "A training job's loss curve (one entry per optimiser step)"),
+  'train.exportRecipe': call(
+    RecipeParams,
+    RecipeResult,
+    "Write a run's settings and training mix as a LLaMA-Factory or Axolotl recipe (YAML, data, DeepSpeed ZeRO-2/3 configs, README) into a new folder of the workspace's exports folder",
+  ),
   'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)'),
 
   'merge.startSweep': call(

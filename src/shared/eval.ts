@@ -73,6 +73,8 @@ export const ModelSpec = z.discriminatedUnion('kind', [
       apiKey: z.string().optional(),
       /** The configured server (Settings → Folders & servers) whose stored API key the job sends; set by the app. */
       endpointId: z.number().int().positive().optional(),
+      /** Requests kept in flight at once (default 4): raise it for a cluster (vLLM, TGI) that batches many. */
+      concurrency: z.number().int().min(1).max(64).optional(),
     })
     .strict(),
 ]);

@@ -104,7 +104,7 @@ export function confineModel(spec: ModelSpec, a: AccessPolicy, what: string): Mo
     return spec;
   }
   const endpoint = a.allowedEndpoint(spec.baseUrl);
-  return { kind: 'http', baseUrl: endpoint.baseUrl, model: spec.model, endpointId: endpoint.id };
+  return { kind: 'http', baseUrl: endpoint.baseUrl, model: spec.model, endpointId: endpoint.id, ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}) };
 }
 
 /**

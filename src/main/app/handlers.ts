@@ -8,6 +8,7 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { exportRecipe } from './exportRecipe';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
@@ -139,6 +140,8 @@ export function createHandlers(s: Services): Handlers {
       access.readable(p.modelPath, 'the model');
       return s.jobs.runTask('train.estimateMemory', p);
     },
+
+    'train.exportRecipe': (p) => exportRecipe(s, p),
 
     'train.metrics': ({ jobId }) => {
       const job = s.jobs.get(jobId);

@@ -8,7 +8,9 @@
  *  - other 4xx answers (bad request, context too long) are not retried: HttpRequestError;
  *  - after the last retry: BackendUnavailableError naming the URL, attempts and the last cause;
  *  - cancellation through an AbortSignal (no retry once aborted);
- *  - redirects are not followed: requests go only to the configured server.
+ *  - redirects are not followed: requests go only to the configured server;
+ *  - at most `concurrency` requests in flight per backend, across overlapping generate() calls
+ *    (the runner starts the next batch before the last one is done), taken in call order.
  *
  * Also a NextTokenScorer through /v1/completions with `logprobs` (top-k; candidates outside the
  * top-k come back null).
@@ -28,7 +30,7 @@ export interface HttpBackendOptions {
   /** First backoff in ms (default 500); doubles each retry up to maxBackoffMs (default 8000). */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Requests in flight at once within one generate() call (default 4). */
+  /** Requests in flight at once, across every call on this backend (default 4; 1 to 64). */
   concurrency?: number;
   /** Context window of the served model, if known (enables prompt-length checks in the runner with countTokens absent: see runner). */
   contextLength?: number;
@@ -78,6 +80,30 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The most requests one backend keeps in flight. */
+export const MAX_HTTP_CONCURRENCY = 64;
+
+/** A counting semaphore whose waiters are served first come, first served. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
 function finishOf(reason: unknown): GenerationFinish {
   return reason === 'length' ? 'length' : 'stop';
 }
@@ -92,7 +118,10 @@ function describeCause(e: unknown): string {
 export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
   readonly id: string;
   readonly contextLength?: number;
+  /** Requests in flight at once (the runner keeps this many busy). */
+  readonly concurrency: number;
   private readonly root: string;
+  private readonly slots: Slots;
   private readonly o: Required<Pick<HttpBackendOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'concurrency'>> & HttpBackendOptions;
 
   constructor(opts: HttpBackendOptions) {
@@ -105,6 +134,10 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     if (root.protocol !== 'http:' && root.protocol !== 'https:') throw new Error(`HTTP backend: ${opts.baseUrl}: only http and https are supported`);
     this.root = root.href.replace(/\/+$/, '').replace(/\/v1$/, '');
     this.o = { timeoutMs: 120_000, retries: 4, backoffMs: 500, maxBackoffMs: 8000, concurrency: 4, ...opts };
+    const c = this.o.concurrency;
+    if (!Number.isInteger(c) || c < 1 || c > MAX_HTTP_CONCURRENCY) throw new Error(`HTTP backend: concurrency must be a whole number from 1 to ${MAX_HTTP_CONCURRENCY}, got ${c}`);
+    this.concurrency = c;
+    this.slots = new Slots(c);
     this.id = `${this.root}#${opts.model}`;
     if (opts.contextLength) this.contextLength = opts.contextLength;
   }
@@ -206,7 +239,7 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     return { text: c.text, finishReason: finishOf(c.finish_reason), promptTokens: json.usage?.prompt_tokens, completionTokens: json.usage?.completion_tokens };
   }
 
-  /** Requests run `concurrency` at a time; the first failure rejects the call (after in-flight ones settle); shouldStop() → unsent requests come back 'cancelled'. */
+  /** Requests run through the backend's `concurrency` slots; the first failure rejects the call (after in-flight ones settle); shouldStop() → unsent requests come back 'cancelled'. */
   async generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
     return this.pool<GenerationRequest, GenerationOutput>(requests, (r) => this.generateOne(r, settings, options.signal), options, () => ({ text: '', finishReason: 'cancelled' }));
   }
@@ -240,30 +273,35 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
   }
 
   /**
-   * Run fn over items, `concurrency` at a time. When shouldStop() turns true, requests not yet sent
-   * get `onStop()` (generate: a 'cancelled' output, as the engine does) and in-flight ones finish.
+   * Run fn over items through the backend's slots (at most `concurrency` in flight, shared with
+   * every other call). The first failure rejects the call once its sent requests settle, and no
+   * more of its items are sent. When shouldStop() turns true, items not yet sent get `onStop()`
+   * (generate: a 'cancelled' output, as the engine does) and in-flight ones finish.
    */
   private async pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>, options: GenerateCallOptions, onStop: () => R = () => {
     throw new DOMException('generation stopped', 'AbortError');
   }): Promise<R[]> {
     const out: R[] = new Array(items.length);
-    let next = 0;
     let failure: unknown = null;
-    const worker = async () => {
-      while (failure === null && next < items.length) {
-        if (options.shouldStop?.()) {
-          while (next < items.length) out[next++] = onStop();
-          return;
-        }
-        const i = next++;
+    let stopped = false;
+    await Promise.all(
+      items.map(async (item, i) => {
+        const release = await this.slots.acquire();
         try {
-          out[i] = await fn(items[i]!);
+          if (failure !== null) return;
+          if (stopped || options.shouldStop?.()) {
+            stopped = true;
+            out[i] = onStop();
+            return;
+          }
+          out[i] = await fn(item);
         } catch (e) {
           failure ??= e;
+        } finally {
+          release();
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, items.length) }, worker));
+      }),
+    );
     if (failure !== null) throw failure;
     return out;
   }

@@ -3,7 +3,10 @@
  * it produces one EvalRecord per suite item, in batches:
  *
  *  - `isDone(suiteId, itemId)` skips items already stored (resume);
- *  - `onBatch(records, progress)` is awaited after every finished batch (store them there);
+ *  - `onBatch(records, progress)` is awaited after every finished batch, in order (store them there);
+ *  - a generator with `concurrency` (an HTTP backend) gets the next batches while the oldest is
+ *    judged and stored, so its requests stay in flight end to end instead of draining at every
+ *    batch boundary; the local engine gets one batch at a time;
  *  - `shouldStop()` / `signal` are checked before every batch and passed to the generator; items
  *    whose generation was cut by a stop are not recorded (they are redone on resume); a stop or an
  *    abort always ends with `stopped: true`, never an exception;
@@ -122,6 +125,15 @@ interface Pending {
   position: number;
 }
 
+interface Fitted {
+  req: GenerationRequest | null;
+  text: string;
+  warnings: string[];
+}
+
+/** One batch after generation: each sent item's output or error, by its index in the batch. */
+type Generated = { ok: true; batch: Pending[]; fitted: Fitted[]; byIdx: Map<number, GenerationOutput | Error> } | { ok: false; error: unknown };
+
 function key(suiteId: string, itemId: string) {
   return `${suiteId}\u0000${itemId}`;
 }
@@ -138,6 +150,12 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
   const format = s.promptFormat ?? 'chat';
   const mode = s.truncate ?? 'middle';
   const stopNow = () => !!input.shouldStop?.() || !!input.signal?.aborted;
+  /**
+   * Batches generating at once: one for a generator that serves one call at a time; for a
+   * concurrent one (an HTTP backend), enough that its `concurrency` requests stay in flight while
+   * the oldest batch is judged and stored.
+   */
+  const depth = gen.concurrency && gen.concurrency > 1 ? Math.ceil(gen.concurrency / bs) + 1 : 1;
 
   const ids = new Set<string>();
   for (const su of input.suites) {
@@ -156,7 +174,7 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
   };
 
   /** Fit one prompt: returns the request, the text actually sent and warnings; null request when it cannot fit. */
-  const fit = async (text: string): Promise<{ req: GenerationRequest | null; text: string; warnings: string[] }> => {
+  const fit = async (text: string): Promise<Fitted> => {
     const warnings: string[] = [];
     let t = text;
     if (s.maxPromptChars !== undefined && t.length > s.maxPromptChars) {
@@ -204,15 +222,48 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
     }
   };
 
-  try {
-    for (let start = 0; start < pending.length; start += bs) {
-      if (stopNow()) return { ...progress, stopped: true };
-      const batch = pending.slice(start, start + bs);
+  /** Fit and generate one batch; a failure comes back as a value so a batch started ahead never rejects unobserved. */
+  const generateBatch = async (batch: Pending[]): Promise<Generated> => {
+    try {
       const fitted = await Promise.all(batch.map((p) => fit(p.item.prompt)));
       const sendIdx = fitted.map((f, i) => (f.req ? i : -1)).filter((i) => i >= 0);
       const outs = sendIdx.length ? await generateSafely(sendIdx.map((i) => fitted[i]!.req!)) : [];
       const byIdx = new Map<number, GenerationOutput | Error>();
       sendIdx.forEach((i, k) => byIdx.set(i, outs[k]!));
+      return { ok: true, batch, fitted, byIdx };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+
+  /** Batches whose generation has started, oldest first; judged and stored in this order. */
+  const started: Array<Promise<Generated>> = [];
+  let nextStart = 0;
+  const startMore = () => {
+    while (started.length < depth && nextStart < pending.length && !stopNow()) {
+      started.push(generateBatch(pending.slice(nextStart, nextStart + bs)));
+      nextStart += bs;
+    }
+  };
+  /** Lets batches already started finish (their unsent requests come back cancelled on a stop). */
+  const drain = async () => {
+    await Promise.all(started.splice(0));
+  };
+
+  try {
+    for (;;) {
+      if (stopNow()) {
+        await drain();
+        return { ...progress, stopped: true };
+      }
+      startMore();
+      const next = started.shift();
+      if (!next) break;
+      const generated = await next;
+      if (!generated.ok) throw generated.error;
+      // A concurrent generator keeps working on the next batches while this one is judged and stored.
+      if (depth > 1) startMore();
+      const { batch, fitted, byIdx } = generated;
 
       const records: Array<EvalRecord | null> = batch.map((p, i) => {
         const f = fitted[i]!;
@@ -259,9 +310,13 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
       const finished = records.filter((r): r is EvalRecord => r !== null);
       progress.done += finished.length;
       if (finished.length) await input.onBatch?.(finished, { ...progress });
-      if (finished.length < batch.length) return { ...progress, stopped: true };
+      if (finished.length < batch.length) {
+        await drain();
+        return { ...progress, stopped: true };
+      }
     }
   } catch (e) {
+    await drain();
     // A cancellation that surfaced as an abort error (HTTP requests, judges) ends the run the same
     // way a stop between batches does: what is stored stays valid, the rest is redone on resume.
     if (input.signal?.aborted || (isAbort(e) && input.shouldStop?.())) return { ...progress, stopped: true };

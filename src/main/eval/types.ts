@@ -102,6 +102,12 @@ export interface Generator {
   generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options?: GenerateCallOptions): Promise<GenerationOutput[]>;
   /** Context window in tokens, when known. */
   readonly contextLength?: number;
+  /**
+   * Requests it serves at once across overlapping generate() calls (an HTTP backend's request
+   * limit): the runner then starts later batches before earlier ones finish, so that many stay in
+   * flight. Absent: one generate() call at a time (the local engine).
+   */
+  readonly concurrency?: number;
   /** Tokens in a request as this generator would send it (chat template applied), when known. */
   countTokens?(request: GenerationRequest): number | Promise<number>;
 }

@@ -33,12 +33,12 @@ export const TRAIN_METHODS = {
     params: NO_PARAMS,
   },
   replay: {
-    label: 'Replay',
-    description: 'Mix the saved safety selection into the task data',
+    label: 'Replay (SafeInstr)',
+    description: 'Mix the saved safety selection into the task data; with a ratio this is SafeInstr (Bianchi et al.: a few percent of safety examples, e.g. 0.03)',
     params: z.object({
       replayRatio: param(z.number().gt(0).max(10).optional(), {
         title: 'Safety examples per task example',
-        description: 'Empty: every selected example once',
+        description: 'Empty: every selected example once; SafeInstr mixes in a few percent (e.g. 0.03)',
         cli: 'replay-ratio',
       }),
     }),

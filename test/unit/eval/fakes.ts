@@ -47,3 +47,58 @@ export class ScriptedScorer implements NextTokenScorer {
     });
   }
 }
+
+export interface LatencyServer {
+  url: string;
+  /** Requests answered so far. */
+  readonly requests: number;
+  /** Most requests the server held at once. */
+  readonly maxInFlight: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A fake OpenAI-compatible cluster: every POST to /v1/chat/completions or /v1/completions is
+ * answered after a fixed latency (or one drawn per request), however many arrive together (a vLLM
+ * or TGI server with room to batch them all), so requests/s measure only how many the client
+ * keeps in flight.
+ */
+export async function startLatencyServer(latencyMs: number | (() => number), reply = 'Sure, here you go.'): Promise<LatencyServer> {
+  const latency = typeof latencyMs === 'number' ? () => latencyMs : latencyMs;
+  const { createServer } = await import('node:http');
+  let requests = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        requests++;
+        const chat = (req.url ?? '').includes('/chat/');
+        const choice = chat ? { index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' } : { index: 0, text: reply, finish_reason: 'stop' };
+        const body = JSON.stringify({ id: `x-${requests}`, object: chat ? 'chat.completion' : 'text_completion', choices: [choice], usage: { prompt_tokens: 1, completion_tokens: 4 } });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      }, latency());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return requests;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
+  };
+}

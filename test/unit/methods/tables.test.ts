@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { trainCli } from '../../../src/main/cli/commands/train';
 import { JUDGE_IMPLS } from '../../../src/main/eval/judges';
 import { trainRunJob } from '../../../src/main/jobs/types/trainRun';
 import { SELECTION_SAMPLERS } from '../../../src/main/select';
@@ -46,6 +47,15 @@ describe('method tables', () => {
     const [ratio] = paramFields(TRAIN_METHODS.replay.params);
     expect(ratio).toMatchObject({ key: 'replayRatio', min: 0, exclusiveMin: true, max: 10, optional: true });
     expect(ratio!.default).toBeUndefined();
+  });
+
+  it('SafeInstr is replay at a ratio: one row says so (no duplicate row), and the CLI usage shows it', () => {
+    expect(Object.keys(TRAIN_METHODS).filter((id) => /safe-?instr/i.test(id))).toEqual([]);
+    expect(TRAIN_METHODS.replay.label).toMatch(/SafeInstr/);
+    expect(TRAIN_METHODS.replay.description).toMatch(/with a ratio this is SafeInstr/);
+    expect(TRAIN_METHODS.replay.reference).toBe('https://arxiv.org/abs/2309.07875');
+    expect(TrainRunParams.parse({ ...base, method: 'replay', methodParams: { replayRatio: 0.03 } }).methodParams).toEqual({ replayRatio: 0.03 });
+    expect(trainCli().command.usage).toMatch(/replay\s+Replay \(SafeInstr\): Mix the saved safety selection into the task data; with a ratio this is SafeInstr .*--replay-ratio X/);
   });
 
   it('the hidden defaults of the old if/else are the rows’ defaults (λ 1 / 1000 / 0.1, k = 16)', () => {

@@ -23,7 +23,7 @@ function needsNote(row: JudgeRow): string {
  */
 export function evalCli(judges: JudgeTable = JUDGES) {
   const usage =
-    'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME) --suite ID|FILE:KIND [--suite …] ' +
+    'safetune eval (--model PATH [--adapter DIR] | --http URL --http-model NAME [--concurrency N]) --suite ID|FILE:KIND [--suite …] ' +
     `[--judge ID …] [--guard-model PATH] [--data DIR] [--references DIR] [--limit N] [--max-tokens N] [--raw] [--project ID] [--workspace DIR] [--json]\n` +
     `    judges (--judge, repeatable; default keyword-start):\n${methodsUsage(judges, (id) => needsNote(judges[id]!)).replace(/^/gm, '    ')}`;
   const options = withMethodOptions(
@@ -33,6 +33,7 @@ export function evalCli(judges: JudgeTable = JUDGES) {
       adapter: { type: 'string' },
       http: { type: 'string' },
       'http-model': { type: 'string' },
+      concurrency: { type: 'string' },
       suite: { type: 'string', multiple: true },
       judge: { type: 'string', multiple: true },
       data: { type: 'string' },
@@ -71,8 +72,9 @@ export function evalCli(judges: JudgeTable = JUDGES) {
       if (!values.suite?.length) throw new AppError('invalid_input', `give at least one --suite\nusage: ${usage}`);
       const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
       const suites = suiteArgs(values.suite, dataDir);
+      if (values.concurrency !== undefined && !values.http) throw new AppError('invalid_input', `--concurrency applies to --http servers only\nusage: ${usage}`);
       const model = values.http
-        ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '' }
+        ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '', ...(values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}) }
         : { kind: 'engine' as const, path: resolve(values.model ?? ''), ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) };
       if (model.kind === 'engine' && !values.model) throw new AppError('invalid_input', `give --model PATH or --http URL\nusage: ${usage}`);
       const chosen = judgesFromArgs(values);

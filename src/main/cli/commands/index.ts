@@ -3,6 +3,7 @@ import { checksumCommand } from './checksum';
 import { dataCommand } from './data';
 import { detectCommand } from './detect';
 import { evalCommand } from './eval';
+import { exportRecipeCommand } from './exportRecipe';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { jobsCommand } from './jobs';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   detectCommand,
   evalCommand,
   trainCommand,
+  exportRecipeCommand,
   modelCommand,
   mergeCommand,
   generateCommand,

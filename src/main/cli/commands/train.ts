@@ -1,12 +1,11 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { paramFields } from '../../../shared/methods/table';
-import { FullSettings, LoraSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, TrainSettings, trainRunParamsFor, type TrainMethodRow, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
+import { FullSettings, LoraSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, trainRunParamsFor, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
-import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
+import { settingsFromArgs, settingsOptions, settingsUsage } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
-
-const needsNote = (methods: TrainMethodTable) => (id: string) => ((methods[id] as TrainMethodRow).safety ? 'needs --selection ID' : '');
+import { runSettingsCli } from './runOptions';
 
 /** The options a mode's settings were given with on the command line ("--rank, --alpha"). */
 const givenOptions = (schema: typeof LoraSettings | typeof FullSettings, values: Record<string, unknown>) =>
@@ -16,63 +15,43 @@ const givenOptions = (schema: typeof LoraSettings | typeof FullSettings, values:
 
 /**
  * `safetune train` for a table of training methods: its options and usage come from the table and
- * from the run settings' schemas (tests pass a table with extra rows; the app ships TRAIN_METHODS).
- * LoRA by default; `--full` trains the model's own weights (`--trainable` groups) and writes the
- * whole model to a new folder in the workspace's models/ (or `--out`), added to the Models list.
+ * from the run settings' schemas, shared with `export-recipe` (runOptions.ts; tests pass a table
+ * with extra rows; the app ships TRAIN_METHODS). LoRA by default; `--full` trains the model's own
+ * weights (`--trainable` groups) and writes the whole model to a new folder in the workspace's
+ * models/ (or `--out`), added to the Models list.
  */
 export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
+  const run = runSettingsCli(methods, {
+    ...workspaceOption,
+    model: { type: 'string' },
+    full: { type: 'boolean', default: false },
+    ...settingsOptions(FullSettings),
+    out: { type: 'string' },
+    recompute: { type: 'boolean', default: false },
+    'fp16-weights': { type: 'boolean', default: false },
+  } as const);
   const usage =
-    `safetune train --project ID --model PATH [--method ${methodChoices(methods)}] [--selection ID] [--template alpaca|chat|plain] ` +
-    `${settingsUsage(TrainSettings)} [LoRA: ${settingsUsage(LoraSettings)} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [--workspace DIR] [--json]\n` +
+    `safetune train --project ID --model PATH ${run.commonUsage} [LoRA: ${run.loraUsage} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [--workspace DIR] [--json]\n` +
     `    modes: LoRA (default): ${TRAIN_MODES.lora.description}; --full: ${TRAIN_MODES.full.description}\n` +
     `    --trainable groups: ${TrainableGroup.options.join(', ')}\n` +
-    `    methods (and their options):\n${methodsUsage(methods, needsNote(methods)).replace(/^/gm, '    ')}`;
-  const options = withMethodOptions(
-    {
-      ...workspaceOption,
-      project: { type: 'string' },
-      model: { type: 'string' },
-      method: { type: 'string', default: 'plain' },
-      selection: { type: 'string' },
-      template: { type: 'string', default: 'alpaca' },
-      ...settingsOptions(TrainSettings),
-      ...settingsOptions(LoraSettings),
-      full: { type: 'boolean', default: false },
-      ...settingsOptions(FullSettings),
-      out: { type: 'string' },
-      recompute: { type: 'boolean', default: false },
-      'fp16-weights': { type: 'boolean', default: false },
-    } as const,
-    methods,
-    'training method',
-  );
+    run.methodsText;
   const schema = trainRunParamsFor(methods);
 
   /** The job's parameters from the command line (checked by the job's schema, built from the same table). */
   function params(argv: string[]): { params: TrainRunParams; values: Record<string, unknown> } {
-    const { values } = parse(argv, options, usage);
+    const { values } = parse(argv, run.options, usage);
     if (!values.project || !values.model) throw new AppError('invalid_input', `--project and --model are required\nusage: ${usage}`);
-    const method = String(values.method);
-    const row = methods[method] as TrainMethodRow | undefined;
-    if (!row) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
-    if (row.safety && !values.selection) {
-      throw new AppError('invalid_input', `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`);
-    }
     const full = values.full === true;
     const misplaced = full ? givenOptions(LoraSettings, values) : [...givenOptions(FullSettings, values), ...(values.out !== undefined ? ['--out'] : [])];
     if (misplaced.length) {
       throw new AppError('invalid_input', full ? `${misplaced.join(', ')}: LoRA settings, not used with --full (leave them out)` : `${misplaced.join(', ')}: full-parameter settings: add --full, or leave them out for LoRA`);
     }
+    const { lora, ...settings } = run.read(values, usage);
     const p = jobParams(schema, {
-      projectId: Number(values.project),
+      ...settings,
       modelPath: resolve(String(values.model)),
       mode: full ? 'full' : 'lora',
-      method,
-      methodParams: methodParamsFromArgs(methods, method, values),
-      ...(values.selection ? { selectionId: Number(values.selection) } : {}),
-      template: values.template,
-      ...settingsFromArgs(TrainSettings, values),
-      ...(full ? { full: settingsFromArgs(FullSettings, values), ...(values.out !== undefined ? { outPath: resolve(String(values.out)) } : {}) } : { lora: settingsFromArgs(LoraSettings, values) }),
+      ...(full ? { full: settingsFromArgs(FullSettings, values), ...(values.out !== undefined ? { outPath: resolve(String(values.out)) } : {}) } : { lora }),
       recompute: values.recompute,
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
     });

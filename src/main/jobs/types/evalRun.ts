@@ -195,7 +195,7 @@ async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: strin
     return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
   }
   const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
-  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(apiKey ? { apiKey } : {}) });
+  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(apiKey ? { apiKey } : {}), ...(spec.concurrency ? { concurrency: spec.concurrency } : {}) });
   return { generator: backend, release: async () => {} };
 }
 

@@ -1,0 +1,70 @@
+/**
+ * The run settings of a fine-tuning run as CLI options, shared by `safetune train` and
+ * `safetune export-recipe` so both read them the same way, from the same source: --method and each
+ * method's own options from the training-method table, the optimisation and LoRA settings from
+ * their schemas (TrainSettings, LoraSettings), and the project, selection and template.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import { AppError } from '../../../shared/errors';
+import { LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
+import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
+
+const needsNote = (methods: TrainMethodTable) => (id: string) => ((methods[id] as TrainMethodRow).safety ? 'needs --selection ID' : '');
+
+/**
+ * The run-setting options for a table of methods, with `own` (the command's other options: a
+ * method parameter whose flag clashes with one is an error when the command is built). `settings`
+ * is the optimisation settings' schema: TrainSettings, or the part of it a command takes.
+ */
+export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>>(
+  methods: TrainMethodTable,
+  own: O,
+  settings: z.ZodObject = TrainSettings,
+) {
+  const options = withMethodOptions(
+    {
+      ...own,
+      project: { type: 'string' },
+      method: { type: 'string', default: 'plain' },
+      selection: { type: 'string' },
+      template: { type: 'string', default: 'alpaca' },
+      ...settingsOptions(settings),
+      ...settingsOptions(LoraSettings),
+    } as const,
+    methods,
+    'training method',
+  );
+  /** "[--method …] [--selection ID] [--template …] [--lr X …]" (commands write --project ID before it). */
+  const commonUsage = `[--method ${methodChoices(methods)}] [--selection ID] [--template alpaca|chat|plain] ${settingsUsage(settings)}`;
+  /** "[--rank N …]": the LoRA settings. */
+  const loraUsage = settingsUsage(LoraSettings);
+  const usage = `${commonUsage} ${loraUsage}`;
+  /** The methods with their one line and their options, for the end of the usage text. */
+  const methodsText = `    methods (and their options):\n${methodsUsage(methods, needsNote(methods)).replace(/^/gm, '    ')}`;
+
+  /**
+   * The run settings as the job's fields (the command's schema checks ranges and fills in defaults
+   * afterwards): the project, the method and its parameters, the selection, template and settings.
+   */
+  function read(values: Record<string, unknown>, fullUsage: string) {
+    if (!values.project) throw new AppError('invalid_input', `--project is required\nusage: ${fullUsage}`);
+    const method = String(values.method);
+    const row = methods[method] as TrainMethodRow | undefined;
+    if (!row) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
+    if (row.safety && !values.selection) {
+      throw new AppError('invalid_input', `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`);
+    }
+    return {
+      projectId: Number(values.project),
+      method,
+      methodParams: methodParamsFromArgs(methods, method, values),
+      ...(values.selection ? { selectionId: Number(values.selection) } : {}),
+      template: values.template,
+      ...settingsFromArgs(settings, values),
+      lora: settingsFromArgs(LoraSettings, values),
+    };
+  }
+
+  return { options, usage, commonUsage, loraUsage, methodsText, read };
+}
