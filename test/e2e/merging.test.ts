@@ -9,6 +9,7 @@ import { addModel, createProject, launchBrowser, screenshot, startApp, watchErro
 import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
+const data = sharedPath('data');
 let browser: Browser;
 let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
@@ -19,6 +20,7 @@ let trainJobId: number;
 
 /** Chooses the one option of a select whose text matches (the list named in the failure). */
 async function selectMatching(select: Locator, re: RegExp): Promise<string> {
+  await expect.poll(async () => (await select.locator('option').allTextContents()).some((o) => re.test(o)), { timeout: 30_000 }).toBe(true);
   const options = await select.locator('option').allTextContents();
   const found = options.filter((o) => re.test(o));
   expect(found, `${re} among: ${options.join(' | ')}`).toHaveLength(1);
@@ -40,6 +42,7 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await page.goto(app.url);
     await grantFolder(page, dirname(stories!));
     await grantFolder(page, taskFile);
+    if (data) await grantFolder(page, data);
     await addModel(page, stories!);
     await createProject(page, 'Merge back');
     await page.getByLabel('File path').fill(taskFile);
@@ -110,6 +113,44 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     }
     await screenshot(page, 'merge-2-playground');
   });
+
+  it.skipIf(!data)('queues a 2-α sweep from "Merge back" on the run, evaluates each merged model and draws the curve in Compare', async () => {
+    await page.getByRole('link', { name: 'Merge back', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Train', exact: true }).click();
+    const run = page.locator(`section.train-run[data-job-id="${trainJobId}"]`);
+    await run.getByRole('button', { name: 'Merge back…' }).click();
+    const dialog = page.getByRole('dialog', { name: `Merge back training run #${trainJobId}` });
+    expect(await dialog.getByLabel('α values').inputValue()).toBe('0, 0.25, 0.5, 0.75, 1');
+    await dialog.getByLabel('α values').fill('0, 1');
+    await dialog.getByLabel('Sweep method').selectOption('task_arithmetic');
+    const suites = dialog.getByRole('group', { name: 'Evaluate each merged model on' });
+    for (const label of [/^AdvBench/, /^XSTest/, /^SST-2/]) {
+      const box = suites.getByRole('checkbox', { name: label });
+      if (!(await box.isChecked())) await box.check();
+    }
+    await dialog.getByLabel('Suite data folder').fill(data!);
+    await dialog.getByLabel('Examples per suite').fill('4');
+    await dialog.getByLabel('Max new tokens').fill('8');
+    await screenshot(page, 'merge-3-merge-back');
+    await dialog.getByRole('button', { name: 'Queue sweep' }).click();
+    await expect.poll(() => run.getByTestId('sweep-queued').textContent()).toMatch(/^Queued sweep #\d+ .*: 2 merges, each then evaluated/);
+
+    await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Compare', exact: true }).click();
+    const points = page.getByRole('table', { name: 'Sweep points' });
+    await expect.poll(() => points.locator('td[data-stage="done"]').count(), { timeout: 300_000, interval: 500 }).toBe(2);
+    const curve = page.getByRole('img', { name: 'Sweep curve: attack success and over-refusal per α' });
+    await curve.waitFor();
+    // one point per α and series, each labelled with its α, against the SST-2 task score
+    for (const series of ['attackSuccess', 'overRefusal']) {
+      expect(await curve.locator(`g[data-series="${series}"] > g[data-alpha]`).evaluateAll((gs) => gs.map((g) => g.getAttribute('data-alpha')))).toEqual(['0', '1']);
+    }
+    expect(await curve.textContent()).toContain('Task score');
+    const cells = await points.locator('tr[data-alpha="0"] td').allTextContents();
+    expect(cells[2]).toMatch(/\(\d\/4\)/);
+    expect(cells[4]).toMatch(/\(\d\/4\)/);
+    await curve.scrollIntoViewIfNeeded();
+    await screenshot(page, 'merge-4-sweep-curve');
+  }, 420_000);
 
   it('raised no console errors', () => {
     expect(errors).toEqual([]);

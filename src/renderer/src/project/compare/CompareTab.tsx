@@ -7,6 +7,7 @@ import type { TabProps } from '../types';
 import { CategoryHeatmap } from './CategoryHeatmap';
 import { download, svgBlob, toPng } from './download';
 import { Scatter } from './Scatter';
+import { SweepCurves } from './SweepCurve';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
 /** Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG export. */
@@ -21,9 +22,12 @@ export function CompareTab({ project }: TabProps) {
   if (runs.loading && !runs.data) return <Spinner label="Loading runs" />;
   if (!runs.data || runs.data.length === 0) {
     return (
-      <Card title="Compare runs">
-        <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
-      </Card>
+      <>
+        <Card title="Compare runs">
+          <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
+        </Card>
+        <SweepCurves projectId={project.id} />
+      </>
     );
   }
   return (
@@ -87,6 +91,7 @@ export function CompareTab({ project }: TabProps) {
         </Card>
       )}
       {rows && <CategoryHeatmap rows={rows} projectId={project.id} />}
+      <SweepCurves projectId={project.id} />
     </>
   );
 }

@@ -201,3 +201,19 @@ export function stateFromConfig(c: MergeConfig, keep: Pick<MergeFormState, 'form
     name: keep.name,
   };
 }
+
+/** "0, 0.25, 0.5": a sweep's α list, or what is wrong with it (each α once, within the sweep's range). */
+export function parseAlphas(text: string): { alphas: number[] } | { error: string } {
+  const parts = text.split(/[\s,;]+/).filter(Boolean);
+  if (parts.length === 0) return { error: 'list at least one α' };
+  const alphas: number[] = [];
+  for (const p of parts) {
+    const n = Number(p);
+    if (!Number.isFinite(n)) return { error: `${p} is not a number` };
+    if (n < -10 || n > 10) return { error: `${p}: α must be in [-10, 10]` };
+    if (alphas.includes(n)) return { error: `${p} is listed twice` };
+    alphas.push(n);
+  }
+  if (alphas.length > 20) return { error: 'at most 20 α per sweep' };
+  return { alphas };
+}

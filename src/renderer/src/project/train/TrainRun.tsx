@@ -7,6 +7,7 @@ import { useEvent } from '../../api/hooks';
 import { Badge } from '../../components/ui';
 import { LossCharts } from './LossCharts';
 import { MergedExport } from './MergedExport';
+import { MergeBack } from '../merge/MergeBack';
 
 export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
   const [metrics, setMetrics] = useState<TrainMetric[]>([]);
@@ -61,6 +62,7 @@ export function TrainRun({ job, merge }: { job: Job; merge: Job | null }) {
         </p>
       )}
       {result?.adapterPath && <MergedExport run={job} adapterPath={result.adapterPath} merge={merge} />}
+      {result?.adapterPath && job.state === 'succeeded' && <MergeBack run={job} />}
     </section>
   );
 }
