@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
 import type { Rate } from '../../../src/shared/eval';
-import type { MergeSweep, MergeSweepPoint } from '../../../src/shared/merge';
+import type { MergeConfig, MergeSweep, MergeSweepPoint } from '../../../src/shared/merge';
 import type { RegisteredModel } from '../../../src/shared/models';
 import { sweepCurve, xDomain } from '../../../src/renderer/src/project/compare/sweepCurve';
 import { buildMergeConfig, initialMergeState, MERGE_TABLE, modelChoices, newModelState, parseAlphas, refKey, stateFromConfig } from '../../../src/renderer/src/project/merge/mergeForm';
@@ -55,7 +55,7 @@ describe('the Merge tab form', () => {
   });
 
   it('fills the form from an imported config, and refuses a gradient by name', () => {
-    const config = { method: 'ties' as const, base, models: [{ model: base, parameters: {} }, { model: tuned, parameters: { weight: 0.7 } }], parameters: { density: 0.2, lambda: 1.5 }, dtype: 'bfloat16' as const };
+    const config: MergeConfig = { method: 'ties', base, models: [{ model: base, parameters: {} }, { model: tuned, parameters: { weight: 0.7 } }], parameters: { density: 0.2, lambda: 1.5 }, dtype: 'bfloat16' };
     const state = stateFromConfig(config, { format: 'gguf', name: 'kept' });
     expect(state).toMatchObject({ method: 'ties', base: refKey(base), dtype: 'bfloat16', format: 'gguf', name: 'kept', global: { ties: { lambda: '1.5' } } });
     // the base listed among the models (as mergekit configs do) is the base row, not a model row
