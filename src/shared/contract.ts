@@ -11,7 +11,7 @@ import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
-import { MergeSweep, MergeSweepRequest } from './merge';
+import { MergeConfig, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, Selection, SelectionItem } from './select';
@@ -194,6 +194,24 @@ export const calls = {
   ),
   'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)'),
 
+  'merge.start': call(
+    z
+      .object({
+        projectId: Id.nullable().default(null),
+        run: MergeRunRequest.omit({ outPath: true, addToModels: true }),
+        /** default: the base model's format */
+        format: z.enum(['hf', 'gguf']).optional(),
+      })
+      .strict(),
+    Job,
+    'Queue a merge into a new folder of models/ (a GGUF file or a Hugging Face folder); the merged model is added to the Models list when written',
+  ),
+  'merge.toYaml': call(z.object({ config: MergeConfig }).strict(), z.object({ yaml: z.string() }), 'The mergekit YAML of a merge config'),
+  'merge.fromYaml': call(
+    z.object({ yaml: z.string().max(1 << 20, 'a merge config is at most 1 MiB'), file: z.string().max(300).default('merge.yml') }).strict(),
+    MergeConfig,
+    'A mergekit YAML read into a merge config (relative paths against the workspace); errors name the line and field',
+  ),
   'merge.startSweep': call(
     MergeSweepRequest,
     MergeSweep,

@@ -221,6 +221,8 @@ export const MergeRunParams = z
     /** tensors merged at once on worker threads (default: the machine's cores, at most 4) */
     threads: z.number().int().min(1).max(64).optional(),
     name: z.string().trim().min(1).max(120).optional(),
+    /** when it succeeds, the app adds the merged model to the Models list (a `model.inspect`) */
+    addToModels: z.boolean().optional(),
   })
   .strict();
 export type MergeRunParams = z.infer<typeof MergeRunParams>;

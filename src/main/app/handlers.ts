@@ -9,6 +9,7 @@ import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { exportRecipe } from './exportRecipe';
+import { mergeConfigOf, mergeYamlOf, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
@@ -149,6 +150,9 @@ export function createHandlers(s: Services): Handlers {
       return readTrainMetrics(trainRunDir(s.workspace, jobId));
     },
 
+    'merge.start': ({ projectId, run, format }) => startMerge(s, projectId, run, format, access),
+    'merge.toYaml': ({ config }) => mergeYamlOf(config),
+    'merge.fromYaml': ({ yaml, file }) => mergeConfigOf(s, yaml, file),
     'merge.startSweep': (req) => startMergeSweep(s, req, access),
     'merge.sweeps': ({ projectId }) => mergeSweeps(s, projectId),
     'merge.sweep': ({ id }) => mergeSweepView(s, id),

@@ -13,6 +13,7 @@ import { storeNames } from '../jobs/names';
 import { JobRunner } from '../jobs/runner';
 import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
+import { followMergeRuns } from './merges';
 import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
 
@@ -80,7 +81,10 @@ export function createServices(opts: ServiceOptions): Services {
       release();
     },
   };
-  if (runJobs) unfollow = followMergeSweeps(services);
+  if (runJobs) {
+    const offs = [followMergeSweeps(services), followMergeRuns(services)];
+    unfollow = () => offs.forEach((off) => off());
+  }
   return services;
 }
 

@@ -2,6 +2,7 @@ import type { ComponentType } from 'react';
 import { CompareTab } from './compare/CompareTab';
 import { DataTab } from './data/DataTab';
 import { EvaluateTab } from './evaluate/EvaluateTab';
+import { MergeTab } from './merge/MergeTab';
 import { SelectTab } from './select/SelectTab';
 import { TrainTab } from './train/TrainTab';
 import type { TabProps } from './types';
@@ -13,6 +14,7 @@ export const PROJECT_TABS: { id: string; label: string; Component: ComponentType
   { id: 'data', label: 'Data', Component: DataTab },
   { id: 'select', label: 'Select', Component: SelectTab },
   { id: 'train', label: 'Train', Component: TrainTab },
+  { id: 'merge', label: 'Merge', Component: MergeTab },
   { id: 'evaluate', label: 'Evaluate', Component: EvaluateTab },
   { id: 'compare', label: 'Compare', Component: CompareTab },
 ];

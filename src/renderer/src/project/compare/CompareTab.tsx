@@ -8,6 +8,7 @@ import { CategoryHeatmap } from './CategoryHeatmap';
 import { download, svgBlob, toPng } from './download';
 import { exportFileName } from './exportName';
 import { Scatter } from './Scatter';
+import { SweepCurves } from './SweepCurve';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
 /** Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG export. */
@@ -22,9 +23,12 @@ export function CompareTab({ project }: TabProps) {
   if (runs.loading && !runs.data) return <Spinner label="Loading runs" />;
   if (!runs.data || runs.data.length === 0) {
     return (
-      <Card title="Compare runs">
-        <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
-      </Card>
+      <>
+        <Card title="Compare runs">
+          <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
+        </Card>
+        <SweepCurves projectId={project.id} />
+      </>
     );
   }
   return (
@@ -90,6 +94,7 @@ export function CompareTab({ project }: TabProps) {
         </Card>
       )}
       {rows && <CategoryHeatmap rows={rows} projectName={project.name} />}
+      <SweepCurves projectId={project.id} />
     </>
   );
 }

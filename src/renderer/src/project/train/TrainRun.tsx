@@ -12,6 +12,7 @@ import { Badge, Button } from '../../components/ui';
 import { presetEvaluateRun } from '../trainRuns';
 import { LossCharts } from './LossCharts';
 import { MergedExport } from './MergedExport';
+import { MergeBack } from '../merge/MergeBack';
 
 export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | null; onDuplicate: () => void }) {
   const [metrics, setMetrics] = useState<TrainMetric[]>([]);
@@ -86,6 +87,7 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
           Trained model: <code>{result.modelPath}</code> — added to the Models list: try it in the Playground, or evaluate it in the Evaluate tab.
         </p>
       )}
+      {result?.adapterPath && job.state === 'succeeded' && <MergeBack run={job} />}
     </section>
   );
 }
