@@ -73,7 +73,7 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
   it('trains the model’s own weights, writes the whole model as a GGUF in models/ and adds it to the Models list; it generates', async () => {
     const { id, done, result: r } = await run({ method: 'plain', maxSteps: 12, batchSize: 4, lr: 3e-3 });
     expect(done.error).toBeNull();
-    expect(done.title).toMatch(/\(full, plain, 12 steps\)$/);
+    expect(done.title).toMatch(/\(full · plain · no safety examples · 12 steps\)$/);
     expect(r.mode).toBe('full');
     expect(r.adapterPath).toBeUndefined();
     expect(r.modelPath).toBe(join(dir, 'models', `stories260K+train-${id}`, `stories260K+train-${id}.gguf`));

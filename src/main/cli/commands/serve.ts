@@ -60,6 +60,8 @@ export const serveCommand: Command = {
     }
     if (values.port !== undefined) rememberPort(services.workspace, chosen.port, env.io);
 
+    // listen for Ctrl-C / SIGTERM before the URL is printed: whoever reads it may stop us at once
+    const stopSignal = untilStopSignal(env.io);
     env.io.out(`SafeTune Workbench (browser mode) at ${server.url}`);
     env.io.out(`workspace: ${services.workspace}`);
     env.io.out('Open that URL (it holds this launch\'s access token); Ctrl-C stops the server.');
@@ -72,7 +74,7 @@ export const serveCommand: Command = {
       }
     }
 
-    await untilStopSignal(env.io);
+    await stopSignal;
     env.io.err('stopping: running jobs are being interrupted (resume them next time); Ctrl-C again to force');
     await server.close();
     launch?.remove();
