@@ -68,7 +68,7 @@ describe('foundation in browser mode', () => {
     await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Beta safety' }).click();
     await page.getByRole('heading', { name: 'Beta safety', exact: true }).waitFor();
     const tabs = page.getByRole('navigation', { name: 'Project sections' }).getByRole('link');
-    expect(await tabs.allTextContents()).toEqual(['Data', 'Select', 'Train', 'Evaluate', 'Compare']);
+    expect(await tabs.allTextContents()).toEqual(['Data', 'Select', 'Train', 'Merge', 'Evaluate', 'Compare']);
   });
 
   it('runs the fingerprint job to 100% with live progress, and cancels a second one', async () => {

@@ -87,7 +87,7 @@ describe.skipIf(!stories)('full-parameter training in browser mode', () => {
     await start.click();
     const run = page.locator('section.train-run').first();
     await run.waitFor();
-    expect(await run.locator('strong').first().textContent()).toMatch(/\(full, plain, 8 steps\)/);
+    expect(await run.locator('strong').first().textContent()).toMatch(/\(full · plain · no safety examples · 8 steps\)/);
     await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
     expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
     expect(await run.locator('.stat-row').textContent()).toMatch(/step 8\/8/);
