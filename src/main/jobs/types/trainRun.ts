@@ -128,7 +128,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
       model,
       task: taskEx,
       safety: safety.map(tokenize),
-      run: { seed: p.seed, maxLength: p.maxLength, lora: p.lora, ...(full ? { full: p.full } : {}) },
+      run: { seed: p.seed, maxLength: p.maxLength, batchSize: p.batchSize, lora: p.lora, ...(full ? { full: p.full } : {}) },
       withAlignedModel: async (fn) => {
         const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
         try {
