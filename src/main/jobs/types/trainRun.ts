@@ -36,6 +36,8 @@ export interface TrainRunResult {
   safetyExamples: number;
   /** What the method did after training, when it does something (SafeLoRA: the layers it projected). */
   methodResult?: Record<string, unknown>;
+  /** The same in one line for the run's card ("SafeLoRA projected 6 of 8 adapter layers …"). */
+  methodNote?: string;
 }
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
@@ -215,7 +217,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     const finished = setup.finishAdapter?.(trainer.adapter());
     trainer.exportAdapter(adapterPath, finished?.params);
     if (finished) ctx.log(finished.message);
-    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary } : {}) };
+    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary, methodNote: finished.message } : {}) };
   } catch (e) {
     if (e instanceof T.TrainingDivergedError) {
       throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);
