@@ -13,7 +13,7 @@ import { TrainRunParams } from '../../../src/shared/train';
 import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/persist';
 import { useMethodSet } from '../../../src/renderer/src/forms/useMethodChoice';
 import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
-import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun } from '../../../src/renderer/src/project/trainRuns';
+import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun, presetTrainSelection, trainFormKey, trainSelection } from '../../../src/renderer/src/project/trainRuns';
 import { importNotice } from '../../../src/renderer/src/project/data/importNotice';
 import { checklist } from '../../../src/renderer/src/project/checklist';
 import { EXTRA_JUDGES } from '../../fixtures/methods/rows';
@@ -107,6 +107,31 @@ describe('a form filled from another tab', () => {
       customFile: '/d/own.csv',
       customKind: 'harmful',
     });
+  });
+});
+
+describe('the Train form after a selection is saved in Select', () => {
+  const saved = [{ id: 9 }, { id: 4 }]; // newest first, as select.list returns them
+  const defaults = { modelId: '', selectionId: '', selectionPicked: false };
+
+  it('shows the selection just saved (or opened with "Next: fine-tune with …") when it mounts', () => {
+    expect(trainSelection(mountedFields(trainFormKey(601), defaults) as typeof defaults, saved)).toBe('9');
+    presetTrainSelection(601, 4);
+    const f = mountedFields(trainFormKey(601), defaults) as typeof defaults;
+    expect(f).toEqual({ modelId: '', selectionId: '4', selectionPicked: false });
+    expect(trainSelection(f, saved)).toBe('4');
+  });
+
+  it('defaults to the newest saved selection unless the user picked one (or none) in the form', () => {
+    expect(trainSelection({ selectionId: '', selectionPicked: false }, saved)).toBe('9');
+    expect(trainSelection({ selectionId: '', selectionPicked: false }, [])).toBe('');
+    expect(trainSelection({ selectionId: '4', selectionPicked: true }, saved)).toBe('4');
+    expect(trainSelection({ selectionId: '', selectionPicked: true }, saved)).toBe('');
+    // a selection deleted since: the newest again, or none if the user had picked
+    expect(trainSelection({ selectionId: '7', selectionPicked: false }, saved)).toBe('9');
+    expect(trainSelection({ selectionId: '7', selectionPicked: true }, saved)).toBe('');
+    // still loading: what the form holds
+    expect(trainSelection({ selectionId: '7', selectionPicked: false }, undefined)).toBe('7');
   });
 });
 

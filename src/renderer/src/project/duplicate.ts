@@ -7,7 +7,7 @@
 import type { EvalRunParams } from '../../../shared/eval';
 import type { TrainRunParams } from '../../../shared/train';
 import { formKey, presetFields } from '../forms/persist';
-import { evaluateFormKey, type FinishedTrainRun } from './trainRuns';
+import { evaluateFormKey, trainFormKey, type FinishedTrainRun } from './trainRuns';
 
 type FieldValue = string | boolean | string[];
 const text = (v: unknown): FieldValue => (Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v));
@@ -21,8 +21,8 @@ export function trainRunPresets(projectId: number, p: TrainRunParams, models: re
   const params = Object.fromEntries(Object.entries(p.methodParams ?? {}).map(([k, v]) => [k, text(v)]));
   return [
     [
-      formKey('train', projectId, 'form'),
-      { ...(model ? { modelId: String(model.id) } : {}), selectionId: p.selectionId ? String(p.selectionId) : '', template: p.template, fp16Weights: p.frozenWeightDtype === 'float16', recompute: p.recompute },
+      trainFormKey(projectId),
+      { ...(model ? { modelId: String(model.id) } : {}), selectionId: p.selectionId ? String(p.selectionId) : '', selectionPicked: true, template: p.template, fp16Weights: p.frozenWeightDtype === 'float16', recompute: p.recompute },
     ],
     [`${formKey('train', projectId)}/method`, { method: p.method }],
     [`${formKey('train', projectId)}/params/${p.method}`, params],
