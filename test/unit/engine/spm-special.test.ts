@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openModel } from '../../../src/main/engine';
+import { loadModel, openModel } from '../../../src/main/engine';
+import { tokenizeExample } from '../../../src/main/engine/train';
+import { lengthProfile, trainingText } from '../../../src/main/jobs/types/trainExamples';
 import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { writeGguf } from '../../../src/main/engine/gguf/writer';
 import { renderChatTemplate } from '../../../src/main/engine/hf/tokenizer';
@@ -97,5 +99,19 @@ describe('special tokens in rendered chat templates (GGUF SentencePiece)', () =>
     } finally {
       await rt.release();
     }
+  });
+
+  it.skipIf(!stories)(`stories260K: training with a chat template starts each example with BOS once, as a token${NOTE}`, async () => {
+    const model = { ...loadModel(stories!), chatTemplate: "{{ bos_token }}{% for m in messages %}User: {{ m['content'] }}\n{% endfor %}Assistant:" };
+    const { render, addBos, parseSpecial } = await trainingText(model, 'chat');
+    const pair = { prompt: 'Tell me a story', response: 'Once upon a time' };
+    const ex = tokenizeExample(model.tokenizer, render(pair), { addBos, parseSpecial });
+    const tok = model.tokenizer;
+    expect(ex.ids[0]).toBe(tok.bosId);
+    expect(ex.ids.filter((i) => i === tok.bosId)).toHaveLength(1);
+    expect(tok.decode(ex.ids)).toBe('User: Tell me a story\nAssistant: Once upon a time');
+    // the pre-flight counts the same prompt length as the trainer
+    const profile = await lengthProfile(model, 'chat', [pair]);
+    expect(profile.promptTokens).toEqual([[ex.lossMask!.indexOf(1), 1]]);
   });
 });
