@@ -103,8 +103,8 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     const runs = page.getByRole('group', { name: 'Runs' });
     await runs.getByText(/baseline 6$/).waitFor();
     expect(await runs.getByText(/baseline 4$/).count()).toBe(0);
-    // a second tab of the same browser starts the evaluation; this one stays on Compare
-    const other = await page.context().newPage();
+    // a second browser tab starts the evaluation; this one stays on Compare
+    const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const otherErrors = watchErrors(other);
     try {
       await other.goto(app.url);
