@@ -194,6 +194,8 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     await page.getByLabel('Budget (examples)').fill('10');
     await page.getByRole('button', { name: 'Preview selection' }).click();
     await expect.poll(() => page.getByLabel('Selection summary').textContent(), { timeout: 120_000 }).toMatch(/10 selected of budget 10/);
+    // a new preview suggests its own name, not the one saved before
+    expect(await page.getByLabel('Selection name').inputValue()).toBe('SSS-B 10 seed 7');
     const spread = page.getByRole('table', { name: 'Target vs selected per harm category' });
     const rows = await spread.locator('tbody tr').evaluateAll((trs) =>
       trs.map((tr) => [tr.getAttribute('data-category'), ...['eligible', 'target', 'takenFor'].map((f) => Number(tr.querySelector(`[data-field="${f}"]`)!.textContent))]),

@@ -39,6 +39,8 @@ export function SelectTab({ project }: TabProps) {
       />
       {detail && (
         <SelectionPreview
+          // a new preview starts with its own suggested name
+          key={detail.selection.id}
           detail={detail}
           taxonomy={allCats.map((c) => c.id)}
           categoryName={(id) => allCats.find((c) => c.id === id)?.name ?? id}
