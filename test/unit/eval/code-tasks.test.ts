@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { SandboxUnavailableError, runPythonTests } from '../../../src/main/eval/code-sandbox';
-import { codeOfReply, codeTaskProgram, scoreCodeTask } from '../../../src/main/eval/code-tasks';
+import { codeOfReply, codeTaskProgram, parseCodeReference, scoreCodeTask } from '../../../src/main/eval/code-tasks';
+import { detectSuiteFormat, loadHumanEval } from '../../../src/main/eval/suites';
 import { TaskJudge } from '../../../src/main/eval/judges';
 import type { JudgeInput } from '../../../src/main/eval/types';
 import { sharedPath } from '../../helpers/shared';
@@ -33,6 +36,32 @@ describe('code task programs', () => {
     expect(whole.trimEnd().endsWith('check(area)')).toBe(true);
     expect(codeOfReply('```\nx = 1\n```')).toBe('x = 1');
     expect(codeOfReply('```python\nx = 1')).toBe('x = 1'); // cut off before the closing fence
+  });
+});
+
+describe('the HumanEval suite format', () => {
+  it('reads tasks into items whose reference is the code task, skipping broken rows with their line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'humaneval-'));
+    const f = join(dir, 'he.jsonl');
+    const row = (id: string, entry: string, test = ref.test) => JSON.stringify({ task_id: id, prompt: ref.prompt, test, entry_point: entry, canonical_solution: '' });
+    writeFileSync(f, [row('T/0', 'area'), row('T/1', 'not a name'), row('T/2', 'area', 'assert True')].join('\n'));
+    expect((await detectSuiteFormat(f))?.format).toBe('humaneval');
+    const suite = await loadHumanEval(f);
+    expect(suite.scorer).toEqual({ kind: 'python-tests' });
+    expect(suite.items.map((i) => i.id)).toEqual(['T/0']);
+    expect(parseCodeReference(suite.items[0]!.reference!)).toEqual(ref);
+    expect(suite.items[0]!.prompt).toContain('def area(r: float) -> float:');
+    expect(suite.issues.map((i) => [i.line, i.reason])).toEqual([
+      [2, 'entry_point "not a name" is not a Python name: skipped'],
+      [3, 'test defines no check(candidate): skipped'],
+    ]);
+  });
+
+  const file = sharedPath('data', 'task', 'humaneval.jsonl.gz');
+  it.skipIf(!file)('loads the 164 HumanEval tasks', async () => {
+    const suite = await loadHumanEval(file!);
+    expect(suite.items).toHaveLength(164);
+    expect(suite.issues).toEqual([]);
   });
 });
 
