@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RegisteredModel } from '../../../shared/models';
-import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { runBlockedReason, runSteps, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
@@ -89,7 +89,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p, names) =>
-    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps })})`,
+    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}) })})`,
   run: (p, ctx) => train(p, null, ctx),
   resume: (p, cp, ctx) => train(p, cp, ctx),
 });
@@ -139,12 +139,15 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     },
   );
 
+  const examples = setup.task ?? taskEx;
+  const maxSteps = runSteps(p, examples.length);
+  if (p.epochs !== undefined) ctx.log(`${p.epochs} epochs over ${examples.length} examples at ${p.batchSize * p.gradAccumSteps} per step: ${maxSteps} steps`);
   const options = {
     ...(full ? { full: p.full } : { lora: p.lora }),
     lr: p.lr,
-    weightDecay: 0,
-    schedule: { type: 'cosine' as const, warmupSteps: p.warmupSteps },
-    maxSteps: p.maxSteps,
+    weightDecay: p.weightDecay,
+    schedule: { type: p.schedule, warmupSteps: p.warmupSteps, minLrRatio: p.minLrRatio },
+    maxSteps,
     batchSize: p.batchSize,
     gradAccumSteps: p.gradAccumSteps,
     maxLength: p.maxLength,
@@ -162,7 +165,6 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   ctx.progress(null, 'building the training graph');
   let trainer: Trainer | undefined;
   try {
-    const examples = setup.task ?? taskEx;
     trainer = resumeFrom ? await T.Trainer.resume(model, examples, options) : await T.Trainer.create(model, examples, options);
     const metricsFile = join(runDir, 'metrics.jsonl');
     // Steps after the checkpoint we resume from are trained again: drop their old metrics.
