@@ -43,6 +43,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'train.run': {
       const p = spec.params;
       read(p.modelPath, 'the model');
+      readOptional(p.poison?.file, 'the poison file');
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {
