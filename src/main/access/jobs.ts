@@ -28,6 +28,9 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'data.import':
       read(spec.params.path, 'the file to import');
       return spec;
+    case 'data.screen':
+      // reads only the store and the shipped detectors: no path to confine
+      return spec;
     case 'data.analyse':
     case 'select.run':
       readOptional(spec.params.referenceDir, 'the reference prompts folder');
