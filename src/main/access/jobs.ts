@@ -30,6 +30,9 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'data.import':
       read(spec.params.path, 'the file to import');
       return spec;
+    case 'data.screen':
+      // reads only the store and the shipped detectors: no path to confine
+      return spec;
     case 'data.analyse':
     case 'select.run':
       readOptional(spec.params.referenceDir, 'the reference prompts folder');
@@ -50,6 +53,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
         const v = p.methodParams[f.key];
         if (f.path && typeof v === 'string') read(v, f.title.toLowerCase());
       }
+      readOptional(p.poison?.file, 'the poison file');
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {
