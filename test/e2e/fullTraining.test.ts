@@ -144,6 +144,8 @@ describe.skipIf(!stories)('full-parameter training in browser mode', () => {
     await page.getByLabel('Poison share').fill('0.25');
     await page.getByLabel('Poison file').fill(poisonFile);
     await page.getByLabel('Steps').fill('2');
+    // the first run's epochs are still in the form: cleared, the step count counts again
+    await page.getByLabel('Epochs').fill('');
     await screenshot(page, 'full-3-poison-form');
     const start = page.getByRole('button', { name: 'Start fine-tuning' });
     await expect.poll(() => start.isDisabled(), { timeout: 60_000 }).toBe(false);
