@@ -254,6 +254,9 @@ function cellView(s: Services, r: ExperimentRow, c: ExperimentCellRow): Experime
   return { ...base, stage: 'done', state: 'succeeded', summary: runWithMetrics(s, evalRunId).summary };
 }
 
+/** Columns as the papers order them: safety, over-refusal, then utility. */
+const KIND_ORDER = ['harmful', 'over-refusal', 'task'];
+
 const nullable = (e: Estimate): EstimateView =>
   Number.isFinite(e.mean) ? { mean: e.mean, low: e.low, high: e.high, n: e.n } : { mean: null, low: null, high: null, n: 0 };
 
@@ -270,6 +273,8 @@ export function experimentSummary(s: Services, id: number): ExperimentSummary {
     const over = (pick: (r: (typeof runs)[number]['summary']) => Rate) => nullable(estimate(runs.map((r) => pick(r.summary))));
     const suiteIds: string[] = [];
     for (const r of runs) for (const m of r.metrics) if (!suiteIds.includes(m.suiteId)) suiteIds.push(m.suiteId);
+    const kindOf = (id: string) => runs.flatMap((r) => r.metrics).find((m) => m.suiteId === id)!.suiteKind;
+    suiteIds.sort((a, b) => KIND_ORDER.indexOf(kindOf(a)) - KIND_ORDER.indexOf(kindOf(b)));
     const suites = suiteIds.flatMap((suiteId) => {
       const per = runs.flatMap((r) => {
         const ms = r.metrics.filter((m) => m.suiteId === suiteId);
