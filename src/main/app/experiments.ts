@@ -38,7 +38,7 @@ const STOPPED = new Set(['failed', 'cancelled', 'interrupted']);
  * Checks a grid, records it and queues each cell's first step. `access`: the caller's policy (the
  * contract); the CLI passes null (it is the user at their own shell).
  */
-export function startExperiment(s: Services, input: ExperimentRequestInput, access: AccessPolicy | null): Experiment {
+export function startExperiment(s: Services, input: ExperimentRequestInput | Record<string, unknown>, access: AccessPolicy | null): Experiment {
   const parsed = ExperimentRequest.safeParse(input);
   if (!parsed.success) throw new AppError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '));
   const req = parsed.data;
