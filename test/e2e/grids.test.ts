@@ -3,7 +3,7 @@
  * two seeds started from Compare → New grid, every cell selected, trained and evaluated as jobs,
  * and Compare shows each arm's means with 95% intervals, the trade-off scatter and the exports.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +75,7 @@ describe.skipIf(!stories)(`an experiment grid in browser mode${stories ? '' : ` 
 
     const grid = page.locator('.grid-view');
     await grid.waitFor();
-    await expect.poll(async () => grid.getAttribute('data-state'), { timeout: 240_000, intervals: [1000] }).not.toBe('running');
+    await expect.poll(async () => grid.getAttribute('data-state'), { timeout: 240_000, interval: 1000 }).not.toBe('running');
     expect(await grid.getAttribute('data-state')).toBe('done');
     const results = page.getByRole('table', { name: 'Grid results per arm' });
     await results.waitFor();
@@ -91,14 +91,7 @@ describe.skipIf(!stories)(`an experiment grid in browser mode${stories ? '' : ` 
     await expect.poll(() => page.locator('svg[aria-label="Grid trade-off: one point per arm"] circle').count()).toBe(3);
     const csv = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).last().click();
-    const text = await (await csv).createReadStream().then(
-      (s) =>
-        new Promise<string>((resolve) => {
-          let out = '';
-          s.on('data', (d) => (out += d));
-          s.on('end', () => resolve(out));
-        }),
-    );
+    const text = readFileSync(await (await csv).path(), 'utf8');
     expect(text.split('\n')[0]).toMatch(/^arm,seeds,harmful\.csv.* attack success %/);
     await page.locator('.grid-view').scrollIntoViewIfNeeded();
     await screenshot(page, 'grid-results');

@@ -3,6 +3,7 @@
  * each cell trained and evaluated on the project's imported evaluation data sets (`experiment.start`).
  */
 import { useState } from 'react';
+import { modelName } from '../../../../shared/naming';
 import { SELECTION_METHODS } from '../../../../shared/select';
 import { TRAIN_METHODS, type TrainMethod } from '../../../../shared/train';
 import { api } from '../../api/client';
@@ -32,7 +33,7 @@ export function GridForm({ projectId, onStarted }: { projectId: number; onStarte
     <div className="grid-form" aria-label="New experiment grid">
       <ErrorBanner error={models.error ?? datasets.error ?? start.error} />
       <TextField label="Grid name" value={f.name} placeholder="optional" onChange={(e) => set('name', e.target.value)} />
-      <SelectField label="Model" value={modelPath} options={(models.data ?? []).map((m) => ({ value: m.path, label: m.info.name }))} onChange={(v) => set('modelPath', v)} />
+      <SelectField label="Model" value={modelPath} options={(models.data ?? []).map((m) => ({ value: m.path, label: modelName(m.path) }))} onChange={(v) => set('modelPath', v)} />
       <CheckboxGroup
         legend="Training methods"
         options={Object.entries(TRAIN_METHODS).map(([id, row]) => ({ value: id as TrainMethod, label: row.label, title: row.description }))}
