@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RegisteredModel } from '../../../shared/models';
-import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { runBlockedReason, runSteps, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
@@ -34,6 +34,8 @@ export interface TrainRunResult {
   finalLoss: number | null;
   taskExamples: number;
   safetyExamples: number;
+  /** What the method did after training, when it does something (SafeLoRA: the layers it projected). */
+  methodResult?: Record<string, unknown>;
 }
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
@@ -89,7 +91,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p, names) =>
-    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps })})`,
+    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}) })})`,
   run: (p, ctx) => train(p, null, ctx),
   resume: (p, cp, ctx) => train(p, cp, ctx),
 });
@@ -139,12 +141,15 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     },
   );
 
+  const examples = setup.task ?? taskEx;
+  const maxSteps = runSteps(p, examples.length);
+  if (p.epochs !== undefined) ctx.log(`${p.epochs} epochs over ${examples.length} examples at ${p.batchSize * p.gradAccumSteps} per step: ${maxSteps} steps`);
   const options = {
     ...(full ? { full: p.full } : { lora: p.lora }),
     lr: p.lr,
-    weightDecay: 0,
-    schedule: { type: 'cosine' as const, warmupSteps: p.warmupSteps },
-    maxSteps: p.maxSteps,
+    weightDecay: p.weightDecay,
+    schedule: { type: p.schedule, warmupSteps: p.warmupSteps, minLrRatio: p.minLrRatio },
+    maxSteps,
     batchSize: p.batchSize,
     gradAccumSteps: p.gradAccumSteps,
     maxLength: p.maxLength,
@@ -162,7 +167,6 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   ctx.progress(null, 'building the training graph');
   let trainer: Trainer | undefined;
   try {
-    const examples = setup.task ?? taskEx;
     trainer = resumeFrom ? await T.Trainer.resume(model, examples, options) : await T.Trainer.create(model, examples, options);
     const metricsFile = join(runDir, 'metrics.jsonl');
     // Steps after the checkpoint we resume from are trained again: drop their old metrics.
@@ -208,8 +212,10 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
       return { runDir, mode: 'full', ...(await registerModel(out, ctx)), ...counts };
     }
     const adapterPath = join(runDir, 'adapter');
-    trainer.exportAdapter(adapterPath);
-    return { runDir, mode: 'lora', adapterPath, ...counts };
+    const finished = setup.finishAdapter?.(trainer.adapter());
+    trainer.exportAdapter(adapterPath, finished?.params);
+    if (finished) ctx.log(finished.message);
+    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary } : {}) };
   } catch (e) {
     if (e instanceof T.TrainingDivergedError) {
       throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);

@@ -24,8 +24,13 @@ import { TrainModeSection } from './TrainModeSection';
 const RUN_FIELDS = z.object({
   lr: TrainSettings.shape.lr,
   maxSteps: TrainSettings.shape.maxSteps,
+  epochs: TrainSettings.shape.epochs,
   batchSize: TrainSettings.shape.batchSize,
   maxLength: TrainSettings.shape.maxLength,
+  schedule: TrainSettings.shape.schedule,
+  warmupSteps: TrainSettings.shape.warmupSteps,
+  minLrRatio: TrainSettings.shape.minLrRatio,
+  weightDecay: TrainSettings.shape.weightDecay,
 });
 
 type ModeSettings = { mode: 'lora'; lora: z.output<typeof LoraSettings> } | { mode: 'full'; full: z.output<typeof FullSettings> };
@@ -74,10 +79,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           template: f.template,
           ...(f.selectionId ? { selectionId: Number(f.selectionId) } : {}),
           ...mode!,
-          lr: run!.lr,
-          maxSteps: run!.maxSteps,
-          batchSize: run!.batchSize,
-          maxLength: run!.maxLength,
+          ...run!,
           recompute: f.recompute || f.fp16Weights,
           frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
         },
@@ -88,7 +90,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
     e.preventDefault();
     void start.run();
   };
-  const missing = trainNeedsMissing(choice.row, !!f.selectionId);
+  const missing = trainNeedsMissing(choice.row, !!f.selectionId, { mode: modeChoice.method, params: choice.form.data });
   const modelPath = models.data?.find((m) => String(m.id) === f.modelId)?.path;
   const maxTokens = settings.errors.maxLength ? null : Number(settings.values.maxLength);
   const preflight = usePreflight(projectId, modelPath, f.selectionId ? Number(f.selectionId) : undefined, f.template);
@@ -116,7 +118,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           />
         </div>
         <TrainModeSection choice={modeChoice} />
-        <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} />
+        <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} mode={modeChoice.method} />
         <div className="filters">
           <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
