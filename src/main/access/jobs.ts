@@ -48,12 +48,12 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'train.run': {
       const p = spec.params;
       read(p.modelPath, 'the model');
+      readOptional(p.poison?.file, 'the poison file');
       // a path among the method's parameters (SafeLoRA's base model) is read too
       for (const f of paramFields(trainMethodRow(p.method).params)) {
         const v = p.methodParams[f.key];
         if (f.path && typeof v === 'string') read(v, f.title.toLowerCase());
       }
-      readOptional(p.poison?.file, 'the poison file');
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {
