@@ -1,7 +1,7 @@
 /**
  * Full-parameter training in browser mode: the Train form's mode choice (the LoRA fields go away,
- * the trained-weight groups appear, the memory estimate counts the trained weights), a few steps on
- * stories260K, the trained model written to the workspace's models/, listed in Models, offered by
+ * the trained-weight groups appear, the memory estimate counts the trained weights), two epochs on
+ * stories260K with a cosine schedule, warm-up, floor and weight decay set in the form, the trained model written to the workspace's models/, listed in Models, offered by
  * Evaluate, and generating in the Playground.
  */
 import { existsSync, writeFileSync } from 'node:fs';
@@ -77,9 +77,17 @@ describe.skipIf(!stories)('full-parameter training in browser mode', () => {
     await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
     await page.getByLabel('Prompt template').selectOption('plain');
     await page.getByLabel('Steps').fill('8');
+    // epochs win over steps: 2 passes over the 6 examples at 3 a step = 4 steps, cosine down to a 0.1 floor
+    await page.getByLabel('Epochs').fill('2');
+    await page.getByLabel('Learning-rate schedule').selectOption('cosine');
+    await page.getByLabel('Warm-up').fill('1');
+    await page.getByLabel('Learning-rate floor').fill('0.1');
+    await page.getByLabel('Weight decay').fill('0.01');
     await page.getByLabel('Batch size').fill('3');
     await page.getByLabel('Learning rate').fill('0.003');
     await page.getByLabel('Max tokens per example').fill('32');
+    await page.getByLabel('Epochs').scrollIntoViewIfNeeded();
+    await screenshot(page, 'full-0-settings');
     await mode.scrollIntoViewIfNeeded();
     await screenshot(page, 'full-0-form');
     const start = page.getByRole('button', { name: 'Start fine-tuning' });
@@ -87,10 +95,10 @@ describe.skipIf(!stories)('full-parameter training in browser mode', () => {
     await start.click();
     const run = page.locator('section.train-run').first();
     await run.waitFor();
-    expect(await run.locator('strong').first().textContent()).toMatch(/\(full · plain · no safety examples · 8 steps\)/);
+    expect(await run.locator('strong').first().textContent()).toMatch(/\(full · plain · no safety examples · 2 epochs\)/);
     await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
     expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
-    expect(await run.locator('.stat-row').textContent()).toMatch(/step 8\/8/);
+    expect(await run.locator('.stat-row').textContent()).toMatch(/step 4\/4/);
     const path = (await run.getByTestId('trained-model').locator('code').textContent())!;
     // written by the app into a new folder of the workspace's models/, named after the base and the run
     const m = /\/workspace\/models\/(stories260K\+train-\d+)\/\1\.gguf$/.exec(path);
@@ -136,6 +144,8 @@ describe.skipIf(!stories)('full-parameter training in browser mode', () => {
     await page.getByLabel('Poison share').fill('0.25');
     await page.getByLabel('Poison file').fill(poisonFile);
     await page.getByLabel('Steps').fill('2');
+    // the first run's epochs are still in the form: cleared, the step count counts again
+    await page.getByLabel('Epochs').fill('');
     await screenshot(page, 'full-3-poison-form');
     const start = page.getByRole('button', { name: 'Start fine-tuning' });
     await expect.poll(() => start.isDisabled(), { timeout: 60_000 }).toBe(false);

@@ -14,6 +14,8 @@ let page: Page;
 let errors: string[];
 let cleanup: () => void;
 let taskFile: string;
+/** The first run merged into stories260K: SafeLoRA's stand-in base model (same shapes, other weights). */
+let mergedPath = '';
 
 describe.skipIf(!stories)('fine-tuning in browser mode', () => {
   beforeAll(async () => {
@@ -111,6 +113,7 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const merged = run.getByTestId('merge-export').locator('code');
     await merged.waitFor({ timeout: 60_000 });
     const path = (await merged.textContent())!;
+    mergedPath = path;
     // written by the app into a new folder of the workspace's models/
     expect(path).toMatch(/\/workspace\/models\/stories260K\+train-\d+\/merged\.gguf$/);
     expect(existsSync(path)).toBe(true);
@@ -119,6 +122,30 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     // the merged GGUF is named after its base model and adapter
     await page.getByRole('table', { name: 'Models' }).getByRole('row', { name: /\+ adapter/ }).waitFor({ timeout: 60_000 });
     await screenshot(page, 'train-2-merged');
+  });
+
+  it('SafeLoRA asks for the aligned model’s base model, then trains and says how many layers it projected', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tune', exact: true }).click();
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await page.getByRole('radio', { name: 'SafeLoRA', exact: true }).check();
+    const start = page.getByRole('button', { name: 'Start fine-tuning' });
+    await expect.poll(() => page.getByTestId('method-needs-missing').textContent(), { timeout: 10_000 }).toBe('SafeLoRA needs the aligned model’s base (unaligned) model: give its path.');
+    expect(await start.isDisabled()).toBe(true);
+    await page.getByLabel('Base (unaligned) model').fill(mergedPath);
+    await expect.poll(() => page.getByTestId('method-needs-missing').count()).toBe(0);
+    await page.getByLabel('Similarity threshold').fill('0.9');
+    await page.getByLabel('Steps').fill('3');
+    await page.getByLabel('Base (unaligned) model').scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-3-safelora-form');
+    await expect.poll(() => start.isDisabled(), { timeout: 60_000 }).toBe(false);
+    await start.click();
+    const run = page.locator('section.train-run').first();
+    await expect.poll(() => run.locator('strong').first().textContent(), { timeout: 10_000 }).toMatch(/SafeLoRA · no safety examples · 3 steps/);
+    await expect.poll(() => run.locator('.badge').textContent(), { timeout: 180_000, interval: 250 }).toMatch(/succeeded|failed/);
+    expect(await run.locator('.badge').textContent(), (await run.textContent()) ?? '').toBe('succeeded');
+    expect(await run.getByTestId('method-note').textContent()).toMatch(/^SafeLoRA projected \d+ of \d+ adapter layers \(similarity under 0\.9\)$/);
+    await run.scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-4-safelora-done');
   });
 
   it('raised no console errors', () => {

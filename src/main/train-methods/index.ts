@@ -9,6 +9,7 @@ import { der } from './der';
 import { derPlusPlus } from './der-plus-plus';
 import { ewc } from './ewc';
 import { l2sp } from './l2sp';
+import { lisa } from './lisa';
 import { lwf } from './lwf';
 import { plain } from './plain';
 import { replay } from './replay';
@@ -27,6 +28,7 @@ export const TRAIN_METHOD_IMPLS = {
   ewc,
   l2sp,
   agem,
+  lisa,
   safelora,
 } satisfies { [K in TrainMethod]: TrainMethodImpl<TrainMethodParams<K>> };
 

@@ -17,9 +17,10 @@ export interface MethodContext {
   /**
    * The run's settings: `full` set means full-parameter training (the model's own weights train,
    * `lora` is unused); otherwise a LoRA adapter with `lora`. trainedWeightNames(model, run) names
-   * the base weights either one changes.
+   * the base weights either one changes. `batchSize`: the run's examples per micro-batch (a
+   * method's own batches, e.g. Lisa's alignment steps, take it; absent: the method's default).
    */
-  run: { seed: number; maxLength: number; lora: LoraConfig; full?: FullTrainingConfig };
+  run: { seed: number; maxLength: number; batchSize?: number; lora: LoraConfig; full?: FullTrainingConfig };
   /** Runs `fn` with the aligned model (the base weights, no adapter) opened for inference, and releases it. */
   withAlignedModel<R>(fn: (aligned: DecoderRuntime) => Promise<R>): Promise<R>;
   /** What the preparation is doing now, for the job's progress line. */

@@ -107,6 +107,18 @@ export const TRAIN_METHODS = {
     safety: 'term',
     reference: 'https://arxiv.org/abs/1812.00420',
   },
+  lisa: {
+    label: 'Lisa',
+    description: 'Alternate steps on the saved safety selection (alignment) and on your task data, each phase pulled toward the weights the other one ended with (proximal term ρ/2 ‖w − w_other‖²)',
+    params: z.object({
+      rho: param(z.number().min(0).default(1), { title: 'Proximal strength ρ', description: 'Pull toward the weights the previous phase ended with (0: plain alternation)', cli: 'rho' }),
+      alignSteps: param(z.number().int().min(1).max(100_000).default(10), { title: 'Alignment steps per cycle', description: 'Steps on the safety examples at the start of each cycle', cli: 'align-steps' }),
+      userSteps: param(z.number().int().min(1).max(100_000).default(90), { title: 'Task steps per cycle', description: 'Steps on your task data after each alignment phase', cli: 'user-steps' }),
+    }),
+    safety: 'term',
+    loraOnly: true,
+    reference: 'https://arxiv.org/abs/2405.18641',
+  },
   safelora: {
     label: 'SafeLoRA',
     description: 'After LoRA training, project each layer’s update onto the alignment subspace (aligned − base weights) where their similarity is under the threshold; needs the aligned model’s base model',

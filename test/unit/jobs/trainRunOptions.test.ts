@@ -144,6 +144,15 @@ describe('train.run on the miniature aligned model, as the replication arms trai
     }
   });
 
+  it('Lisa through the job: alignment steps on the selection, then task steps, with the phase lengths given', async () => {
+    const { done, result } = await run({ mode: 'lora', method: 'lisa', selectionId, methodParams: { rho: 1, alignSteps: 1, userSteps: 2 }, maxSteps: 4, batchSize: 2 });
+    expect(done.error).toBeNull();
+    const metrics = readTrainMetrics(result.runDir);
+    expect(metrics.map((m) => m.tokens! > 0)).toEqual([false, true, true, false]);
+    for (const m of metrics) expect(Object.keys(m.terms!)).toEqual(['lisa']);
+    expect(() => s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', method: 'lisa', selectionId }, projectId)).toThrow(/lisa works on a LoRA adapter: choose the LoRA mode/);
+  });
+
   it('DER++ with β = 0 (DER) and a buffer batch of 1 trains on the buffer', async () => {
     const { done, result } = await run({ method: 'der++', selectionId, methodParams: { alpha: 0.5, beta: 0, topK: 8, bufferBatch: 1 }, maxSteps: 2, batchSize: 2 });
     expect(done.error).toBeNull();

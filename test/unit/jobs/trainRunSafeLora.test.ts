@@ -102,6 +102,7 @@ describe('SafeLoRA through the train.run job', () => {
     expect(safe.done.error).toBeNull();
     const summary = safe.result.methodResult as { threshold: number; layers: number; projectedLayers: number; layerSimilarity: { module: string; similarity: number; projected: boolean }[] };
     expect(summary).toMatchObject({ threshold: 0.5, layers: 8, projectedLayers: 6 });
+    expect(safe.result.methodNote).toBe('SafeLoRA projected 6 of 8 adapter layers (similarity under 0.5)');
     const written = adapterTensors(safe.result.adapterPath!);
     // the run's own trained adapter, before the projection: its last checkpoint
     const checkpoints = join(safe.result.runDir, 'checkpoints');

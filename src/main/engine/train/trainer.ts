@@ -159,6 +159,12 @@ export interface TrainingTerm {
   addToStep?(ctx: TermContext, grads: Map<string, Float32Array>): Promise<number>;
   /** transform the final gradient in place (A-GEM) */
   transformGradient?(ctx: TermContext, grads: Map<string, Float32Array>): Promise<void>;
+  /**
+   * True: optimiser step `step` (0-based) trains on the term's own data only (Lisa's alignment
+   * phase): no task examples are drawn (the data cursor stays), the step's gradient starts at zero
+   * and addToStep gives all of it.
+   */
+  ownsStep?(step: number): boolean;
   /** JSON-serialisable state for checkpoints */
   saveState?(): unknown;
   loadState?(s: unknown): void;
@@ -443,7 +449,8 @@ export class Trainer {
       // where this step starts: restored when a stop request interrupts it between micro-batches
       const snapshot = { epoch: this.epoch, cursor: this.cursor, rng: this.rng.state };
       const taskBatches: { batch: Batch; examples: number[] }[] = [];
-      for (let k = 0; k < accum; k++) {
+      const owned = terms.some((t) => t.ownsStep?.(this.step));
+      for (let k = 0; k < (owned ? 0 : accum); k++) {
         const ex = this.takeExamples(o.batchSize);
         taskBatches.push({ batch: makeBatch(ex.map((i) => this.data[i]!), { maxLength: o.maxLength }), examples: ex });
       }
@@ -460,7 +467,7 @@ export class Trainer {
       };
       // the step's gradient: the first micro-batch's gradient arrays, the others added into them
       // (one copy of the gradients is held, not an accumulator besides each micro-batch's output)
-      let grads: Map<string, Float32Array> | null = null;
+      let grads: Map<string, Float32Array> | null = owned ? new Map([...this.params.tensors].map(([k, v]) => [k, new Float32Array(v.length)])) : null;
       let taskLoss = 0;
       let interrupted = false;
       let loss = 0;

@@ -40,6 +40,8 @@ export interface TrainRunResult {
   poisonExamples: number;
   /** What the method did after training, when it does something (SafeLoRA: the layers it projected). */
   methodResult?: Record<string, unknown>;
+  /** The same in one line for the run's card ("SafeLoRA projected 6 of 8 adapter layers …"). */
+  methodNote?: string;
 }
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
@@ -135,7 +137,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
       model,
       task: taskEx,
       safety: safety.map(tokenize),
-      run: { seed: p.seed, maxLength: p.maxLength, lora: p.lora, ...(full ? { full: p.full } : {}) },
+      run: { seed: p.seed, maxLength: p.maxLength, batchSize: p.batchSize, lora: p.lora, ...(full ? { full: p.full } : {}) },
       withAlignedModel: async (fn) => {
         const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
         try {
@@ -222,7 +224,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     const finished = setup.finishAdapter?.(trainer.adapter());
     trainer.exportAdapter(adapterPath, finished?.params);
     if (finished) ctx.log(finished.message);
-    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary } : {}) };
+    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary, methodNote: finished.message } : {}) };
   } catch (e) {
     if (e instanceof T.TrainingDivergedError) {
       throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);

@@ -21,3 +21,4 @@ export { topKWithLse, recordTeacherLogits, saveTeacherLogits, loadTeacherLogits,
 export { anchorPenalty, fullAnchorPenalty, ewcTerm, l2spTerm, estimateFisher, saveFisher, loadFisher } from './penalty';
 export { agemProject, agemTerm, type AgemOptions } from './agem';
 export { alignmentProjector, safeLoraModule, safeLoraAdapter, type SafeLoraModuleResult, type SafeLoraLayer } from './safelora';
+export { lisaTerm, lisaPhase, type LisaOptions, type LisaPhase } from './lisa';

@@ -32,7 +32,7 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
     }
   });
   const navigate = useNavigate();
-  const result = job.result as { adapterPath?: string; modelPath?: string; taskExamples?: number; poisonExamples?: number } | null;
+  const result = job.result as { adapterPath?: string; modelPath?: string; taskExamples?: number; poisonExamples?: number; methodNote?: string } | null;
   const evaluate = () => {
     presetEvaluateRun(job.projectId!, job.id);
     void navigate(`/projects/${job.projectId}/evaluate`);
@@ -79,6 +79,11 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
           <p className="muted small">
             Adapter (PEFT): <code>{result.adapterPath}</code>
           </p>
+          {result.methodNote && (
+            <p className="small" data-testid="method-note">
+              {result.methodNote}
+            </p>
+          )}
           <div>
             <Button variant="primary" onClick={evaluate} title="Open Evaluate with this run's base model and adapter chosen">
               Evaluate this run
