@@ -247,6 +247,28 @@ export const MergeRunResult = z.object({
 });
 export type MergeRunResult = z.infer<typeof MergeRunResult>;
 
+/** What a merge will take before it starts (read from the inputs' headers): the Merge tab's preview. */
+export const MergePlanSummary = z.object({
+  format: z.enum(['hf', 'gguf']),
+  tensors: z.number().int(),
+  /** bytes of tensor data read from the inputs */
+  bytesRead: z.number(),
+  /** bytes of the output once written: every file (shards and their headers, index, config, tokenizer) or the GGUF file */
+  outputBytes: z.number(),
+  /** the largest merged tensor as written, in bytes and elements */
+  largestTensorBytes: z.number(),
+  largestTensorElements: z.number().int(),
+  /** tensors merged at once */
+  threads: z.number().int(),
+  /** the chunk, read and write buffers of all threads */
+  bufferBytes: z.number(),
+  /** estimated peak resident memory of the merge process (buffers, adapters held, the process itself) */
+  peakMemoryBytes: z.number(),
+  /** free space where the output is written (null when it cannot be read) */
+  freeBytes: z.number().nullable(),
+});
+export type MergePlanSummary = z.infer<typeof MergePlanSummary>;
+
 /**
  * A coefficient sweep: the same merge at several values of one parameter (a global one such as
  * lambda or t, or one model's weight or density), each written as its own output under `outDir`.
