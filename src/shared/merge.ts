@@ -327,7 +327,8 @@ export type MergeSweepEval = z.infer<typeof MergeSweepEval>;
  * A coefficient sweep: for each α a `merge.run` of aligned + α·(fine-tuned − aligned) (α is the
  * merge's `lambda`), the merged model added to the Models list (`model.inspect`), then an
  * `eval.run` of it on the chosen suites. The merged models are written to a new folder of the
- * workspace's models/ chosen by the app.
+ * workspace's models/ chosen by the app. `eval` is parsed here as `eval.run` parses it (the judges a
+ * guard model adds, judge parameters with their defaults), so the sweep queues what was checked.
  */
 export const MergeSweepRequest = z
   .object({
@@ -349,13 +350,17 @@ export const MergeSweepRequest = z
     eval: MergeSweepEval.optional(),
   })
   .strict()
-  .superRefine((r, ctx) => {
+  .transform((r, ctx) => {
     if (r.density !== undefined && r.method !== 'ties') ctx.addIssue({ code: 'custom', path: ['density'], message: `density applies to ties only, not ${r.method}` });
-    if (r.eval) {
-      // the checks across eval fields (judges and their guard model, judge parameters), as eval.run will make them
-      const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
-      for (const issue of checked.success ? [] : checked.error.issues) ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
+    if (!r.eval) return { ...r, eval: undefined };
+    // checked once, as eval.run checks them (judges and their guard model, judge parameters with their defaults): the sweep queues these settings
+    const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
+    if (!checked.success) {
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
+      return z.NEVER;
     }
+    const { projectId: _project, model: _model, name: _name, ...settings } = checked.data;
+    return { ...r, eval: settings };
   });
 export type MergeSweepRequest = z.infer<typeof MergeSweepRequest>;
 export type MergeSweepRequestInput = z.input<typeof MergeSweepRequest>;
