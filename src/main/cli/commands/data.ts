@@ -6,7 +6,7 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
-  'data analyse --project ID --dataset ID [--references DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no]   [--workspace DIR] [--json]\n' +
+  'data analyse --project ID --dataset ID [--references DIR] [--embedder DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no]   [--workspace DIR] [--json]\n' +
   "  (analyse options left out follow the data set's role: a safety pool is typed with every prompt harmful, task data is only embedded)";
 
 /** Imports and analyses data sets as recorded jobs, in this process. */
@@ -24,11 +24,22 @@ export const dataCommand: Command = {
         name: { type: 'string' },
         dataset: { type: 'string' },
         references: { type: 'string' },
+        embedder: { type: 'string' },
         type: { type: 'string' },
         'prompts-harmful': { type: 'string' },
         categories: { type: 'string' },
       },
       usage,
+      {
+        role: 'import: what the data is for (task data, a safety pool to select from, harmful or benign evaluation prompts).',
+        name: 'import: the data set\'s name (default: the file name).',
+        dataset: 'analyse: the data set, by id.',
+        references: 'analyse: reference prompts, one file per harm category (BeaverTails layout), for inferring harm categories.',
+        embedder: 'analyse: a sentence-transformers ONNX folder that embeds the prompts (categories, the map, selection); default: the built-in word vectors. Behaviour typing always uses the word vectors its detectors were trained on.',
+        type: "analyse: type each pair T1–T4 by behaviour (default: as the data set's role calls for).",
+        'prompts-harmful': 'analyse: count every prompt as harmful, so only the reply decides T1 vs T2.',
+        categories: 'analyse: infer the harm categories of unlabelled records (needs --references).',
+      },
     );
     const [sub, file] = positionals;
     const projectId = Number(values.project);
@@ -47,6 +58,7 @@ export const dataCommand: Command = {
         projectId,
         datasetId: Number(values.dataset),
         ...(values.references ? { referenceDir: resolve(values.references) } : {}),
+        ...(values.embedder ? { embedderPath: resolve(values.embedder) } : {}),
         ...yesNo('typeBehaviour', '--type', values.type),
         ...yesNo('promptsHarmful', '--prompts-harmful', values['prompts-harmful']),
         ...yesNo('inferCategories', '--categories', values.categories),
