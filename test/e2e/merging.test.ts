@@ -86,6 +86,8 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await expect.poll(async () => (await preview.count()) && preview.textContent(), { timeout: 60_000 }).toMatch(/^Output: [\d.]+ (KiB|MiB) \(GGUF file, \d+ tensors,.*Peak memory: about [\d.]+ MiB.*Free disk: [\d.]+ GiB/);
     const previewBytes = await preview.getAttribute('data-output-bytes');
     await screenshot(page, 'merge-0-form');
+    await preview.scrollIntoViewIfNeeded();
+    await screenshot(page, 'merge-0-preview');
     await page.getByRole('button', { name: 'Merge', exact: true }).click();
     const job = page.locator('section.merge-job').first();
     await job.waitFor();
