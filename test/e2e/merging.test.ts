@@ -61,7 +61,7 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
     await page.getByLabel('Prompt template').selectOption('plain');
-    await page.getByLabel('Steps').fill('12');
+    await page.getByLabel('Steps', { exact: true }).fill('12');
     await page.getByLabel('Batch size').fill('3');
     await page.getByLabel('Learning rate').fill('0.01');
     await page.getByLabel('Max tokens per example').fill('32');
