@@ -11,7 +11,7 @@ import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain
 import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
-import { MergeConfig, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
+import { MergeConfig, MergePlanSummary, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, PoolEligible, Selection, SelectionItem } from './select';
@@ -216,6 +216,16 @@ export const calls = {
       .strict(),
     Job,
     'Queue a merge into a new folder of models/ (a GGUF file or a Hugging Face folder); the merged model is added to the Models list when written',
+  ),
+  'merge.plan': call(
+    z
+      .object({
+        run: MergeRunRequest.omit({ outPath: true, addToModels: true }),
+        format: z.enum(['hf', 'gguf']).optional(),
+      })
+      .strict(),
+    MergePlanSummary,
+    'What a merge will take before it is queued, from the models’ headers: output size, peak memory, free disk where models/ is',
   ),
   'merge.toYaml': call(z.object({ config: MergeConfig }).strict(), z.object({ yaml: z.string() }), 'The mergekit YAML of a merge config'),
   'merge.fromYaml': call(

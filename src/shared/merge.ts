@@ -247,6 +247,28 @@ export const MergeRunResult = z.object({
 });
 export type MergeRunResult = z.infer<typeof MergeRunResult>;
 
+/** What a merge will take before it starts (read from the inputs' headers): the Merge tab's preview. */
+export const MergePlanSummary = z.object({
+  format: z.enum(['hf', 'gguf']),
+  tensors: z.number().int(),
+  /** bytes of tensor data read from the inputs */
+  bytesRead: z.number(),
+  /** bytes of the output once written: every file (shards and their headers, index, config, tokenizer) or the GGUF file */
+  outputBytes: z.number(),
+  /** the largest merged tensor as written, in bytes and elements */
+  largestTensorBytes: z.number(),
+  largestTensorElements: z.number().int(),
+  /** tensors merged at once */
+  threads: z.number().int(),
+  /** the chunk, read and write buffers of all threads */
+  bufferBytes: z.number(),
+  /** estimated peak resident memory of the merge process (buffers, adapters held, the process itself) */
+  peakMemoryBytes: z.number(),
+  /** free space where the output is written (null when it cannot be read) */
+  freeBytes: z.number().nullable(),
+});
+export type MergePlanSummary = z.infer<typeof MergePlanSummary>;
+
 /**
  * A coefficient sweep: the same merge at several values of one parameter (a global one such as
  * lambda or t, or one model's weight or density), each written as its own output under `outDir`.
@@ -305,7 +327,8 @@ export type MergeSweepEval = z.infer<typeof MergeSweepEval>;
  * A coefficient sweep: for each α a `merge.run` of aligned + α·(fine-tuned − aligned) (α is the
  * merge's `lambda`), the merged model added to the Models list (`model.inspect`), then an
  * `eval.run` of it on the chosen suites. The merged models are written to a new folder of the
- * workspace's models/ chosen by the app.
+ * workspace's models/ chosen by the app. `eval` is parsed here as `eval.run` parses it (the judges a
+ * guard model adds, judge parameters with their defaults), so the sweep queues what was checked.
  */
 export const MergeSweepRequest = z
   .object({
@@ -327,13 +350,17 @@ export const MergeSweepRequest = z
     eval: MergeSweepEval.optional(),
   })
   .strict()
-  .superRefine((r, ctx) => {
+  .transform((r, ctx) => {
     if (r.density !== undefined && r.method !== 'ties') ctx.addIssue({ code: 'custom', path: ['density'], message: `density applies to ties only, not ${r.method}` });
-    if (r.eval) {
-      // the checks across eval fields (judges and their guard model, judge parameters), as eval.run will make them
-      const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
-      for (const issue of checked.success ? [] : checked.error.issues) ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
+    if (!r.eval) return { ...r, eval: undefined };
+    // checked once, as eval.run checks them (judges and their guard model, judge parameters with their defaults): the sweep queues these settings
+    const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
+    if (!checked.success) {
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
+      return z.NEVER;
     }
+    const { projectId: _project, model: _model, name: _name, ...settings } = checked.data;
+    return { ...r, eval: settings };
   });
 export type MergeSweepRequest = z.infer<typeof MergeSweepRequest>;
 export type MergeSweepRequestInput = z.input<typeof MergeSweepRequest>;

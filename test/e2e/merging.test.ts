@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,7 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
     await page.getByLabel('Prompt template').selectOption('plain');
-    await page.getByLabel('Steps').fill('12');
+    await page.getByLabel('Steps', { exact: true }).fill('12');
     await page.getByLabel('Batch size').fill('3');
     await page.getByLabel('Learning rate').fill('0.01');
     await page.getByLabel('Max tokens per example').fill('32');
@@ -81,7 +81,13 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     expect(await page.getByLabel('Weight of model 1').inputValue()).toBe('1');
     await page.getByLabel('Lambda').fill('0.5');
     await page.getByLabel('Output format').selectOption('gguf');
+    // the preview: the output's size (stories260K is ~1.1 MB as GGUF), peak memory, free disk
+    const preview = page.getByTestId('merge-preview');
+    await expect.poll(async () => (await preview.count()) && preview.textContent(), { timeout: 60_000 }).toMatch(/^Output: [\d.]+ (KiB|MiB) \(GGUF file, \d+ tensors,.*Peak memory: about [\d.]+ MiB.*Free disk: [\d.]+ GiB/);
+    const previewBytes = await preview.getAttribute('data-output-bytes');
     await screenshot(page, 'merge-0-form');
+    await preview.scrollIntoViewIfNeeded();
+    await screenshot(page, 'merge-0-preview');
     await page.getByRole('button', { name: 'Merge', exact: true }).click();
     const job = page.locator('section.merge-job').first();
     await job.waitFor();
@@ -90,6 +96,8 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     const outPath = (await job.locator('code').textContent())!;
     expect(outPath).toMatch(/\/workspace\/models\/task_arithmetic\+stories260K[^/]*\/merged\.gguf$/);
     expect(existsSync(outPath)).toBe(true);
+    // the size the preview showed is the size written
+    expect(Number(previewBytes)).toBe(statSync(outPath).size);
     // added to the Models list by the app once written
     await job.locator('.merge-listed').waitFor({ timeout: 60_000 });
     await screenshot(page, 'merge-1-done');

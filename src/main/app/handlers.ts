@@ -10,7 +10,7 @@ import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
 import { exportRecipe } from './exportRecipe';
-import { mergeConfigOf, mergeYamlOf, startMerge } from './merges';
+import { mergeConfigOf, mergeYamlOf, previewMerge, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
 import { readTrainMetrics, trainRunDir } from '../jobs/types/trainRun';
@@ -156,6 +156,8 @@ export function createHandlers(s: Services): Handlers {
     },
 
     'merge.start': ({ projectId, run, format }) => startMerge(s, projectId, run, format, access),
+    // reads untrusted model headers: in a one-shot worker with a heap cap and a time limit
+    'merge.plan': ({ run, format }) => previewMerge(s, run, format, access),
     'merge.toYaml': ({ config }) => mergeYamlOf(config),
     'merge.fromYaml': ({ yaml, file }) => mergeConfigOf(s, yaml, file),
     'merge.startSweep': (req) => startMergeSweep(s, req, access),

@@ -2,13 +2,14 @@
  * Single merges started from the app (the Merge tab): `merge.start` queues a `merge.run` into a new
  * folder of the workspace's models/ in the chosen format, marked to be added to the Models list;
  * `followMergeRuns` queues the `model.inspect` that adds it when the merge succeeds (sweeps add
- * their own points). Also the mergekit YAML of a form (export) and a YAML read back (import).
+ * their own points). Also the preview of a merge's sizes (`merge.plan`), the mergekit YAML of a
+ * form (export) and a YAML read back (import).
  */
 import { dirname, join } from 'node:path';
 import type { Job } from '../../shared/domain';
 import { AppError } from '../../shared/errors';
-import { MergeRunParams, type MergeConfig, type MergeRunRequest } from '../../shared/merge';
-import { confineJob } from '../access/jobs';
+import { MergeRunParams, type MergeConfig, type MergePlanSummary, type MergeRunRequest } from '../../shared/merge';
+import { confineJob, confineMergeReads } from '../access/jobs';
 import type { AccessPolicy } from '../access/policy';
 import { MergeConfigError, parseMergeYaml, toMergeYaml } from '../merge/config';
 import type { Services } from './types';
@@ -23,6 +24,18 @@ export function startMerge(s: Services, projectId: number | null, run: Omit<Merg
   const params = spec.params as MergeRunParams;
   const outPath = format ? join(dirname(params.outPath), format === 'gguf' ? 'merged.gguf' : 'merged') : params.outPath;
   return s.jobs.enqueue('merge.run', MergeRunParams.parse({ ...params, outPath }), projectId);
+}
+
+/**
+ * The sizes of a merge as `startMerge` would queue it (output bytes, peak memory, free disk in
+ * models/), read from the models' headers in a one-shot worker; nothing is created.
+ */
+export function previewMerge(s: Services, run: Omit<MergeRunRequest, 'outPath'>, format: 'hf' | 'gguf' | undefined, access: AccessPolicy): Promise<MergePlanSummary> {
+  confineMergeReads(run.config, access);
+  const from = (run.config.base ?? run.config.models[0]!.model).modelPath;
+  const gguf = format ? format === 'gguf' : /\.gguf$/i.test(from);
+  const outPath = join(access.modelsDir, 'merge-preview', gguf ? 'merged.gguf' : 'merged');
+  return s.jobs.runTask('merge.plan', { config: run.config, outPath, maxShardBytes: run.maxShardBytes, threads: run.threads });
 }
 
 /** When a merge marked `addToModels` succeeds, queues the `model.inspect` that lists it. Returns the unsubscribe function. */

@@ -8,8 +8,8 @@
 import { basename, dirname } from 'node:path';
 import type { Job } from '../../shared/domain';
 import { AppError } from '../../shared/errors';
-import { expandMergeSweep, MergeSweepRequest, sweepMergeConfig, type MergeModelRef, type MergeSweep, type MergeSweepPoint } from '../../shared/merge';
-import { EvalRunParams } from '../../shared/eval';
+import { expandMergeSweep, sweepMergeConfig, type MergeModelRef, type MergeSweep, type MergeSweepPoint, type MergeSweepRequest } from '../../shared/merge';
+import type { EvalRunParams } from '../../shared/eval';
 import { confineJob, confineMergeReads } from '../access/jobs';
 import type { AccessPolicy } from '../access/policy';
 import { claimNewFolder, modelsFolder, safeStem } from '../util/newFiles';
@@ -18,11 +18,11 @@ import { runWithMetrics } from './evaluations';
 import type { Services } from './types';
 
 /**
- * Queues a sweep's merges and records it. `access`: the caller's policy (the contract); the CLI
- * passes null (it is the user at their own shell).
+ * Queues a sweep's merges and records it. `req` is parsed (by the contract, or the CLI's jobParams),
+ * its eval settings checked as eval.run checks them. `access`: the caller's policy (the contract);
+ * the CLI passes null (it is the user at their own shell).
  */
-export function startMergeSweep(s: Services, input: MergeSweepRequest, access: AccessPolicy | null): MergeSweep {
-  const req = MergeSweepRequest.parse(input);
+export function startMergeSweep(s: Services, req: MergeSweepRequest, access: AccessPolicy | null): MergeSweep {
   s.projects.get(req.projectId);
   const { aligned, fineTuned, trainJobId } = sweepModels(s, req);
   // the config of the first α: expandMergeSweep sets each point's lambda
@@ -32,7 +32,7 @@ export function startMergeSweep(s: Services, input: MergeSweepRequest, access: A
     confineMergeReads(config, access);
     if (req.eval) {
       // the suites, reference prompts and judge model are checked as the eval.run jobs will read them
-      const spec = confineJob({ type: 'eval.run', params: EvalRunParams.parse({ ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: aligned.modelPath } }) }, access, 'start');
+      const spec = confineJob({ type: 'eval.run', params: { ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: aligned.modelPath } } }, access, 'start');
       const { projectId: _project, model: _model, name: _name, ...settings } = spec.params as EvalRunParams;
       evalSettings = settings;
     }
@@ -155,8 +155,8 @@ export function advanceMergeSweep(s: Services, sweepId: number): boolean {
       changed = true;
     }
     if (sweep.params.eval && p.evalJobId === null && state(p.inspectJobId) === 'succeeded') {
-      const params = EvalRunParams.parse({ ...sweep.params.eval, projectId: sweep.projectId, name: `${sweep.name} · α = ${p.alpha}`, model: { kind: 'engine', path: p.modelPath } });
-      const job = s.jobs.enqueue('eval.run', params, sweep.projectId);
+      // the settings were checked when the sweep started; enqueue validates the job's parameters
+      const job = s.jobs.enqueue('eval.run', { ...sweep.params.eval, projectId: sweep.projectId, name: `${sweep.name} · α = ${p.alpha}`, model: { kind: 'engine', path: p.modelPath } }, sweep.projectId);
       s.sweeps.setJob(sweepId, p.position, 'eval', job.id);
       changed = true;
     }

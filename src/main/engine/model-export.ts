@@ -23,8 +23,11 @@ import type { LoadedModel } from './model/loaded';
 export interface ExportModelOptions {
   /** 'hf' (a folder) or 'gguf' (a file); default: 'gguf' when the path ends in .gguf, else 'hf' */
   format?: 'hf' | 'gguf';
-  /** stored precision of the weights (default F32; GGUF norms are always F32) */
-  dtype?: 'F32' | 'F16';
+  /**
+   * stored precision of the weights (default F32; GGUF norms are always F32). 'source': each tensor
+   * as the model stores it (F32, F16, BF16) in a folder; in a GGUF, F32 when every stored tensor is F32, else F16
+   */
+  dtype?: 'F32' | 'F16' | 'source';
   /** largest safetensors shard (default 5 GiB, as Hugging Face writes them) */
   maxShardBytes?: number;
   /** GGUF general.name (default the model's name) */
@@ -54,6 +57,11 @@ export class ExportCancelled extends Error {
 /** Source-folder files that describe weights or adapters (not copied: an export writes its own). */
 const WEIGHT_FILE = /(\.safetensors|\.bin|\.pt|\.pth|\.gguf|\.safetensors\.index\.json|\.bin\.index\.json)$/i;
 const ADAPTER_FILE = /^adapter_(config\.json|model\.)/;
+
+/** A stored dtype kept in a folder export (anything else, a quantised GGUF tensor included, as F32). */
+function keptDtype(stored: string): 'F32' | 'F16' | 'BF16' {
+  return stored === 'F16' || stored === 'BF16' ? stored : 'F32';
+}
 
 /** Bytes of one stored element per safetensors dtype. */
 const BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
@@ -137,7 +145,7 @@ export function exportModel(model: LoadedModel, outPath: string, opts: ExportMod
       const tensors: StTensorSource[] = names.map((name) => ({
         name,
         shape: model.weights.shape(name),
-        dtype,
+        dtype: dtype === 'source' ? keptDtype(model.weights.dtype(name)) : dtype,
         data: () => (tick(name), model.weights.f32(name)),
       }));
       bytes = writeSafetensorsShards(tmp, tensors, opts.maxShardBytes ?? 5 * 2 ** 30);
@@ -147,7 +155,8 @@ export function exportModel(model: LoadedModel, outPath: string, opts: ExportMod
         ...model,
         weights: { origin: w.origin, names: () => w.names(), has: (n) => w.has(n), shape: (n) => w.shape(n), dtype: (n) => w.dtype(n), f32: (n) => (tick(n), w.f32(n)) },
       };
-      exportGguf(counting, tmp, { type: dtype, name: opts.name ?? model.name });
+      const type = dtype !== 'source' ? dtype : names.every((n) => w.dtype(n) === 'F32') ? 'F32' : 'F16';
+      exportGguf(counting, tmp, { type, name: opts.name ?? model.name });
       bytes = statSync(tmp).size;
     }
     renameSync(tmp, outPath);

@@ -1,11 +1,20 @@
 /**
  * One-shot tasks: short calls that parse untrusted files (the Train tab's memory estimate reads a
- * model's config.json or GGUF header). JobRunner.runTask runs each in its own worker thread with a
+ * model's config.json or GGUF header; the Merge tab's preview reads the models' safetensors and GGUF headers). JobRunner.runTask runs each in its own worker thread with a
  * heap cap and a time limit, so a hostile file can neither block the main thread nor exhaust its
  * memory. Modules are imported by the main thread for their limits: keep heavy imports inside `run`.
  */
 import { AppError } from '../../shared/errors';
+import type { MergeConfig, MergePlanSummary } from '../../shared/merge';
 import type { TrainMemoryEstimate, TrainMemoryInput } from '../../shared/train';
+
+/** What the merge preview plans: the merge as it would be queued, into `outPath` (not created). */
+export interface MergePlanInput {
+  config: MergeConfig;
+  outPath: string;
+  maxShardBytes?: number | undefined;
+  threads?: number | undefined;
+}
 
 export interface TaskModule<I, O> {
   /** What the task does, for messages ("Estimating training memory"). */
@@ -28,6 +37,12 @@ export const tasks = {
     timeoutMs: 30_000,
     run: trainingMemory,
   }),
+  'merge.plan': defineTask<MergePlanInput, MergePlanSummary>({
+    title: 'Planning the merge',
+    heapMb: 1024,
+    timeoutMs: 60_000,
+    run: mergePlan,
+  }),
 };
 
 export type TaskName = keyof typeof tasks;
@@ -46,6 +61,20 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
     if (p.mode === 'full') return estimateTrainingMemoryForModel(p.modelPath, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
     // the input schema requires rank and target modules in LoRA mode
     return estimateTrainingMemoryForModel(p.modelPath, { ...shape, lora: { rank: p.rank!, alpha: 2 * p.rank!, targetModules: p.targetModules!, dropout: p.dropout } });
+  } catch (e) {
+    throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
+  }
+}
+
+/**
+ * The Merge tab's preview: output size, peak memory and free disk of a merge before it is queued,
+ * from the models' headers (and, for a GGUF written from a folder, its tokenizer). A model the merge
+ * cannot use is the caller's invalid input.
+ */
+export async function mergePlan(p: MergePlanInput): Promise<MergePlanSummary> {
+  const { planMerge, defaultMergeThreads, toMergeYaml } = await import('../merge');
+  try {
+    return await planMerge(p.config, p.outPath, { maxShardBytes: p.maxShardBytes, threads: p.threads ?? defaultMergeThreads(), mergeYaml: toMergeYaml(p.config) });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
   }

@@ -5,10 +5,12 @@
  *
  * ```ts
  * const config = readMergeYaml('merge.yml');                 // or a MergeConfig built in code
- * const r = runMerge(config, '/out/merged', { onProgress, shouldStop, mergeYaml: toMergeYaml(config) });
+ * const plan = await planMerge(config, '/out/merged');       // sizes only: output bytes, peak memory, free disk
+ * const r = await runMerge(config, '/out/merged', { onProgress, shouldStop, mergeYaml: toMergeYaml(config) });
  * ```
  */
 export { runMerge, MergeCancelled, type MergeProgress, type RunMergeOptions } from './driver';
+export { planMerge, defaultMergeThreads, type PlanOptions } from './plan';
 export { readMergeYaml, parseMergeYaml, toMergeYaml, MergeConfigError } from './config';
 export { MERGE_METHODS } from './methods';
 export type { MergeMethodImpl, TensorInputs } from './types';

@@ -56,6 +56,8 @@ export interface MergeInput {
   align(name: string): number;
   /** values [start, start + out.length) of a tensor, as float32 */
   read(name: string, start: number, out: Float32Array): void;
+  /** bytes it holds in memory while open (a LoRA adapter's matrices), besides the chunk buffers */
+  residentBytes(): number;
   close(): void;
 }
 
@@ -162,6 +164,9 @@ class HfInput implements MergeInput {
     const bpe = dt === 'F32' ? 4 : 2;
     decodeInto(dt, t.file.read(t.info.begin + start * bpe, out.length * bpe), out.length, out);
   }
+  residentBytes(): number {
+    return 0;
+  }
   close(): void {
     for (const r of this.readers) r.close();
   }
@@ -265,6 +270,9 @@ export class GgufInput implements MergeInput {
       out.set(unpermuteQK(out, count / (hr * rowLen), rowLen));
     }
   }
+  residentBytes(): number {
+    return 0;
+  }
   close(): void {
     this.file.close();
   }
@@ -322,6 +330,11 @@ class AdapterInput implements MergeInput {
         for (let i = 0; i < inn; i++) out[base + i]! += bk * m.a[ar + i]!;
       }
     }
+  }
+  residentBytes(): number {
+    let floats = 0;
+    for (const m of this.adapter.modules.values()) floats += m.a.length + m.b.length;
+    return this.inner.residentBytes() + 4 * floats;
   }
   close(): void {
     this.inner.close();

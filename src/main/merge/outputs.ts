@@ -108,17 +108,89 @@ const WEIGHT_FILE = /(\.safetensors|\.bin|\.pt|\.pth|\.gguf|\.safetensors\.index
 const ADAPTER_FILE = /^adapter_(config\.json|model\.)/;
 const TORCH_DTYPE: Record<FloatDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
-export interface HfWriterOptions {
-  /** the folder whose config, tokenizer and other non-weight files are copied */
-  sourceDir: string;
-  maxShardBytes: number;
-  /** written as mergekit_config.yml */
-  mergeYaml?: string;
-  writeFn: WriteFn;
+/** A non-weight file of the output folder: copied from the source folder, or written from `text`. */
+export interface ExtraFile {
+  name: string;
+  /** the file to copy (when `text` is absent) */
+  from?: string;
+  text?: string;
+  bytes: number;
 }
 
-/** A Hugging Face folder: shards planned up front, each with its header written first. */
-export function createHfWriter(outPath: string, tensors: OutTensor[], opts: HfWriterOptions): MergeWriter {
+/** One safetensors file of a folder output: its header and the tensors it holds at their data offsets. */
+export interface HfShard {
+  file: string;
+  /** the 8-byte length and the JSON header, as written */
+  head: Buffer;
+  /** indexes into the writer's tensors, with their data offsets */
+  tensors: number[];
+  offsets: number[];
+  dataBytes: number;
+}
+
+/**
+ * Where a folder output puts every byte, computed before anything is written (the merge plan's
+ * sizes come from it): the shards with their headers, the index (several shards), and the other files.
+ */
+export interface HfLayout {
+  shards: HfShard[];
+  /** model.safetensors.index.json (null for a single model.safetensors) */
+  index: string | null;
+  extras: ExtraFile[];
+}
+
+/** Shards of at most `maxShardBytes` of data (Hugging Face's layout), the index, and the source folder's files. */
+export function layoutHfFolder(tensors: OutTensor[], opts: { sourceDir: string; maxShardBytes: number; mergeYaml?: string | undefined }): HfLayout {
+  const groups: number[][] = [[]];
+  let size = 0;
+  tensors.forEach((t, i) => {
+    const bytes = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
+    if (size > 0 && size + bytes > opts.maxShardBytes) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(i);
+    size += bytes;
+  });
+  const pad = (n: number) => String(n).padStart(5, '0');
+  const names = groups.length === 1 ? ['model.safetensors'] : groups.map((_, k) => `model-${pad(k + 1)}-of-${pad(groups.length)}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  const shards = groups.map((group, k): HfShard => {
+    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+    let off = 0;
+    const offsets: number[] = [];
+    for (const i of group) {
+      const t = tensors[i]!;
+      const n = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
+      header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] };
+      offsets.push(off);
+      off += n;
+      weightMap[t.name] = names[k]!;
+    }
+    total += off;
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+    const hb = Buffer.from(json, 'utf8');
+    const head = Buffer.alloc(8 + hb.length);
+    head.writeBigUInt64LE(BigInt(hb.length), 0);
+    hb.copy(head, 8);
+    return { file: names[k]!, head, tensors: group, offsets, dataBytes: off };
+  });
+  const index = shards.length > 1 ? JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) : null;
+  const dtypes = new Set(tensors.map((t) => t.dtype));
+  const extras = sourceFiles(opts.sourceDir, dtypes.size === 1 ? TORCH_DTYPE[[...dtypes][0]!] : null);
+  if (opts.mergeYaml) extras.push({ name: 'mergekit_config.yml', text: opts.mergeYaml, bytes: Buffer.byteLength(opts.mergeYaml) });
+  return { shards, index, extras };
+}
+
+/** Bytes of a folder output once written: the shards, the index and the other files. */
+export function hfLayoutBytes(l: HfLayout): number {
+  return l.shards.reduce((s, sh) => s + sh.head.length + sh.dataBytes, 0) + (l.index === null ? 0 : Buffer.byteLength(l.index)) + l.extras.reduce((s, f) => s + f.bytes, 0);
+}
+
+/** A folder output: each shard's header written first, its tensors at their offsets by the targets. */
+export function createHfWriter(outPath: string, tensors: OutTensor[], layout: HfLayout, writeFn: WriteFn): MergeWriter {
   refuseExisting(outPath);
   mkdirSync(dirname(outPath), { recursive: true });
   const tmp = temporaryPath(outPath);
@@ -130,58 +202,26 @@ export function createHfWriter(outPath: string, tensors: OutTensor[], opts: HfWr
   };
   const targets: WriteTarget[] = [];
   try {
-    const shards: number[][] = [[]];
-    let size = 0;
-    tensors.forEach((t, i) => {
-      const bytes = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
-      if (size > 0 && size + bytes > opts.maxShardBytes) {
-        shards.push([]);
-        size = 0;
-      }
-      shards.at(-1)!.push(i);
-      size += bytes;
-    });
-    const pad = (n: number) => String(n).padStart(5, '0');
-    const names = shards.length === 1 ? ['model.safetensors'] : shards.map((_, k) => `model-${pad(k + 1)}-of-${pad(shards.length)}.safetensors`);
-    const weightMap: Record<string, string> = {};
-    let total = 0;
-    shards.forEach((shard, k) => {
-      const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-      let off = 0;
-      const offsets: number[] = [];
-      for (const i of shard) {
-        const t = tensors[i]!;
-        const n = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
-        header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] };
-        offsets.push(off);
-        off += n;
-        weightMap[t.name] = names[k]!;
-      }
-      total += off;
-      let json = JSON.stringify(header);
-      json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-      const hb = Buffer.from(json, 'utf8');
-      const head = Buffer.alloc(8 + hb.length);
-      head.writeBigUInt64LE(BigInt(hb.length), 0);
-      hb.copy(head, 8);
-      const fd = openSync(join(tmp, names[k]!), 'wx');
+    for (const shard of layout.shards) {
+      const fd = openSync(join(tmp, shard.file), 'wx');
       fds.push(fd);
-      writeBytesAt(fd, head, 0, outPath, opts.writeFn);
-      shard.forEach((i, j) => (targets[i] = { fd, position: head.length + offsets[j]!, dtype: tensors[i]!.dtype, rowLen: tensors[i]!.shape[1] ?? 1, outPath }));
-    });
-    if (shards.length > 1) writeFileSync(join(tmp, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+      writeBytesAt(fd, shard.head, 0, outPath, writeFn);
+      shard.tensors.forEach((i, j) => (targets[i] = { fd, position: shard.head.length + shard.offsets[j]!, dtype: tensors[i]!.dtype, rowLen: tensors[i]!.shape[1] ?? 1, outPath }));
+    }
+    if (layout.index !== null) writeFileSync(join(tmp, 'model.safetensors.index.json'), layout.index);
   } catch (e) {
     closeAll();
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  const dtypes = new Set(tensors.map((t) => t.dtype));
   return {
     targets,
     finish() {
       closeAll();
-      copySourceFiles(opts.sourceDir, tmp, dtypes.size === 1 ? TORCH_DTYPE[[...dtypes][0]!] : null);
-      if (opts.mergeYaml) writeFileSync(join(tmp, 'mergekit_config.yml'), opts.mergeYaml);
+      for (const f of layout.extras) {
+        if (f.text !== undefined) writeFileSync(join(tmp, f.name), f.text);
+        else copyFileSync(f.from!, join(tmp, f.name));
+      }
       refuseExisting(outPath);
       renameSync(tmp, outPath);
     },
@@ -193,16 +233,21 @@ export function createHfWriter(outPath: string, tensors: OutTensor[], opts: HfWr
 }
 
 /** The source folder's config, tokenizer and other files (config.json's torch_dtype set to the output's). */
-function copySourceFiles(src: string, dst: string, torchDtype: string | null): void {
+function sourceFiles(src: string, torchDtype: string | null): ExtraFile[] {
+  const files: ExtraFile[] = [];
   for (const f of readdirSync(src)) {
     const from = join(src, f);
-    if (WEIGHT_FILE.test(f) || ADAPTER_FILE.test(f) || f === 'mergekit_config.yml' || !statSync(from).isFile()) continue;
+    if (WEIGHT_FILE.test(f) || ADAPTER_FILE.test(f) || f === 'mergekit_config.yml') continue;
+    const st = statSync(from);
+    if (!st.isFile()) continue;
     if (f === 'config.json' && torchDtype) {
       const cfg = JSON.parse(readFileSync(from, 'utf8')) as Record<string, unknown>;
       cfg['torch_dtype'] = torchDtype;
-      writeFileSync(join(dst, f), JSON.stringify(cfg, null, 2) + '\n');
-    } else copyFileSync(from, join(dst, f));
+      const text = JSON.stringify(cfg, null, 2) + '\n';
+      files.push({ name: f, text, bytes: Buffer.byteLength(text) });
+    } else files.push({ name: f, from, bytes: st.size });
   }
+  return files;
 }
 
 export interface GgufWriterOptions {

@@ -1,9 +1,10 @@
 /**
  * Single merges from the app (the Merge tab): merge.start writes into a new folder of models/ in the
  * chosen format and the app adds the merged model to the Models list once written; a merge.run
- * queued without that mark is not listed. merge.toYaml / merge.fromYaml: the tab's YAML export and import.
+ * queued without that mark is not listed. merge.plan: the tab's size preview, which is what the merge
+ * writes. merge.toYaml / merge.fromYaml: the tab's YAML export and import.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatcher, type Dispatch } from '../../../src/main/app/dispatch';
@@ -12,7 +13,7 @@ import type { Services } from '../../../src/main/app/services';
 import { loadModel } from '../../../src/main/engine';
 import type { Job } from '../../../src/shared/domain';
 import type { CallResult } from '../../../src/shared/errors';
-import type { MergeConfig } from '../../../src/shared/merge';
+import type { MergeConfig, MergePlanSummary } from '../../../src/shared/merge';
 import { writeRandomAdapter } from '../../helpers/lora';
 import { tempDir, testServices } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';
@@ -84,6 +85,29 @@ describe('single merges through the contract', () => {
     const done = await settled(job.id);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/is a GGUF file, so the merged model is one too/);
+  }, 120_000);
+
+  it.skipIf(!stories)('merge.plan previews the size merge.start then writes, the peak memory and the free disk; it reads only granted models', async () => {
+    const adapter = join(s.workspace, 'runs', 'train-1', 'adapter');
+    mkdirSync(dirname(adapter), { recursive: true });
+    writeRandomAdapter(adapter, loadModel(stories!), ['q_proj', 'v_proj'], 4, 8, 5);
+    const config = { method: 'ties' as const, base: { modelPath: stories! }, models: [{ model: { modelPath: stories!, adapterPath: adapter }, parameters: { weight: 1, density: 0.5 } }], parameters: { lambda: 0.5 } };
+    const denied = await dispatch('merge.plan', { run: { config } });
+    expect(denied).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    ok(await dispatch('access.grant', { path: dirname(stories!) }));
+    const plan = ok<MergePlanSummary>(await dispatch('merge.plan', { run: { config, threads: 1 } }));
+    expect(plan).toMatchObject({ format: 'gguf', threads: 1 });
+    expect(plan.peakMemoryBytes).toBeGreaterThan(plan.bufferBytes);
+    expect(plan.freeBytes).toBeGreaterThan(plan.outputBytes);
+    expect(existsSync(join(s.workspace, 'models', 'merge-preview'))).toBe(false);
+    const job = ok<Job>(await dispatch('merge.start', { projectId, run: { config, threads: 1 } }));
+    const done = await settled(job.id);
+    expect(done.state, done.error ?? '').toBe('succeeded');
+    expect(statSync((done.result as { outPath: string }).outPath).size).toBe(plan.outputBytes);
+    // a folder output from a GGUF base is refused by the plan as the merge would refuse it
+    const bad = await dispatch('merge.plan', { run: { config }, format: 'hf' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    if (!bad.ok) expect(bad.error.message).toMatch(/is a GGUF file, so the merged model is one too/);
   }, 120_000);
 
   it('exports a config as mergekit YAML and imports it back; an unknown key is named with its line', async () => {

@@ -37,6 +37,15 @@ describe('CLI help', () => {
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(HELP_WIDTH);
   });
 
+  // the commands whose every option is described (detect's newer options, data analyse, merge)
+  it.each(['detect', 'data', 'merge'])('describes every option of "%s --help"', async (name) => {
+    const r = await cli([name, '--help']);
+    const lines = r.out.join('\n').split('\n');
+    const options = lines.slice(lines.indexOf('options:') + 1);
+    const bare = options.filter((l, i) => /^ {2}--/.test(l) && !/^ {2}--\S+(?: \S+)? {2,}\S/.test(l) && !/^ {10,}\S/.test(options[i + 1] ?? ''));
+    expect(bare).toEqual([]);
+  });
+
   it('describes generate --chat-template', async () => {
     const r = await cli(['generate', '--help']);
     expect(r.out.join('\n')).toContain(

@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwardLogits, generate, loadModel, openModel } from '../../../src/main/engine';
+import { SafetensorsFile } from '../../../src/main/engine/hf/safetensors';
 import { exportMergedModel } from '../../../src/main/engine/merge-export';
+import { exportModel } from '../../../src/main/engine/model-export';
 import { writeRandomAdapter } from '../../helpers/lora';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 
@@ -58,6 +60,16 @@ describe('merged-model export', () => {
     const index = JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
     expect(new Set(Object.values(index.weight_map))).toEqual(new Set(shards));
     expect(maxAbsDiff(await logits(out, ids), await logits(join(tmp, 'merged-hf'), ids))).toBe(0);
+  });
+
+  it('keeps the precision each tensor is stored in (an F16 folder stays F16, through exportModel’s source dtype)', async () => {
+    const half = join(tmp, 'tiny-f16');
+    exportModel(loadModel(tinyLlama), half, { dtype: 'F16' });
+    const out = join(tmp, 'merged-f16');
+    exportMergedModel(half, adapter, out);
+    const st = new SafetensorsFile(join(out, 'model.safetensors'));
+    expect(new Set([...st.tensors.values()].map((t) => t.dtype))).toEqual(new Set(['F16']));
+    expect(maxAbsDiff(await logits(out, ids), await logits(half, ids, adapter))).toBeLessThan(5e-3);
   });
 
   it('never overwrites, and a cancelled export leaves nothing behind', () => {

@@ -42,6 +42,18 @@ describe('sweep requests', () => {
     expect(MergeSweepRequest.safeParse({ ...base, method: 'ties', density: 0.3 }).success).toBe(true);
     expect(MergeSweepRequest.safeParse({ ...base, method: 'ties', density: 0 }).success).toBe(false);
   });
+
+  it('parse the eval settings once, as eval.run parses them: the judge a guard model adds, judge parameters with defaults, errors under eval', () => {
+    const suites = [{ builtin: 'advbench', dataDir: '/d' }];
+    const guardModel = { kind: 'engine', path: '/m/guard.gguf' } as const;
+    const r = MergeSweepRequest.parse({ ...base, eval: { suites, guardModel } });
+    expect(r.eval?.judges).toEqual(['keyword-start', 'llama-guard-3']);
+    expect(Object.keys(r.eval?.judgeParams ?? {})).toEqual(['keyword-start', 'llama-guard-3']);
+    expect(r.eval).not.toHaveProperty('projectId');
+    expect(r.eval).not.toHaveProperty('model');
+    const bad = MergeSweepRequest.safeParse({ ...base, eval: { suites, judges: ['llama-guard-3'] } });
+    expect(bad.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['eval.guardModel', 'judge llama-guard-3 needs a Llama Guard 3 model (guardModel)']]);
+  });
 });
 
 describe('starting a sweep through the contract', () => {

@@ -6,7 +6,7 @@ import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
-  'data analyse --project ID --dataset ID [--references DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no] | ' +
+  'data analyse --project ID --dataset ID [--references DIR] [--embedder DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no] | ' +
   'data screen --project ID --dataset ID [--typicality yes|no] [--drop]   [--workspace DIR] [--json]\n' +
   '  (screen lists rows that look poisoned — harmful requests answered compliantly, unlike the rest of the data — and with --drop removes them)\n' +
   "  (analyse options left out follow the data set's role: a safety pool is typed with every prompt harmful, task data is only embedded)";
@@ -26,6 +26,7 @@ export const dataCommand: Command = {
         name: { type: 'string' },
         dataset: { type: 'string' },
         references: { type: 'string' },
+        embedder: { type: 'string' },
         type: { type: 'string' },
         'prompts-harmful': { type: 'string' },
         categories: { type: 'string' },
@@ -33,6 +34,18 @@ export const dataCommand: Command = {
         drop: { type: 'boolean', default: false },
       },
       usage,
+      {
+        role: 'import: what the data is for (task data, a safety pool to select from, harmful or benign evaluation prompts).',
+        name: 'import: the data set\'s name (default: the file name).',
+        dataset: 'analyse, screen: the data set, by id.',
+        references: 'analyse: reference prompts, one file per harm category (BeaverTails layout), for inferring harm categories.',
+        embedder: 'analyse: a sentence-transformers ONNX folder that embeds the prompts (categories, the map, selection); default: the built-in word vectors. Behaviour typing always uses the word vectors its detectors were trained on.',
+        type: "analyse: type each pair T1–T4 by behaviour (default: as the data set's role calls for).",
+        'prompts-harmful': 'analyse: count every prompt as harmful, so only the reply decides T1 vs T2.',
+        categories: 'analyse: infer the harm categories of unlabelled records (needs --references).',
+        typicality: 'screen: flag a row only when it is also unlike the rest of the data set (default yes).',
+        drop: 'screen: remove the flagged rows from the data set.',
+      },
     );
     const [sub, file] = positionals;
     const projectId = Number(values.project);
@@ -51,6 +64,7 @@ export const dataCommand: Command = {
         projectId,
         datasetId: Number(values.dataset),
         ...(values.references ? { referenceDir: resolve(values.references) } : {}),
+        ...(values.embedder ? { embedderPath: resolve(values.embedder) } : {}),
         ...yesNo('typeBehaviour', '--type', values.type),
         ...yesNo('promptsHarmful', '--prompts-harmful', values['prompts-harmful']),
         ...yesNo('inferCategories', '--categories', values.categories),

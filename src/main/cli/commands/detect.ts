@@ -7,8 +7,8 @@ import type { Generator } from '../../eval/types';
 import { parse, type Command } from '../command';
 
 const usage =
-  'safetune detect refusal|harm|category|behaviour --input FILE.jsonl --field NAME [--response-field NAME] [--prompt-field NAME] [--references DIR] [--rules-only] ' +
-  '[--judge builtin|wildguard|llama-guard (--model PATH | --http URL --http-model NAME)] [--json]';
+  'safetune detect refusal|harm|category|behaviour --input FILE.jsonl --field NAME [--response-field NAME] [--prompt-field NAME] [--references DIR [--embedder DIR]] [--rules-only] ' +
+  '[--judge builtin|wildguard|llama-guard [--model PATH | --http URL --http-model NAME]] [--json]';
 
 type Kind = 'refusal' | 'harm' | 'category' | 'behaviour';
 type JudgeName = 'builtin' | 'wildguard' | 'llama-guard';
@@ -30,7 +30,8 @@ interface Verdict {
  * Runs one of the curation detectors over a JSONL file, one verdict per input line, so they can be
  * checked against any labelled file. Scores are calibrated probabilities (--json prints them all):
  * refusal P(refusal); harm P(harmful); category P(category) for each of the 14 categories, blended
- * with the kNN vote of reference prompts when --references is given; behaviour the type T1–T4 of a
+ * with the kNN vote of reference prompts when --references is given (embedded with the built-in word
+ * vectors, or with the sentence encoder --embedder names); behaviour the type T1–T4 of a
  * (prompt, reply) pair with its confidence.
  *
  * --judge wildguard|llama-guard runs a model judge instead (the user's own weights: --model, or an
@@ -51,6 +52,7 @@ export const detectCommand: Command = {
         'response-field': { type: 'string' },
         'prompt-field': { type: 'string' },
         references: { type: 'string' },
+        embedder: { type: 'string' },
         'rules-only': { type: 'boolean', default: false },
         judge: { type: 'string', default: 'builtin' },
         model: { type: 'string' },
@@ -59,6 +61,19 @@ export const detectCommand: Command = {
         json: { type: 'boolean', default: false },
       },
       usage,
+      {
+        input: 'The JSONL file to run over: one verdict per line, in order.',
+        field: 'The field holding the text to judge: the reply (refusal) or the prompt (harm, category, behaviour).',
+        'response-field': 'behaviour: the field holding the reply to the prompt.',
+        'prompt-field': 'refusal, with --judge wildguard: the field holding the prompt the reply answers.',
+        references: 'category: reference prompts, one file per harm category (BeaverTails layout), whose nearest neighbours refine the detector.',
+        embedder: 'category, with --references: a sentence-transformers ONNX folder that embeds the prompts and references for the neighbour vote (default: the built-in word vectors).',
+        'rules-only': 'refusal, behaviour: only the refusal phrase rules, no classifier.',
+        judge: 'builtin: the shipped detectors. wildguard or llama-guard: that model judges too, next to the built-in verdicts, with their agreement.',
+        model: 'The judge model (a GGUF file or a Hugging Face folder), for --judge wildguard|llama-guard.',
+        http: 'An OpenAI-compatible server (vLLM, llama.cpp server, Ollama) serving the judge model, instead of --model.',
+        'http-model': 'With --http: the model name the server serves.',
+      },
     );
     const kind = positionals[0] as Kind;
     if (!['refusal', 'harm', 'category', 'behaviour'].includes(kind)) throw new AppError('invalid_input', `usage: ${usage}`);
@@ -72,12 +87,14 @@ export const detectCommand: Command = {
       if (judge === 'wildguard' && kind === 'category') throw new AppError('invalid_input', 'WildGuard gives no harm categories: use --judge llama-guard for detect category');
       if (judge === 'llama-guard' && kind === 'refusal') throw new AppError('invalid_input', 'Llama Guard 3 judges harm, not refusals: use --judge wildguard for detect refusal');
     }
+    if (values.embedder && !(kind === 'category' && values.references))
+      throw new AppError('invalid_input', '--embedder applies to detect category with --references (the neighbour vote); the detectors themselves use the word vectors they were trained on');
     const otherField = kind === 'behaviour' ? values['response-field'] : kind === 'refusal' ? values['prompt-field'] : undefined;
     const rows = await readRows(resolve(values.input), values.field, otherField, env.io.err);
 
     const { createDefaultEmbedder } = await import('../../embed/static-vectors');
     const embedder = await createDefaultEmbedder();
-    const builtin = await builtinVerdicts(kind, rows, embedder, { references: values.references, rulesOnly: values['rules-only'], json: values.json });
+    const builtin = await builtinVerdicts(kind, rows, embedder, { references: values.references, embedder: values.embedder, rulesOnly: values['rules-only'], json: values.json });
     const print = (line: number, label: string | string[], score: number | Record<string, number> | null, extra: Record<string, unknown> = {}) =>
       env.io.out(values.json ? JSON.stringify({ line, label, score, ...extra }) : `${line}\t${Array.isArray(label) ? label.join(',') : label}\t${typeof score === 'number' ? score.toFixed(3) : ''}`);
 
@@ -148,7 +165,15 @@ async function readRows(file: string, field: string, other: string | undefined, 
   return rows;
 }
 
-async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: { references?: string; rulesOnly: boolean; json: boolean }): Promise<Verdict[]> {
+/** A sentence-transformers ONNX folder as an embedder (a folder it cannot load is the user's input error). */
+async function loadEncoder(dir: string): Promise<Embedder & { dispose(): Promise<void> }> {
+  const { OnnxSentenceEmbedder } = await import('../../embed/onnx-sentence');
+  return OnnxSentenceEmbedder.load(dir).catch((e: Error) => {
+    throw new AppError('invalid_input', `sentence encoder ${dir}: ${e.message}`);
+  });
+}
+
+async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: { references?: string | undefined; embedder?: string | undefined; rulesOnly: boolean; json: boolean }): Promise<Verdict[]> {
   const texts = rows.map((r) => r.text);
   if (kind === 'refusal') {
     const { detectRefusals, shippedRefusalDetector } = await import('../../detect/behaviour');
@@ -178,15 +203,22 @@ async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: {
   }
   const { detectCategories, embedReferences, loadReferencePrompts } = await import('../../detect/categories');
   const { detectHarmfulPrompts } = await import('../../detect/behaviour');
-  const references = o.references
-    ? await embedReferences(
-        await loadReferencePrompts(resolve(o.references)).catch((e: Error) => {
-          throw new AppError('invalid_input', `reference prompts in ${resolve(o.references!)}: ${e.message}`);
-        }),
-        embedder,
-      )
-    : undefined;
-  const inf = await detectCategories(texts, { embedder, ...(references ? { references } : {}) });
+  const encoder = o.embedder ? await loadEncoder(resolve(o.embedder)) : null;
+  let inf: Awaited<ReturnType<typeof detectCategories>>;
+  try {
+    const referenceEmbedder = encoder ?? embedder;
+    const references = o.references
+      ? await embedReferences(
+          await loadReferencePrompts(resolve(o.references)).catch((e: Error) => {
+            throw new AppError('invalid_input', `reference prompts in ${resolve(o.references!)}: ${e.message}`);
+          }),
+          referenceEmbedder,
+        )
+      : undefined;
+    inf = await detectCategories(texts, { embedder, ...(references ? { references, referenceEmbedder } : {}) });
+  } finally {
+    await encoder?.dispose();
+  }
   const harm = o.json ? await detectHarmfulPrompts(texts, { embedder }) : null;
   const C = inf.categories.length;
   return rows.map((_, i) => {

@@ -31,6 +31,15 @@ export const mergeCommand: Command = {
         gguf: { type: 'boolean', default: false },
       },
       usage,
+      {
+        config: 'The merge as mergekit YAML: merge_method, base_model, models with their parameters, parameters, dtype.',
+        out: 'A new folder (Hugging Face safetensors) or a new .gguf file; never overwritten.',
+        'shard-size': 'The largest safetensors shard of a folder output, in bytes (default 5 GiB).',
+        threads: "Tensors merged at once on worker threads (default: the machine's cores, at most 4).",
+        sweep: 'Merge once per value of one numeric parameter (a global one, or with --sweep-model a model\'s), each into its own output under --out.',
+        'sweep-model': 'With --sweep: the model (0-based index into models:) whose per-model parameter is swept.',
+        gguf: 'With --sweep: write each merge as a .gguf file instead of a folder.',
+      },
     );
     if (!values.config || !values.out) throw new AppError('invalid_input', `--config and --out are required\nusage: ${usage}`);
     const { readMergeYaml } = await import('../../merge/config');

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { MERGE_METHOD_INFO, MergeRunParams, type MergeRunResult } from '../../../shared/merge';
 import { defineJob, type JobContext } from '../define';
@@ -21,12 +20,12 @@ export const mergeRunJob = defineJob<MergeRunParams, never, MergeRunResult>({
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 30 ? 1 : 0)} MiB`;
 
 async function merge(p: MergeRunParams, ctx: JobContext<never>): Promise<MergeRunResult> {
-  const { runMerge, toMergeYaml, MergeCancelled } = await import('../../merge');
+  const { runMerge, toMergeYaml, MergeCancelled, defaultMergeThreads } = await import('../../merge');
   ctx.progress(0, 'opening the models');
   try {
     const r = await runMerge(p.config, p.outPath, {
       shouldStop: ctx.cancelled,
-      threads: p.threads ?? Math.min(4, availableParallelism()),
+      threads: p.threads ?? defaultMergeThreads(),
       maxShardBytes: p.maxShardBytes,
       mergeYaml: toMergeYaml(p.config),
       onProgress: (e) =>

@@ -1,8 +1,9 @@
 /**
  * Merge: a method from the merge table with its parameters, the models (the Models list, or a
  * finished training run's adapter applied onto its base on the fly) with their own parameters, the
- * base model where the method needs one, the output's dtype and format; then Merge → progress →
- * the merged model in the Models list. The form exports to and imports from mergekit YAML.
+ * base model where the method needs one, the output's dtype and format, a preview of the output's
+ * size and the merge's peak memory; then Merge → progress → the merged model in the Models list.
+ * The form exports to and imports from mergekit YAML.
  */
 import { useMemo, useState } from 'react';
 import type { Job } from '../../../../shared/domain';
@@ -16,6 +17,7 @@ import { paramFields, validateValues } from '../../forms/schemaForm';
 import type { TabProps } from '../types';
 import { MergeJobs } from './MergeJobs';
 import { MergeModels } from './MergeModels';
+import { MergePreview } from './MergePreview';
 import { MergeYaml } from './MergeYaml';
 import { buildMergeConfig, globalValues, MERGE_TABLE, methodNeeds, modelChoices, restoreMergeState, type MergeFormState } from './mergeForm';
 import './merge.css';
@@ -101,6 +103,7 @@ export function MergeTab({ project }: TabProps) {
             />
             <TextField label="Name (optional)" value={state.name} onChange={(e) => update({ name: e.target.value })} hint="The merge job's title; the model is written to a new folder of the workspace's models/" />
           </fieldset>
+          {built.config && <MergePreview config={built.config} format={state.format || undefined} />}
           {built.problems.length > 0 && (
             <ul className="field-error merge-problems" aria-label="Problems">
               {built.problems.map((p) => (
