@@ -7,7 +7,7 @@
  *   npm run bench:replicate                     quick preset: the shipped aligned model, every arm, seed 1
  *   npm run bench:replicate -- --preset full    rebuild the aligned model, every arm, seeds 1–5
  *   npm run bench:replicate -- --preset smoke   plain and SSS-B 1%, seed 1
- *   flags: --arms plain,der  --seeds 1,2  --data DIR  --model DIR  --eval-limit N  --no-write
+ *   flags: --arms plain,der  --seeds 1,2  --data DIR  --model DIR  --eval-limit N  --threads N (default 1)  --no-write
  *
  * Without ../shared: everything it reads is under resources/replication.
  */
@@ -34,6 +34,7 @@ const seeds = arg('--seeds') ? arg('--seeds')!.split(',').map(Number) : preset.s
 const armIds = arg('--arms')?.split(',');
 const arms = armIds ? armIds.map((id) => preset.arms.find((a) => a.id === id) ?? (() => { throw new Error(`unknown arm ${id} (have ${preset.arms.map((a) => a.id).join(', ')})`); })()) : preset.arms;
 const write = !process.argv.includes('--no-write');
+const threads = Number(arg('--threads') ?? 1);
 
 const clock = stopwatch();
 const load0 = loadavg()[0]!;
@@ -51,13 +52,13 @@ if (preset.buildAligned && !arg('--model')) {
   console.log(`building the aligned model into ${modelDir}`);
   mkdirSync(cacheDir, { recursive: true });
   rmSync(modelDir, { recursive: true, force: true });
-  await buildAligned({ data, task, config: ALIGNED, outDir: modelDir, onProgress: (m) => m.step % 100 === 0 && console.log(`  step ${m.step}/${ALIGNED.steps} loss ${m.loss.toFixed(3)}`) });
+  await buildAligned({ data, task, config: ALIGNED, outDir: modelDir, threads, onProgress: (m) => m.step % 100 === 0 && console.log(`  step ${m.step}/${ALIGNED.steps} loss ${m.loss.toFixed(3)}`) });
   console.log(`built ${t.total()}`);
 }
 if (!existsSync(join(modelDir, 'config.json'))) throw new Error(`${modelDir}: no aligned model (config.json missing); run bench/replicate/build-aligned.ts or --preset full`);
 const aligned = loadModel(modelDir);
 const t0 = stopwatch();
-const alignedRun = score('aligned', null, await evaluateModel(aligned, suites, { generation: EVAL_GENERATION }));
+const alignedRun = score('aligned', null, await evaluateModel(aligned, suites, { generation: EVAL_GENERATION, threads }));
 alignedRun.wallSeconds = t0.seconds().wall;
 alignedRun.cpuSeconds = t0.seconds().cpu;
 show(alignedRun);
@@ -67,10 +68,10 @@ const runs: RunScores[] = [];
 for (const seed of seeds) {
   for (const arm of arms) {
     const t = stopwatch();
-    const run = await trainArm({ aligned, arm, task, pool: data.pool, config: FINETUNE, seed });
+    const run = await trainArm({ aligned, arm, task, pool: data.pool, config: FINETUNE, seed, threads });
     let scores: ModelScores;
     try {
-      scores = await evaluateModel(run.model, suites, { generation: EVAL_GENERATION });
+      scores = await evaluateModel(run.model, suites, { generation: EVAL_GENERATION, threads });
     } finally {
       await run.release();
     }
@@ -84,13 +85,14 @@ for (const seed of seeds) {
 
 // ---------------------------------------------------------------- results
 const total = clock.seconds();
+const load1 = loadavg()[0]!;
 const summary = summarise(runs);
 const alignedSummary = summarise([alignedRun])[0]!;
 console.log(`\n${markdownTable([alignedSummary, ...summary])}\n\ntotal ${clock.total()}`);
 if (write) {
   mkdirSync(outDir, { recursive: true });
   const card = existsSync(join(modelDir, 'replication.json')) ? JSON.parse(readFileSync(join(modelDir, 'replication.json'), 'utf8')) : null;
-  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, timing: { ...total, loadAverageAtStart: load0 } }, null, 2) + '\n');
+  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1 } }, null, 2) + '\n');
   const chart = `${preset.id}.svg`;
   writeFileSync(join(outDir, chart), svgChart(summary, { title: `Miniature replication (${preset.id} preset, ${seeds.length} seed${seeds.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`, reference: alignedSummary }));
   const perArm = runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`).join('\n');
@@ -107,7 +109,7 @@ if (write) {
     '|---|---|---|---|---|---|',
     perArm,
     '',
-    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (2 threads; 1-minute load average at the start ${load0.toFixed(1)} on a 2-core machine shared with other jobs, so CPU time is the steadier measure).`,
+    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (${threads} thread${threads > 1 ? 's' : ''}; 1-minute load average ${load0.toFixed(1)} at the start and ${load1.toFixed(1)} at the end, on a 2-core machine shared with other jobs, so CPU time is the steadier measure).`,
   ].join('\n');
   console.log(`wrote ${writeResultsSection(`replicate-${preset.id}`, md)} and ${join(outDir, chart)}`);
 }
