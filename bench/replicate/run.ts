@@ -63,6 +63,39 @@ alignedRun.wallSeconds = t0.seconds().wall;
 alignedRun.cpuSeconds = t0.seconds().cpu;
 show(alignedRun);
 
+// ---------------------------------------------------------------- results
+/** Write the JSON, chart and RESULTS.md section for the runs done so far (after every run, so a stopped run keeps what it finished). */
+function writeResults(runs: RunScores[]): void {
+  if (!write) return;
+  const total = clock.seconds();
+  const load1 = loadavg()[0]!;
+  const planned = seeds.length * arms.length;
+  const summary = summarise(runs);
+  const alignedSummary = summarise([alignedRun])[0]!;
+  mkdirSync(outDir, { recursive: true });
+  const card = existsSync(join(modelDir, 'replication.json')) ? JSON.parse(readFileSync(join(modelDir, 'replication.json'), 'utf8')) : null;
+  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, planned, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1 } }, null, 2) + '\n');
+  const chart = `${preset.id}.svg`;
+  writeFileSync(join(outDir, chart), svgChart(summary, { title: `Miniature replication (${preset.id} preset, ${seeds.length} seed${seeds.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`, reference: alignedSummary }));
+  const perArm = runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`).join('\n');
+  const md = [
+    `## Miniature replication (bench/replicate, ${preset.id} preset)`,
+    '',
+    `\`npm run bench:replicate${preset.id === 'quick' ? '' : ` -- --preset ${preset.id}`}\` — the aligned model (${modelDir.startsWith(repoRoot) ? modelDir.slice(repoRoot.length + 1) : modelDir}) fine-tuned on ${task.length} SST-2 examples (every weight, ${FINETUNE.epochs} epochs, batch ${FINETUNE.batchSize}, lr ${FINETUNE.lr}) per arm and seed; every model evaluated by src/main/eval (keyword refusal judge at the reply's start, SST-2 task judge), greedy, ${EVAL_GENERATION.maxNewTokens} new tokens${evalLimit ? `, ${evalLimit} prompts per suite` : ''}. Intervals: 95%, Student t over seeds (one seed: the run's Wilson interval).`,
+    '',
+    markdownTable([alignedSummary, ...summary]),
+    '',
+    `![chart](replicate/results/${chart})`,
+    '',
+    '| arm | seed | safety examples | steps | wall s | CPU s |',
+    '|---|---|---|---|---|---|',
+    perArm,
+    '',
+    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (${threads} thread${threads > 1 ? 's' : ''}; 1-minute load average ${load0.toFixed(1)} at the start and ${load1.toFixed(1)} at the end, on a 2-core machine shared with other jobs, so CPU time is the steadier measure)${runs.length < planned ? `; ${runs.length} of the ${planned} planned runs done` : ''}.`,
+  ].join('\n');
+  console.log(`wrote ${writeResultsSection(`replicate-${preset.id}`, md)} and ${join(outDir, chart)}`);
+}
+
 // ---------------------------------------------------------------- the arms
 const runs: RunScores[] = [];
 for (const seed of seeds) {
@@ -80,36 +113,7 @@ for (const seed of seeds) {
     runs.push(r);
     show(r);
     console.log(`  ${run.steps} steps, ${run.examples} examples (${run.selected.length} safety: ${JSON.stringify(run.selectedBehaviour)}), final loss ${run.finalLoss.toFixed(3)} ${t.total()}`);
+    writeResults(runs);
   }
 }
-
-// ---------------------------------------------------------------- results
-const total = clock.seconds();
-const load1 = loadavg()[0]!;
-const summary = summarise(runs);
-const alignedSummary = summarise([alignedRun])[0]!;
-console.log(`\n${markdownTable([alignedSummary, ...summary])}\n\ntotal ${clock.total()}`);
-if (write) {
-  mkdirSync(outDir, { recursive: true });
-  const card = existsSync(join(modelDir, 'replication.json')) ? JSON.parse(readFileSync(join(modelDir, 'replication.json'), 'utf8')) : null;
-  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1 } }, null, 2) + '\n');
-  const chart = `${preset.id}.svg`;
-  writeFileSync(join(outDir, chart), svgChart(summary, { title: `Miniature replication (${preset.id} preset, ${seeds.length} seed${seeds.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`, reference: alignedSummary }));
-  const perArm = runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`).join('\n');
-  const md = [
-    `## Miniature replication (bench/replicate, ${preset.id} preset)`,
-    '',
-    `\`npm run bench:replicate${preset.id === 'quick' ? '' : ` -- --preset ${preset.id}`}\` — the aligned model (${modelDir.startsWith(repoRoot) ? modelDir.slice(repoRoot.length + 1) : modelDir}) fine-tuned on ${task.length} SST-2 examples (every weight, ${FINETUNE.epochs} epochs, batch ${FINETUNE.batchSize}, lr ${FINETUNE.lr}) per arm and seed; every model evaluated by src/main/eval (keyword refusal judge at the reply's start, SST-2 task judge), greedy, ${EVAL_GENERATION.maxNewTokens} new tokens${evalLimit ? `, ${evalLimit} prompts per suite` : ''}. Intervals: 95%, Student t over seeds (one seed: the run's Wilson interval).`,
-    '',
-    markdownTable([alignedSummary, ...summary]),
-    '',
-    `![chart](replicate/results/${chart})`,
-    '',
-    '| arm | seed | safety examples | steps | wall s | CPU s |',
-    '|---|---|---|---|---|---|',
-    perArm,
-    '',
-    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (${threads} thread${threads > 1 ? 's' : ''}; 1-minute load average ${load0.toFixed(1)} at the start and ${load1.toFixed(1)} at the end, on a 2-core machine shared with other jobs, so CPU time is the steadier measure).`,
-  ].join('\n');
-  console.log(`wrote ${writeResultsSection(`replicate-${preset.id}`, md)} and ${join(outDir, chart)}`);
-}
+console.log(`\n${markdownTable([summarise([alignedRun])[0]!, ...summarise(runs)])}\n\ntotal ${clock.total()}`);
