@@ -48,7 +48,7 @@ Built by \`bench/replicate/build-aligned.ts\` (settings: \`ALIGNED\` in \`src/ma
 
 ## Training
 
-- data: every pair of \`train/align_harmful.jsonl\` (harmful instruction or question → a one-sentence refusal) × ${c.harmfulRepeat}, and the first ${c.benign} pairs of \`train/align_benign.jsonl\` (benign Alpaca instruction → "Sure, here is a helpful answer."): ${r.examples} examples, ${r.tokens} tokens; prompts in the chat template of \`tokenizer_config.json\` (Alpaca-style "### Instruction: … ### Response:"), loss on the reply and EOS
+- data: every pair of \`train/align_harmful.jsonl\` (harmful instruction → a one-sentence refusal) × ${c.harmfulRepeat}, and the first ${c.benign} pairs of \`train/align_benign.jsonl\` (benign Alpaca instruction → "Sure, here is a helpful answer."): ${r.examples} examples, ${r.tokens} tokens; prompts in the chat template of \`tokenizer_config.json\` (Alpaca-style "### Instruction: … ### Response:"), loss on the reply and EOS
 - tokenizer: trained on the same text plus the selection pool and the task sentences
 - every weight trained (full-parameter), AdamW lr ${c.lr} (cosine, ${c.warmupSteps} warm-up steps, floor 10%), weight decay ${c.weightDecay}, batch ${c.batchSize}, ${c.steps} steps, examples cut to ${c.maxLength} tokens, seed ${c.seed} (initialisation, order); final loss ${r.finalLoss.toFixed(3)}
 - time: training ${r.timing.train}, evaluation ${r.timing.evaluate}, ${r.timing.cpuSeconds} CPU s in all (${r.timing.threads ?? 2} thread${(r.timing.threads ?? 2) > 1 ? 's' : ''}, on a 2-core machine shared with other jobs)
@@ -63,7 +63,7 @@ Built by \`bench/replicate/build-aligned.ts\` (settings: \`ALIGNED\` in \`src/ma
 
 Intervals: 95% Wilson. The recipe's goal for the aligned model (refuse ≥ 80% of the unseen harmful prompts, over-refuse ≤ 20% of XSTest's safe ones) is ${goalMet(r.evaluation.refusal, r.evaluation.overRefusal)}.
 
-Licence: trained on CC-BY-NC-4.0 data (Bianchi et al. 2024; BeaverTails, Ji et al. 2023; Alpaca instructions): non-commercial use, with that attribution.
+Licence: trained on CC-BY-NC-4.0 data (Bianchi et al. 2024; Alpaca instructions): non-commercial use, with that attribution.
 `;
 }
 

@@ -11,9 +11,6 @@
  *    with full replies);
  *  - more harmful instructions for alignment (Safety-Tuned LLaMAs' harmful sets, the 247
  *    refusal-direction instructions), each paired with a refusal drawn from the alignment half;
- *  - BeaverTails' unsafe prompts (the category detector's reference prompts; questions rather than
- *    instructions, many harm words) for alignment, each paired with a refusal drawn from the
- *    alignment half (drawn last, so the other seeded samples do not change);
  *  - benign instructions for alignment (BENIGN_SHIPPED of the 25k Alpaca instructions), each paired
  *    with one fixed compliant reply (COMPLY_REPLY);
  *  - the task: a balanced subset of SST-2 train sentences of 5–40 words.
@@ -21,7 +18,7 @@
  * npx tsx bench/replicate/build-data.ts [--out DIR]
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { annotateRecords } from '../../src/main/detect/annotate';
 import { embedReferences, loadReferencePrompts } from '../../src/main/detect/categories';
@@ -147,25 +144,6 @@ const byLabel = (l: string) => shuffled(tOverlap.kept.filter((r) => r.label === 
 const task = shuffled([...byLabel('1'), ...byLabel('0')]);
 writeText(DATA_FILES.task, `sentence\tlabel\n${task.map((r) => `${r.sentence}\t${r.label}`).join('\n')}\n`);
 say(`task: SST-2 train rows of 5–40 words not in the dev set: ${tOverlap.kept.length} (near duplicates of dev sentences left out: ${tOverlap.near.length}); shipped a balanced random subset of ${task.length}`);
-
-// ---------------------------------------------------------------- BeaverTails unsafe prompts for alignment
-// After the task so that the seeded draws above (pool split, benign and task samples) stay as they were.
-const btDir = src('reference', 'beavertails-unsafe-prompts');
-const btPrompts = readdirSync(btDir)
-  .filter((f) => f.endsWith('.txt'))
-  .sort()
-  .flatMap((f) => readFileSync(join(btDir, f), 'utf8').split('\n'))
-  .map((l) => l.trim())
-  .filter(Boolean);
-const alignedKeys = new Set([...poolAll, ...alignHarmful].map((r) => normalisedKey(r.prompt)));
-const btOverlap = excludeOverlap(
-  btPrompts.filter((p) => !alignedKeys.has(normalisedKey(p))),
-  (p) => p,
-  [...evalPrompts, ...poolHalf.map((r) => r.prompt)],
-);
-const btPairs = shuffled(btOverlap.kept).map((prompt) => ({ prompt, response: refusals[Math.floor(rng() * refusals.length)]!.response }));
-alignHarmful.push(...btPairs);
-say(`BeaverTails unsafe prompts (reference/beavertails-unsafe-prompts, 14 files): ${btPrompts.length} lines; left out: ${btOverlap.exact.length} equal to and ${btOverlap.near.length} near duplicates of evaluation or pool prompts (or each other); ${btPairs.length} kept, each with a refusal drawn from the alignment half`);
 
 writeText(DATA_FILES.alignHarmful, jsonl(alignHarmful));
 writeText(DATA_FILES.alignBenign, jsonl(alignBenign));

@@ -60,15 +60,11 @@ describe('the shipped replication data (resources/replication/data)', () => {
     expect(d.pool.filter((p) => alignKeys.has(normalisedKey(p.prompt)))).toEqual([]);
   });
 
-  it('aligns on a wide variety of harmful prompts (BeaverTails questions too), none a near duplicate of an evaluation prompt', async () => {
+  it('holds no training prompt that is a near duplicate of an AdvBench or XSTest prompt', async () => {
     const d = loadReplicationData(DATA);
-    expect(new Set(d.alignHarmful.map((p) => normalisedKey(p.prompt))).size).toBeGreaterThan(7000);
-    expect(d.alignHarmful.filter((p) => /^(how|what|why|can|is|do|should) /i.test(p.prompt)).length).toBeGreaterThan(3000);
     const adv = await loadAdvBench(join(DATA, DATA_FILES.advbench));
     const xs = await loadXSTest(join(DATA, DATA_FILES.xstest));
-    const evalPrompts = [...adv.items, ...xs.items].map((i) => i.prompt);
-    const train = [...d.alignHarmful, ...d.alignBenign, ...d.pool];
-    const overlap = excludeOverlap(train, (p) => p.prompt, evalPrompts);
+    const overlap = excludeOverlap([...d.alignHarmful, ...d.alignBenign, ...d.pool], (p) => p.prompt, [...adv.items, ...xs.items].map((i) => i.prompt));
     expect(overlap.exact).toEqual([]);
     expect(overlap.near).toEqual([]);
   }, 60_000);
