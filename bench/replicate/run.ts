@@ -69,15 +69,25 @@ if (!earlier) {
 }
 show(alignedRun);
 
+/** Time taken by one invocation of this script (its runs and the aligned model's evaluation). */
+interface InvocationTiming {
+  wall: number;
+  cpu: number;
+  threads: number;
+  runs: number;
+}
+
 /** The earlier results file of this preset (--add): its aligned scores and runs, if made with the same model and settings. */
-function earlierResults(): { aligned: RunScores; runs: RunScores[] } {
+function earlierResults(): { aligned: RunScores; runs: RunScores[]; timing: InvocationTiming[] } {
   const file = join(outDir, `${preset.id}.json`);
   if (!existsSync(file)) throw new Error(`--add: ${file} does not exist`);
   const prev = JSON.parse(readFileSync(file, 'utf8'));
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(prev.alignedCard?.config, card?.config) || !same(prev.alignedCard?.evaluation, card?.evaluation)) throw new Error(`--add: ${file} was made with another aligned model`);
   if (!same(prev.finetune, FINETUNE) || !same(prev.generation, EVAL_GENERATION) || (prev.evalLimit ?? null) !== (evalLimit ?? null)) throw new Error(`--add: ${file} was made with other fine-tuning or evaluation settings`);
-  return { aligned: prev.aligned, runs: prev.runs };
+  const t = prev.timing ?? {};
+  // files written before --threads existed ran 2 threads
+  return { aligned: prev.aligned, runs: prev.runs, timing: [...(t.earlier ?? []), { wall: t.wall, cpu: t.cpu, threads: t.threads ?? 2, runs: prev.runs.length - (t.earlier ?? []).reduce((n: number, e: InvocationTiming) => n + e.runs, 0) }] };
 }
 
 // ---------------------------------------------------------------- results
@@ -91,7 +101,7 @@ function writeResults(runs: RunScores[]): void {
   const summary = summarise(runs);
   const alignedSummary = summarise([alignedRun])[0]!;
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds: seedsRun, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, planned, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1 } }, null, 2) + '\n');
+  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds: seedsRun, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, planned, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1, earlier: earlier?.timing ?? [] } }, null, 2) + '\n');
   const chart = `${preset.id}.svg`;
   writeFileSync(join(outDir, chart), svgChart(summary, { title: `Miniature replication (${preset.id} preset, ${seedsRun.length} seed${seedsRun.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`, reference: alignedSummary }));
   const perArm = runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`).join('\n');
@@ -108,7 +118,7 @@ function writeResults(runs: RunScores[]): void {
     '|---|---|---|---|---|---|',
     perArm,
     '',
-    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (${threads} thread${threads > 1 ? 's' : ''}; 1-minute load average ${load0.toFixed(1)} at the start and ${load1.toFixed(1)} at the end, on a 2-core machine shared with other jobs, so CPU time is the steadier measure)${earlier ? `; the first ${earlier.runs.length} runs come from an earlier invocation (--add; their own rows give their times)` : ''}${runs.length < planned ? `; ${runs.length} of the ${planned} planned runs done` : ''}.`,
+    `Total: wall ${total.wall.toFixed(0)} s, CPU ${total.cpu.toFixed(0)} s (${threads} thread${threads > 1 ? 's' : ''}; 1-minute load average ${load0.toFixed(1)} at the start and ${load1.toFixed(1)} at the end, on a 2-core machine shared with other jobs, so CPU time is the steadier measure)${earlier ? `; the first ${earlier.runs.length} runs come from earlier invocations (--add): ${earlier.timing.map((e) => `${e.runs} runs in wall ${e.wall.toFixed(0)} s, CPU ${e.cpu.toFixed(0)} s, ${e.threads} thread${e.threads > 1 ? 's' : ''}`).join('; ')}` : ''}${runs.length < planned ? `; ${runs.length} of the ${planned} planned runs done` : ''}.`,
   ].join('\n');
   console.log(`wrote ${writeResultsSection(`replicate-${preset.id}`, md)} and ${join(outDir, chart)}`);
 }
