@@ -14,8 +14,9 @@ import { RegisteredModel } from './models';
 import { MergeConfig, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
-import { ExportParams, Selection, SelectionItem } from './select';
+import { ExportParams, PoolEligible, Selection, SelectionItem } from './select';
 import { RecipeParams, RecipeResult } from './recipes';
+import { Experiment, ExperimentRequest, ExperimentSummary } from './experiments';
 import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
 const Id = z.number().int().positive();
@@ -115,6 +116,11 @@ export const calls = {
     "2-D projection (PCA) of a data set's prompt embeddings",
   ),
   'data.deleteDataset': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a data set and its records'),
+  'data.dropRecords': call(
+    z.object({ datasetId: Id, recordIds: z.array(Id).min(1).max(100_000) }).strict(),
+    z.object({ dropped: z.number().int().nonnegative(), remaining: z.number().int().nonnegative() }),
+    'Remove records from a data set (e.g. the rows a poison screen flagged); records of other data sets are left alone',
+  ),
   'data.correctRecord': call(
     z
       .object({
@@ -132,6 +138,11 @@ export const calls = {
     z.object({ id: Id }).strict(),
     z.object({ selection: Selection, items: z.array(SelectionItem) }),
     'A selection (preview or saved) with its examples',
+  ),
+  'select.eligible': call(
+    z.object({ projectId: Id, t1Only: z.boolean().default(false), categories: z.array(z.string().min(1)).min(1).max(14).optional() }).strict(),
+    PoolEligible,
+    'How many safety-pool examples a selection may take, in all and per harm category (T1 only for the -B variants; with categories, those carrying one)',
   ),
   'select.save': call(z.object({ id: Id, name: z.string().trim().min(1).max(120) }).strict(), Selection, 'Save a preview under a name'),
   'select.delete': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a selection'),
@@ -220,6 +231,20 @@ export const calls = {
   'merge.sweeps': call(z.object({ projectId: Id }).strict(), z.array(MergeSweep), "A project's coefficient sweeps, newest first, with each α's step, jobs, model and evaluation"),
   'merge.sweep': call(z.object({ id: Id }).strict(), MergeSweep, 'One coefficient sweep: per α its step, jobs, model, evaluation run and headline metrics'),
 
+  'experiment.start': call(
+    ExperimentRequest,
+    Experiment,
+    'Queue an experiment grid: per arm and seed a selection (when the arm runs a selection method), a training run, then an evaluation of what it wrote on the chosen suites',
+  ),
+  'experiment.list': call(z.object({ projectId: Id }).strict(), z.array(Experiment), "A project's experiment grids, newest first, with each cell's step, jobs and evaluation"),
+  'experiment.get': call(z.object({ id: Id }).strict(), Experiment, 'One experiment grid: per cell its step, jobs, selection, evaluation run and headline metrics'),
+  'experiment.cancel': call(z.object({ id: Id }).strict(), Experiment, "Cancel a grid's queued and running jobs (resume a job to carry on from there)"),
+  'experiment.summary': call(
+    z.object({ id: Id }).strict(),
+    ExperimentSummary,
+    "A grid's results per arm over its evaluated seeds: attack success, refusal, over-refusal and task score, overall and per suite, each as a mean with its 95% interval (Student t over seeds)",
+  ),
+
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
 } as const;
@@ -241,6 +266,8 @@ export const events = {
   'models.changed': z.object({}),
   /** A sweep queued a step, or one of its jobs finished (refetch it with merge.sweep). */
   'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
+  /** A grid queued a step, or one of its jobs finished (refetch it with experiment.get). */
+  'experiment.changed': z.object({ experimentId: Id, projectId: Id }),
   /** Grants or configured servers changed. */
   'access.changed': z.object({}),
 } as const;

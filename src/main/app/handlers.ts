@@ -8,6 +8,7 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
 import { exportRecipe } from './exportRecipe';
 import { mergeConfigOf, mergeYamlOf, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
@@ -100,6 +101,10 @@ export function createHandlers(s: Services): Handlers {
 
     'select.list': ({ projectId }) => s.selections.list(projectId),
     'select.get': ({ id }) => ({ selection: s.selections.get(id), items: s.selections.items(id) }),
+    'select.eligible': ({ projectId, t1Only, categories }) => {
+      s.projects.get(projectId);
+      return s.datasets.poolEligible(projectId, { t1Only, categories });
+    },
     'select.save': ({ id, name }) => s.selections.save(id, name),
     'select.delete': ({ id }) => {
       s.selections.delete(id);
@@ -157,6 +162,12 @@ export function createHandlers(s: Services): Handlers {
     'merge.sweeps': ({ projectId }) => mergeSweeps(s, projectId),
     'merge.sweep': ({ id }) => mergeSweepView(s, id),
 
+    'experiment.start': (req) => startExperiment(s, req, access),
+    'experiment.list': ({ projectId }) => experiments(s, projectId),
+    'experiment.get': ({ id }) => experimentView(s, id),
+    'experiment.cancel': ({ id }) => cancelExperiment(s, id),
+    'experiment.summary': ({ id }) => experimentSummary(s, id),
+
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {
       s.models.remove(id);
@@ -185,6 +196,13 @@ export function createHandlers(s: Services): Handlers {
       s.datasets.delete(id);
       s.events.emit('data.changed', { projectId: d.projectId });
       return { id };
+    },
+    'data.dropRecords': ({ datasetId, recordIds }) => {
+      const d = s.datasets.get(datasetId);
+      if (d.state !== 'ready') throw new AppError('conflict', `Dataset ${datasetId} is ${d.state}: rows can be dropped once it is ready`);
+      const r = s.datasets.dropRecords(datasetId, recordIds);
+      s.events.emit('data.changed', { projectId: d.projectId });
+      return r;
     },
     'data.correctRecord': ({ id, categories, behaviour }) => {
       const taxonomy = getHarmTaxonomy();

@@ -77,6 +77,7 @@ export {
   type Rate,
   type SuiteMetrics,
 } from './metrics';
+export { estimate, type Estimate } from './seeds';
 export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './http-backend';
 export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openai-server';
 export { EngineGenerator, type EngineGeneratorOptions } from './engine-generator';

@@ -298,6 +298,28 @@ describe('full-parameter training output', () => {
     // the model it reads is checked as for any run
     expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, modelPath: join(outside, 'secret.txt') } }, policy, 'start')).code).toBe('forbidden');
   });
+
+  it('reads a poison file only from readable folders', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const poison = (f: string) => TrainRunParams.parse({ projectId: 1, modelPath: model, poison: { rate: 0.1, file: f } });
+    const inData = poison(file(join(data, 'advbench.csv')));
+    expect(confineJob({ type: 'train.run', params: inData }, policy, 'start')).toEqual({ type: 'train.run', params: inData });
+    expect(thrown(() => confineJob({ type: 'train.run', params: poison(join(outside, 'secret.txt')) }, policy, 'start')).message).toMatch(/secret\.txt is outside .*\(the poison file\)/);
+  });
+});
+
+describe('training-method paths', () => {
+  it('checks a path among the method’s parameters (SafeLoRA’s base model) as a read', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const base = file(join(data, 'tiny-base.gguf'));
+    const params = TrainRunParams.parse({ projectId: 1, modelPath: model, method: 'safelora', methodParams: { baseModelPath: base } });
+    expect(confineJob({ type: 'train.run', params }, policy, 'start')).toEqual({ type: 'train.run', params });
+    const secret = thrown(() => confineJob({ type: 'train.run', params: { ...params, methodParams: { ...params.methodParams, baseModelPath: join(outside, 'secret.txt') } } }, policy, 'start'));
+    expect(secret.code).toBe('forbidden');
+    expect(secret.message).toMatch(/base \(unaligned\) model/);
+  });
 });
 
 describe('outbound URLs', () => {

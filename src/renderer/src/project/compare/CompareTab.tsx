@@ -1,6 +1,6 @@
 import { useRef, useState } from 'react';
 import { api } from '../../api/client';
-import { useAction, useCall } from '../../api/hooks';
+import { useAction, useCall, useJobStateChange } from '../../api/hooks';
 import { Button, CheckboxGroup, Card, EmptyState, ErrorBanner, Spinner } from '../../components/ui';
 import { rateText } from '../format';
 import type { TabProps } from '../types';
@@ -9,11 +9,17 @@ import { download, svgBlob, toPng } from './download';
 import { exportFileName } from './exportName';
 import { Scatter } from './Scatter';
 import { SweepCurves } from './SweepCurve';
+import { ExperimentGrids } from '../grids/ExperimentGrids';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
-/** Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG export. */
+/**
+ * Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG
+ * export. The list of runs follows the project's evaluations as they start and finish (those a
+ * merge sweep queues too), without leaving the tab.
+ */
 export function CompareTab({ project }: TabProps) {
   const runs = useCall('eval.runs', { projectId: project.id }, [project.id]);
+  useJobStateChange((j) => j.projectId === project.id && j.type === 'eval.run', runs.reload);
   const [chosen, setChosen] = useState<number[] | null>(null);
   const [rows, setRows] = useState<Row[] | null>(null);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -28,6 +34,7 @@ export function CompareTab({ project }: TabProps) {
           <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
         </Card>
         <SweepCurves projectId={project.id} />
+        <ExperimentGrids projectId={project.id} projectName={project.name} />
       </>
     );
   }
@@ -95,6 +102,7 @@ export function CompareTab({ project }: TabProps) {
       )}
       {rows && <CategoryHeatmap rows={rows} projectName={project.name} />}
       <SweepCurves projectId={project.id} />
+      <ExperimentGrids projectId={project.id} projectName={project.name} />
     </>
   );
 }
