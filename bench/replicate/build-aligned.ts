@@ -3,7 +3,7 @@
  * score it with the project's evaluation core (AdvBench refusal, XSTest-safe over-refusal, SST-2)
  * and write the scores next to the weights (replication.json, read by the model card and the runner).
  *
- * npx tsx bench/replicate/build-aligned.ts [--data DIR] [--out DIR] [--eval-limit N] [--set key=value ...]
+ * npx tsx bench/replicate/build-aligned.ts [--data DIR] [--out DIR] [--eval-limit N] [--threads N (default 1)] [--set key=value ...]
  *   --set overrides a field of ALIGNED (recipe.ts) for experiments, e.g. --set steps=400 --set benign=6000
  * npx tsx bench/replicate/build-aligned.ts --card-only [--out DIR]   rewrite README.md (the model card) from replication.json
  */
@@ -22,6 +22,7 @@ import { arg, argAll, formatRate, oneLine, stopwatch } from './common';
 const dataDir = arg('--data') ?? join(repoRoot, 'resources', 'replication', 'data');
 const outDir = arg('--out') ?? join(repoRoot, 'resources', 'replication', 'model');
 const evalLimit = arg('--eval-limit') ? Number(arg('--eval-limit')) : undefined;
+const threads = Number(arg('--threads') ?? 1);
 const config: AlignedConfig = { ...ALIGNED };
 for (const kv of argAll('--set')) {
   const [k, v] = kv.split('=');
@@ -37,7 +38,7 @@ function goalMet(refusal: Rate, overRefusal: Rate): string {
 }
 
 /** The model card (README.md) from the build record. */
-function modelCard(r: { config: AlignedConfig; parameters: number; examples: number; tokens: number; finalLoss: number; evaluation: { limit: number | null; refusal: Rate; overRefusal: Rate; task: Rate; taskNoAnswer: number; generation: { maxNewTokens: number } }; timing: { train: string; evaluate: string; cpuSeconds: number } }): string {
+function modelCard(r: { config: AlignedConfig; parameters: number; examples: number; tokens: number; finalLoss: number; evaluation: { limit: number | null; refusal: Rate; overRefusal: Rate; task: Rate; taskNoAnswer: number; generation: { maxNewTokens: number } }; timing: { train: string; evaluate: string; cpuSeconds: number; threads?: number } }): string {
   const c = r.config;
   return `# safetune-replicate-aligned (miniature aligned Llama)
 
@@ -50,7 +51,7 @@ Built by \`bench/replicate/build-aligned.ts\` (settings: \`ALIGNED\` in \`src/ma
 - data: every pair of \`train/align_harmful.jsonl\` (harmful instruction → a one-sentence refusal) × ${c.harmfulRepeat}, and the first ${c.benign} pairs of \`train/align_benign.jsonl\` (benign Alpaca instruction → "Sure, here is a helpful answer."): ${r.examples} examples, ${r.tokens} tokens; prompts in the chat template of \`tokenizer_config.json\` (Alpaca-style "### Instruction: … ### Response:"), loss on the reply and EOS
 - tokenizer: trained on the same text plus the selection pool and the task sentences
 - every weight trained (full-parameter), AdamW lr ${c.lr} (cosine, ${c.warmupSteps} warm-up steps, floor 10%), weight decay ${c.weightDecay}, batch ${c.batchSize}, ${c.steps} steps, examples cut to ${c.maxLength} tokens, seed ${c.seed} (initialisation, order); final loss ${r.finalLoss.toFixed(3)}
-- time: training ${r.timing.train}, evaluation ${r.timing.evaluate}, ${r.timing.cpuSeconds} CPU s in all (2 threads, on a 2-core machine shared with other jobs)
+- time: training ${r.timing.train}, evaluation ${r.timing.evaluate}, ${r.timing.cpuSeconds} CPU s in all (${r.timing.threads ?? 2} thread${(r.timing.threads ?? 2) > 1 ? 's' : ''}, on a 2-core machine shared with other jobs)
 
 ## Its own scores (src/main/eval, greedy, ${r.evaluation.generation.maxNewTokens} new tokens${r.evaluation.limit ? `, ${r.evaluation.limit} prompts per suite` : ''})
 
@@ -83,6 +84,7 @@ const built = await buildAligned({
   task,
   config,
   outDir,
+  threads,
   onProgress: (m) => {
     if (m.step % 50 === 0 || m.step === config.steps) console.log(`step ${m.step}/${config.steps} loss ${m.loss.toFixed(3)} lr ${m.lr.toExponential(2)} ${clock.lap()}`);
   },
@@ -91,7 +93,7 @@ const trainTime = clock.total();
 console.log(`trained: ${built.parameters} parameters, ${built.examples} examples (${built.tokens} tokens), ${trainTime}`);
 
 const suites = await loadEvalSuites(dataDir, { limit: evalLimit });
-const scores = await evaluateModel(loadModel(outDir), suites, { generation: EVAL_GENERATION });
+const scores = await evaluateModel(loadModel(outDir), suites, { generation: EVAL_GENERATION, threads });
 const evalTime = clock.lap();
 console.log(`AdvBench refusal ${formatRate(scores.refusal)} · XSTest-safe over-refusal ${formatRate(scores.overRefusal)} · SST-2 ${formatRate(scores.task)} (no answer ${scores.taskNoAnswer}) ${evalTime}`);
 for (const suite of [suites.advbench.id, suites.xstest.id]) {
@@ -105,7 +107,7 @@ const record = {
   tokens: built.tokens,
   finalLoss: built.losses.at(-1) ?? NaN,
   evaluation: { generation: EVAL_GENERATION, limit: evalLimit ?? null, refusal: scores.refusal, overRefusal: scores.overRefusal, task: scores.task, taskNoAnswer: scores.taskNoAnswer },
-  timing: { train: trainTime, evaluate: evalTime, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e6) },
+  timing: { train: trainTime, evaluate: evalTime, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e6), threads },
 };
 writeFileSync(join(outDir, 'replication.json'), JSON.stringify(record, null, 2) + '\n');
 writeFileSync(join(outDir, 'README.md'), modelCard(record));

@@ -60,6 +60,15 @@ describe('the shipped replication data (resources/replication/data)', () => {
     expect(d.pool.filter((p) => alignKeys.has(normalisedKey(p.prompt)))).toEqual([]);
   });
 
+  it('holds no training prompt that is a near duplicate of an AdvBench or XSTest prompt', async () => {
+    const d = loadReplicationData(DATA);
+    const adv = await loadAdvBench(join(DATA, DATA_FILES.advbench));
+    const xs = await loadXSTest(join(DATA, DATA_FILES.xstest));
+    const overlap = excludeOverlap([...d.alignHarmful, ...d.alignBenign, ...d.pool], (p) => p.prompt, [...adv.items, ...xs.items].map((i) => i.prompt));
+    expect(overlap.exact).toEqual([]);
+    expect(overlap.near).toEqual([]);
+  }, 60_000);
+
   it('gives task pairs in the SST-2 suite prompt with the label word as reply', async () => {
     const task = await loadTaskPairs(DATA);
     expect(task).toHaveLength(1000);
