@@ -10,6 +10,7 @@ import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
 import { exportRecipe } from './exportRecipe';
+import { startReplication } from './replication';
 import { mergeConfigOf, mergeYamlOf, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
@@ -163,6 +164,11 @@ export function createHandlers(s: Services): Handlers {
     'experiment.get': ({ id }) => experimentView(s, id),
     'experiment.cancel': ({ id }) => cancelExperiment(s, id),
     'experiment.summary': ({ id }) => experimentSummary(s, id),
+    // the app's own paths (resources/replication, the workspace): nothing the caller names to confine
+    'replicate.start': async (req) => {
+      const { setup, experiment } = await startReplication(s, req);
+      return { projectId: setup.projectId, experiment };
+    },
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

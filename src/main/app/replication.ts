@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dataset, DatasetRole } from '../../shared/data';
 import type { Experiment, ExperimentArmInput, ExperimentRequestInput } from '../../shared/experiments';
+import type { ReplicationPreset } from '../../shared/replication';
 import { loadModel, modelInfo } from '../engine';
 import { importNow } from '../jobs/types/dataImport';
 import { DATA_FILES, loadTaskPairs } from '../replicate/data';
@@ -33,7 +34,7 @@ export function replicationDir(from = dirname(fileURLToPath(import.meta.url))): 
 }
 
 export interface ReplicationGridOptions {
-  preset: Preset['id'];
+  preset: ReplicationPreset;
   /** the first seed (default the preset's); the preset's seeds are shifted to start there */
   seed?: number;
   /** optimiser steps per arm instead of the recipe's epochs (smoke runs, tests) */
@@ -67,7 +68,7 @@ export function replicationArm(arm: ArmSpec, c: FinetuneConfig, steps: number | 
 export function replicationGrid(
   o: ReplicationGridOptions & { projectId: number; modelPath: string; dataDir: string; taskDatasetId?: number },
 ): ExperimentRequestInput {
-  const preset = PRESETS[o.preset];
+  const preset = (PRESETS satisfies Record<ReplicationPreset, Preset>)[o.preset]; // the contract's presets are the recipe's
   const first = preset.seeds[0]!;
   const seeds = preset.seeds.map((x) => x - first + (o.seed ?? first));
   const steps = o.steps ?? (o.preset === 'smoke' ? 2 : undefined);

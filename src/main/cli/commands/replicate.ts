@@ -7,12 +7,13 @@
  */
 import { AppError } from '../../../shared/errors';
 import type { ExperimentSummary } from '../../../shared/experiments';
+import { ReplicationPreset } from '../../../shared/replication';
 import { experimentSummary } from '../../app/experiments';
 import { startReplication } from '../../app/replication';
 import { parse, withServices, workspaceOption, type Command } from '../command';
 import { summaryTable, waitForExperiment } from './experiment';
 
-const PRESET_IDS = ['quick', 'smoke', 'full'] as const;
+const PRESET_IDS = ReplicationPreset.options;
 const usage = 'safetune replicate --preset quick|smoke|full [--seed S] [--steps N] [--no-wait] [--workspace DIR] [--json]';
 
 export const replicateCommand: Command = {
