@@ -7,10 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDispatcher } from '../../../src/main/app/dispatch';
+import { createHandlers } from '../../../src/main/app/handlers';
 import { replicationArm, replicationDir, replicationGrid, startReplication } from '../../../src/main/app/replication';
 import type { Services } from '../../../src/main/app/services';
 import { ARMS, FINETUNE, PRESETS } from '../../../src/main/replicate/recipe';
-import { ExperimentRequest } from '../../../src/shared/experiments';
+import type { CallResult } from '../../../src/shared/errors';
+import { ExperimentRequest, type Experiment } from '../../../src/shared/experiments';
 import { TrainRunParams } from '../../../src/shared/train';
 import { tempDir, testServices } from '../../helpers/services';
 import { repoRoot } from '../../helpers/shared';
@@ -117,4 +120,23 @@ describe('setting the replication up', () => {
     expect(second.experiment.id).not.toBe(first.experiment.id);
     expect(second.experiment.seeds).toEqual([2]);
   });
+
+  it('starts through replicate.start, granting the shipped folder so its jobs can be resumed from the app', async () => {
+    const dispatch = createDispatcher(createHandlers(s), () => {});
+    const bad = (await dispatch('replicate.start', { preset: 'huge' })) as CallResult<unknown>;
+    expect(bad.ok).toBe(false);
+    const r = (await dispatch('replicate.start', { preset: 'smoke', steps: 1 })) as CallResult<{ projectId: number; experiment: Experiment }>;
+    if (!r.ok) throw new Error(r.error.message);
+    expect(s.projects.get(r.value.projectId).name).toBe('Miniature replication');
+    expect(r.value.experiment.cells).toHaveLength(2);
+    expect(s.jobs.get(r.value.experiment.cells[0]!.trainJobId!).params).toMatchObject({ maxSteps: 1 });
+    const folders = (await dispatch('access.folders', {})) as CallResult<{ grants: { path: string }[] }>;
+    if (!folders.ok) throw new Error(folders.error.message);
+    expect(folders.value.grants.map((g) => g.path)).toEqual([DIR]);
+    // a queued cell's training job passes the access check a resume makes
+    await s.jobs.cancel(r.value.experiment.cells[0]!.trainJobId!);
+    const resumed = (await dispatch('jobs.resume', { id: r.value.experiment.cells[0]!.trainJobId! })) as CallResult<unknown>;
+    expect(resumed.ok ? 'ok' : resumed.error.message).toBe('ok');
+  });
 });
+
