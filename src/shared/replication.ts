@@ -33,9 +33,16 @@ export const ReplicationRequest = z
     seed: z.number().int().min(0).optional(),
     /** optimiser steps per arm instead of the recipe's epochs */
     steps: z.number().int().min(1).max(100_000).optional(),
+    /** prompts per evaluation suite (a seeded subset) */
+    limit: z.number().int().min(1).optional(),
   })
   .strict();
 export type ReplicationRequest = z.infer<typeof ReplicationRequest>;
 
-export const ReplicationStarted = z.object({ projectId: z.number().int().positive(), experiment: Experiment });
+export const ReplicationStarted = z.object({
+  projectId: z.number().int().positive(),
+  experiment: Experiment,
+  /** the aligned model's own evaluation (the reference row), queued beside the grid */
+  alignedEvalJobId: z.number().int().positive(),
+});
 export type ReplicationStarted = z.infer<typeof ReplicationStarted>;

@@ -168,8 +168,8 @@ export function createHandlers(s: Services): Handlers {
     // the shipped folder is granted (listed in Folders & servers) so its jobs can be resumed and its files used here
     'replicate.start': async (req) => {
       accessChanged(access.grant(replicationDir()));
-      const { setup, experiment } = await startReplication(s, req);
-      return { projectId: setup.projectId, experiment };
+      const { setup, experiment, alignedEvalJobId } = await startReplication(s, req);
+      return { projectId: setup.projectId, experiment, alignedEvalJobId };
     },
 
     'models.list': () => s.models.list(),

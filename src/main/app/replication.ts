@@ -4,6 +4,7 @@
  * behaviour types and categories), the shipped aligned model in the Models list, and an experiment
  * grid whose arms are the recipe's (src/main/replicate/recipe.ts) mapped onto train.run parameters,
  * evaluated on the built-in AdvBench, XSTest and SST-2 suites read from the shipped data folder.
+ * The aligned model itself is evaluated beside the grid with the same settings (the reference row).
  * A second start reuses the project, its data sets and the model.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dataset, DatasetRole } from '../../shared/data';
 import type { Experiment, ExperimentArmInput, ExperimentRequestInput } from '../../shared/experiments';
 import type { ReplicationPreset } from '../../shared/replication';
+import { EvalRunParams } from '../../shared/eval';
 import { loadModel, modelInfo } from '../engine';
 import { importNow } from '../jobs/types/dataImport';
 import { DATA_FILES, loadTaskPairs } from '../replicate/data';
@@ -130,9 +132,19 @@ async function ensureDataset(s: Services, projectId: number, role: DatasetRole, 
   return s.datasets.get(r.datasetId);
 }
 
-/** Sets the replication up (once) and starts the preset's grid. */
-export async function startReplication(s: Services, o: ReplicationGridOptions, dir?: string): Promise<{ setup: ReplicationSetup; experiment: Experiment }> {
+export interface ReplicationStart {
+  setup: ReplicationSetup;
+  experiment: Experiment;
+  /** the aligned model's own evaluation with the grid's settings: the row every arm is read against */
+  alignedEvalJobId: number;
+}
+
+/** Sets the replication up (once), queues the aligned model's evaluation and starts the preset's grid. */
+export async function startReplication(s: Services, o: ReplicationGridOptions, dir?: string): Promise<ReplicationStart> {
   const setup = await setupReplication(s, dir);
-  const experiment = startExperiment(s, replicationGrid({ ...o, ...setup }), null);
-  return { setup, experiment };
+  const grid = replicationGrid({ ...o, ...setup });
+  const experiment = startExperiment(s, grid, null);
+  const aligned = EvalRunParams.parse({ ...grid.eval, projectId: setup.projectId, name: `${experiment.name} · aligned`.slice(0, 120), model: { kind: 'engine', path: setup.modelPath } });
+  const alignedEvalJobId = s.jobs.enqueue('eval.run', aligned, setup.projectId).id;
+  return { setup, experiment, alignedEvalJobId };
 }

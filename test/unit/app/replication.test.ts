@@ -112,6 +112,14 @@ describe('setting the replication up', () => {
     expect(plainJob.params).toMatchObject({ mode: 'full', template: 'chat', maxSteps: 2, modelPath: join(DIR, 'model'), taskDatasetIds: [setup.taskDatasetId], seed: 1 });
     expect(s.jobs.get(first.experiment.cells[1]!.selectJobId!).params).toMatchObject({ method: 'sss-b', budget: { fraction: 0.01 }, seed: 1, projectId: setup.projectId });
 
+    // the aligned model evaluated beside the grid with the grid's settings (the reference row)
+    expect(s.jobs.get(first.alignedEvalJobId).params).toMatchObject({
+      model: { kind: 'engine', path: join(DIR, 'model') },
+      suites: ['advbench', 'xstest', 'sst2'].map((builtin) => ({ builtin, dataDir: join(DIR, 'data') })),
+      limit: 8,
+      promptFormat: 'chat',
+    });
+
     const second = await startReplication(s, { preset: 'smoke', seed: 2 });
     expect(second.setup).toEqual(setup);
     expect(s.projects.list().filter((p) => p.name === 'Miniature replication')).toHaveLength(1);
