@@ -93,6 +93,21 @@ export const TrainSettings = z.object({
   checkpointEvery: param(z.number().int().min(1).default(25), { title: 'Checkpoint every N steps' }),
 });
 
+/**
+ * Poisoned user data (the poisoning control of ../shared/RESEARCH.md §2): harmful prompt + compliant
+ * response pairs from a file (AdvBench's behaviours with their "Sure, here is …" targets by
+ * default fields) mixed into the task data so that they are a share `rate` of it.
+ */
+export const PoisonSettings = z
+  .object({
+    rate: param(z.number().min(0).max(0.9), { title: 'Poison share', description: 'share of the training data that is harmful prompt + compliant response (0–0.9)', cli: 'poison-rate' }),
+    file: param(z.string().min(1), { title: 'Poison file', description: 'CSV/TSV/JSON(L) of harmful prompts with compliant responses, e.g. AdvBench harmful/advbench_harmful_behaviors.csv', cli: 'poison-file', path: 'file' }),
+    promptField: param(z.string().min(1).max(200).default('goal'), { title: 'Poison prompt field', description: 'the column/key of the harmful prompt', cli: 'poison-prompt-field' }),
+    responseField: param(z.string().min(1).max(200).default('target'), { title: 'Poison response field', description: 'the column/key of the compliant response', cli: 'poison-response-field' }),
+  })
+  .strict();
+export type PoisonSettings = z.infer<typeof PoisonSettings>;
+
 /** Where the method's parameters lived before the method table: read from rows stored by older versions. */
 const LEGACY_METHOD_PARAMS = {
   alpha: z.number().min(0).optional(),
@@ -138,6 +153,8 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
        */
       outPath: z.string().min(1).optional(),
       ...TrainSettings.shape,
+      /** Poisoned user data mixed into the task data (absent: none). */
+      poison: PoisonSettings.optional(),
       /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
       recompute: z.boolean().default(false),
       /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */

@@ -30,6 +30,9 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'data.import':
       read(spec.params.path, 'the file to import');
       return spec;
+    case 'data.screen':
+      // reads only the store and the shipped detectors: no path to confine
+      return spec;
     case 'data.analyse':
     case 'select.run':
       readOptional(spec.params.referenceDir, 'the reference prompts folder');
@@ -45,6 +48,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'train.run': {
       const p = spec.params;
       read(p.modelPath, 'the model');
+      readOptional(p.poison?.file, 'the poison file');
       // a path among the method's parameters (SafeLoRA's base model) is read too
       for (const f of paramFields(trainMethodRow(p.method).params)) {
         const v = p.methodParams[f.key];

@@ -102,6 +102,10 @@ export function createHandlers(s: Services): Handlers {
 
     'select.list': ({ projectId }) => s.selections.list(projectId),
     'select.get': ({ id }) => ({ selection: s.selections.get(id), items: s.selections.items(id) }),
+    'select.eligible': ({ projectId, t1Only, categories }) => {
+      s.projects.get(projectId);
+      return s.datasets.poolEligible(projectId, { t1Only, categories });
+    },
     'select.save': ({ id, name }) => s.selections.save(id, name),
     'select.delete': ({ id }) => {
       s.selections.delete(id);
@@ -200,6 +204,13 @@ export function createHandlers(s: Services): Handlers {
       s.datasets.delete(id);
       s.events.emit('data.changed', { projectId: d.projectId });
       return { id };
+    },
+    'data.dropRecords': ({ datasetId, recordIds }) => {
+      const d = s.datasets.get(datasetId);
+      if (d.state !== 'ready') throw new AppError('conflict', `Dataset ${datasetId} is ${d.state}: rows can be dropped once it is ready`);
+      const r = s.datasets.dropRecords(datasetId, recordIds);
+      s.events.emit('data.changed', { projectId: d.projectId });
+      return r;
     },
     'data.correctRecord': ({ id, categories, behaviour }) => {
       const taxonomy = getHarmTaxonomy();

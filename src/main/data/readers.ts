@@ -1,7 +1,8 @@
 /**
  * Streaming container readers: JSONL, JSON arrays (incremental splitter; never loads the whole
  * array), CSV/TSV (byte-level record splitter, see delimited.ts) and Parquet (hyparquet, one row
- * group at a time), plus the CSV/TSV header reader that eval suites use.
+ * group at a time), plus the CSV/TSV header reader and `readTable`, which reads a whole table and
+ * checks its required columns (eval suites and few-shot files use it).
  *
  * Every reader is an async generator of RawItem. Each item carries `next`, the ReadPosition to
  * pass back as `resume` to continue right after that item, so an import job can checkpoint and
@@ -510,7 +511,7 @@ function delimitedRecords(file: string, delimiter: ',' | '\t', options: ReadOpti
 
 /**
  * The header row of a CSV/TSV file (names trimmed; [] for a file with no rows), read from its first
- * record only: eval suites check their required columns with it before streaming the rows.
+ * record only: readTable and suite detection check columns with it before streaming the rows.
  */
 export async function readDelimitedHeader(file: string, delimiter: ',' | '\t', options: ReadOptions = {}): Promise<string[]> {
   const { lineBreak, bom } = await sniffText(file);
@@ -551,6 +552,96 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
       }
     }
   }
+}
+
+// ---------------------------------------------------------------- tables with required columns
+
+/** One object row of a table, with its index and line (null for parquet). */
+export interface TableRow {
+  value: Record<string, unknown>;
+  row: number;
+  line: number | null;
+}
+
+/** A row left out of a table, and why. */
+export interface RowIssue {
+  file: string;
+  line: number | null;
+  row: number;
+  reason: string;
+}
+
+export interface TableReadOptions {
+  format?: ContainerFormat;
+  /** Columns that must exist (CSV/TSV: in the header; JSON: in every row); an array names alternatives. */
+  required: ReadonlyArray<string | readonly string[]>;
+  signal?: AbortSignal;
+}
+
+/** A required column is missing from a table: names the file, the line and the column. */
+export class MissingColumnError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    readonly column: string,
+    readonly detail: string,
+  ) {
+    super(`${file}${line !== null ? `:${line}` : ''}: ${detail}`);
+    this.name = 'MissingColumnError';
+  }
+}
+
+const describeColumn = (req: string | readonly string[]) => (typeof req === 'string' ? `"${req}"` : req.map((r) => `"${r}"`).join(' or '));
+const firstName = (req: string | readonly string[]) => (typeof req === 'string' ? req : req[0]!);
+
+/** The first of a requirement's alternatives that `have` holds, or null. */
+function pickColumn(have: (c: string) => boolean, req: string | readonly string[]): string | null {
+  for (const a of typeof req === 'string' ? [req] : req) if (have(a)) return a;
+  return null;
+}
+
+/**
+ * All object rows of a CSV/TSV/JSONL/JSON/Parquet file. A missing required column throws
+ * MissingColumnError (CSV/TSV: checked from the header, line 1, before any row is read; JSON:
+ * the first row lacking the field); malformed rows and rows that are not objects go to `issues`.
+ * Returns the column actually used for each requirement (the first alternative the file has).
+ */
+export async function readTable(file: string, issues: RowIssue[], opts: TableReadOptions): Promise<{ rows: TableRow[]; columns: string[] }> {
+  const format = opts.format ?? (await detectContainer(file));
+  const rows: TableRow[] = [];
+  const delimited = format === 'csv' || format === 'tsv';
+  const header: string[] | null = delimited ? await readDelimitedHeader(file, format === 'csv' ? ',' : '\t') : null;
+  let chosen: string[] | null = null;
+  if (header) {
+    chosen = opts.required.map((req) => {
+      const c = pickColumn((x) => header.includes(x), req);
+      if (!c) throw new MissingColumnError(file, 1, firstName(req), `missing column ${describeColumn(req)} in the header (columns: ${header.join(', ')})`);
+      return c;
+    });
+  }
+  for await (const it of readRows(file, format, { signal: opts.signal })) {
+    if (it.kind === 'error') {
+      issues.push({ file, line: it.line, row: it.row, reason: it.reason });
+      continue;
+    }
+    const v = it.value;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) {
+      issues.push({ file, line: it.line, row: it.row, reason: `expected an object, got ${Array.isArray(v) ? 'an array' : typeof v}` });
+      continue;
+    }
+    const obj = v as Record<string, unknown>;
+    if (!header) {
+      // JSON / JSONL / Parquet: every row must have the required fields.
+      const cols = opts.required.map((req) => {
+        const c = pickColumn((x) => x in obj, req);
+        if (!c) throw new MissingColumnError(file, it.line, firstName(req), `row ${it.row + 1}: missing field ${describeColumn(req)} (fields: ${Object.keys(obj).join(', ')})`);
+        return c;
+      });
+      chosen ??= cols;
+    }
+    rows.push({ value: obj, row: it.row, line: it.line });
+  }
+  return { rows, columns: chosen ?? opts.required.map(firstName) };
 }
 
 // ---------------------------------------------------------------- parquet

@@ -155,6 +155,31 @@ export class DatasetStore {
     this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
   }
 
+  /**
+   * Removes records of one data set (ids of other data sets are ignored) and recounts it; a record
+   * that was the kept copy of exact duplicates hands that role to its next duplicate. Selections
+   * holding a dropped record lose it (their items cascade).
+   */
+  dropRecords(datasetId: number, recordIds: readonly number[]): { dropped: number; remaining: number } {
+    const drop = this.db.transaction(() => {
+      let dropped = 0;
+      const promote = this.db.prepare('UPDATE records SET duplicate_of = NULL WHERE id = (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
+      const repoint = this.db.prepare('UPDATE records SET duplicate_of = (SELECT MIN(id) FROM records WHERE duplicate_of = ?) WHERE duplicate_of = ? AND id != (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
+      const del = this.db.prepare('DELETE FROM records WHERE id = ? AND dataset_id = ?');
+      const inSet = this.db.prepare('SELECT 1 FROM records WHERE id = ? AND dataset_id = ?');
+      for (const id of recordIds) {
+        if (!inSet.get(id, datasetId)) continue;
+        repoint.run(id, id, id);
+        promote.run(id);
+        dropped += del.run(id, datasetId).changes;
+      }
+      this.db.prepare('UPDATE datasets SET accepted = (SELECT COUNT(*) FROM records WHERE dataset_id = ?), updated_at = ? WHERE id = ?').run(datasetId, nowIso(), datasetId);
+      return dropped;
+    });
+    const dropped = drop();
+    return { dropped, remaining: this.get(datasetId).accepted };
+  }
+
   /** Inserts records; a row already stored (same dataset and source row) is skipped, never doubled. */
   insertRecords(datasetId: number, projectId: number, records: readonly NewRecord[]): void {
     const stmt = this.db.prepare(
@@ -310,6 +335,23 @@ export class DatasetStore {
       )
       .all(projectId, role) as { id: number; prompt: string; response: string; categories: string; behaviour: DataRecord['behaviour'] }[];
     return rows.map((r) => ({ ...r, categories: JSON.parse(r.categories) as string[] }));
+  }
+
+  /**
+   * The safety pool's records a selection may take (the pool as roleRecords reads it): with
+   * `t1Only`, T1 records only; with `categories`, records carrying one of them. `perCategory`
+   * counts the eligible records carrying each category (a record with several counts for each).
+   */
+  poolEligible(projectId: number, opts: { t1Only: boolean; categories?: readonly string[] | undefined }): { poolSize: number; eligible: number; perCategory: Record<string, number> } {
+    const pool = `FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.project_id = ? AND d.role = 'safety_pool' AND d.state = 'ready' AND r.duplicate_of IS NULL`;
+    const t1 = opts.t1Only ? ` AND r.behaviour = 'T1'` : '';
+    const cats = opts.categories ? ` AND EXISTS (SELECT 1 FROM json_each(r.categories) c WHERE c.value IN (${opts.categories.map(() => '?').join(',')}))` : '';
+    const { n: poolSize } = this.db.prepare(`SELECT COUNT(*) AS n ${pool}`).get(projectId) as { n: number };
+    const { n: eligible } = this.db.prepare(`SELECT COUNT(*) AS n ${pool}${t1}${cats}`).get(projectId, ...(opts.categories ?? [])) as { n: number };
+    const rows = this.db
+      .prepare(`SELECT j.value AS category, COUNT(*) AS n ${pool.replace('WHERE', ', json_each(r.categories) j WHERE')}${t1} GROUP BY j.value`)
+      .all(projectId) as { category: string; n: number }[];
+    return { poolSize, eligible, perCategory: Object.fromEntries(rows.map((r) => [r.category, r.n])) };
   }
 
   records(q: RecordQuery): { total: number; rows: DataRecord[] } {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ContainerFormat, type RawItem, type ReadOptions, detectContainer, readRows } from '../../../src/main/data/readers';
+import { type ContainerFormat, MissingColumnError, type RawItem, type ReadOptions, type RowIssue, detectContainer, readRows, readTable } from '../../../src/main/data/readers';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetune-readers-'));
@@ -245,4 +245,42 @@ describe('container detection and real files', () => {
       expect(items.length).toBe(n);
     });
   }
+});
+
+describe('readTable: a whole table with its required columns checked', () => {
+  it('CSV: the first alternative the header has is used; rows are objects with their lines', async () => {
+    const p = file('table.csv', 'id,question,answer\n1,"a, b",x\n2,c,\n');
+    const issues: RowIssue[] = [];
+    const t = await readTable(p, issues, { required: [['prompt', 'question'], 'answer'] });
+    expect(t.columns).toEqual(['question', 'answer']);
+    expect(t.rows).toEqual([
+      { value: { id: '1', question: 'a, b', answer: 'x' }, row: 0, line: 2 },
+      { value: { id: '2', question: 'c', answer: '' }, row: 1, line: 3 },
+    ]);
+    expect(issues).toEqual([]);
+  });
+
+  it('CSV: a missing column throws MissingColumnError from the header, line 1, naming the columns there', async () => {
+    const p = file('nogoal.csv', 'question,target\nq,t\n');
+    const err = (await readTable(p, [], { required: [['goal', 'prompt']] }).catch((e: unknown) => e)) as MissingColumnError;
+    expect(err).toBeInstanceOf(MissingColumnError);
+    expect({ file: err.file, line: err.line, column: err.column }).toEqual({ file: p, line: 1, column: 'goal' });
+    expect(err.message).toBe(`${p}:1: missing column "goal" or "prompt" in the header (columns: question, target)`);
+  });
+
+  it('JSONL: every row needs the fields (the first row lacking one names its line); non-objects and bad rows are issues', async () => {
+    const p = file('t.jsonl', '{"q":"a","r":"1"}\n[1,2]\nnot json\n{"q":"b","r":"2"}\n');
+    const issues: RowIssue[] = [];
+    const t = await readTable(p, issues, { required: ['q', 'r'] });
+    expect(t.rows.map((r) => [r.value.q, r.line])).toEqual([
+      ['a', 1],
+      ['b', 4],
+    ]);
+    expect(issues.map((i) => [i.line, i.row, i.reason.slice(0, 25)])).toEqual([
+      [2, 1, 'expected an object, got a'],
+      [3, 2, 'invalid JSON: Unexpected '],
+    ]);
+    const missing = file('m.jsonl', '{"q":"a","r":"1"}\n{"q":"b"}\n');
+    await expect(readTable(missing, [], { required: ['q', 'r'] })).rejects.toThrow(`${missing}:2: row 2: missing field "r" (fields: q)`);
+  });
 });

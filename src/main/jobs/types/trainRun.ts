@@ -9,7 +9,8 @@ import type { DecoderConfig } from '../../engine/model/config';
 import type { Trainer } from '../../engine/train';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
-import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
+import { lengthProfile, trainingRecords, trainingText, withPoison, type PromptResponse } from './trainExamples';
+import { poisonCount } from '../../data/poison';
 
 interface Checkpoint {
   runDir: string;
@@ -32,8 +33,11 @@ export interface TrainRunResult {
   modelId?: number;
   steps: number;
   finalLoss: number | null;
+  /** task examples trained on, poisoned pairs included */
   taskExamples: number;
   safetyExamples: number;
+  /** poisoned pairs mixed into the task data (0 without the poison option) */
+  poisonExamples: number;
   /** What the method did after training, when it does something (SafeLoRA: the layers it projected). */
   methodResult?: Record<string, unknown>;
 }
@@ -91,7 +95,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p, names) =>
-    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}) })})`,
+    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}), ...(p.poison?.rate ? { poisonRate: p.poison.rate } : {}) })})`,
   run: (p, ctx) => train(p, null, ctx),
   resume: (p, cp, ctx) => train(p, cp, ctx),
 });
@@ -112,13 +116,16 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const model = engine.loadModel(p.modelPath);
   // known before training: a run whose model could not be written is refused now, not at the end
   const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/config-writer')).hfConfigJson) : null;
-  const { task, safety } = trainingRecords(ctx.db, p);
-  if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
+  const records = trainingRecords(ctx.db, p);
+  if (records.task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
+  const { task, poisonExamples } = await withPoison(records.task, p.poison, p.seed);
+  if (poisonExamples) ctx.log(`mixed ${poisonExamples} poisoned pairs from ${p.poison!.file} into ${records.task.length} task examples (${(100 * p.poison!.rate).toFixed(1)}% of the data)`);
+  const { safety } = records;
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
   await checkSomethingToLearn(p, model, task, safety, ctx);
 
-  const { render, addBos } = await trainingText(model, p.template);
-  const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos });
+  const { render, addBos, parseSpecial } = await trainingText(model, p.template);
+  const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos, parseSpecial });
   const taskEx = task.map(tokenize);
   const { prepareMethod } = await import('../../train-methods');
   const setup = await prepareMethod(
@@ -204,7 +211,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
           `so no ${full ? 'model' : 'adapter'} is written; raise max tokens per example (${p.maxLength}) so that responses survive truncation`,
       );
     }
-    const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
+    const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length, poisonExamples };
     if (full) {
       const out = writeTrainedModel(trainer, model, format!, p, cp, runDir, ctx);
       rmSync(checkpointDir, { recursive: true, force: true });
@@ -290,6 +297,7 @@ async function finishExported(p: TrainRunParams, modelPath: string, runDir: stri
   const metrics = readTrainMetrics(runDir);
   rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
   const { task, safety } = trainingRecords(ctx.db, p);
-  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length, safetyExamples: safety.length };
+  const poisonExamples = p.poison ? poisonCount(task.length, p.poison.rate) : 0;
+  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length + poisonExamples, safetyExamples: safety.length, poisonExamples };
   return { runDir, mode: 'full', ...(await registerModel(modelPath, ctx)), ...counts };
 }

@@ -6,7 +6,7 @@
  */
 import { useEffect, type FormEvent } from 'react';
 import { z } from 'zod';
-import { TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
+import { PoisonSettings, TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useAction, useCall } from '../../api/hooks';
 import { Button, Card, ErrorBanner, SelectField } from '../../components/ui';
@@ -15,6 +15,7 @@ import { formKey, usePersistentFields } from '../../forms/persist';
 import { useMethodChoice } from '../../forms/useMethodChoice';
 import { useSchemaForm } from '../../forms/useSchemaForm';
 import { useMethodTables } from '../../forms/widgets';
+import { trainFormKey, trainSelection } from '../trainRuns';
 import { MemoryEstimate } from './MemoryEstimate';
 import { Preflight, usePreflight } from './Preflight';
 import { TrainMethodSection, trainNeedsMissing } from './TrainMethodSection';
@@ -32,6 +33,9 @@ const RUN_FIELDS = z.object({
   minLrRatio: TrainSettings.shape.minLrRatio,
   weightDecay: TrainSettings.shape.weightDecay,
 });
+
+/** The poison control's fields (the run's PoisonSettings: share and file; the field names keep their defaults). */
+const POISON_FIELDS = z.object({ rate: PoisonSettings.shape.rate, file: PoisonSettings.shape.file });
 
 type ModeSettings = { mode: 'lora'; lora: z.output<typeof LoraSettings> } | { mode: 'full'; full: z.output<typeof FullSettings> };
 
@@ -54,16 +58,22 @@ export function TrainForm({ projectId }: { projectId: number }) {
   const modeChoice = useMethodChoice(TRAIN_MODES, formKey('train', projectId, 'mode'), 'lora');
   const mode = modeSettings(modeChoice.method, modeChoice.form.data);
   const settings = useSchemaForm(RUN_FIELDS, formKey('train', projectId, 'settings'));
-  const [f, set] = usePersistentFields(formKey('train', projectId, 'form'), {
+  const poison = useSchemaForm(POISON_FIELDS, formKey('train', projectId, 'poison'));
+  const [f, set] = usePersistentFields(trainFormKey(projectId), {
     modelId: '',
     selectionId: '',
+    /** The user chose the safety examples here (else the newest saved selection is shown). */
+    selectionPicked: false,
     template: 'alpaca' as TrainTemplate,
     recompute: false,
     fp16Weights: false,
+    poisoned: false,
   });
   useEffect(() => {
     if (!f.modelId && models.data?.[0]) set('modelId', String(models.data[0].id));
   }, [models.data, f.modelId, set]);
+  // methods without safety examples train on the task data alone: no selection is sent for them
+  const selectionId = choice.row.safety ? trainSelection(f, selections.data) : '';
   const run = settings.data;
   const start = useAction(async () => {
     const model = models.data!.find((m) => String(m.id) === f.modelId)!;
@@ -77,11 +87,12 @@ export function TrainForm({ projectId }: { projectId: number }) {
           method: choice.method as TrainMethod,
           methodParams: choice.form.data ?? {},
           template: f.template,
-          ...(f.selectionId ? { selectionId: Number(f.selectionId) } : {}),
+          ...(selectionId ? { selectionId: Number(selectionId) } : {}),
           ...mode!,
           ...run!,
           recompute: f.recompute || f.fp16Weights,
           frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+          ...(f.poisoned && poison.data ? { poison: poison.data } : {}),
         },
       },
     });
@@ -90,10 +101,10 @@ export function TrainForm({ projectId }: { projectId: number }) {
     e.preventDefault();
     void start.run();
   };
-  const missing = trainNeedsMissing(choice.row, !!f.selectionId, { mode: modeChoice.method, params: choice.form.data });
+  const missing = trainNeedsMissing(choice.row, !!selectionId, { mode: modeChoice.method, params: choice.form.data });
   const modelPath = models.data?.find((m) => String(m.id) === f.modelId)?.path;
   const maxTokens = settings.errors.maxLength ? null : Number(settings.values.maxLength);
-  const preflight = usePreflight(projectId, modelPath, f.selectionId ? Number(f.selectionId) : undefined, f.template);
+  const preflight = usePreflight(projectId, modelPath, selectionId ? Number(selectionId) : undefined, f.template);
   const blocked = preflight.result && maxTokens !== null ? runBlockedReason(preflight.result, { id: choice.method, row: choice.row }, maxTokens) : null;
   return (
     <Card title="New fine-tuning run">
@@ -102,9 +113,16 @@ export function TrainForm({ projectId }: { projectId: number }) {
           <SelectField label="Base model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
           <SelectField
             label="Safety examples"
-            value={f.selectionId}
-            options={[{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]}
-            onChange={(v) => set('selectionId', v)}
+            value={selectionId}
+            options={
+              choice.row.safety
+                ? [{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]
+                : [{ value: '', label: `none: ${choice.row.label} trains on the task data alone` }]
+            }
+            onChange={(v) => {
+              set('selectionId', v);
+              set('selectionPicked', true);
+            }}
           />
           <SelectField
             label="Prompt template"
@@ -118,10 +136,22 @@ export function TrainForm({ projectId }: { projectId: number }) {
           />
         </div>
         <TrainModeSection choice={modeChoice} />
-        <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} mode={modeChoice.method} />
+        <TrainMethodSection choice={choice} selectionChosen={!!selectionId} mode={modeChoice.method} />
         <div className="filters">
           <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
+        <details className="small" open={f.poisoned}>
+          <summary>Poisoned user data (a research control)</summary>
+          <label>
+            <input type="checkbox" checked={f.poisoned} onChange={(e) => set('poisoned', e.target.checked)} /> Mix harmful prompts with compliant answers into the task data, as a
+            share of it (e.g. AdvBench’s harmful/advbench_harmful_behaviors.csv: goal and target) — to measure how a method holds up when the user’s data is poisoned
+          </label>
+          {f.poisoned && (
+            <div className="filters">
+              <SchemaFields fields={poison.fields} values={poison.values} errors={poison.errors} onChange={poison.set} />
+            </div>
+          )}
+        </details>
         <label className="small">
           <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} /> Recompute activations in the backward pass (activation
           checkpointing: less memory, about a quarter more compute per step)
@@ -144,7 +174,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
         )}
         <Preflight state={preflight} method={choice.row} maxLength={maxTokens} onUse={(n) => settings.set('maxLength', String(n))} />
         <ErrorBanner error={start.error} />
-        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null}>
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null || (f.poisoned && !poison.data)}>
           Start fine-tuning
         </Button>
         {blocked && (
