@@ -11,7 +11,7 @@ export const REPLICATION_PRESETS = {
   quick: {
     label: 'Quick (6 arms, 1 seed)',
     description:
-      'The shipped aligned model fine-tuned on 1000 SST-2 examples per arm (plain, Random and SSS-B at 1% and 5%, DER), each evaluated on AdvBench, XSTest’s safe prompts and SST-2. About 2 CPU-minutes of training per arm (bench: 4 arms in 468 CPU s, 26 minutes wall on a busy 2-core machine): roughly 20–40 minutes in all.',
+      'The shipped aligned model fine-tuned on 1000 SST-2 examples per arm (plain, Random and SSS-B at 1% and 5%, DER), each evaluated on AdvBench, XSTest’s safe prompts and SST-2. Bench (bench/RESULTS.md): 4 of these arms trained and evaluated in 26 minutes on a busy 2-core machine (about 2 CPU-minutes of training per arm), so roughly 25–45 minutes for all 6.',
   },
   smoke: {
     label: 'Smoke test (2 arms, 2 steps)',
