@@ -17,6 +17,7 @@ import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, PoolEligible, Selection, SelectionItem } from './select';
 import { RecipeParams, RecipeResult } from './recipes';
 import { Experiment, ExperimentRequest, ExperimentSummary } from './experiments';
+import { ReplicationRequest, ReplicationStarted } from './replication';
 import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
 const Id = z.number().int().positive();
@@ -253,6 +254,12 @@ export const calls = {
     z.object({ id: Id }).strict(),
     ExperimentSummary,
     "A grid's results per arm over its evaluated seeds: attack success, refusal, over-refusal and task score, overall and per suite, each as a mean with its 95% interval (Student t over seeds)",
+  ),
+
+  'replicate.start': call(
+    ReplicationRequest,
+    ReplicationStarted,
+    'Start the miniature replication: the project "Miniature replication" with the shipped data and aligned model (made once), then the preset’s experiment grid',
   ),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),

@@ -19,6 +19,7 @@ import {
   type ExperimentArm,
   type ExperimentCell,
   type ExperimentRequestInput,
+  type ExperimentArmSummary,
   type ExperimentSummary,
   savedSelectionOf,
   selectionRunOf,
@@ -268,32 +269,35 @@ const nullable = (e: Estimate): EstimateView =>
 export function experimentSummary(s: Services, id: number): ExperimentSummary {
   const row = s.experiments.get(id);
   const cells = experimentView(s, id).cells;
-  const arms = row.params.arms.map((arm) => {
-    const runs = cells.filter((c) => c.arm === arm.name && c.stage === 'done' && c.evalRunId !== null).map((c) => runWithMetrics(s, c.evalRunId!));
-    const over = (pick: (r: (typeof runs)[number]['summary']) => Rate) => nullable(estimate(runs.map((r) => pick(r.summary))));
-    const suiteIds: string[] = [];
-    for (const r of runs) for (const m of r.metrics) if (!suiteIds.includes(m.suiteId)) suiteIds.push(m.suiteId);
-    const kindOf = (id: string) => runs.flatMap((r) => r.metrics).find((m) => m.suiteId === id)!.suiteKind;
-    suiteIds.sort((a, b) => KIND_ORDER.indexOf(kindOf(a)) - KIND_ORDER.indexOf(kindOf(b)));
-    const suites = suiteIds.flatMap((suiteId) => {
-      const per = runs.flatMap((r) => {
-        const ms = r.metrics.filter((m) => m.suiteId === suiteId);
-        const m = ms.find((x) => x.judgeId === r.summary.judge) ?? ms.find((x) => x.task !== null) ?? ms[0];
-        return m ? [m] : [];
-      });
-      if (per.length === 0) return [];
-      const est = (pick: (m: (typeof per)[number]) => Rate | null) => nullable(estimate(per.flatMap((m) => { const v = pick(m); return v ? [v] : []; })));
-      return [{ suiteId, suiteKind: per[0]!.suiteKind, attackSuccess: est((m) => m.attackSuccess), refusal: est((m) => m.refusal), overRefusal: est((m) => m.overRefusal), task: est((m) => m.task) }];
-    });
-    return {
-      arm: arm.name,
-      seeds: runs.length,
-      attackSuccess: over((x) => x.attackSuccess),
-      refusal: over((x) => x.refusal),
-      overRefusal: over((x) => x.overRefusal),
-      task: over((x) => x.task),
-      suites,
-    };
-  });
+  const arms = row.params.arms.map((arm) => armSummary(s, arm.name, cells.filter((c) => c.arm === arm.name && c.stage === 'done' && c.evalRunId !== null).map((c) => c.evalRunId!)));
   return { experimentId: id, name: row.name, arms };
+}
+
+/** One arm's summary over finished evaluation runs (one per seed); also a reference row such as the miniature's aligned model. */
+export function armSummary(s: Services, name: string, evalRunIds: readonly number[]): ExperimentArmSummary {
+  const runs = evalRunIds.map((runId) => runWithMetrics(s, runId));
+  const over = (pick: (r: (typeof runs)[number]['summary']) => Rate) => nullable(estimate(runs.map((r) => pick(r.summary))));
+  const suiteIds: string[] = [];
+  for (const r of runs) for (const m of r.metrics) if (!suiteIds.includes(m.suiteId)) suiteIds.push(m.suiteId);
+  const kindOf = (id: string) => runs.flatMap((r) => r.metrics).find((m) => m.suiteId === id)!.suiteKind;
+  suiteIds.sort((a, b) => KIND_ORDER.indexOf(kindOf(a)) - KIND_ORDER.indexOf(kindOf(b)));
+  const suites = suiteIds.flatMap((suiteId) => {
+    const per = runs.flatMap((r) => {
+      const ms = r.metrics.filter((m) => m.suiteId === suiteId);
+      const m = ms.find((x) => x.judgeId === r.summary.judge) ?? ms.find((x) => x.task !== null) ?? ms[0];
+      return m ? [m] : [];
+    });
+    if (per.length === 0) return [];
+    const est = (pick: (m: (typeof per)[number]) => Rate | null) => nullable(estimate(per.flatMap((m) => { const v = pick(m); return v ? [v] : []; })));
+    return [{ suiteId, suiteKind: per[0]!.suiteKind, attackSuccess: est((m) => m.attackSuccess), refusal: est((m) => m.refusal), overRefusal: est((m) => m.overRefusal), task: est((m) => m.task) }];
+  });
+  return {
+    arm: name,
+    seeds: runs.length,
+    attackSuccess: over((x) => x.attackSuccess),
+    refusal: over((x) => x.refusal),
+    overRefusal: over((x) => x.overRefusal),
+    task: over((x) => x.task),
+    suites,
+  };
 }

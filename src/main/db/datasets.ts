@@ -280,6 +280,21 @@ export class DatasetStore {
     for (const r of rows) stmt.run(r.behaviour, r.confidence, r.harm, r.refusal, r.id);
   }
 
+  /**
+   * Takes a behaviour type recorded in the source file (a T1–T4 value in the imported `field`
+   * column, kept in the record's labels) as the record's type, like a person's correction: source
+   * 'user', confidence 1, so Analyse leaves it. Returns how many records got one.
+   */
+  takeRecordedBehaviour(datasetId: number, field = 'behaviour'): number {
+    const path = `$.${JSON.stringify(field)}`;
+    return this.db
+      .prepare(
+        `UPDATE records SET behaviour = json_extract(labels, ?), behaviour_confidence = 1, behaviour_source = 'user'
+         WHERE dataset_id = ? AND json_extract(labels, ?) IN ('T1', 'T2', 'T3', 'T4')`,
+      )
+      .run(path, datasetId, path).changes;
+  }
+
   /** Drops the detector's behaviour types of a data set (Analyse without typing); a user's correction stays. */
   clearDetectorBehaviour(datasetId: number): number {
     return this.db

@@ -11,6 +11,7 @@ import { jobsCommand } from './jobs';
 import { mergeCommand } from './merge';
 import { modelCommand } from './model';
 import { projectsCommand } from './projects';
+import { replicateCommand } from './replicate';
 import { selectCommand } from './select';
 import { serveCommand } from './serve';
 import { trainCommand } from './train';
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   modelCommand,
   mergeCommand,
   experimentCommand,
+  replicateCommand,
   generateCommand,
   infoCommand,
   serveCommand,

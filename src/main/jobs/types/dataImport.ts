@@ -32,7 +32,27 @@ export const dataImportJob = defineJob<DataImportParams, Checkpoint, DataImportR
   resume: (p, cp, ctx) => runImport(p, cp, ctx),
 });
 
-async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<DataImportResult> {
+/**
+ * Imports a small file now, in this thread, without a job (the miniature replication's shipped
+ * files, a few hundred KB, before the grid that reads them is queued): the job's steps, no
+ * checkpoints, no cancelling.
+ */
+export async function importNow(db: JobContext<Checkpoint>['db'], p: DataImportParams): Promise<DataImportResult> {
+  const ctx: JobContext<Checkpoint> = {
+    jobId: 0,
+    db,
+    progress: () => {},
+    stream: () => {},
+    log: () => {},
+    cancelled: () => false,
+    throwIfCancelled: () => {},
+    signal: new AbortController().signal,
+    saveCheckpoint: () => {},
+  };
+  return runImport(DataImportParams.parse(p), null, ctx, null);
+}
+
+async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>, jobId: number | null = ctx.jobId): Promise<DataImportResult> {
   const store = new DatasetStore(ctx.db);
   let dataset = cp ? store.find(cp.datasetId) : undefined;
   const position = dataset ? cp!.position : null;
@@ -64,7 +84,7 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
         sourcePath: p.path,
         fileDigest: fp.blocksDigest,
         sizeBytes: fp.sizeBytes,
-        jobId: ctx.jobId,
+        jobId,
       });
       ctx.saveCheckpoint({ datasetId: dataset.id, position: null });
     })();

@@ -5,6 +5,7 @@ import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Button, Card, Dialog, ErrorBanner, TextField, formatDate, ListState } from '../components/ui';
+import { ReplicationCard } from './ReplicationCard';
 
 /** Home: create, open, rename and delete projects. */
 export function ProjectsPage() {
@@ -21,9 +22,12 @@ export function ProjectsPage() {
     void create.run(name);
   };
 
+  // the first-run action while there are no projects yet; below the list afterwards
+  const empty = !loading && !error && data?.length === 0;
   return (
     <div className="page">
       <h1>Projects</h1>
+      {empty && <ReplicationCard prominent />}
       <Card title="New project">
         <form className="inline-form" onSubmit={onSubmit}>
           <TextField
@@ -62,6 +66,7 @@ export function ProjectsPage() {
           )}
         </ListState>
       </Card>
+      {data && data.length > 0 && <ReplicationCard prominent={false} />}
     </div>
   );
 }

@@ -1,0 +1,48 @@
+/**
+ * The miniature replication (issue 15) as the app offers it: its presets (what each runs and about
+ * how long it takes, from bench/RESULTS.md) and the `replicate.start` request and reply. The
+ * recipe itself (arms, fine-tuning settings, each preset's seeds) is src/main/replicate/recipe.ts.
+ */
+import { z } from 'zod';
+import { Experiment } from './experiments';
+
+/** The presets the Projects page and `safetune replicate --preset` offer, one row each. */
+export const REPLICATION_PRESETS = {
+  quick: {
+    label: 'Quick (6 arms, 1 seed)',
+    description:
+      'The shipped aligned model fine-tuned on 1000 SST-2 examples per arm (plain, Random and SSS-B at 1% and 5%, DER), each evaluated on AdvBench, XSTest’s safe prompts and SST-2. Bench (bench/RESULTS.md): 4 of these arms trained and evaluated in 26 minutes on a busy 2-core machine (about 2 CPU-minutes of training per arm), so roughly 25–45 minutes for all 6.',
+  },
+  smoke: {
+    label: 'Smoke test (2 arms, 2 steps)',
+    description: 'Plain and SSS-B 1% for 2 steps each, 8 prompts per suite: checks the pipeline in about a minute; the numbers mean nothing.',
+  },
+  full: {
+    label: 'Full (6 arms, 5 seeds)',
+    description: 'The quick preset over 5 seeds, with 95% intervals over seeds as the papers report them, on the shipped aligned model (npm run bench:replicate rebuilds it first): five times the quick preset, 2–4 hours on 2 cores.',
+  },
+} as const satisfies Record<string, { label: string; description: string }>;
+
+export const ReplicationPreset = z.enum(Object.keys(REPLICATION_PRESETS) as [keyof typeof REPLICATION_PRESETS, ...(keyof typeof REPLICATION_PRESETS)[]]);
+export type ReplicationPreset = z.infer<typeof ReplicationPreset>;
+
+export const ReplicationRequest = z
+  .object({
+    preset: ReplicationPreset,
+    /** the first seed (the preset's seeds start there) */
+    seed: z.number().int().min(0).optional(),
+    /** optimiser steps per arm instead of the recipe's epochs */
+    steps: z.number().int().min(1).max(100_000).optional(),
+    /** prompts per evaluation suite (a seeded subset) */
+    limit: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type ReplicationRequest = z.infer<typeof ReplicationRequest>;
+
+export const ReplicationStarted = z.object({
+  projectId: z.number().int().positive(),
+  experiment: Experiment,
+  /** the aligned model's own evaluation (the reference row), queued beside the grid */
+  alignedEvalJobId: z.number().int().positive(),
+});
+export type ReplicationStarted = z.infer<typeof ReplicationStarted>;

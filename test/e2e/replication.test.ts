@@ -1,0 +1,60 @@
+/**
+ * "Try the miniature replication" through the UI (issue 15): on an empty workspace the Projects
+ * page offers it first; the smoke preset (2 arms, 2 steps, 8 prompts per suite) sets up the project
+ * "Miniature replication" from the shipped data and model and opens Compare on its grid, whose
+ * cells appear and move on as jobs. Needs only resources/replication (no ../shared).
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/services';
+import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startApp>>;
+let page: Page;
+let errors: string[];
+let cleanup: () => void;
+
+describe('the miniature replication in browser mode', () => {
+  beforeAll(async () => {
+    const t = tempDir('safetune-e2e-replication-');
+    cleanup = t.cleanup;
+    app = await startApp(join(t.dir, 'workspace'));
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    errors = watchErrors(page);
+    await page.goto(app.url);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    cleanup?.();
+  });
+
+  it('starts the smoke preset from the Projects page and shows its grid with its cells', async () => {
+    const card = page.locator('.replication-card');
+    await card.waitFor();
+    // the first-run action: above "New project" and set off while there are no projects
+    expect(await card.evaluate((el) => el.classList.contains('prominent'))).toBe(true);
+    expect(await page.locator('.page > *').nth(1).evaluate((el) => el.classList.contains('replication-card'))).toBe(true);
+    await expect.poll(() => card.textContent()).toMatch(/roughly 25–45 minutes for all 6/);
+    await card.getByLabel('Preset').selectOption('smoke');
+    await expect.poll(() => card.textContent()).toMatch(/about a minute/);
+    await screenshot(page, 'replication-card');
+    await card.getByRole('button', { name: 'Try the miniature replication' }).click();
+
+    await page.waitForURL(/#\/projects\/\d+\/compare$/, { timeout: 30_000 });
+    const grid = page.locator('.grid-view');
+    await grid.waitFor({ timeout: 15_000 });
+    const cells = page.getByRole('table', { name: 'Grid cells' }).getByRole('row');
+    await expect.poll(() => cells.count()).toBe(3);
+    expect(await cells.nth(1).locator('td').nth(0).textContent()).toBe('plain');
+    expect(await cells.nth(2).locator('td').nth(0).textContent()).toBe('sss-b-1%');
+    // the cells move on as their jobs run: plain past its training, sss-b past its selection
+    await page.locator('tr[data-stage="eval"], tr[data-stage="done"]').first().waitFor({ timeout: 60_000 });
+    await screenshot(page, 'replication-grid');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toMatch(/Miniature replication/);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
