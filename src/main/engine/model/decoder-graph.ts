@@ -13,7 +13,8 @@
  * token), and each input or output tensor costs ~5 µs in the binding per run, so one packed tensor
  * each way instead of 2·layers is ~10% of a small model's decode step.
  */
-import { Graph, toHalfArray, type Value } from '../graph';
+import { Graph, type Value } from '../graph';
+import { toHalfArray } from '../half';
 import { concatQuantRows, type QuantMatrix } from '../gguf/repack';
 import { ropeInvFreq, type DecoderConfig } from './config';
 import type { WeightSource } from './weights';
