@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { exportGguf } from './export';
+import { exportGguf } from './gguf/export';
 import type { StTensorSource } from './hf/safetensors';
 import { loadLoraAdapter, mergeLora } from './lora';
 import type { LoadedModel } from './model/loaded';

@@ -13,7 +13,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { exportGguf } from './export';
+import { exportGguf } from './gguf/export';
 import { hfConfigJson } from './hf/config-writer';
 import { writeSafetensors, type StTensorSource } from './hf/safetensors';
 import { writeTokenizerFiles } from './hf/tokenizer-writer';

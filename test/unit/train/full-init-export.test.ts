@@ -9,7 +9,7 @@ import { hfConfigJson } from '../../../src/main/engine/hf/config-writer';
 import { spmTokenizerJson } from '../../../src/main/engine/hf/tokenizer-writer';
 import { createModelFromConfig, InitWeights, llamaConfig } from '../../../src/main/engine/model/init';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
-import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
+import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/gguf/tokenizer';
 import { Trainer, tokenizeExample, type TrainExample } from '../../../src/main/engine/train';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 

@@ -3,8 +3,8 @@
  * llama.cpp's llm_tokenizer_spm: whitespace → "▁", optional dummy prefix, greedy merges of the
  * highest-scoring adjacent pair (ties: leftmost first), byte fallback via <0xXX> tokens.
  */
-import { GgufError, type GgufFile, type GgufValue } from '../gguf/reader';
-import type { TextTokenizer } from './types';
+import { GgufError, type GgufFile, type GgufValue } from './reader';
+import type { TextTokenizer } from '../tokenizer/types';
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
