@@ -93,8 +93,8 @@ export interface GenerateCallOptions {
 }
 
 /**
- * Anything that answers prompts: the local engine (engine-generator.ts), an OpenAI-compatible HTTP
- * server (http-backend.ts), or a test double. Outputs are in request order.
+ * Anything that answers prompts: the local engine (engineGenerator.ts), an OpenAI-compatible HTTP
+ * server (httpBackend.ts), or a test double. Outputs are in request order.
  */
 export interface Generator {
   /** Describes the model for records, e.g. "engine:/models/x.gguf" or "http://127.0.0.1:8000#llama". */

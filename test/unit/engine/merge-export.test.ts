@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwardLogits, generate, loadModel, openModel } from '../../../src/main/engine';
-import { exportMergedModel } from '../../../src/main/engine/merge-export';
+import { exportMergedModel } from '../../../src/main/engine/mergeExport';
 import { writeRandomAdapter } from '../../helpers/lora';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 
