@@ -14,7 +14,7 @@ import { RegisteredModel } from './models';
 import { MergeConfig, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
 import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
-import { ExportParams, Selection, SelectionItem } from './select';
+import { ExportParams, PoolEligible, Selection, SelectionItem } from './select';
 import { RecipeParams, RecipeResult } from './recipes';
 import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
@@ -132,6 +132,11 @@ export const calls = {
     z.object({ id: Id }).strict(),
     z.object({ selection: Selection, items: z.array(SelectionItem) }),
     'A selection (preview or saved) with its examples',
+  ),
+  'select.eligible': call(
+    z.object({ projectId: Id, t1Only: z.boolean().default(false), categories: z.array(z.string().min(1)).min(1).max(14).optional() }).strict(),
+    PoolEligible,
+    'How many safety-pool examples a selection may take, in all and per harm category (T1 only for the -B variants; with categories, those carrying one)',
   ),
   'select.save': call(z.object({ id: Id, name: z.string().trim().min(1).max(120) }).strict(), Selection, 'Save a preview under a name'),
   'select.delete': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a selection'),

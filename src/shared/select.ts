@@ -132,7 +132,25 @@ export const SelectionSummary = z.object({
   perCategory: z.record(z.string(), z.number()),
   perBehaviour: z.record(z.string(), z.number()),
   embedder: z.string().nullable(),
+  /**
+   * The budget's spread: the categories it was stratified over (chosen ones with an eligible
+   * example) and the examples targeted per category; absent for unstratified methods (Random) and
+   * selections made before it was recorded.
+   */
+  strata: z.array(z.string()).optional(),
+  perStratum: z.number().int().optional(),
+  /** Eligible examples per category (absent before it was recorded). */
+  eligiblePerCategory: z.record(z.string(), z.number().int()).optional(),
 });
+
+/** What a selection may take from the safety pool (select.eligible): in all, and per harm category. */
+export const PoolEligible = z.object({
+  poolSize: z.number().int(),
+  eligible: z.number().int(),
+  /** Eligible records carrying each category (categories with none are absent). */
+  perCategory: z.record(z.string(), z.number().int()),
+});
+export type PoolEligible = z.infer<typeof PoolEligible>;
 
 export const Selection = z.object({
   id: z.number().int().positive(),

@@ -169,6 +169,48 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     await screenshot(page, 'curation-3-exported');
   });
 
+  it('says how many pool examples each category has for the chosen method, and after selecting, target vs selected over the chosen categories only', async () => {
+    const eligible = page.getByTestId('eligible-summary');
+    // SSS-B keeps T1 examples only; SSS takes every pool example
+    await expect.poll(() => eligible.textContent()).toMatch(/^\d+ of \d+ safety-pool examples are eligible for SSS-B \(T1 only: a harmful prompt with a refusal\)\.$/);
+    const [t1, poolSize] = /^(\d+) of (\d+)/.exec((await eligible.textContent())!)!.slice(1).map(Number) as [number, number];
+    expect(t1).toBeLessThan(poolSize);
+    await page.getByRole('radio', { name: 'SSS', exact: true }).check();
+    await expect.poll(() => eligible.textContent()).toBe(`${poolSize} of ${poolSize} safety-pool examples are eligible for SSS.`);
+    await page.getByRole('radio', { name: 'SSS-B', exact: true }).check();
+    await expect.poll(() => eligible.textContent()).toMatch(new RegExp(`^${t1} of ${poolSize} `));
+
+    // two categories only: the count of each is on its checkbox
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    const privacy = page.getByRole('checkbox', { name: /^Privacy violation · \d+ eligible$/ });
+    const violence = page.getByRole('checkbox', { name: /^Violence, aiding and abetting, incitement · \d+ eligible$/ });
+    await privacy.check();
+    await violence.check();
+    const count = async (c: typeof privacy) => Number(/· (\d+) eligible$/.exec((await c.locator('xpath=..').textContent())!)![1]);
+    const [nPrivacy, nViolence] = [await count(privacy), await count(violence)];
+    expect(nPrivacy).toBeGreaterThan(5);
+    expect(nViolence).toBeGreaterThan(5);
+    await expect.poll(() => eligible.textContent()).toMatch(/ in the 2 chosen categories\.$/);
+    await page.getByLabel('Budget (examples)').fill('10');
+    await page.getByRole('button', { name: 'Preview selection' }).click();
+    await expect.poll(() => page.getByLabel('Selection summary').textContent(), { timeout: 120_000 }).toMatch(/10 selected of budget 10/);
+    // a new preview suggests its own name, not the one saved before
+    expect(await page.getByLabel('Selection name').inputValue()).toBe('SSS-B 10 seed 7');
+    const spread = page.getByRole('table', { name: 'Target vs selected per harm category' });
+    const rows = await spread.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [tr.getAttribute('data-category'), ...['eligible', 'target', 'takenFor'].map((f) => Number(tr.querySelector(`[data-field="${f}"]`)!.textContent))]),
+    );
+    expect(rows.sort()).toEqual([
+      ['privacy_violation', nPrivacy, 5, 5],
+      ['violence,aiding_and_abetting,incitement', nViolence, 5, 5],
+    ]);
+    const histogram = await page.getByRole('figure', { name: 'Per harm category' }).locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+    expect(histogram.sort()).toEqual(['privacy_violation', 'violence,aiding_and_abetting,incitement']);
+    await spread.scrollIntoViewIfNeeded();
+    await screenshot(page, 'curation-3b-target-vs-selected');
+    await page.getByRole('button', { name: 'All', exact: true }).click();
+  });
+
   it('analyses task data with its defaults: embedded, no behaviour types, no harm categories', async () => {
     await page.getByRole('link', { name: 'Data', exact: true }).click();
     await page.getByRole('button', { name: 'Analyse alpaca_en_demo.json' }).click();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, ftruncateSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, ftruncateSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,41 @@ describe('foundation in browser mode', () => {
     await panel.getByText('No jobs yet').waitFor();
     expect(await panel.getByRole('button', { name: 'Clear finished' }).count()).toBe(1);
     expect(await panel.getByRole('button', { name: 'Clear finished' }).isDisabled()).toBe(true);
+  });
+
+  it('asks before revoking a granted folder, and keeps it on Cancel', async () => {
+    await page.getByRole('link', { name: 'Folders & servers' }).click();
+    const folder = realpathSync(dataDir);
+    const revoke = page.getByRole('button', { name: `Revoke ${folder}`, exact: true });
+    await revoke.click();
+    const dialog = page.getByRole('dialog', { name: `Revoke access to ${folder}?` });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/no longer read this folder/);
+    await screenshot(page, 'foundation-6-confirm-revoke');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.reload();
+    await revoke.waitFor();
+    await revoke.click();
+    await dialog.getByRole('button', { name: 'Revoke access' }).click();
+    await revoke.waitFor({ state: 'detached' });
+  });
+
+  it('asks before deleting a project, and keeps it on Cancel', async () => {
+    await page.getByRole('link', { name: 'All projects' }).click();
+    const link = page.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Beta safety' });
+    await page.getByRole('button', { name: 'Delete Beta safety' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete “Beta safety”?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/runs and evaluations are removed/);
+    await screenshot(page, 'foundation-7-confirm-delete-project');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.reload();
+    await link.waitFor();
+    await page.getByRole('button', { name: 'Delete Beta safety' }).click();
+    await dialog.getByRole('button', { name: 'Delete project' }).click();
+    await link.waitFor({ state: 'detached' });
   });
 
   it('raised no console errors (CSP violations included)', () => {

@@ -142,9 +142,11 @@ describe.skipIf(!stories || !data)('the whole workflow in browser mode: import �
   }, 600_000);
 
   it('trains stories260K with DER on the saved selection; the run is named by model, method, selection and steps', async () => {
-    await tab('Train');
+    // the next step from Select opens Train with the selection just saved already chosen
+    await page.getByRole('link', { name: 'Next: fine-tune with “pool 40” →' }).click();
+    await page.getByRole('heading', { name: 'New fine-tuning run' }).waitFor();
     await page.getByRole('radio', { name: 'DER', exact: true }).check();
-    await page.getByLabel('Safety examples').selectOption({ label: 'pool 40 (40)' });
+    await expect.poll(() => page.getByLabel('Safety examples').locator('option:checked').textContent()).toBe('pool 40 (40)');
     await page.getByLabel('Prompt template').selectOption('plain');
     await page.getByLabel('Steps').fill('4');
     await page.getByLabel('Batch size').fill('2');

@@ -100,6 +100,10 @@ export function createHandlers(s: Services): Handlers {
 
     'select.list': ({ projectId }) => s.selections.list(projectId),
     'select.get': ({ id }) => ({ selection: s.selections.get(id), items: s.selections.items(id) }),
+    'select.eligible': ({ projectId, t1Only, categories }) => {
+      s.projects.get(projectId);
+      return s.datasets.poolEligible(projectId, { t1Only, categories });
+    },
     'select.save': ({ id, name }) => s.selections.save(id, name),
     'select.delete': ({ id }) => {
       s.selections.delete(id);

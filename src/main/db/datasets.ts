@@ -297,6 +297,23 @@ export class DatasetStore {
     return rows.map((r) => ({ ...r, categories: JSON.parse(r.categories) as string[] }));
   }
 
+  /**
+   * The safety pool's records a selection may take (the pool as roleRecords reads it): with
+   * `t1Only`, T1 records only; with `categories`, records carrying one of them. `perCategory`
+   * counts the eligible records carrying each category (a record with several counts for each).
+   */
+  poolEligible(projectId: number, opts: { t1Only: boolean; categories?: readonly string[] | undefined }): { poolSize: number; eligible: number; perCategory: Record<string, number> } {
+    const pool = `FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.project_id = ? AND d.role = 'safety_pool' AND d.state = 'ready' AND r.duplicate_of IS NULL`;
+    const t1 = opts.t1Only ? ` AND r.behaviour = 'T1'` : '';
+    const cats = opts.categories ? ` AND EXISTS (SELECT 1 FROM json_each(r.categories) c WHERE c.value IN (${opts.categories.map(() => '?').join(',')}))` : '';
+    const { n: poolSize } = this.db.prepare(`SELECT COUNT(*) AS n ${pool}`).get(projectId) as { n: number };
+    const { n: eligible } = this.db.prepare(`SELECT COUNT(*) AS n ${pool}${t1}${cats}`).get(projectId, ...(opts.categories ?? [])) as { n: number };
+    const rows = this.db
+      .prepare(`SELECT j.value AS category, COUNT(*) AS n ${pool.replace('WHERE', ', json_each(r.categories) j WHERE')}${t1} GROUP BY j.value`)
+      .all(projectId) as { category: string; n: number }[];
+    return { poolSize, eligible, perCategory: Object.fromEntries(rows.map((r) => [r.category, r.n])) };
+  }
+
   records(q: RecordQuery): { total: number; rows: DataRecord[] } {
     const where = ['r.project_id = ?'];
     const args: unknown[] = [q.projectId];

@@ -37,6 +37,8 @@ export interface GenerateOptions extends SamplingOptions {
   ignoreEos?: boolean;
   /** add BOS etc. when encoding string prompts (default true) */
   addSpecialTokens?: boolean;
+  /** string prompts were rendered by a chat template: their special-token text is those tokens (default false) */
+  parseSpecial?: boolean;
   /** prompts longer than the context: 'error' (default) or 'truncate' (keep the end, and BOS) */
   overflow?: 'error' | 'truncate';
   /** max prompts decoded together (default: all) */
@@ -278,7 +280,7 @@ class ContinuousBatch {
     const { tok, opts } = this;
     const cfg = this.rt.model.config;
     const maxCtx = cfg.maxPositions;
-    let ids = typeof p === 'string' ? tok.encode(p, { addSpecial: opts.addSpecialTokens ?? true }) : p.slice();
+    let ids = typeof p === 'string' ? tok.encode(p, { addSpecial: opts.addSpecialTokens ?? true, parseSpecial: opts.parseSpecial ?? false }) : p.slice();
     if (ids.length === 0) throw new Error(`prompt ${i} is empty after tokenisation`);
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocabSize);
     if (bad !== undefined) throw new Error(`prompt ${i} contains token id ${bad}, outside the model's vocabulary (0..${cfg.vocabSize - 1})`);

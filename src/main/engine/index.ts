@@ -160,7 +160,7 @@ export async function generateChat(
 ): Promise<GenerationResult> {
   const prompt = applyChatTemplate(rt.model, messages, { template: opts.template });
   const tok = rt.model.tokenizer;
-  let ids = tok.encode(prompt, { addSpecial: false });
+  let ids = tok.encode(prompt, { addSpecial: false, parseSpecial: true });
   if (tok.addBos && tok.bosId !== null && ids[0] !== tok.bosId) ids = [tok.bosId, ...ids];
   return generateText(rt, ids, opts);
 }

@@ -40,6 +40,8 @@ export async function runGeneration(p: GenerateParams, hooks: GenerateHooks = {}
       ...(s.stop ? { stop: s.stop } : {}),
       // A chat template already wrote BOS where the model wants it.
       addSpecialTokens: !p.messages,
+      // and its special-token text ("<s>", "<|im_start|>") is those tokens
+      parseSpecial: !!p.messages,
       onToken: (e) => e.text && hooks.onText?.(e.text),
       ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
     });

@@ -42,7 +42,7 @@ export class EngineGenerator implements Generator, NextTokenScorer {
     if (request.messages) {
       const mode = this.opts.chatTemplate ?? 'auto';
       const tmpl = mode === 'auto' ? this.rt.model.chatTemplate : mode === 'none' ? null : mode;
-      if (tmpl) return tok.encode((await engine()).applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false });
+      if (tmpl) return tok.encode((await engine()).applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false, parseSpecial: true });
       return tok.encode(request.messages.map((m) => m.content).join('\n\n'), { addSpecial: true });
     }
     return this.encodeRaw(request.prompt);

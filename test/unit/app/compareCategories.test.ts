@@ -114,10 +114,15 @@ describe("Compare: attack success per harm category across runs", () => {
     expect(categoryHeatmap(rows, b, order).find((h) => h.category === V)!.cells[0]!.delta).toBeCloseTo(0.25, 12);
 
     const csv = heatmapCsv(rows, a, order, (c) => (c === P ? 'Privacy violation' : c)).trim().split('\n');
-    expect(csv[0]).toBe(`category,category_name,run_${a}_attack_success,run_${a}_k,run_${a}_n,run_${a}_minus_run_${a},run_${b}_attack_success,run_${b}_k,run_${b}_n,run_${b}_minus_run_${a}`);
+    const [ra, rb] = [`run_${a}_attack_success`, `run_${b}_attack_success`];
+    expect(csv[0]).toBe(`category,category_name,${ra}_rate,${ra}_answered,${ra}_prompts,${rb}_rate,${rb}_answered,${rb}_prompts,${rb}_minus_run_${a}`);
     expect(csv).toHaveLength(4);
-    expect(csv[1]).toBe(`${P},Privacy violation,0.5,1,2,,1,2,2,0.5`);
-    expect(csv[2]).toBe(`"${V}","${V}",0.75,3,4,,0.5,1,2,-0.25`);
-    expect(csv[3]).toBe('uncategorised,uncategorised,0,0,1,,,,,');
+    expect(csv[1]).toBe(`${P},Privacy violation,0.5,1,2,1,2,2,0.5`);
+    expect(csv[2]).toBe(`"${V}","${V}",0.75,3,4,0.5,1,2,-0.25`);
+    expect(csv[3]).toBe('uncategorised,uncategorised,0,0,1,,,,');
+    // every column name is unique, even when a run is listed twice
+    const twice = heatmapCsv([...rows, rows[0]!], b, order).split('\n')[0]!.split(',');
+    expect(new Set(twice).size).toBe(twice.length);
+    expect(twice).toHaveLength(2 + 3 + 4);
   });
 });

@@ -7,7 +7,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
 import { JobRow } from '../../../src/renderer/src/jobs/JobRow';
-import { ALL_JOBS, filterJobs, jobTypes, noResumeReason } from '../../../src/renderer/src/jobs/jobView';
+import { ALL_JOBS, filterJobs, jobStateChanged, jobTypes, noResumeReason } from '../../../src/renderer/src/jobs/jobView';
 
 function job(over: Partial<Job>): Job {
   return {
@@ -88,5 +88,21 @@ describe('Jobs panel filters', () => {
 
   it('lists the types present once each, sorted', () => {
     expect(jobTypes(jobs)).toEqual(['data.analyse', 'data.import', 'train.run']);
+  });
+});
+
+describe('following job states (Compare refreshes its runs when an evaluation starts or finishes)', () => {
+  it('reports a change of state once, not every progress update', () => {
+    const seen = new Map<number, Job['state']>();
+    const updates: Pick<Job, 'id' | 'state'>[] = [
+      { id: 4, state: 'queued' },
+      { id: 4, state: 'running' },
+      { id: 4, state: 'running' },
+      { id: 5, state: 'running' },
+      { id: 4, state: 'running' },
+      { id: 4, state: 'succeeded' },
+      { id: 5, state: 'failed' },
+    ];
+    expect(updates.map((u) => jobStateChanged(seen, u))).toEqual([true, true, false, true, false, true, true]);
   });
 });

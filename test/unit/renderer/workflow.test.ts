@@ -7,13 +7,16 @@ import { createElement as h } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/shared/domain';
-import { EvalRunParams } from '../../../src/shared/eval';
+import { EvalRunParams, evalRunParamsFor, JUDGES } from '../../../src/shared/eval';
+import { withExtraMethods } from '../../../src/shared/methods/table';
 import { TrainRunParams } from '../../../src/shared/train';
 import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/persist';
+import { useMethodSet } from '../../../src/renderer/src/forms/useMethodChoice';
 import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
-import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun } from '../../../src/renderer/src/project/trainRuns';
+import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun, presetTrainSelection, trainFormKey, trainSelection } from '../../../src/renderer/src/project/trainRuns';
 import { importNotice } from '../../../src/renderer/src/project/data/importNotice';
 import { checklist } from '../../../src/renderer/src/project/checklist';
+import { EXTRA_JUDGES } from '../../fixtures/methods/rows';
 
 const job = (id: number, state: Job['state'], params: Record<string, unknown>, result: unknown, type = 'train.run'): Job =>
   ({ id, projectId: 7, type, title: '', state, params, result, error: null }) as unknown as Job;
@@ -104,6 +107,60 @@ describe('a form filled from another tab', () => {
       customFile: '/d/own.csv',
       customKind: 'harmful',
     });
+  });
+});
+
+describe('the Train form after a selection is saved in Select', () => {
+  const saved = [{ id: 9 }, { id: 4 }]; // newest first, as select.list returns them
+  const defaults = { modelId: '', selectionId: '', selectionPicked: false };
+
+  it('shows the selection just saved (or opened with "Next: fine-tune with …") when it mounts', () => {
+    expect(trainSelection(mountedFields(trainFormKey(601), defaults) as typeof defaults, saved)).toBe('9');
+    presetTrainSelection(601, 4);
+    const f = mountedFields(trainFormKey(601), defaults) as typeof defaults;
+    expect(f).toEqual({ modelId: '', selectionId: '4', selectionPicked: false });
+    expect(trainSelection(f, saved)).toBe('4');
+  });
+
+  it('defaults to the newest saved selection unless the user picked one (or none) in the form', () => {
+    expect(trainSelection({ selectionId: '', selectionPicked: false }, saved)).toBe('9');
+    expect(trainSelection({ selectionId: '', selectionPicked: false }, [])).toBe('');
+    expect(trainSelection({ selectionId: '4', selectionPicked: true }, saved)).toBe('4');
+    expect(trainSelection({ selectionId: '', selectionPicked: true }, saved)).toBe('');
+    // a selection deleted since: the newest again, or none if the user had picked
+    expect(trainSelection({ selectionId: '7', selectionPicked: false }, saved)).toBe('9');
+    expect(trainSelection({ selectionId: '7', selectionPicked: true }, saved)).toBe('');
+    // still loading: what the form holds
+    expect(trainSelection({ selectionId: '7', selectionPicked: false }, undefined)).toBe('7');
+  });
+});
+
+/** What the Evaluate form's judges section holds when it mounts: the chosen judges and their parsed parameters. */
+let judgesSeen: { chosen: string[]; params: unknown } = { chosen: [], params: null };
+function JudgesProbe({ projectId }: { projectId: number }) {
+  const choice = useMethodSet(withExtraMethods(JUDGES, EXTRA_JUDGES), formKey('evaluate', projectId, 'judges'), ['keyword-start']);
+  judgesSeen = { chosen: choice.chosen, params: choice.params };
+  return null;
+}
+
+describe("duplicating an evaluation's judges", () => {
+  it('keeps the judges, their parameters and the Llama Guard model', () => {
+    const p = evalRunParamsFor(withExtraMethods(JUDGES, EXTRA_JUDGES)).parse({
+      projectId: 504,
+      model: { kind: 'engine', path: '/m/stories260K.gguf' },
+      suites: [{ builtin: 'advbench', dataDir: '/d' }],
+      judges: ['keyword-anywhere', 'short-reply', 'llama-guard-3'],
+      judgeParams: { 'short-reply': { minChars: 12 } },
+      guardModel: { kind: 'engine', path: '/m/guard.gguf' },
+    });
+    const models = [
+      { id: 2, path: '/m/stories260K.gguf' },
+      { id: 5, path: '/m/guard.gguf' },
+    ];
+    applyPresets(evalRunPresets(504, p as EvalRunParams, models, []));
+    renderToStaticMarkup(h(JudgesProbe, { projectId: 504 }));
+    expect(judgesSeen).toEqual({ chosen: ['keyword-anywhere', 'short-reply', 'llama-guard-3'], params: { 'keyword-anywhere': {}, 'short-reply': { minChars: 12 }, 'llama-guard-3': {} } });
+    expect(mountedFields(evaluateFormKey(504), { guardId: '', modelId: '' })).toEqual({ guardId: '5', modelId: '2' });
   });
 });
 

@@ -1,7 +1,10 @@
 /**
  * SentencePiece (BPE-by-score, "llama" model) tokenizer as embedded in GGUF files, following
  * llama.cpp's llm_tokenizer_spm: whitespace → "▁", optional dummy prefix, greedy merges of the
- * highest-scoring adjacent pair (ties: leftmost first), byte fallback via <0xXX> tokens.
+ * highest-scoring adjacent pair (ties: leftmost first), byte fallback via <0xXX> tokens. As
+ * llama.cpp's tokenizer_st_partition does, the text of a user-defined token is encoded as that
+ * token, and with `parseSpecial` (text a chat template rendered) so is the text of a control
+ * token: "<s>" becomes the BOS id, not "<", "s", ">".
  */
 import { GgufError, type GgufFile, type GgufValue } from './reader';
 import type { TextTokenizer } from '../tokenizer/types';
@@ -86,6 +89,8 @@ export class SpmTokenizer implements TextTokenizer {
   private readonly index = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly v: SpmVocab;
+  /** Tokens whose text is matched whole before merging, longest first: [text, id, control (only with parseSpecial)]. */
+  private readonly specials: [string, number, boolean][] = [];
 
   constructor(v: SpmVocab) {
     this.v = v;
@@ -100,7 +105,12 @@ export class SpmTokenizer implements TextTokenizer {
         const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(t);
         if (m) this.byteIds[parseInt(m[1]!, 16)] = i;
       }
+      const type = v.types[i];
+      if (t.length > 0 && (type === TOKEN_TYPE.CONTROL || type === TOKEN_TYPE.UNKNOWN || type === TOKEN_TYPE.USER_DEFINED) && this.index.get(t) === i) {
+        this.specials.push([t, i, type !== TOKEN_TYPE.USER_DEFINED]);
+      }
     });
+    this.specials.sort((a, b) => b[0].length - a[0].length || a[1] - b[1]);
   }
 
   /** Build from GGUF metadata (tokenizer.ggml.*), checking that the lists are what they claim to be. */
@@ -156,12 +166,48 @@ export class SpmTokenizer implements TextTokenizer {
     return t === TOKEN_TYPE.CONTROL || t === TOKEN_TYPE.UNKNOWN || t === TOKEN_TYPE.UNUSED;
   }
 
-  encode(text: string, opts: { addSpecial?: boolean } = {}): number[] {
+  /**
+   * Token ids of `text`: BOS first when `addSpecial` (default) and the vocabulary adds it. The text
+   * of a user-defined token becomes that token; with `parseSpecial`, the text of a control token
+   * too (for text a chat template rendered). After such a token the next piece of text gets the
+   * dummy space prefix again, as in llama.cpp.
+   */
+  encode(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
     const out: number[] = [];
     if ((opts.addSpecial ?? true) && this.addBos && this.bosId !== null) out.push(this.bosId);
     if (text.length === 0) return out;
+    let prevSpecial = true;
+    for (const f of this.partition(text, opts.parseSpecial ?? false)) {
+      if (typeof f === 'number') {
+        out.push(f);
+        prevSpecial = true;
+      } else {
+        this.encodeText(f, this.v.addSpacePrefix && prevSpecial, out);
+        prevSpecial = false;
+      }
+    }
+    return out;
+  }
+
+  /** The text split into pieces of plain text and the ids of special tokens found in it (longest match first). */
+  private partition(text: string, parseSpecial: boolean): (string | number)[] {
+    let parts: (string | number)[] = [text];
+    for (const [t, id, control] of this.specials) {
+      if (control && !parseSpecial) continue;
+      if (!parts.some((p) => typeof p === 'string' && p.includes(t))) continue;
+      parts = parts.flatMap((p) => {
+        if (typeof p !== 'string' || !p.includes(t)) return [p];
+        const pieces = p.split(t);
+        return pieces.flatMap((piece, i) => [...(i > 0 ? [id] : []), ...(piece.length > 0 ? [piece] : [])]);
+      });
+    }
+    return parts;
+  }
+
+  /** Plain text (no special tokens) → ids appended to `out`: merges by score, byte fallback. */
+  private encodeText(text: string, spacePrefix: boolean, out: number[]): void {
     let s = text.replace(/ /g, '\u2581');
-    if (this.v.addSpacePrefix) s = '\u2581' + s;
+    if (spacePrefix) s = '\u2581' + s;
     const chars = Array.from(s);
     const syms: Sym[] = chars.map((c, i) => ({ text: c, prev: i - 1, next: i + 1 < chars.length ? i + 1 : -1, n: c.length }));
     const q = new BigramQueue();
@@ -202,7 +248,6 @@ export class SpmTokenizer implements TextTokenizer {
       if (syms[i]!.n === 0) continue;
       resegment(syms[i]!);
     }
-    return out;
   }
 
   decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {

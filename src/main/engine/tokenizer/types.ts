@@ -7,7 +7,12 @@ export interface TextTokenizer {
   readonly padId: number | null;
   /** whether encode() adds BOS by default */
   readonly addBos: boolean;
-  encode(text: string, opts?: { addSpecial?: boolean }): number[];
+  /**
+   * `addSpecial`: add BOS (or what the tokenizer adds). `parseSpecial`: the text was rendered by a
+   * chat template, so special-token text in it ("<s>", "<|im_start|>") is that token's id
+   * (llama.cpp's parse_special); tokenizer.json tokenizers always do this for their added tokens.
+   */
+  encode(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
   decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string;
   /** token id → its vocabulary string (raw piece) */
   idToToken(id: number): string | undefined;

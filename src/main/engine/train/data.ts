@@ -20,6 +20,8 @@ export interface TokenizeOptions {
   lossOn?: 'response' | 'all';
   /** prepend BOS when the tokenizer has one (default true) */
   addBos?: boolean;
+  /** the prompt was rendered by a chat template: its special-token text ("<s>") is those tokens (default false) */
+  parseSpecial?: boolean;
   /** append EOS after the response (default true) */
   addEos?: boolean;
   /** truncate to this many tokens */
@@ -28,7 +30,7 @@ export interface TokenizeOptions {
 
 /** The prompt's tokens (BOS included when asked) and the response's (EOS appended when asked). */
 function encodeParts(tok: TextTokenizer, ex: PromptResponse, opts: TokenizeOptions): { prompt: number[]; response: number[] } {
-  const prompt = tok.encode(ex.prompt, { addSpecial: opts.addBos ?? true });
+  const prompt = tok.encode(ex.prompt, { addSpecial: opts.addBos ?? true, parseSpecial: opts.parseSpecial ?? false });
   const eos = (opts.addEos ?? true) && tok.eosIds.length ? [tok.eosIds[0]!] : [];
   return { prompt, response: [...tok.encode(ex.response, { addSpecial: false }), ...eos] };
 }

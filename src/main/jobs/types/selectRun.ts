@@ -88,7 +88,7 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
   }
   ctx.throwIfCancelled();
   ctx.progress(0.85, 'selecting');
-  const { poolFromRecords, selectAsync } = await import('../../select');
+  const { eligibleIndices, poolFromRecords, selectAsync } = await import('../../select');
   const selPool = poolFromRecords(pool, tax.ids, embeddings);
   const budget = 'count' in p.budget ? { count: p.budget.count } : { fraction: p.budget.fraction, taskSize };
   // selectAsync: the same selection, with PSS/Cossim matrix products in onnxruntime (fast on big pools).
@@ -102,6 +102,10 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
   });
   const perBehaviour: Record<string, number> = { T1: 0, T2: 0, T3: 0, T4: 0, untyped: 0 };
   for (const i of result.indices) perBehaviour[pool[i]!.behaviour ?? 'untyped']!++;
+  const eligiblePerCategory: Record<string, number> = {};
+  for (const i of eligibleIndices(selPool, { ...(p.categories ? { categories: p.categories } : {}), t1Only: row.t1Only })) {
+    for (const cat of pool[i]!.categories) eligiblePerCategory[cat] = (eligiblePerCategory[cat] ?? 0) + 1;
+  }
   const summary = {
     budget: result.budget,
     selected: result.indices.length,
@@ -111,6 +115,8 @@ async function runSelection(p: SelectRunParams, ctx: JobContext<never>): Promise
     perCategory: result.perCategory,
     perBehaviour,
     embedder: embedderId,
+    ...(result.strata.length ? { strata: result.strata, perStratum: result.perStratum } : {}),
+    eligiblePerCategory,
   };
   const selectionId = new SelectionStore(ctx.db).create(
     { projectId: p.projectId, method: p.method, params: p, summary },

@@ -27,27 +27,30 @@ export function trainingRecords(db: Db, p: { projectId: number; taskDatasetIds?:
   return { task, safety };
 }
 
-/** A record as the trainer tokenises it: the prompt rendered with the template, BOS unless the chat template adds it. */
-export async function trainingText(model: LoadedModel, template: Template): Promise<{ render: (r: PromptResponse) => PromptResponse; addBos: boolean }> {
+/**
+ * A record as the trainer tokenises it: the prompt rendered with the template, BOS unless the chat
+ * template adds it, and a chat template's special-token text encoded as those tokens.
+ */
+export async function trainingText(model: LoadedModel, template: Template): Promise<{ render: (r: PromptResponse) => PromptResponse; addBos: boolean; parseSpecial: boolean }> {
   const { applyChatTemplate } = await import('../../engine');
   const render = (prompt: string) => {
     if (template === 'alpaca') return ALPACA(prompt);
     if (template === 'chat') return applyChatTemplate(model, [{ role: 'user', content: prompt }]);
     return prompt;
   };
-  return { render: (r) => ({ prompt: render(r.prompt), response: r.response }), addBos: template !== 'chat' };
+  return { render: (r) => ({ prompt: render(r.prompt), response: r.response }), addBos: template !== 'chat', parseSpecial: template === 'chat' };
 }
 
 /** Token lengths of records (see exampleLengths), counted into a profile. */
 export async function lengthProfile(model: LoadedModel, template: Template, records: readonly PromptResponse[], check?: () => void): Promise<TokenLengthProfile> {
   const { exampleLengths } = await import('../../engine/train');
-  const { render, addBos } = await trainingText(model, template);
+  const { render, addBos, parseSpecial } = await trainingText(model, template);
   const prompt = new Map<number, number>();
   const total = new Map<number, number>();
   let empty = 0;
   records.forEach((r, i) => {
     if (i % 256 === 0) check?.();
-    const l = exampleLengths(model.tokenizer, render(r), { addBos });
+    const l = exampleLengths(model.tokenizer, render(r), { addBos, parseSpecial });
     if (l.total === l.prompt) {
       empty++;
       return;

@@ -115,8 +115,8 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
   await checkSomethingToLearn(p, model, task, safety, ctx);
 
-  const { render, addBos } = await trainingText(model, p.template);
-  const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos });
+  const { render, addBos, parseSpecial } = await trainingText(model, p.template);
+  const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos, parseSpecial });
   const taskEx = task.map(tokenize);
   const { prepareMethod } = await import('../../train-methods');
   const setup = await prepareMethod(

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import type { Job } from '../../../shared/domain';
 import type { AppError } from '../../../shared/errors';
+import { jobStateChanged } from '../jobs/jobView';
 import { api, connection, type CallInput, type CallName, type CallOutput, type ConnectionSnapshot, type EventName, type EventPayload } from './client';
 
 export interface CallState<T> {
@@ -54,6 +56,15 @@ export function useEvent<E extends EventName>(event: E, listener: (payload: Even
   const ref = useRef(listener);
   ref.current = listener;
   useEffect(() => api.subscribe(event, (p) => ref.current(p)), [event]);
+}
+
+/**
+ * Calls `onChange` when a job that `matches` changes state (queued → running → succeeded …), e.g.
+ * to refetch what a finished job wrote; not on every progress update.
+ */
+export function useJobStateChange(matches: (job: Job) => boolean, onChange: (job: Job) => void): void {
+  const seen = useRef(new Map<number, Job['state']>());
+  useEvent('job.updated', (j) => matches(j) && jobStateChanged(seen.current, j) && onChange(j));
 }
 
 /** Wraps an action: tracks pending state and the last error. */

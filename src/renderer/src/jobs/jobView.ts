@@ -1,4 +1,4 @@
-/** What the Jobs panel shows of a job, as pure functions: why it cannot be resumed, the filters. */
+/** What the Jobs panel shows of a job, as pure functions: why it cannot be resumed, the filters; which updates change a job's state. */
 import { FINISHED_JOB_STATES, type Job, type JobState } from '../../../shared/domain';
 
 /**
@@ -42,4 +42,15 @@ export function jobTypes(jobs: readonly Pick<Job, 'type'>[]): string[] {
 
 export function isFinished(job: Pick<Job, 'state'>): boolean {
   return FINISHED_JOB_STATES.includes(job.state);
+}
+
+/**
+ * Whether a job update moves a job to a state other than the one `seen` last recorded for it (the
+ * first update of a job counts); records the new state. Progress updates of a running job are not
+ * changes.
+ */
+export function jobStateChanged(seen: Map<number, Job['state']>, job: Pick<Job, 'id' | 'state'>): boolean {
+  if (seen.get(job.id) === job.state) return false;
+  seen.set(job.id, job.state);
+  return true;
 }

@@ -2,6 +2,7 @@ import { useContext, useState, type FormEvent } from 'react';
 import type { Endpoint, Grant } from '../../../shared/access';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { AppInfoContext } from '../components/PathField';
 import { Button, Card, ErrorBanner, ListState, TextField } from '../components/ui';
 
@@ -95,18 +96,31 @@ function FoldersCard() {
 }
 
 function GrantRow({ grant }: { grant: Grant }) {
-  const revoke = useAction(() => api.call('access.revoke', { id: grant.id }));
+  const [asking, setAsking] = useState(false);
+  const revoke = useAction(async () => {
+    await api.call('access.revoke', { id: grant.id });
+    setAsking(false);
+  });
+  const what = grant.kind === 'folder' ? 'folder' : 'file';
   return (
     <tr>
       <td>
         <code>{grant.path}</code>
-        {revoke.error && <div className="field-error">{revoke.error.message}</div>}
       </td>
       <td>{grant.kind === 'folder' ? 'folder and everything in it' : 'this file only'}</td>
       <td className="row-actions">
-        <Button variant="ghost" onClick={() => void revoke.run()} aria-label={`Revoke ${grant.path}`}>
+        <Button variant="ghost" onClick={() => setAsking(true)} aria-label={`Revoke ${grant.path}`}>
           Revoke
         </Button>
+        {asking && (
+          <ConfirmDialog title={`Revoke access to ${grant.path}?`} action="Revoke access" busy={revoke.pending} onConfirm={() => void revoke.run()} onClose={() => setAsking(false)}>
+            <p>
+              The app will no longer read this {what}: data sets, models and suites under it stay listed but cannot be read until it is granted again.
+              Nothing on disk is deleted.
+            </p>
+            <ErrorBanner error={revoke.error} />
+          </ConfirmDialog>
+        )}
       </td>
     </tr>
   );

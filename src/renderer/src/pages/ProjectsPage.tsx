@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 import type { Project } from '../../../shared/domain';
 import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Button, Card, Dialog, ErrorBanner, TextField, formatDate, ListState } from '../components/ui';
 
 /** Home: create, open, rename and delete projects. */
@@ -123,22 +124,12 @@ function ProjectRow({ project, onChanged }: { project: Project; onChanged: () =>
             <TextField label="New name" value={newName} onChange={(e) => setNewName(e.target.value)} error={rename.error?.message} autoFocus />
           </form>
         </Dialog>
-        <Dialog
-          open={deleting}
-          title={`Delete “${project.name}”?`}
-          onClose={() => setDeleting(false)}
-          footer={
-            <>
-              <Button onClick={() => setDeleting(false)}>Keep it</Button>
-              <Button variant="danger" busy={remove.pending} onClick={() => void remove.run()}>
-                Delete project
-              </Button>
-            </>
-          }
-        >
-          <p>Its data, selections, runs and evaluations are removed from this workspace. Running jobs are cancelled.</p>
-          <ErrorBanner error={remove.error} />
-        </Dialog>
+        {deleting && (
+          <ConfirmDialog title={`Delete “${project.name}”?`} action="Delete project" busy={remove.pending} onConfirm={() => void remove.run()} onClose={() => setDeleting(false)}>
+            <p>Its data, selections, runs and evaluations are removed from this workspace. Running jobs are cancelled.</p>
+            <ErrorBanner error={remove.error} />
+          </ConfirmDialog>
+        )}
       </td>
     </tr>
   );

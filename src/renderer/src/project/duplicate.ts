@@ -1,12 +1,13 @@
 /**
  * "Duplicate this run's settings": a finished run's parameters written into its form's stored
  * fields (see forms/persist), so the form shows them the next time it mounts. Values are as the
- * forms hold them (text fields as strings, lists as arrays); a model is matched by its path.
+ * forms hold them (text fields as strings, lists as arrays); a model is matched by its path. An
+ * evaluation keeps its judges, their parameters and the Llama Guard model they judge with.
  */
 import type { EvalRunParams } from '../../../shared/eval';
 import type { TrainRunParams } from '../../../shared/train';
 import { formKey, presetFields } from '../forms/persist';
-import { evaluateFormKey, type FinishedTrainRun } from './trainRuns';
+import { evaluateFormKey, trainFormKey, type FinishedTrainRun } from './trainRuns';
 
 type FieldValue = string | boolean | string[];
 const text = (v: unknown): FieldValue => (Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v));
@@ -20,8 +21,8 @@ export function trainRunPresets(projectId: number, p: TrainRunParams, models: re
   const params = Object.fromEntries(Object.entries(p.methodParams ?? {}).map(([k, v]) => [k, text(v)]));
   return [
     [
-      formKey('train', projectId, 'form'),
-      { ...(model ? { modelId: String(model.id) } : {}), selectionId: p.selectionId ? String(p.selectionId) : '', template: p.template, fp16Weights: p.frozenWeightDtype === 'float16', recompute: p.recompute },
+      trainFormKey(projectId),
+      { ...(model ? { modelId: String(model.id) } : {}), selectionId: p.selectionId ? String(p.selectionId) : '', selectionPicked: true, template: p.template, fp16Weights: p.frozenWeightDtype === 'float16', recompute: p.recompute },
     ],
     [`${formKey('train', projectId)}/method`, { method: p.method }],
     [`${formKey('train', projectId)}/params/${p.method}`, params],
@@ -49,9 +50,19 @@ export function evalRunPresets(projectId: number, p: EvalRunParams, models: read
     customFile: custom && 'file' in custom ? custom.file : '',
     ...(custom && 'file' in custom ? { customKind: custom.kind } : {}),
   });
+  const guardSpec = p.guardModel;
+  const guard = guardSpec?.kind === 'engine' ? models.find((m) => m.path === guardSpec.path) : undefined;
+  if (guard) fields.guardId = String(guard.id);
+  return [[evaluateFormKey(projectId), fields], ...judgePresets(projectId, p)];
+}
+
+/** The judges' stored fields: the chosen judges and their parameters, keyed as useMethodSet keys them ("judge:param"). */
+function judgePresets(projectId: number, p: EvalRunParams): FormPreset[] {
+  const key = formKey('evaluate', projectId, 'judges');
+  const params = Object.fromEntries(Object.entries(p.judgeParams ?? {}).flatMap(([id, ps]) => Object.entries(ps).map(([k, v]) => [`${id}:${k}`, text(v)])));
   return [
-    [evaluateFormKey(projectId), fields],
-    [`${formKey('evaluate', projectId, 'judges')}/methods`, { chosen: [...p.judges] }],
+    [`${key}/methods`, { chosen: [...p.judges] }],
+    [`${key}/params/${p.judges.join('+')}`, params],
   ];
 }
 

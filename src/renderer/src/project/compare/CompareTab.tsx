@@ -1,6 +1,6 @@
 import { useRef, useState } from 'react';
 import { api } from '../../api/client';
-import { useAction, useCall } from '../../api/hooks';
+import { useAction, useCall, useJobStateChange } from '../../api/hooks';
 import { Button, CheckboxGroup, Card, EmptyState, ErrorBanner, Spinner } from '../../components/ui';
 import { rateText } from '../format';
 import type { TabProps } from '../types';
@@ -11,9 +11,14 @@ import { Scatter } from './Scatter';
 import { SweepCurves } from './SweepCurve';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
-/** Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG export. */
+/**
+ * Compare: safety vs over-refusal vs utility across runs, as a table and a scatter; CSV/SVG/PNG
+ * export. The list of runs follows the project's evaluations as they start and finish (those a
+ * merge sweep queues too), without leaving the tab.
+ */
 export function CompareTab({ project }: TabProps) {
   const runs = useCall('eval.runs', { projectId: project.id }, [project.id]);
+  useJobStateChange((j) => j.projectId === project.id && j.type === 'eval.run', runs.reload);
   const [chosen, setChosen] = useState<number[] | null>(null);
   const [rows, setRows] = useState<Row[] | null>(null);
   const svgRef = useRef<SVGSVGElement>(null);

@@ -49,13 +49,22 @@ export function categoryHeatmap(runs: readonly CategoryRun[], baseRunId: number,
   });
 }
 
-/** The heatmap as CSV: category id and name, then per run its rate, k, n and difference from the base run. */
+/**
+ * The heatmap as CSV: category id and name, then per run (each once, in the order given) its
+ * attack success rate, harmful prompts answered (k) and asked (n), and — for every run but the base
+ * — the rate's difference from the base run's. Column names are stable and unique: the run's id and
+ * what the column holds (`run_12_attack_success_rate`, `run_12_attack_success_minus_run_9`).
+ */
 export function heatmapCsv(runs: readonly CategoryRun[], baseRunId: number, order: readonly string[] = [], name: (category: string) => string = (c) => c): string {
+  const unique = runs.filter((r, i) => runs.findIndex((o) => o.runId === r.runId) === i);
   const header = ['category', 'category_name'];
-  for (const r of runs) header.push(`run_${r.runId}_attack_success`, `run_${r.runId}_k`, `run_${r.runId}_n`, `run_${r.runId}_minus_run_${baseRunId}`);
-  const lines = categoryHeatmap(runs, baseRunId, order).map((row) => {
+  for (const r of unique) {
+    const col = `run_${r.runId}_attack_success`;
+    header.push(`${col}_rate`, `${col}_answered`, `${col}_prompts`, ...(r.runId === baseRunId ? [] : [`${col}_minus_run_${baseRunId}`]));
+  }
+  const lines = categoryHeatmap(unique, baseRunId, order).map((row) => {
     const cells: unknown[] = [row.category, name(row.category)];
-    for (const c of row.cells) cells.push(c.attackSuccess?.rate ?? null, c.attackSuccess?.k ?? null, c.attackSuccess?.n ?? null, c.delta);
+    for (const c of row.cells) cells.push(c.attackSuccess?.rate ?? null, c.attackSuccess?.k ?? null, c.attackSuccess?.n ?? null, ...(c.runId === baseRunId ? [] : [c.delta]));
     return cells.map(csvCell).join(',');
   });
   return [header.map(csvCell).join(','), ...lines].join('\n') + '\n';

@@ -1,8 +1,12 @@
-/** The Select form: a method from the table with its parameters and needs, a budget, harm categories and a seed; Preview starts a select.run job. */
+/**
+ * The Select form: a method from the table with its parameters and needs, a budget, harm
+ * categories (each with the pool examples eligible for the chosen method) and a seed; Preview
+ * starts a select.run job.
+ */
 import { useState, type FormEvent } from 'react';
 import type { SelectionMethod } from '../../../../shared/select';
 import { api } from '../../api/client';
-import { useAction, useCall } from '../../api/hooks';
+import { useAction, useCall, useEvent } from '../../api/hooks';
 import { Button, CheckboxGroup, Card, ErrorBanner, SelectField, TextField } from '../../components/ui';
 import { formKey, usePersistentFields } from '../../forms/persist';
 import { useMethodChoice } from '../../forms/useMethodChoice';
@@ -26,6 +30,12 @@ export function SelectForm({ projectId, busy, error, onStarted }: { projectId: n
   const allCats = taxonomy.data?.categories ?? [];
   const chosen = f.allCategories ? allCats.map((c) => c.id) : f.categories;
   const { row } = choice;
+  const subset = chosen.length > 0 && chosen.length < allCats.length ? chosen : undefined;
+  const eligible = useCall('select.eligible', { projectId, t1Only: row.t1Only, ...(subset ? { categories: subset } : {}) }, [projectId, row.t1Only, subset?.join('\n')]);
+  // an analysis or a corrected label changes what is eligible
+  useEvent('data.changed', (e) => e.projectId === projectId && eligible.reload());
+  useEvent('job.updated', (j) => j.projectId === projectId && j.type.startsWith('data.') && j.state === 'succeeded' && eligible.reload());
+  const eligibleIn = (id: string) => eligible.data?.perCategory[id] ?? 0;
 
   const run = useAction(async () => {
     const n = Number(f.budget);
@@ -92,13 +102,20 @@ export function SelectForm({ projectId, busy, error, onStarted }: { projectId: n
               </Button>
             </>
           }
-          options={allCats.map((c) => ({ value: c.id, label: c.name }))}
+          options={allCats.map((c) => ({ value: c.id, label: eligible.data ? `${c.name} · ${eligibleIn(c.id)} eligible` : c.name }))}
           value={chosen}
           onChange={(v) => {
             set('categories', v);
             set('allCategories', false);
           }}
         />
+        {eligible.data && (
+          <p className="muted small" data-testid="eligible-summary">
+            {eligible.data.eligible} of {eligible.data.poolSize} safety-pool examples are eligible for {row.label}
+            {row.t1Only ? ' (T1 only: a harmful prompt with a refusal)' : ''}
+            {subset ? ` in the ${subset.length} chosen categories` : ''}.
+          </p>
+        )}
         <ErrorBanner error={run.error ?? (error ? new Error(error) : null)} />
         <Button type="submit" variant="primary" busy={run.pending || busy} disabled={chosen.length === 0 || !(Number(f.budget) > 0) || !choice.form.data}>
           Preview selection

@@ -1,6 +1,7 @@
 import { useRef, useState } from 'react';
 import { api } from '../../api/client';
 import { useCall, useEvent } from '../../api/hooks';
+import { presetTrainSelection } from '../trainRuns';
 import type { TabProps } from '../types';
 import { SavedSelections } from './SavedSelections';
 import { SelectForm } from './SelectForm';
@@ -38,10 +39,15 @@ export function SelectTab({ project }: TabProps) {
       />
       {detail && (
         <SelectionPreview
+          // a new preview starts with its own suggested name
+          key={detail.selection.id}
           detail={detail}
+          taxonomy={allCats.map((c) => c.id)}
           categoryName={(id) => allCats.find((c) => c.id === id)?.name ?? id}
           onSaved={(s) => {
             setDetail((d) => (d ? { ...d, selection: s } : d));
+            // the Train tab opens with it chosen under Safety examples
+            presetTrainSelection(project.id, s.id);
             saved.reload();
           }}
         />

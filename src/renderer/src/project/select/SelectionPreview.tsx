@@ -1,16 +1,30 @@
-/** A selection (preview or saved): summary, histograms, its examples; save it under a name, export the training mix. */
+/** A selection (preview or saved): summary, histograms, its examples; save it under a name, export the training mix; once saved, a link to train with it. */
 import { useEffect, useState } from 'react';
+import { Link } from 'react-router';
 import type { CallOutput } from '../../../../shared/contract';
 import type { Selection } from '../../../../shared/select';
 import { api } from '../../api/client';
 import { useAction } from '../../api/hooks';
 import { Badge, Button, Card, ErrorBanner, SelectField, TextField } from '../../components/ui';
 import { useMethodTables } from '../../forms/widgets';
+import { presetTrainSelection } from '../trainRuns';
 import { Histogram } from './Histogram';
+import { categoryHistogram, categorySpread } from './spread';
 
 export type SelectionDetail = CallOutput<'select.get'>;
 
-export function SelectionPreview({ detail, categoryName, onSaved }: { detail: SelectionDetail; categoryName: (id: string) => string; onSaved: (s: Selection) => void }) {
+export function SelectionPreview({
+  detail,
+  taxonomy,
+  categoryName,
+  onSaved,
+}: {
+  detail: SelectionDetail;
+  /** The harm category ids in taxonomy order. */
+  taxonomy: readonly string[];
+  categoryName: (id: string) => string;
+  onSaved: (s: Selection) => void;
+}) {
   const { select: methods } = useMethodTables();
   const { selection: sel, items } = detail;
   const label = methods[sel.method]?.label ?? sel.method;
@@ -37,9 +51,10 @@ export function SelectionPreview({ detail, categoryName, onSaved }: { detail: Se
         </span>
       </p>
       <div className="two-col">
-        <Histogram title="Per harm category" data={Object.entries(s.perCategory).sort((a, b) => b[1] - a[1])} label={categoryName} />
+        <Histogram title="Per harm category" data={categoryHistogram(sel, taxonomy)} label={categoryName} />
         <Histogram title="Per behaviour type" data={Object.entries(s.perBehaviour).filter(([k, v]) => v > 0 || k !== 'untyped')} label={(k) => k} />
       </div>
+      <SpreadTable rows={categorySpread(sel, items, taxonomy)} categoryName={categoryName} />
       <details className="preview-items">
         <summary>Selected examples ({items.length})</summary>
         <ol>
@@ -75,6 +90,50 @@ export function SelectionPreview({ detail, categoryName, onSaved }: { detail: Se
           {exported}
         </p>
       )}
+      {sel.saved && (
+        <p className="next-step">
+          <Link to={`/projects/${sel.projectId}/train`} onClick={() => presetTrainSelection(sel.projectId, sel.id)}>
+            Next: fine-tune with “{sel.name}” →
+          </Link>
+        </p>
+      )}
     </Card>
+  );
+}
+
+/** The budget's spread against what was found, per chosen category. */
+function SpreadTable({ rows, categoryName }: { rows: ReturnType<typeof categorySpread>; categoryName: (id: string) => string }) {
+  const stratified = rows.some((r) => r.target !== null);
+  return (
+    <details className="spread" open>
+      <summary>Target vs selected per harm category</summary>
+      <p className="muted small">
+        {stratified
+          ? 'Target: the examples the budget meant for each category (0 where none is eligible). Taken for it: picked for that category; selected: every picked example carrying it, whatever it was picked for.'
+          : 'This method does not spread the budget across categories: selected counts every picked example carrying each category.'}
+      </p>
+      <table className="table metrics" aria-label="Target vs selected per harm category">
+        <thead>
+          <tr>
+            <th scope="col">Harm category</th>
+            <th scope="col">Eligible</th>
+            {stratified && <th scope="col">Target</th>}
+            {stratified && <th scope="col">Taken for it</th>}
+            <th scope="col">Selected</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.category} data-category={r.category} className={r.target !== null && r.takenFor < r.target ? 'short' : undefined}>
+              <th scope="row">{categoryName(r.category)}</th>
+              <td data-field="eligible">{r.eligible ?? '—'}</td>
+              {stratified && <td data-field="target">{r.target ?? '—'}</td>}
+              {stratified && <td data-field="takenFor">{r.takenFor}</td>}
+              <td data-field="selected">{r.selected}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }

@@ -15,6 +15,7 @@ import { formKey, usePersistentFields } from '../../forms/persist';
 import { useMethodChoice } from '../../forms/useMethodChoice';
 import { useSchemaForm } from '../../forms/useSchemaForm';
 import { useMethodTables } from '../../forms/widgets';
+import { trainFormKey, trainSelection } from '../trainRuns';
 import { MemoryEstimate } from './MemoryEstimate';
 import { Preflight, usePreflight } from './Preflight';
 import { TrainMethodSection, trainNeedsMissing } from './TrainMethodSection';
@@ -49,9 +50,11 @@ export function TrainForm({ projectId }: { projectId: number }) {
   const modeChoice = useMethodChoice(TRAIN_MODES, formKey('train', projectId, 'mode'), 'lora');
   const mode = modeSettings(modeChoice.method, modeChoice.form.data);
   const settings = useSchemaForm(RUN_FIELDS, formKey('train', projectId, 'settings'));
-  const [f, set] = usePersistentFields(formKey('train', projectId, 'form'), {
+  const [f, set] = usePersistentFields(trainFormKey(projectId), {
     modelId: '',
     selectionId: '',
+    /** The user chose the safety examples here (else the newest saved selection is shown). */
+    selectionPicked: false,
     template: 'alpaca' as TrainTemplate,
     recompute: false,
     fp16Weights: false,
@@ -59,6 +62,8 @@ export function TrainForm({ projectId }: { projectId: number }) {
   useEffect(() => {
     if (!f.modelId && models.data?.[0]) set('modelId', String(models.data[0].id));
   }, [models.data, f.modelId, set]);
+  // methods without safety examples train on the task data alone: no selection is sent for them
+  const selectionId = choice.row.safety ? trainSelection(f, selections.data) : '';
   const run = settings.data;
   const start = useAction(async () => {
     const model = models.data!.find((m) => String(m.id) === f.modelId)!;
@@ -72,7 +77,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           method: choice.method as TrainMethod,
           methodParams: choice.form.data ?? {},
           template: f.template,
-          ...(f.selectionId ? { selectionId: Number(f.selectionId) } : {}),
+          ...(selectionId ? { selectionId: Number(selectionId) } : {}),
           ...mode!,
           lr: run!.lr,
           maxSteps: run!.maxSteps,
@@ -88,10 +93,10 @@ export function TrainForm({ projectId }: { projectId: number }) {
     e.preventDefault();
     void start.run();
   };
-  const missing = trainNeedsMissing(choice.row, !!f.selectionId);
+  const missing = trainNeedsMissing(choice.row, !!selectionId);
   const modelPath = models.data?.find((m) => String(m.id) === f.modelId)?.path;
   const maxTokens = settings.errors.maxLength ? null : Number(settings.values.maxLength);
-  const preflight = usePreflight(projectId, modelPath, f.selectionId ? Number(f.selectionId) : undefined, f.template);
+  const preflight = usePreflight(projectId, modelPath, selectionId ? Number(selectionId) : undefined, f.template);
   const blocked = preflight.result && maxTokens !== null ? runBlockedReason(preflight.result, { id: choice.method, row: choice.row }, maxTokens) : null;
   return (
     <Card title="New fine-tuning run">
@@ -100,9 +105,16 @@ export function TrainForm({ projectId }: { projectId: number }) {
           <SelectField label="Base model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
           <SelectField
             label="Safety examples"
-            value={f.selectionId}
-            options={[{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]}
-            onChange={(v) => set('selectionId', v)}
+            value={selectionId}
+            options={
+              choice.row.safety
+                ? [{ value: '', label: 'none' }, ...(selections.data ?? []).map((s) => ({ value: String(s.id), label: `${s.name} (${s.summary.selected})` }))]
+                : [{ value: '', label: `none: ${choice.row.label} trains on the task data alone` }]
+            }
+            onChange={(v) => {
+              set('selectionId', v);
+              set('selectionPicked', true);
+            }}
           />
           <SelectField
             label="Prompt template"
@@ -116,7 +128,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           />
         </div>
         <TrainModeSection choice={modeChoice} />
-        <TrainMethodSection choice={choice} selectionChosen={!!f.selectionId} />
+        <TrainMethodSection choice={choice} selectionChosen={!!selectionId} />
         <div className="filters">
           <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
