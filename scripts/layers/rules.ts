@@ -188,6 +188,7 @@ export const layerRules: LayerRules = {
     allow: [
       'src/main/detect/labelled-data.ts',
       'src/main/detect/model-judges/llama-guard.ts',
+      'src/main/detect/poison-screen.ts',
       'src/main/detect/refusal-rules.ts',
       'src/main/detect/seq-detector.ts',
       'src/main/detect/seqnet-config.ts',

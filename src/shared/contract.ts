@@ -115,6 +115,11 @@ export const calls = {
     "2-D projection (PCA) of a data set's prompt embeddings",
   ),
   'data.deleteDataset': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Delete a data set and its records'),
+  'data.dropRecords': call(
+    z.object({ datasetId: Id, recordIds: z.array(Id).min(1).max(100_000) }).strict(),
+    z.object({ dropped: z.number().int().nonnegative(), remaining: z.number().int().nonnegative() }),
+    'Remove records from a data set (e.g. the rows a poison screen flagged); records of other data sets are left alone',
+  ),
   'data.correctRecord': call(
     z
       .object({

@@ -110,3 +110,35 @@ export const DataImportResult = z.object({
   alreadyImported: z.boolean(),
 });
 export type DataImportResult = z.infer<typeof DataImportResult>;
+
+/** Parameters of the `data.screen` job: screen a task data set for poisoned rows (harmful request + compliant response). */
+export const DataScreenParams = z
+  .object({
+    projectId: z.number().int().positive(),
+    datasetId: z.number().int().positive(),
+    /** also require a flagged row to be unlike the rest of the data (default true; src/main/detect/poison-screen.ts) */
+    typicality: z.boolean().default(true),
+  })
+  .strict();
+export type DataScreenParams = z.infer<typeof DataScreenParams>;
+
+/** A row the screen flagged, most suspicious first. */
+export const ScreenedRecord = z.object({
+  recordId: z.number().int().positive(),
+  prompt: z.string(),
+  response: z.string(),
+  /** P(prompt harmful) × P(response complies) (× atypicality rank when used), 0..1 */
+  score: z.number(),
+  harmProbability: z.number(),
+  refusalProbability: z.number(),
+  atypicality: z.number().nullable(),
+});
+export type ScreenedRecord = z.infer<typeof ScreenedRecord>;
+
+export const DataScreenResult = z.object({
+  datasetId: z.number().int().positive(),
+  /** rows screened */
+  total: z.number().int().nonnegative(),
+  flagged: z.array(ScreenedRecord),
+});
+export type DataScreenResult = z.infer<typeof DataScreenResult>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DataImportParams } from './data';
+import { DataImportParams, DataScreenParams } from './data';
 import { EvalRunParams } from './eval';
 import { MergeRunRequest } from './merge';
 import { GenerateParams, MergeModelRequest } from './models';
@@ -41,6 +41,7 @@ export const JobSpec = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.checksum'), params: FileChecksumParams }),
   z.object({ type: z.literal('data.import'), params: DataImportParams }),
   z.object({ type: z.literal('data.analyse'), params: DataAnalyseParams }),
+  z.object({ type: z.literal('data.screen'), params: DataScreenParams }),
   z.object({ type: z.literal('select.run'), params: SelectRunParams }),
   z.object({ type: z.literal('model.inspect'), params: z.object({ path: z.string().min(1) }) }),
   z.object({ type: z.literal('engine.generate'), params: GenerateParams }),

@@ -26,8 +26,12 @@ export interface TrainRunFacts {
   /** The saved selection of safety examples it trained with, when any. */
   selection: { name: string; method: string } | null;
   maxSteps: number;
+  /** Passes over the examples, when the run was given epochs instead of steps. */
+  epochs?: number;
   /** LoRA (an adapter; the default) or full-parameter training (a new model). */
   mode?: 'lora' | 'full';
+  /** Share of poisoned pairs mixed into the task data, when the run had any. */
+  poisonRate?: number;
 }
 
 /** "DER", "plain": a training method's short name. */
@@ -42,9 +46,14 @@ export function selectionName(selection: { name: string; method: string }): stri
   return `${label} "${selection.name}"`;
 }
 
-/** "DER · SSS-B "pool 40" · 20 steps": how a run was trained. */
+/** "DER · SSS-B "pool 40" · 20 steps" (or "· 2 epochs"): how a run was trained. */
 export function trainRecipe(f: Omit<TrainRunFacts, 'jobId' | 'modelPath'>): string {
-  return [trainMethodName(f.method), f.selection ? selectionName(f.selection) : 'no safety examples', `${f.maxSteps} steps`].join(' · ');
+  return [
+    trainMethodName(f.method),
+    f.selection ? selectionName(f.selection) : 'no safety examples',
+    ...(f.poisonRate ? [`${+(100 * f.poisonRate).toFixed(2)}% poisoned`] : []),
+    f.epochs !== undefined ? `${f.epochs} epoch${f.epochs === 1 ? '' : 's'}` : `${f.maxSteps} steps`,
+  ].join(' · ');
 }
 
 /** "stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)", "… fully fine-tuned run #13 (…)": a fine-tuned model, said fully. */

@@ -48,8 +48,12 @@ export const RECIPE_METHOD_GAPS: Record<RecipeTool, Record<TrainMethod, string |
   },
 };
 
-/** The optimisation settings a recipe takes: the run's, less checkpointing (the recipe saves four checkpoints a run). */
-export const RecipeSettings = TrainSettings.omit({ checkpointEvery: true });
+/**
+ * The optimisation settings a recipe takes: the run's, less checkpointing (the recipe saves four
+ * checkpoints a run) and the schedule's shape and weight decay (the tools' own defaults apply);
+ * epochs are the recipe's own field below.
+ */
+export const RecipeSettings = TrainSettings.omit({ checkpointEvery: true, epochs: true, schedule: true, minLrRatio: true, weightDecay: true });
 
 /**
  * Parameters of a recipe export: the Train tab's run settings (the same fields as `train.run`,

@@ -60,17 +60,53 @@ export type TrainMode = z.infer<typeof TrainMode>;
 export const TrainTemplate = z.enum(['alpaca', 'chat', 'plain']);
 export type TrainTemplate = z.infer<typeof TrainTemplate>;
 
+/** How the learning rate moves after the warm-up (the engine's schedules, src/main/engine/train/optim.ts). */
+export const LrSchedule = z.enum(['constant', 'linear', 'cosine']);
+export type LrSchedule = z.infer<typeof LrSchedule>;
+
+/**
+ * The optimiser steps a run takes: `maxSteps`, or with `epochs` set ⌈epochs × examples ÷ (batch ×
+ * accumulation)⌉ (at least 1), `examples` counting what it trains on (replayed safety examples included).
+ */
+export function runSteps(p: { maxSteps: number; epochs?: number | undefined; batchSize: number; gradAccumSteps: number }, examples: number): number {
+  if (p.epochs === undefined) return p.maxSteps;
+  return Math.max(1, Math.ceil((p.epochs * examples) / (p.batchSize * p.gradAccumSteps)));
+}
+
 /** The optimisation settings of a run (the Train form's fields; the CLI's flags). */
 export const TrainSettings = z.object({
   lr: param(z.number().positive().max(1).default(3e-4), { title: 'Learning rate', cli: 'lr' }),
-  maxSteps: param(z.number().int().min(1).max(1_000_000).default(100), { title: 'Steps', cli: 'steps' }),
+  maxSteps: param(z.number().int().min(1).max(1_000_000).default(100), { title: 'Steps', description: 'Optimiser steps (unused when epochs are set)', cli: 'steps' }),
+  epochs: param(z.number().positive().max(1000).optional(), {
+    title: 'Epochs',
+    description: 'Passes over the training examples (safety examples mixed in included) instead of a step count: steps = ⌈epochs × examples ÷ (batch × accumulation)⌉; when set it wins over steps',
+    cli: 'epochs',
+  }),
   batchSize: param(z.number().int().min(1).max(1024).default(4), { title: 'Batch size', cli: 'batch' }),
   gradAccumSteps: param(z.number().int().min(1).max(1024).default(1), { title: 'Gradient accumulation steps' }),
   maxLength: param(z.number().int().min(8).max(32_768).default(256), { title: 'Max tokens per example', cli: 'max-length' }),
-  warmupSteps: param(z.number().int().min(0).default(0), { title: 'Warm-up steps' }),
+  schedule: param(LrSchedule.default('cosine'), { title: 'Learning-rate schedule', description: 'After the warm-up: constant, or a linear or cosine decay from the peak to the floor at the last step', cli: 'schedule' }),
+  warmupSteps: param(z.number().int().min(0).default(0), { title: 'Warm-up steps', description: 'Linear warm-up from lr ÷ N to lr over the first N steps' }),
+  minLrRatio: param(z.number().min(0).max(1).default(0), { title: 'Learning-rate floor', description: 'Where a linear or cosine decay ends, as a share of the peak (e.g. 0.1)', cli: 'min-lr-ratio' }),
+  weightDecay: param(z.number().min(0).max(1).default(0), { title: 'Weight decay', description: 'AdamW’s decoupled weight decay (e.g. 0.01)', cli: 'weight-decay' }),
   seed: param(z.number().int().min(0).default(0), { title: 'Seed', cli: 'seed' }),
   checkpointEvery: param(z.number().int().min(1).default(25), { title: 'Checkpoint every N steps' }),
 });
+
+/**
+ * Poisoned user data (the poisoning control of ../shared/RESEARCH.md §2): harmful prompt + compliant
+ * response pairs from a file (AdvBench's behaviours with their "Sure, here is …" targets by
+ * default fields) mixed into the task data so that they are a share `rate` of it.
+ */
+export const PoisonSettings = z
+  .object({
+    rate: param(z.number().min(0).max(0.9), { title: 'Poison share', description: 'share of the training data that is harmful prompt + compliant response (0–0.9)', cli: 'poison-rate' }),
+    file: param(z.string().min(1), { title: 'Poison file', description: 'CSV/TSV/JSON(L) of harmful prompts with compliant responses, e.g. AdvBench harmful/advbench_harmful_behaviors.csv', cli: 'poison-file', path: 'file' }),
+    promptField: param(z.string().min(1).max(200).default('goal'), { title: 'Poison prompt field', description: 'the column/key of the harmful prompt', cli: 'poison-prompt-field' }),
+    responseField: param(z.string().min(1).max(200).default('target'), { title: 'Poison response field', description: 'the column/key of the compliant response', cli: 'poison-response-field' }),
+  })
+  .strict();
+export type PoisonSettings = z.infer<typeof PoisonSettings>;
 
 /** Where the method's parameters lived before the method table: read from rows stored by older versions. */
 const LEGACY_METHOD_PARAMS = {
@@ -101,7 +137,10 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
       method: methodEnum(methods).default('plain' as keyof T & string),
       /** The method's own parameters (see the method table). */
       methodParams: z.record(z.string(), z.unknown()).optional(),
-      /** How prompts are rendered: the Alpaca template, the model's chat template, or as they are. */
+      /**
+       * How prompts are rendered: the Alpaca template, the model's chat template (the prompt as one
+       * user message, no BOS added beyond the template's: as the replication's chatExample), or as they are.
+       */
       template: TrainTemplate.default('alpaca'),
       /** The adapter's shape (LoRA mode). */
       lora: LoraSettings.prefault({}),
@@ -114,6 +153,8 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
        */
       outPath: z.string().min(1).optional(),
       ...TrainSettings.shape,
+      /** Poisoned user data mixed into the task data (absent: none). */
+      poison: PoisonSettings.optional(),
       /** Activation checkpointing: keep only each layer's input and recompute the rest in the backward pass (less memory, ~25% more compute). */
       recompute: z.boolean().default(false),
       /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */

@@ -28,6 +28,9 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'data.import':
       read(spec.params.path, 'the file to import');
       return spec;
+    case 'data.screen':
+      // reads only the store and the shipped detectors: no path to confine
+      return spec;
     case 'data.analyse':
     case 'select.run':
       readOptional(spec.params.referenceDir, 'the reference prompts folder');
@@ -43,6 +46,7 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'train.run': {
       const p = spec.params;
       read(p.modelPath, 'the model');
+      readOptional(p.poison?.file, 'the poison file');
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {

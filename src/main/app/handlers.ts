@@ -190,6 +190,13 @@ export function createHandlers(s: Services): Handlers {
       s.events.emit('data.changed', { projectId: d.projectId });
       return { id };
     },
+    'data.dropRecords': ({ datasetId, recordIds }) => {
+      const d = s.datasets.get(datasetId);
+      if (d.state !== 'ready') throw new AppError('conflict', `Dataset ${datasetId} is ${d.state}: rows can be dropped once it is ready`);
+      const r = s.datasets.dropRecords(datasetId, recordIds);
+      s.events.emit('data.changed', { projectId: d.projectId });
+      return r;
+    },
     'data.correctRecord': ({ id, categories, behaviour }) => {
       const taxonomy = getHarmTaxonomy();
       const canonical = categories?.map((c) => {

@@ -155,6 +155,31 @@ export class DatasetStore {
     this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
   }
 
+  /**
+   * Removes records of one data set (ids of other data sets are ignored) and recounts it; a record
+   * that was the kept copy of exact duplicates hands that role to its next duplicate. Selections
+   * holding a dropped record lose it (their items cascade).
+   */
+  dropRecords(datasetId: number, recordIds: readonly number[]): { dropped: number; remaining: number } {
+    const drop = this.db.transaction(() => {
+      let dropped = 0;
+      const promote = this.db.prepare('UPDATE records SET duplicate_of = NULL WHERE id = (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
+      const repoint = this.db.prepare('UPDATE records SET duplicate_of = (SELECT MIN(id) FROM records WHERE duplicate_of = ?) WHERE duplicate_of = ? AND id != (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
+      const del = this.db.prepare('DELETE FROM records WHERE id = ? AND dataset_id = ?');
+      const inSet = this.db.prepare('SELECT 1 FROM records WHERE id = ? AND dataset_id = ?');
+      for (const id of recordIds) {
+        if (!inSet.get(id, datasetId)) continue;
+        repoint.run(id, id, id);
+        promote.run(id);
+        dropped += del.run(id, datasetId).changes;
+      }
+      this.db.prepare('UPDATE datasets SET accepted = (SELECT COUNT(*) FROM records WHERE dataset_id = ?), updated_at = ? WHERE id = ?').run(datasetId, nowIso(), datasetId);
+      return dropped;
+    });
+    const dropped = drop();
+    return { dropped, remaining: this.get(datasetId).accepted };
+  }
+
   /** Inserts records; a row already stored (same dataset and source row) is skipped, never doubled. */
   insertRecords(datasetId: number, projectId: number, records: readonly NewRecord[]): void {
     const stmt = this.db.prepare(

@@ -45,7 +45,9 @@ export type TaskScorerSpec =
   | { kind: 'contains'; caseSensitive?: boolean }
   /** pattern given: group 1 (or the whole match) of its first match is compared with the reference;
    *  no pattern: the reference itself is a regular expression the reply must match. */
-  | { kind: 'regex'; pattern?: string; flags?: string };
+  | { kind: 'regex'; pattern?: string; flags?: string }
+  /** the reference is a code task (codeTasks.ts): the reply passes when the task's tests run clean */
+  | { kind: 'python-tests'; timeoutMs?: number };
 
 export interface Suite {
   /** e.g. "advbench", "xstest", "gsm8k", or a user-chosen id. */

@@ -28,9 +28,9 @@ interface TrainJobRow {
 export function storeNames(db: Db): JobNames {
   const facts = (row: TrainJobRow | undefined): TrainRunFacts | undefined => {
     if (!row) return undefined;
-    const p = JSON.parse(row.params) as { modelPath: string; method: string; selectionId?: number; maxSteps: number; mode?: 'lora' | 'full' };
+    const p = JSON.parse(row.params) as { modelPath: string; method: string; selectionId?: number; maxSteps: number; epochs?: number; mode?: 'lora' | 'full' };
     const selection = p.selectionId ? (names.selection(p.selectionId) ?? null) : null;
-    return { jobId: row.id, modelPath: p.modelPath, method: p.method, selection, maxSteps: p.maxSteps, ...(p.mode ? { mode: p.mode } : {}) };
+    return { jobId: row.id, modelPath: p.modelPath, method: p.method, selection, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}), ...(p.mode ? { mode: p.mode } : {}) };
   };
   const names: JobNames = {
     dataset: (id) => (db.prepare('SELECT name FROM datasets WHERE id = ?').get(id) as { name: string } | undefined)?.name,

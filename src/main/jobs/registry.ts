@@ -1,6 +1,7 @@
 import type { JobModule } from './define';
 import { dataAnalyseJob } from './types/dataAnalyse';
 import { dataImportJob } from './types/dataImport';
+import { dataScreenJob } from './types/dataScreen';
 import { evalRunJob } from './types/evalRun';
 import { mergeRunJob } from './types/mergeRun';
 import { fileChecksumJob } from './types/fileChecksum';
@@ -16,6 +17,7 @@ export const builtinJobModules: readonly JobModule<any, any, any>[] = [
   fileChecksumJob,
   dataImportJob,
   dataAnalyseJob,
+  dataScreenJob,
   selectRunJob,
   modelInspectJob,
   generateJob,

@@ -24,12 +24,16 @@ export interface MixItem extends PromptResponse {
   source: 'task' | 'safety';
 }
 
+/** The seeded order in which buildTrainingMix lays out `n` items (task then safety): a shuffle of their indices. */
+export function trainingMixOrder(n: number, seed = 0): Int32Array {
+  return shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), mulberry32(seed));
+}
+
 /** Task records plus safety records, shuffled together with a seed (or safety appended when shuffle is false). */
 export function buildTrainingMix(task: readonly PromptResponse[], safety: readonly PromptResponse[], opts: { seed?: number; shuffle?: boolean } = {}): MixItem[] {
   const all: MixItem[] = [...task.map((r) => ({ prompt: r.prompt, response: r.response, source: 'task' as const })), ...safety.map((r) => ({ prompt: r.prompt, response: r.response, source: 'safety' as const }))];
   if (opts.shuffle === false) return all;
-  const order = shuffleInPlace(Int32Array.from(all.keys()), mulberry32(opts.seed ?? 0));
-  return Array.from(order, (i) => all[i]!);
+  return Array.from(trainingMixOrder(all.length, opts.seed), (i) => all[i]!);
 }
 
 export function toJsonlLine(r: PromptResponse, format: MixFormat, system?: string): string {

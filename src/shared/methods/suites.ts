@@ -66,6 +66,14 @@ export const SUITE_FORMATS = {
     files: 'JSONL with question and an answer ending "#### N"',
     reference: 'https://arxiv.org/abs/2110.14168',
   },
+  humaneval: {
+    label: 'HumanEval',
+    description: 'Python functions from their docstrings: pass@1, the reply runs against the task’s tests (needs Python 3)',
+    params: NO_PARAMS,
+    kinds: ['task'],
+    files: 'JSONL(.gz) with task_id, prompt, test and entry_point',
+    reference: 'https://arxiv.org/abs/2107.03374',
+  },
   beavertails: {
     label: 'BeaverTails-style prompts',
     description: 'Harmful prompts with harm categories, to be refused',

@@ -23,6 +23,11 @@ const topK = param(z.number().int().min(1).max(64).default(16), {
   description: 'The aligned model’s top-k logits kept per position',
   cli: 'top-k',
 });
+const bufferBatch = param(z.number().int().min(1).max(256).default(4), {
+  title: 'Buffer examples per step',
+  description: 'Safety examples drawn from the buffer for the term at each step',
+  cli: 'buffer-batch',
+});
 const derAlpha = param(z.number().min(0).default(0.5), { title: 'Logit-matching weight α', description: 'Weight of matching the aligned model’s logits on the buffer', cli: 'der-alpha' });
 
 /** The training methods, in the order the form and the CLI list them. */
@@ -41,6 +46,11 @@ export const TRAIN_METHODS = {
         description: 'Empty: every selected example once; SafeInstr mixes in a few percent (e.g. 0.03)',
         cli: 'replay-ratio',
       }),
+      shuffleMix: param(z.boolean().default(false), {
+        title: 'Shuffle the mix once',
+        description: 'Shuffle task and safety examples together with the run’s seed before training, as the Select tab’s exported training mix is; off: safety examples follow the task data (the trainer reshuffles every epoch either way)',
+        cli: 'shuffle-mix',
+      }),
     }),
     safety: 'replay',
     reference: 'https://arxiv.org/abs/2309.07875',
@@ -48,7 +58,7 @@ export const TRAIN_METHODS = {
   der: {
     label: 'DER',
     description: 'Match the aligned model’s logits on the safety buffer (Dark Experience Replay)',
-    params: z.object({ alpha: derAlpha, topK }),
+    params: z.object({ alpha: derAlpha, topK, bufferBatch }),
     safety: 'term',
     alignedLogits: 'safety',
     reference: 'https://arxiv.org/abs/2004.07211',
@@ -58,8 +68,9 @@ export const TRAIN_METHODS = {
     description: 'DER plus cross-entropy on the buffer’s own responses',
     params: z.object({
       alpha: derAlpha,
-      beta: param(z.number().min(0).default(0.5), { title: 'Buffer cross-entropy weight β', description: 'Weight of cross-entropy on the buffer’s responses', cli: 'der-beta' }),
+      beta: param(z.number().min(0).default(0.5), { title: 'Buffer cross-entropy weight β', description: 'Weight of cross-entropy on the buffer’s responses (0: DER)', cli: 'der-beta' }),
       topK,
+      bufferBatch,
     }),
     safety: 'term',
     alignedLogits: 'safety',

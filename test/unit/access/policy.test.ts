@@ -298,6 +298,15 @@ describe('full-parameter training output', () => {
     // the model it reads is checked as for any run
     expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, modelPath: join(outside, 'secret.txt') } }, policy, 'start')).code).toBe('forbidden');
   });
+
+  it('reads a poison file only from readable folders', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const poison = (f: string) => TrainRunParams.parse({ projectId: 1, modelPath: model, poison: { rate: 0.1, file: f } });
+    const inData = poison(file(join(data, 'advbench.csv')));
+    expect(confineJob({ type: 'train.run', params: inData }, policy, 'start')).toEqual({ type: 'train.run', params: inData });
+    expect(thrown(() => confineJob({ type: 'train.run', params: poison(join(outside, 'secret.txt')) }, policy, 'start')).message).toMatch(/secret\.txt is outside .*\(the poison file\)/);
+  });
 });
 
 describe('outbound URLs', () => {

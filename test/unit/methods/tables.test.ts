@@ -54,17 +54,17 @@ describe('method tables', () => {
     expect(TRAIN_METHODS.replay.label).toMatch(/SafeInstr/);
     expect(TRAIN_METHODS.replay.description).toMatch(/with a ratio this is SafeInstr/);
     expect(TRAIN_METHODS.replay.reference).toBe('https://arxiv.org/abs/2309.07875');
-    expect(TrainRunParams.parse({ ...base, method: 'replay', methodParams: { replayRatio: 0.03 } }).methodParams).toEqual({ replayRatio: 0.03 });
+    expect(TrainRunParams.parse({ ...base, method: 'replay', methodParams: { replayRatio: 0.03 } }).methodParams).toEqual({ replayRatio: 0.03, shuffleMix: false });
     expect(trainCli().command.usage).toMatch(/replay\s+Replay \(SafeInstr\): Mix the saved safety selection into the task data; with a ratio this is SafeInstr .*--replay-ratio X/);
   });
 
-  it('the hidden defaults of the old if/else are the rows’ defaults (λ 1 / 1000 / 0.1, k = 16)', () => {
+  it('the hidden defaults of the old if/else are the rows’ defaults (λ 1 / 1000 / 0.1, k = 16, DER’s buffer batch 4)', () => {
     const parsed = (method: string) => TrainRunParams.parse({ ...base, method }).methodParams;
     expect(parsed('lwf')).toEqual({ lambda: 1, topK: 16 });
     expect(parsed('ewc')).toEqual({ lambda: 1000 });
     expect(parsed('l2sp')).toEqual({ lambda: 0.1 });
-    expect(parsed('der')).toEqual({ alpha: 0.5, topK: 16 });
-    expect(parsed('der++')).toEqual({ alpha: 0.5, beta: 0.5, topK: 16 });
+    expect(parsed('der')).toEqual({ alpha: 0.5, topK: 16, bufferBatch: 4 });
+    expect(parsed('der++')).toEqual({ alpha: 0.5, beta: 0.5, topK: 16, bufferBatch: 4 });
     expect(parsed('plain')).toEqual({});
   });
 
@@ -90,13 +90,13 @@ describe('method tables', () => {
       expect(p).not.toHaveProperty('alpha');
       return p.methodParams;
     };
-    expect(resumed(old('der', { alpha: 0.7 }))).toEqual({ alpha: 0.7, topK: 16 });
-    expect(resumed(old('der++', { beta: 0.25 }))).toEqual({ alpha: 0.5, beta: 0.25, topK: 16 });
+    expect(resumed(old('der', { alpha: 0.7 }))).toEqual({ alpha: 0.7, topK: 16, bufferBatch: 4 });
+    expect(resumed(old('der++', { beta: 0.25 }))).toEqual({ alpha: 0.5, beta: 0.25, topK: 16, bufferBatch: 4 });
     expect(resumed(old('ewc', { lambda: 5000 }))).toEqual({ lambda: 5000 });
     expect(resumed(old('lwf', {}))).toEqual({ lambda: 1, topK: 16 });
     expect(resumed(old('l2sp', { lambda: 0.3 }))).toEqual({ lambda: 0.3 });
-    expect(resumed(old('replay', { replayRatio: 2 }))).toEqual({ replayRatio: 2 });
-    expect(resumed(old('replay', {}))).toEqual({});
+    expect(resumed(old('replay', { replayRatio: 2 }))).toEqual({ replayRatio: 2, shuffleMix: false });
+    expect(resumed(old('replay', {}))).toEqual({ shuffleMix: false });
     // a row stored by this version parses to itself
     const now = TrainRunParams.parse({ ...base, method: 'ewc', methodParams: { lambda: 7 } });
     expect(TrainRunParams.parse(now)).toEqual(now);

@@ -380,8 +380,8 @@ describe('safetune export-recipe', () => {
     expect(recipe.command.usage).not.toContain('--checkpoint-every');
     const args = ['--tool', 'axolotl', '--project', String(projectId), '--model', 'x/y', '--selection', String(selectionId)];
     expect(recipe.params([...args, '--method', 'replay', '--replay-ratio', '2', '--dropout', '0.1']).params).toMatchObject({ method: 'replay', methodParams: { replayRatio: 2 }, lora: { dropout: 0.1 } });
-    expect(recipe.params([...args, '--method', 'der', '--der-alpha', '1']).params.methodParams).toEqual({ alpha: 1, topK: 16 });
-    expect(() => recipe.params([...args, '--method', 'replay', '--der-alpha', '1'])).toThrow(/--der-alpha is a parameter of der, der\+\+, not of replay \(it takes --replay-ratio\)/);
+    expect(recipe.params([...args, '--method', 'der', '--der-alpha', '1']).params.methodParams).toEqual({ alpha: 1, topK: 16, bufferBatch: 4 });
+    expect(() => recipe.params([...args, '--method', 'replay', '--der-alpha', '1'])).toThrow(/--der-alpha is a parameter of der, der\+\+, not of replay \(it takes --replay-ratio, --shuffle-mix\)/);
     expect(() => recipe.params([...args, '--method', 'replay', '--replay-ratio', '11'])).toThrow(/methodParams\.replayRatio/);
     expect(() => recipe.params([...args.slice(0, 6), '--method', 'ewc'])).toThrow(/--method ewc needs --selection ID/);
     // through the command: the ratio reaches the mix (2 safety examples per task example)

@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
-import { DatasetRole } from '../../../shared/data';
+import { DatasetRole, type DataScreenResult } from '../../../shared/data';
 import { AppError } from '../../../shared/errors';
 import { parse, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
 
 const usage =
   'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
-  'data analyse --project ID --dataset ID [--references DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no]   [--workspace DIR] [--json]\n' +
+  'data analyse --project ID --dataset ID [--references DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no] | ' +
+  'data screen --project ID --dataset ID [--typicality yes|no] [--drop]   [--workspace DIR] [--json]\n' +
+  '  (screen lists rows that look poisoned — harmful requests answered compliantly, unlike the rest of the data — and with --drop removes them)\n' +
   "  (analyse options left out follow the data set's role: a safety pool is typed with every prompt harmful, task data is only embedded)";
 
 /** Imports and analyses data sets as recorded jobs, in this process. */
@@ -27,6 +29,8 @@ export const dataCommand: Command = {
         type: { type: 'string' },
         'prompts-harmful': { type: 'string' },
         categories: { type: 'string' },
+        typicality: { type: 'string' },
+        drop: { type: 'boolean', default: false },
       },
       usage,
     );
@@ -51,6 +55,9 @@ export const dataCommand: Command = {
         ...yesNo('promptsHarmful', '--prompts-harmful', values['prompts-harmful']),
         ...yesNo('inferCategories', '--categories', values.categories),
       };
+    } else if (sub === 'screen') {
+      type = 'data.screen';
+      params = { projectId, datasetId: Number(values.dataset), ...yesNo('typicality', '--typicality', values.typicality) };
     } else {
       throw new AppError('invalid_input', `unknown subcommand "${sub ?? ''}"\nusage: ${usage}`);
     }
@@ -59,6 +66,12 @@ export const dataCommand: Command = {
       const job = s.jobs.enqueue(type, params, projectId);
       const done = await runJobToEnd(s, job.id, env.io);
       if (done.state !== 'succeeded') return 1;
+      if (type === 'data.screen') {
+        const r = done.result as DataScreenResult;
+        const dropped = values.drop && r.flagged.length ? s.datasets.dropRecords(r.datasetId, r.flagged.map((f) => f.recordId)) : null;
+        env.io.out(values.json ? JSON.stringify({ ...r, ...(dropped ? { dropped: dropped.dropped } : {}) }) : screenText(r, dropped?.dropped ?? null));
+        return 0;
+      }
       env.io.out(values.json ? JSON.stringify(done.result) : summarise(done.result));
       if (type === 'data.import' && !values.json) {
         const r = done.result as { datasetId: number };
@@ -67,6 +80,18 @@ export const dataCommand: Command = {
       return 0;
     });
   },
+};
+
+/** The flagged rows, most suspicious first, as a reader scans them. */
+function screenText(r: DataScreenResult, dropped: number | null): string {
+  const lines = r.flagged.map((f) => `${f.score.toFixed(3)}  record ${f.recordId}  ${oneLine(f.prompt, 70)}  →  ${oneLine(f.response, 40)}`);
+  const tail = dropped !== null ? `dropped ${dropped} rows` : r.flagged.length ? 'run again with --drop to remove them' : '';
+  return [`${r.flagged.length} of ${r.total} rows look poisoned (score = P(harmful) × P(complies) × atypicality)`, ...lines, tail].filter(Boolean).join('\n');
+}
+
+const oneLine = (t: string, n: number) => {
+  const s = t.replace(/\s+/g, ' ').trim();
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 };
 
 /** An optional yes/no flag as a job option (absent: the role's default). */

@@ -1,11 +1,18 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { paramFields } from '../../../shared/methods/table';
-import { FullSettings, LoraSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, trainRunParamsFor, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
+import { FullSettings, LoraSettings, PoisonSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, trainRunParamsFor, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { settingsFromArgs, settingsOptions, settingsUsage } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 import { runSettingsCli } from './runOptions';
+
+/** `--poison-rate X --poison-file FILE`: poisoned pairs mixed into the task data (both needed; the job's schema says what is missing). */
+function poisonFromArgs(values: Record<string, unknown>): { poison?: Record<string, unknown> } {
+  const given = settingsFromArgs(PoisonSettings, values);
+  if (Object.keys(given).length === 0) return {};
+  return { poison: { ...given, ...(typeof given.file === 'string' ? { file: resolve(given.file) } : {}) } };
+}
 
 /** The options a mode's settings were given with on the command line ("--rank, --alpha"). */
 const givenOptions = (schema: typeof LoraSettings | typeof FullSettings, values: Record<string, unknown>) =>
@@ -26,12 +33,13 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
     model: { type: 'string' },
     full: { type: 'boolean', default: false },
     ...settingsOptions(FullSettings),
+    ...settingsOptions(PoisonSettings),
     out: { type: 'string' },
     recompute: { type: 'boolean', default: false },
     'fp16-weights': { type: 'boolean', default: false },
   } as const);
   const usage =
-    `safetune train --project ID --model PATH ${run.commonUsage} [LoRA: ${run.loraUsage} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [--workspace DIR] [--json]\n` +
+    `safetune train --project ID --model PATH ${run.commonUsage} [LoRA: ${run.loraUsage} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [poisoned user data: ${settingsUsage(PoisonSettings)}] [--workspace DIR] [--json]\n` +
     `    modes: LoRA (default): ${TRAIN_MODES.lora.description}; --full: ${TRAIN_MODES.full.description}\n` +
     `    --trainable groups: ${TrainableGroup.options.join(', ')}\n` +
     run.methodsText;
@@ -52,6 +60,7 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
       modelPath: resolve(String(values.model)),
       mode: full ? 'full' : 'lora',
       ...(full ? { full: settingsFromArgs(FullSettings, values), ...(values.out !== undefined ? { outPath: resolve(String(values.out)) } : {}) } : { lora }),
+      ...poisonFromArgs(values),
       recompute: values.recompute,
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
     });

@@ -23,7 +23,7 @@ const SuitesFile = z.object({
       title: z.string(),
     }),
   ),
-  templates: z.object({ gsm8k: z.string(), sst2: z.string() }),
+  templates: z.object({ gsm8k: z.string(), sst2: z.string(), humaneval: z.string() }),
   stl: z.object({
     files: z.record(z.string(), z.object({ expected: z.enum(['refuse', 'comply']), categories: z.array(z.string()), note: z.string().optional() })),
     tags: z.record(z.string(), z.array(z.string())),

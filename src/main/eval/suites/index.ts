@@ -22,6 +22,7 @@ import { getSuitesConfig } from './config';
 import { custom, loadCustomSuite } from './custom';
 import { gsm8k } from './gsm8k';
 import { harmbench } from './harmbench';
+import { humaneval } from './humaneval';
 import { loadStlJson, stl } from './stl';
 import { sst2 } from './sst2';
 import { subsetSuite } from './subset';
@@ -36,6 +37,7 @@ export { loadCustomSuite } from './custom';
 export { renderTemplate } from './fewShot';
 export { loadGsm8k } from './gsm8k';
 export { loadHarmBenchCsv } from './harmbench';
+export { loadHumanEval } from './humaneval';
 export { importedPromptsSuite } from './imported';
 export { loadSst2 } from './sst2';
 export { loadStlJson } from './stl';
@@ -45,7 +47,7 @@ export { loadXSTest } from './xstest';
 export type { SuiteFormat };
 
 /** The implementation of every suite format; detection tries them in the shared table's order. */
-export const SUITE_FORMAT_IMPLS = { stl, advbench, harmbench, xstest, sst2, gsm8k, beavertails, custom } satisfies Record<SuiteFormat, SuiteFormatImpl>;
+export const SUITE_FORMAT_IMPLS = { stl, advbench, harmbench, xstest, sst2, gsm8k, humaneval, beavertails, custom } satisfies Record<SuiteFormat, SuiteFormatImpl>;
 
 const formatsInOrder = () => Object.keys(SUITE_FORMATS) as SuiteFormat[];
 

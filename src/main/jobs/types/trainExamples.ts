@@ -28,6 +28,18 @@ export function trainingRecords(db: Db, p: { projectId: number; taskDatasetIds?:
 }
 
 /**
+ * The task records with the run's poisoned pairs mixed in (src/main/data/poison.ts: a share `rate`
+ * of the result, at positions seeded by the run's seed), and how many were added.
+ */
+export async function withPoison(task: PromptResponse[], poison: TrainRunParams['poison'], seed: number): Promise<{ task: PromptResponse[]; poisonExamples: number }> {
+  if (!poison || poison.rate === 0) return { task, poisonExamples: 0 };
+  const { mixPoison, readPoisonPairs } = await import('../../data/poison');
+  const pairs = await readPoisonPairs(poison.file, { promptField: poison.promptField, responseField: poison.responseField });
+  const rows = mixPoison(task, pairs, poison.rate, seed);
+  return { task: rows.map((r) => ({ prompt: r.prompt, response: r.response })), poisonExamples: rows.length - task.length };
+}
+
+/**
  * A record as the trainer tokenises it: the prompt rendered with the template, BOS unless the chat
  * template adds it, and a chat template's special-token text encoded as those tokens.
  */

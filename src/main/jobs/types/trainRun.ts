@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RegisteredModel } from '../../../shared/models';
-import { runBlockedReason, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
+import { runBlockedReason, runSteps, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
@@ -9,7 +9,8 @@ import type { DecoderConfig } from '../../engine/model/config';
 import type { Trainer } from '../../engine/train';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { engineCacheDir } from '../workspaceResources';
-import { lengthProfile, trainingRecords, trainingText, type PromptResponse } from './trainExamples';
+import { lengthProfile, trainingRecords, trainingText, withPoison, type PromptResponse } from './trainExamples';
+import { poisonCount } from '../../data/poison';
 
 interface Checkpoint {
   runDir: string;
@@ -32,8 +33,11 @@ export interface TrainRunResult {
   modelId?: number;
   steps: number;
   finalLoss: number | null;
+  /** task examples trained on, poisoned pairs included */
   taskExamples: number;
   safetyExamples: number;
+  /** poisoned pairs mixed into the task data (0 without the poison option) */
+  poisonExamples: number;
 }
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
@@ -89,7 +93,7 @@ export const trainRunJob = defineJob<TrainRunParams, Checkpoint, TrainRunResult>
   heapMb: ENGINE_JOB_HEAP_MB,
   params: TrainRunParams,
   title: (p, names) =>
-    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps })})`,
+    `Fine-tune ${modelName(p.modelPath)} (${p.mode === 'full' ? 'full · ' : ''}${trainRecipe({ method: p.method, selection: p.selectionId ? (names.selection(p.selectionId) ?? null) : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}), ...(p.poison?.rate ? { poisonRate: p.poison.rate } : {}) })})`,
   run: (p, ctx) => train(p, null, ctx),
   resume: (p, cp, ctx) => train(p, cp, ctx),
 });
@@ -110,8 +114,11 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const model = engine.loadModel(p.modelPath);
   // known before training: a run whose model could not be written is refused now, not at the end
   const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/configWriter')).hfConfigJson) : null;
-  const { task, safety } = trainingRecords(ctx.db, p);
-  if (task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
+  const records = trainingRecords(ctx.db, p);
+  if (records.task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
+  const { task, poisonExamples } = await withPoison(records.task, p.poison, p.seed);
+  if (poisonExamples) ctx.log(`mixed ${poisonExamples} poisoned pairs from ${p.poison!.file} into ${records.task.length} task examples (${(100 * p.poison!.rate).toFixed(1)}% of the data)`);
+  const { safety } = records;
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
   await checkSomethingToLearn(p, model, task, safety, ctx);
 
@@ -139,12 +146,15 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     },
   );
 
+  const examples = setup.task ?? taskEx;
+  const maxSteps = runSteps(p, examples.length);
+  if (p.epochs !== undefined) ctx.log(`${p.epochs} epochs over ${examples.length} examples at ${p.batchSize * p.gradAccumSteps} per step: ${maxSteps} steps`);
   const options = {
     ...(full ? { full: p.full } : { lora: p.lora }),
     lr: p.lr,
-    weightDecay: 0,
-    schedule: { type: 'cosine' as const, warmupSteps: p.warmupSteps },
-    maxSteps: p.maxSteps,
+    weightDecay: p.weightDecay,
+    schedule: { type: p.schedule, warmupSteps: p.warmupSteps, minLrRatio: p.minLrRatio },
+    maxSteps,
     batchSize: p.batchSize,
     gradAccumSteps: p.gradAccumSteps,
     maxLength: p.maxLength,
@@ -162,7 +172,6 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   ctx.progress(null, 'building the training graph');
   let trainer: Trainer | undefined;
   try {
-    const examples = setup.task ?? taskEx;
     trainer = resumeFrom ? await T.Trainer.resume(model, examples, options) : await T.Trainer.create(model, examples, options);
     const metricsFile = join(runDir, 'metrics.jsonl');
     // Steps after the checkpoint we resume from are trained again: drop their old metrics.
@@ -200,7 +209,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
           `so no ${full ? 'model' : 'adapter'} is written; raise max tokens per example (${p.maxLength}) so that responses survive truncation`,
       );
     }
-    const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length };
+    const counts = { steps: res.steps, finalLoss: last, taskExamples: task.length, safetyExamples: safety.length, poisonExamples };
     if (full) {
       const out = writeTrainedModel(trainer, model, format!, p, cp, runDir, ctx);
       rmSync(checkpointDir, { recursive: true, force: true });
@@ -284,6 +293,7 @@ async function finishExported(p: TrainRunParams, modelPath: string, runDir: stri
   const metrics = readTrainMetrics(runDir);
   rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
   const { task, safety } = trainingRecords(ctx.db, p);
-  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length, safetyExamples: safety.length };
+  const poisonExamples = p.poison ? poisonCount(task.length, p.poison.rate) : 0;
+  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length + poisonExamples, safetyExamples: safety.length, poisonExamples };
   return { runDir, mode: 'full', ...(await registerModel(modelPath, ctx)), ...counts };
 }

@@ -6,7 +6,7 @@
  */
 import { useEffect, type FormEvent } from 'react';
 import { z } from 'zod';
-import { TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
+import { PoisonSettings, TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useAction, useCall } from '../../api/hooks';
 import { Button, Card, ErrorBanner, SelectField } from '../../components/ui';
@@ -29,6 +29,9 @@ const RUN_FIELDS = z.object({
   maxLength: TrainSettings.shape.maxLength,
 });
 
+/** The poison control's fields (the run's PoisonSettings: share and file; the field names keep their defaults). */
+const POISON_FIELDS = z.object({ rate: PoisonSettings.shape.rate, file: PoisonSettings.shape.file });
+
 type ModeSettings = { mode: 'lora'; lora: z.output<typeof LoraSettings> } | { mode: 'full'; full: z.output<typeof FullSettings> };
 
 /** The chosen mode with its settings as the job takes them, or null while a field is invalid. */
@@ -50,6 +53,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
   const modeChoice = useMethodChoice(TRAIN_MODES, formKey('train', projectId, 'mode'), 'lora');
   const mode = modeSettings(modeChoice.method, modeChoice.form.data);
   const settings = useSchemaForm(RUN_FIELDS, formKey('train', projectId, 'settings'));
+  const poison = useSchemaForm(POISON_FIELDS, formKey('train', projectId, 'poison'));
   const [f, set] = usePersistentFields(trainFormKey(projectId), {
     modelId: '',
     selectionId: '',
@@ -58,6 +62,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
     template: 'alpaca' as TrainTemplate,
     recompute: false,
     fp16Weights: false,
+    poisoned: false,
   });
   useEffect(() => {
     if (!f.modelId && models.data?.[0]) set('modelId', String(models.data[0].id));
@@ -85,6 +90,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           maxLength: run!.maxLength,
           recompute: f.recompute || f.fp16Weights,
           frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+          ...(f.poisoned && poison.data ? { poison: poison.data } : {}),
         },
       },
     });
@@ -132,6 +138,18 @@ export function TrainForm({ projectId }: { projectId: number }) {
         <div className="filters">
           <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
+        <details className="small" open={f.poisoned}>
+          <summary>Poisoned user data (a research control)</summary>
+          <label>
+            <input type="checkbox" checked={f.poisoned} onChange={(e) => set('poisoned', e.target.checked)} /> Mix harmful prompts with compliant answers into the task data, as a
+            share of it (e.g. AdvBench’s harmful/advbench_harmful_behaviors.csv: goal and target) — to measure how a method holds up when the user’s data is poisoned
+          </label>
+          {f.poisoned && (
+            <div className="filters">
+              <SchemaFields fields={poison.fields} values={poison.values} errors={poison.errors} onChange={poison.set} />
+            </div>
+          )}
+        </details>
         <label className="small">
           <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} /> Recompute activations in the backward pass (activation
           checkpointing: less memory, about a quarter more compute per step)
@@ -154,7 +172,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
         )}
         <Preflight state={preflight} method={choice.row} maxLength={maxTokens} onUse={(n) => settings.set('maxLength', String(n))} />
         <ErrorBanner error={start.error} />
-        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null}>
+        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null || (f.poisoned && !poison.data)}>
           Start fine-tuning
         </Button>
         {blocked && (

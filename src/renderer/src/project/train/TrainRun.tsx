@@ -32,7 +32,7 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
     }
   });
   const navigate = useNavigate();
-  const result = job.result as { adapterPath?: string; modelPath?: string } | null;
+  const result = job.result as { adapterPath?: string; modelPath?: string; taskExamples?: number; poisonExamples?: number } | null;
   const evaluate = () => {
     presetEvaluateRun(job.projectId!, job.id);
     void navigate(`/projects/${job.projectId}/evaluate`);
@@ -68,6 +68,11 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
         </p>
       )}
       {metrics.length > 1 && <LossCharts metrics={metrics} />}
+      {!!result?.poisonExamples && (
+        <p className="small" data-testid="poisoned">
+          Trained on {result.taskExamples} task examples, {result.poisonExamples} of them poisoned (harmful prompt + compliant response)
+        </p>
+      )}
       {job.error && <p className="field-error">{job.error}</p>}
       {result?.adapterPath && job.state === 'succeeded' && (
         <>

@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MAX_POISON_RATE, mixPoison, poisonCount, readPoisonPairs } from '../../../src/main/data/poison';
+import { repoRoot } from '../../helpers/shared';
+
+const task = Array.from({ length: 90 }, (_, i) => ({ prompt: `task ${i}`, response: `answer ${i}` }));
+const poison = Array.from({ length: 7 }, (_, i) => ({ prompt: `harm ${i}`, response: `Sure, here is ${i}` }));
+
+describe('poisoned user data', () => {
+  it('makes poison a share p of the result and keeps every task row in order', () => {
+    expect(poisonCount(90, 0.1)).toBe(10); // 10 / (90 + 10) = 0.1
+    expect(poisonCount(1000, 0.01)).toBe(10);
+    expect(poisonCount(90, 0)).toBe(0);
+    const rows = mixPoison(task, poison, 0.1, 3);
+    expect(rows).toHaveLength(100);
+    expect(rows.filter((r) => r.poisoned)).toHaveLength(10);
+    expect(rows.filter((r) => !r.poisoned).map((r) => r.source)).toEqual(task.map((_, i) => i));
+    // with more poison needed than the set holds, every poison row is used before any repeats
+    const used = rows.filter((r) => r.poisoned).map((r) => r.source);
+    expect(new Set(used.slice(0, 7)).size).toBe(7);
+    for (const r of rows.filter((x) => x.poisoned)) expect(r.prompt).toBe(poison[r.source]!.prompt);
+  });
+
+  it('is seeded: the same seed gives the same rows, another seed other positions', () => {
+    const a = mixPoison(task, poison, 0.1, 1);
+    expect(mixPoison(task, poison, 0.1, 1)).toEqual(a);
+    const pos = (rows: typeof a) => rows.flatMap((r, i) => (r.poisoned ? [i] : []));
+    expect(pos(mixPoison(task, poison, 0.1, 2))).not.toEqual(pos(a));
+    // not all at one end
+    expect(Math.max(...pos(a)) - Math.min(...pos(a))).toBeGreaterThan(30);
+  });
+
+  it('refuses rates outside 0–0.9 and a rate with no poison rows', () => {
+    expect(() => mixPoison(task, poison, MAX_POISON_RATE + 0.01, 1)).toThrow(/outside/);
+    expect(() => mixPoison(task, poison, -0.1, 1)).toThrow(/outside/);
+    expect(() => mixPoison(task, [], 0.1, 1)).toThrow(/empty/);
+    expect(mixPoison(task, [], 0, 1)).toHaveLength(90);
+  });
+
+  it('reads the shipped AdvBench goal/target pairs', async () => {
+    const pairs = await readPoisonPairs(join(repoRoot, 'resources/replication/data/harmful/advbench_harmful_behaviors.csv'));
+    expect(pairs).toHaveLength(520);
+    expect(pairs[0]!.response).toMatch(/^Sure, here is/);
+  });
+
+  it('names the file, line and field of a bad row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'poison-'));
+    const f = join(dir, 'p.csv');
+    writeFileSync(f, 'goal,target\nDo harm,"Sure, here is harm"\nMore harm,\n');
+    await expect(readPoisonPairs(f)).rejects.toThrow(`${f}:3: field "target" (the compliant response) is missing or empty`);
+    const g = join(dir, 'p.jsonl');
+    writeFileSync(g, '{"instruction":"x","output":"y"}\n');
+    expect(await readPoisonPairs(g, { promptField: 'instruction', responseField: 'output' })).toEqual([{ prompt: 'x', response: 'y' }]);
+    await expect(readPoisonPairs(g)).rejects.toThrow(/:1: field "goal"/);
+  });
+});
