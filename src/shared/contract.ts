@@ -16,6 +16,7 @@ import { EvalResult, EvalRun, Rate, VerdictLabel } from './eval';
 import { TrainMemoryEstimate, TrainMemoryInput, TrainMetric } from './train';
 import { ExportParams, PoolEligible, Selection, SelectionItem } from './select';
 import { RecipeParams, RecipeResult } from './recipes';
+import { Experiment, ExperimentRequest, ExperimentSummary } from './experiments';
 import { AccessFolders, AccessPath, BrowseResult, Endpoint, Grant, NewEndpoint } from './access';
 
 const Id = z.number().int().positive();
@@ -230,6 +231,20 @@ export const calls = {
   'merge.sweeps': call(z.object({ projectId: Id }).strict(), z.array(MergeSweep), "A project's coefficient sweeps, newest first, with each α's step, jobs, model and evaluation"),
   'merge.sweep': call(z.object({ id: Id }).strict(), MergeSweep, 'One coefficient sweep: per α its step, jobs, model, evaluation run and headline metrics'),
 
+  'experiment.start': call(
+    ExperimentRequest,
+    Experiment,
+    'Queue an experiment grid: per arm and seed a selection (when the arm runs a selection method), a training run, then an evaluation of what it wrote on the chosen suites',
+  ),
+  'experiment.list': call(z.object({ projectId: Id }).strict(), z.array(Experiment), "A project's experiment grids, newest first, with each cell's step, jobs and evaluation"),
+  'experiment.get': call(z.object({ id: Id }).strict(), Experiment, 'One experiment grid: per cell its step, jobs, selection, evaluation run and headline metrics'),
+  'experiment.cancel': call(z.object({ id: Id }).strict(), Experiment, "Cancel a grid's queued and running jobs (resume a job to carry on from there)"),
+  'experiment.summary': call(
+    z.object({ id: Id }).strict(),
+    ExperimentSummary,
+    "A grid's results per arm over its evaluated seeds: attack success, refusal, over-refusal and task score, overall and per suite, each as a mean with its 95% interval (Student t over seeds)",
+  ),
+
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
 } as const;
@@ -251,6 +266,8 @@ export const events = {
   'models.changed': z.object({}),
   /** A sweep queued a step, or one of its jobs finished (refetch it with merge.sweep). */
   'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
+  /** A grid queued a step, or one of its jobs finished (refetch it with experiment.get). */
+  'experiment.changed': z.object({ experimentId: Id, projectId: Id }),
   /** Grants or configured servers changed. */
   'access.changed': z.object({}),
 } as const;

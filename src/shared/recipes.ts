@@ -35,6 +35,7 @@ export const RECIPE_METHOD_GAPS: Record<RecipeTool, Record<TrainMethod, string |
     ewc: 'LLaMA-Factory has no EWC penalty (a Fisher-weighted pull toward the aligned weights)',
     l2sp: 'LLaMA-Factory has no L2-SP penalty (its weight_decay pulls toward zero, not toward the aligned weights)',
     agem: 'LLaMA-Factory has no A-GEM (projecting task gradients that conflict with a safety memory)',
+    safelora: 'LLaMA-Factory has no SafeLoRA projection (projecting the trained adapter onto the aligned − base weight difference)',
   },
   axolotl: {
     plain: null,
@@ -45,6 +46,7 @@ export const RECIPE_METHOD_GAPS: Record<RecipeTool, Record<TrainMethod, string |
     ewc: 'Axolotl has no EWC penalty (a Fisher-weighted pull toward the aligned weights)',
     l2sp: 'Axolotl has no L2-SP penalty (its weight_decay pulls toward zero, not toward the aligned weights)',
     agem: 'Axolotl has no A-GEM (projecting task gradients that conflict with a safety memory)',
+    safelora: 'Axolotl has no SafeLoRA projection (projecting the trained adapter onto the aligned − base weight difference)',
   },
 };
 

@@ -164,8 +164,16 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
     .transform((p, ctx) => {
       const { alpha, beta, lambda, replayRatio, methodParams, ...run } = p;
       const row = methods[p.method] as TrainMethodRow;
+      if (row.loraOnly && p.mode !== 'lora') {
+        ctx.addIssue({ code: 'custom', path: ['mode'], message: `${p.method} works on a LoRA adapter: choose the LoRA mode, not full-parameter training` });
+        return z.NEVER;
+      }
       const given = methodParams ?? pickDeclared(row, { alpha, beta, lambda, replayRatio });
       const checked = checkMethodParams(methods, p.method, given, ctx, ['methodParams']);
+      if (checked && row.baseModel && !checked.baseModelPath) {
+        ctx.addIssue({ code: 'custom', path: ['methodParams', 'baseModelPath'], message: `${row.label} needs the aligned model’s base (unaligned) model: give its path` });
+        return z.NEVER;
+      }
       return checked ? { ...run, methodParams: checked } : z.NEVER;
     });
 }

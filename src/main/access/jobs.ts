@@ -9,6 +9,8 @@ import type { ModelSpec } from '../../shared/eval';
 import { AppError } from '../../shared/errors';
 import type { JobSpec } from '../../shared/jobs';
 import type { MergeConfig, MergeModelRef } from '../../shared/merge';
+import { paramFields } from '../../shared/methods/table';
+import { trainMethodRow } from '../../shared/train';
 import { canonicalPath } from './paths';
 import type { AccessPolicy } from './policy';
 import { claimNewFolder, safeStem } from '../util/newFiles';
@@ -47,6 +49,11 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       const p = spec.params;
       read(p.modelPath, 'the model');
       readOptional(p.poison?.file, 'the poison file');
+      // a path among the method's parameters (SafeLoRA's base model) is read too
+      for (const f of paramFields(trainMethodRow(p.method).params)) {
+        const v = p.methodParams[f.key];
+        if (f.path && typeof v === 'string') read(v, f.title.toLowerCase());
+      }
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {

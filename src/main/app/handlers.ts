@@ -8,6 +8,7 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
+import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
 import { exportRecipe } from './exportRecipe';
 import { mergeConfigOf, mergeYamlOf, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
@@ -160,6 +161,12 @@ export function createHandlers(s: Services): Handlers {
     'merge.startSweep': (req) => startMergeSweep(s, req, access),
     'merge.sweeps': ({ projectId }) => mergeSweeps(s, projectId),
     'merge.sweep': ({ id }) => mergeSweepView(s, id),
+
+    'experiment.start': (req) => startExperiment(s, req, access),
+    'experiment.list': ({ projectId }) => experiments(s, projectId),
+    'experiment.get': ({ id }) => experimentView(s, id),
+    'experiment.cancel': ({ id }) => cancelExperiment(s, id),
+    'experiment.summary': ({ id }) => experimentSummary(s, id),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {

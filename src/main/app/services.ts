@@ -3,6 +3,7 @@ import { latestSchemaVersion, openDatabase, type Db } from '../db/database';
 import { DatasetStore } from '../db/datasets';
 import { EmbeddingStore } from '../db/embeddings';
 import { EvalStore } from '../db/evaluations';
+import { ExperimentStore } from '../db/experiments';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
@@ -13,6 +14,7 @@ import { storeNames } from '../jobs/names';
 import { JobRunner } from '../jobs/runner';
 import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
+import { followExperiments } from './experiments';
 import { followMergeRuns } from './merges';
 import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
@@ -61,6 +63,7 @@ export function createServices(opts: ServiceOptions): Services {
     selections: new SelectionStore(db),
     evaluations: new EvalStore(db),
     sweeps: new SweepStore(db),
+    experiments: new ExperimentStore(db),
     platform: opts.platform ?? null,
     jobs,
     info: () => ({
@@ -82,7 +85,7 @@ export function createServices(opts: ServiceOptions): Services {
     },
   };
   if (runJobs) {
-    const offs = [followMergeSweeps(services), followMergeRuns(services)];
+    const offs = [followMergeSweeps(services), followMergeRuns(services), followExperiments(services)];
     unfollow = () => offs.forEach((off) => off());
   }
   return services;

@@ -8,6 +8,7 @@ import type { Db } from '../db/database';
 import type { DatasetStore } from '../db/datasets';
 import type { EmbeddingStore } from '../db/embeddings';
 import type { EvalStore } from '../db/evaluations';
+import type { ExperimentStore } from '../db/experiments';
 import type { ModelStore } from '../db/models';
 import type { ProjectStore } from '../db/projects';
 import type { SelectionStore } from '../db/selections';
@@ -49,6 +50,8 @@ export interface Services {
   readonly evaluations: EvalStore;
   /** Coefficient sweeps (merge → Models list → evaluation per α). */
   readonly sweeps: SweepStore;
+  /** Experiment grids (select → train → evaluate per arm and seed). */
+  readonly experiments: ExperimentStore;
   readonly platform: PlatformAdapter | null;
   readonly jobs: JobRunner;
   info(): AppInfo;

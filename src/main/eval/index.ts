@@ -77,6 +77,7 @@ export {
   type Rate,
   type SuiteMetrics,
 } from './metrics';
+export { estimate, type Estimate } from './seeds';
 export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './httpBackend';
 export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openaiServer';
 export { EngineGenerator, type EngineGeneratorOptions } from './engineGenerator';

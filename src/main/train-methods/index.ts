@@ -12,6 +12,7 @@ import { l2sp } from './l2sp';
 import { lwf } from './lwf';
 import { plain } from './plain';
 import { replay } from './replay';
+import { safelora } from './safelora';
 import type { MethodContext, MethodSetup, TrainMethodImpl } from './types';
 
 export type { MethodContext, MethodSetup, TrainMethodImpl } from './types';
@@ -26,6 +27,7 @@ export const TRAIN_METHOD_IMPLS = {
   ewc,
   l2sp,
   agem,
+  safelora,
 } satisfies { [K in TrainMethod]: TrainMethodImpl<TrainMethodParams<K>> };
 
 /** Implementations by id, for tables with rows beyond the shipped ones (tests add theirs). */

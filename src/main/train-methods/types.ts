@@ -5,7 +5,7 @@
  * constructors (src/main/engine/train/continual); no db, jobs or app.
  */
 import type { DecoderRuntime, LoadedModel } from '../engine';
-import type { DistillSpec, FullTrainingConfig, LoraConfig, TrainExample, TrainingTerm } from '../engine/train';
+import type { DistillSpec, FullTrainingConfig, LoraConfig, LoraParams, TrainExample, TrainingTerm } from '../engine/train';
 
 /** What a method's preparation sees. */
 export interface MethodContext {
@@ -33,6 +33,11 @@ export interface MethodSetup {
   terms: TrainingTerm[];
   /** The distillation inputs the graph needs (DER, DER++, LwF). */
   distill?: DistillSpec;
+  /**
+   * LoRA runs: the adapter to write in place of the trained one (SafeLoRA's projection), with what
+   * was done: `summary` recorded in the job's result as `methodResult`, `message` in its log.
+   */
+  finishAdapter?: (adapter: LoraParams) => { params: LoraParams; summary: Record<string, unknown>; message: string };
 }
 
 /** One training method: `params` are its row's parameters, parsed (defaults filled in). */

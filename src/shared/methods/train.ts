@@ -15,6 +15,10 @@ export interface TrainMethodRow extends MethodRow {
   safety?: 'replay' | 'term';
   /** Records the aligned model's top-k logits before training: on the safety examples or on the task data. */
   alignedLogits?: 'safety' | 'task';
+  /** Works on a LoRA adapter only (not with full-parameter training). */
+  loraOnly?: boolean;
+  /** Reads the aligned model's base (unaligned) model, named by its `baseModelPath` parameter (required). */
+  baseModel?: boolean;
 }
 
 const lambda = (def: number, description: string) => param(z.number().min(0).default(def), { title: 'Strength λ', description, cli: 'lambda' });
@@ -103,6 +107,27 @@ export const TRAIN_METHODS = {
     safety: 'term',
     reference: 'https://arxiv.org/abs/1812.00420',
   },
+  safelora: {
+    label: 'SafeLoRA',
+    description: 'After LoRA training, project each layer’s update onto the alignment subspace (aligned − base weights) where their similarity is under the threshold; needs the aligned model’s base model',
+    params: z.object({
+      // required (the run's schema says so when it is missing): optional here so the row parses to its defaults
+      baseModelPath: param(z.string().trim().min(1).optional(), {
+        title: 'Base (unaligned) model',
+        description: 'The model the aligned one was aligned from (e.g. Llama-2-7b for Llama-2-7b-chat), with the same weight shapes: a Hugging Face folder or a GGUF file',
+        cli: 'base-model',
+        path: 'folder',
+      }),
+      threshold: param(z.number().min(0).max(1).default(0.5), {
+        title: 'Similarity threshold',
+        description: 'A layer is projected when the cosine similarity of its projected and original update is under this (the paper’s default 0.5)',
+        cli: 'safelora-threshold',
+      }),
+    }),
+    loraOnly: true,
+    baseModel: true,
+    reference: 'https://arxiv.org/abs/2405.16833',
+  },
 } as const satisfies MethodTable<TrainMethodRow>;
 
 export type TrainMethodTable = MethodTable<TrainMethodRow>;
@@ -116,6 +141,8 @@ export function trainMethodNeeds(row: TrainMethodRow): string[] {
   const needs: string[] = [];
   if (row.safety === 'replay') needs.push('a saved selection of safety examples, mixed into the task data');
   if (row.safety === 'term') needs.push('a saved selection of safety examples whose responses survive truncation');
+  if (row.baseModel) needs.push('the aligned model’s base (unaligned) model, to take the alignment direction from');
+  if (row.loraOnly) needs.push('the LoRA adapter mode');
   if (row.alignedLogits) needs.push(`the aligned model’s logits on the ${row.alignedLogits === 'safety' ? 'safety examples' : 'task data'} (recorded before the first step)`);
   return needs;
 }

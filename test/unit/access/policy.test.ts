@@ -309,6 +309,19 @@ describe('full-parameter training output', () => {
   });
 });
 
+describe('training-method paths', () => {
+  it('checks a path among the method’s parameters (SafeLoRA’s base model) as a read', () => {
+    policy.grant(data);
+    const model = file(join(data, 'tiny.gguf'));
+    const base = file(join(data, 'tiny-base.gguf'));
+    const params = TrainRunParams.parse({ projectId: 1, modelPath: model, method: 'safelora', methodParams: { baseModelPath: base } });
+    expect(confineJob({ type: 'train.run', params }, policy, 'start')).toEqual({ type: 'train.run', params });
+    const secret = thrown(() => confineJob({ type: 'train.run', params: { ...params, methodParams: { ...params.methodParams, baseModelPath: join(outside, 'secret.txt') } } }, policy, 'start'));
+    expect(secret.code).toBe('forbidden');
+    expect(secret.message).toMatch(/base \(unaligned\) model/);
+  });
+});
+
 describe('outbound URLs', () => {
   it('normalises base URLs so one server compares equal however it is written', () => {
     for (const u of ['http://127.0.0.1:8000', 'http://127.0.0.1:8000/', 'http://127.0.0.1:8000/v1', 'http://127.0.0.1:8000/v1/', ' HTTP://127.0.0.1:8000 ']) {

@@ -68,7 +68,7 @@ describe('a training term added as one file and one row', () => {
 
   it('appears in `safetune train`: usage, its option, its need; other methods’ options are refused', () => {
     const cli = trainCli(TRAIN_TABLE);
-    expect(cli.command.usage).toMatch(/--method plain\|replay\|der\|der\+\+\|lwf\|ewc\|l2sp\|agem\|replay-l2sp\]/);
+    expect(cli.command.usage).toMatch(/--method plain\|replay\|der\|der\+\+\|lwf\|ewc\|l2sp\|agem\|safelora\|replay-l2sp\]/);
     expect(cli.command.usage).toMatch(/replay-l2sp\s+Replay \+ L2-SP: Mix the saved safety selection in and anchor the weights to the aligned ones \[needs --selection ID; --replay-ratio X \(0 < x ≤ 10, optional\); --anchor-lambda X \(0–100, default 0\.05\)\]/);
     const argv = ['--project', '1', '--model', '/m.gguf', '--method', 'replay-l2sp', '--selection', '3', '--anchor-lambda', '0.2'];
     expect(cli.params(argv).params).toMatchObject({ method: 'replay-l2sp', selectionId: 3, methodParams: { anchorLambda: 0.2 } });

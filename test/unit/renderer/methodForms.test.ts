@@ -8,7 +8,7 @@ import { createElement as h, type ReactElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JUDGES, type JudgeRow } from '../../../src/shared/eval';
-import { withExtraMethods } from '../../../src/shared/methods/table';
+import { paramFields, withExtraMethods } from '../../../src/shared/methods/table';
 import { SELECTION_METHODS, type SelectionMethodRow } from '../../../src/shared/select';
 import { TRAIN_METHODS, type TrainMethodRow } from '../../../src/shared/train';
 import { useMethodChoice, useMethodSet } from '../../../src/renderer/src/forms/useMethodChoice';
@@ -83,6 +83,20 @@ describe('the Train form’s method section', () => {
     for (const id of Object.keys(TRAIN_METHODS)) expect(html).toContain(`value="${id}"`);
     expect(html).not.toContain('replay-l2sp');
     expect(html).toContain('Needs the aligned model’s logits on the safety examples (recorded before the first step)');
+  });
+});
+
+describe('SafeLoRA in the Train form', () => {
+  it('asks for the base model (a path field from its row) and says what is missing until it is given, and that it needs the LoRA mode', () => {
+    const form = (data: Record<string, unknown> | null) => ({ fields: paramFields(TRAIN_METHODS.safelora.params), values: {}, errors: {}, data, set: () => {}, reset: () => {} });
+    const section = (data: Record<string, unknown> | null, mode?: string) =>
+      render(SHIPPED_TABLES, () => h(TrainMethodSection, { choice: { method: 'safelora', row: TRAIN_METHODS.safelora, setMethod: () => {}, form: form(data) }, selectionChosen: false, mode }));
+    const empty = section({ threshold: 0.5 });
+    expect(empty).toContain('Base (unaligned) model');
+    expect(empty).toContain('Needs the aligned model’s base (unaligned) model, to take the alignment direction from');
+    expect(empty).toContain('SafeLoRA needs the aligned model’s base (unaligned) model: give its path.');
+    expect(section({ threshold: 0.5, baseModelPath: '/models/base' })).not.toContain('data-testid="method-needs-missing"');
+    expect(section({ threshold: 0.5, baseModelPath: '/models/base' }, 'full')).toContain('SafeLoRA works on a LoRA adapter: choose the LoRA adapter mode.');
   });
 });
 

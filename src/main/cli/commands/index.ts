@@ -3,6 +3,7 @@ import { checksumCommand } from './checksum';
 import { dataCommand } from './data';
 import { detectCommand } from './detect';
 import { evalCommand } from './eval';
+import { experimentCommand } from './experiment';
 import { exportRecipeCommand } from './exportRecipe';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   exportRecipeCommand,
   modelCommand,
   mergeCommand,
+  experimentCommand,
   generateCommand,
   infoCommand,
   serveCommand,

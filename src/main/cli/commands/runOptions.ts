@@ -10,7 +10,10 @@ import { AppError } from '../../../shared/errors';
 import { LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
 import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
 
-const needsNote = (methods: TrainMethodTable) => (id: string) => ((methods[id] as TrainMethodRow).safety ? 'needs --selection ID' : '');
+const needsNote = (methods: TrainMethodTable) => (id: string) => {
+  const row = methods[id] as TrainMethodRow;
+  return [row.safety ? 'needs --selection ID' : '', row.baseModel ? 'needs --base-model PATH' : '', row.loraOnly ? 'LoRA only' : ''].filter(Boolean).join('; ');
+};
 
 /**
  * The run-setting options for a table of methods, with `own` (the command's other options: a

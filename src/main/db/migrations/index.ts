@@ -5,9 +5,10 @@ import { evaluations } from './004_evaluations';
 import { access } from './005_access';
 import { jobFailure } from './006_job_failure';
 import { mergeSweeps } from './007_merge_sweeps';
+import { experiments } from './008_experiments';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
-export const migrations: readonly Migration[] = [initial, curation, models, evaluations, access, jobFailure, mergeSweeps];
+export const migrations: readonly Migration[] = [initial, curation, models, evaluations, access, jobFailure, mergeSweeps, experiments];
 
 export type { Migration };

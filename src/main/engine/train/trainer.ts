@@ -572,11 +572,21 @@ export class Trainer {
     return this.lastCheckpoint;
   }
 
-  /** Export the current adapter in PEFT format (loadable by openModel(..., { lora: dir })). LoRA training only. */
-  exportAdapter(dir: string): void {
+  /** The trained adapter (its live tensors: do not modify them). LoRA training only. */
+  adapter(): LoraParams {
+    if (!('targets' in this.params)) throw new Error('Trainer: full-parameter training has no adapter; use trainedModel');
+    return this.params;
+  }
+
+  /**
+   * Export the current adapter in PEFT format (loadable by openModel(..., { lora: dir })), or
+   * `params` — the same targets with changed tensors (SafeLoRA's projection) — in its place. LoRA training only.
+   */
+  exportAdapter(dir: string, params?: LoraParams): void {
     if (!this.options.lora || !('targets' in this.params)) throw new Error('Trainer: full-parameter training has no adapter to export; use exportModel');
+    if (params && params.targets !== this.params.targets) throw new Error('Trainer: the adapter to export must have the trained adapter’s targets');
     mkdirSync(dir, { recursive: true });
-    writePeftAdapter(dir, this.params, this.options.lora, { baseModel: this.model.path });
+    writePeftAdapter(dir, params ?? this.params, this.options.lora, { baseModel: this.model.path });
   }
 
   /**

@@ -38,6 +38,8 @@ export interface TrainRunResult {
   safetyExamples: number;
   /** poisoned pairs mixed into the task data (0 without the poison option) */
   poisonExamples: number;
+  /** What the method did after training, when it does something (SafeLoRA: the layers it projected). */
+  methodResult?: Record<string, unknown>;
 }
 
 /** Where a training job keeps its checkpoints, metrics and adapter. */
@@ -217,8 +219,10 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
       return { runDir, mode: 'full', ...(await registerModel(out, ctx)), ...counts };
     }
     const adapterPath = join(runDir, 'adapter');
-    trainer.exportAdapter(adapterPath);
-    return { runDir, mode: 'lora', adapterPath, ...counts };
+    const finished = setup.finishAdapter?.(trainer.adapter());
+    trainer.exportAdapter(adapterPath, finished?.params);
+    if (finished) ctx.log(finished.message);
+    return { runDir, mode: 'lora', adapterPath, ...counts, ...(finished ? { methodResult: finished.summary } : {}) };
   } catch (e) {
     if (e instanceof T.TrainingDivergedError) {
       throw new Error(`${e.message} — the last good checkpoint is kept in ${checkpointDir}`);

@@ -28,7 +28,7 @@ export function trainRunPresets(projectId: number, p: TrainRunParams, models: re
     [`${formKey('train', projectId)}/params/${p.method}`, params],
     [
       formKey('train', projectId, 'settings'),
-      { rank: text(p.lora.rank), alpha: text(p.lora.alpha), lr: text(p.lr), maxSteps: text(p.maxSteps), batchSize: text(p.batchSize), maxLength: text(p.maxLength), targetModules: text(p.lora.targetModules) },
+      { rank: text(p.lora.rank), alpha: text(p.lora.alpha), lr: text(p.lr), maxSteps: text(p.maxSteps), epochs: p.epochs === undefined ? '' : text(p.epochs), batchSize: text(p.batchSize), maxLength: text(p.maxLength), targetModules: text(p.lora.targetModules), schedule: p.schedule, warmupSteps: text(p.warmupSteps), minLrRatio: text(p.minLrRatio), weightDecay: text(p.weightDecay) },
     ],
   ];
 }

@@ -4,7 +4,7 @@
  * replay mixing (data), DER / DER++ and LwF (logit distillation in the training graph), EWC and L2-SP
  * (quadratic anchors, in TypeScript, on W_eff = W + scale·B·A with LoRA, on the trained weights
  * themselves in full-parameter training; both anchored to the weights as loaded), A-GEM (gradient
- * projection).
+ * projection); SafeLoRA's post-hoc projection of a trained adapter onto the alignment subspace.
  *
  * ```ts
  * const aligned = await openModel(model);                                   // the aligned model, no adapter
@@ -20,3 +20,4 @@ export { mixReplay, type ReplayMixOptions, type ReplayMix } from './replay';
 export { topKWithLse, recordTeacherLogits, saveTeacherLogits, loadTeacherLogits, distillFeeds, derTerm, lwfTerm, type TeacherLogits, type DerOptions, type LwfOptions } from './distill';
 export { anchorPenalty, fullAnchorPenalty, ewcTerm, l2spTerm, estimateFisher, saveFisher, loadFisher } from './penalty';
 export { agemProject, agemTerm, type AgemOptions } from './agem';
+export { alignmentProjector, safeLoraModule, safeLoraAdapter, type SafeLoraModuleResult, type SafeLoraLayer } from './safelora';

@@ -6,10 +6,12 @@
  * shape — when the cosine similarity of C·ΔW and ΔW is under the threshold. C is the orthogonal
  * projector onto V's column space when V has one singular value 1 (the rank-1 case the tests use);
  * in general it weights V's left singular directions by σᵢ² / ‖V‖_F, as the paper's approximation
- * does. Pure: no files, no model.
- *
- * Not wired yet: no training-method row or job uses it (see the branch's report).
+ * does. safeLoraAdapter applies it to every module of a trained adapter, reading the aligned and
+ * base weights from their weight sources (no files written). The `safelora` training method
+ * (src/main/train-methods/safelora.ts) runs it on the adapter a LoRA run ends with.
  */
+import type { WeightSource } from '../../model/weights';
+import type { LoraParams } from '../lora';
 
 /** C = V·Vᵀ / ‖V‖_F for V [out, in] (row-major); null when V is zero (aligned and base weights equal). */
 export function alignmentProjector(v: Float32Array, out: number, inn: number): Float64Array | null {
@@ -85,4 +87,41 @@ export function safeLoraModule(m: { a: Float32Array; b: Float32Array; rank: numb
   const pb = project(c, m.b, out, r);
   const similarity = cosine(product(pb, m.a, out, r, inn), product(m.b, m.a, out, r, inn));
   return similarity < threshold ? { b: pb, similarity, projected: true } : { b: m.b, similarity, projected: false };
+}
+
+/** One module of an adapter after SafeLoRA. */
+export interface SafeLoraLayer {
+  /** PEFT module path (model.layers.0.self_attn.q_proj) */
+  module: string;
+  similarity: number;
+  projected: boolean;
+}
+
+/**
+ * SafeLoRA over a whole adapter: each module's B projected where its similarity is under
+ * `threshold`, with V = aligned − base for the module's weight. The adapter itself is not changed:
+ * the result holds new B tensors for projected modules and the same arrays for the others.
+ * A weight whose shape differs between the two models (not the aligned model's base) is an error.
+ */
+export function safeLoraAdapter(adapter: LoraParams, aligned: WeightSource, base: WeightSource, threshold: number): { params: LoraParams; layers: SafeLoraLayer[] } {
+  const tensors = new Map(adapter.tensors);
+  const layers: SafeLoraLayer[] = [];
+  for (const t of adapter.targets) {
+    for (const [w, src] of [
+      ['aligned', aligned],
+      ['base', base],
+    ] as const) {
+      if (!src.has(t.weight)) throw new Error(`SafeLoRA: the ${w} model (${src.origin}) has no ${t.weight}`);
+      const shape = src.shape(t.weight).join(', ');
+      if (shape !== `${t.outFeatures}, ${t.inFeatures}`) throw new Error(`SafeLoRA: ${t.weight} is [${shape}] in the ${w} model (${src.origin}), [${t.outFeatures}, ${t.inFeatures}] in the adapter: the base model must be the aligned model’s own base`);
+    }
+    const wa = aligned.f32(t.weight);
+    const wb = base.f32(t.weight);
+    const v = new Float32Array(wa.length);
+    for (let i = 0; i < v.length; i++) v[i] = wa[i]! - wb[i]!;
+    const r = safeLoraModule({ a: adapter.tensors.get(`${t.weight}.lora_A`)!, b: adapter.tensors.get(`${t.weight}.lora_B`)!, rank: t.rank }, v, t.outFeatures, t.inFeatures, threshold);
+    tensors.set(`${t.weight}.lora_B`, r.b);
+    layers.push({ module: t.module, similarity: r.similarity, projected: r.projected });
+  }
+  return { params: { targets: adapter.targets, tensors }, layers };
 }

@@ -9,6 +9,7 @@ import { download, svgBlob, toPng } from './download';
 import { exportFileName } from './exportName';
 import { Scatter } from './Scatter';
 import { SweepCurves } from './SweepCurve';
+import { ExperimentGrids } from '../grids/ExperimentGrids';
 import { toCsv, type CompareRow as Row } from './compareCsv';
 
 /**
@@ -33,6 +34,7 @@ export function CompareTab({ project }: TabProps) {
           <EmptyState title="Nothing to compare yet">Run evaluations in the Evaluate tab first.</EmptyState>
         </Card>
         <SweepCurves projectId={project.id} />
+        <ExperimentGrids projectId={project.id} projectName={project.name} />
       </>
     );
   }
@@ -100,6 +102,7 @@ export function CompareTab({ project }: TabProps) {
       )}
       {rows && <CategoryHeatmap rows={rows} projectName={project.name} />}
       <SweepCurves projectId={project.id} />
+      <ExperimentGrids projectId={project.id} projectName={project.name} />
     </>
   );
 }

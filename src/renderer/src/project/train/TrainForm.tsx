@@ -25,8 +25,13 @@ import { TrainModeSection } from './TrainModeSection';
 const RUN_FIELDS = z.object({
   lr: TrainSettings.shape.lr,
   maxSteps: TrainSettings.shape.maxSteps,
+  epochs: TrainSettings.shape.epochs,
   batchSize: TrainSettings.shape.batchSize,
   maxLength: TrainSettings.shape.maxLength,
+  schedule: TrainSettings.shape.schedule,
+  warmupSteps: TrainSettings.shape.warmupSteps,
+  minLrRatio: TrainSettings.shape.minLrRatio,
+  weightDecay: TrainSettings.shape.weightDecay,
 });
 
 /** The poison control's fields (the run's PoisonSettings: share and file; the field names keep their defaults). */
@@ -84,10 +89,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           template: f.template,
           ...(selectionId ? { selectionId: Number(selectionId) } : {}),
           ...mode!,
-          lr: run!.lr,
-          maxSteps: run!.maxSteps,
-          batchSize: run!.batchSize,
-          maxLength: run!.maxLength,
+          ...run!,
           recompute: f.recompute || f.fp16Weights,
           frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
           ...(f.poisoned && poison.data ? { poison: poison.data } : {}),
@@ -99,7 +101,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
     e.preventDefault();
     void start.run();
   };
-  const missing = trainNeedsMissing(choice.row, !!selectionId);
+  const missing = trainNeedsMissing(choice.row, !!selectionId, { mode: modeChoice.method, params: choice.form.data });
   const modelPath = models.data?.find((m) => String(m.id) === f.modelId)?.path;
   const maxTokens = settings.errors.maxLength ? null : Number(settings.values.maxLength);
   const preflight = usePreflight(projectId, modelPath, selectionId ? Number(selectionId) : undefined, f.template);
@@ -134,7 +136,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
           />
         </div>
         <TrainModeSection choice={modeChoice} />
-        <TrainMethodSection choice={choice} selectionChosen={!!selectionId} />
+        <TrainMethodSection choice={choice} selectionChosen={!!selectionId} mode={modeChoice.method} />
         <div className="filters">
           <SchemaFields fields={settings.fields} values={settings.values} errors={settings.errors} onChange={settings.set} />
         </div>
