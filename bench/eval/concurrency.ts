@@ -4,16 +4,16 @@
  *  1. a fake OpenAI-compatible cluster that answers every request after a fixed 50 ms however many
  *     arrive together (a vLLM / TGI server with room to batch them all), at concurrency 1, 4, 16
  *     and 64, and with a 20-80 ms random latency, with and without the runner's read-ahead;
- *  2. the workbench's own OpenAI-compatible server (src/main/eval/openai-server.ts) in front of a
+ *  2. the workbench's own OpenAI-compatible server (src/main/eval/openaiServer.ts) in front of a
  *     generator that takes 50 ms per call whatever its batch (up to 16 per call).
  * Needs no model or data. Writes the section between <!-- bench:eval-concurrency:start --> and
  * <!-- bench:eval-concurrency:end --> of bench/RESULTS.md and prints it.
  */
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { writeResultsSection } from '../results';
-import { OpenAICompatibleBackend } from '../../src/main/eval/http-backend';
+import { OpenAICompatibleBackend } from '../../src/main/eval/httpBackend';
 import { KeywordRefusalJudge } from '../../src/main/eval/judges';
-import { startOpenAIServer } from '../../src/main/eval/openai-server';
+import { startOpenAIServer } from '../../src/main/eval/openaiServer';
 import { runEvaluation } from '../../src/main/eval/runner';
 import type { Generator, Suite } from '../../src/main/eval/types';
 import { ScriptedGenerator, startLatencyServer } from '../../test/unit/eval/fakes';

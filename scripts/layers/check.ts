@@ -3,8 +3,8 @@
  * compiler's own pre-processor, so `import type`, `export … from`, `import()` and `require()` all
  * count, and commented-out code does not), places each file and each imported module in a layer
  * group, and reports every import a rule forbids, every file in no group and every import cycle,
- * naming the file, the line and the rule. The rules themselves are in ./rules.ts; ./lint.ts is the
- * command (`npm run lint:layers`).
+ * naming the file, the line and the rule; it also checks that file names follow the case rules of
+ * their kind. The rules themselves are in ./rules.ts; ./lint.ts is the command (`npm run lint:layers`).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -32,9 +32,23 @@ export interface LayerRule {
   onlyProject?: string[];
 }
 
+/** How the files of one kind are named: the first rule whose `files` matches a file's path applies. */
+export interface FileNameRule {
+  /** Printed with every violation. */
+  id: string;
+  /** The convention in words, printed with its violations. */
+  why: string;
+  /** The files of this kind (tested on the path relative to the root). */
+  files: RegExp;
+  /** The name without its extension must match this. */
+  name: RegExp;
+}
+
 export interface LayerRules {
   groups: Record<string, string[]>;
   rules: LayerRule[];
+  /** File names: one rule per kind of file, and the files named before the rules that are still to be renamed. */
+  fileNames?: { rules: FileNameRule[]; allow: string[] };
   /** Folders every file of which must be in a group. */
   placed: string[];
   /** Folders whose files must not import each other in a cycle. */
@@ -84,6 +98,7 @@ export function checkLayers(root: string, rules: LayerRules): Violation[] {
       }
     }
   }
+  if (rules.fileNames) out.push(...fileNameViolations(files, rules.fileNames));
   out.push(...cycles(imports, rules.acyclic));
   return out.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));
 }
@@ -103,6 +118,27 @@ export function groupOf(file: string, rules: LayerRules): string | null {
     }
   }
   return best?.group ?? null;
+}
+
+/** A file's name without its folder and extension ("index" for "src/main/index.ts"). */
+export function baseName(file: string): string {
+  return file.slice(file.lastIndexOf('/') + 1).replace(SOURCE, '');
+}
+
+/** The file-name rule a file breaks (allow-listed files left out), or null. */
+export function fileNameRuleBroken(file: string, rules: readonly FileNameRule[]): FileNameRule | null {
+  const rule = rules.find((r) => r.files.test(file));
+  return rule && !rule.name.test(baseName(file)) ? rule : null;
+}
+
+function fileNameViolations(files: readonly string[], names: NonNullable<LayerRules['fileNames']>): Violation[] {
+  const allowed = new Set(names.allow);
+  const out: Violation[] = [];
+  for (const file of files) {
+    const rule = allowed.has(file) ? null : fileNameRuleBroken(file, names.rules);
+    if (rule) out.push({ rule: rule.id, file, line: 0, specifier: '', target: '', message: `"${baseName(file)}" is not named as ${rule.why}; rename it and update its imports` });
+  }
+  return out;
 }
 
 function applies(rule: LayerRule, group: string | null): boolean {

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/errors';
 import { createServices, type ServiceOptions, type Services } from '../app/services';
 import { resolveWorkspace } from '../app/workspace';
-import { describeIssues } from '../data/zod-util';
+import { describeIssues } from '../data/zodUtil';
 import { HelpRequested, commandHelp } from './help';
 
 export interface CliIo {

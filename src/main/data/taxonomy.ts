@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import v1Json from '../../../resources/taxonomy/harm-taxonomy.v1.json';
-import { parseOrThrow } from './zod-util';
+import { parseOrThrow } from './zodUtil';
 
 export const HarmCategoryDef = z.object({
   id: z.string().min(1),

@@ -9,7 +9,7 @@
  * (refusalRuleFlags) and the reply head (responseHead) also feed the v2 refusal detector.
  */
 import { z } from 'zod';
-import { parseOrThrow } from '../data/zod-util';
+import { parseOrThrow } from '../data/zodUtil';
 import type { Embedder } from '../embed/types';
 import { type BinaryMetrics, type LogRegOptions, predictLogReg, trainLogReg } from './logreg';
 import { getRefusalRules } from './refusal-rules';

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import v1Json from '../../../resources/refusal-phrases/v1.json';
-import { parseOrThrow } from '../data/zod-util';
+import { parseOrThrow } from '../data/zodUtil';
 
 export type RefusalMatchMode = 'start' | 'anywhere';
 

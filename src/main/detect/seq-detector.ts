@@ -14,7 +14,7 @@
  * static embedder (StaticWordEmbedder.table).
  */
 import { z } from 'zod';
-import { parseOrThrow } from '../data/zod-util';
+import { parseOrThrow } from '../data/zodUtil';
 import type { Embedder } from '../embed/types';
 import { StaticWordEmbedder, type StaticVectorTable } from '../embed/static-vectors';
 import { applyPlatt } from './calibration';

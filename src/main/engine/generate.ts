@@ -214,7 +214,7 @@ function relayout(rt: DecoderRuntime, rows: Placement[], T: number, capacity: nu
  */
 export async function generateBatch(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions = {}): Promise<GenerationResult[]> {
   if (prompts.length === 0) return [];
-  return generateRows(rt, prompts, opts, Math.max(1, opts.batchSize ?? prompts.length));
+  return new ContinuousBatch(rt, prompts, opts, Math.max(1, opts.batchSize ?? prompts.length)).run();
 }
 
 /** Generate a continuation of one prompt. */
@@ -227,14 +227,59 @@ interface LiveRow extends Row {
   limit: number;
 }
 
-async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], opts: GenerateOptions, bs: number): Promise<GenerationResult[]> {
-  const tok = rt.model.tokenizer;
-  const cfg = rt.model.config;
-  const maxCtx = cfg.maxPositions;
-  const stops = (opts.stop ?? []).filter((s) => s.length > 0);
-  const eos = new Set([...(opts.ignoreEos ? [] : tok.eosIds), ...(opts.stopTokenIds ?? [])]);
-  const maxNewTokens = opts.maxNewTokens ?? 128;
-  const rows: LiveRow[] = prompts.map((p, i) => {
+/** One place in the decoding batch: its row, attention mask (cache + the token fed next), next position and the token fed next. */
+interface Slot {
+  ri: number;
+  mask: number[];
+  pos: number;
+  feed: number;
+}
+
+/** Prompts just prefilled, waiting to join the batch: their slots and their cache. */
+interface Prefilled {
+  slots: Slot[];
+  cache: KvCache;
+}
+
+/**
+ * Continuous batching: up to `batchSize` rows decode together over one pooled KV cache; a row
+ * that finishes leaves the batch (the cache is compacted once a quarter of the rows are done) and
+ * queued prompts are prefilled into the free places.
+ */
+class ContinuousBatch {
+  private readonly tok: TextTokenizer;
+  private readonly stops: string[];
+  private readonly eos: Set<number>;
+  private readonly rand: () => number;
+  private readonly padId: number;
+  private readonly rows: LiveRow[];
+  /** rows not yet prefilled, in prompt order */
+  private readonly queue: number[];
+  /** the batch being decoded, one slot per row of `cache` */
+  private slots: Slot[] = [];
+  private cache: KvCache | null = null;
+
+  constructor(
+    private readonly rt: DecoderRuntime,
+    prompts: (string | number[])[],
+    private readonly opts: GenerateOptions,
+    private readonly batchSize: number,
+  ) {
+    this.tok = rt.model.tokenizer;
+    this.stops = (opts.stop ?? []).filter((s) => s.length > 0);
+    this.eos = new Set([...(opts.ignoreEos ? [] : this.tok.eosIds), ...(opts.stopTokenIds ?? [])]);
+    this.rand = seededRandom(opts.seed ?? 0x5eed);
+    this.padId = this.tok.padId ?? this.tok.eosIds[0] ?? 0;
+    this.rows = prompts.map((p, i) => this.newRow(p, i));
+    for (const r of this.rows) if (r.limit === 0) this.finish(r, 'length');
+    this.queue = this.rows.map((_, i) => i).filter((i) => !this.rows[i]!.done);
+  }
+
+  /** A prompt's row: its tokens (checked against the vocabulary, truncated to the context when asked) and its token budget. */
+  private newRow(p: string | number[], i: number): LiveRow {
+    const { tok, opts } = this;
+    const cfg = this.rt.model.config;
+    const maxCtx = cfg.maxPositions;
     let ids = typeof p === 'string' ? tok.encode(p, { addSpecial: opts.addSpecialTokens ?? true, parseSpecial: opts.parseSpecial ?? false }) : p.slice();
     if (ids.length === 0) throw new Error(`prompt ${i} is empty after tokenisation`);
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocabSize);
@@ -246,45 +291,77 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
       const room = maxCtx - 1 - (keepBos ? 1 : 0);
       ids = [...(keepBos ? [ids[0]!] : []), ...ids.slice(ids.length - room)];
     }
-    return { prompt: ids, out: [], done: null, text: '', emitted: 0, detok: new IncrementalDetokenizer(tok), limit: Math.max(0, Math.min(maxNewTokens, maxCtx - ids.length)) };
-  });
-  const rand = seededRandom(opts.seed ?? 0x5eed);
-  const padId = tok.padId ?? tok.eosIds[0] ?? 0;
-  const finish = (r: Row, why: FinishReason) => {
-    if (!r.done) r.done = why;
-  };
-  for (const r of rows) if (r.limit === 0) finish(r, 'length');
+    const limit = Math.max(0, Math.min(opts.maxNewTokens ?? 128, maxCtx - ids.length));
+    return { prompt: ids, out: [], done: null, text: '', emitted: 0, detok: new IncrementalDetokenizer(tok), limit };
+  }
 
-  /** sample the next token of row `ri` from its logits; returns the token to feed (pad when finished) */
-  const consume = (ri: number, logits: Float32Array): number => {
-    const r = rows[ri]!;
-    const t = sampleToken(logits, opts, opts.repetitionPenalty && opts.repetitionPenalty !== 1 ? [...r.prompt, ...r.out] : [], rand);
-    if (eos.has(t)) {
-      finish(r, 'eos');
+  /** Decode until every row is done (or cancelled); the results in prompt order. */
+  async run(): Promise<GenerationResult[]> {
+    const { rows, queue } = this;
+    while (true) {
+      if (this.opts.shouldStop?.()) {
+        for (const r of rows) this.finish(r, 'cancelled');
+        break;
+      }
+      const live = this.slots.flatMap((s, b) => (rows[s.ri]!.done ? [] : [b]));
+      const total = this.slots.length;
+      if (queue.length && live.length < this.batchSize) {
+        const added = await this.prefill(this.batchSize - live.length);
+        this.rebuild(live, added);
+      } else if (live.length < total && (live.length === 0 || total - live.length >= Math.max(1, Math.floor(total / 4)))) {
+        if (live.length === 0) this.clear();
+        else this.rebuild(live, null);
+      }
+      if (this.slots.length === 0 || !this.cache) {
+        if (!queue.length) break;
+        continue;
+      }
+      if (this.slots.every((s) => rows[s.ri]!.done)) {
+        this.clear();
+        continue;
+      }
+      await this.decodeStep(this.cache);
+    }
+    for (const r of rows) this.finish(r, 'length');
+    return rows.map((r, i) => this.result(r, i));
+  }
+
+  private finish(r: Row, why: FinishReason): void {
+    if (!r.done) r.done = why;
+  }
+
+  private clear(): void {
+    this.slots = [];
+    this.cache = null;
+  }
+
+  /** Sample the next token of row `ri` from its logits; returns the token to feed (pad when the row finished). */
+  private consume(ri: number, logits: Float32Array): number {
+    const { opts } = this;
+    const r = this.rows[ri]!;
+    const t = sampleToken(logits, opts, opts.repetitionPenalty && opts.repetitionPenalty !== 1 ? [...r.prompt, ...r.out] : [], this.rand);
+    if (this.eos.has(t)) {
+      this.finish(r, 'eos');
       opts.onToken?.({ index: ri, tokenId: t, text: '' });
-      return padId;
+      return this.padId;
     }
     r.out.push(t);
-    const { delta, stopHit } = advanceText(r, r.detok.push(t), stops);
+    const { delta, stopHit } = advanceText(r, r.detok.push(t), this.stops);
     opts.onToken?.({ index: ri, tokenId: t, text: delta });
-    if (stopHit) finish(r, 'stop');
-    else if (r.out.length >= r.limit) finish(r, 'length');
+    if (stopHit) this.finish(r, 'stop');
+    else if (r.out.length >= r.limit) this.finish(r, 'length');
     return t;
-  };
+  }
 
-  // batch state, one entry per slot: row index, attention mask (cache + the token fed next), next position, token fed next
-  let active: number[] = [];
-  let maskRows: number[][] = [];
-  let nextPos: number[] = [];
-  let feed: number[] = [];
-  let cache: KvCache | null = null;
-  const queue = rows.map((_, i) => i).filter((i) => !rows[i]!.done);
+  /** The most tokens any of these slots' rows may still generate (at least 1). */
+  private remaining(slots: readonly Slot[]): number {
+    return Math.max(1, ...slots.map((s) => this.rows[s.ri]!.limit - this.rows[s.ri]!.out.length));
+  }
 
-  const remaining = (slots: number[]) => Math.max(1, ...slots.map((ri) => rows[ri]!.limit - rows[ri]!.out.length));
-
-  /** prefill up to `n` queued prompts; returns their cache and per-slot state */
-  const prefill = async (n: number) => {
-    const idx = queue.splice(0, n);
+  /** Prefill up to `n` queued prompts (left-padded, in chunks that bound the attention scores) and sample their first tokens. */
+  private async prefill(n: number): Promise<Prefilled> {
+    const { rows, padId } = this;
+    const idx = this.queue.splice(0, n);
     const k = idx.length;
     const P = Math.max(...idx.map((ri) => rows[ri]!.prompt.length));
     const ids = new BigInt64Array(k * P);
@@ -302,9 +379,9 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
       }
     });
     // chunked prefill bounds the [k, heads, chunk, P] attention scores
-    const auto = Math.floor((256 * 2 ** 20) / (4 * k * cfg.numHeads * P));
-    const chunk = Math.max(1, Math.min(P, opts.prefillChunk ?? Math.max(32, auto)));
-    let c: KvCache = rt.emptyCache(k);
+    const auto = Math.floor((256 * 2 ** 20) / (4 * k * this.rt.model.config.numHeads * P));
+    const chunk = Math.max(1, Math.min(P, this.opts.prefillChunk ?? Math.max(32, auto)));
+    let c: KvCache = this.rt.emptyCache(k);
     let res: StepResultLike | null = null;
     for (let c0 = 0; c0 < P; c0 += chunk) {
       const c1 = Math.min(P, c0 + chunk);
@@ -317,94 +394,77 @@ async function generateRows(rt: DecoderRuntime, prompts: (string | number[])[], 
         cpos.set(pos.subarray(b * P + c0, b * P + c1), b * w);
         for (let t = 0; t < c1; t++) cmask[b * c1 + t] = BigInt(masks[b]![t]!);
       }
-      res = await rt.step(cid, k, cmask, cpos, c);
+      res = await this.rt.step(cid, k, cmask, cpos, c);
       c = res.cache;
     }
-    res = res!;
-    const V = res.logits.length / k;
-    const fed = idx.map((ri, b) => consume(ri, res.logits.subarray(b * V, (b + 1) * V)));
-    idx.forEach((ri, b) => masks[b]!.push(rows[ri]!.done ? 0 : 1));
-    return { idx, cache: res.cache, masks, pos: idx.map((ri) => rows[ri]!.prompt.length), fed };
-  };
+    const last = res!;
+    const V = last.logits.length / k;
+    const slots = idx.map((ri, b) => {
+      const feed = this.consume(ri, last.logits.subarray(b * V, (b + 1) * V));
+      masks[b]!.push(rows[ri]!.done ? 0 : 1);
+      return { ri, mask: masks[b]!, pos: rows[ri]!.prompt.length, feed };
+    });
+    return { slots, cache: last.cache };
+  }
 
-  /** rebuild the batch from kept slots (+ newly prefilled rows), trimming padding columns */
-  const rebuild = (keep: number[], added: Awaited<ReturnType<typeof prefill>> | null) => {
-    const T0 = cache ? cache.length : 0;
-    type Src = { ri: number; mask: number[]; pos: number; fed: number; place: Placement | null; len: number };
-    const srcs: Src[] = keep.map((b) => ({ ri: active[b]!, mask: maskRows[b]!, pos: nextPos[b]!, fed: feed[b]!, place: { cache: cache!, slot: b, skip: 0 }, len: T0 }));
-    if (added)
-      added.idx.forEach((ri, b) => srcs.push({ ri, mask: added.masks[b]!, pos: added.pos[b]!, fed: added.fed[b]!, place: { cache: added.cache, slot: b, skip: 0 }, len: added.cache.length }));
+  /** Rebuild the batch from the kept slots (indices into the current batch) and newly prefilled rows, trimming padding columns. */
+  private rebuild(keep: readonly number[], added: Prefilled | null): void {
+    const T0 = this.cache ? this.cache.length : 0;
+    const srcs = keep.map((b) => ({ slot: this.slots[b]!, place: { cache: this.cache!, slot: b, skip: 0 }, len: T0 }));
+    if (added) added.slots.forEach((slot, b) => srcs.push({ slot, place: { cache: added.cache, slot: b, skip: 0 }, len: added.cache.length }));
     // each row drops its own leading padding columns and is right-aligned in the new cache (rows
     // have their own position ids, so only the mask and the order of a row's columns matter)
     for (const s of srcs) {
       let z = 0;
-      while (z < s.len && s.mask[z] === 0) z++;
-      s.place!.skip = z;
+      while (z < s.len && s.slot.mask[z] === 0) z++;
+      s.place.skip = z;
     }
-    const T = Math.max(...srcs.map((s) => s.len - s.place!.skip));
-    for (const s of srcs) {
-      const n = s.len - s.place!.skip;
-      s.mask = [...new Array<number>(T - n).fill(0), ...s.mask.slice(s.place!.skip)];
-    }
-    active = srcs.map((s) => s.ri);
-    maskRows = srcs.map((s) => s.mask);
-    nextPos = srcs.map((s) => s.pos);
-    feed = srcs.map((s) => s.fed);
-    cache = relayout(rt, srcs.map((s) => s.place!), T, T + remaining(active) + 1);
-  };
+    const T = Math.max(...srcs.map((s) => s.len - s.place.skip));
+    this.slots = srcs.map((s) => ({ ...s.slot, mask: [...new Array<number>(T - (s.len - s.place.skip)).fill(0), ...s.slot.mask.slice(s.place.skip)] }));
+    this.cache = relayout(
+      this.rt,
+      srcs.map((s) => s.place),
+      T,
+      T + this.remaining(this.slots) + 1,
+    );
+  }
 
-  while (true) {
-    if (opts.shouldStop?.()) {
-      rows.forEach((r) => finish(r, 'cancelled'));
-      break;
-    }
-    const live = active.map((ri, b) => [ri, b] as const).filter(([ri]) => !rows[ri]!.done).map(([, b]) => b);
-    if (queue.length && live.length < bs) {
-      const added = await prefill(bs - live.length);
-      rebuild(live, added);
-    } else if (live.length < active.length && (live.length === 0 || active.length - live.length >= Math.max(1, Math.floor(active.length / 4)))) {
-      if (live.length === 0) {
-        active = [];
-        cache = null;
-      } else rebuild(live, null);
-    }
-    if (active.length === 0 || !cache) {
-      if (!queue.length) break;
-      continue;
-    }
-    if (active.every((ri) => rows[ri]!.done)) {
-      active = [];
-      cache = null;
-      continue;
-    }
-    const nb = active.length;
-    const ids = BigInt64Array.from(feed, (t) => BigInt(t));
-    const pos = BigInt64Array.from(nextPos, (p) => BigInt(p));
-    const res: StepResultLike = await rt.step(ids, nb, BigInt64Array.from(maskRows.flat(), (v) => BigInt(v)), pos, cache);
-    cache = res.cache;
+  /** One decoding step of the whole batch: every live row gets its next token. */
+  private async decodeStep(cache: KvCache): Promise<void> {
+    const { slots } = this;
+    const nb = slots.length;
+    const ids = BigInt64Array.from(slots, (s) => BigInt(s.feed));
+    const pos = BigInt64Array.from(slots, (s) => BigInt(s.pos));
+    const mask = BigInt64Array.from(
+      slots.flatMap((s) => s.mask),
+      (v) => BigInt(v),
+    );
+    const res: StepResultLike = await this.rt.step(ids, nb, mask, pos, cache);
+    this.cache = res.cache;
     const V = res.logits.length / nb;
-    active.forEach((ri, b) => {
-      const r = rows[ri]!;
+    slots.forEach((s, b) => {
+      const r = this.rows[s.ri]!;
       if (r.done) {
-        feed[b] = padId;
-        maskRows[b]!.push(0);
+        s.feed = this.padId;
+        s.mask.push(0);
         return;
       }
-      nextPos[b]!++;
-      feed[b] = consume(ri, res.logits.subarray(b * V, (b + 1) * V));
-      maskRows[b]!.push(r.done ? 0 : 1);
+      s.pos++;
+      s.feed = this.consume(s.ri, res.logits.subarray(b * V, (b + 1) * V));
+      s.mask.push(r.done ? 0 : 1);
     });
   }
-  rows.forEach((r) => finish(r, 'length'));
-  return rows.map((r, i) => {
-    const text = finalText(tok, r, stops);
+
+  private result(r: LiveRow, i: number): GenerationResult {
+    const { opts } = this;
+    const text = finalText(this.tok, r, this.stops);
     if (r.emitted < text.length && opts.onToken && r.done !== 'cancelled') {
       // flush text held back at the end (a partial stop-string prefix that never completed, an
       // incomplete character)
       opts.onToken({ index: i, tokenId: -1, text: text.slice(r.emitted) });
     }
     return { text, tokenIds: r.out, promptTokens: r.prompt.length, finishReason: r.done! };
-  });
+  }
 }
 
 type StepResultLike = { logits: Float32Array; cache: KvCache };

@@ -26,7 +26,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { ModelFileError } from './files';
 import { readGguf } from './gguf/reader';
-import { configFromGguf, loadGgufModel } from './model/gguf-model';
+import { configFromGguf, loadGgufModel } from './gguf/model';
 import type { DecoderConfig } from './model/config';
 import { loadHfModel, readHfConfig } from './hf/model';
 import { resolveLoraTargets, type LoraConfig } from './train/lora';
@@ -59,8 +59,8 @@ export { modelInfo, estimateMemory, chooseExecutionProvider, type ModelInfo, typ
 export { loadLoraAdapter, mergeLora, checkAdapter, type LoraAdapter } from './lora';
 export { loadHfModel, configFromHf, readHfConfig, ModelFolderError } from './hf/model';
 export { ModelFileError } from './files';
-export { loadGgufModel, configFromGguf } from './model/gguf-model';
-export { exportGguf } from './export';
+export { loadGgufModel, configFromGguf } from './gguf/model';
+export { exportGguf } from './gguf/export';
 export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
 export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';

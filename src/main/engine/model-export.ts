@@ -13,10 +13,10 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { exportGguf } from './export';
-import { hfConfigJson } from './hf/config-writer';
+import { exportGguf } from './gguf/export';
+import { hfConfigJson } from './hf/configWriter';
 import { writeSafetensors, type StTensorSource } from './hf/safetensors';
-import { writeTokenizerFiles } from './hf/tokenizer-writer';
+import { writeTokenizerFiles } from './hf/tokenizerWriter';
 import { expectedWeightShapes } from './model/decoder-graph';
 import type { LoadedModel } from './model/loaded';
 

@@ -56,7 +56,7 @@ export {
   type GuardCategory,
   type LlamaGuardJudgeOptions,
   type ParsedGuardOutput,
-} from './llama-guard';
+} from './llamaGuard';
 export {
   Z95,
   binaryAgreement,
@@ -78,7 +78,7 @@ export {
   type SuiteMetrics,
 } from './metrics';
 export { estimate, type Estimate } from './seeds';
-export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './http-backend';
-export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openai-server';
-export { EngineGenerator, type EngineGeneratorOptions } from './engine-generator';
+export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './httpBackend';
+export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openaiServer';
+export { EngineGenerator, type EngineGeneratorOptions } from './engineGenerator';
 export { cutText, describeRun, doneSet, runEvaluation, truncateToFit, type RunDescription, type RunInput, type RunProgress, type RunResult, type RunSettings, type TruncateMode } from './runner';

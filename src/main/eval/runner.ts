@@ -16,7 +16,7 @@
  *    (finishReason 'error', no verdicts); an unreachable backend (BackendUnavailableError) or a
  *    cancellation ends the run with that error (records stored so far stay valid for resume).
  */
-import { BackendUnavailableError } from './http-backend';
+import { BackendUnavailableError } from './httpBackend';
 import type { ChatMessage, EvalRecord, GenerationOutput, GenerationRequest, GenerationSettings, Generator, Judge, JudgeInput, Suite, SuiteItem } from './types';
 import { DEFAULT_GENERATION_SETTINGS } from './types';
 

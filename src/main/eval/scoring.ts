@@ -93,7 +93,7 @@ function norm(s: string, caseSensitive: boolean): string {
 export function scoreTask(reply: string, reference: string, spec: TaskScorerSpec): TaskScore {
   switch (spec.kind) {
     case 'python-tests':
-      throw new Error('the python-tests scorer runs code: score with scoreCodeTask (code-tasks.ts)');
+      throw new Error('the python-tests scorer runs code: score with scoreCodeTask (codeTasks.ts)');
     case 'gsm8k':
       return scoreGsm8k(reply, reference);
     case 'sst2':

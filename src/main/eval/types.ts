@@ -46,7 +46,7 @@ export type TaskScorerSpec =
   /** pattern given: group 1 (or the whole match) of its first match is compared with the reference;
    *  no pattern: the reference itself is a regular expression the reply must match. */
   | { kind: 'regex'; pattern?: string; flags?: string }
-  /** the reference is a code task (code-tasks.ts): the reply passes when the task's tests run clean */
+  /** the reference is a code task (codeTasks.ts): the reply passes when the task's tests run clean */
   | { kind: 'python-tests'; timeoutMs?: number };
 
 export interface Suite {
@@ -95,8 +95,8 @@ export interface GenerateCallOptions {
 }
 
 /**
- * Anything that answers prompts: the local engine (engine-generator.ts), an OpenAI-compatible HTTP
- * server (http-backend.ts), or a test double. Outputs are in request order.
+ * Anything that answers prompts: the local engine (engineGenerator.ts), an OpenAI-compatible HTTP
+ * server (httpBackend.ts), or a test double. Outputs are in request order.
  */
 export interface Generator {
   /** Describes the model for records, e.g. "engine:/models/x.gguf" or "http://127.0.0.1:8000#llama". */

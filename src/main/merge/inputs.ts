@@ -12,8 +12,8 @@ import type { MergeModelRef } from '../../shared/merge';
 import { dequantize, GGML_TYPE, readGguf, type GgufFile, type GgufTensorInfo } from '../engine/gguf/reader';
 import { SafetensorsFile, type StTensorInfo } from '../engine/hf/safetensors';
 import { loadLoraAdapter, type LoraAdapter } from '../engine/lora';
-import { configFromGguf } from '../engine/model/gguf-model';
-import { ggufToHfName, unpermuteQK } from '../engine/model/weights';
+import { configFromGguf } from '../engine/gguf/model';
+import { ggufToHfName, unpermuteQK } from '../engine/gguf/weights';
 import { decodeInto, type FloatDtype } from './codec';
 
 export interface TensorMeta {

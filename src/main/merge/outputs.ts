@@ -8,7 +8,7 @@
  */
 import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { permuteQK } from '../engine/model/weights';
+import { permuteQK } from '../engine/gguf/weights';
 import { DTYPE_BYTES, encodeInto, type FloatDtype } from './codec';
 
 /** The one write call the writers make (tests swap it for one that fails with ENOSPC). */

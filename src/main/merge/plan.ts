@@ -9,10 +9,10 @@ import { statfsSync, existsSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { sameRef, type MergeConfig, type MergeModelRef, type MergePlanSummary } from '../../shared/merge';
-import type { GgufExportPlan } from '../engine/export';
+import type { GgufExportPlan } from '../engine/gguf/export';
 import { readGguf } from '../engine/gguf/reader';
 import { encodeGgufHeader, type GgufMetaInput } from '../engine/gguf/writer';
-import { ggufToHfName } from '../engine/model/weights';
+import { ggufToHfName } from '../engine/gguf/weights';
 import { chunkElements } from './chunks';
 import { DTYPE_BYTES, type FloatDtype } from './codec';
 import { readRawGgufMetadata } from './gguf-meta';
@@ -206,7 +206,7 @@ function outputDtype(config: MergeConfig, stored: string): FloatDtype {
 
 /** The exporter's GGUF plan for a folder model (metadata from its config and tokenizer). */
 async function folderToGguf(dir: string): Promise<(opts: { type: 'F32' | 'F16'; name: string }) => GgufExportPlan> {
-  const [{ loadHfModel }, { ggufExportPlan }] = await Promise.all([import('../engine/hf/model'), import('../engine/export')]);
+  const [{ loadHfModel }, { ggufExportPlan }] = await Promise.all([import('../engine/hf/model'), import('../engine/gguf/export')]);
   const model = loadHfModel(dir);
   return (opts) => ggufExportPlan(model, opts);
 }

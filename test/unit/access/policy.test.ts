@@ -10,7 +10,7 @@ import { normaliseBaseUrl } from '../../../src/main/access/urls';
 import { claimNewFile, claimNewFolder, safeStem } from '../../../src/main/util/newFiles';
 import { AccessStore } from '../../../src/main/db/access';
 import { openDatabase, type Db } from '../../../src/main/db/database';
-import { BackendUnavailableError, OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
+import { BackendUnavailableError, OpenAICompatibleBackend } from '../../../src/main/eval/httpBackend';
 import { AppError } from '../../../src/shared/errors';
 import { TrainRunParams } from '../../../src/shared/train';
 import { tempDir } from '../../helpers/services';

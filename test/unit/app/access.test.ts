@@ -6,7 +6,7 @@ import { createDispatcher, type Dispatch } from '../../../src/main/app/dispatch'
 import { createHandlers } from '../../../src/main/app/handlers';
 import type { Services } from '../../../src/main/app/services';
 import { SelectionStore } from '../../../src/main/db/selections';
-import { startOpenAIServer } from '../../../src/main/eval/openai-server';
+import { startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import { calls } from '../../../src/shared/contract';
 import type { CallResult } from '../../../src/shared/errors';
 import { tempDir, testServices } from '../../helpers/services';

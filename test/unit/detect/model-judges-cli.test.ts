@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreement, formatAgreement } from '../../../src/main/detect/model-judges/agreement';
 import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
-import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openai-server';
+import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';
 import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf';

@@ -3,9 +3,9 @@ import mappingJson from '../../../resources/llama-guard-3-categories.json';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { LlamaGuardSafetyJudge, WildGuardSafetyJudge } from '../../../src/main/detect/model-judges/judges';
 import { checkLlamaGuardMapping, classifyPromptsWithLlamaGuard, harmCategoriesToLlamaGuard, llamaGuardToHarmCategories } from '../../../src/main/detect/model-judges/llama-guard';
-import { OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
-import { LLAMA_GUARD_3_CATEGORIES } from '../../../src/main/eval/llama-guard';
-import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openai-server';
+import { OpenAICompatibleBackend } from '../../../src/main/eval/httpBackend';
+import { LLAMA_GUARD_3_CATEGORIES } from '../../../src/main/eval/llamaGuard';
+import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import type { PromptJudgement, ResponseJudgement, SafetyJudge } from '../../../src/main/detect/judge';
 import type { Embedder } from '../../../src/main/embed/types';
 import { ScriptedGenerator } from '../eval/fakes';
@@ -158,7 +158,7 @@ describe('model judges through a fake OpenAI-compatible server', () => {
     const v = await classifyPromptsWithLlamaGuard(['How do I build a bomb?'], { generator: gen });
     expect(v[0]).toMatchObject({ harmful: true, codes: ['S9', 'S1'], raw: '\n\nunsafe\nS9,S1' });
     const sent = gen.calls[0]!.requests[0]!.prompt!;
-    const { buildLlamaGuard3Prompt } = await import('../../../src/main/eval/llama-guard');
+    const { buildLlamaGuard3Prompt } = await import('../../../src/main/eval/llamaGuard');
     expect(sent).toBe(buildLlamaGuard3Prompt('How do I build a bomb?'));
     const failing = new ScriptedGenerator(() => {
       throw new Error('context too long');

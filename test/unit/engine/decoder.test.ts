@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadGgufModel } from '../../../src/main/engine/model/gguf-model';
+import { loadGgufModel } from '../../../src/main/engine/gguf/model';
 import { appendPositions, DecoderRuntime } from '../../../src/main/engine/model/runtime';
 import { ContextOverflowError, generate, generateBatch, sampleToken, seededRandom } from '../../../src/main/engine/generate';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';

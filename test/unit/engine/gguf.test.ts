@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GGML_TYPE, GgufError, dequantize, readGguf, readTensorF32 } from '../../../src/main/engine/gguf/reader';
 import { writeGguf } from '../../../src/main/engine/gguf/writer';
-import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
+import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/gguf/tokenizer';
 import { floatToHalf } from '../../../src/main/engine/graph';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readGguf } from '../../../src/main/engine/gguf/reader';
-import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
+import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/gguf/tokenizer';
 import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
 import { IncrementalDetokenizer } from '../../../src/main/engine/tokenizer/incremental';
 import { advanceText } from '../../../src/main/engine/generate';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwardLogits, generate, loadModel, openModel } from '../../../src/main/engine';
 import { SafetensorsFile } from '../../../src/main/engine/hf/safetensors';
-import { exportMergedModel } from '../../../src/main/engine/merge-export';
+import { exportMergedModel } from '../../../src/main/engine/mergeExport';
 import { exportModel } from '../../../src/main/engine/model-export';
 import { writeRandomAdapter } from '../../helpers/lora';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';

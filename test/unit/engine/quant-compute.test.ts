@@ -11,7 +11,7 @@ import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { dequantizeBlocks } from '../../../src/main/engine/gguf/quants';
 import { quantizeModel } from '../../../src/main/engine/gguf/quantize';
 import { repackMatrix, unpackMatrix, type QuantMatrix } from '../../../src/main/engine/gguf/repack';
-import { QuantizingWeights } from '../../../src/main/engine/model/quantize-on-load';
+import { QuantizingWeights } from '../../../src/main/engine/model/quantizeOnLoad';
 import type { WeightSource } from '../../../src/main/engine/model/weights';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf';

@@ -14,8 +14,8 @@ import { lengthProfile, trainingText } from '../../../src/main/jobs/types/trainE
 import { readGguf } from '../../../src/main/engine/gguf/reader';
 import { writeGguf } from '../../../src/main/engine/gguf/writer';
 import { renderChatTemplate } from '../../../src/main/engine/hf/tokenizer';
-import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
-import { EngineGenerator } from '../../../src/main/eval/engine-generator';
+import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/gguf/tokenizer';
+import { EngineGenerator } from '../../../src/main/eval/engineGenerator';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EvalRunParams } from '../../../src/shared/eval';
-import { OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
+import { OpenAICompatibleBackend } from '../../../src/main/eval/httpBackend';
 import { KeywordRefusalJudge } from '../../../src/main/eval/judges';
 import { runEvaluation } from '../../../src/main/eval/runner';
 import type { EvalRecord, Suite } from '../../../src/main/eval/types';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyChatTemplate, openModel } from '../../../src/main/engine';
-import { EngineGenerator } from '../../../src/main/eval/engine-generator';
+import { EngineGenerator } from '../../../src/main/eval/engineGenerator';
 import { repoRoot } from '../../helpers/shared';
 
 const tinyLlama = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../../src/main/engine';
 import type { DecoderRuntime } from '../../../src/main/engine';
-import { EngineGenerator } from '../../../src/main/eval/engine-generator';
-import { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend } from '../../../src/main/eval/http-backend';
-import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openai-server';
+import { EngineGenerator } from '../../../src/main/eval/engineGenerator';
+import { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend } from '../../../src/main/eval/httpBackend';
+import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 import { ScriptedGenerator } from './fakes';
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
 import type { Embedder } from '../../../src/main/embed/types';
 import { ClassifierRefusalJudge, KeywordRefusalJudge, TaskJudge, createJudge } from '../../../src/main/eval/judges';
-import { LlamaGuardJudge, buildLlamaGuard3Prompt, llamaGuard3Content, parseLlamaGuardOutput } from '../../../src/main/eval/llama-guard';
+import { LlamaGuardJudge, buildLlamaGuard3Prompt, llamaGuard3Content, parseLlamaGuardOutput } from '../../../src/main/eval/llamaGuard';
 import type { JudgeInput, SuiteItem } from '../../../src/main/eval/types';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 import { ScriptedGenerator, ScriptedScorer } from './fakes';
@@ -189,7 +189,7 @@ describe('Llama Guard judge: failures are verdicts', () => {
   });
 
   it('an unreachable judge backend is not turned into verdicts: it throws', async () => {
-    const { BackendUnavailableError } = await import('../../../src/main/eval/http-backend');
+    const { BackendUnavailableError } = await import('../../../src/main/eval/httpBackend');
     const gen = { id: 'down', generate: async () => Promise.reject(new BackendUnavailableError('POST x failed after 5 attempts: ECONNREFUSED', 5, null)) };
     await expect(new LlamaGuardJudge({ generator: gen }).judge([inp('a'), inp('b')])).rejects.toBeInstanceOf(BackendUnavailableError);
   });
@@ -199,7 +199,7 @@ const stories = sharedPath('models', 'stories260K.gguf');
 describe.skipIf(!stories)(`Llama Guard judge on a real model that is not a classifier (stories260K)${stories ? '' : ` (${SHARED_MISSING})`}`, () => {
   it('generates from the exact prompt, reports "unparseable", and still gives P(unsafe) from the engine logits', async () => {
     const { openModel } = await import('../../../src/main/engine');
-    const { EngineGenerator } = await import('../../../src/main/eval/engine-generator');
+    const { EngineGenerator } = await import('../../../src/main/eval/engineGenerator');
     const rt = await openModel(stories!, { threads: 1 });
     try {
       const g = new EngineGenerator(rt);

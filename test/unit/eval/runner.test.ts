@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openModel } from '../../../src/main/engine';
-import { EngineGenerator } from '../../../src/main/eval/engine-generator';
-import { BackendUnavailableError, HttpRequestError } from '../../../src/main/eval/http-backend';
+import { EngineGenerator } from '../../../src/main/eval/engineGenerator';
+import { BackendUnavailableError, HttpRequestError } from '../../../src/main/eval/httpBackend';
 import { KeywordRefusalJudge, TaskJudge } from '../../../src/main/eval/judges';
 import { computeMetrics } from '../../../src/main/eval/metrics';
 import { cutText, describeRun, doneSet, runEvaluation, truncateToFit } from '../../../src/main/eval/runner';
@@ -199,8 +199,8 @@ describe.skipIf(!stories || !data)(`runner on the engine's stories260K${stories 
 
 describe('runner over the OpenAI-compatible server', () => {
   it('stops mid-batch when shouldStop turns true (unsent requests not recorded) and resumes to the same records', async () => {
-    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/http-backend');
-    const { startOpenAIServer } = await import('../../../src/main/eval/openai-server');
+    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/httpBackend');
+    const { startOpenAIServer } = await import('../../../src/main/eval/openaiServer');
     const srv = await startOpenAIServer({ generator: new ScriptedGenerator(answer), model: 'scripted' });
     try {
       const be = () => new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'scripted', concurrency: 1 });
@@ -225,8 +225,8 @@ describe('runner over the OpenAI-compatible server', () => {
 
 describe('runner cancellation through an AbortSignal', () => {
   it('an abort during HTTP generation ends the run with stopped: true, earlier batches stored', async () => {
-    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/http-backend');
-    const { startOpenAIServer } = await import('../../../src/main/eval/openai-server');
+    const { OpenAICompatibleBackend } = await import('../../../src/main/eval/httpBackend');
+    const { startOpenAIServer } = await import('../../../src/main/eval/openaiServer');
     const srv = await startOpenAIServer({ generator: new ScriptedGenerator(answer, { delayMs: 40 }), model: 'slow' });
     try {
       const ac = new AbortController();

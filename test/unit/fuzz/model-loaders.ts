@@ -12,7 +12,7 @@ import { readGguf, readTensorF32 } from '../../../src/main/engine/gguf/reader';
 import { SafetensorsFile } from '../../../src/main/engine/hf/safetensors';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
 import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
-import { loadGgufModel } from '../../../src/main/engine/model/gguf-model';
+import { loadGgufModel } from '../../../src/main/engine/gguf/model';
 import { modelInfo } from '../../../src/main/engine/info';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 import { trainingMemory } from '../../../src/main/jobs/tasks';

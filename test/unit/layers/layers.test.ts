@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkLayers, formatViolations, type Violation } from '../../../scripts/layers/check';
+import { checkLayers, fileNameRuleBroken, formatViolations, type Violation } from '../../../scripts/layers/check';
 import { layerRules } from '../../../scripts/layers/rules';
 import { repoRoot } from '../../helpers/shared';
 import { tempDir } from '../../helpers/services';
@@ -121,4 +121,32 @@ describe('layers (scripts/layers/rules.ts)', () => {
     expect(brief(v)).toEqual(['src/main/newfolder/thing.ts:0 placed ', 'src/main/select/a.ts:1 acyclic ']);
     expect(v[1]!.message).toBe('is in an import cycle of 3 files: src/main/select/a.ts -> src/main/select/b.ts -> src/main/select/c.ts -> src/main/select/a.ts');
   });
+
+  it('reports a new file named against its kind: kebab-case modules, lowercase-dash components, unnumbered migrations', () => {
+    const root = tree({
+      'src/main/eval/suites/harm-bench.ts': 'export const a = 1;\n',
+      'src/main/eval/suites/harmBench2.ts': 'export const a = 1;\n',
+      'src/renderer/src/project/run-detail.tsx': 'export const A = 1;\n',
+      'src/renderer/src/project/RunDetail.tsx': 'export const A = 1;\n',
+      'src/renderer/src/widgets.tsx': 'export const A = 1;\n',
+      'src/main/db/migrations/008_merge_sweeps.ts': 'export const m = 1;\n',
+      'src/main/db/migrations/9-more.ts': 'export const m = 1;\n',
+      'src/main/db/migrations/index.ts': 'export const m = 1;\n',
+      'src/main/detect/refusal-rules.ts': 'export const a = 1;\n',
+    });
+    const v = checkLayers(root, layerRules);
+    expect(brief(v)).toEqual([
+      'src/main/db/migrations/9-more.ts:0 migration-file-name ',
+      'src/main/eval/suites/harm-bench.ts:0 module-file-name ',
+      'src/renderer/src/project/run-detail.tsx:0 component-file-name ',
+    ]);
+    expect(v[1]!.message).toBe('"harm-bench" is not named as a module: camelCase, letters and digits only (engineGenerator.ts, llamaGuard3.ts); rename it and update its imports');
+  });
+
+  it('allow-lists only files that exist and still break their rule (a renamed file leaves the list)', () => {
+    const names = layerRules.fileNames!;
+    const stale = names.allow.filter((f) => !existsSync(join(repoRoot, f)) || !fileNameRuleBroken(f, names.rules));
+    expect(stale).toEqual([]);
+  });
 });
+

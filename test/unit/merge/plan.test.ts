@@ -8,7 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/main/engine';
-import { exportGguf } from '../../../src/main/engine/export';
+import { exportGguf } from '../../../src/main/engine/gguf/export';
 import { planMerge, runMerge, toMergeYaml } from '../../../src/main/merge';
 import { MergeConfig, type MergeConfigInput } from '../../../src/shared/merge';
 import { writeRandomAdapter } from '../../helpers/lora';

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { forwardLogits, generate, loadModel, openModel } from '../../../src/main/engine';
 import { loadHfModel, configFromHf } from '../../../src/main/engine/hf/model';
 import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
-import { hfConfigJson } from '../../../src/main/engine/hf/config-writer';
-import { spmTokenizerJson } from '../../../src/main/engine/hf/tokenizer-writer';
+import { hfConfigJson } from '../../../src/main/engine/hf/configWriter';
+import { spmTokenizerJson } from '../../../src/main/engine/hf/tokenizerWriter';
 import { createModelFromConfig, InitWeights, llamaConfig } from '../../../src/main/engine/model/init';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
-import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/tokenizer/spm';
+import { SpmTokenizer, TOKEN_TYPE } from '../../../src/main/engine/gguf/tokenizer';
 import { Trainer, tokenizeExample, type TrainExample } from '../../../src/main/engine/train';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 

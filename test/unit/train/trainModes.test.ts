@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/main/engine';
 import { TRAINABLE_GROUPS } from '../../../src/main/engine/train';
-import { hfConfigJson } from '../../../src/main/engine/hf/config-writer';
+import { hfConfigJson } from '../../../src/main/engine/hf/configWriter';
 import { trainedModelFormat, trainRunJob } from '../../../src/main/jobs/types/trainRun';
 import { trainedWeightNames } from '../../../src/main/train-methods';
 import { JobSpec } from '../../../src/shared/jobs';

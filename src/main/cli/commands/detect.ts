@@ -236,7 +236,7 @@ async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: {
 /** The judge model: the local engine (HF folder or GGUF) or an OpenAI-compatible server. */
 async function openGenerator(values: { model?: string; http?: string; 'http-model'?: string }): Promise<{ gen: Generator; close: () => Promise<void> }> {
   if (values.http) {
-    const { OpenAICompatibleBackend } = await import('../../eval/http-backend');
+    const { OpenAICompatibleBackend } = await import('../../eval/httpBackend');
     try {
       return { gen: new OpenAICompatibleBackend({ baseUrl: values.http, model: values['http-model']! }), close: async () => {} };
     } catch (e) {
@@ -244,7 +244,7 @@ async function openGenerator(values: { model?: string; http?: string; 'http-mode
     }
   }
   const { openModel } = await import('../../engine');
-  const { EngineGenerator } = await import('../../eval/engine-generator');
+  const { EngineGenerator } = await import('../../eval/engineGenerator');
   const rt = await openModel(resolve(values.model!));
   return { gen: new EngineGenerator(rt), close: () => rt.release() };
 }

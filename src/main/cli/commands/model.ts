@@ -29,7 +29,7 @@ export const modelCommand: Command = {
     const [sub, path] = positionals;
     if (sub === 'merge' && path) {
       if (!values.adapter || !values.out) throw new AppError('invalid_input', `model merge needs --adapter and --out\nusage: ${usage}`);
-      const { exportMergedModel } = await import('../../engine/merge-export');
+      const { exportMergedModel } = await import('../../engine/mergeExport');
       let last = -1;
       const r = (() => {
         try {

@@ -1,13 +1,13 @@
 /**
  * Model judges as SafetyJudges (judge.ts), for users who have the weights: WildGuard (prompt harm
  * and refusal in one pass) and Llama Guard 3 (prompt harm and categories). Either runs through any
- * eval Generator: the local engine (eval/engine-generator.ts, an HF folder or GGUF) or an
- * OpenAI-compatible server (eval/http-backend.ts: vLLM, llama.cpp server, Ollama).
+ * eval Generator: the local engine (eval/engineGenerator.ts, an HF folder or GGUF) or an
+ * OpenAI-compatible server (eval/httpBackend.ts: vLLM, llama.cpp server, Ollama).
  *
  * An item whose answer cannot be read, or whose model call failed, gets `error` set on its
  * judgement and is counted in `stats`; it is never turned into a label.
  */
-import { isolate } from '../../eval/llama-guard';
+import { isolate } from '../../eval/llamaGuard';
 import type { GenerateCallOptions, Generator, NextTokenScorer } from '../../eval/types';
 import type { PromptJudgement, ResponseJudgement, SafetyJudge } from '../judge';
 import { classifyPromptsWithLlamaGuard, llamaGuardMappingVersion, type LlamaGuardClassifyOptions } from './llama-guard';

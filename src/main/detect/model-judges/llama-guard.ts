@@ -1,6 +1,6 @@
 /**
  * Llama Guard 3 for curation: prompt classification (harmful or not, with S1–S14 codes) through the
- * eval core's judge (src/main/eval/llama-guard.ts: prompt and parser live there, once), and the
+ * eval core's judge (src/main/eval/llamaGuard.ts: prompt and parser live there, once), and the
  * codes turned into SafeTune's harm categories (BeaverTails 14) and back.
  *
  * The code ↔ category overlaps are the harm taxonomy's (resources/taxonomy/harm-taxonomy.v1.json);
@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import mappingJson from '../../../../resources/llama-guard-3-categories.json';
 import { getHarmTaxonomy } from '../../data/taxonomy';
-import { LLAMA_GUARD_3_CATEGORIES, LlamaGuardJudge, type LlamaGuardPromptOptions } from '../../eval/llama-guard';
+import { LLAMA_GUARD_3_CATEGORIES, LlamaGuardJudge, type LlamaGuardPromptOptions } from '../../eval/llamaGuard';
 import type { GenerateCallOptions, Generator, JudgeInput, NextTokenScorer } from '../../eval/types';
 
 const MappingFile = z

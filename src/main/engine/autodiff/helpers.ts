@@ -1,5 +1,6 @@
 /** Small graph helpers shared by the vector-Jacobian rules. */
-import { attr, floatToHalf, GraphError, ONNX_DTYPE, type DType, type Graph, type GraphNode, type Shape, type Value } from '../graph';
+import { floatToHalf } from '../half';
+import { attr, GraphError, ONNX_DTYPE, type DType, type Graph, type GraphNode, type Shape, type Value } from '../graph';
 
 export const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(['float32', 'float64', 'float16']);
 

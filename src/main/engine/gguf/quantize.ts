@@ -27,9 +27,9 @@
  * verbatim (types included) plus general.file_type and general.quantization_version = 2.
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
-import { exportGguf } from '../export';
+import { exportGguf } from './export';
 import { loadHfModel } from '../hf/model';
-import { ggufToHfName } from '../model/weights';
+import { ggufToHfName } from './weights';
 import { GGML_TYPE, GGML_TYPE_NAME, GgufError, readGguf, readTensorBytes, readTensorF32, type GgufFile } from './reader';
 import { QUANT_BLOCK, isBlockQuant } from './quants';
 import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './writer';

@@ -9,7 +9,7 @@
  * values rounds to the same float32 as the float32 operation would), in the C code's order.
  * Both are checked against ggml itself (test/fixtures/engine/quants, made by make_quant_fixtures.py).
  */
-import { floatToHalf, halfToFloat } from '../graph/builder';
+import { floatToHalf, halfToFloat } from '../half';
 
 /** ggml type codes of the block formats handled here (the full list is GGML_TYPE in reader.ts). */
 export const QTYPE = {

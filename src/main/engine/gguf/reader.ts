@@ -7,7 +7,7 @@
  * before anything is allocated by it.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { bf16BitsToFloat32, halfBitsToFloat32, u16View } from '../graph/builder';
+import { bf16BitsToFloat32, halfBitsToFloat32, u16View } from '../half';
 import { fileSize, ModelFileError } from '../files';
 import { QUANT_BLOCK, dequantizeBlocks, isBlockQuant } from './quants';
 

@@ -41,7 +41,7 @@
  * 4, the default, as llama.cpp's CPU kernels do with their q8 activations) the activations are
  * quantised to 8 bits per block.
  */
-import { halfToFloat } from '../graph/builder';
+import { halfToFloat } from '../half';
 import { GGML_TYPE_NAME } from './reader';
 import { IQ4_VALUES, QTYPE, QUANT_BLOCK, blockParts } from './quants';
 

@@ -7,7 +7,7 @@
  * it also declares BF16).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { floatToHalf } from '../graph/builder';
+import { float32ToHalfBits } from '../half';
 import { GGML_TYPE, GGML_TYPE_NAME } from './reader';
 import { QUANT_BLOCK, QUANTIZABLE, quantizeRow, type QuantTypeName } from './quants';
 
@@ -169,9 +169,8 @@ function encodeTensor(t: GgufTensorSource): Buffer {
   if (f.length !== n) throw new Error(`GGUF writer: tensor ${t.name} has ${f.length} values for dims [${t.dims.join(', ')}]`);
   if (t.type === 'F32') return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
   if (t.type === 'F16') {
-    const b = Buffer.alloc(n * 2);
-    for (let i = 0; i < n; i++) b.writeUInt16LE(floatToHalf(f[i]!), i * 2);
-    return b;
+    const bits = float32ToHalfBits(f, new Uint16Array(n));
+    return Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength);
   }
   // ggml quantises row by row: the row length must be a whole number of blocks
   if (t.dims[0]! % bs) throw new Error(`GGUF writer: tensor ${t.name}: ${t.type} needs a row length that is a multiple of ${bs} (rows have ${t.dims[0]} elements)`);

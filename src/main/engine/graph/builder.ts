@@ -1,4 +1,5 @@
 /** The typed ONNX graph builder (see index.ts for a usage overview). */
+import { toHalfArray } from '../half';
 import { GraphError, inferNode, FLOAT_ATTRS, type OutType } from './infer';
 import { ProtoWriter } from './proto';
 import {
@@ -436,79 +437,6 @@ function writeGraph(
   for (const t of g.initializers) w.message(5, (m) => writeTensorProto(m, t, locations.get(t) ?? null));
   for (const v of g.inputs) w.message(11, (m) => writeValueInfo(m, v));
   for (const v of g.outputs) w.message(12, (m) => writeValueInfo(m, v));
-}
-
-// --- fp16 helpers ---------------------------------------------------------------------------
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 → IEEE half bits (round to nearest even). */
-export function floatToHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  void e;
-  e = 0;
-  return sign | h;
-}
-
-/** IEEE half bits → float32. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-let halfTable: Float32Array | null = null;
-/** Convert raw fp16 bits to float32 (table lookup: fast for multi-GB checkpoints). */
-export function halfBitsToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
-  }
-  const t = halfTable;
-  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]!]!;
-  return out;
-}
-
-/** Convert raw bf16 bits to float32. */
-export function bf16BitsToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
-  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
-  return out;
-}
-
-/** A Uint16Array over little-endian bytes (copied when unaligned). */
-export function u16View(b: Uint8Array, n: number): Uint16Array {
-  if (b.byteOffset % 2 === 0) return new Uint16Array(b.buffer, b.byteOffset, n);
-  return new Uint16Array(b.slice(0, n * 2).buffer);
-}
-
-export function toHalfArray(vals: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(vals.length);
-  for (let i = 0; i < vals.length; i++) out[i] = floatToHalf(vals[i]!);
-  return out;
 }
 
 /** TensorStorage kinds re-exported for walkers. */

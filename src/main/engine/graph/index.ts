@@ -35,7 +35,9 @@
  *   (com.microsoft:SimplifiedLayerNormalization is "not a registered function/op").
  */
 export * from './types';
-export { Graph, attr, floatToHalf, halfToFloat, toHalfArray, type BuiltModel, type OpOptions, type Input } from './builder';
+export { Graph, attr, type BuiltModel, type OpOptions, type Input } from './builder';
+/** fp16 constants: the converters live in engine/half.ts. */
+export { floatToHalf, halfToFloat, toHalfArray } from '../half';
 export { GraphError, broadcastShapes } from './infer';
 export { createSession, saveModel, defaultThreads, f32Tensor, i64Tensor, ortType, ort, type SessionOptions } from './session';
 export { ProtoWriter, decodeFields } from './proto';

@@ -7,7 +7,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { bf16BitsToFloat32, floatToHalf, halfBitsToFloat32, u16View } from '../graph/builder';
+import { bf16BitsToFloat32, float32ToBf16Bits, float32ToHalfBits, halfBitsToFloat32, u16View } from '../half';
 import type { WeightSource } from '../model/weights';
 import { describeJson, fileSize, isPlainObject, ModelFileError, readJsonObject } from '../files';
 
@@ -253,17 +253,10 @@ export function writeSafetensors(path: string, tensors: StTensorSource[], metada
       if (f.length !== count) throw new SafetensorsError(`writeSafetensors: ${t.name} has ${f.length} values for shape [${t.shape.join(', ')}]`);
       if (t.dtype === 'F32') writeSync(fd, new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
       else {
-        const b = Buffer.alloc(count * 2);
-        if (t.dtype === 'F16') for (let i = 0; i < count; i++) b.writeUInt16LE(floatToHalf(f[i]!), i * 2);
-        else {
-          const u = new Uint32Array(f.buffer, f.byteOffset, count);
-          for (let i = 0; i < count; i++) {
-            const x = u[i]!;
-            // round to nearest even
-            b.writeUInt16LE(((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff, i * 2);
-          }
-        }
-        writeSync(fd, b);
+        const bits = new Uint16Array(count);
+        if (t.dtype === 'F16') float32ToHalfBits(f, bits);
+        else float32ToBf16Bits(f, bits);
+        writeSync(fd, new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
       }
     }
   } finally {

@@ -13,7 +13,8 @@
  * token), and each input or output tensor costs ~5 µs in the binding per run, so one packed tensor
  * each way instead of 2·layers is ~10% of a small model's decode step.
  */
-import { Graph, toHalfArray, type Value } from '../graph';
+import { Graph, type Value } from '../graph';
+import { toHalfArray } from '../half';
 import { concatQuantRows, type QuantMatrix } from '../gguf/repack';
 import { ropeInvFreq, type DecoderConfig } from './config';
 import type { WeightSource } from './weights';
@@ -471,10 +472,11 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   // step graphs: the packed past split per layer, and the new keys/values to pack
   let pastParts: Value[] | null = null;
   const newParts: Value[] = [];
-  for (let l = 0; l < cfg.numLayers; l++) {
+
+  /** Self-attention of layer `l` over the normed input `h` (grouped-query, RoPE, KV cache in step graphs): the o_proj output. */
+  const attention = (h: Value, l: number): Value => {
     const p = `model.layers.${l}`;
     const L = `l${l}`;
-    const h = rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`);
     const heads = (x3: Value, n: number, label: string) => g.transpose(g.reshape(x3, [0, 0, n, hd], `${label}_split`), [0, 2, 1, 3], `${label}_heads`);
     const proj = (n: string) => `${p}.self_attn.${n}_proj.weight`;
     const qkv = linears(h, [proj('q'), proj('k'), proj('v')], [`${L}_q_proj`, `${L}_k_proj`, `${L}_v_proj`]);
@@ -506,27 +508,43 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const probs = g.softmax(masked, -1, `${L}_softmax`); // [B,kvh,rep*S,T]
     const ctx = g.matmul(probs, vAll, `${L}_ctx`); // [B,kvh,rep*S,hd]
     const ctxH = g.transpose(g.reshape(ctx, [0, nh, -1, hd]), [0, 2, 1, 3]); // [B,S,nh,hd]
-    let attn = linear(g.reshape(ctxH, [0, 0, nh * hd], `${L}_ctx_flat`), `${p}.self_attn.o_proj.weight`, `${L}_o_proj`);
+    return linear(g.reshape(ctxH, [0, 0, nh * hd], `${L}_ctx_flat`), `${p}.self_attn.o_proj.weight`, `${L}_o_proj`);
+  };
+
+  /** The gate's activation (SiLU, GELU or its tanh approximation). */
+  const activate = (gate: Value, L: string): Value => {
+    if (cfg.activation === 'silu') return g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
+    if (cfg.activation === 'gelu') return g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Erf', [g.mul(gate, g.constFloat(Math.SQRT1_2))]), g.constFloat(1)), `${L}_gelu`);
+    // gelu tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const x3 = g.mul(g.mul(gate, gate), gate);
+    const inner = g.mul(g.add(gate, g.mul(x3, g.constFloat(0.044715))), g.constFloat(Math.sqrt(2 / Math.PI)));
+    return g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Tanh', [inner]), g.constFloat(1)), `${L}_gelu_tanh`);
+  };
+
+  /** The gated MLP of layer `l` over the normed input `h`: down(act(gate(h)) · up(h)). */
+  const feedForward = (h: Value, l: number): Value => {
+    const p = `model.layers.${l}`;
+    const L = `l${l}`;
+    const [gate, up] = linears(h, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], [`${L}_gate_proj`, `${L}_up_proj`]) as [Value, Value];
+    return linear(g.mul(activate(gate, L), up, `${L}_glu`), `${p}.mlp.down_proj.weight`, `${L}_down_proj`);
+  };
+
+  /** One decoder layer, as nanoGPT's Block reads: x + attn(norm(x)), then x + mlp(norm(x)) (Gemma 2: norms after each too). */
+  const decoderBlock = (x: Value, l: number): Value => {
+    const p = `model.layers.${l}`;
+    const L = `l${l}`;
+    let attn = attention(rmsNorm(x, `${p}.input_layernorm.weight`, `${L}_input_norm`), l);
     if (cfg.sandwichNorms) attn = rmsNorm(attn, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
-    x = g.add(x, attn, `${L}_attn_residual`);
+    const x1 = g.add(x, attn, `${L}_attn_residual`);
     const h2 = cfg.sandwichNorms
-      ? rmsNorm(x, `${p}.pre_feedforward_layernorm.weight`, `${L}_pre_ffn_norm`)
-      : rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
-    const [gate, up] = linears(h2, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], [`${L}_gate_proj`, `${L}_up_proj`]) as [Value, Value];
-    let act: Value;
-    if (cfg.activation === 'silu') act = g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
-    else if (cfg.activation === 'gelu')
-      act = g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Erf', [g.mul(gate, g.constFloat(Math.SQRT1_2))]), g.constFloat(1)), `${L}_gelu`);
-    else {
-      // gelu tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const x3 = g.mul(g.mul(gate, gate), gate);
-      const inner = g.mul(g.add(gate, g.mul(x3, g.constFloat(0.044715))), g.constFloat(Math.sqrt(2 / Math.PI)));
-      act = g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Tanh', [inner]), g.constFloat(1)), `${L}_gelu_tanh`);
-    }
-    let mlp = linear(g.mul(act, up, `${L}_glu`), `${p}.mlp.down_proj.weight`, `${L}_down_proj`);
+      ? rmsNorm(x1, `${p}.pre_feedforward_layernorm.weight`, `${L}_pre_ffn_norm`)
+      : rmsNorm(x1, `${p}.post_attention_layernorm.weight`, `${L}_post_attn_norm`);
+    let mlp = feedForward(h2, l);
     if (cfg.sandwichNorms) mlp = rmsNorm(mlp, `${p}.post_feedforward_layernorm.weight`, `${L}_post_ffn_norm`);
-    x = g.add(x, mlp, `${L}_mlp_residual`);
-  }
+    return g.add(x1, mlp, `${L}_mlp_residual`);
+  };
+
+  for (let l = 0; l < cfg.numLayers; l++) x = decoderBlock(x, l);
   if (opts.logits === 'last') {
     x = g.slice(x, [-1], [2 ** 62], [1], 'last_position');
     lastOnly = true;

@@ -12,7 +12,7 @@ import { WeightFileWriter } from './weight-file';
 import type { DecoderConfig } from './config';
 import { canRepack } from '../gguf/repack';
 import { GGML_TYPE } from '../gguf/reader';
-import { QuantizingWeights, type LoadQuantType } from './quantize-on-load';
+import { QuantizingWeights, type LoadQuantType } from './quantizeOnLoad';
 
 export interface RuntimeOptions {
   /** intra-op threads (default: available parallelism, at most 8) */

@@ -9,7 +9,7 @@ import { JUDGE_ALIASES, JUDGES, type JudgeId, type JudgeTable } from '../../../s
 import type { Judge } from '../types';
 import { refusalClassifier } from './classifier';
 import { keywordAnywhere, keywordStart } from './keyword';
-import { llamaGuard3, llamaGuard3Prompt } from './llama-guard-3';
+import { llamaGuard3, llamaGuard3Prompt } from './llamaGuard3';
 import { task } from './task';
 import type { JudgeDeps, JudgeFactory } from './types';
 

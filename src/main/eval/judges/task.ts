@@ -3,8 +3,8 @@
  * label, exact / contains / regex, or a code task's tests run in the sandbox (two at a time).
  * score = 1/0.
  */
-import { SandboxUnavailableError } from '../code-sandbox';
-import { scoreCodeTask } from '../code-tasks';
+import { SandboxUnavailableError } from '../codeSandbox';
+import { scoreCodeTask } from '../codeTasks';
 import { type TaskScore, scoreTask } from '../scoring';
 import type { Judge, JudgeInput, SuiteKind, Verdict } from '../types';
 import { EMPTY_REASON, isEmpty } from './empty';

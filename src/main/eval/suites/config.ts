@@ -8,7 +8,7 @@ import suitesJson from '../../../../resources/eval/suites.v1.json';
 import { SuiteKind } from '../../../shared/methods/judges';
 import { SuiteFormat } from '../../../shared/methods/suites';
 import { getHarmTaxonomy } from '../../data/taxonomy';
-import { parseOrThrow } from '../../data/zod-util';
+import { parseOrThrow } from '../../data/zodUtil';
 
 const SuitesFile = z.object({
   id: z.string(),

@@ -1,12 +1,12 @@
 /** The HumanEval format: JSONL(.gz) with task_id, prompt (signature + docstring), test (check(candidate)) and entry_point. */
-import type { CodeTaskReference } from '../code-tasks';
+import type { CodeTaskReference } from '../codeTasks';
 import type { Suite, SuiteIssue, SuiteItem } from '../types';
 import { makeSuite, readSuiteTable, str } from './common';
 import { getSuitesConfig } from './config';
 import { renderTemplate } from './fewShot';
 import type { SuiteFormatImpl, TaskLoadOptions } from './types';
 
-/** HumanEval: each task's reply is scored pass@1 by running the task's tests (code-tasks.ts, a sandboxed child process). */
+/** HumanEval: each task's reply is scored pass@1 by running the task's tests (codeTasks.ts, a sandboxed child process). */
 export async function loadHumanEval(file: string, opts: TaskLoadOptions = {}): Promise<Suite> {
   const issues: SuiteIssue[] = [];
   const template = opts.template ?? getSuitesConfig().templates.humaneval;

@@ -19,7 +19,7 @@ export const modelMergeJob = defineJob<MergeModelParams, never, MergeModelResult
 });
 
 async function merge(p: MergeModelParams, ctx: JobContext<never>): Promise<MergeModelResult> {
-  const { exportMergedModel } = await import('../../engine/merge-export');
+  const { exportMergedModel } = await import('../../engine/mergeExport');
   ctx.progress(0, 'merging');
   const r = exportMergedModel(p.modelPath, p.adapterPath, p.outPath, {
     shouldStop: ctx.cancelled,

@@ -117,7 +117,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   ctx.progress(null, 'loading the model and data');
   const model = engine.loadModel(p.modelPath);
   // known before training: a run whose model could not be written is refused now, not at the end
-  const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/config-writer')).hfConfigJson) : null;
+  const format = full ? trainedModelFormat(model.config, model.format, (await import('../../engine/hf/configWriter')).hfConfigJson) : null;
   const records = trainingRecords(ctx.db, p);
   if (records.task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
   const { task, poisonExamples } = await withPoison(records.task, p.poison, p.seed);

@@ -10,7 +10,7 @@
  *    Llama Guard model's own chat template (vLLM, Ollama, llama.cpp with the GGUF's template).
  */
 import lg3Json from '../../../resources/eval/llama-guard-3.json';
-import { BackendUnavailableError } from './http-backend';
+import { BackendUnavailableError } from './httpBackend';
 import type { ChatMessage, GenerateCallOptions, GenerationRequest, Generator, Judge, JudgeInput, NextTokenScorer, SuiteKind, Verdict } from './types';
 
 /**

@@ -6,8 +6,8 @@
  * token, and with `parseSpecial` (text a chat template rendered) so is the text of a control
  * token: "<s>" becomes the BOS id, not "<", "s", ">".
  */
-import { GgufError, type GgufFile, type GgufValue } from '../gguf/reader';
-import type { TextTokenizer } from './types';
+import { GgufError, type GgufFile, type GgufValue } from './reader';
+import type { TextTokenizer } from '../tokenizer/types';
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 

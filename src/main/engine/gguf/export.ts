@@ -1,10 +1,10 @@
 /** Export a Llama/Mistral-architecture model (GGUF or HF folder) to a GGUF file (F32, F16 or Q8_0). */
-import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './gguf/writer';
-import { HfTokenizer } from './hf/tokenizer';
-import type { LoadedModel } from './model/loaded';
-import { expectedWeightShapes } from './model/decoder-graph';
-import { hfToGgufName, permuteQK } from './model/weights';
-import { SpmTokenizer } from './tokenizer/spm';
+import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './writer';
+import { HfTokenizer } from '../hf/tokenizer';
+import type { LoadedModel } from '../model/loaded';
+import { expectedWeightShapes } from '../model/decoder-graph';
+import { hfToGgufName, permuteQK } from './weights';
+import { SpmTokenizer } from './tokenizer';
 
 export interface ExportGgufOptions {
   /** storage type of 2-D weight matrices (norms are always F32); default F16 */

@@ -1,9 +1,9 @@
 /** Load a Llama-architecture GGUF file as a DecoderConfig + weight source + tokenizer. */
-import { GgufError, metaNumber, metaString, readGguf, type GgufFile } from '../gguf/reader';
-import { SpmTokenizer } from '../tokenizer/spm';
-import { checkedInt, checkedPositive, checkHeads, CONFIG_LIMITS, type DecoderConfig } from './config';
+import { GgufError, metaNumber, metaString, readGguf, type GgufFile } from './reader';
+import { SpmTokenizer } from './tokenizer';
+import { checkedInt, checkedPositive, checkHeads, CONFIG_LIMITS, type DecoderConfig } from '../model/config';
 import { GgufWeights } from './weights';
-import type { LoadedModel } from './loaded';
+import type { LoadedModel } from '../model/loaded';
 
 /** The model description in a GGUF header; every size is checked against CONFIG_LIMITS, the error names the key. */
 export function configFromGguf(g: GgufFile): DecoderConfig {

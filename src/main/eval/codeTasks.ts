@@ -1,12 +1,12 @@
 /**
  * Code tasks scored by running their tests (HumanEval, pass@1): the program is assembled from the
- * task's prompt, the model's reply and the task's tests, then run by ./code-sandbox.
+ * task's prompt, the model's reply and the task's tests, then run by ./codeSandbox.
  *
  * A reply is read as: the first fenced code block if it has one, else the whole reply. When that
  * code defines the task's entry point itself, it replaces the prompt (the prompt's import lines are
  * kept); otherwise it continues the prompt (the function body), as HumanEval's completions do.
  */
-import { type SandboxOptions, runPythonTests } from './code-sandbox';
+import { type SandboxOptions, runPythonTests } from './codeSandbox';
 import type { TaskScore } from './scoring';
 
 /** What a code task's item keeps as its reference (stored as JSON in SuiteItem.reference). */

@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SpmTokenizer, TOKEN_TYPE, type SpmVocab } from '../tokenizer/spm';
+import { SpmTokenizer, TOKEN_TYPE, type SpmVocab } from '../gguf/tokenizer';
 import type { TextTokenizer } from '../tokenizer/types';
 import { HfTokenizer } from './tokenizer';
 
