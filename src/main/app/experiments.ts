@@ -31,6 +31,7 @@ import type { AccessPolicy } from '../access/policy';
 import type { ExperimentCellRow, ExperimentRow } from '../db/experiments';
 import { estimate, type Estimate } from '../eval';
 import { runWithMetrics } from './evaluations';
+import { followJobGroups } from './jobGroups';
 import type { Services } from './types';
 
 const STOPPED = new Set(['failed', 'cancelled', 'interrupted']);
@@ -158,40 +159,15 @@ function keep(s: Services, row: ExperimentRow, cell: ExperimentCellRow, selectio
 
 /** Follows the jobs of every grid: when one finishes, queues the grid's next steps and emits `experiment.changed`. Returns the unsubscribe function. */
 export function followExperiments(s: Services): () => void {
-  const pending = new Set<number>();
-  let scheduled = false;
-  let stopped = false;
-  const flush = () => {
-    scheduled = false;
-    for (const id of [...pending]) {
-      pending.delete(id);
-      if (stopped) return;
-      try {
-        advanceExperiment(s, id);
-        s.events.emit('experiment.changed', { experimentId: id, projectId: s.experiments.get(id).projectId });
-      } catch (e) {
-        // the runner is closing, or the grid's project was deleted: the next start picks it up
-        if (!(e instanceof AppError)) console.error(`experiment ${id}: cannot queue its next step:`, e);
-      }
-    }
-  };
-  const later = (id: number) => {
-    pending.add(id);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  const off = s.events.on('job.updated', (job) => {
-    if (job.state === 'queued' || job.state === 'running') return;
-    const id = s.experiments.experimentOfJob(job.id);
-    if (id !== null) later(id);
+  return followJobGroups(s, {
+    what: 'experiment',
+    groupOfJob: (jobId) => s.experiments.experimentOfJob(jobId),
+    unfinished: () => s.experiments.unfinished(),
+    advance: (id) => {
+      advanceExperiment(s, id);
+      s.events.emit('experiment.changed', { experimentId: id, projectId: s.experiments.get(id).projectId });
+    },
   });
-  for (const row of s.experiments.unfinished()) later(row.id);
-  return () => {
-    stopped = true;
-    off();
-  };
 }
 
 /** Cancels every queued or running job of a grid; its cells stop there (resume a job to go on). */

@@ -15,6 +15,7 @@ import type { AccessPolicy } from '../access/policy';
 import { claimNewFolder, modelsFolder, safeStem } from '../util/newFiles';
 import type { SweepPointRow, SweepRow, StoredSweepParams } from '../db/sweeps';
 import { runWithMetrics } from './evaluations';
+import { followJobGroups } from './jobGroups';
 import type { Services } from './types';
 
 /**
@@ -170,41 +171,16 @@ export function advanceMergeSweep(s: Services, sweepId: number): boolean {
  * unsubscribe function.
  */
 export function followMergeSweeps(s: Services): () => void {
-  const pending = new Set<number>();
-  let scheduled = false;
-  let stopped = false;
-  const flush = () => {
-    scheduled = false;
-    for (const id of [...pending]) {
-      pending.delete(id);
-      if (stopped) return;
-      try {
-        advanceMergeSweep(s, id);
-        const sweep = s.sweeps.get(id);
-        s.events.emit('merge.sweepChanged', { sweepId: id, projectId: sweep.projectId });
-      } catch (e) {
-        // the runner is closing, or the sweep's project was deleted: the next start picks it up
-        if (!(e instanceof AppError)) console.error(`sweep ${id}: cannot queue its next step:`, e);
-      }
-    }
-  };
-  const later = (sweepId: number) => {
-    pending.add(sweepId);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  const off = s.events.on('job.updated', (job) => {
-    if (job.state === 'queued' || job.state === 'running') return;
-    const sweepId = s.sweeps.sweepOfJob(job.id);
-    if (sweepId === null) return;
-    if (job.type === 'model.inspect' && job.state === 'succeeded') s.events.emit('models.changed', {});
-    later(sweepId);
+  return followJobGroups(s, {
+    what: 'sweep',
+    groupOfJob: (jobId) => s.sweeps.sweepOfJob(jobId),
+    unfinished: () => s.sweeps.unfinished(),
+    advance: (id) => {
+      advanceMergeSweep(s, id);
+      s.events.emit('merge.sweepChanged', { sweepId: id, projectId: s.sweeps.get(id).projectId });
+    },
+    onJobEnded: (job) => {
+      if (job.type === 'model.inspect' && job.state === 'succeeded') s.events.emit('models.changed', {});
+    },
   });
-  for (const sweep of s.sweeps.unfinished()) later(sweep.id);
-  return () => {
-    stopped = true;
-    off();
-  };
 }
