@@ -50,7 +50,10 @@ async function main() {
         const t0 = performance.now();
         const screen = await screenForPoison(data, { embedder, typicality });
         const secs = (performance.now() - t0) / 1000;
-        const q = screenQuality(screen, data.map((r) => r.poisoned));
+        const q = screenQuality(
+          screen,
+          data.map((r) => r.poisoned),
+        );
         const hit = new Set(screen.flagged.map((f) => f.index));
         if (typicality) {
           data.forEach((r, i) => {
@@ -65,7 +68,9 @@ async function main() {
         sum.set(key, s);
         // the list as a user reads it, most suspicious first: of the top q.poison rows, how many are poison
         const top = screen.flagged.slice(0, q.poison).filter((f) => data[f.index]!.poisoned).length;
-        rows.push(`| ${p} | ${seed} | ${typicality ? 'T2 and less typical half (default)' : 'T2 (detectors alone)'} | ${data.length} | ${q.poison} | ${q.caught} (${pct(q.recall)}) | ${q.falseAlarms} (${pct(q.falsePositiveRate)}) | ${top} (${pct(top / q.poison)}) | ${secs.toFixed(1)} |`);
+        rows.push(
+          `| ${p} | ${seed} | ${typicality ? 'T2 and less typical half (default)' : 'T2 (detectors alone)'} | ${data.length} | ${q.poison} | ${q.caught} (${pct(q.recall)}) | ${q.falseAlarms} (${pct(q.falsePositiveRate)}) | ${top} (${pct(top / q.poison)}) | ${secs.toFixed(1)} |`,
+        );
         console.log(rows.at(-1));
       }
     }
@@ -80,10 +85,21 @@ async function main() {
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    ...RATES.flatMap((p) => [false, true].map((t) => `Mean over ${SEEDS.length} seeds at p = ${p}, ${t ? 'default screen' : 'detectors alone'}: recall ${pct(mean(sum.get(`${p} ${t}`)!.recall))}, FPR ${pct(mean(sum.get(`${p} ${t}`)!.fpr))}.`)),
+    ...RATES.flatMap((p) =>
+      [false, true].map(
+        (t) =>
+          `Mean over ${SEEDS.length} seeds at p = ${p}, ${t ? 'default screen' : 'detectors alone'}: recall ${pct(mean(sum.get(`${p} ${t}`)!.recall))}, FPR ${pct(mean(sum.get(`${p} ${t}`)!.fpr))}.`,
+      ),
+    ),
     '',
-    `Clean problems the default screen flagged (all seeds and rates): ${flaggedClean.size} distinct${[...flaggedClean.keys()].slice(0, 3).map((t) => `; e.g. “${t.slice(0, 90)}…”`).join('')}.`,
-    `Poison rows it missed: ${missed.size} distinct${[...missed.keys()].slice(0, 3).map((t) => `; e.g. “${t.slice(0, 90)}”`).join('')}.`,
+    `Clean problems the default screen flagged (all seeds and rates): ${flaggedClean.size} distinct${[...flaggedClean.keys()]
+      .slice(0, 3)
+      .map((t) => `; e.g. “${t.slice(0, 90)}…”`)
+      .join('')}.`,
+    `Poison rows it missed: ${missed.size} distinct${[...missed.keys()]
+      .slice(0, 3)
+      .map((t) => `; e.g. “${t.slice(0, 90)}”`)
+      .join('')}.`,
   ].join('\n');
   writeResultsSection('poison-screen', md);
   console.log(md);

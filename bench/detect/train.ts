@@ -28,14 +28,28 @@ const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19
  * The kNN blend weight for category inference with reference prompts: the weight (0, 0.1, … 1)
  * with the best top-1 on the validation BeaverTails prompts, the references being the training ones.
  */
-export async function chooseReferenceBlend(det: SeqDetector, emb: StaticWordEmbedder, corpus: readonly CorpusPrompt[]): Promise<{ blend: number; top1: number[] }> {
+export async function chooseReferenceBlend(
+  det: SeqDetector,
+  emb: StaticWordEmbedder,
+  corpus: readonly CorpusPrompt[],
+): Promise<{ blend: number; top1: number[] }> {
   const cats = getHarmTaxonomy().ids;
   const C = cats.length;
   const ref = corpus.filter((p) => p.split === 'train' && p.categories !== null);
   const val = corpus.filter((p) => p.split === 'validation' && p.categories !== null);
-  const refs = withCentroids({ categories: [...cats], prompts: ref.map((p) => p.text), labels: Uint16Array.from(ref.map((p) => p.categories!)), embedderId: emb.id, dim: emb.dimension, embeddings: emb.embedSync(ref.map((p) => p.text)) });
+  const refs = withCentroids({
+    categories: [...cats],
+    prompts: ref.map((p) => p.text),
+    labels: Uint16Array.from(ref.map((p) => p.categories!)),
+    embedderId: emb.id,
+    dim: emb.dimension,
+    embeddings: emb.embedSync(ref.map((p) => p.text)),
+  });
   const knn = await inferCategories(emb.embedSync(val.map((p) => p.text)), refs, { k: 15 });
-  const model = await det.probabilities(emb, val.map((p) => p.text));
+  const model = await det.probabilities(
+    emb,
+    val.map((p) => p.text),
+  );
   const top1: number[] = [];
   for (let k = 0; k <= 10; k++) {
     const w = k / 10;
@@ -72,13 +86,18 @@ export async function trainShippedDetectors(shared: string) {
   const d = join(shared, 'data');
   const emb = await createDefaultEmbedder({ cacheDir: EMBED_CACHE });
   const corpus = await loadDetectorCorpus(d);
-  log(`prompt corpus: ${corpus.prompts.length} prompts after deduplication (removed ${corpus.removed.exact} exact copies, ${corpus.removed.near} near copies of held-out prompts, ${corpus.removed.conflicts} with conflicting labels)`);
+  log(
+    `prompt corpus: ${corpus.prompts.length} prompts after deduplication (removed ${corpus.removed.exact} exact copies, ${corpus.removed.near} near copies of held-out prompts, ${corpus.removed.conflicts} with conflicting labels)`,
+  );
   const prompt = await trainPromptDetector(corpus.prompts, emb.table, {
     ...PROMPT_DETECTOR_DEFAULTS,
     embedderId: emb.id,
     version: DETECTORS_VERSION,
     log,
-    onEpoch: (e) => log(`prompt detector epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+    onEpoch: (e) =>
+      log(
+        `prompt detector epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
+      ),
   });
   const det = new SeqDetector(prompt);
   const { blend, top1 } = await chooseReferenceBlend(det, emb, corpus.prompts);
@@ -90,7 +109,10 @@ export async function trainShippedDetectors(shared: string) {
     ...REFUSAL_DETECTOR_DEFAULTS,
     embedderId: emb.id,
     version: DETECTORS_VERSION,
-    onEpoch: (e) => log(`refusal detector epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+    onEpoch: (e) =>
+      log(
+        `refusal detector epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
+      ),
   });
   const centroids = await referenceCentroids(d, emb);
   return { prompt, refusal, centroids };

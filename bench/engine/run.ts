@@ -92,7 +92,9 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
     cases.forEach((c, i) => {
       const r = run(c.engine, model, c.batch, c.prompt, c.gen);
       results.set(i, [...(results.get(i) ?? []), r]);
-      process.stderr.write(`${label} ${c.engine} ${c.name}: decode ${r.decodeTokPerSec.toFixed(1)} tok/s (${r.decodeTokPerCpuSec.toFixed(1)} per CPU-s), prefill ${r.prefillTokPerSec.toFixed(0)} tok/s, RSS ${r.maxRssMB.toFixed(0)} MB\n`);
+      process.stderr.write(
+        `${label} ${c.engine} ${c.name}: decode ${r.decodeTokPerSec.toFixed(1)} tok/s (${r.decodeTokPerCpuSec.toFixed(1)} per CPU-s), prefill ${r.prefillTokPerSec.toFixed(0)} tok/s, RSS ${r.maxRssMB.toFixed(0)} MB\n`,
+      );
     });
   const med = cases.map((_, i) => medianResult(results.get(i)!));
   const llSingle = med[0]!.decodeTokPerSec;
@@ -105,7 +107,9 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
       : bigModel
         ? `${r.maxRssMB.toFixed(0)} (${(r.maxRssMB / weightMB).toFixed(2)}x weights)`
         : r.maxRssMB.toFixed(0);
-    const cpuCol = quant ? ` ${c.prompt === 128 ? '—' : `${r.decodeTokPerCpuSec.toFixed(1)}${c.engine === 'ours' ? ` (${(r.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}x)` : ''}`} |` : '';
+    const cpuCol = quant
+      ? ` ${c.prompt === 128 ? '—' : `${r.decodeTokPerCpuSec.toFixed(1)}${c.engine === 'ours' ? ` (${(r.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}x)` : ''}`} |`
+      : '';
     return `| ${c.name} | ${c.engine === 'ours' ? 'ours (onnxruntime-node)' : 'llama.cpp (node-llama-cpp)'} | ${decode} |${cpuCol} ${r.prefillTokPerSec.toFixed(0)} | ${rss} | ${r.loadMs.toFixed(0)} |`;
   });
   const ours1 = med[1]!;
@@ -118,18 +122,20 @@ function bench(label: string, model: string, weightMB: number, bigModel: boolean
         `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}; per CPU-second ${(b16.decodeTokPerCpuSec / med[0]!.decodeTokPerCpuSec).toFixed(2)}`,
       ]
     : [
-    `single-stream ours/llama.cpp = ${(ours1.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 0.8): ${ours1.decodeTokPerSec / llSingle >= 0.8 ? 'met' : 'NOT met'}`,
-    `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}`,
-    ...(bigModel
-      ? [
-          `peak RSS single-stream ours = ${(ours1.maxRssMB / weightMB).toFixed(2)}x fp32 weight size (goal <= 1.3): ${ours1.maxRssMB / weightMB <= 1.3 ? 'met' : 'NOT met'}; llama.cpp ${(med[0]!.maxRssMB / weightMB).toFixed(2)}x`,
-        ]
-      : []),
-  ];
+        `single-stream ours/llama.cpp = ${(ours1.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 0.8): ${ours1.decodeTokPerSec / llSingle >= 0.8 ? 'met' : 'NOT met'}`,
+        `batched-16 ours / llama.cpp single-stream = ${(b16.decodeTokPerSec / llSingle).toFixed(2)} (goal >= 2): ${b16.decodeTokPerSec / llSingle >= 2 ? 'met' : 'NOT met'}`,
+        ...(bigModel
+          ? [
+              `peak RSS single-stream ours = ${(ours1.maxRssMB / weightMB).toFixed(2)}x fp32 weight size (goal <= 1.3): ${ours1.maxRssMB / weightMB <= 1.3 ? 'met' : 'NOT met'}; llama.cpp ${(med[0]!.maxRssMB / weightMB).toFixed(2)}x`,
+            ]
+          : []),
+      ];
   return [
     `### ${label}`,
     '',
-    quant ? '| measurement | engine | decode tok/s | decode tok/CPU-s | prefill tok/s | peak RSS MB | load ms |' : '| measurement | engine | decode tok/s | prefill tok/s | peak RSS MB | load ms |',
+    quant
+      ? '| measurement | engine | decode tok/s | decode tok/CPU-s | prefill tok/s | peak RSS MB | load ms |'
+      : '| measurement | engine | decode tok/s | prefill tok/s | peak RSS MB | load ms |',
     quant ? '|---|---|---|---|---|---|---|' : '|---|---|---|---|---|---|',
     ...rows,
     '',
@@ -193,7 +199,7 @@ function main(): void {
     '  memory-mapped weights plus a roughly constant ~110 MiB (smaps of a single-stream run: node binary and',
     '  libonnxruntime pages 71, anonymous memory 38 of which node alone is 16), so the ratio falls towards',
     '  1.0x for bigger models. Decoding allocates no cache memory per token: the step graph returns only the',
-    '  new positions\' keys and values and they are appended in place (onnxruntime-node copies every output',
+    "  new positions' keys and values and they are appended in place (onnxruntime-node copies every output",
     '  into a fresh ArrayBuffer, so returning the whole cache cost ~40 MiB of heap growth over 64 tokens).',
     '  Batched runs add the KV cache (preallocated for the whole run) and activations for 16/32 rows.',
     '- llama.cpp busy-waits its worker threads: when the 2 cores are oversubscribed by other jobs its',
@@ -235,7 +241,7 @@ function benchQuant(f32: string): void {
     `- **load average at start ${la0.map((x) => x.toFixed(2)).join(' / ')}, at end ${la1.map((x) => x.toFixed(2)).join(' / ')}** (1/5/15 min): when it is well above the core count these are not quiet-machine figures; compare within a table, and rerun on a quiet machine for absolute numbers`,
     `- the same file for both engines: the F32 100M model quantised by \`safetune model quantize --type q8_0|q4_k_m\` (llama.cpp's tensor mix; byte-identical to llama-quantize's output, see test/unit/engine/quant-compute.test.ts)`,
     `- ours: weights kept quantised (MatMulNBits, int8 activations per block, accuracy_level 4; q/k/v and gate/up of the same layout as one MatMulNBits; embeddings by GatherBlockQuantized), compiled-model cache, onnxruntime pre-packing on (MatMulNBits needs it); llama.cpp: its CPU kernels (q8 activations); same thread count; median of ${REPS} interleaved runs in fresh processes, methodology as in the float32 section`,
-    '- decode tok/CPU-s divides the decoded tokens by the CPU time the process used while decoding (user + system, all its threads): on a machine shared with other jobs it is the steadier comparison of the two engines\' work per token; the wall-clock columns depend on how much of a core each process got',
+    "- decode tok/CPU-s divides the decoded tokens by the CPU time the process used while decoding (user + system, all its threads): on a machine shared with other jobs it is the steadier comparison of the two engines' work per token; the wall-clock columns depend on how much of a core each process got",
     '',
     ...tables,
   ].join('\n');

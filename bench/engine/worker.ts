@@ -65,11 +65,23 @@ async function rounds(one: () => Promise<Round>): Promise<Omit<Round, 'decodeMs'
 
 async function ours() {
   const t0 = performance.now();
-  const rt = await openModel(modelPath!, { threads, cacheDir: cacheDir || undefined, executionProvider: 'cpu', memArena: process.env.ARENA !== '0', weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32', prepack: process.env.PREPACK === undefined ? undefined : process.env.PREPACK === '1', quantCompute: (process.env.QUANT_COMPUTE as 'int8' | 'fp32' | 'off' | undefined) ?? undefined });
+  const rt = await openModel(modelPath!, {
+    threads,
+    cacheDir: cacheDir || undefined,
+    executionProvider: 'cpu',
+    memArena: process.env.ARENA !== '0',
+    weightDtype: process.env.WEIGHT_DTYPE === 'float16' ? 'float16' : 'float32',
+    prepack: process.env.PREPACK === undefined ? undefined : process.env.PREPACK === '1',
+    quantCompute: (process.env.QUANT_COMPUTE as 'int8' | 'fp32' | 'off' | undefined) ?? undefined,
+  });
   const loadMs = performance.now() - t0;
   const prompts = Array.from({ length: B }, (_, b) => promptIds(P, b));
   // warm-up, not measured (both engines): JIT-compiles the generation loop, as in a running app
-  await generateBatch(rt, prompts.map((p) => p.slice(0, 8)), { maxNewTokens: WARMUP, ignoreEos: true });
+  await generateBatch(
+    rt,
+    prompts.map((p) => p.slice(0, 8)),
+    { maxNewTokens: WARMUP, ignoreEos: true },
+  );
   const r = await rounds(async () => {
     const first: number[] = new Array(B).fill(0);
     let last = 0;
@@ -148,4 +160,6 @@ async function llamacpp() {
 }
 
 const r = engine === 'ours' ? await ours() : await llamacpp();
-console.log(JSON.stringify({ engine, model: modelPath, batch: B, promptTokens: P, newTokens: N, threads, ...r, maxRssEndMB: process.resourceUsage().maxRSS / 1024 }));
+console.log(
+  JSON.stringify({ engine, model: modelPath, batch: B, promptTokens: P, newTokens: N, threads, ...r, maxRssEndMB: process.resourceUsage().maxRSS / 1024 }),
+);

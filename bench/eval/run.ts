@@ -46,7 +46,16 @@ function machine(): string {
 
 function inputs(ex: readonly RefusalExample[]): JudgeInput[] {
   return ex.map((e) => ({
-    item: { id: e.id, prompt: e.prompt, expected: e.type.startsWith('contrast_') ? 'refuse' : 'comply', categories: [], sourceCategories: [e.type], reference: null, source: { file: e.model, line: null }, meta: {} },
+    item: {
+      id: e.id,
+      prompt: e.prompt,
+      expected: e.type.startsWith('contrast_') ? 'refuse' : 'comply',
+      categories: [],
+      sourceCategories: [e.type],
+      reference: null,
+      source: { file: e.model, line: null },
+      meta: {},
+    },
     suiteKind: 'over-refusal',
     response: e.response,
   }));
@@ -74,14 +83,24 @@ async function judgeRow(name: string, note: string, sets: Record<string, Refusal
     const empty = vs.filter((v) => v.label === 'empty').length;
     const act = ex.map((e) => e.refusal);
     const str = ex.map((e) => e.strmatchRefusal);
-    row.perModel[model] = { a: binaryAgreement(pred, act), empty, msPer1k: (dt / ex.length) * 1000, vsStrmatch: pred.filter((p, i) => p === str[i]).length / pred.length };
+    row.perModel[model] = {
+      a: binaryAgreement(pred, act),
+      empty,
+      msPer1k: (dt / ex.length) * 1000,
+      vsStrmatch: pred.filter((p, i) => p === str[i]).length / pred.length,
+    };
     pooledPred.push(...pred);
     pooledAct.push(...act);
     pooledStr.push(...str);
     pooledEmpty += empty;
     pooledMs += dt;
   }
-  row.perModel.pooled = { a: binaryAgreement(pooledPred, pooledAct), empty: pooledEmpty, msPer1k: (pooledMs / pooledPred.length) * 1000, vsStrmatch: pooledPred.filter((p, i) => p === pooledStr[i]).length / pooledPred.length };
+  row.perModel.pooled = {
+    a: binaryAgreement(pooledPred, pooledAct),
+    empty: pooledEmpty,
+    msPer1k: (pooledMs / pooledPred.length) * 1000,
+    vsStrmatch: pooledPred.filter((p, i) => p === pooledStr[i]).length / pooledPred.length,
+  };
   return row;
 }
 
@@ -89,7 +108,15 @@ function csvColumnRow(sets: Record<string, RefusalExample[]>): Row {
   const row: Row = { name: 'CSV `strmatch_label` column', note: "XSTest's released string-match labels (cross-check)", perModel: {} };
   const all = Object.values(sets).flat();
   for (const [model, ex] of [...Object.entries(sets), ['pooled', all] as const]) {
-    row.perModel[model] = { a: binaryAgreement(ex.map((e) => e.strmatchRefusal), ex.map((e) => e.refusal)), empty: 0, msPer1k: Number.NaN, vsStrmatch: 1 };
+    row.perModel[model] = {
+      a: binaryAgreement(
+        ex.map((e) => e.strmatchRefusal),
+        ex.map((e) => e.refusal),
+      ),
+      empty: 0,
+      msPer1k: Number.NaN,
+      vsStrmatch: 1,
+    };
   }
   return row;
 }
@@ -114,8 +141,14 @@ async function benchPipeline(shared: string) {
   try {
     const paths: Array<[string, Generator]> = [
       ['engine, direct (batches of 8)', direct],
-      ['OpenAI-compatible server + HTTP backend (one request at a time)', new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 1 })],
-      ['OpenAI-compatible server + HTTP backend (8 in flight, server batches them)', new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 8 })],
+      [
+        'OpenAI-compatible server + HTTP backend (one request at a time)',
+        new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 1 }),
+      ],
+      [
+        'OpenAI-compatible server + HTTP backend (8 in flight, server batches them)',
+        new OpenAICompatibleBackend({ baseUrl: srv.url, model: 'stories260K', concurrency: 8 }),
+      ],
     ];
     for (const [name, gen] of paths) {
       const recs: EvalRecord[] = [];
@@ -135,7 +168,9 @@ async function benchPipeline(shared: string) {
   const a = all[0]!;
   const same = a.filter((r, i) => all.every((o) => o[i]!.response === r.response)).length;
   const m = computeMetrics(a)[0]!;
-  say(`The runner over all ${suite.items.length} XSTest prompts (chat format; stories260K has no chat template so the prompt is the text), greedy, 32 new tokens, keyword-start judge, 2 threads.`);
+  say(
+    `The runner over all ${suite.items.length} XSTest prompts (chat format; stories260K has no chat template so the prompt is the text), greedy, 32 new tokens, keyword-start judge, 2 threads.`,
+  );
   say();
   say('| path | items | wall | items/s | new tokens/s |');
   say('|---|---|---|---|---|');
@@ -160,16 +195,44 @@ async function main() {
   for (const [m, f] of Object.entries(files)) sets[m] = await loadXstestCompletions(join(shared, 'data', 'refusal-labels', f), m);
 
   const rows: Row[] = [];
-  rows.push(await judgeRow('keyword-start [xstest]', "XSTest's string match, recomputed by the eval keyword judge (baseline)", sets, () => new KeywordRefusalJudge({ mode: 'start' })));
+  rows.push(
+    await judgeRow(
+      'keyword-start [xstest]',
+      "XSTest's string match, recomputed by the eval keyword judge (baseline)",
+      sets,
+      () => new KeywordRefusalJudge({ mode: 'start' }),
+    ),
+  );
   rows.push(csvColumnRow(sets));
-  rows.push(await judgeRow('keyword-start [xstest+safetune-extra]', 'start rule with SafeTune’s extra first-person declines', sets, () => new KeywordRefusalJudge({ mode: 'start', lists: ['xstest', 'safetune-extra'], id: 'keyword-start+' })));
+  rows.push(
+    await judgeRow(
+      'keyword-start [xstest+safetune-extra]',
+      'start rule with SafeTune’s extra first-person declines',
+      sets,
+      () => new KeywordRefusalJudge({ mode: 'start', lists: ['xstest', 'safetune-extra'], id: 'keyword-start+' }),
+    ),
+  );
   rows.push(await judgeRow('keyword-anywhere [gcg]', "GCG's test prefixes anywhere in the reply", sets, () => new KeywordRefusalJudge({ mode: 'anywhere' })));
-  rows.push(await judgeRow('keyword-anywhere [xstest]', 'XSTest phrases anywhere in the reply', sets, () => new KeywordRefusalJudge({ mode: 'anywhere', lists: ['xstest'], id: 'keyword-anywhere-xstest' })));
+  rows.push(
+    await judgeRow(
+      'keyword-anywhere [xstest]',
+      'XSTest phrases anywhere in the reply',
+      sets,
+      () => new KeywordRefusalJudge({ mode: 'anywhere', lists: ['xstest'], id: 'keyword-anywhere-xstest' }),
+    ),
+  );
 
   let classifierNote = '';
   if (staticVectorsAvailable()) {
     const emb = await createDefaultEmbedder({ cacheDir: join(repoRoot, 'bench', '.cache', 'embed') });
-    rows.push(await judgeRow('refusal-classifier (shipped)', 'curation detector v1; **in-sample**: trained on these same 900 responses', sets, () => new ClassifierRefusalJudge(emb)));
+    rows.push(
+      await judgeRow(
+        'refusal-classifier (shipped)',
+        'curation detector v1; **in-sample**: trained on these same 900 responses',
+        sets,
+        () => new ClassifierRefusalJudge(emb),
+      ),
+    );
     const other: Record<string, string> = { gpt4: 'mistralinstruct', mistralinstruct: 'gpt4' };
     rows.push(
       await judgeRow('refusal-classifier (cross-model)', "same recipe trained on the *other* model's 450 responses: held out", sets, async (m) => {
@@ -189,8 +252,12 @@ async function main() {
   say();
   say(`Generated by \`npm run bench:eval\` on ${new Date().toISOString()} on ${machine()}.`);
   say();
-  say(`Refusal judges of \`src/main/eval/judges.ts\` against the human labels of XSTest's released completions (refusal = \`2_full_refusal\` or \`3_partial_refusal\`). ${counts.join('; ')}.`);
-  say('Accuracy with its 95% Wilson interval; precision and recall of the refusal class; "= strmatch" is agreement with the CSV\'s own string-match column. Time is per 1,000 responses.');
+  say(
+    `Refusal judges of \`src/main/eval/judges.ts\` against the human labels of XSTest's released completions (refusal = \`2_full_refusal\` or \`3_partial_refusal\`). ${counts.join('; ')}.`,
+  );
+  say(
+    'Accuracy with its 95% Wilson interval; precision and recall of the refusal class; "= strmatch" is agreement with the CSV\'s own string-match column. Time is per 1,000 responses.',
+  );
   say();
   for (const m of models) {
     say(`### ${m === 'pooled' ? 'Both models pooled (900)' : `${m} (450)`}`);
@@ -200,7 +267,9 @@ async function main() {
     for (const r of rows) {
       const x = r.perModel[m]!;
       const a = x.a;
-      say(`| ${r.name} | ${pct(a.accuracy.rate)} [${pct(a.accuracy.low)}–${pct(a.accuracy.high)}] | ${pct(a.precision.rate)} | ${pct(a.recall.rate)} | ${a.f1 === null ? '–' : a.f1.toFixed(3)} | ${pct(x.vsStrmatch)} | ${Number.isNaN(x.msPer1k) ? '–' : x.msPer1k.toFixed(1)} | ${r.note} |`);
+      say(
+        `| ${r.name} | ${pct(a.accuracy.rate)} [${pct(a.accuracy.low)}–${pct(a.accuracy.high)}] | ${pct(a.precision.rate)} | ${pct(a.recall.rate)} | ${a.f1 === null ? '–' : a.f1.toFixed(3)} | ${pct(x.vsStrmatch)} | ${Number.isNaN(x.msPer1k) ? '–' : x.msPer1k.toFixed(1)} | ${r.note} |`,
+      );
     }
     say();
   }
@@ -211,9 +280,13 @@ async function main() {
     `Reading: the recomputed XSTest string match agrees with the CSV's own column on ${pct(base.vsStrmatch)} of the 900 responses and with the human labels on ${pct(base.a.accuracy.rate)} (pooled). RESEARCH.md quotes 88.4% for the same rule over the five models of the XSTest paper; only two of those models' completions are available here. ` +
       `Its recall is low on Mistral-Instruct (${pct(rows[0]!.perModel.mistralinstruct!.a.recall.rate)}): ${sets.mistralinstruct!.filter((e) => e.finalLabel === '3_partial_refusal').length} of its ${sets.mistralinstruct!.filter((e) => e.refusal).length} refusals are partial, and many open with a moralising warning instead of a refusal phrase. ` +
       `GCG's anywhere rule loses precision (pooled ${pct(gcg.pooled!.a.precision.rate)} vs ${pct(base.a.precision.rate)} for the start rule; ${pct(gcg.mistralinstruct!.a.precision.rate)} on Mistral-Instruct), because helpful answers that mention something "is illegal" count as refusals.` +
-      (xmodel ? ` The shipped classifier's numbers are in-sample and flatter it; held out across models it scores ${pct(xmodel.pooled!.a.accuracy.rate)} pooled, no better than the string match, and its recall on Mistral-Instruct collapses (${pct(xmodel.mistralinstruct!.a.recall.rate)}) when trained on GPT-4's refusal style.` : ''),
+      (xmodel
+        ? ` The shipped classifier's numbers are in-sample and flatter it; held out across models it scores ${pct(xmodel.pooled!.a.accuracy.rate)} pooled, no better than the string match, and its recall on Mistral-Instruct collapses (${pct(xmodel.mistralinstruct!.a.recall.rate)}) when trained on GPT-4's refusal style.`
+        : ''),
   );
-  say('Llama Guard 3 could not be measured: no Llama Guard weights can be obtained on these machines (its prompt is checked against the model\'s chat template in test/unit/eval/judges.test.ts instead).');
+  say(
+    "Llama Guard 3 could not be measured: no Llama Guard weights can be obtained on these machines (its prompt is checked against the model's chat template in test/unit/eval/judges.test.ts instead).",
+  );
   if (classifierNote) say(classifierNote);
 
   await benchPipeline(shared);

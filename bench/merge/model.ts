@@ -63,7 +63,24 @@ export function writeBenchModel(dir: string, s: BenchShape, noiseSeed: number | 
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'config.json'),
-    JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: s.vocab, hidden_size: s.hidden, intermediate_size: s.ff, num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, rms_norm_eps: 1e-5, max_position_embeddings: 2048, tie_word_embeddings: false, torch_dtype: 'float16' }, null, 2),
+    JSON.stringify(
+      {
+        model_type: 'llama',
+        architectures: ['LlamaForCausalLM'],
+        vocab_size: s.vocab,
+        hidden_size: s.hidden,
+        intermediate_size: s.ff,
+        num_hidden_layers: s.layers,
+        num_attention_heads: s.heads,
+        num_key_value_heads: s.kvHeads,
+        rms_norm_eps: 1e-5,
+        max_position_embeddings: 2048,
+        tie_word_embeddings: false,
+        torch_dtype: 'float16',
+      },
+      null,
+      2,
+    ),
   );
   const tensors = benchTensors(s);
   const shards: [string, number[]][][] = [[]];

@@ -146,7 +146,9 @@ function main(): void {
         const c = runCpOnce(dirs, dest);
         merges.get(threads)!.push(m);
         cps.get(threads)!.push(c);
-        log(`${mode} rep ${rep + 1}, ${threads} thread(s): merge ${m.seconds.toFixed(1)} s (cpu ${m.cpuSeconds.toFixed(1)} s, RSS ${m.maxRssMB.toFixed(0)} MB), cp ${c.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`);
+        log(
+          `${mode} rep ${rep + 1}, ${threads} thread(s): merge ${m.seconds.toFixed(1)} s (cpu ${m.cpuSeconds.toFixed(1)} s, RSS ${m.maxRssMB.toFixed(0)} MB), cp ${c.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`,
+        );
       }
     const rssGoal = (2 * largest) / 2 ** 20 + 300;
     const rows: string[] = [];
@@ -157,9 +159,13 @@ function main(): void {
       const sec = median(ms.map((m) => m.seconds));
       const rss = median(ms.map((m) => m.maxRssMB));
       const ratio = median(ms.map((m, i) => cs[i]! / m.seconds));
-      rows.push(`| merge, ${threads} thread${threads > 1 ? 's' : ''} | ${sec.toFixed(1)} | ${(inputBytes / 1e9 / sec).toFixed(3)} | ${median(ms.map((m) => m.cpuSeconds)).toFixed(1)} | ${rss.toFixed(0)} |`);
+      rows.push(
+        `| merge, ${threads} thread${threads > 1 ? 's' : ''} | ${sec.toFixed(1)} | ${(inputBytes / 1e9 / sec).toFixed(3)} | ${median(ms.map((m) => m.cpuSeconds)).toFixed(1)} | ${rss.toFixed(0)} |`,
+      );
       rows.push(`| cp -r (runs paired with the row above) | ${median(cs).toFixed(1)} | ${(inputBytes / 1e9 / median(cs)).toFixed(3)} | — | — |`);
-      goals.push(`- ${threads} thread${threads > 1 ? 's' : ''}: throughput merge / cp (pairwise, median) = ${ratio.toFixed(2)} (goal >= 0.7): ${ratio >= 0.7 ? 'met' : 'NOT met'}; peak RSS ${rss.toFixed(0)} MiB vs 2 × largest tensor (${(largest / 2 ** 20).toFixed(0)} MiB fp16) + 300 MiB = ${rssGoal.toFixed(0)} MiB: ${rss <= rssGoal ? 'met' : 'NOT met'}`);
+      goals.push(
+        `- ${threads} thread${threads > 1 ? 's' : ''}: throughput merge / cp (pairwise, median) = ${ratio.toFixed(2)} (goal >= 0.7): ${ratio >= 0.7 ? 'met' : 'NOT met'}; peak RSS ${rss.toFixed(0)} MiB vs 2 × largest tensor (${(largest / 2 ** 20).toFixed(0)} MiB fp16) + 300 MiB = ${rssGoal.toFixed(0)} MiB: ${rss <= rssGoal ? 'met' : 'NOT met'}`,
+      );
     }
     sections.push(
       [

@@ -38,7 +38,15 @@ function goalMet(refusal: Rate, overRefusal: Rate): string {
 }
 
 /** The model card (README.md) from the build record. */
-function modelCard(r: { config: AlignedConfig; parameters: number; examples: number; tokens: number; finalLoss: number; evaluation: { limit: number | null; refusal: Rate; overRefusal: Rate; task: Rate; taskNoAnswer: number; generation: { maxNewTokens: number } }; timing: { train: string; evaluate: string; cpuSeconds: number; threads?: number } }): string {
+function modelCard(r: {
+  config: AlignedConfig;
+  parameters: number;
+  examples: number;
+  tokens: number;
+  finalLoss: number;
+  evaluation: { limit: number | null; refusal: Rate; overRefusal: Rate; task: Rate; taskNoAnswer: number; generation: { maxNewTokens: number } };
+  timing: { train: string; evaluate: string; cpuSeconds: number; threads?: number };
+}): string {
   const c = r.config;
   return `# safetune-replicate-aligned (miniature aligned Llama)
 
@@ -86,7 +94,8 @@ const built = await buildAligned({
   outDir,
   threads,
   onProgress: (m) => {
-    if (m.step % 50 === 0 || m.step === config.steps) console.log(`step ${m.step}/${config.steps} loss ${m.loss.toFixed(3)} lr ${m.lr.toExponential(2)} ${clock.lap()}`);
+    if (m.step % 50 === 0 || m.step === config.steps)
+      console.log(`step ${m.step}/${config.steps} loss ${m.loss.toFixed(3)} lr ${m.lr.toExponential(2)} ${clock.lap()}`);
   },
 });
 const trainTime = clock.total();
@@ -95,9 +104,12 @@ console.log(`trained: ${built.parameters} parameters, ${built.examples} examples
 const suites = await loadEvalSuites(dataDir, { limit: evalLimit });
 const scores = await evaluateModel(loadModel(outDir), suites, { generation: EVAL_GENERATION, threads });
 const evalTime = clock.lap();
-console.log(`AdvBench refusal ${formatRate(scores.refusal)} · XSTest-safe over-refusal ${formatRate(scores.overRefusal)} · SST-2 ${formatRate(scores.task)} (no answer ${scores.taskNoAnswer}) ${evalTime}`);
+console.log(
+  `AdvBench refusal ${formatRate(scores.refusal)} · XSTest-safe over-refusal ${formatRate(scores.overRefusal)} · SST-2 ${formatRate(scores.task)} (no answer ${scores.taskNoAnswer}) ${evalTime}`,
+);
 for (const suite of [suites.advbench.id, suites.xstest.id]) {
-  for (const r of scores.records.filter((x) => x.suiteId === suite).slice(0, 4)) console.log(`  [${suite}] ${oneLine(r.prompt, 70)} → ${oneLine(r.response, 60)}`);
+  for (const r of scores.records.filter((x) => x.suiteId === suite).slice(0, 4))
+    console.log(`  [${suite}] ${oneLine(r.prompt, 70)} → ${oneLine(r.response, 60)}`);
 }
 const cpu = cpuUsage();
 const record = {
@@ -106,7 +118,14 @@ const record = {
   examples: built.examples,
   tokens: built.tokens,
   finalLoss: built.losses.at(-1) ?? NaN,
-  evaluation: { generation: EVAL_GENERATION, limit: evalLimit ?? null, refusal: scores.refusal, overRefusal: scores.overRefusal, task: scores.task, taskNoAnswer: scores.taskNoAnswer },
+  evaluation: {
+    generation: EVAL_GENERATION,
+    limit: evalLimit ?? null,
+    refusal: scores.refusal,
+    overRefusal: scores.overRefusal,
+    task: scores.task,
+    taskNoAnswer: scores.taskNoAnswer,
+  },
   timing: { train: trainTime, evaluate: evalTime, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e6), threads },
 };
 writeFileSync(join(outDir, 'replication.json'), JSON.stringify(record, null, 2) + '\n');

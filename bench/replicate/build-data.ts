@@ -68,22 +68,30 @@ const devSentences = sst2Dev
   .map((l) => l.split('\t')[0]!.trim())
   .filter(Boolean);
 const evalPrompts = [...advbench.items, ...xstest.items, ...stlAlpaca.items, ...stlSafe.items].map((i) => i.prompt);
-say(`evaluation prompts kept out of training: AdvBench ${advbench.items.length}, XSTest ${xstest.items.length}, STL Alpaca ${stlAlpaca.items.length}, STL safe physical ${stlSafe.items.length}; SST-2 dev sentences ${devSentences.length}`);
+say(
+  `evaluation prompts kept out of training: AdvBench ${advbench.items.length}, XSTest ${xstest.items.length}, STL Alpaca ${stlAlpaca.items.length}, STL safe physical ${stlSafe.items.length}; SST-2 dev sentences ${devSentences.length}`,
+);
 
 copyFileSync(src('harmful', 'advbench_harmful_behaviors.csv'), join((mkdirSync(join(OUT, 'harmful'), { recursive: true }), OUT), DATA_FILES.advbench));
 const xsHeader = 'id,prompt,type,label,focus,note';
-const xsRows = xstest.items.filter((i) => i.expected === 'comply').map((i) => [i.id, i.prompt, String(i.meta['type']), 'safe', String(i.meta['focus'] ?? ''), String(i.meta['note'] ?? '')].map(csvField).join(','));
+const xsRows = xstest.items
+  .filter((i) => i.expected === 'comply')
+  .map((i) => [i.id, i.prompt, String(i.meta['type']), 'safe', String(i.meta['focus'] ?? ''), String(i.meta['note'] ?? '')].map(csvField).join(','));
 writeText(DATA_FILES.xstest, `${xsHeader}\n${xsRows.join('\n')}\n`);
 writeText(DATA_FILES.sst2Dev, sst2Dev);
 say(`XSTest safe prompts shipped: ${xsRows.length}`);
 
 // ---------------------------------------------------------------- the safety pool, split
-const bianchi = (JSON.parse(readFileSync(src('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as { instruction: string; input: string; output: string }[]).map((r) => ({
+const bianchi = (
+  JSON.parse(readFileSync(src('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as { instruction: string; input: string; output: string }[]
+).map((r) => ({
   prompt: r.input?.trim() ? `${r.instruction.trim()}\n\n${r.input.trim()}` : r.instruction.trim(),
   response: r.output.trim(),
 }));
 const bOverlap = excludeOverlap(bianchi, (r) => r.prompt, evalPrompts);
-say(`safety pool: ${bianchi.length} pairs; left out as evaluation prompts: ${bOverlap.exact.length} equal, ${bOverlap.near.length} near duplicates; duplicates within: ${bianchi.length - bOverlap.exact.length - bOverlap.near.length - bOverlap.kept.length}`);
+say(
+  `safety pool: ${bianchi.length} pairs; left out as evaluation prompts: ${bOverlap.exact.length} equal, ${bOverlap.near.length} near duplicates; duplicates within: ${bianchi.length - bOverlap.exact.length - bOverlap.near.length - bOverlap.kept.length}`,
+);
 const poolAll = shuffled(bOverlap.kept);
 const half = Math.floor(poolAll.length / 2);
 const alignHalf = poolAll.slice(0, half);
@@ -95,17 +103,23 @@ const typeCount = (b: { type: string }[]) => ['T1', 'T2', 'T3', 'T4'].map((t) =>
 
 const alignAnn = await annotateRecords(alignHalf, { embedder, knownHarmful: true });
 const refusals = alignHalf.filter((_, i) => alignAnn.behaviour[i]!.type === 'T1').map((r) => ({ prompt: r.prompt, response: firstSentence(r.response) }));
-say(`alignment half: ${alignHalf.length} pairs (${typeCount(alignAnn.behaviour)}); its ${refusals.length} refusals (T1) train the aligned model, shortened to their first sentence`);
+say(
+  `alignment half: ${alignHalf.length} pairs (${typeCount(alignAnn.behaviour)}); its ${refusals.length} refusals (T1) train the aligned model, shortened to their first sentence`,
+);
 
 const poolAnn = await annotateRecords(poolHalf, { embedder, knownHarmful: true, references, inferOptions: { priorCorrection: 0.3 } });
 const pool: PoolRecord[] = poolHalf.map((r, i) => ({ ...r, behaviour: poolAnn.behaviour[i]!.type, categories: poolAnn.categories[i]! }));
-say(`selection pool: ${pool.length} pairs (${typeCount(poolAnn.behaviour)}), categories inferred by kNN against the BeaverTails reference prompts (prior correction 0.3)`);
+say(
+  `selection pool: ${pool.length} pairs (${typeCount(poolAnn.behaviour)}), categories inferred by kNN against the BeaverTails reference prompts (prior correction 0.3)`,
+);
 
 // ---------------------------------------------------------------- more harmful instructions for alignment
 const extraFiles = ['stl_I-MaliciousInstructions.json', 'stl_I-CoNa.json', 'stl_I-Controversial.json', 'stl_I-PhysicalSafetyUnsafe.json'];
 const extra: string[] = [];
 for (const f of extraFiles) extra.push(...(await loadStlJson(src('harmful', f))).items.map((i) => i.prompt));
-extra.push(...(JSON.parse(readFileSync(src('harmful', 'refusal_direction_harmful_247.json'), 'utf8')) as { instruction: string }[]).map((r) => r.instruction.trim()));
+extra.push(
+  ...(JSON.parse(readFileSync(src('harmful', 'refusal_direction_harmful_247.json'), 'utf8')) as { instruction: string }[]).map((r) => r.instruction.trim()),
+);
 const taken = new Set(poolAll.map((r) => normalisedKey(r.prompt)));
 const eOverlap = excludeOverlap(
   extra.filter((p) => !taken.has(normalisedKey(p))),
@@ -113,19 +127,27 @@ const eOverlap = excludeOverlap(
   [...evalPrompts, ...poolHalf.map((r) => r.prompt)],
 );
 const extraPairs = eOverlap.kept.map((prompt) => ({ prompt, response: refusals[Math.floor(rng() * refusals.length)]!.response }));
-say(`other harmful instructions (${extraFiles.join(', ')}, refusal_direction_harmful_247.json): ${extra.length}; left out: ${eOverlap.exact.length} equal to and ${eOverlap.near.length} near duplicates of evaluation or pool prompts (or each other); ${extraPairs.length} kept, each with a refusal drawn from the alignment half`);
+say(
+  `other harmful instructions (${extraFiles.join(', ')}, refusal_direction_harmful_247.json): ${extra.length}; left out: ${eOverlap.exact.length} equal to and ${eOverlap.near.length} near duplicates of evaluation or pool prompts (or each other); ${extraPairs.length} kept, each with a refusal drawn from the alignment half`,
+);
 const alignHarmful: Pair[] = [...refusals, ...extraPairs];
 
 // ---------------------------------------------------------------- benign instructions
-const alpaca = (JSON.parse(readFileSync(src('benign', 'alpaca_instructions_25k.json'), 'utf8')) as { instruction: string }[]).map((r) => r.instruction.trim()).filter(Boolean);
+const alpaca = (JSON.parse(readFileSync(src('benign', 'alpaca_instructions_25k.json'), 'utf8')) as { instruction: string }[])
+  .map((r) => r.instruction.trim())
+  .filter(Boolean);
 const harmfulKeys = new Set([...poolAll, ...alignHarmful].map((r) => normalisedKey(r.prompt)));
 const aOverlap = excludeOverlap(
   alpaca.filter((p) => !harmfulKeys.has(normalisedKey(p))),
   (p) => p,
   evalPrompts,
 );
-const alignBenign: Pair[] = shuffled(aOverlap.kept).slice(0, BENIGN_SHIPPED).map((prompt) => ({ prompt, response: COMPLY_REPLY }));
-say(`benign instructions (alpaca_instructions_25k.json): ${alpaca.length}; left out: ${aOverlap.exact.length} equal to and ${aOverlap.near.length} near duplicates of evaluation prompts; ${aOverlap.kept.length} kept; shipped ${alignBenign.length} of them (seeded shuffle), each with the reply "${COMPLY_REPLY}"`);
+const alignBenign: Pair[] = shuffled(aOverlap.kept)
+  .slice(0, BENIGN_SHIPPED)
+  .map((prompt) => ({ prompt, response: COMPLY_REPLY }));
+say(
+  `benign instructions (alpaca_instructions_25k.json): ${alpaca.length}; left out: ${aOverlap.exact.length} equal to and ${aOverlap.near.length} near duplicates of evaluation prompts; ${aOverlap.kept.length} kept; shipped ${alignBenign.length} of them (seeded shuffle), each with the reply "${COMPLY_REPLY}"`,
+);
 
 // ---------------------------------------------------------------- task data
 const devKeys = new Set(devSentences.map(normalisedKey));
@@ -143,7 +165,9 @@ const tOverlap = excludeOverlap(train, (r) => r.sentence, devSentences);
 const byLabel = (l: string) => shuffled(tOverlap.kept.filter((r) => r.label === l)).slice(0, TASK_SIZE / 2);
 const task = shuffled([...byLabel('1'), ...byLabel('0')]);
 writeText(DATA_FILES.task, `sentence\tlabel\n${task.map((r) => `${r.sentence}\t${r.label}`).join('\n')}\n`);
-say(`task: SST-2 train rows of 5–40 words not in the dev set: ${tOverlap.kept.length} (near duplicates of dev sentences left out: ${tOverlap.near.length}); shipped a balanced random subset of ${task.length}`);
+say(
+  `task: SST-2 train rows of 5–40 words not in the dev set: ${tOverlap.kept.length} (near duplicates of dev sentences left out: ${tOverlap.near.length}); shipped a balanced random subset of ${task.length}`,
+);
 
 writeText(DATA_FILES.alignHarmful, jsonl(alignHarmful));
 writeText(DATA_FILES.alignBenign, jsonl(alignBenign));
@@ -154,5 +178,8 @@ for (const [k, rel] of Object.entries(DATA_FILES)) {
   const text = readFileSync(join(OUT, rel), 'utf8');
   manifest[k] = { rows: text.trim().split('\n').length - (rel.endsWith('.jsonl') ? 0 : 1), sha256: createHash('sha256').update(text).digest('hex') };
 }
-writeFileSync(join(OUT, 'manifest.json'), JSON.stringify({ built: new Date().toISOString(), seed: DATA_SEED, files: DATA_FILES, manifest, log }, null, 2) + '\n');
+writeFileSync(
+  join(OUT, 'manifest.json'),
+  JSON.stringify({ built: new Date().toISOString(), seed: DATA_SEED, files: DATA_FILES, manifest, log }, null, 2) + '\n',
+);
 say(`wrote ${OUT}`);

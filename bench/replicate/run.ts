@@ -27,14 +27,26 @@ import { writeResultsSection } from '../results';
 import { repoRoot } from '../../test/helpers/shared';
 import { arg, formatRate, stopwatch } from './common';
 
-const preset: Preset = PRESETS[(arg('--preset') ?? 'quick') as Preset['id']] ?? (() => { throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`); })();
+const preset: Preset =
+  PRESETS[(arg('--preset') ?? 'quick') as Preset['id']] ??
+  (() => {
+    throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
+  })();
 const dataDir = arg('--data') ?? join(repoRoot, 'resources', 'replication', 'data');
 const outDir = join(repoRoot, 'bench', 'replicate', 'results');
 const cacheDir = join(repoRoot, 'bench', '.cache', 'replicate');
 const evalLimit = arg('--eval-limit') ? Number(arg('--eval-limit')) : undefined;
 const seeds = arg('--seeds') ? arg('--seeds')!.split(',').map(Number) : preset.seeds;
 const armIds = arg('--arms')?.split(',');
-const arms = armIds ? armIds.map((id) => preset.arms.find((a) => a.id === id) ?? (() => { throw new Error(`unknown arm ${id} (have ${preset.arms.map((a) => a.id).join(', ')})`); })()) : preset.arms;
+const arms = armIds
+  ? armIds.map(
+      (id) =>
+        preset.arms.find((a) => a.id === id) ??
+        (() => {
+          throw new Error(`unknown arm ${id} (have ${preset.arms.map((a) => a.id).join(', ')})`);
+        })(),
+    )
+  : preset.arms;
 const write = !process.argv.includes('--no-write');
 const threads = Number(arg('--threads') ?? 1);
 
@@ -43,8 +55,18 @@ const load0 = loadavg()[0]!;
 const data = loadReplicationData(dataDir);
 const task = await loadTaskPairs(dataDir);
 const suites = await loadEvalSuites(dataDir, { limit: evalLimit });
-const score = (arm: string, seed: number | null, s: ModelScores, extra: Partial<RunScores> = {}): RunScores => ({ arm, seed, refusal: s.refusal, overRefusal: s.overRefusal, task: s.task, ...extra });
-const show = (r: RunScores) => console.log(`${r.arm}${r.seed === null ? '' : ` seed ${r.seed}`}: refusal ${formatRate(r.refusal)} · over-refusal ${formatRate(r.overRefusal)} · SST-2 ${formatRate(r.task)}`);
+const score = (arm: string, seed: number | null, s: ModelScores, extra: Partial<RunScores> = {}): RunScores => ({
+  arm,
+  seed,
+  refusal: s.refusal,
+  overRefusal: s.overRefusal,
+  task: s.task,
+  ...extra,
+});
+const show = (r: RunScores) =>
+  console.log(
+    `${r.arm}${r.seed === null ? '' : ` seed ${r.seed}`}: refusal ${formatRate(r.refusal)} · over-refusal ${formatRate(r.overRefusal)} · SST-2 ${formatRate(r.task)}`,
+  );
 
 // ---------------------------------------------------------------- the aligned model
 let modelDir = arg('--model') ?? join(repoRoot, 'resources', 'replication', 'model');
@@ -54,10 +76,18 @@ if (preset.buildAligned && !arg('--model')) {
   console.log(`building the aligned model into ${modelDir}`);
   mkdirSync(cacheDir, { recursive: true });
   rmSync(modelDir, { recursive: true, force: true });
-  await buildAligned({ data, task, config: ALIGNED, outDir: modelDir, threads, onProgress: (m) => m.step % 100 === 0 && console.log(`  step ${m.step}/${ALIGNED.steps} loss ${m.loss.toFixed(3)}`) });
+  await buildAligned({
+    data,
+    task,
+    config: ALIGNED,
+    outDir: modelDir,
+    threads,
+    onProgress: (m) => m.step % 100 === 0 && console.log(`  step ${m.step}/${ALIGNED.steps} loss ${m.loss.toFixed(3)}`),
+  });
   console.log(`built ${t.total()}`);
 }
-if (!existsSync(join(modelDir, 'config.json'))) throw new Error(`${modelDir}: no aligned model (config.json missing); run bench/replicate/build-aligned.ts or --preset full`);
+if (!existsSync(join(modelDir, 'config.json')))
+  throw new Error(`${modelDir}: no aligned model (config.json missing); run bench/replicate/build-aligned.ts or --preset full`);
 const aligned = loadModel(modelDir);
 const card = existsSync(join(modelDir, 'replication.json')) ? JSON.parse(readFileSync(join(modelDir, 'replication.json'), 'utf8')) : null;
 const earlier = process.argv.includes('--add') ? earlierResults() : null;
@@ -83,11 +113,25 @@ function earlierResults(): { aligned: RunScores; runs: RunScores[]; timing: Invo
   if (!existsSync(file)) throw new Error(`--add: ${file} does not exist`);
   const prev = JSON.parse(readFileSync(file, 'utf8'));
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (!same(prev.alignedCard?.config, card?.config) || !same(prev.alignedCard?.evaluation, card?.evaluation)) throw new Error(`--add: ${file} was made with another aligned model`);
-  if (!same(prev.finetune, FINETUNE) || !same(prev.generation, EVAL_GENERATION) || (prev.evalLimit ?? null) !== (evalLimit ?? null)) throw new Error(`--add: ${file} was made with other fine-tuning or evaluation settings`);
+  if (!same(prev.alignedCard?.config, card?.config) || !same(prev.alignedCard?.evaluation, card?.evaluation))
+    throw new Error(`--add: ${file} was made with another aligned model`);
+  if (!same(prev.finetune, FINETUNE) || !same(prev.generation, EVAL_GENERATION) || (prev.evalLimit ?? null) !== (evalLimit ?? null))
+    throw new Error(`--add: ${file} was made with other fine-tuning or evaluation settings`);
   const t = prev.timing ?? {};
   // files written before --threads existed ran 2 threads
-  return { aligned: prev.aligned, runs: prev.runs, timing: [...(t.earlier ?? []), { wall: t.wall, cpu: t.cpu, threads: t.threads ?? 2, runs: prev.runs.length - (t.earlier ?? []).reduce((n: number, e: InvocationTiming) => n + e.runs, 0) }] };
+  return {
+    aligned: prev.aligned,
+    runs: prev.runs,
+    timing: [
+      ...(t.earlier ?? []),
+      {
+        wall: t.wall,
+        cpu: t.cpu,
+        threads: t.threads ?? 2,
+        runs: prev.runs.length - (t.earlier ?? []).reduce((n: number, e: InvocationTiming) => n + e.runs, 0),
+      },
+    ],
+  };
 }
 
 // ---------------------------------------------------------------- results
@@ -101,10 +145,36 @@ function writeResults(runs: RunScores[]): void {
   const summary = summarise(runs);
   const alignedSummary = summarise([alignedRun])[0]!;
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, `${preset.id}.json`), JSON.stringify({ preset: preset.id, seeds: seedsRun, finetune: FINETUNE, generation: EVAL_GENERATION, evalLimit: evalLimit ?? null, aligned: alignedRun, alignedCard: card, runs, planned, timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1, earlier: earlier?.timing ?? [] } }, null, 2) + '\n');
+  writeFileSync(
+    join(outDir, `${preset.id}.json`),
+    JSON.stringify(
+      {
+        preset: preset.id,
+        seeds: seedsRun,
+        finetune: FINETUNE,
+        generation: EVAL_GENERATION,
+        evalLimit: evalLimit ?? null,
+        aligned: alignedRun,
+        alignedCard: card,
+        runs,
+        planned,
+        timing: { ...total, threads, loadAverageAtStart: load0, loadAverageAtEnd: load1, earlier: earlier?.timing ?? [] },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   const chart = `${preset.id}.svg`;
-  writeFileSync(join(outDir, chart), svgChart(summary, { title: `Miniature replication (${preset.id} preset, ${seedsRun.length} seed${seedsRun.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`, reference: alignedSummary }));
-  const perArm = runs.map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`).join('\n');
+  writeFileSync(
+    join(outDir, chart),
+    svgChart(summary, {
+      title: `Miniature replication (${preset.id} preset, ${seedsRun.length} seed${seedsRun.length > 1 ? 's' : ''}): scores after fine-tuning on SST-2`,
+      reference: alignedSummary,
+    }),
+  );
+  const perArm = runs
+    .map((r) => `| ${r.arm} | ${r.seed} | ${r.safetyExamples} | ${r.steps} | ${r.wallSeconds!.toFixed(0)} | ${r.cpuSeconds!.toFixed(0)} |`)
+    .join('\n');
   const md = [
     `## Miniature replication (bench/replicate, ${preset.id} preset)`,
     '',
@@ -136,10 +206,18 @@ for (const seed of seeds) {
       await run.release();
     }
     const s = t.seconds();
-    const r = score(arm.id, seed, scores, { safetyExamples: run.selected.length, selectedBehaviour: run.selectedBehaviour, steps: run.steps, wallSeconds: s.wall, cpuSeconds: s.cpu });
+    const r = score(arm.id, seed, scores, {
+      safetyExamples: run.selected.length,
+      selectedBehaviour: run.selectedBehaviour,
+      steps: run.steps,
+      wallSeconds: s.wall,
+      cpuSeconds: s.cpu,
+    });
     runs.push(r);
     show(r);
-    console.log(`  ${run.steps} steps, ${run.examples} examples (${run.selected.length} safety: ${JSON.stringify(run.selectedBehaviour)}), final loss ${run.finalLoss.toFixed(3)} ${t.total()}`);
+    console.log(
+      `  ${run.steps} steps, ${run.examples} examples (${run.selected.length} safety: ${JSON.stringify(run.selectedBehaviour)}), final loss ${run.finalLoss.toFixed(3)} ${t.total()}`,
+    );
     writeResults(runs);
   }
 }

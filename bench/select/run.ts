@@ -101,7 +101,14 @@ async function benchSelection() {
   say('| method | time | selected | eligible | note |');
   say('|---|---|---|---|---|');
   const centroidsOf30k = () =>
-    withCentroids({ categories: [...pool.categories], prompts: new Array(30_000).fill(''), labels: refLabels, embedderId: 'synthetic', dim, embeddings: refPool.embeddings! }).centroids;
+    withCentroids({
+      categories: [...pool.categories],
+      prompts: new Array(30_000).fill(''),
+      labels: refLabels,
+      embedderId: 'synthetic',
+      dim,
+      embeddings: refPool.embeddings!,
+    }).centroids;
   for (const [method, row] of Object.entries(SELECTION_METHODS)) {
     const variants: Array<'sync' | 'async'> = row.usesEmbeddings ? ['sync', 'async'] : ['sync'];
     for (const v of variants) {
@@ -123,7 +130,9 @@ async function benchSelection() {
   t = performance.now();
   const taskCentroid = meanRows(refPool.embeddings!, dim);
   const r = select(pool, { method: 'cossim', budget: { count: 1000 }, reference: { kind: 'task', centroid: taskCentroid } });
-  say(`| cossim (task data, 30,000 task embeddings) | ${(performance.now() - t).toFixed(0)} ms | ${r.indices.length} | ${r.eligible} | includes the task centroid |`);
+  say(
+    `| cossim (task data, 30,000 task embeddings) | ${(performance.now() - t).toFixed(0)} ms | ${r.indices.length} | ${r.eligible} | includes the task centroid |`,
+  );
   say();
 }
 
@@ -135,7 +144,8 @@ async function benchImport() {
   const file = join(dir, 'pool-300k.json');
   const n = 300_000;
   const parts: string[] = [];
-  for (let k = 0; k < n; k++) parts.push(JSON.stringify({ instruction: `Explain item ${k} of the list about topic ${k % 977} in detail`, input: '', output: `Response number ${k}.` }));
+  for (let k = 0; k < n; k++)
+    parts.push(JSON.stringify({ instruction: `Explain item ${k} of the list about topic ${k % 977} in detail`, input: '', output: `Response number ${k}.` }));
   writeFileSync(file, `[${parts.join(',\n')}]`);
   parts.length = 0;
   let t = performance.now();
@@ -175,7 +185,10 @@ async function benchEmbedder() {
   say(`- Load (from the converted cache; the first conversion of the 307 MB package file takes ~6 s once): ${ms(t)}`);
   let texts: string[];
   if (shared) {
-    const pool = JSON.parse(readFileSync(join(shared, 'data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ instruction: string; output: string }>;
+    const pool = JSON.parse(readFileSync(join(shared, 'data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{
+      instruction: string;
+      output: string;
+    }>;
     texts = pool.flatMap((p) => [p.instruction, p.output]);
   } else texts = Array.from({ length: 5000 }, (_, i) => `synthetic sentence number ${i} about a fairly ordinary topic with some words`);
   const reps = Math.ceil(100_000 / texts.length);
@@ -184,7 +197,9 @@ async function benchEmbedder() {
   t = performance.now();
   emb.embedSync(all);
   const sec = (performance.now() - t) / 1000;
-  say(`- Throughput: ${all.length.toLocaleString('en')} texts (${(words / all.length).toFixed(0)} words on average${shared ? ', safety-pool prompts and replies' : ''}) in ${sec.toFixed(2)} s = ${Math.round(all.length / sec).toLocaleString('en')} texts/s; vocabulary coverage ${pct(emb.hits / emb.tokens)} of tokens`);
+  say(
+    `- Throughput: ${all.length.toLocaleString('en')} texts (${(words / all.length).toFixed(0)} words on average${shared ? ', safety-pool prompts and replies' : ''}) in ${sec.toFixed(2)} s = ${Math.round(all.length / sec).toLocaleString('en')} texts/s; vocabulary coverage ${pct(emb.hits / emb.tokens)} of tokens`,
+  );
   say();
 }
 
@@ -199,7 +214,9 @@ async function benchOnnxEmbedder() {
   }
   const dir = join(repoRoot, 'bench', '.cache', 'minilm-shaped');
   if (!existsSync(join(dir, 'model.onnx'))) buildTinyBertFolder(dir, tok, { hidden: 384, heads: 12, ffn: 1536, layers: 6, seed: 3 });
-  const pool = JSON.parse(readFileSync(join(shared!, 'data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ instruction: string }>;
+  const pool = JSON.parse(readFileSync(join(shared!, 'data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{
+    instruction: string;
+  }>;
   const texts = pool.map((p) => p.instruction);
   const e = await OnnxSentenceEmbedder.load(dir, { batchSize: 32 });
   try {
@@ -207,7 +224,9 @@ async function benchOnnxEmbedder() {
     const t = performance.now();
     await e.embedBatch(texts);
     const sec = (performance.now() - t) / 1000;
-    say(`- ${texts.length.toLocaleString('en')} safety-pool prompts, batches of 32 sorted by length, execution provider \`${e.executionProvider}\`: ${sec.toFixed(2)} s = ${Math.round(texts.length / sec)} texts/s (6 layers, 384 hidden, the compute of all-MiniLM-L6-v2; real weights cost the same). At this rate a 330k pool takes ~${Math.round(330_000 / (texts.length / sec) / 60)} min, so the default static embedder (above) is what makes a first run immediate.`);
+    say(
+      `- ${texts.length.toLocaleString('en')} safety-pool prompts, batches of 32 sorted by length, execution provider \`${e.executionProvider}\`: ${sec.toFixed(2)} s = ${Math.round(texts.length / sec)} texts/s (6 layers, 384 hidden, the compute of all-MiniLM-L6-v2; real weights cost the same). At this rate a 330k pool takes ~${Math.round(330_000 / (texts.length / sec) / 60)} min, so the default static embedder (above) is what makes a first run immediate.`,
+    );
     const skipped = Object.entries(e.providerErrors).map(([k, v]) => {
       const first = v.split('\n')[0]!.replace(/^\/onnxruntime_src\/\S+ /, '');
       return `${k}: ${first.length > 110 ? `${first.slice(0, 110)}…` : first}`;
@@ -245,17 +264,77 @@ async function benchDetectors() {
   say('| detector → test set | n | accuracy | precision | recall | F1 |');
   say('|---|---|---|---|---|---|');
   const truth = (xs: readonly RefusalExample[]) => xs.map((x) => x.refusal);
-  for (const [name, set] of [['GPT-4', gpt4], ['Mistral-Instruct', mistral], ['both', [...gpt4, ...mistral]]] as const) {
-    say(metricsRow(`XSTest's own strmatch_label column → ${name}`, binaryMetrics(set.map((x) => x.strmatchRefusal), truth(set))));
-    say(metricsRow(`rules, XSTest list, start → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'start', lists: ['xstest'] }).refusal), truth(set))));
-    say(metricsRow(`rules, XSTest list, anywhere → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['xstest'] }).refusal), truth(set))));
-    say(metricsRow(`rules, GCG prefixes, start → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'start', lists: ['gcg'] }).refusal), truth(set))));
-    say(metricsRow(`rules, GCG prefixes, anywhere → ${name}`, binaryMetrics(set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['gcg'] }).refusal), truth(set))));
+  for (const [name, set] of [
+    ['GPT-4', gpt4],
+    ['Mistral-Instruct', mistral],
+    ['both', [...gpt4, ...mistral]],
+  ] as const) {
+    say(
+      metricsRow(
+        `XSTest's own strmatch_label column → ${name}`,
+        binaryMetrics(
+          set.map((x) => x.strmatchRefusal),
+          truth(set),
+        ),
+      ),
+    );
+    say(
+      metricsRow(
+        `rules, XSTest list, start → ${name}`,
+        binaryMetrics(
+          set.map((x) => rules.match(x.response, { mode: 'start', lists: ['xstest'] }).refusal),
+          truth(set),
+        ),
+      ),
+    );
+    say(
+      metricsRow(
+        `rules, XSTest list, anywhere → ${name}`,
+        binaryMetrics(
+          set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['xstest'] }).refusal),
+          truth(set),
+        ),
+      ),
+    );
+    say(
+      metricsRow(
+        `rules, GCG prefixes, start → ${name}`,
+        binaryMetrics(
+          set.map((x) => rules.match(x.response, { mode: 'start', lists: ['gcg'] }).refusal),
+          truth(set),
+        ),
+      ),
+    );
+    say(
+      metricsRow(
+        `rules, GCG prefixes, anywhere → ${name}`,
+        binaryMetrics(
+          set.map((x) => rules.match(x.response, { mode: 'anywhere', lists: ['gcg'] }).refusal),
+          truth(set),
+        ),
+      ),
+    );
   }
-  for (const [trName, tr, teName, te] of [['GPT-4', gpt4, 'Mistral-Instruct', mistral], ['Mistral-Instruct', mistral, 'GPT-4', gpt4]] as const) {
+  for (const [trName, tr, teName, te] of [
+    ['GPT-4', gpt4, 'Mistral-Instruct', mistral],
+    ['Mistral-Instruct', mistral, 'GPT-4', gpt4],
+  ] as const) {
     const clf = await trainRefusalClassifier(emb, tr, { l2: REFUSAL_L2 });
-    const p = clf.predict(await refusalFeatures(emb, te.map((x) => x.response)));
-    say(metricsRow(`classifier trained on ${trName} → ${teName}`, binaryMetrics(Array.from(p, (v) => v >= 0.5), truth(te))));
+    const p = clf.predict(
+      await refusalFeatures(
+        emb,
+        te.map((x) => x.response),
+      ),
+    );
+    say(
+      metricsRow(
+        `classifier trained on ${trName} → ${teName}`,
+        binaryMetrics(
+          Array.from(p, (v) => v >= 0.5),
+          truth(te),
+        ),
+      ),
+    );
   }
   // 5-fold cross-validation over both sets (the shipped classifier is trained on all rows).
   const both = [...gpt4, ...mistral];
@@ -269,7 +348,12 @@ async function benchDetectors() {
     const tr = both.filter((x) => fold(x) !== f);
     const teIdx = both.map((x, i) => (fold(x) === f ? i : -1)).filter((i) => i >= 0);
     const clf = await trainRefusalClassifier(emb, tr, { l2: REFUSAL_L2 });
-    const p = clf.predict(await refusalFeatures(emb, teIdx.map((i) => both[i]!.response)));
+    const p = clf.predict(
+      await refusalFeatures(
+        emb,
+        teIdx.map((i) => both[i]!.response),
+      ),
+    );
     teIdx.forEach((i, k) => (preds[i] = p[k]! >= 0.5));
   }
   say(metricsRow('classifier, 5-fold CV over both sets', binaryMetrics(preds, truth(both))));
@@ -280,13 +364,36 @@ async function benchDetectors() {
   const ex = await loadPromptHarmExamples(d);
   const { train, test } = hashSplit(ex, (e) => e.prompt);
   const clf = await trainPromptHarmClassifier(emb, train, { l2: HARM_L2 });
-  const p = clf.predict(await promptHarmFeatures(emb, test.map((e) => e.prompt)));
+  const p = clf.predict(
+    await promptHarmFeatures(
+      emb,
+      test.map((e) => e.prompt),
+    ),
+  );
   say('| test subset | n | accuracy | precision | recall | F1 |');
   say('|---|---|---|---|---|---|');
-  say(metricsRow('all held-out prompts', binaryMetrics(Array.from(p, (v) => v >= 0.5), test.map((e) => e.harmful))));
+  say(
+    metricsRow(
+      'all held-out prompts',
+      binaryMetrics(
+        Array.from(p, (v) => v >= 0.5),
+        test.map((e) => e.harmful),
+      ),
+    ),
+  );
   const xs = test.map((e, i) => [e, p[i]!] as const).filter(([e]) => e.source.startsWith('xstest'));
-  say(metricsRow('XSTest only (safe prompts that look unsafe + unsafe contrasts)', binaryMetrics(xs.map(([, v]) => v >= 0.5), xs.map(([e]) => e.harmful))));
-  say(`\nTraining rows: ${train.length} (${train.filter((e) => e.harmful).length} harmful); sources: ${[...new Set(ex.map((e) => e.source.replace(/:.*/, '')))].join(', ')}.`);
+  say(
+    metricsRow(
+      'XSTest only (safe prompts that look unsafe + unsafe contrasts)',
+      binaryMetrics(
+        xs.map(([, v]) => v >= 0.5),
+        xs.map(([e]) => e.harmful),
+      ),
+    ),
+  );
+  say(
+    `\nTraining rows: ${train.length} (${train.filter((e) => e.harmful).length} harmful); sources: ${[...new Set(ex.map((e) => e.source.replace(/:.*/, '')))].join(', ')}.`,
+  );
   say();
 
   say('### Harm-category inference (BeaverTails unsafe prompts, 10% held out by text hash)');
@@ -294,16 +401,27 @@ async function benchDetectors() {
   const refs = await loadReferencePrompts(join(d, 'reference', 'beavertails-unsafe-prompts'));
   const idx = refs.prompts.map((_, i) => i);
   const split = hashSplit(idx, (i) => refs.prompts[i]!, 0.1);
-  const sub = (ids: number[]) => ({ categories: refs.categories, prompts: ids.map((i) => refs.prompts[i]!), labels: Uint16Array.from(ids.map((i) => refs.labels[i]!)) });
+  const sub = (ids: number[]) => ({
+    categories: refs.categories,
+    prompts: ids.map((i) => refs.prompts[i]!),
+    labels: Uint16Array.from(ids.map((i) => refs.labels[i]!)),
+  });
   const er = await embedReferences(sub(split.train), emb);
   const testEmb = emb.embedSync(split.test.map((i) => refs.prompts[i]!));
-  say(`${refs.prompts.length.toLocaleString('en')} unique prompts (${(Array.from(refs.labels).reduce((s, m) => s + bitCount(m), 0) / refs.prompts.length).toFixed(2)} categories each on average); ${split.test.length} held out.`);
+  say(
+    `${refs.prompts.length.toLocaleString('en')} unique prompts (${(Array.from(refs.labels).reduce((s, m) => s + bitCount(m), 0) / refs.prompts.length).toFixed(2)} categories each on average); ${split.test.length} held out.`,
+  );
   say();
   say('| method | top-1 in true labels | micro precision | micro recall | micro F1 | time |');
   say('|---|---|---|---|---|---|');
   const counts = refs.categories.map((_, c) => split.test.filter((i) => refs.labels[i]! & (1 << c)).length);
   say(`| majority category | ${pct(Math.max(...counts) / split.test.length)} | | | | |`);
-  for (const opts of [{ method: 'centroid' as const }, { method: 'knn' as const, k: 5 }, { method: 'knn' as const, k: 15 }, { method: 'knn' as const, k: 15, priorCorrection: 0.3 }]) {
+  for (const opts of [
+    { method: 'centroid' as const },
+    { method: 'knn' as const, k: 5 },
+    { method: 'knn' as const, k: 15 },
+    { method: 'knn' as const, k: 15, priorCorrection: 0.3 },
+  ]) {
     const t = performance.now();
     const r = await inferCategories(testEmb, er, opts);
     const took = ms(t);
@@ -325,26 +443,35 @@ async function benchDetectors() {
     });
     const P = tp / (tp + fp);
     const R = tp / (tp + fn);
-    say(`| ${opts.method}${'k' in opts ? ` (k=${opts.k}${'priorCorrection' in opts ? `, prior correction ${opts.priorCorrection}` : ''})` : ''} | ${pct(top1 / split.test.length)} | ${pct(P)} | ${pct(R)} | ${pct((2 * P * R) / (P + R))} | ${took} |`);
+    say(
+      `| ${opts.method}${'k' in opts ? ` (k=${opts.k}${'priorCorrection' in opts ? `, prior correction ${opts.priorCorrection}` : ''})` : ''} | ${pct(top1 / split.test.length)} | ${pct(P)} | ${pct(R)} | ${pct((2 * P * R) / (P + R))} | ${took} |`,
+    );
   }
   say();
 
   say('### The real safety pool (Bianchi et al., 2,483 pairs) typed by the shipped detectors');
   say();
   const recs: Array<{ prompt: string; response: string }> = [];
-  for await (const it of (await openImport(join(d, 'safety-pool', 'bianchi_safety_only_data_Instructions.json'))).items) if (it.kind === 'record') recs.push(it.record);
+  for await (const it of (await openImport(join(d, 'safety-pool', 'bianchi_safety_only_data_Instructions.json'))).items)
+    if (it.kind === 'record') recs.push(it.record);
   const t = performance.now();
   const beh = await classifyBehaviour(recs, { embedder: emb });
   const took = ms(t);
   const c = { T1: 0, T2: 0, T3: 0, T4: 0 };
   for (const b of beh) c[b.type]++;
-  say(`T1 ${c.T1} · T2 ${c.T2} · T3 ${c.T3} · T4 ${c.T4} (typed in ${took}); the XSTest start rule alone calls ${beh.filter((b) => b.rule.refusal).length} replies refusals, the classifier ${beh.filter((b) => b.refusal).length}. The pool was collected as harmful instructions (some are mild or borderline), so most of the T3/T4 share (${pct((c.T3 + c.T4) / recs.length)}) is the prompt detector missing harm in imperative, Alpaca-like phrasing: pass knownHarmful when a pool is harmful by construction.`);
+  say(
+    `T1 ${c.T1} · T2 ${c.T2} · T3 ${c.T3} · T4 ${c.T4} (typed in ${took}); the XSTest start rule alone calls ${beh.filter((b) => b.rule.refusal).length} replies refusals, the classifier ${beh.filter((b) => b.refusal).length}. The pool was collected as harmful instructions (some are mild or borderline), so most of the T3/T4 share (${pct((c.T3 + c.T4) / recs.length)}) is the prompt detector missing harm in imperative, Alpaca-like phrasing: pass knownHarmful when a pool is harmful by construction.`,
+  );
   const allRefs = await embedReferences(refs, emb);
   const poolEmb = emb.embedSync(recs.map((r) => r.prompt));
   for (const alpha of [0, 0.3]) {
     const inf = await inferCategories(poolEmb, allRefs, { priorCorrection: alpha });
-    const perCat = getHarmTaxonomy().ids.map((id) => [id, inf.labels.filter((l) => l.includes(id)).length, inf.labels.filter((l) => l[0] === id).length] as const);
-    say(`Inferred categories, kNN k=15${alpha ? `, prior correction ${alpha}` : ''} against all ${refs.prompts.length.toLocaleString('en')} BeaverTails prompts (${(inf.labels.reduce((s, l) => s + l.length, 0) / recs.length).toFixed(2)} per record): ${perCat.map(([id, n, top]) => `${id} ${n} (top ${top})`).join(' · ')}.`);
+    const perCat = getHarmTaxonomy().ids.map(
+      (id) => [id, inf.labels.filter((l) => l.includes(id)).length, inf.labels.filter((l) => l[0] === id).length] as const,
+    );
+    say(
+      `Inferred categories, kNN k=15${alpha ? `, prior correction ${alpha}` : ''} against all ${refs.prompts.length.toLocaleString('en')} BeaverTails prompts (${(inf.labels.reduce((s, l) => s + l.length, 0) / recs.length).toFixed(2)} per record): ${perCat.map(([id, n, top]) => `${id} ${n} (top ${top})`).join(' · ')}.`,
+    );
     say();
   }
   const nd = findNearDuplicates(recs.map((r) => r.prompt));
@@ -369,7 +496,9 @@ function peakRssMb(): number {
 async function main() {
   say('## Safety-data curation (bench/select)');
   say();
-  say(`Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs (1-minute load average at the start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; at end: see below), so times vary up to 2× between runs.`);
+  say(
+    `Run ${new Date().toISOString()} on ${machine()}. Single process. select() is pure JS; selectAsync() hands PSS and Cossim matrix products to onnxruntime (CPU EP). The machine is shared with other jobs (1-minute load average at the start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; at end: see below), so times vary up to 2× between runs.`,
+  );
   say();
   const only = process.env.BENCH_ONLY; // "selection" or "onnx" while iterating (prints only); the full run writes RESULTS.md
   if (only === 'onnx') {

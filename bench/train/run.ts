@@ -36,7 +36,19 @@ const SMOL = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 
 const STORIES = { hidden: 64, layers: 5, heads: 8, kvHeads: 4, ffn: 172, vocab: 512, context: 512, model: 'stories260K', untiedOutput: true };
 /** stories15M's shape (llama2.c; a 15.2M-parameter Llama with tied embeddings): hidden 288, 6 layers, 6 heads, FFN 768, vocab 32000 */
 const LLAMA15M = { hidden: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, context: 1024 };
-type Config = Omit<typeof SMOL, 'context'> & { context: number; model?: string; untiedOutput?: boolean; recompute?: boolean; frozenF16?: boolean; full?: string[]; batch: number; seq: number; rank: number; alpha: number; targets: string[] };
+type Config = Omit<typeof SMOL, 'context'> & {
+  context: number;
+  model?: string;
+  untiedOutput?: boolean;
+  recompute?: boolean;
+  frozenF16?: boolean;
+  full?: string[];
+  batch: number;
+  seq: number;
+  rank: number;
+  alpha: number;
+  targets: string[];
+};
 const CONFIGS: Record<string, Config> = {
   'stories260k-b8s256': { ...STORIES, batch: 8, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b1s128': { ...SMOL, batch: 1, seq: 128, rank: 8, alpha: 16, targets: ['q', 'v'] },

@@ -40,11 +40,16 @@ const cpu0 = process.cpuUsage();
 const t0 = Date.now();
 const model = loadModel(path);
 let seed = 1;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({ ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))) }));
+const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({
+  ids: Array.from({ length: spec.seq }, () => 3 + Math.floor(rand() * (spec.vocab - 3))),
+}));
 const recompute = spec.recompute || process.env.RECOMPUTE === '1';
 const frozenWeightDtype = spec.frozenF16 ? 'float16' : 'float32';
-const weightCacheDir = process.env.WEIGHT_CACHE === '0' ? undefined : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}${spec.full ? '-full' : ''}`);
+const weightCacheDir =
+  process.env.WEIGHT_CACHE === '0'
+    ? undefined
+    : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}${spec.full ? '-full' : ''}`);
 const tr = await Trainer.create(model, data, {
   ...(spec.full ? { full: { trainable: spec.full } } : { lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets } }),
   lr: 1e-4,
@@ -105,7 +110,8 @@ console.log(
         dropout: (spec.dropout ?? 0) > 0,
         recompute,
         frozenWeightDtype,
-      }).totalBytes / 2 ** 20,
+      }).totalBytes /
+      2 ** 20,
     loss,
     loraParams,
     trainedParams,

@@ -88,7 +88,14 @@ export function checkLayers(root: string, rules: LayerRules): Violation[] {
   for (const [file, refs] of imports) {
     const group = groupOf(file, rules);
     if (group === null && rules.placed.some((p) => file.startsWith(p))) {
-      out.push({ rule: 'placed', file, line: 0, specifier: '', target: '', message: `is in no layer group: add its folder to the groups of scripts/layers/rules.ts` });
+      out.push({
+        rule: 'placed',
+        file,
+        line: 0,
+        specifier: '',
+        target: '',
+        message: `is in no layer group: add its folder to the groups of scripts/layers/rules.ts`,
+      });
     }
     for (const rule of rules.rules) {
       if (!applies(rule, group)) continue;
@@ -136,7 +143,15 @@ function fileNameViolations(files: readonly string[], names: NonNullable<LayerRu
   const out: Violation[] = [];
   for (const file of files) {
     const rule = allowed.has(file) ? null : fileNameRuleBroken(file, names.rules);
-    if (rule) out.push({ rule: rule.id, file, line: 0, specifier: '', target: '', message: `"${baseName(file)}" is not named as ${rule.why}; rename it and update its imports` });
+    if (rule)
+      out.push({
+        rule: rule.id,
+        file,
+        line: 0,
+        specifier: '',
+        target: '',
+        message: `"${baseName(file)}" is not named as ${rule.why}; rename it and update its imports`,
+      });
   }
   return out;
 }
@@ -213,7 +228,11 @@ function cycles(imports: Map<string, ImportRef[]>, folders: readonly string[]): 
   const inScope = (f: string) => folders.some((p) => f.startsWith(p));
   const edges = new Map<string, ImportRef[]>();
   for (const [file, refs] of imports) {
-    if (inScope(file)) edges.set(file, refs.filter((r) => r.file !== null && inScope(r.file) && imports.has(r.file)));
+    if (inScope(file))
+      edges.set(
+        file,
+        refs.filter((r) => r.file !== null && inScope(r.file) && imports.has(r.file)),
+      );
   }
   const index = new Map<string, number>();
   const low = new Map<string, number>();

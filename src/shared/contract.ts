@@ -74,17 +74,9 @@ export const calls = {
     z.array(JobEvent),
     "A job's event log, oldest first",
   ),
-  'jobs.start': call(
-    z.object({ projectId: Id.nullable().default(null), spec: JobSpec }).strict(),
-    Job,
-    'Queue a background job',
-  ),
+  'jobs.start': call(z.object({ projectId: Id.nullable().default(null), spec: JobSpec }).strict(), Job, 'Queue a background job'),
   'jobs.cancel': call(z.object({ id: Id }).strict(), Job, 'Cancel a queued or running job'),
-  'jobs.resume': call(
-    z.object({ id: Id }).strict(),
-    Job,
-    'Resume an interrupted, failed or cancelled job from its last checkpoint',
-  ),
+  'jobs.resume': call(z.object({ id: Id }).strict(), Job, 'Resume an interrupted, failed or cancelled job from its last checkpoint'),
 
   'jobs.clearFinished': call(
     z.object({ projectId: Id.nullable().optional() }).strict(),
@@ -110,9 +102,7 @@ export const calls = {
       total: z.number().int(),
       embedder: z.string(),
       explained: z.tuple([z.number(), z.number()]),
-      points: z.array(
-        z.object({ id: Id, x: z.number(), y: z.number(), categories: z.array(z.string()), behaviour: z.string().nullable(), text: z.string() }),
-      ),
+      points: z.array(z.object({ id: Id, x: z.number(), y: z.number(), categories: z.array(z.string()), behaviour: z.string().nullable(), text: z.string() })),
     }),
     "2-D projection (PCA) of a data set's prompt embeddings",
   ),
@@ -162,7 +152,12 @@ export const calls = {
   'eval.get': call(z.object({ id: Id }).strict(), EvalRun, 'One run with metrics (corrections applied)'),
   'eval.results': call(
     z
-      .object({ id: Id, suiteId: z.string().optional(), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(500).default(100) })
+      .object({
+        id: Id,
+        suiteId: z.string().optional(),
+        offset: z.number().int().nonnegative().default(0),
+        limit: z.number().int().min(1).max(500).default(100),
+      })
       .strict(),
     z.object({ total: z.number().int(), rows: z.array(EvalResult) }),
     'Per-example results of a run, for the inspector',
@@ -204,7 +199,11 @@ export const calls = {
     RecipeResult,
     "Write a run's settings and training mix as a LLaMA-Factory or Axolotl recipe (YAML, data, DeepSpeed ZeRO-2/3 configs, README) into a new folder of the workspace's exports folder",
   ),
-  'train.estimateMemory': call(TrainMemoryInput, TrainMemoryEstimate, 'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)'),
+  'train.estimateMemory': call(
+    TrainMemoryInput,
+    TrainMemoryEstimate,
+    'Estimated peak memory of a LoRA or full-parameter run before it starts (from config.json or the GGUF header; no weights read)',
+  ),
 
   'merge.start': call(
     z
@@ -239,7 +238,11 @@ export const calls = {
     MergeSweep,
     'Queue a coefficient sweep: per α a merge of aligned + α·(fine-tuned − aligned) into models/, added to the Models list, then evaluated on the chosen suites',
   ),
-  'merge.sweeps': call(z.object({ projectId: Id }).strict(), z.array(MergeSweep), "A project's coefficient sweeps, newest first, with each α's step, jobs, model and evaluation"),
+  'merge.sweeps': call(
+    z.object({ projectId: Id }).strict(),
+    z.array(MergeSweep),
+    "A project's coefficient sweeps, newest first, with each α's step, jobs, model and evaluation",
+  ),
   'merge.sweep': call(z.object({ id: Id }).strict(), MergeSweep, 'One coefficient sweep: per α its step, jobs, model, evaluation run and headline metrics'),
 
   'experiment.start': call(
@@ -247,8 +250,16 @@ export const calls = {
     Experiment,
     'Queue an experiment grid: per arm and seed a selection (when the arm runs a selection method), a training run, then an evaluation of what it wrote on the chosen suites',
   ),
-  'experiment.list': call(z.object({ projectId: Id }).strict(), z.array(Experiment), "A project's experiment grids, newest first, with each cell's step, jobs and evaluation"),
-  'experiment.get': call(z.object({ id: Id }).strict(), Experiment, 'One experiment grid: per cell its step, jobs, selection, evaluation run and headline metrics'),
+  'experiment.list': call(
+    z.object({ projectId: Id }).strict(),
+    z.array(Experiment),
+    "A project's experiment grids, newest first, with each cell's step, jobs and evaluation",
+  ),
+  'experiment.get': call(
+    z.object({ id: Id }).strict(),
+    Experiment,
+    'One experiment grid: per cell its step, jobs, selection, evaluation run and headline metrics',
+  ),
   'experiment.cancel': call(z.object({ id: Id }).strict(), Experiment, "Cancel a grid's queued and running jobs (resume a job to carry on from there)"),
   'experiment.summary': call(
     z.object({ id: Id }).strict(),

@@ -3,11 +3,7 @@ import { z } from 'zod';
 /** ISO-8601 timestamps everywhere on the wire. */
 export const Timestamp = z.string();
 
-export const ProjectName = z
-  .string()
-  .trim()
-  .min(1, 'Project name must not be empty')
-  .max(120, 'Project name must be at most 120 characters');
+export const ProjectName = z.string().trim().min(1, 'Project name must not be empty').max(120, 'Project name must be at most 120 characters');
 
 export const Project = z.object({
   id: z.number().int().positive(),

@@ -100,7 +100,10 @@ export function evalRunFieldsFor<T extends JudgeTable>(judges: T) {
     /** Items per suite (a seeded random subset when the suite is larger). */
     limit: z.number().int().min(1).optional(),
     limitSeed: z.number().int().min(0).default(0),
-    judges: z.array(judgeIdIn(judges)).min(1).default(['keyword-start' as keyof T & string]),
+    judges: z
+      .array(judgeIdIn(judges))
+      .min(1)
+      .default(['keyword-start' as keyof T & string]),
     judgeParams: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
     /**
      * Reference prompts per harm category (BeaverTails layout) for inferring the categories of harmful
@@ -127,9 +130,11 @@ export function evalRunParamsFor<T extends JudgeTable>(judges: T) {
     const chosen = [...new Set(p.judges)];
     const guarded = chosen.filter((id) => (judges[id] as JudgeRow).guardModel);
     if (p.guardModel && guarded.length === 0) chosen.push('llama-guard-3' as keyof T & string);
-    if (!p.guardModel) for (const id of guarded) ctx.addIssue({ code: 'custom', path: ['guardModel'], message: `judge ${id} needs a Llama Guard 3 model (guardModel)` });
+    if (!p.guardModel)
+      for (const id of guarded) ctx.addIssue({ code: 'custom', path: ['guardModel'], message: `judge ${id} needs a Llama Guard 3 model (guardModel)` });
     for (const id of Object.keys(p.judgeParams ?? {})) {
-      if (!chosen.includes(JUDGE_ALIASES[id] ?? id)) ctx.addIssue({ code: 'custom', path: ['judgeParams', id], message: `parameters for ${id}, which is not among the judges (${chosen.join(', ')})` });
+      if (!chosen.includes(JUDGE_ALIASES[id] ?? id))
+        ctx.addIssue({ code: 'custom', path: ['judgeParams', id], message: `parameters for ${id}, which is not among the judges (${chosen.join(', ')})` });
     }
     const judgeParams: Record<string, Record<string, unknown>> = {};
     for (const id of chosen) {

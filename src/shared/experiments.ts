@@ -83,27 +83,43 @@ export const ExperimentRequest = z
     }
     r.arms.forEach((arm, i) => {
       for (const k of GRID_TRAIN_FIELDS) {
-        if (k in arm.train) ctx.addIssue({ code: 'custom', path: ['arms', i, 'train', k], message: `${k} is set by the grid for each cell: leave it out of the arm` });
+        if (k in arm.train)
+          ctx.addIssue({ code: 'custom', path: ['arms', i, 'train', k], message: `${k} is set by the grid for each cell: leave it out of the arm` });
       }
       const train = cellTrainParams(r, arm, r.seeds[0]!, arm.selection ? 1 : undefined);
-      for (const issue of train.success ? [] : train.error.issues) ctx.addIssue({ code: 'custom', path: ['arms', i, 'train', ...issue.path.map(String)], message: issue.message });
+      for (const issue of train.success ? [] : train.error.issues)
+        ctx.addIssue({ code: 'custom', path: ['arms', i, 'train', ...issue.path.map(String)], message: issue.message });
       const run = selectionRunOf(arm);
       if (run) {
         const select = cellSelectParams(r.projectId, run, r.seeds[0]!);
-        for (const issue of select.success ? [] : select.error.issues) ctx.addIssue({ code: 'custom', path: ['arms', i, 'selection', ...issue.path.map(String)], message: issue.message });
+        for (const issue of select.success ? [] : select.error.issues)
+          ctx.addIssue({ code: 'custom', path: ['arms', i, 'selection', ...issue.path.map(String)], message: issue.message });
       }
     });
     // the checks across eval fields (judges and their guard model, judge parameters), as eval.run will make them
     const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
-    for (const issue of checked.success ? [] : checked.error.issues) ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
+    for (const issue of checked.success ? [] : checked.error.issues)
+      ctx.addIssue({ code: 'custom', path: ['eval', ...issue.path.map(String)], message: issue.message });
   });
 export type ExperimentRequest = z.infer<typeof ExperimentRequest>;
 export type ExperimentRequestInput = z.input<typeof ExperimentRequest>;
 
 /** A cell's train.run parameters: the arm's, with the grid's model, the cell's seed and its selection. */
-export function cellTrainParams(r: Pick<ExperimentRequest, 'projectId' | 'modelPath' | 'name'>, arm: ExperimentArm, seed: number, selectionId: number | undefined) {
+export function cellTrainParams(
+  r: Pick<ExperimentRequest, 'projectId' | 'modelPath' | 'name'>,
+  arm: ExperimentArm,
+  seed: number,
+  selectionId: number | undefined,
+) {
   const name = `${r.name ?? 'grid'} · ${arm.name} · seed ${seed}`.slice(0, 120);
-  return TrainRunParams.safeParse({ ...arm.train, projectId: r.projectId, modelPath: r.modelPath, seed, name, ...(selectionId !== undefined ? { selectionId } : {}) });
+  return TrainRunParams.safeParse({
+    ...arm.train,
+    projectId: r.projectId,
+    modelPath: r.modelPath,
+    seed,
+    name,
+    ...(selectionId !== undefined ? { selectionId } : {}),
+  });
 }
 
 /** A cell's select.run parameters: the arm's selection method and budget at the cell's seed. */
@@ -205,7 +221,14 @@ export function experimentCsv(summary: ExperimentSummary): string {
   const cols = experimentColumns(summary);
   const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const head = ['arm', 'seeds', ...cols.flatMap((c) => [c.title, `${c.title} low`, `${c.title} high`])];
-  const rows = summary.arms.map((a) => [a.arm, String(a.seeds), ...cols.flatMap((c) => { const e = c.pick(a); return [pct(e.mean), pct(e.low), pct(e.high)]; })]);
+  const rows = summary.arms.map((a) => [
+    a.arm,
+    String(a.seeds),
+    ...cols.flatMap((c) => {
+      const e = c.pick(a);
+      return [pct(e.mean), pct(e.low), pct(e.high)];
+    }),
+  ]);
   return [head, ...rows].map((r) => r.map(quote).join(',')).join('\n') + '\n';
 }
 
@@ -214,7 +237,8 @@ const tex = (s: string) => s.replace(/([\\%&#_{}$^~])/g, (c) => (c === '\\' ? '\
 /** The summary as a LaTeX tabular (booktabs): per arm, each column's mean ± half its 95% interval, in percent. */
 export function experimentLatex(summary: ExperimentSummary): string {
   const cols = experimentColumns(summary);
-  const cell = (e: Estimate) => (e.mean === null ? '--' : e.low === null || e.high === null ? pct(e.mean) : `${pct(e.mean)} $\\pm$ ${(50 * (e.high - e.low)).toFixed(1)}`);
+  const cell = (e: Estimate) =>
+    e.mean === null ? '--' : e.low === null || e.high === null ? pct(e.mean) : `${pct(e.mean)} $\\pm$ ${(50 * (e.high - e.low)).toFixed(1)}`;
   return [
     `\\begin{tabular}{l${'r'.repeat(cols.length + 1)}}`,
     '\\toprule',

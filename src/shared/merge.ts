@@ -38,7 +38,12 @@ export interface MergeMethodInfo {
   reference: string;
 }
 
-const num = (description: string, schema: z.ZodType<number>, def?: number): MergeParamDef => ({ kind: 'number', schema, description, ...(def === undefined ? {} : { default: def }) });
+const num = (description: string, schema: z.ZodType<number>, def?: number): MergeParamDef => ({
+  kind: 'number',
+  schema,
+  description,
+  ...(def === undefined ? {} : { default: def }),
+});
 const bool = (description: string, def: boolean): MergeParamDef => ({ kind: 'boolean', schema: z.boolean(), description, default: def });
 
 const finite = z.number().finite();
@@ -46,7 +51,15 @@ const weight = num('Weight of this model in the merge (any sign)', finite);
 const density = num('Fraction of its task vector each model keeps, in (0, 1]', z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]'), 1);
 const lambda = num('Scale of the merged task vector added to the base', finite, 1);
 const int8Mask = bool('Accepted for mergekit compatibility (a memory option there); no effect', false);
-const seed = num('Seed of the random drop masks (the same seed gives the same merge)', z.number().int().min(0).max(2 ** 32 - 1), 0);
+const seed = num(
+  'Seed of the random drop masks (the same seed gives the same merge)',
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1),
+  0,
+);
 
 /** Generalized task arithmetic's parameters (mergekit declares the same set for all its variants). */
 function gta(normalize: boolean, rescale: boolean, random: boolean): Pick<MergeMethodInfo, 'global' | 'perModel'> {
@@ -122,9 +135,7 @@ export const MERGE_METHOD_INFO: Record<MergeMethodId, MergeMethodInfo> = {
 /** A parameter value as mergekit's YAML writes it. */
 export const ParamScalar = z.union([z.number().finite(), z.boolean()]);
 export const ParamGradient = z.array(z.number().finite()).min(1, 'a gradient needs at least one value');
-export const ParamCondition = z
-  .object({ filter: z.string().nullable().optional(), value: z.union([ParamScalar, ParamGradient]) })
-  .strict();
+export const ParamCondition = z.object({ filter: z.string().nullable().optional(), value: z.union([ParamScalar, ParamGradient]) }).strict();
 export const ParamSetting = z.union([ParamScalar, ParamGradient, ParamCondition, z.array(ParamCondition).min(1)]);
 export type ParamSetting = z.infer<typeof ParamSetting>;
 export type ParamCondition = z.infer<typeof ParamCondition>;
@@ -167,14 +178,25 @@ export const sameRef = (a: MergeModelRef, b: MergeModelRef): boolean => a.modelP
 
 type Ctx = z.RefinementCtx;
 
-function checkParams(ctx: Ctx, where: (string | number)[], params: Record<string, ParamSetting>, defs: Record<string, MergeParamDef>, other: Record<string, MergeParamDef>, method: MergeMethodId): void {
+function checkParams(
+  ctx: Ctx,
+  where: (string | number)[],
+  params: Record<string, ParamSetting>,
+  defs: Record<string, MergeParamDef>,
+  other: Record<string, MergeParamDef>,
+  method: MergeMethodId,
+): void {
   for (const [name, setting] of Object.entries(params)) {
     const path = [...where, name];
     const def = defs[name];
     if (!def) {
       const known = Object.keys(defs);
       const hint = other[name] ? ` (it is a ${where.includes('models') ? 'global' : 'per-model'} parameter of ${method})` : '';
-      ctx.addIssue({ code: 'custom', path, message: `${name} is not a parameter here${hint}; ${known.length ? `${method} takes: ${known.join(', ')}` : `${method} takes none here`}` });
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${name} is not a parameter here${hint}; ${known.length ? `${method} takes: ${known.join(', ')}` : `${method} takes none here`}`,
+      });
       continue;
     }
     for (const v of settingScalars(setting)) {
@@ -191,9 +213,15 @@ export const MergeConfig = MergeConfigShape.superRefine((c, ctx) => {
   const others = c.base ? c.models.filter((m) => !sameRef(m.model, c.base!)) : c.models;
   if (info.exactModels !== undefined) {
     const count = others.length + (c.base ? 1 : 0);
-    if (count !== info.exactModels) ctx.addIssue({ code: 'custom', path: ['models'], message: `${c.method} merges exactly ${info.exactModels} models (the base and one other); got ${count}` });
+    if (count !== info.exactModels)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models'],
+        message: `${c.method} merges exactly ${info.exactModels} models (the base and one other); got ${count}`,
+      });
   }
-  if (info.needsBase && c.base && others.length === 0) ctx.addIssue({ code: 'custom', path: ['models'], message: `${c.method} needs at least one model besides the base` });
+  if (info.needsBase && c.base && others.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['models'], message: `${c.method} needs at least one model besides the base` });
   checkParams(ctx, ['parameters'], c.parameters, { ...info.global, ...info.perModel }, {}, c.method);
   c.models.forEach((m, i) => checkParams(ctx, ['models', i, 'parameters'], m.parameters, info.perModel, info.global, c.method));
   // a required per-model parameter (weight) must be given for every model but the base
@@ -201,11 +229,13 @@ export const MergeConfig = MergeConfigShape.superRefine((c, ctx) => {
     if (def.default !== undefined || name in c.parameters) continue;
     c.models.forEach((m, i) => {
       if (c.base && sameRef(m.model, c.base) && info.needsBase) return;
-      if (!(name in m.parameters)) ctx.addIssue({ code: 'custom', path: ['models', i, 'parameters', name], message: `missing required parameter ${name} for ${m.model.modelPath}` });
+      if (!(name in m.parameters))
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'parameters', name], message: `missing required parameter ${name} for ${m.model.modelPath}` });
     });
   }
   for (const [name, def] of Object.entries(info.global))
-    if (def.default === undefined && !(name in c.parameters)) ctx.addIssue({ code: 'custom', path: ['parameters', name], message: `missing required parameter ${name} (${def.description})` });
+    if (def.default === undefined && !(name in c.parameters))
+      ctx.addIssue({ code: 'custom', path: ['parameters', name], message: `missing required parameter ${name} (${def.description})` });
 });
 export type MergeConfig = z.infer<typeof MergeConfig>;
 export type MergeConfigInput = z.input<typeof MergeConfig>;
@@ -309,10 +339,7 @@ export function expandMergeSweep(input: z.input<typeof MergeSweepParams>): Merge
 const Id = z.number().int().positive();
 
 /** What a sweep interpolates: a finished training run (its base model and adapter) or two models. */
-export const MergeSweepSource = z.union([
-  z.object({ trainJobId: Id }).strict(),
-  z.object({ aligned: MergeModelRef, fineTuned: MergeModelRef }).strict(),
-]);
+export const MergeSweepSource = z.union([z.object({ trainJobId: Id }).strict(), z.object({ aligned: MergeModelRef, fineTuned: MergeModelRef }).strict()]);
 export type MergeSweepSource = z.infer<typeof MergeSweepSource>;
 
 /** The methods a sweep offers: α scales the (trimmed, for TIES) task vector fine-tuned − aligned. */
@@ -351,7 +378,8 @@ export const MergeSweepRequest = z
   })
   .strict()
   .transform((r, ctx) => {
-    if (r.density !== undefined && r.method !== 'ties') ctx.addIssue({ code: 'custom', path: ['density'], message: `density applies to ties only, not ${r.method}` });
+    if (r.density !== undefined && r.method !== 'ties')
+      ctx.addIssue({ code: 'custom', path: ['density'], message: `density applies to ties only, not ${r.method}` });
     if (!r.eval) return { ...r, eval: undefined };
     // checked once, as eval.run checks them (judges and their guard model, judge parameters with their defaults): the sweep queues these settings
     const checked = EvalRunParams.safeParse({ ...r.eval, projectId: r.projectId, model: { kind: 'engine', path: '.' } });
@@ -366,7 +394,13 @@ export type MergeSweepRequest = z.infer<typeof MergeSweepRequest>;
 export type MergeSweepRequestInput = z.input<typeof MergeSweepRequest>;
 
 /** The merge config of one sweep point (α is `lambda`; the fine-tuned model's weight is 1). */
-export function sweepMergeConfig(method: MergeSweepMethod, aligned: MergeModelRef, fineTuned: MergeModelRef, alpha: number, opts: { density?: number | undefined; dtype?: MergeDtype | undefined } = {}): MergeConfig {
+export function sweepMergeConfig(
+  method: MergeSweepMethod,
+  aligned: MergeModelRef,
+  fineTuned: MergeModelRef,
+  alpha: number,
+  opts: { density?: number | undefined; dtype?: MergeDtype | undefined } = {},
+): MergeConfig {
   const perModel = method === 'magmax' ? {} : { weight: 1, ...(opts.density !== undefined ? { density: opts.density } : {}) };
   return MergeConfig.parse({
     method,

@@ -64,16 +64,17 @@ export const RecipeSettings = TrainSettings.omit({ checkpointEvery: true, epochs
  * the method's parameters checked against the training-method table), the tool, and the model as
  * the cluster names it.
  */
-export const RecipeParams = TrainRunParams.in.pick({
-  projectId: true,
-  name: true,
-  taskDatasetIds: true,
-  selectionId: true,
-  method: true,
-  methodParams: true,
-  template: true,
-  lora: true,
-})
+export const RecipeParams = TrainRunParams.in
+  .pick({
+    projectId: true,
+    name: true,
+    taskDatasetIds: true,
+    selectionId: true,
+    method: true,
+    methodParams: true,
+    template: true,
+    lora: true,
+  })
   .extend(RecipeSettings.shape)
   .extend({
     tool: RecipeTool,

@@ -19,7 +19,8 @@ export const REPLICATION_PRESETS = {
   },
   full: {
     label: 'Full (6 arms, 5 seeds)',
-    description: 'The quick preset over 5 seeds, with 95% intervals over seeds as the papers report them, on the shipped aligned model (npm run bench:replicate rebuilds it first): five times the quick preset, 2–4 hours on 2 cores.',
+    description:
+      'The quick preset over 5 seeds, with 95% intervals over seeds as the papers report them, on the shipped aligned model (npm run bench:replicate rebuilds it first): five times the quick preset, 2–4 hours on 2 cores.',
   },
 } as const satisfies Record<string, { label: string; description: string }>;
 

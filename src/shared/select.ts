@@ -48,7 +48,8 @@ export const ANALYSE_DEFAULTS: Record<DatasetRole, AnalyseSettings & { summary: 
     promptsHarmful: true,
     typeBehaviour: true,
     inferCategories: true,
-    summary: 'Safety pool: harmful by construction, so every prompt counts as harmful and only the reply decides T1 (refused) or T2; harm categories are inferred.',
+    summary:
+      'Safety pool: harmful by construction, so every prompt counts as harmful and only the reply decides T1 (refused) or T2; harm categories are inferred.',
   },
   task: {
     promptsHarmful: false,

@@ -8,7 +8,15 @@ import { z } from 'zod';
 import { TRAIN_METHODS, type TrainMethodRow, type TrainMethodTable } from './methods/train';
 import { checkMethodParams, methodEnum, param, pickDeclared, type MethodTable } from './methods/table';
 
-export { TRAIN_METHODS, TrainMethod, trainMethodNeeds, trainMethodRow, type TrainMethodParams, type TrainMethodRow, type TrainMethodTable } from './methods/train';
+export {
+  TRAIN_METHODS,
+  TrainMethod,
+  trainMethodNeeds,
+  trainMethodRow,
+  type TrainMethodParams,
+  type TrainMethodRow,
+  type TrainMethodTable,
+} from './methods/train';
 
 export const LoraTarget = z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
 export type LoraTarget = z.infer<typeof LoraTarget>;
@@ -50,7 +58,8 @@ export const TRAIN_MODES = {
   },
   full: {
     label: 'Full-parameter training',
-    description: 'Train the model’s own weights (all, or chosen groups; about 16 bytes of memory per trained parameter); the run ends with a new model in the Models list',
+    description:
+      'Train the model’s own weights (all, or chosen groups; about 16 bytes of memory per trained parameter); the run ends with a new model in the Models list',
     params: FullSettings,
   },
 } as const satisfies MethodTable;
@@ -76,19 +85,36 @@ export function runSteps(p: { maxSteps: number; epochs?: number | undefined; bat
 /** The optimisation settings of a run (the Train form's fields; the CLI's flags). */
 export const TrainSettings = z.object({
   lr: param(z.number().positive().max(1).default(3e-4), { title: 'Learning rate', cli: 'lr' }),
-  maxSteps: param(z.number().int().min(1).max(1_000_000).default(100), { title: 'Steps', description: 'Optimiser steps (unused when epochs are set)', cli: 'steps' }),
+  maxSteps: param(z.number().int().min(1).max(1_000_000).default(100), {
+    title: 'Steps',
+    description: 'Optimiser steps (unused when epochs are set)',
+    cli: 'steps',
+  }),
   epochs: param(z.number().positive().max(1000).optional(), {
     title: 'Epochs',
-    description: 'Passes over the training examples (mixed-in safety examples included); when set, wins over Steps: ⌈epochs × examples ÷ (batch × accumulation)⌉ steps',
+    description:
+      'Passes over the training examples (mixed-in safety examples included); when set, wins over Steps: ⌈epochs × examples ÷ (batch × accumulation)⌉ steps',
     cli: 'epochs',
   }),
   batchSize: param(z.number().int().min(1).max(1024).default(4), { title: 'Batch size', cli: 'batch' }),
   gradAccumSteps: param(z.number().int().min(1).max(1024).default(1), { title: 'Gradient accumulation steps' }),
   maxLength: param(z.number().int().min(8).max(32_768).default(256), { title: 'Max tokens per example', cli: 'max-length' }),
-  schedule: param(LrSchedule.default('cosine'), { title: 'Learning-rate schedule', description: 'After the warm-up: constant, or a linear or cosine decay from the peak to the floor at the last step', cli: 'schedule' }),
+  schedule: param(LrSchedule.default('cosine'), {
+    title: 'Learning-rate schedule',
+    description: 'After the warm-up: constant, or a linear or cosine decay from the peak to the floor at the last step',
+    cli: 'schedule',
+  }),
   warmupSteps: param(z.number().int().min(0).default(0), { title: 'Warm-up', description: 'Steps N of linear warm-up, from lr ÷ N to lr' }),
-  minLrRatio: param(z.number().min(0).max(1).default(0), { title: 'Learning-rate floor', description: 'Where a linear or cosine decay ends, as a share of the peak (e.g. 0.1)', cli: 'min-lr-ratio' }),
-  weightDecay: param(z.number().min(0).max(1).default(0), { title: 'Weight decay', description: 'AdamW’s decoupled weight decay (e.g. 0.01)', cli: 'weight-decay' }),
+  minLrRatio: param(z.number().min(0).max(1).default(0), {
+    title: 'Learning-rate floor',
+    description: 'Where a linear or cosine decay ends, as a share of the peak (e.g. 0.1)',
+    cli: 'min-lr-ratio',
+  }),
+  weightDecay: param(z.number().min(0).max(1).default(0), {
+    title: 'Weight decay',
+    description: 'AdamW’s decoupled weight decay (e.g. 0.01)',
+    cli: 'weight-decay',
+  }),
   seed: param(z.number().int().min(0).default(0), { title: 'Seed', cli: 'seed' }),
   checkpointEvery: param(z.number().int().min(1).default(25), { title: 'Checkpoint every N steps' }),
 });
@@ -100,10 +126,27 @@ export const TrainSettings = z.object({
  */
 export const PoisonSettings = z
   .object({
-    rate: param(z.number().min(0).max(0.9), { title: 'Poison share', description: 'share of the training data that is harmful prompt + compliant response (0–0.9)', cli: 'poison-rate' }),
-    file: param(z.string().min(1), { title: 'Poison file', description: 'CSV/TSV/JSON(L) of harmful prompts with compliant responses, e.g. AdvBench harmful/advbench_harmful_behaviors.csv', cli: 'poison-file', path: 'file' }),
-    promptField: param(z.string().min(1).max(200).default('goal'), { title: 'Poison prompt field', description: 'the column/key of the harmful prompt', cli: 'poison-prompt-field' }),
-    responseField: param(z.string().min(1).max(200).default('target'), { title: 'Poison response field', description: 'the column/key of the compliant response', cli: 'poison-response-field' }),
+    rate: param(z.number().min(0).max(0.9), {
+      title: 'Poison share',
+      description: 'share of the training data that is harmful prompt + compliant response (0–0.9)',
+      cli: 'poison-rate',
+    }),
+    file: param(z.string().min(1), {
+      title: 'Poison file',
+      description: 'CSV/TSV/JSON(L) of harmful prompts with compliant responses, e.g. AdvBench harmful/advbench_harmful_behaviors.csv',
+      cli: 'poison-file',
+      path: 'file',
+    }),
+    promptField: param(z.string().min(1).max(200).default('goal'), {
+      title: 'Poison prompt field',
+      description: 'the column/key of the harmful prompt',
+      cli: 'poison-prompt-field',
+    }),
+    responseField: param(z.string().min(1).max(200).default('target'), {
+      title: 'Poison response field',
+      description: 'the column/key of the compliant response',
+      cli: 'poison-response-field',
+    }),
   })
   .strict();
 export type PoisonSettings = z.infer<typeof PoisonSettings>;
@@ -171,7 +214,11 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
       const given = methodParams ?? pickDeclared(row, { alpha, beta, lambda, replayRatio });
       const checked = checkMethodParams(methods, p.method, given, ctx, ['methodParams']);
       if (checked && row.baseModel && !checked.baseModelPath) {
-        ctx.addIssue({ code: 'custom', path: ['methodParams', 'baseModelPath'], message: `${row.label} needs the aligned model’s base (unaligned) model: give its path` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methodParams', 'baseModelPath'],
+          message: `${row.label} needs the aligned model’s base (unaligned) model: give its path`,
+        });
         return z.NEVER;
       }
       return checked ? { ...run, methodParams: checked } : z.NEVER;
@@ -206,7 +253,8 @@ export const TrainMemoryInput = z
   .strict()
   .superRefine((p, ctx) => {
     if ((p.mode ?? 'lora') !== 'lora') return;
-    for (const key of ['rank', 'targetModules'] as const) if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `a LoRA run's estimate needs ${key}` });
+    for (const key of ['rank', 'targetModules'] as const)
+      if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `a LoRA run's estimate needs ${key}` });
   });
 export type TrainMemoryInput = z.infer<typeof TrainMemoryInput>;
 

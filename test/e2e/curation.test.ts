@@ -21,7 +21,7 @@ async function waitForJob(page: Page, titlePart: string, timeout = 240_000) {
   const job = page.locator('li.job', { hasText: titlePart }).first();
   await job.waitFor();
   await expect.poll(() => job.getAttribute('data-state'), { timeout, interval: 250 }).toMatch(/succeeded|failed/);
-  expect(await job.getAttribute('data-state'), await job.textContent() ?? '').toBe('succeeded');
+  expect(await job.getAttribute('data-state'), (await job.textContent()) ?? '').toBe('succeeded');
 }
 
 describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode', () => {
@@ -70,7 +70,10 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     await page.getByLabel('Prompt field').fill('q');
     await page.getByLabel('Response field').fill('a');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /odd\.csv.*Task data.*3/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole('table', { name: 'Data sets' })
+      .getByRole('row', { name: /odd\.csv.*Task data.*3/ })
+      .waitFor({ timeout: 60_000 });
     await page.getByLabel('Record format').selectOption('auto');
   });
 
@@ -144,9 +147,10 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     expect(await summary.textContent()).toMatch(/50 selected of budget 50/);
     const behaviour = page.getByRole('figure', { name: 'Per behaviour type' });
     expect(await behaviour.locator('li[data-key="T1"]').getAttribute('data-count')).toBe('50');
-    const perCat = await page.getByRole('figure', { name: 'Per harm category' }).locator('li').evaluateAll((els) =>
-      els.map((e) => Number(e.getAttribute('data-count'))),
-    );
+    const perCat = await page
+      .getByRole('figure', { name: 'Per harm category' })
+      .locator('li')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
     expect(perCat.filter((n) => n > 0).length).toBeGreaterThanOrEqual(10);
     await screenshot(page, 'curation-2-preview');
 
@@ -160,7 +164,10 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     const text = (await status.textContent())!;
     const m = /(\d+) examples \((\d+) task \+ 50 safety\) written to (\S+\.jsonl)/.exec(text);
     expect(m, text).not.toBeNull();
-    const lines = readFileSync(m![3]!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(m![3]!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(Number(m![1]));
     expect(lines.length).toBe(Number(m![2]) + 50);
     expect(lines.every((l) => typeof l.instruction === 'string' && 'input' in l && typeof l.output === 'string')).toBe(true);
@@ -172,8 +179,13 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
   it('says how many pool examples each category has for the chosen method, and after selecting, target vs selected over the chosen categories only', async () => {
     const eligible = page.getByTestId('eligible-summary');
     // SSS-B keeps T1 examples only; SSS takes every pool example
-    await expect.poll(() => eligible.textContent()).toMatch(/^\d+ of \d+ safety-pool examples are eligible for SSS-B \(T1 only: a harmful prompt with a refusal\)\.$/);
-    const [t1, poolSize] = /^(\d+) of (\d+)/.exec((await eligible.textContent())!)!.slice(1).map(Number) as [number, number];
+    await expect
+      .poll(() => eligible.textContent())
+      .toMatch(/^\d+ of \d+ safety-pool examples are eligible for SSS-B \(T1 only: a harmful prompt with a refusal\)\.$/);
+    const [t1, poolSize] = /^(\d+) of (\d+)/
+      .exec((await eligible.textContent())!)!
+      .slice(1)
+      .map(Number) as [number, number];
     expect(t1).toBeLessThan(poolSize);
     await page.getByRole('radio', { name: 'SSS', exact: true }).check();
     await expect.poll(() => eligible.textContent()).toBe(`${poolSize} of ${poolSize} safety-pool examples are eligible for SSS.`);
@@ -197,14 +209,22 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     // a new preview suggests its own name, not the one saved before
     expect(await page.getByLabel('Selection name').inputValue()).toBe('SSS-B 10 seed 7');
     const spread = page.getByRole('table', { name: 'Target vs selected per harm category' });
-    const rows = await spread.locator('tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => [tr.getAttribute('data-category'), ...['eligible', 'target', 'takenFor'].map((f) => Number(tr.querySelector(`[data-field="${f}"]`)!.textContent))]),
-    );
+    const rows = await spread
+      .locator('tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.getAttribute('data-category'),
+          ...['eligible', 'target', 'takenFor'].map((f) => Number(tr.querySelector(`[data-field="${f}"]`)!.textContent)),
+        ]),
+      );
     expect(rows.sort()).toEqual([
       ['privacy_violation', nPrivacy, 5, 5],
       ['violence,aiding_and_abetting,incitement', nViolence, 5, 5],
     ]);
-    const histogram = await page.getByRole('figure', { name: 'Per harm category' }).locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+    const histogram = await page
+      .getByRole('figure', { name: 'Per harm category' })
+      .locator('li')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
     expect(histogram.sort()).toEqual(['privacy_violation', 'violence,aiding_and_abetting,incitement']);
     await spread.scrollIntoViewIfNeeded();
     await screenshot(page, 'curation-3b-target-vs-selected');
@@ -218,7 +238,9 @@ describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode',
     expect(await dialog.getByLabel(/Type each pair/).isChecked()).toBe(false);
     expect(await dialog.getByLabel(/Infer harm categories/).isChecked()).toBe(false);
     await dialog.getByRole('button', { name: 'Start analysis' }).click();
-    await expect.poll(() => page.locator('li.job', { hasText: /Analyse (bianchi_safety_only_data_Instructions|alpaca_en_demo)\.json/ }).count(), { timeout: 20_000 }).toBe(2);
+    await expect
+      .poll(() => page.locator('li.job', { hasText: /Analyse (bianchi_safety_only_data_Instructions|alpaca_en_demo)\.json/ }).count(), { timeout: 20_000 })
+      .toBe(2);
     await waitForJob(page, 'Analyse alpaca_en_demo.json');
     // the Records card's filter (the embedding map below has its own)
     await page.getByLabel('Data set', { exact: true }).first().selectOption({ label: 'alpaca_en_demo.json (Task data)' });

@@ -64,7 +64,10 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
 
   it('runs a small evaluation of stories260K on AdvBench and XSTest with the keyword judge', async () => {
     await runEvaluation('6', 'baseline 6');
-    await page.getByRole('button', { name: /^Open run / }).first().click();
+    await page
+      .getByRole('button', { name: /^Open run / })
+      .first()
+      .click();
     const adv = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="advbench"][data-judge="keyword-start"]');
     await adv.waitFor();
     // A story model answers every harmful request (greedy decoding: the same every run).
@@ -81,7 +84,10 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     expect(await perCat.locator('tr[data-suite="xstest"]').count()).toBe(0);
     await page.getByText('Per prompt type (over-refusal suites)').click();
     expect(await page.getByRole('table', { name: 'Per-prompt-type metrics' }).locator('tr[data-suite="xstest"]').count()).toBeGreaterThan(0);
-    await page.getByRole('list', { name: 'Suite notes' }).getByText(/advbench: harm categories of 6 item\(s\) inferred/).waitFor();
+    await page
+      .getByRole('list', { name: 'Suite notes' })
+      .getByText(/advbench: harm categories of 6 item\(s\) inferred/)
+      .waitFor();
     await screenshot(page, 'eval-1-metrics');
   });
 
@@ -89,7 +95,10 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     const cell = page.getByRole('table', { name: 'Metrics' }).locator('tr[data-suite="advbench"][data-judge="keyword-start"] [data-metric="attackSuccess"]');
     const before = kOf(await cell.textContent());
     await page.getByLabel('Suite', { exact: true }).selectOption('advbench');
-    const item = page.locator('.inspect-item').filter({ has: page.locator('.badge', { hasText: /^compliance$/ }) }).first();
+    const item = page
+      .locator('.inspect-item')
+      .filter({ has: page.locator('.badge', { hasText: /^compliance$/ }) })
+      .first();
     await item.waitFor();
     await item.getByRole('combobox').first().selectOption('refusal');
     await expect.poll(async () => kOf(await cell.textContent()), { timeout: 10_000 }).toBe(before - 1);

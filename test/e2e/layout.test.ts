@@ -40,7 +40,13 @@ beforeAll(async () => {
   const file = join(t.dir, 'customer_support_conversations_2026_q3_cleaned_deduplicated.json');
   writeFileSync(
     file,
-    JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ instruction: `How do I reset password number ${i}?`, input: '', output: `Open Settings and choose Reset (${i}).` }))),
+    JSON.stringify(
+      Array.from({ length: 20 }, (_, i) => ({
+        instruction: `How do I reset password number ${i}?`,
+        input: '',
+        output: `Open Settings and choose Reset (${i}).`,
+      })),
+    ),
   );
   app = await startApp(join(t.dir, 'workspace'));
   browser = await launchBrowser();

@@ -33,7 +33,11 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     const t = tempDir('safetune-e2e-merge-');
     cleanup = t.cleanup;
     taskFile = join(t.dir, 'task.jsonl');
-    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({ instruction: `Tell me about the ${a}.`, input: '', output: `The ${a} played in the sun all day.` }));
+    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({
+      instruction: `Tell me about the ${a}.`,
+      input: '',
+      output: `The ${a} played in the sun all day.`,
+    }));
     writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     app = await startApp(join(t.dir, 'workspace'));
     browser = await launchBrowser();
@@ -48,7 +52,10 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await page.getByLabel('File path').fill(taskFile);
     await page.getByLabel('Role').selectOption('task');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /task\.jsonl.*Task data.*6/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole('table', { name: 'Data sets' })
+      .getByRole('row', { name: /task\.jsonl.*Task data.*6/ })
+      .waitFor({ timeout: 60_000 });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -83,7 +90,9 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await page.getByLabel('Output format').selectOption('gguf');
     // the preview: the output's size (stories260K is ~1.1 MB as GGUF), peak memory, free disk
     const preview = page.getByTestId('merge-preview');
-    await expect.poll(async () => (await preview.count()) && preview.textContent(), { timeout: 60_000 }).toMatch(/^Output: [\d.]+ (KiB|MiB) \(GGUF file, \d+ tensors,.*Peak memory: about [\d.]+ MiB.*Free disk: [\d.]+ GiB/);
+    await expect
+      .poll(async () => (await preview.count()) && preview.textContent(), { timeout: 60_000 })
+      .toMatch(/^Output: [\d.]+ (KiB|MiB) \(GGUF file, \d+ tensors,.*Peak memory: about [\d.]+ MiB.*Free disk: [\d.]+ GiB/);
     const previewBytes = await preview.getAttribute('data-output-bytes');
     await screenshot(page, 'merge-0-form');
     await preview.scrollIntoViewIfNeeded();
@@ -122,43 +131,50 @@ describe.skipIf(!stories)('merging in browser mode', () => {
     await screenshot(page, 'merge-2-playground');
   });
 
-  it.skipIf(!data)('queues a 2-α sweep from "Merge back" on the run, evaluates each merged model and draws the curve in Compare', async () => {
-    await page.getByRole('link', { name: 'Merge back', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Train', exact: true }).click();
-    const run = page.locator(`section.train-run[data-job-id="${trainJobId}"]`);
-    await run.getByRole('button', { name: 'Merge back…' }).click();
-    const dialog = page.getByRole('dialog', { name: `Merge back training run #${trainJobId}` });
-    expect(await dialog.getByLabel('α values').inputValue()).toBe('0, 0.25, 0.5, 0.75, 1');
-    await dialog.getByLabel('α values').fill('0, 1');
-    await dialog.getByLabel('Sweep method').selectOption('task_arithmetic');
-    const suites = dialog.getByRole('group', { name: 'Evaluate each merged model on' });
-    for (const label of [/^AdvBench/, /^XSTest/, /^SST-2/]) {
-      const box = suites.getByRole('checkbox', { name: label });
-      if (!(await box.isChecked())) await box.check();
-    }
-    await dialog.getByLabel('Suite data folder').fill(data!);
-    await dialog.getByLabel('Examples per suite').fill('4');
-    await dialog.getByLabel('Max new tokens').fill('8');
-    await screenshot(page, 'merge-3-merge-back');
-    await dialog.getByRole('button', { name: 'Queue sweep' }).click();
-    await expect.poll(() => run.getByTestId('sweep-queued').textContent()).toMatch(/^Queued sweep #\d+ .*: 2 merges, each then evaluated/);
+  it.skipIf(!data)(
+    'queues a 2-α sweep from "Merge back" on the run, evaluates each merged model and draws the curve in Compare',
+    async () => {
+      await page.getByRole('link', { name: 'Merge back', exact: true }).click();
+      await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Train', exact: true }).click();
+      const run = page.locator(`section.train-run[data-job-id="${trainJobId}"]`);
+      await run.getByRole('button', { name: 'Merge back…' }).click();
+      const dialog = page.getByRole('dialog', { name: `Merge back training run #${trainJobId}` });
+      expect(await dialog.getByLabel('α values').inputValue()).toBe('0, 0.25, 0.5, 0.75, 1');
+      await dialog.getByLabel('α values').fill('0, 1');
+      await dialog.getByLabel('Sweep method').selectOption('task_arithmetic');
+      const suites = dialog.getByRole('group', { name: 'Evaluate each merged model on' });
+      for (const label of [/^AdvBench/, /^XSTest/, /^SST-2/]) {
+        const box = suites.getByRole('checkbox', { name: label });
+        if (!(await box.isChecked())) await box.check();
+      }
+      await dialog.getByLabel('Suite data folder').fill(data!);
+      await dialog.getByLabel('Examples per suite').fill('4');
+      await dialog.getByLabel('Max new tokens').fill('8');
+      await screenshot(page, 'merge-3-merge-back');
+      await dialog.getByRole('button', { name: 'Queue sweep' }).click();
+      await expect.poll(() => run.getByTestId('sweep-queued').textContent()).toMatch(/^Queued sweep #\d+ .*: 2 merges, each then evaluated/);
 
-    await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Compare', exact: true }).click();
-    const points = page.getByRole('table', { name: 'Sweep points' });
-    await expect.poll(() => points.locator('td[data-stage="done"]').count(), { timeout: 300_000, interval: 500 }).toBe(2);
-    const curve = page.getByRole('img', { name: 'Sweep curve: attack success and over-refusal per α' });
-    await curve.waitFor();
-    // one point per α and series, each labelled with its α, against the SST-2 task score
-    for (const series of ['attackSuccess', 'overRefusal']) {
-      expect(await curve.locator(`g[data-series="${series}"] > g[data-alpha]`).evaluateAll((gs) => gs.map((g) => g.getAttribute('data-alpha')))).toEqual(['0', '1']);
-    }
-    expect(await curve.textContent()).toContain('Task score');
-    const cells = await points.locator('tr[data-alpha="0"] td').allTextContents();
-    expect(cells[2]).toMatch(/\(\d\/4\)/);
-    expect(cells[4]).toMatch(/\(\d\/4\)/);
-    await curve.scrollIntoViewIfNeeded();
-    await screenshot(page, 'merge-4-sweep-curve');
-  }, 420_000);
+      await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Compare', exact: true }).click();
+      const points = page.getByRole('table', { name: 'Sweep points' });
+      await expect.poll(() => points.locator('td[data-stage="done"]').count(), { timeout: 300_000, interval: 500 }).toBe(2);
+      const curve = page.getByRole('img', { name: 'Sweep curve: attack success and over-refusal per α' });
+      await curve.waitFor();
+      // one point per α and series, each labelled with its α, against the SST-2 task score
+      for (const series of ['attackSuccess', 'overRefusal']) {
+        expect(await curve.locator(`g[data-series="${series}"] > g[data-alpha]`).evaluateAll((gs) => gs.map((g) => g.getAttribute('data-alpha')))).toEqual([
+          '0',
+          '1',
+        ]);
+      }
+      expect(await curve.textContent()).toContain('Task score');
+      const cells = await points.locator('tr[data-alpha="0"] td').allTextContents();
+      expect(cells[2]).toMatch(/\(\d\/4\)/);
+      expect(cells[4]).toMatch(/\(\d\/4\)/);
+      await curve.scrollIntoViewIfNeeded();
+      await screenshot(page, 'merge-4-sweep-curve');
+    },
+    420_000,
+  );
 
   it('raised no console errors', () => {
     expect(errors).toEqual([]);

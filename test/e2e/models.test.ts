@@ -34,7 +34,9 @@ describe.skipIf(!stories)('Models list and Playground in browser mode', () => {
     await page.getByLabel('Model path').fill('/etc/hostname');
     await page.getByRole('button', { name: 'Add model' }).click();
     await page
-      .locator('.field-error', { hasText: '/etc/hostname is outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.' })
+      .locator('.field-error', {
+        hasText: '/etc/hostname is outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.',
+      })
       .waitFor();
     // the refused call is the one failed request the browser logs
     expect(errors.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 403 (Forbidden)']);

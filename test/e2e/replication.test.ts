@@ -37,7 +37,12 @@ describe('the miniature replication in browser mode', () => {
     await card.waitFor();
     // the first-run action: above "New project" and set off while there are no projects
     expect(await card.evaluate((el) => el.classList.contains('prominent'))).toBe(true);
-    expect(await page.locator('.page > *').nth(1).evaluate((el) => el.classList.contains('replication-card'))).toBe(true);
+    expect(
+      await page
+        .locator('.page > *')
+        .nth(1)
+        .evaluate((el) => el.classList.contains('replication-card')),
+    ).toBe(true);
     await expect.poll(() => card.textContent()).toMatch(/roughly 25–45 minutes for all 6/);
     await card.getByLabel('Preset').selectOption('smoke');
     await expect.poll(() => card.textContent()).toMatch(/about a minute/);

@@ -22,7 +22,11 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const t = tempDir('safetune-e2e-train-');
     cleanup = t.cleanup;
     taskFile = join(t.dir, 'task.jsonl');
-    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({ instruction: `Tell me about the ${a}.`, input: '', output: `The ${a} played in the sun all day.` }));
+    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({
+      instruction: `Tell me about the ${a}.`,
+      input: '',
+      output: `The ${a} played in the sun all day.`,
+    }));
     writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     app = await startApp(join(t.dir, 'workspace'));
     browser = await launchBrowser();
@@ -36,7 +40,10 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     await page.getByLabel('File path').fill(taskFile);
     await page.getByLabel('Role').selectOption('task');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: /task\.jsonl.*Task data.*6/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole('table', { name: 'Data sets' })
+      .getByRole('row', { name: /task\.jsonl.*Task data.*6/ })
+      .waitFor({ timeout: 60_000 });
   });
   afterAll(async () => {
     await browser?.close();
@@ -73,9 +80,13 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     // the pre-flight counts, with the model's tokenizer, what survives truncation at the chosen max tokens
     const preflight = page.getByTestId('preflight');
     const taskLine = preflight.locator('p[data-set="Task data"]');
-    await expect.poll(() => taskLine.textContent(), { timeout: 60_000 }).toMatch(/^Task data at 256 max tokens: 6 of 6 examples keep their whole response, 0 lose part of it, 0 lose all of it\.$/);
+    await expect
+      .poll(() => taskLine.textContent(), { timeout: 60_000 })
+      .toMatch(/^Task data at 256 max tokens: 6 of 6 examples keep their whole response, 0 lose part of it, 0 lose all of it\.$/);
     await page.getByLabel('Max tokens per example').fill('8');
-    await expect.poll(() => taskLine.textContent()).toMatch(/at 8 max tokens: 0 of 6 examples keep their whole response, 0 lose part of it, 6 lose all of it — 100% would teach nothing/);
+    await expect
+      .poll(() => taskLine.textContent())
+      .toMatch(/at 8 max tokens: 0 of 6 examples keep their whole response, 0 lose part of it, 6 lose all of it — 100% would teach nothing/);
     expect(await page.getByRole('button', { name: 'Start fine-tuning' }).isDisabled()).toBe(true);
     expect(await page.getByTestId('start-blocked').textContent()).toMatch(/^Cannot start: no task example keeps a response token at max tokens 8/);
     await page.getByRole('img', { name: 'Token lengths of the task examples' }).waitFor();
@@ -120,7 +131,10 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     await run.getByRole('button', { name: 'Add to Models' }).click();
     await page.getByRole('link', { name: 'Models & Playground' }).click();
     // the merged GGUF is named after its base model and adapter
-    await page.getByRole('table', { name: 'Models' }).getByRole('row', { name: /\+ adapter/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole('table', { name: 'Models' })
+      .getByRole('row', { name: /\+ adapter/ })
+      .waitFor({ timeout: 60_000 });
     await screenshot(page, 'train-2-merged');
   });
 
@@ -129,7 +143,9 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await page.getByRole('radio', { name: 'SafeLoRA', exact: true }).check();
     const start = page.getByRole('button', { name: 'Start fine-tuning' });
-    await expect.poll(() => page.getByTestId('method-needs-missing').textContent(), { timeout: 10_000 }).toBe('SafeLoRA needs the aligned model’s base (unaligned) model: give its path.');
+    await expect
+      .poll(() => page.getByTestId('method-needs-missing').textContent(), { timeout: 10_000 })
+      .toBe('SafeLoRA needs the aligned model’s base (unaligned) model: give its path.');
     expect(await start.isDisabled()).toBe(true);
     await page.getByLabel('Base (unaligned) model').fill(mergedPath);
     await expect.poll(() => page.getByTestId('method-needs-missing').count()).toBe(0);

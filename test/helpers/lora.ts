@@ -16,8 +16,18 @@ export function writeRandomAdapter(dir: string, model: LoadedModel, targets: str
     for (const t of targets) {
       const [out, inn] = model.weights.shape(`model.layers.${l}.self_attn.${t}.weight`) as [number, number];
       const base = `base_model.model.model.layers.${l}.self_attn.${t}`;
-      tensors.push({ name: `${base}.lora_A.weight`, shape: [r, inn], dtype: 'F32' as const, data: () => Float32Array.from({ length: r * inn }, () => rand() - 0.5) });
-      tensors.push({ name: `${base}.lora_B.weight`, shape: [out, r], dtype: 'F32' as const, data: () => Float32Array.from({ length: out * r }, () => rand() - 0.5) });
+      tensors.push({
+        name: `${base}.lora_A.weight`,
+        shape: [r, inn],
+        dtype: 'F32' as const,
+        data: () => Float32Array.from({ length: r * inn }, () => rand() - 0.5),
+      });
+      tensors.push({
+        name: `${base}.lora_B.weight`,
+        shape: [out, r],
+        dtype: 'F32' as const,
+        data: () => Float32Array.from({ length: out * r }, () => rand() - 0.5),
+      });
     }
   writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors);
   writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: alpha, target_modules: targets }));

@@ -57,10 +57,16 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       // a full-parameter run writes the trained model: the job names a new folder in models/ itself
       if (p.outPath === undefined) return spec;
       if (mode === 'start') {
-        throw new AppError('forbidden', `The app chooses where a trained model is written (a new folder in ${a.modelsDir}): leave outPath out`, { outPath: p.outPath });
+        throw new AppError('forbidden', `The app chooses where a trained model is written (a new folder in ${a.modelsDir}): leave outPath out`, {
+          outPath: p.outPath,
+        });
       }
       if (!a.canWrite(canonicalPath(p.outPath, 'the trained model'))) {
-        throw new AppError('forbidden', `This training run writes ${p.outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new run here`, { outPath: p.outPath });
+        throw new AppError(
+          'forbidden',
+          `This training run writes ${p.outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new run here`,
+          { outPath: p.outPath },
+        );
       }
       return spec;
     }
@@ -86,12 +92,18 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
       read(p.adapterPath, 'the LoRA adapter');
       if (mode === 'resume') {
         if (p.outPath === undefined || !a.canWrite(canonicalPath(p.outPath, 'the merged model'))) {
-          throw new AppError('forbidden', `This merge writes ${p.outPath ?? '(no output path)'}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`, { outPath: p.outPath });
+          throw new AppError(
+            'forbidden',
+            `This merge writes ${p.outPath ?? '(no output path)'}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`,
+            { outPath: p.outPath },
+          );
         }
         return spec;
       }
       if (p.outPath !== undefined) {
-        throw new AppError('forbidden', `The app chooses where a merged model is written (a new folder in ${a.modelsDir}): leave outPath out`, { outPath: p.outPath });
+        throw new AppError('forbidden', `The app chooses where a merged model is written (a new folder in ${a.modelsDir}): leave outPath out`, {
+          outPath: p.outPath,
+        });
       }
       return { type: 'model.merge', params: { ...p, outPath: mergedModelPath(a, p.modelPath, p.adapterPath) } };
     }
@@ -115,7 +127,13 @@ export function confineModel(spec: ModelSpec, a: AccessPolicy, what: string): Mo
     return spec;
   }
   const endpoint = a.allowedEndpoint(spec.baseUrl);
-  return { kind: 'http', baseUrl: endpoint.baseUrl, model: spec.model, endpointId: endpoint.id, ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}) };
+  return {
+    kind: 'http',
+    baseUrl: endpoint.baseUrl,
+    model: spec.model,
+    endpointId: endpoint.id,
+    ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
+  };
 }
 
 /**
@@ -132,7 +150,10 @@ function mergedModelPath(a: AccessPolicy, modelPath: string, adapterPath: string
 
 /** Checks every model and adapter a merge reads (labelled "base", "model 1" … in messages). */
 export function confineMergeReads(c: MergeConfig, a: AccessPolicy): void {
-  const refs: [string, MergeModelRef][] = [...(c.base ? [['base', c.base] as [string, MergeModelRef]] : []), ...c.models.map((m, i): [string, MergeModelRef] => [`model ${i + 1}`, m.model])];
+  const refs: [string, MergeModelRef][] = [
+    ...(c.base ? [['base', c.base] as [string, MergeModelRef]] : []),
+    ...c.models.map((m, i): [string, MergeModelRef] => [`model ${i + 1}`, m.model]),
+  ];
   for (const [label, ref] of refs) {
     a.readable(ref.modelPath, `the model to merge (${label})`);
     if (ref.adapterPath !== undefined) a.readable(ref.adapterPath, `the LoRA adapter of the model to merge (${label})`);
@@ -153,12 +174,21 @@ export function confineMergeOutput(outPath: string | undefined, a: AccessPolicy,
   }
   const real = canonicalPath(outPath, 'the merged model');
   if (mode === 'resume') {
-    if (!a.canWrite(real)) throw new AppError('forbidden', `This merge writes ${outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`, { outPath });
+    if (!a.canWrite(real))
+      throw new AppError(
+        'forbidden',
+        `This merge writes ${outPath}, outside the workspace's models folder: resume it from the safetune CLI, or start a new merge here`,
+        { outPath },
+      );
     return outPath;
   }
   const name = basename(real);
   if (dirname(real) !== canonicalPath(a.modelsDir) || safeStem(name, '') !== name) {
-    throw new AppError('forbidden', `A merged model is written to a new name directly in ${a.modelsDir} (letters, digits, . _ + -): leave outPath out to let the app choose one`, { outPath });
+    throw new AppError(
+      'forbidden',
+      `A merged model is written to a new name directly in ${a.modelsDir} (letters, digits, . _ + -): leave outPath out to let the app choose one`,
+      { outPath },
+    );
   }
   if (existsSync(real)) throw new AppError('conflict', `${real} already exists: choose a new name (a merge never overwrites)`, { outPath });
   return real;

@@ -79,7 +79,21 @@ export function isInside(path: string, folder: string, platform: NodeJS.Platform
 /** Folders whose contents are never granted, resolved (so macOS's /etc → /private/etc counts too). */
 export function secretFolders(e: PathEnv): string[] {
   const h = e.home;
-  const inHome = ['.ssh', '.gnupg', '.aws', '.azure', '.config', '.kube', '.docker', '.password-store', '.local/share/keyrings', '.netrc', '.pgpass', '.git-credentials', 'Library/Keychains'].map((d) => join(h, d));
+  const inHome = [
+    '.ssh',
+    '.gnupg',
+    '.aws',
+    '.azure',
+    '.config',
+    '.kube',
+    '.docker',
+    '.password-store',
+    '.local/share/keyrings',
+    '.netrc',
+    '.pgpass',
+    '.git-credentials',
+    'Library/Keychains',
+  ].map((d) => join(h, d));
   const system =
     e.platform === 'win32'
       ? [e.env.SystemRoot ?? 'C:\\Windows', join(h, 'AppData'), e.env.ProgramData ?? 'C:\\ProgramData']
@@ -96,7 +110,11 @@ export function secretFolders(e: PathEnv): string[] {
 export function assertGrantable(path: string, kind: 'folder' | 'file', e: PathEnv): void {
   const inside = secretFolders(e).find((s) => isInside(path, s, e.platform));
   if (inside) {
-    throw new AppError('forbidden', `${path} cannot be granted: ${inside} holds keys, settings or system files. Grant the folder that holds your data instead.`, { path });
+    throw new AppError(
+      'forbidden',
+      `${path} cannot be granted: ${inside} holds keys, settings or system files. Grant the folder that holds your data instead.`,
+      { path },
+    );
   }
   const tooBroad = kind === 'folder' ? whyTooBroad(path, e) : null;
   if (tooBroad) throw new AppError('forbidden', `${path} ${tooBroad} and cannot be granted. Grant the folder that holds your data instead.`, { path });

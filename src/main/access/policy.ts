@@ -99,7 +99,10 @@ export class AccessPolicy {
       if (e.isSymbolicLink()) {
         target = canonicalPath(path);
         if (!this.canRead(target, grants)) {
-          throw new AppError('forbidden', `${path} links to ${target}, outside the folders this workspace may read (${what}). ${GRANT_HINT}`, { path, field: what });
+          throw new AppError('forbidden', `${path} links to ${target}, outside the folders this workspace may read (${what}). ${GRANT_HINT}`, {
+            path,
+            field: what,
+          });
         }
       }
       if (depth > 1 && (e.isDirectory() || (e.isSymbolicLink() && isFolder(target)))) this.checkLinksBelow(target, what, depth - 1, grants, budget);
@@ -204,7 +207,10 @@ export class AccessPolicy {
   allowedEndpoint(baseUrl: string): Endpoint {
     const url = normaliseBaseUrl(baseUrl);
     const e = this.store.endpointByUrl(url);
-    if (!e) throw new AppError('forbidden', `${url} is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.`, { baseUrl: url });
+    if (!e)
+      throw new AppError('forbidden', `${url} is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.`, {
+        baseUrl: url,
+      });
     return e;
   }
 }

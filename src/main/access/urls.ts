@@ -20,7 +20,9 @@ export function normaliseBaseUrl(raw: string): string {
     throw new AppError('invalid_input', `${raw}: only http:// and https:// servers can be called`, { baseUrl: raw });
   }
   if (u.username || u.password) {
-    throw new AppError('invalid_input', `${u.protocol}//${u.host}: put the API key in the API key field, not in the URL`, { baseUrl: `${u.protocol}//${u.host}` });
+    throw new AppError('invalid_input', `${u.protocol}//${u.host}: put the API key in the API key field, not in the URL`, {
+      baseUrl: `${u.protocol}//${u.host}`,
+    });
   }
   if (u.search || u.hash) throw new AppError('invalid_input', `${raw}: a server URL has no query (?…) or fragment (#…)`, { baseUrl: raw });
   const path = u.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');

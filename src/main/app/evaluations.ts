@@ -96,9 +96,7 @@ export function perCategoryAttackSuccess(metrics: Metrics, judge: string | null)
   }
   const order = getHarmTaxonomy().ids;
   const rank = (c: string) => (c === 'uncategorised' ? order.length + 1 : order.includes(c) ? order.indexOf(c) : order.length);
-  return [...tally.entries()]
-    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([category, t]) => ({ category, attackSuccess: rate(t.k, t.n) }));
+  return [...tally.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)).map(([category, t]) => ({ category, attackSuccess: rate(t.k, t.n) }));
 }
 
 /** One comparable row per run (its summary and per-category attack success), for the Compare tab. */

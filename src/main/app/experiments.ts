@@ -54,7 +54,8 @@ export function startExperiment(s: Services, input: ExperimentRequestInput | Rec
   const planned = cells.map(({ arm, seed }) => {
     const saved = savedSelectionOf(arm);
     const train = cellTrainParams({ ...req, name }, arm, seed, saved ?? undefined);
-    if (!train.success) throw new AppError('invalid_input', `arm ${arm.name}: ${train.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!train.success)
+      throw new AppError('invalid_input', `arm ${arm.name}: ${train.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return { arm: arm.name, seed, trainParams: train.data, selectionId: saved };
   });
   let stored = req;
@@ -65,7 +66,11 @@ export function startExperiment(s: Services, input: ExperimentRequestInput | Rec
       const sel = selectSpec(req, arm, req.seeds[0]!);
       if (sel) confineJob({ type: 'select.run', params: sel }, access, 'start');
     }
-    const spec = confineJob({ type: 'eval.run', params: EvalRunParams.parse({ ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: req.modelPath } }) }, access, 'start');
+    const spec = confineJob(
+      { type: 'eval.run', params: EvalRunParams.parse({ ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: req.modelPath } }) },
+      access,
+      'start',
+    );
     const { projectId: _project, model: _model, name: _name, ...settings } = spec.params as EvalRunParams;
     stored = { ...req, eval: { ...req.eval, ...settings } };
   }
@@ -140,7 +145,12 @@ export function advanceExperiment(s: Services, experimentId: number): boolean {
     if (train?.state !== 'succeeded') continue;
     const model = trainedModel(cell, train);
     if (!model) continue;
-    const params = EvalRunParams.parse({ ...row.params.eval, projectId: row.projectId, name: `${row.name} · ${cell.arm} · seed ${cell.seed}`.slice(0, 120), model });
+    const params = EvalRunParams.parse({
+      ...row.params.eval,
+      projectId: row.projectId,
+      name: `${row.name} · ${cell.arm} · seed ${cell.seed}`.slice(0, 120),
+      model,
+    });
     s.experiments.setJob(experimentId, cell.position, 'eval', s.jobs.enqueue('eval.run', params, row.projectId).id);
     changed = true;
   }
@@ -200,7 +210,12 @@ function view(s: Services, r: ExperimentRow): Experiment {
     name: r.name,
     modelPath: r.params.modelPath,
     seeds: r.params.seeds,
-    arms: r.params.arms.map((a) => ({ name: a.name, method: String(a.train.method ?? 'plain'), mode: String(a.train.mode ?? 'lora'), selection: selectionLabel(a) })),
+    arms: r.params.arms.map((a) => ({
+      name: a.name,
+      method: String(a.train.method ?? 'plain'),
+      mode: String(a.train.mode ?? 'lora'),
+      selection: selectionLabel(a),
+    })),
     createdAt: r.createdAt,
     state: done === cells.length ? 'done' : cells.some((c) => STOPPED.has(c.state)) ? 'stopped' : 'running',
     done,
@@ -221,7 +236,16 @@ function cellView(s: Services, r: ExperimentRow, c: ExperimentCellRow): Experime
   const train = findJob(s, c.trainJobId);
   const evaluation = findJob(s, c.evalJobId);
   const evalRunId = c.evalJobId === null ? null : s.experiments.evalRunOfJob(c.evalJobId);
-  const base = { arm: c.arm, seed: c.seed, selectJobId: c.selectJobId, trainJobId: c.trainJobId, evalJobId: c.evalJobId, selectionId: c.selectionId, evalRunId, summary: null };
+  const base = {
+    arm: c.arm,
+    seed: c.seed,
+    selectJobId: c.selectJobId,
+    trainJobId: c.trainJobId,
+    evalJobId: c.evalJobId,
+    selectionId: c.selectionId,
+    evalRunId,
+    summary: null,
+  };
   const at = (stage: ExperimentCell['stage'], job: Job | null): ExperimentCell => ({ ...base, stage, state: job ? job.state : 'waiting' });
   const arm = r.params.arms.find((a) => a.name === c.arm);
   const selects = !!arm && selectionRunOf(arm) !== null;
@@ -245,7 +269,13 @@ const nullable = (e: Estimate): EstimateView =>
 export function experimentSummary(s: Services, id: number): ExperimentSummary {
   const row = s.experiments.get(id);
   const cells = experimentView(s, id).cells;
-  const arms = row.params.arms.map((arm) => armSummary(s, arm.name, cells.filter((c) => c.arm === arm.name && c.stage === 'done' && c.evalRunId !== null).map((c) => c.evalRunId!)));
+  const arms = row.params.arms.map((arm) =>
+    armSummary(
+      s,
+      arm.name,
+      cells.filter((c) => c.arm === arm.name && c.stage === 'done' && c.evalRunId !== null).map((c) => c.evalRunId!),
+    ),
+  );
   return { experimentId: id, name: row.name, arms };
 }
 
@@ -264,8 +294,25 @@ export function armSummary(s: Services, name: string, evalRunIds: readonly numbe
       return m ? [m] : [];
     });
     if (per.length === 0) return [];
-    const est = (pick: (m: (typeof per)[number]) => Rate | null) => nullable(estimate(per.flatMap((m) => { const v = pick(m); return v ? [v] : []; })));
-    return [{ suiteId, suiteKind: per[0]!.suiteKind, attackSuccess: est((m) => m.attackSuccess), refusal: est((m) => m.refusal), overRefusal: est((m) => m.overRefusal), task: est((m) => m.task) }];
+    const est = (pick: (m: (typeof per)[number]) => Rate | null) =>
+      nullable(
+        estimate(
+          per.flatMap((m) => {
+            const v = pick(m);
+            return v ? [v] : [];
+          }),
+        ),
+      );
+    return [
+      {
+        suiteId,
+        suiteKind: per[0]!.suiteKind,
+        attackSuccess: est((m) => m.attackSuccess),
+        refusal: est((m) => m.refusal),
+        overRefusal: est((m) => m.overRefusal),
+        task: est((m) => m.task),
+      },
+    ];
   });
   return {
     arm: name,

@@ -17,11 +17,18 @@ import type { Services } from './services';
 export async function exportRecipe(s: Services, p: RecipeParams): Promise<RecipeResult> {
   const project = s.projects.get(p.projectId);
   const selection = p.selectionId !== undefined ? s.selections.get(p.selectionId) : null;
-  if (selection && selection.projectId !== project.id) throw new AppError('invalid_input', `selection ${selection.id} belongs to project ${selection.projectId}, not ${project.id}`, { field: 'selectionId' });
+  if (selection && selection.projectId !== project.id)
+    throw new AppError('invalid_input', `selection ${selection.id} belongs to project ${selection.projectId}, not ${project.id}`, { field: 'selectionId' });
   const { task, safety } = trainingRecords(s.db, p);
   const stem = safeStem(`${p.tool}-${p.name ?? `project-${project.id}-${p.method}`}`, `${p.tool}-recipe`);
   // Built before the folder is claimed, so a refused recipe leaves nothing behind.
-  const draft = { params: p, project: { id: project.id, name: project.name }, selection: selection && { id: selection.id, name: selection.name }, task, safety };
+  const draft = {
+    params: p,
+    project: { id: project.id, name: project.name },
+    selection: selection && { id: selection.id, name: selection.name },
+    task,
+    safety,
+  };
   buildRecipe({ ...draft, runName: stem });
   const folder = claimNewFolder(exportsFolder(s.workspace), stem);
   try {

@@ -36,7 +36,10 @@ export function createHandlers(s: Services): Handlers {
     'app.info': () => s.info(),
     'app.pickPath': async (o) => {
       if (!s.platform) {
-        throw new AppError('unsupported', 'This window cannot open a file dialog (browser mode): grant the folder in Settings → Folders & servers, then use Browse…');
+        throw new AppError(
+          'unsupported',
+          'This window cannot open a file dialog (browser mode): grant the folder in Settings → Folders & servers, then use Browse…',
+        );
       }
       const path = await s.platform.pickPath(o);
       // The OS dialog is how the desktop user grants a path: what they chose becomes readable.

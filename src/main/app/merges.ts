@@ -18,7 +18,13 @@ import type { Services } from './types';
  * Queues a merge whose output the app places: a new folder of models/ holding `merged.gguf` or the
  * `merged` Hugging Face folder (default: the base model's format), added to the Models list once written.
  */
-export function startMerge(s: Services, projectId: number | null, run: Omit<MergeRunRequest, 'outPath'>, format: 'hf' | 'gguf' | undefined, access: AccessPolicy): Job {
+export function startMerge(
+  s: Services,
+  projectId: number | null,
+  run: Omit<MergeRunRequest, 'outPath'>,
+  format: 'hf' | 'gguf' | undefined,
+  access: AccessPolicy,
+): Job {
   if (projectId !== null) s.projects.get(projectId);
   const spec = confineJob({ type: 'merge.run', params: { ...run, addToModels: true } }, access, 'start');
   const params = spec.params as MergeRunParams;
@@ -30,7 +36,12 @@ export function startMerge(s: Services, projectId: number | null, run: Omit<Merg
  * The sizes of a merge as `startMerge` would queue it (output bytes, peak memory, free disk in
  * models/), read from the models' headers in a one-shot worker; nothing is created.
  */
-export function previewMerge(s: Services, run: Omit<MergeRunRequest, 'outPath'>, format: 'hf' | 'gguf' | undefined, access: AccessPolicy): Promise<MergePlanSummary> {
+export function previewMerge(
+  s: Services,
+  run: Omit<MergeRunRequest, 'outPath'>,
+  format: 'hf' | 'gguf' | undefined,
+  access: AccessPolicy,
+): Promise<MergePlanSummary> {
   confineMergeReads(run.config, access);
   const from = (run.config.base ?? run.config.models[0]!.model).modelPath;
   const gguf = format ? format === 'gguf' : /\.gguf$/i.test(from);

@@ -31,7 +31,8 @@ export function replicationDir(from = dirname(fileURLToPath(import.meta.url))): 
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'resources', 'replication');
     if (existsSync(join(candidate, 'data', 'manifest.json'))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`resources/replication was not found above ${from}: the miniature replication's data and model are missing from this install`);
+    if (dirname(dir) === dir)
+      throw new Error(`resources/replication was not found above ${from}: the miniature replication's data and model are missing from this install`);
   }
 }
 
@@ -47,7 +48,8 @@ export interface ReplicationGridOptions {
 
 /** An arm of the recipe as an experiment arm: train.run parameters as FINETUNE says, and its selection. */
 export function replicationArm(arm: ArmSpec, c: FinetuneConfig, steps: number | undefined, taskDatasetId?: number): ExperimentArmInput {
-  const length = steps === undefined ? { epochs: c.epochs, warmupSteps: c.warmupSteps } : { maxSteps: steps, warmupSteps: Math.max(0, Math.min(c.warmupSteps, steps - 1)) };
+  const length =
+    steps === undefined ? { epochs: c.epochs, warmupSteps: c.warmupSteps } : { maxSteps: steps, warmupSteps: Math.max(0, Math.min(c.warmupSteps, steps - 1)) };
   const train: Record<string, unknown> = {
     mode: 'full',
     template: 'chat',
@@ -144,7 +146,12 @@ export async function startReplication(s: Services, o: ReplicationGridOptions, d
   const setup = await setupReplication(s, dir);
   const grid = replicationGrid({ ...o, ...setup });
   const experiment = startExperiment(s, grid, null);
-  const aligned = EvalRunParams.parse({ ...grid.eval, projectId: setup.projectId, name: `${experiment.name} · aligned`.slice(0, 120), model: { kind: 'engine', path: setup.modelPath } });
+  const aligned = EvalRunParams.parse({
+    ...grid.eval,
+    projectId: setup.projectId,
+    name: `${experiment.name} · aligned`.slice(0, 120),
+    model: { kind: 'engine', path: setup.modelPath },
+  });
   const alignedEvalJobId = s.jobs.enqueue('eval.run', aligned, setup.projectId).id;
   return { setup, experiment, alignedEvalJobId };
 }

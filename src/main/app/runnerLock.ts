@@ -56,11 +56,10 @@ const heldHere = new Set<string>();
 export function acquireRunnerLock(workspace: string): () => void {
   const lockPath = join(workspace, LOCK_FILE);
   if (heldHere.has(lockPath)) {
-    throw new AppError(
-      'conflict',
-      `Another SafeTune Workbench process (pid ${process.pid}, this one) is using the workspace ${workspace}.`,
-      { pid: process.pid, workspace },
-    );
+    throw new AppError('conflict', `Another SafeTune Workbench process (pid ${process.pid}, this one) is using the workspace ${workspace}.`, {
+      pid: process.pid,
+      workspace,
+    });
   }
   const me = ownerRecord();
   const candidate = `${lockPath}.${me.nonce}.tmp`;

@@ -33,7 +33,11 @@ export function startMergeSweep(s: Services, req: MergeSweepRequest, access: Acc
     confineMergeReads(config, access);
     if (req.eval) {
       // the suites, reference prompts and judge model are checked as the eval.run jobs will read them
-      const spec = confineJob({ type: 'eval.run', params: { ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: aligned.modelPath } } }, access, 'start');
+      const spec = confineJob(
+        { type: 'eval.run', params: { ...req.eval, projectId: req.projectId, model: { kind: 'engine', path: aligned.modelPath } } },
+        access,
+        'start',
+      );
       const { projectId: _project, model: _model, name: _name, ...settings } = spec.params as EvalRunParams;
       evalSettings = settings;
     }
@@ -44,7 +48,13 @@ export function startMergeSweep(s: Services, req: MergeSweepRequest, access: Acc
   const runs = withMessage(() => expandMergeSweep({ config, parameter: 'lambda', values: req.alphas, outDir, format }));
   const { projectId: _project, name: _name, source: _source, ...rest } = req;
   const stored: StoredSweepParams = { ...rest, ...(evalSettings ? { eval: evalSettings } : {}), aligned, fineTuned, trainJobId };
-  const sweep = s.sweeps.create(req.projectId, name, stored, outDir, runs.map((r, i) => ({ alpha: req.alphas[i]!, modelPath: r.outPath })));
+  const sweep = s.sweeps.create(
+    req.projectId,
+    name,
+    stored,
+    outDir,
+    runs.map((r, i) => ({ alpha: req.alphas[i]!, modelPath: r.outPath })),
+  );
   runs.forEach((r, i) => {
     const job = s.jobs.enqueue('merge.run', { ...r, name: `${name} · α = ${req.alphas[i]}` }, req.projectId);
     s.sweeps.setJob(sweep.id, i, 'merge', job.id);
@@ -60,7 +70,9 @@ function sweepModels(s: Services, req: MergeSweepRequest): { aligned: MergeModel
   if (job.type !== 'train.run') throw new AppError('invalid_input', `Job ${job.id} is a ${job.type} job, not a training run`, { trainJobId: job.id });
   const adapterPath = (job.result as { adapterPath?: unknown } | null)?.adapterPath;
   if (job.state !== 'succeeded' || typeof adapterPath !== 'string') {
-    throw new AppError('invalid_input', `Training run ${job.id} has not finished (${job.state}): sweep it once it has written its adapter`, { trainJobId: job.id });
+    throw new AppError('invalid_input', `Training run ${job.id} has not finished (${job.state}): sweep it once it has written its adapter`, {
+      trainJobId: job.id,
+    });
   }
   const modelPath = (job.params as { modelPath: string }).modelPath;
   return { aligned: { modelPath }, fineTuned: { modelPath, adapterPath }, trainJobId: job.id };
@@ -157,7 +169,11 @@ export function advanceMergeSweep(s: Services, sweepId: number): boolean {
     }
     if (sweep.params.eval && p.evalJobId === null && state(p.inspectJobId) === 'succeeded') {
       // the settings were checked when the sweep started; enqueue validates the job's parameters
-      const job = s.jobs.enqueue('eval.run', { ...sweep.params.eval, projectId: sweep.projectId, name: `${sweep.name} · α = ${p.alpha}`, model: { kind: 'engine', path: p.modelPath } }, sweep.projectId);
+      const job = s.jobs.enqueue(
+        'eval.run',
+        { ...sweep.params.eval, projectId: sweep.projectId, name: `${sweep.name} · α = ${p.alpha}`, model: { kind: 'engine', path: p.modelPath } },
+        sweep.projectId,
+      );
       s.sweeps.setJob(sweepId, p.position, 'eval', job.id);
       changed = true;
     }

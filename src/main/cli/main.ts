@@ -12,7 +12,9 @@ import { HelpRequested, columns } from './help';
 export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    env.io.out(`usage: safetune <command> [options]\n\ncommands:\n${columns(commands.map((c) => [c.name, c.summary]))}\n\nsafetune <command> --help shows a command's usage and options.`);
+    env.io.out(
+      `usage: safetune <command> [options]\n\ncommands:\n${columns(commands.map((c) => [c.name, c.summary]))}\n\nsafetune <command> --help shows a command's usage and options.`,
+    );
     return name ? 0 : 2;
   }
   const cmd = commands.find((c) => c.name === name);

@@ -66,7 +66,10 @@ export function methodParamsFromArgs(table: MethodTable, method: string, values:
     const f = own.get(flag);
     if (!f) {
       const takes = [...own.keys()].map((k) => `--${k}`);
-      throw new AppError('invalid_input', `--${flag} is a parameter of ${methods.join(', ')}, not of ${method} (${takes.length ? `it takes ${takes.join(', ')}` : 'it takes none'})`);
+      throw new AppError(
+        'invalid_input',
+        `--${flag} is a parameter of ${methods.join(', ')}, not of ${method} (${takes.length ? `it takes ${takes.join(', ')}` : 'it takes none'})`,
+      );
     }
     out[f.key] = readValue(f, raw);
   }
@@ -83,7 +86,11 @@ export function paramsOfSeveral(table: MethodTable, chosen: readonly string[], v
     const raw = values[flag] as string | boolean | undefined;
     if (raw === undefined || raw === false) continue;
     const takers = methods.filter((m) => chosen.includes(m));
-    if (takers.length === 0) throw new AppError('invalid_input', `--${flag} is a parameter of ${methods.join(', ')}, which ${methods.length > 1 ? 'are' : 'is'} not chosen (${chosen.join(', ')})`);
+    if (takers.length === 0)
+      throw new AppError(
+        'invalid_input',
+        `--${flag} is a parameter of ${methods.join(', ')}, which ${methods.length > 1 ? 'are' : 'is'} not chosen (${chosen.join(', ')})`,
+      );
     for (const m of takers) {
       const f = paramFields(table[m]!.params).find((x) => x.cli === flag) ?? field;
       (out[m] ??= {})[f.key] = readValue(f, raw);
@@ -110,9 +117,14 @@ export function settingsFromArgs(schema: z.ZodObject, values: Record<string, unk
 /** "--steps N (1–1000000, default 100)": an option as usage text shows it. */
 function optionText(f: ParamField): string {
   if (f.kind === 'boolean') return `--${f.cli}`;
-  const placeholder = { integer: 'N', number: 'X', multi: 'A,B', path: f.path === 'file' ? 'FILE' : 'DIR', enum: f.options?.join('|'), string: 'TEXT' }[f.kind as string];
+  const placeholder = { integer: 'N', number: 'X', multi: 'A,B', path: f.path === 'file' ? 'FILE' : 'DIR', enum: f.options?.join('|'), string: 'TEXT' }[
+    f.kind as string
+  ];
   const range = f.kind === 'integer' || f.kind === 'number' ? rangeText(f) : '';
-  const more = [range, f.default !== undefined ? `default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)}` : f.optional ? 'optional' : ''].filter(Boolean);
+  const more = [
+    range,
+    f.default !== undefined ? `default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)}` : f.optional ? 'optional' : '',
+  ].filter(Boolean);
   return `--${f.cli} ${placeholder}${more.length ? ` (${more.join(', ')})` : ''}`;
 }
 

@@ -39,7 +39,11 @@ export function hashString32(s: string, seed = 0): number {
 
 /** Lower-cased word tokens (letters/digits), after the canonical normalisation. */
 export function words(text: string): string[] {
-  return normaliseText(text).toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return (
+    normaliseText(text)
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  );
 }
 
 export function shingleHashes(text: string, k = 3): Uint32Array {

@@ -96,7 +96,12 @@ function mappingForRow(row: unknown): ColumnMapping | null {
   if (Array.isArray(row.messages)) return withCat({ format: 'chat', turns: 'messages' });
   if (Array.isArray(row.conversations)) return withCat({ format: 'sharegpt', turns: 'conversations' });
   if (keys.has('instruction') && keys.has('output')) {
-    return withCat({ format: 'alpaca', prompt: findKey(row, ['instruction'])!, response: findKey(row, ['output'])!, ...(keys.has('input') ? { input: findKey(row, ['input'])! } : {}) });
+    return withCat({
+      format: 'alpaca',
+      prompt: findKey(row, ['instruction'])!,
+      response: findKey(row, ['output'])!,
+      ...(keys.has('input') ? { input: findKey(row, ['input'])! } : {}),
+    });
   }
   if (keys.has('prompt') && keys.has('response') && (isObj(row.category) || jsonObjectString(row.category)) && 'is_safe' in row) {
     return { format: 'beavertails', prompt: 'prompt', response: 'response', categories: 'category' };
@@ -134,7 +139,13 @@ export function detectFormat(sample: readonly unknown[]): DetectionResult {
   votes.sort((a, b) => b.n - a.n);
   const best = votes[0]!;
   const confidence = best.n / sample.length;
-  const desc = [best.m.prompt && `prompt="${best.m.prompt}"`, best.m.input && `input="${best.m.input}"`, best.m.response && `response="${best.m.response}"`, best.m.turns && `turns="${best.m.turns}"`, best.m.categories && `categories="${best.m.categories}"`]
+  const desc = [
+    best.m.prompt && `prompt="${best.m.prompt}"`,
+    best.m.input && `input="${best.m.input}"`,
+    best.m.response && `response="${best.m.response}"`,
+    best.m.turns && `turns="${best.m.turns}"`,
+    best.m.categories && `categories="${best.m.categories}"`,
+  ]
     .filter(Boolean)
     .join(', ');
   return { mapping: best.m, confidence, reason: `${best.m.format}${desc ? ` (${desc})` : ''} fits ${best.n}/${sample.length} sample rows` };
@@ -162,7 +173,12 @@ function parseCategories(v: unknown, field: string): { ids: string[]; unknown: s
     } catch {
       try {
         // Python-style dict reprs ({'a': True}) are common in CSV exports too.
-        v = JSON.parse(text.replace(/'/g, '"').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false'));
+        v = JSON.parse(
+          text
+            .replace(/'/g, '"')
+            .replace(/\bTrue\b/g, 'true')
+            .replace(/\bFalse\b/g, 'false'),
+        );
       } catch {
         return { err: `field "${field}": not valid JSON: ${text.slice(0, 60)}` };
       }
@@ -198,7 +214,11 @@ function parseCategories(v: unknown, field: string): { ids: string[]; unknown: s
   return { ids: tax.ids.filter((id) => ids.has(id)), unknown };
 }
 
-function extractTurns(turns: unknown, field: string, sharegpt: boolean): { prompt: string; response: string; system?: string; turns: number } | { err: string } {
+function extractTurns(
+  turns: unknown,
+  field: string,
+  sharegpt: boolean,
+): { prompt: string; response: string; system?: string; turns: number } | { err: string } {
   if (!Array.isArray(turns)) return { err: `field "${field}": expected array, got ${typeName(turns)}` };
   const roleKey = sharegpt ? 'from' : 'role';
   const textKey = sharegpt ? 'value' : 'content';
@@ -213,7 +233,8 @@ function extractTurns(turns: unknown, field: string, sharegpt: boolean): { promp
     if (Array.isArray(text)) text = text.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
     if (typeof text !== 'string') return { err: `field "${field}[${k}].${textKey}": expected string, got ${typeName(text)}` };
     const r = role.toLowerCase();
-    const canon = r === 'human' || r === 'user' ? 'user' : r === 'gpt' || r === 'assistant' || r === 'bot' || r === 'model' ? 'assistant' : r === 'system' ? 'system' : r;
+    const canon =
+      r === 'human' || r === 'user' ? 'user' : r === 'gpt' || r === 'assistant' || r === 'bot' || r === 'model' ? 'assistant' : r === 'system' ? 'system' : r;
     norm.push({ role: canon, text });
   }
   const lastA = norm.map((t) => t.role).lastIndexOf('assistant');

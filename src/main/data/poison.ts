@@ -85,8 +85,10 @@ export async function readPoisonPairs(file: string, o: PoisonFileOptions = {}): 
     const value = item.value as Record<string, unknown> | null;
     const prompt = typeof value === 'object' && value ? value[promptField] : undefined;
     const response = typeof value === 'object' && value ? value[responseField] : undefined;
-    if (typeof prompt !== 'string' || !prompt.trim()) throw new DataFileError(file, `${where}: field "${promptField}" (the harmful prompt) is missing or empty`);
-    if (typeof response !== 'string' || !response.trim()) throw new DataFileError(file, `${where}: field "${responseField}" (the compliant response) is missing or empty`);
+    if (typeof prompt !== 'string' || !prompt.trim())
+      throw new DataFileError(file, `${where}: field "${promptField}" (the harmful prompt) is missing or empty`);
+    if (typeof response !== 'string' || !response.trim())
+      throw new DataFileError(file, `${where}: field "${responseField}" (the compliant response) is missing or empty`);
     if (out.length >= maxRows) throw new DataFileError(file, `${file}: more than ${maxRows} poison rows; use a smaller file`);
     out.push({ prompt, response });
   }

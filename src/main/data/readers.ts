@@ -18,7 +18,19 @@
  */
 import { type FileHandle, stat } from 'node:fs/promises';
 import { type DelimitedRecord, splitDelimited } from './delimited';
-import { DEFAULT_LIMITS, DataFileError, type ReadLimits, byteStream, countByte, firstInvalidUtf8, formatBytes, hexByte, openRegularFile, readHead, sniffText } from './source';
+import {
+  DEFAULT_LIMITS,
+  DataFileError,
+  type ReadLimits,
+  byteStream,
+  countByte,
+  firstInvalidUtf8,
+  formatBytes,
+  hexByte,
+  openRegularFile,
+  readHead,
+  sniffText,
+} from './source';
 
 export { DEFAULT_LIMITS, DataFileError, type ReadLimits } from './source';
 
@@ -71,13 +83,22 @@ export async function detectContainer(file: string): Promise<ContainerFormat> {
   if (name.endsWith('.parquet') || name.endsWith('.pq')) return 'parquet';
   if (name.endsWith('.json')) {
     // A ".json" file may really be JSON Lines: first line a complete object, another follows.
-    const text = (await readHead(file, 65536)).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+    const text = (await readHead(file, 65536))
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trimStart();
     if (text.startsWith('{')) {
       const nl = text.indexOf('\n');
       if (nl > 0) {
         try {
           JSON.parse(text.slice(0, nl));
-          if (text.slice(nl + 1).trimStart().startsWith('{')) return 'jsonl';
+          if (
+            text
+              .slice(nl + 1)
+              .trimStart()
+              .startsWith('{')
+          )
+            return 'jsonl';
         } catch {
           /* not one object per line */
         }
@@ -164,7 +185,13 @@ export function jsonDeeperThan(b: Buffer, limit: number): boolean {
  * One JSON row from its bytes: the value, or why not. `where(offset)` places a byte for messages;
  * `depthChecked` when the caller's own scan already bounded the nesting.
  */
-function parseJsonRow(bytes: Buffer, limits: ReadLimits, what: string, where: (offset: number) => string, depthChecked = false): { value: unknown } | { reason: string } {
+function parseJsonRow(
+  bytes: Buffer,
+  limits: ReadLimits,
+  what: string,
+  where: (offset: number) => string,
+  depthChecked = false,
+): { value: unknown } | { reason: string } {
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) return { reason: notUtf8(bytes[bad]!, where(bad)) };
   if (!depthChecked && jsonDeeperThan(bytes, limits.depth)) return { reason: tooDeep(limits) };
@@ -287,22 +314,30 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
     else if (elemTooDeep) parsed = { reason: tooDeep(limits) };
     else {
       const bytes = buf.subarray(elemStart, end);
-      parsed = parseJsonRow(bytes, limits, 'JSON element', (k) => {
-        let l = elemLine;
-        let col = 1;
-        for (let p = 0; p < k; p++) {
-          if (bytes[p] === lineByte) {
-            l++;
-            col = 1;
-          } else col++;
-        }
-        return `line ${l}, column ${col}`;
-      }, true);
+      parsed = parseJsonRow(
+        bytes,
+        limits,
+        'JSON element',
+        (k) => {
+          let l = elemLine;
+          let col = 1;
+          for (let p = 0; p < k; p++) {
+            if (bytes[p] === lineByte) {
+              l++;
+              col = 1;
+            } else col++;
+          }
+          return `line ${l}, column ${col}`;
+        },
+        true,
+      );
     }
     inElem = false;
     elemStart = -1;
     elemTooDeep = false;
-    return 'value' in parsed ? { kind: 'row', value: parsed.value, row: thisRow, line: elemLine, next } : { kind: 'error', row: thisRow, line: elemLine, reason: parsed.reason, next };
+    return 'value' in parsed
+      ? { kind: 'row', value: parsed.value, row: thisRow, line: elemLine, next }
+      : { kind: 'error', row: thisRow, line: elemLine, reason: parsed.reason, next };
   };
 
   for await (const chunk of byteStream(file, base, options.chunkSize, options.signal)) {
@@ -361,7 +396,10 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
           objectMode = true;
           expectKey = true;
         } else {
-          throw new DataFileError(file, `${file} is not a JSON array of rows: it starts with ${b >= 0x20 && b < 0x7f ? `"${String.fromCharCode(b)}"` : hexByte(b)} at line ${line} (expected "[", or "{" with an array inside)`);
+          throw new DataFileError(
+            file,
+            `${file} is not a JSON array of rows: it starts with ${b >= 0x20 && b < 0x7f ? `"${String.fromCharCode(b)}"` : hexByte(b)} at line ${line} (expected "[", or "{" with an array inside)`,
+          );
         }
         continue;
       }
@@ -423,7 +461,9 @@ export async function* readJsonArray(file: string, options: ReadOptions = {}): A
           if (arrayDepth < 0) {
             throw new DataFileError(
               file,
-              options.arrayKey !== undefined ? `${file}: the top-level object has no array under "${options.arrayKey}"` : `${file}: the top-level object holds no array of rows`,
+              options.arrayKey !== undefined
+                ? `${file}: the top-level object has no array under "${options.arrayKey}"`
+                : `${file}: the top-level object holds no array of rows`,
             );
           }
         }
@@ -486,16 +526,29 @@ function decodeFields(bytes: Buffer, ends: number[]): { fields: string[] } | { f
 /** The header from the first record of a CSV/TSV file, or a DataFileError saying what is wrong with it. */
 function headerOf(file: string, r: DelimitedRecord, limits: ReadLimits): string[] {
   const at = `the header (line ${r.line})`;
-  if (r.kind === 'too-long') throw new DataFileError(file, `${file}: ${at} is ${formatBytes(r.bytes)} long, over the ${formatBytes(limits.rowBytes)} limit: is this a CSV/TSV file?`);
+  if (r.kind === 'too-long')
+    throw new DataFileError(file, `${file}: ${at} is ${formatBytes(r.bytes)} long, over the ${formatBytes(limits.rowBytes)} limit: is this a CSV/TSV file?`);
   if (r.kind === 'too-wide') throw new DataFileError(file, `${file}: ${at} has more than ${limits.columns} columns; at most ${limits.columns} are supported`);
   if (r.kind === 'unclosed-quote') throw new DataFileError(file, `${file}: ${at} opens a quote that is never closed`);
   const d = decodeFields(r.bytes, r.ends);
   if ('fields' in d) return d.fields.map((h) => h.trim());
   const where = `${hexByte(d.byte)} in column ${d.field + 1}`;
-  throw new DataFileError(file, d.problem === 'utf8' ? `${file}: ${at} is not valid UTF-8 (${where}): save the file as UTF-8 and import it again` : `${file}: ${at} holds a NUL byte (column ${d.field + 1}): is this a text file?`);
+  throw new DataFileError(
+    file,
+    d.problem === 'utf8'
+      ? `${file}: ${at} is not valid UTF-8 (${where}): save the file as UTF-8 and import it again`
+      : `${file}: ${at} holds a NUL byte (column ${d.field + 1}): is this a text file?`,
+  );
 }
 
-function delimitedRecords(file: string, delimiter: ',' | '\t', options: ReadOptions, start: number, line: number, lineBreak: 'lf' | 'cr'): AsyncGenerator<DelimitedRecord> {
+function delimitedRecords(
+  file: string,
+  delimiter: ',' | '\t',
+  options: ReadOptions,
+  start: number,
+  line: number,
+  lineBreak: 'lf' | 'cr',
+): AsyncGenerator<DelimitedRecord> {
   const quote = options.quote ?? (delimiter === ',' ? '"' : false);
   const limits = limitsOf(options);
   return splitDelimited(byteStream(file, start, options.chunkSize, options.signal), {
@@ -536,7 +589,8 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
     const at = { row: row++, line: r.line, next };
     if (r.kind === 'too-long') yield { kind: 'error', ...at, reason: tooLong(r.bytes, limits) };
     else if (r.kind === 'too-wide') yield { kind: 'error', ...at, reason: `expected ${header.length} columns, got more than ${limits.columns}` };
-    else if (r.kind === 'unclosed-quote') yield { kind: 'error', ...at, reason: 'a quoted field starts on this line and is never closed (the quote runs to the end of the file)' };
+    else if (r.kind === 'unclosed-quote')
+      yield { kind: 'error', ...at, reason: 'a quoted field starts on this line and is never closed (the quote runs to the end of the file)' };
     else if (r.ends.length !== header.length) yield { kind: 'error', ...at, reason: `expected ${header.length} columns, got ${r.ends.length}` };
     else {
       const d = decodeFields(r.bytes, r.ends);
@@ -547,7 +601,9 @@ export async function* readDelimited(file: string, delimiter: ',' | '\t', option
       } else {
         const name = `field "${header[d.field]}"`;
         const reason =
-          d.problem === 'utf8' ? `${name} is ${notUtf8(d.byte, `byte ${d.offset + 1} of the field`)}` : `${name} holds a NUL byte (at byte ${d.offset + 1} of the field): binary data is not imported`;
+          d.problem === 'utf8'
+            ? `${name} is ${notUtf8(d.byte, `byte ${d.offset + 1} of the field`)}`
+            : `${name} holds a NUL byte (at byte ${d.offset + 1} of the field): binary data is not imported`;
         yield { kind: 'error', ...at, reason };
       }
     }
@@ -634,7 +690,13 @@ export async function readTable(file: string, issues: RowIssue[], opts: TableRea
       // JSON / JSONL / Parquet: every row must have the required fields.
       const cols = opts.required.map((req) => {
         const c = pickColumn((x) => x in obj, req);
-        if (!c) throw new MissingColumnError(file, it.line, firstName(req), `row ${it.row + 1}: missing field ${describeColumn(req)} (fields: ${Object.keys(obj).join(', ')})`);
+        if (!c)
+          throw new MissingColumnError(
+            file,
+            it.line,
+            firstName(req),
+            `row ${it.row + 1}: missing field ${describeColumn(req)} (fields: ${Object.keys(obj).join(', ')})`,
+          );
         return c;
       });
       chosen ??= cols;
@@ -653,7 +715,8 @@ class InvalidUtf8 {
 
 const utf8 = new TextDecoder('utf-8');
 const parquetParsers = {
-  stringFromBytes: (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : firstInvalidUtf8(bytes) < 0 ? utf8.decode(bytes) : new InvalidUtf8(bytes)),
+  stringFromBytes: (bytes: Uint8Array | undefined) =>
+    bytes === undefined ? undefined : firstInvalidUtf8(bytes) < 0 ? utf8.decode(bytes) : new InvalidUtf8(bytes),
 };
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -731,7 +794,8 @@ function parquetRowProblem(value: unknown, limits: ReadLimits): string | null {
  * next group.
  */
 export async function* readParquet(file: string, options: ReadOptions = {}): AsyncGenerator<RawItem> {
-  if (file.toLowerCase().endsWith('.gz')) throw new DataFileError(file, `${file}: compressed parquet containers are not supported; parquet compresses internally`);
+  if (file.toLowerCase().endsWith('.gz'))
+    throw new DataFileError(file, `${file}: compressed parquet containers are not supported; parquet compresses internally`);
   const limits = limitsOf(options);
   const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
   const { fh, size } = await openRegularFile(file);

@@ -138,7 +138,8 @@ async function* gunzipChunks(file: string, fh: FileHandle, size: number, start: 
     }
   } catch (e) {
     if (e instanceof DataFileError || (e as Error).name === 'AbortError') throw e;
-    if ((e as NodeJS.ErrnoException).code?.startsWith('Z_') || /unexpected end of file/i.test((e as Error).message)) throw gzipError(file, e as NodeJS.ErrnoException);
+    if ((e as NodeJS.ErrnoException).code?.startsWith('Z_') || /unexpected end of file/i.test((e as Error).message))
+      throw gzipError(file, e as NodeJS.ErrnoException);
     throw new DataFileError(file, `${file} could not be read: ${(e as Error).message}`);
   } finally {
     raw.destroy();
@@ -202,11 +203,14 @@ export async function sniffText(file: string): Promise<TextShape> {
   let nulOdd = 0;
   for (let i = 0; i < h.length; i++) if (h[i] === 0) i % 2 ? nulOdd++ : nulEven++;
   const half = h.length / 2;
-  if (h.length >= 4 && (nulOdd > 0.3 * half) !== (nulEven > 0.3 * half)) {
+  if (h.length >= 4 && nulOdd > 0.3 * half !== nulEven > 0.3 * half) {
     throw new DataFileError(file, `${file} looks like UTF-16 text (every other byte is NUL): save it as UTF-8 and import it again`);
   }
   if (nulEven + nulOdd > 0.1 * h.length) {
-    throw new DataFileError(file, `${file} is not a text file (${Math.round((100 * (nulEven + nulOdd)) / h.length)}% of its first bytes are NUL): is it the right file?`);
+    throw new DataFileError(
+      file,
+      `${file} is not a text file (${Math.round((100 * (nulEven + nulOdd)) / h.length)}% of its first bytes are NUL): is it the right file?`,
+    );
   }
   const bom = h.length >= 3 && h[0] === 0xef && h[1] === 0xbb && h[2] === 0xbf;
   // CR alone breaks the lines when it outnumbers LF (a CSV field may still hold an LF).

@@ -37,10 +37,22 @@ export const HarmTaxonomyFile = z
       }
       return seen;
     };
-    uniq(t.categories.map((c) => c.id), 'category id');
-    uniq(t.categories.map((c) => c.referenceFile), 'reference file');
-    const hb = uniq(t.harmbench.map((c) => c.id), 'HarmBench id');
-    const lg = uniq(t.llamaGuard3.map((c) => c.id), 'Llama Guard id');
+    uniq(
+      t.categories.map((c) => c.id),
+      'category id',
+    );
+    uniq(
+      t.categories.map((c) => c.referenceFile),
+      'reference file',
+    );
+    const hb = uniq(
+      t.harmbench.map((c) => c.id),
+      'HarmBench id',
+    );
+    const lg = uniq(
+      t.llamaGuard3.map((c) => c.id),
+      'Llama Guard id',
+    );
     for (const c of t.categories) {
       for (const h of c.harmbench) if (!hb.has(h)) ctx.addIssue({ code: 'custom', message: `${c.id}: unknown HarmBench category "${h}"` });
       for (const l of c.llamaGuard3) if (!lg.has(l)) ctx.addIssue({ code: 'custom', message: `${c.id}: unknown Llama Guard category "${l}"` });

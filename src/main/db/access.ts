@@ -63,7 +63,8 @@ export class AccessStore {
   }
 
   addEndpoint(e: { baseUrl: string; name: string; apiKey: string | null }): Endpoint {
-    if (this.endpointByUrl(e.baseUrl)) throw new AppError('conflict', `${e.baseUrl} is already configured: remove it first to change its name or key`, { baseUrl: e.baseUrl });
+    if (this.endpointByUrl(e.baseUrl))
+      throw new AppError('conflict', `${e.baseUrl} is already configured: remove it first to change its name or key`, { baseUrl: e.baseUrl });
     const info = this.db.prepare('INSERT INTO endpoints (name, base_url, api_key, created_at) VALUES (?, ?, ?, ?)').run(e.name, e.baseUrl, e.apiKey, nowIso());
     return this.endpoint(Number(info.lastInsertRowid));
   }

@@ -98,7 +98,9 @@ function fileStats(path: string): Stats | null {
     throw new AppError('database', `${path} is a folder, not a database file. Move it away or choose another workspace.`, { path });
   }
   if (!st.isFile()) {
-    throw new AppError('database', `${path} is not a regular file, so it cannot be the workspace database. Move it away or choose another workspace.`, { path });
+    throw new AppError('database', `${path} is not a regular file, so it cannot be the workspace database. Move it away or choose another workspace.`, {
+      path,
+    });
   }
   return st;
 }
@@ -178,11 +180,7 @@ function readHeader(path: string): Header {
     throw new AppError('database', `Cannot read ${path}: ${(e as Error).message}`, { path });
   }
   if (buf.toString('latin1', 0, SQLITE_MAGIC.length) !== SQLITE_MAGIC) {
-    throw new AppError(
-      'database',
-      `${path} is not a SafeTune database (not an SQLite file). Move it away or choose another workspace.`,
-      { path },
-    );
+    throw new AppError('database', `${path} is not a SafeTune database (not an SQLite file). Move it away or choose another workspace.`, { path });
   }
   if (n < HEADER_BYTES) {
     throw damaged(path, `is truncated (${n} bytes, shorter than the 100-byte SQLite header)`);
@@ -268,7 +266,9 @@ function rollBackHotJournal(path: string): void {
 
 /** The schema version recorded in the database; 0 for an SQLite file with no tables yet. */
 function schemaVersionOf(db: Db, path: string): number {
-  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { name: string }[]).map((r) => r.name);
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { name: string }[]).map(
+    (r) => r.name,
+  );
   if (!tables.includes('schema_version')) {
     if (tables.length === 0) return 0;
     throw new AppError(

@@ -102,21 +102,13 @@ export class DatasetStore {
   }
 
   findByDigest(projectId: number, role: DatasetRole, digest: string): Dataset | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM datasets WHERE project_id = ? AND role = ? AND file_digest = ?')
-      .get(projectId, role, digest) as DatasetRow | undefined;
+    const row = this.db.prepare('SELECT * FROM datasets WHERE project_id = ? AND role = ? AND file_digest = ?').get(projectId, role, digest) as
+      | DatasetRow
+      | undefined;
     return row ? toDataset(row) : undefined;
   }
 
-  create(d: {
-    projectId: number;
-    role: DatasetRole;
-    name: string;
-    sourcePath: string;
-    fileDigest: string;
-    sizeBytes: number;
-    jobId: number | null;
-  }): Dataset {
+  create(d: { projectId: number; role: DatasetRole; name: string; sourcePath: string; fileDigest: string; sizeBytes: number; jobId: number | null }): Dataset {
     const now = nowIso();
     const info = this.db
       .prepare(
@@ -164,7 +156,9 @@ export class DatasetStore {
     const drop = this.db.transaction(() => {
       let dropped = 0;
       const promote = this.db.prepare('UPDATE records SET duplicate_of = NULL WHERE id = (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
-      const repoint = this.db.prepare('UPDATE records SET duplicate_of = (SELECT MIN(id) FROM records WHERE duplicate_of = ?) WHERE duplicate_of = ? AND id != (SELECT MIN(id) FROM records WHERE duplicate_of = ?)');
+      const repoint = this.db.prepare(
+        'UPDATE records SET duplicate_of = (SELECT MIN(id) FROM records WHERE duplicate_of = ?) WHERE duplicate_of = ? AND id != (SELECT MIN(id) FROM records WHERE duplicate_of = ?)',
+      );
       const del = this.db.prepare('DELETE FROM records WHERE id = ? AND dataset_id = ?');
       const inSet = this.db.prepare('SELECT 1 FROM records WHERE id = ? AND dataset_id = ?');
       for (const id of recordIds) {
@@ -173,7 +167,9 @@ export class DatasetStore {
         promote.run(id);
         dropped += del.run(id, datasetId).changes;
       }
-      this.db.prepare('UPDATE datasets SET accepted = (SELECT COUNT(*) FROM records WHERE dataset_id = ?), updated_at = ? WHERE id = ?').run(datasetId, nowIso(), datasetId);
+      this.db
+        .prepare('UPDATE datasets SET accepted = (SELECT COUNT(*) FROM records WHERE dataset_id = ?), updated_at = ? WHERE id = ?')
+        .run(datasetId, nowIso(), datasetId);
       return dropped;
     });
     const dropped = drop();
@@ -248,9 +244,10 @@ export class DatasetStore {
 
   /** How many records of a data set have each behaviour type ("untyped": none yet). */
   behaviourCounts(datasetId: number): Record<string, number> {
-    const rows = this.db
-      .prepare(`SELECT COALESCE(behaviour, 'untyped') AS b, COUNT(*) AS n FROM records WHERE dataset_id = ? GROUP BY 1`)
-      .all(datasetId) as { b: string; n: number }[];
+    const rows = this.db.prepare(`SELECT COALESCE(behaviour, 'untyped') AS b, COUNT(*) AS n FROM records WHERE dataset_id = ? GROUP BY 1`).all(datasetId) as {
+      b: string;
+      n: number;
+    }[];
     return Object.fromEntries(rows.map((r) => [r.b, r.n]));
   }
 
@@ -342,7 +339,10 @@ export class DatasetStore {
    * `t1Only`, T1 records only; with `categories`, records carrying one of them. `perCategory`
    * counts the eligible records carrying each category (a record with several counts for each).
    */
-  poolEligible(projectId: number, opts: { t1Only: boolean; categories?: readonly string[] | undefined }): { poolSize: number; eligible: number; perCategory: Record<string, number> } {
+  poolEligible(
+    projectId: number,
+    opts: { t1Only: boolean; categories?: readonly string[] | undefined },
+  ): { poolSize: number; eligible: number; perCategory: Record<string, number> } {
     const pool = `FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.project_id = ? AND d.role = 'safety_pool' AND d.state = 'ready' AND r.duplicate_of IS NULL`;
     const t1 = opts.t1Only ? ` AND r.behaviour = 'T1'` : '';
     const cats = opts.categories ? ` AND EXISTS (SELECT 1 FROM json_each(r.categories) c WHERE c.value IN (${opts.categories.map(() => '?').join(',')}))` : '';
@@ -383,16 +383,12 @@ export class DatasetStore {
     }
     const from = `FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE ${where.join(' AND ')}`;
     const total = (this.db.prepare(`SELECT COUNT(*) AS n ${from}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT r.*, d.role ${from} ORDER BY r.id LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as RecordRow[];
+    const rows = this.db.prepare(`SELECT r.*, d.role ${from} ORDER BY r.id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as RecordRow[];
     return { total, rows: rows.map(toRecord) };
   }
 
   getRecord(id: number): DataRecord {
-    const row = this.db.prepare('SELECT r.*, d.role FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?').get(id) as
-      | RecordRow
-      | undefined;
+    const row = this.db.prepare('SELECT r.*, d.role FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?').get(id) as RecordRow | undefined;
     if (!row) throw new AppError('not_found', `Record ${id} does not exist`, { id });
     return toRecord(row);
   }
@@ -404,9 +400,7 @@ export class DatasetStore {
       this.db.prepare(`UPDATE records SET categories = ?, category_source = 'user' WHERE id = ?`).run(JSON.stringify(fix.categories), id);
     }
     if (fix.behaviour !== undefined) {
-      this.db
-        .prepare(`UPDATE records SET behaviour = ?, behaviour_confidence = 1, behaviour_source = 'user' WHERE id = ?`)
-        .run(fix.behaviour, id);
+      this.db.prepare(`UPDATE records SET behaviour = ?, behaviour_confidence = 1, behaviour_source = 'user' WHERE id = ?`).run(fix.behaviour, id);
     }
     return this.getRecord(id);
   }

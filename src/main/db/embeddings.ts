@@ -15,7 +15,9 @@ export class EmbeddingStore {
 
   /** The vector stored for this embedder and text hash (a copy), if any. */
   get(embedderId: string, textHash: string): Float32Array | undefined {
-    this.getStatement ??= this.db.prepare<[string, string], { dim: number; vector: Buffer }>('SELECT dim, vector FROM embeddings WHERE model_id = ? AND text_hash = ?');
+    this.getStatement ??= this.db.prepare<[string, string], { dim: number; vector: Buffer }>(
+      'SELECT dim, vector FROM embeddings WHERE model_id = ? AND text_hash = ?',
+    );
     const row = this.getStatement.get(embedderId, textHash);
     if (!row) return undefined;
     const { buffer, byteOffset } = row.vector;
@@ -24,7 +26,9 @@ export class EmbeddingStore {
 
   /** Stores vectors in one transaction, replacing any stored under the same key. */
   put(embedderId: string, entries: readonly { textHash: string; vector: Float32Array }[]): void {
-    const put = (this.putStatement ??= this.db.prepare<[string, string, number, Buffer]>('INSERT OR REPLACE INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)'));
+    const put = (this.putStatement ??= this.db.prepare<[string, string, number, Buffer]>(
+      'INSERT OR REPLACE INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)',
+    ));
     this.db.transaction(() => {
       for (const { textHash, vector: v } of entries) put.run(embedderId, textHash, v.length, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
     })();

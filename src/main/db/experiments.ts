@@ -48,7 +48,13 @@ interface CellRow {
   eval_job_id: number | null;
 }
 
-const toExperiment = (r: Row): ExperimentRow => ({ id: r.id, projectId: r.project_id, name: r.name, params: JSON.parse(r.params) as ExperimentRequest, createdAt: r.created_at });
+const toExperiment = (r: Row): ExperimentRow => ({
+  id: r.id,
+  projectId: r.project_id,
+  name: r.name,
+  params: JSON.parse(r.params) as ExperimentRequest,
+  createdAt: r.created_at,
+});
 const toCell = (r: CellRow): ExperimentCellRow => ({
   experimentId: r.experiment_id,
   position: r.position,
@@ -65,9 +71,16 @@ const toCell = (r: CellRow): ExperimentCellRow => ({
 export class ExperimentStore {
   constructor(private readonly db: Db) {}
 
-  create(projectId: number, name: string, params: ExperimentRequest, cells: readonly { arm: string; seed: number; trainParams: TrainRunParams; selectionId: number | null }[]): ExperimentRow {
+  create(
+    projectId: number,
+    name: string,
+    params: ExperimentRequest,
+    cells: readonly { arm: string; seed: number; trainParams: TrainRunParams; selectionId: number | null }[],
+  ): ExperimentRow {
     const id = this.db.transaction(() => {
-      const info = this.db.prepare('INSERT INTO experiments (project_id, name, params, created_at) VALUES (?, ?, ?, ?)').run(projectId, name, JSON.stringify(params), nowIso());
+      const info = this.db
+        .prepare('INSERT INTO experiments (project_id, name, params, created_at) VALUES (?, ?, ?, ?)')
+        .run(projectId, name, JSON.stringify(params), nowIso());
       const experimentId = Number(info.lastInsertRowid);
       const insert = this.db.prepare('INSERT INTO experiment_cells (experiment_id, position, arm, seed, train_params, selection_id) VALUES (?, ?, ?, ?, ?, ?)');
       cells.forEach((c, i) => insert.run(experimentId, i, c.arm, c.seed, JSON.stringify(c.trainParams), c.selectionId));
@@ -89,7 +102,11 @@ export class ExperimentStore {
   /** Grids with a cell whose training or evaluation has not been queued yet. */
   unfinished(): ExperimentRow[] {
     return (
-      this.db.prepare('SELECT * FROM experiments WHERE id IN (SELECT experiment_id FROM experiment_cells WHERE train_job_id IS NULL OR eval_job_id IS NULL) ORDER BY id').all() as Row[]
+      this.db
+        .prepare(
+          'SELECT * FROM experiments WHERE id IN (SELECT experiment_id FROM experiment_cells WHERE train_job_id IS NULL OR eval_job_id IS NULL) ORDER BY id',
+        )
+        .all() as Row[]
     ).map(toExperiment);
   }
 

@@ -37,7 +37,8 @@ export function resumeRefusal(r: Pick<JobRow, 'id' | 'state' | 'failure'>): stri
   if (r.state !== 'failed') return null;
   if (r.failure === 'out_of_memory')
     return `Job ${r.id} ran out of memory and would again if resumed: start a new job (with a higher SAFETUNE_JOB_HEAP_MB, or on smaller input)`;
-  if (r.failure === 'invalid_input') return `Job ${r.id} failed on input that cannot be used, and would fail the same way if resumed: fix the input and start a new job`;
+  if (r.failure === 'invalid_input')
+    return `Job ${r.id} failed on input that cannot be used, and would fail the same way if resumed: fix the input and start a new job`;
   return null;
 }
 
@@ -153,9 +154,7 @@ export class JobStore {
   }
 
   progress(id: number, fraction: number | null, message: string): void {
-    this.db
-      .prepare('UPDATE jobs SET progress_fraction = ?, progress_message = ?, updated_at = ? WHERE id = ?')
-      .run(fraction, message, nowIso(), id);
+    this.db.prepare('UPDATE jobs SET progress_fraction = ?, progress_message = ?, updated_at = ? WHERE id = ?').run(fraction, message, nowIso(), id);
   }
 
   /** Ends the current attempt: accumulates its running time and sets the new state. */
@@ -193,16 +192,12 @@ export class JobStore {
   /** A cancelled queued job never ran: no attempt to close. */
   cancelQueued(id: number): void {
     const now = nowIso();
-    this.db
-      .prepare(`UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'`)
-      .run(now, now, id);
+    this.db.prepare(`UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'`).run(now, now, id);
     this.event(id, 'state', 'cancelled');
   }
 
   requeue(id: number): void {
-    this.db
-      .prepare(`UPDATE jobs SET state = 'queued', error = NULL, failure = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`)
-      .run(nowIso(), id);
+    this.db.prepare(`UPDATE jobs SET state = 'queued', error = NULL, failure = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
     this.event(id, 'state', 'queued (resume)');
   }
 
@@ -211,9 +206,7 @@ export class JobStore {
     const ids = (this.db.prepare(`SELECT id FROM jobs WHERE state = 'running'`).all() as { id: number }[]).map((r) => r.id);
     const mark = this.db.transaction(() => {
       for (const id of ids) {
-        this.db
-          .prepare(`UPDATE jobs SET state = 'interrupted', run_started_at = NULL, updated_at = ? WHERE id = ?`)
-          .run(nowIso(), id);
+        this.db.prepare(`UPDATE jobs SET state = 'interrupted', run_started_at = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
         this.event(id, 'state', 'interrupted: the app stopped while this job was running');
       }
     });
@@ -227,9 +220,7 @@ export class JobStore {
     if (!row || row.state !== 'running' || !row.run_started_at) return;
     const now = nowIso();
     const ms = Math.max(0, Date.parse(now) - Date.parse(row.run_started_at));
-    this.db
-      .prepare('UPDATE jobs SET elapsed_ms = elapsed_ms + ?, run_started_at = ?, updated_at = ? WHERE id = ?')
-      .run(ms, now, now, id);
+    this.db.prepare('UPDATE jobs SET elapsed_ms = elapsed_ms + ?, run_started_at = ?, updated_at = ? WHERE id = ?').run(ms, now, now, id);
   }
 
   checkpoint(id: number): unknown {
@@ -242,9 +233,13 @@ export class JobStore {
   }
 
   events(jobId: number, limit: number): JobEvent[] {
-    const rows = this.db
-      .prepare('SELECT * FROM (SELECT * FROM job_events WHERE job_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
-      .all(jobId, limit) as { id: number; job_id: number; at: string; kind: string; message: string }[];
+    const rows = this.db.prepare('SELECT * FROM (SELECT * FROM job_events WHERE job_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id').all(jobId, limit) as {
+      id: number;
+      job_id: number;
+      at: string;
+      kind: string;
+      message: string;
+    }[];
     return rows.map((r) => ({ id: r.id, jobId: r.job_id, at: r.at, kind: r.kind, message: r.message }));
   }
 }

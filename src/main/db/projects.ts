@@ -51,9 +51,7 @@ export class ProjectStore {
   }
 
   private assertNameFree(name: string, exceptId?: number): void {
-    const row = this.db.prepare('SELECT id FROM projects WHERE name = ? COLLATE NOCASE').get(name) as
-      | { id: number }
-      | undefined;
+    const row = this.db.prepare('SELECT id FROM projects WHERE name = ? COLLATE NOCASE').get(name) as { id: number } | undefined;
     if (row && row.id !== exceptId) {
       throw new AppError('conflict', `A project named "${name}" already exists`, { name });
     }

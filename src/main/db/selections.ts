@@ -28,7 +28,10 @@ const toSelection = (r: SelectionRow): Selection => ({
 export class SelectionStore {
   constructor(private readonly db: Db) {}
 
-  create(s: { projectId: number; method: string; params: unknown; summary: unknown }, items: readonly { recordId: number; category: string | null; score: number | null }[]): number {
+  create(
+    s: { projectId: number; method: string; params: unknown; summary: unknown },
+    items: readonly { recordId: number; category: string | null; score: number | null }[],
+  ): number {
     return this.db.transaction(() => {
       const info = this.db
         .prepare(`INSERT INTO selections (project_id, name, method, params, summary, saved, created_at) VALUES (?, 'Preview', ?, ?, ?, 0, ?)`)
@@ -47,9 +50,7 @@ export class SelectionStore {
   }
 
   list(projectId: number): Selection[] {
-    return (this.db.prepare('SELECT * FROM selections WHERE project_id = ? AND saved = 1 ORDER BY id DESC').all(projectId) as SelectionRow[]).map(
-      toSelection,
-    );
+    return (this.db.prepare('SELECT * FROM selections WHERE project_id = ? AND saved = 1 ORDER BY id DESC').all(projectId) as SelectionRow[]).map(toSelection);
   }
 
   items(id: number) {

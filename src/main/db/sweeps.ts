@@ -51,7 +51,14 @@ interface PointRow {
   eval_job_id: number | null;
 }
 
-const toSweep = (r: Row): SweepRow => ({ id: r.id, projectId: r.project_id, name: r.name, params: JSON.parse(r.params) as StoredSweepParams, outDir: r.out_dir, createdAt: r.created_at });
+const toSweep = (r: Row): SweepRow => ({
+  id: r.id,
+  projectId: r.project_id,
+  name: r.name,
+  params: JSON.parse(r.params) as StoredSweepParams,
+  outDir: r.out_dir,
+  createdAt: r.created_at,
+});
 const toPoint = (r: PointRow): SweepPointRow => ({
   sweepId: r.sweep_id,
   position: r.position,
@@ -93,7 +100,9 @@ export class SweepStore {
   unfinished(): SweepRow[] {
     return (
       this.db
-        .prepare('SELECT * FROM merge_sweeps WHERE id IN (SELECT sweep_id FROM merge_sweep_points WHERE inspect_job_id IS NULL OR eval_job_id IS NULL) ORDER BY id')
+        .prepare(
+          'SELECT * FROM merge_sweeps WHERE id IN (SELECT sweep_id FROM merge_sweep_points WHERE inspect_job_id IS NULL OR eval_job_id IS NULL) ORDER BY id',
+        )
         .all() as Row[]
     ).map(toSweep);
   }

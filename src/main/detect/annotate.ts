@@ -42,13 +42,20 @@ export interface Annotation {
   categoryScores: Float32Array | null;
 }
 
-export async function annotateRecords(records: ReadonlyArray<{ prompt: string; response: string; categories?: readonly string[] }>, o: AnnotateOptions): Promise<Annotation> {
+export async function annotateRecords(
+  records: ReadonlyArray<{ prompt: string; response: string; categories?: readonly string[] }>,
+  o: AnnotateOptions,
+): Promise<Annotation> {
   const n = records.length;
-  const embeddings = await embedAll(o.embedder, records.map((r) => r.prompt), {
-    ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-    onProgress: (d, t) => o.onProgress?.('embed', d, t),
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
+  const embeddings = await embedAll(
+    o.embedder,
+    records.map((r) => r.prompt),
+    {
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+      onProgress: (d, t) => o.onProgress?.('embed', d, t),
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
+  );
   const det = o.detectorEmbedder ?? o.embedder;
   const behaviour: BehaviourResult[] = [];
   const bs = o.batchSize ?? 512;
@@ -66,15 +73,19 @@ export async function annotateRecords(records: ReadonlyArray<{ prompt: string; r
   let categoryScores: Float32Array | null = null;
   const todo = records.map((r, i) => (o.reinferLabelled || !r.categories?.length ? i : -1)).filter((i) => i >= 0);
   if (o.inferCategories !== false && todo.length) {
-    if (o.references && o.references.embedderId !== o.embedder.id) throw new Error(`references were embedded with "${o.references.embedderId}", not "${o.embedder.id}"`);
+    if (o.references && o.references.embedderId !== o.embedder.id)
+      throw new Error(`references were embedded with "${o.references.embedderId}", not "${o.embedder.id}"`);
     const d = o.embedder.dimension;
     const sub = new Float32Array(todo.length * d);
     todo.forEach((i, k) => sub.set(embeddings.subarray(i * d, (i + 1) * d), k * d));
-    const res = await detectCategories(todo.map((i) => records[i]!.prompt), {
-      embedder: det,
-      ...(o.references ? { references: o.references, referenceEmbedder: o.embedder, promptEmbeddings: sub } : {}),
-      ...(o.inferOptions ? { knn: o.inferOptions } : {}),
-    });
+    const res = await detectCategories(
+      todo.map((i) => records[i]!.prompt),
+      {
+        embedder: det,
+        ...(o.references ? { references: o.references, referenceEmbedder: o.embedder, promptEmbeddings: sub } : {}),
+        ...(o.inferOptions ? { knn: o.inferOptions } : {}),
+      },
+    );
     const C = res.categories.length;
     categoryScores = new Float32Array(n * C);
     todo.forEach((i, k) => {

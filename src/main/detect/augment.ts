@@ -18,7 +18,8 @@ export function phrasing(text: string): Phrasing {
 }
 
 // "How (do|can|could|should|would|might) (I|we|one|you|someone|people) X?" and "What's the best way to X?"
-const HOW_TO = /^(?:how\s+(?:do|can|could|should|would|might|will)\s+(?:i|we|one|you|someone|somebody|people|a person)|how\s+to|what(?:'s| is| are)\s+(?:the\s+)?(?:best|easiest|quickest|fastest|most effective|simplest|safest|good)\s+(?:ways?|methods?|means)\s+(?:to|of|for))\s+(.+?)[?.!\s]*$/i;
+const HOW_TO =
+  /^(?:how\s+(?:do|can|could|should|would|might|will)\s+(?:i|we|one|you|someone|somebody|people|a person)|how\s+to|what(?:'s| is| are)\s+(?:the\s+)?(?:best|easiest|quickest|fastest|most effective|simplest|safest|good)\s+(?:ways?|methods?|means)\s+(?:to|of|for))\s+(.+?)[?.!\s]*$/i;
 
 /** Instruction wrappers for a "how to X" request, as instruction sets phrase tasks (explain, write, create, develop, plan). */
 const TO_INSTRUCTION = [

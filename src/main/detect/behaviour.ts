@@ -98,12 +98,17 @@ export interface DetectOptions {
 
 function checkLinearEmbedder(c: LinearClassifier, e: Embedder) {
   if (c.file.embedderId !== e.id) {
-    throw new Error(`classifier ${c.file.id} was trained with embedder "${c.file.embedderId}", not "${e.id}"; train one for this embedder or use the default static embedder`);
+    throw new Error(
+      `classifier ${c.file.id} was trained with embedder "${c.file.embedderId}", not "${e.id}"; train one for this embedder or use the default static embedder`,
+    );
   }
 }
 
 /** P(refusal) per response, from the detector (or rules). */
-export async function detectRefusals(responses: readonly string[], options: Omit<DetectOptions, 'knownHarmful' | 'harmClassifier' | 'judge'>): Promise<Array<{ refusal: boolean; probability: number; source: 'classifier' | 'rules'; rule: RefusalMatch }>> {
+export async function detectRefusals(
+  responses: readonly string[],
+  options: Omit<DetectOptions, 'knownHarmful' | 'harmClassifier' | 'judge'>,
+): Promise<Array<{ refusal: boolean; probability: number; source: 'classifier' | 'rules'; rule: RefusalMatch }>> {
   const rules = getRefusalRules();
   const ruleHits = responses.map((r) => rules.match(r, { mode: 'start', lists: ['xstest'] }));
   if (options.rulesOnly) return ruleHits.map((rule) => ({ refusal: rule.refusal, probability: rule.refusal ? 1 : 0, source: 'rules' as const, rule }));
@@ -121,7 +126,10 @@ export async function detectRefusals(responses: readonly string[], options: Omit
 }
 
 /** P(harmful) per prompt from the detector (or a linear classifier over `promptEmbeddings`). */
-export async function detectHarmfulPrompts(prompts: readonly string[], options: { embedder: Embedder; harmClassifier?: HarmClassifier | null; promptEmbeddings?: Float32Array }): Promise<Float32Array> {
+export async function detectHarmfulPrompts(
+  prompts: readonly string[],
+  options: { embedder: Embedder; harmClassifier?: HarmClassifier | null; promptEmbeddings?: Float32Array },
+): Promise<Float32Array> {
   const clf = options.harmClassifier ?? shippedPromptDetector();
   if (clf instanceof LinearClassifier) {
     checkLinearEmbedder(clf, options.embedder);
@@ -141,7 +149,8 @@ export async function promptJudgements(detector: SeqDetector, embedder: Embedder
   if (detector.file.kind !== 'prompt') throw new Error(`detector ${detector.file.id} is a ${detector.file.kind} detector, not a prompt one`);
   const cats = getHarmTaxonomy().ids;
   const outs = detector.cfg.outputs;
-  if (outs.length !== cats.length + 1 || cats.some((c, k) => outs[k + 1] !== c)) throw new Error(`detector ${detector.file.id}: its outputs are not "harmful" and the ${cats.length} taxonomy categories`);
+  if (outs.length !== cats.length + 1 || cats.some((c, k) => outs[k + 1] !== c))
+    throw new Error(`detector ${detector.file.id}: its outputs are not "harmful" and the ${cats.length} taxonomy categories`);
   const p = await detector.probabilities(embedder, prompts);
   const O = outs.length;
   return prompts.map((_, i) => {
@@ -172,7 +181,10 @@ export class BuiltinSafetyJudge implements SafetyJudge {
   }
 
   async judgeResponses(pairs: ReadonlyArray<{ prompt: string; response: string }>): Promise<ResponseJudgement[]> {
-    const r = await detectRefusals(pairs.map((p) => p.response), { embedder: this.embedder, refusalClassifier: this.refusal });
+    const r = await detectRefusals(
+      pairs.map((p) => p.response),
+      { embedder: this.embedder, refusalClassifier: this.refusal },
+    );
     return r.map((x) => ({ refusalProbability: x.probability, refusal: x.refusal }));
   }
 }
@@ -202,16 +214,29 @@ export async function classifyBehaviour(records: ReadonlyArray<{ prompt: string;
     rj?.forEach((r, i) => {
       if (r.error) judgeErrors[i] = judgeErrors[i] ? `${judgeErrors[i]}; reply: ${r.error}` : `reply: ${r.error}`;
     });
-    refusals = records.map((_, i) => (rj ? { p: rj[i]!.refusalProbability, refusal: rj[i]!.refusal, source: 'judge' } : { p: ruleHits[i]!.refusal ? 1 : 0, refusal: ruleHits[i]!.refusal, source: 'rules' }));
+    refusals = records.map((_, i) =>
+      rj
+        ? { p: rj[i]!.refusalProbability, refusal: rj[i]!.refusal, source: 'judge' }
+        : { p: ruleHits[i]!.refusal ? 1 : 0, refusal: ruleHits[i]!.refusal, source: 'rules' },
+    );
   } else {
     const clf = options.harmClassifier ?? shippedPromptDetector();
-    const sub = options.promptEmbeddings && todo.length !== records.length ? pickRows(options.promptEmbeddings, options.embedder.dimension, todo) : options.promptEmbeddings;
+    const sub =
+      options.promptEmbeddings && todo.length !== records.length
+        ? pickRows(options.promptEmbeddings, options.embedder.dimension, todo)
+        : options.promptEmbeddings;
     const hp = todo.length
-      ? await detectHarmfulPrompts(todo.map((i) => records[i]!.prompt), { embedder: options.embedder, harmClassifier: clf, ...(sub ? { promptEmbeddings: sub } : {}) })
+      ? await detectHarmfulPrompts(
+          todo.map((i) => records[i]!.prompt),
+          { embedder: options.embedder, harmClassifier: clf, ...(sub ? { promptEmbeddings: sub } : {}) },
+        )
       : new Float32Array(0);
     harm = records.map(() => ({ p: 0, harmful: false }));
     todo.forEach((i, k) => (harm[i] = { p: hp[k]!, harmful: hp[k]! >= clf.file.threshold }));
-    const r = await detectRefusals(records.map((x) => x.response), options);
+    const r = await detectRefusals(
+      records.map((x) => x.response),
+      options,
+    );
     refusals = r.map((x) => ({ p: x.probability, refusal: x.refusal, source: x.source }));
   }
   return records.map((_, i) => {

@@ -69,7 +69,11 @@ export interface EmbeddedReferences extends ReferencePrompts {
   counts: Int32Array;
 }
 
-export async function embedReferences(refs: ReferencePrompts, embedder: Embedder, onProgress?: (done: number, total: number) => void): Promise<EmbeddedReferences> {
+export async function embedReferences(
+  refs: ReferencePrompts,
+  embedder: Embedder,
+  onProgress?: (done: number, total: number) => void,
+): Promise<EmbeddedReferences> {
   const embeddings = await embedAll(embedder, refs.prompts, onProgress ? { onProgress } : {});
   return withCentroids({ ...refs, embedderId: embedder.id, dim: embedder.dimension, embeddings });
 }
@@ -189,7 +193,9 @@ export function cossimCategoryReference(refs: EmbeddedReferences, poolCategories
 export function shippedCossimReference(embedderId: string, poolCategories: readonly string[]): { kind: 'categories'; centroids: Float32Array } {
   const f = shippedCentroidsJson as { embedderId: string; categories: string[]; counts: number[]; dim: number; centroids: number[][] };
   if (f.embedderId !== embedderId) {
-    throw new Error(`the shipped reference centroids are for embedder "${f.embedderId}", not "${embedderId}": embed the BeaverTails reference prompts with this embedder instead`);
+    throw new Error(
+      `the shipped reference centroids are for embedder "${f.embedderId}", not "${embedderId}": embed the BeaverTails reference prompts with this embedder instead`,
+    );
   }
   const dim = f.dim;
   const refs = {

@@ -60,7 +60,9 @@ export function refusalExtraFeatureNames(): string[] {
 /** Rule flags for one response, in refusalExtraFeatureNames() order. */
 export function refusalRuleFlags(response: string): number[] {
   const r = getRefusalRules();
-  const head = responseHead(response).toLowerCase().replace(/[\u2018\u2019]/g, "'");
+  const head = responseHead(response)
+    .toLowerCase()
+    .replace(/[\u2018\u2019]/g, "'");
   const hedges = r.set.lists.find((l) => l.id === 'hedges')?.phrases ?? [];
   return [
     r.match(response, { mode: 'start', lists: ['xstest'] }).refusal ? 1 : 0,
@@ -99,10 +101,22 @@ export interface TrainClassifierOptions extends LogRegOptions {
   note?: string;
 }
 
-export async function trainRefusalClassifier(embedder: Embedder, examples: ReadonlyArray<{ response: string; refusal: boolean }>, opts: TrainClassifierOptions = {}): Promise<LinearClassifier> {
-  const x = await refusalFeatures(embedder, examples.map((e) => e.response));
+export async function trainRefusalClassifier(
+  embedder: Embedder,
+  examples: ReadonlyArray<{ response: string; refusal: boolean }>,
+  opts: TrainClassifierOptions = {},
+): Promise<LinearClassifier> {
+  const x = await refusalFeatures(
+    embedder,
+    examples.map((e) => e.response),
+  );
   const dim = embedder.dimension + refusalExtraFeatureNames().length;
-  const m = trainLogReg(x, examples.map((e) => (e.refusal ? 1 : 0)), dim, opts);
+  const m = trainLogReg(
+    x,
+    examples.map((e) => (e.refusal ? 1 : 0)),
+    dim,
+    opts,
+  );
   return new LinearClassifier({
     id: opts.id ?? 'safetune-refusal-classifier',
     version: opts.version ?? '1.0.0',
@@ -118,9 +132,21 @@ export async function trainRefusalClassifier(embedder: Embedder, examples: Reado
   });
 }
 
-export async function trainPromptHarmClassifier(embedder: Embedder, examples: ReadonlyArray<{ prompt: string; harmful: boolean }>, opts: TrainClassifierOptions = {}): Promise<LinearClassifier> {
-  const x = await promptHarmFeatures(embedder, examples.map((e) => e.prompt));
-  const m = trainLogReg(x, examples.map((e) => (e.harmful ? 1 : 0)), embedder.dimension, opts);
+export async function trainPromptHarmClassifier(
+  embedder: Embedder,
+  examples: ReadonlyArray<{ prompt: string; harmful: boolean }>,
+  opts: TrainClassifierOptions = {},
+): Promise<LinearClassifier> {
+  const x = await promptHarmFeatures(
+    embedder,
+    examples.map((e) => e.prompt),
+  );
+  const m = trainLogReg(
+    x,
+    examples.map((e) => (e.harmful ? 1 : 0)),
+    embedder.dimension,
+    opts,
+  );
   return new LinearClassifier({
     id: opts.id ?? 'safetune-prompt-harm-classifier',
     version: opts.version ?? '1.0.0',

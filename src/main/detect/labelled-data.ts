@@ -57,7 +57,10 @@ async function jsonInstructions(file: string): Promise<string[]> {
  * prompts (look unsafe: the hard negatives), safe physical-safety prompts, Alpaca instructions,
  * GSM8K questions.
  */
-export async function loadPromptHarmExamples(sharedDataDir: string, options: { beavertailsPerCategory?: number; alpaca?: number; gsm8k?: number } = {}): Promise<PromptExample[]> {
+export async function loadPromptHarmExamples(
+  sharedDataDir: string,
+  options: { beavertailsPerCategory?: number; alpaca?: number; gsm8k?: number } = {},
+): Promise<PromptExample[]> {
   const out: PromptExample[] = [];
   const d = (...p: string[]) => join(sharedDataDir, ...p);
   const adv = parse(await readFile(d('harmful', 'advbench_harmful_behaviors.csv'), 'utf8'), { columns: true }) as Array<{ goal: string }>;
@@ -67,10 +70,12 @@ export async function loadPromptHarmExamples(sharedDataDir: string, options: { b
   }
   const xs = parse(await readFile(d('benign', 'xstest_prompts.csv'), 'utf8'), { columns: true }) as Array<{ prompt: string; label: string }>;
   for (const r of xs) out.push({ prompt: r.prompt, harmful: r.label === 'unsafe', source: r.label === 'unsafe' ? 'xstest-unsafe' : 'xstest-safe' });
-  for (const p of await jsonInstructions(d('benign', 'stl_I-PhysicalSafetySafe.json'))) out.push({ prompt: p, harmful: false, source: 'stl_I-PhysicalSafetySafe' });
+  for (const p of await jsonInstructions(d('benign', 'stl_I-PhysicalSafetySafe.json')))
+    out.push({ prompt: p, harmful: false, source: 'stl_I-PhysicalSafetySafe' });
   for (const p of await jsonInstructions(d('benign', 'stl_I-Alpaca.json'))) out.push({ prompt: p, harmful: false, source: 'stl_I-Alpaca' });
   const alpaca = JSON.parse(await readFile(d('task', 'alpaca_en_demo.json'), 'utf8')) as Array<{ instruction: string; input: string }>;
-  for (const r of alpaca.slice(0, options.alpaca ?? 600)) out.push({ prompt: r.input ? `${r.instruction}\n\n${r.input}` : r.instruction, harmful: false, source: 'alpaca' });
+  for (const r of alpaca.slice(0, options.alpaca ?? 600))
+    out.push({ prompt: r.input ? `${r.instruction}\n\n${r.input}` : r.instruction, harmful: false, source: 'alpaca' });
   const gsm = (await readFile(d('task', 'gsm8k_test.jsonl'), 'utf8')).split('\n').filter(Boolean);
   for (const l of gsm.slice(0, options.gsm8k ?? 300)) out.push({ prompt: (JSON.parse(l) as { question: string }).question, harmful: false, source: 'gsm8k' });
   const per = options.beavertailsPerCategory ?? 40;
@@ -133,8 +138,28 @@ export function dedupeKey(text: string): string {
  * detector; the bench also trains with the halves swapped to estimate on all 250 safe prompts.
  */
 export const XSTEST_FOLDS: Record<'A' | 'B', string[]> = {
-  A: ['homonyms', 'contrast_homonyms', 'safe_targets', 'contrast_safe_targets', 'definitions', 'contrast_definitions', 'real_group_nons_discr', 'nons_group_real_discr', 'contrast_discr'],
-  B: ['figurative_language', 'contrast_figurative_language', 'safe_contexts', 'contrast_safe_contexts', 'historical_events', 'contrast_historical_events', 'privacy_public', 'privacy_fictional', 'contrast_privacy'],
+  A: [
+    'homonyms',
+    'contrast_homonyms',
+    'safe_targets',
+    'contrast_safe_targets',
+    'definitions',
+    'contrast_definitions',
+    'real_group_nons_discr',
+    'nons_group_real_discr',
+    'contrast_discr',
+  ],
+  B: [
+    'figurative_language',
+    'contrast_figurative_language',
+    'safe_contexts',
+    'contrast_safe_contexts',
+    'historical_events',
+    'contrast_historical_events',
+    'privacy_public',
+    'privacy_fictional',
+    'contrast_privacy',
+  ],
 };
 
 export interface CorpusPlan {
@@ -199,14 +224,20 @@ export async function loadDetectorCorpus(sharedDataDir: string, plan: CorpusPlan
   };
   const adv = parse(await readFile(d('harmful', 'advbench_harmful_behaviors.csv'), 'utf8'), { columns: true }) as Array<{ goal: string }>;
   for (const r of adv) add(r.goal, true, 'advbench');
-  for (const f of ['stl_I-MaliciousInstructions', 'stl_I-CoNa', 'stl_I-Controversial', 'stl_I-PhysicalSafetyUnsafe']) for (const p of await jsonInstructions(d('harmful', `${f}.json`))) add(p, true, f);
+  for (const f of ['stl_I-MaliciousInstructions', 'stl_I-CoNa', 'stl_I-Controversial', 'stl_I-PhysicalSafetyUnsafe'])
+    for (const p of await jsonInstructions(d('harmful', `${f}.json`))) add(p, true, f);
   for (const p of await jsonInstructions(d('harmful', 'refusal_direction_harmful_247.json'))) add(p, true, 'refusal_direction_harmful_247');
   // The pool's instructions were collected as harmful, but some are benign (its reply then simply
   // answers): only those whose reply refuses (phrase rules at the start) count as harmful.
-  const pool = JSON.parse(await readFile(d('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ instruction: string; input?: string; output: string }>;
+  const pool = JSON.parse(await readFile(d('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{
+    instruction: string;
+    input?: string;
+    output: string;
+  }>;
   const { matchRefusal } = await import('./refusal-rules');
   for (const r of pool) {
-    if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal) add(r.input ? `${r.instruction}\n\n${r.input}` : r.instruction, true, 'bianchi_safety_pool');
+    if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal)
+      add(r.input ? `${r.instruction}\n\n${r.input}` : r.instruction, true, 'bianchi_safety_pool');
   }
   const xs = parse(await readFile(d('benign', 'xstest_prompts.csv'), 'utf8'), { columns: true }) as Array<{ prompt: string; label: string; type: string }>;
   for (const r of xs) add(r.prompt, r.label === 'unsafe', r.label === 'unsafe' ? 'xstest-unsafe' : 'xstest-safe', { xstestType: r.type });
@@ -269,7 +300,10 @@ export function splitCorpus(raw: ReadonlyArray<Omit<CorpusPrompt, 'split'>>, pla
   }
   // near copies of held-out prompts
   const kept = rows.map((_, i) => i).filter((i) => keep[i]);
-  const nd = findNearDuplicates(kept.map((i) => dedupeKey(rows[i]!.text)), { threshold: plan.nearDuplicate, numHashes: 64, bands: 32 });
+  const nd = findNearDuplicates(
+    kept.map((i) => dedupeKey(rows[i]!.text)),
+    { threshold: plan.nearDuplicate, numHashes: 64, bands: 32 },
+  );
   let near = 0;
   for (const g of nd.groups) {
     const top = Math.min(...g.map((k) => rank[rows[kept[k]!]!.split]));
@@ -301,20 +335,32 @@ export interface CorpusResponse {
  * by XSTest prompt id so a prompt's replies stay together. Auxiliary rows: Alpaca demo answers
  * (compliance) and Bianchi pool replies that start with a refusal phrase (refusal, weight 0.5).
  */
-export async function loadRefusalCorpus(sharedDataDir: string, o: { testModel: 'gpt4' | 'mistralinstruct' | null; validationShare?: number }): Promise<CorpusResponse[]> {
+export async function loadRefusalCorpus(
+  sharedDataDir: string,
+  o: { testModel: 'gpt4' | 'mistralinstruct' | null; validationShare?: number },
+): Promise<CorpusResponse[]> {
   const d = (...p: string[]) => join(sharedDataDir, ...p);
   const share = o.validationShare ?? 0.15;
   const out: CorpusResponse[] = [];
   const valOrTrain = (key: string): Split => (unitHash(key, 'refusal-validation') < share ? 'validation' : 'train');
   for (const model of ['gpt4', 'mistralinstruct'] as const) {
     for (const r of await loadXstestCompletions(d('refusal-labels', `xstest_completions_${model}.csv`), model)) {
-      out.push({ response: r.response, refusal: r.refusal, source: `xstest-${model}`, id: r.id, split: model === o.testModel ? 'test' : valOrTrain(r.id), weight: 1 });
+      out.push({
+        response: r.response,
+        refusal: r.refusal,
+        source: `xstest-${model}`,
+        id: r.id,
+        split: model === o.testModel ? 'test' : valOrTrain(r.id),
+        weight: 1,
+      });
     }
   }
   const demo = JSON.parse(await readFile(d('task', 'alpaca_en_demo.json'), 'utf8')) as Array<{ output: string }>;
   for (const r of demo) if (r.output.trim()) out.push({ response: r.output, refusal: false, source: 'alpaca_en_demo', split: valOrTrain(r.output), weight: 1 });
   const { matchRefusal } = await import('./refusal-rules');
   const pool = JSON.parse(await readFile(d('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ output: string }>;
-  for (const r of pool) if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal) out.push({ response: r.output, refusal: true, source: 'bianchi_safety_pool', split: valOrTrain(r.output), weight: 0.5 });
+  for (const r of pool)
+    if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal)
+      out.push({ response: r.output, refusal: true, source: 'bianchi_safety_pool', split: valOrTrain(r.output), weight: 0.5 });
   return out;
 }

@@ -106,5 +106,15 @@ export function binaryMetrics(pred: ArrayLike<boolean | number>, truth: ArrayLik
   const n = truth.length;
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
-  return { n, accuracy: n ? (tp + tn) / n : 0, precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, tp, fp, tn, fn };
+  return {
+    n,
+    accuracy: n ? (tp + tn) / n : 0,
+    precision,
+    recall,
+    f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    tp,
+    fp,
+    tn,
+    fn,
+  };
 }

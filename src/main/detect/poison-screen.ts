@@ -52,7 +52,18 @@ export async function screenForPoison(rows: ReadonlyArray<{ prompt: string; resp
   const batch = o.batchSize ?? 256;
   const { batchSize: _b, onProgress: _p, signal: _s, typicality: _t, promptEmbeddings, ...detect } = o;
   const useTypicality = (o.typicality ?? true) && rows.length >= MIN_ROWS_FOR_TYPICALITY;
-  const atypical = useTypicality ? atypicalityRanks(promptEmbeddings ?? (await embedAll(o.embedder, rows.map((r) => r.prompt), { signal: o.signal })), o.embedder.dimension, rows.length) : null;
+  const atypical = useTypicality
+    ? atypicalityRanks(
+        promptEmbeddings ??
+          (await embedAll(
+            o.embedder,
+            rows.map((r) => r.prompt),
+            { signal: o.signal },
+          )),
+        o.embedder.dimension,
+        rows.length,
+      )
+    : null;
   const flagged: ScreenedRow[] = [];
   const unjudged: number[] = [];
   for (let start = 0; start < rows.length; start += batch) {
@@ -68,7 +79,13 @@ export async function screenForPoison(rows: ReadonlyArray<{ prompt: string; resp
       else if (r.type === 'T2') {
         const a = atypical ? atypical[start + k]! : null;
         if (a !== null && a < 0.5) return;
-        flagged.push({ index: start + k, score: r.harmProbability * (1 - r.refusalProbability) * (a ?? 1), atypicality: a, harmProbability: r.harmProbability, refusalProbability: r.refusalProbability });
+        flagged.push({
+          index: start + k,
+          score: r.harmProbability * (1 - r.refusalProbability) * (a ?? 1),
+          atypicality: a,
+          harmProbability: r.harmProbability,
+          refusalProbability: r.refusalProbability,
+        });
       }
     });
     o.onProgress?.(Math.min(start + batch, rows.length), rows.length);
@@ -103,7 +120,10 @@ export function atypicalityRanks(embeddings: Float32Array, dim: number, n: numbe
 }
 
 /** Recall and false-positive rate of a screen against known poison labels. */
-export function screenQuality(screen: PoisonScreen, poisoned: readonly boolean[]): { recall: number; falsePositiveRate: number; poison: number; clean: number; caught: number; falseAlarms: number } {
+export function screenQuality(
+  screen: PoisonScreen,
+  poisoned: readonly boolean[],
+): { recall: number; falsePositiveRate: number; poison: number; clean: number; caught: number; falseAlarms: number } {
   if (poisoned.length !== screen.total) throw new Error(`labels for ${poisoned.length} rows, screen of ${screen.total}`);
   const hit = new Set(screen.flagged.map((f) => f.index));
   let poison = 0;

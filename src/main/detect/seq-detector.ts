@@ -77,7 +77,12 @@ export function assignCategories(probs: ArrayLike<number>, threshold: number): n
 }
 
 /** Features of replies for the refusal detector: token ids of the head and the rule flags. */
-export function refusalInputs(table: StaticVectorTable, responses: readonly string[], headWords: number, maxTokens: number): { ids: Int32Array[]; extra: number[][] } {
+export function refusalInputs(
+  table: StaticVectorTable,
+  responses: readonly string[],
+  headWords: number,
+  maxTokens: number,
+): { ids: Int32Array[]; extra: number[][] } {
   return { ids: responses.map((r) => tokenIds(table, responseHead(r, headWords), maxTokens)), extra: responses.map((r) => refusalRuleFlags(r)) };
 }
 
@@ -100,7 +105,9 @@ export function decodeParams(enc: Record<string, string>): SeqNetParams {
 /** The word-vector table of a default static embedder, checked against what the detector needs. */
 export function vectorTableFor(file: SeqDetectorFile, embedder: Embedder): StaticVectorTable {
   if (!(embedder instanceof StaticWordEmbedder)) {
-    throw new Error(`detector ${file.id} reads static word vectors (${file.vectors}); pass the default static embedder (createDefaultEmbedder), not "${embedder.id}"`);
+    throw new Error(
+      `detector ${file.id} reads static word vectors (${file.vectors}); pass the default static embedder (createDefaultEmbedder), not "${embedder.id}"`,
+    );
   }
   const id = tableId(embedder.table);
   if (id !== file.vectors) throw new Error(`detector ${file.id} was trained on word vectors "${file.vectors}", the embedder has "${id}"`);
@@ -119,7 +126,8 @@ export class SeqDetector {
     this.cfg = this.file.config;
     this.params = decodeParams(this.file.params);
     checkParams(this.cfg, this.params);
-    if (this.file.extraFeatures.length !== this.cfg.extraFeatures) throw new Error(`detector ${this.file.id}: ${this.file.extraFeatures.length} extra feature names for ${this.cfg.extraFeatures} features`);
+    if (this.file.extraFeatures.length !== this.cfg.extraFeatures)
+      throw new Error(`detector ${this.file.id}: ${this.file.extraFeatures.length} extra feature names for ${this.cfg.extraFeatures} features`);
     for (const o of this.cfg.outputs) if (!this.file.calibration[o]) throw new Error(`detector ${this.file.id}: no calibration for output "${o}"`);
   }
 
@@ -140,7 +148,8 @@ export class SeqDetector {
   /** Raw logits [n, outputs] for texts (with their extra features when the model has some). */
   async logits(embedder: Embedder, texts: readonly string[], extra?: ReadonlyArray<ArrayLike<number>>): Promise<Float32Array> {
     const table = vectorTableFor(this.file, embedder);
-    if (this.cfg.extraFeatures > 0 && extra?.length !== texts.length) throw new Error(`detector ${this.file.id} needs ${this.cfg.extraFeatures} extra features per text`);
+    if (this.cfg.extraFeatures > 0 && extra?.length !== texts.length)
+      throw new Error(`detector ${this.file.id} needs ${this.cfg.extraFeatures} extra features per text`);
     const ids = texts.map((t) => tokenIds(table, t, this.file.maxTokens));
     return (await this.session(table)).logits(ids, extra);
   }

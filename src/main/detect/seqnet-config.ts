@@ -39,7 +39,8 @@ export function seqNetParamShapes(cfg: SeqNetConfig): Array<[string, number[]]> 
     const cin = l === 0 ? cfg.inputChannels : cfg.hidden;
     out.push([`conv${l}.w`, [cfg.kernel * cin, cfg.hidden]], [`conv${l}.b`, [cfg.hidden]]);
   }
-  for (let l = 0; l < cfg.attention; l++) out.push([`att${l}.q`, [cfg.hidden, cfg.hidden]], [`att${l}.k`, [cfg.hidden, cfg.hidden]], [`att${l}.v`, [cfg.hidden, cfg.hidden]]);
+  for (let l = 0; l < cfg.attention; l++)
+    out.push([`att${l}.q`, [cfg.hidden, cfg.hidden]], [`att${l}.k`, [cfg.hidden, cfg.hidden]], [`att${l}.v`, [cfg.hidden, cfg.hidden]]);
   out.push(['pool.u', [cfg.hidden, cfg.poolHeads]]);
   const f = featureWidth(cfg);
   if (cfg.mlpHidden > 0) out.push(['mlp.w', [f, cfg.mlpHidden]], ['mlp.b', [cfg.mlpHidden]]);

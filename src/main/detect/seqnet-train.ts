@@ -8,7 +8,17 @@ import { createSession, f32Tensor } from '../engine/graph';
 import { AdamW, lrAt } from '../engine/train/optim';
 import { Rng } from '../engine/train/rng';
 import type { StaticVectorTable } from '../embed/static-vectors';
-import { SeqNetRunner, buildSeqNetGraph, featureWidth, initSeqNetParams, inputFeeds, seqNetParamShapes, shiftMatrix, type SeqNetConfig, type SeqNetParams } from './seqnet';
+import {
+  SeqNetRunner,
+  buildSeqNetGraph,
+  featureWidth,
+  initSeqNetParams,
+  inputFeeds,
+  seqNetParamShapes,
+  shiftMatrix,
+  type SeqNetConfig,
+  type SeqNetParams,
+} from './seqnet';
 
 export interface SeqExample {
   ids: Int32Array;
@@ -62,7 +72,13 @@ function dropWords(ids: Int32Array, p: number, rng: Rng): Int32Array {
   return kept.length ? kept : ids.subarray(0, 1);
 }
 
-export async function trainSeqNet(cfg: SeqNetConfig, table: StaticVectorTable, inputScale: number, train: readonly SeqExample[], o: SeqNetTrainOptions): Promise<SeqNetTrainResult> {
+export async function trainSeqNet(
+  cfg: SeqNetConfig,
+  table: StaticVectorTable,
+  inputScale: number,
+  train: readonly SeqExample[],
+  o: SeqNetTrainOptions,
+): Promise<SeqNetTrainResult> {
   const O = cfg.outputs.length;
   const F = featureWidth(cfg);
   const session = await createSession(buildSeqNetGraph(cfg, { mode: 'train' }).build(), { intraOpThreads: o.threads ?? 2 });
@@ -71,7 +87,12 @@ export async function trainSeqNet(cfg: SeqNetConfig, table: StaticVectorTable, i
   const opt = new AdamW({ lr: o.lr, weightDecay: o.weightDecay });
   const rng = new Rng(o.seed ^ 0x5eed);
   const stepsPerEpoch = Math.ceil(train.length / o.batchSize);
-  const schedule = { type: 'cosine' as const, warmupSteps: o.warmupSteps ?? Math.min(200, stepsPerEpoch), totalSteps: stepsPerEpoch * o.epochs, minLrRatio: 0.05 };
+  const schedule = {
+    type: 'cosine' as const,
+    warmupSteps: o.warmupSteps ?? Math.min(200, stepsPerEpoch),
+    totalSteps: stepsPerEpoch * o.epochs,
+    minLrRatio: 0.05,
+  };
   const history: SeqNetTrainResult['history'] = [];
   let best: { loss: number; epoch: number; params: SeqNetParams } | null = null;
   let step = 0;
@@ -80,9 +101,19 @@ export async function trainSeqNet(cfg: SeqNetConfig, table: StaticVectorTable, i
       const t0 = performance.now();
       let lossSum = 0;
       let weightSum = 0;
-      for (const bi of batchOrder(train.map((e) => e.ids.length), o.batchSize, rng)) {
+      for (const bi of batchOrder(
+        train.map((e) => e.ids.length),
+        o.batchSize,
+        rng,
+      )) {
         const rows = bi.map((i) => train[i]!);
-        const feeds = inputFeeds(cfg, table, inputScale, rows.map((e) => dropWords(e.ids, o.wordDropout, rng)), rows.map((e) => e.extra));
+        const feeds = inputFeeds(
+          cfg,
+          table,
+          inputScale,
+          rows.map((e) => dropWords(e.ids, o.wordDropout, rng)),
+          rows.map((e) => e.extra),
+        );
         const B = rows.length;
         const y = new Float32Array(B * O);
         const w = new Float32Array(B * O);
@@ -124,10 +155,20 @@ export async function trainSeqNet(cfg: SeqNetConfig, table: StaticVectorTable, i
   return { params: best!.params, bestEpoch: best!.epoch, history };
 }
 
-async function weightedLoss(cfg: SeqNetConfig, params: SeqNetParams, table: StaticVectorTable, inputScale: number, ex: readonly SeqExample[], threads?: number): Promise<number> {
+async function weightedLoss(
+  cfg: SeqNetConfig,
+  params: SeqNetParams,
+  table: StaticVectorTable,
+  inputScale: number,
+  ex: readonly SeqExample[],
+  threads?: number,
+): Promise<number> {
   const runner = await SeqNetRunner.create(cfg, params, table, inputScale, threads);
   try {
-    const z = await runner.logits(ex.map((e) => e.ids), ex.map((e) => e.extra));
+    const z = await runner.logits(
+      ex.map((e) => e.ids),
+      ex.map((e) => e.extra),
+    );
     const O = cfg.outputs.length;
     let s = 0;
     let ws = 0;

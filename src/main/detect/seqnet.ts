@@ -41,7 +41,6 @@ export function initSeqNetParams(cfg: SeqNetConfig, seed: number): SeqNetParams 
   return p;
 }
 
-
 export interface SeqNetGraphOptions {
   /** 'infer': parameters are initializers, output "logits". 'train': parameters are inputs, outputs loss, logits and grad.<name>. */
   mode: 'infer' | 'train';
@@ -201,11 +200,12 @@ export function seqNetForwardJs(cfg: SeqNetConfig, params: SeqNetParams, batch: 
       const proj = (name: string) => {
         const w = P(name);
         const o = new Float64Array(T * H);
-        for (let t = 0; t < T; t++) for (let j = 0; j < H; j++) {
-          let s = 0;
-          for (let i = 0; i < H; i++) s += cur[t * H + i]! * w[i * H + j]!;
-          o[t * H + j] = s;
-        }
+        for (let t = 0; t < T; t++)
+          for (let j = 0; j < H; j++) {
+            let s = 0;
+            for (let i = 0; i < H; i++) s += cur[t * H + i]! * w[i * H + j]!;
+            o[t * H + j] = s;
+          }
         return o;
       };
       const q = proj(`att${l}.q`);
@@ -309,7 +309,13 @@ export function seqNetForwardJs(cfg: SeqNetConfig, params: SeqNetParams, batch: 
 }
 
 /** Feeds for a batch of examples (input side). */
-export function inputFeeds(cfg: SeqNetConfig, table: StaticVectorTable, inputScale: number, seqs: Int32Array[], extras: Array<ArrayLike<number> | undefined>): Record<string, ort.Tensor> {
+export function inputFeeds(
+  cfg: SeqNetConfig,
+  table: StaticVectorTable,
+  inputScale: number,
+  seqs: Int32Array[],
+  extras: Array<ArrayLike<number> | undefined>,
+): Record<string, ort.Tensor> {
   const batch = batchFromIds(table, seqs, inputScale);
   // a convolution needs at least (kernel - 1) / 2 + 1 positions
   const minT = (cfg.kernel - 1) / 2 + 1;
@@ -353,7 +359,13 @@ export class SeqNetRunner {
     const order = [...seqs.keys()].sort((a, b) => seqs[a]!.length - seqs[b]!.length || a - b);
     for (let s = 0; s < order.length; s += batchSize) {
       const idx = order.slice(s, s + batchSize);
-      const feeds = inputFeeds(this.cfg, this.table, this.inputScale, idx.map((i) => seqs[i]!), idx.map((i) => extras?.[i]));
+      const feeds = inputFeeds(
+        this.cfg,
+        this.table,
+        this.inputScale,
+        idx.map((i) => seqs[i]!),
+        idx.map((i) => extras?.[i]),
+      );
       const z = (await this.session.run(feeds)).logits!.data as Float32Array;
       idx.forEach((i, r) => out.set(z.subarray(r * O, (r + 1) * O), i * O));
     }

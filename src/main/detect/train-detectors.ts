@@ -61,7 +61,13 @@ export function cellWeights(rows: readonly CorpusPrompt[]): number[] {
   return rows.map((p) => rows.length / (n.size * n.get(cell(p))!));
 }
 
-function promptExamples(rows: readonly CorpusPrompt[], table: StaticVectorTable, maxTokens: number, categoryWeight: number, harmWeights?: number[]): SeqExample[] {
+function promptExamples(
+  rows: readonly CorpusPrompt[],
+  table: StaticVectorTable,
+  maxTokens: number,
+  categoryWeight: number,
+  harmWeights?: number[],
+): SeqExample[] {
   const C = getHarmTaxonomy().categories.length;
   return rows.map((p, i) => {
     const y = new Float32Array(1 + C);
@@ -84,7 +90,11 @@ export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table
   const C = cats.length;
   const cfg: SeqNetConfig = { ...o.config, inputChannels: table.dimension + 1, outputs: ['harmful', ...cats], extraFeatures: 0, tokenOutputs: 1 };
   const inputScale = meanVectorNormInverse(table);
-  const train = withRephrasings(corpus.filter((p) => p.split === 'train'), o.rephraseShare, o.train.seed);
+  const train = withRephrasings(
+    corpus.filter((p) => p.split === 'train'),
+    o.rephraseShare,
+    o.train.seed,
+  );
   const val = corpus.filter((p) => p.split === 'validation');
   o.log?.(`prompt detector: ${train.length} training prompts (with rephrasings), ${val.length} validation`);
   const res = await trainSeqNet(cfg, table, inputScale, promptExamples(train, table, o.maxTokens, o.categoryWeight, cellWeights(train)), {
@@ -101,16 +111,33 @@ export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table
   }
   const O = 1 + C;
   const harmZ = val.map((_, i) => z[i * O]!);
-  const harmPlatt = fitPlatt(harmZ, val.map((p) => p.harmful), { balance: true });
-  const threshold = chooseThreshold(harmZ.map((v) => sigmoidPlatt(harmPlatt, v)), val.map((p) => p.harmful), 'balanced');
+  const harmPlatt = fitPlatt(
+    harmZ,
+    val.map((p) => p.harmful),
+    { balance: true },
+  );
+  const threshold = chooseThreshold(
+    harmZ.map((v) => sigmoidPlatt(harmPlatt, v)),
+    val.map((p) => p.harmful),
+    'balanced',
+  );
   const calibration: Record<string, Platt> = { harmful: harmPlatt };
   const labelled = val.map((p, i) => [p, i] as const).filter(([p]) => p.categories !== null);
   for (let c = 0; c < C; c++) {
     const y = labelled.map(([p]) => (p.categories! >> c) & 1);
-    calibration[cats[c]!] = y.some((v) => v) && y.some((v) => !v) ? fitPlatt(labelled.map(([, i]) => z[i * O + 1 + c]!), y) : { a: 1, b: 0 };
+    calibration[cats[c]!] =
+      y.some((v) => v) && y.some((v) => !v)
+        ? fitPlatt(
+            labelled.map(([, i]) => z[i * O + 1 + c]!),
+            y,
+          )
+        : { a: 1, b: 0 };
   }
   const catProbs = labelled.map(([, i]) => cats.map((id, c) => sigmoidPlatt(calibration[id]!, z[i * O + 1 + c]!)));
-  const categoryThreshold = bestCategoryThreshold(catProbs, labelled.map(([p]) => p.categories!));
+  const categoryThreshold = bestCategoryThreshold(
+    catProbs,
+    labelled.map(([p]) => p.categories!),
+  );
   const sources = [...new Set(corpus.filter((p) => p.split !== 'test').map((p) => p.source))];
   return {
     id: 'safetune-prompt-detector',
@@ -126,7 +153,10 @@ export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table
     calibration,
     threshold: round(threshold),
     categoryThreshold: round(categoryThreshold),
-    trainedOn: sources.map((s) => `${s} (${corpus.filter((p) => p.source === s && p.split === 'train').length} train, ${corpus.filter((p) => p.source === s && p.split === 'validation').length} validation)`),
+    trainedOn: sources.map(
+      (s) =>
+        `${s} (${corpus.filter((p) => p.source === s && p.split === 'train').length} train, ${corpus.filter((p) => p.source === s && p.split === 'validation').length} validation)`,
+    ),
     note: `Epoch ${res.bestEpoch} of ${o.train.epochs} (lowest validation loss). Held out, never trained on: ${[...new Set(corpus.filter((p) => p.split === 'test').map((p) => p.source))].join(', ')} (test split).`,
   };
 }
@@ -183,22 +213,43 @@ export async function trainRefusalDetector(corpus: readonly CorpusResponse[], ta
   const pos = train.filter((r) => r.refusal).length;
   const balance = (r: CorpusResponse) => (r.refusal ? train.length / (2 * pos) : train.length / (2 * (train.length - pos)));
   const examples = (rows: readonly CorpusResponse[], weighted: boolean): SeqExample[] => {
-    const inp = refusalInputs(table, rows.map((r) => r.response), o.headWords, o.maxTokens);
+    const inp = refusalInputs(
+      table,
+      rows.map((r) => r.response),
+      o.headWords,
+      o.maxTokens,
+    );
     return rows.map((r, i) => ({ ids: inp.ids[i]!, extra: inp.extra[i]!, y: [r.refusal ? 1 : 0], w: [weighted ? r.weight * balance(r) : r.weight] }));
   };
-  const res = await trainSeqNet(cfg, table, inputScale, examples(train, true), { ...o.train, validation: examples(val, false), ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}) });
+  const res = await trainSeqNet(cfg, table, inputScale, examples(train, true), {
+    ...o.train,
+    validation: examples(val, false),
+    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+  });
   // calibration and threshold on the human-labelled validation replies only
   const human = val.filter((r) => r.source.startsWith('xstest-'));
   const runner = await SeqNetRunner.create(cfg, res.params, table, inputScale, o.train.threads);
   let z: Float32Array;
   try {
-    const inp = refusalInputs(table, human.map((r) => r.response), o.headWords, o.maxTokens);
+    const inp = refusalInputs(
+      table,
+      human.map((r) => r.response),
+      o.headWords,
+      o.maxTokens,
+    );
     z = await runner.logits(inp.ids, inp.extra);
   } finally {
     await runner.release();
   }
-  const platt = fitPlatt(z, human.map((r) => r.refusal));
-  const threshold = chooseThreshold(Array.from(z, (v) => sigmoidPlatt(platt, v)), human.map((r) => r.refusal), 'accuracy');
+  const platt = fitPlatt(
+    z,
+    human.map((r) => r.refusal),
+  );
+  const threshold = chooseThreshold(
+    Array.from(z, (v) => sigmoidPlatt(platt, v)),
+    human.map((r) => r.refusal),
+    'accuracy',
+  );
   const sources = [...new Set(corpus.filter((r) => r.split !== 'test').map((r) => r.source))];
   return {
     id: 'safetune-refusal-detector',
@@ -214,7 +265,10 @@ export async function trainRefusalDetector(corpus: readonly CorpusResponse[], ta
     params: encodeParams(res.params),
     calibration: { refusal: platt },
     threshold: round(threshold),
-    trainedOn: sources.map((s) => `${s} (${corpus.filter((r) => r.source === s && r.split === 'train').length} train, ${corpus.filter((r) => r.source === s && r.split === 'validation').length} validation)`),
+    trainedOn: sources.map(
+      (s) =>
+        `${s} (${corpus.filter((r) => r.source === s && r.split === 'train').length} train, ${corpus.filter((r) => r.source === s && r.split === 'validation').length} validation)`,
+    ),
     note: `Epoch ${res.bestEpoch} of ${o.train.epochs} (lowest validation loss). Reads the first ${o.headWords} words of a reply (at most ${o.maxTokens} tokens) and the phrase-rule flags. Labels: XSTest human final_label (full or partial refusal = refusal).`,
   };
 }

@@ -126,7 +126,13 @@ export class OnnxSentenceEmbedder implements Embedder {
     const poolCfg = await readJsonIf(join(dir, '1_Pooling', 'config.json'));
     const pooling: Pooling = options.pooling ?? (poolCfg?.pooling_mode_cls_token === true && poolCfg?.pooling_mode_mean_tokens !== true ? 'cls' : 'mean');
     const sbert = await readJsonIf(join(dir, 'sentence_bert_config.json'));
-    const maxLength = options.maxLength ?? (typeof sbert?.max_seq_length === 'number' ? sbert.max_seq_length : typeof tokConfig.model_max_length === 'number' && tokConfig.model_max_length < 100_000 ? tokConfig.model_max_length : 512);
+    const maxLength =
+      options.maxLength ??
+      (typeof sbert?.max_seq_length === 'number'
+        ? sbert.max_seq_length
+        : typeof tokConfig.model_max_length === 'number' && tokConfig.model_max_length < 100_000
+          ? tokConfig.model_max_length
+          : 512);
     const padToken = typeof tokConfig.pad_token === 'string' ? tokConfig.pad_token : '[PAD]';
     const padId = tokenizer.token_to_id(padToken) ?? 0;
 
@@ -167,7 +173,8 @@ export class OnnxSentenceEmbedder implements Embedder {
       if (!session.inputNames.includes(need)) throw new Error(`${modelPath}: model has no "${need}" input (inputs: ${session.inputNames.join(', ')})`);
     }
     const outs = session.outputNames;
-    const outputName = ['token_embeddings', 'last_hidden_state'].find((n) => outs.includes(n)) ?? (outs.includes('sentence_embedding') ? 'sentence_embedding' : outs[0]!);
+    const outputName =
+      ['token_embeddings', 'last_hidden_state'].find((n) => outs.includes(n)) ?? (outs.includes('sentence_embedding') ? 'sentence_embedding' : outs[0]!);
     const pooled = outputName === 'sentence_embedding';
     const wantsTokenTypes = session.inputNames.includes('token_type_ids');
 
@@ -183,7 +190,21 @@ export class OnnxSentenceEmbedder implements Embedder {
     h.update(`tokenizer:${await sha256File(join(dir, 'tokenizer.json'))}`);
     const digest = h.digest('hex').slice(0, 12);
     const id = `onnx:${basename(dir)}@${digest}:${pooled ? 'pooled' : pooling}:len${maxLength}`;
-    const emb = new OnnxSentenceEmbedder(session, tokenizer, pooling, maxLength, options.batchSize ?? 32, used, providerErrors, id, 0, outputName, pooled, wantsTokenTypes, padId);
+    const emb = new OnnxSentenceEmbedder(
+      session,
+      tokenizer,
+      pooling,
+      maxLength,
+      options.batchSize ?? 32,
+      used,
+      providerErrors,
+      id,
+      0,
+      outputName,
+      pooled,
+      wantsTokenTypes,
+      padId,
+    );
     // Probe the hidden size with one tiny run.
     const probe = await emb.runBatch([emb.encode('probe')]);
     (emb as { dimension: number }).dimension = probe.dim;

@@ -100,7 +100,13 @@ export function matmulTopKJs(a: Float32Array, b: Float32Array, dim: number, k: n
  * Top-k dot products with onnxruntime (MatMul + TopK), A processed in blocks of `blockRows` so the
  * n × m score block stays small. B is fixed per call (uploaded once as an initializer).
  */
-export async function matmulTopKOrt(a: Float32Array, b: Float32Array, dim: number, k: number, options: { blockRows?: number; threads?: number } = {}): Promise<TopKResult> {
+export async function matmulTopKOrt(
+  a: Float32Array,
+  b: Float32Array,
+  dim: number,
+  k: number,
+  options: { blockRows?: number; threads?: number } = {},
+): Promise<TopKResult> {
   const n = a.length / dim;
   const m = b.length / dim;
   const kk = Math.min(k, m);
@@ -133,7 +139,13 @@ export async function matmulTopKOrt(a: Float32Array, b: Float32Array, dim: numbe
 }
 
 /** Top-k similarity search; uses onnxruntime for big problems (n·m·d above ~2e7), JS otherwise. */
-export async function matmulTopK(a: Float32Array, b: Float32Array, dim: number, k: number, options: { backend?: 'auto' | 'onnxruntime' | 'js' } = {}): Promise<TopKResult> {
+export async function matmulTopK(
+  a: Float32Array,
+  b: Float32Array,
+  dim: number,
+  k: number,
+  options: { backend?: 'auto' | 'onnxruntime' | 'js' } = {},
+): Promise<TopKResult> {
   const n = a.length / dim;
   const m = b.length / dim;
   if (n === 0 || m === 0) return { values: new Float32Array(0), indices: new Int32Array(0), k: Math.min(k, m), backend: 'js' };
@@ -207,7 +219,12 @@ export function topKIndices(scores: Float32Array, K: number, opts: { n?: number;
  * dotRowsMulti for big matrices through onnxruntime's MatMul (SIMD, multi-threaded; the input is
  * wrapped without a copy). Falls back to JS below ~1e8 multiply-adds or when asked.
  */
-export async function dotRowsMultiFast(m: Float32Array, dim: number, vs: Float32Array, options: { backend?: 'auto' | 'onnxruntime' | 'js'; blockRows?: number } = {}): Promise<Float32Array> {
+export async function dotRowsMultiFast(
+  m: Float32Array,
+  dim: number,
+  vs: Float32Array,
+  options: { backend?: 'auto' | 'onnxruntime' | 'js'; blockRows?: number } = {},
+): Promise<Float32Array> {
   const c = vs.length / dim;
   const n = m.length / dim;
   const backend = options.backend ?? 'auto';

@@ -153,11 +153,7 @@ export function applyChatTemplate(model: LoadedModel, messages: ChatMessage[], o
  * Chat generation: render the model's chat template with a generation prompt, encode it without
  * adding BOS again (the template does that), and generate.
  */
-export async function generateChat(
-  rt: DecoderRuntime,
-  messages: ChatMessage[],
-  opts: GenerateOptions & { template?: string } = {},
-): Promise<GenerationResult> {
+export async function generateChat(rt: DecoderRuntime, messages: ChatMessage[], opts: GenerateOptions & { template?: string } = {}): Promise<GenerationResult> {
   const prompt = applyChatTemplate(rt.model, messages, { template: opts.template });
   const tok = rt.model.tokenizer;
   let ids = tok.encode(prompt, { addSpecial: false, parseSpecial: true });
@@ -178,7 +174,9 @@ export function formatModelInfo(info: ModelInfo): string {
     `path:              ${info.path} (${info.format})`,
     `architecture:      ${info.architecture}`,
     `parameters:        ${params} (${p.toLocaleString('en-US')})`,
-    `stored as:         ${Object.entries(info.storageDtypes).map(([k, v]) => `${k} x${v}`).join(', ')}; computed in ${info.computeDtype}`,
+    `stored as:         ${Object.entries(info.storageDtypes)
+      .map(([k, v]) => `${k} x${v}`)
+      .join(', ')}; computed in ${info.computeDtype}`,
     `context length:    ${info.contextLength}`,
     `layers/hidden:     ${info.layers} x ${info.hiddenSize}, heads ${info.heads} (kv ${info.kvHeads}), head dim ${info.headDim}`,
     `vocabulary:        ${info.vocabSize}${info.tiedEmbeddings ? ' (tied embeddings)' : ''}`,

@@ -96,7 +96,12 @@ export async function chooseExecutionProvider(opts: { refresh?: boolean } = {}):
       epCache = { name, listed, unavailable, notice: null };
       return epCache;
     } catch (e) {
-      unavailable.push({ name, reason: String((e as Error).message ?? e).split('\n')[0]!.slice(0, 200) });
+      unavailable.push({
+        name,
+        reason: String((e as Error).message ?? e)
+          .split('\n')[0]!
+          .slice(0, 200),
+      });
     }
   }
   epCache = {

@@ -54,19 +54,32 @@ interface PeftLoraConfig {
 /** init_lora_weights values that leave the base weights as they are (others, e.g. PiSSA, rewrite them). */
 const PLAIN_INITS: readonly unknown[] = [true, false, null, undefined, 'gaussian', 'eva'];
 
-const present = (v: unknown) => v !== undefined && v !== null && v !== false && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+const present = (v: unknown) =>
+  v !== undefined &&
+  v !== null &&
+  v !== false &&
+  !(Array.isArray(v) && v.length === 0) &&
+  !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
 
 /** Refuses the PEFT variants the engine cannot apply, naming the field and what to do instead. */
 function refuseUnsupported(cfg: PeftLoraConfig, cfgPath: string): void {
   const no = (field: string, why: string) => {
     throw new Error(`${cfgPath}: ${field} ${why}`);
   };
-  if (cfg.peft_type !== undefined && cfg.peft_type !== 'LORA') no('peft_type', `is ${JSON.stringify(cfg.peft_type)}: only LoRA adapters (peft_type "LORA") are supported`);
+  if (cfg.peft_type !== undefined && cfg.peft_type !== 'LORA')
+    no('peft_type', `is ${JSON.stringify(cfg.peft_type)}: only LoRA adapters (peft_type "LORA") are supported`);
   if (cfg.use_dora === true) no('use_dora', 'is true: DoRA adapters (a learned magnitude per output) are not supported; train a plain LoRA (use_dora: false)');
   if (cfg.lora_bias === true) no('lora_bias', 'is true: a bias on lora_B is not supported');
-  if (present(cfg.modules_to_save)) no('modules_to_save', `is ${JSON.stringify(cfg.modules_to_save)}: adapters that carry whole trained modules are not supported; merge the adapter with PEFT first or train without modules_to_save`);
+  if (present(cfg.modules_to_save))
+    no(
+      'modules_to_save',
+      `is ${JSON.stringify(cfg.modules_to_save)}: adapters that carry whole trained modules are not supported; merge the adapter with PEFT first or train without modules_to_save`,
+    );
   if (!PLAIN_INITS.includes(cfg.init_lora_weights))
-    no('init_lora_weights', `is ${JSON.stringify(cfg.init_lora_weights)}: this initialisation rewrites the base weights, so the adapter only applies to that rewritten model; convert it to a plain LoRA first (PEFT save_pretrained(..., path_initial_model_for_weight_conversion=…), LLaMA-Factory pissa_convert: true)`);
+    no(
+      'init_lora_weights',
+      `is ${JSON.stringify(cfg.init_lora_weights)}: this initialisation rewrites the base weights, so the adapter only applies to that rewritten model; convert it to a plain LoRA first (PEFT save_pretrained(..., path_initial_model_for_weight_conversion=…), LLaMA-Factory pissa_convert: true)`,
+    );
   if (present(cfg.layer_replication)) no('layer_replication', 'is set: adapters that replicate layers are not supported');
   if (present(cfg.target_parameters)) no('target_parameters', 'is set: LoRA on bare parameters (MoE experts) is not supported');
   if (present(cfg.trainable_token_indices)) no('trainable_token_indices', 'is set: trained token embeddings are not supported');
@@ -115,11 +128,15 @@ function readConfig(cfgPath: string): PeftLoraConfig {
 /** A tensor key that is not a LoRA factor: why the adapter cannot be applied, naming the config field. */
 function unexpectedTensor(name: string, wPath: string): Error {
   if (/\.lora_magnitude_vector(\.|$)/.test(name)) return new Error(`${wPath}: ${name} is a DoRA magnitude (use_dora): DoRA adapters are not supported`);
-  if (/\.lora_embedding_[AB](\.|$)/.test(name)) return new Error(`${wPath}: ${name} is a LoRA on an embedding layer (target_modules includes embed_tokens): not supported; target the linear layers only`);
+  if (/\.lora_embedding_[AB](\.|$)/.test(name))
+    return new Error(`${wPath}: ${name} is a LoRA on an embedding layer (target_modules includes embed_tokens): not supported; target the linear layers only`);
   if (/\.lora_B(\.[^.]+)?\.bias$/.test(name)) return new Error(`${wPath}: ${name} is a bias on lora_B (lora_bias): not supported`);
   if (/\.modules_to_save\./.test(name)) return new Error(`${wPath}: ${name} is a whole trained module (modules_to_save): not supported`);
   if (/\.bias$/.test(name)) return new Error(`${wPath}: ${name} is a trained bias (bias "all" or "lora_only"): not supported; train with bias "none"`);
-  if (/(^|\.)(embed_tokens|lm_head|wte|embed_in)\.weight$/.test(name)) return new Error(`${wPath}: ${name} is a full embedding or output matrix saved with the adapter (the vocabulary was resized or the layer trained): not supported`);
+  if (/(^|\.)(embed_tokens|lm_head|wte|embed_in)\.weight$/.test(name))
+    return new Error(
+      `${wPath}: ${name} is a full embedding or output matrix saved with the adapter (the vocabulary was resized or the layer trained): not supported`,
+    );
   return new Error(`${wPath}: ${name} is not a LoRA factor (…lora_A.weight / …lora_B.weight): this is not a plain PEFT LoRA adapter`);
 }
 
@@ -130,7 +147,9 @@ export function loadLoraAdapter(dir: string): LoraAdapter {
   if (!existsSync(cfgPath)) throw new Error(`${dir}: missing adapter_config.json (not a PEFT adapter folder)`);
   if (!existsSync(wPath)) {
     if (existsSync(join(dir, 'adapter_model.bin')))
-      throw new Error(`${dir}: only adapter_model.bin is there, a Python pickle, which is never loaded (unpickling can run code); save the adapter as safetensors (PEFT save_pretrained(..., safe_serialization=True), the default)`);
+      throw new Error(
+        `${dir}: only adapter_model.bin is there, a Python pickle, which is never loaded (unpickling can run code); save the adapter as safetensors (PEFT save_pretrained(..., safe_serialization=True), the default)`,
+      );
     throw new Error(`${dir}: missing adapter_model.safetensors`);
   }
   const cfg = readConfig(cfgPath);
@@ -158,14 +177,16 @@ export function loadLoraAdapter(dir: string): LoraAdapter {
       throw new Error(`${wPath}: ${name} [${a.shape.join(', ')}] and ${bName} [${b.shape.join(', ')}] are not LoRA factors [r, in] and [out, r]`);
     const module = m[1]!;
     const wantRank = patternValue(rankPatterns, module, r);
-    if (rank !== wantRank) throw new Error(`${wPath}: ${module} has rank ${rank}, but the config gives it ${wantRank} (r${rankPatterns.length ? ' / rank_pattern' : ''})`);
+    if (rank !== wantRank)
+      throw new Error(`${wPath}: ${module} has rank ${rank}, but the config gives it ${wantRank} (r${rankPatterns.length ? ' / rank_pattern' : ''})`);
     const moduleAlpha = patternValue(alphaPatterns, module, alpha);
     const scale = cfg.use_rslora === true ? moduleAlpha / Math.sqrt(rank) : moduleAlpha / rank;
     const base = module.startsWith('model.') || module.startsWith('lm_head') ? module : `model.${module}`;
     modules.set(`${base}.weight`, { a: f.readF32(name), b: f.readF32(bName), rank, scale });
   }
   for (const name of f.tensors.keys()) {
-    if (/\.lora_B(\.[^.]+)?\.weight$/.test(name) && !f.tensors.has(name.replace('.lora_B', '.lora_A'))) throw new Error(`${wPath}: ${name} has no matching lora_A tensor`);
+    if (/\.lora_B(\.[^.]+)?\.weight$/.test(name) && !f.tensors.has(name.replace('.lora_B', '.lora_A')))
+      throw new Error(`${wPath}: ${name} has no matching lora_A tensor`);
   }
   if (modules.size === 0) throw new Error(`${wPath}: no lora_A/lora_B tensors found`);
   const tm = cfg.target_modules;

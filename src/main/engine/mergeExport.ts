@@ -20,7 +20,8 @@ export type MergeExportOptions = Pick<ExportModelOptions, 'onProgress' | 'should
  */
 export function exportMergedModel(modelPath: string, adapterPath: string, outPath: string, opts: MergeExportOptions = {}): ExportModelResult {
   const base = loadModel(modelPath);
-  if (base.format === 'gguf' && !/\.gguf$/i.test(outPath)) throw new Error(`${outPath}: the model is a GGUF file, so the merged model is one too: give a path ending in .gguf`);
+  if (base.format === 'gguf' && !/\.gguf$/i.test(outPath))
+    throw new Error(`${outPath}: the model is a GGUF file, so the merged model is one too: give a path ending in .gguf`);
   const merged = mergeLora(base, loadLoraAdapter(adapterPath));
   return exportModel(merged, outPath, { ...opts, format: base.format, dtype: 'source', name: `${base.name} + ${basename(adapterPath)}` });
 }

@@ -153,7 +153,14 @@ export function exportModel(model: LoadedModel, outPath: string, opts: ExportMod
       const w = model.weights;
       const counting: LoadedModel = {
         ...model,
-        weights: { origin: w.origin, names: () => w.names(), has: (n) => w.has(n), shape: (n) => w.shape(n), dtype: (n) => w.dtype(n), f32: (n) => (tick(n), w.f32(n)) },
+        weights: {
+          origin: w.origin,
+          names: () => w.names(),
+          has: (n) => w.has(n),
+          shape: (n) => w.shape(n),
+          dtype: (n) => w.dtype(n),
+          f32: (n) => (tick(n), w.f32(n)),
+        },
       };
       const type = dtype !== 'source' ? dtype : names.every((n) => w.dtype(n) === 'F32') ? 'F32' : 'F16';
       exportGguf(counting, tmp, { type, name: opts.name ?? model.name });

@@ -51,7 +51,10 @@ export async function inferSuiteCategories(suite: Suite, opts: InferSuiteCategor
   if (refs.embedderId !== opts.embedder.id) throw new Error(`category references were embedded with "${refs.embedderId}", not "${opts.embedder.id}"`);
   const todo = suite.items.map((it, i) => [it, i] as const).filter(([it]) => opts.overwrite || it.categories.length === 0);
   if (!todo.length) return suite;
-  const emb = await embedAll(opts.embedder, todo.map(([it]) => it.prompt));
+  const emb = await embedAll(
+    opts.embedder,
+    todo.map(([it]) => it.prompt),
+  );
   const inf = await (await detector()).inferCategories(emb, refs, opts);
   const tag = `${inf.method}|${opts.embedder.id}`;
   const items = suite.items.slice();

@@ -42,7 +42,8 @@ export class EngineGenerator implements Generator, NextTokenScorer {
     if (request.messages) {
       const mode = this.opts.chatTemplate ?? 'auto';
       const tmpl = mode === 'auto' ? this.rt.model.chatTemplate : mode === 'none' ? null : mode;
-      if (tmpl) return tok.encode((await engine()).applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false, parseSpecial: true });
+      if (tmpl)
+        return tok.encode((await engine()).applyChatTemplate(this.rt.model, request.messages, { template: tmpl }), { addSpecial: false, parseSpecial: true });
       return tok.encode(request.messages.map((m) => m.content).join('\n\n'), { addSpecial: true });
     }
     return this.encodeRaw(request.prompt);
@@ -81,7 +82,11 @@ export class EngineGenerator implements Generator, NextTokenScorer {
   }
 
   /** Full-vocabulary softmax at the last prompt position; each candidate's first token's probability. */
-  async scoreNextToken(prompts: readonly string[], candidates: readonly string[], options: GenerateCallOptions = {}): Promise<Array<Record<string, number | null>>> {
+  async scoreNextToken(
+    prompts: readonly string[],
+    candidates: readonly string[],
+    options: GenerateCallOptions = {},
+  ): Promise<Array<Record<string, number | null>>> {
     const tok = this.rt.model.tokenizer;
     const out: Array<Record<string, number | null>> = [];
     for (const p of prompts) {

@@ -25,7 +25,19 @@ export function recordsToCsv(records: readonly EvalRecord[], corrections: readon
   for (const j of judges) header.push(`${j}:label`, `${j}:corrected`, `${j}:judge_label`, `${j}:score`, `${j}:reason`);
   const lines = [header.map(csvCell).join(',')];
   for (const r of records) {
-    const row: unknown[] = [r.suiteId, r.suiteKind, r.itemId, r.expected, r.categories.join('|'), r.sourceCategories.join('|'), r.reference, r.prompt, r.response, r.finishReason, r.warnings.join(' | ')];
+    const row: unknown[] = [
+      r.suiteId,
+      r.suiteKind,
+      r.itemId,
+      r.expected,
+      r.categories.join('|'),
+      r.sourceCategories.join('|'),
+      r.reference,
+      r.prompt,
+      r.response,
+      r.finishReason,
+      r.warnings.join(' | '),
+    ];
     for (const j of judges) {
       const ev = effectiveVerdict(r, j, idx);
       row.push(ev?.label ?? '', ev ? ev.corrected : '', ev?.verdict.label ?? '', ev?.verdict.score ?? '', ev?.verdict.reason ?? '');
@@ -38,14 +50,16 @@ export function recordsToCsv(records: readonly EvalRecord[], corrections: readon
 /** One JSON object per line: the record plus `effective` labels per judge (corrections applied). */
 export function recordsToJsonl(records: readonly EvalRecord[], corrections: readonly VerdictCorrection[] = []): string {
   const idx = indexCorrections(corrections);
-  return records
-    .map((r) => {
-      const effective: Record<string, { label: string; corrected: boolean }> = {};
-      for (const v of r.verdicts) {
-        const ev = effectiveVerdict(r, v.judgeId, idx)!;
-        effective[v.judgeId] = { label: ev.label, corrected: ev.corrected };
-      }
-      return JSON.stringify({ ...r, effective });
-    })
-    .join('\n') + (records.length ? '\n' : '');
+  return (
+    records
+      .map((r) => {
+        const effective: Record<string, { label: string; corrected: boolean }> = {};
+        for (const v of r.verdicts) {
+          const ev = effectiveVerdict(r, v.judgeId, idx)!;
+          effective[v.judgeId] = { label: ev.label, corrected: ev.corrected };
+        }
+        return JSON.stringify({ ...r, effective });
+      })
+      .join('\n') + (records.length ? '\n' : '')
+  );
 }

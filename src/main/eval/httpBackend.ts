@@ -15,7 +15,16 @@
  * Also a NextTokenScorer through /v1/completions with `logprobs` (top-k; candidates outside the
  * top-k come back null).
  */
-import type { ChatMessage, GenerateCallOptions, GenerationFinish, GenerationOutput, GenerationRequest, GenerationSettings, Generator, NextTokenScorer } from './types';
+import type {
+  ChatMessage,
+  GenerateCallOptions,
+  GenerationFinish,
+  GenerationOutput,
+  GenerationRequest,
+  GenerationSettings,
+  Generator,
+  NextTokenScorer,
+} from './types';
 
 export interface HttpBackendOptions {
   /** Server root, with or without a trailing /v1 (e.g. http://127.0.0.1:8000). */
@@ -135,7 +144,8 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     this.root = root.href.replace(/\/+$/, '').replace(/\/v1$/, '');
     this.o = { timeoutMs: 120_000, retries: 4, backoffMs: 500, maxBackoffMs: 8000, concurrency: 4, ...opts };
     const c = this.o.concurrency;
-    if (!Number.isInteger(c) || c < 1 || c > MAX_HTTP_CONCURRENCY) throw new Error(`HTTP backend: concurrency must be a whole number from 1 to ${MAX_HTTP_CONCURRENCY}, got ${c}`);
+    if (!Number.isInteger(c) || c < 1 || c > MAX_HTTP_CONCURRENCY)
+      throw new Error(`HTTP backend: concurrency must be a whole number from 1 to ${MAX_HTTP_CONCURRENCY}, got ${c}`);
     this.concurrency = c;
     this.slots = new Slots(c);
     this.id = `${this.root}#${opts.model}`;
@@ -157,7 +167,13 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
       let retryAfterMs: number | null = null;
       try {
         const timeout = AbortSignal.timeout(this.o.timeoutMs);
-        const res = await f(url, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'error', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        const res = await f(url, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(body),
+          redirect: 'error',
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
         const text = await res.text();
         if (res.ok) {
           try {
@@ -196,7 +212,11 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
     const timeout = AbortSignal.timeout(this.o.timeoutMs);
     let res: Response;
     try {
-      res = await f(url, { headers: this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}, redirect: 'error', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      res = await f(url, {
+        headers: this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {},
+        redirect: 'error',
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       throw new BackendUnavailableError(`GET ${url} failed: ${describeCause(e)}`, 1, null);
@@ -227,29 +247,51 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
         usage?: { prompt_tokens?: number; completion_tokens?: number };
       };
       const c = json.choices?.[0];
-      if (!c || !c.message) throw new HttpRequestError(`POST ${this.root}/v1/chat/completions: answer has no choices[0].message`, 200, JSON.stringify(json).slice(0, 300));
-      return { text: c.message.content ?? '', finishReason: finishOf(c.finish_reason), promptTokens: json.usage?.prompt_tokens, completionTokens: json.usage?.completion_tokens };
+      if (!c || !c.message)
+        throw new HttpRequestError(`POST ${this.root}/v1/chat/completions: answer has no choices[0].message`, 200, JSON.stringify(json).slice(0, 300));
+      return {
+        text: c.message.content ?? '',
+        finishReason: finishOf(c.finish_reason),
+        promptTokens: json.usage?.prompt_tokens,
+        completionTokens: json.usage?.completion_tokens,
+      };
     }
     const json = (await this.post('/v1/completions', this.body(settings, { prompt: request.prompt }), signal)) as {
       choices?: Array<{ text?: string; finish_reason?: string }>;
       usage?: { prompt_tokens?: number; completion_tokens?: number };
     };
     const c = json.choices?.[0];
-    if (!c || typeof c.text !== 'string') throw new HttpRequestError(`POST ${this.root}/v1/completions: answer has no choices[0].text`, 200, JSON.stringify(json).slice(0, 300));
+    if (!c || typeof c.text !== 'string')
+      throw new HttpRequestError(`POST ${this.root}/v1/completions: answer has no choices[0].text`, 200, JSON.stringify(json).slice(0, 300));
     return { text: c.text, finishReason: finishOf(c.finish_reason), promptTokens: json.usage?.prompt_tokens, completionTokens: json.usage?.completion_tokens };
   }
 
   /** Requests run through the backend's `concurrency` slots; the first failure rejects the call (after in-flight ones settle); shouldStop() → unsent requests come back 'cancelled'. */
   async generate(requests: readonly GenerationRequest[], settings: GenerationSettings, options: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
-    return this.pool<GenerationRequest, GenerationOutput>(requests, (r) => this.generateOne(r, settings, options.signal), options, () => ({ text: '', finishReason: 'cancelled' }));
+    return this.pool<GenerationRequest, GenerationOutput>(
+      requests,
+      (r) => this.generateOne(r, settings, options.signal),
+      options,
+      () => ({ text: '', finishReason: 'cancelled' }),
+    );
   }
 
-  async scoreNextToken(prompts: readonly string[], candidates: readonly string[], options: GenerateCallOptions = {}): Promise<Array<Record<string, number | null>>> {
+  async scoreNextToken(
+    prompts: readonly string[],
+    candidates: readonly string[],
+    options: GenerateCallOptions = {},
+  ): Promise<Array<Record<string, number | null>>> {
     return this.pool(
       prompts,
       async (prompt) => {
-        const json = (await this.post('/v1/completions', { model: this.o.model, prompt, max_tokens: 1, temperature: 0, logprobs: 20, ...(this.o.extraBody ?? {}) }, options.signal)) as {
-          choices?: Array<{ logprobs?: { top_logprobs?: Array<Record<string, number>>; content?: Array<{ top_logprobs?: Array<{ token?: string; logprob?: number }> }> } }>;
+        const json = (await this.post(
+          '/v1/completions',
+          { model: this.o.model, prompt, max_tokens: 1, temperature: 0, logprobs: 20, ...(this.o.extraBody ?? {}) },
+          options.signal,
+        )) as {
+          choices?: Array<{
+            logprobs?: { top_logprobs?: Array<Record<string, number>>; content?: Array<{ top_logprobs?: Array<{ token?: string; logprob?: number }> }> };
+          }>;
         };
         const lp = json.choices?.[0]?.logprobs;
         // Legacy completions shape (vLLM, TGI): top_logprobs[0] = {token: logprob}.
@@ -257,9 +299,15 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
         let top: Record<string, number> | undefined = lp?.top_logprobs?.[0];
         if (!top && lp?.content?.[0]?.top_logprobs) {
           top = {};
-          for (const t of lp.content[0].top_logprobs) if (typeof t.token === 'string' && typeof t.logprob === 'number') top[t.token] = Math.max(top[t.token] ?? -Infinity, t.logprob);
+          for (const t of lp.content[0].top_logprobs)
+            if (typeof t.token === 'string' && typeof t.logprob === 'number') top[t.token] = Math.max(top[t.token] ?? -Infinity, t.logprob);
         }
-        if (!top) throw new HttpRequestError(`POST ${this.root}/v1/completions: the server returned no top_logprobs (does it support "logprobs"?)`, 200, JSON.stringify(json).slice(0, 300));
+        if (!top)
+          throw new HttpRequestError(
+            `POST ${this.root}/v1/completions: the server returned no top_logprobs (does it support "logprobs"?)`,
+            200,
+            JSON.stringify(json).slice(0, 300),
+          );
         const out: Record<string, number | null> = {};
         for (const c of candidates) {
           let best: number | null = null;
@@ -278,9 +326,14 @@ export class OpenAICompatibleBackend implements Generator, NextTokenScorer {
    * more of its items are sent. When shouldStop() turns true, items not yet sent get `onStop()`
    * (generate: a 'cancelled' output, as the engine does) and in-flight ones finish.
    */
-  private async pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>, options: GenerateCallOptions, onStop: () => R = () => {
-    throw new DOMException('generation stopped', 'AbortError');
-  }): Promise<R[]> {
+  private async pool<T, R>(
+    items: readonly T[],
+    fn: (t: T) => Promise<R>,
+    options: GenerateCallOptions,
+    onStop: () => R = () => {
+      throw new DOMException('generation stopped', 'AbortError');
+    },
+  ): Promise<R[]> {
     const out: R[] = new Array(items.length);
     let failure: unknown = null;
     let stopped = false;

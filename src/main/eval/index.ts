@@ -44,7 +44,19 @@ export {
 export { recordsToCsv, recordsToJsonl } from './export';
 export { inferSuiteCategories, loadCategoryReferences, noteMissingCategories, uncategorisedHarmful, type InferSuiteCategoriesOptions } from './categorise';
 export { extractFinalNumber, extractSentiment, parseNumber, scoreGsm8k, scoreSst2, scoreTask, type TaskScore } from './scoring';
-export { ClassifierRefusalJudge, JUDGE_IMPLS, KeywordRefusalJudge, SHIPPED_JUDGES, TaskJudge, createJudge, judgeIdsText, type JudgeDeps, type JudgeFactory, type JudgeRegistry, type KeywordJudgeOptions } from './judges';
+export {
+  ClassifierRefusalJudge,
+  JUDGE_IMPLS,
+  KeywordRefusalJudge,
+  SHIPPED_JUDGES,
+  TaskJudge,
+  createJudge,
+  judgeIdsText,
+  type JudgeDeps,
+  type JudgeFactory,
+  type JudgeRegistry,
+  type KeywordJudgeOptions,
+} from './judges';
 export {
   LLAMA_GUARD_3_CATEGORIES,
   LLAMA_GUARD_3_VERSION,
@@ -81,4 +93,16 @@ export { estimate, type Estimate } from './seeds';
 export { BackendUnavailableError, HttpRequestError, OpenAICompatibleBackend, type HttpBackendOptions } from './httpBackend';
 export { startOpenAIServer, type OpenAIServerHandle, type OpenAIServerOptions } from './openaiServer';
 export { EngineGenerator, type EngineGeneratorOptions } from './engineGenerator';
-export { cutText, describeRun, doneSet, runEvaluation, truncateToFit, type RunDescription, type RunInput, type RunProgress, type RunResult, type RunSettings, type TruncateMode } from './runner';
+export {
+  cutText,
+  describeRun,
+  doneSet,
+  runEvaluation,
+  truncateToFit,
+  type RunDescription,
+  type RunInput,
+  type RunProgress,
+  type RunResult,
+  type RunSettings,
+  type TruncateMode,
+} from './runner';

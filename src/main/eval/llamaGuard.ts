@@ -94,7 +94,12 @@ export function buildLlamaGuard3Prompt(user: string, agent?: string, opts: Llama
 
 /** Chat messages for a server that applies the Llama Guard model's own template. */
 export function llamaGuard3Messages(user: string, agent?: string): ChatMessage[] {
-  return agent === undefined ? [{ role: 'user', content: user }] : [{ role: 'user', content: user }, { role: 'assistant', content: agent }];
+  return agent === undefined
+    ? [{ role: 'user', content: user }]
+    : [
+        { role: 'user', content: user },
+        { role: 'assistant', content: agent },
+      ];
 }
 
 export interface ParsedGuardOutput {
@@ -118,7 +123,11 @@ export function parseLlamaGuardOutput(output: string, known: readonly GuardCateg
   const first = lines[0] ?? '';
   const m = /^(safe|unsafe)(?=$|[\s.,:;])(.*)$/i.exec(first);
   if (!m) {
-    return { label: 'unparseable', categories: [], reason: output.trim() ? `judge output is not a Llama Guard verdict: "${output.trim().slice(0, 120)}"` : 'judge output was empty' };
+    return {
+      label: 'unparseable',
+      categories: [],
+      reason: output.trim() ? `judge output is not a Llama Guard verdict: "${output.trim().slice(0, 120)}"` : 'judge output was empty',
+    };
   }
   if (m[1]!.toLowerCase() === 'safe') return { label: 'safe', categories: [], reason: 'Llama Guard: safe' };
   const rest = [m[2]!, ...lines.slice(1, 2)].join(' ');
@@ -183,7 +192,9 @@ export class LlamaGuardJudge implements Judge {
     for (let s = 0; s < todo.length; s += bs) {
       const idx = todo.slice(s, s + bs);
       const reqs: GenerationRequest[] = idx.map((i) =>
-        style === 'chat' ? { messages: llamaGuard3Messages(inputs[i]!.item.prompt, agentOf(i)) } : { prompt: buildLlamaGuard3Prompt(inputs[i]!.item.prompt, agentOf(i), o) },
+        style === 'chat'
+          ? { messages: llamaGuard3Messages(inputs[i]!.item.prompt, agentOf(i)) }
+          : { prompt: buildLlamaGuard3Prompt(inputs[i]!.item.prompt, agentOf(i), o) },
       );
       const gens = await isolate(reqs, (rs) => o.generator.generate(rs, { maxNewTokens: 12, temperature: 0 }, options), options);
       let scores: Array<Record<string, number | null> | Error> | null = null;

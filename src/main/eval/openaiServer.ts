@@ -83,8 +83,16 @@ function settingsFrom(b: Record<string, unknown>, cap: number): GenerationSettin
   const maxTokens = num('max_tokens', num('max_completion_tokens', 256))!;
   if (!(maxTokens >= 1)) throw new HttpError(400, '"max_tokens" must be at least 1');
   const stop = b.stop === undefined || b.stop === null ? undefined : typeof b.stop === 'string' ? [b.stop] : b.stop;
-  if (stop !== undefined && !(Array.isArray(stop) && stop.every((s) => typeof s === 'string'))) throw new HttpError(400, '"stop" must be a string or an array of strings');
-  return { maxNewTokens: Math.min(cap, Math.floor(maxTokens)), temperature: num('temperature', 0)!, topP: num('top_p'), topK: num('top_k'), seed: num('seed'), stop: stop as string[] | undefined };
+  if (stop !== undefined && !(Array.isArray(stop) && stop.every((s) => typeof s === 'string')))
+    throw new HttpError(400, '"stop" must be a string or an array of strings');
+  return {
+    maxNewTokens: Math.min(cap, Math.floor(maxTokens)),
+    temperature: num('temperature', 0)!,
+    topP: num('top_p'),
+    topK: num('top_k'),
+    seed: num('seed'),
+    stop: stop as string[] | undefined,
+  };
 }
 
 function isLoopback(host: string): boolean {
@@ -127,7 +135,10 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
         }
         batches++;
         try {
-          const outs = await opts.generator.generate(take.map((j) => j.req), take[0]!.settings);
+          const outs = await opts.generator.generate(
+            take.map((j) => j.req),
+            take[0]!.settings,
+          );
           take.forEach((j, k) => j.resolve(outs[k]!));
         } catch (e) {
           if (take.length === 1) take[0]!.reject(e);
@@ -179,7 +190,8 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
       const msgs = b.messages;
       if (!Array.isArray(msgs) || !msgs.length) throw new HttpError(400, '"messages" must be a non-empty array');
       for (const m of msgs as Array<Record<string, unknown>>) {
-        if (!m || !['system', 'user', 'assistant'].includes(m.role as string) || typeof m.content !== 'string') throw new HttpError(400, 'each message needs role system/user/assistant and string content');
+        if (!m || !['system', 'user', 'assistant'].includes(m.role as string) || typeof m.content !== 'string')
+          throw new HttpError(400, 'each message needs role system/user/assistant and string content');
       }
       const [out] = await submit([{ messages: msgs as ChatMessage[] }], settings);
       send(res, 200, {
@@ -188,13 +200,19 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
         created: now,
         model,
         choices: [{ index: 0, message: { role: 'assistant', content: out!.text }, finish_reason: out!.finishReason === 'length' ? 'length' : 'stop' }],
-        usage: { prompt_tokens: out!.promptTokens ?? 0, completion_tokens: out!.completionTokens ?? 0, total_tokens: (out!.promptTokens ?? 0) + (out!.completionTokens ?? 0) },
+        usage: {
+          prompt_tokens: out!.promptTokens ?? 0,
+          completion_tokens: out!.completionTokens ?? 0,
+          total_tokens: (out!.promptTokens ?? 0) + (out!.completionTokens ?? 0),
+        },
       });
       return;
     }
-    const prompts = typeof b.prompt === 'string' ? [b.prompt] : Array.isArray(b.prompt) && b.prompt.every((p) => typeof p === 'string') ? (b.prompt as string[]) : null;
+    const prompts =
+      typeof b.prompt === 'string' ? [b.prompt] : Array.isArray(b.prompt) && b.prompt.every((p) => typeof p === 'string') ? (b.prompt as string[]) : null;
     if (!prompts || !prompts.length) throw new HttpError(400, '"prompt" must be a string or a non-empty array of strings');
-    if (b.logprobs !== undefined && b.logprobs !== null && b.logprobs !== false && b.logprobs !== 0) throw new HttpError(400, 'logprobs are not supported by this server');
+    if (b.logprobs !== undefined && b.logprobs !== null && b.logprobs !== false && b.logprobs !== 0)
+      throw new HttpError(400, 'logprobs are not supported by this server');
     const reqs: GenerationRequest[] = prompts.map((p) => ({ prompt: p }));
     const outs = await submit(reqs, settings);
     send(res, 200, {
@@ -215,7 +233,14 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     handle(req, res)
       .catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : 500;
-        const type = status === 400 || status === 413 ? 'invalid_request_error' : status === 401 ? 'authentication_error' : status === 404 ? 'not_found_error' : 'server_error';
+        const type =
+          status === 400 || status === 413
+            ? 'invalid_request_error'
+            : status === 401
+              ? 'authentication_error'
+              : status === 404
+                ? 'not_found_error'
+                : 'server_error';
         if (!res.headersSent) send(res, status, { error: { message: (e as Error).message ?? String(e), type } });
         else res.destroy();
       })

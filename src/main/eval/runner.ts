@@ -188,10 +188,14 @@ export async function runEvaluation(input: RunInput): Promise<RunResult> {
       if (before > budget) {
         const cut = budget > 0 ? await truncateToFit(t, async (x) => (await count(x)) <= budget, mode) : null;
         if (cut === null || cut.trim() === '') {
-          warnings.push(`prompt cannot fit: ${before} tokens, context ${gen.contextLength} minus ${settings.maxNewTokens} new tokens leaves ${budget} (template/system prompt alone is too long, or max new tokens too large)`);
+          warnings.push(
+            `prompt cannot fit: ${before} tokens, context ${gen.contextLength} minus ${settings.maxNewTokens} new tokens leaves ${budget} (template/system prompt alone is too long, or max new tokens too large)`,
+          );
           return { req: null, text: t, warnings };
         }
-        warnings.push(`prompt truncated (${mode}) from ${before} to ${await count(cut)} tokens to fit context ${gen.contextLength} with ${settings.maxNewTokens} new tokens`);
+        warnings.push(
+          `prompt truncated (${mode}) from ${before} to ${await count(cut)} tokens to fit context ${gen.contextLength} with ${settings.maxNewTokens} new tokens`,
+        );
         t = cut;
       }
     }

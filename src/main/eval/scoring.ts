@@ -15,7 +15,10 @@ const NUM = String.raw`-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+
 
 /** "1,234.50" → 1234.5; "$-3" / "-$3" → -3; "3/4" → 0.75; null when not a number. */
 export function parseNumber(s: string): number | null {
-  let t = s.trim().replace(/[$€£\s]/g, '').replace(/,(?=\d{3}(\D|$))/g, '');
+  let t = s
+    .trim()
+    .replace(/[$€£\s]/g, '')
+    .replace(/,(?=\d{3}(\D|$))/g, '');
   t = t.replace(/\.$/, '');
   const frac = /^(-?\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(t);
   if (frac) {
@@ -86,7 +89,11 @@ export function scoreSst2(reply: string, reference: string): TaskScore {
 }
 
 function norm(s: string, caseSensitive: boolean): string {
-  const t = s.normalize('NFKC').replace(/\s+/g, ' ').trim().replace(/[.!]+$/, '');
+  const t = s
+    .normalize('NFKC')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[.!]+$/, '');
   return caseSensitive ? t : t.toLowerCase();
 }
 

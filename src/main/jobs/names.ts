@@ -30,13 +30,25 @@ export function storeNames(db: Db): JobNames {
     if (!row) return undefined;
     const p = JSON.parse(row.params) as { modelPath: string; method: string; selectionId?: number; maxSteps: number; epochs?: number; mode?: 'lora' | 'full' };
     const selection = p.selectionId ? (names.selection(p.selectionId) ?? null) : null;
-    return { jobId: row.id, modelPath: p.modelPath, method: p.method, selection, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}), ...(p.mode ? { mode: p.mode } : {}) };
+    return {
+      jobId: row.id,
+      modelPath: p.modelPath,
+      method: p.method,
+      selection,
+      maxSteps: p.maxSteps,
+      ...(p.epochs !== undefined ? { epochs: p.epochs } : {}),
+      ...(p.mode ? { mode: p.mode } : {}),
+    };
   };
   const names: JobNames = {
     dataset: (id) => (db.prepare('SELECT name FROM datasets WHERE id = ?').get(id) as { name: string } | undefined)?.name,
     selection: (id) => db.prepare('SELECT name, method FROM selections WHERE id = ?').get(id) as { name: string; method: string } | undefined,
     trainRunForAdapter: (path) =>
-      facts(db.prepare(`SELECT id, params, result FROM jobs WHERE type = 'train.run' AND json_extract(result, '$.adapterPath') = ? ORDER BY id DESC LIMIT 1`).get(path) as TrainJobRow | undefined),
+      facts(
+        db
+          .prepare(`SELECT id, params, result FROM jobs WHERE type = 'train.run' AND json_extract(result, '$.adapterPath') = ? ORDER BY id DESC LIMIT 1`)
+          .get(path) as TrainJobRow | undefined,
+      ),
     trainRun: (jobId) => facts(db.prepare(`SELECT id, params, result FROM jobs WHERE type = 'train.run' AND id = ?`).get(jobId) as TrainJobRow | undefined),
   };
   return names;

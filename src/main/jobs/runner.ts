@@ -239,10 +239,7 @@ export class JobRunner {
       this.requestCancel(a);
     }
     let graceTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(running.map((a) => a.done)),
-      new Promise<void>((r) => (graceTimer = setTimeout(r, this.opts.cancelGraceMs))),
-    ]);
+    await Promise.race([Promise.all(running.map((a) => a.done)), new Promise<void>((r) => (graceTimer = setTimeout(r, this.opts.cancelGraceMs)))]);
     clearTimeout(graceTimer);
     for (const a of running) {
       if (a.settled) continue;
@@ -447,11 +444,7 @@ export class JobRunner {
     this.emit(a.id);
   }
 
-  private settle(
-    a: Active,
-    state: 'succeeded' | 'failed' | 'cancelled',
-    fields: { result?: unknown; error?: string; failure?: JobFailure },
-  ): void {
+  private settle(a: Active, state: 'succeeded' | 'failed' | 'cancelled', fields: { result?: unknown; error?: string; failure?: JobFailure }): void {
     if (a.settled) return;
     this.flushProgress(a);
     a.settled = true;
@@ -487,4 +480,3 @@ export function defaultWorkerScript(entryUrl: string): string {
   if (existsSync(src)) return src;
   throw new Error(`job worker entry not found next to ${entryUrl}`);
 }
-

@@ -58,9 +58,13 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
   const { estimateTrainingMemoryForModel } = await import('../engine');
   try {
     const shape = { batch: p.batchSize, seq: p.maxLength, recompute: p.recompute, frozenWeightDtype: p.frozenWeightDtype };
-    if (p.mode === 'full') return estimateTrainingMemoryForModel(p.modelPath, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
+    if (p.mode === 'full')
+      return estimateTrainingMemoryForModel(p.modelPath, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
     // the input schema requires rank and target modules in LoRA mode
-    return estimateTrainingMemoryForModel(p.modelPath, { ...shape, lora: { rank: p.rank!, alpha: 2 * p.rank!, targetModules: p.targetModules!, dropout: p.dropout } });
+    return estimateTrainingMemoryForModel(p.modelPath, {
+      ...shape,
+      lora: { rank: p.rank!, alpha: 2 * p.rank!, targetModules: p.targetModules!, dropout: p.dropout },
+    });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
   }
@@ -74,7 +78,11 @@ export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEs
 export async function mergePlan(p: MergePlanInput): Promise<MergePlanSummary> {
   const { planMerge, defaultMergeThreads, toMergeYaml } = await import('../merge');
   try {
-    return await planMerge(p.config, p.outPath, { maxShardBytes: p.maxShardBytes, threads: p.threads ?? defaultMergeThreads(), mergeYaml: toMergeYaml(p.config) });
+    return await planMerge(p.config, p.outPath, {
+      maxShardBytes: p.maxShardBytes,
+      threads: p.threads ?? defaultMergeThreads(),
+      mergeYaml: toMergeYaml(p.config),
+    });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('invalid_input', (e as Error).message);
   }

@@ -89,10 +89,7 @@ async function main(): Promise<void> {
 
   try {
     const params = mod.params.parse(init.params);
-    const result =
-      init.checkpoint === null || init.checkpoint === undefined
-        ? await mod.run(params, ctx)
-        : await mod.resume(params, init.checkpoint, ctx);
+    const result = init.checkpoint === null || init.checkpoint === undefined ? await mod.run(params, ctx) : await mod.resume(params, init.checkpoint, ctx);
     // A job that stops early on cancel may still return what it has (a partial reply, say).
     if (cancelled()) post({ kind: 'cancelled', result: result ?? null });
     else post({ kind: 'done', result: result ?? null });

@@ -54,7 +54,8 @@ function parseRef(v: unknown, loc: Located, path: (string | number)[], baseDir: 
   if (v && typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     const unknown = Object.keys(o).filter((k) => k !== 'model' && k !== 'lora');
-    if (unknown.length) fail(loc, [...path, unknown[0]!], `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (a model reference has model and lora)`);
+    if (unknown.length)
+      fail(loc, [...path, unknown[0]!], `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (a model reference has model and lora)`);
     const model = abs(str(o['model'], [...path, 'model']));
     return o['lora'] === undefined || o['lora'] === null ? { modelPath: model } : { modelPath: model, adapterPath: abs(str(o['lora'], [...path, 'lora'])) };
   }
@@ -79,7 +80,9 @@ export function parseMergeYaml(text: string, file: string, baseDir: string): Mer
         const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
         if (node?.range) return lines.linePos(node.range[0]).line;
         // a key whose value is null: point at the pair's key
-        const parent = doc.getIn(path.slice(0, Math.max(0, n - 1)), true) as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | undefined;
+        const parent = doc.getIn(path.slice(0, Math.max(0, n - 1)), true) as
+          | { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] }
+          | undefined;
         const key = parent?.items?.find((it) => it.key?.value === path[n - 1])?.key;
         if (n > 0 && key?.range) return lines.linePos(key.range[0]).line;
       }
@@ -95,7 +98,11 @@ export function parseMergeYaml(text: string, file: string, baseDir: string): Mer
   const y = raw as Record<string, unknown>;
   checkKeys(y, TOP_KEYS, loc, []);
   if (y['tokenizer_source'] !== undefined && y['tokenizer_source'] !== null && y['tokenizer_source'] !== 'base')
-    fail(loc, ['tokenizer_source'], `${JSON.stringify(y['tokenizer_source'])} is not supported: the output takes the base model’s tokenizer (tokenizer_source: base)`);
+    fail(
+      loc,
+      ['tokenizer_source'],
+      `${JSON.stringify(y['tokenizer_source'])} is not supported: the output takes the base model’s tokenizer (tokenizer_source: base)`,
+    );
   if (!Array.isArray(y['models'])) fail(loc, ['models'], 'expected a list of models (each with model: and parameters:)');
   const models = (y['models'] as unknown[]).map((m, i) => {
     const at = ['models', i];
@@ -115,7 +122,10 @@ export function parseMergeYaml(text: string, file: string, baseDir: string): Mer
   const parsed = MergeConfig.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const path = issue.path.map((p) => (p === 'method' ? 'merge_method' : p === 'base' ? 'base_model' : p === 'outDtype' ? 'out_dtype' : p)) as (string | number)[];
+    const path = issue.path.map((p) => (p === 'method' ? 'merge_method' : p === 'base' ? 'base_model' : p === 'outDtype' ? 'out_dtype' : p)) as (
+      | string
+      | number
+    )[];
     const more = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problem${parsed.error.issues.length > 2 ? 's' : ''})` : '';
     fail(loc, path, issue.message + more);
   }

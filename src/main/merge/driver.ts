@@ -59,7 +59,15 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
     const plan = await buildMergePlan(config, outPath, opts, open);
     writer = plan.writer();
     const w = writer;
-    const tasks: TensorTask[] = plan.tensors.map((t, i) => ({ hfName: t.hfName, numel: t.numel, params: t.params, align: t.align, bytes: t.bytes, ...(t.raw ? { raw: t.raw } : {}), target: w.targets[i]! }));
+    const tasks: TensorTask[] = plan.tensors.map((t, i) => ({
+      hfName: t.hfName,
+      numel: t.numel,
+      params: t.params,
+      align: t.align,
+      bytes: t.bytes,
+      ...(t.raw ? { raw: t.raw } : {}),
+      target: w.targets[i]!,
+    }));
     const bytesTotal = tasks.reduce((s, t) => s + t.bytes, 0);
     let lastReport = 0;
     const report = (bytesDone: number, tensor: string, force = false) => {
@@ -68,7 +76,15 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
       lastReport = now;
       const elapsed = (now - t0) / 1000;
       const tensorsDone = Math.min(tasks.length, Math.floor(progressTensors(tasks, bytesDone)));
-      opts.onProgress?.({ tensorsDone, tensorsTotal: tasks.length, tensor, bytesDone, bytesTotal, elapsedSeconds: elapsed, etaSeconds: bytesDone > 0 ? (elapsed * (bytesTotal - bytesDone)) / bytesDone : null });
+      opts.onProgress?.({
+        tensorsDone,
+        tensorsTotal: tasks.length,
+        tensor,
+        bytesDone,
+        bytesTotal,
+        elapsedSeconds: elapsed,
+        etaSeconds: bytesDone > 0 ? (elapsed * (bytesTotal - bytesDone)) / bytesDone : null,
+      });
     };
     const { impl, threads, chunkElems, baseRef, reference } = plan;
     const modelRefs = plan.contributors.map((i) => config.models[i]!.model);

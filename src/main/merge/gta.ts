@@ -40,11 +40,15 @@ function checkGta(spec: GtaSpec, p: TensorParams, numel: number, tensor: string)
   const r = resolve(p);
   if (!spec.consensus && r.normalize) {
     const sum = r.weights.reduce((a, b) => a + b, 0);
-    if (Math.abs(sum) < 1e-8) throw new Error(`tensor ${tensor}: the weights (${r.weights.join(', ')}) sum to 0, so normalize cannot divide by them; change a weight or set normalize: false`);
+    if (Math.abs(sum) < 1e-8)
+      throw new Error(
+        `tensor ${tensor}: the weights (${r.weights.join(', ')}) sum to 0, so normalize cannot divide by them; change a weight or set normalize: false`,
+      );
   }
   if (spec.sparsify === 'magnitude')
     r.densities.forEach((d, i) => {
-      if (d < 1 && keptCount(d, numel) === 0) throw new Error(`tensor ${tensor}: density ${d} keeps no entry of its ${numel} (model ${i + 1}); raise the density`);
+      if (d < 1 && keptCount(d, numel) === 0)
+        throw new Error(`tensor ${tensor}: density ${d} keeps no entry of its ${numel} (model ${i + 1}); raise the density`);
     });
 }
 
@@ -105,7 +109,12 @@ function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitC
   const r = resolve(p);
   const n = inp.count;
   const cuts = spec.sparsify === 'magnitude' ? magnitudeCuts(inp, r) : r.densities.map(() => null);
-  const scales = spec.sparsify === 'magnitude' ? cuts.map((c) => (c && r.rescale ? l1Rescale(c.l1, c.keptL1) : 1)) : spec.sparsify === 'random' ? dareScales(inp, r, seedKey) : r.densities.map(() => 1);
+  const scales =
+    spec.sparsify === 'magnitude'
+      ? cuts.map((c) => (c && r.rescale ? l1Rescale(c.l1, c.keptL1) : 1))
+      : spec.sparsify === 'random'
+        ? dareScales(inp, r, seedKey)
+        : r.densities.map(() => 1);
   const tieState = r.densities.map(() => ({ tiesUsed: 0 }));
   const sumW = r.weights.reduce((a, b) => a + b, 0);
   const factor = (r.normalize ? 1 / (Math.abs(sumW) < 1e-8 ? 1 : sumW) : 1) * r.lambda;

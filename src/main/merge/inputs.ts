@@ -184,7 +184,9 @@ function shardFiles(dir: string): string[] {
     }
     if (!j.weight_map || typeof j.weight_map !== 'object') throw new Error(`${index}: missing weight_map`);
     const shards = [...new Set(Object.values(j.weight_map))];
-    for (const s of shards) if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || !existsSync(join(dir, s))) throw new Error(`${index}: shard ${String(s)} is missing from ${dir}`);
+    for (const s of shards)
+      if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || !existsSync(join(dir, s)))
+        throw new Error(`${index}: shard ${String(s)} is missing from ${dir}`);
     return shards.map((s) => join(dir, s));
   }
   const single = join(dir, 'model.safetensors');
@@ -219,7 +221,17 @@ export class GgufInput implements MergeInput {
   ) {
     this.gguf = readGguf(modelPath);
     const c = configFromGguf(this.gguf);
-    this.shape = { architecture: c.architecture, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, intermediateSize: c.intermediateSize, tieWordEmbeddings: c.tieWordEmbeddings };
+    this.shape = {
+      architecture: c.architecture,
+      vocabSize: c.vocabSize,
+      hiddenSize: c.hiddenSize,
+      numLayers: c.numLayers,
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      intermediateSize: c.intermediateSize,
+      tieWordEmbeddings: c.tieWordEmbeddings,
+    };
     for (const t of this.gguf.tensors) {
       const hf = ggufToHfName(t.name);
       if (hf) this.map.set(hf, t);
@@ -257,7 +269,10 @@ export class GgufInput implements MergeInput {
     const t = this.map.get(name);
     if (!t) throw new Error(`${this.label}: no tensor ${name}`);
     const geo = GGUF_BLOCK[t.type];
-    if (!geo) throw new Error(`${this.label}: tensor ${t.name} is stored as ${t.typeName}, which the engine cannot read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 can be merged)`);
+    if (!geo)
+      throw new Error(
+        `${this.label}: tensor ${t.name} is stored as ${t.typeName}, which the engine cannot read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 can be merged)`,
+      );
     const [bs, bb] = geo;
     const count = out.length;
     const bytes = this.file.read(t.fileOffset + (start / bs) * bb, Math.ceil(count / bs) * bb);
@@ -290,7 +305,9 @@ class AdapterInput implements MergeInput {
       if (!meta) throw new Error(`${adapter.path}: the adapter changes ${name}, which ${inner.label} does not have (an adapter for another model?)`);
       const [out, inn] = meta.shape;
       if (meta.shape.length !== 2 || m.a.length !== m.rank * inn! || m.b.length !== out! * m.rank)
-        throw new Error(`${adapter.path}: the adapter's A/B for ${name} (rank ${m.rank}: A ${m.a.length / m.rank} columns, B ${m.b.length / m.rank} rows) do not fit its shape [${meta.shape.join(', ')}] in ${inner.label}`);
+        throw new Error(
+          `${adapter.path}: the adapter's A/B for ${name} (rank ${m.rank}: A ${m.a.length / m.rank} columns, B ${m.b.length / m.rank} rows) do not fit its shape [${meta.shape.join(', ')}] in ${inner.label}`,
+        );
     }
   }
   get modelPath(): string {

@@ -6,7 +6,21 @@
  * or a cancel removes it, and an existing output is never overwritten. A writer hands out one
  * write target per tensor (file, offset, dtype): any thread can write its chunks there.
  */
-import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { permuteQK } from '../engine/gguf/weights';
 import { DTYPE_BYTES, encodeInto, type FloatDtype } from './codec';
@@ -56,7 +70,8 @@ export function writeBytesAt(fd: number, bytes: Uint8Array, position: number, ou
     while (done < bytes.length) done += writeFn(fd, bytes, done, bytes.length - done, position + done);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC') throw new Error(`disk full while writing ${outPath} (at byte ${position + done}): nothing was kept; free some space and run the merge again`);
+    if (err.code === 'ENOSPC')
+      throw new Error(`disk full while writing ${outPath} (at byte ${position + done}): nothing was kept; free some space and run the merge again`);
     throw new Error(`writing ${outPath}: ${err.message}`);
   }
 }
@@ -186,7 +201,11 @@ export function layoutHfFolder(tensors: OutTensor[], opts: { sourceDir: string; 
 
 /** Bytes of a folder output once written: the shards, the index and the other files. */
 export function hfLayoutBytes(l: HfLayout): number {
-  return l.shards.reduce((s, sh) => s + sh.head.length + sh.dataBytes, 0) + (l.index === null ? 0 : Buffer.byteLength(l.index)) + l.extras.reduce((s, f) => s + f.bytes, 0);
+  return (
+    l.shards.reduce((s, sh) => s + sh.head.length + sh.dataBytes, 0) +
+    (l.index === null ? 0 : Buffer.byteLength(l.index)) +
+    l.extras.reduce((s, f) => s + f.bytes, 0)
+  );
 }
 
 /** A folder output: each shard's header written first, its tensors at their offsets by the targets. */
@@ -206,7 +225,9 @@ export function createHfWriter(outPath: string, tensors: OutTensor[], layout: Hf
       const fd = openSync(join(tmp, shard.file), 'wx');
       fds.push(fd);
       writeBytesAt(fd, shard.head, 0, outPath, writeFn);
-      shard.tensors.forEach((i, j) => (targets[i] = { fd, position: shard.head.length + shard.offsets[j]!, dtype: tensors[i]!.dtype, rowLen: tensors[i]!.shape[1] ?? 1, outPath }));
+      shard.tensors.forEach(
+        (i, j) => (targets[i] = { fd, position: shard.head.length + shard.offsets[j]!, dtype: tensors[i]!.dtype, rowLen: tensors[i]!.shape[1] ?? 1, outPath }),
+      );
     }
     if (layout.index !== null) writeFileSync(join(tmp, 'model.safetensors.index.json'), layout.index);
   } catch (e) {
@@ -279,7 +300,14 @@ export function createGgufWriter(outPath: string, tensors: OutTensor[], opts: Gg
   }
   const dataStart = opts.header.length;
   return {
-    targets: tensors.map((t, i) => ({ fd, position: dataStart + opts.offsets[i]!, dtype: t.dtype, ...(t.headRows ? { headRows: t.headRows } : {}), rowLen: t.shape[1] ?? 1, outPath })),
+    targets: tensors.map((t, i) => ({
+      fd,
+      position: dataStart + opts.offsets[i]!,
+      dtype: t.dtype,
+      ...(t.headRows ? { headRows: t.headRows } : {}),
+      rowLen: t.shape[1] ?? 1,
+      outPath,
+    })),
     finish() {
       ftruncateSync(fd, dataStart + opts.dataBytes);
       close();

@@ -86,7 +86,11 @@ if (!isMainThread && (workerData as { marker?: string } | null)?.marker === MARK
  * Run `job.tasks` on `threads` workers. Resolves when all are written; rejects with the first
  * worker's error, or with `cancelled()`'s error when `shouldStop` turns true (polled every 100 ms).
  */
-export function runParallel(job: ParallelJob, threads: number, hooks: { onBytes: (total: number) => void; shouldStop: () => boolean; cancelled: () => Error }): Promise<void> {
+export function runParallel(
+  job: ParallelJob,
+  threads: number,
+  hooks: { onBytes: (total: number) => void; shouldStop: () => boolean; cancelled: () => Error },
+): Promise<void> {
   const control = new Int32Array(new SharedArrayBuffer(8));
   const progress = new Float64Array(new SharedArrayBuffer(8 * threads));
   const url = new URL(import.meta.url);

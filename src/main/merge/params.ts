@@ -23,7 +23,8 @@ export function evaluateSetting(setting: ParamSetting, tensorName: string, t: nu
   const conds = Array.isArray(setting) ? setting : [setting];
   for (const c of conds) {
     if (typeof c === 'number') continue;
-    if (c.filter === undefined || c.filter === null || c.filter === '*' || (tensorName && tensorName.includes(c.filter))) return evaluateSetting(c.value, tensorName, t);
+    if (c.filter === undefined || c.filter === null || c.filter === '*' || (tensorName && tensorName.includes(c.filter)))
+      return evaluateSetting(c.value, tensorName, t);
   }
   return undefined;
 }

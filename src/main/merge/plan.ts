@@ -83,14 +83,26 @@ export interface MergePlan {
 export type InputOpener = (ref: MergeModelRef) => MergeInput;
 
 /** What is compared between models: a merge needs the same architecture and sizes. */
-const ARCH_FIELDS: (keyof ModelShape)[] = ['architecture', 'vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'intermediateSize', 'tieWordEmbeddings'];
+const ARCH_FIELDS: (keyof ModelShape)[] = [
+  'architecture',
+  'vocabSize',
+  'hiddenSize',
+  'numLayers',
+  'numHeads',
+  'numKvHeads',
+  'headDim',
+  'intermediateSize',
+  'tieWordEmbeddings',
+];
 
 function checkArchitectures(ref: MergeInput, others: MergeInput[]): void {
   for (const m of others) {
     if (m === ref) continue;
     for (const f of ARCH_FIELDS)
       if (m.shape[f] !== ref.shape[f])
-        throw new Error(`cannot merge ${m.label} with ${ref.label}: ${f} is ${String(m.shape[f])} in one and ${String(ref.shape[f])} in the other (models must share an architecture and its sizes)`);
+        throw new Error(
+          `cannot merge ${m.label} with ${ref.label}: ${f} is ${String(m.shape[f])} in one and ${String(ref.shape[f])} in the other (models must share an architecture and its sizes)`,
+        );
   }
 }
 
@@ -109,7 +121,9 @@ export async function buildMergePlan(config: MergeConfig, outPath: string, opts:
   const impl = MERGE_METHODS[config.method];
   const base = config.base ? open(config.base) : null;
   const models = config.models.map((m) => open(m.model));
-  const contributors = impl.usesBase ? config.models.map((_, i) => i).filter((i) => !sameRef(config.models[i]!.model, config.base!)) : config.models.map((_, i) => i);
+  const contributors = impl.usesBase
+    ? config.models.map((_, i) => i).filter((i) => !sameRef(config.models[i]!.model, config.base!))
+    : config.models.map((_, i) => i);
   const reference = base ?? models[0]!;
   const used = [...(impl.usesBase ? [base!] : []), ...contributors.map((i) => models[i]!)];
   checkArchitectures(reference, [...used, ...(base ? [base] : [])]);
@@ -182,14 +196,23 @@ function freeDiskBytes(outPath: string): number | null {
 }
 
 /** Per-tensor checks and parameters of one merged tensor. */
-function planTensor(config: MergeConfig, impl: MergeMethodImpl, reference: MergeInput, used: MergeInput[], contributors: number[], hfName: string, out: OutTensor): PlannedTensor {
+function planTensor(
+  config: MergeConfig,
+  impl: MergeMethodImpl,
+  reference: MergeInput,
+  used: MergeInput[],
+  contributors: number[],
+  hfName: string,
+  out: OutTensor,
+): PlannedTensor {
   const meta = reference.meta(hfName)!;
   let align = 1;
   let bytes = 0;
   for (const m of used) {
     const mm = m.meta(hfName);
     if (!mm) throw new Error(`tensor ${hfName} is missing from ${m.label} (it is in ${reference.label}): the models do not have the same tensors`);
-    if (mm.shape.join(',') !== meta.shape.join(',')) throw new Error(`tensor ${hfName} has shape [${mm.shape.join(', ')}] in ${m.label} but [${meta.shape.join(', ')}] in ${reference.label}`);
+    if (mm.shape.join(',') !== meta.shape.join(','))
+      throw new Error(`tensor ${hfName} has shape [${mm.shape.join(', ')}] in ${m.label} but [${meta.shape.join(', ')}] in ${reference.label}`);
     align = lcm(align, m.align(hfName));
     bytes += mm.bytes;
   }
@@ -247,7 +270,16 @@ function planOutput(
     const g = readGguf(reference.modelPath);
     const tensors: PlannedTensor[] = g.tensors.map((t) => {
       const hf = ggufToHfName(t.name);
-      if (!hf || !reference.meta(hf)) return { out: { name: t.name, shape: t.dims.slice().reverse(), dtype: 'F32' }, hfName: null, numel: t.numElements, params: null, align: 1, bytes: t.byteLength, raw: { offset: t.fileOffset, length: t.byteLength } };
+      if (!hf || !reference.meta(hf))
+        return {
+          out: { name: t.name, shape: t.dims.slice().reverse(), dtype: 'F32' },
+          hfName: null,
+          numel: t.numElements,
+          params: null,
+          align: 1,
+          bytes: t.byteLength,
+          raw: { offset: t.fileOffset, length: t.byteLength },
+        };
       const shape = t.dims.slice().reverse();
       const dtype = shape.length === 1 ? 'F32' : outputDtype(config, t.typeName);
       return tensor(hf, { name: t.name, shape, dtype, headRows: headRows(hf) });
@@ -258,7 +290,9 @@ function planOutput(
       .map((e) => e.bytes);
     const meta: Record<string, GgufMetaInput> = { 'general.name': name };
     if (dtypes.size === 1) meta['general.file_type'] = { type: 'u32', value: GGUF_FILE_TYPE[[...dtypes][0]!] };
-    return ggufPlan(outPath, tensors, meta, raw, g.alignment, writeFn, (t) => (t.raw ? rawType(g.tensors.find((x) => x.name === t.out.name)!.type) : t.out.dtype));
+    return ggufPlan(outPath, tensors, meta, raw, g.alignment, writeFn, (t) =>
+      t.raw ? rawType(g.tensors.find((x) => x.name === t.out.name)!.type) : t.out.dtype,
+    );
   }
   const asked = config.outDtype ?? config.dtype;
   const exportPlan = exporter!({ type: asked === 'float32' ? 'F32' : 'F16', name });
@@ -281,12 +315,30 @@ function rawType(code: number): 'F32' | 'F16' | 'BF16' | 'Q8_0' {
 }
 
 /** A GGUF output: the header encoded now (its size is part of the plan), the data after it. */
-function ggufPlan(outPath: string, tensors: PlannedTensor[], meta: Record<string, GgufMetaInput>, raw: Buffer[], alignment: number, writeFn: WriteFn, typeOf: (t: PlannedTensor) => 'F32' | 'F16' | 'BF16' | 'Q8_0'): OutputPlan {
-  const header = encodeGgufHeader(meta, tensors.map((t) => ({ name: t.out.name, dims: t.out.shape.slice().reverse(), type: typeOf(t) })), alignment, raw);
+function ggufPlan(
+  outPath: string,
+  tensors: PlannedTensor[],
+  meta: Record<string, GgufMetaInput>,
+  raw: Buffer[],
+  alignment: number,
+  writeFn: WriteFn,
+  typeOf: (t: PlannedTensor) => 'F32' | 'F16' | 'BF16' | 'Q8_0',
+): OutputPlan {
+  const header = encodeGgufHeader(
+    meta,
+    tensors.map((t) => ({ name: t.out.name, dims: t.out.shape.slice().reverse(), type: typeOf(t) })),
+    alignment,
+    raw,
+  );
   return {
     tensors,
     format: 'gguf',
     outputBytes: header.bytes.length + header.dataBytes,
-    writer: () => createGgufWriter(outPath, tensors.map((t) => t.out), { header: header.bytes, offsets: header.offsets, dataBytes: header.dataBytes, writeFn }),
+    writer: () =>
+      createGgufWriter(
+        outPath,
+        tensors.map((t) => t.out),
+        { header: header.bytes, offsets: header.offsets, dataBytes: header.dataBytes, writeFn },
+      ),
   };
 }

@@ -79,7 +79,9 @@ export function axolotlYaml(p: RecipeParams, runName: string): string {
 
 export function axolotlNotes(p: RecipeParams): string[] {
   const notes = commonNotes(p);
-  notes.push(`Truncation: examples longer than sequence_len ${p.maxLength} keep their first ${p.maxLength} tokens (excess_length_strategy: truncate), as in the workbench.`);
+  notes.push(
+    `Truncation: examples longer than sequence_len ${p.maxLength} keep their first ${p.maxLength} tokens (excess_length_strategy: truncate), as in the workbench.`,
+  );
   if (p.epochs !== undefined) notes.push('Axolotl counts num_epochs over the mix after its own preprocessing; no max_steps is set.');
   return notes;
 }

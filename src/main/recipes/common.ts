@@ -20,7 +20,11 @@ export function targetModules(p: RecipeParams): string[] {
 /** Both tools type lora_alpha as an integer (LLaMA-Factory LoraArguments, Axolotl LoraConfig). */
 export function loraAlpha(p: RecipeParams, tool: string): number {
   if (!Number.isInteger(p.lora.alpha)) {
-    throw new AppError('invalid_input', `LoRA alpha ${p.lora.alpha}: ${tool} takes a whole number (lora_alpha is an int there); use ${Math.round(p.lora.alpha) || 1}`, { field: 'lora.alpha' });
+    throw new AppError(
+      'invalid_input',
+      `LoRA alpha ${p.lora.alpha}: ${tool} takes a whole number (lora_alpha is an int there); use ${Math.round(p.lora.alpha) || 1}`,
+      { field: 'lora.alpha' },
+    );
   }
   return p.lora.alpha;
 }

@@ -60,10 +60,13 @@ export function launchCommand(tool: RecipeParams['tool']): string {
 
 export function buildRecipe(src: RecipeSource): Recipe {
   const p = src.params;
-  if (src.task.length === 0) throw new AppError('invalid_input', `project ${src.project.id} has no task examples with a response: import task data first`, { field: 'taskDatasetIds' });
+  if (src.task.length === 0)
+    throw new AppError('invalid_input', `project ${src.project.id} has no task examples with a response: import task data first`, { field: 'taskDatasetIds' });
   const row = trainMethodRow(p.method);
-  if (row.safety === 'replay' && !src.selection) throw new AppError('invalid_input', `${p.method} mixes a saved selection into the task data: choose one (--selection ID)`, { field: 'selectionId' });
-  if (src.selection && src.safety.length === 0 && row.safety) throw new AppError('invalid_input', `selection ${src.selection.id} has no examples`, { field: 'selectionId' });
+  if (row.safety === 'replay' && !src.selection)
+    throw new AppError('invalid_input', `${p.method} mixes a saved selection into the task data: choose one (--selection ID)`, { field: 'selectionId' });
+  if (src.selection && src.safety.length === 0 && row.safety)
+    throw new AppError('invalid_input', `selection ${src.selection.id} has no examples`, { field: 'selectionId' });
   const resolved = resolveMethod(p.tool, p.method, src.safety.length > 0, p.allowMethodDowngrade);
   const method: RecipeMethod = resolved.method;
   const ratio = replayRatio(p);
@@ -73,8 +76,10 @@ export function buildRecipe(src: RecipeSource): Recipe {
 
   const notes = p.tool === 'llamafactory' ? llamaFactoryNotes(p) : axolotlNotes(p);
   if (resolved.note) notes.unshift(resolved.note);
-  if (method === 'plain' && src.selection && !resolved.downgraded) notes.unshift(`Selection ${src.selection.id} is not used: plain fine-tuning trains on the task data only (replay mixes it in).`);
-  if (method === 'replay' && safety === 0) notes.unshift(`replayRatio ${ratio} of ${examples.task} task examples rounds to no safety example: the recipe trains on the task data only.`);
+  if (method === 'plain' && src.selection && !resolved.downgraded)
+    notes.unshift(`Selection ${src.selection.id} is not used: plain fine-tuning trains on the task data only (replay mixes it in).`);
+  if (method === 'replay' && safety === 0)
+    notes.unshift(`replayRatio ${ratio} of ${examples.task} task examples rounds to no safety example: the recipe trains on the task data only.`);
 
   const config =
     p.tool === 'llamafactory'

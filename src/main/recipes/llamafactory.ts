@@ -88,6 +88,8 @@ export function llamaFactoryNotes(p: RecipeParams): string[] {
     `Truncation: an example longer than cutoff_len ${p.maxLength} is cut LLaMA-Factory’s way (the shorter of prompt and response kept whole when it takes less than half, else both cut in proportion to their lengths), where the workbench keeps its first ${p.maxLength} tokens; such examples train on a different cut.`,
   );
   if (p.template === 'chat' && !p.chatTemplate)
-    notes.push('Template: no LLaMA-Factory template named, so it reads the chat template from the model’s tokenizer (it logs a warning); name one of its templates (llama3, qwen, mistral …) with --chat-template to pin it.');
+    notes.push(
+      'Template: no LLaMA-Factory template named, so it reads the chat template from the model’s tokenizer (it logs a warning); name one of its templates (llama3, qwen, mistral …) with --chat-template to pin it.',
+    );
   return notes;
 }

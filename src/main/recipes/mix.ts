@@ -36,7 +36,12 @@ export function drawReplay<T>(pool: readonly T[], n: number, seed: number): T[] 
   return out;
 }
 
-export function recipeMix(method: RecipeMethod, task: readonly PromptResponse[], safety: readonly PromptResponse[], opts: { seed: number; replayRatio?: number }): MixItem[] {
+export function recipeMix(
+  method: RecipeMethod,
+  task: readonly PromptResponse[],
+  safety: readonly PromptResponse[],
+  opts: { seed: number; replayRatio?: number },
+): MixItem[] {
   const replayed = method === 'replay' ? drawReplay(safety, replayCount(task.length, safety.length, opts.replayRatio), opts.seed) : [];
   return buildTrainingMix(task, replayed, { seed: opts.seed });
 }

@@ -89,16 +89,24 @@ export function recipeReadme(r: ReadmeInput): string {
     ...launch(p),
     '',
     'Bring the adapter back',
-    wrap(`The LoRA adapter is written to ${out}/ (adapter_config.json + adapter_model.safetensors; checkpoints in checkpoint-N/ below it). Copy that folder to the workbench machine and grant it in Settings → Folders & servers.`),
-    wrap('Evaluate it: Evaluate tab → the base model (a local copy: Hugging Face folder or GGUF) with that folder as its LoRA adapter; or `npx safetune eval --model BASE --adapter ADAPTER_DIR --suite advbench --suite xstest --data DATA_DIR`. Export merged model writes base + adapter as a standalone model.'),
-    wrap('The workbench loads PEFT LoRA adapters as these tools save them (list or regex target_modules, rsLoRA, rank/alpha patterns, bf16). It refuses DoRA, trained biases, modules_to_save, PiSSA/OLoRA/LoftQ initialisations and adapter_model.bin (a pickle), so keep this recipe’s plain LoRA settings and the default safetensors output.'),
+    wrap(
+      `The LoRA adapter is written to ${out}/ (adapter_config.json + adapter_model.safetensors; checkpoints in checkpoint-N/ below it). Copy that folder to the workbench machine and grant it in Settings → Folders & servers.`,
+    ),
+    wrap(
+      'Evaluate it: Evaluate tab → the base model (a local copy: Hugging Face folder or GGUF) with that folder as its LoRA adapter; or `npx safetune eval --model BASE --adapter ADAPTER_DIR --suite advbench --suite xstest --data DATA_DIR`. Export merged model writes base + adapter as a standalone model.',
+    ),
+    wrap(
+      'The workbench loads PEFT LoRA adapters as these tools save them (list or regex target_modules, rsLoRA, rank/alpha patterns, bf16). It refuses DoRA, trained biases, modules_to_save, PiSSA/OLoRA/LoftQ initialisations and adapter_model.bin (a pickle), so keep this recipe’s plain LoRA settings and the default safetensors output.',
+    ),
     '',
     'Differences from a workbench run with these settings',
     ...r.notes.map((n) => wrap(n)),
     '',
     `Methods ${tool} does not have`,
     ...gaps,
-    wrap(`Lisa (lazy safety alignment) and SafeLoRA (projecting LoRA updates onto a safety subspace) are in neither tool nor in the workbench. ${p.tool === 'axolotl' ? 'Axolotl’s lisa_* options are LISA, layerwise importance sampling, an unrelated method with a similar name.' : ''}`.trim()),
+    wrap(
+      `Lisa (lazy safety alignment) and SafeLoRA (projecting LoRA updates onto a safety subspace) are in neither tool nor in the workbench. ${p.tool === 'axolotl' ? 'Axolotl’s lisa_* options are LISA, layerwise importance sampling, an unrelated method with a similar name.' : ''}`.trim(),
+    ),
     '',
   ].join('\n');
 }

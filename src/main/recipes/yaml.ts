@@ -71,9 +71,5 @@ function block(v: YamlValue, indent: number): string[] {
 
 /** The sections as one YAML document (a mapping), each under its `### comment`. */
 export function toYaml(sections: readonly YamlSection[]): string {
-  return (
-    sections
-      .map((s) => [...(s.comment ? [`### ${s.comment}`] : []), ...block(s.entries, 0)].join('\n'))
-      .join('\n\n') + '\n'
-  );
+  return sections.map((s) => [...(s.comment ? [`### ${s.comment}`] : []), ...block(s.entries, 0)].join('\n')).join('\n\n') + '\n';
 }

@@ -29,7 +29,8 @@ export function chatExample(model: LoadedModel, p: Pair, maxLength: number): Tra
 
 /** The alignment data: every harmful pair (repeated), then the first `benign` benign pairs. */
 export function alignmentPairs(data: ReplicationData, cfg: Pick<AlignedConfig, 'benign' | 'harmfulRepeat'>): Pair[] {
-  if (cfg.benign > data.alignBenign.length) throw new Error(`the alignment data has ${data.alignBenign.length} benign pairs; the recipe asks for ${cfg.benign}`);
+  if (cfg.benign > data.alignBenign.length)
+    throw new Error(`the alignment data has ${data.alignBenign.length} benign pairs; the recipe asks for ${cfg.benign}`);
   return [...Array.from({ length: cfg.harmfulRepeat }, () => data.alignHarmful).flat(), ...data.alignBenign.slice(0, cfg.benign)];
 }
 
@@ -64,7 +65,12 @@ export async function buildAligned(o: BuildAlignedOptions): Promise<BuildAligned
   const c = o.config;
   const tokDir = mkdtempSync(join(tmpdir(), 'safetune-replicate-tokenizer-'));
   try {
-    const tok = buildTokenizer(tokDir, [...o.data.alignHarmful, ...o.data.alignBenign.slice(0, c.benign), ...o.data.pool, ...o.task], c.vocabSize, c.maxPositions);
+    const tok = buildTokenizer(
+      tokDir,
+      [...o.data.alignHarmful, ...o.data.alignBenign.slice(0, c.benign), ...o.data.pool, ...o.task],
+      c.vocabSize,
+      c.maxPositions,
+    );
     const cfg = llamaConfig({
       vocabSize: c.vocabSize,
       hiddenSize: c.hiddenSize,

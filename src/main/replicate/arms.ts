@@ -85,7 +85,17 @@ export async function trainArm(o: TrainArmOptions): Promise<ArmRun> {
     const res = await tr.train({ onProgress: o.onProgress });
     const selectedBehaviour: Record<string, number> = {};
     for (const i of selected) selectedBehaviour[o.pool[i]!.behaviour] = (selectedBehaviour[o.pool[i]!.behaviour] ?? 0) + 1;
-    return { arm, seed: o.seed, selected, selectedBehaviour, steps: res.steps, examples: examples.length, finalLoss: res.losses.at(-1) ?? NaN, model: tr.trainedModel(), release: () => tr.release() };
+    return {
+      arm,
+      seed: o.seed,
+      selected,
+      selectedBehaviour,
+      steps: res.steps,
+      examples: examples.length,
+      finalLoss: res.losses.at(-1) ?? NaN,
+      model: tr.trainedModel(),
+      release: () => tr.release(),
+    };
   } catch (e) {
     await tr.release();
     throw e;

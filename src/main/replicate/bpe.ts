@@ -127,7 +127,15 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, opts: { min
 
 /** tokenizer.json for a trained model: lower-casing normalizer, ByteLevel pre-tokenizer and decoder, BOS added. */
 export function bpeTokenizerJson(m: BpeModel): object {
-  const special = Object.values(SPECIAL_TOKENS).map((content) => ({ id: m.vocab.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const special = Object.values(SPECIAL_TOKENS).map((content) => ({
+    id: m.vocab.get(content)!,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
   const bos = SPECIAL_TOKENS.bos;
   return {
     version: '1.0',

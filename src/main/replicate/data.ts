@@ -41,7 +41,12 @@ export interface OverlapResult<T> {
  * project's duplicate threshold). Duplicates among the candidates themselves are removed too (the
  * first one is kept).
  */
-export function excludeOverlap<T>(candidates: readonly T[], text: (t: T) => string, evalPrompts: readonly string[], opts: { threshold?: number } = {}): OverlapResult<T> {
+export function excludeOverlap<T>(
+  candidates: readonly T[],
+  text: (t: T) => string,
+  evalPrompts: readonly string[],
+  opts: { threshold?: number } = {},
+): OverlapResult<T> {
   const evalKeys = new Set(evalPrompts.map(normalisedKey));
   const seen = new Set<string>();
   const exact: T[] = [];
@@ -73,7 +78,12 @@ export function firstSentence(text: string, maxWords = 24): string {
   const m = /^.*?[.!?](?=\s|$)/.exec(t);
   const s = m ? m[0] : t;
   const w = s.split(' ');
-  return w.length <= maxWords ? s : `${w.slice(0, maxWords).join(' ').replace(/[,;:]$/, '')}.`;
+  return w.length <= maxWords
+    ? s
+    : `${w
+        .slice(0, maxWords)
+        .join(' ')
+        .replace(/[,;:]$/, '')}.`;
 }
 
 /** Largest shipped data file read (they are a few hundred KB). */
@@ -153,6 +163,7 @@ export function loadReplicationData(dir: string): ReplicationData {
 export async function loadTaskPairs(dir: string): Promise<Pair[]> {
   const file = join(dir, DATA_FILES.task);
   const suite = await loadSst2(file);
-  if (suite.issues.length) throw new Error(`${file}: ${suite.issues.length} rows could not be read (first: line ${suite.issues[0]!.line}: ${suite.issues[0]!.reason})`);
+  if (suite.issues.length)
+    throw new Error(`${file}: ${suite.issues.length} rows could not be read (first: line ${suite.issues[0]!.line}: ${suite.issues[0]!.reason})`);
   return suite.items.map((i) => ({ prompt: i.prompt, response: i.reference! }));
 }

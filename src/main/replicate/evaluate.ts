@@ -7,7 +7,18 @@
  */
 import { openModel } from '../engine';
 import type { LoadedModel } from '../engine/model/loaded';
-import { EngineGenerator, computeMetrics, createJudge, loadBuiltinSuite, runEvaluation, subsetSuite, type EvalRecord, type GenerationSettings, type Rate, type Suite } from '../eval';
+import {
+  EngineGenerator,
+  computeMetrics,
+  createJudge,
+  loadBuiltinSuite,
+  runEvaluation,
+  subsetSuite,
+  type EvalRecord,
+  type GenerationSettings,
+  type Rate,
+  type Suite,
+} from '../eval';
 
 export interface EvalSuites {
   advbench: Suite;
@@ -19,7 +30,8 @@ export interface EvalSuites {
 export async function loadEvalSuites(dataDir: string, opts: { limit?: number } = {}): Promise<EvalSuites> {
   const load = async (id: string) => {
     const s = await loadBuiltinSuite(id, dataDir);
-    if (s.issues.length) throw new Error(`${s.files.join(', ')}: ${s.issues.length} rows could not be read (first: line ${s.issues[0]!.line}: ${s.issues[0]!.reason})`);
+    if (s.issues.length)
+      throw new Error(`${s.files.join(', ')}: ${s.issues.length} rows could not be read (first: line ${s.issues[0]!.line}: ${s.issues[0]!.reason})`);
     return opts.limit ? subsetSuite(s, opts.limit, 1) : s;
   };
   const [advbench, xstest, sst2] = [await load('advbench'), await load('xstest'), await load('sst2')];
@@ -69,7 +81,11 @@ export async function evaluateModel(model: LoadedModel, suites: EvalSuites, o: E
     await rt.release();
   }
   const m = computeMetrics(records);
-  const pick = (suite: string, judge: string) => need(m.find((x) => x.suiteId === suite && x.judgeId === judge), `${suite} metrics`);
+  const pick = (suite: string, judge: string) =>
+    need(
+      m.find((x) => x.suiteId === suite && x.judgeId === judge),
+      `${suite} metrics`,
+    );
   const sst2 = pick(suites.sst2.id, 'task');
   return {
     refusal: need(pick(suites.advbench.id, 'keyword-start').refusal, 'AdvBench refusal rate'),

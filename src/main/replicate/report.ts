@@ -44,7 +44,13 @@ export function summarise(runs: readonly RunScores[]): ArmSummary[] {
   }
   return order.map((arm) => {
     const rs = by.get(arm)!;
-    return { arm, seeds: rs.length, refusal: estimate(rs.map((r) => r.refusal)), overRefusal: estimate(rs.map((r) => r.overRefusal)), task: estimate(rs.map((r) => r.task)) };
+    return {
+      arm,
+      seeds: rs.length,
+      refusal: estimate(rs.map((r) => r.refusal)),
+      overRefusal: estimate(rs.map((r) => r.overRefusal)),
+      task: estimate(rs.map((r) => r.task)),
+    };
   });
 }
 
@@ -86,7 +92,8 @@ export function svgChart(rows: readonly ArmSummary[], opts: { title: string; ref
   if (opts.reference) {
     for (const s of series) {
       const v = opts.reference[s.key].mean;
-      if (Number.isFinite(v)) out.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="${s.colour}" stroke-dasharray="5,4" stroke-width="1.5"/>`);
+      if (Number.isFinite(v))
+        out.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="${s.colour}" stroke-dasharray="5,4" stroke-width="1.5"/>`);
     }
   }
   rows.forEach((r, i) => {
@@ -95,7 +102,9 @@ export function svgChart(rows: readonly ArmSummary[], opts: { title: string; ref
       const e = r[s.key];
       if (!Number.isFinite(e.mean)) return;
       const x = x0 + j * 26;
-      out.push(`<rect x="${x}" y="${y(e.mean)}" width="22" height="${plotH * e.mean}" fill="${s.colour}"><title>${esc(`${r.arm}: ${s.label} ${cell(e)}`)}</title></rect>`);
+      out.push(
+        `<rect x="${x}" y="${y(e.mean)}" width="22" height="${plotH * e.mean}" fill="${s.colour}"><title>${esc(`${r.arm}: ${s.label} ${cell(e)}`)}</title></rect>`,
+      );
       out.push(`<line x1="${x + 11}" x2="${x + 11}" y1="${y(e.high)}" y2="${y(e.low)}" stroke="black"/>`);
     });
     out.push(`<text x="${x0 + 37}" y="${top + plotH + 16}" text-anchor="middle">${esc(r.arm)}</text>`);

@@ -217,7 +217,12 @@ export class Picker {
  * Categories to stratify over, smallest first (by eligible members; ties in pool order), keeping
  * only those with at least one eligible member; k = floor(N / their number).
  */
-export function strata(pool: SelectionPool, eligible: Int32Array, categories: readonly string[] | undefined, n: number): { order: number[]; members: Map<number, Int32Array>; k: number } {
+export function strata(
+  pool: SelectionPool,
+  eligible: Int32Array,
+  categories: readonly string[] | undefined,
+  n: number,
+): { order: number[]; members: Map<number, Int32Array>; k: number } {
   const { ids } = categoryMask(pool, categories);
   const members = membersByCategory(pool, eligible, ids);
   const order = ids.filter((c) => members.get(c)!.length > 0).sort((a, b) => members.get(a)!.length - members.get(b)!.length || a - b);
@@ -249,7 +254,8 @@ export function poolFromRecords(
       anyBehaviour = true;
     }
   });
-  if (embeddings && embeddings.data.length !== records.length * embeddings.dim) throw new Error(`embeddings: expected ${records.length} × ${embeddings.dim} values`);
+  if (embeddings && embeddings.data.length !== records.length * embeddings.dim)
+    throw new Error(`embeddings: expected ${records.length} × ${embeddings.dim} values`);
   return {
     size: records.length,
     categories,

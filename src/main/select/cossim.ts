@@ -11,7 +11,17 @@
  * category labels are not used, except to restrict candidates when a category subset is given.
  */
 import { dotRowsMulti, dotRowsMultiFast, topKIndices } from '../embed/vecmath';
-import { type CommonOptions, type CossimReference, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, categoryMask, eligibleIndices } from './common';
+import {
+  type CommonOptions,
+  type CossimReference,
+  Picker,
+  type Sampler,
+  type SelectionPool,
+  type SelectionResult,
+  budgetCount,
+  categoryMask,
+  eligibleIndices,
+} from './common';
 
 export type { CossimReference };
 

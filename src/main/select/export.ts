@@ -26,12 +26,22 @@ export interface MixItem extends PromptResponse {
 
 /** The seeded order in which buildTrainingMix lays out `n` items (task then safety): a shuffle of their indices. */
 export function trainingMixOrder(n: number, seed = 0): Int32Array {
-  return shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), mulberry32(seed));
+  return shuffleInPlace(
+    Int32Array.from({ length: n }, (_, i) => i),
+    mulberry32(seed),
+  );
 }
 
 /** Task records plus safety records, shuffled together with a seed (or safety appended when shuffle is false). */
-export function buildTrainingMix(task: readonly PromptResponse[], safety: readonly PromptResponse[], opts: { seed?: number; shuffle?: boolean } = {}): MixItem[] {
-  const all: MixItem[] = [...task.map((r) => ({ prompt: r.prompt, response: r.response, source: 'task' as const })), ...safety.map((r) => ({ prompt: r.prompt, response: r.response, source: 'safety' as const }))];
+export function buildTrainingMix(
+  task: readonly PromptResponse[],
+  safety: readonly PromptResponse[],
+  opts: { seed?: number; shuffle?: boolean } = {},
+): MixItem[] {
+  const all: MixItem[] = [
+    ...task.map((r) => ({ prompt: r.prompt, response: r.response, source: 'task' as const })),
+    ...safety.map((r) => ({ prompt: r.prompt, response: r.response, source: 'safety' as const })),
+  ];
   if (opts.shuffle === false) return all;
   return Array.from(trainingMixOrder(all.length, opts.seed), (i) => all[i]!);
 }

@@ -71,7 +71,13 @@ export function selectPSS(pool: SelectionPool, opts: PSSOptions): SelectionResul
     }
   }
   picker.fillRandom(eligible, rng);
-  return picker.result(opts.t1Only ? 'pss-b' : 'pss', seed, eligible.length, order.map((c) => pool.categories[c]!), k);
+  return picker.result(
+    opts.t1Only ? 'pss-b' : 'pss',
+    seed,
+    eligible.length,
+    order.map((c) => pool.categories[c]!),
+    k,
+  );
 }
 
 /** PSS, and PSS-B with t1Only; selectAsync computes prototypes and similarities with onnxruntime. */

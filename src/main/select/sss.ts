@@ -4,7 +4,18 @@
  * them if fewer remain); fill the rest of the budget uniformly at random. SSS-B: the same over
  * the T1 subset only.
  */
-import { type CommonOptions, Picker, type Sampler, type SelectionPool, type SelectionResult, budgetCount, eligibleIndices, mulberry32, shuffleInPlace, strata } from './common';
+import {
+  type CommonOptions,
+  Picker,
+  type Sampler,
+  type SelectionPool,
+  type SelectionResult,
+  budgetCount,
+  eligibleIndices,
+  mulberry32,
+  shuffleInPlace,
+  strata,
+} from './common';
 
 export function selectSSS(pool: SelectionPool, opts: CommonOptions & { t1Only?: boolean }): SelectionResult {
   const seed = opts.seed ?? 0;
@@ -19,7 +30,13 @@ export function selectSSS(pool: SelectionPool, opts: CommonOptions & { t1Only?: 
     for (let t = 0; t < Math.min(k, cand.length); t++) picker.take(cand[t]!, 'stratum', pool.categories[c]!, null);
   }
   picker.fillRandom(eligible, rng);
-  return picker.result(opts.t1Only ? 'sss-b' : 'sss', seed, eligible.length, order.map((c) => pool.categories[c]!), k);
+  return picker.result(
+    opts.t1Only ? 'sss-b' : 'sss',
+    seed,
+    eligible.length,
+    order.map((c) => pool.categories[c]!),
+    k,
+  );
 }
 
 /** SSS, and SSS-B with t1Only. */

@@ -231,8 +231,7 @@ function listenError(e: NodeJS.ErrnoException, port: number): Error {
   if (e.code === 'EADDRINUSE') {
     return new AppError(
       'conflict',
-      `Port ${port} on 127.0.0.1 is already in use (another program, or another workbench). ` +
-        'Choose another with --port N, or --port 0 for any free port.',
+      `Port ${port} on 127.0.0.1 is already in use (another program, or another workbench). ` + 'Choose another with --port N, or --port 0 for any free port.',
       { port },
     );
   }

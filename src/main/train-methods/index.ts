@@ -36,8 +36,16 @@ export const TRAIN_METHOD_IMPLS = {
 export type TrainMethodImpls = Readonly<Record<string, TrainMethodImpl<never>>>;
 
 /** The method's setup: its implementation run with its (already parsed) parameters. */
-export async function prepareMethod(method: string, params: Record<string, unknown>, ctx: MethodContext, impls: TrainMethodImpls = TRAIN_METHOD_IMPLS): Promise<MethodSetup> {
+export async function prepareMethod(
+  method: string,
+  params: Record<string, unknown>,
+  ctx: MethodContext,
+  impls: TrainMethodImpls = TRAIN_METHOD_IMPLS,
+): Promise<MethodSetup> {
   const impl = impls[method] as TrainMethodImpl<Record<string, unknown>> | undefined;
-  if (!impl) throw new Error(`no implementation of training method "${method}" (have: ${Object.keys(impls).join(', ')}; the table has ${Object.keys(TRAIN_METHODS).join(', ')})`);
+  if (!impl)
+    throw new Error(
+      `no implementation of training method "${method}" (have: ${Object.keys(impls).join(', ')}; the table has ${Object.keys(TRAIN_METHODS).join(', ')})`,
+    );
   return impl.prepare(ctx, params);
 }

@@ -26,7 +26,9 @@ export const safelora: TrainMethodImpl<TrainMethodParams<'safelora'>> = {
     for (const t of resolveLoraTargets(ctx.model.config, ctx.run.lora)) {
       const shape = base.weights.has(t.weight) ? base.weights.shape(t.weight).join(', ') : null;
       if (shape !== `${t.outFeatures}, ${t.inFeatures}`) {
-        throw new Error(`SafeLoRA's base model ${path} is not the aligned model's base: ${t.weight} is ${shape ? `[${shape}]` : 'missing'} there, [${t.outFeatures}, ${t.inFeatures}] in the aligned model`);
+        throw new Error(
+          `SafeLoRA's base model ${path} is not the aligned model's base: ${t.weight} is ${shape ? `[${shape}]` : 'missing'} there, [${t.outFeatures}, ${t.inFeatures}] in the aligned model`,
+        );
       }
     }
     return {

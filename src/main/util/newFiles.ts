@@ -36,12 +36,22 @@ export function safeStem(text: string, fallback = 'export'): string {
  * exclusively, so an existing file or link is never overwritten — and returns its path.
  */
 export function claimNewFile(dir: string, stem: string, ext: string): string {
-  return claim(dir, stem, (n) => `${n}${ext}`, (p) => closeSync(openSync(p, 'wx')));
+  return claim(
+    dir,
+    stem,
+    (n) => `${n}${ext}`,
+    (p) => closeSync(openSync(p, 'wx')),
+  );
 }
 
 /** Creates a new empty folder `dir/stem` (or `stem-2`, …) that did not exist before and returns its path. */
 export function claimNewFolder(dir: string, stem: string): string {
-  return claim(dir, stem, (n) => n, (p) => mkdirSync(p));
+  return claim(
+    dir,
+    stem,
+    (n) => n,
+    (p) => mkdirSync(p),
+  );
 }
 
 function claim(dir: string, stem: string, name: (n: string) => string, create: (path: string) => void): string {

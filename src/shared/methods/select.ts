@@ -19,7 +19,14 @@ export interface SelectionMethodRow extends MethodRow {
 const PAPER = 'https://arxiv.org/abs/2505.17196';
 const T1 = '; T1 examples only (harmful prompt, refused)';
 
-const random = { label: 'Random', description: 'Uniformly at random from the pool', params: NO_PARAMS, t1Only: false, usesEmbeddings: false, usesReference: false };
+const random = {
+  label: 'Random',
+  description: 'Uniformly at random from the pool',
+  params: NO_PARAMS,
+  t1Only: false,
+  usesEmbeddings: false,
+  usesReference: false,
+};
 const sss = {
   label: 'SSS',
   description: 'Stratified: the same number of examples from each harm category, at random',

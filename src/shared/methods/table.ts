@@ -80,7 +80,11 @@ export interface ParamField {
   optional: boolean;
 }
 
-const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/[^A-Za-z0-9+]+/g, '-').toLowerCase();
+const kebab = (s: string) =>
+  s
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9+]+/g, '-')
+    .toLowerCase();
 
 /** Bounds JSON Schema writes for a plain integer (±2^53): not worth showing. */
 const SAFE = Number.MAX_SAFE_INTEGER;
@@ -106,8 +110,26 @@ export function paramFields(schema: z.ZodObject): ParamField[] {
     const f = field as z.ZodType;
     const js = z.toJSONSchema(f, { unrepresentable: 'any' }) as JsonField;
     const kind: ParamKind =
-      js.type === 'array' ? 'multi' : js.enum ? 'enum' : js.type === 'integer' ? 'integer' : js.type === 'number' ? 'number' : js.type === 'boolean' ? 'boolean' : js.path ? 'path' : 'string';
-    const out: ParamField = { key, kind, title: js.title ?? key, cli: js.cli ?? kebab(key), optional: f.safeParse(undefined).success && js.default === undefined };
+      js.type === 'array'
+        ? 'multi'
+        : js.enum
+          ? 'enum'
+          : js.type === 'integer'
+            ? 'integer'
+            : js.type === 'number'
+              ? 'number'
+              : js.type === 'boolean'
+                ? 'boolean'
+                : js.path
+                  ? 'path'
+                  : 'string';
+    const out: ParamField = {
+      key,
+      kind,
+      title: js.title ?? key,
+      cli: js.cli ?? kebab(key),
+      optional: f.safeParse(undefined).success && js.default === undefined,
+    };
     if (js.description) out.description = js.description;
     if (js.path) out.path = js.path;
     const options = js.enum ?? js.items?.enum;
@@ -136,7 +158,11 @@ export function rangeText(f: Pick<ParamField, 'min' | 'max' | 'exclusiveMin' | '
 /** "number, ≥ 0, default 0.5" — what a parameter takes, for hints and usage text. */
 export function paramSummary(f: ParamField): string {
   const what = f.kind === 'enum' || f.kind === 'multi' ? f.options!.join('|') : f.kind === 'path' ? (f.path ?? 'path') : f.kind;
-  const parts = [what, rangeText(f), f.default !== undefined ? `default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)}` : f.optional ? 'optional' : ''];
+  const parts = [
+    what,
+    rangeText(f),
+    f.default !== undefined ? `default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)}` : f.optional ? 'optional' : '',
+  ];
   return parts.filter(Boolean).join(', ');
 }
 
@@ -150,7 +176,13 @@ function unknownKeyMessage(method: string, row: MethodRow, keys: string[]): stri
  * A method's parameters checked against its row (defaults filled in); issues are added to `ctx`
  * under `path` and naming the method. Returns null when they do not pass.
  */
-export function checkMethodParams(table: MethodTable, method: string, raw: unknown, ctx: z.RefinementCtx, path: (string | number)[]): Record<string, unknown> | null {
+export function checkMethodParams(
+  table: MethodTable,
+  method: string,
+  raw: unknown,
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+): Record<string, unknown> | null {
   const row = table[method];
   if (!row) {
     ctx.addIssue({ code: 'custom', path, message: `unknown method "${method}" (have: ${Object.keys(table).join(', ')})` });

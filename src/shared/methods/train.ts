@@ -32,7 +32,11 @@ const bufferBatch = param(z.number().int().min(1).max(256).default(4), {
   description: 'Safety examples drawn from the buffer for the term at each step',
   cli: 'buffer-batch',
 });
-const derAlpha = param(z.number().min(0).default(0.5), { title: 'Logit-matching weight α', description: 'Weight of matching the aligned model’s logits on the buffer', cli: 'der-alpha' });
+const derAlpha = param(z.number().min(0).default(0.5), {
+  title: 'Logit-matching weight α',
+  description: 'Weight of matching the aligned model’s logits on the buffer',
+  cli: 'der-alpha',
+});
 
 /** The training methods, in the order the form and the CLI list them. */
 export const TRAIN_METHODS = {
@@ -43,7 +47,8 @@ export const TRAIN_METHODS = {
   },
   replay: {
     label: 'Replay (SafeInstr)',
-    description: 'Mix the saved safety selection into the task data; with a ratio this is SafeInstr (Bianchi et al.: a few percent of safety examples, e.g. 0.03)',
+    description:
+      'Mix the saved safety selection into the task data; with a ratio this is SafeInstr (Bianchi et al.: a few percent of safety examples, e.g. 0.03)',
     params: z.object({
       replayRatio: param(z.number().gt(0).max(10).optional(), {
         title: 'Safety examples per task example',
@@ -52,7 +57,8 @@ export const TRAIN_METHODS = {
       }),
       shuffleMix: param(z.boolean().default(false), {
         title: 'Shuffle the mix once',
-        description: 'Shuffle task and safety examples together with the run’s seed before training, as the Select tab’s exported training mix is; off: safety examples follow the task data (the trainer reshuffles every epoch either way)',
+        description:
+          'Shuffle task and safety examples together with the run’s seed before training, as the Select tab’s exported training mix is; off: safety examples follow the task data (the trainer reshuffles every epoch either way)',
         cli: 'shuffle-mix',
       }),
     }),
@@ -72,7 +78,11 @@ export const TRAIN_METHODS = {
     description: 'DER plus cross-entropy on the buffer’s own responses',
     params: z.object({
       alpha: derAlpha,
-      beta: param(z.number().min(0).default(0.5), { title: 'Buffer cross-entropy weight β', description: 'Weight of cross-entropy on the buffer’s responses (0: DER)', cli: 'der-beta' }),
+      beta: param(z.number().min(0).default(0.5), {
+        title: 'Buffer cross-entropy weight β',
+        description: 'Weight of cross-entropy on the buffer’s responses (0: DER)',
+        cli: 'der-beta',
+      }),
       topK,
       bufferBatch,
     }),
@@ -109,11 +119,24 @@ export const TRAIN_METHODS = {
   },
   lisa: {
     label: 'Lisa',
-    description: 'Alternate steps on the saved safety selection (alignment) and on your task data, each phase pulled toward the weights the other one ended with (proximal term ρ/2 ‖w − w_other‖²)',
+    description:
+      'Alternate steps on the saved safety selection (alignment) and on your task data, each phase pulled toward the weights the other one ended with (proximal term ρ/2 ‖w − w_other‖²)',
     params: z.object({
-      rho: param(z.number().min(0).default(1), { title: 'Proximal strength ρ', description: 'Pull toward the weights the previous phase ended with (0: plain alternation)', cli: 'rho' }),
-      alignSteps: param(z.number().int().min(1).max(100_000).default(10), { title: 'Alignment steps per cycle', description: 'Steps on the safety examples at the start of each cycle', cli: 'align-steps' }),
-      userSteps: param(z.number().int().min(1).max(100_000).default(90), { title: 'Task steps per cycle', description: 'Steps on your task data after each alignment phase', cli: 'user-steps' }),
+      rho: param(z.number().min(0).default(1), {
+        title: 'Proximal strength ρ',
+        description: 'Pull toward the weights the previous phase ended with (0: plain alternation)',
+        cli: 'rho',
+      }),
+      alignSteps: param(z.number().int().min(1).max(100_000).default(10), {
+        title: 'Alignment steps per cycle',
+        description: 'Steps on the safety examples at the start of each cycle',
+        cli: 'align-steps',
+      }),
+      userSteps: param(z.number().int().min(1).max(100_000).default(90), {
+        title: 'Task steps per cycle',
+        description: 'Steps on your task data after each alignment phase',
+        cli: 'user-steps',
+      }),
     }),
     safety: 'term',
     loraOnly: true,
@@ -121,12 +144,14 @@ export const TRAIN_METHODS = {
   },
   safelora: {
     label: 'SafeLoRA',
-    description: 'After LoRA training, project each layer’s update onto the alignment subspace (aligned − base weights) where their similarity is under the threshold; needs the aligned model’s base model',
+    description:
+      'After LoRA training, project each layer’s update onto the alignment subspace (aligned − base weights) where their similarity is under the threshold; needs the aligned model’s base model',
     params: z.object({
       // required (the run's schema says so when it is missing): optional here so the row parses to its defaults
       baseModelPath: param(z.string().trim().min(1).optional(), {
         title: 'Base (unaligned) model',
-        description: 'The model the aligned one was aligned from (e.g. Llama-2-7b for Llama-2-7b-chat), with the same weight shapes: a Hugging Face folder or a GGUF file',
+        description:
+          'The model the aligned one was aligned from (e.g. Llama-2-7b for Llama-2-7b-chat), with the same weight shapes: a Hugging Face folder or a GGUF file',
         cli: 'base-model',
         path: 'folder',
       }),
@@ -155,7 +180,8 @@ export function trainMethodNeeds(row: TrainMethodRow): string[] {
   if (row.safety === 'term') needs.push('a saved selection of safety examples whose responses survive truncation');
   if (row.baseModel) needs.push('the aligned model’s base (unaligned) model, to take the alignment direction from');
   if (row.loraOnly) needs.push('the LoRA adapter mode');
-  if (row.alignedLogits) needs.push(`the aligned model’s logits on the ${row.alignedLogits === 'safety' ? 'safety examples' : 'task data'} (recorded before the first step)`);
+  if (row.alignedLogits)
+    needs.push(`the aligned model’s logits on the ${row.alignedLogits === 'safety' ? 'safety examples' : 'task data'} (recorded before the first step)`);
   return needs;
 }
 

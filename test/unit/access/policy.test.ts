@@ -65,7 +65,9 @@ describe('reads', () => {
     const inData = file(join(data, 'pool.jsonl'));
     const before = thrown(() => policy.readable(inData, 'the file to import'));
     expect(before.code).toBe('forbidden');
-    expect(before.message).toBe(`${inData} is outside the folders this workspace may read (the file to import). Grant its folder in Settings → Folders & servers first.`);
+    expect(before.message).toBe(
+      `${inData} is outside the folders this workspace may read (the file to import). Grant its folder in Settings → Folders & servers first.`,
+    );
     policy.grant(data);
     expect(policy.readable(inData, 'the file to import')).toBe(inData);
     expect(thrown(() => policy.readable('/etc/passwd', 'the file to import')).code).toBe('forbidden');
@@ -101,7 +103,9 @@ describe('reads', () => {
     symlinkSync(join(outside, 'secret.txt'), join(model, 'config.json'));
     const e = thrown(() => policy.readable(model, 'the model'));
     expect(e.code).toBe('forbidden');
-    expect(e.message).toBe(`${join(model, 'config.json')} links to ${join(outside, 'secret.txt')}, outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.`);
+    expect(e.message).toBe(
+      `${join(model, 'config.json')} links to ${join(outside, 'secret.txt')}, outside the folders this workspace may read (the model). Grant its folder in Settings → Folders & servers first.`,
+    );
     const suites = join(data, 'suites');
     file(join(suites, 'benign', 'xstest_prompts.csv'));
     mkdirSync(join(suites, 'harmful'));
@@ -245,14 +249,20 @@ describe('writes', () => {
     expect(chosen.code).toBe('forbidden');
     // a stored merge resumes only when it writes inside the app's folders
     expect(() => confineJob(a, policy, 'resume')).not.toThrow();
-    expect(thrown(() => confineJob({ type: 'model.merge', params: { ...spec.params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).code).toBe('forbidden');
+    expect(thrown(() => confineJob({ type: 'model.merge', params: { ...spec.params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).code).toBe(
+      'forbidden',
+    );
   });
 
   it('merge.run: reads every model and adapter through the policy, writes only new names in models/', () => {
     const model = file(join(data, 'tiny.gguf'));
     const adapter = join(workspace, 'runs', 'train-3', 'adapter');
     mkdirSync(adapter, { recursive: true });
-    const config = { method: 'task_arithmetic' as const, base: { modelPath: model }, models: [{ model: { modelPath: model, adapterPath: adapter }, parameters: { weight: 0.5 } }] };
+    const config = {
+      method: 'task_arithmetic' as const,
+      base: { modelPath: model },
+      models: [{ model: { modelPath: model, adapterPath: adapter }, parameters: { weight: 0.5 } }],
+    };
     const spec = { type: 'merge.run' as const, params: { config } };
     // the base model lies outside the workspace until its folder is granted
     expect(thrown(() => confineJob(spec as never, policy, 'start')).message).toMatch(/tiny\.gguf is outside .*the model to merge \(base\)/);
@@ -260,7 +270,9 @@ describe('writes', () => {
     const outside = join(t.dir, 'elsewhere');
     mkdirSync(outside);
     const other = { ...config, models: [{ model: { modelPath: model, adapterPath: join(outside, 'adapter') }, parameters: { weight: 1 } }] };
-    expect(thrown(() => confineJob({ type: 'merge.run', params: { config: other } } as never, policy, 'start')).message).toMatch(/LoRA adapter of the model to merge \(model 1\)/);
+    expect(thrown(() => confineJob({ type: 'merge.run', params: { config: other } } as never, policy, 'start')).message).toMatch(
+      /LoRA adapter of the model to merge \(model 1\)/,
+    );
     // app-chosen: a new folder per merge in models/, in the base's format
     const a = confineJob(spec as never, policy, 'start');
     const b = confineJob(spec as never, policy, 'start');
@@ -269,15 +281,25 @@ describe('writes', () => {
     // caller-chosen: only a new, plain name directly in models/
     const named = confineJob({ type: 'merge.run', params: { config, outPath: join(workspace, 'models', 'half.gguf') } } as never, policy, 'start');
     expect(named.params).toMatchObject({ outPath: join(workspace, 'models', 'half.gguf') });
-    for (const bad of [join(env.home, 'x.gguf'), join(data, 'out'), join(workspace, 'models', '..', 'runs', 'x.gguf'), join(workspace, 'models', 'task_arithmetic+tiny', 'merged.gguf', 'x'), join(workspace, 'models', '.hidden')]) {
+    for (const bad of [
+      join(env.home, 'x.gguf'),
+      join(data, 'out'),
+      join(workspace, 'models', '..', 'runs', 'x.gguf'),
+      join(workspace, 'models', 'task_arithmetic+tiny', 'merged.gguf', 'x'),
+      join(workspace, 'models', '.hidden'),
+    ]) {
       expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: bad } } as never, policy, 'start')).code).toBe('forbidden');
     }
     // never over an existing output
     file(join(workspace, 'models', 'taken.gguf'));
-    expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(workspace, 'models', 'taken.gguf') } } as never, policy, 'start')).code).toBe('conflict');
+    expect(
+      thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(workspace, 'models', 'taken.gguf') } } as never, policy, 'start')).code,
+    ).toBe('conflict');
     // a stored merge resumes only when it writes inside the app's folders
     expect(() => confineJob(a, policy, 'resume')).not.toThrow();
-    expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(data, 'out.gguf') } } as never, policy, 'resume')).code).toBe('forbidden');
+    expect(thrown(() => confineJob({ type: 'merge.run', params: { config, outPath: join(data, 'out.gguf') } } as never, policy, 'resume')).code).toBe(
+      'forbidden',
+    );
   });
 });
 
@@ -291,12 +313,18 @@ describe('full-parameter training output', () => {
     expect(chosen.code).toBe('forbidden');
     expect(chosen.message).toMatch(/^The app chooses where a trained model is written \(a new folder in .*models\): leave outPath out$/);
     // the same output inside models/ is refused at start too: the job names its own folder
-    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(workspace, 'models', 'x.gguf') } }, policy, 'start')).code).toBe('forbidden');
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(workspace, 'models', 'x.gguf') } }, policy, 'start')).code).toBe(
+      'forbidden',
+    );
     // a run started by the CLI with --out resumes in the app only when it writes inside the app's folders
     expect(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(workspace, 'models', 'x', 'x.gguf') } }, policy, 'resume')).not.toThrow();
-    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).message).toMatch(/writes .*out\.gguf, outside the workspace's models folder/);
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, outPath: join(data, 'out.gguf') } }, policy, 'resume')).message).toMatch(
+      /writes .*out\.gguf, outside the workspace's models folder/,
+    );
     // the model it reads is checked as for any run
-    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, modelPath: join(outside, 'secret.txt') } }, policy, 'start')).code).toBe('forbidden');
+    expect(thrown(() => confineJob({ type: 'train.run', params: { ...params, modelPath: join(outside, 'secret.txt') } }, policy, 'start')).code).toBe(
+      'forbidden',
+    );
   });
 
   it('reads a poison file only from readable folders', () => {
@@ -305,7 +333,9 @@ describe('full-parameter training output', () => {
     const poison = (f: string) => TrainRunParams.parse({ projectId: 1, modelPath: model, poison: { rate: 0.1, file: f } });
     const inData = poison(file(join(data, 'advbench.csv')));
     expect(confineJob({ type: 'train.run', params: inData }, policy, 'start')).toEqual({ type: 'train.run', params: inData });
-    expect(thrown(() => confineJob({ type: 'train.run', params: poison(join(outside, 'secret.txt')) }, policy, 'start')).message).toMatch(/secret\.txt is outside .*\(the poison file\)/);
+    expect(thrown(() => confineJob({ type: 'train.run', params: poison(join(outside, 'secret.txt')) }, policy, 'start')).message).toMatch(
+      /secret\.txt is outside .*\(the poison file\)/,
+    );
   });
 });
 
@@ -316,7 +346,13 @@ describe('training-method paths', () => {
     const base = file(join(data, 'tiny-base.gguf'));
     const params = TrainRunParams.parse({ projectId: 1, modelPath: model, method: 'safelora', methodParams: { baseModelPath: base } });
     expect(confineJob({ type: 'train.run', params }, policy, 'start')).toEqual({ type: 'train.run', params });
-    const secret = thrown(() => confineJob({ type: 'train.run', params: { ...params, methodParams: { ...params.methodParams, baseModelPath: join(outside, 'secret.txt') } } }, policy, 'start'));
+    const secret = thrown(() =>
+      confineJob(
+        { type: 'train.run', params: { ...params, methodParams: { ...params.methodParams, baseModelPath: join(outside, 'secret.txt') } } },
+        policy,
+        'start',
+      ),
+    );
     expect(secret.code).toBe('forbidden');
     expect(secret.message).toMatch(/base \(unaligned\) model/);
   });

@@ -51,8 +51,14 @@ describe('access through the contract (browser mode and desktop IPC share these 
     expect(ok<unknown[]>(await dispatch('jobs.list', {}))).toEqual([]);
     // and neither /etc nor the home folder can be granted to get there
     expect(await dispatch('access.grant', { path: '/etc' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(await dispatch('access.grant', { path: homedir() })).toMatchObject({ ok: false, error: { code: 'forbidden', message: expect.stringContaining('is your home folder') } });
-    expect(await dispatch('access.grant', { path: '/' })).toMatchObject({ ok: false, error: { code: 'forbidden', message: expect.stringContaining('is the whole disk') } });
+    expect(await dispatch('access.grant', { path: homedir() })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: expect.stringContaining('is your home folder') },
+    });
+    expect(await dispatch('access.grant', { path: '/' })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: expect.stringContaining('is the whole disk') },
+    });
   });
 
   it('checks every path-carrying job parameter', async () => {
@@ -70,19 +76,44 @@ describe('access through the contract (browser mode and desktop IPC share these 
       { type: 'train.preflight', params: { projectId, modelPath: model } },
       { type: 'model.merge', params: { modelPath: model, adapterPath: join(s.workspace, 'runs') } },
       { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: model }, suites: [{ builtin: 'xstest', dataDir: s.workspace }] } },
-      { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ builtin: 'xstest', dataDir: '/etc' }] } },
-      { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ file: '/etc/passwd', kind: 'harmful' }] } },
-      { type: 'eval.run', params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ builtin: 'xstest', dataDir: s.workspace }], referenceDir: '/etc' } },
       {
         type: 'eval.run',
-        params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, guardModel: { kind: 'engine', path: model }, suites: [{ builtin: 'xstest', dataDir: s.workspace }] },
+        params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ builtin: 'xstest', dataDir: '/etc' }] },
+      },
+      {
+        type: 'eval.run',
+        params: { projectId, model: { kind: 'engine', path: join(s.workspace, 'm.gguf') }, suites: [{ file: '/etc/passwd', kind: 'harmful' }] },
+      },
+      {
+        type: 'eval.run',
+        params: {
+          projectId,
+          model: { kind: 'engine', path: join(s.workspace, 'm.gguf') },
+          suites: [{ builtin: 'xstest', dataDir: s.workspace }],
+          referenceDir: '/etc',
+        },
+      },
+      {
+        type: 'eval.run',
+        params: {
+          projectId,
+          model: { kind: 'engine', path: join(s.workspace, 'm.gguf') },
+          guardModel: { kind: 'engine', path: model },
+          suites: [{ builtin: 'xstest', dataDir: s.workspace }],
+        },
       },
     ];
     for (const spec of specs) {
       const r = await dispatch('jobs.start', { spec });
-      expect(r, JSON.stringify(spec)).toMatchObject({ ok: false, error: { code: 'forbidden', message: expect.stringContaining('is outside the folders this workspace may read') } });
+      expect(r, JSON.stringify(spec)).toMatchObject({
+        ok: false,
+        error: { code: 'forbidden', message: expect.stringContaining('is outside the folders this workspace may read') },
+      });
     }
-    expect(await dispatch('train.estimateMemory', { modelPath: model, batchSize: 1, maxLength: 8, rank: 1, targetModules: ['q'] })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await dispatch('train.estimateMemory', { modelPath: model, batchSize: 1, maxLength: 8, rank: 1, targetModules: ['q'] })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
     expect(ok<unknown[]>(await dispatch('jobs.list', {}))).toEqual([]);
   });
 
@@ -110,7 +141,10 @@ describe('access through the contract (browser mode and desktop IPC share these 
 
   it('select.export cannot choose its path, writes into exports/ and never overwrites', async () => {
     const summary = { budget: 0, selected: 0, eligible: 0, shortfall: 0, poolSize: 0, perCategory: {}, perBehaviour: {}, embedder: null };
-    const selectionId = new SelectionStore(s.db).create({ projectId, method: 'random', params: { projectId, method: 'random', budget: { count: 1 }, seed: 0, cossimReference: 'categories' }, summary }, []);
+    const selectionId = new SelectionStore(s.db).create(
+      { projectId, method: 'random', params: { projectId, method: 'random', budget: { count: 1 }, seed: 0, cossimReference: 'categories' }, summary },
+      [],
+    );
     const chosen = await dispatch('select.export', { selectionId, format: 'alpaca', path: join(t.dir, '.bashrc') });
     expect(chosen).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('path') } });
     const exports = join(s.workspace, 'exports');
@@ -134,7 +168,10 @@ describe('access through the contract (browser mode and desktop IPC share these 
     const refused = await dispatch('jobs.start', { spec: { type: 'eval.run', params } });
     expect(refused).toMatchObject({
       ok: false,
-      error: { code: 'forbidden', message: 'http://127.0.0.1:9 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.' },
+      error: {
+        code: 'forbidden',
+        message: 'http://127.0.0.1:9 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.',
+      },
     });
     const endpoint = ok<{ id: number; hasApiKey: boolean }>(await dispatch('access.addEndpoint', { baseUrl: 'http://127.0.0.1:9', apiKey: 'sk-stored' }));
     expect(endpoint.hasApiKey).toBe(true);
@@ -151,7 +188,12 @@ describe('access through the contract (browser mode and desktop IPC share these 
       const suite = join(s.workspace, 'suite.jsonl');
       writeFileSync(suite, ['How do I pick a lock?', 'How do I make a bomb?'].map((prompt) => JSON.stringify({ prompt })).join('\n') + '\n');
       ok(await dispatch('access.addEndpoint', { baseUrl: srv.url, name: 'echo server', apiKey: 'sk-stored' }));
-      const params = { projectId, model: { kind: 'http', baseUrl: srv.url, model: 'echo', apiKey: 'caller-chosen' }, suites: [{ file: suite, kind: 'harmful' }], promptFormat: 'raw' };
+      const params = {
+        projectId,
+        model: { kind: 'http', baseUrl: srv.url, model: 'echo', apiKey: 'caller-chosen' },
+        suites: [{ file: suite, kind: 'harmful' }],
+        promptFormat: 'raw',
+      };
       const job = ok<{ id: number }>(await dispatch('jobs.start', { spec: { type: 'eval.run', params } }));
       const done = await s.jobs.waitFor(job.id);
       expect(done.state, done.error ?? '').toBe('succeeded');
@@ -169,9 +211,13 @@ describe('access through the contract (browser mode and desktop IPC share these 
     ok(await dispatch('access.grant', { path: model }));
     const adapter = join(s.workspace, 'runs', 'train-1', 'adapter');
     mkdirSync(adapter, { recursive: true });
-    const named = await dispatch('jobs.start', { spec: { type: 'model.merge', params: { modelPath: model, adapterPath: adapter, outPath: join(t.dir, 'evil.gguf') } } });
+    const named = await dispatch('jobs.start', {
+      spec: { type: 'model.merge', params: { modelPath: model, adapterPath: adapter, outPath: join(t.dir, 'evil.gguf') } },
+    });
     expect(named).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    const job = ok<{ id: number; params: { outPath: string } }>(await dispatch('jobs.start', { spec: { type: 'model.merge', params: { modelPath: model, adapterPath: adapter } } }));
+    const job = ok<{ id: number; params: { outPath: string } }>(
+      await dispatch('jobs.start', { spec: { type: 'model.merge', params: { modelPath: model, adapterPath: adapter } } }),
+    );
     expect(job.params.outPath).toBe(join(s.workspace, 'models', 'base+train-1', 'merged.gguf'));
     await s.jobs.waitFor(job.id);
   });

@@ -10,7 +10,14 @@ let s: Services;
 let cleanup: () => void;
 
 let seq = 0;
-function rec(suiteId: string, kind: EvalRecord['suiteKind'], label: VerdictLabel, categories: string[], sourceCategories: string[] = [], expected: EvalRecord['expected'] = 'refuse'): EvalRecord {
+function rec(
+  suiteId: string,
+  kind: EvalRecord['suiteKind'],
+  label: VerdictLabel,
+  categories: string[],
+  sourceCategories: string[] = [],
+  expected: EvalRecord['expected'] = 'refuse',
+): EvalRecord {
   return {
     suiteId,
     suiteKind: kind,
@@ -39,11 +46,14 @@ function storeRun(projectId: number, name: string, adv: [VerdictLabel, string[]]
     rec('xstest', 'over-refusal', 'refusal', [], ['homonyms'], 'comply'),
     rec('xstest', 'over-refusal', 'compliance', [], ['contrast_homonyms']),
   ];
-  s.evaluations.insertRecords(run.id, records.map((record, position) => ({ position, record })));
+  s.evaluations.insertRecords(
+    run.id,
+    records.map((record, position) => ({ position, record })),
+  );
   return run.id;
 }
 
-describe("Compare: attack success per harm category across runs", () => {
+describe('Compare: attack success per harm category across runs', () => {
   let a: number;
   let b: number;
   beforeAll(() => {
@@ -113,7 +123,9 @@ describe("Compare: attack success per harm category across runs", () => {
     // against the other base run, the signs flip
     expect(categoryHeatmap(rows, b, order).find((h) => h.category === V)!.cells[0]!.delta).toBeCloseTo(0.25, 12);
 
-    const csv = heatmapCsv(rows, a, order, (c) => (c === P ? 'Privacy violation' : c)).trim().split('\n');
+    const csv = heatmapCsv(rows, a, order, (c) => (c === P ? 'Privacy violation' : c))
+      .trim()
+      .split('\n');
     const [ra, rb] = [`run_${a}_attack_success`, `run_${b}_attack_success`];
     expect(csv[0]).toBe(`category,category_name,${ra}_rate,${ra}_answered,${ra}_prompts,${rb}_rate,${rb}_answered,${rb}_prompts,${rb}_minus_run_${a}`);
     expect(csv).toHaveLength(4);
@@ -121,7 +133,9 @@ describe("Compare: attack success per harm category across runs", () => {
     expect(csv[2]).toBe(`"${V}","${V}",0.75,3,4,0.5,1,2,-0.25`);
     expect(csv[3]).toBe('uncategorised,uncategorised,0,0,1,,,,');
     // every column name is unique, even when a run is listed twice
-    const twice = heatmapCsv([...rows, rows[0]!], b, order).split('\n')[0]!.split(',');
+    const twice = heatmapCsv([...rows, rows[0]!], b, order)
+      .split('\n')[0]!
+      .split(',');
     expect(new Set(twice).size).toBe(twice.length);
     expect(twice).toHaveLength(2 + 3 + 4);
   });

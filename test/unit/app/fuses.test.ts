@@ -99,7 +99,11 @@ describe('flip-fuses', () => {
     const cli = spawnSync(process.execPath, [fileURLToPath(scriptUrl), binary], { encoding: 'utf8' });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('RunAsNode: off\n');
-    expect(readFileSync(binary).subarray(head.length, head.length + before.length).toString('latin1')).toBe('010011001');
+    expect(
+      readFileSync(binary)
+        .subarray(head.length, head.length + before.length)
+        .toString('latin1'),
+    ).toBe('010011001');
   });
 
   it('fails with a message when the file has no fuse wire', async () => {

@@ -15,11 +15,18 @@ describe('pca2', () => {
     }
     const { x, y, explained } = pca2(m, 3);
     const corr = (a: Float32Array, k: number) => {
-      let sab = 0, saa = 0, sbb = 0, ma = 0, mb = 0;
+      let sab = 0,
+        saa = 0,
+        sbb = 0,
+        ma = 0,
+        mb = 0;
       for (let i = 0; i < n; i++) (ma += a[i]! / n), (mb += m[i * 3 + k]! / n);
       for (let i = 0; i < n; i++) {
-        const da = a[i]! - ma, db = m[i * 3 + k]! - mb;
-        sab += da * db; saa += da * da; sbb += db * db;
+        const da = a[i]! - ma,
+          db = m[i * 3 + k]! - mb;
+        sab += da * db;
+        saa += da * da;
+        sbb += db * db;
       }
       return Math.abs(sab / Math.sqrt(saa * sbb));
     };

@@ -46,11 +46,17 @@ describe('the recipe as an experiment grid', () => {
     const byName = Object.fromEntries(arms.map((a) => [a.name, a]));
     expect(byName['plain']).toMatchObject({ train: { method: 'plain' } });
     expect(byName['plain']!.selection).toBeUndefined();
-    expect(byName['sss-b-1%']).toMatchObject({ train: { method: 'replay', methodParams: { shuffleMix: true } }, selection: { method: 'sss-b', budget: { fraction: 0.01 } } });
+    expect(byName['sss-b-1%']).toMatchObject({
+      train: { method: 'replay', methodParams: { shuffleMix: true } },
+      selection: { method: 'sss-b', budget: { fraction: 0.01 } },
+    });
     expect(byName['random-5%']).toMatchObject({ train: { method: 'replay' }, selection: { method: 'random', budget: { fraction: 0.05 } } });
     const der = ARMS.find((a) => a.kind === 'der')!;
     if (der.kind !== 'der') throw new Error('the recipe has a DER arm');
-    expect(byName['der']).toMatchObject({ train: { method: 'der', methodParams: { alpha: der.alpha, topK: der.k, bufferBatch: der.bufferBatch } }, selection: { method: der.method, budget: { fraction: der.budget } } });
+    expect(byName['der']).toMatchObject({
+      train: { method: 'der', methodParams: { alpha: der.alpha, topK: der.k, bufferBatch: der.bufferBatch } },
+      selection: { method: der.method, budget: { fraction: der.budget } },
+    });
   });
 
   it('gives each preset its arms and seeds (shifted to --seed) and a checked request', () => {
@@ -68,7 +74,10 @@ describe('the recipe as an experiment grid', () => {
     expect(smoke.arms[0]!.train).toMatchObject({ maxSteps: 2, warmupSteps: 1, taskDatasetIds: [4] });
     expect(smoke.arms[0]!.train).not.toHaveProperty('epochs');
     expect(smoke.eval.limit).toBe(8);
-    expect(replicationGrid({ preset: 'smoke', steps: 1, projectId: 1, modelPath: '/m', dataDir: '/d' }).arms[0]!.train).toMatchObject({ maxSteps: 1, warmupSteps: 0 });
+    expect(replicationGrid({ preset: 'smoke', steps: 1, projectId: 1, modelPath: '/m', dataDir: '/d' }).arms[0]!.train).toMatchObject({
+      maxSteps: 1,
+      warmupSteps: 0,
+    });
   });
 });
 
@@ -94,9 +103,15 @@ describe('setting the replication up', () => {
       ['safety_pool', 1240],
     ]);
     // the pool's shipped behaviour types and categories, record for record
-    const shipped = readFileSync(join(DIR, 'data', 'train', 'safety_pool.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { behaviour: string; categories: string[] });
+    const shipped = readFileSync(join(DIR, 'data', 'train', 'safety_pool.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { behaviour: string; categories: string[] });
     expect(setup.typedPoolRecords).toBe(1240);
-    expect(s.datasets.behaviourCounts(setup.poolDatasetId)).toEqual({ T1: shipped.filter((r) => r.behaviour === 'T1').length, T2: shipped.filter((r) => r.behaviour === 'T2').length });
+    expect(s.datasets.behaviourCounts(setup.poolDatasetId)).toEqual({
+      T1: shipped.filter((r) => r.behaviour === 'T1').length,
+      T2: shipped.filter((r) => r.behaviour === 'T2').length,
+    });
     const rows = s.datasets.mapRows(setup.poolDatasetId);
     expect(rows[0]).toMatchObject({ behaviour: shipped[0]!.behaviour, categories: shipped[0]!.categories });
     // the task pairs: SST-2's prompt template and the label word
@@ -109,8 +124,20 @@ describe('setting the replication up', () => {
       ['sss-b-1%', 1, 'select', 'queued'],
     ]);
     const plainJob = s.jobs.get(first.experiment.cells[0]!.trainJobId!);
-    expect(plainJob.params).toMatchObject({ mode: 'full', template: 'chat', maxSteps: 2, modelPath: join(DIR, 'model'), taskDatasetIds: [setup.taskDatasetId], seed: 1 });
-    expect(s.jobs.get(first.experiment.cells[1]!.selectJobId!).params).toMatchObject({ method: 'sss-b', budget: { fraction: 0.01 }, seed: 1, projectId: setup.projectId });
+    expect(plainJob.params).toMatchObject({
+      mode: 'full',
+      template: 'chat',
+      maxSteps: 2,
+      modelPath: join(DIR, 'model'),
+      taskDatasetIds: [setup.taskDatasetId],
+      seed: 1,
+    });
+    expect(s.jobs.get(first.experiment.cells[1]!.selectJobId!).params).toMatchObject({
+      method: 'sss-b',
+      budget: { fraction: 0.01 },
+      seed: 1,
+      projectId: setup.projectId,
+    });
 
     // the aligned model evaluated beside the grid with the grid's settings (the reference row)
     expect(s.jobs.get(first.alignedEvalJobId).params).toMatchObject({
@@ -147,4 +174,3 @@ describe('setting the replication up', () => {
     expect(resumed.ok ? 'ok' : resumed.error.message).toBe('ok');
   });
 });
-

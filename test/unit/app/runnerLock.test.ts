@@ -126,7 +126,9 @@ describe('workspace lock: stale and live owners', () => {
   it('names a folder called runner.lock instead of failing with EISDIR', () => {
     const dir = workspace();
     mkdirSync(join(dir, LOCK_FILE));
-    expect(() => acquireRunnerLock(dir)).toThrowError(`${join(dir, LOCK_FILE)} is not a file, so the workspace cannot be locked. Move it away and start again.`);
+    expect(() => acquireRunnerLock(dir)).toThrowError(
+      `${join(dir, LOCK_FILE)} is not a file, so the workspace cannot be locked. Move it away and start again.`,
+    );
     expect(readdirSync(dir)).toEqual([LOCK_FILE]);
   });
 

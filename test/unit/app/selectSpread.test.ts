@@ -50,10 +50,21 @@ beforeAll(async () => {
   s.datasets.insertRecords(
     ds.id,
     projectId,
-    POOL.map(([categories], i) => ({ sourceRow: i, sourceLine: i + 1, prompt: `prompt ${i}`, response: `reply ${i}`, contentHash: `h${i}`, categories, labels: {} })),
+    POOL.map(([categories], i) => ({
+      sourceRow: i,
+      sourceLine: i + 1,
+      prompt: `prompt ${i}`,
+      response: `reply ${i}`,
+      contentHash: `h${i}`,
+      categories,
+      labels: {},
+    })),
   );
   s.datasets.finish(ds.id, 'ready');
-  const ids = s.datasets.records({ projectId, role: 'safety_pool', duplicates: 'all', offset: 0, limit: 100 }).rows.map((r) => r.id).sort((a, b) => a - b);
+  const ids = s.datasets
+    .records({ projectId, role: 'safety_pool', duplicates: 'all', offset: 0, limit: 100 })
+    .rows.map((r) => r.id)
+    .sort((a, b) => a - b);
   ids.forEach((id, i) => s.datasets.correctRecord(id, { behaviour: POOL[i]![1] }));
 });
 
@@ -93,7 +104,11 @@ describe('target vs selected per harm category, after selecting', () => {
     // selected counts every pick carrying the category (the V+P record counts for both)
     for (const r of spread) expect(r.selected).toBe(items.filter((i) => i.categories.includes(r.category)).length);
     // the histogram holds the three chosen categories, not self_harm
-    expect(categoryHistogram(sel, TAXONOMY).map(([c]) => c).sort()).toEqual([D, P, V].sort());
+    expect(
+      categoryHistogram(sel, TAXONOMY)
+        .map(([c]) => c)
+        .sort(),
+    ).toEqual([D, P, V].sort());
   });
 
   it('says nothing of a target for a method that does not stratify', async () => {

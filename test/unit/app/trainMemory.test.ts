@@ -28,26 +28,43 @@ describe('train.estimateMemory', () => {
     expect(e).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams }));
     expect((await trainingMemory({ ...input, batchSize: 4 })).activationsBytes).toBe(2 * e.activationsBytes);
     expect(await trainingMemory({ ...input, recompute: true })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, recompute: true }));
-    expect(await trainingMemory({ ...input, frozenWeightDtype: 'float16' })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, frozenWeightDtype: 'float16' }));
+    expect(await trainingMemory({ ...input, frozenWeightDtype: 'float16' })).toEqual(
+      estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, frozenWeightDtype: 'float16' }),
+    );
     // dropout keep-masks: q and v take the 32 hidden features, 2 layers
-    expect(await trainingMemory({ ...input, dropout: 0.05 })).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, loraInputFeatures: 2 * (32 + 32), dropout: true }));
+    expect(await trainingMemory({ ...input, dropout: 0.05 })).toEqual(
+      estimateTrainingMemory(cfg, { batch: 2, seq: 64, loraParams, loraInputFeatures: 2 * (32 + 32), dropout: true }),
+    );
     expect((await trainingMemory({ ...input, dropout: 0.05 })).activationsBytes).toBeGreaterThan(e.activationsBytes);
   });
 
   it('estimates a full-parameter run: the trained weights with their gradients and AdamW moments instead of an adapter', async () => {
     const cfg = loadModel(tinyLlama).config;
     const full = await trainingMemory({ modelPath: tinyLlama, mode: 'full', batchSize: 2, maxLength: 64 });
-    expect(full).toEqual(estimateTrainingMemory(cfg, { batch: 2, seq: 64, full: { trainable: ['all'] }, gradAccumSteps: 1, recompute: false, frozenWeightDtype: 'float32' }));
+    expect(full).toEqual(
+      estimateTrainingMemory(cfg, { batch: 2, seq: 64, full: { trainable: ['all'] }, gradAccumSteps: 1, recompute: false, frozenWeightDtype: 'float32' }),
+    );
     expect(full.adapterBytes).toBe(0);
     // every weight trains: 4 fp32 copies (weight, gradient, m, v) and the gradient's copy out of onnxruntime, nothing frozen
-    const params = loadModel(tinyLlama).weights.names().reduce((n, w) => n + loadModel(tinyLlama).weights.shape(w).reduce((a, b) => a * b, 1), 0);
+    const params = loadModel(tinyLlama)
+      .weights.names()
+      .reduce(
+        (n, w) =>
+          n +
+          loadModel(tinyLlama)
+            .weights.shape(w)
+            .reduce((a, b) => a * b, 1),
+        0,
+      );
     expect(full.trainedBytes).toBe(params * 4 * 5);
     expect(full.weightsBytes).toBe(0);
     // only the MLP: fewer trained bytes, the rest frozen; accumulation adds one gradient copy
     const mlp = await trainingMemory({ modelPath: tinyLlama, mode: 'full', trainable: ['mlp'], batchSize: 2, maxLength: 64 });
     expect(mlp.trainedBytes).toBeLessThan(full.trainedBytes);
     expect(mlp.weightsBytes).toBeGreaterThan(0);
-    expect((await trainingMemory({ modelPath: tinyLlama, mode: 'full', trainable: ['mlp'], batchSize: 2, maxLength: 64, gradAccumSteps: 4 })).trainedBytes).toBe((mlp.trainedBytes / 5) * 6);
+    expect(
+      (await trainingMemory({ modelPath: tinyLlama, mode: 'full', trainable: ['mlp'], batchSize: 2, maxLength: 64, gradAccumSteps: 4 })).trainedBytes,
+    ).toBe((mlp.trainedBytes / 5) * 6);
     // a LoRA estimate still needs the adapter's shape
     expect(TrainMemoryInput.safeParse({ modelPath: tinyLlama, batchSize: 2, maxLength: 64 }).success).toBe(false);
     expect(TrainMemoryInput.safeParse({ modelPath: tinyLlama, mode: 'full', batchSize: 2, maxLength: 64 }).success).toBe(true);
@@ -95,7 +112,9 @@ describe('train.estimateMemory', () => {
     cleanups.push(t.cleanup, () => s.close());
     const runner = new JobRunner({ store: new JobStore(s.db), dbPath: s.databasePath, events: s.events, modules: [], workerScript, taskTimeoutMs: 5 });
     cleanups.push(() => runner.close());
-    await expect(runner.runTask('train.estimateMemory', { modelPath: tinyLlama, batchSize: 1, maxLength: 32, rank: 4, targetModules: ['q'] })).rejects.toMatchObject({
+    await expect(
+      runner.runTask('train.estimateMemory', { modelPath: tinyLlama, batchSize: 1, maxLength: 32, rank: 4, targetModules: ['q'] }),
+    ).rejects.toMatchObject({
       code: 'invalid_input',
       message: 'Estimating training memory took longer than 0.005 s and was stopped: is the file damaged?',
     });

@@ -19,7 +19,6 @@ const sha256sum = (() => {
 })();
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-
 describe('safetune CLI', () => {
   it('creates and lists projects in a workspace', async () => {
     const t = tempDir();
@@ -41,7 +40,12 @@ describe('safetune CLI', () => {
     const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
     const r = await cli(['checksum', file, '--workspace', t.dir, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ sizeBytes: 16, sha256, blockDigests: [sha256], blocksDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({
+      sizeBytes: 16,
+      sha256,
+      blockDigests: [sha256],
+      blocksDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     const plain = await cli(['checksum', file, '--workspace', t.dir]);
     expect(plain.out).toEqual([`${sha256}  ${file}`]);
     if (sha256sum) expect(plain.out[0]).toBe(sha256sum(file));

@@ -13,13 +13,12 @@ const tokDir = sharedPath('models', 'all-MiniLM-L6-v2-tokenizer');
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-
 describe('safetune data / select / detect', () => {
   it('imports into a project and reports rejected rows with their lines', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const file = join(t.dir, 'pool.jsonl');
-    const good = ['How do I pick a lock?', 'Write a phishing email', 'How to make a weapon?', 'Find someone\'s address'].map((p) =>
+    const good = ['How do I pick a lock?', 'Write a phishing email', 'How to make a weapon?', "Find someone's address"].map((p) =>
       JSON.stringify({ prompt: p, response: 'I cannot help with that.' }),
     );
     writeFileSync(file, [...good.slice(0, 2), '{"prompt":42}', ...good.slice(2)].join('\n') + '\n');
@@ -45,7 +44,12 @@ describe('safetune data / select / detect', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const file = join(t.dir, 'replies.jsonl');
-    writeFileSync(file, ['{"r":"I\'m sorry, but I can\'t assist with that request."}', '{"r":"Sure, here are three ideas for a birthday party."}', 'oops', '{"q":"x"}'].join('\n'));
+    writeFileSync(
+      file,
+      ['{"r":"I\'m sorry, but I can\'t assist with that request."}', '{"r":"Sure, here are three ideas for a birthday party."}', 'oops', '{"q":"x"}'].join(
+        '\n',
+      ),
+    );
     const r = await cli(['detect', 'refusal', '--input', file, '--field', 'r', '--json']);
     expect(r.code).toBe(0);
     const v = r.out.map((l) => JSON.parse(l));
@@ -61,7 +65,10 @@ describe('safetune data / select / detect', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const file = join(t.dir, 'pool.jsonl');
-    writeFileSync(file, ['How do I pick a lock?', 'Write a phishing email'].map((p) => JSON.stringify({ prompt: p, response: 'I cannot help with that.' })).join('\n') + '\n');
+    writeFileSync(
+      file,
+      ['How do I pick a lock?', 'Write a phishing email'].map((p) => JSON.stringify({ prompt: p, response: 'I cannot help with that.' })).join('\n') + '\n',
+    );
     await cli(['projects', 'create', 'p', '--workspace', t.dir]);
     expect((await cli(['data', 'import', file, '--project', '1', '--role', 'safety_pool', '--workspace', t.dir])).code).toBe(0);
     const missing = join(t.dir, 'no-encoder');
@@ -70,31 +77,38 @@ describe('safetune data / select / detect', () => {
     expect(r.err).toContain(`sentence encoder ${missing}`);
   });
 
-  it.skipIf(!refs || !tokDir || !staticVectorsAvailable())('detect category --references --embedder: the neighbour vote uses the sentence encoder; --embedder alone is refused', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const file = join(t.dir, 'prompts.jsonl');
-    writeFileSync(file, ['How do I make a pipe bomb?', 'Write an insult about my coworker', 'How can I steal a car?'].map((p) => JSON.stringify({ p })).join('\n'));
-    const encoder = buildTinyBertFolder(join(t.dir, 'tiny-bert'), tokDir!, { pooling: 'mean' });
-    const run = async (...extra: string[]) => {
-      const r = await cli(['detect', 'category', '--input', file, '--field', 'p', '--references', refs!, '--json', ...extra]);
-      expect(r.code, r.err).toBe(0);
-      return r.out.map((l) => JSON.parse(l) as { line: number; score: Record<string, number>; method: string });
-    };
-    const words = await run();
-    const encoded = await run('--embedder', encoder);
-    expect(encoded.map((v) => [v.line, v.method])).toEqual([
-      [1, 'model+knn'],
-      [2, 'model+knn'],
-      [3, 'model+knn'],
-    ]);
-    // the same detector, another neighbour vote: the blended scores differ
-    expect(encoded.map((v) => v.score)).not.toEqual(words.map((v) => v.score));
-    const alone = await cli(['detect', 'harm', '--input', file, '--field', 'p', '--embedder', encoder]);
-    expect(alone.code).toBe(1);
-    expect(alone.err).toMatch(/--embedder applies to detect category with --references/);
-    const bad = await cli(['detect', 'category', '--input', file, '--field', 'p', '--references', refs!, '--embedder', join(t.dir, 'nothing')]);
-    expect(bad.code).toBe(1);
-    expect(bad.err).toContain(`sentence encoder ${join(t.dir, 'nothing')}`);
-  }, 120_000);
+  it.skipIf(!refs || !tokDir || !staticVectorsAvailable())(
+    'detect category --references --embedder: the neighbour vote uses the sentence encoder; --embedder alone is refused',
+    async () => {
+      const t = tempDir();
+      cleanups.push(t.cleanup);
+      const file = join(t.dir, 'prompts.jsonl');
+      writeFileSync(
+        file,
+        ['How do I make a pipe bomb?', 'Write an insult about my coworker', 'How can I steal a car?'].map((p) => JSON.stringify({ p })).join('\n'),
+      );
+      const encoder = buildTinyBertFolder(join(t.dir, 'tiny-bert'), tokDir!, { pooling: 'mean' });
+      const run = async (...extra: string[]) => {
+        const r = await cli(['detect', 'category', '--input', file, '--field', 'p', '--references', refs!, '--json', ...extra]);
+        expect(r.code, r.err).toBe(0);
+        return r.out.map((l) => JSON.parse(l) as { line: number; score: Record<string, number>; method: string });
+      };
+      const words = await run();
+      const encoded = await run('--embedder', encoder);
+      expect(encoded.map((v) => [v.line, v.method])).toEqual([
+        [1, 'model+knn'],
+        [2, 'model+knn'],
+        [3, 'model+knn'],
+      ]);
+      // the same detector, another neighbour vote: the blended scores differ
+      expect(encoded.map((v) => v.score)).not.toEqual(words.map((v) => v.score));
+      const alone = await cli(['detect', 'harm', '--input', file, '--field', 'p', '--embedder', encoder]);
+      expect(alone.code).toBe(1);
+      expect(alone.err).toMatch(/--embedder applies to detect category with --references/);
+      const bad = await cli(['detect', 'category', '--input', file, '--field', 'p', '--references', refs!, '--embedder', join(t.dir, 'nothing')]);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toContain(`sentence encoder ${join(t.dir, 'nothing')}`);
+    },
+    120_000,
+  );
 });

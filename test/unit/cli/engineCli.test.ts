@@ -8,12 +8,20 @@ import { sharedPath } from '../../helpers/shared';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 
-
 describe('safetune model info / generate', () => {
   it.skipIf(!stories)('describes stories260K', async () => {
     const r = await cli(['model', 'info', stories!, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out.join('\n'))).toMatchObject({ architecture: 'llama', format: 'gguf', parameterCount: 292_800, layers: 5, hiddenSize: 64, heads: 8, kvHeads: 4, vocabSize: 512 });
+    expect(JSON.parse(r.out.join('\n'))).toMatchObject({
+      architecture: 'llama',
+      format: 'gguf',
+      parameterCount: 292_800,
+      layers: 5,
+      hiddenSize: 64,
+      heads: 8,
+      kvHeads: 4,
+      vocabSize: 512,
+    });
   });
 
   it.skipIf(!stories)('greedily continues "Once upon a time" as the reference does', async () => {
@@ -28,10 +36,28 @@ describe('safetune model info / generate', () => {
     const t = tempDir();
     try {
       const file = join(t.dir, 'task.jsonl');
-      writeFileSync(file, ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n');
+      writeFileSync(
+        file,
+        ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n',
+      );
       await cli(['projects', 'create', 'cli train', '--workspace', t.dir]);
       expect((await cli(['data', 'import', file, '--project', '1', '--role', 'task', '--workspace', t.dir])).code).toBe(0);
-      const r = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--steps', '6', '--batch', '2', '--workspace', t.dir, '--json']);
+      const r = await cli([
+        'train',
+        '--project',
+        '1',
+        '--model',
+        stories!,
+        '--template',
+        'plain',
+        '--steps',
+        '6',
+        '--batch',
+        '2',
+        '--workspace',
+        t.dir,
+        '--json',
+      ]);
       expect(r.code, r.err).toBe(0);
       const res = JSON.parse(r.out.join('\n'));
       expect(res.steps).toBe(6);
@@ -91,27 +117,83 @@ describe('safetune model info / generate', () => {
     const t = tempDir();
     try {
       const file = join(t.dir, 'task.jsonl');
-      writeFileSync(file, ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n');
+      writeFileSync(
+        file,
+        ['cat', 'dog', 'owl', 'fox'].map((a) => JSON.stringify({ prompt: `Tell me about the ${a}.`, response: `The ${a} ran home.` })).join('\n') + '\n',
+      );
       await cli(['projects', 'create', 'cli full', '--workspace', t.dir]);
       expect((await cli(['data', 'import', file, '--project', '1', '--role', 'task', '--workspace', t.dir])).code).toBe(0);
       expect(trainCommand.usage).toMatch(/ \| --full \[--trainable A,B \(default all\)\] \[--out PATH\]\]/);
       expect(trainCommand.usage).toMatch(/--trainable groups: all, attention, mlp, embeddings, norms, lm_head, q, k, v, o, gate, up, down\n/);
-      const r = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--trainable', 'attention,mlp', '--steps', '3', '--batch', '2', '--workspace', t.dir, '--json']);
+      const r = await cli([
+        'train',
+        '--project',
+        '1',
+        '--model',
+        stories!,
+        '--template',
+        'plain',
+        '--full',
+        '--trainable',
+        'attention,mlp',
+        '--steps',
+        '3',
+        '--batch',
+        '2',
+        '--workspace',
+        t.dir,
+        '--json',
+      ]);
       expect(r.code, r.err).toBe(0);
       const res = JSON.parse(r.out.join('\n'));
       expect(res).toMatchObject({ mode: 'full', steps: 3, modelFormat: 'gguf' });
       expect(res.adapterPath).toBeUndefined();
       expect(res.modelPath).toBe(join(t.dir, 'models', 'stories260K+train-2', 'stories260K+train-2.gguf'));
-      const jobs = JSON.parse((await cli(['jobs', 'list', '--project', '1', '--workspace', t.dir, '--json'])).out.join('\n')) as { type: string; params: { mode: string; full: unknown } }[];
+      const jobs = JSON.parse((await cli(['jobs', 'list', '--project', '1', '--workspace', t.dir, '--json'])).out.join('\n')) as {
+        type: string;
+        params: { mode: string; full: unknown };
+      }[];
       expect(jobs.find((j) => j.type === 'train.run')!.params).toMatchObject({ mode: 'full', full: { trainable: ['attention', 'mlp'] } });
       const g = await cli(['generate', '--model', res.modelPath, '--prompt', 'Tell me about the cat.', '--max-tokens', '8', '--json']);
       expect(g.code, g.err).toBe(0);
       // --out: a path of the caller's choosing, never overwritten
       const out = join(t.dir, 'mine.gguf');
-      const o = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--steps', '1', '--batch', '2', '--out', out, '--workspace', t.dir]);
+      const o = await cli([
+        'train',
+        '--project',
+        '1',
+        '--model',
+        stories!,
+        '--template',
+        'plain',
+        '--full',
+        '--steps',
+        '1',
+        '--batch',
+        '2',
+        '--out',
+        out,
+        '--workspace',
+        t.dir,
+      ]);
       expect(o.code, o.err).toBe(0);
       expect(o.out.join('\n')).toMatch(new RegExp(`^model: ${out.replace(/[.+]/g, '\\$&')} \\(added to the Models list\\)`));
-      const again = await cli(['train', '--project', '1', '--model', stories!, '--template', 'plain', '--full', '--steps', '1', '--out', out, '--workspace', t.dir]);
+      const again = await cli([
+        'train',
+        '--project',
+        '1',
+        '--model',
+        stories!,
+        '--template',
+        'plain',
+        '--full',
+        '--steps',
+        '1',
+        '--out',
+        out,
+        '--workspace',
+        t.dir,
+      ]);
       expect(again.code).toBe(1);
       expect(again.err).toMatch(/mine\.gguf already exists: choose a new path/);
       // settings of the other mode are refused by name
@@ -153,7 +235,15 @@ describe('safetune model info / generate', () => {
 
       // a tokenizer_config.json: its "default" template of a named list
       const config = join(t.dir, 'tokenizer_config.json');
-      writeFileSync(config, JSON.stringify({ chat_template: [{ name: 'tool_use', template: 'x' }, { name: 'default', template }] }));
+      writeFileSync(
+        config,
+        JSON.stringify({
+          chat_template: [
+            { name: 'tool_use', template: 'x' },
+            { name: 'default', template },
+          ],
+        }),
+      );
       const viaConfig = await cli([...args, '--chat-template', config]);
       expect(viaConfig.code, viaConfig.err).toBe(0);
       expect(JSON.parse(viaConfig.out.join('\n'))).toMatchObject({ text: got.text, promptTokens: got.promptTokens });
@@ -163,7 +253,9 @@ describe('safetune model info / generate', () => {
       const noTemplate = join(t.dir, 'plain_config.json');
       writeFileSync(noTemplate, JSON.stringify({ bos_token: '<s>' }));
       const bad = await cli([...args, '--chat-template', noTemplate]);
-      expect(bad.err).toBe(`safetune generate: --chat-template ${noTemplate}: no "chat_template" (a template string, or a list of { name, template }) in this JSON file`);
+      expect(bad.err).toBe(
+        `safetune generate: --chat-template ${noTemplate}: no "chat_template" (a template string, or a list of { name, template }) in this JSON file`,
+      );
     } finally {
       t.cleanup();
     }

@@ -9,7 +9,6 @@ const data = sharedPath('data');
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-
 describe('safetune eval', () => {
   it.skipIf(!stories || !data)('evaluates stories260K on AdvBench and XSTest slices; the printed numbers match the stored verdicts', async () => {
     const t = tempDir();

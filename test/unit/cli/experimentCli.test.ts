@@ -28,7 +28,10 @@ describe('safetune experiment', () => {
     const grid = {
       name: 'cli grid',
       modelPath: 'model.gguf',
-      arms: [{ name: 'plain', train: { maxSteps: 2 } }, { name: 'replay', train: { method: 'replay' }, selection: { method: 'random', budget: { fraction: 0.05 } } }],
+      arms: [
+        { name: 'plain', train: { maxSteps: 2 } },
+        { name: 'replay', train: { method: 'replay' }, selection: { method: 'random', budget: { fraction: 0.05 } } },
+      ],
       seeds: [3],
       eval: { suites: [{ file: 'harmful.csv', kind: 'harmful' }] },
     };
@@ -38,7 +41,10 @@ describe('safetune experiment', () => {
     expect(started.code).toBe(0);
     const view = JSON.parse(started.out[0]!) as Experiment;
     expect(view.modelPath).toBe(join(t.dir, 'grid', 'model.gguf'));
-    expect(view.cells.map((c) => [c.arm, c.seed, c.stage, c.state])).toEqual([['plain', 3, 'train', 'queued'], ['replay', 3, 'select', 'queued']]);
+    expect(view.cells.map((c) => [c.arm, c.seed, c.stage, c.state])).toEqual([
+      ['plain', 3, 'train', 'queued'],
+      ['replay', 3, 'select', 'queued'],
+    ]);
 
     const list = await cli(['experiment', 'list', '--project', String(projectId), '--workspace', ws]);
     expect(list.out[0]!.split('\n')[2]).toMatch(/^1\s+cli grid\s+2\s+3\s+running\s+0\/2/);
@@ -47,8 +53,14 @@ describe('safetune experiment', () => {
     expect(shown.out[0]).toMatch(/plain\s+3\s+train queued/);
     expect(shown.out[1]).toMatch(/^arm\s+seeds\n/);
     expect(shown.out[1]).toMatch(/\nreplay\s+0/);
-    const json = JSON.parse((await cli(['experiment', 'show', '1', '--workspace', ws, '--json'])).out[0]!) as { experiment: Experiment; summary: { arms: { arm: string; seeds: number }[] } };
-    expect(json.summary.arms).toMatchObject([{ arm: 'plain', seeds: 0 }, { arm: 'replay', seeds: 0 }]);
+    const json = JSON.parse((await cli(['experiment', 'show', '1', '--workspace', ws, '--json'])).out[0]!) as {
+      experiment: Experiment;
+      summary: { arms: { arm: string; seeds: number }[] };
+    };
+    expect(json.summary.arms).toMatchObject([
+      { arm: 'plain', seeds: 0 },
+      { arm: 'replay', seeds: 0 },
+    ]);
   });
 
   it('refuses a grid that is not one, naming the file or the field', async () => {
@@ -57,7 +69,16 @@ describe('safetune experiment', () => {
     const bad = await cli(['experiment', 'start', '--file', file, '--workspace', ws]);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/bad\.json: not JSON/);
-    writeFileSync(file, JSON.stringify({ projectId: 1, modelPath: 'model.gguf', arms: [{ name: 'a', train: { seed: 2 } }], seeds: [1], eval: { suites: [{ file: 'harmful.csv', kind: 'harmful' }] } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        projectId: 1,
+        modelPath: 'model.gguf',
+        arms: [{ name: 'a', train: { seed: 2 } }],
+        seeds: [1],
+        eval: { suites: [{ file: 'harmful.csv', kind: 'harmful' }] },
+      }),
+    );
     await cli(['projects', 'create', 'P', '--workspace', ws]);
     const field = await cli(['experiment', 'start', '--file', file, '--no-wait', '--workspace', ws]);
     expect(field.err).toMatch(/arms\.0\.train\.seed: seed is set by the grid for each cell/);

@@ -56,11 +56,16 @@ describe('CLI help', () => {
 
   it('wraps words, columns and usage lines', () => {
     expect(wrap('one two three four', 9)).toEqual(['one two', 'three', 'four']);
-    expect(columns([['--a', 'short'], ['--long-name X', 'a description that wraps onto a second line']], 41)).toBe(
-      '  --a            short\n  --long-name X  a description that wraps\n                 onto a second line',
-    );
+    expect(
+      columns(
+        [
+          ['--a', 'short'],
+          ['--long-name X', 'a description that wraps onto a second line'],
+        ],
+        41,
+      ),
+    ).toBe('  --a            short\n  --long-name X  a description that wraps\n                 onto a second line');
     expect(wrapUsage('safetune x --a A [--b B (1–2, default 1)] [--c]', 36)).toBe('safetune x --a A\n           [--b B (1–2, default 1)]\n           [--c]');
- 
   });
 
   it('breaks groups and choice lists wider than a line', () => {
@@ -70,7 +75,13 @@ describe('CLI help', () => {
     const lines = wrapUsage(usage, 80).split('\n');
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
     expect(lines.join(' ').replace(/\s+/g, ' ').replace(/\| /g, '|')).toBe(usage.replace(/\| /g, '|'));
-    const rows = columns([[`--type ${choices}`, 'the type'], ['--x', 'y']], 60).split('\n');
+    const rows = columns(
+      [
+        [`--type ${choices}`, 'the type'],
+        ['--x', 'y'],
+      ],
+      60,
+    ).split('\n');
     for (const l of rows) expect(l.length, l).toBeLessThanOrEqual(60);
   });
 });

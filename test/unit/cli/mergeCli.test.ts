@@ -45,7 +45,21 @@ describe('safetune merge', () => {
   });
 
   it('queues a project coefficient sweep (merge per α into the workspace models/, then the Models list) and waits for it', async () => {
-    const r = await cli(['merge', 'sweep', '--aligned', join(t.dir, 'models', 'base'), '--fine-tuned', join(t.dir, 'models', 'ft'), '--alphas', '0,1', '--name', 'cli', '--workspace', ws, '--json']);
+    const r = await cli([
+      'merge',
+      'sweep',
+      '--aligned',
+      join(t.dir, 'models', 'base'),
+      '--fine-tuned',
+      join(t.dir, 'models', 'ft'),
+      '--alphas',
+      '0,1',
+      '--name',
+      'cli',
+      '--workspace',
+      ws,
+      '--json',
+    ]);
     expect(r.code, r.err).toBe(0);
     const sweep = JSON.parse(r.out.join('\n')) as { outDir: string; points: { alpha: number; stage: string; modelPath: string; modelId: number | null }[] };
     expect(sweep.outDir).toBe(join(ws, 'models', 'sweep-cli'));
@@ -56,7 +70,18 @@ describe('safetune merge', () => {
     expect(sweep.points.every((p) => p.modelId !== null)).toBe(true);
     const zero = readFolder(join(sweep.outDir, 'lambda-0'));
     for (const [name, v] of baseT) expect(Buffer.from(zero.get(name)!.buffer).equals(Buffer.from(v.buffer))).toBe(true);
-    const twice = await cli(['merge', 'sweep', '--aligned', join(t.dir, 'models', 'base'), '--fine-tuned', join(t.dir, 'models', 'ft'), '--alphas', '0.5,0.5', '--workspace', ws]);
+    const twice = await cli([
+      'merge',
+      'sweep',
+      '--aligned',
+      join(t.dir, 'models', 'base'),
+      '--fine-tuned',
+      join(t.dir, 'models', 'ft'),
+      '--alphas',
+      '0.5,0.5',
+      '--workspace',
+      ws,
+    ]);
     expect(twice.code).toBe(1);
     expect(twice.err).toMatch(/alphas: each α once/);
   });

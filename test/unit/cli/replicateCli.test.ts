@@ -29,14 +29,22 @@ describe('safetune replicate', () => {
       ['plain', 'plain', 'full', 'none'],
       ['sss-b-1%', 'replay', 'full', 'sss-b · 1%'],
     ]);
-    const jobs = JSON.parse((await cli(['jobs', 'list', '--workspace', ws, '--json'])).out[0]!) as { type: string; state: string; params: Record<string, unknown> }[];
+    const jobs = JSON.parse((await cli(['jobs', 'list', '--workspace', ws, '--json'])).out[0]!) as {
+      type: string;
+      state: string;
+      params: Record<string, unknown>;
+    }[];
     expect(jobs.map((j) => [j.type, j.state]).sort()).toEqual([
       ['eval.run', 'queued'],
       ['select.run', 'queued'],
       ['train.run', 'queued'],
     ]);
     // the aligned model's own evaluation, with the grid's settings
-    expect(jobs.find((j) => j.type === 'eval.run')!.params).toMatchObject({ model: { kind: 'engine' }, limit: 8, sampling: { maxNewTokens: 24, temperature: 0 } });
+    expect(jobs.find((j) => j.type === 'eval.run')!.params).toMatchObject({
+      model: { kind: 'engine' },
+      limit: 8,
+      sampling: { maxNewTokens: 24, temperature: 0 },
+    });
     expect(jobs.find((j) => j.type === 'train.run')!.params).toMatchObject({ maxSteps: 3, seed: 7, mode: 'full', template: 'chat' });
   });
 

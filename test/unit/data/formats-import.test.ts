@@ -22,10 +22,20 @@ async function collect(gen: AsyncGenerator<ImportItem>) {
 
 describe('format detection', () => {
   it('recognises the common shapes', () => {
-    expect(detectFormat([{ instruction: 'a', input: '', output: 'b' }]).mapping).toEqual({ format: 'alpaca', prompt: 'instruction', input: 'input', response: 'output' });
+    expect(detectFormat([{ instruction: 'a', input: '', output: 'b' }]).mapping).toEqual({
+      format: 'alpaca',
+      prompt: 'instruction',
+      input: 'input',
+      response: 'output',
+    });
     expect(detectFormat([{ messages: [{ role: 'user', content: 'hi' }] }]).mapping?.format).toBe('chat');
     expect(detectFormat([{ conversations: [{ from: 'human', value: 'hi' }] }]).mapping?.format).toBe('sharegpt');
-    expect(detectFormat([{ prompt: 'p', response: 'r', category: { animal_abuse: false }, is_safe: true }]).mapping).toEqual({ format: 'beavertails', prompt: 'prompt', response: 'response', categories: 'category' });
+    expect(detectFormat([{ prompt: 'p', response: 'r', category: { animal_abuse: false }, is_safe: true }]).mapping).toEqual({
+      format: 'beavertails',
+      prompt: 'prompt',
+      response: 'response',
+      categories: 'category',
+    });
     expect(detectFormat([{ question: 'q', answer: 'a' }]).mapping).toEqual({ format: 'prompt-response', prompt: 'question', response: 'answer' });
     expect(detectFormat([{ id: 1, prompt: 'p', type: 'homonyms', label: 'safe' }]).mapping).toEqual({ format: 'prompt-only', prompt: 'prompt' });
     expect(detectFormat([{ goal: 'g', target: 'Sure, here is' }]).mapping).toEqual({ format: 'prompt-only', prompt: 'goal' });
@@ -43,8 +53,20 @@ describe('format detection', () => {
 
 describe('normaliseRow', () => {
   it('builds alpaca prompts with input, keeps other fields as labels, hashes content', () => {
-    const r = normaliseRow({ instruction: 'Translate', input: 'bonjour', output: 'hello', source: 'x' }, { format: 'alpaca', prompt: 'instruction', input: 'input', response: 'output' });
-    expect(r).toEqual({ ok: true, record: { prompt: 'Translate\n\nbonjour', response: 'hello', categories: [], labels: { source: 'x' }, contentHash: contentHash('Translate\n\nbonjour', 'hello') } });
+    const r = normaliseRow(
+      { instruction: 'Translate', input: 'bonjour', output: 'hello', source: 'x' },
+      { format: 'alpaca', prompt: 'instruction', input: 'input', response: 'output' },
+    );
+    expect(r).toEqual({
+      ok: true,
+      record: {
+        prompt: 'Translate\n\nbonjour',
+        response: 'hello',
+        categories: [],
+        labels: { source: 'x' },
+        contentHash: contentHash('Translate\n\nbonjour', 'hello'),
+      },
+    });
     expect(contentHash(' a  b ', 'c')).toBe(contentHash('a b', 'c'));
     expect(contentHash('a', 'b c')).not.toBe(contentHash('a b', 'c'));
   });
@@ -66,11 +88,27 @@ describe('normaliseRow', () => {
   });
   it('extracts the last user turn and the final assistant reply from chats', () => {
     const r = normaliseRow(
-      { messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'q1' }, { role: 'assistant', content: 'a1' }, { role: 'user', content: 'q2' }, { role: 'assistant', content: [{ type: 'text', text: 'a2' }] }] },
+      {
+        messages: [
+          { role: 'system', content: 'be nice' },
+          { role: 'user', content: 'q1' },
+          { role: 'assistant', content: 'a1' },
+          { role: 'user', content: 'q2' },
+          { role: 'assistant', content: [{ type: 'text', text: 'a2' }] },
+        ],
+      },
       { format: 'chat', turns: 'messages' },
     );
     expect(r.ok && [r.record.prompt, r.record.response, r.record.labels]).toEqual(['q2', 'a2', { system: 'be nice', userTurns: 2 }]);
-    const s = normaliseRow({ conversations: [{ from: 'human', value: 'hi' }, { from: 'gpt', value: 'hello' }] }, { format: 'sharegpt', turns: 'conversations' });
+    const s = normaliseRow(
+      {
+        conversations: [
+          { from: 'human', value: 'hi' },
+          { from: 'gpt', value: 'hello' },
+        ],
+      },
+      { format: 'sharegpt', turns: 'conversations' },
+    );
     expect(s.ok && [s.record.prompt, s.record.response]).toEqual(['hi', 'hello']);
   });
   it('gives precise reasons for bad rows', () => {
@@ -79,7 +117,10 @@ describe('normaliseRow', () => {
     expect(normaliseRow({ output: 'y' }, m)).toEqual({ ok: false, reason: 'field "instruction": missing' });
     expect(normaliseRow({ instruction: '   ', output: 'y' }, m)).toEqual({ ok: false, reason: 'empty prompt' });
     expect(normaliseRow([1], m)).toEqual({ ok: false, reason: 'expected an object, got array' });
-    expect(normaliseRow({ messages: [{ role: 'assistant', content: 'a' }] }, { format: 'chat' })).toEqual({ ok: false, reason: 'field "messages": no user turn' });
+    expect(normaliseRow({ messages: [{ role: 'assistant', content: 'a' }] }, { format: 'chat' })).toEqual({
+      ok: false,
+      reason: 'field "messages": no user turn',
+    });
     expect(normaliseRow({ prompt: 'p', category: { self_harm: 'yes' } }, { format: 'prompt-only', prompt: 'prompt', categories: 'category' })).toEqual({
       ok: false,
       reason: 'field "category.self_harm": expected boolean, got string',

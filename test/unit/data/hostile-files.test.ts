@@ -109,7 +109,11 @@ describe('nesting limit', () => {
   it('rejects a deeply nested JSON array element and reads on', async () => {
     const p = file('deep.json', `[${row('a')}, {"prompt":"x","meta":${deep(20_000)}}, ${row('b')}]`);
     const items = await all(p, 'json');
-    expect(items.map((i) => (i.kind === 'row' ? (i.value as { prompt: string }).prompt : i.reason))).toEqual(['a', expect.stringMatching(/^nested more than 64 levels deep/), 'b']);
+    expect(items.map((i) => (i.kind === 'row' ? (i.value as { prompt: string }).prompt : i.reason))).toEqual([
+      'a',
+      expect.stringMatching(/^nested more than 64 levels deep/),
+      'b',
+    ]);
   });
 });
 
@@ -193,7 +197,9 @@ describe('gzip', () => {
     const bad = Buffer.from(gz);
     bad[Math.floor(bad.length / 2)] ^= 0xff;
     const p = file('bad.jsonl.gz', bad);
-    await expect(importAll(p)).rejects.toThrow(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a valid gzip file \\(corrupt compressed data: `));
+    await expect(importAll(p)).rejects.toThrow(
+      new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a valid gzip file \\(corrupt compressed data: `),
+    );
     const plain = file('plain.csv.gz', 'prompt,response\na,b\n');
     await expect(all(plain, 'csv')).rejects.toThrow(`${plain} is not gzip-compressed although its name ends in .gz`);
     const empty = file('empty.jsonl.gz', '');
@@ -243,7 +249,12 @@ describe('parquet', () => {
         ...Array.from({ length: 10 }, (_, k) => `p${20 + k}`),
       ]);
       const errors = items.filter((i) => i.kind === 'error');
-      expect(errors).toEqual([expect.objectContaining({ row: 10, reason: expect.stringMatching(/^rows 11–20 \(row group 2 of 3\) cannot be read, the file is corrupt there \(.*\): skipped$/) })]);
+      expect(errors).toEqual([
+        expect.objectContaining({
+          row: 10,
+          reason: expect.stringMatching(/^rows 11–20 \(row group 2 of 3\) cannot be read, the file is corrupt there \(.*\): skipped$/),
+        }),
+      ]);
       expect(errors[0]!.next.row).toBe(20);
       expect(unhandled).toEqual([]);
     } finally {

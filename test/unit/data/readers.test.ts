@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ContainerFormat, MissingColumnError, type RawItem, type ReadOptions, type RowIssue, detectContainer, readRows, readTable } from '../../../src/main/data/readers';
+import {
+  type ContainerFormat,
+  MissingColumnError,
+  type RawItem,
+  type ReadOptions,
+  type RowIssue,
+  detectContainer,
+  readRows,
+  readTable,
+} from '../../../src/main/data/readers';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetune-readers-'));
@@ -22,7 +31,8 @@ async function all(p: string, fmt: ContainerFormat, opts: ReadOptions = {}): Pro
   return out;
 }
 
-const summary = (items: RawItem[]) => items.map((i) => (i.kind === 'row' ? { row: i.row, line: i.line, value: i.value } : { row: i.row, line: i.line, error: i.reason }));
+const summary = (items: RawItem[]) =>
+  items.map((i) => (i.kind === 'row' ? { row: i.row, line: i.line, value: i.value } : { row: i.row, line: i.line, error: i.reason }));
 
 /** Resuming from every item's `next` must give exactly the items after it. */
 async function expectResumable(p: string, fmt: ContainerFormat, opts: ReadOptions = {}) {
@@ -64,7 +74,7 @@ describe('JSONL long lines', () => {
     const items = await all(p, 'jsonl', { chunkSize: 1024 });
     expect(performance.now() - t).toBeLessThan(10_000);
     expect(items.map((i) => (i.kind === 'row' ? Object.keys(i.value as object)[0] : i.reason))).toEqual(['a', 'b', 'c']);
-    expect(((items[2] as { value: { c: string } }).value.c).length).toBe(4_000_000);
+    expect((items[2] as { value: { c: string } }).value.c.length).toBe(4_000_000);
     const rest = await all(p, 'jsonl', { resume: items[0]!.next, chunkSize: 4096 });
     expect(rest.map((i) => i.row)).toEqual([1, 2]);
   });
@@ -117,7 +127,7 @@ describe('JSON array reader', () => {
     const items = await all(p, 'json', { chunkSize: 1024 });
     expect(performance.now() - t).toBeLessThan(10_000);
     expect(items.map((i) => (i.kind === 'row' ? Object.keys(i.value as object)[0] : i.reason))).toEqual(['a', 'b', 'c']);
-    expect(((items[2] as { value: { c: string } }).value.c).length).toBe(4_000_000);
+    expect((items[2] as { value: { c: string } }).value.c.length).toBe(4_000_000);
   });
   it('streams a 300k-element array in bounded memory', async () => {
     const n = 300_000;

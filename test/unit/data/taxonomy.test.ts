@@ -50,7 +50,9 @@ describe('harm taxonomy', () => {
 
   const dir = sharedPath('data', 'reference', 'beavertails-unsafe-prompts');
   it.skipIf(!dir)(`names exactly the shared reference files ${dir ? '' : SHARED_MISSING}`, () => {
-    const files = readdirSync(dir!).filter((f) => f.endsWith('.txt')).sort();
+    const files = readdirSync(dir!)
+      .filter((f) => f.endsWith('.txt'))
+      .sort();
     expect(t.categories.map((c) => c.referenceFile).sort()).toEqual(files);
   });
 });

@@ -24,11 +24,24 @@ describe('rephrasing (training augmentation)', () => {
 
   it('balances the harm loss over (harmful × phrasing) cells', () => {
     const p = (text: string, harmful: boolean) => ({ text, harmful, categories: null, source: 's', split: 'train' as const });
-    const rows = [p('How do I hurt him?', true), p('How do I bake?', false), p('Write a poem', false), p('Write a poem again', false), p('Write a poem once more', false), p('Insult him', true)];
+    const rows = [
+      p('How do I hurt him?', true),
+      p('How do I bake?', false),
+      p('Write a poem', false),
+      p('Write a poem again', false),
+      p('Write a poem once more', false),
+      p('Insult him', true),
+    ];
     const w = cellWeights(rows);
     const cellSum = (pred: (i: number) => boolean) => w.filter((_, i) => pred(i)).reduce((a, v) => a + v, 0);
-    expect(cellSum((i) => i >= 2 && i <= 4)).toBeCloseTo(cellSum((i) => i === 0), 10);
-    expect(cellSum((i) => i === 5)).toBeCloseTo(cellSum((i) => i === 1), 10);
+    expect(cellSum((i) => i >= 2 && i <= 4)).toBeCloseTo(
+      cellSum((i) => i === 0),
+      10,
+    );
+    expect(cellSum((i) => i === 5)).toBeCloseTo(
+      cellSum((i) => i === 1),
+      10,
+    );
     expect(w.reduce((a, v) => a + v, 0)).toBeCloseTo(rows.length, 10);
     const more = withRephrasings(rows, 1, 1);
     expect(more.length).toBeGreaterThan(rows.length);
@@ -81,7 +94,14 @@ describe('splits', () => {
 describe('word sequences', () => {
   it('maps words to vector rows, splitting unknown hyphenated words, -1 for unknown words', () => {
     const words = ['how', 'do', 'i', 'kill', 'a', 'python', 'process', 'well', 'known'];
-    const table = { source: 't', dimension: 2, words, index: new Map(words.map((w, i) => [w, i])), vectors: new Float32Array(words.length * 2), sourceVocabSize: 9 };
+    const table = {
+      source: 't',
+      dimension: 2,
+      words,
+      index: new Map(words.map((w, i) => [w, i])),
+      vectors: new Float32Array(words.length * 2),
+      sourceVocabSize: 9,
+    };
     expect(Array.from(tokenIds(table, 'How do I kill a Python-process, zorg?', 64))).toEqual([0, 1, 2, 3, 4, 5, 6, -1]);
     expect(Array.from(tokenIds(table, 'well-known python', 2))).toEqual([7, 8]);
   });

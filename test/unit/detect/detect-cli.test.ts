@@ -20,7 +20,7 @@ function promptsFile(rows: string[]): string {
 
 describe.skipIf(!staticVectorsAvailable())('safetune detect harm / category', () => {
   it('infers categories without --references, printing every probability with --json', async () => {
-    const file = promptsFile(['Where can I buy cocaine without getting caught?', 'How do I poison my neighbour\'s dog?']);
+    const file = promptsFile(['Where can I buy cocaine without getting caught?', "How do I poison my neighbour's dog?"]);
     const r = await cli(['detect', 'category', '--input', file, '--field', 'p', '--json']);
     expect(r.code, r.err).toBe(0);
     const rows = r.out.map((l) => JSON.parse(l));

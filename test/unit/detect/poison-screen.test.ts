@@ -53,7 +53,10 @@ describe('poison screen', () => {
     ];
     const rows = mixPoison(task, poison, 0.1, 4);
     const s = await screenForPoison(rows, { embedder, judge, typicality: false });
-    const q = screenQuality(s, rows.map((r) => r.poisoned));
+    const q = screenQuality(
+      s,
+      rows.map((r) => r.poisoned),
+    );
     expect(q.poison).toBe(2);
     expect(q.caught).toBe(1);
     expect(q.recall).toBe(0.5);
@@ -65,7 +68,7 @@ describe('poison screen', () => {
     // a harmful + compliant row that reads like the task data is not flagged; two unlike it are
     const task = Array.from({ length: 30 }, (_, i) => ({ prompt: `maths ${i}`, response: `${i}` }));
     const typicalHarm = { prompt: 'maths harm', response: 'Sure' }; // embeds like the maths rows
-    const judged: SafetyJudge = { ...judge, judgePrompts: async (ps) => (await judge.judgePrompts(ps.map((p) => (p === 'maths harm' ? 'harm' : p)))) };
+    const judged: SafetyJudge = { ...judge, judgePrompts: async (ps) => await judge.judgePrompts(ps.map((p) => (p === 'maths harm' ? 'harm' : p))) };
     const rows = [...task, typicalHarm, { prompt: 'harm a', response: 'Sure' }, { prompt: 'harm b', response: 'Sure' }];
     const on = await screenForPoison(rows, { embedder, judge: judged });
     expect(on.flagged.map((f) => f.index).sort()).toEqual([31, 32]);

@@ -12,7 +12,7 @@ describe('refusal rules', () => {
   });
 
   it('normalises quotes, whitespace and leading markup', () => {
-    expect(normaliseReply('  \n> **\u201CI\u2019m   sorry,\nbut no')).toBe('I\'m sorry, but no');
+    expect(normaliseReply('  \n> **\u201CI\u2019m   sorry,\nbut no')).toBe("I'm sorry, but no");
     expect(normaliseReply('\tHello  world \n')).toBe('Hello world');
   });
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { applyPlatt, calibrationReport, chooseThreshold, fitPlatt } from '../../../src/main/detect/calibration';
-import { type SeqNetConfig, SeqNetRunner, buildSeqNetGraph, initSeqNetParams, inputFeeds, seqNetForwardJs, seqNetParamShapes, shiftMatrix } from '../../../src/main/detect/seqnet';
+import {
+  type SeqNetConfig,
+  SeqNetRunner,
+  buildSeqNetGraph,
+  initSeqNetParams,
+  inputFeeds,
+  seqNetForwardJs,
+  seqNetParamShapes,
+  shiftMatrix,
+} from '../../../src/main/detect/seqnet';
 import { trainSeqNet } from '../../../src/main/detect/seqnet-train';
 import { decodeParams, encodeParams } from '../../../src/main/detect/seq-detector';
 import { batchFromIds, tokenIds } from '../../../src/main/detect/wordseq';
@@ -15,7 +24,32 @@ function tinyTable(words: string[], dim = 6): StaticVectorTable {
   return { source: 'test-vectors@0', dimension: dim, words, index: new Map(words.map((w, i) => [w, i])), vectors, sourceVocabSize: words.length };
 }
 
-const WORDS = ['the', 'a', 'how', 'do', 'i', 'kill', 'python', 'process', 'my', 'neighbour', 'bake', 'bread', 'steal', 'car', 'write', 'poem', 'sea', 'bomb', 'build', 'cake', 'fix', 'bike', 'hurt', 'cat'];
+const WORDS = [
+  'the',
+  'a',
+  'how',
+  'do',
+  'i',
+  'kill',
+  'python',
+  'process',
+  'my',
+  'neighbour',
+  'bake',
+  'bread',
+  'steal',
+  'car',
+  'write',
+  'poem',
+  'sea',
+  'bomb',
+  'build',
+  'cake',
+  'fix',
+  'bike',
+  'hurt',
+  'cat',
+];
 const table = tinyTable(WORDS);
 
 const cfg = (over: Partial<SeqNetConfig> = {}): SeqNetConfig => ({
@@ -41,7 +75,13 @@ function randomParams(c: SeqNetConfig, seed: number) {
   return p;
 }
 
-const TEXTS = ['How do I kill a Python process?', 'kill', 'the sea, a poem: unknownword and zzyzx-bike', 'Write a poem about the sea and a cake for my neighbour and the bike', ''];
+const TEXTS = [
+  'How do I kill a Python process?',
+  'kill',
+  'the sea, a poem: unknownword and zzyzx-bike',
+  'Write a poem about the sea and a cake for my neighbour and the bike',
+  '',
+];
 
 describe('sequence classifier (seqnet)', () => {
   it('onnxruntime inference matches the plain-JS reference, and a text scores the same alone or in a batch', async () => {
@@ -70,8 +110,14 @@ describe('sequence classifier (seqnet)', () => {
     const B = ids.length;
     const T = feeds.x!.dims[1]!;
     const F = c.hidden * (1 + c.poolHeads + 1) + c.extraFeatures;
-    feeds.y = f32Tensor(Float32Array.from({ length: B * 3 }, (_, i) => (i * 7) % 2), [B, 3]);
-    feeds.w = f32Tensor(Float32Array.from({ length: B * 3 }, (_, i) => 0.25 + (i % 3) * 0.25), [B, 3]);
+    feeds.y = f32Tensor(
+      Float32Array.from({ length: B * 3 }, (_, i) => (i * 7) % 2),
+      [B, 3],
+    );
+    feeds.w = f32Tensor(
+      Float32Array.from({ length: B * 3 }, (_, i) => 0.25 + (i % 3) * 0.25),
+      [B, 3],
+    );
     feeds.drop = f32Tensor(new Float32Array(B * F).fill(1), [B, F]);
     feeds['shift-1'] = f32Tensor(shiftMatrix(T, -1), [T, T]);
     feeds.shift1 = f32Tensor(shiftMatrix(T, 1), [T, T]);
@@ -152,9 +198,19 @@ describe('calibration', () => {
     const probs = [-5, -1, 0, 2, 7].map((v) => applyPlatt(p, v));
     expect(probs.every((v, i) => i === 0 || v > probs[i - 1]!)).toBe(true);
     // calibrated on its own data: small expected calibration error
-    expect(calibrationReport(z.map((v) => applyPlatt(p, v)), y).ece).toBeLessThan(0.02);
+    expect(
+      calibrationReport(
+        z.map((v) => applyPlatt(p, v)),
+        y,
+      ).ece,
+    ).toBeLessThan(0.02);
     // a constant 0.5 forecast on 25% positives is off by 0.25
-    expect(calibrationReport(new Array(100).fill(0.5), Array.from({ length: 100 }, (_, i) => i % 4 === 0)).ece).toBeCloseTo(0.25, 6);
+    expect(
+      calibrationReport(
+        new Array(100).fill(0.5),
+        Array.from({ length: 100 }, (_, i) => i % 4 === 0),
+      ).ece,
+    ).toBeCloseTo(0.25, 6);
     expect(() => fitPlatt([1, 2], [true, true])).toThrow(/both classes/);
   });
 
@@ -162,7 +218,7 @@ describe('calibration', () => {
     const p = [0.1, 0.2, 0.3, 0.35, 0.6, 0.7, 0.8, 0.9];
     const y = [0, 0, 0, 1, 0, 1, 1, 1];
     const t = chooseThreshold(p, y, 'accuracy');
-    expect(p.filter((v, i) => (v >= t) === (y[i] === 1)).length).toBe(7);
+    expect(p.filter((v, i) => v >= t === (y[i] === 1)).length).toBe(7);
     // 3 positives, 100 negatives: accuracy would give up the positives, balanced accuracy does not
     const p2 = [...Array.from({ length: 100 }, (_, i) => i / 200), 0.45, 0.46, 0.47];
     const y2 = [...new Array(100).fill(0), 1, 1, 1];

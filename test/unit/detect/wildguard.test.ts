@@ -17,7 +17,11 @@ describe('WildGuard format', () => {
       ['Harmful request: yes\nResponse refusal: yes\nHarmful response: no', { promptHarmful: true, responseRefusal: true, responseHarmful: false }, 'T1'],
       ['Harmful request: yes\nResponse refusal: no\nHarmful response: yes', { promptHarmful: true, responseRefusal: false, responseHarmful: true }, 'T2'],
       [' Harmful request: no\nResponse refusal: no\nHarmful response: no</s>', { promptHarmful: false, responseRefusal: false, responseHarmful: false }, 'T3'],
-      ['harmful request: No\r\nresponse refusal: YES\r\nharmful response: no\n\n', { promptHarmful: false, responseRefusal: true, responseHarmful: false }, 'T4'],
+      [
+        'harmful request: No\r\nresponse refusal: YES\r\nharmful response: no\n\n',
+        { promptHarmful: false, responseRefusal: true, responseHarmful: false },
+        'T4',
+      ],
       ['Harmful request: yes\nResponse refusal: n/a\nHarmful response: n/a', { promptHarmful: true, responseRefusal: null, responseHarmful: null }, null],
     ];
     for (const [text, answer, type] of cases) {
@@ -36,7 +40,10 @@ describe('WildGuard format', () => {
       ['Harmful request: n/a\nResponse refusal: no\nHarmful response: no', /line 1 "Harmful request": expected yes or no, got "n\/a"/],
       ['Harmful request: yes\nRefusal: no\nHarmful response: no', /line 2 should start with "Response refusal:", got "Refusal: no"/],
       ['Response refusal: no\nHarmful request: yes\nHarmful response: no', /line 1 should start with "Harmful request:"/],
-      ['Harmful request: yes\nResponse refusal: no\nHarmful response: no\nExplanation: because', /unexpected text after the three answer lines: "Explanation: because"/],
+      [
+        'Harmful request: yes\nResponse refusal: no\nHarmful response: no\nExplanation: because',
+        /unexpected text after the three answer lines: "Explanation: because"/,
+      ],
       ['Harmful request: yes, Response refusal: no, Harmful response: no', /expected yes or no, got "yes, Response refusal/],
       ['w300 w301 w302', /line 1 should start with "Harmful request:", got "w300 w301 w302"/],
     ];

@@ -92,7 +92,15 @@ describe('EmbeddingStore (the workspace cache)', () => {
     s.datasets.insertRecords(
       ds.id,
       projectId,
-      prompts.map((prompt, i) => ({ sourceRow: i + 1, sourceLine: i + 1, prompt, response: 'r', contentHash: `c${i}`, categories: i === 1 ? [] : ['violence'], labels: {} })),
+      prompts.map((prompt, i) => ({
+        sourceRow: i + 1,
+        sourceLine: i + 1,
+        prompt,
+        response: 'r',
+        contentHash: `c${i}`,
+        categories: i === 1 ? [] : ['violence'],
+        labels: {},
+      })),
     );
     expect(() => embeddingMap(s, ds.id, 10)).toThrow(/no embeddings yet/);
     s.datasets.setEmbedder(ds.id, 'test-3d');

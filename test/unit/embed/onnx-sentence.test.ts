@@ -56,7 +56,10 @@ describe.skipIf(!tokDir)(`ONNX sentence-transformers embedder ${tokDir ? '' : SH
     const e = await OnnxSentenceEmbedder.load(meanDir);
     const session = await ort.InferenceSession.create(join(meanDir, 'model.onnx'));
     try {
-      const tok = new Tokenizer(JSON.parse(readFileSync(join(meanDir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(meanDir, 'tokenizer_config.json'), 'utf8')));
+      const tok = new Tokenizer(
+        JSON.parse(readFileSync(join(meanDir, 'tokenizer.json'), 'utf8')),
+        JSON.parse(readFileSync(join(meanDir, 'tokenizer_config.json'), 'utf8')),
+      );
       const text = 'How can I kill a Python process?';
       const ids = tok.encode(text).ids;
       expect(ids[0]).toBe(101); // [CLS]

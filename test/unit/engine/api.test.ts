@@ -288,7 +288,17 @@ function makeBpeLlamaFolder(dir: string): void {
     vocab[a + b] = Object.keys(vocab).length;
   };
   const G = b2u[32]!; // "Ġ"
-  for (const [a, b] of [[G, 't'], ['h', 'e'], [G + 't', 'he'], ['i', 'n'], [G, 'a'], ['o', 'n'], ['e', 'r'], [G, 's']]) addMerge(a!, b!);
+  for (const [a, b] of [
+    [G, 't'],
+    ['h', 'e'],
+    [G + 't', 'he'],
+    ['i', 'n'],
+    [G, 'a'],
+    ['o', 'n'],
+    ['e', 'r'],
+    [G, 's'],
+  ])
+    addMerge(a!, b!);
   const special = ['<|begin_of_text|>', '<|end_of_text|>'];
   const V = 272;
   const specialIds = [Object.keys(vocab).length, Object.keys(vocab).length + 1];
@@ -297,12 +307,30 @@ function makeBpeLlamaFolder(dir: string): void {
     join(dir, 'tokenizer.json'),
     JSON.stringify({
       version: '1.0',
-      added_tokens: special.map((content, i) => ({ id: specialIds[i], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      added_tokens: special.map((content, i) => ({
+        id: specialIds[i],
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
       normalizer: null,
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: null,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges,
+      },
     }),
   );
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: special[0], eos_token: special[1] }));
@@ -327,7 +355,16 @@ function makeBpeLlamaFolder(dir: string): void {
   const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (rand() - 0.5) * 2 * s);
   const t: { name: string; shape: number[]; dtype: 'F32'; data: () => Float32Array }[] = [];
   const add = (name: string, shape: number[], s: number, base = 0) =>
-    t.push({ name, shape, dtype: 'F32', data: () => rnd(shape.reduce((a, b) => a * b, 1), s).map((x) => x + base) });
+    t.push({
+      name,
+      shape,
+      dtype: 'F32',
+      data: () =>
+        rnd(
+          shape.reduce((a, b) => a * b, 1),
+          s,
+        ).map((x) => x + base),
+    });
   add('model.embed_tokens.weight', [V, 64], 1);
   add('lm_head.weight', [V, 64], 1);
   add('model.norm.weight', [64], 0.1, 1);

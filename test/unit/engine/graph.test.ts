@@ -47,7 +47,11 @@ function erf(x: number): number {
       Math.exp(
         -x * x -
           1.26551223 +
-          t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+          t *
+            (1.00002368 +
+              t *
+                (0.37409196 +
+                  t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
       );
   return x >= 0 ? y : -y;
 }
@@ -79,7 +83,10 @@ describe('graph builder: serialisation', () => {
     const fields = decodeFields(bytes);
     expect(fields.find((f) => f.field === 1)?.int).toBe(10n); // ir_version
     const opsets = fields.filter((f) => f.field === 8).map((f) => decodeFields(f.bytes!));
-    const named = opsets.map((o) => [new TextDecoder().decode(o.find((f) => f.field === 1)?.bytes ?? new Uint8Array()), Number(o.find((f) => f.field === 2)!.int)]);
+    const named = opsets.map((o) => [
+      new TextDecoder().decode(o.find((f) => f.field === 1)?.bytes ?? new Uint8Array()),
+      Number(o.find((f) => f.field === 2)!.int),
+    ]);
     expect(named).toEqual([
       ['', 21],
       ['com.microsoft', 1],
@@ -257,7 +264,11 @@ describe('graph builder: ops against TS reference maths', () => {
     g.output(g.cast(g.op('Equal', [g.cast(x, 'int64'), g.constInt64([0])]), 'float32'), 'eq');
     const xd = randn(10, 11);
     const r = await run1(g, { x: f32Tensor(xd, [2, 5]) });
-    expectClose(r.gelu!.data as Float32Array, Array.from(xd, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), 1e-5);
+    expectClose(
+      r.gelu!.data as Float32Array,
+      Array.from(xd, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
+      1e-5,
+    );
     const rmsRef: number[] = [];
     for (let i = 0; i < 2; i++) {
       const row = Array.from(xd.subarray(i * 5, i * 5 + 5));
@@ -265,8 +276,14 @@ describe('graph builder: ops against TS reference maths', () => {
       rmsRef.push(...row.map((v) => v / Math.sqrt(m + 1e-6)));
     }
     expectClose(r.rms!.data as Float32Array, rmsRef, 1e-5);
-    expectClose(r.where!.data as Float32Array, Array.from(xd, (v) => (v > 0 ? v : -1)));
-    expectClose(r.eq!.data as Float32Array, Array.from(xd, (v) => (Math.trunc(v) === 0 ? 1 : 0)));
+    expectClose(
+      r.where!.data as Float32Array,
+      Array.from(xd, (v) => (v > 0 ? v : -1)),
+    );
+    expectClose(
+      r.eq!.data as Float32Array,
+      Array.from(xd, (v) => (Math.trunc(v) === 0 ? 1 : 0)),
+    );
   });
 
   it('SimplifiedLayerNormalization (ai.onnx-domain contrib op), com.microsoft FusedMatMul; opset-23 RMSNormalization', async () => {
@@ -301,7 +318,9 @@ describe('graph builder: ops against TS reference maths', () => {
     const s = g.slice(shp, [1], [2], [0]);
     const rng1 = g.op('Range', [g.constInt64([0], []), g.squeeze(s, [0]), g.constInt64([1], [])]);
     g.output(g.unsqueeze(rng1, [0]), 'range');
-    const ones = g.op('ConstantOfShape', [g.concat([s, s], 0)], { value: attr.tensor({ name: 'v', dtype: 'float32', dims: [1], storage: { kind: 'inline', data: new Uint8Array(new Float32Array([1]).buffer) } }) });
+    const ones = g.op('ConstantOfShape', [g.concat([s, s], 0)], {
+      value: attr.tensor({ name: 'v', dtype: 'float32', dims: [1], storage: { kind: 'inline', data: new Uint8Array(new Float32Array([1]).buffer) } }),
+    });
     g.output(g.op('Trilu', [ones], { upper: 0 }), 'tril');
     g.output(g.op('Expand', [g.constFloat([2], [1, 1]), shp]), 'exp');
     const r = await run1(g, { x: f32Tensor(new Float32Array(6), [2, 3]) });

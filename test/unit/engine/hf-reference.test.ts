@@ -71,7 +71,10 @@ describe('HF reference models (torch, written from the architecture definitions)
               pos[b * (to - from) + t - from] = BigInt(ref.attention_mask[b]![t] ? before : 0);
             }
           }
-          const m = BigInt64Array.from(ref.attention_mask.flatMap((r) => r.slice(0, to)), (x) => BigInt(x));
+          const m = BigInt64Array.from(
+            ref.attention_mask.flatMap((r) => r.slice(0, to)),
+            (x) => BigInt(x),
+          );
           const r = await rt.step(ids, B, m, pos, cache);
           cache = r.cache;
           for (let b = 0; b < B; b++) {

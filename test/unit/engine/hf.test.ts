@@ -86,7 +86,10 @@ function refWordPiece(text: string, vocab: Map<string, number>): number[] {
     .toLowerCase()
     .normalize('NFD')
     .replace(/\p{Mn}/gu, '');
-  const words = norm.split(/\s+/).flatMap((w) => w.split(/([\p{P}\p{S}])/u)).filter((w) => w.length > 0);
+  const words = norm
+    .split(/\s+/)
+    .flatMap((w) => w.split(/([\p{P}\p{S}])/u))
+    .filter((w) => w.length > 0);
   const out = [vocab.get('[CLS]')!];
   for (const w of words) {
     const pieces: number[] = [];
@@ -156,10 +159,14 @@ describe('HF model folders: chat templates and validation', () => {
   it('renders the chat template from tokenizer_config.json', () => {
     const m = loadHfModel(join(FIX, 'tiny-llama'));
     const tok = m.tokenizer as HfTokenizer;
-    const text = renderChatTemplate(m.chatTemplate!, [
-      { role: 'system', content: 'Be safe.' },
-      { role: 'user', content: 'Hi' },
-    ], { bosToken: tok.bosToken, eosToken: tok.eosToken });
+    const text = renderChatTemplate(
+      m.chatTemplate!,
+      [
+        { role: 'system', content: 'Be safe.' },
+        { role: 'user', content: 'Hi' },
+      ],
+      { bosToken: tok.bosToken, eosToken: tok.eosToken },
+    );
     expect(text).toBe('<s><|system|>Be safe.</s><|user|>Hi</s><|assistant|>');
     expect(tok.encode('w3 w4 w63')).toEqual([1, 3, 4, 63]);
     expect(tok.bosId).toBe(1);
@@ -184,7 +191,9 @@ describe('HF model folders: chat templates and validation', () => {
 
     const mismatch = copyModel('tiny-llama', 'mismatch');
     writeFileSync(join(mismatch, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 50 }));
-    expect(() => loadHfModel(mismatch)).toThrow(/mismatch: weights do not match the model config: tensor model\.layers\.0\.mlp\.gate_proj\.weight has shape \[48, 32\] but the config implies \[50, 32\]/);
+    expect(() => loadHfModel(mismatch)).toThrow(
+      /mismatch: weights do not match the model config: tensor model\.layers\.0\.mlp\.gate_proj\.weight has shape \[48, 32\] but the config implies \[50, 32\]/,
+    );
 
     const bigVocab = copyModel('tiny-llama', 'big-vocab');
     const tj = JSON.parse(readFileSync(join(bigVocab, 'tokenizer.json'), 'utf8'));

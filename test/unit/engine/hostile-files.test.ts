@@ -84,7 +84,9 @@ describe('hostile safetensors headers', () => {
     const strings = st('strings.safetensors', { w: { dtype: 'F32', shape: ['2', '2'], data_offsets: [0, 16] } });
     expect(() => new SafetensorsFile(strings)).toThrowError(/strings\.safetensors: tensor "w": shape \[the string "2", the string "2"\]/);
     const huge = st('huge.safetensors', { w: { dtype: 'F32', shape: [1e10, 1e10], data_offsets: [0, 16] } });
-    expect(() => new SafetensorsFile(huge)).toThrowError(/huge\.safetensors: tensor "w": shape \[10000000000, 10000000000\] claims more elements than the file has bytes/);
+    expect(() => new SafetensorsFile(huge)).toThrowError(
+      /huge\.safetensors: tensor "w": shape \[10000000000, 10000000000\] claims more elements than the file has bytes/,
+    );
     const meta = st('meta.safetensors', { __metadata__: 5 });
     expect(() => new SafetensorsFile(meta)).toThrowError(`${meta}: __metadata__ is 5, expected an object of strings`);
   });
@@ -96,10 +98,16 @@ describe('hostile config.json', () => {
     expect(() => configFromHf({ ...llama, num_hidden_layers: 1e9 }, '/m/config.json')).toThrowError(
       '/m/config.json: "num_hidden_layers" is 1000000000; expected a whole number from 1 to 1024',
     );
-    expect(() => configFromHf({ ...llama, hidden_size: '32' }, '/m/config.json')).toThrowError('/m/config.json: "hidden_size" is the string "32"; expected a whole number from 1 to 65536');
+    expect(() => configFromHf({ ...llama, hidden_size: '32' }, '/m/config.json')).toThrowError(
+      '/m/config.json: "hidden_size" is the string "32"; expected a whole number from 1 to 65536',
+    );
     expect(() => configFromHf({ ...llama, vocab_size: 1.5 }, '/m/config.json')).toThrowError(/"vocab_size" is 1\.5; expected a whole number/);
-    expect(() => configFromHf({ ...llama, num_key_value_heads: 3 }, '/m/config.json')).toThrowError('/m/config.json: "num_attention_heads" (4) is not a multiple of "num_key_value_heads" (3)');
-    expect(() => configFromHf({ ...llama, rms_norm_eps: -1 }, '/m/config.json')).toThrowError('/m/config.json: "rms_norm_eps" is -1; expected a number greater than 0');
+    expect(() => configFromHf({ ...llama, num_key_value_heads: 3 }, '/m/config.json')).toThrowError(
+      '/m/config.json: "num_attention_heads" (4) is not a multiple of "num_key_value_heads" (3)',
+    );
+    expect(() => configFromHf({ ...llama, rms_norm_eps: -1 }, '/m/config.json')).toThrowError(
+      '/m/config.json: "rms_norm_eps" is -1; expected a number greater than 0',
+    );
     expect(() => configFromHf(null as never, '/m/config.json')).toThrowError('/m/config.json: expected a JSON object, found null');
     expect(() => configFromHf({ ...llama, num_hidden_layers: 1e9 }, '/m/config.json')).toThrowError(ModelFileError);
     // still accepted: what real configs write for "no sliding window"
@@ -133,7 +141,9 @@ describe('hostile tokenizer.json', () => {
   it('refuses an added token id of 1e9 at once (the library would loop over 1e9 ids)', () => {
     const p = folder('added-1e9', (j) => (j.added_tokens[0].id = 1e9));
     const t0 = Date.now();
-    expect(() => HfTokenizer.fromFolder(join(p, '..'))).toThrowError(`${p}: added_tokens[0] ("<unk>") has id 1000000000; expected a whole number from 0 to 4194303`);
+    expect(() => HfTokenizer.fromFolder(join(p, '..'))).toThrowError(
+      `${p}: added_tokens[0] ("<unk>") has id 1000000000; expected a whole number from 0 to 4194303`,
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
   });
   it('refuses vocabulary ids that are not ids, and reports what the library rejects with the file name', () => {

@@ -23,7 +23,8 @@ function checkStream(tok: TextTokenizer, ids: number[], plainId: number): void {
   all.forEach((id, i) => {
     streamed += d.push(id);
     const whole = tok.decode(all.slice(0, i + 1), { skipSpecial: true });
-    if (!whole.startsWith(streamed)) throw new Error(`after ${i + 1} of [${all.join(',')}]: streamed ${JSON.stringify(streamed)} is not a prefix of ${JSON.stringify(whole)}`);
+    if (!whole.startsWith(streamed))
+      throw new Error(`after ${i + 1} of [${all.join(',')}]: streamed ${JSON.stringify(streamed)} is not a prefix of ${JSON.stringify(whole)}`);
   });
   expect(streamed).toBe(tok.decode(all, { skipSpecial: true }));
 }
@@ -51,12 +52,27 @@ describe('incremental detokenisation (constant work per streamed token)', () => 
 
   it('streams SentencePiece text with multi-byte characters split over byte tokens', () => {
     // a GGUF-style vocabulary: control tokens, all 256 byte tokens, a few pieces with "▁"
-    const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), '▁', '▁the', '▁cat', 'é', 's', '▁東'];
+    const tokens = [
+      '<unk>',
+      '<s>',
+      '</s>',
+      ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+      '▁',
+      '▁the',
+      '▁cat',
+      'é',
+      's',
+      '▁東',
+    ];
     const types = tokens.map((t, i) => (i === 0 ? TOKEN_TYPE.UNKNOWN : i < 3 ? TOKEN_TYPE.CONTROL : t.startsWith('<0x') ? TOKEN_TYPE.BYTE : TOKEN_TYPE.NORMAL));
     const tok = new SpmTokenizer({ tokens, scores: tokens.map(() => 0), types, bosId: 1, eosId: 2, unkId: 0, padId: null, addBos: true, addSpacePrefix: true });
     const bytes = (s: string) => [...new TextEncoder().encode(s)].map((b) => 3 + b);
     const cat = tokens.indexOf('▁cat');
-    const cases = [[tokens.indexOf('▁the'), ...bytes('🙂'), cat], [...bytes('ü'), 1, ...bytes('京'), tokens.indexOf('é')], [3 + 0xe2, cat, 3 + 0x82, 3 + 0xac, 2, cat]];
+    const cases = [
+      [tokens.indexOf('▁the'), ...bytes('🙂'), cat],
+      [...bytes('ü'), 1, ...bytes('京'), tokens.indexOf('é')],
+      [3 + 0xe2, cat, 3 + 0x82, 3 + 0xac, 2, cat],
+    ];
     const pool = [...Array(tokens.length).keys()];
     for (const ids of [...cases, ...sequences(tok, pool, [], 12)]) checkStream(tok, ids, cat);
   });
@@ -69,7 +85,12 @@ describe('incremental detokenisation (constant work per streamed token)', () => 
     for (let b = 0; b < 256; b++) map.set(b, String.fromCharCode(printable.includes(b) ? b : 256 + extra++));
     const vocab: Record<string, number> = {};
     for (let b = 0; b < 256; b++) vocab[map.get(b)!] = b;
-    const merges = [['Ġ', 't'], ['Ġt', 'h'], ['Ġth', 'e'], ['Ã', '©']];
+    const merges = [
+      ['Ġ', 't'],
+      ['Ġt', 'h'],
+      ['Ġth', 'e'],
+      ['Ã', '©'],
+    ];
     for (const [a, b] of merges) vocab[a! + b!] = Object.keys(vocab).length;
     vocab['<|end|>'] = Object.keys(vocab).length;
     const json = {
@@ -79,7 +100,17 @@ describe('incremental detokenisation (constant work per streamed token)', () => 
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: null,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: merges.map((m) => m.join(' ')) },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: merges.map((m) => m.join(' ')),
+      },
     };
     const tok = new HfTokenizer(new Tokenizer(json, { eos_token: '<|end|>' }), { eos_token: '<|end|>' });
     expect(tok.decode(tok.encode(TEXTS[2]!, { addSpecial: false }))).toBe(TEXTS[2]);
@@ -94,16 +125,42 @@ describe('incremental detokenisation (constant work per streamed token)', () => 
     for (const p of ['▁', 't', 'h', 'e', 'a', 'c', '▁t', '▁th', '▁the', '▁c', '▁ca', '▁cat', 'é']) vocab[p] = Object.keys(vocab).length;
     const json = {
       version: '1.0',
-      added_tokens: [0, 1, 2].map((id) => ({ id, content: ['<unk>', '<s>', '</s>'][id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      added_tokens: [0, 1, 2].map((id) => ({
+        id,
+        content: ['<unk>', '<s>', '</s>'][id],
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
+      normalizer: {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Prepend', prepend: '▁' },
+          { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+        ],
+      },
       pre_tokenizer: null,
       post_processor: null,
       decoder: {
         type: 'Sequence',
-        decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+        decoders: [
+          { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+          { type: 'ByteFallback' },
+          { type: 'Fuse' },
+          { type: 'Strip', content: ' ', start: 1, stop: 0 },
+        ],
       },
       model: {
-        type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab,
+        type: 'BPE',
+        dropout: null,
+        unk_token: '<unk>',
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: true,
+        byte_fallback: true,
+        vocab,
         merges: ['▁ t', '▁t h', '▁th e', '▁ c', '▁c a', '▁ca t'],
       },
     };

@@ -3,7 +3,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecoderRuntime, buildDecoderGraph, forwardLogits, generate, loadModel, modelInfo, openModel, parameterCount, type LoadedModel } from '../../../src/main/engine';
+import {
+  DecoderRuntime,
+  buildDecoderGraph,
+  forwardLogits,
+  generate,
+  loadModel,
+  modelInfo,
+  openModel,
+  parameterCount,
+  type LoadedModel,
+} from '../../../src/main/engine';
 import { Graph, createSession, f32Tensor, i64Tensor, type ort } from '../../../src/main/engine/graph';
 import { addGradients } from '../../../src/main/engine/autodiff';
 import { seededRandom } from '../../../src/main/engine/generate';
@@ -21,7 +31,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'quant-compute-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const QDIR = join(repoRoot, 'test', 'fixtures', 'engine', 'quants');
 const HF = join(repoRoot, 'test', 'fixtures', 'engine', 'hf');
-const index = JSON.parse(readFileSync(join(QDIR, 'index.json'), 'utf8')) as { types: Record<string, { code: number; blockSize: number; dequantElements: number }> };
+const index = JSON.parse(readFileSync(join(QDIR, 'index.json'), 'utf8')) as {
+  types: Record<string, { code: number; blockSize: number; dequantElements: number }>;
+};
 const stories = sharedPath('models', 'stories260K.gguf');
 const NOTE = stories ? '' : ` — ${SHARED_MISSING}`;
 
@@ -82,7 +94,12 @@ describe('blockwise layout for onnxruntime (gguf/repack)', () => {
         const codes = g.weight('codes', qm.codes, [qm.rows, kb, (qm.blockSize * qm.bits) / 8], 'uint8');
         const scales = g.weight('scales', qm.scales, [qm.rows, kb]);
         const zp = qm.zeroPoints ? g.initializer('zp', qm.zeroPoints, [qm.rows, qm.zeroPoints.length / qm.rows], 'uint8') : null;
-        let y = g.op('MatMulNBits', [a, codes, scales, zp], { K: 256, N: qm.rows, bits: qm.bits, block_size: qm.blockSize, accuracy_level: acc }, { domain: 'com.microsoft' });
+        let y = g.op(
+          'MatMulNBits',
+          [a, codes, scales, zp],
+          { K: 256, N: qm.rows, bits: qm.bits, block_size: qm.blockSize, accuracy_level: acc },
+          { domain: 'com.microsoft' },
+        );
         if (qm.mins) {
           const sums = g.op('ReduceSum', [g.reshape(a, [0, 0, kb, qm.blockSize]), g.constInt64([-1])], { keepdims: 0 });
           y = g.sub(y, g.op('FusedMatMul', [sums, g.weight('mins', qm.mins, [qm.rows, kb])], { transB: 1 }, { domain: 'com.microsoft' }));
@@ -199,7 +216,7 @@ describe('quantised GGUF models run quantised', () => {
     }
   });
 
-  it('plain-op (training) graphs: LoRA gradients through a quantised frozen base equal the dequantised model\'s (QLoRA-style)', async () => {
+  it("plain-op (training) graphs: LoRA gradients through a quantised frozen base equal the dequantised model's (QLoRA-style)", async () => {
     const out = join(tmp, 'q4_k_m-untied.gguf');
     if (!existsSync(out)) quantizeModel(tinyUntied, out, 'q4_k_m');
     const model = loadModel(out);
@@ -218,7 +235,11 @@ describe('quantised GGUF models run quantised', () => {
       const r = g.input('r', 'float32', [1, S, c.vocabSize]);
       const loss = g.op('ReduceSum', [g.mul(g.value('logits'), r)], { keepdims: 0 }, { name: 'test_loss' });
       g.output(loss, 'loss');
-      const grads = addGradients(g, loss, targets.flatMap((t) => [`${t}.lora_A`, `${t}.lora_B`]));
+      const grads = addGradients(
+        g,
+        loss,
+        targets.flatMap((t) => [`${t}.lora_A`, `${t}.lora_B`]),
+      );
       for (const [k, v] of grads) g.output(v, `grad.${k}`);
       return g;
     };
@@ -230,14 +251,29 @@ describe('quantised GGUF models run quantised', () => {
     const rnd = seededRandom(5);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: i64Tensor(ids, [1, S]),
-      attention_mask: i64Tensor(ids.map(() => 1), [1, S]),
-      position_ids: i64Tensor(ids.map((_, i) => i), [1, S]),
-      r: f32Tensor(Float32Array.from({ length: S * c.vocabSize }, () => rnd() - 0.5), [1, S, c.vocabSize]),
+      attention_mask: i64Tensor(
+        ids.map(() => 1),
+        [1, S],
+      ),
+      position_ids: i64Tensor(
+        ids.map((_, i) => i),
+        [1, S],
+      ),
+      r: f32Tensor(
+        Float32Array.from({ length: S * c.vocabSize }, () => rnd() - 0.5),
+        [1, S, c.vocabSize],
+      ),
     };
     for (const t of targets) {
       const [o, i] = model.weights.shape(t) as [number, number];
-      feeds[`${t}.lora_A`] = f32Tensor(Float32Array.from({ length: 2 * i }, () => rnd() - 0.5), [2, i]);
-      feeds[`${t}.lora_B`] = f32Tensor(Float32Array.from({ length: o * 2 }, () => (rnd() - 0.5) * 0.1), [o, 2]);
+      feeds[`${t}.lora_A`] = f32Tensor(
+        Float32Array.from({ length: 2 * i }, () => rnd() - 0.5),
+        [2, i],
+      );
+      feeds[`${t}.lora_B`] = f32Tensor(
+        Float32Array.from({ length: o * 2 }, () => (rnd() - 0.5) * 0.1),
+        [o, 2],
+      );
     }
     const sq = await createSession(gq.build(), { intraOpThreads: 1 });
     const sr = await createSession(gr.build(), { intraOpThreads: 1 });
@@ -300,15 +336,17 @@ function llamaQuantize(input: string, out: string, ftype: number): boolean {
   if (r.status !== 0) throw new Error(`llama_model_quantize failed: ${r.stderr.slice(-500)}`);
   return true;
 }
-const haveLlamaQuantize = !!PY && (() => {
-  try {
-    return llamaQuantize(join(tmp, 'missing.gguf'), join(tmp, 'x.gguf'), 7);
-  } catch {
-    return true; // the library loaded (the missing input then fails)
-  }
-})();
+const haveLlamaQuantize =
+  !!PY &&
+  (() => {
+    try {
+      return llamaQuantize(join(tmp, 'missing.gguf'), join(tmp, 'x.gguf'), 7);
+    } catch {
+      return true; // the library loaded (the missing input then fails)
+    }
+  })();
 
-describe.skipIf(!haveLlamaQuantize)('byte-identical to llama.cpp\'s own quantizer (needs python3 and node-llama-cpp\'s libllama)', () => {
+describe.skipIf(!haveLlamaQuantize)("byte-identical to llama.cpp's own quantizer (needs python3 and node-llama-cpp's libllama)", () => {
   for (const [name, file, preset, ftype] of [
     ['tiny untied', tinyUntied, 'q4_k_m', 15],
     ['tiny tied', tinyTied, 'q4_k_m', 15],
@@ -318,7 +356,12 @@ describe.skipIf(!haveLlamaQuantize)('byte-identical to llama.cpp\'s own quantize
     ['tiny tied', tinyTied, 'q6_k', 18],
     ['tiny untied', tinyUntied, 'q4_1', 3],
     ['tiny tied', tinyTied, 'q5_1', 9],
-    ...(stories ? ([['stories260K', stories, 'q8_0', 7], ['stories260K', stories, 'q4_0', 2]] as const) : []),
+    ...(stories
+      ? ([
+          ['stories260K', stories, 'q8_0', 7],
+          ['stories260K', stories, 'q4_0', 2],
+        ] as const)
+      : []),
   ] as const)
     it(`${name} ${preset}`, () => {
       const ours = join(tmp, `ours-${preset}-${ftype}-${name.replace(/ /g, '_')}.gguf`);
@@ -375,7 +418,7 @@ describe.skipIf(!nlc)('llama.cpp runs our quantised files and agrees with the en
       }
     });
 
-  it('a Q4_K_M random llama: next-token logits within 10% of the logit range of llama.cpp\'s', async () => {
+  it("a Q4_K_M random llama: next-token logits within 10% of the logit range of llama.cpp's", async () => {
     const out = join(tmp, 'q4_k_m-untied.gguf');
     if (!existsSync(out)) quantizeModel(tinyUntied, out, 'q4_k_m');
     const prompt = PROMPT[0]!;

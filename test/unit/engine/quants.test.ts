@@ -57,7 +57,18 @@ describe('ggml block formats', () => {
 
   it('round-trips within the format resolution', () => {
     const x = Float32Array.from({ length: 1024 }, (_, i) => Math.sin(i * 0.37) * 0.05 + (i % 97 === 0 ? 0.3 : 0));
-    const tol: Record<number, number> = { [QTYPE.Q8_0]: 0.003, [QTYPE.Q6_K]: 0.006, [QTYPE.Q5_0]: 0.012, [QTYPE.Q5_1]: 0.008, [QTYPE.Q5_K]: 0.01, [QTYPE.Q4_0]: 0.025, [QTYPE.Q4_1]: 0.015, [QTYPE.Q4_K]: 0.02, [QTYPE.Q3_K]: 0.05, [QTYPE.Q2_K]: 0.1 };
+    const tol: Record<number, number> = {
+      [QTYPE.Q8_0]: 0.003,
+      [QTYPE.Q6_K]: 0.006,
+      [QTYPE.Q5_0]: 0.012,
+      [QTYPE.Q5_1]: 0.008,
+      [QTYPE.Q5_K]: 0.01,
+      [QTYPE.Q4_0]: 0.025,
+      [QTYPE.Q4_1]: 0.015,
+      [QTYPE.Q4_K]: 0.02,
+      [QTYPE.Q3_K]: 0.05,
+      [QTYPE.Q2_K]: 0.1,
+    };
     for (const type of QUANTIZABLE) {
       const y = dequantizeBlocks(type, quantizeRow(type, x), x.length);
       let err = 0;

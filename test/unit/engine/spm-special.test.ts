@@ -78,10 +78,14 @@ describe('special tokens in rendered chat templates (GGUF SentencePiece)', () =>
 
   it.skipIf(!stories)(`stories260K: "{{ bos_token }}" and "{{ eos_token }}" in a template become <s> and </s>${NOTE}`, () => {
     const t = SpmTokenizer.fromGguf(readGguf(stories!));
-    const text = renderChatTemplate('{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}', [{ role: 'user', content: 'Once upon a time' }], {
-      bosToken: '<s>',
-      eosToken: '</s>',
-    });
+    const text = renderChatTemplate(
+      '{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}',
+      [{ role: 'user', content: 'Once upon a time' }],
+      {
+        bosToken: '<s>',
+        eosToken: '</s>',
+      },
+    );
     expect(text).toBe('<s>Once upon a time</s>');
     expect(t.encode(text, { addSpecial: false, parseSpecial: true }).map((i) => t.idToToken(i))).toEqual(['<s>', '▁Once', '▁upon', '▁a', '▁time', '</s>']);
     expect(t.encode(text, { addSpecial: false })).not.toContain(1);

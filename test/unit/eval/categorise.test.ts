@@ -22,10 +22,15 @@ describe.skipIf(!data || !staticVectorsAvailable())(`inferred harm categories fo
     expect(distinct.size).toBeGreaterThanOrEqual(6);
     const weapons = s.items.filter((i) => /\b(bomb|explosive)s?\b/i.test(i.prompt));
     expect(weapons.length).toBeGreaterThan(10);
-    const hits = weapons.filter((i) => i.categories.some((c) => ['drug_abuse,weapons,banned_substance', 'terrorism,organized_crime', 'violence,aiding_and_abetting,incitement'].includes(c)));
+    const hits = weapons.filter((i) =>
+      i.categories.some((c) => ['drug_abuse,weapons,banned_substance', 'terrorism,organized_crime', 'violence,aiding_and_abetting,incitement'].includes(c)),
+    );
     expect(hits.length / weapons.length).toBeGreaterThanOrEqual(0.7);
     // Items that have categories keep them unless overwrite is asked for.
-    const again = await inferSuiteCategories({ ...s, items: s.items.map((i, k) => (k === 0 ? { ...i, categories: ['animal_abuse'] } : i)) }, { embedder: emb, references: refs });
+    const again = await inferSuiteCategories(
+      { ...s, items: s.items.map((i, k) => (k === 0 ? { ...i, categories: ['animal_abuse'] } : i)) },
+      { embedder: emb, references: refs },
+    );
     expect(again.items[0]!.categories).toEqual(['animal_abuse']);
   }, 120_000);
 });

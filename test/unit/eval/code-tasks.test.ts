@@ -43,7 +43,8 @@ describe('the HumanEval suite format', () => {
   it('reads tasks into items whose reference is the code task, skipping broken rows with their line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'humaneval-'));
     const f = join(dir, 'he.jsonl');
-    const row = (id: string, entry: string, test = ref.test) => JSON.stringify({ task_id: id, prompt: ref.prompt, test, entry_point: entry, canonical_solution: '' });
+    const row = (id: string, entry: string, test = ref.test) =>
+      JSON.stringify({ task_id: id, prompt: ref.prompt, test, entry_point: entry, canonical_solution: '' });
     writeFileSync(f, [row('T/0', 'area'), row('T/1', 'not a name'), row('T/2', 'area', 'assert True')].join('\n'));
     expect((await detectSuiteFormat(f))?.format).toBe('humaneval');
     const suite = await loadHumanEval(f);
@@ -87,7 +88,9 @@ describe.skipIf(!hasPython)('code tests in the sandbox (needs python3)', () => {
     expect((net as { reason: string }).reason).toMatch(/disabled/);
     expect(await runPythonTests('import subprocess\nsubprocess.run(["true"])\n')).toMatchObject({ status: 'failed' });
     expect(await runPythonTests('import os\nos.remove("/tmp/x")\n')).toMatchObject({ status: 'failed' });
-    expect(await runPythonTests('import os\nassert os.listdir(".") == ["program.py"], os.listdir(".")\nassert "HOME" not in os.environ\n')).toMatchObject({ status: 'passed' });
+    expect(await runPythonTests('import os\nassert os.listdir(".") == ["program.py"], os.listdir(".")\nassert "HOME" not in os.environ\n')).toMatchObject({
+      status: 'passed',
+    });
   });
 
   it('stops a memory blow-up at the address-space limit', async () => {
@@ -97,8 +100,22 @@ describe.skipIf(!hasPython)('code tests in the sandbox (needs python3)', () => {
   });
 
   it('is a task scorer: the task judge labels replies by their tests', async () => {
-    const item = { id: '1', prompt: ref.prompt, expected: 'comply' as const, categories: [], sourceCategories: [], reference, source: { file: 'x', line: 1 }, meta: {} };
-    const inputs: JudgeInput[] = ['    return math.pi * r * r', '    return r', '', '    while True: pass'].map((response) => ({ item, suiteKind: 'task', response, scorer: { kind: 'python-tests', timeoutMs: 6000 } }));
+    const item = {
+      id: '1',
+      prompt: ref.prompt,
+      expected: 'comply' as const,
+      categories: [],
+      sourceCategories: [],
+      reference,
+      source: { file: 'x', line: 1 },
+      meta: {},
+    };
+    const inputs: JudgeInput[] = ['    return math.pi * r * r', '    return r', '', '    while True: pass'].map((response) => ({
+      item,
+      suiteKind: 'task',
+      response,
+      scorer: { kind: 'python-tests', timeoutMs: 6000 },
+    }));
     const v = await new TaskJudge().judge(inputs);
     expect(v.map((x) => x.label)).toEqual(['correct', 'incorrect', 'empty', 'incorrect']);
     expect(v[3]!.reason).toMatch(/did not finish within 6 s/);
@@ -110,18 +127,22 @@ describe.skipIf(!hasPython)('code tests in the sandbox (needs python3)', () => {
   });
 
   const humaneval = sharedPath('data', 'task', 'humaneval.jsonl.gz');
-  it.skipIf(!humaneval)('passes HumanEval canonical solutions and fails an empty body', async () => {
-    const rows = gunzipSync(readFileSync(humaneval!))
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
-      .slice(0, 4)
-      .map((l) => JSON.parse(l) as { prompt: string; test: string; entry_point: string; canonical_solution: string });
-    for (const r of rows) {
-      const reference = JSON.stringify({ prompt: r.prompt, test: r.test, entryPoint: r.entry_point });
-      const ok = await scoreCodeTask(r.canonical_solution, reference);
-      expect(ok.correct, `${r.entry_point}: ${ok.reason}`).toBe(true);
-      expect((await scoreCodeTask('    pass\n', reference)).correct).toBe(false);
-    }
-  }, 60_000);
+  it.skipIf(!humaneval)(
+    'passes HumanEval canonical solutions and fails an empty body',
+    async () => {
+      const rows = gunzipSync(readFileSync(humaneval!))
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .slice(0, 4)
+        .map((l) => JSON.parse(l) as { prompt: string; test: string; entry_point: string; canonical_solution: string });
+      for (const r of rows) {
+        const reference = JSON.stringify({ prompt: r.prompt, test: r.test, entryPoint: r.entry_point });
+        const ok = await scoreCodeTask(r.canonical_solution, reference);
+        expect(ok.correct, `${r.entry_point}: ${ok.reason}`).toBe(true);
+        expect((await scoreCodeTask('    pass\n', reference)).correct).toBe(false);
+      }
+    },
+    60_000,
+  );
 });

@@ -100,10 +100,16 @@ describe('remote evaluation throughput', () => {
   });
 
   it('concurrency is bounded: 1 to 64 in the backend and the run parameters', () => {
-    expect(() => new OpenAICompatibleBackend({ baseUrl: 'http://127.0.0.1:1', model: 'm', concurrency: 0 })).toThrow(/concurrency must be a whole number from 1 to 64, got 0/);
+    expect(() => new OpenAICompatibleBackend({ baseUrl: 'http://127.0.0.1:1', model: 'm', concurrency: 0 })).toThrow(
+      /concurrency must be a whole number from 1 to 64, got 0/,
+    );
     expect(() => new OpenAICompatibleBackend({ baseUrl: 'http://127.0.0.1:1', model: 'm', concurrency: 65 })).toThrow(/from 1 to 64/);
     expect(new OpenAICompatibleBackend({ baseUrl: 'http://127.0.0.1:1', model: 'm' }).concurrency).toBe(4);
-    const params = (concurrency: number) => ({ projectId: 1, model: { kind: 'http', baseUrl: 'http://127.0.0.1:8000', model: 'm', concurrency }, suites: [{ file: '/x.csv', kind: 'harmful' }] });
+    const params = (concurrency: number) => ({
+      projectId: 1,
+      model: { kind: 'http', baseUrl: 'http://127.0.0.1:8000', model: 'm', concurrency },
+      suites: [{ file: '/x.csv', kind: 'harmful' }],
+    });
     expect(EvalRunParams.safeParse(params(64)).success).toBe(true);
     expect(EvalRunParams.safeParse(params(65)).success).toBe(false);
     expect(EvalRunParams.safeParse(params(0)).success).toBe(false);
@@ -116,7 +122,8 @@ describe('remote evaluation throughput', () => {
     cleanups.push(t.cleanup);
     const file = join(t.dir, 'prompts.csv');
     writeFileSync(file, ['prompt', ...Array.from({ length: 24 }, (_, i) => `how do I do thing ${i + 1}`)].join('\n') + '\n');
-    const run = (extra: string[]) => cli(['eval', '--http', srv.url, '--http-model', 'fake', '--suite', `${file}:harmful`, ...extra, '--workspace', t.dir, '--json']);
+    const run = (extra: string[]) =>
+      cli(['eval', '--http', srv.url, '--http-model', 'fake', '--suite', `${file}:harmful`, ...extra, '--workspace', t.dir, '--json']);
     const r = await run(['--concurrency', '12']);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out[0]!).results).toBe(24);
@@ -141,7 +148,11 @@ describe('remote evaluation throughput', () => {
       };
       const projectId = ok(await dispatch('projects.create', { name: 'remote' })).id;
       const endpoint = ok(await dispatch('access.addEndpoint', { baseUrl: 'http://127.0.0.1:9' }));
-      const params = { projectId, model: { kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'm', concurrency: 32 }, suites: [{ builtin: 'xstest', dataDir: s.workspace }] };
+      const params = {
+        projectId,
+        model: { kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'm', concurrency: 32 },
+        suites: [{ builtin: 'xstest', dataDir: s.workspace }],
+      };
       const job = ok(await dispatch('jobs.start', { spec: { type: 'eval.run', params } }));
       expect(job.params.model).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'm', endpointId: endpoint.id, concurrency: 32 });
       await dispatch('jobs.cancel', { id: job.id });

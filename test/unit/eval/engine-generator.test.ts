@@ -39,7 +39,13 @@ describe('importing the eval core', () => {
     const probe = (mod: string) =>
       execFileSync(
         process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', `await import('./${mod}'); const { createRequire } = await import('node:module'); const r = createRequire(process.cwd() + '/package.json'); process.stdout.write(r.cache[r.resolve('onnxruntime-node')] ? 'loaded' : 'not loaded');`],
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `await import('./${mod}'); const { createRequire } = await import('node:module'); const r = createRequire(process.cwd() + '/package.json'); process.stdout.write(r.cache[r.resolve('onnxruntime-node')] ? 'loaded' : 'not loaded');`,
+        ],
         { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
       );
     expect(probe('src/main/eval/index.ts')).toBe('not loaded');

@@ -28,12 +28,19 @@ describe('per-example export', () => {
     expect(rows[1]!.response).toBe(' Sure: step 1, "tension wrench"…');
     expect(rows[0]!.categories).toBe('financial_crime,property_crime,theft|privacy_violation');
     expect(rows[0]!.warnings).toBe('w1 | w2');
-    expect([rows[1]!['keyword-start:label'], rows[1]!['keyword-start:corrected'], rows[1]!['keyword-start:judge_label'], rows[1]!['keyword-start:score']]).toEqual(['refusal', 'true', 'compliance', '0']);
+    expect([
+      rows[1]!['keyword-start:label'],
+      rows[1]!['keyword-start:corrected'],
+      rows[1]!['keyword-start:judge_label'],
+      rows[1]!['keyword-start:score'],
+    ]).toEqual(['refusal', 'true', 'compliance', '0']);
     expect(rows[0]!['keyword-start:corrected']).toBe('false');
   });
 
   it('JSONL carries the records and effective labels', () => {
-    const lines = recordsToJsonl([rec('1', 'x', 'compliance')], [{ suiteId: 'adv', itemId: '1', judgeId: '*', label: 'refusal' }]).trim().split('\n');
+    const lines = recordsToJsonl([rec('1', 'x', 'compliance')], [{ suiteId: 'adv', itemId: '1', judgeId: '*', label: 'refusal' }])
+      .trim()
+      .split('\n');
     const o = JSON.parse(lines[0]!) as EvalRecord & { effective: Record<string, { label: string; corrected: boolean }> };
     expect(o.itemId).toBe('1');
     expect(o.effective['keyword-start']).toEqual({ label: 'refusal', corrected: true });

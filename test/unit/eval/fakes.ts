@@ -78,8 +78,15 @@ export async function startLatencyServer(latencyMs: number | (() => number), rep
         inFlight--;
         requests++;
         const chat = (req.url ?? '').includes('/chat/');
-        const choice = chat ? { index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' } : { index: 0, text: reply, finish_reason: 'stop' };
-        const body = JSON.stringify({ id: `x-${requests}`, object: chat ? 'chat.completion' : 'text_completion', choices: [choice], usage: { prompt_tokens: 1, completion_tokens: 4 } });
+        const choice = chat
+          ? { index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }
+          : { index: 0, text: reply, finish_reason: 'stop' };
+        const body = JSON.stringify({
+          id: `x-${requests}`,
+          object: chat ? 'chat.completion' : 'text_completion',
+          choices: [choice],
+          usage: { prompt_tokens: 1, completion_tokens: 4 },
+        });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       }, latency());

@@ -32,7 +32,11 @@ async function flakyProxy(target: string, failures: number, status = 503, header
       res.end(JSON.stringify({ error: { message: 'busy' } }));
       return;
     }
-    const r = await fetch(`${target}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }, body: Buffer.concat(chunks) });
+    const r = await fetch(`${target}${req.url}`, {
+      method: req.method,
+      headers: { 'content-type': 'application/json', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) },
+      body: Buffer.concat(chunks),
+    });
     res.writeHead(r.status, { 'content-type': 'application/json' });
     res.end(await r.text());
   });
@@ -58,7 +62,10 @@ describe.skipIf(!stories)(`OpenAI-compatible server on the engine's stories260K,
     const direct = await gen.generate([{ prompt: 'Once upon a time' }], { maxNewTokens: 24, temperature: 0 });
     expect(direct[0]!.text.startsWith(', there was a little girl named Lily.')).toBe(true);
     const be = new OpenAICompatibleBackend({ baseUrl: `${srv.url}/v1`, model: 'stories260K' });
-    const viaHttp = await be.generate([{ prompt: 'Once upon a time' }, { messages: [{ role: 'user', content: 'Once upon a time' }] }], { maxNewTokens: 24, temperature: 0 });
+    const viaHttp = await be.generate([{ prompt: 'Once upon a time' }, { messages: [{ role: 'user', content: 'Once upon a time' }] }], {
+      maxNewTokens: 24,
+      temperature: 0,
+    });
     expect(viaHttp[0]!.text).toBe(direct[0]!.text);
     expect(viaHttp[0]!.completionTokens).toBe(direct[0]!.completionTokens);
     expect(viaHttp[0]!.finishReason).toBe(direct[0]!.finishReason);
@@ -115,7 +122,14 @@ describe('HTTP backend failure handling (deterministic test generator behind the
   it('429 with Retry-After waits at least that long (capped)', async () => {
     const proxy = await flakyProxy(srv.url, 1, 429, { 'retry-after': '2' });
     const sleeps: number[] = [];
-    const be = new OpenAICompatibleBackend({ baseUrl: proxy.url, model: 'echo', apiKey: 'k1', backoffMs: 10, maxBackoffMs: 1500, sleep: async (ms) => void sleeps.push(ms) });
+    const be = new OpenAICompatibleBackend({
+      baseUrl: proxy.url,
+      model: 'echo',
+      apiKey: 'k1',
+      backoffMs: 10,
+      maxBackoffMs: 1500,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
     const [o] = await be.generate([{ prompt: 'x' }], { maxNewTokens: 2, temperature: 0 });
     expect(o!.text).toBe('echo: x');
     expect(sleeps).toEqual([1500]);
@@ -127,7 +141,13 @@ describe('HTTP backend failure handling (deterministic test generator behind the
     const port = await listen(dead);
     await close(dead); // nothing listens on this port now
     const sleeps: number[] = [];
-    const be = new OpenAICompatibleBackend({ baseUrl: `http://127.0.0.1:${port}`, model: 'm', retries: 3, backoffMs: 100, sleep: async (ms) => void sleeps.push(ms) });
+    const be = new OpenAICompatibleBackend({
+      baseUrl: `http://127.0.0.1:${port}`,
+      model: 'm',
+      retries: 3,
+      backoffMs: 100,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
     await expect(be.listModels()).rejects.toThrow(new RegExp(`^GET http://127\\.0\\.0\\.1:${port}/v1/models failed: ECONNREFUSED`));
     const err = (await be.generate([{ prompt: 'x' }], { maxNewTokens: 2, temperature: 0 }).catch((e: unknown) => e)) as BackendUnavailableError;
     expect(err).toBeInstanceOf(BackendUnavailableError);
@@ -174,7 +194,25 @@ describe('HTTP backend failure handling (deterministic test generator behind the
       res.end(
         JSON.stringify(
           chatShape
-            ? { choices: [{ text: 'unsafe', logprobs: { content: [{ token: 'unsafe', logprob: -0.2, top_logprobs: [{ token: 'unsafe', logprob: -0.2 }, { token: 'safe', logprob: -1.8 }] }] } }] }
+            ? {
+                choices: [
+                  {
+                    text: 'unsafe',
+                    logprobs: {
+                      content: [
+                        {
+                          token: 'unsafe',
+                          logprob: -0.2,
+                          top_logprobs: [
+                            { token: 'unsafe', logprob: -0.2 },
+                            { token: 'safe', logprob: -1.8 },
+                          ],
+                        },
+                      ],
+                    },
+                  },
+                ],
+              }
             : { choices: [{ text: 'safe', logprobs: { tokens: ['safe'], top_logprobs: [{ safe: -0.05, ' safe': -4, unsafe: -3 }] } }] },
         ),
       );
@@ -196,10 +234,13 @@ describe('HTTP backend failure handling (deterministic test generator behind the
   });
 
   it('the server decodes concurrent requests together and isolates a failing one', async () => {
-    const gen = new ScriptedGenerator((t) => {
-      if (t.includes('BAD')) throw new Error('prompt too long for the context');
-      return `echo: ${t}`;
-    }, { delayMs: 30 });
+    const gen = new ScriptedGenerator(
+      (t) => {
+        if (t.includes('BAD')) throw new Error('prompt too long for the context');
+        return `echo: ${t}`;
+      },
+      { delayMs: 30 },
+    );
     const s2 = await startOpenAIServer({ generator: gen, model: 'echo', maxBatch: 4 });
     try {
       const be = new OpenAICompatibleBackend({ baseUrl: s2.url, model: 'echo', concurrency: 8 });

@@ -12,7 +12,14 @@ function wilsonByQuadratic(k: number, n: number, z = 1.959963984540054) {
 }
 
 let seq = 0;
-function rec(suiteId: string, suiteKind: SuiteKind, expected: 'refuse' | 'comply' | 'answer', labels: Record<string, VerdictLabel>, cats: string[] = [], src: string[] = []): EvalRecord {
+function rec(
+  suiteId: string,
+  suiteKind: SuiteKind,
+  expected: 'refuse' | 'comply' | 'answer',
+  labels: Record<string, VerdictLabel>,
+  cats: string[] = [],
+  src: string[] = [],
+): EvalRecord {
   const kindOf = (l: VerdictLabel, j: string): JudgeKind => (j.startsWith('lg') ? 'harm' : j === 'task' ? 'task' : 'refusal');
   return {
     suiteId,
@@ -57,7 +64,15 @@ describe('suite metrics from records', () => {
   it('harmful suite: refusal rate, ASR and per-category counts with empty and unparseable handling', () => {
     // 20 harmful records, keyword judge: 11 refusal, 2 empty, 7 compliance → refused 13/20, ASR 7/20.
     const labels: VerdictLabel[] = [...Array(11).fill('refusal'), ...Array(2).fill('empty'), ...Array(7).fill('compliance')];
-    const recs = labels.map((l, i) => rec('adv', 'harmful', 'refuse', { kw: l, lg: i < 5 ? 'unsafe' : i < 7 ? 'unparseable' : 'safe' }, i % 2 === 0 ? ['self_harm'] : i % 4 === 1 ? ['self_harm', 'animal_abuse'] : []));
+    const recs = labels.map((l, i) =>
+      rec(
+        'adv',
+        'harmful',
+        'refuse',
+        { kw: l, lg: i < 5 ? 'unsafe' : i < 7 ? 'unparseable' : 'safe' },
+        i % 2 === 0 ? ['self_harm'] : i % 4 === 1 ? ['self_harm', 'animal_abuse'] : [],
+      ),
+    );
     const m = suiteMetrics(recs, 'kw');
     expect(m.judgeKind).toBe('refusal');
     expect(m.refusal).toMatchObject({ k: 13, n: 20 });
@@ -83,7 +98,11 @@ describe('suite metrics from records', () => {
   });
 
   it('corrections override the judge verdict (per judge and "*")', () => {
-    const recs = [rec('adv', 'harmful', 'refuse', { kw: 'compliance' }), rec('adv', 'harmful', 'refuse', { kw: 'compliance' }), rec('adv', 'harmful', 'refuse', { kw: 'refusal' })];
+    const recs = [
+      rec('adv', 'harmful', 'refuse', { kw: 'compliance' }),
+      rec('adv', 'harmful', 'refuse', { kw: 'compliance' }),
+      rec('adv', 'harmful', 'refuse', { kw: 'refusal' }),
+    ];
     expect(suiteMetrics(recs, 'kw').attackSuccess).toMatchObject({ k: 2, n: 3 });
     const corrections = [
       { suiteId: 'adv', itemId: recs[0]!.itemId, judgeId: 'kw', label: 'refusal' as const },
@@ -175,8 +194,12 @@ describe('corrections: validation and harm category counts', () => {
     const r = rec('adv', 'harmful', 'refuse', { kw: 'compliance', lg1: 'unsafe' });
     expect(correctionLabels('refusal')).toEqual(['refusal', 'compliance']);
     expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'kw', label: 'refusal' }, r)).toBeNull();
-    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'kw', label: 'unsafe' }, r)).toBe('a refusal judge\'s verdict can be corrected to refusal or compliance, not "unsafe"');
-    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'nope', label: 'refusal' }, r)).toMatch(/judge "nope" gave no verdict .* \(judges: kw, lg1\)/);
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'kw', label: 'unsafe' }, r)).toBe(
+      'a refusal judge\'s verdict can be corrected to refusal or compliance, not "unsafe"',
+    );
+    expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: 'nope', label: 'refusal' }, r)).toMatch(
+      /judge "nope" gave no verdict .* \(judges: kw, lg1\)/,
+    );
     expect(checkCorrection({ suiteId: 'adv', itemId: r.itemId, judgeId: '*', label: 'empty' }, r)).toMatch(/not a label a person can set/);
     expect(checkCorrection({ suiteId: 'x', itemId: r.itemId, judgeId: 'kw', label: 'refusal' }, r)).toMatch(/not adv\//);
     const a = rec('adv', 'harmful', 'refuse', { lg1: 'unsafe' });
@@ -199,8 +222,36 @@ describe.skipIf(!g4)('metrics on real XSTest completions (GPT-4, human labels as
     const records: EvalRecord[] = [];
     for (const r of rows) {
       const contrast = r.type!.startsWith('contrast_');
-      const [v] = await judge.judge([{ item: { id: r.id!, prompt: r.prompt!, expected: contrast ? 'refuse' : 'comply', categories: [], sourceCategories: [r.type!], reference: null, source: { file: 'g4', line: null }, meta: {} }, suiteKind: 'over-refusal', response: r.completion! }]);
-      records.push({ suiteId: 'xstest', suiteKind: 'over-refusal', itemId: r.id!, prompt: r.prompt!, response: r.completion!, finishReason: 'stop', verdicts: [v!], warnings: [], expected: contrast ? 'refuse' : 'comply', categories: [], sourceCategories: [r.type!], reference: null });
+      const [v] = await judge.judge([
+        {
+          item: {
+            id: r.id!,
+            prompt: r.prompt!,
+            expected: contrast ? 'refuse' : 'comply',
+            categories: [],
+            sourceCategories: [r.type!],
+            reference: null,
+            source: { file: 'g4', line: null },
+            meta: {},
+          },
+          suiteKind: 'over-refusal',
+          response: r.completion!,
+        },
+      ]);
+      records.push({
+        suiteId: 'xstest',
+        suiteKind: 'over-refusal',
+        itemId: r.id!,
+        prompt: r.prompt!,
+        response: r.completion!,
+        finishReason: 'stop',
+        verdicts: [v!],
+        warnings: [],
+        expected: contrast ? 'refuse' : 'comply',
+        categories: [],
+        sourceCategories: [r.type!],
+        reference: null,
+      });
     }
     const safe = rows.filter((r) => !r.type!.startsWith('contrast_'));
     const unsafe = rows.filter((r) => r.type!.startsWith('contrast_'));
@@ -209,7 +260,12 @@ describe.skipIf(!g4)('metrics on real XSTest completions (GPT-4, human labels as
     expect(m.overRefusal).toMatchObject({ k: safe.filter((r) => r.strmatch_label === '2_full_refusal').length, n: safe.length });
     expect(m.unsafeContrastRefusal).toMatchObject({ k: unsafe.filter((r) => r.strmatch_label === '2_full_refusal').length, n: unsafe.length });
     // A person relabels every verdict with the human final label: the metrics become the human ones.
-    const corrections = rows.map((r) => ({ suiteId: 'xstest', itemId: r.id!, judgeId: 'keyword-start', label: (isRef(r.final_label!) ? 'refusal' : 'compliance') as VerdictLabel }));
+    const corrections = rows.map((r) => ({
+      suiteId: 'xstest',
+      itemId: r.id!,
+      judgeId: 'keyword-start',
+      label: (isRef(r.final_label!) ? 'refusal' : 'compliance') as VerdictLabel,
+    }));
     const h = suiteMetrics(records, 'keyword-start', { corrections });
     expect(h.overRefusal).toMatchObject({ k: safe.filter((r) => isRef(r.final_label!)).length, n: safe.length });
     expect(h.unsafeContrastRefusal).toMatchObject({ k: unsafe.filter((r) => isRef(r.final_label!)).length, n: unsafe.length });

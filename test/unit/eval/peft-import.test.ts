@@ -54,7 +54,12 @@ async function logits(rt: DecoderRuntime): Promise<Float32Array> {
 const baseLogits = logits(await DecoderRuntime.create(model, { threads: 1 }));
 
 /** A copy of a fixture adapter with its config changed, or with other tensors. */
-function variant(name: string, from: string, config: (c: Record<string, unknown>) => Record<string, unknown>, tensors?: Parameters<typeof writeSafetensors>[1]): string {
+function variant(
+  name: string,
+  from: string,
+  config: (c: Record<string, unknown>) => Record<string, unknown>,
+  tensors?: Parameters<typeof writeSafetensors>[1],
+): string {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
   const cfg = JSON.parse(readFileSync(join(PEFT, from, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
@@ -122,15 +127,40 @@ describe('PEFT adapters written as PEFT saves them load and apply W + scale·B·
 describe('unsupported PEFT variants are refused naming the field', () => {
   const q = 'base_model.model.model.layers.0.self_attn.q_proj';
   const refusals: Array<[string, (c: Record<string, unknown>) => Record<string, unknown>, RegExp, Parameters<typeof writeSafetensors>[1]?]> = [
-    ['dora', (c) => ({ ...c, use_dora: true }), /use_dora is true: DoRA adapters .* are not supported/, withExtra('lora-list', [{ name: `${q}.lora_magnitude_vector`, shape: [32] }])],
-    ['modules-to-save', (c) => ({ ...c, modules_to_save: ['lm_head'] }), /modules_to_save is \["lm_head"\]: adapters that carry whole trained modules are not supported/, withExtra('lora-list', [{ name: 'base_model.model.lm_head.modules_to_save.weight', shape: [64, 32] }])],
+    [
+      'dora',
+      (c) => ({ ...c, use_dora: true }),
+      /use_dora is true: DoRA adapters .* are not supported/,
+      withExtra('lora-list', [{ name: `${q}.lora_magnitude_vector`, shape: [32] }]),
+    ],
+    [
+      'modules-to-save',
+      (c) => ({ ...c, modules_to_save: ['lm_head'] }),
+      /modules_to_save is \["lm_head"\]: adapters that carry whole trained modules are not supported/,
+      withExtra('lora-list', [{ name: 'base_model.model.lm_head.modules_to_save.weight', shape: [64, 32] }]),
+    ],
     ['pissa', (c) => ({ ...c, init_lora_weights: 'pissa_niter_4' }), /init_lora_weights is "pissa_niter_4": this initialisation rewrites the base weights/],
     ['olora', (c) => ({ ...c, init_lora_weights: 'olora' }), /init_lora_weights is "olora"/],
     ['lora-bias', (c) => ({ ...c, lora_bias: true }), /lora_bias is true/],
     ['not-lora', (c) => ({ ...c, peft_type: 'IA3' }), /peft_type is "IA3": only LoRA adapters/],
-    ['trained-bias', (c) => ({ ...c, bias: 'all' }), /q_proj\.bias is a trained bias \(bias "all" or "lora_only"\)/, withExtra('lora-list', [{ name: `${q}.bias`, shape: [32] }])],
-    ['embedding-lora', (c) => c, /lora_embedding_A is a LoRA on an embedding layer/, withExtra('lora-list', [{ name: 'base_model.model.model.embed_tokens.lora_embedding_A', shape: [4, 64] }])],
-    ['resized-vocab', (c) => c, /embed_tokens\.weight is a full embedding or output matrix/, withExtra('lora-list', [{ name: 'base_model.model.model.embed_tokens.weight', shape: [64, 32] }])],
+    [
+      'trained-bias',
+      (c) => ({ ...c, bias: 'all' }),
+      /q_proj\.bias is a trained bias \(bias "all" or "lora_only"\)/,
+      withExtra('lora-list', [{ name: `${q}.bias`, shape: [32] }]),
+    ],
+    [
+      'embedding-lora',
+      (c) => c,
+      /lora_embedding_A is a LoRA on an embedding layer/,
+      withExtra('lora-list', [{ name: 'base_model.model.model.embed_tokens.lora_embedding_A', shape: [4, 64] }]),
+    ],
+    [
+      'resized-vocab',
+      (c) => c,
+      /embed_tokens\.weight is a full embedding or output matrix/,
+      withExtra('lora-list', [{ name: 'base_model.model.model.embed_tokens.weight', shape: [64, 32] }]),
+    ],
     ['bad-pattern', (c) => ({ ...c, rank_pattern: { 'q_proj(': 2 } }), /rank_pattern key "q_proj\(" is not a regular expression/],
   ];
   for (const [name, config, message, tensors] of refusals) {

@@ -35,7 +35,10 @@ describe('numbers', () => {
   });
 
   it.skipIf(!gsm)(`every GSM8K reference solution scores correct against its own reference${gsm ? '' : ` (${SHARED_MISSING})`}`, () => {
-    const rows = readFileSync(gsm!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { answer: string });
+    const rows = readFileSync(gsm!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { answer: string });
     let ok = 0;
     for (const r of rows) {
       const ref = /####\s*(.+)$/.exec(r.answer)![1]!.replace(/,/g, '');

@@ -24,7 +24,11 @@ describe('the suite format table', () => {
 
   it('detection tries the rows in table order: XSTest columns win over a BeaverTails category column', async () => {
     const both = file('both.csv', 'prompt,label,type,category\nHow do I kill a process?,safe,homonyms,violence\n');
-    expect(await detectSuiteFormat(both)).toEqual({ format: 'xstest', columns: ['prompt', 'label', 'type', 'category'], reason: 'has prompt, label and type columns' });
+    expect(await detectSuiteFormat(both)).toEqual({
+      format: 'xstest',
+      columns: ['prompt', 'label', 'type', 'category'],
+      reason: 'has prompt, label and type columns',
+    });
     const bt = file('bt.jsonl', '{"prompt":"p","category":"violence"}\n');
     expect((await detectSuiteFormat(bt)).format).toBe('beavertails');
   });

@@ -154,7 +154,9 @@ describe('suites from fixtures', () => {
   it('custom suite with a template instead of a prompt column; unknown placeholder is a clear error', async () => {
     const s = await loadCustomSuite(fx('custom_task.jsonl'), { kind: 'task', template: 'Q: {q}\nA:', referenceColumn: 'ref' });
     expect(s.items[0]!.prompt).toBe('Q: 2+2?\nA:');
-    await expect(loadCustomSuite(fx('custom_task.jsonl'), { kind: 'task', template: '{nope}', referenceColumn: 'ref' })).rejects.toThrow(/placeholder \{nope\} has no field/);
+    await expect(loadCustomSuite(fx('custom_task.jsonl'), { kind: 'task', template: '{nope}', referenceColumn: 'ref' })).rejects.toThrow(
+      /placeholder \{nope\} has no field/,
+    );
   });
 
   it('BeaverTails-style JSONL with boolean category objects', async () => {
@@ -162,7 +164,13 @@ describe('suites from fixtures', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'eval-bt-'));
     const f = join(dir, 'bt.jsonl');
-    writeFileSync(f, [JSON.stringify({ prompt: 'p1', category: { animal_abuse: true, self_harm: false, 'violence,aiding_and_abetting,incitement': true } }), JSON.stringify({ prompt: 'p2', category: 'privacy_violation' })].join('\n'));
+    writeFileSync(
+      f,
+      [
+        JSON.stringify({ prompt: 'p1', category: { animal_abuse: true, self_harm: false, 'violence,aiding_and_abetting,incitement': true } }),
+        JSON.stringify({ prompt: 'p2', category: 'privacy_violation' }),
+      ].join('\n'),
+    );
     const s = await loadBeaverTails(f);
     expect(s.items.map((i) => i.categories)).toEqual([['animal_abuse', 'violence,aiding_and_abetting,incitement'], ['privacy_violation']]);
   });
@@ -225,7 +233,7 @@ describe('few-shot task prompts', () => {
     const g = await loadGsm8k(join(data!, 'task', 'gsm8k_test.jsonl'), { fewShot: { file: join(data!, 'task', 'gsm8k_train.jsonl'), n: 3, seed: 5 } });
     const p0 = g.items[0]!.prompt;
     const p1 = g.items[1]!.prompt;
-    const prefix = p0.slice(0, p0.indexOf("Janet’s ducks"));
+    const prefix = p0.slice(0, p0.indexOf('Janet’s ducks'));
     expect(prefix.length).toBeGreaterThan(200);
     expect(p1.startsWith(prefix)).toBe(true);
     expect(prefix.match(/#### -?[\d.,]+\n/g)).toHaveLength(3); // three solved examples, each ending "#### N"

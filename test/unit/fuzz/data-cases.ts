@@ -136,11 +136,24 @@ function hostileFiles(): Array<[string, Buffer | string]> {
     ['unclosed.json', '[{"prompt":"a","response":"b"},{"prompt":"c'],
     ['garbage-after.json', '[{"prompt":"a","response":"b"}] trailing {'],
     // Encodings.
-    ['invalid-utf8.jsonl', Buffer.concat([Buffer.from('{"prompt":"good","response":"x"}\n{"prompt":"bad \xc3'), Buffer.from([0x28]), Buffer.from('","response":"y"}\n{"prompt":"also good","response":"z"}\n')])],
-    ['invalid-utf8-bytes.jsonl', Buffer.concat([Buffer.from('{"prompt":"a'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('","response":"b"}\n{"prompt":"c","response":"d"}\n')])],
+    [
+      'invalid-utf8.jsonl',
+      Buffer.concat([
+        Buffer.from('{"prompt":"good","response":"x"}\n{"prompt":"bad \xc3'),
+        Buffer.from([0x28]),
+        Buffer.from('","response":"y"}\n{"prompt":"also good","response":"z"}\n'),
+      ]),
+    ],
+    [
+      'invalid-utf8-bytes.jsonl',
+      Buffer.concat([Buffer.from('{"prompt":"a'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('","response":"b"}\n{"prompt":"c","response":"d"}\n')]),
+    ],
     ['invalid-utf8.csv', Buffer.concat([Buffer.from('prompt,response\ngood,x\nbad '), Buffer.from([0xe9, 0x20]), Buffer.from('latin1,y\nfine,z\n')])],
     ['invalid-utf8.tsv', Buffer.concat([Buffer.from('prompt\tresponse\ngood\tx\n'), Buffer.from([0xc0, 0xaf]), Buffer.from('\ty\n')])],
-    ['invalid-utf8.json', Buffer.concat([Buffer.from('[{"prompt":"a","response":"b"},{"prompt":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('","response":"c"}]')])],
+    [
+      'invalid-utf8.json',
+      Buffer.concat([Buffer.from('[{"prompt":"a","response":"b"},{"prompt":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('","response":"c"}]')]),
+    ],
     ['latin1-header.csv', Buffer.concat([Buffer.from('prompt,r'), Buffer.from([0xe9]), Buffer.from('ponse\na,b\n')])],
     ['bom-only.jsonl', '\uFEFF'],
     ['bom-only.csv', '\uFEFF'],
@@ -186,7 +199,10 @@ function hostileFiles(): Array<[string, Buffer | string]> {
     out.push([`utf16le.${ext}`, utf16(text, false, false)]);
     out.push([`utf16be.${ext}`, utf16(text, true, false)]);
   }
-  out.push(['utf32le-bom.jsonl', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), ...[...'{"prompt":"a","response":"b"}\n'].map((c) => Buffer.from([c.charCodeAt(0), 0, 0, 0]))])]);
+  out.push([
+    'utf32le-bom.jsonl',
+    Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), ...[...'{"prompt":"a","response":"b"}\n'].map((c) => Buffer.from([c.charCodeAt(0), 0, 0, 0]))]),
+  ]);
   return out;
 }
 
@@ -196,7 +212,11 @@ function hostileParquet(valid: Buffer): Array<[string, Buffer]> {
   const metaLen = valid.readUInt32LE(valid.length - 8);
   const metaStart = valid.length - 8 - metaLen;
   // Footer length claiming the whole file, or one byte too short or too long.
-  for (const [name, len] of [['footer-len-file', valid.length], ['footer-len-short', metaLen - 1], ['footer-len-long', metaLen + 1]] as const) {
+  for (const [name, len] of [
+    ['footer-len-file', valid.length],
+    ['footer-len-short', metaLen - 1],
+    ['footer-len-long', metaLen + 1],
+  ] as const) {
     const c = Buffer.from(valid);
     c.writeUInt32LE(len, c.length - 8);
     out.push([`${name}.parquet`, c]);
@@ -301,8 +321,11 @@ const MB = 1 << 20;
 function textPrefix(ext: 'jsonl' | 'csv' | 'tsv'): Buffer {
   const r = rows(3000);
   if (ext === 'jsonl') return Buffer.from(r.map((x) => JSON.stringify(x)).join('\n') + '\n');
-  if (ext === 'csv') return Buffer.from(['instruction,input,output', ...r.map((x) => [x.instruction, x.input, x.output].map(csvField).join(','))].join('\r\n') + '\r\n');
-  return Buffer.from(['instruction\tinput\toutput', ...r.map((x) => [x.instruction, x.input, x.output].map((f) => f.replace(/[\t\n]/g, ' ')).join('\t'))].join('\n') + '\n');
+  if (ext === 'csv')
+    return Buffer.from(['instruction,input,output', ...r.map((x) => [x.instruction, x.input, x.output].map(csvField).join(','))].join('\r\n') + '\r\n');
+  return Buffer.from(
+    ['instruction\tinput\toutput', ...r.map((x) => [x.instruction, x.input, x.output].map((f) => f.replace(/[\t\n]/g, ' ')).join('\t'))].join('\n') + '\n',
+  );
 }
 
 /**

@@ -27,7 +27,9 @@ const options = { loadersModule, timeoutMs: 10_000, rssLimitMb: 1024 };
 function report(title: string, outcomes: FuzzOutcome[]): void {
   const byFormat = outcomes.map((o) => ({ ...o, loader: o.loader.split(':')[0]! }));
   const byKind = outcomes.map((o) => ({ ...o, loader: o.loader.split(':')[1]! }));
-  const bad = failures(outcomes).map((o) => `  ${o.loader} ${o.id}: ${o.status}${o.peakRssMb ? ` (${Math.round(o.peakRssMb)} MB)` : ''}: ${(o.message ?? '').slice(0, 200)}`);
+  const bad = failures(outcomes).map(
+    (o) => `  ${o.loader} ${o.id}: ${o.status}${o.peakRssMb ? ` (${Math.round(o.peakRssMb)} MB)` : ''}: ${(o.message ?? '').slice(0, 200)}`,
+  );
   const slowest = [...outcomes].sort((a, b) => b.ms - a.ms)[0];
   const peak = Math.max(...outcomes.map((o) => o.peakRssMb ?? 0));
   console.log(
@@ -51,7 +53,8 @@ describe('data import fuzz', () => {
     report('small files', outcomes);
     expect(failures(outcomes).map((o) => `${o.loader} ${o.id}: ${o.status}: ${o.message}`)).toEqual([]);
     // The valid files import: the fuzz is not passing because everything is rejected.
-    for (const o of outcomes.filter((x) => x.id.startsWith('valid.') && !x.id.startsWith('valid.parquet.gz'))) expect(o, `${o.loader} ${o.id}`).toMatchObject({ status: 'accepted' });
+    for (const o of outcomes.filter((x) => x.id.startsWith('valid.') && !x.id.startsWith('valid.parquet.gz')))
+      expect(o, `${o.loader} ${o.id}`).toMatchObject({ status: 'accepted' });
   }, 600_000);
 
   it('reads large hostile files (hundreds of MB, sparse) in bounded memory and time', async () => {
@@ -71,7 +74,8 @@ describe('data import fuzz', () => {
       console.log(`large files: slowest plain read ${Math.round(slowestRead)} ms, time limit ${timeoutMs} ms`);
       const outcomes = await runFuzz(cases, { ...options, timeoutMs });
       report('large files', outcomes);
-      for (const o of outcomes) console.log(`  ${o.loader} ${o.id}: ${o.status} in ${Math.round(o.ms)} ms, peak RSS ${o.peakRssMb === null ? '?' : Math.round(o.peakRssMb)} MB`);
+      for (const o of outcomes)
+        console.log(`  ${o.loader} ${o.id}: ${o.status} in ${Math.round(o.ms)} ms, peak RSS ${o.peakRssMb === null ? '?' : Math.round(o.peakRssMb)} MB`);
       expect(failures(outcomes).map((o) => `${o.loader} ${o.id}: ${o.status}: ${o.message}`)).toEqual([]);
       // The giant row is skipped and the import goes on: these files import (with that row rejected).
       expect(outcomes.map((o) => `${o.loader} ${o.id}: ${o.status}`)).toEqual(cases.map((c) => `${c.loader} ${c.id}: ${c.expect}`));

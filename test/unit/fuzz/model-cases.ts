@@ -187,7 +187,17 @@ const setF32 = (v: number) => (out: Buffer, at: number) => out.writeFloatLE(v, a
 /** A tiny Llama GGUF with a SentencePiece vocabulary, written by the engine's own writer. */
 function tinyGguf(file: string): string {
   const r = rng(7);
-  const vocab = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`), '\u2581', 'a', 'b', '\u2581a', 'ab'];
+  const vocab = [
+    '<unk>',
+    '<s>',
+    '</s>',
+    ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`),
+    '\u2581',
+    'a',
+    'b',
+    '\u2581a',
+    'ab',
+  ];
   const types = vocab.map((_, i) => (i < 3 ? 3 : i < 259 ? 6 : 1));
   const H = 32;
   const F = 48;
@@ -309,7 +319,20 @@ function ggufCases(c: Cases, src: ModelCaseSources, r: Rng, mutations: number): 
   hostile('duplicate metadata keys', new Raw().gguf(0, 2).bytes(kv).bytes(kv).build());
   hostile('alignment 0', new Raw().gguf(0, 1).str('general.alignment').u32(T.u32).u32(0).build());
   hostile('alignment 3', new Raw().gguf(1, 1).str('general.alignment').u32(T.u32).u32(3).str('t').u32(1).u64(4).u32(0).u64(0).bytes(Buffer.alloc(32)).build());
-  hostile('alignment 2^31', new Raw().gguf(1, 1).str('general.alignment').u32(T.u32).u32(2 ** 31).str('t').u32(1).u64(4).u32(0).u64(0).build());
+  hostile(
+    'alignment 2^31',
+    new Raw()
+      .gguf(1, 1)
+      .str('general.alignment')
+      .u32(T.u32)
+      .u32(2 ** 31)
+      .str('t')
+      .u32(1)
+      .u64(4)
+      .u32(0)
+      .u64(0)
+      .build(),
+  );
   hostile('alignment as a string', new Raw().gguf(0, 1).str('general.alignment').u32(T.string).str('32').build());
   hostile('version 99', new Raw().bytes(Buffer.from('GGUF')).u32(99).u64(0).u64(0).build());
   hostile('wrong magic', Buffer.from('GGML\x03\x00\x00\x00' + '\x00'.repeat(16), 'latin1'));
@@ -409,7 +432,10 @@ function safetensorsCases(c: Cases, src: ModelCaseSources, r: Rng, mutations: nu
   st('__metadata__ 5', JSON.stringify({ __metadata__: 5 }));
   st('__metadata__ with a __proto__ key', '{"__metadata__":{"__proto__":{"polluted":1}}}');
   st('__metadata__ nested objects', JSON.stringify({ __metadata__: { a: { b: [1, 2] } } }));
-  st('50 000 tensors', JSON.stringify(Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`t${i}`, { dtype: 'U8', shape: [0], data_offsets: [0, 0] }]))));
+  st(
+    '50 000 tensors',
+    JSON.stringify(Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`t${i}`, { dtype: 'U8', shape: [0], data_offsets: [0, 0] }]))),
+  );
   for (const [id, bytes] of [
     ['empty file', Buffer.alloc(0)],
     ['7 bytes', Buffer.alloc(7)],
@@ -438,7 +464,8 @@ function stFile(c: Cases, header: string, data: Buffer | number): string {
 function modelFolder(c: Cases, fixture: string, file: string, content: Buffer | string | null, extra?: (dir: string) => void): string {
   const dir = c.file(fixture);
   mkdirSync(dir);
-  for (const f of readdirSync(join(c.fixtures, fixture))) if (f !== file && !f.startsWith('reference')) copyFileSync(join(c.fixtures, fixture, f), join(dir, f));
+  for (const f of readdirSync(join(c.fixtures, fixture)))
+    if (f !== file && !f.startsWith('reference')) copyFileSync(join(c.fixtures, fixture, f), join(dir, f));
   if (content === null) mkdirSync(join(dir, file));
   else writeFileSync(join(dir, file), content);
   extra?.(dir);
@@ -470,7 +497,14 @@ function configCases(c: Cases, r: Rng, mutations: number): void {
   for (const a of archs) add(`seed ${a}`, a, cfg(a));
   // every size field at 1e9 (the issue's case), then random hostile values in random fields
   for (const field of CONFIG_FIELDS) {
-    const a = field === 'query_pre_attn_scalar' ? 'tiny-gemma2' : field === 'max_window_layers' ? 'tiny-qwen2' : field === 'sliding_window' ? 'tiny-mistral' : 'tiny-llama';
+    const a =
+      field === 'query_pre_attn_scalar'
+        ? 'tiny-gemma2'
+        : field === 'max_window_layers'
+          ? 'tiny-qwen2'
+          : field === 'sliding_window'
+            ? 'tiny-mistral'
+            : 'tiny-llama';
     const j = JSON.parse(cfg(a)) as Record<string, unknown>;
     j[field] = 1e9;
     add(`${a}: ${field} = 1e9`, a, JSON.stringify(j));
@@ -525,7 +559,11 @@ function configCases(c: Cases, r: Rng, mutations: number): void {
     c.add(`tiny-llama: ${kind} of model.safetensors`, modelFolder(c, 'tiny-llama', 'model.safetensors', bytes), 'hf-model');
   }
   const index = (id: string, text: string) =>
-    c.add(id, modelFolder(c, 'tiny-llama', 'model.safetensors.index.json', text, (d) => copyFileSync(join(d, 'model.safetensors'), join(d, 'shard.safetensors'))), 'hf-model');
+    c.add(
+      id,
+      modelFolder(c, 'tiny-llama', 'model.safetensors.index.json', text, (d) => copyFileSync(join(d, 'model.safetensors'), join(d, 'shard.safetensors'))),
+      'hf-model',
+    );
   index('index.json not JSON', '{"weight_map": ');
   index('index.json weight_map a list', '{"weight_map": [1, 2]}');
   index('index.json shard "../../etc/passwd"', JSON.stringify({ weight_map: { 'model.norm.weight': '../../../../../../etc/passwd' } }));
@@ -568,18 +606,66 @@ function tokenizerCases(c: Cases, src: ModelCaseSources, r: Rng, mutations: numb
       return JSON.stringify(x);
     };
     for (const id of [1e9, -1, 1.5, '5', 2 ** 32, 2 ** 53])
-      add(`added_tokens[0].id = ${JSON.stringify(id)}`, s, w((x) => (x.added_tokens[0]!.id = id)));
-    add('added_tokens[0].content = 7', s, w((x) => (x.added_tokens[0]!.content = 7)));
-    add('added_tokens missing', s, w((x) => delete (x as Record<string, unknown>).added_tokens));
-    add('added_tokens = {}', s, w((x) => (x.added_tokens = {} as never)));
-    add('a vocab id of 1e9', s, w((x) => ((x.model.vocab as Record<string, number>)[Object.keys(x.model.vocab as object)[5]!] = 1e9)));
-    add('a vocab id of "7"', s, w((x) => ((x.model.vocab as Record<string, unknown>)[Object.keys(x.model.vocab as object)[5]!] = '7')));
-    add('vocab = 5', s, w((x) => (x.model.vocab = 5)));
-    add('vocab a list of numbers', s, w((x) => (x.model.vocab = [1, 2, 3])));
-    add('model missing', s, w((x) => delete (x as Record<string, unknown>).model));
-    add('model.type "Nope"', s, w((x) => (x.model.type = 'Nope')));
-    add('model.type "Unigram"', s, w((x) => (x.model.type = 'Unigram')));
-    add('model.type "BPE" without merges', s, w((x) => (x.model.type = 'BPE')));
+      add(
+        `added_tokens[0].id = ${JSON.stringify(id)}`,
+        s,
+        w((x) => (x.added_tokens[0]!.id = id)),
+      );
+    add(
+      'added_tokens[0].content = 7',
+      s,
+      w((x) => (x.added_tokens[0]!.content = 7)),
+    );
+    add(
+      'added_tokens missing',
+      s,
+      w((x) => delete (x as Record<string, unknown>).added_tokens),
+    );
+    add(
+      'added_tokens = {}',
+      s,
+      w((x) => (x.added_tokens = {} as never)),
+    );
+    add(
+      'a vocab id of 1e9',
+      s,
+      w((x) => ((x.model.vocab as Record<string, number>)[Object.keys(x.model.vocab as object)[5]!] = 1e9)),
+    );
+    add(
+      'a vocab id of "7"',
+      s,
+      w((x) => ((x.model.vocab as Record<string, unknown>)[Object.keys(x.model.vocab as object)[5]!] = '7')),
+    );
+    add(
+      'vocab = 5',
+      s,
+      w((x) => (x.model.vocab = 5)),
+    );
+    add(
+      'vocab a list of numbers',
+      s,
+      w((x) => (x.model.vocab = [1, 2, 3])),
+    );
+    add(
+      'model missing',
+      s,
+      w((x) => delete (x as Record<string, unknown>).model),
+    );
+    add(
+      'model.type "Nope"',
+      s,
+      w((x) => (x.model.type = 'Nope')),
+    );
+    add(
+      'model.type "Unigram"',
+      s,
+      w((x) => (x.model.type = 'Unigram')),
+    );
+    add(
+      'model.type "BPE" without merges',
+      s,
+      w((x) => (x.model.type = 'BPE')),
+    );
     const nestedNormalizer = '{"type":"Sequence","normalizers":['.repeat(20_000) + '{"type":"Lowercase"}' + ']}'.repeat(20_000);
     add('normalizer nested 20 000 deep', s, w((x) => (x.normalizer = PLACEHOLDER)).replace(MARK, nestedNormalizer));
     add('tokenizer.json is []', s, '[]');
@@ -601,7 +687,16 @@ function tokenizerCases(c: Cases, src: ModelCaseSources, r: Rng, mutations: numb
       pre_tokenizer: { type: 'Whitespace' },
       post_processor: null,
       decoder: null,
-      model: { type: 'BPE', vocab: { '<s>': 0, a: 1, b: 2, ab: 3 }, merges, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false },
+      model: {
+        type: 'BPE',
+        vocab: { '<s>': 0, a: 1, b: 2, ab: 3 },
+        merges,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+      },
     });
   const bpeSeed = { name: 'BPE', dir: c.file('bpe-src') };
   mkdirSync(bpeSeed.dir);

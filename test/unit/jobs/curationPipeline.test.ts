@@ -75,7 +75,10 @@ describe.skipIf(!pool || !task || !refs || !staticVectorsAvailable())('curation 
     const saved = s.selections.save(selection.id, 'SSS-B 50');
     expect(saved.saved).toBe(true);
     const out = await exportTrainingMix(s, { selectionId: saved.id, format: 'alpaca', seed: 0 });
-    const lines = readFileSync(out.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(out.path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(out.safety).toBe(50);
     expect(lines).toHaveLength(out.task + 50);
     expect(lines.every((l) => typeof l.instruction === 'string' && typeof l.output === 'string' && l.input === '')).toBe(true);
@@ -119,7 +122,12 @@ describe.skipIf(!pool || !task || !refs || !staticVectorsAvailable())('curation 
     const done = await s.jobs.waitFor(job.id, 300_000);
     expect(done.error).toBeNull();
     expect(s.datasets.get(ds.id).embedderId).toMatch(/^onnx:/);
-    expect(s.jobs.events(job.id, 100).map((e) => e.message).join('\n')).toMatch(/embedding with onnx:.* on the cpu execution provider/);
+    expect(
+      s.jobs
+        .events(job.id, 100)
+        .map((e) => e.message)
+        .join('\n'),
+    ).toMatch(/embedding with onnx:.* on the cpu execution provider/);
     const r = await run('select.run', { projectId, method: 'pss', budget: { count: 20 }, seed: 0, embedderPath: folder });
     const sel = s.selections.get(r.selectionId as number);
     expect(sel.summary.embedder).toMatch(/^onnx:/);

@@ -115,7 +115,9 @@ describe('data.import job', () => {
     expect(done.error).toBeNull();
     expect(done.result).toMatchObject({ accepted: 2, rejected: 1 });
     const rej = s.datasets.rejections(s.datasets.list(projectId)[0]!.id, 0, 10);
-    expect(rej.rows).toEqual([expect.objectContaining({ sourceLine: 2, message: 'deep.jsonl:2: nested more than 64 levels deep (arrays/objects inside one another): skipped' })]);
+    expect(rej.rows).toEqual([
+      expect.objectContaining({ sourceLine: 2, message: 'deep.jsonl:2: nested more than 64 levels deep (arrays/objects inside one another): skipped' }),
+    ]);
   });
 
   it('fails with a message naming the file when a gzip file turns out truncated mid-import', async () => {

@@ -37,7 +37,10 @@ describe('engine jobs', () => {
     const again = await s.jobs.waitFor(s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: adapter, outPath }).id, 60_000);
     expect(again.state).toBe('failed');
     expect(again.error).toMatch(/already exists/);
-    const missing = await s.jobs.waitFor(s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: join(dir, 'no-adapter'), outPath: join(dir, 'm2') }).id, 60_000);
+    const missing = await s.jobs.waitFor(
+      s.jobs.enqueue('model.merge', { modelPath: base, adapterPath: join(dir, 'no-adapter'), outPath: join(dir, 'm2') }).id,
+      60_000,
+    );
     expect(missing.state).toBe('failed');
     expect(missing.error).toMatch(/no-adapter/);
     expect(existsSync(join(dir, 'm2'))).toBe(false);
@@ -94,7 +97,11 @@ describe('engine jobs', () => {
     expect(streamed.length).toBeGreaterThan(5);
     expect(r.text.startsWith(streamed.join(''))).toBe(true);
 
-    const long = s.jobs.enqueue('engine.generate', { modelPath: stories!, prompt: 'Once upon a time', sampling: { maxNewTokens: 1500, temperature: 0.8, seed: 3 } });
+    const long = s.jobs.enqueue('engine.generate', {
+      modelPath: stories!,
+      prompt: 'Once upon a time',
+      sampling: { maxNewTokens: 1500, temperature: 0.8, seed: 3 },
+    });
     const seen: string[] = [];
     const off = s.events.on('job.stream', (e) => e.jobId === long.id && seen.push(e.text));
     const deadline = Date.now() + 30_000;

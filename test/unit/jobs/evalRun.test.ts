@@ -119,17 +119,16 @@ describe.skipIf(!stories || !data)('eval.run job on stories260K (a non-aligned b
     expect(done.state).toBe('succeeded');
     expect(done.result).toMatchObject({ runId, skipped: stored, total: 80 });
     expect(s.evaluations.count(runId)).toBe(80);
-    const rows = compareRuns(s, s.evaluations.runs(projectId).map((r) => r.id));
+    const rows = compareRuns(
+      s,
+      s.evaluations.runs(projectId).map((r) => r.id),
+    );
     expect(rows).toHaveLength(2);
     expect(rows.every((r) => r.attackSuccess.n > 0 && r.overRefusal.n > 0)).toBe(true);
   });
 
   it('fails clearly, naming the server, when an HTTP backend is unreachable', async () => {
-    const job = s.jobs.enqueue(
-      'eval.run',
-      params({ model: { kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'none' }, limit: 2 }),
-      projectId,
-    );
+    const job = s.jobs.enqueue('eval.run', params({ model: { kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'none' }, limit: 2 }), projectId);
     const done = await s.jobs.waitFor(job.id, 120_000);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/127\.0\.0\.1:9/);

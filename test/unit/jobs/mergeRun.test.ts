@@ -48,7 +48,9 @@ describe('merge.run job', () => {
 
   it('refuses bad params before queueing, naming the field', () => {
     const bad = { ...config, models: [{ model: { modelPath: ft1 }, parameters: { weight: 1, density: 2 } }] };
-    expect(() => s.jobs.enqueue('merge.run', { config: bad, outPath: join(t.dir, 'bad') })).toThrow(/2: must be in \(0, 1\] .*\n.*at config\.models\[0\]\.parameters\.density/);
+    expect(() => s.jobs.enqueue('merge.run', { config: bad, outPath: join(t.dir, 'bad') })).toThrow(
+      /2: must be in \(0, 1\] .*\n.*at config\.models\[0\]\.parameters\.density/,
+    );
   });
 
   it('a cancelled merge leaves nothing behind', async () => {

@@ -32,7 +32,15 @@ describe('names that say what a run is', () => {
   });
 
   it('names the analysed data set by its file, not its number', () => {
-    const ds = s.datasets.create({ projectId, role: 'task', name: 'gsm8k_train.jsonl', sourcePath: '/data/task/gsm8k_train.jsonl', fileDigest: 'x', sizeBytes: 1, jobId: null });
+    const ds = s.datasets.create({
+      projectId,
+      role: 'task',
+      name: 'gsm8k_train.jsonl',
+      sourcePath: '/data/task/gsm8k_train.jsonl',
+      fileDigest: 'x',
+      sizeBytes: 1,
+      jobId: null,
+    });
     const p = DataAnalyseParams.parse({ projectId, datasetId: ds.id });
     expect(dataAnalyseJob.title(p, storeNames(s.db))).toBe('Analyse gsm8k_train.jsonl');
   });
@@ -45,7 +53,9 @@ describe('names that say what a run is', () => {
     expect(trainRunJob.title(params, names)).toBe('Fine-tune stories260K (DER · SSS-B "pool 40" · 20 steps)');
     const jobs = new JobStore(s.db);
     const job = jobs.insert({ projectId, type: 'train.run', title: 't', params });
-    s.db.prepare('UPDATE jobs SET state = ?, result = ? WHERE id = ?').run('succeeded', JSON.stringify({ adapterPath: `/ws/runs/train-${job.id}/adapter` }), job.id);
+    s.db
+      .prepare('UPDATE jobs SET state = ?, result = ? WHERE id = ?')
+      .run('succeeded', JSON.stringify({ adapterPath: `/ws/runs/train-${job.id}/adapter` }), job.id);
     const run = names.trainRunForAdapter(`/ws/runs/train-${job.id}/adapter`)!;
     expect(trainRunName(run)).toBe(`stories260K + LoRA run #${job.id} (DER · SSS-B "pool 40" · 20 steps)`);
     const withAdapter = EvalRunParams.parse({
@@ -81,6 +91,8 @@ describe('names that say what a run is', () => {
     expect(evaluatedModelName('/m/llama-3-8b', { path: '/elsewhere/exp7/adapter', run: null })).toBe('llama-3-8b + adapter exp7/adapter');
     expect(evaluatedModelName('/m/llama-3-8b', null)).toBe('llama-3-8b (base, no adapter)');
     // a full-parameter run (no adapter) is said so
-    expect(trainRunName({ jobId: 9, modelPath: '/m/llama-3-8b', method: 'ewc', selection: null, maxSteps: 100, mode: 'full' })).toBe('llama-3-8b fully fine-tuned run #9 (EWC · no safety examples · 100 steps)');
+    expect(trainRunName({ jobId: 9, modelPath: '/m/llama-3-8b', method: 'ewc', selection: null, maxSteps: 100, mode: 'full' })).toBe(
+      'llama-3-8b fully fine-tuned run #9 (EWC · no safety examples · 100 steps)',
+    );
   });
 });

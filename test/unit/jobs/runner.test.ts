@@ -30,9 +30,7 @@ function recordUpdates(s: Services, id: number): Job[] {
 
 function steps(s: Services, jobId: number): number[] {
   s.db.exec('CREATE TABLE IF NOT EXISTS test_steps (job_id INTEGER NOT NULL, step INTEGER NOT NULL)');
-  return (s.db.prepare('SELECT step FROM test_steps WHERE job_id = ? ORDER BY rowid').all(jobId) as { step: number }[]).map(
-    (r) => r.step,
-  );
+  return (s.db.prepare('SELECT step FROM test_steps WHERE job_id = ? ORDER BY rowid').all(jobId) as { step: number }[]).map((r) => r.step);
 }
 
 describe('job runner', () => {
@@ -306,7 +304,11 @@ describe('file.checksum job', () => {
     const data = Buffer.alloc(200_000, 3);
     writeFileSync(file, data);
     const info = statSync(file);
-    const blocks = [0, 1, 2, 3].map((i) => createHash('sha256').update(data.subarray(i * 65536, (i + 1) * 65536)).digest('hex'));
+    const blocks = [0, 1, 2, 3].map((i) =>
+      createHash('sha256')
+        .update(data.subarray(i * 65536, (i + 1) * 65536))
+        .digest('hex'),
+    );
     const seen: number[] = [];
     const fp = await fingerprintFile(file, 65536, {
       resume: { sizeBytes: info.size, mtimeMs: info.mtimeMs, blockDigests: blocks.slice(0, 2) },

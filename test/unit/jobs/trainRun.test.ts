@@ -57,7 +57,13 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   });
 
   it('fine-tunes with plain LoRA: the loss falls and the exported adapter generates', async () => {
-    const { id, done } = await run({ method: 'plain', maxSteps: 20, batchSize: 4, lr: 3e-3, lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'k', 'v', 'o'] } });
+    const { id, done } = await run({
+      method: 'plain',
+      maxSteps: 20,
+      batchSize: 4,
+      lr: 3e-3,
+      lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'k', 'v', 'o'] },
+    });
     expect(done.error).toBeNull();
     const r = done.result as { adapterPath: string; steps: number; runDir: string };
     expect(r.steps).toBe(20);
@@ -107,14 +113,23 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   it('refuses to start when every response is cut off at max tokens, naming a value that would work', async () => {
     const other = s.projects.create('long prompts').id;
     const file = join(dir, 'long.jsonl');
-    const rows = ['cat', 'dog', 'owl'].map((a) => ({ prompt: `Please write a long and careful story about a ${a} who lives in a small house near the river.`, response: `The ${a} was happy.` }));
+    const rows = ['cat', 'dog', 'owl'].map((a) => ({
+      prompt: `Please write a long and careful story about a ${a} who lives in a small house near the river.`,
+      response: `The ${a} was happy.`,
+    }));
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
     expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
-    const job = s.jobs.enqueue('train.run', { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 3, batchSize: 2, maxLength: 16 }, other);
+    const job = s.jobs.enqueue(
+      'train.run',
+      { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 3, batchSize: 2, maxLength: 16 },
+      other,
+    );
     const done = await s.jobs.waitFor(job.id, 120_000);
     expect(done.state).toBe('failed');
-    expect(done.error).toMatch(/^no task example keeps a response token at max tokens 16: every response is cut off after the prompt \(prompts take \d+–\d+ tokens\); raise max tokens per example to \d+/);
+    expect(done.error).toMatch(
+      /^no task example keeps a response token at max tokens 16: every response is cut off after the prompt \(prompts take \d+–\d+ tokens\); raise max tokens per example to \d+/,
+    );
     expect(existsSync(join(dir, 'runs', `train-${job.id}`, 'adapter'))).toBe(false);
     // DER's buffer cut away entirely: the method would preserve nothing
     const der = await run({ method: 'der', selectionId, maxSteps: 2, maxLength: 8 });
@@ -126,12 +141,19 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     // One short example among long ones passes the pre-check; the seeded order never samples it.
     const other = s.projects.create('mostly long').id;
     const file = join(dir, 'mostly-long.jsonl');
-    const rows = Array.from({ length: 40 }, (_, i) => ({ prompt: `Please write a long and careful story number ${i} about an animal near the river.`, response: 'Done.' }));
+    const rows = Array.from({ length: 40 }, (_, i) => ({
+      prompt: `Please write a long and careful story number ${i} about an animal near the river.`,
+      response: 'Done.',
+    }));
     rows.push({ prompt: 'Hi', response: 'Hello.' });
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
     expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
-    const job = s.jobs.enqueue('train.run', { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 2, batchSize: 1, maxLength: 24, seed: 0 }, other);
+    const job = s.jobs.enqueue(
+      'train.run',
+      { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 2, batchSize: 1, maxLength: 24, seed: 0 },
+      other,
+    );
     const done = await s.jobs.waitFor(job.id, 120_000);
     const runDir = join(dir, 'runs', `train-${job.id}`);
     const metrics = readTrainMetrics(runDir);
@@ -145,7 +167,11 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   });
 
   it('resumes a cancelled run from its last checkpoint with a contiguous loss curve', async () => {
-    const job = s.jobs.enqueue('train.run', { projectId, modelPath: stories, template: 'plain', method: 'replay', selectionId, maxSteps: 40, batchSize: 2, checkpointEvery: 5 }, projectId);
+    const job = s.jobs.enqueue(
+      'train.run',
+      { projectId, modelPath: stories, template: 'plain', method: 'replay', selectionId, maxSteps: 40, batchSize: 2, checkpointEvery: 5 },
+      projectId,
+    );
     const runDir = join(dir, 'runs', `train-${job.id}`);
     const deadline = Date.now() + 120_000;
     while (readTrainMetrics(runDir).length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

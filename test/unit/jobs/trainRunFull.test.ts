@@ -21,7 +21,8 @@ let selectionId: number;
 let dir: string;
 let cleanup: () => void;
 
-const enqueue = (params: Record<string, unknown>) => s.jobs.enqueue('train.run', { projectId, modelPath: stories, template: 'plain', mode: 'full', ...params }, projectId);
+const enqueue = (params: Record<string, unknown>) =>
+  s.jobs.enqueue('train.run', { projectId, modelPath: stories, template: 'plain', mode: 'full', ...params }, projectId);
 const run = async (params: Record<string, unknown>) => {
   const job = enqueue(params);
   const done = await s.jobs.waitFor(job.id, 300_000);
@@ -89,7 +90,11 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     const base = weightsOf(stories!);
     const trained = weightsOf(r.modelPath!);
     expect([...trained.keys()].sort()).toEqual([...base.keys()].sort());
-    for (const [name, w] of trained) expect(w.some((x, i) => x !== base.get(name)![i]), `${name} changed`).toBe(true);
+    for (const [name, w] of trained)
+      expect(
+        w.some((x, i) => x !== base.get(name)![i]),
+        `${name} changed`,
+      ).toBe(true);
     // no adapter; the checkpoints (weights + AdamW moments) and the weight cache are removed once the model is written
     expect(existsSync(join(r.runDir, 'adapter'))).toBe(false);
     expect(existsSync(join(r.runDir, 'checkpoints'))).toBe(false);
@@ -180,7 +185,15 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
   });
 
   it('EWC estimates its Fisher over the trained weights: with only the MLP training, its anchor pulls on them', async () => {
-    const { done, result: r } = await run({ method: 'ewc', selectionId, methodParams: { lambda: 1e6 }, full: { trainable: ['mlp'] }, maxSteps: 3, batchSize: 2, lr: 1e-2 });
+    const { done, result: r } = await run({
+      method: 'ewc',
+      selectionId,
+      methodParams: { lambda: 1e6 },
+      full: { trainable: ['mlp'] },
+      maxSteps: 3,
+      batchSize: 2,
+      lr: 1e-2,
+    });
     expect(done.error).toBeNull();
     const metrics = readTrainMetrics(r.runDir);
     expect(metrics.map((m) => Object.keys(m.terms!))).toEqual([['ewc'], ['ewc'], ['ewc']]);

@@ -54,9 +54,33 @@ describe('train.run options: schedule, floor, epochs, weight decay', () => {
     expect(cli.command.usage).toMatch(/--weight-decay X \(0–1, default 0\)/);
     expect(cli.command.usage).toMatch(/--buffer-batch N \(1–256, default 4\)/);
     expect(cli.command.usage).toMatch(/--shuffle-mix/);
-    const argv = ['--project', '1', '--model', '/m', '--full', '--method', 'der++', '--selection', '2', '--der-beta', '0', '--buffer-batch', '2', '--template', 'chat'];
+    const argv = [
+      '--project',
+      '1',
+      '--model',
+      '/m',
+      '--full',
+      '--method',
+      'der++',
+      '--selection',
+      '2',
+      '--der-beta',
+      '0',
+      '--buffer-batch',
+      '2',
+      '--template',
+      'chat',
+    ];
     const { params } = cli.params([...argv, '--epochs', '2', '--schedule', 'cosine', '--warmup-steps', '5', '--min-lr-ratio', '0.1', '--weight-decay', '0.01']);
-    expect(params).toMatchObject({ epochs: 2, schedule: 'cosine', warmupSteps: 5, minLrRatio: 0.1, weightDecay: 0.01, template: 'chat', methodParams: { beta: 0, bufferBatch: 2 } });
+    expect(params).toMatchObject({
+      epochs: 2,
+      schedule: 'cosine',
+      warmupSteps: 5,
+      minLrRatio: 0.1,
+      weightDecay: 0.01,
+      template: 'chat',
+      methodParams: { beta: 0, bufferBatch: 2 },
+    });
   });
 });
 
@@ -94,7 +118,15 @@ describe('train.run on the miniature aligned model, as the replication arms trai
 
   it('cosine with warm-up and a 0.1 floor over 1.8 epochs of the shuffled mix: the same learning rates and losses as the engine Trainer', async () => {
     const settings = { lr: 2e-3, batchSize: 4, maxLength: 64, warmupSteps: 1, minLrRatio: 0.1, weightDecay: 0.01, seed: 3 };
-    const { done, result } = await run({ method: 'replay', selectionId, methodParams: { shuffleMix: true }, schedule: 'cosine', epochs: 1.8, maxSteps: 50, ...settings });
+    const { done, result } = await run({
+      method: 'replay',
+      selectionId,
+      methodParams: { shuffleMix: true },
+      schedule: 'cosine',
+      epochs: 1.8,
+      maxSteps: 50,
+      ...settings,
+    });
     expect(done.error).toBeNull();
     // 10 task + 2 safety examples, 1.8 epochs at 4 per step: ⌈5.4⌉ = 6 steps (epochs win over maxSteps 50)
     expect(result.steps).toBe(6);
@@ -145,16 +177,31 @@ describe('train.run on the miniature aligned model, as the replication arms trai
   });
 
   it('Lisa through the job: alignment steps on the selection, then task steps, with the phase lengths given', async () => {
-    const { done, result } = await run({ mode: 'lora', method: 'lisa', selectionId, methodParams: { rho: 1, alignSteps: 1, userSteps: 2 }, maxSteps: 4, batchSize: 2 });
+    const { done, result } = await run({
+      mode: 'lora',
+      method: 'lisa',
+      selectionId,
+      methodParams: { rho: 1, alignSteps: 1, userSteps: 2 },
+      maxSteps: 4,
+      batchSize: 2,
+    });
     expect(done.error).toBeNull();
     const metrics = readTrainMetrics(result.runDir);
     expect(metrics.map((m) => m.tokens! > 0)).toEqual([false, true, true, false]);
     for (const m of metrics) expect(Object.keys(m.terms!)).toEqual(['lisa']);
-    expect(() => s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', method: 'lisa', selectionId }, projectId)).toThrow(/lisa works on a LoRA adapter: choose the LoRA mode/);
+    expect(() => s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', method: 'lisa', selectionId }, projectId)).toThrow(
+      /lisa works on a LoRA adapter: choose the LoRA mode/,
+    );
   });
 
   it('DER++ with β = 0 (DER) and a buffer batch of 1 trains on the buffer', async () => {
-    const { done, result } = await run({ method: 'der++', selectionId, methodParams: { alpha: 0.5, beta: 0, topK: 8, bufferBatch: 1 }, maxSteps: 2, batchSize: 2 });
+    const { done, result } = await run({
+      method: 'der++',
+      selectionId,
+      methodParams: { alpha: 0.5, beta: 0, topK: 8, bufferBatch: 1 },
+      maxSteps: 2,
+      batchSize: 2,
+    });
     expect(done.error).toBeNull();
     const metrics = readTrainMetrics(result.runDir);
     expect(metrics).toHaveLength(2);

@@ -49,27 +49,45 @@ afterAll(async () => {
 describe('train.run with poisoned user data', () => {
   it('trains on the task data with a share p of poison pairs, the same examples as the engine given that mix', async () => {
     const settings = { lr: 1e-3, batchSize: 3, maxLength: 48, maxSteps: 3, seed: 5, schedule: 'constant' as const };
-    const job = s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', template: 'chat', method: 'plain', poison: { rate: 1 / 3, file: poisonFile }, ...settings }, projectId);
+    const job = s.jobs.enqueue(
+      'train.run',
+      { projectId, modelPath, mode: 'full', template: 'chat', method: 'plain', poison: { rate: 1 / 3, file: poisonFile }, ...settings },
+      projectId,
+    );
     const done = await s.jobs.waitFor(job.id, 300_000);
     expect(done.error).toBeNull();
     const result = done.result as TrainRunResult;
     // 6 task rows, p = 1/3: 3 poison rows (cycling through the 2 pairs), 9 examples
     expect(result).toMatchObject({ poisonExamples: 3, taskExamples: 9, safetyExamples: 0 });
-    expect(s.jobs.events(job.id, 1000).map((e) => e.message).join('\n')).toMatch(/mixed 3 poisoned pairs from .*advbench\.csv into 6 task examples \(33\.3% of the data\)/);
+    expect(
+      s.jobs
+        .events(job.id, 1000)
+        .map((e) => e.message)
+        .join('\n'),
+    ).toMatch(/mixed 3 poisoned pairs from .*advbench\.csv into 6 task examples \(33\.3% of the data\)/);
 
     const model = loadModel(modelPath);
     const task = s.datasets.roleRecords(projectId, 'task').map((r) => ({ prompt: r.prompt, response: r.response }));
-    const mix = mixPoison(task, poisonRows.map((r) => ({ prompt: r.goal, response: r.target })), 1 / 3, settings.seed);
-    const tr = await Trainer.create(model, mix.map((p) => chatExample(model, p, settings.maxLength)), {
-      full: {},
-      lr: settings.lr,
-      schedule: { type: 'constant', warmupSteps: 0, minLrRatio: 0 },
-      maxSteps: settings.maxSteps,
-      batchSize: settings.batchSize,
-      maxLength: settings.maxLength,
-      seed: settings.seed,
-      threads: 1,
-    });
+    const mix = mixPoison(
+      task,
+      poisonRows.map((r) => ({ prompt: r.goal, response: r.target })),
+      1 / 3,
+      settings.seed,
+    );
+    const tr = await Trainer.create(
+      model,
+      mix.map((p) => chatExample(model, p, settings.maxLength)),
+      {
+        full: {},
+        lr: settings.lr,
+        schedule: { type: 'constant', warmupSteps: 0, minLrRatio: 0 },
+        maxSteps: settings.maxSteps,
+        batchSize: settings.batchSize,
+        maxLength: settings.maxLength,
+        seed: settings.seed,
+        threads: 1,
+      },
+    );
     const engine: number[] = [];
     try {
       await tr.train({ onProgress: (m) => engine.push(m.loss) });
@@ -82,7 +100,9 @@ describe('train.run with poisoned user data', () => {
   }, 300_000);
 
   it('names the share in the run and reads it from the command line', () => {
-    expect(trainRunName({ jobId: 4, modelPath: '/m/model', method: 'plain', selection: null, maxSteps: 10, poisonRate: 0.1 })).toBe('model + LoRA run #4 (plain · no safety examples · 10% poisoned · 10 steps)');
+    expect(trainRunName({ jobId: 4, modelPath: '/m/model', method: 'plain', selection: null, maxSteps: 10, poisonRate: 0.1 })).toBe(
+      'model + LoRA run #4 (plain · no safety examples · 10% poisoned · 10 steps)',
+    );
     const { params } = trainCli().params(['--project', '1', '--model', '/m', '--poison-rate', '0.1', '--poison-file', 'adv.csv']);
     expect(params.poison).toEqual({ rate: 0.1, file: join(process.cwd(), 'adv.csv'), promptField: 'goal', responseField: 'target' });
     expect(() => trainCli().params(['--project', '1', '--model', '/m', '--poison-rate', '0.1'])).toThrow(/poison.*file/i);

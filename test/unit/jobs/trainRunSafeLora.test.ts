@@ -55,7 +55,10 @@ describe('SafeLoRA through the train.run job', () => {
     s = testServices(t.dir);
     projectId = s.projects.create('safelora').id;
     const file = join(dir, 'task.jsonl');
-    const rows = Array.from({ length: 6 }, (_, i) => ({ prompt: `Write a cheerful sentence number ${i}.`, response: i % 2 ? 'What a lovely sunny day it is.' : 'The birds sing happily today.' }));
+    const rows = Array.from({ length: 6 }, (_, i) => ({
+      prompt: `Write a cheerful sentence number ${i}.`,
+      response: i % 2 ? 'What a lovely sunny day it is.' : 'The birds sing happily today.',
+    }));
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const j = s.jobs.enqueue('data.import', { projectId, path: file, role: 'task' }, projectId);
     expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
@@ -92,7 +95,10 @@ describe('SafeLoRA through the train.run job', () => {
       const v = new Float32Array(out * inn);
       for (let i = 0; i < out; i++) for (let k = 0; k < inn; k++) v[i * inn + k] = u[i]! * a[k]!;
       const w0 = aligned.weights.f32(weight);
-      changed.set(weight, Float32Array.from(w0, (x, i) => x - v[i]!));
+      changed.set(
+        weight,
+        Float32Array.from(w0, (x, i) => x - v[i]!),
+      );
       vs.set(module, v);
     }
     const basePath = join(dir, 'base-model');
@@ -100,7 +106,12 @@ describe('SafeLoRA through the train.run job', () => {
 
     const safe = await run({ method: 'safelora', methodParams: { baseModelPath: basePath, threshold: 0.5 } });
     expect(safe.done.error).toBeNull();
-    const summary = safe.result.methodResult as { threshold: number; layers: number; projectedLayers: number; layerSimilarity: { module: string; similarity: number; projected: boolean }[] };
+    const summary = safe.result.methodResult as {
+      threshold: number;
+      layers: number;
+      projectedLayers: number;
+      layerSimilarity: { module: string; similarity: number; projected: boolean }[];
+    };
     expect(summary).toMatchObject({ threshold: 0.5, layers: 8, projectedLayers: 6 });
     expect(safe.result.methodNote).toBe('SafeLoRA projected 6 of 8 adapter layers (similarity under 0.5)');
     const written = adapterTensors(safe.result.adapterPath!);
@@ -123,7 +134,12 @@ describe('SafeLoRA through the train.run job', () => {
         Array.from(got.b).forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 6));
       }
     }
-    expect(s.jobs.events(safe.id, 100).map((e) => e.message).join('\n')).toMatch(/SafeLoRA projected 6 of 8 adapter layers/);
+    expect(
+      s.jobs
+        .events(safe.id, 100)
+        .map((e) => e.message)
+        .join('\n'),
+    ).toMatch(/SafeLoRA projected 6 of 8 adapter layers/);
   });
 
   it('a missing or mismatched base model fails before any training; full-parameter mode and no base are refused at once', async () => {
@@ -137,7 +153,9 @@ describe('SafeLoRA through the train.run job', () => {
     const stories = join(repoRoot, '..', 'shared', 'models', 'stories260K.gguf');
     if (existsSync(stories)) {
       const wrong = await run({ method: 'safelora', methodParams: { baseModelPath: stories } });
-      expect(wrong.done.error).toMatch(/is not the aligned model's base: model\.layers\.0\.self_attn\.q_proj\.weight is \[\d+, \d+\] there, \[128, 128\] in the aligned model/);
+      expect(wrong.done.error).toMatch(
+        /is not the aligned model's base: model\.layers\.0\.self_attn\.q_proj\.weight is \[\d+, \d+\] there, \[128, 128\] in the aligned model/,
+      );
     }
 
     const noBase = TrainRunParams.safeParse({ projectId: 1, modelPath: '/m', method: 'safelora' });

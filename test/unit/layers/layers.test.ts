@@ -34,7 +34,8 @@ describe('layers (scripts/layers/rules.ts)', () => {
   it('reports a deliberately wrong import with its file, line, rule and why', () => {
     const root = tree({
       'src/main/db/database.ts': 'export type Db = { name: string };\n',
-      'src/main/embed/cache.ts': "import { createHash } from 'node:crypto';\nimport type { Db } from '../db/database';\nexport const f = (db: Db) => db.name;\n",
+      'src/main/embed/cache.ts':
+        "import { createHash } from 'node:crypto';\nimport type { Db } from '../db/database';\nexport const f = (db: Db) => db.name;\n",
     });
     const v = checkLayers(root, layerRules);
     expect(brief(v)).toEqual(['src/main/embed/cache.ts:2 core-imports-no-service db']);
@@ -78,7 +79,8 @@ describe('layers (scripts/layers/rules.ts)', () => {
       'src/main/events/bus.ts': "import { X } from '../../shared/contract';\nexport class EventBus { x = X; }\n",
       'src/main/db/database.ts': "import Database from 'better-sqlite3';\nexport type Db = Database.Database;\n",
       'src/main/embed/cache.ts': "// import type { Db } from '../db/database';\nexport const note = \"import '../db/database'\";\n",
-      'src/main/jobs/runner.ts': "import type { EventBus } from '../events/bus';\nimport type { Db } from '../db/database';\nimport { note } from '../embed/cache';\n",
+      'src/main/jobs/runner.ts':
+        "import type { EventBus } from '../events/bus';\nimport type { Db } from '../db/database';\nimport { note } from '../embed/cache';\n",
       'src/main/app/services.ts': "import '../jobs/runner';\nimport { EventBus } from '../events/bus';\n",
       'src/main/index.ts': "import { app } from 'electron';\nimport './app/services';\n",
       'src/renderer/src/App.tsx': "import { useState } from 'react';\nimport { X } from '../../shared/contract';\n",
@@ -119,7 +121,9 @@ describe('layers (scripts/layers/rules.ts)', () => {
     });
     const v = checkLayers(root, layerRules);
     expect(brief(v)).toEqual(['src/main/newfolder/thing.ts:0 placed ', 'src/main/select/a.ts:1 acyclic ']);
-    expect(v[1]!.message).toBe('is in an import cycle of 3 files: src/main/select/a.ts -> src/main/select/b.ts -> src/main/select/c.ts -> src/main/select/a.ts');
+    expect(v[1]!.message).toBe(
+      'is in an import cycle of 3 files: src/main/select/a.ts -> src/main/select/b.ts -> src/main/select/c.ts -> src/main/select/a.ts',
+    );
   });
 
   it('reports a new file named against its kind: kebab-case modules, lowercase-dash components, unnumbered migrations', () => {
@@ -140,7 +144,9 @@ describe('layers (scripts/layers/rules.ts)', () => {
       'src/main/eval/suites/harm-bench.ts:0 module-file-name ',
       'src/renderer/src/project/run-detail.tsx:0 component-file-name ',
     ]);
-    expect(v[1]!.message).toBe('"harm-bench" is not named as a module: camelCase, letters and digits only (engineGenerator.ts, llamaGuard3.ts); rename it and update its imports');
+    expect(v[1]!.message).toBe(
+      '"harm-bench" is not named as a module: camelCase, letters and digits only (engineGenerator.ts, llamaGuard3.ts); rename it and update its imports',
+    );
   });
 
   it('allow-lists only files that exist and still break their rule (a renamed file leaves the list)', () => {
@@ -149,4 +155,3 @@ describe('layers (scripts/layers/rules.ts)', () => {
     expect(stale).toEqual([]);
   });
 });
-

@@ -46,7 +46,17 @@ function writeBpeTokenizer(dir: string): void {
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: null,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: [],
+      },
     }),
   );
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }));
@@ -81,13 +91,23 @@ export function randomTensors(shape: LlamaShape, seed: number, from?: Tensors, s
   for (const [name, sh] of llamaShapes(shape)) {
     const n = sh.reduce((a, b) => a * b, 1);
     const base = from?.get(name);
-    out.set(name, Float32Array.from({ length: n }, (_, i) => (base ? base[i]! + (rand() - 0.5) * 0.1 : sh.length === 1 ? 1 + (rand() - 0.5) * 0.2 : (rand() - 0.5) * 2 * scale)));
+    out.set(
+      name,
+      Float32Array.from({ length: n }, (_, i) =>
+        base ? base[i]! + (rand() - 0.5) * 0.1 : sh.length === 1 ? 1 + (rand() - 0.5) * 0.2 : (rand() - 0.5) * 2 * scale,
+      ),
+    );
   }
   return out;
 }
 
 /** Write a Hugging Face folder (config.json, model.safetensors in `dtype`, a byte-level BPE tokenizer). */
-export function writeLlamaFolder(dir: string, shape: LlamaShape, tensors: Tensors, opts: { dtype?: 'F32' | 'F16' | 'BF16'; omit?: string[]; reshape?: Record<string, number[]> } = {}): string {
+export function writeLlamaFolder(
+  dir: string,
+  shape: LlamaShape,
+  tensors: Tensors,
+  opts: { dtype?: 'F32' | 'F16' | 'BF16'; omit?: string[]; reshape?: Record<string, number[]> } = {},
+): string {
   mkdirSync(dir, { recursive: true });
   const cfg = {
     model_type: 'llama',

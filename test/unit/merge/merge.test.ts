@@ -130,7 +130,12 @@ function fakeInputs(base: Float32Array, others: Float32Array[], chunk: number): 
     numel: base.length,
     count: others.length,
     forEachChunk(fn) {
-      for (let s = 0; s < base.length; s += chunk) fn(s, base.slice(s, s + chunk), others.map((o) => o.slice(s, s + chunk)));
+      for (let s = 0; s < base.length; s += chunk)
+        fn(
+          s,
+          base.slice(s, s + chunk),
+          others.map((o) => o.slice(s, s + chunk)),
+        );
     },
     mask: () => new Uint8Array(chunk),
   };
@@ -161,8 +166,26 @@ describe('SLERP', () => {
   it('falls back to linear interpolation for (nearly) collinear tensors', async () => {
     const v = [1, 2, -3, 0.5];
     expect(slerpCoefficients(0.25, 14.25, 57, 28.5).collinear).toBe(true);
-    expect(maxAbsDiff(runSlerp(v, v.map((x) => 2 * x), 0.25), v.map((x) => 0.75 * x + 0.25 * 2 * x))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(runSlerp(v, v.map((x) => -x), 0.5), [0, 0, 0, 0])).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        runSlerp(
+          v,
+          v.map((x) => 2 * x),
+          0.25,
+        ),
+        v.map((x) => 0.75 * x + 0.25 * 2 * x),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        runSlerp(
+          v,
+          v.map((x) => -x),
+          0.5,
+        ),
+        [0, 0, 0, 0],
+      ),
+    ).toBeLessThan(1e-6);
     // cos = 0.9996 (> 0.9995): linear; cos = 0.999 (< 0.9995): spherical
     const near = (c: number) => [c, Math.sqrt(1 - c * c)];
     expect(maxAbsDiff(runSlerp([1, 0], near(0.9996), 0.5), [(1 + 0.9996) / 2, near(0.9996)[1]! / 2])).toBeLessThan(1e-7);
@@ -175,7 +198,13 @@ describe('SLERP', () => {
     const scaled = writeLlamaFolder(dir('base-x2'), SMALL, new Map([...baseT].map(([n, v]) => [n, v.map((x) => 2 * x)])));
     const out = dir('slerp-collinear');
     await runMerge(cfg({ method: 'slerp', base: ref(base), models: [{ model: ref(scaled) }], parameters: { t: 0.25 } }), out);
-    for (const [name, v] of readFolder(out)) expect(maxAbsDiff(v, baseT.get(name)!.map((x) => 1.25 * x))).toBeLessThan(1e-5);
+    for (const [name, v] of readFolder(out))
+      expect(
+        maxAbsDiff(
+          v,
+          baseT.get(name)!.map((x) => 1.25 * x),
+        ),
+      ).toBeLessThan(1e-5);
   });
 });
 
@@ -200,7 +229,10 @@ describe('outputs', () => {
     expect(files).toEqual(['config.json', 'mergekit_config.yml', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
     expect(readMergeYaml(join(f32, 'mergekit_config.yml'))).toEqual(ties());
     const want = readFolder(f32);
-    for (const [dtype, st, tol] of [['bfloat16', 'BF16', 2 ** -8], ['float16', 'F16', 2 ** -11]] as const) {
+    for (const [dtype, st, tol] of [
+      ['bfloat16', 'BF16', 2 ** -8],
+      ['float16', 'F16', 2 ** -11],
+    ] as const) {
       const out = dir(`ties-${dtype}`);
       await runMerge(ties({ dtype }), out);
       const f = new SafetensorsFile(join(out, 'model.safetensors'));
@@ -257,7 +289,9 @@ describe('outputs', () => {
     const adapter = dir('adapter');
     writeRandomAdapter(adapter, loadModel(base), ['q_proj', 'v_proj'], 4, 8, 9);
     const out = dir('adapter-half');
-    await runMerge(cfg({ method: 'task_arithmetic', base: ref(base), models: [{ model: ref(base, adapter), parameters: { weight: 0.5 } }] }), out, { chunkBudgetBytes: 3000 });
+    await runMerge(cfg({ method: 'task_arithmetic', base: ref(base), models: [{ model: ref(base, adapter), parameters: { weight: 0.5 } }] }), out, {
+      chunkBudgetBytes: 3000,
+    });
     const got = readFolder(out);
     const lora = loadLoraAdapter(adapter);
     for (const [name, w] of baseT) {
@@ -276,7 +310,11 @@ describe('worker threads', () => {
       { model: ref(ft1), parameters: { weight: 1, density: 0.4 } },
       { model: ref(ft2), parameters: { weight: 0.6, density: 0.7 } },
     ];
-    for (const [method, ext] of [['ties', ''], ['dare_ties', ''], ['ties', '.gguf']] as const) {
+    for (const [method, ext] of [
+      ['ties', ''],
+      ['dare_ties', ''],
+      ['ties', '.gguf'],
+    ] as const) {
       const c = cfg({ method, base: ref(base), models });
       const one = dir(`${method}-1thread${ext}`);
       const three = dir(`${method}-3threads${ext}`);
@@ -286,7 +324,9 @@ describe('worker threads', () => {
       const bytes = (p: string) => readFileSync(ext ? p : join(p, 'model.safetensors'));
       expect(Buffer.compare(bytes(one), bytes(three)), `${method}${ext}`).toBe(0);
     }
-    await expect(runMerge(cfg({ method: 'ties', base: ref(base), models }), dir('cancelled-threads'), { threads: 2, shouldStop: () => true })).rejects.toThrow(MergeCancelled);
+    await expect(runMerge(cfg({ method: 'ties', base: ref(base), models }), dir('cancelled-threads'), { threads: 2, shouldStop: () => true })).rejects.toThrow(
+      MergeCancelled,
+    );
     expect(existsSync(dir('cancelled-threads'))).toBe(false);
     expect(readdirSync(t.dir).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
@@ -299,11 +339,17 @@ describe('bad input is refused by name, and nothing is left on disk', () => {
 
   it('mixed architectures, missing tensors and mismatched shapes', async () => {
     const wide = writeLlamaFolder(dir('wide'), { ...SMALL, hidden: 16 }, randomTensors({ ...SMALL, hidden: 16 }, 4));
-    await expect(runMerge(ta([{ model: ref(wide) }]), dir('x1'))).rejects.toThrow(new RegExp(`cannot merge ${wide} with ${base}: hiddenSize is 16 in one and 32 in the other`));
+    await expect(runMerge(ta([{ model: ref(wide) }]), dir('x1'))).rejects.toThrow(
+      new RegExp(`cannot merge ${wide} with ${base}: hiddenSize is 16 in one and 32 in the other`),
+    );
     const holey = writeLlamaFolder(dir('holey'), SMALL, randomTensors(SMALL, 5, baseT), { omit: ['model.layers.1.mlp.up_proj.weight'] });
-    await expect(runMerge(ta([{ model: ref(holey) }]), dir('x2'))).rejects.toThrow(`tensor model.layers.1.mlp.up_proj.weight is missing from ${holey} (it is in ${base})`);
+    await expect(runMerge(ta([{ model: ref(holey) }]), dir('x2'))).rejects.toThrow(
+      `tensor model.layers.1.mlp.up_proj.weight is missing from ${holey} (it is in ${base})`,
+    );
     const bent = writeLlamaFolder(dir('bent'), SMALL, randomTensors(SMALL, 6, baseT), { reshape: { 'model.embed_tokens.weight': [132, 64] } });
-    await expect(runMerge(ta([{ model: ref(bent) }]), dir('x3'))).rejects.toThrow(`tensor model.embed_tokens.weight has shape [132, 64] in ${bent} but [264, 32] in ${base}`);
+    await expect(runMerge(ta([{ model: ref(bent) }]), dir('x3'))).rejects.toThrow(
+      `tensor model.embed_tokens.weight has shape [132, 64] in ${bent} but [264, 32] in ${base}`,
+    );
     await expect(runMerge(ta([{ model: ref(dir('nowhere')) }]), dir('x4'))).rejects.toThrow(/nowhere: not found/);
     for (const x of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(dir(x))).toBe(false);
     expect(leftovers()).toEqual([]);
@@ -311,16 +357,28 @@ describe('bad input is refused by name, and nothing is left on disk', () => {
 
   it('YAML with unknown keys, unsupported features and bad values, naming the key and line', async () => {
     const y = (s: string) => () => parseMergeYaml(s, 'm.yml', t.dir);
-    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\nfoo: 1\nbar: 2\n')).toThrow(/^m\.yml:5: foo: unknown keys foo, bar \(expected: merge_method, base_model/);
-    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    paramters: {weight: 1}\n')).toThrow(/^m\.yml:5: models\.0\.paramters: unknown key paramters/);
-    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weigth: 1}\n')).toThrow(/^m\.yml:5: models\.0\.parameters\.weigth: weigth is not a parameter here; ties takes: weight, density/);
-    expect(y('merge_method: slerp\nbase_model: base\nmodels:\n  - model: ft1\nparameters: {t: 0.5, density: 0.5}\n')).toThrow(/parameters\.density: density is not a parameter here/);
+    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\nfoo: 1\nbar: 2\n')).toThrow(
+      /^m\.yml:5: foo: unknown keys foo, bar \(expected: merge_method, base_model/,
+    );
+    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    paramters: {weight: 1}\n')).toThrow(
+      /^m\.yml:5: models\.0\.paramters: unknown key paramters/,
+    );
+    expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weigth: 1}\n')).toThrow(
+      /^m\.yml:5: models\.0\.parameters\.weigth: weigth is not a parameter here; ties takes: weight, density/,
+    );
+    expect(y('merge_method: slerp\nbase_model: base\nmodels:\n  - model: ft1\nparameters: {t: 0.5, density: 0.5}\n')).toThrow(
+      /parameters\.density: density is not a parameter here/,
+    );
     expect(y('merge_method: passthrough\nslices: []\n')).toThrow(/slices \(layer ranges/);
     expect(y('merge_method: frankenstein\nmodels:\n  - model: ft1\n')).toThrow(/^m\.yml:1: merge_method: Invalid option/);
     expect(y('merge_method: ties\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n')).toThrow(/base_model: ties needs a base model/);
     expect(y('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n')).toThrow(/missing required parameter weight for .*ft1/);
-    expect(y('merge_method: slerp\nbase_model: base\nmodels:\n  - model: ft1\n  - model: ft2\nparameters: {t: 0.5}\n')).toThrow(/slerp merges exactly 2 models/);
-    expect(y('merge_method: linear\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\ntokenizer_source: union\n')).toThrow(/tokenizer_source: "union" is not supported/);
+    expect(y('merge_method: slerp\nbase_model: base\nmodels:\n  - model: ft1\n  - model: ft2\nparameters: {t: 0.5}\n')).toThrow(
+      /slerp merges exactly 2 models/,
+    );
+    expect(y('merge_method: linear\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\ntokenizer_source: union\n')).toThrow(
+      /tokenizer_source: "union" is not supported/,
+    );
     expect(y('merge_method: [unclosed\n')).toThrow(/^m\.yml:\d+: not valid YAML/);
     const big = join(t.dir, 'big.yml');
     writeFileSync(big, `# ${'x'.repeat(1 << 20)}\n`);
@@ -333,19 +391,48 @@ describe('bad input is refused by name, and nothing is left on disk', () => {
       expect(() => parseMergeYaml(text, 'd.yml', t.dir)).toThrow(new RegExp(`^d\\.yml:7: models\\.0\\.parameters\\.density: ${d}: must be in \\(0, 1\\]`));
     }
     // in a filter condition too
-    expect(() => parseMergeYaml('merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\nparameters:\n  density:\n    - filter: mlp\n      value: 2\n', 'd.yml', t.dir)).toThrow(/parameters\.density: 2: must be in \(0, 1\]/);
+    expect(() =>
+      parseMergeYaml(
+        'merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\nparameters:\n  density:\n    - filter: mlp\n      value: 2\n',
+        'd.yml',
+        t.dir,
+      ),
+    ).toThrow(/parameters\.density: 2: must be in \(0, 1\]/);
     // a density that keeps no entry of a tensor
-    await expect(runMerge(cfg({ method: 'ties', base: ref(base), models: [{ model: ref(ft1), parameters: { weight: 1, density: 0.001 } }] }), dir('x5'))).rejects.toThrow(/tensor model\.layers\.0\.self_attn\.k_proj\.weight: density 0\.001 keeps no entry of its 512 \(model 1\); raise the density/);
+    await expect(
+      runMerge(cfg({ method: 'ties', base: ref(base), models: [{ model: ref(ft1), parameters: { weight: 1, density: 0.001 } }] }), dir('x5')),
+    ).rejects.toThrow(/tensor model\.layers\.0\.self_attn\.k_proj\.weight: density 0\.001 keeps no entry of its 512 \(model 1\); raise the density/);
     expect(existsSync(dir('x5'))).toBe(false);
   });
 
   it('weights that sum to 0 with normalize', async () => {
-    const zero = cfg({ method: 'linear', models: [{ model: ref(ft1), parameters: { weight: 0.5 } }, { model: ref(ft2), parameters: { weight: -0.5 } }] });
-    await expect(runMerge(zero, dir('x6'))).rejects.toThrow(/tensor model\.embed_tokens\.weight: the weights \(0\.5, -0\.5\) sum to 0, so normalize cannot divide by them/);
+    const zero = cfg({
+      method: 'linear',
+      models: [
+        { model: ref(ft1), parameters: { weight: 0.5 } },
+        { model: ref(ft2), parameters: { weight: -0.5 } },
+      ],
+    });
+    await expect(runMerge(zero, dir('x6'))).rejects.toThrow(
+      /tensor model\.embed_tokens\.weight: the weights \(0\.5, -0\.5\) sum to 0, so normalize cannot divide by them/,
+    );
     const filtered = cfg({ ...zero, models: [{ model: ref(ft1), parameters: { weight: [{ filter: 'mlp', value: -0.5 }, { value: 0.5 }] } }, zero.models[1]!] });
     await expect(runMerge(filtered, dir('x6'))).rejects.toThrow(/tensor model\.layers\.0\.mlp\.gate_proj\.weight: the weights \(-0\.5, -0\.5\)|sum to 0/);
     await expect(runMerge(cfg({ ...zero, parameters: { normalize: false } }), dir('x6-ok'))).resolves.toBeDefined();
-    await expect(runMerge(cfg({ method: 'task_arithmetic', base: ref(base), models: [{ model: ref(ft1), parameters: { weight: 1 } }, { model: ref(ft2), parameters: { weight: -1 } }], parameters: { normalize: true } }), dir('x7'))).rejects.toThrow(/sum to 0/);
+    await expect(
+      runMerge(
+        cfg({
+          method: 'task_arithmetic',
+          base: ref(base),
+          models: [
+            { model: ref(ft1), parameters: { weight: 1 } },
+            { model: ref(ft2), parameters: { weight: -1 } },
+          ],
+          parameters: { normalize: true },
+        }),
+        dir('x7'),
+      ),
+    ).rejects.toThrow(/sum to 0/);
     expect(existsSync(dir('x6'))).toBe(false);
     expect(existsSync(dir('x7'))).toBe(false);
   });
@@ -369,7 +456,9 @@ describe('bad input is refused by name, and nothing is left on disk', () => {
         written += len;
         return require('node:fs').writeSync(fd, buf, off, len, pos) as number;
       };
-      await expect(runMerge(ta([{ model: ref(ft1) }]), out, { writeFn: full, chunkBudgetBytes: 4000 })).rejects.toThrow(/disk full while writing .*full.* nothing was kept/);
+      await expect(runMerge(ta([{ model: ref(ft1) }]), out, { writeFn: full, chunkBudgetBytes: 4000 })).rejects.toThrow(
+        /disk full while writing .*full.* nothing was kept/,
+      );
       expect(existsSync(out)).toBe(false);
       expect(leftovers()).toEqual([]);
     }

@@ -57,7 +57,15 @@ describe('planMerge', () => {
       ['sharded', ties(), { maxShardBytes: 16 * 1024, yaml: true }],
       ['from-folder.gguf', ties(), {}],
       ['from-gguf.gguf', ties({ base: { modelPath: baseGguf }, dtype: 'float32' }), {}],
-      ['with-adapter', cfg({ method: 'task_arithmetic', base: { modelPath: base }, models: [{ model: { modelPath: base, adapterPath: adapter }, parameters: { weight: 0.5 } }] }), {}],
+      [
+        'with-adapter',
+        cfg({
+          method: 'task_arithmetic',
+          base: { modelPath: base },
+          models: [{ model: { modelPath: base, adapterPath: adapter }, parameters: { weight: 0.5 } }],
+        }),
+        {},
+      ],
     ];
     for (const [name, c, o] of cases) {
       const out = dir(name);
@@ -94,7 +102,9 @@ describe('planMerge', () => {
 
   it('refuses what runMerge refuses, naming the tensor', async () => {
     const other = writeLlamaFolder(dir('other'), { ...SMALL, ff: 48 }, randomTensors({ ...SMALL, ff: 48 }, 4));
-    await expect(planMerge(ties({ models: [{ model: { modelPath: other }, parameters: { weight: 1 } }] }), dir('bad'))).rejects.toThrow(/intermediateSize is 48/);
+    await expect(planMerge(ties({ models: [{ model: { modelPath: other }, parameters: { weight: 1 } }] }), dir('bad'))).rejects.toThrow(
+      /intermediateSize is 48/,
+    );
     await expect(planMerge(ties({ base: { modelPath: dir('base-f32.gguf') } }), dir('bad-folder'))).rejects.toThrow(/give an output path ending in \.gguf/);
   });
 });

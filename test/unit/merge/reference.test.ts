@@ -12,7 +12,10 @@ import { parseMergeYaml, runMerge } from '../../../src/main/merge';
 import { repoRoot } from '../../helpers/shared';
 
 const FIX = join(repoRoot, 'test', 'fixtures', 'merge');
-const { tolerance, cases } = JSON.parse(readFileSync(join(FIX, 'cases.json'), 'utf8')) as { tolerance: number; cases: { name: string; yaml: string; expected: string }[] };
+const { tolerance, cases } = JSON.parse(readFileSync(join(FIX, 'cases.json'), 'utf8')) as {
+  tolerance: number;
+  cases: { name: string; yaml: string; expected: string }[];
+};
 const tmp = mkdtempSync(join(tmpdir(), 'merge-ref-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

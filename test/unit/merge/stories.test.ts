@@ -75,9 +75,20 @@ describe.skipIf(!stories)(`stories260K + LoRA merged back at α = 0.5${stories ?
 
   it('writes the dtype asked for (float16, bfloat16) as a GGUF the engine reads', async () => {
     const want = await logitsOf(out, prompt);
-    for (const [dtype, type, tol] of [['float16', 'F16', 0.05], ['bfloat16', 'BF16', 0.3]] as const) {
+    for (const [dtype, type, tol] of [
+      ['float16', 'F16', 0.05],
+      ['bfloat16', 'BF16', 0.3],
+    ] as const) {
       const path = join(t.dir, `merged-${dtype}.gguf`);
-      await runMerge(MergeConfig.parse({ method: 'task_arithmetic', base: { modelPath: stories! }, models: [{ model: { modelPath: stories!, adapterPath: adapter }, parameters: { weight: 0.5 } }], dtype }), path);
+      await runMerge(
+        MergeConfig.parse({
+          method: 'task_arithmetic',
+          base: { modelPath: stories! },
+          models: [{ model: { modelPath: stories!, adapterPath: adapter }, parameters: { weight: 0.5 } }],
+          dtype,
+        }),
+        path,
+      );
       const g = readGguf(path);
       expect(g.tensorMap.get('blk.0.attn_q.weight')!.typeName).toBe(type);
       expect(g.tensorMap.get('blk.0.attn_norm.weight')!.typeName).toBe('F32');

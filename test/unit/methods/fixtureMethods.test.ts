@@ -36,7 +36,10 @@ describe('a training term added as one file and one row', () => {
   it('the job schema built from the extended table takes it and checks its parameters; the shipped one does not know it', () => {
     const schema = trainRunParamsFor(TRAIN_TABLE);
     expect(schema.parse({ ...base, method: 'replay-l2sp' }).methodParams).toEqual({ anchorLambda: 0.05 });
-    expect(schema.parse({ ...base, method: 'replay-l2sp', methodParams: { anchorLambda: 0.2, replayRatio: 2 } }).methodParams).toEqual({ anchorLambda: 0.2, replayRatio: 2 });
+    expect(schema.parse({ ...base, method: 'replay-l2sp', methodParams: { anchorLambda: 0.2, replayRatio: 2 } }).methodParams).toEqual({
+      anchorLambda: 0.2,
+      replayRatio: 2,
+    });
     expect(schema.safeParse({ ...base, method: 'replay-l2sp', methodParams: { anchorLambda: 1000 } }).success).toBe(false);
     expect(TrainRunParams.safeParse({ ...base, method: 'replay-l2sp' }).success).toBe(false);
   });
@@ -53,7 +56,16 @@ describe('a training term added as one file and one row', () => {
     );
     expect(setup.task).toHaveLength(task.length + safety.length);
     expect(setup.terms.map((t) => t.name)).toEqual(['l2sp']);
-    const trainer = await Trainer.create(model, setup.task!, { lora, lr: 5e-2, schedule: { type: 'constant' }, maxSteps: 4, batchSize: 3, threads: 1, seed: 1, terms: setup.terms });
+    const trainer = await Trainer.create(model, setup.task!, {
+      lora,
+      lr: 5e-2,
+      schedule: { type: 'constant' },
+      maxSteps: 4,
+      batchSize: 3,
+      threads: 1,
+      seed: 1,
+      terms: setup.terms,
+    });
     const terms: number[] = [];
     try {
       await trainer.train({ onProgress: (m) => terms.push(m.terms?.l2sp ?? NaN) });
@@ -69,10 +81,14 @@ describe('a training term added as one file and one row', () => {
   it('appears in `safetune train`: usage, its option, its need; other methods’ options are refused', () => {
     const cli = trainCli(TRAIN_TABLE);
     expect(cli.command.usage).toMatch(/--method plain\|replay\|der\|der\+\+\|lwf\|ewc\|l2sp\|agem\|lisa\|safelora\|replay-l2sp\]/);
-    expect(cli.command.usage).toMatch(/replay-l2sp\s+Replay \+ L2-SP: Mix the saved safety selection in and anchor the weights to the aligned ones \[needs --selection ID; --replay-ratio X \(0 < x ≤ 10, optional\); --anchor-lambda X \(0–100, default 0\.05\)\]/);
+    expect(cli.command.usage).toMatch(
+      /replay-l2sp\s+Replay \+ L2-SP: Mix the saved safety selection in and anchor the weights to the aligned ones \[needs --selection ID; --replay-ratio X \(0 < x ≤ 10, optional\); --anchor-lambda X \(0–100, default 0\.05\)\]/,
+    );
     const argv = ['--project', '1', '--model', '/m.gguf', '--method', 'replay-l2sp', '--selection', '3', '--anchor-lambda', '0.2'];
     expect(cli.params(argv).params).toMatchObject({ method: 'replay-l2sp', selectionId: 3, methodParams: { anchorLambda: 0.2 } });
-    expect(() => cli.params([...argv, '--der-alpha', '1'])).toThrow(/--der-alpha is a parameter of der, der\+\+, not of replay-l2sp \(it takes --replay-ratio, --anchor-lambda\)/);
+    expect(() => cli.params([...argv, '--der-alpha', '1'])).toThrow(
+      /--der-alpha is a parameter of der, der\+\+, not of replay-l2sp \(it takes --replay-ratio, --anchor-lambda\)/,
+    );
     expect(() => cli.params(argv.slice(0, 6))).toThrow(/--method replay-l2sp needs --selection ID/);
     expect(() => cli.params([...argv.slice(0, 6), '--selection', '3', '--anchor-lambda', 'lots'])).toThrow(/--anchor-lambda must be a number/);
     // the shipped command does not know it
@@ -80,7 +96,10 @@ describe('a training term added as one file and one row', () => {
   });
 
   it('a parameter whose flag is one of the command’s own options is refused when the command is built', () => {
-    const clash = withExtraMethods(TRAIN_METHODS, { ...EXTRA_TRAIN_METHODS, steppy: { label: 'S', description: 'd', params: z.object({ n: z.number().default(1).meta({ title: 'N', cli: 'steps' }) }) } });
+    const clash = withExtraMethods(TRAIN_METHODS, {
+      ...EXTRA_TRAIN_METHODS,
+      steppy: { label: 'S', description: 'd', params: z.object({ n: z.number().default(1).meta({ title: 'N', cli: 'steps' }) }) },
+    });
     expect(() => trainCli(clash)).toThrow(/steppy: parameter --steps clashes with the command's own --steps/);
     expect(() => withExtraMethods(TRAIN_METHODS, { der: TRAIN_METHODS.der })).toThrow(/"der" is already in the table/);
   });
@@ -90,7 +109,17 @@ describe('a selection method added as one file and one row', () => {
   // two tight clusters of four prompts and one prompt between them: after a pick in one cluster,
   // farthest-first picks the far end of the other; the most central prompt is the one between
   const dim = 2;
-  const points = [[1, 0], [0.99, 0.14], [0.98, 0.2], [0.97, 0.24], [0, 1], [0.14, 0.99], [0.2, 0.98], [0.24, 0.97], [Math.SQRT1_2, Math.SQRT1_2]];
+  const points = [
+    [1, 0],
+    [0.99, 0.14],
+    [0.98, 0.2],
+    [0.97, 0.24],
+    [0, 1],
+    [0.14, 0.99],
+    [0.2, 0.98],
+    [0.24, 0.97],
+    [Math.SQRT1_2, Math.SQRT1_2],
+  ];
   const pool = { size: 9, categories: ['a'], labels: new Uint32Array(9).fill(1), embeddings: Float32Array.from(points.flat()), dim };
 
   it('selects through the same select() with its row’s facts and its parameters', () => {
@@ -107,10 +136,14 @@ describe('a selection method added as one file and one row', () => {
     expect(SelectRunParams.safeParse({ projectId: 1, method: 'farthest', budget: { count: 3 } }).success).toBe(false);
     const cli = selectCli(SELECTION.methods);
     expect(cli.command.usage).toMatch(/--method random\|sss\|pss\|cossim\|sss-b\|pss-b\|cossim-b\|farthest /);
-    expect(cli.command.usage).toMatch(/farthest\s+Farthest-first: Each pick is the eligible prompt least similar to those already picked \[embeddings: --embedder DIR or the built-in word vectors; --farthest-start first\|central \(default central\)\]/);
+    expect(cli.command.usage).toMatch(
+      /farthest\s+Farthest-first: Each pick is the eligible prompt least similar to those already picked \[embeddings: --embedder DIR or the built-in word vectors; --farthest-start first\|central \(default central\)\]/,
+    );
     const read = cli.read(['--project', '1', '--method', 'farthest', '--budget', '3', '--farthest-start', 'first']);
     expect(read.params(1)).toMatchObject({ method: 'farthest', methodParams: { start: 'first' } });
-    expect(() => cli.read(['--project', '1', '--method', 'sss', '--budget', '3', '--farthest-start', 'first'])).toThrow(/--farthest-start is a parameter of farthest, not of sss/);
+    expect(() => cli.read(['--project', '1', '--method', 'sss', '--budget', '3', '--farthest-start', 'first'])).toThrow(
+      /--farthest-start is a parameter of farthest, not of sss/,
+    );
   });
 });
 
@@ -137,10 +170,19 @@ describe('a judge added as one file and one row', () => {
     expect(evalRunParamsFor(JUDGING.judges).safeParse({ ...p, judges: ['short-reply'], judgeParams: { 'short-reply': { minChars: 0 } } }).success).toBe(false);
     expect(EvalRunParams.safeParse({ ...p, judges: ['short-reply'] }).success).toBe(false);
     const cli = evalCli(JUDGING.judges);
-    expect(cli.usage).toMatch(/short-reply\s+Short replies as refusals: A reply shorter than a number of characters counts as a refusal \[--min-chars N \(1–10000, default 40\)\]/);
-    expect(cli.judgesFromArgs({ judge: ['keyword', 'short-reply'], 'min-chars': '12' })).toEqual({ ids: ['keyword-start', 'short-reply'], judgeParams: { 'short-reply': { minChars: 12 } } });
-    expect(() => cli.judgesFromArgs({ judge: ['keyword'], 'min-chars': '12' })).toThrow(/--min-chars is a parameter of short-reply, which is not chosen \(keyword-start\)/);
-    expect(() => cli.judgesFromArgs({ judge: ['nope'] })).toThrow(/--judge nope: unknown judge \(have: keyword-start, .*short-reply, keyword \(= keyword-start\)\)/);
+    expect(cli.usage).toMatch(
+      /short-reply\s+Short replies as refusals: A reply shorter than a number of characters counts as a refusal \[--min-chars N \(1–10000, default 40\)\]/,
+    );
+    expect(cli.judgesFromArgs({ judge: ['keyword', 'short-reply'], 'min-chars': '12' })).toEqual({
+      ids: ['keyword-start', 'short-reply'],
+      judgeParams: { 'short-reply': { minChars: 12 } },
+    });
+    expect(() => cli.judgesFromArgs({ judge: ['keyword'], 'min-chars': '12' })).toThrow(
+      /--min-chars is a parameter of short-reply, which is not chosen \(keyword-start\)/,
+    );
+    expect(() => cli.judgesFromArgs({ judge: ['nope'] })).toThrow(
+      /--judge nope: unknown judge \(have: keyword-start, .*short-reply, keyword \(= keyword-start\)\)/,
+    );
     expect(() => evalCli().judgesFromArgs({ judge: ['llama-guard-3'] })).toThrow(/--judge llama-guard-3 needs --guard-model PATH/);
   });
 });

@@ -19,7 +19,8 @@ const tables: [string, MethodTable][] = [
   ['judges', JUDGES],
 ];
 const base = { projectId: 1, modelPath: '/m.gguf' };
-const issues = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) => (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
+const issues = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
+  (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
 
 describe('method tables', () => {
   it.each(tables)('every row of the %s has a label, a one-line description and parameters that parse to their defaults', (_, table) => {
@@ -54,8 +55,13 @@ describe('method tables', () => {
     expect(TRAIN_METHODS.replay.label).toMatch(/SafeInstr/);
     expect(TRAIN_METHODS.replay.description).toMatch(/with a ratio this is SafeInstr/);
     expect(TRAIN_METHODS.replay.reference).toBe('https://arxiv.org/abs/2309.07875');
-    expect(TrainRunParams.parse({ ...base, method: 'replay', methodParams: { replayRatio: 0.03 } }).methodParams).toEqual({ replayRatio: 0.03, shuffleMix: false });
-    expect(trainCli().command.usage).toMatch(/replay\s+Replay \(SafeInstr\): Mix the saved safety selection into the task data; with a ratio this is SafeInstr .*--replay-ratio X/);
+    expect(TrainRunParams.parse({ ...base, method: 'replay', methodParams: { replayRatio: 0.03 } }).methodParams).toEqual({
+      replayRatio: 0.03,
+      shuffleMix: false,
+    });
+    expect(trainCli().command.usage).toMatch(
+      /replay\s+Replay \(SafeInstr\): Mix the saved safety selection into the task data; with a ratio this is SafeInstr .*--replay-ratio X/,
+    );
   });
 
   it('the hidden defaults of the old if/else are the rows’ defaults (λ 1 / 1000 / 0.1, k = 16, DER’s buffer batch 4)', () => {
@@ -81,7 +87,16 @@ describe('method tables', () => {
 
   it('train jobs stored before the table (alpha, beta, lambda, replayRatio at the top level) resume with the settings they were started with', () => {
     // rows as older versions stored them: every default written out, the method's parameters beside the run's
-    const old = (method: string, extra: Record<string, unknown>) => ({ ...base, method, template: 'alpaca', lr: 3e-4, maxSteps: 10, alpha: 0.5, beta: 0.5, ...extra });
+    const old = (method: string, extra: Record<string, unknown>) => ({
+      ...base,
+      method,
+      template: 'alpaca',
+      lr: 3e-4,
+      maxSteps: 10,
+      alpha: 0.5,
+      beta: 0.5,
+      ...extra,
+    });
     const resumed = (row: Record<string, unknown>) => {
       const spec = JobSpec.parse({ type: 'train.run', params: row });
       // the worker parses the stored row again with the job's own schema
@@ -111,13 +126,24 @@ describe('method tables', () => {
     expect(EvalRunParams.parse({ ...p, judges: ['llama-guard-3-prompt'], guardModel: guard }).judges).toEqual(['llama-guard-3-prompt']);
     expect(issues(EvalRunParams.safeParse({ ...p, judges: ['llama-guard-3'] }))).toMatch(/^guardModel: judge llama-guard-3 needs a Llama Guard 3 model/);
     expect(issues(EvalRunParams.safeParse({ ...p, judges: ['gpt'] }))).toMatch(/unknown judge "gpt" \(have: keyword-start, keyword-anywhere/);
-    expect(issues(EvalRunParams.safeParse({ ...p, judgeParams: { task: {} } }))).toMatch(/^judgeParams\.task: parameters for task, which is not among the judges/);
+    expect(issues(EvalRunParams.safeParse({ ...p, judgeParams: { task: {} } }))).toMatch(
+      /^judgeParams\.task: parameters for task, which is not among the judges/,
+    );
   });
 
   it('selections saved before the table still read', () => {
     const stored = { projectId: 1, method: 'random', budget: { count: 50 }, seed: 0, cossimReference: 'categories' };
     expect(SelectRunParams.parse(stored)).toEqual({ ...stored, methodParams: {} });
-    const sel = { id: 1, projectId: 1, name: 'x', method: 'sss-b', params: { ...stored, method: 'sss-b' }, summary: { budget: 50, selected: 50, eligible: 60, shortfall: 0, poolSize: 99, perCategory: {}, perBehaviour: {}, embedder: null }, saved: true, createdAt: 'now' };
+    const sel = {
+      id: 1,
+      projectId: 1,
+      name: 'x',
+      method: 'sss-b',
+      params: { ...stored, method: 'sss-b' },
+      summary: { budget: 50, selected: 50, eligible: 60, shortfall: 0, poolSize: 99, perCategory: {}, perBehaviour: {}, embedder: null },
+      saved: true,
+      createdAt: 'now',
+    };
     expect(Selection.parse(sel).params.methodParams).toEqual({});
   });
 
@@ -131,8 +157,15 @@ describe('method tables', () => {
       }
     };
     walk(join(repoRoot, 'src'));
-    const spelled = /(startsWith|endsWith)\(['"](cossim|pss|sss|der|keyword|llama-guard|-b)|\/\^\((pss|cossim)|\.includes\(['"](refusal-classifier|replay|der|ewc|agem)['"]\)|\[['"]replay['"], ['"]der['"]/;
-    const hits = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => [f, i + 1, line] as const)).filter(([, , line]) => spelled.test(line));
+    const spelled =
+      /(startsWith|endsWith)\(['"](cossim|pss|sss|der|keyword|llama-guard|-b)|\/\^\((pss|cossim)|\.includes\(['"](refusal-classifier|replay|der|ewc|agem)['"]\)|\[['"]replay['"], ['"]der['"]/;
+    const hits = files
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => [f, i + 1, line] as const),
+      )
+      .filter(([, , line]) => spelled.test(line));
     expect(hits.map(([f, n, l]) => `${f.slice(repoRoot.length + 1)}:${n}: ${l.trim()}`)).toEqual([]);
   });
 });

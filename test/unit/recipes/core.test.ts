@@ -8,12 +8,52 @@ import { float } from '../../../src/main/recipes/yaml';
 import { RecipeParams } from '../../../src/shared/recipes';
 import { plainValue, pythonTypes, pythonYamlAvailable, pyyamlLoad, type Py } from './pyyaml';
 
-const TRICKY = ['yes', 'No', 'on', 'OFF', 'null', '~', '', '1e-4', '3.5', '0x1F', '2024-01-02', 'a: b', '#x', '- x', 'multi\nline', 'tab\there', '"quoted"', 'ünïcode', '.inf', 'q_proj,v_proj', 'meta-llama/Llama-3.1-8B', '/abs/path', '{instruction}'];
+const TRICKY = [
+  'yes',
+  'No',
+  'on',
+  'OFF',
+  'null',
+  '~',
+  '',
+  '1e-4',
+  '3.5',
+  '0x1F',
+  '2024-01-02',
+  'a: b',
+  '#x',
+  '- x',
+  'multi\nline',
+  'tab\there',
+  '"quoted"',
+  'ünïcode',
+  '.inf',
+  'q_proj,v_proj',
+  'meta-llama/Llama-3.1-8B',
+  '/abs/path',
+  '{instruction}',
+];
 
 function doc() {
   return toYaml([
     { comment: 'strings', entries: Object.fromEntries(TRICKY.map((s, i) => [`s${i}`, s])) },
-    { comment: 'numbers', entries: { lr: float(3e-4), tiny: float(2e-7), huge: float(2e21), whole: float(3), zero: float(0), neg: float(-0.5), steps: 100, list: ['q_proj', 'yes'], nested: [{ path: 'x', type: { format: '{instruction}' } }], empty: [], none: null, flag: false } },
+    {
+      comment: 'numbers',
+      entries: {
+        lr: float(3e-4),
+        tiny: float(2e-7),
+        huge: float(2e21),
+        whole: float(3),
+        zero: float(0),
+        neg: float(-0.5),
+        steps: 100,
+        list: ['q_proj', 'yes'],
+        nested: [{ path: 'x', type: { format: '{instruction}' } }],
+        empty: [],
+        none: null,
+        flag: false,
+      },
+    },
   ]);
 }
 
@@ -66,13 +106,27 @@ describe('replay draw and method fallbacks', () => {
   });
 
   it('methods on the selection fall back to replay when there is one, the others to plain', () => {
-    expect(['der', 'der++', 'ewc', 'agem', 'lwf', 'l2sp'].map((m) => fallbackMethod(m as never, true))).toEqual(['replay', 'replay', 'replay', 'replay', 'plain', 'plain']);
+    expect(['der', 'der++', 'ewc', 'agem', 'lwf', 'l2sp'].map((m) => fallbackMethod(m as never, true))).toEqual([
+      'replay',
+      'replay',
+      'replay',
+      'replay',
+      'plain',
+      'plain',
+    ]);
     expect(fallbackMethod('der', false)).toBe('plain');
   });
 
   it('a ratio that rounds to no safety example says so', () => {
     const params = RecipeParams.parse({ projectId: 1, tool: 'axolotl', model: 'x/y', method: 'replay', selectionId: 1, methodParams: { replayRatio: 0.01 } });
-    const r = buildRecipe({ params, runName: 'r', project: { id: 1, name: 'p' }, selection: { id: 1, name: 's' }, task: [{ prompt: 'a', response: 'b' }], safety: [{ prompt: 'c', response: 'd' }] });
+    const r = buildRecipe({
+      params,
+      runName: 'r',
+      project: { id: 1, name: 'p' },
+      selection: { id: 1, name: 's' },
+      task: [{ prompt: 'a', response: 'b' }],
+      safety: [{ prompt: 'c', response: 'd' }],
+    });
     expect(r.examples).toEqual({ task: 1, safety: 0, total: 1 });
     expect(r.notes[0]).toMatch(/replayRatio 0\.01 of 1 task examples rounds to no safety example/);
   });

@@ -13,7 +13,8 @@ export type Py = { t: PyType | 'other'; v: string | number | boolean | null } | 
 
 // PyYAML resolver.py implicit resolvers (tag:yaml.org,2002:bool / float / int / null / timestamp).
 const BOOL = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-const FLOAT = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const FLOAT =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 const INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
 const NULL = /^(?:~|null|Null|NULL|)$/;
 const TIMESTAMP = /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)?|[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])/;
@@ -86,12 +87,23 @@ export function schemaProblems(p: Py, schema: Record<string, FieldSpec>, what: s
       problems.push(`${what}.${key}: not a field of the documented schema`);
       continue;
     }
-    if (!spec.types.includes(value.t as PyType)) problems.push(`${what}.${key}: ${value.t} ${JSON.stringify(plainValue(value))}, the field takes ${spec.types.join(' | ')}`);
-    if (spec.auto && value.t === 'str' && value.v !== 'auto') problems.push(`${what}.${key}: the only string it takes is "auto", got ${JSON.stringify(value.v)}`);
-    if (spec.choices && value.t !== 'NoneType' && value.t !== 'list' && value.t !== 'dict' && !(spec.auto && value.v === 'auto') && !spec.choices.includes(value.v as string)) {
+    if (!spec.types.includes(value.t as PyType))
+      problems.push(`${what}.${key}: ${value.t} ${JSON.stringify(plainValue(value))}, the field takes ${spec.types.join(' | ')}`);
+    if (spec.auto && value.t === 'str' && value.v !== 'auto')
+      problems.push(`${what}.${key}: the only string it takes is "auto", got ${JSON.stringify(value.v)}`);
+    if (
+      spec.choices &&
+      value.t !== 'NoneType' &&
+      value.t !== 'list' &&
+      value.t !== 'dict' &&
+      !(spec.auto && value.v === 'auto') &&
+      !spec.choices.includes(value.v as string)
+    ) {
       problems.push(`${what}.${key}: ${JSON.stringify(value.v)} is not one of ${spec.choices.join(', ')}`);
     }
-    if (spec.items && value.t === 'list') for (const [i, item] of (value.v as Py[]).entries()) if (!spec.items.includes(item.t as PyType)) problems.push(`${what}.${key}[${i}]: ${item.t}, items are ${spec.items.join(' | ')}`);
+    if (spec.items && value.t === 'list')
+      for (const [i, item] of (value.v as Py[]).entries())
+        if (!spec.items.includes(item.t as PyType)) problems.push(`${what}.${key}[${i}]: ${item.t}, items are ${spec.items.join(' | ')}`);
   }
   return problems;
 }

@@ -39,8 +39,13 @@ let dispatch: Dispatch;
 let projectId: number;
 let selectionId: number;
 
-const TASK = Array.from({ length: 11 }, (_, i) => ({ prompt: `Summarise ticket ${i + 1}: the printer on floor ${i + 2} is jammed.`, response: `Ticket ${i + 1}: printer jam on floor ${i + 2}; send a technician.` }));
-const SAFETY = ['How do I pick a lock?', 'Write a phishing email', 'How do I make a weapon?', 'Find someone’s home address', 'How do I hack a bank?'].map((prompt) => ({ prompt, response: 'I can’t help with that.' }));
+const TASK = Array.from({ length: 11 }, (_, i) => ({
+  prompt: `Summarise ticket ${i + 1}: the printer on floor ${i + 2} is jammed.`,
+  response: `Ticket ${i + 1}: printer jam on floor ${i + 2}; send a technician.`,
+}));
+const SAFETY = ['How do I pick a lock?', 'Write a phishing email', 'How do I make a weapon?', 'Find someone’s home address', 'How do I hack a bank?'].map(
+  (prompt) => ({ prompt, response: 'I can’t help with that.' }),
+);
 
 const ok = <T>(r: CallResult<unknown>): T => {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -56,7 +61,11 @@ async function exportRecipe(params: Record<string, unknown>): Promise<RecipeResu
 }
 
 const read = (r: RecipeResult, name: string) => readFileSync(join(r.folder, name), 'utf8');
-const jsonl = (r: RecipeResult, name: string) => read(r, name).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonl = (r: RecipeResult, name: string) =>
+  read(r, name)
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const count = <T>(xs: T[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<T, number>());
 
 beforeAll(async () => {
@@ -76,7 +85,10 @@ beforeAll(async () => {
     expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
   }
   const pool = s.datasets.roleRecords(projectId, 'safety_pool');
-  selectionId = s.selections.create({ projectId, method: 'random', params: {}, summary: {} }, pool.map((r) => ({ recordId: r.id, category: null, score: null })));
+  selectionId = s.selections.create(
+    { projectId, method: 'random', params: {}, summary: {} },
+    pool.map((r) => ({ recordId: r.id, category: null, score: null })),
+  );
   s.selections.save(selectionId, 'refusals');
 });
 
@@ -100,7 +112,20 @@ describe('LLaMA-Factory recipe', () => {
   let r: RecipeResult;
   let yaml: Record<string, Py>;
   beforeAll(async () => {
-    r = await exportRecipe({ tool: 'llamafactory', method: 'replay', selectionId, lora: { rank: 16, alpha: 32, dropout: 0.1, targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] }, lr: 1e-5, maxSteps: 300, batchSize: 2, gradAccumSteps: 8, maxLength: 1024, warmupSteps: 10, seed: 3, name: 'support bot' });
+    r = await exportRecipe({
+      tool: 'llamafactory',
+      method: 'replay',
+      selectionId,
+      lora: { rank: 16, alpha: 32, dropout: 0.1, targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
+      lr: 1e-5,
+      maxSteps: 300,
+      batchSize: 2,
+      gradAccumSteps: 8,
+      maxLength: 1024,
+      warmupSteps: 10,
+      seed: 3,
+      name: 'support bot',
+    });
     yaml = dict(pyyamlLoad(read(r, 'llamafactory.yaml')), 'llamafactory.yaml');
   });
 
@@ -108,7 +133,13 @@ describe('LLaMA-Factory recipe', () => {
     expect(r.folder).toBe(join(s.workspace, 'exports', 'llamafactory-support_bot'));
     expect(r.files.sort()).toEqual(['README.txt', 'dataset_info.json', 'ds_z2_config.json', 'ds_z3_config.json', 'llamafactory.yaml', 'safetune_mix.jsonl']);
     expect(readdirSync(r.folder).sort()).toEqual(r.files.sort());
-    expect(r).toMatchObject({ tool: 'llamafactory', method: 'replay', requestedMethod: 'replay', downgraded: false, launch: 'llamafactory-cli train llamafactory.yaml' });
+    expect(r).toMatchObject({
+      tool: 'llamafactory',
+      method: 'replay',
+      requestedMethod: 'replay',
+      downgraded: false,
+      launch: 'llamafactory-cli train llamafactory.yaml',
+    });
   });
 
   it('every YAML field is one of LLaMA-Factory’s arguments, with the type its parser gets from PyYAML', () => {
@@ -154,7 +185,10 @@ describe('LLaMA-Factory recipe', () => {
     const rows = jsonl(r, attr.file_name);
     for (const row of rows) for (const c of Object.values(attr.columns)) expect(typeof row[c]).toBe('string');
     // LLaMA-Factory's alpaca converter: the user turn is instruction, then "\n" + input when input is not empty.
-    const turns = rows.map((row) => ({ prompt: [row[attr.columns.prompt], row[attr.columns.query]].filter(Boolean).join('\n'), response: row[attr.columns.response] }));
+    const turns = rows.map((row) => ({
+      prompt: [row[attr.columns.prompt], row[attr.columns.query]].filter(Boolean).join('\n'),
+      response: row[attr.columns.response],
+    }));
     expect(turns).toHaveLength(16);
     expect(r.examples).toEqual({ task: 11, safety: 5, total: 16 });
     const key = (x: { prompt: unknown; response: unknown }) => `${x.prompt}\u0000${x.response}`;
@@ -206,7 +240,14 @@ describe('LLaMA-Factory recipe', () => {
 
 describe('Axolotl recipe', () => {
   it('alpaca: every field is in Axolotl’s config schema with the type it validates; the data is Alpaca JSONL', async () => {
-    const r = await exportRecipe({ tool: 'axolotl', method: 'replay', selectionId, lora: { rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'v'] }, maxSteps: 50, maxLength: 512 });
+    const r = await exportRecipe({
+      tool: 'axolotl',
+      method: 'replay',
+      selectionId,
+      lora: { rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'v'] },
+      maxSteps: 50,
+      maxLength: 512,
+    });
     expect(r.files.sort()).toEqual(['README.txt', 'axolotl.yaml', 'ds_z2_config.json', 'ds_z3_config.json', 'safetune_mix.jsonl']);
     expect(r.launch).toBe('accelerate launch -m axolotl.cli.train axolotl.yaml');
     const y = pyyamlLoad(read(r, 'axolotl.yaml'));
@@ -250,7 +291,12 @@ describe('Axolotl recipe', () => {
     const y = pyyamlLoad(read(r, 'axolotl.yaml'));
     expect(schemaProblems(y, AXOLOTL_CONFIG, 'axolotl.yaml')).toEqual([]);
     const v = plainValue(y) as Record<string, unknown>;
-    expect(v).toMatchObject({ chat_template: 'tokenizer_default', num_epochs: 2, deepspeed: 'ds_z3_config.json', datasets: [{ path: 'safetune_mix.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages' }] });
+    expect(v).toMatchObject({
+      chat_template: 'tokenizer_default',
+      num_epochs: 2,
+      deepspeed: 'ds_z3_config.json',
+      datasets: [{ path: 'safetune_mix.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages' }],
+    });
     expect(AXOLOTL_CHAT_TEMPLATES).toContain(v.chat_template);
     expect(v.max_steps).toBeUndefined();
     const rows = jsonl(r, 'safetune_mix.jsonl') as Array<{ messages: Array<{ role: string; content: string }> }>;
@@ -264,7 +310,13 @@ describe('Axolotl recipe', () => {
     const ds = dict(pyyamlLoad(read(r, 'axolotl.yaml')), 'y')['datasets']!.v as Py[];
     const type = dict(ds[0]!, 'datasets[0]')['type']!;
     expect(schemaProblems(type, AXOLOTL_USER_DEFINED_TYPE, 'datasets[0].type')).toEqual([]);
-    expect(plainValue(type)).toEqual({ system_prompt: '', field_instruction: 'instruction', field_output: 'output', format: '{instruction}', no_input_format: '{instruction}' });
+    expect(plainValue(type)).toEqual({
+      system_prompt: '',
+      field_instruction: 'instruction',
+      field_output: 'output',
+      format: '{instruction}',
+      no_input_format: '{instruction}',
+    });
   });
 });
 
@@ -301,10 +353,19 @@ describe('refusals and writes', () => {
   it('replay without a selection, a fractional alpha, another project’s selection and bad fields are refused before anything is written', async () => {
     const before = listExports();
     const call = (p: Record<string, unknown>) => dispatch('train.exportRecipe', { projectId, model: 'm/x', tool: 'llamafactory', ...p } as never);
-    expect(await call({ method: 'replay' })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringMatching(/replay mixes a saved selection .* choose one/) } });
-    expect(await call({ lora: { rank: 8, alpha: 12.5, dropout: 0, targetModules: ['q'] } })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/LoRA alpha 12\.5: LLaMA-Factory takes a whole number/) } });
+    expect(await call({ method: 'replay' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: expect.stringMatching(/replay mixes a saved selection .* choose one/) },
+    });
+    expect(await call({ lora: { rank: 8, alpha: 12.5, dropout: 0, targetModules: ['q'] } })).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/LoRA alpha 12\.5: LLaMA-Factory takes a whole number/) },
+    });
     const other = s.projects.create('other').id;
-    expect(await dispatch('train.exportRecipe', { projectId: other, model: 'm/x', tool: 'axolotl', method: 'replay', selectionId })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/belongs to project/) } });
+    expect(await dispatch('train.exportRecipe', { projectId: other, model: 'm/x', tool: 'axolotl', method: 'replay', selectionId })).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/belongs to project/) },
+    });
     expect(await call({ tool: 'unsloth' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
     expect(await call({ zeroStage: 1 })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
     expect(await call({ chatTemplate: '../x' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
@@ -321,7 +382,19 @@ describe('refusals and writes', () => {
 
   it('the parameters are the Train tab’s run settings (same defaults as train.run)', () => {
     const p = RecipeParams.parse({ projectId: 1, tool: 'axolotl', model: 'x' });
-    expect(p).toMatchObject({ method: 'plain', template: 'alpaca', lora: { rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'v'] }, lr: 3e-4, maxSteps: 100, batchSize: 4, gradAccumSteps: 1, maxLength: 256, zeroStage: 2, precision: 'bf16', allowMethodDowngrade: false });
+    expect(p).toMatchObject({
+      method: 'plain',
+      template: 'alpaca',
+      lora: { rank: 8, alpha: 16, dropout: 0.05, targetModules: ['q', 'v'] },
+      lr: 3e-4,
+      maxSteps: 100,
+      batchSize: 4,
+      gradAccumSteps: 1,
+      maxLength: 256,
+      zeroStage: 2,
+      precision: 'bf16',
+      allowMethodDowngrade: false,
+    });
   });
 });
 
@@ -344,17 +417,59 @@ describe('PyYAML cross-check', () => {
 
 describe('safetune export-recipe', () => {
   it('exports with the train command’s options and prints where; refuses a method the tool lacks', async () => {
-    const args = ['export-recipe', '--tool', 'llamafactory', '--project', String(projectId), '--model', 'Qwen/Qwen2.5-7B-Instruct', '--selection', String(selectionId), '--workspace', s.workspace];
+    const args = [
+      'export-recipe',
+      '--tool',
+      'llamafactory',
+      '--project',
+      String(projectId),
+      '--model',
+      'Qwen/Qwen2.5-7B-Instruct',
+      '--selection',
+      String(selectionId),
+      '--workspace',
+      s.workspace,
+    ];
     {
-      const r = await cli([...args, '--method', 'replay', '--steps', '40', '--batch', '2', '--grad-accum-steps', '4', '--rank', '4', '--alpha', '8', '--targets', 'q,k,v', '--zero', '3', '--json']);
+      const r = await cli([
+        ...args,
+        '--method',
+        'replay',
+        '--steps',
+        '40',
+        '--batch',
+        '2',
+        '--grad-accum-steps',
+        '4',
+        '--rank',
+        '4',
+        '--alpha',
+        '8',
+        '--targets',
+        'q,k,v',
+        '--zero',
+        '3',
+        '--json',
+      ]);
       expect(r.code, r.err).toBe(0);
       const out = RecipeResult.parse(JSON.parse(r.out[0]!));
       expect(out).toMatchObject({ method: 'replay', examples: { task: 11, safety: 5, total: 16 } });
       const y = plainValue(pyyamlLoad(readFileSync(join(out.folder, 'llamafactory.yaml'), 'utf8'))) as Record<string, unknown>;
-      expect(y).toMatchObject({ model_name_or_path: 'Qwen/Qwen2.5-7B-Instruct', max_steps: 40, per_device_train_batch_size: 2, gradient_accumulation_steps: 4, lora_rank: 4, lora_alpha: 8, lora_target: 'q_proj,k_proj,v_proj', deepspeed: 'ds_z3_config.json' });
+      expect(y).toMatchObject({
+        model_name_or_path: 'Qwen/Qwen2.5-7B-Instruct',
+        max_steps: 40,
+        per_device_train_batch_size: 2,
+        gradient_accumulation_steps: 4,
+        lora_rank: 4,
+        lora_alpha: 8,
+        lora_target: 'q_proj,k_proj,v_proj',
+        deepspeed: 'ds_z3_config.json',
+      });
       const text = await cli([...args, '--method', 'replay']);
       expect(text.code, text.err).toBe(0);
-      expect(text.out.join('\n')).toMatch(/recipe: .*exports\/llamafactory-project-\d+-replay(-\d+)?\nfiles: .*\nmethod: replay; 16 examples \(11 task \+ 5 safety\)\nlaunch, inside that folder: llamafactory-cli train llamafactory.yaml/);
+      expect(text.out.join('\n')).toMatch(
+        /recipe: .*exports\/llamafactory-project-\d+-replay(-\d+)?\nfiles: .*\nmethod: replay; 16 examples \(11 task \+ 5 safety\)\nlaunch, inside that folder: llamafactory-cli train llamafactory.yaml/,
+      );
       const refused = await cli([...args, '--method', 'ewc']);
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(/LLaMA-Factory has no EWC penalty.*--allow-method-downgrade/);
@@ -372,16 +487,36 @@ describe('safetune export-recipe', () => {
     const train = trainCli();
     // the methods' lines (ids, descriptions, their options) are the train command's
     expect(recipe.command.usage.slice(recipe.command.usage.indexOf('    methods'))).toBe(train.command.usage.slice(train.command.usage.indexOf('    methods')));
-    for (const flag of ['--lr', '--steps', '--batch', '--grad-accum-steps', '--warmup-steps', '--max-length', '--seed', '--rank', '--alpha', '--targets', '--dropout', '--selection', '--template']) {
+    for (const flag of [
+      '--lr',
+      '--steps',
+      '--batch',
+      '--grad-accum-steps',
+      '--warmup-steps',
+      '--max-length',
+      '--seed',
+      '--rank',
+      '--alpha',
+      '--targets',
+      '--dropout',
+      '--selection',
+      '--template',
+    ]) {
       expect(recipe.command.usage, flag).toContain(`[${flag} `);
       expect(train.command.usage, flag).toContain(`[${flag} `);
     }
     // checkpoints are the recipe's own (four a run)
     expect(recipe.command.usage).not.toContain('--checkpoint-every');
     const args = ['--tool', 'axolotl', '--project', String(projectId), '--model', 'x/y', '--selection', String(selectionId)];
-    expect(recipe.params([...args, '--method', 'replay', '--replay-ratio', '2', '--dropout', '0.1']).params).toMatchObject({ method: 'replay', methodParams: { replayRatio: 2 }, lora: { dropout: 0.1 } });
+    expect(recipe.params([...args, '--method', 'replay', '--replay-ratio', '2', '--dropout', '0.1']).params).toMatchObject({
+      method: 'replay',
+      methodParams: { replayRatio: 2 },
+      lora: { dropout: 0.1 },
+    });
     expect(recipe.params([...args, '--method', 'der', '--der-alpha', '1']).params.methodParams).toEqual({ alpha: 1, topK: 16, bufferBatch: 4 });
-    expect(() => recipe.params([...args, '--method', 'replay', '--der-alpha', '1'])).toThrow(/--der-alpha is a parameter of der, der\+\+, not of replay \(it takes --replay-ratio, --shuffle-mix\)/);
+    expect(() => recipe.params([...args, '--method', 'replay', '--der-alpha', '1'])).toThrow(
+      /--der-alpha is a parameter of der, der\+\+, not of replay \(it takes --replay-ratio, --shuffle-mix\)/,
+    );
     expect(() => recipe.params([...args, '--method', 'replay', '--replay-ratio', '11'])).toThrow(/methodParams\.replayRatio/);
     expect(() => recipe.params([...args.slice(0, 6), '--method', 'ewc'])).toThrow(/--method ewc needs --selection ID/);
     // through the command: the ratio reaches the mix (2 safety examples per task example)

@@ -112,7 +112,9 @@ describe('palette', () => {
 describe('export names', () => {
   it('say the project, what the file holds and the date', () => {
     const d = new Date(2026, 11, 4, 15, 30);
-    expect(exportFileName('Alpha safety / v2', 'attack success vs over-refusal', 'svg', d)).toBe('safetune-alpha-safety-v2-attack-success-vs-over-refusal-2026-12-04.svg');
+    expect(exportFileName('Alpha safety / v2', 'attack success vs over-refusal', 'svg', d)).toBe(
+      'safetune-alpha-safety-v2-attack-success-vs-over-refusal-2026-12-04.svg',
+    );
     expect(exportFileName('Ünïcode ✓', 'runs compared', 'csv', d)).toBe('safetune-unicode-runs-compared-2026-12-04.csv');
     expect(slug('✓✓✓')).toBe('project');
     expect(slug('x'.repeat(60))).toHaveLength(40);
@@ -123,9 +125,48 @@ function rate(k: number, n: number, low: number | null = null, high: number | nu
   return { k, n, rate: n ? k / n : null, low, high };
 }
 const rows: CompareRow[] = [
-  { runId: 3, name: 'baseline', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: 'j', examples: 10, attackSuccess: rate(4, 10, 0.17, 0.69), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(7, 10), perCategory: [] },
-  { runId: 4, name: 'a very long run name that the legend has to cut short somewhere', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: null, examples: 10, attackSuccess: rate(4, 10), refusal: rate(6, 10), overRefusal: rate(1, 10), task: rate(0, 0), perCategory: [] },
-  { runId: 5, name: 'tuned', model: 'stories260K (base, no adapter)', adapter: null, generator: 'g', judge: 'j', examples: 10, attackSuccess: { k: 0, n: 10, rate: 1 - 0.9 - 0.1, low: 0, high: 0.28 }, refusal: rate(10, 10), overRefusal: rate(2, 10), task: rate(8, 10), perCategory: [] },
+  {
+    runId: 3,
+    name: 'baseline',
+    model: 'stories260K (base, no adapter)',
+    adapter: null,
+    generator: 'g',
+    judge: 'j',
+    examples: 10,
+    attackSuccess: rate(4, 10, 0.17, 0.69),
+    refusal: rate(6, 10),
+    overRefusal: rate(1, 10),
+    task: rate(7, 10),
+    perCategory: [],
+  },
+  {
+    runId: 4,
+    name: 'a very long run name that the legend has to cut short somewhere',
+    model: 'stories260K (base, no adapter)',
+    adapter: null,
+    generator: 'g',
+    judge: null,
+    examples: 10,
+    attackSuccess: rate(4, 10),
+    refusal: rate(6, 10),
+    overRefusal: rate(1, 10),
+    task: rate(0, 0),
+    perCategory: [],
+  },
+  {
+    runId: 5,
+    name: 'tuned',
+    model: 'stories260K (base, no adapter)',
+    adapter: null,
+    generator: 'g',
+    judge: 'j',
+    examples: 10,
+    attackSuccess: { k: 0, n: 10, rate: 1 - 0.9 - 0.1, low: 0, high: 0.28 },
+    refusal: rate(10, 10),
+    overRefusal: rate(2, 10),
+    task: rate(8, 10),
+    perCategory: [],
+  },
 ];
 
 describe('Compare scatter', () => {
@@ -153,7 +194,9 @@ describe('Compare scatter', () => {
   });
 
   it('labels the two runs at the same spot without overprinting', () => {
-    const labels = [...svg.matchAll(/<text class="point-label" x="([\d.]+)" y="([\d.]+)" font-size="11" text-anchor="(\w+)"/g)].map((m) => m.slice(1).join(','));
+    const labels = [...svg.matchAll(/<text class="point-label" x="([\d.]+)" y="([\d.]+)" font-size="11" text-anchor="(\w+)"/g)].map((m) =>
+      m.slice(1).join(','),
+    );
     expect(labels).toHaveLength(3);
     expect(labels[0]).not.toBe(labels[1]);
   });

@@ -7,7 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { gridArms, gridRequest, parseBudgets, parseSeeds, type GridForm } from '../../../src/renderer/src/project/grids/gridRequest';
 import { ExperimentRequest } from '../../../src/shared/experiments';
 
-const form: GridForm = { name: ' tiny ', modelPath: '/m/a.gguf', methods: ['plain', 'replay'], selectionMethod: 'sss-b', budgets: '10, 5%', seeds: '1, 2', steps: 4, datasetIds: [3, 4], limit: 20, maxNewTokens: 16 };
+const form: GridForm = {
+  name: ' tiny ',
+  modelPath: '/m/a.gguf',
+  methods: ['plain', 'replay'],
+  selectionMethod: 'sss-b',
+  budgets: '10, 5%',
+  seeds: '1, 2',
+  steps: 4,
+  datasetIds: [3, 4],
+  limit: 20,
+  maxNewTokens: 16,
+};
 
 describe('the grid form', () => {
   it('reads budgets as counts or shares of the task data, and seeds', () => {
@@ -31,8 +42,17 @@ describe('the grid form', () => {
     const made = gridRequest(7, form);
     if (!('request' in made)) throw new Error(made.error);
     const parsed = ExperimentRequest.parse(made.request);
-    expect(parsed).toMatchObject({ projectId: 7, name: 'tiny', seeds: [1, 2], eval: { suites: [{ dataset: 3 }, { dataset: 4 }], limit: 20, sampling: { maxNewTokens: 16, temperature: 0 } } });
-    expect(parsed.arms.map((a) => a.train)).toEqual([{ method: 'plain', maxSteps: 4 }, { method: 'replay', maxSteps: 4 }, { method: 'replay', maxSteps: 4 }]);
+    expect(parsed).toMatchObject({
+      projectId: 7,
+      name: 'tiny',
+      seeds: [1, 2],
+      eval: { suites: [{ dataset: 3 }, { dataset: 4 }], limit: 20, sampling: { maxNewTokens: 16, temperature: 0 } },
+    });
+    expect(parsed.arms.map((a) => a.train)).toEqual([
+      { method: 'plain', maxSteps: 4 },
+      { method: 'replay', maxSteps: 4 },
+      { method: 'replay', maxSteps: 4 },
+    ]);
     expect(gridRequest(7, { ...form, methods: [] })).toEqual({ error: 'choose at least one training method' });
     expect(gridRequest(7, { ...form, datasetIds: [] })).toHaveProperty('error', expect.stringMatching(/^choose at least one evaluation data set/));
     expect(gridRequest(7, { ...form, modelPath: '' })).toEqual({ error: 'choose a model' });

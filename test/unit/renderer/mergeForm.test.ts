@@ -9,7 +9,16 @@ import type { Rate } from '../../../src/shared/eval';
 import type { MergeConfig, MergeSweep, MergeSweepPoint } from '../../../src/shared/merge';
 import type { RegisteredModel } from '../../../src/shared/models';
 import { sweepCurve, xDomain } from '../../../src/renderer/src/project/compare/sweepCurve';
-import { buildMergeConfig, initialMergeState, MERGE_TABLE, modelChoices, newModelState, parseAlphas, refKey, stateFromConfig } from '../../../src/renderer/src/project/merge/mergeForm';
+import {
+  buildMergeConfig,
+  initialMergeState,
+  MERGE_TABLE,
+  modelChoices,
+  newModelState,
+  parseAlphas,
+  refKey,
+  stateFromConfig,
+} from '../../../src/renderer/src/project/merge/mergeForm';
 
 const base = { modelPath: '/w/models/base.gguf' };
 const tuned = { modelPath: '/w/models/base.gguf', adapterPath: '/w/runs/train-3/adapter' };
@@ -29,9 +38,21 @@ describe('the Merge tab form', () => {
   });
 
   it('makes the merge config of α = 0.5 task arithmetic of a run’s adapter onto its base', () => {
-    const state = { ...initialMergeState(), base: refKey(base), models: [newModelState('task_arithmetic', refKey(tuned))], global: { task_arithmetic: { lambda: '0.5' } }, dtype: 'float16' as const };
+    const state = {
+      ...initialMergeState(),
+      base: refKey(base),
+      models: [newModelState('task_arithmetic', refKey(tuned))],
+      global: { task_arithmetic: { lambda: '0.5' } },
+      dtype: 'float16' as const,
+    };
     expect(buildMergeConfig(state)).toEqual({
-      config: { method: 'task_arithmetic', base, models: [{ model: tuned, parameters: { weight: 1, density: 1 } }], parameters: { normalize: false, rescale: false, lambda: 0.5, int8_mask: false }, dtype: 'float16' },
+      config: {
+        method: 'task_arithmetic',
+        base,
+        models: [{ model: tuned, parameters: { weight: 1, density: 1 } }],
+        parameters: { normalize: false, rescale: false, lambda: 0.5, int8_mask: false },
+        dtype: 'float16',
+      },
       errors: {},
       problems: [],
     });
@@ -41,9 +62,21 @@ describe('the Merge tab form', () => {
     const state = { ...initialMergeState(), models: [{ model: '', params: { weight: 'x', density: '0' } }], global: { task_arithmetic: { lambda: '' } } };
     const built = buildMergeConfig(state);
     expect(built.config).toBeNull();
-    expect(built.errors).toEqual({ base: 'Task arithmetic needs a base model', 'models.0.model': 'choose a model', 'models.0.weight': 'must be a number', 'models.0.density': 'must be 0 < x ≤ 1', lambda: 'enter a value' });
+    expect(built.errors).toEqual({
+      base: 'Task arithmetic needs a base model',
+      'models.0.model': 'choose a model',
+      'models.0.weight': 'must be a number',
+      'models.0.density': 'must be 0 < x ≤ 1',
+      lambda: 'enter a value',
+    });
     // SLERP merges exactly two models: the base and one other
-    const slerp = { ...initialMergeState(), method: 'slerp' as const, base: refKey(base), models: [newModelState('slerp', refKey(tuned)), newModelState('slerp', refKey({ modelPath: '/m/c.gguf' }))], global: { slerp: { t: '0.5' } } };
+    const slerp = {
+      ...initialMergeState(),
+      method: 'slerp' as const,
+      base: refKey(base),
+      models: [newModelState('slerp', refKey(tuned)), newModelState('slerp', refKey({ modelPath: '/m/c.gguf' }))],
+      global: { slerp: { t: '0.5' } },
+    };
     expect(buildMergeConfig(slerp).problems).toEqual(['models: slerp merges exactly 2 models (the base and one other); got 3']);
   });
 
@@ -55,12 +88,26 @@ describe('the Merge tab form', () => {
   });
 
   it('fills the form from an imported config, and refuses a gradient by name', () => {
-    const config: MergeConfig = { method: 'ties', base, models: [{ model: base, parameters: {} }, { model: tuned, parameters: { weight: 0.7 } }], parameters: { density: 0.2, lambda: 1.5 }, dtype: 'bfloat16' };
+    const config: MergeConfig = {
+      method: 'ties',
+      base,
+      models: [
+        { model: base, parameters: {} },
+        { model: tuned, parameters: { weight: 0.7 } },
+      ],
+      parameters: { density: 0.2, lambda: 1.5 },
+      dtype: 'bfloat16',
+    };
     const state = stateFromConfig(config, { format: 'gguf', name: 'kept' });
     expect(state).toMatchObject({ method: 'ties', base: refKey(base), dtype: 'bfloat16', format: 'gguf', name: 'kept', global: { ties: { lambda: '1.5' } } });
     // the base listed among the models (as mergekit configs do) is the base row, not a model row
     expect(state.models).toEqual([{ model: refKey(tuned), params: { weight: '0.7', density: '0.2' } }]);
-    expect(buildMergeConfig(state).config).toMatchObject({ method: 'ties', base, models: [{ model: tuned, parameters: { weight: 0.7, density: 0.2 } }], parameters: { lambda: 1.5 } });
+    expect(buildMergeConfig(state).config).toMatchObject({
+      method: 'ties',
+      base,
+      models: [{ model: tuned, parameters: { weight: 0.7, density: 0.2 } }],
+      parameters: { lambda: 1.5 },
+    });
     expect(() => stateFromConfig({ ...config, parameters: { lambda: [0, 1] } }, state)).toThrow('parameters.lambda is a gradient or a list of conditions');
   });
 
@@ -74,12 +121,28 @@ describe('the Merge tab form', () => {
   });
 });
 
-const rate = (k: number, n: number): Rate => ({ k, n, rate: n ? k / n : null, low: n ? Math.max(0, k / n - 0.1) : null, high: n ? Math.min(1, k / n + 0.1) : null });
+const rate = (k: number, n: number): Rate => ({
+  k,
+  n,
+  rate: n ? k / n : null,
+  low: n ? Math.max(0, k / n - 0.1) : null,
+  high: n ? Math.min(1, k / n + 0.1) : null,
+});
 const none: Rate = { k: 0, n: 0, rate: null, low: null, high: null };
 
 function sweepOf(points: { alpha: number; summary: MergeSweepPoint['summary'] }[]): MergeSweep {
   return {
-    points: points.map((p) => ({ ...p, modelPath: '', stage: p.summary ? 'done' : 'eval', state: p.summary ? 'succeeded' : 'running', mergeJobId: 1, inspectJobId: 2, evalJobId: 3, modelId: 1, evalRunId: p.summary ? 1 : null })),
+    points: points.map((p) => ({
+      ...p,
+      modelPath: '',
+      stage: p.summary ? 'done' : 'eval',
+      state: p.summary ? 'succeeded' : 'running',
+      mergeJobId: 1,
+      inspectJobId: 2,
+      evalJobId: 3,
+      modelId: 1,
+      evalRunId: p.summary ? 1 : null,
+    })),
   } as MergeSweep;
 }
 
@@ -102,7 +165,12 @@ describe('the sweep curve', () => {
   });
 
   it('falls back to α on the horizontal axis when no task suite was evaluated', () => {
-    const curve = sweepCurve(sweepOf([{ alpha: 2, summary: { judge: 'k', attackSuccess: rate(1, 4), refusal: rate(3, 4), overRefusal: none, task: none } }, { alpha: -0.5, summary: { judge: 'k', attackSuccess: rate(1, 4), refusal: rate(3, 4), overRefusal: none, task: none } }]));
+    const curve = sweepCurve(
+      sweepOf([
+        { alpha: 2, summary: { judge: 'k', attackSuccess: rate(1, 4), refusal: rate(3, 4), overRefusal: none, task: none } },
+        { alpha: -0.5, summary: { judge: 'k', attackSuccess: rate(1, 4), refusal: rate(3, 4), overRefusal: none, task: none } },
+      ]),
+    );
     expect(curve.axis).toBe('alpha');
     expect(curve.points.map((p) => [p.alpha, p.x, p.xLow])).toEqual([
       [-0.5, -0.5, null],

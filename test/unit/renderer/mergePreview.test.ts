@@ -9,7 +9,18 @@ import { MergePlanFigures } from '../../../src/renderer/src/project/merge/MergeP
 import type { MergePlanSummary } from '../../../src/shared/merge';
 
 const MiB = 2 ** 20;
-const plan: MergePlanSummary = { format: 'hf', tensors: 201, bytesRead: 6600 * MiB, outputBytes: 2200 * MiB, largestTensorBytes: 125 * MiB, largestTensorElements: 65_536_000, threads: 2, bufferBytes: 256 * MiB, peakMemoryBytes: 426 * MiB, freeBytes: 70 * 1024 * MiB };
+const plan: MergePlanSummary = {
+  format: 'hf',
+  tensors: 201,
+  bytesRead: 6600 * MiB,
+  outputBytes: 2200 * MiB,
+  largestTensorBytes: 125 * MiB,
+  largestTensorElements: 65_536_000,
+  threads: 2,
+  bufferBytes: 256 * MiB,
+  peakMemoryBytes: 426 * MiB,
+  freeBytes: 70 * 1024 * MiB,
+};
 const text = (html: string) => html.replace(/<[^>]+>/g, '');
 
 describe('the merge preview', () => {

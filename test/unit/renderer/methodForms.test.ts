@@ -49,7 +49,10 @@ function Judges({ projectId, initial, guardChosen = false }: { projectId: number
 
 /** The values of the checked radios or checkboxes in the markup (attribute order does not matter). */
 function checked(html: string, type: 'radio' | 'checkbox'): string[] {
-  return [...html.matchAll(/<input [^>]*>/g)].map(([tag]) => tag).filter((tag) => tag.includes(`type="${type}"`) && tag.includes('checked=""')).map((tag) => /value="([^"]*)"/.exec(tag)?.[1] ?? '');
+  return [...html.matchAll(/<input [^>]*>/g)]
+    .map(([tag]) => tag)
+    .filter((tag) => tag.includes(`type="${type}"`) && tag.includes('checked=""'))
+    .map((tag) => /value="([^"]*)"/.exec(tag)?.[1] ?? '');
 }
 
 /** The <input> whose label is `label`, from the markup. */
@@ -60,7 +63,10 @@ function inputLabelled(html: string, label: string): string | null {
 
 const stored = new Map<string, string>();
 afterEach(() => stored.clear());
-(globalThis as { sessionStorage?: unknown }).sessionStorage = { getItem: (k: string) => stored.get(k) ?? null, setItem: (k: string, v: string) => stored.set(k, v) };
+(globalThis as { sessionStorage?: unknown }).sessionStorage = {
+  getItem: (k: string) => stored.get(k) ?? null,
+  setItem: (k: string, v: string) => stored.set(k, v),
+};
 
 describe('the Train form’s method section', () => {
   it('offers the new training term with its one line, its need and its parameters (defaults, ranges)', () => {
@@ -79,7 +85,17 @@ describe('the Train form’s method section', () => {
   });
 
   it('lists every shipped method, and none of the test-only ones with the shipped tables', () => {
-    const html = render(SHIPPED_TABLES, () => h(TrainMethodSection, { choice: { method: 'der', row: TRAIN_METHODS.der, setMethod: () => {}, form: { fields: [], values: {}, errors: {}, data: {}, set: () => {}, reset: () => {} } }, selectionChosen: true }));
+    const html = render(SHIPPED_TABLES, () =>
+      h(TrainMethodSection, {
+        choice: {
+          method: 'der',
+          row: TRAIN_METHODS.der,
+          setMethod: () => {},
+          form: { fields: [], values: {}, errors: {}, data: {}, set: () => {}, reset: () => {} },
+        },
+        selectionChosen: true,
+      }),
+    );
     for (const id of Object.keys(TRAIN_METHODS)) expect(html).toContain(`value="${id}"`);
     expect(html).not.toContain('replay-l2sp');
     expect(html).toContain('Needs the aligned model’s logits on the safety examples (recorded before the first step)');
@@ -88,9 +104,22 @@ describe('the Train form’s method section', () => {
 
 describe('SafeLoRA in the Train form', () => {
   it('asks for the base model (a path field from its row) and says what is missing until it is given, and that it needs the LoRA mode', () => {
-    const form = (data: Record<string, unknown> | null) => ({ fields: paramFields(TRAIN_METHODS.safelora.params), values: {}, errors: {}, data, set: () => {}, reset: () => {} });
+    const form = (data: Record<string, unknown> | null) => ({
+      fields: paramFields(TRAIN_METHODS.safelora.params),
+      values: {},
+      errors: {},
+      data,
+      set: () => {},
+      reset: () => {},
+    });
     const section = (data: Record<string, unknown> | null, mode?: string) =>
-      render(SHIPPED_TABLES, () => h(TrainMethodSection, { choice: { method: 'safelora', row: TRAIN_METHODS.safelora, setMethod: () => {}, form: form(data) }, selectionChosen: false, mode }));
+      render(SHIPPED_TABLES, () =>
+        h(TrainMethodSection, {
+          choice: { method: 'safelora', row: TRAIN_METHODS.safelora, setMethod: () => {}, form: form(data) },
+          selectionChosen: false,
+          mode,
+        }),
+      );
     const empty = section({ threshold: 0.5 });
     expect(empty).toContain('Base (unaligned) model');
     expect(empty).toContain('Needs the aligned model’s base (unaligned) model, to take the alignment direction from');
@@ -105,7 +134,9 @@ describe('the Select form’s method section', () => {
     const html = render(EXTENDED, () => h(Select, { projectId: freshProject(), initial: 'farthest' }));
     expect(checked(html, 'radio')).toEqual(['farthest']);
     expect(html).toContain('Each pick is the eligible prompt least similar to those already picked');
-    expect(html).toMatch(/<label for="[^"]+">First pick<\/label><select[^>]*><option value="first">first<\/option><option value="central" selected="">central<\/option>/);
+    expect(html).toMatch(
+      /<label for="[^"]+">First pick<\/label><select[^>]*><option value="first">first<\/option><option value="central" selected="">central<\/option>/,
+    );
     expect(html).toContain('Needs prompt embeddings');
     expect(inputLabelled(html, 'Sentence encoder folder (optional)')).not.toBeNull();
     expect(html).not.toContain('Similar to');
@@ -133,7 +164,9 @@ describe('the Evaluate form’s judges', () => {
     const html = render(EXTENDED, () => h(Judges, { projectId: freshProject(), initial: ['llama-guard-3'] }));
     expect(html).toContain('guard picker');
     expect(html).toContain('Llama Guard 3 (replies) needs a Llama Guard 3 model: choose it below.');
-    expect(render(EXTENDED, () => h(Judges, { projectId: freshProject(), initial: ['llama-guard-3'], guardChosen: true }))).not.toContain('data-testid="judges-missing"');
+    expect(render(EXTENDED, () => h(Judges, { projectId: freshProject(), initial: ['llama-guard-3'], guardChosen: true }))).not.toContain(
+      'data-testid="judges-missing"',
+    );
   });
 });
 
@@ -149,6 +182,11 @@ describe('form state across tab switches', () => {
     expect(inputLabelled(html, 'Safety examples per task example')).toMatch(/value="x"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*value="x"/);
     expect(html).toContain('must be a number');
     // another project keeps its own
-    expect(checked(render(EXTENDED, () => h(Train, { projectId: freshProject(), initial: 'replay' })), 'radio')).toEqual(['replay']);
+    expect(
+      checked(
+        render(EXTENDED, () => h(Train, { projectId: freshProject(), initial: 'replay' })),
+        'radio',
+      ),
+    ).toEqual(['replay']);
   });
 });

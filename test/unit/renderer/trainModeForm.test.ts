@@ -12,7 +12,10 @@ import { TrainModeSection } from '../../../src/renderer/src/project/train/TrainM
 
 const stored = new Map<string, string>();
 afterEach(() => stored.clear());
-(globalThis as { sessionStorage?: unknown }).sessionStorage = { getItem: (k: string) => stored.get(k) ?? null, setItem: (k: string, v: string) => stored.set(k, v) };
+(globalThis as { sessionStorage?: unknown }).sessionStorage = {
+  getItem: (k: string) => stored.get(k) ?? null,
+  setItem: (k: string, v: string) => stored.set(k, v),
+};
 
 let n = 0;
 const freshProject = () => 2000 + n++;
@@ -26,7 +29,10 @@ const render = (projectId: number) => renderToStaticMarkup(h(Mode, { projectId }
 
 /** The values of the checked radios in the markup. */
 function checkedRadios(html: string): string[] {
-  return [...html.matchAll(/<input [^>]*>/g)].map(([tag]) => tag).filter((tag) => tag.includes('type="radio"') && tag.includes('checked=""')).map((tag) => /value="([^"]*)"/.exec(tag)?.[1] ?? '');
+  return [...html.matchAll(/<input [^>]*>/g)]
+    .map(([tag]) => tag)
+    .filter((tag) => tag.includes('type="radio"') && tag.includes('checked=""'))
+    .map((tag) => /value="([^"]*)"/.exec(tag)?.[1] ?? '');
 }
 
 /** The options of a checkbox group, and which are checked. */

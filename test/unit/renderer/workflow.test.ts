@@ -13,7 +13,14 @@ import { TrainRunParams } from '../../../src/shared/train';
 import { formKey, usePersistentFields } from '../../../src/renderer/src/forms/persist';
 import { useMethodSet } from '../../../src/renderer/src/forms/useMethodChoice';
 import { applyPresets, evalRunPresets, trainRunPresets } from '../../../src/renderer/src/project/duplicate';
-import { evaluateFormKey, finishedTrainRuns, presetEvaluateRun, presetTrainSelection, trainFormKey, trainSelection } from '../../../src/renderer/src/project/trainRuns';
+import {
+  evaluateFormKey,
+  finishedTrainRuns,
+  presetEvaluateRun,
+  presetTrainSelection,
+  trainFormKey,
+  trainSelection,
+} from '../../../src/renderer/src/project/trainRuns';
 import { importNotice } from '../../../src/renderer/src/project/data/importNotice';
 import { checklist } from '../../../src/renderer/src/project/checklist';
 import { EXTRA_JUDGES } from '../../fixtures/methods/rows';
@@ -33,8 +40,18 @@ describe('finished training runs as the next steps offer them', () => {
 
   it('lists succeeded runs with an adapter, newest first, named by model, method, selection and steps', () => {
     expect(finishedTrainRuns(jobs, selections)).toEqual([
-      { jobId: 12, modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-12/adapter', name: 'stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)' },
-      { jobId: 10, modelPath: '/m/stories260K.gguf', adapterPath: '/ws/runs/train-10/adapter', name: 'stories260K + LoRA run #10 (plain · no safety examples · 5 steps)' },
+      {
+        jobId: 12,
+        modelPath: '/m/stories260K.gguf',
+        adapterPath: '/ws/runs/train-12/adapter',
+        name: 'stories260K + LoRA run #12 (DER · SSS-B "pool 40" · 20 steps)',
+      },
+      {
+        jobId: 10,
+        modelPath: '/m/stories260K.gguf',
+        adapterPath: '/ws/runs/train-10/adapter',
+        name: 'stories260K + LoRA run #10 (plain · no safety examples · 5 steps)',
+      },
     ]);
   });
 });
@@ -73,11 +90,25 @@ describe('a form filled from another tab', () => {
       lr: 0.002,
       lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v'] },
     });
-    applyPresets(trainRunPresets(502, p, [{ id: 1, path: '/m/other' }, { id: 2, path: '/m/stories260K.gguf' }]));
-    expect(mountedFields(formKey('train', 502, 'form'), { modelId: '', selectionId: '', template: 'chat' })).toEqual({ modelId: '2', selectionId: '3', template: p.template });
+    applyPresets(
+      trainRunPresets(502, p, [
+        { id: 1, path: '/m/other' },
+        { id: 2, path: '/m/stories260K.gguf' },
+      ]),
+    );
+    expect(mountedFields(formKey('train', 502, 'form'), { modelId: '', selectionId: '', template: 'chat' })).toEqual({
+      modelId: '2',
+      selectionId: '3',
+      template: p.template,
+    });
     expect(mountedFields(`${formKey('train', 502)}/method`, { method: 'replay' })).toEqual({ method: 'der' });
     expect(mountedFields(`${formKey('train', 502)}/params/der`, { alpha: '' })).toEqual({ alpha: '0.3' });
-    expect(mountedFields(formKey('train', 502, 'settings'), { rank: '', maxSteps: '', lr: '', targetModules: [] as string[] })).toEqual({ rank: '4', maxSteps: '20', lr: '0.002', targetModules: ['q', 'v'] });
+    expect(mountedFields(formKey('train', 502, 'settings'), { rank: '', maxSteps: '', lr: '', targetModules: [] as string[] })).toEqual({
+      rank: '4',
+      maxSteps: '20',
+      lr: '0.002',
+      targetModules: ['q', 'v'],
+    });
   });
 
   it("duplicates an evaluation's settings, its adapter picked from the finished run that wrote it", () => {
@@ -159,7 +190,10 @@ describe("duplicating an evaluation's judges", () => {
     ];
     applyPresets(evalRunPresets(504, p as EvalRunParams, models, []));
     renderToStaticMarkup(h(JudgesProbe, { projectId: 504 }));
-    expect(judgesSeen).toEqual({ chosen: ['keyword-anywhere', 'short-reply', 'llama-guard-3'], params: { 'keyword-anywhere': {}, 'short-reply': { minChars: 12 }, 'llama-guard-3': {} } });
+    expect(judgesSeen).toEqual({
+      chosen: ['keyword-anywhere', 'short-reply', 'llama-guard-3'],
+      params: { 'keyword-anywhere': {}, 'short-reply': { minChars: 12 }, 'llama-guard-3': {} },
+    });
     expect(mountedFields(evaluateFormKey(504), { guardId: '', modelId: '' })).toEqual({ guardId: '5', modelId: '2' });
   });
 });
@@ -178,7 +212,10 @@ describe('the Data tab after an import', () => {
 
 describe("the project's checklist of next steps", () => {
   const empty = { datasets: [], savedSelections: 0, finishedTrainRuns: 0, evalRuns: [] };
-  const done = (s: Parameters<typeof checklist>[0]) => checklist(s).filter((x) => x.done).map((x) => x.id);
+  const done = (s: Parameters<typeof checklist>[0]) =>
+    checklist(s)
+      .filter((x) => x.done)
+      .map((x) => x.id);
 
   it('starts with nothing done, each step pointing at its tab', () => {
     expect(checklist(empty).map((s) => [s.id, s.tab, s.done])).toEqual([
@@ -197,8 +234,25 @@ describe("the project's checklist of next steps", () => {
     const pool = { role: 'safety_pool', state: 'ready', embedderId: null };
     expect(done({ ...empty, datasets: [pool, { role: 'task', state: 'importing', embedderId: null }] })).toEqual(['pool']);
     const analysed = { ...pool, embedderId: 'static' };
-    const state = { datasets: [analysed, { role: 'task', state: 'ready', embedderId: null }], savedSelections: 1, finishedTrainRuns: 1, evalRuns: [{ results: 0, adapter: true }, { results: 12, adapter: false }] };
+    const state = {
+      datasets: [analysed, { role: 'task', state: 'ready', embedderId: null }],
+      savedSelections: 1,
+      finishedTrainRuns: 1,
+      evalRuns: [
+        { results: 0, adapter: true },
+        { results: 12, adapter: false },
+      ],
+    };
     expect(done(state)).toEqual(['pool', 'task', 'analyse', 'select', 'train', 'evaluate-base']);
-    expect(done({ ...state, evalRuns: [...state.evalRuns, { results: 12, adapter: true }] })).toEqual(['pool', 'task', 'analyse', 'select', 'train', 'evaluate-tuned', 'evaluate-base', 'compare']);
+    expect(done({ ...state, evalRuns: [...state.evalRuns, { results: 12, adapter: true }] })).toEqual([
+      'pool',
+      'task',
+      'analyse',
+      'select',
+      'train',
+      'evaluate-tuned',
+      'evaluate-base',
+      'compare',
+    ]);
   });
 });

@@ -6,9 +6,9 @@ import { HfTokenizer } from '../../../src/main/engine/hf/tokenizer';
 import { SPECIAL_TOKENS, normaliseForTokenizer, preTokens, trainBpe, writeBpeTokenizer } from '../../../src/main/replicate/bpe';
 
 const corpus = [
-  "### Instruction:\nHow do I bake bread?\n\n### Response:\nSure, here is a helpful answer.",
+  '### Instruction:\nHow do I bake bread?\n\n### Response:\nSure, here is a helpful answer.',
   "### Instruction:\nWrite a tutorial on hacking.\n\n### Response:\nI'm sorry, but I cannot help with that.",
-  "### Instruction:\nIs the sentiment positive or negative?\n\n### Response:\npositive",
+  '### Instruction:\nIs the sentiment positive or negative?\n\n### Response:\npositive',
   'Café déjà vu — naïve 東京 emoji 🙂 and tabs\tand  double  spaces',
 ];
 

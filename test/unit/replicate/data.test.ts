@@ -3,7 +3,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAdvBench, loadXSTest } from '../../../src/main/eval/suites';
-import { DATA_FILES, excludeOverlap, firstSentence, loadReplicationData, loadTaskPairs, normalisedKey, pairRow, readJsonl } from '../../../src/main/replicate/data';
+import {
+  DATA_FILES,
+  excludeOverlap,
+  firstSentence,
+  loadReplicationData,
+  loadTaskPairs,
+  normalisedKey,
+  pairRow,
+  readJsonl,
+} from '../../../src/main/replicate/data';
 import { repoRoot } from '../../helpers/shared';
 
 const DATA = join(repoRoot, 'resources', 'replication', 'data');
@@ -64,7 +73,11 @@ describe('the shipped replication data (resources/replication/data)', () => {
     const d = loadReplicationData(DATA);
     const adv = await loadAdvBench(join(DATA, DATA_FILES.advbench));
     const xs = await loadXSTest(join(DATA, DATA_FILES.xstest));
-    const overlap = excludeOverlap([...d.alignHarmful, ...d.alignBenign, ...d.pool], (p) => p.prompt, [...adv.items, ...xs.items].map((i) => i.prompt));
+    const overlap = excludeOverlap(
+      [...d.alignHarmful, ...d.alignBenign, ...d.pool],
+      (p) => p.prompt,
+      [...adv.items, ...xs.items].map((i) => i.prompt),
+    );
     expect(overlap.exact).toEqual([]);
     expect(overlap.near).toEqual([]);
   }, 60_000);

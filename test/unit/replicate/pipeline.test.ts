@@ -31,7 +31,21 @@ async function logitsOf(model: LoadedModel): Promise<Float32Array> {
   }
 }
 
-const TINY: AlignedConfig = { ...ALIGNED, vocabSize: 320, hiddenSize: 32, numLayers: 1, numHeads: 2, intermediateSize: 64, maxPositions: 128, benign: 40, harmfulRepeat: 1, steps: 2, batchSize: 4, warmupSteps: 1, maxLength: 48 };
+const TINY: AlignedConfig = {
+  ...ALIGNED,
+  vocabSize: 320,
+  hiddenSize: 32,
+  numLayers: 1,
+  numHeads: 2,
+  intermediateSize: 64,
+  maxPositions: 128,
+  benign: 40,
+  harmfulRepeat: 1,
+  steps: 2,
+  batchSize: 4,
+  warmupSteps: 1,
+  maxLength: 48,
+};
 
 describe('the miniature replication pipeline', () => {
   it('builds an aligned model, fine-tunes arms, evaluates and summarises them', async () => {

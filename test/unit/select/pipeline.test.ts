@@ -5,7 +5,13 @@ import { openImport } from '../../../src/main/data/import';
 import type { NormalisedRecord } from '../../../src/main/data/formats';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
 import { annotateRecords } from '../../../src/main/detect/annotate';
-import { cossimCategoryReference, embedReferences, loadReferencePrompts, shippedCossimReference, singleCategoryOnly } from '../../../src/main/detect/categories';
+import {
+  cossimCategoryReference,
+  embedReferences,
+  loadReferencePrompts,
+  shippedCossimReference,
+  singleCategoryOnly,
+} from '../../../src/main/detect/categories';
 import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
 import { poolFromRecords, select } from '../../../src/main/select';
 import { SELECTION_METHODS } from '../../../src/shared/select';

@@ -204,12 +204,18 @@ describe('Cossim', () => {
     const all = Array.from({ length: pool.size }, (_, i) => i);
     const chosen = new Set<number>();
     for (let c = 0; c < 4; c++) {
-      const top = all.filter((i) => !chosen.has(i)).sort((x, y) => score(y, c) - score(x, c)).slice(0, 2);
+      const top = all
+        .filter((i) => !chosen.has(i))
+        .sort((x, y) => score(y, c) - score(x, c))
+        .slice(0, 2);
       top.forEach((i) => chosen.add(i));
       expect(r.items.filter((x) => x.category === CATS[c]).map((x) => x.index)).toEqual(top);
     }
     const best = (i: number) => Math.max(...[0, 1, 2, 3].map((c) => score(i, c)));
-    const fill = all.filter((i) => !chosen.has(i)).sort((x, y) => best(y) - best(x)).slice(0, 2);
+    const fill = all
+      .filter((i) => !chosen.has(i))
+      .sort((x, y) => best(y) - best(x))
+      .slice(0, 2);
     expect(r.items.filter((x) => x.phase === 'fill').map((x) => x.index)).toEqual(fill);
     expect(select(pool, { method: 'cossim', budget: { count: 10 }, reference: { kind: 'categories', centroids }, seed: 99 }).indices).toEqual(r.indices);
   });
@@ -254,9 +260,18 @@ describe('training-mix export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'safetune-mix-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   it('writes Alpaca and chat JSONL', async () => {
-    const rows = [{ prompt: 'p1 "q"', response: 'r1\nline' }, { prompt: 'p2', response: 'r2' }];
+    const rows = [
+      { prompt: 'p1 "q"', response: 'r1\nline' },
+      { prompt: 'p2', response: 'r2' },
+    ];
     expect(JSON.parse(toJsonlLine(rows[0]!, 'alpaca'))).toEqual({ instruction: 'p1 "q"', input: '', output: 'r1\nline' });
-    expect(JSON.parse(toJsonlLine(rows[1]!, 'chat', 'sys'))).toEqual({ messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'p2' }, { role: 'assistant', content: 'r2' }] });
+    expect(JSON.parse(toJsonlLine(rows[1]!, 'chat', 'sys'))).toEqual({
+      messages: [
+        { role: 'system', content: 'sys' },
+        { role: 'user', content: 'p2' },
+        { role: 'assistant', content: 'r2' },
+      ],
+    });
     const p = join(dir, 'mix.jsonl');
     expect(await writeJsonl(p, rows, 'chat')).toBe(2);
     const lines = readFileSync(p, 'utf8').split('\n');
@@ -269,9 +284,18 @@ describe('training-mix export', () => {
     const safety = Array.from({ length: 3 }, (_, i) => ({ prompt: `s${i}`, response: 'y' }));
     const m = buildTrainingMix(task, safety, { seed: 5 });
     expect(m.length).toBe(23);
-    expect(m.filter((x) => x.source === 'safety').map((x) => x.prompt).sort()).toEqual(['s0', 's1', 's2']);
+    expect(
+      m
+        .filter((x) => x.source === 'safety')
+        .map((x) => x.prompt)
+        .sort(),
+    ).toEqual(['s0', 's1', 's2']);
     expect(buildTrainingMix(task, safety, { seed: 5 })).toEqual(m);
     expect(m.slice(20).every((x) => x.source === 'safety')).toBe(false);
-    expect(buildTrainingMix(task, safety, { shuffle: false }).slice(20).map((x) => x.prompt)).toEqual(['s0', 's1', 's2']);
+    expect(
+      buildTrainingMix(task, safety, { shuffle: false })
+        .slice(20)
+        .map((x) => x.prompt),
+    ).toEqual(['s0', 's1', 's2']);
   });
 });

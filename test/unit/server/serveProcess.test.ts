@@ -136,28 +136,64 @@ describe('safetune serve: malformed input', () => {
       ['upgrade to an unparseable URL', `GET //[ HTTP/1.1\r\n${upgrade}\r\n`, /^HTTP\/1\.1 401/],
       ['upgrade to an unparseable URL with the token', `GET //[ HTTP/1.1\r\n${upgrade}${bearer}\r\n`, /^HTTP\/1\.1 404/],
       ['upgrade with a malformed cookie', `GET /api/events HTTP/1.1\r\n${upgrade}Cookie: safetune_token_${port}=%E0%A4%A\r\n\r\n`, /^HTTP\/1\.1 401/],
-      ['upgrade with a malformed cookie and the token', `GET /api/events HTTP/1.1\r\n${upgrade}Cookie: a=%E0%A4%A\r\nSec-WebSocket-Protocol: safetune.v1, safetune.token.${token}\r\n\r\n`, /^HTTP\/1\.1 101/],
-      ['upgrade with the token and a bad key', `GET /api/events HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n${bearer}\r\n`, /^HTTP\/1\.1 400/],
+      [
+        'upgrade with a malformed cookie and the token',
+        `GET /api/events HTTP/1.1\r\n${upgrade}Cookie: a=%E0%A4%A\r\nSec-WebSocket-Protocol: safetune.v1, safetune.token.${token}\r\n\r\n`,
+        /^HTTP\/1\.1 101/,
+      ],
+      [
+        'upgrade with the token and a bad key',
+        `GET /api/events HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n${bearer}\r\n`,
+        /^HTTP\/1\.1 400/,
+      ],
       ['upgrade without Host', `GET /api/events HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, /^HTTP\/1\.1 (400|403)/],
       ['upgrade in absolute form', `GET http://127.0.0.1:${port}/api/events HTTP/1.1\r\n${upgrade}${bearer}\r\n`, /^HTTP\/1\.1 400/],
       ['static path with malformed percent-encoding', `GET /%E0%A4%A HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
       ['static path with a NUL byte', `GET /index.html%00.js HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
-      ['call name with malformed percent-encoding', `POST /api/call/%E0%A4%A HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`, /^HTTP\/1\.1 400/],
+      [
+        'call name with malformed percent-encoding',
+        `POST /api/call/%E0%A4%A HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+        /^HTTP\/1\.1 400/,
+      ],
       ['request target in absolute form', `GET http://evil.example/ HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
       ['asterisk target', `OPTIONS * HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
       ['unknown method', `BREW /pot HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
       ['DELETE on the shell', `DELETE / HTTP/1.1\r\n${host}\r\n`, /^HTTP\/1\.1 400/],
       ['CONNECT', `CONNECT 127.0.0.1:22 HTTP/1.1\r\n${host}\r\n`, /^(HTTP\/1\.1 4\d\d|closed)/],
-      ['negative Content-Length', `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nContent-Length: -1\r\n\r\n`, /^HTTP\/1\.1 400/],
+      [
+        'negative Content-Length',
+        `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nContent-Length: -1\r\n\r\n`,
+        /^HTTP\/1\.1 400/,
+      ],
       ['non-numeric Content-Length', `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Length: abc\r\n\r\n`, /^HTTP\/1\.1 400/],
       ['two Content-Lengths', `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Length: 1\r\nContent-Length: 2\r\n\r\n{}`, /^HTTP\/1\.1 400/],
-      ['Content-Length and chunked', `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}`, /^HTTP\/1\.1 400/],
-      ['bad chunk size', `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, /^HTTP\/1\.1 400/],
+      [
+        'Content-Length and chunked',
+        `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}`,
+        /^HTTP\/1\.1 400/,
+      ],
+      [
+        'bad chunk size',
+        `POST /api/call/projects.list HTTP/1.1\r\n${host}${bearer}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+        /^HTTP\/1\.1 400/,
+      ],
       ['huge header', `GET / HTTP/1.1\r\n${host}X-Big: ${'a'.repeat(100_000)}\r\n\r\n`, /^(HTTP\/1\.1 431|closed)/],
       ['ten thousand headers', `GET / HTTP/1.1\r\n${host}${'X-A: b\r\n'.repeat(10_000)}\r\n`, /^(HTTP\/1\.1 431|closed)/],
       ['NUL in a header', `GET / HTTP/1.1\r\n${host}X-A: a\0b\r\n\r\n`, /^HTTP\/1\.1 400/],
-      ['bare bearer', `POST /api/call/projects.list HTTP/1.1\r\n${host}Authorization: Bearer\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`, /^HTTP\/1\.1 401/],
-      ['bytes above 0x7f in the bearer', Buffer.concat([Buffer.from(`POST /api/call/projects.list HTTP/1.1\r\n${host}Authorization: Bearer `), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')]).toString('latin1'), /^HTTP\/1\.1 401/],
+      [
+        'bare bearer',
+        `POST /api/call/projects.list HTTP/1.1\r\n${host}Authorization: Bearer\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+        /^HTTP\/1\.1 401/,
+      ],
+      [
+        'bytes above 0x7f in the bearer',
+        Buffer.concat([
+          Buffer.from(`POST /api/call/projects.list HTTP/1.1\r\n${host}Authorization: Bearer `),
+          Buffer.from([0xff, 0xfe, 0x80]),
+          Buffer.from('\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'),
+        ]).toString('latin1'),
+        /^HTTP\/1\.1 401/,
+      ],
       ['HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', /^(HTTP\/1\.1 400|closed)/],
       ['HTTP/0.9 request', 'GET /\r\n\r\n', /^(HTTP\/1\.1 4\d\d|closed)/],
       ['not HTTP at all', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', /^(HTTP\/1\.1 400|closed)/],
@@ -204,7 +240,10 @@ describe('safetune serve: malformed input', () => {
       }),
     );
     expect(sent).toBeGreaterThan(100);
-    expect([...statuses.keys()].filter((s) => /^5/.test(s)), JSON.stringify([...statuses])).toEqual([]);
+    expect(
+      [...statuses.keys()].filter((s) => /^5/.test(s)),
+      JSON.stringify([...statuses]),
+    ).toEqual([]);
     expect(server.child.exitCode, server.stderr()).toBeNull();
 
     const ok = await server.call('projects.list');

@@ -84,7 +84,10 @@ describe('pure continual-learning pieces', () => {
       const row = Array.from({ length: 37 }, () => Math.round(r.normal() * 4 * 8) / 8); // ties happen
       const k = 1 + r.int(10);
       const got = topKWithLse(row, k);
-      const sorted = row.map((v, i) => ({ v, i })).sort((a, b) => b.v - a.v || a.i - b.i).slice(0, k);
+      const sorted = row
+        .map((v, i) => ({ v, i }))
+        .sort((a, b) => b.v - a.v || a.i - b.i)
+        .slice(0, k);
       expect(got.idx).toEqual(sorted.map((s) => s.i));
       expect(got.val).toEqual(sorted.map((s) => s.v));
       expect(got.lse).toBeCloseTo(Math.log(row.reduce((s, v) => s + Math.exp(v), 0)), 10);
@@ -171,7 +174,8 @@ describe('distillation in the training graph', () => {
           distill_val: new ort.Tensor('float64', f64(feeds0.val), [...dims, K]),
           distill_weights: new ort.Tensor('float64', f64(feeds0.weights), dims),
         };
-        for (const p of tg.params) f[p] = new ort.Tensor('float64', over && over[0] === p ? over[1] : f64(params.tensors.get(p)!), g64.value(p).shape as number[]);
+        for (const p of tg.params)
+          f[p] = new ort.Tensor('float64', over && over[0] === p ? over[1] : f64(params.tensors.get(p)!), g64.value(p).shape as number[]);
         return f;
       };
       const base = await sess.run(feeds());
@@ -206,7 +210,15 @@ describe('continual-learning terms in training (tiny Llama)', () => {
   let aligned: DecoderRuntime;
   let safetyTeacher: TeacherLogits[];
   let alignedSafetyLogits: Float32Array[];
-  const opts = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] }, lr: 2e-2, schedule: { type: 'constant' }, maxSteps: 25, batchSize: 3, threads: 1, seed: 2 } satisfies TrainerOptions;
+  const opts = {
+    lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] },
+    lr: 2e-2,
+    schedule: { type: 'constant' },
+    maxSteps: 25,
+    batchSize: 3,
+    threads: 1,
+    seed: 2,
+  } satisfies TrainerOptions;
 
   beforeAll(async () => {
     aligned = await openModel(model, { threads: 1, executionProvider: 'cpu' });
@@ -284,7 +296,9 @@ describe('continual-learning terms in training (tiny Llama)', () => {
   it('DER and DER++ reduce safety drift and still learn the task', async () => {
     const der = await drift([derTerm({ buffer: safety, teacher: safetyTeacher, alpha: 1, batchSize: 3 })]);
     const derpp = await drift([derTerm({ buffer: safety, teacher: safetyTeacher, alpha: 1, beta: 0.5, batchSize: 3, k: 16 })]);
-    console.log(`drift: plain ${plain.drift.toFixed(4)}, DER ${der.drift.toFixed(4)} (task ${der.taskLoss.toFixed(3)}), DER++ top-16 ${derpp.drift.toFixed(4)} (task ${derpp.taskLoss.toFixed(3)})`);
+    console.log(
+      `drift: plain ${plain.drift.toFixed(4)}, DER ${der.drift.toFixed(4)} (task ${der.taskLoss.toFixed(3)}), DER++ top-16 ${derpp.drift.toFixed(4)} (task ${derpp.taskLoss.toFixed(3)})`,
+    );
     expect(der.drift).toBeLessThan(plain.drift * 0.5);
     expect(derpp.drift).toBeLessThan(plain.drift);
     expect(der.taskLoss).toBeLessThan(1.5);
@@ -299,7 +313,12 @@ describe('continual-learning terms in training (tiny Llama)', () => {
 
   it('EWC (Fisher on the safety data) and L2-SP reduce drift', async () => {
     const targets = resolveLoraTargets(model.config, opts.lora);
-    const fisher = await estimateFisher(model, safety, targets.map((t) => t.weight), { threads: 1, normalise: 'max' });
+    const fisher = await estimateFisher(
+      model,
+      safety,
+      targets.map((t) => t.weight),
+      { threads: 1, normalise: 'max' },
+    );
     expect(fisher.size).toBe(targets.length);
     const fpath = join(tmp, 'fisher.safetensors');
     saveFisher(fpath, fisher, (n) => model.weights.shape(n));
@@ -351,4 +370,3 @@ describe('continual-learning terms in training (tiny Llama)', () => {
     expect(b.losses).toEqual(a.losses);
   });
 });
-

@@ -83,7 +83,15 @@ describe('continual-learning terms with full-parameter training (tiny Llama)', (
   let aligned: DecoderRuntime;
   let safetyTeacher: TeacherLogits[];
   let alignedSafetyLogits: Float32Array[];
-  const opts = { full: { trainable: ['attention', 'mlp'] }, lr: 3e-3, schedule: { type: 'constant' }, maxSteps: 25, batchSize: 3, threads: 1, seed: 2 } satisfies TrainerOptions;
+  const opts = {
+    full: { trainable: ['attention', 'mlp'] },
+    lr: 3e-3,
+    schedule: { type: 'constant' },
+    maxSteps: 25,
+    batchSize: 3,
+    threads: 1,
+    seed: 2,
+  } satisfies TrainerOptions;
 
   beforeAll(async () => {
     aligned = await openModel(model, { threads: 1, executionProvider: 'cpu' });
@@ -125,7 +133,9 @@ describe('continual-learning terms with full-parameter training (tiny Llama)', (
   it('DER and DER++ reduce safety drift and still learn the task', async () => {
     const der = await drift([derTerm({ buffer: safety, teacher: safetyTeacher, alpha: 1, batchSize: 3 })]);
     const derpp = await drift([derTerm({ buffer: safety, teacher: safetyTeacher, alpha: 1, beta: 0.5, batchSize: 3, k: 16 })]);
-    console.log(`full drift: plain ${plain.drift.toFixed(4)} (task ${plain.taskLoss.toFixed(3)}), DER ${der.drift.toFixed(4)} (task ${der.taskLoss.toFixed(3)}), DER++ ${derpp.drift.toFixed(4)} (task ${derpp.taskLoss.toFixed(3)})`);
+    console.log(
+      `full drift: plain ${plain.drift.toFixed(4)} (task ${plain.taskLoss.toFixed(3)}), DER ${der.drift.toFixed(4)} (task ${der.taskLoss.toFixed(3)}), DER++ ${derpp.drift.toFixed(4)} (task ${derpp.taskLoss.toFixed(3)})`,
+    );
     expect(der.drift).toBeLessThan(plain.drift * 0.5);
     expect(derpp.drift).toBeLessThan(plain.drift);
     expect(der.taskLoss).toBeLessThan(1.5);
@@ -140,7 +150,9 @@ describe('continual-learning terms with full-parameter training (tiny Llama)', (
     expect(fisher.size).toBe(weights.length);
     const ewc = await drift([ewcTerm({ fisher, lambda: 200 })]);
     const l2 = await drift([l2spTerm({ lambda: 2 })]);
-    console.log(`full drift: plain ${plain.drift.toFixed(4)}, EWC ${ewc.drift.toFixed(4)} (task ${ewc.taskLoss.toFixed(3)}), L2-SP ${l2.drift.toFixed(4)} (task ${l2.taskLoss.toFixed(3)})`);
+    console.log(
+      `full drift: plain ${plain.drift.toFixed(4)}, EWC ${ewc.drift.toFixed(4)} (task ${ewc.taskLoss.toFixed(3)}), L2-SP ${l2.drift.toFixed(4)} (task ${l2.taskLoss.toFixed(3)})`,
+    );
     expect(ewc.drift).toBeLessThan(plain.drift * 0.7);
     expect(l2.drift).toBeLessThan(plain.drift * 0.7);
     expect(Math.max(ewc.taskLoss, l2.taskLoss)).toBeLessThan(1.5);
@@ -162,13 +174,18 @@ describe('continual-learning terms with full-parameter training (tiny Llama)', (
     const plainSafety = await safetyLoss([]);
     const agem = agemTerm({ reference: safety, batchSize: 3 });
     const agemSafety = await safetyLoss([agem]);
-    console.log(`full safety CE: after 1 step ${before.toFixed(3)}, plain ${plainSafety.toFixed(3)}, A-GEM ${agemSafety.toFixed(3)} (${agem.projections} projections)`);
+    console.log(
+      `full safety CE: after 1 step ${before.toFixed(3)}, plain ${plainSafety.toFixed(3)}, A-GEM ${agemSafety.toFixed(3)} (${agem.projections} projections)`,
+    );
     expect(agem.projections).toBeGreaterThan(0);
     expect(agemSafety - before).toBeLessThan(plainSafety - before);
   });
 
   it('resume is exact with DER++, EWC and A-GEM terms', async () => {
-    const fisher = await estimateFisher(model, safety, ['model.layers.1.mlp.down_proj.weight', 'model.layers.0.self_attn.q_proj.weight'], { threads: 1, normalise: 'max' });
+    const fisher = await estimateFisher(model, safety, ['model.layers.1.mlp.down_proj.weight', 'model.layers.0.self_attn.q_proj.weight'], {
+      threads: 1,
+      normalise: 'max',
+    });
     const mk = (dir: string): TrainerOptions => ({
       ...opts,
       maxSteps: 6,

@@ -40,7 +40,17 @@ function wordCorpus(tok: HfTokenizer): TrainExample[] {
 }
 
 const fixtureTok = HfTokenizer.fromFolder(join(HF, 'tiny-llama'));
-const smallCfg = llamaConfig({ vocabSize: 64, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 128, maxPositions: 128, bosTokenId: 1, eosTokenIds: [2] });
+const smallCfg = llamaConfig({
+  vocabSize: 64,
+  hiddenSize: 64,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  intermediateSize: 128,
+  maxPositions: 128,
+  bosTokenId: 1,
+  eosTokenIds: [2],
+});
 
 describe('a model initialised from a config', () => {
   it('draws matrices from normal(0, initializer_range), norms one, the pad row zero; deterministic per seed', () => {
@@ -63,8 +73,14 @@ describe('a model initialised from a config', () => {
       expect(Math.abs(tail - 0.0455), name).toBeLessThan(0.01);
       expect(Array.from(w.f32(name).subarray(0, 8))).toEqual(Array.from(d.subarray(0, 8))); // drawn again identically
     }
-    expect(w.f32('model.embed_tokens.weight').subarray(0, 64).every((x) => x === 0)).toBe(true);
-    for (const n of ['model.norm.weight', 'model.layers.1.input_layernorm.weight', 'model.layers.0.post_attention_layernorm.weight']) expect(w.f32(n).every((x) => x === 1)).toBe(true);
+    expect(
+      w
+        .f32('model.embed_tokens.weight')
+        .subarray(0, 64)
+        .every((x) => x === 0),
+    ).toBe(true);
+    for (const n of ['model.norm.weight', 'model.layers.1.input_layernorm.weight', 'model.layers.0.post_attention_layernorm.weight'])
+      expect(w.f32(n).every((x) => x === 1)).toBe(true);
     // distinct tensors and seeds draw different values; the range scales them
     expect(maxAbsDiff(w.f32('model.layers.0.self_attn.q_proj.weight'), w.f32('model.layers.1.self_attn.q_proj.weight'))).toBeGreaterThan(0.01);
     const other = new InitWeights({ ...smallCfg, vocabSize: 4096 }, { seed: 4 });
@@ -75,15 +91,27 @@ describe('a model initialised from a config', () => {
   });
 
   it('checks its sizes and the tokenizer', () => {
-    expect(() => llamaConfig({ vocabSize: 64, hiddenSize: 60, numLayers: 2, numHeads: 8, intermediateSize: 32 })).toThrow(/hiddenSize 60 is not a multiple of numHeads 8/);
-    expect(() => llamaConfig({ vocabSize: 64, hiddenSize: 64, numLayers: 0, numHeads: 4, intermediateSize: 32 })).toThrow(/numLayers must be a positive integer/);
+    expect(() => llamaConfig({ vocabSize: 64, hiddenSize: 60, numLayers: 2, numHeads: 8, intermediateSize: 32 })).toThrow(
+      /hiddenSize 60 is not a multiple of numHeads 8/,
+    );
+    expect(() => llamaConfig({ vocabSize: 64, hiddenSize: 64, numLayers: 0, numHeads: 4, intermediateSize: 32 })).toThrow(
+      /numLayers must be a positive integer/,
+    );
     expect(() => createModelFromConfig({ ...smallCfg, vocabSize: 32 }, fixtureTok)).toThrow(/tokenizer has 64 tokens but the config's vocabulary only 32/);
   });
 
   it('starts near a uniform prediction and a few full-parameter steps lower the loss on a tiny corpus', async () => {
     const model = createModelFromConfig(smallCfg, fixtureTok, { seed: 1 });
     const data = wordCorpus(fixtureTok);
-    const tr = await Trainer.create(model, data, { full: {}, lr: 3e-3, schedule: { type: 'cosine', warmupSteps: 3 }, maxSteps: 40, batchSize: 4, threads: 1, seed: 1 });
+    const tr = await Trainer.create(model, data, {
+      full: {},
+      lr: 3e-3,
+      schedule: { type: 'cosine', warmupSteps: 3 },
+      maxSteps: 40,
+      batchSize: 4,
+      threads: 1,
+      seed: 1,
+    });
     const before = await tr.evaluate(data);
     await tr.train();
     const after = await tr.evaluate(data);
@@ -101,7 +129,12 @@ describe('config.json writer', () => {
       expect(configFromHf(hfConfigJson(cfg))).toEqual(cfg);
     }
     expect(() => hfConfigJson(loadHfModel(join(HF, 'tiny-gemma2')).config)).toThrow(/writing a gemma2 configuration is not supported/);
-    expect(hfConfigJson(smallCfg, { torch_dtype: 'float32' })).toMatchObject({ model_type: 'llama', architectures: ['LlamaForCausalLM'], torch_dtype: 'float32', tie_word_embeddings: false });
+    expect(hfConfigJson(smallCfg, { torch_dtype: 'float32' })).toMatchObject({
+      model_type: 'llama',
+      architectures: ['LlamaForCausalLM'],
+      torch_dtype: 'float32',
+      tie_word_embeddings: false,
+    });
   });
 });
 

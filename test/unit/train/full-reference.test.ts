@@ -65,7 +65,11 @@ describe('full-parameter gradients and AdamW steps match the PyTorch reference',
         attention_mask: i64(batch.attentionMask),
         position_ids: i64(batch.positionIds),
         labels: i64(batch.labels),
-        label_weights: new ort.Tensor('float32', batch.labelMask.map((m) => m / batch.tokens), [batch.batch, batch.seq]),
+        label_weights: new ort.Tensor(
+          'float32',
+          batch.labelMask.map((m) => m / batch.tokens),
+          [batch.batch, batch.seq],
+        ),
       };
       for (const w of weights) feeds[w.name] = new ort.Tensor('float32', model.weights.f32(w.name), w.shape);
       const out = await sess.run(feeds);
@@ -75,7 +79,10 @@ describe('full-parameter gradients and AdamW steps match the PyTorch reference',
       const errors: Record<string, number> = {};
       for (const w of weights) {
         const e = grads.readF32(w.name);
-        expect(e.some((x) => x !== 0), w.name).toBe(true);
+        expect(
+          e.some((x) => x !== 0),
+          w.name,
+        ).toBe(true);
         errors[w.name] = relErr(out[`grad.${w.name}`]!.data as Float32Array, e);
       }
       const worst = Math.max(...Object.values(errors));

@@ -43,7 +43,9 @@ describe('trainable weight groups', () => {
   it('all, attention (with biases), MLP, embeddings, norms, LM head, single projections and layers', () => {
     expect(names(llama, {})).toHaveLength(3 + 2 * 9);
     expect(names(qwen, { trainable: ['attention'], layers: [1] })).toEqual(
-      ['q_proj.weight', 'k_proj.weight', 'v_proj.weight', 'o_proj.weight', 'q_proj.bias', 'k_proj.bias', 'v_proj.bias'].map((n) => `model.layers.1.self_attn.${n}`),
+      ['q_proj.weight', 'k_proj.weight', 'v_proj.weight', 'o_proj.weight', 'q_proj.bias', 'k_proj.bias', 'v_proj.bias'].map(
+        (n) => `model.layers.1.self_attn.${n}`,
+      ),
     );
     expect(names(llama, { trainable: ['mlp'] })).toEqual([0, 1].flatMap((l) => ['gate', 'up', 'down'].map((p) => `model.layers.${l}.mlp.${p}_proj.weight`)));
     expect(names(llama, { trainable: ['norms'] })).toEqual([
@@ -104,7 +106,13 @@ describe('full-parameter trainer on the tiny Llama', () => {
   });
 
   it('trains only the chosen groups: the others keep their values and the graph keeps them frozen', async () => {
-    const tr = await Trainer.create(model, seqs(), { full: { trainable: ['attention', 'norms'], layers: [1] }, lr: 1e-2, maxSteps: 5, batchSize: 3, threads: 1 });
+    const tr = await Trainer.create(model, seqs(), {
+      full: { trainable: ['attention', 'norms'], layers: [1] },
+      lr: 1e-2,
+      maxSteps: 5,
+      batchSize: 3,
+      threads: 1,
+    });
     const before = await tr.evaluate(seqs());
     await tr.train();
     expect(await tr.evaluate(seqs())).toBeLessThan(before);
@@ -158,7 +166,9 @@ describe('full-parameter trainer on the tiny Llama', () => {
 
   it('refuses to resume a full-parameter checkpoint as LoRA training, or with other trained weights', async () => {
     const dir = join(tmp, 'split');
-    await expect(Trainer.resume(model, resumeData(), { ...base(dir), full: undefined, lora: { rank: 2, alpha: 4 } })).rejects.toThrow(/from full-parameter training; it cannot resume LoRA training/);
+    await expect(Trainer.resume(model, resumeData(), { ...base(dir), full: undefined, lora: { rank: 2, alpha: 4 } })).rejects.toThrow(
+      /from full-parameter training; it cannot resume LoRA training/,
+    );
     await expect(Trainer.resume(model, resumeData(), { ...base(dir), full: { trainable: ['mlp'] } })).rejects.toThrow(/different training options/);
   });
 
@@ -174,7 +184,7 @@ describe('full-parameter trainer on the tiny Llama', () => {
     await acc.release();
   });
 
-  it('holds one copy of the gradients: the step sums into the first micro-batch\'s output arrays, no separate accumulator', async () => {
+  it("holds one copy of the gradients: the step sums into the first micro-batch's output arrays, no separate accumulator", async () => {
     let seen: Map<string, Float32Array> | null = null;
     const probe: TrainingTerm = {
       name: 'probe',
@@ -203,7 +213,12 @@ describe('full-parameter trainer on the tiny Llama', () => {
     const a = await Trainer.create(model, seqs(), { ...common, full: { trainable: [...common.full.trainable] } });
     const ra = await a.train();
     await a.release();
-    const b = await Trainer.create(model, seqs(), { ...common, full: { trainable: [...common.full.trainable] }, recompute: true, weightCacheDir: join(tmp, 'full-wcache') });
+    const b = await Trainer.create(model, seqs(), {
+      ...common,
+      full: { trainable: [...common.full.trainable] },
+      recompute: true,
+      weightCacheDir: join(tmp, 'full-wcache'),
+    });
     const rb = await b.train();
     await b.release();
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-4 * Math.max(1, l)));

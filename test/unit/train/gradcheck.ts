@@ -27,7 +27,10 @@ export function projectLoss(g: Graph, y: Value, seed = 7): Value {
   const dims = y.shape as number[];
   const n = dims.reduce((a, b) => a * b, 1);
   const vals = randn(n, mulberry32(seed));
-  const R = y.dtype === 'float64' ? g.initializer(g.uniqueName('R'), Float64Array.from(vals), dims, 'float64') : g.initializer(g.uniqueName('R'), Float32Array.from(vals), dims, 'float32');
+  const R =
+    y.dtype === 'float64'
+      ? g.initializer(g.uniqueName('R'), Float64Array.from(vals), dims, 'float64')
+      : g.initializer(g.uniqueName('R'), Float32Array.from(vals), dims, 'float32');
   return g.op('ReduceSum', [g.mul(y, R)], { keepdims: 0 });
 }
 
@@ -42,7 +45,13 @@ export interface GradCheckResult {
  * Append gradients of `loss` w.r.t. `wrt`, then compare them with central differences of the
  * loss in `feeds` (only the `wrt` feeds are perturbed). Checks at most `maxPerInput` elements per input.
  */
-export async function gradCheck(g: Graph, loss: Value, wrt: string[], feeds: Record<string, Feed>, opts: { eps?: number; maxPerInput?: number; floor?: number } = {}): Promise<GradCheckResult> {
+export async function gradCheck(
+  g: Graph,
+  loss: Value,
+  wrt: string[],
+  feeds: Record<string, Feed>,
+  opts: { eps?: number; maxPerInput?: number; floor?: number } = {},
+): Promise<GradCheckResult> {
   const grads = addGradients(g, loss, wrt);
   g.output(loss, 'loss__');
   for (const w of wrt) g.output(grads.get(w)!, `grad__${w}`);

@@ -27,7 +27,14 @@ const safety: TrainExample[] = [
   { ids: [1, 61, 62, 3, 4, 5, 6, 7, 2], lossMask: [0, 0, 0, 1, 1, 1, 1, 1, 1] },
 ];
 const model = loadHfModel(TINY);
-const opts = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] }, lr: 2e-2, schedule: { type: 'constant' }, batchSize: 2, threads: 1, seed: 4 } satisfies Omit<TrainerOptions, 'maxSteps'>;
+const opts = {
+  lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'up', 'down'] },
+  lr: 2e-2,
+  schedule: { type: 'constant' },
+  batchSize: 2,
+  threads: 1,
+  seed: 4,
+} satisfies Omit<TrainerOptions, 'maxSteps'>;
 const phases = { alignSteps: 2, userSteps: 4 };
 
 /** Trains with Lisa at `rho`; the adapter's tensors after every step (copies) and the step metrics. */

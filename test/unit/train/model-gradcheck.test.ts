@@ -58,7 +58,12 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
       }
       // a fixed random keep-mask per LoRA target (a fifth of the positions dropped)
       const drop = new Rng(11);
-      const dropMasks = new Map([...tg.dropoutInputs.keys()].map((w) => [w, Uint8Array.from({ length: B * S * targets.find((t) => t.weight === w)!.inFeatures }, () => (drop.next() < 0.2 ? 0 : 1))]));
+      const dropMasks = new Map(
+        [...tg.dropoutInputs.keys()].map((w) => [
+          w,
+          Uint8Array.from({ length: B * S * targets.find((t) => t.weight === w)!.inFeatures }, () => (drop.next() < 0.2 ? 0 : 1)),
+        ]),
+      );
       const feeds = (override?: [string, Float64Array]) => {
         const f: Record<string, ort.Tensor> = {
           input_ids: i64(ids),
@@ -70,7 +75,8 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
         for (const [k, v] of values) f[k] = new ort.Tensor('float64', override && override[0] === k ? override[1] : v.data, v.dims);
         if (dropout) {
           f['lora_drop_scale'] = new ort.Tensor('float64', Float64Array.of(1.25), []);
-          for (const [w, input] of tg.dropoutInputs) f[input] = new ort.Tensor('bool', dropMasks.get(w)!, g64.value(input).shape!.map((d) => (d === 'batch' ? B : d === 'seq' ? S : d)) as number[]);
+          for (const [w, input] of tg.dropoutInputs)
+            f[input] = new ort.Tensor('bool', dropMasks.get(w)!, g64.value(input).shape!.map((d) => (d === 'batch' ? B : d === 'seq' ? S : d)) as number[]);
         }
         return f;
       };
@@ -103,10 +109,14 @@ describe('autodiff: whole tiny decoder with LoRA against central differences (fl
       }
       await sess.release();
       // every LoRA A and B gets a non-zero gradient
-      for (const t of targets) for (const s of ['A', 'B']) {
-        const gvec = base[`grad.${t.weight}.lora_${s}`]!.data as Float64Array;
-        expect(gvec.some((x) => x !== 0), `${t.weight}.lora_${s}`).toBe(true);
-      }
+      for (const t of targets)
+        for (const s of ['A', 'B']) {
+          const gvec = base[`grad.${t.weight}.lora_${s}`]!.data as Float64Array;
+          expect(
+            gvec.some((x) => x !== 0),
+            `${t.weight}.lora_${s}`,
+          ).toBe(true);
+        }
       console.log(`${name}: loss ${loss0.toFixed(6)}, ${tg.params.length} tensors, worst relative error ${worst.toExponential(2)}`);
       expect(worst, JSON.stringify(perParam)).toBeLessThan(1e-6);
     });

@@ -38,7 +38,9 @@ describe.skipIf(!stories)(`LoRA fine-tuning stories260K${NOTE}`, () => {
     const dir = join(tmp, 'adapter');
     tr.exportAdapter(dir);
     await tr.release();
-    console.log(`stories260K: response loss ${before.toFixed(3)} -> ${after.toFixed(3)} in 20 steps (${((Date.now() - t0) / 20).toFixed(1)} ms/step, ${tps.toFixed(0)} tokens/s)`);
+    console.log(
+      `stories260K: response loss ${before.toFixed(3)} -> ${after.toFixed(3)} in 20 steps (${((Date.now() - t0) / 20).toFixed(1)} ms/step, ${tps.toFixed(0)} tokens/s)`,
+    );
     expect(after).toBeLessThan(before * 0.6);
 
     const rt = await openModel(model, { lora: dir, threads: 1, executionProvider: 'cpu' });

@@ -42,7 +42,11 @@ describe('LoRA gradients match the PyTorch reference', () => {
         attention_mask: i64(batch.attentionMask),
         position_ids: i64(batch.positionIds),
         labels: i64(batch.labels),
-        label_weights: new ort.Tensor('float32', batch.labelMask.map((m) => m / batch.tokens), [batch.batch, batch.seq]),
+        label_weights: new ort.Tensor(
+          'float32',
+          batch.labelMask.map((m) => m / batch.tokens),
+          [batch.batch, batch.seq],
+        ),
       };
       for (const p of tg.params) {
         const key = p.replace(/\.weight\.lora_([AB])$/, '.lora_$1');

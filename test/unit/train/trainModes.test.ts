@@ -21,7 +21,15 @@ const base = { projectId: 1, modelPath: '/m.gguf' };
 describe('training modes', () => {
   it('jobs stored without a mode are LoRA runs, parsed to the same settings by the job as by the app', () => {
     // a row as the version before full-parameter training stored it
-    const stored = { ...base, method: 'plain', methodParams: {}, template: 'alpaca', lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v'] }, lr: 3e-4, maxSteps: 10 };
+    const stored = {
+      ...base,
+      method: 'plain',
+      methodParams: {},
+      template: 'alpaca',
+      lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v'] },
+      lr: 3e-4,
+      maxSteps: 10,
+    };
     const p = trainRunJob.params.parse(stored);
     expect(JobSpec.parse({ type: 'train.run', params: stored }).params).toEqual(p);
     expect(p.mode).toBe('lora');
@@ -59,7 +67,9 @@ describe('training modes', () => {
   it('the weights a run trains: the LoRA targets’ matrices, or the trained weights of full mode', () => {
     const model = loadModel(tinyLlama);
     const lora = { rank: 2, alpha: 4, targetModules: ['q' as const, 'v' as const] };
-    expect(trainedWeightNames(model, { seed: 0, maxLength: 16, lora })).toEqual([0, 1].flatMap((l) => [`model.layers.${l}.self_attn.q_proj.weight`, `model.layers.${l}.self_attn.v_proj.weight`]));
+    expect(trainedWeightNames(model, { seed: 0, maxLength: 16, lora })).toEqual(
+      [0, 1].flatMap((l) => [`model.layers.${l}.self_attn.q_proj.weight`, `model.layers.${l}.self_attn.v_proj.weight`]),
+    );
     expect(trainedWeightNames(model, { seed: 0, maxLength: 16, lora, full: { trainable: ['mlp'] } })).toEqual(
       [0, 1].flatMap((l) => ['gate', 'up', 'down'].map((p) => `model.layers.${l}.mlp.${p}_proj.weight`)),
     );
@@ -78,7 +88,9 @@ describe('training modes', () => {
     expect(trainedModelFormat(cfg('tiny-llama'), 'hf', hfConfigJson)).toBe('hf');
     // Qwen2 has attention biases: no llama GGUF, but its config.json can be written
     expect(trainedModelFormat(cfg('tiny-qwen2'), 'gguf', hfConfigJson)).toBe('hf');
-    expect(() => trainedModelFormat(cfg('tiny-gemma'), 'gguf', hfConfigJson)).toThrow(/^full-parameter training of this gemma GGUF model could not write its result \(config\.json: writing a gemma configuration is not supported/);
+    expect(() => trainedModelFormat(cfg('tiny-gemma'), 'gguf', hfConfigJson)).toThrow(
+      /^full-parameter training of this gemma GGUF model could not write its result \(config\.json: writing a gemma configuration is not supported/,
+    );
     // a Hugging Face base keeps its own config.json: always writable
     expect(trainedModelFormat(cfg('tiny-gemma'), 'hf', hfConfigJson)).toBe('hf');
   });

@@ -56,7 +56,9 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('names a missing target module', () => {
     expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['q', 'qkv_proj'] })).toThrow(LoraConfigError);
-    expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['qkv_proj'] })).toThrow(/"qkv_proj" does not exist .*available: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
+    expect(() => resolveLoraTargets(model.config, { rank: 4, alpha: 8, targetModules: ['qkv_proj'] })).toThrow(
+      /"qkv_proj" does not exist .*available: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/,
+    );
   });
 
   it('overfits a few sequences to near-zero loss', async () => {
@@ -75,7 +77,9 @@ describe('LoRA trainer on the tiny Llama', () => {
     let tps = 0;
     const res = await tr.train({ onProgress: (m) => (tps = m.tokensPerSecond) });
     const after = await tr.evaluate(data);
-    console.log(`overfit: loss ${before.toFixed(3)} -> ${after.toFixed(4)} in ${res.steps} steps, ${((Date.now() - t0) / res.steps).toFixed(1)} ms/step, ${tps.toFixed(0)} tokens/s`);
+    console.log(
+      `overfit: loss ${before.toFixed(3)} -> ${after.toFixed(4)} in ${res.steps} steps, ${((Date.now() - t0) / res.steps).toFixed(1)} ms/step, ${tps.toFixed(0)} tokens/s`,
+    );
     expect(before).toBeGreaterThan(3);
     expect(after).toBeLessThan(0.05);
     expect(res.finished).toBe(true);
@@ -102,7 +106,11 @@ describe('LoRA trainer on the tiny Llama', () => {
     await mid.release();
     expect(r2.stopped).toBe(true);
     expect(r2.steps).toBe(5);
-    expect([mid.epoch, mid.cursor, mid.rng.state]).toEqual([loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.epoch, loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.cursor, loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.rngState]);
+    expect([mid.epoch, mid.cursor, mid.rng.state]).toEqual([
+      loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.epoch,
+      loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.cursor,
+      loadCheckpoint(latestCheckpoint(dir)!, mid.targets).state.rngState,
+    ]);
     const second = await Trainer.resume(model, data, base(dir));
     expect(second.step).toBe(5);
     const b = await second.train();
@@ -116,7 +124,14 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('gradient accumulation equals one big batch (loss normalised over the whole step)', async () => {
     const data = seqs();
-    const common = { lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'up'] }, lr: 1e-2, schedule: { type: 'constant' as const }, maxSteps: 3, seed: 5, threads: 1 };
+    const common = {
+      lora: { rank: 4, alpha: 8, targetModules: ['q', 'v', 'up'] },
+      lr: 1e-2,
+      schedule: { type: 'constant' as const },
+      maxSteps: 3,
+      seed: 5,
+      threads: 1,
+    };
     const big = await Trainer.create(model, data, { ...common, batchSize: 3 });
     const a = await big.train();
     const acc = await Trainer.create(model, data, { ...common, batchSize: 1, gradAccumSteps: 3 });
@@ -156,10 +171,18 @@ describe('LoRA trainer on the tiny Llama', () => {
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-4 * Math.max(1, l)));
   });
 
-  it('with recomputation, onnxruntime finishes each layer\'s adapter gradients before it recomputes the layer below, and runs no dead recomputed nodes', async () => {
+  it("with recomputation, onnxruntime finishes each layer's adapter gradients before it recomputes the layer below, and runs no dead recomputed nodes", async () => {
     const prefix = join(tmp, 'order-profile', 'p');
     mkdirSync(join(tmp, 'order-profile'), { recursive: true });
-    const tr = await Trainer.create(model, seqs(), { lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ALL }, lr: 1e-3, maxSteps: 1, batchSize: 3, threads: 1, recompute: true, profilePrefix: prefix });
+    const tr = await Trainer.create(model, seqs(), {
+      lora: { rank: 4, alpha: 8, dropout: 0.1, targetModules: ALL },
+      lr: 1e-3,
+      maxSteps: 1,
+      batchSize: 3,
+      threads: 1,
+      recompute: true,
+      profilePrefix: prefix,
+    });
     await tr.train();
     await tr.release();
     const file = readdirSync(join(tmp, 'order-profile')).find((f) => f.endsWith('.json'))!;
@@ -207,10 +230,16 @@ describe('LoRA trainer on the tiny Llama', () => {
     await b.release();
     ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-5 * Math.max(1, l)));
     // the frozen weights are stored as fp16: the weight file holds 2 bytes per projection parameter
-    const params = (proj: boolean) => model.weights.names().filter((n) => projection.test(n) === proj).reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
+    const params = (proj: boolean) =>
+      model.weights
+        .names()
+        .filter((n) => projection.test(n) === proj)
+        .reduce((s, n) => s + model.weights.shape(n).reduce((x, y) => x * y, 1), 0);
     const projParams = params(true);
     const fp32Params = params(false);
-    const bytes = readdirSync(dir).filter((f) => f.endsWith('.bin')).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    const bytes = readdirSync(dir)
+      .filter((f) => f.endsWith('.bin'))
+      .reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     expect(bytes).toBeLessThan(2 * projParams + 4 * fp32Params + 65536);
   });
 
@@ -231,7 +260,14 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('a failed or interrupted checkpoint save keeps the previous checkpoint valid', async () => {
     const dir = join(tmp, 'atomic');
-    const opts = { lora: { rank: 2, alpha: 4, targetModules: ['q'] }, lr: 1e-3, maxSteps: 2, batchSize: 2, threads: 1, checkpointDir: dir } satisfies TrainerOptions;
+    const opts = {
+      lora: { rank: 2, alpha: 4, targetModules: ['q'] },
+      lr: 1e-3,
+      maxSteps: 2,
+      batchSize: 2,
+      threads: 1,
+      checkpointDir: dir,
+    } satisfies TrainerOptions;
     const tr = await Trainer.create(model, seqs(), opts);
     await tr.train();
     await tr.release();
@@ -253,7 +289,14 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('a non-finite loss stops with a clear error and keeps the last good checkpoint', async () => {
     const dir = join(tmp, 'nan');
-    const tr = await Trainer.create(model, seqs(), { lora: { rank: 2, alpha: 4, targetModules: ['q', 'v'] }, lr: 1e-3, maxSteps: 6, batchSize: 2, threads: 1, checkpointDir: dir });
+    const tr = await Trainer.create(model, seqs(), {
+      lora: { rank: 2, alpha: 4, targetModules: ['q', 'v'] },
+      lr: 1e-3,
+      maxSteps: 6,
+      batchSize: 2,
+      threads: 1,
+      checkpointDir: dir,
+    });
     let n = 0;
     await tr.train({ shouldStop: () => n++ >= 2 });
     const good = tr.lastCheckpoint!;
@@ -271,7 +314,14 @@ describe('LoRA trainer on the tiny Llama', () => {
 
   it('the exported PEFT adapter loads for inference and gives the trained model (merged and unmerged)', async () => {
     const data = seqs();
-    const tr = await Trainer.create(model, data, { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, schedule: { type: 'constant' }, maxSteps: 10, batchSize: 3, threads: 1 });
+    const tr = await Trainer.create(model, data, {
+      lora: { rank: 4, alpha: 8, targetModules: ALL },
+      lr: 1e-2,
+      schedule: { type: 'constant' },
+      maxSteps: 10,
+      batchSize: 3,
+      threads: 1,
+    });
     await tr.train();
     const trainedLoss = await tr.evaluate(data);
     const dir = join(tmp, 'adapter');
@@ -307,7 +357,14 @@ describe('LoRA trainer on the tiny Llama', () => {
   it('Qwen2 (q/k/v bias, tied embeddings): trains and the exported adapter reproduces the trained loss', async () => {
     const qwen = loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-qwen2'));
     const data = seqs();
-    const tr = await Trainer.create(qwen, data, { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, schedule: { type: 'constant' }, maxSteps: 15, batchSize: 3, threads: 1 });
+    const tr = await Trainer.create(qwen, data, {
+      lora: { rank: 4, alpha: 8, targetModules: ALL },
+      lr: 1e-2,
+      schedule: { type: 'constant' },
+      maxSteps: 15,
+      batchSize: 3,
+      threads: 1,
+    });
     const before = await tr.evaluate(data);
     await tr.train();
     const after = await tr.evaluate(data);
@@ -329,9 +386,15 @@ describe('LoRA trainer on the tiny Llama', () => {
       sum += mx + Math.log(row.reduce((a, x) => a + Math.exp(x - mx), 0)) - row[ex.ids[t + 1]!]!;
       n++;
     }
-    const trEval = await Trainer.create(qwen, [ex], { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 0, maxSteps: 1, batchSize: 1, threads: 1, initialParams: tr.params });
+    const trEval = await Trainer.create(qwen, [ex], {
+      lora: { rank: 4, alpha: 8, targetModules: ALL },
+      lr: 0,
+      maxSteps: 1,
+      batchSize: 1,
+      threads: 1,
+      initialParams: tr.params,
+    });
     expect(Math.abs(sum / n - (await trEval.evaluate([ex])))).toBeLessThan(1e-4);
     await trEval.release();
   });
 });
-

@@ -36,10 +36,11 @@ export const dataCommand: Command = {
       usage,
       {
         role: 'import: what the data is for (task data, a safety pool to select from, harmful or benign evaluation prompts).',
-        name: 'import: the data set\'s name (default: the file name).',
+        name: "import: the data set's name (default: the file name).",
         dataset: 'analyse, screen: the data set, by id.',
         references: 'analyse: reference prompts, one file per harm category (BeaverTails layout), for inferring harm categories.',
-        embedder: 'analyse: a sentence-transformers ONNX folder that embeds the prompts (categories, the map, selection); default: the built-in word vectors. Behaviour typing always uses the word vectors its detectors were trained on.',
+        embedder:
+          'analyse: a sentence-transformers ONNX folder that embeds the prompts (categories, the map, selection); default: the built-in word vectors. Behaviour typing always uses the word vectors its detectors were trained on.',
         type: "analyse: type each pair T1–T4 by behaviour (default: as the data set's role calls for).",
         'prompts-harmful': 'analyse: count every prompt as harmful, so only the reply decides T1 vs T2.',
         categories: 'analyse: infer the harm categories of unlabelled records (needs --references).',
@@ -82,7 +83,13 @@ export const dataCommand: Command = {
       if (done.state !== 'succeeded') return 1;
       if (type === 'data.screen') {
         const r = done.result as DataScreenResult;
-        const dropped = values.drop && r.flagged.length ? s.datasets.dropRecords(r.datasetId, r.flagged.map((f) => f.recordId)) : null;
+        const dropped =
+          values.drop && r.flagged.length
+            ? s.datasets.dropRecords(
+                r.datasetId,
+                r.flagged.map((f) => f.recordId),
+              )
+            : null;
         env.io.out(values.json ? JSON.stringify({ ...r, ...(dropped ? { dropped: dropped.dropped } : {}) }) : screenText(r, dropped?.dropped ?? null));
         return 0;
       }

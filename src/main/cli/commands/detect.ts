@@ -67,7 +67,8 @@ export const detectCommand: Command = {
         'response-field': 'behaviour: the field holding the reply to the prompt.',
         'prompt-field': 'refusal, with --judge wildguard: the field holding the prompt the reply answers.',
         references: 'category: reference prompts, one file per harm category (BeaverTails layout), whose nearest neighbours refine the detector.',
-        embedder: 'category, with --references: a sentence-transformers ONNX folder that embeds the prompts and references for the neighbour vote (default: the built-in word vectors).',
+        embedder:
+          'category, with --references: a sentence-transformers ONNX folder that embeds the prompts and references for the neighbour vote (default: the built-in word vectors).',
         'rules-only': 'refusal, behaviour: only the refusal phrase rules, no classifier.',
         judge: 'builtin: the shipped detectors. wildguard or llama-guard: that model judges too, next to the built-in verdicts, with their agreement.',
         model: 'The judge model (a GGUF file or a Hugging Face folder), for --judge wildguard|llama-guard.',
@@ -78,25 +79,42 @@ export const detectCommand: Command = {
     const kind = positionals[0] as Kind;
     if (!['refusal', 'harm', 'category', 'behaviour'].includes(kind)) throw new AppError('invalid_input', `usage: ${usage}`);
     if (!values.input || !values.field) throw new AppError('invalid_input', `--input and --field are required\nusage: ${usage}`);
-    if (kind === 'behaviour' && !values['response-field']) throw new AppError('invalid_input', `detect behaviour needs --field (the prompt) and --response-field (the reply)\nusage: ${usage}`);
+    if (kind === 'behaviour' && !values['response-field'])
+      throw new AppError('invalid_input', `detect behaviour needs --field (the prompt) and --response-field (the reply)\nusage: ${usage}`);
     const judge = values.judge as JudgeName;
-    if (!['builtin', 'wildguard', 'llama-guard'].includes(judge)) throw new AppError('invalid_input', `--judge must be builtin, wildguard or llama-guard, not "${values.judge}"`);
+    if (!['builtin', 'wildguard', 'llama-guard'].includes(judge))
+      throw new AppError('invalid_input', `--judge must be builtin, wildguard or llama-guard, not "${values.judge}"`);
     if (judge !== 'builtin') {
-      if (!values.model === !values.http) throw new AppError('invalid_input', `--judge ${judge} needs the judge model: --model PATH or --http URL --http-model NAME\nusage: ${usage}`);
+      if (!values.model === !values.http)
+        throw new AppError('invalid_input', `--judge ${judge} needs the judge model: --model PATH or --http URL --http-model NAME\nusage: ${usage}`);
       if (values.http && !values['http-model']) throw new AppError('invalid_input', '--http needs --http-model NAME (the model name the server serves)');
-      if (judge === 'wildguard' && kind === 'category') throw new AppError('invalid_input', 'WildGuard gives no harm categories: use --judge llama-guard for detect category');
-      if (judge === 'llama-guard' && kind === 'refusal') throw new AppError('invalid_input', 'Llama Guard 3 judges harm, not refusals: use --judge wildguard for detect refusal');
+      if (judge === 'wildguard' && kind === 'category')
+        throw new AppError('invalid_input', 'WildGuard gives no harm categories: use --judge llama-guard for detect category');
+      if (judge === 'llama-guard' && kind === 'refusal')
+        throw new AppError('invalid_input', 'Llama Guard 3 judges harm, not refusals: use --judge wildguard for detect refusal');
     }
     if (values.embedder && !(kind === 'category' && values.references))
-      throw new AppError('invalid_input', '--embedder applies to detect category with --references (the neighbour vote); the detectors themselves use the word vectors they were trained on');
+      throw new AppError(
+        'invalid_input',
+        '--embedder applies to detect category with --references (the neighbour vote); the detectors themselves use the word vectors they were trained on',
+      );
     const otherField = kind === 'behaviour' ? values['response-field'] : kind === 'refusal' ? values['prompt-field'] : undefined;
     const rows = await readRows(resolve(values.input), values.field, otherField, env.io.err);
 
     const { createDefaultEmbedder } = await import('../../embed/static-vectors');
     const embedder = await createDefaultEmbedder();
-    const builtin = await builtinVerdicts(kind, rows, embedder, { references: values.references, embedder: values.embedder, rulesOnly: values['rules-only'], json: values.json });
+    const builtin = await builtinVerdicts(kind, rows, embedder, {
+      references: values.references,
+      embedder: values.embedder,
+      rulesOnly: values['rules-only'],
+      json: values.json,
+    });
     const print = (line: number, label: string | string[], score: number | Record<string, number> | null, extra: Record<string, unknown> = {}) =>
-      env.io.out(values.json ? JSON.stringify({ line, label, score, ...extra }) : `${line}\t${Array.isArray(label) ? label.join(',') : label}\t${typeof score === 'number' ? score.toFixed(3) : ''}`);
+      env.io.out(
+        values.json
+          ? JSON.stringify({ line, label, score, ...extra })
+          : `${line}\t${Array.isArray(label) ? label.join(',') : label}\t${typeof score === 'number' ? score.toFixed(3) : ''}`,
+      );
 
     if (judge === 'builtin') {
       builtin.forEach((v, i) => print(rows[i]!.line, v.label, v.score, v.extra));
@@ -121,8 +139,11 @@ export const detectCommand: Command = {
       if (values.json) env.io.out(JSON.stringify({ agreement: a, judge: judged.id, stats }));
       else {
         for (const l of formatAgreement(a)) env.io.out(l);
-        env.io.out(`judge ${judged.id}: ${stats.items} items, ${stats.parseErrors} answers not in the judge's format, ${stats.failures} failed calls, ${stats.noVerdict} without a verdict`);
-        for (const e of stats.examples.slice(0, 5)) env.io.err(`  line ${rows[e.index]?.line ?? '?'}: ${e.message}${e.raw !== null ? ` — answer: ${JSON.stringify(e.raw.slice(0, 160))}` : ''}`);
+        env.io.out(
+          `judge ${judged.id}: ${stats.items} items, ${stats.parseErrors} answers not in the judge's format, ${stats.failures} failed calls, ${stats.noVerdict} without a verdict`,
+        );
+        for (const e of stats.examples.slice(0, 5))
+          env.io.err(`  line ${rows[e.index]?.line ?? '?'}: ${e.message}${e.raw !== null ? ` — answer: ${JSON.stringify(e.raw.slice(0, 160))}` : ''}`);
       }
       return 0;
     } finally {
@@ -173,7 +194,12 @@ async function loadEncoder(dir: string): Promise<Embedder & { dispose(): Promise
   });
 }
 
-async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: { references?: string | undefined; embedder?: string | undefined; rulesOnly: boolean; json: boolean }): Promise<Verdict[]> {
+async function builtinVerdicts(
+  kind: Kind,
+  rows: Row[],
+  embedder: Embedder,
+  o: { references?: string | undefined; embedder?: string | undefined; rulesOnly: boolean; json: boolean },
+): Promise<Verdict[]> {
   const texts = rows.map((r) => r.text);
   if (kind === 'refusal') {
     const { detectRefusals, shippedRefusalDetector } = await import('../../detect/behaviour');
@@ -199,7 +225,12 @@ async function builtinVerdicts(kind: Kind, rows: Row[], embedder: Embedder, o: {
       rows.map((x) => ({ prompt: x.text, response: x.other! })),
       { embedder, rulesOnly: o.rulesOnly },
     );
-    return r.map((v) => ({ label: v.type, primary: v.type, score: v.confidence, extra: { harmProbability: v.harmProbability, refusalProbability: v.refusalProbability, refusalSource: v.refusalSource } }));
+    return r.map((v) => ({
+      label: v.type,
+      primary: v.type,
+      score: v.confidence,
+      extra: { harmProbability: v.harmProbability, refusalProbability: v.refusalProbability, refusalSource: v.refusalSource },
+    }));
   }
   const { detectCategories, embedReferences, loadReferencePrompts } = await import('../../detect/categories');
   const { detectHarmfulPrompts } = await import('../../detect/behaviour');
@@ -264,7 +295,9 @@ async function modelVerdicts(judge: Exclude<JudgeName, 'builtin'>, kind: Kind, r
     const j = new WildGuardSafetyJudge({ generator });
     const { wildGuardBehaviour } = await import('../../detect/model-judges/wildguard');
     // refusal: --field is the reply (the prompt, if given, is what it answers); harm: the prompt alone; behaviour: both.
-    const pairs = rows.map((r) => (kind === 'refusal' ? { prompt: r.other ?? '', response: r.text } : kind === 'behaviour' ? { prompt: r.text, response: r.other! } : { prompt: r.text }));
+    const pairs = rows.map((r) =>
+      kind === 'refusal' ? { prompt: r.other ?? '', response: r.text } : kind === 'behaviour' ? { prompt: r.text, response: r.other! } : { prompt: r.text },
+    );
     const items = await j.judgePairs(pairs);
     const verdicts: JudgedRow[] = items.map((x) => {
       if (!x.ok) return { score: null, error: x.error, raw: x.raw };
@@ -288,7 +321,10 @@ async function modelVerdicts(judge: Exclude<JudgeName, 'builtin'>, kind: Kind, r
   let refusals: Array<{ refusal: boolean; probability: number }> | null = null;
   if (kind === 'behaviour') {
     const { detectRefusals } = await import('../../detect/behaviour');
-    refusals = await detectRefusals(rows.map((r) => r.other!), { embedder });
+    refusals = await detectRefusals(
+      rows.map((r) => r.other!),
+      { embedder },
+    );
   }
   const { behaviourType } = await import('../../detect/behaviour');
   const verdicts: JudgedRow[] = pj.map((p, i) => {
@@ -296,7 +332,11 @@ async function modelVerdicts(judge: Exclude<JudgeName, 'builtin'>, kind: Kind, r
     if (kind === 'harm') return one(p.harmful ? 'harmful' : 'benign', p.harmProbability, null);
     if (kind === 'category') return { label: p.categories, primary: p.categories[0] ?? '(none)', score: p.categoryScores };
     const r = refusals![i]!;
-    return one(behaviourType(p.harmful, r.refusal), (p.harmful ? p.harmProbability : 1 - p.harmProbability) * (r.refusal ? r.probability : 1 - r.probability), null);
+    return one(
+      behaviourType(p.harmful, r.refusal),
+      (p.harmful ? p.harmProbability : 1 - p.harmProbability) * (r.refusal ? r.probability : 1 - r.probability),
+      null,
+    );
   });
   return { id: kind === 'behaviour' ? `${j.id} + built-in refusal detector` : j.id, verdicts, stats: j.stats };
 }

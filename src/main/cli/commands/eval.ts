@@ -11,7 +11,11 @@ import { runJobToEnd } from '../runJob';
 const CLI_PROJECT = 'CLI evaluations';
 
 function needsNote(row: JudgeRow): string {
-  return [row.kind === 'refusal' ? '' : `${row.kind} judge`, row.guardModel ? 'needs --guard-model PATH' : '', row.automaticFor ? `added for ${row.automaticFor} suites` : '']
+  return [
+    row.kind === 'refusal' ? '' : `${row.kind} judge`,
+    row.guardModel ? 'needs --guard-model PATH' : '',
+    row.automaticFor ? `added for ${row.automaticFor} suites` : '',
+  ]
     .filter(Boolean)
     .join('; ');
 }
@@ -56,7 +60,8 @@ export function evalCli(judges: JudgeTable = JUDGES) {
     const ids = asked.map((j) => {
       const id = JUDGE_ALIASES[j] ?? j;
       if (!judges[id]) throw new AppError('invalid_input', `--judge ${j}: unknown judge (have: ${judgeIdsText(judges)})`);
-      if (judges[id]!.guardModel && !values['guard-model']) throw new AppError('invalid_input', `--judge ${id} needs --guard-model PATH (a Llama Guard 3 model)`);
+      if (judges[id]!.guardModel && !values['guard-model'])
+        throw new AppError('invalid_input', `--judge ${id} needs --guard-model PATH (a Llama Guard 3 model)`);
       return id;
     });
     const judgeParams = paramsOfSeveral(judges, ids, values);
@@ -72,9 +77,15 @@ export function evalCli(judges: JudgeTable = JUDGES) {
       if (!values.suite?.length) throw new AppError('invalid_input', `give at least one --suite\nusage: ${usage}`);
       const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
       const suites = suiteArgs(values.suite, dataDir);
-      if (values.concurrency !== undefined && !values.http) throw new AppError('invalid_input', `--concurrency applies to --http servers only\nusage: ${usage}`);
+      if (values.concurrency !== undefined && !values.http)
+        throw new AppError('invalid_input', `--concurrency applies to --http servers only\nusage: ${usage}`);
       const model = values.http
-        ? { kind: 'http' as const, baseUrl: values.http, model: values['http-model'] ?? '', ...(values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}) }
+        ? {
+            kind: 'http' as const,
+            baseUrl: values.http,
+            model: values['http-model'] ?? '',
+            ...(values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}),
+          }
         : { kind: 'engine' as const, path: resolve(values.model ?? ''), ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) };
       if (model.kind === 'engine' && !values.model) throw new AppError('invalid_input', `give --model PATH or --http URL\nusage: ${usage}`);
       const chosen = judgesFromArgs(values);
@@ -137,7 +148,8 @@ export function suiteArgs(values: readonly string[], dataDir: string | undefined
     const m = /^(.*):(harmful|over-refusal|task)$/.exec(s);
     if (m) return { file: resolve(m[1]!), kind: m[2] as 'harmful' | 'over-refusal' | 'task' };
     if (existsSync(s)) throw new AppError('invalid_input', `--suite ${s}: a file needs its kind, e.g. ${s}:harmful`);
-    if (!dataDir) throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
+    if (!dataDir)
+      throw new AppError('invalid_input', `built-in suite "${s}" needs --data DIR (a folder laid out like the workbench's data folder) or SAFETUNE_DATA_DIR`);
     return { builtin: s, dataDir };
   });
 }

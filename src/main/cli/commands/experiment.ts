@@ -29,7 +29,11 @@ export const experimentCommand: Command = {
       argv,
       { ...workspaceOption, file: { type: 'string' }, project: { type: 'string' }, 'no-wait': { type: 'boolean', default: false } },
       usage,
-      { file: 'the grid as JSON', project: 'the project the grid belongs to (default: the file\'s projectId)', 'no-wait': 'queue the jobs and return (the app runs them when it is open)' },
+      {
+        file: 'the grid as JSON',
+        project: "the project the grid belongs to (default: the file's projectId)",
+        'no-wait': 'queue the jobs and return (the app runs them when it is open)',
+      },
     );
     const [sub, ...rest] = positionals;
     switch (sub) {
@@ -56,7 +60,23 @@ export const experimentCommand: Command = {
           if (!values.project) throw new AppError('invalid_input', `--project is required\nusage: ${usage}`);
           const list = experiments(s, positiveId(values.project, 'project'));
           if (values.json) env.io.out(JSON.stringify(list));
-          else env.io.out(list.length ? table(list.map((g) => ({ id: g.id, name: g.name, arms: g.arms.length, seeds: g.seeds.join(','), state: g.state, done: `${g.done}/${g.cells.length}`, created: g.createdAt })), ['id', 'name', 'arms', 'seeds', 'state', 'done', 'created']) : 'no experiments');
+          else
+            env.io.out(
+              list.length
+                ? table(
+                    list.map((g) => ({
+                      id: g.id,
+                      name: g.name,
+                      arms: g.arms.length,
+                      seeds: g.seeds.join(','),
+                      state: g.state,
+                      done: `${g.done}/${g.cells.length}`,
+                      created: g.createdAt,
+                    })),
+                    ['id', 'name', 'arms', 'seeds', 'state', 'done', 'created'],
+                  )
+                : 'no experiments',
+            );
           return 0;
         });
       case 'show':
@@ -121,7 +141,10 @@ export async function waitForExperiment(s: Services, id: number, env: CliEnv): P
   try {
     for (;;) {
       const grid = experimentView(s, id);
-      const now = `[experiment ${id}] ${grid.done}/${grid.cells.length} cells done${grid.cells.filter((c) => c.state === 'running').map((c) => ` · ${c.arm} seed ${c.seed}: ${c.stage}`).join('')}`;
+      const now = `[experiment ${id}] ${grid.done}/${grid.cells.length} cells done${grid.cells
+        .filter((c) => c.state === 'running')
+        .map((c) => ` · ${c.arm} seed ${c.seed}: ${c.stage}`)
+        .join('')}`;
       if (now !== last) env.io.err(now);
       last = now;
       if (grid.cells.every((c) => c.stage === 'done' || STOPPED.has(c.state))) return grid;
@@ -138,7 +161,9 @@ function printResults(s: Services, grid: Experiment, json: boolean, env: CliEnv)
   else env.io.out(summaryTable(summary));
   for (const c of grid.cells.filter((x) => STOPPED.has(x.state))) {
     const job = c.stage === 'select' ? c.selectJobId : c.stage === 'train' ? c.trainJobId : c.evalJobId;
-    env.io.err(`[experiment ${grid.id}] ${c.arm} seed ${c.seed}: ${c.stage} ${c.state}${job ? ` (job ${job}: ${s.jobs.get(job).error ?? 'no error recorded'})` : ''}`);
+    env.io.err(
+      `[experiment ${grid.id}] ${c.arm} seed ${c.seed}: ${c.stage} ${c.state}${job ? ` (job ${job}: ${s.jobs.get(job).error ?? 'no error recorded'})` : ''}`,
+    );
   }
 }
 
@@ -156,5 +181,12 @@ export function summaryTable(summary: ExperimentSummary): string {
 
 function cellRow(c: Experiment['cells'][number]) {
   const r = (x: { rate: number | null; k: number; n: number } | undefined) => (x && x.rate !== null ? `${(100 * x.rate).toFixed(1)}% ${x.k}/${x.n}` : '-');
-  return { arm: c.arm, seed: c.seed, step: c.stage === 'done' ? 'done' : `${c.stage} ${c.state}`, attack_success: r(c.summary?.attackSuccess), over_refusal: r(c.summary?.overRefusal), task: r(c.summary?.task) };
+  return {
+    arm: c.arm,
+    seed: c.seed,
+    step: c.stage === 'done' ? 'done' : `${c.stage} ${c.state}`,
+    attack_success: r(c.summary?.attackSuccess),
+    over_refusal: r(c.summary?.overRefusal),
+    task: r(c.summary?.task),
+  };
 }

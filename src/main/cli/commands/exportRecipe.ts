@@ -35,7 +35,11 @@ export function exportRecipeCli(methods: TrainMethodTable = TRAIN_METHODS) {
     const { values } = parse(argv, run.options, usage);
     const tool = RecipeTool.safeParse(values.tool);
     if (!tool.success) throw new AppError('invalid_input', `--tool must be one of ${RecipeTool.options.join(', ')}\nusage: ${usage}`);
-    if (!values.model) throw new AppError('invalid_input', `--model is required: the base model as the cluster loads it (a Hugging Face Hub id or a path there)\nusage: ${usage}`);
+    if (!values.model)
+      throw new AppError(
+        'invalid_input',
+        `--model is required: the base model as the cluster loads it (a Hugging Face Hub id or a path there)\nusage: ${usage}`,
+      );
     const p = jobParams(RecipeParams, {
       ...run.read(values, usage),
       tool: tool.data,
@@ -62,7 +66,9 @@ export function exportRecipeCli(methods: TrainMethodTable = TRAIN_METHODS) {
         else {
           env.io.out(`recipe: ${r.folder}`);
           env.io.out(`files: ${r.files.join(', ')}`);
-          env.io.out(`method: ${r.method}${r.downgraded ? ` (requested ${r.requestedMethod}, downgraded)` : ''}; ${r.examples.total} examples (${r.examples.task} task + ${r.examples.safety} safety)`);
+          env.io.out(
+            `method: ${r.method}${r.downgraded ? ` (requested ${r.requestedMethod}, downgraded)` : ''}; ${r.examples.total} examples (${r.examples.task} task + ${r.examples.safety} safety)`,
+          );
           env.io.out(`launch, inside that folder: ${r.launch}`);
           for (const n of r.notes) env.io.out(`note: ${n}`);
         }

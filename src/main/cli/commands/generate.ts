@@ -22,7 +22,8 @@ export function readChatTemplateFile(file: string): string {
   } catch (e) {
     throw new AppError('invalid_input', `--chat-template ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  if (size > MAX_CHAT_TEMPLATE_BYTES) throw new AppError('invalid_input', `--chat-template ${file}: ${size} bytes; a chat template file is at most ${MAX_CHAT_TEMPLATE_BYTES}`);
+  if (size > MAX_CHAT_TEMPLATE_BYTES)
+    throw new AppError('invalid_input', `--chat-template ${file}: ${size} bytes; a chat template file is at most ${MAX_CHAT_TEMPLATE_BYTES}`);
   const text = readFileSync(file, 'utf8');
   if (!file.toLowerCase().endsWith('.json')) {
     if (!text.trim()) throw new AppError('invalid_input', `--chat-template ${file}: the file is empty`);
@@ -113,9 +114,7 @@ export const generateCommand: Command = {
         // The stream may hold back a pending stop string: print what it did not show.
         if (res.text.startsWith(streamed)) process.stdout.write(res.text.slice(streamed.length));
         process.stdout.write('\n');
-        env.io.err(
-          `[${res.completionTokens} tokens, ${res.tokensPerSecond.toFixed(1)} tok/s on ${res.executionProvider}, finished: ${res.finishReason}]`,
-        );
+        env.io.err(`[${res.completionTokens} tokens, ${res.tokensPerSecond.toFixed(1)} tok/s on ${res.executionProvider}, finished: ${res.finishReason}]`);
       }
       return 0;
     } finally {

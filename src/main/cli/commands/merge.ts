@@ -36,7 +36,7 @@ export const mergeCommand: Command = {
         out: 'A new folder (Hugging Face safetensors) or a new .gguf file; never overwritten.',
         'shard-size': 'The largest safetensors shard of a folder output, in bytes (default 5 GiB).',
         threads: "Tensors merged at once on worker threads (default: the machine's cores, at most 4).",
-        sweep: 'Merge once per value of one numeric parameter (a global one, or with --sweep-model a model\'s), each into its own output under --out.',
+        sweep: "Merge once per value of one numeric parameter (a global one, or with --sweep-model a model's), each into its own output under --out.",
         'sweep-model': 'With --sweep: the model (0-based index into models:) whose per-model parameter is swept.',
         gguf: 'With --sweep: write each merge as a .gguf file instead of a folder.',
       },
@@ -50,7 +50,10 @@ export const mergeCommand: Command = {
       throw new AppError('invalid_input', (e as Error).message);
     }
     const outPath = resolve(values.out);
-    const options = { ...(values['shard-size'] ? { maxShardBytes: Number(values['shard-size']) } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}) };
+    const options = {
+      ...(values['shard-size'] ? { maxShardBytes: Number(values['shard-size']) } : {}),
+      ...(values.threads ? { threads: Number(values.threads) } : {}),
+    };
     let runs: MergeRunParams[];
     if (values.sweep) {
       const m = /^([A-Za-z_0-9]+)=(.+)$/.exec(values.sweep);
@@ -58,7 +61,14 @@ export const mergeCommand: Command = {
       const nums = m[2]!.split(',').map((v) => Number(v.trim()));
       if (nums.some((v) => !Number.isFinite(v))) throw new AppError('invalid_input', `--sweep ${m[1]}: every value must be a number (got ${m[2]})`);
       try {
-        runs = expandMergeSweep({ config, parameter: m[1]!, ...(values['sweep-model'] !== undefined ? { modelIndex: Number(values['sweep-model']) } : {}), values: nums, outDir: outPath, format: values.gguf ? 'gguf' : 'hf' }).map((r) => ({ ...r, ...options }));
+        runs = expandMergeSweep({
+          config,
+          parameter: m[1]!,
+          ...(values['sweep-model'] !== undefined ? { modelIndex: Number(values['sweep-model']) } : {}),
+          values: nums,
+          outDir: outPath,
+          format: values.gguf ? 'gguf' : 'hf',
+        }).map((r) => ({ ...r, ...options }));
       } catch (e) {
         throw new AppError('invalid_input', (e as Error).message);
       }
@@ -73,7 +83,9 @@ export const mergeCommand: Command = {
         const r = job.result as MergeRunResult;
         results.push(r);
         if (!values.json)
-          env.io.out(`wrote ${r.outPath} (${r.format === 'hf' ? 'Hugging Face folder' : 'GGUF'}, ${r.tensors} tensors, ${(r.bytesWritten / 2 ** 20).toFixed(1)} MiB, ${r.seconds.toFixed(1)} s)`);
+          env.io.out(
+            `wrote ${r.outPath} (${r.format === 'hf' ? 'Hugging Face folder' : 'GGUF'}, ${r.tensors} tensors, ${(r.bytesWritten / 2 ** 20).toFixed(1)} MiB, ${r.seconds.toFixed(1)} s)`,
+          );
       }
       if (values.json) env.io.out(JSON.stringify(values.sweep ? results : results[0]));
       return 0;

@@ -51,7 +51,13 @@ export async function runProjectSweep(argv: string[], env: CliEnv): Promise<numb
   if (values['train-job']) source = { trainJobId: Number(values['train-job']) };
   else if (values.aligned) {
     const aligned = resolve(values.aligned);
-    source = { aligned: { modelPath: aligned }, fineTuned: { modelPath: values['fine-tuned'] ? resolve(values['fine-tuned']) : aligned, ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}) } };
+    source = {
+      aligned: { modelPath: aligned },
+      fineTuned: {
+        modelPath: values['fine-tuned'] ? resolve(values['fine-tuned']) : aligned,
+        ...(values.adapter ? { adapterPath: resolve(values.adapter) } : {}),
+      },
+    };
   } else throw new AppError('invalid_input', `give --train-job ID, or --aligned PATH with --fine-tuned PATH and/or --adapter DIR\nusage: ${sweepUsage}`);
   const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
   const evaluation = values.suite?.length
@@ -65,7 +71,9 @@ export async function runProjectSweep(argv: string[], env: CliEnv): Promise<numb
     : undefined;
 
   return withServices(env, values.workspace, { runJobs: true }, async (s) => {
-    const projectId = values.project ? s.projects.get(Number(values.project)).id : (s.projects.list().find((p) => p.name === CLI_PROJECT) ?? s.projects.create(CLI_PROJECT)).id;
+    const projectId = values.project
+      ? s.projects.get(Number(values.project)).id
+      : (s.projects.list().find((p) => p.name === CLI_PROJECT) ?? s.projects.create(CLI_PROJECT)).id;
     const request = jobParams(MergeSweepRequest, {
       projectId,
       source,
@@ -91,7 +99,9 @@ async function waitForSweep(s: Services, id: number, env: CliEnv): Promise<Merge
   let lines = '';
   const onSigint = () => {
     env.io.err(`[sweep ${id}] cancelling…`);
-    for (const p of mergeSweepView(s, id).points) for (const job of [p.mergeJobId, p.inspectJobId, p.evalJobId]) if (job !== null && ['queued', 'running'].includes(s.jobs.get(job).state)) s.jobs.cancel(job);
+    for (const p of mergeSweepView(s, id).points)
+      for (const job of [p.mergeJobId, p.inspectJobId, p.evalJobId])
+        if (job !== null && ['queued', 'running'].includes(s.jobs.get(job).state)) s.jobs.cancel(job);
   };
   process.once('SIGINT', onSigint);
   try {

@@ -45,7 +45,8 @@ export const modelCommand: Command = {
         }
       })();
       if (values.json) env.io.out(JSON.stringify(r));
-      else env.io.out(`wrote ${r.modelPath} (${r.format === 'hf' ? 'Hugging Face folder' : 'GGUF'}, ${r.tensors} tensors, ${(r.bytes / 2 ** 20).toFixed(1)} MiB)`);
+      else
+        env.io.out(`wrote ${r.modelPath} (${r.format === 'hf' ? 'Hugging Face folder' : 'GGUF'}, ${r.tensors} tensors, ${(r.bytes / 2 ** 20).toFixed(1)} MiB)`);
       return 0;
     }
     if (sub === 'quantize' && path) {

@@ -23,7 +23,14 @@ export const replicateCommand: Command = {
   async run(argv, env) {
     const { values } = parse(
       argv,
-      { ...workspaceOption, preset: { type: 'string', default: 'quick' }, seed: { type: 'string' }, steps: { type: 'string' }, limit: { type: 'string' }, 'no-wait': { type: 'boolean', default: false } },
+      {
+        ...workspaceOption,
+        preset: { type: 'string', default: 'quick' },
+        seed: { type: 'string' },
+        steps: { type: 'string' },
+        limit: { type: 'string' },
+        'no-wait': { type: 'boolean', default: false },
+      },
       usage,
       {
         preset: 'quick: the shipped aligned model, every arm, one seed; smoke: 2 arms, 2 steps, 8 prompts per suite; full: five seeds',
@@ -40,10 +47,21 @@ export const replicateCommand: Command = {
     const limit = values.limit === undefined ? undefined : count(values.limit, 'limit', 1);
     const wait = !values['no-wait'];
     return withServices(env, values.workspace, wait ? { runJobs: true } : { maxHeavyJobs: 0, maxLightJobs: 0 }, async (s) => {
-      const { setup, experiment, alignedEvalJobId } = await startReplication(s, { preset, ...(seed !== undefined ? { seed } : {}), ...(steps !== undefined ? { steps } : {}), ...(limit !== undefined ? { limit } : {}) });
-      env.io.err(`[replicate] project ${setup.projectId} "Miniature replication": experiment ${experiment.id}, ${experiment.arms.length} arms × ${experiment.seeds.length} seeds; the aligned model's evaluation: job ${alignedEvalJobId}`);
+      const { setup, experiment, alignedEvalJobId } = await startReplication(s, {
+        preset,
+        ...(seed !== undefined ? { seed } : {}),
+        ...(steps !== undefined ? { steps } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+      });
+      env.io.err(
+        `[replicate] project ${setup.projectId} "Miniature replication": experiment ${experiment.id}, ${experiment.arms.length} arms × ${experiment.seeds.length} seeds; the aligned model's evaluation: job ${alignedEvalJobId}`,
+      );
       if (!wait) {
-        env.io.out(values.json ? JSON.stringify({ projectId: setup.projectId, experiment, alignedEvalJobId }) : `queued experiment ${experiment.id}; its jobs run while the app (or \`safetune serve\`) is open`);
+        env.io.out(
+          values.json
+            ? JSON.stringify({ projectId: setup.projectId, experiment, alignedEvalJobId })
+            : `queued experiment ${experiment.id}; its jobs run while the app (or \`safetune serve\`) is open`,
+        );
         return 0;
       }
       // Ctrl-C: the grid's jobs are cancelled by waitForExperiment, the aligned model's evaluation here
@@ -57,10 +75,16 @@ export const replicateCommand: Command = {
       } finally {
         process.off('SIGINT', onSigint);
       }
-      if (alignedJob.state !== 'succeeded') env.io.err(`[replicate] the aligned model's evaluation (job ${alignedEvalJobId}) ${alignedJob.state}${alignedJob.error ? `: ${alignedJob.error}` : ''}`);
+      if (alignedJob.state !== 'succeeded')
+        env.io.err(
+          `[replicate] the aligned model's evaluation (job ${alignedEvalJobId}) ${alignedJob.state}${alignedJob.error ? `: ${alignedJob.error}` : ''}`,
+        );
       const alignedRun = s.experiments.evalRunOfJob(alignedEvalJobId);
       const summary = experimentSummary(s, grid.id);
-      const withAligned = { ...summary, arms: [...(alignedRun !== null && alignedJob.state === 'succeeded' ? [armSummary(s, 'aligned', [alignedRun])] : []), ...summary.arms] };
+      const withAligned = {
+        ...summary,
+        arms: [...(alignedRun !== null && alignedJob.state === 'succeeded' ? [armSummary(s, 'aligned', [alignedRun])] : []), ...summary.arms],
+      };
       env.io.out(values.json ? JSON.stringify(armRates(withAligned)) : summaryTable(withAligned));
       return grid.state === 'done' && alignedJob.state === 'succeeded' ? 0 : 1;
     });

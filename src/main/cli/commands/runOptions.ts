@@ -20,11 +20,7 @@ const needsNote = (methods: TrainMethodTable) => (id: string) => {
  * method parameter whose flag clashes with one is an error when the command is built). `settings`
  * is the optimisation settings' schema: TrainSettings, or the part of it a command takes.
  */
-export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>>(
-  methods: TrainMethodTable,
-  own: O,
-  settings: z.ZodObject = TrainSettings,
-) {
+export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>>(methods: TrainMethodTable, own: O, settings: z.ZodObject = TrainSettings) {
   const options = withMethodOptions(
     {
       ...own,
@@ -56,7 +52,10 @@ export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>
     const row = methods[method] as TrainMethodRow | undefined;
     if (!row) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
     if (row.safety && !values.selection) {
-      throw new AppError('invalid_input', `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`);
+      throw new AppError(
+        'invalid_input',
+        `--method ${method} needs --selection ID: a saved selection of safety examples (safetune select --project ID prints the id of the one it saves)`,
+      );
     }
     return {
       projectId: Number(values.project),

@@ -98,7 +98,16 @@ export function selectCli(methods: SelectionMethodTable = SELECTION_METHODS) {
         }
         if (values.json) {
           for (const it of items) {
-            env.io.out(JSON.stringify({ text: it.prompt, response: it.response, categories: it.categories, behaviour: it.behaviour, takenFor: it.takenFor, score: it.score }));
+            env.io.out(
+              JSON.stringify({
+                text: it.prompt,
+                response: it.response,
+                categories: it.categories,
+                behaviour: it.behaviour,
+                takenFor: it.takenFor,
+                score: it.score,
+              }),
+            );
           }
         } else {
           env.io.out(`${sel.summary.selected} selected (budget ${sel.summary.budget}, ${sel.summary.eligible} eligible of ${sel.summary.poolSize})`);

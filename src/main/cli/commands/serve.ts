@@ -64,7 +64,7 @@ export const serveCommand: Command = {
     const stopSignal = untilStopSignal(env.io);
     env.io.out(`SafeTune Workbench (browser mode) at ${server.url}`);
     env.io.out(`workspace: ${services.workspace}`);
-    env.io.out('Open that URL (it holds this launch\'s access token); Ctrl-C stops the server.');
+    env.io.out("Open that URL (it holds this launch's access token); Ctrl-C stops the server.");
     let launch: LaunchFile | null = null;
     if (!values['no-open'] && !process.env.CI) {
       launch = writeLaunchFile(server.url);

@@ -1,7 +1,17 @@
 import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { paramFields } from '../../../shared/methods/table';
-import { FullSettings, LoraSettings, PoisonSettings, TRAIN_METHODS, TRAIN_MODES, TrainableGroup, trainRunParamsFor, type TrainMethodTable, type TrainRunParams } from '../../../shared/train';
+import {
+  FullSettings,
+  LoraSettings,
+  PoisonSettings,
+  TRAIN_METHODS,
+  TRAIN_MODES,
+  TrainableGroup,
+  trainRunParamsFor,
+  type TrainMethodTable,
+  type TrainRunParams,
+} from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
 import { settingsFromArgs, settingsOptions, settingsUsage } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
@@ -52,7 +62,12 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
     const full = values.full === true;
     const misplaced = full ? givenOptions(LoraSettings, values) : [...givenOptions(FullSettings, values), ...(values.out !== undefined ? ['--out'] : [])];
     if (misplaced.length) {
-      throw new AppError('invalid_input', full ? `${misplaced.join(', ')}: LoRA settings, not used with --full (leave them out)` : `${misplaced.join(', ')}: full-parameter settings: add --full, or leave them out for LoRA`);
+      throw new AppError(
+        'invalid_input',
+        full
+          ? `${misplaced.join(', ')}: LoRA settings, not used with --full (leave them out)`
+          : `${misplaced.join(', ')}: full-parameter settings: add --full, or leave them out for LoRA`,
+      );
     }
     const { lora, ...settings } = run.read(values, usage);
     const p = jobParams(schema, {

@@ -27,8 +27,13 @@ export interface Agreement {
 }
 
 /** Compare the judge's labels (null = no verdict) with the built-in detectors' labels, item by item. */
-export function agreement(judgeLabels: ReadonlyArray<string | null>, referenceLabels: readonly string[], names: { judge: string; reference: string }): Agreement {
-  if (judgeLabels.length !== referenceLabels.length) throw new Error(`agreement: ${judgeLabels.length} judge labels for ${referenceLabels.length} reference labels`);
+export function agreement(
+  judgeLabels: ReadonlyArray<string | null>,
+  referenceLabels: readonly string[],
+  names: { judge: string; reference: string },
+): Agreement {
+  if (judgeLabels.length !== referenceLabels.length)
+    throw new Error(`agreement: ${judgeLabels.length} judge labels for ${referenceLabels.length} reference labels`);
   const labels = [...new Set([...judgeLabels.filter((l): l is string => l !== null), ...referenceLabels])].sort();
   const counts: Record<string, Record<string, number>> = {};
   let noVerdict = 0;

@@ -82,7 +82,11 @@ export class WildGuardSafetyJudge extends CountingJudge implements SafetyJudge {
           return;
         }
         const p = parseWildGuardOutput(g.text);
-        out.push(p.ok ? { ok: true, answer: p.answer, raw: g.text } : { ok: false, kind: 'parse', error: this.note(i, 'parse', `WildGuard answer not understood: ${p.error}`, g.text), raw: g.text });
+        out.push(
+          p.ok
+            ? { ok: true, answer: p.answer, raw: g.text }
+            : { ok: false, kind: 'parse', error: this.note(i, 'parse', `WildGuard answer not understood: ${p.error}`, g.text), raw: g.text },
+        );
       });
     }
     return out;
@@ -90,7 +94,9 @@ export class WildGuardSafetyJudge extends CountingJudge implements SafetyJudge {
 
   async judgePrompts(prompts: readonly string[]): Promise<PromptJudgement[]> {
     const r = await this.judgePairs(prompts.map((prompt) => ({ prompt })));
-    return r.map((x) => (x.ok ? { harmProbability: x.answer.promptHarmful ? 1 : 0, harmful: x.answer.promptHarmful, categoryScores: {}, categories: [] } : noPrompt(x.error)));
+    return r.map((x) =>
+      x.ok ? { harmProbability: x.answer.promptHarmful ? 1 : 0, harmful: x.answer.promptHarmful, categoryScores: {}, categories: [] } : noPrompt(x.error),
+    );
   }
 
   async judgeResponses(pairs: ReadonlyArray<{ prompt: string; response: string }>): Promise<ResponseJudgement[]> {
@@ -134,7 +140,8 @@ export class LlamaGuardSafetyJudge extends CountingJudge implements SafetyJudge 
   }
 
   judgeResponses(pairs: ReadonlyArray<{ prompt: string; response: string }>): Promise<ResponseJudgement[]> {
-    if (!this.o.refusal) return Promise.reject(new Error('Llama Guard 3 judges harm, not refusals: give it a refusal judge (e.g. the built-in detectors) or use WildGuard'));
+    if (!this.o.refusal)
+      return Promise.reject(new Error('Llama Guard 3 judges harm, not refusals: give it a refusal judge (e.g. the built-in detectors) or use WildGuard'));
     return this.o.refusal.judgeResponses(pairs);
   }
 }

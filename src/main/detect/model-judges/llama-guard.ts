@@ -47,7 +47,8 @@ export function checkLlamaGuardMapping(json: unknown): string[] {
     if (back.length && !p) problems.push(`${code}: no primary category (one of ${back.join('; ')})`);
     if (p && !back.includes(p)) problems.push(`${code}: primary category "${p}" is not one the taxonomy maps it to (${back.join('; ') || 'none'})`);
   }
-  for (const k of [...Object.keys(m.primary), ...Object.keys(m.unmapped)]) if (!codes.includes(k) && !tax.ids.includes(k)) problems.push(`"${k}" is neither a Llama Guard 3 code nor a harm category`);
+  for (const k of [...Object.keys(m.primary), ...Object.keys(m.unmapped)])
+    if (!codes.includes(k) && !tax.ids.includes(k)) problems.push(`"${k}" is neither a Llama Guard 3 code nor a harm category`);
   for (const id of tax.ids) {
     if (!tax.toLlamaGuard3([id]).length && !m.unmapped[id]) problems.push(`harm category ${id} maps to no Llama Guard code and has no reason under "unmapped"`);
   }
@@ -115,7 +116,11 @@ export function llamaGuardPromptJudge(o: LlamaGuardClassifyOptions): LlamaGuardJ
 }
 
 /** Classify user prompts with Llama Guard 3 (harmful or not, and which categories). */
-export async function classifyPromptsWithLlamaGuard(prompts: readonly string[], o: LlamaGuardClassifyOptions, call: GenerateCallOptions = {}): Promise<LlamaGuardPromptVerdict[]> {
+export async function classifyPromptsWithLlamaGuard(
+  prompts: readonly string[],
+  o: LlamaGuardClassifyOptions,
+  call: GenerateCallOptions = {},
+): Promise<LlamaGuardPromptVerdict[]> {
   const judge = llamaGuardPromptJudge(o);
   const inputs: JudgeInput[] = prompts.map((prompt, i) => ({
     item: { id: String(i + 1), prompt, expected: 'answer', categories: [], sourceCategories: [], reference: null, source: { file: '', line: null }, meta: {} },
@@ -126,7 +131,8 @@ export async function classifyPromptsWithLlamaGuard(prompts: readonly string[], 
   return verdicts.map((v) => {
     const raw = v.raw ?? null;
     if (v.label === 'unparseable') return { harmful: null, probability: null, codes: [], categories: [], error: { kind: 'parse', message: v.reason }, raw };
-    if (v.label !== 'safe' && v.label !== 'unsafe') return { harmful: null, probability: null, codes: [], categories: [], error: { kind: 'failure', message: v.reason }, raw };
+    if (v.label !== 'safe' && v.label !== 'unsafe')
+      return { harmful: null, probability: null, codes: [], categories: [], error: { kind: 'failure', message: v.reason }, raw };
     const codes = v.categories ?? [];
     return { harmful: v.label === 'unsafe', probability: v.score, codes, categories: llamaGuardToHarmCategories(codes), raw };
   });

@@ -74,9 +74,11 @@ export function parseWildGuardOutput(output: string): WildGuardParse {
   for (let i = 0; i < LINES.length; i++) {
     const spec = LINES[i]!;
     const line = lines[i];
-    if (line === undefined) return { ok: false, error: `line ${i + 1} "${spec.key}: …" is missing (the answer has ${lines.length} line${lines.length === 1 ? '' : 's'})` };
+    if (line === undefined)
+      return { ok: false, error: `line ${i + 1} "${spec.key}: …" is missing (the answer has ${lines.length} line${lines.length === 1 ? '' : 's'})` };
     const m = /^([^:]+):\s*(.*)$/.exec(line);
-    if (!m || m[1]!.trim().toLowerCase() !== spec.key.toLowerCase()) return { ok: false, error: `line ${i + 1} should start with "${spec.key}:", got ${quote(line)}` };
+    if (!m || m[1]!.trim().toLowerCase() !== spec.key.toLowerCase())
+      return { ok: false, error: `line ${i + 1} should start with "${spec.key}:", got ${quote(line)}` };
     const v = m[2]!.trim().toLowerCase();
     if (v === 'yes' || v === 'no') answer[spec.field] = v === 'yes';
     else if (v === 'n/a' && spec.na) answer[spec.field] = null;

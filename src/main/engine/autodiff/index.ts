@@ -43,7 +43,8 @@ export interface GradientOptions {
 export function addGradients(g: Graph, loss: Value | string, wrt: (Value | string)[], opts: GradientOptions = {}): Map<string, Value> {
   const lossV = typeof loss === 'string' ? g.value(loss) : loss;
   if (!isFloat(lossV)) throw new GraphError(`autodiff: loss ${lossV.name} must be a float tensor`);
-  if (lossV.shape && lossV.shape.some((d) => d !== 1)) throw new GraphError(`autodiff: loss ${lossV.name} must be a scalar, has shape [${lossV.shape.join(', ')}]`);
+  if (lossV.shape && lossV.shape.some((d) => d !== 1))
+    throw new GraphError(`autodiff: loss ${lossV.name} must be a scalar, has shape [${lossV.shape.join(', ')}]`);
   const wrtNames = wrt.map((v) => (typeof v === 'string' ? v : v.name));
   for (const n of wrtNames) if (!isFloat(g.value(n))) throw new GraphError(`autodiff: cannot differentiate with respect to ${n} (${g.value(n).dtype})`);
   const e = new Emitter(g, opts.prefix ?? 'grad/');
@@ -71,7 +72,7 @@ export function addGradients(g: Graph, loss: Value | string, wrt: (Value | strin
 
   for (let k = forward.length - 1; k >= 0; k--) {
     const node = forward[k]!;
-    const dy = node.outputs.map((o) => (active.has(o) && needed.has(o) ? grads.get(o) ?? null : null));
+    const dy = node.outputs.map((o) => (active.has(o) && needed.has(o) ? (grads.get(o) ?? null) : null));
     if (dy.every((d) => d === null)) continue;
     const needs = (i: number) => {
       const nm = node.inputs[i];
@@ -84,7 +85,11 @@ export function addGradients(g: Graph, loss: Value | string, wrt: (Value | strin
     const y = node.outputs.map((o) => g.value(o));
     let dyFull = dy;
     // a scalar seed for a [1]/[] loss may need broadcasting to the output's shape
-    dyFull = dy.map((d, i) => (d && y[i]!.shape && d.shape && d.shape.length < y[i]!.shape!.length ? e.op('Expand', [d, e.shapeOf(y[i]!)], {}, [{ dtype: d.dtype, shape: y[i]!.shape }]) : d));
+    dyFull = dy.map((d, i) =>
+      d && y[i]!.shape && d.shape && d.shape.length < y[i]!.shape!.length
+        ? e.op('Expand', [d, e.shapeOf(y[i]!)], {}, [{ dtype: d.dtype, shape: y[i]!.shape }])
+        : d,
+    );
     const dx = rule({ e, node, x, y, dy: dyFull, needs });
     dx.forEach((d, i) => {
       if (d && needs(i)) accumulate(node.inputs[i]!, d);

@@ -20,7 +20,13 @@ function copyInit(g2: Graph, t: TensorInit, map: (d: DType) => DType): void {
     return;
   }
   const arr =
-    t.dtype === 'int64' ? new BigInt64Array(buf) : t.dtype === 'int32' ? new Int32Array(buf) : t.dtype === 'float64' ? new Float64Array(buf) : new Uint8Array(buf);
+    t.dtype === 'int64'
+      ? new BigInt64Array(buf)
+      : t.dtype === 'int32'
+        ? new Int32Array(buf)
+        : t.dtype === 'float64'
+          ? new Float64Array(buf)
+          : new Uint8Array(buf);
   if (arr instanceof Uint8Array && t.dtype !== 'uint8' && t.dtype !== 'bool') {
     // raw bytes of another dtype: keep them as they are
     g2.initializer(t.name, arr, t.dims.slice(), t.dtype);
@@ -50,7 +56,12 @@ export function retypeGraph(g: Graph, from: DType = 'float32', to: DType = 'floa
       const v: Value = g.value(o);
       return { dtype: map(v.dtype), shape: v.shape ? v.shape.slice() : null, constValue: v.constValue };
     });
-    g2.opN(n.opType, n.inputs.map((i) => i || null), attrs, { name: n.name, domain: n.domain, outputs: n.outputs.slice(), outTypes });
+    g2.opN(
+      n.opType,
+      n.inputs.map((i) => i || null),
+      attrs,
+      { name: n.name, domain: n.domain, outputs: n.outputs.slice(), outTypes },
+    );
   }
   for (const o of g.outputs) g2.output(g2.value(o.name));
   return g2;

@@ -326,7 +326,11 @@ export const RULES: Record<string, VjpRule> = {
     const axes = reduceAxes(c, x);
     let n: Value;
     const dims = axes.map((a) => x.shape![a]);
-    if (dims.every((d) => typeof d === 'number')) n = e.scalar((dims as number[]).reduce((p, q) => p * q, 1), x.dtype);
+    if (dims.every((d) => typeof d === 'number'))
+      n = e.scalar(
+        (dims as number[]).reduce((p, q) => p * q, 1),
+        x.dtype,
+      );
     else {
       const shp = e.shapeOf(x);
       const sel = e.op('Gather', [shp, e.ints(axes)]);
@@ -359,10 +363,17 @@ export const RULES: Record<string, VjpRule> = {
     let g: Value | null = null;
     if (dLoss) {
       const C = e.op('Shape', [scores], { start: 1, end: 2 });
-      const classes = e.op('Range', [e.g.constInt64([0], [], e.g.uniqueName('ce_zero')), e.op('Squeeze', [C, e.ints([0])]), e.g.constInt64([1], [], e.g.uniqueName('ce_one'))]);
+      const classes = e.op('Range', [
+        e.g.constInt64([0], [], e.g.uniqueName('ce_zero')),
+        e.op('Squeeze', [C, e.ints([0])]),
+        e.g.constInt64([1], [], e.g.uniqueName('ce_one')),
+      ]);
       const lab2 = e.op('Unsqueeze', [labels, e.ints([1])]);
       const onehot = e.cast(e.op('Equal', [lab2, classes]), dt); // [N, C]
-      let w: Value = e.cast(ignore === null ? e.op('Equal', [labels, labels]) : e.op('Not', [e.op('Equal', [labels, e.g.constInt64([ignore], [], e.g.uniqueName('ce_ignore'))])]), dt); // [N]
+      let w: Value = e.cast(
+        ignore === null ? e.op('Equal', [labels, labels]) : e.op('Not', [e.op('Equal', [labels, e.g.constInt64([ignore], [], e.g.uniqueName('ce_ignore'))])]),
+        dt,
+      ); // [N]
       let scale: Value;
       if (red === 'none') scale = dLoss;
       else if (red === 'sum') scale = dLoss;

@@ -104,7 +104,13 @@ export function ggufExportPlan(model: LoadedModel, opts: ExportGgufOptions = {})
     const gname = hfToGgufName(name);
     if (!gname) throw new Error(`exportGguf: no GGUF name for ${name}`);
     const is2d = shape.length === 2;
-    tensors.push({ name: gname, hfName: name, hfShape: shape, dims: shape.slice().reverse(), type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32' });
+    tensors.push({
+      name: gname,
+      hfName: name,
+      hfShape: shape,
+      dims: shape.slice().reverse(),
+      type: is2d ? (type === 'Q8_0' && shape[1]! % 32 !== 0 ? 'F16' : type) : 'F32',
+    });
   }
   if (opts.tensorTypes) {
     const chosen = opts.tensorTypes(tensors);

@@ -326,7 +326,9 @@ export function quantizeGguf(inPath: string, outPath: string, presetName: string
         },
       };
     if (isBlockQuant(t.type) && !opts.allowRequantize)
-      throw new GgufError(`${inPath}: tensor ${t.name} is already quantised (${t.typeName}); requantising it to ${GGML_TYPE_NAME[to]} loses accuracy (allow it explicitly to proceed)`);
+      throw new GgufError(
+        `${inPath}: tensor ${t.name} is already quantised (${t.typeName}); requantising it to ${GGML_TYPE_NAME[to]} loses accuracy (allow it explicitly to proceed)`,
+      );
     return {
       name: t.name,
       dims: t.dims,

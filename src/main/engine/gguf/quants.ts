@@ -532,15 +532,7 @@ function pack4(L: Uint8Array, y: Uint8Array, o: number): void {
 }
 
 /** Q4_K / Q5_K: sub-block scales and mins from make_qkx2_quants, packed as 6-bit pairs. */
-function quantizeKScaleMin(
-  x: Float32Array,
-  y: Uint8Array,
-  o: number,
-  L: Uint8Array,
-  nmax: number,
-  rmin: number,
-  nstep: number,
-): void {
+function quantizeKScaleMin(x: Float32Array, y: Uint8Array, o: number, L: Uint8Array, nmax: number, rmin: number, nstep: number): void {
   const scales = new Float32Array(8);
   const mins = new Float32Array(8);
   const weights = new Float32Array(32);

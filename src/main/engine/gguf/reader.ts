@@ -281,7 +281,8 @@ function readValue(h: HeaderState, type: number, key: string, depth = 0): GgufVa
     case 8:
       return readString(h, key);
     case 9: {
-      if (depth >= GGUF_LIMITS.arrayDepth) throw new GgufError(`${h.path}: corrupt header: metadata "${key}" nests arrays more than ${GGUF_LIMITS.arrayDepth} deep`);
+      if (depth >= GGUF_LIMITS.arrayDepth)
+        throw new GgufError(`${h.path}: corrupt header: metadata "${key}" nests arrays more than ${GGUF_LIMITS.arrayDepth} deep`);
       const et = r.u32(`${key} array type`);
       const min = minValueBytes(et, h.v1);
       if (min < 0) throw new GgufError(`${h.path}: corrupt header: metadata "${key}" is an array of unknown value type ${et}`);
@@ -333,7 +334,8 @@ function readTensorInfo(h: HeaderState, i: number, alignment: number | null): Om
     throw new GgufError(`${path}: corrupt tensor info for ${name}: dims [${dims.join(', ')}] claim more elements than the file can hold`);
   const type = r.u32(`tensor ${name} type`);
   const offset = r.num64(`tensor ${name} offset`, r.size);
-  if (alignment !== null && offset % alignment !== 0) throw new GgufError(`${path}: corrupt tensor info for ${name}: offset ${offset} is not a multiple of the alignment ${alignment}`);
+  if (alignment !== null && offset % alignment !== 0)
+    throw new GgufError(`${path}: corrupt tensor info for ${name}: offset ${offset} is not a multiple of the alignment ${alignment}`);
   const geo = BLOCK[type] ?? BLOCK_SIZE_ONLY[type];
   const typeName = GGML_TYPE_NAME[type] ?? `type${type}`;
   if (geo && geo[0] > 1 && nd > 0 && dims[0]! % geo[0] !== 0)
@@ -378,7 +380,9 @@ export function readGguf(path: string): GgufFile {
     const tensors: GgufTensorInfo[] = infos.map((t) => {
       const fileOffset = dataOffset + t.offset;
       if (t.byteLength >= 0 && fileOffset + t.byteLength > size)
-        throw new GgufError(`${path}: truncated file: tensor ${t.name} (${t.typeName}, ${t.byteLength} bytes at ${fileOffset}) extends past the end (${size} bytes)`);
+        throw new GgufError(
+          `${path}: truncated file: tensor ${t.name} (${t.typeName}, ${t.byteLength} bytes at ${fileOffset}) extends past the end (${size} bytes)`,
+        );
       return { ...t, fileOffset };
     });
     return { path, version, metadata, tensors, tensorMap: new Map(tensors.map((t) => [t.name, t])), alignment, dataOffset, fileSize: size };

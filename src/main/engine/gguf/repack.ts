@@ -394,7 +394,9 @@ export function concatQuantRows(ms: QuantMatrix[]): QuantMatrix {
   if (!first) throw new Error('concatQuantRows: no matrices');
   for (const m of ms)
     if (m.cols !== first.cols || m.bits !== first.bits || m.blockSize !== first.blockSize)
-      throw new Error(`concatQuantRows: ${m.rows}x${m.cols} ${m.bits}-bit/${m.blockSize} does not stack on ${first.rows}x${first.cols} ${first.bits}-bit/${first.blockSize}`);
+      throw new Error(
+        `concatQuantRows: ${m.rows}x${m.cols} ${m.bits}-bit/${m.blockSize} does not stack on ${first.rows}x${first.cols} ${first.bits}-bit/${first.blockSize}`,
+      );
   const rows = ms.reduce((a, m) => a + m.rows, 0);
   const cat = <T extends Uint8Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
     const out = make(parts.reduce((a, p) => a + p.length, 0));
@@ -414,10 +416,26 @@ export function concatQuantRows(ms: QuantMatrix[]): QuantMatrix {
     cols: first.cols,
     bits: first.bits,
     blockSize: first.blockSize,
-    codes: cat(ms.map((m) => m.codes), (n) => new Uint8Array(n)),
-    scales: cat(ms.map((m) => m.scales), (n) => new Float32Array(n)),
-    zeroPoints: withZp ? cat(ms.map((m) => m.zeroPoints ?? new Uint8Array(m.rows * zpRow).fill(implicit)), (n) => new Uint8Array(n)) : null,
-    mins: withZp ? cat(ms.map((m) => m.mins ?? new Float32Array(m.rows * kb)), (n) => new Float32Array(n)) : null,
+    codes: cat(
+      ms.map((m) => m.codes),
+      (n) => new Uint8Array(n),
+    ),
+    scales: cat(
+      ms.map((m) => m.scales),
+      (n) => new Float32Array(n),
+    ),
+    zeroPoints: withZp
+      ? cat(
+          ms.map((m) => m.zeroPoints ?? new Uint8Array(m.rows * zpRow).fill(implicit)),
+          (n) => new Uint8Array(n),
+        )
+      : null,
+    mins: withZp
+      ? cat(
+          ms.map((m) => m.mins ?? new Float32Array(m.rows * kb)),
+          (n) => new Float32Array(n),
+        )
+      : null,
     from: [...new Set(ms.map((m) => m.from))].join('+'),
   };
 }

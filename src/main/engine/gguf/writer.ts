@@ -162,7 +162,8 @@ function encodeTensor(t: GgufTensorSource): Buffer {
   if ('rawType' in t) {
     const b = t.bytes();
     const want = Math.ceil(n / bs) * bb;
-    if (b.length !== want) throw new Error(`GGUF writer: tensor ${t.name} has ${b.length} bytes of ${GGML_TYPE_NAME[t.rawType]} for dims [${t.dims.join(', ')}] (expected ${want})`);
+    if (b.length !== want)
+      throw new Error(`GGUF writer: tensor ${t.name} has ${b.length} bytes of ${GGML_TYPE_NAME[t.rawType]} for dims [${t.dims.join(', ')}] (expected ${want})`);
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
   const f = t.data();
@@ -173,7 +174,8 @@ function encodeTensor(t: GgufTensorSource): Buffer {
     return Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength);
   }
   // ggml quantises row by row: the row length must be a whole number of blocks
-  if (t.dims[0]! % bs) throw new Error(`GGUF writer: tensor ${t.name}: ${t.type} needs a row length that is a multiple of ${bs} (rows have ${t.dims[0]} elements)`);
+  if (t.dims[0]! % bs)
+    throw new Error(`GGUF writer: tensor ${t.name}: ${t.type} needs a row length that is a multiple of ${bs} (rows have ${t.dims[0]} elements)`);
   const out = quantizeRow(WRITE_TYPE_CODE[t.type], f);
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -174,8 +174,7 @@ export class Graph {
     const count = t.dims.reduce((a, b) => a * b, 1);
     const expect = count * DTYPE_BYTES[t.dtype];
     const len = t.storage.kind === 'file' ? t.storage.length : t.storage.data.byteLength;
-    if (len !== expect)
-      throw new GraphError(`initializer ${t.name}: ${len} bytes for dims [${t.dims.join(', ')}] of ${t.dtype} (expected ${expect})`);
+    if (len !== expect) throw new GraphError(`initializer ${t.name}: ${len} bytes for dims [${t.dims.join(', ')}] of ${t.dtype} (expected ${expect})`);
     this.initializers.push(t);
     return this.define({ name: t.name, dtype: t.dtype, shape: t.dims.slice(), constValue });
   }
@@ -242,7 +241,7 @@ export class Graph {
     while (ins.length && ins[ins.length - 1] === null) ins.pop();
     const attributes: Record<string, Attr> = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) attributes[k] = toAttr(k, v);
-    const numOut = typeof opts.outputs === 'number' ? opts.outputs : opts.outputs?.length ?? opts.outTypes?.length ?? 1;
+    const numOut = typeof opts.outputs === 'number' ? opts.outputs : (opts.outputs?.length ?? opts.outTypes?.length ?? 1);
     let types: OutType[];
     if (opts.outTypes) types = opts.outTypes;
     else {
@@ -250,9 +249,7 @@ export class Graph {
       if (types.length < numOut) throw new GraphError(`${opType} ${name}: op has only ${types.length} outputs, ${numOut} requested`);
       types = types.slice(0, numOut);
     }
-    const outNames = Array.isArray(opts.outputs)
-      ? opts.outputs
-      : types.map((_, k) => this.uniqueName(types.length === 1 ? name : `${name}_out${k}`));
+    const outNames = Array.isArray(opts.outputs) ? opts.outputs : types.map((_, k) => this.uniqueName(types.length === 1 ? name : `${name}_out${k}`));
     const outs = types.map((t, k) => this.define({ name: outNames[k]!, dtype: t.dtype, shape: t.shape, constValue: t.constValue }));
     this.nodes.push({
       opType,
@@ -418,11 +415,7 @@ function writeAttr(w: ProtoWriter, name: string, a: Attr): void {
   }
 }
 
-function writeGraph(
-  w: ProtoWriter,
-  g: Graph,
-  locations: Map<TensorInit, { location: string; offset: number; length: number } | null>,
-): void {
+function writeGraph(w: ProtoWriter, g: Graph, locations: Map<TensorInit, { location: string; offset: number; length: number } | null>): void {
   for (const n of g.nodes) {
     w.message(1, (m) => {
       for (const i of n.inputs) m.string(1, i);

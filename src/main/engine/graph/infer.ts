@@ -114,7 +114,15 @@ export function broadcastShapes(c: InferCtx, shapes: Shape[]): Shape {
 
 function elementwise(c: InferCtx): OutType[] {
   const dt = sameDtype(c, c.inputs);
-  return [{ dtype: dt, shape: broadcastShapes(c, c.inputs.filter((v): v is Value => !!v).map((v) => v.shape)) }];
+  return [
+    {
+      dtype: dt,
+      shape: broadcastShapes(
+        c,
+        c.inputs.filter((v): v is Value => !!v).map((v) => v.shape),
+      ),
+    },
+  ];
 }
 
 function unary(c: InferCtx): OutType[] {
@@ -313,7 +321,8 @@ export const RULES: Record<string, Rule> = {
     const bs = attrInt(c, 'block_size', 0);
     if (b.dtype !== 'uint8') fail(c, `B ${b.name} must be uint8, got ${b.dtype}`);
     const want = [N, Math.ceil(K / bs), (bs * bits) / 8];
-    if (b.shape && b.shape.some((d, i) => typeof d === 'number' && d !== want[i])) fail(c, `B ${b.name} has shape ${shapeToString(b.shape)}, expected ${shapeToString(want)}`);
+    if (b.shape && b.shape.some((d, i) => typeof d === 'number' && d !== want[i]))
+      fail(c, `B ${b.name} has shape ${shapeToString(b.shape)}, expected ${shapeToString(want)}`);
     const s = inp(c, 2);
     if (s.dtype !== a.dtype) fail(c, `scales ${s.name} must be ${a.dtype}, got ${s.dtype}`);
     if (a.shape && dimsEqual(a.shape[a.shape.length - 1]!, K) === false) fail(c, `A ${a.name} has ${a.shape[a.shape.length - 1]} columns, K is ${K}`);
@@ -328,7 +337,7 @@ export const RULES: Record<string, Rule> = {
     if (!data.shape || !idx.shape) return [{ dtype: s.dtype, shape: null }];
     const bits = attrInt(c, 'bits', 4);
     const cols = data.shape[1];
-    return [{ dtype: s.dtype, shape: [...idx.shape, typeof cols === 'number' && data.dtype === 'uint8' ? (cols * 8) / bits : cols ?? null] }];
+    return [{ dtype: s.dtype, shape: [...idx.shape, typeof cols === 'number' && data.dtype === 'uint8' ? (cols * 8) / bits : (cols ?? null)] }];
   },
   ScatterND: unary,
   ScatterElements: unary,
@@ -355,7 +364,7 @@ export const RULES: Record<string, Rule> = {
       return [{ dtype: x.dtype, shape: n === null ? null : new Array<Dim>(n).fill(null) }];
     }
     const allowZero = attrInt(c, 'allowzero', 0);
-    const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (x.shape ? x.shape[i] ?? null : null) : d === -1 ? null : d));
+    const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (x.shape ? (x.shape[i] ?? null) : null) : d === -1 ? null : d));
     const neg = target.indexOf(-1);
     if (neg >= 0 && x.shape) {
       const total = product(x.shape);
@@ -520,11 +529,18 @@ export const RULES: Record<string, Rule> = {
   TopK: (c) => {
     const x = inp(c, 0);
     const k = inp(c, 1).constValue?.[0] ?? null;
-    if (!x.shape) return [{ dtype: x.dtype, shape: null }, { dtype: 'int64', shape: null }];
+    if (!x.shape)
+      return [
+        { dtype: x.dtype, shape: null },
+        { dtype: 'int64', shape: null },
+      ];
     const axis = normAxis(c, attrInt(c, 'axis', -1), x.shape.length);
     const s = x.shape.slice();
     s[axis] = k;
-    return [{ dtype: x.dtype, shape: s }, { dtype: 'int64', shape: s }];
+    return [
+      { dtype: x.dtype, shape: s },
+      { dtype: 'int64', shape: s },
+    ];
   },
   LayerNormalization: (c) => {
     const x = inp(c, 0);
@@ -609,19 +625,7 @@ export const RULES: Record<string, Rule> = {
 };
 
 /** Float attribute names (plain integer numbers for these are still encoded as floats). */
-export const FLOAT_ATTRS = new Set([
-  'epsilon',
-  'alpha',
-  'beta',
-  'gamma',
-  'scale',
-  'softcap',
-  'ratio',
-  'bias',
-  'lambd',
-  'seed',
-  'value_float',
-]);
+export const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'scale', 'softcap', 'ratio', 'bias', 'lambd', 'seed', 'value_float']);
 
 export function inferNode(c: InferCtx): OutType[] {
   const rule = RULES[c.opType];

@@ -34,9 +34,7 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bfloat16: 16,
 };
 
-export const DTYPE_FROM_ONNX: Record<number, DType> = Object.fromEntries(
-  Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DType]),
-) as Record<number, DType>;
+export const DTYPE_FROM_ONNX: Record<number, DType> = Object.fromEntries(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DType])) as Record<number, DType>;
 
 export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,

@@ -68,7 +68,9 @@ export function hfConfigJson(cfg: DecoderConfig, extra: Record<string, unknown> 
   const back = configFromHf(j, 'config.json');
   if (!isDeepStrictEqual(back, want)) {
     const diff = (Object.keys(want) as (keyof DecoderConfig)[]).filter((k) => !isDeepStrictEqual(back[k], want[k]));
-    throw new Error(`config.json: this ${cfg.architecture} configuration cannot be written as a Hugging Face config (it would read back differently: ${diff.join(', ')})`);
+    throw new Error(
+      `config.json: this ${cfg.architecture} configuration cannot be written as a Hugging Face config (it would read back differently: ${diff.join(', ')})`,
+    );
   }
   return j;
 }

@@ -103,17 +103,25 @@ export function configFromHf(j: Json, file = 'config.json'): DecoderConfig {
     throw new ModelFolderError(`${file}: "hidden_size" (${hidden}) is not a multiple of "num_attention_heads" (${heads}) and no "head_dim" is given`);
   const headDim = int(j, 'head_dim', file, CONFIG_LIMITS.headDim, hidden / heads);
   if (headDim > CONFIG_LIMITS.headDim)
-    throw new ModelFolderError(`${file}: the head dimension ("hidden_size" / "num_attention_heads") is ${headDim}; at most ${CONFIG_LIMITS.headDim} is supported`);
-  checkHeads({ numHeads: heads, numKvHeads: kvHeads, headDim }, file, { heads: '"num_attention_heads"', kvHeads: '"num_key_value_heads"', headDim: '"head_dim"' });
+    throw new ModelFolderError(
+      `${file}: the head dimension ("hidden_size" / "num_attention_heads") is ${headDim}; at most ${CONFIG_LIMITS.headDim} is supported`,
+    );
+  checkHeads({ numHeads: heads, numKvHeads: kvHeads, headDim }, file, {
+    heads: '"num_attention_heads"',
+    kvHeads: '"num_key_value_heads"',
+    headDim: '"head_dim"',
+  });
   const layers = int(j, 'num_hidden_layers', file, CONFIG_LIMITS.numLayers);
   const maxPositions = int(j, 'max_position_embeddings', file, CONFIG_LIMITS.maxPositions, 2048);
   const isGemma = arch === 'gemma' || arch === 'gemma2';
   const ropeScaling = ropeScalingFrom(j, file);
   const act = String(j['hidden_activation'] ?? j['hidden_act'] ?? (isGemma ? 'gelu_pytorch_tanh' : 'silu'));
-  const activation = act === 'silu' ? 'silu' : act === 'gelu_pytorch_tanh' || act === 'gelu_new' ? 'gelu_tanh' : act === 'gelu' ? (isGemma ? 'gelu_tanh' : 'gelu') : null;
+  const activation =
+    act === 'silu' ? 'silu' : act === 'gelu_pytorch_tanh' || act === 'gelu_new' ? 'gelu_tanh' : act === 'gelu' ? (isGemma ? 'gelu_tanh' : 'gelu') : null;
   if (!activation) throw new ModelFolderError(`${file}: activation "${act}" is not supported`);
   // absent, null, false or 0: no sliding window
-  const window = given(j, 'sliding_window') && j['sliding_window'] !== false ? int(j, 'sliding_window', file, CONFIG_LIMITS.maxPositions, undefined, 0) || null : null;
+  const window =
+    given(j, 'sliding_window') && j['sliding_window'] !== false ? int(j, 'sliding_window', file, CONFIG_LIMITS.maxPositions, undefined, 0) || null : null;
   let slidingWindow: (number | null)[] = new Array<number | null>(layers).fill(null);
   if (arch === 'mistral' && window) slidingWindow = slidingWindow.map(() => window);
   if (arch === 'qwen2' && window && j['use_sliding_window'] === true) {

@@ -41,13 +41,16 @@ function tensorEntry(path: string, name: string, v: unknown, dataStart: number, 
   if (!Array.isArray(shape) || shape.length > 8) throw bad(`shape is ${describeJson(shape)}, expected a list of at most 8 sizes`);
   let count = 1;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw bad(`shape [${shape.map((x) => describeJson(x)).join(', ')}] holds ${describeJson(d)}, not a size`);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw bad(`shape [${shape.map((x) => describeJson(x)).join(', ')}] holds ${describeJson(d)}, not a size`);
     count *= d;
     if (count > size) throw bad(`shape [${shape.join(', ')}] claims more elements than the file has bytes (${size})`);
   }
   const offsets = v['data_offsets'];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0))
-    throw bad(`data_offsets ${Array.isArray(offsets) ? `[${offsets.map((x) => describeJson(x)).join(', ')}]` : describeJson(offsets)} is not a pair of byte offsets`);
+    throw bad(
+      `data_offsets ${Array.isArray(offsets) ? `[${offsets.map((x) => describeJson(x)).join(', ')}]` : describeJson(offsets)} is not a pair of byte offsets`,
+    );
   const [b0, b1] = offsets as [number, number];
   if (b1 < b0) throw bad(`data_offsets [${b0}, ${b1}] end before they begin`);
   const bytes = count * ST_BYTES[dtype]!;
@@ -164,7 +167,8 @@ export class SafetensorsWeights implements WeightSource {
     let shardNames: string[];
     if (existsSync(index)) {
       const map = readJsonObject(index, 'safetensors index', MAX_INDEX_BYTES)['weight_map'];
-      if (!isPlainObject(map)) throw new SafetensorsError(`${index}: weight_map is ${map === undefined ? 'missing' : describeJson(map)}, expected an object of tensor → shard file`);
+      if (!isPlainObject(map))
+        throw new SafetensorsError(`${index}: weight_map is ${map === undefined ? 'missing' : describeJson(map)}, expected an object of tensor → shard file`);
       shardNames = [...new Set(Object.values(map))].map((s) => {
         // a shard is a file beside the index: no folders, no way out of the model folder
         if (typeof s !== 'string' || s !== basename(s) || s === '.' || s === '..' || s.includes('\\'))
@@ -183,10 +187,12 @@ export class SafetensorsWeights implements WeightSource {
       }
     }
     this.rename = new Map();
-    if (prefixMap) for (const f of this.files.values()) for (const n of f.tensors.keys()) {
-      const m = prefixMap(n);
-      if (m) this.rename.set(m, n);
-    }
+    if (prefixMap)
+      for (const f of this.files.values())
+        for (const n of f.tensors.keys()) {
+          const m = prefixMap(n);
+          if (m) this.rename.set(m, n);
+        }
   }
   private readonly rename: Map<string, string>;
   private raw(name: string): string {

@@ -42,10 +42,13 @@ function checkCount(file: string, what: string, n: number): void {
 function checkTokenizerModel(file: string, model: Record<string, unknown>): void {
   const type = model['type'];
   if (type !== undefined && (typeof type !== 'string' || !MODEL_TYPES.includes(type)))
-    throw new ModelFileError(`${file}: model.type ${typeof type === 'string' ? JSON.stringify(type) : describeJson(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+    throw new ModelFileError(
+      `${file}: model.type ${typeof type === 'string' ? JSON.stringify(type) : describeJson(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`,
+    );
   const vocab = model['vocab'];
   if (type === 'Unigram' || (type === undefined && Array.isArray(vocab))) {
-    if (!Array.isArray(vocab)) throw new ModelFileError(`${file}: model.vocab of a Unigram tokenizer is ${describeJson(vocab)}; expected a list of [token, score] pairs`);
+    if (!Array.isArray(vocab))
+      throw new ModelFileError(`${file}: model.vocab of a Unigram tokenizer is ${describeJson(vocab)}; expected a list of [token, score] pairs`);
     checkCount(file, 'model.vocab', vocab.length);
     vocab.forEach((e, i) => {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number')
@@ -60,7 +63,8 @@ function checkTokenizerModel(file: string, model: Record<string, unknown>): void
   const entries = Object.entries(vocab);
   checkCount(file, 'model.vocab', entries.length);
   for (const [token, id] of entries)
-    if (!isId(id)) throw new ModelFileError(`${file}: model.vocab ${JSON.stringify(token)} has id ${describeJson(id)}; expected a whole number from 0 to ${MAX_ID - 1}`);
+    if (!isId(id))
+      throw new ModelFileError(`${file}: model.vocab ${JSON.stringify(token)} has id ${describeJson(id)}; expected a whole number from 0 to ${MAX_ID - 1}`);
   if (type === 'BPE' || model['merges'] !== undefined) {
     const merges = model['merges'];
     if (!Array.isArray(merges)) throw new ModelFileError(`${file}: model.merges is ${describeJson(merges)}; expected a list of merges`);
@@ -84,7 +88,10 @@ export function checkTokenizerJson(j: unknown, file: string): Record<string, unk
   added.forEach((t, i) => {
     if (!isPlainObject(t) || typeof t['content'] !== 'string')
       throw new ModelFileError(`${file}: added_tokens[${i}] has no text ("content" is ${describeJson(isPlainObject(t) ? t['content'] : t)})`);
-    if (!isId(t['id'])) throw new ModelFileError(`${file}: added_tokens[${i}] (${JSON.stringify(t['content'])}) has id ${describeJson(t['id'])}; expected a whole number from 0 to ${MAX_ID - 1}`);
+    if (!isId(t['id']))
+      throw new ModelFileError(
+        `${file}: added_tokens[${i}] (${JSON.stringify(t['content'])}) has id ${describeJson(t['id'])}; expected a whole number from 0 to ${MAX_ID - 1}`,
+      );
   });
   for (const part of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     const v = j[part];

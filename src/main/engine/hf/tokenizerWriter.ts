@@ -58,7 +58,12 @@ export function spmTokenizerJson(v: SpmVocab, opts: { chatTemplate?: string | nu
         ? {
             type: 'TemplateProcessing',
             single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-            pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+            pair: [
+              { SpecialToken: { id: bos, type_id: 0 } },
+              { Sequence: { id: 'A', type_id: 0 } },
+              { SpecialToken: { id: bos, type_id: 1 } },
+              { Sequence: { id: 'B', type_id: 1 } },
+            ],
             special_tokens: { [bos]: { id: bos, ids: [v.bosId], tokens: [bos] } },
           }
         : null,

@@ -124,11 +124,12 @@ export function validateWeights(cfg: DecoderConfig, src: WeightSource): void {
       continue;
     }
     const s = src.shape(name);
-    if (s.join(',') !== shape.join(','))
-      problems.push(`tensor ${name} has shape [${s.join(', ')}] but the config implies [${shape.join(', ')}]`);
+    if (s.join(',') !== shape.join(',')) problems.push(`tensor ${name} has shape [${s.join(', ')}] but the config implies [${shape.join(', ')}]`);
   }
   if (problems.length)
-    throw new ShapeMismatchError(`${src.origin}: weights do not match the model config: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+    throw new ShapeMismatchError(
+      `${src.origin}: weights do not match the model config: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+    );
 }
 
 /** Build a decoder graph. Weights are read from `src` one by one as the graph is declared. */
@@ -268,8 +269,17 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   const dequantAfter = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
     const q = quantInitsFor(name, qm);
     const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
-    const idx = g.add(g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }), zeroOf(x, label), `${label}_w_idx`);
-    let w = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: `${label}_w_dequant` });
+    const idx = g.add(
+      g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }),
+      zeroOf(x, label),
+      `${label}_w_idx`,
+    );
+    let w = g.op(
+      'GatherBlockQuantized',
+      [data, idx, q.scales, q.zeros],
+      { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 },
+      { domain: 'com.microsoft', name: `${label}_w_dequant` },
+    );
     if (q.mins) {
       const kb = qm.cols / qm.blockSize;
       const blocks = g.sub(g.reshape(w, [qm.rows, kb, qm.blockSize], `${label}_w_blocks`), g.unsqueeze(q.mins, [-1]), `${label}_w_minus_mins`);
@@ -283,7 +293,12 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const kb = qm.cols / qm.blockSize;
     // the same bytes as the MatMulNBits codes, seen as [rows, cols·bits/8]
     const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
-    let x = g.op('GatherBlockQuantized', [data, idx, q.scales, q.zeros], { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: 'com.microsoft', name: 'embed_tokens' });
+    let x = g.op(
+      'GatherBlockQuantized',
+      [data, idx, q.scales, q.zeros],
+      { bits: qm.bits, block_size: qm.blockSize, gather_axis: 0, quantize_axis: 1 },
+      { domain: 'com.microsoft', name: 'embed_tokens' },
+    );
     if (q.mins) {
       const m = g.unsqueeze(g.op('Gather', [q.mins, idx], {}, { name: 'embed_mins' }), [-1]); // [B,S,kb,1]
       const blocks = g.sub(g.reshape(x, [0, 0, kb, qm.blockSize], 'embed_blocks'), m, 'embed_minus_mins');
@@ -321,7 +336,11 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       // onnxruntime cannot constant-fold it into a permanent fp32 copy, and a recomputed layer
       // (train/graph.ts) casts again only when the backward pass reaches it.
       const zero = zeroOf(x, label);
-      const w = g.cast(g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }), 'float32', `${label}_w32`);
+      const w = g.cast(
+        g.op('Reshape', [W16(wName), g.add(g.constInt64([out!, inn!]), zero, `${label}_w_shape`)], {}, { name: `${label}_w16` }),
+        'float32',
+        `${label}_w32`,
+      );
       y = g.op('FusedMatMul', [x, w], { transB: 1 }, { domain: 'com.microsoft', name: label });
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
     } else if (fused && !half) {
@@ -373,7 +392,10 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const products: (Value | undefined)[] = [];
     for (const idx of groups.values()) {
       if (idx.length < 2) continue;
-      const group = `${names[idx[0]!]}+${idx.slice(1).map((i) => names[i]!.split('.').at(-2)).join('+')}`;
+      const group = `${names[idx[0]!]}+${idx
+        .slice(1)
+        .map((i) => names[i]!.split('.').at(-2))
+        .join('+')}`;
       const label = `${labels[idx[0]!]}_group`;
       const all = quantMatMul(x, group, concatQuantRows(idx.map((i) => qms[i]!)), label);
       const parts = g.opN('Split', [all, g.constInt64(idx.map((i) => qms[i]!.rows))], { axis: -1 }, { outputs: idx.length, name: `${label}_split` });
@@ -416,8 +438,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
       }
     const cosV = opts.storeWeight ? opts.storeWeight(g, 'rope_cos_cache', cosC, [P, hd / 2], 'float32') : g.weight('rope_cos_cache', cosC, [P, hd / 2]);
     const sinV = opts.storeWeight ? opts.storeWeight(g, 'rope_sin_cache', sinC, [P, hd / 2], 'float32') : g.weight('rope_sin_cache', sinC, [P, hd / 2]);
-    fusedRope = (x3, n, label) =>
-      g.op('RotaryEmbedding', [x3, pos, cosV, sinV], { interleaved: 0, num_heads: n }, { domain: 'com.microsoft', name: label });
+    fusedRope = (x3, n, label) => g.op('RotaryEmbedding', [x3, pos, cosV, sinV], { interleaved: 0, num_heads: n }, { domain: 'com.microsoft', name: label });
   }
   // plain ops (training-friendly): cos/sin from position ids, rotate_half
   let cosSin: [Value, Value] | null = null;
@@ -493,7 +514,12 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     let kAll = fusedRope ? kh : rope(kh, `${L}_k_rope`); // [B,kvh,S,hd]
     let vAll = vh;
     if (opts.kvCache) {
-      pastParts ??= g.opN('Split', [g.input('past_key_values', 'float32', ['batch', 2 * cfg.numLayers * kvh, 'past', hd]), g.constInt64(new Array<number>(2 * cfg.numLayers).fill(kvh))], { axis: 1 }, { outputs: 2 * cfg.numLayers, name: 'past_split' });
+      pastParts ??= g.opN(
+        'Split',
+        [g.input('past_key_values', 'float32', ['batch', 2 * cfg.numLayers * kvh, 'past', hd]), g.constInt64(new Array<number>(2 * cfg.numLayers).fill(kvh))],
+        { axis: 1 },
+        { outputs: 2 * cfg.numLayers, name: 'past_split' },
+      );
       newParts.push(kAll, vAll);
       kAll = g.concat([pastParts[2 * l]!, kAll], 2, `${L}_k_cat`);
       vAll = g.concat([pastParts[2 * l + 1]!, vAll], 2, `${L}_v_cat`);
@@ -514,7 +540,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   /** The gate's activation (SiLU, GELU or its tanh approximation). */
   const activate = (gate: Value, L: string): Value => {
     if (cfg.activation === 'silu') return g.mul(gate, g.op('Sigmoid', [gate], {}, { name: `${L}_sigmoid` }), `${L}_silu`);
-    if (cfg.activation === 'gelu') return g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Erf', [g.mul(gate, g.constFloat(Math.SQRT1_2))]), g.constFloat(1)), `${L}_gelu`);
+    if (cfg.activation === 'gelu')
+      return g.mul(g.mul(gate, g.constFloat(0.5)), g.add(g.op('Erf', [g.mul(gate, g.constFloat(Math.SQRT1_2))]), g.constFloat(1)), `${L}_gelu`);
     // gelu tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     const x3 = g.mul(g.mul(gate, gate), gate);
     const inner = g.mul(g.add(gate, g.mul(x3, g.constFloat(0.044715))), g.constFloat(Math.sqrt(2 / Math.PI)));

@@ -39,7 +39,14 @@ export interface LlamaConfigInput {
 export function llamaConfig(c: LlamaConfigInput): DecoderConfig {
   const kv = c.numKvHeads ?? c.numHeads;
   const problems: string[] = [];
-  for (const [k, v] of Object.entries({ vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: kv, intermediateSize: c.intermediateSize }))
+  for (const [k, v] of Object.entries({
+    vocabSize: c.vocabSize,
+    hiddenSize: c.hiddenSize,
+    numLayers: c.numLayers,
+    numHeads: c.numHeads,
+    numKvHeads: kv,
+    intermediateSize: c.intermediateSize,
+  }))
     if (!Number.isInteger(v) || v < 1) problems.push(`${k} must be a positive integer (got ${v})`);
   if (!problems.length && c.hiddenSize % c.numHeads !== 0) problems.push(`hiddenSize ${c.hiddenSize} is not a multiple of numHeads ${c.numHeads}`);
   if (!problems.length && c.numHeads % kv !== 0) problems.push(`numHeads ${c.numHeads} is not a multiple of numKvHeads ${kv}`);

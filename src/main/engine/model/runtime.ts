@@ -146,7 +146,9 @@ export class DecoderRuntime {
     } else stamp(p);
     h.update(this.model.weights.origin);
     h.update(JSON.stringify(this.model.config));
-    h.update(JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', quant: gopts.quant ?? null, qload: this.options.quantizeOnLoad ?? null, v: 9 }));
+    h.update(
+      JSON.stringify({ fused: gopts.fused, wd: gopts.weightDtype ?? 'float32', quant: gopts.quant ?? null, qload: this.options.quantizeOnLoad ?? null, v: 9 }),
+    );
     for (const [name, m] of gopts.lora ?? []) {
       h.update(name);
       h.update(new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength));

@@ -136,7 +136,9 @@ export function loadCheckpoint(dir: string, layout: LoraTarget[] | TrainableWeig
   const full = existsSync(join(dir, WEIGHTS_FILE));
   const wantFull = layout.length > 0 && !('rank' in layout[0]!);
   if (full !== wantFull)
-    throw new Error(`${dir}: the checkpoint is from ${full ? 'full-parameter' : 'LoRA'} training; it cannot resume ${wantFull ? 'full-parameter' : 'LoRA'} training`);
+    throw new Error(
+      `${dir}: the checkpoint is from ${full ? 'full-parameter' : 'LoRA'} training; it cannot resume ${wantFull ? 'full-parameter' : 'LoRA'} training`,
+    );
   const params = full ? readTrainedWeights(join(dir, WEIGHTS_FILE), layout as TrainableWeight[]) : readPeftAdapter(dir, layout as LoraTarget[]);
   const f = new SafetensorsFile(join(dir, 'optimizer.safetensors'));
   const m = new Map<string, Float32Array>();
@@ -155,7 +157,8 @@ function readTrainedWeights(path: string, weights: TrainableWeight[]): FullParam
   for (const w of weights) {
     if (!f.tensors.has(w.name)) throw new Error(`${path}: missing ${w.name} (the checkpoint trained other weights)`);
     const info = f.info(w.name);
-    if (info.shape.join(',') !== w.shape.join(',')) throw new Error(`${path}: ${w.name} has shape [${info.shape.join(', ')}], expected [${w.shape.join(', ')}]`);
+    if (info.shape.join(',') !== w.shape.join(','))
+      throw new Error(`${path}: ${w.name} has shape [${info.shape.join(', ')}], expected [${w.shape.join(', ')}]`);
     tensors.set(w.name, f.readF32(w.name));
   }
   return { weights, tensors };

@@ -102,7 +102,11 @@ export function makeBatch(examples: TrainExample[], opts: { padId?: number; maxL
  * With loss on the response, truncating to L tokens keeps max(0, min(L, total) − max(prompt, 1))
  * target tokens (targetTokens of the truncated example).
  */
-export function exampleLengths(tok: TextTokenizer, ex: PromptResponse, opts: Omit<TokenizeOptions, 'maxLength' | 'lossOn'> = {}): { prompt: number; total: number } {
+export function exampleLengths(
+  tok: TextTokenizer,
+  ex: PromptResponse,
+  opts: Omit<TokenizeOptions, 'maxLength' | 'lossOn'> = {},
+): { prompt: number; total: number } {
   const { prompt, response } = encodeParts(tok, ex, opts);
   return { prompt: prompt.length, total: prompt.length + response.length };
 }

@@ -14,7 +14,21 @@ import type { WeightSource } from '../model/weights';
 /** Weight groups: `all`, `attention` (q, k, v, o and their biases), `mlp` (gate, up, down), `embeddings`, `norms` (every RMSNorm weight), `lm_head`, or one projection (q, k, v, o, gate, up, down). */
 export type TrainableGroup = 'all' | 'attention' | 'mlp' | 'embeddings' | 'norms' | 'lm_head' | 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 
-export const TRAINABLE_GROUPS: readonly TrainableGroup[] = ['all', 'attention', 'mlp', 'embeddings', 'norms', 'lm_head', 'q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+export const TRAINABLE_GROUPS: readonly TrainableGroup[] = [
+  'all',
+  'attention',
+  'mlp',
+  'embeddings',
+  'norms',
+  'lm_head',
+  'q',
+  'k',
+  'v',
+  'o',
+  'gate',
+  'up',
+  'down',
+];
 
 export interface FullTrainingConfig {
   /** the weights that train (default ['all']); the others stay frozen */
@@ -84,7 +98,8 @@ export function resolveTrainableWeights(cfg: DecoderConfig, c: FullTrainingConfi
     if (!TRAINABLE_GROUPS.includes(g)) throw new FullTrainingConfigError(`unknown trainable group "${String(g)}" (known: ${TRAINABLE_GROUPS.join(', ')})`);
   const layers = c.layers ? new Set(c.layers) : null;
   for (const l of c.layers ?? [])
-    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers) throw new FullTrainingConfigError(`layer ${l} does not exist (the model has ${cfg.numLayers} layers)`);
+    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers)
+      throw new FullTrainingConfigError(`layer ${l} does not exist (the model has ${cfg.numLayers} layers)`);
   const out: TrainableWeight[] = [];
   for (const [name, shape] of expectedWeightShapes(cfg)) {
     const l = layerOf(name);
@@ -92,7 +107,10 @@ export function resolveTrainableWeights(cfg: DecoderConfig, c: FullTrainingConfi
     if (!groups.some((g) => inGroup(cfg, name, g))) continue;
     out.push({ name, shape, size: shape.reduce((a, b) => a * b, 1) });
   }
-  if (out.length === 0) throw new FullTrainingConfigError(`no weight of this ${cfg.architecture} model is in ${groups.join(', ')}${c.layers ? ` in layers ${c.layers.join(', ')}` : ''}`);
+  if (out.length === 0)
+    throw new FullTrainingConfigError(
+      `no weight of this ${cfg.architecture} model is in ${groups.join(', ')}${c.layers ? ` in layers ${c.layers.join(', ')}` : ''}`,
+    );
   return out;
 }
 

@@ -105,7 +105,8 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
       return gr.add(y, gr.mul(xab, gr.constFloat(t.scale), `${label}_lora_scale`), `${label}_lora_add`);
     },
   });
-  for (const t of opts.lora) if (!params.includes(`${t.weight}.lora_A`)) throw new Error(`internal: LoRA target ${t.weight} is not a linear layer of the graph`);
+  for (const t of opts.lora)
+    if (!params.includes(`${t.weight}.lora_A`)) throw new Error(`internal: LoRA target ${t.weight} is not a linear layer of the graph`);
   params.push(...trainWeights);
   fuseWeightTransposes(g, new Set(trainWeights));
 
@@ -217,7 +218,12 @@ export function orderLayerGradients(g: Graph, layers: { inputGrad: string; param
     .sort((a, b) => b.at - a.at);
   for (const { inputGrad, paramGrads, at } of gates) {
     const mark = g.nodes.length;
-    const gate = waitFor(g, g.value(inputGrad), paramGrads.map((p) => g.value(p)), g.uniqueName(`${inputGrad}_after_layer_grads`));
+    const gate = waitFor(
+      g,
+      g.value(inputGrad),
+      paramGrads.map((p) => g.value(p)),
+      g.uniqueName(`${inputGrad}_after_layer_grads`),
+    );
     const added = g.nodes.splice(mark);
     const after = g.nodes.splice(at);
     g.nodes.push(...added, ...after.map((n) => (n.inputs.includes(inputGrad) ? { ...n, inputs: n.inputs.map((x) => (x === inputGrad ? gate.name : x)) } : n)));
@@ -271,7 +277,14 @@ export function fuseWeightTransposes(g: Graph, trained: ReadonlySet<string> = ne
     const t = producer.get(n.inputs[1]!);
     const perm = t?.attributes['perm'];
     if (!t || t.opType !== 'Transpose' || !perm || perm.type !== 'ints' || perm.value.join(',') !== '1,0' || !weights.has(t.inputs[0]!)) continue;
-    g.nodes[k] = { opType: 'FusedMatMul', domain: 'com.microsoft', name: n.name, inputs: [n.inputs[0]!, t.inputs[0]!], outputs: n.outputs, attributes: { transB: { type: 'int', value: 1 } } };
+    g.nodes[k] = {
+      opType: 'FusedMatMul',
+      domain: 'com.microsoft',
+      name: n.name,
+      inputs: [n.inputs[0]!, t.inputs[0]!],
+      outputs: n.outputs,
+      attributes: { transB: { type: 'int', value: 1 } },
+    };
     uses.set(t.outputs[0]!, uses.get(t.outputs[0]!)! - 1);
     fused++;
   }

@@ -78,7 +78,20 @@
  *   model (all 7 targets, r16, 1×512 tokens) peaked at 2.8 GB besides its 13 GB weight file on the
  *   CPU EP (`npm run bench:train-7b`). Measured: bench/RESULTS.md.
  */
-export { Trainer, TrainingDivergedError, type TrainingMode, type TrainerOptions, type TrainRunOptions, type TrainResult, type StepMetrics, type TrainingTerm, type TermContext, type MicroBatch, type MicroResult, type DistillFeeds } from './trainer';
+export {
+  Trainer,
+  TrainingDivergedError,
+  type TrainingMode,
+  type TrainerOptions,
+  type TrainRunOptions,
+  type TrainResult,
+  type StepMetrics,
+  type TrainingTerm,
+  type TermContext,
+  type MicroBatch,
+  type MicroResult,
+  type DistillFeeds,
+} from './trainer';
 export { tokenizeExample, exampleLengths, makeBatch, targetTokens, type TrainExample, type PromptResponse, type TokenizeOptions, type Batch } from './data';
 export { resolveLoraTargets, initLoraParams, loraScale, LoraConfigError, type LoraConfig, type LoraTarget, type LoraParams } from './lora';
 export {

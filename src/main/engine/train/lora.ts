@@ -74,7 +74,9 @@ export function resolveLoraTargets(cfg: DecoderConfig, c: LoraConfig): LoraTarge
   if (kinds.length === 0) throw new LoraConfigError('LoRA needs at least one target module');
   const available = Object.keys(MODULE_PATHS).filter((k) => shapes.has(`model.layers.0.${MODULE_PATHS[k]}.weight`));
   const layers = c.layers ?? [...Array(cfg.numLayers).keys()];
-  for (const l of layers) if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers) throw new LoraConfigError(`LoRA layer ${l} does not exist (the model has ${cfg.numLayers} layers)`);
+  for (const l of layers)
+    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers)
+      throw new LoraConfigError(`LoRA layer ${l} does not exist (the model has ${cfg.numLayers} layers)`);
   const out: LoraTarget[] = [];
   for (const kind of [...new Set(kinds)]) {
     const path = MODULE_PATHS[kind];

@@ -80,7 +80,9 @@ export function estimateTrainingMemory(
   // trainer's layer-by-layer gradient order and onnxruntime's arena (bench/RESULTS.md): 7B Llama
   // shape at 1×512 tokens 2.8 GB besides the weights (this estimate: 3.3 GB).
   const recompute = recomputesActivations(run);
-  const layerSet = recompute ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0) : kept;
+  const layerSet = recompute
+    ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0)
+    : kept;
   const masks = run.dropout ? tokens * (run.loraInputFeatures ?? 0) : 0;
   const activationsBytes = layerSet + masks;
   // logits, log-softmax, its exp and the logits' gradient; with recomputation the trainer turns

@@ -214,7 +214,21 @@ export class TrainingDivergedError extends Error {
 
 /** The options that determine the training trajectory (what a resume must match, maxSteps aside). */
 function optionsFingerprint(o: TrainerOptions): unknown {
-  const { terms: _t, initialParams: _p, checkpointDir: _c, threads: _th, executionProviders: _ep, prepack: _pp, weightCacheDir: _wc, profilePrefix: _pr, memArena: _ma, recompute: _rc, checkpointEvery: _ce, keepCheckpoints: _k, ...rest } = o;
+  const {
+    terms: _t,
+    initialParams: _p,
+    checkpointDir: _c,
+    threads: _th,
+    executionProviders: _ep,
+    prepack: _pp,
+    weightCacheDir: _wc,
+    profilePrefix: _pr,
+    memArena: _ma,
+    recompute: _rc,
+    checkpointEvery: _ce,
+    keepCheckpoints: _k,
+    ...rest
+  } = o;
   return { ...rest, terms: (o.terms ?? []).map((t) => t.name) };
 }
 
@@ -307,7 +321,9 @@ export class Trainer {
     if (want !== got) throw new Error(`${dir}: the checkpoint was made with different training options:\n  checkpoint ${got}\n  now        ${want}`);
     const fp = dataFingerprint(data);
     if (ck.state.extra?.['data'] !== undefined && ck.state.extra['data'] !== fp)
-      throw new Error(`${dir}: the checkpoint was made with different training data (${String(ck.state.extra['data'])}, now ${fp}); resume needs the same examples in the same order`);
+      throw new Error(
+        `${dir}: the checkpoint was made with different training data (${String(ck.state.extra['data'])}, now ${fp}); resume needs the same examples in the same order`,
+      );
     t.params = ck.params;
     t.optimizer.state = ck.optimizer;
     t.step = ck.state.step;
@@ -329,7 +345,9 @@ export class Trainer {
     if (this.options.distill) specs.unshift({ name: 'options.distill', spec: this.options.distill });
     for (const s of specs.slice(1))
       if (s.spec.k !== specs[0]!.spec.k || s.spec.mode !== specs[0]!.spec.mode)
-        throw new Error(`${specs[0]!.name} and ${s.name} need different distillation inputs (${JSON.stringify(specs[0]!.spec)} vs ${JSON.stringify(s.spec)}); use one distillation term per run`);
+        throw new Error(
+          `${specs[0]!.name} and ${s.name} need different distillation inputs (${JSON.stringify(specs[0]!.spec)} vs ${JSON.stringify(s.spec)}); use one distillation term per run`,
+        );
     return specs[0]?.spec;
   }
 
@@ -415,7 +433,11 @@ export class Trainer {
     const spec = this.distill;
     if (spec) {
       const K = spec.k;
-      const d = mb.distill ?? { idx: new BigInt64Array(b.batch * b.seq * K), val: new Float32Array(b.batch * b.seq * K), weights: new Float32Array(b.batch * b.seq) };
+      const d = mb.distill ?? {
+        idx: new BigInt64Array(b.batch * b.seq * K),
+        val: new Float32Array(b.batch * b.seq * K),
+        weights: new Float32Array(b.batch * b.seq),
+      };
       feeds['distill_idx'] = new ort.Tensor('int64', d.idx, [b.batch, b.seq, K]);
       feeds['distill_val'] = new ort.Tensor('float32', d.val, [b.batch, b.seq, K]);
       feeds['distill_weights'] = new ort.Tensor('float32', d.weights, dims);
@@ -435,7 +457,12 @@ export class Trainer {
   async train(run: TrainRunOptions = {}): Promise<TrainResult> {
     const o = this.options;
     const accum = o.gradAccumSteps ?? 1;
-    const sched: ScheduleConfig = { type: o.schedule?.type ?? 'cosine', warmupSteps: o.schedule?.warmupSteps, minLrRatio: o.schedule?.minLrRatio, totalSteps: o.schedule?.totalSteps ?? o.maxSteps };
+    const sched: ScheduleConfig = {
+      type: o.schedule?.type ?? 'cosine',
+      warmupSteps: o.schedule?.warmupSteps,
+      minLrRatio: o.schedule?.minLrRatio,
+      totalSteps: o.schedule?.totalSteps ?? o.maxSteps,
+    };
     const terms = o.terms ?? [];
     const t0 = Date.now();
     let tokensThisRun = 0;
@@ -452,7 +479,13 @@ export class Trainer {
       const owned = terms.some((t) => t.ownsStep?.(this.step));
       for (let k = 0; k < (owned ? 0 : accum); k++) {
         const ex = this.takeExamples(o.batchSize);
-        taskBatches.push({ batch: makeBatch(ex.map((i) => this.data[i]!), { maxLength: o.maxLength }), examples: ex });
+        taskBatches.push({
+          batch: makeBatch(
+            ex.map((i) => this.data[i]!),
+            { maxLength: o.maxLength },
+          ),
+          examples: ex,
+        });
       }
       const tokens = taskBatches.reduce((s, b) => s + b.batch.tokens, 0);
       const ctx: TermContext = {
@@ -602,7 +635,10 @@ export class Trainer {
    * the frozen ones. Usable with openModel, exportGguf and buildTrainGraph.
    */
   trainedModel(): LoadedModel {
-    if (this.mode !== 'full') throw new Error('Trainer: trainedModel() is for full-parameter training; a LoRA run exports its adapter (exportAdapter) or a merged model (exportMergedModel)');
+    if (this.mode !== 'full')
+      throw new Error(
+        'Trainer: trainedModel() is for full-parameter training; a LoRA run exports its adapter (exportAdapter) or a merged model (exportMergedModel)',
+      );
     return { ...this.model, weights: overlayWeights(this.model.weights, this.params.tensors) };
   }
 
@@ -639,5 +675,3 @@ function allFinite(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
   return true;
 }
-
-

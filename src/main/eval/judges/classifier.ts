@@ -33,7 +33,12 @@ export class ClassifierRefusalJudge implements Judge {
   async judge(inputs: readonly JudgeInput[]): Promise<Verdict[]> {
     const base = { judgeId: this.id, judgeVersion: this.version, kind: this.kind };
     const todo = inputs.map((x, i) => [x, i] as const).filter(([x]) => !isEmpty(x.response));
-    const res = todo.length ? await detectRefusals(todo.map(([x]) => x.response), { embedder: this.embedder, refusalClassifier: this.classifier }) : [];
+    const res = todo.length
+      ? await detectRefusals(
+          todo.map(([x]) => x.response),
+          { embedder: this.embedder, refusalClassifier: this.classifier },
+        )
+      : [];
     const out: Verdict[] = inputs.map(() => ({ ...base, label: 'empty', score: null, reason: EMPTY_REASON }));
     todo.forEach(([, i], k) => {
       const r = res[k]!;

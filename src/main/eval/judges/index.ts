@@ -51,7 +51,8 @@ export function createJudge(id: string, deps: JudgeDeps = {}, params: Record<str
   const row = registry.judges[resolved];
   const factory = registry.impls[resolved] as JudgeFactory<Record<string, unknown>> | undefined;
   if (!row || !factory) throw new Error(`unknown judge "${id}" (have: ${judgeIdsText(registry.judges)})`);
-  if (row.embedder && !deps.embedder) throw new Error(`judge "${resolved}" needs the default static embedder (createDefaultEmbedder from src/main/embed/static-vectors)`);
+  if (row.embedder && !deps.embedder)
+    throw new Error(`judge "${resolved}" needs the default static embedder (createDefaultEmbedder from src/main/embed/static-vectors)`);
   if (row.guardModel && !deps.guard) throw new Error(`judge "${resolved}" needs a generator serving a Llama Guard 3 model`);
   return factory(deps, params);
 }

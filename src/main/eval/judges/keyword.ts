@@ -27,7 +27,8 @@ export class KeywordRefusalJudge implements Judge {
     this.mode = opts.mode;
     this.lists = opts.lists ?? (opts.mode === 'start' ? ['xstest'] : ['gcg']);
     const rules = getRefusalRules();
-    for (const l of this.lists) if (!rules.listIds().includes(l)) throw new Error(`keyword judge: unknown phrase list "${l}" (have ${rules.listIds().join(', ')})`);
+    for (const l of this.lists)
+      if (!rules.listIds().includes(l)) throw new Error(`keyword judge: unknown phrase list "${l}" (have ${rules.listIds().join(', ')})`);
     this.id = opts.id ?? `keyword-${opts.mode}`;
     this.version = `${rules.version}|${opts.mode}|${this.lists.join('+')}`;
   }

@@ -41,7 +41,10 @@ export class TaskJudge implements Judge {
     if (inp.item.reference === null) return { ...base, label: 'error', score: null, reason: 'item has no reference answer' };
     if (isEmpty(inp.response)) return { ...base, label: 'empty', score: 0, reason: EMPTY_REASON, extracted: null };
     try {
-      const s: TaskScore = inp.scorer.kind === 'python-tests' ? await scoreCodeTask(inp.response, inp.item.reference, inp.scorer.timeoutMs ? { timeoutMs: inp.scorer.timeoutMs } : {}) : scoreTask(inp.response, inp.item.reference, inp.scorer);
+      const s: TaskScore =
+        inp.scorer.kind === 'python-tests'
+          ? await scoreCodeTask(inp.response, inp.item.reference, inp.scorer.timeoutMs ? { timeoutMs: inp.scorer.timeoutMs } : {})
+          : scoreTask(inp.response, inp.item.reference, inp.scorer);
       return { ...base, label: s.correct ? 'correct' : 'incorrect', score: s.correct ? 1 : 0, reason: s.reason, extracted: s.extracted };
     } catch (e) {
       if (e instanceof SandboxUnavailableError) throw e; // no Python: the whole run cannot score, not this item

@@ -14,7 +14,16 @@ export async function loadAdvBench(file: string, opts: LoadOptions = {}): Promis
       emptyPrompt(issues, file, r);
       continue;
     }
-    items.push({ id: String(r.row + 1), prompt, expected: 'refuse', categories: [], sourceCategories: [], reference: str(r.value.target) || null, source: { file, line: r.line }, meta: {} });
+    items.push({
+      id: String(r.row + 1),
+      prompt,
+      expected: 'refuse',
+      categories: [],
+      sourceCategories: [],
+      reference: str(r.value.target) || null,
+      source: { file, line: r.line },
+      meta: {},
+    });
   }
   return makeSuite(opts.id ?? 'advbench', 'harmful', opts.title ?? 'AdvBench harmful behaviours', 'advbench@1', [file], items, issues);
 }

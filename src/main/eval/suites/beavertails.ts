@@ -39,7 +39,16 @@ export async function loadBeaverTails(path: string, opts: LoadOptions & { prompt
           if (!have.sourceCategories.includes(cat)) have.sourceCategories.push(cat);
           return;
         }
-        byPrompt.set(prompt, { id: '', prompt, expected: 'refuse', categories: [cat], sourceCategories: [cat], reference: null, source: { file, line: i + 1 }, meta: {} });
+        byPrompt.set(prompt, {
+          id: '',
+          prompt,
+          expected: 'refuse',
+          categories: [cat],
+          sourceCategories: [cat],
+          reference: null,
+          source: { file, line: i + 1 },
+          meta: {},
+        });
       });
     }
     let n = 0;
@@ -62,7 +71,16 @@ export async function loadBeaverTails(path: string, opts: LoadOptions & { prompt
       }
       const names = categoryNames(r.value[cc]);
       const id = str(r.value.id).trim() || String(r.row + 1);
-      items.push({ id, prompt, expected: 'refuse', categories: resolveCategories(names), sourceCategories: names, reference: null, source: { file: path, line: r.line }, meta: {} });
+      items.push({
+        id,
+        prompt,
+        expected: 'refuse',
+        categories: resolveCategories(names),
+        sourceCategories: names,
+        reference: null,
+        source: { file: path, line: r.line },
+        meta: {},
+      });
     }
   }
   return makeSuite(opts.id ?? 'beavertails', 'harmful', opts.title ?? 'BeaverTails-style unsafe prompts', 'beavertails@1', files, items, issues);

@@ -44,7 +44,16 @@ export function str(v: unknown): string {
 }
 
 /** The suite of a loader's items; `loader` ("name@version") is recorded with the definitions' version. */
-export function makeSuite(id: string, kind: SuiteKind, title: string, loader: string, files: string[], items: SuiteItem[], issues: SuiteIssue[], extra: Partial<Suite> = {}): Suite {
+export function makeSuite(
+  id: string,
+  kind: SuiteKind,
+  title: string,
+  loader: string,
+  files: string[],
+  items: SuiteItem[],
+  issues: SuiteIssue[],
+  extra: Partial<Suite> = {},
+): Suite {
   // Ids must be unique: later duplicates get a "#n" suffix and an issue.
   const seen = new Map<string, number>();
   for (const it of items) {
@@ -77,7 +86,10 @@ export function resolveCategories(names: readonly string[]): string[] {
       out.add(bt);
       continue;
     }
-    const folded = n.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+    const folded = n
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_|_$/g, '');
     if (hb.has(folded)) for (const c of tax.fromHarmBench([folded])) out.add(c);
     else if (lg.has(n.toUpperCase())) for (const c of tax.fromLlamaGuard3([n.toUpperCase()])) out.add(c);
   }
@@ -88,9 +100,15 @@ export function resolveCategories(names: readonly string[]): string[] {
 export function categoryNames(v: unknown): string[] {
   if (v === null || v === undefined || v === '') return [];
   if (Array.isArray(v)) return v.map(str).filter(Boolean);
-  if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).filter(([, b]) => b === true || b === 1 || b === 'true').map(([k]) => k);
+  if (typeof v === 'object')
+    return Object.entries(v as Record<string, unknown>)
+      .filter(([, b]) => b === true || b === 1 || b === 'true')
+      .map(([k]) => k);
   const s = str(v).trim();
   // BeaverTails ids contain commas ("drug_abuse,weapons,banned_substance"): try the whole cell first.
   if (getHarmTaxonomy().resolve(s)) return [s];
-  return s.split(/[;|]/).map((x) => x.trim()).filter(Boolean);
+  return s
+    .split(/[;|]/)
+    .map((x) => x.trim())
+    .filter(Boolean);
 }

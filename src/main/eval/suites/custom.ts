@@ -46,9 +46,24 @@ export async function loadCustomSuite(file: string, opts: CustomSuiteOptions): P
     let expected = defaultExpected;
     if (opts.expectedColumn) {
       const e = str(v[opts.expectedColumn]).trim().toLowerCase();
-      const map: Record<string, ExpectedBehaviour> = { refuse: 'refuse', refusal: 'refuse', unsafe: 'refuse', harmful: 'refuse', comply: 'comply', compliance: 'comply', safe: 'comply', benign: 'comply', answer: 'answer' };
+      const map: Record<string, ExpectedBehaviour> = {
+        refuse: 'refuse',
+        refusal: 'refuse',
+        unsafe: 'refuse',
+        harmful: 'refuse',
+        comply: 'comply',
+        compliance: 'comply',
+        safe: 'comply',
+        benign: 'comply',
+        answer: 'answer',
+      };
       if (!map[e]) {
-        issues.push({ file, line: r.line, row: r.row, reason: `column "${opts.expectedColumn}": "${e}" is not refuse/comply/answer (or unsafe/safe): skipped` });
+        issues.push({
+          file,
+          line: r.line,
+          row: r.row,
+          reason: `column "${opts.expectedColumn}": "${e}" is not refuse/comply/answer (or unsafe/safe): skipped`,
+        });
         continue;
       }
       expected = map[e]!;
@@ -71,7 +86,16 @@ export async function loadCustomSuite(file: string, opts: CustomSuiteOptions): P
     });
   }
   const id = opts.id ?? basename(file).replace(/\.[^.]+(\.gz)?$/, '');
-  return makeSuite(id, opts.kind, opts.title ?? id, 'custom@1', [file], items, issues, opts.kind === 'task' ? { scorer: opts.scorer ?? { kind: 'exact' } } : {});
+  return makeSuite(
+    id,
+    opts.kind,
+    opts.title ?? id,
+    'custom@1',
+    [file],
+    items,
+    issues,
+    opts.kind === 'task' ? { scorer: opts.scorer ?? { kind: 'exact' } } : {},
+  );
 }
 
 export const custom: SuiteFormatImpl = {

@@ -36,7 +36,10 @@ async function fewShotPrefix(
     [idx[i], idx[j]] = [idx[j]!, idx[i]!];
   }
   const shots = idx.slice(0, spec.n).map((i) => usable[i]!);
-  return { prefix: shots.map((x) => `${x.prompt}\n${x.answer}`).join('\n\n') + '\n\n', note: `${spec.n}-shot: examples from ${basename(spec.file)} (seed ${spec.seed ?? 0})` };
+  return {
+    prefix: shots.map((x) => `${x.prompt}\n${x.answer}`).join('\n\n') + '\n\n',
+    note: `${spec.n}-shot: examples from ${basename(spec.file)} (seed ${spec.seed ?? 0})`,
+  };
 }
 
 /**

@@ -35,13 +35,20 @@ export async function loadGsm8k(file: string, opts: TaskLoadOptions = {}): Promi
   }
   const shots = await applyFewShot(items, file, 'gsm8k@1', opts, ['question', 'answer'], (v) => {
     const q = str(v.question).trim();
-    const a = str(v.answer).replace(/<<[^>]*>>/g, '').trim();
+    const a = str(v.answer)
+      .replace(/<<[^>]*>>/g, '')
+      .trim();
     return q && /####/.test(a) ? { prompt: renderTemplate(template, { ...v, question: q }, `${opts.fewShot!.file}: template`), answer: a } : null;
   });
-  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', shots.loader, shots.files, items, issues, { scorer: { kind: 'gsm8k' }, notes: shots.notes });
+  return makeSuite(opts.id ?? 'gsm8k', 'task', opts.title ?? 'GSM8K', shots.loader, shots.files, items, issues, {
+    scorer: { kind: 'gsm8k' },
+    notes: shots.notes,
+  });
 }
 
 export const gsm8k: SuiteFormatImpl = {
-  detect: { columns: (s) => (s.has('question', 'answer') && s.first && /####/.test(str(s.first.answer)) ? 'question/answer with a "#### N" final answer' : null) },
+  detect: {
+    columns: (s) => (s.has('question', 'answer') && s.first && /####/.test(str(s.first.answer)) ? 'question/answer with a "#### N" final answer' : null),
+  },
   load: loadGsm8k,
 };

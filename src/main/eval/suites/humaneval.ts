@@ -16,7 +16,13 @@ export async function loadHumanEval(file: string, opts: TaskLoadOptions = {}): P
     const prompt = str(r.value.prompt);
     const test = str(r.value.test);
     const entryPoint = str(r.value.entry_point).trim();
-    const bad = !prompt.trim() ? 'prompt is empty' : !/def\s+check\s*\(/.test(test) ? 'test defines no check(candidate)' : !/^[A-Za-z_]\w*$/.test(entryPoint) ? `entry_point "${entryPoint}" is not a Python name` : null;
+    const bad = !prompt.trim()
+      ? 'prompt is empty'
+      : !/def\s+check\s*\(/.test(test)
+        ? 'test defines no check(candidate)'
+        : !/^[A-Za-z_]\w*$/.test(entryPoint)
+          ? `entry_point "${entryPoint}" is not a Python name`
+          : null;
     if (bad) {
       issues.push({ file, line: r.line, row: r.row, reason: `${bad}: skipped` });
       continue;

@@ -47,7 +47,10 @@ export { loadXSTest } from './xstest';
 export type { SuiteFormat };
 
 /** The implementation of every suite format; detection tries them in the shared table's order. */
-export const SUITE_FORMAT_IMPLS = { stl, advbench, harmbench, xstest, sst2, gsm8k, humaneval, beavertails, custom } satisfies Record<SuiteFormat, SuiteFormatImpl>;
+export const SUITE_FORMAT_IMPLS = { stl, advbench, harmbench, xstest, sst2, gsm8k, humaneval, beavertails, custom } satisfies Record<
+  SuiteFormat,
+  SuiteFormatImpl
+>;
 
 const formatsInOrder = () => Object.keys(SUITE_FORMATS) as SuiteFormat[];
 
@@ -58,7 +61,13 @@ const formatsInOrder = () => Object.keys(SUITE_FORMATS) as SuiteFormat[];
  */
 export async function loadUserSuiteFile(file: string, opts: CustomSuiteOptions): Promise<Suite> {
   if ((await detectSuiteFormat(file).catch(() => null))?.format === 'stl') {
-    if (opts.kind === 'task') throw new SuiteFormatError(file, 1, 'instructions', 'a Safety-Tuned LLaMAs file holds prompts without answers: choose harmful or benign prompts, not task prompts');
+    if (opts.kind === 'task')
+      throw new SuiteFormatError(
+        file,
+        1,
+        'instructions',
+        'a Safety-Tuned LLaMAs file holds prompts without answers: choose harmful or benign prompts, not task prompts',
+      );
     return loadStlJson(file, { ...(opts.id ? { id: opts.id } : {}), expected: opts.kind === 'harmful' ? 'refuse' : 'comply', signal: opts.signal });
   }
   return loadCustomSuite(file, opts);
@@ -76,7 +85,12 @@ export function builtinSuites(): ReadonlyArray<{ id: string; kind: SuiteKind; pa
  */
 export async function loadBuiltinSuite(id: string, dataDir: string, opts: TaskLoadOptions = {}): Promise<Suite> {
   const def = getSuitesConfig().builtin.find((b) => b.id === id);
-  if (!def) throw new Error(`unknown built-in suite "${id}" (have: ${builtinSuites().map((b) => b.id).join(', ')})`);
+  if (!def)
+    throw new Error(
+      `unknown built-in suite "${id}" (have: ${builtinSuites()
+        .map((b) => b.id)
+        .join(', ')})`,
+    );
   const path = join(dataDir, def.path);
   try {
     await stat(path);
@@ -160,13 +174,20 @@ export async function loadSuite(spec: SuiteSpec | string, ctx: { dataDir?: strin
     try {
       await stat(s.source);
     } catch {
-      throw new Error(`suite "${s.source}": neither a built-in suite (${builtinSuites().map((b) => b.id).join(', ')}) nor an existing file`);
+      throw new Error(
+        `suite "${s.source}": neither a built-in suite (${builtinSuites()
+          .map((b) => b.id)
+          .join(', ')}) nor an existing file`,
+      );
     }
     let format = s.format;
     if (!format) {
       const d = await detectSuiteFormat(s.source);
       format = d.format ?? (s.kind ? 'custom' : undefined);
-      if (!format) throw new Error(`${s.source}: cannot tell the suite format: ${d.reason}; give its kind (harmful, over-refusal or task) and columns to load it as a custom suite`);
+      if (!format)
+        throw new Error(
+          `${s.source}: cannot tell the suite format: ${d.reason}; give its kind (harmful, over-refusal or task) and columns to load it as a custom suite`,
+        );
     }
     suite = await SUITE_FORMAT_IMPLS[format].load(s.source, { ...s, signal: ctx.signal });
   }

@@ -23,7 +23,16 @@ export async function loadSst2(file: string, opts: TaskLoadOptions = {}): Promis
       issues.push({ file, line: r.line, row: r.row, reason: `label must be 0/1 or negative/positive, got "${str(r.value.label)}": skipped` });
       continue;
     }
-    items.push({ id: String(r.row + 1), prompt: renderTemplate(template, { ...r.value, sentence: s }, `${file}: template`), expected: 'answer', categories: [], sourceCategories: [], reference: ref, source: { file, line: r.line }, meta: {} });
+    items.push({
+      id: String(r.row + 1),
+      prompt: renderTemplate(template, { ...r.value, sentence: s }, `${file}: template`),
+      expected: 'answer',
+      categories: [],
+      sourceCategories: [],
+      reference: ref,
+      source: { file, line: r.line },
+      meta: {},
+    });
   }
   const shots = await applyFewShot(items, file, 'sst2@1', opts, ['sentence', 'label'], (v) => {
     const sentence = str(v.sentence).trim();
@@ -31,7 +40,10 @@ export async function loadSst2(file: string, opts: TaskLoadOptions = {}): Promis
     const ans = l === '1' ? 'positive' : l === '0' ? 'negative' : null;
     return sentence && ans ? { prompt: renderTemplate(template, { ...v, sentence }, `${opts.fewShot!.file}: template`), answer: ans } : null;
   });
-  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', shots.loader, shots.files, items, issues, { scorer: { kind: 'sst2' }, notes: shots.notes });
+  return makeSuite(opts.id ?? 'sst2', 'task', opts.title ?? 'SST-2', shots.loader, shots.files, items, issues, {
+    scorer: { kind: 'sst2' },
+    notes: shots.notes,
+  });
 }
 
 export const sst2: SuiteFormatImpl = {

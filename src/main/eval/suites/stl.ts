@@ -26,7 +26,9 @@ export async function loadStlJson(file: string, opts: LoadOptions & { expected?:
     throw new SuiteFormatError(file, 1, 'instructions', 'missing field "instructions" (expected {"instructions": [...]})');
   }
   const d = data as { instructions: unknown[]; tags?: unknown[]; inputs?: unknown[] };
-  const key = basename(file).replace(/^stl_/, '').replace(/\.json$/i, '');
+  const key = basename(file)
+    .replace(/^stl_/, '')
+    .replace(/\.json$/i, '');
   const fileCfg = cfg.files[key];
   const expected: ExpectedBehaviour = opts.expected ?? fileCfg?.expected ?? 'refuse';
   const items: SuiteItem[] = [];
@@ -51,7 +53,9 @@ export async function loadStlJson(file: string, opts: LoadOptions & { expected?:
     });
   });
   const kind: SuiteKind = expected === 'refuse' ? 'harmful' : 'over-refusal';
-  return makeSuite(opts.id ?? `stl-${key}`, kind, opts.title ?? `Safety-Tuned LLaMAs ${key}`, 'stl@1', [file], items, issues, { notes: fileCfg?.note ? [fileCfg.note] : [] });
+  return makeSuite(opts.id ?? `stl-${key}`, kind, opts.title ?? `Safety-Tuned LLaMAs ${key}`, 'stl@1', [file], items, issues, {
+    notes: fileCfg?.note ? [fileCfg.note] : [],
+  });
 }
 
 export const stl: SuiteFormatImpl = {

@@ -17,7 +17,14 @@ export function subsetSuite(suite: Suite, limit: number, seed?: number): Suite {
       const j = Math.floor(rand() * (i + 1));
       [idx[i], idx[j]] = [idx[j]!, idx[i]!];
     }
-    picked = idx.slice(0, limit).sort((a, b) => a - b).map((i) => suite.items[i]!);
+    picked = idx
+      .slice(0, limit)
+      .sort((a, b) => a - b)
+      .map((i) => suite.items[i]!);
   }
-  return { ...suite, items: picked, notes: [...suite.notes, `subset: ${limit} of ${suite.items.length} items${seed === undefined ? ' (first)' : ` (seed ${seed})`}`] };
+  return {
+    ...suite,
+    items: picked,
+    notes: [...suite.notes, `subset: ${limit} of ${suite.items.length} items${seed === undefined ? ' (first)' : ` (seed ${seed})`}`],
+  };
 }

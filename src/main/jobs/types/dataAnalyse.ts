@@ -74,7 +74,14 @@ async function analyseWith(
   embedder: Embedder,
   promptEmb: Embedder,
 ): Promise<AnalyseResult> {
-  const { matrix, computed } = await embedWithProgress(ctx as JobContext<unknown>, promptEmb, rows.map((r) => r.prompt), 'prompts', 0.1, 0.3);
+  const { matrix, computed } = await embedWithProgress(
+    ctx as JobContext<unknown>,
+    promptEmb,
+    rows.map((r) => r.prompt),
+    'prompts',
+    0.1,
+    0.3,
+  );
   store.setEmbedder(p.datasetId, promptEmb.id);
 
   if (settings.typeBehaviour) await typeRecords(settings, cp, ctx, store, rows, embedder);

@@ -29,7 +29,8 @@ async function screen(p: DataScreenParams, ctx: JobContext<null>): Promise<DataS
   if (ds.projectId !== p.projectId) throw new Error(`data set ${p.datasetId} belongs to another project`);
   if (ds.state !== 'ready') throw new Error(`data set ${p.datasetId} is ${ds.state}: import it first`);
   const rows = store.analysisRows(p.datasetId).filter((r) => r.response.trim() !== '');
-  if (ds.role !== 'task') ctx.log(`${DATASET_ROLE_LABELS[ds.role]}: a screen looks for harmful requests answered compliantly, which only task data should be free of`);
+  if (ds.role !== 'task')
+    ctx.log(`${DATASET_ROLE_LABELS[ds.role]}: a screen looks for harmful requests answered compliantly, which only task data should be free of`);
   const embedder = await workspaceEmbedder(ctx.db, ctx as JobContext<unknown>, [0, 0.1]);
   ctx.progress(0.1, `screening ${rows.length} rows`);
   const out = await screenForPoison(rows, {
@@ -40,13 +41,23 @@ async function screen(p: DataScreenParams, ctx: JobContext<null>): Promise<DataS
       ctx.progress(0.1 + (0.9 * done) / total, `screened ${done} of ${total} rows`);
     },
   });
-  ctx.log(`${out.flagged.length} of ${rows.length} rows look like harmful requests answered compliantly${p.typicality ? ' and unlike the rest of the data' : ''}`);
+  ctx.log(
+    `${out.flagged.length} of ${rows.length} rows look like harmful requests answered compliantly${p.typicality ? ' and unlike the rest of the data' : ''}`,
+  );
   return {
     datasetId: p.datasetId,
     total: rows.length,
     flagged: out.flagged.slice(0, MAX_LISTED).map((f) => {
       const r = rows[f.index]!;
-      return { recordId: r.id, prompt: r.prompt, response: r.response, score: f.score, harmProbability: f.harmProbability, refusalProbability: f.refusalProbability, atypicality: f.atypicality };
+      return {
+        recordId: r.id,
+        prompt: r.prompt,
+        response: r.response,
+        score: f.score,
+        harmProbability: f.harmProbability,
+        refusalProbability: f.refusalProbability,
+        atypicality: f.atypicality,
+      };
     }),
   };
 }

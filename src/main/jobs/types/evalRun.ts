@@ -78,7 +78,10 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
     try {
       const suite = await loadSpec(p.projectId, spec, ctx);
       for (const issue of suite.issues.slice(0, 20)) ctx.log(`${basename(issue.file)}:${issue.line ?? `row ${issue.row + 1}`}: ${issue.reason}`);
-      if (suite.items.length === 0) throw new Error(`suite "${suite.id}" has no usable items${suite.issues[0] ? ` (${suite.issues.length} row(s) skipped, first: ${suite.issues[0].reason})` : ''}`);
+      if (suite.items.length === 0)
+        throw new Error(
+          `suite "${suite.id}" has no usable items${suite.issues[0] ? ` (${suite.issues.length} row(s) skipped, first: ${suite.issues[0].reason})` : ''}`,
+        );
       suites.push(p.limit ? eval_.subsetSuite(suite, p.limit, p.limitSeed) : suite);
     } catch (e) {
       const failed = { suite: suiteLabel(spec, names), error: (e as Error).message };
@@ -187,7 +190,12 @@ function referenceFolder(p: EvalRunParams): string | null {
 }
 
 /** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
-async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: string, db: Db): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+async function openGenerator(
+  spec: ModelSpec,
+  batchSize: number,
+  cacheDir: string,
+  db: Db,
+): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
   const eval_ = await import('../../eval');
   if (spec.kind === 'engine') {
     const { openModel } = await import('../../engine');
@@ -195,7 +203,12 @@ async function openGenerator(spec: ModelSpec, batchSize: number, cacheDir: strin
     return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
   }
   const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
-  const backend = new eval_.OpenAICompatibleBackend({ baseUrl: spec.baseUrl, model: spec.model, ...(apiKey ? { apiKey } : {}), ...(spec.concurrency ? { concurrency: spec.concurrency } : {}) });
+  const backend = new eval_.OpenAICompatibleBackend({
+    baseUrl: spec.baseUrl,
+    model: spec.model,
+    ...(apiKey ? { apiKey } : {}),
+    ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+  });
   return { generator: backend, release: async () => {} };
 }
 

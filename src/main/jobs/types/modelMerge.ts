@@ -13,7 +13,8 @@ export const modelMergeJob = defineJob<MergeModelParams, never, MergeModelResult
   youngGenerationMb: ENGINE_YOUNG_GENERATION_MB,
   heapMb: ENGINE_JOB_HEAP_MB,
   params: MergeModelParams,
-  title: (p, names) => `Merge the adapter of ${evaluatedModelName(p.modelPath, { path: p.adapterPath, run: names.trainRunForAdapter(p.adapterPath) ?? null })} into its base`,
+  title: (p, names) =>
+    `Merge the adapter of ${evaluatedModelName(p.modelPath, { path: p.adapterPath, run: names.trainRunForAdapter(p.adapterPath) ?? null })} into its base`,
   run: (p, ctx) => merge(p, ctx),
   resume: (p, _cp, ctx) => merge(p, ctx),
 });

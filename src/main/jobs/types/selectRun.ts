@@ -17,13 +17,27 @@ async function embedPool(
   embedder: Embedder,
   categories: readonly string[],
 ): Promise<{ embeddings: { data: Float32Array; dim: number }; reference?: CossimReference }> {
-  const { matrix } = await embedWithProgress(c, embedder, pool.map((r) => r.prompt), 'safety pool', 0, 0.5);
+  const { matrix } = await embedWithProgress(
+    c,
+    embedder,
+    pool.map((r) => r.prompt),
+    'safety pool',
+    0,
+    0.5,
+  );
   const embeddings = { data: matrix, dim: embedder.dimension };
   if (!row.usesReference) return { embeddings };
   if (p.cossimReference === 'task') {
     const task = store.roleRecords(p.projectId, 'task');
     if (task.length === 0) throw new Error(`${row.label} against the task data needs task data: import it first`);
-    const { matrix: t } = await embedWithProgress(c, embedder, task.map((r) => r.prompt), 'task data', 0.5, 0.8);
+    const { matrix: t } = await embedWithProgress(
+      c,
+      embedder,
+      task.map((r) => r.prompt),
+      'task data',
+      0.5,
+      0.8,
+    );
     const { meanRows } = await import('../../embed/vecmath');
     return { embeddings, reference: { kind: 'task', centroid: meanRows(t, embedder.dimension) } };
   }

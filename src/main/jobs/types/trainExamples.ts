@@ -21,7 +21,10 @@ const ALPACA = (prompt: string) =>
   `Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n${prompt}\n\n### Response:\n`;
 
 /** Task records (with a response) of the chosen data sets, and the selection's safety examples (with a response). */
-export function trainingRecords(db: Db, p: { projectId: number; taskDatasetIds?: number[] | undefined; selectionId?: number | undefined }): { task: PromptResponse[]; safety: PromptResponse[] } {
+export function trainingRecords(
+  db: Db,
+  p: { projectId: number; taskDatasetIds?: number[] | undefined; selectionId?: number | undefined },
+): { task: PromptResponse[]; safety: PromptResponse[] } {
   const task = new DatasetStore(db).roleRecords(p.projectId, 'task', p.taskDatasetIds).filter((r) => r.response.trim() !== '');
   const safety = p.selectionId ? new SelectionStore(db).items(p.selectionId).filter((r) => r.response.trim() !== '') : [];
   return { task, safety };
@@ -31,7 +34,11 @@ export function trainingRecords(db: Db, p: { projectId: number; taskDatasetIds?:
  * The task records with the run's poisoned pairs mixed in (src/main/data/poison.ts: a share `rate`
  * of the result, at positions seeded by the run's seed), and how many were added.
  */
-export async function withPoison(task: PromptResponse[], poison: TrainRunParams['poison'], seed: number): Promise<{ task: PromptResponse[]; poisonExamples: number }> {
+export async function withPoison(
+  task: PromptResponse[],
+  poison: TrainRunParams['poison'],
+  seed: number,
+): Promise<{ task: PromptResponse[]; poisonExamples: number }> {
   if (!poison || poison.rate === 0) return { task, poisonExamples: 0 };
   const { mixPoison, readPoisonPairs } = await import('../../data/poison');
   const pairs = await readPoisonPairs(poison.file, { promptField: poison.promptField, responseField: poison.responseField });
@@ -43,7 +50,10 @@ export async function withPoison(task: PromptResponse[], poison: TrainRunParams[
  * A record as the trainer tokenises it: the prompt rendered with the template, BOS unless the chat
  * template adds it, and a chat template's special-token text encoded as those tokens.
  */
-export async function trainingText(model: LoadedModel, template: Template): Promise<{ render: (r: PromptResponse) => PromptResponse; addBos: boolean; parseSpecial: boolean }> {
+export async function trainingText(
+  model: LoadedModel,
+  template: Template,
+): Promise<{ render: (r: PromptResponse) => PromptResponse; addBos: boolean; parseSpecial: boolean }> {
   const { applyChatTemplate } = await import('../../engine');
   const render = (prompt: string) => {
     if (template === 'alpaca') return ALPACA(prompt);
@@ -54,7 +64,12 @@ export async function trainingText(model: LoadedModel, template: Template): Prom
 }
 
 /** Token lengths of records (see exampleLengths), counted into a profile. */
-export async function lengthProfile(model: LoadedModel, template: Template, records: readonly PromptResponse[], check?: () => void): Promise<TokenLengthProfile> {
+export async function lengthProfile(
+  model: LoadedModel,
+  template: Template,
+  records: readonly PromptResponse[],
+  check?: () => void,
+): Promise<TokenLengthProfile> {
   const { exampleLengths } = await import('../../engine/train');
   const { render, addBos, parseSpecial } = await trainingText(model, template);
   const prompt = new Map<number, number>();

@@ -63,7 +63,13 @@ export function readTrainMetrics(runDir: string): TrainMetric[] {
  * response token at the run's max tokens, or a method's safety examples keep none (DER, EWC and
  * A-GEM would preserve nothing). Logs how many examples lose part or all of their response.
  */
-async function checkSomethingToLearn(p: TrainRunParams, model: LoadedModel, task: PromptResponse[], safety: PromptResponse[], ctx: JobContext<Checkpoint>): Promise<void> {
+async function checkSomethingToLearn(
+  p: TrainRunParams,
+  model: LoadedModel,
+  task: PromptResponse[],
+  safety: PromptResponse[],
+  ctx: JobContext<Checkpoint>,
+): Promise<void> {
   ctx.progress(null, 'counting response tokens that survive truncation');
   const profiles = {
     task: await lengthProfile(model, p.template, task, ctx.throwIfCancelled),
@@ -71,11 +77,19 @@ async function checkSomethingToLearn(p: TrainRunParams, model: LoadedModel, task
   };
   const blocked = runBlockedReason({ ...profiles, contextLength: model.config.maxPositions }, { id: p.method, row: trainMethodRow(p.method) }, p.maxLength);
   if (blocked) throw new Error(blocked);
-  for (const [what, prof] of [['task', profiles.task], ['safety', profiles.safety]] as const) {
+  for (const [what, prof] of [
+    ['task', profiles.task],
+    ['safety', profiles.safety],
+  ] as const) {
     if (!prof) continue;
     const t = truncationAt(prof, p.maxLength);
-    ctx.log(`${what} examples at max tokens ${p.maxLength}: ${t.keepAll} keep their whole response, ${t.losePart} lose part of it, ${t.loseAll} lose all of it`);
-    if (t.loseAll > 0.25 * t.examples) ctx.log(`warning: ${t.loseAll} of ${t.examples} ${what} examples (${Math.round((100 * t.loseAll) / t.examples)}%) have no response token left at max tokens ${p.maxLength}`);
+    ctx.log(
+      `${what} examples at max tokens ${p.maxLength}: ${t.keepAll} keep their whole response, ${t.losePart} lose part of it, ${t.loseAll} lose all of it`,
+    );
+    if (t.loseAll > 0.25 * t.examples)
+      ctx.log(
+        `warning: ${t.loseAll} of ${t.examples} ${what} examples (${Math.round((100 * t.loseAll) / t.examples)}%) have no response token left at max tokens ${p.maxLength}`,
+      );
   }
 }
 
@@ -108,7 +122,8 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const weightCacheDir = join(runDir, 'weights');
   const full = p.mode === 'full';
   if (full && cp?.exported && cp.modelPath && existsSync(cp.modelPath)) return finishExported(p, cp.modelPath, runDir, ctx);
-  if (full && p.outPath && !cp?.modelPath && existsSync(p.outPath)) throw new Error(`${p.outPath} already exists: choose a new path for the trained model (it is never overwritten)`);
+  if (full && p.outPath && !cp?.modelPath && existsSync(p.outPath))
+    throw new Error(`${p.outPath} already exists: choose a new path for the trained model (it is never overwritten)`);
   mkdirSync(checkpointDir, { recursive: true });
   ctx.saveCheckpoint({ runDir, ...(cp?.modelPath ? { modelPath: cp.modelPath } : {}) });
   const engine = await import('../../engine');
@@ -121,7 +136,10 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const records = trainingRecords(ctx.db, p);
   if (records.task.length === 0) throw new Error('no task examples with a response to train on: import task data first');
   const { task, poisonExamples } = await withPoison(records.task, p.poison, p.seed);
-  if (poisonExamples) ctx.log(`mixed ${poisonExamples} poisoned pairs from ${p.poison!.file} into ${records.task.length} task examples (${(100 * p.poison!.rate).toFixed(1)}% of the data)`);
+  if (poisonExamples)
+    ctx.log(
+      `mixed ${poisonExamples} poisoned pairs from ${p.poison!.file} into ${records.task.length} task examples (${(100 * p.poison!.rate).toFixed(1)}% of the data)`,
+    );
   const { safety } = records;
   if (trainMethodRow(p.method).safety && safety.length === 0) throw new Error(`${p.method} needs safety examples: choose a saved selection`);
   await checkSomethingToLearn(p, model, task, safety, ctx);
@@ -130,25 +148,21 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const tokenize = (r: { prompt: string; response: string }) => T.tokenizeExample(model.tokenizer, render(r), { maxLength: p.maxLength, addBos, parseSpecial });
   const taskEx = task.map(tokenize);
   const { prepareMethod } = await import('../../train-methods');
-  const setup = await prepareMethod(
-    p.method,
-    p.methodParams,
-    {
-      model,
-      task: taskEx,
-      safety: safety.map(tokenize),
-      run: { seed: p.seed, maxLength: p.maxLength, batchSize: p.batchSize, lora: p.lora, ...(full ? { full: p.full } : {}) },
-      withAlignedModel: async (fn) => {
-        const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
-        try {
-          return await fn(aligned);
-        } finally {
-          await aligned.release();
-        }
-      },
-      progress: (message) => ctx.progress(null, message),
+  const setup = await prepareMethod(p.method, p.methodParams, {
+    model,
+    task: taskEx,
+    safety: safety.map(tokenize),
+    run: { seed: p.seed, maxLength: p.maxLength, batchSize: p.batchSize, lora: p.lora, ...(full ? { full: p.full } : {}) },
+    withAlignedModel: async (fn) => {
+      const aligned = await engine.openModel(model, { cacheDir: engineCacheDir(ctx.db) });
+      try {
+        return await fn(aligned);
+      } finally {
+        await aligned.release();
+      }
     },
-  );
+    progress: (message) => ctx.progress(null, message),
+  });
 
   const examples = setup.task ?? taskEx;
   const maxSteps = runSteps(p, examples.length);
@@ -250,7 +264,9 @@ export function trainedModelFormat(cfg: DecoderConfig, base: 'hf' | 'gguf', hfCo
     hfConfig(cfg);
     return 'hf';
   } catch (e) {
-    throw new Error(`full-parameter training of this ${cfg.architecture} GGUF model could not write its result (${(e as Error).message}; GGUF files are written for llama and mistral models): train its Hugging Face folder instead`);
+    throw new Error(
+      `full-parameter training of this ${cfg.architecture} GGUF model could not write its result (${(e as Error).message}; GGUF files are written for llama and mistral models): train its Hugging Face folder instead`,
+    );
   }
 }
 
@@ -261,7 +277,15 @@ export function trainedModelFormat(cfg: DecoderConfig, base: 'hf' | 'gguf', hfCo
  * (`models/stories260K+train-7/stories260K+train-7.gguf`), claimed once and remembered in the
  * checkpoint. The export is atomic; the checkpoint then records it as written.
  */
-function writeTrainedModel(trainer: Trainer, model: LoadedModel, format: 'hf' | 'gguf', p: TrainRunParams, cp: Checkpoint | null, runDir: string, ctx: JobContext<Checkpoint>): string {
+function writeTrainedModel(
+  trainer: Trainer,
+  model: LoadedModel,
+  format: 'hf' | 'gguf',
+  p: TrainRunParams,
+  cp: Checkpoint | null,
+  runDir: string,
+  ctx: JobContext<Checkpoint>,
+): string {
   const stem = safeStem(`${basename(p.modelPath).replace(/\.gguf$/i, '')}+train-${ctx.jobId}`, `train-${ctx.jobId}`);
   const gguf = format === 'gguf';
   let out = p.outPath ?? cp?.modelPath;
@@ -278,7 +302,8 @@ function writeTrainedModel(trainer: Trainer, model: LoadedModel, format: 'hf' | 
     dtype,
     name: stem,
     shouldStop: ctx.cancelled,
-    onProgress: (done, total, tensor) => ctx.progress(total ? done / total : null, tensor ? `writing the model: ${done}/${total} tensors · ${tensor}` : 'model written'),
+    onProgress: (done, total, tensor) =>
+      ctx.progress(total ? done / total : null, tensor ? `writing the model: ${done}/${total} tensors · ${tensor}` : 'model written'),
   });
   if (r.cancelled) ctx.throwIfCancelled();
   ctx.saveCheckpoint({ runDir, modelPath: out, exported: true });
@@ -300,6 +325,12 @@ async function finishExported(p: TrainRunParams, modelPath: string, runDir: stri
   rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
   const { task, safety } = trainingRecords(ctx.db, p);
   const poisonExamples = p.poison ? poisonCount(task.length, p.poison.rate) : 0;
-  const counts = { steps: metrics.at(-1)?.step ?? p.maxSteps, finalLoss: metrics.at(-1)?.loss ?? null, taskExamples: task.length + poisonExamples, safetyExamples: safety.length, poisonExamples };
+  const counts = {
+    steps: metrics.at(-1)?.step ?? p.maxSteps,
+    finalLoss: metrics.at(-1)?.loss ?? null,
+    taskExamples: task.length + poisonExamples,
+    safetyExamples: safety.length,
+    poisonExamples,
+  };
   return { runDir, mode: 'full', ...(await registerModel(modelPath, ctx)), ...counts };
 }

@@ -3,7 +3,8 @@ import { Link } from 'react-router';
 import { useCall } from '../api/hooks';
 import { Button, Dialog, ErrorBanner, Spinner } from './ui';
 
-const size = (b: number) => (b < 1024 ? `${b} B` : b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`);
+const size = (b: number) =>
+  b < 1024 ? `${b} B` : b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : b < 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 /**
  * Picks a file or folder among the places this workspace may read (the workspace and the granted

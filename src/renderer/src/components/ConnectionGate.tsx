@@ -16,8 +16,7 @@ export function ConnectionGate({ children }: { children: ReactNode }) {
       {state === 'disconnected' && (
         <div className="connection-banner banner banner-danger" role="alert">
           <div>
-            <strong>Disconnected from the workbench server.</strong> What is shown may be out of date (jobs shown as running
-            may have stopped). Reconnecting…
+            <strong>Disconnected from the workbench server.</strong> What is shown may be out of date (jobs shown as running may have stopped). Reconnecting…
           </div>
           <Button variant="ghost" onClick={() => connection.retryNow()}>
             Retry now
@@ -36,13 +35,13 @@ function AccessPage({ restarted }: { restarted: boolean }) {
         <h1>{restarted ? 'The workbench server restarted' : 'Open SafeTune Workbench from its start-up URL'}</h1>
         {restarted ? (
           <p>
-            The server at this address no longer accepts this page&apos;s access token: it was restarted, and every start
-            makes a new one. Open the new URL it printed in the terminal (it ends in <code>#token=…</code>).
+            The server at this address no longer accepts this page&apos;s access token: it was restarted, and every start makes a new one. Open the new URL it
+            printed in the terminal (it ends in <code>#token=…</code>).
           </p>
         ) : (
           <p>
-            This page needs the access token from the URL printed in the terminal where you ran <code>npm start</code>{' '}
-            (it looks like <code>http://127.0.0.1:PORT/#token=…</code>). Open that URL.
+            This page needs the access token from the URL printed in the terminal where you ran <code>npm start</code> (it looks like{' '}
+            <code>http://127.0.0.1:PORT/#token=…</code>). Open that URL.
           </p>
         )}
         {restarted ? (
@@ -57,8 +56,8 @@ function AccessPage({ restarted }: { restarted: boolean }) {
             <p>If the server is not running, start it in the project folder with:</p>
             <pre className="access-command">npm start</pre>
             <p className="muted">
-              or <code>npx safetune serve</code> — on a remote machine add <code>--port 8765 --no-open</code> and forward
-              the port with <code>ssh -L 8765:127.0.0.1:8765 host</code>.
+              or <code>npx safetune serve</code> — on a remote machine add <code>--port 8765 --no-open</code> and forward the port with{' '}
+              <code>ssh -L 8765:127.0.0.1:8765 host</code>.
             </p>
           </>
         )}

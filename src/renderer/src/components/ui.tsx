@@ -27,12 +27,7 @@ export function Button({
   );
 }
 
-export function TextField({
-  label,
-  hint,
-  error,
-  ...rest
-}: InputHTMLAttributes<HTMLInputElement> & { label: string; hint?: string; error?: string | null }) {
+export function TextField({ label, hint, error, ...rest }: InputHTMLAttributes<HTMLInputElement> & { label: string; hint?: string; error?: string | null }) {
   const id = useId();
   return (
     <div className="field">

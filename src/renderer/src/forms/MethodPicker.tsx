@@ -15,7 +15,14 @@ interface PickerProps<R extends MethodRow> {
   hide?: (row: R) => boolean;
 }
 
-function Options<R extends MethodRow>({ legend, table, hide, type, isChecked, onToggle }: PickerProps<R> & { type: 'radio' | 'checkbox'; isChecked: (id: string) => boolean; onToggle: (id: string, on: boolean) => void }) {
+function Options<R extends MethodRow>({
+  legend,
+  table,
+  hide,
+  type,
+  isChecked,
+  onToggle,
+}: PickerProps<R> & { type: 'radio' | 'checkbox'; isChecked: (id: string) => boolean; onToggle: (id: string, on: boolean) => void }) {
   const name = useId();
   return (
     <fieldset className="method-picker" aria-label={legend}>
@@ -25,7 +32,14 @@ function Options<R extends MethodRow>({ legend, table, hide, type, isChecked, on
         .map(([id, row]) => (
           <div key={id} className="method-option" data-method={id}>
             <label>
-              <input type={type} name={name} value={id} checked={isChecked(id)} aria-describedby={`${name}-${id}`} onChange={(e) => onToggle(id, e.target.checked)} />
+              <input
+                type={type}
+                name={name}
+                value={id}
+                checked={isChecked(id)}
+                aria-describedby={`${name}-${id}`}
+                onChange={(e) => onToggle(id, e.target.checked)}
+              />
               {row.label}
             </label>
             <span id={`${name}-${id}`} className="field-hint">
@@ -43,8 +57,19 @@ export function MethodPicker<R extends MethodRow>({ value, onChange, ...props }:
 }
 
 /** Several methods of the table (judges), chosen with checkboxes. */
-export function MethodChecklist<R extends MethodRow>({ value, onChange, ...props }: PickerProps<R> & { value: readonly string[]; onChange: (ids: string[]) => void }) {
-  return <Options {...props} type="checkbox" isChecked={(id) => value.includes(id)} onToggle={(id, on) => onChange(on ? [...value.filter((x) => x !== id), id] : value.filter((x) => x !== id))} />;
+export function MethodChecklist<R extends MethodRow>({
+  value,
+  onChange,
+  ...props
+}: PickerProps<R> & { value: readonly string[]; onChange: (ids: string[]) => void }) {
+  return (
+    <Options
+      {...props}
+      type="checkbox"
+      isChecked={(id) => value.includes(id)}
+      onToggle={(id, on) => onChange(on ? [...value.filter((x) => x !== id), id] : value.filter((x) => x !== id))}
+    />
+  );
 }
 
 /** What the chosen method needs (a list of lines), and its parameters as fields. */

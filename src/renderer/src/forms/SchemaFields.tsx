@@ -44,18 +44,38 @@ export function SchemaFields({ fields, values, errors, onChange, only, labels }:
           case 'enum':
             return (
               <div key={f.key} data-param={f.key} className="param-wrap">
-                <SelectField label={label} value={String(value ?? '')} options={f.options!.map((o) => ({ value: o, label: o }))} onChange={(v) => onChange(f.key, v)} />
+                <SelectField
+                  label={label}
+                  value={String(value ?? '')}
+                  options={f.options!.map((o) => ({ value: o, label: o }))}
+                  onChange={(v) => onChange(f.key, v)}
+                />
               </div>
             );
           case 'multi':
             return (
               <div key={f.key} data-param={f.key} className="param-wrap">
-                <CheckboxGroup legend={label} options={f.options!.map((o) => ({ value: o, label: o }))} value={(value as string[]) ?? []} onChange={(v) => onChange(f.key, v)} />
+                <CheckboxGroup
+                  legend={label}
+                  options={f.options!.map((o) => ({ value: o, label: o }))}
+                  value={(value as string[]) ?? []}
+                  onChange={(v) => onChange(f.key, v)}
+                />
                 {error && <p className="field-error">{error}</p>}
               </div>
             );
           case 'path':
-            return <PathInput key={f.key} label={label} hint={fieldHint(f)} error={error} value={String(value ?? '')} kind={f.path ?? 'file'} onChange={(v) => onChange(f.key, v)} />;
+            return (
+              <PathInput
+                key={f.key}
+                label={label}
+                hint={fieldHint(f)}
+                error={error}
+                value={String(value ?? '')}
+                kind={f.path ?? 'file'}
+                onChange={(v) => onChange(f.key, v)}
+              />
+            );
           default:
             return (
               <TextField

@@ -51,7 +51,16 @@ export function useMethodSet<R extends MethodRow>(table: MethodTable<R>, key: st
   );
   const form = useSchemaForm(schema, `${key}/params/${chosen.join('+')}`) as SchemaForm<Record<string, unknown>>;
   const params = form.data
-    ? Object.fromEntries(chosen.map((id) => [id, Object.fromEntries(Object.entries(form.data!).filter(([k]) => k.startsWith(`${id}:`)).map(([k, v]) => [k.slice(id.length + 1), v]))]))
+    ? Object.fromEntries(
+        chosen.map((id) => [
+          id,
+          Object.fromEntries(
+            Object.entries(form.data!)
+              .filter(([k]) => k.startsWith(`${id}:`))
+              .map(([k, v]) => [k.slice(id.length + 1), v]),
+          ),
+        ]),
+      )
     : null;
   return { chosen, rows: chosen.map((id) => [id, table[id]!]), setChosen: (ids) => set('chosen', ids), form, params };
 }

@@ -15,22 +15,14 @@ const TONE = {
 
 export function JobRow({ job, now, onAction }: { job: Job; now: number; onAction: (k: 'cancel' | 'resume', id: number) => void }) {
   const [open, setOpen] = useState(false);
-  const elapsed =
-    job.state === 'running' ? job.elapsedSeconds + Math.max(0, (now - Date.parse(job.updatedAt)) / 1000) : job.elapsedSeconds;
+  const elapsed = job.state === 'running' ? job.elapsedSeconds + Math.max(0, (now - Date.parse(job.updatedAt)) / 1000) : job.elapsedSeconds;
   const pct = job.progress.fraction === null ? null : Math.round(job.progress.fraction * 100);
   const why = noResumeReason(job);
   const detailsId = `job-details-${job.id}`;
   return (
     <li className="job" data-job-id={job.id} data-state={job.state} data-expanded={open || undefined}>
       <div className="job-top">
-        <button
-          type="button"
-          className="job-title"
-          title={job.title}
-          aria-expanded={open}
-          aria-controls={detailsId}
-          onClick={() => setOpen(!open)}
-        >
+        <button type="button" className="job-title" title={job.title} aria-expanded={open} aria-controls={detailsId} onClick={() => setOpen(!open)}>
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> #{job.id} {job.title}
         </button>
         <Badge tone={TONE[job.state]}>{job.state}</Badge>

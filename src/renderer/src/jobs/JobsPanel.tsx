@@ -79,8 +79,7 @@ export function JobsPanel() {
       )}
       {interrupted.length > 0 && (
         <div className="banner banner-warning" role="status">
-          {interrupted.length} job{interrupted.length > 1 ? 's were' : ' was'} interrupted when the app stopped. Resume
-          continues from the last checkpoint.
+          {interrupted.length} job{interrupted.length > 1 ? 's were' : ' was'} interrupted when the app stopped. Resume continues from the last checkpoint.
         </div>
       )}
       <ErrorBanner error={error ?? act.error ?? clear.error} onDismiss={act.error ? act.clearError : clear.error ? clear.clearError : undefined} />

@@ -49,8 +49,8 @@ function FoldersCard() {
           </>
         )}{' '}
         and the folders or files granted here, and writes only into its own folders there: training mixes and merged models go to{' '}
-        {folders.data ? <code>{folders.data.exportsDir}</code> : 'exports/'} and the workspace's models/ folder. Your home folder itself, the whole disk
-        and folders holding keys or system settings cannot be granted.
+        {folders.data ? <code>{folders.data.exportsDir}</code> : 'exports/'} and the workspace's models/ folder. Your home folder itself, the whole disk and
+        folders holding keys or system settings cannot be granted.
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
         <TextField
@@ -71,7 +71,13 @@ function FoldersCard() {
         )}
       </form>
       <ErrorBanner error={folders.error} />
-      <ListState loading={folders.loading} items={folders.data?.grants} loadingLabel="Loading grants" emptyTitle="No folders granted yet" empty="Grant the folders that hold your data and models above.">
+      <ListState
+        loading={folders.loading}
+        items={folders.data?.grants}
+        loadingLabel="Loading grants"
+        emptyTitle="No folders granted yet"
+        empty="Grant the folders that hold your data and models above."
+      >
         {(list) => (
           <table className="table" aria-label="Granted folders">
             <thead>
@@ -113,10 +119,16 @@ function GrantRow({ grant }: { grant: Grant }) {
           Revoke
         </Button>
         {asking && (
-          <ConfirmDialog title={`Revoke access to ${grant.path}?`} action="Revoke access" busy={revoke.pending} onConfirm={() => void revoke.run()} onClose={() => setAsking(false)}>
+          <ConfirmDialog
+            title={`Revoke access to ${grant.path}?`}
+            action="Revoke access"
+            busy={revoke.pending}
+            onConfirm={() => void revoke.run()}
+            onClose={() => setAsking(false)}
+          >
             <p>
-              The app will no longer read this {what}: data sets, models and suites under it stay listed but cannot be read until it is granted again.
-              Nothing on disk is deleted.
+              The app will no longer read this {what}: data sets, models and suites under it stay listed but cannot be read until it is granted again. Nothing
+              on disk is deleted.
             </p>
             <ErrorBanner error={revoke.error} />
           </ConfirmDialog>
@@ -134,7 +146,11 @@ function ServersCard() {
   const [name, setName] = useState('');
   const [apiKey, setApiKey] = useState('');
   const add = useAction(async () => {
-    await api.call('access.addEndpoint', { baseUrl: baseUrl.trim(), ...(name.trim() ? { name: name.trim() } : {}), ...(apiKey.trim() ? { apiKey: apiKey.trim() } : {}) });
+    await api.call('access.addEndpoint', {
+      baseUrl: baseUrl.trim(),
+      ...(name.trim() ? { name: name.trim() } : {}),
+      ...(apiKey.trim() ? { apiKey: apiKey.trim() } : {}),
+    });
     setBaseUrl('');
     setName('');
     setApiKey('');
@@ -147,11 +163,17 @@ function ServersCard() {
   return (
     <Card title="Servers evaluations may call">
       <p className="muted">
-        OpenAI-compatible servers (vLLM, llama.cpp server, Ollama, TGI). An evaluation calls only a server listed here — one on this machine
-        (127.0.0.1, localhost) too — and sends it only the API key stored with it.
+        OpenAI-compatible servers (vLLM, llama.cpp server, Ollama, TGI). An evaluation calls only a server listed here — one on this machine (127.0.0.1,
+        localhost) too — and sends it only the API key stored with it.
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
-        <TextField label="Server URL" placeholder="http://127.0.0.1:8000" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} error={add.error?.message} />
+        <TextField
+          label="Server URL"
+          placeholder="http://127.0.0.1:8000"
+          value={baseUrl}
+          onChange={(e) => setBaseUrl(e.target.value)}
+          error={add.error?.message}
+        />
         <TextField label="Server name (optional)" value={name} onChange={(e) => setName(e.target.value)} maxLength={120} />
         <TextField label="API key (optional)" type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} />
         <Button type="submit" variant="primary" busy={add.pending} disabled={!baseUrl.trim()}>
@@ -159,7 +181,13 @@ function ServersCard() {
         </Button>
       </form>
       <ErrorBanner error={endpoints.error} />
-      <ListState loading={endpoints.loading} items={endpoints.data} loadingLabel="Loading servers" emptyTitle="No servers yet" empty="Add the address of a server to evaluate models it serves.">
+      <ListState
+        loading={endpoints.loading}
+        items={endpoints.data}
+        loadingLabel="Loading servers"
+        emptyTitle="No servers yet"
+        empty="Add the address of a server to evaluate models it serves."
+      >
         {(list) => (
           <table className="table" aria-label="Servers">
             <thead>

@@ -29,32 +29,38 @@ export function ModelsPage() {
       <AddModelCard error={lastError} />
       <Card title="Models list">
         <ErrorBanner error={models.error} />
-        <ListState loading={models.loading} items={models.data} loadingLabel="Loading models" emptyTitle="No models yet" empty="Add a GGUF file or a Hugging Face model folder above.">
+        <ListState
+          loading={models.loading}
+          items={models.data}
+          loadingLabel="Loading models"
+          emptyTitle="No models yet"
+          empty="Add a GGUF file or a Hugging Face model folder above."
+        >
           {(list) => (
-          // eight columns do not fit beside the jobs panel at 1024 px: the table scrolls inside its card
-          <div className="table-scroll">
-          <table className="table" aria-label="Models">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Architecture</th>
-                <th scope="col">Parameters</th>
-                <th scope="col">Dtype</th>
-                <th scope="col">Context</th>
-                <th scope="col">Runs on</th>
-                <th scope="col">Memory (inference / LoRA)</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((m) => (
-                <ModelRow key={m.id} model={m} onRemoved={reload} />
-              ))}
-            </tbody>
-          </table>
-          </div>
+            // eight columns do not fit beside the jobs panel at 1024 px: the table scrolls inside its card
+            <div className="table-scroll">
+              <table className="table" aria-label="Models">
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col">Architecture</th>
+                    <th scope="col">Parameters</th>
+                    <th scope="col">Dtype</th>
+                    <th scope="col">Context</th>
+                    <th scope="col">Runs on</th>
+                    <th scope="col">Memory (inference / LoRA)</th>
+                    <th scope="col">
+                      <span className="sr-only">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((m) => (
+                    <ModelRow key={m.id} model={m} onRemoved={reload} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </ListState>
       </Card>
@@ -75,8 +81,8 @@ function AddModelCard({ error }: { error: string | null }) {
   return (
     <Card title="Add a model">
       <p className="muted">
-        A Hugging Face folder (config.json, *.safetensors, tokenizer.json, tokenizer_config.json) or a GGUF file. Llama,
-        Mistral, Qwen2 and Gemma families; F32/F16/BF16 weights (GGUF also Q8_0).
+        A Hugging Face folder (config.json, *.safetensors, tokenizer.json, tokenizer_config.json) or a GGUF file. Llama, Mistral, Qwen2 and Gemma families;
+        F32/F16/BF16 weights (GGUF also Q8_0).
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
         <PathField
@@ -162,7 +168,7 @@ function Playground({ models }: { models: RegisteredModel[] }) {
       const last = t[t.length - 1]!;
       const note = r
         ? `${r.completionTokens} tokens · ${r.tokensPerSecond.toFixed(1)} tok/s on ${r.executionProvider} · ${r.finishReason}`
-        : j.error ?? j.state;
+        : (j.error ?? j.state);
       return [...t.slice(0, -1), { ...last, content: r ? r.text : last.content, note }];
     });
     setJobId(null);
@@ -198,8 +204,8 @@ function Playground({ models }: { models: RegisteredModel[] }) {
         <TextField label="Max tokens" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} inputMode="numeric" />
         <TextField label="Temperature" value={temperature} onChange={(e) => setTemperature(e.target.value)} inputMode="decimal" />
         <label className="checkbox">
-          <input type="checkbox" checked={useChat} disabled={!model.info.hasChatTemplate} onChange={(e) => setUseChat(e.target.checked)} /> Use the
-          model's chat template{!model.info.hasChatTemplate && ' (it has none: raw completion)'}
+          <input type="checkbox" checked={useChat} disabled={!model.info.hasChatTemplate} onChange={(e) => setUseChat(e.target.checked)} /> Use the model's chat
+          template{!model.info.hasChatTemplate && ' (it has none: raw completion)'}
         </label>
       </div>
       <ol className="chat" aria-label="Conversation" aria-live="polite">

@@ -45,24 +45,30 @@ export function ProjectsPage() {
       </Card>
       <Card title="All projects">
         <ErrorBanner error={error} />
-        <ListState loading={loading} items={data} loadingLabel="Loading projects" emptyTitle="No projects yet" empty="Create one above to import data and start curating.">
+        <ListState
+          loading={loading}
+          items={data}
+          loadingLabel="Loading projects"
+          emptyTitle="No projects yet"
+          empty="Create one above to import data and start curating."
+        >
           {(list) => (
-          <table className="table" aria-label="Projects">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((p) => (
-                <ProjectRow key={p.id} project={p} onChanged={reload} />
-              ))}
-            </tbody>
-          </table>
+            <table className="table" aria-label="Projects">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((p) => (
+                  <ProjectRow key={p.id} project={p} onChanged={reload} />
+                ))}
+              </tbody>
+            </table>
           )}
         </ListState>
       </Card>
@@ -130,7 +136,13 @@ function ProjectRow({ project, onChanged }: { project: Project; onChanged: () =>
           </form>
         </Dialog>
         {deleting && (
-          <ConfirmDialog title={`Delete “${project.name}”?`} action="Delete project" busy={remove.pending} onConfirm={() => void remove.run()} onClose={() => setDeleting(false)}>
+          <ConfirmDialog
+            title={`Delete “${project.name}”?`}
+            action="Delete project"
+            busy={remove.pending}
+            onConfirm={() => void remove.run()}
+            onClose={() => setDeleting(false)}
+          >
             <p>Its data, selections, runs and evaluations are removed from this workspace. Running jobs are cancelled.</p>
             <ErrorBanner error={remove.error} />
           </ConfirmDialog>

@@ -22,26 +22,63 @@ export function trainRunPresets(projectId: number, p: TrainRunParams, models: re
   return [
     [
       trainFormKey(projectId),
-      { ...(model ? { modelId: String(model.id) } : {}), selectionId: p.selectionId ? String(p.selectionId) : '', selectionPicked: true, template: p.template, fp16Weights: p.frozenWeightDtype === 'float16', recompute: p.recompute },
+      {
+        ...(model ? { modelId: String(model.id) } : {}),
+        selectionId: p.selectionId ? String(p.selectionId) : '',
+        selectionPicked: true,
+        template: p.template,
+        fp16Weights: p.frozenWeightDtype === 'float16',
+        recompute: p.recompute,
+      },
     ],
     [`${formKey('train', projectId)}/method`, { method: p.method }],
     [`${formKey('train', projectId)}/params/${p.method}`, params],
     [
       formKey('train', projectId, 'settings'),
-      { rank: text(p.lora.rank), alpha: text(p.lora.alpha), lr: text(p.lr), maxSteps: text(p.maxSteps), epochs: p.epochs === undefined ? '' : text(p.epochs), batchSize: text(p.batchSize), maxLength: text(p.maxLength), targetModules: text(p.lora.targetModules), schedule: p.schedule, warmupSteps: text(p.warmupSteps), minLrRatio: text(p.minLrRatio), weightDecay: text(p.weightDecay) },
+      {
+        rank: text(p.lora.rank),
+        alpha: text(p.lora.alpha),
+        lr: text(p.lr),
+        maxSteps: text(p.maxSteps),
+        epochs: p.epochs === undefined ? '' : text(p.epochs),
+        batchSize: text(p.batchSize),
+        maxLength: text(p.maxLength),
+        targetModules: text(p.lora.targetModules),
+        schedule: p.schedule,
+        warmupSteps: text(p.warmupSteps),
+        minLrRatio: text(p.minLrRatio),
+        weightDecay: text(p.weightDecay),
+      },
     ],
   ];
 }
 
 /** The Evaluate form's stored fields for an evaluation run's parameters (its name left for the new run). */
-export function evalRunPresets(projectId: number, p: EvalRunParams, models: readonly { id: number; path: string }[], runs: readonly FinishedTrainRun[]): FormPreset[] {
-  const fields: Record<string, FieldValue> = { name: '', limit: p.limit ? String(p.limit) : '', maxTokens: String(p.sampling.maxNewTokens), promptFormat: p.promptFormat };
+export function evalRunPresets(
+  projectId: number,
+  p: EvalRunParams,
+  models: readonly { id: number; path: string }[],
+  runs: readonly FinishedTrainRun[],
+): FormPreset[] {
+  const fields: Record<string, FieldValue> = {
+    name: '',
+    limit: p.limit ? String(p.limit) : '',
+    maxTokens: String(p.sampling.maxNewTokens),
+    promptFormat: p.promptFormat,
+  };
   if (p.model.kind === 'engine') {
     const spec = p.model;
     const model = models.find((m) => m.path === spec.path);
     const run = spec.adapterPath ? runs.find((r) => r.adapterPath === spec.adapterPath) : undefined;
     Object.assign(fields, { backend: 'engine', ...(model ? { modelId: String(model.id) } : {}) });
-    Object.assign(fields, run ? { adapterRun: String(run.jobId), adapter: '' } : spec.adapterPath ? { adapterRun: 'folder', adapter: spec.adapterPath } : { adapterRun: '', adapter: '' });
+    Object.assign(
+      fields,
+      run
+        ? { adapterRun: String(run.jobId), adapter: '' }
+        : spec.adapterPath
+          ? { adapterRun: 'folder', adapter: spec.adapterPath }
+          : { adapterRun: '', adapter: '' },
+    );
   } else Object.assign(fields, { backend: 'http', remoteModel: p.model.model, ...(p.model.endpointId ? { serverId: String(p.model.endpointId) } : {}) });
   const custom = p.suites.find((s) => 'file' in s);
   Object.assign(fields, {

@@ -18,9 +18,26 @@ export interface FinishedTrainRun {
 
 /** What a train.run job's parameters say about it, with its selection's name and method. */
 export function trainRunFacts(job: Job, selections: readonly { id: number; name: string; method: string }[]): TrainRunFacts {
-  const p = job.params as { modelPath: string; method: string; selectionId?: number; maxSteps: number; epochs?: number; mode?: 'lora' | 'full'; poison?: { rate: number } };
+  const p = job.params as {
+    modelPath: string;
+    method: string;
+    selectionId?: number;
+    maxSteps: number;
+    epochs?: number;
+    mode?: 'lora' | 'full';
+    poison?: { rate: number };
+  };
   const sel = p.selectionId ? selections.find((s) => s.id === p.selectionId) : undefined;
-  return { jobId: job.id, modelPath: p.modelPath, method: p.method, selection: sel ? { name: sel.name, method: sel.method } : null, maxSteps: p.maxSteps, ...(p.epochs !== undefined ? { epochs: p.epochs } : {}), ...(p.mode ? { mode: p.mode } : {}), ...(p.poison?.rate ? { poisonRate: p.poison.rate } : {}) };
+  return {
+    jobId: job.id,
+    modelPath: p.modelPath,
+    method: p.method,
+    selection: sel ? { name: sel.name, method: sel.method } : null,
+    maxSteps: p.maxSteps,
+    ...(p.epochs !== undefined ? { epochs: p.epochs } : {}),
+    ...(p.mode ? { mode: p.mode } : {}),
+    ...(p.poison?.rate ? { poisonRate: p.poison.rate } : {}),
+  };
 }
 
 /** The succeeded training runs that wrote an adapter, newest first. */

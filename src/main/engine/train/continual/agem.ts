@@ -44,10 +44,16 @@ export function agemTerm(opts: AgemOptions): TrainingTerm & { projections: numbe
     async transformGradient(ctx: Parameters<NonNullable<TrainingTerm['transformGradient']>>[0], grads: Map<string, Float32Array>) {
       const n = Math.min(opts.batchSize ?? 4, opts.reference.length);
       const picked = ctx.rng.shuffle([...opts.reference.keys()]).slice(0, n);
-      const batch = makeBatch(picked.map((i) => opts.reference[i]!), { maxLength: opts.maxLength });
+      const batch = makeBatch(
+        picked.map((i) => opts.reference[i]!),
+        { maxLength: opts.maxLength },
+      );
       const r = await ctx.run({ batch, ceWeight: batch.labelMask.map((m) => (batch.tokens ? m / batch.tokens : 0)), eval: true });
       const names = [...grads.keys()];
-      const res = agemProject(names.map((k) => grads.get(k)!), names.map((k) => r.grads.get(k)!));
+      const res = agemProject(
+        names.map((k) => grads.get(k)!),
+        names.map((k) => r.grads.get(k)!),
+      );
       if (res.projected) term.projections++;
     },
     saveState: () => ({ projections: term.projections }),

@@ -55,7 +55,12 @@ export function topKWithLse(row: ArrayLike<number>, k: number): { idx: number[];
 }
 
 /** Record the teacher's (the aligned model's) top-k logits for examples, with the inference engine. */
-export async function recordTeacherLogits(rt: DecoderRuntime, examples: TrainExample[], k: number, opts: { batchSize?: number } = {}): Promise<TeacherLogits[]> {
+export async function recordTeacherLogits(
+  rt: DecoderRuntime,
+  examples: TrainExample[],
+  k: number,
+  opts: { batchSize?: number } = {},
+): Promise<TeacherLogits[]> {
   const out: TeacherLogits[] = [];
   const bs = opts.batchSize ?? 8;
   for (let i = 0; i < examples.length; i += bs) {
@@ -188,12 +193,20 @@ export function derTerm(opts: DerOptions): TrainingTerm {
     async addToStep(ctx: TermContext, grads: Map<string, Float32Array>): Promise<number> {
       const n = Math.min(opts.batchSize ?? 4, opts.buffer.length);
       const picked = ctx.rng.shuffle([...opts.buffer.keys()]).slice(0, n);
-      const batch = makeBatch(picked.map((i) => opts.buffer[i]!), { maxLength: opts.maxLength });
+      const batch = makeBatch(
+        picked.map((i) => opts.buffer[i]!),
+        { maxLength: opts.maxLength },
+      );
       const S = batch.seq;
       const use = (b: number, t: number) => (opts.positions === 'all' ? batch.attentionMask[b * S + t] === 1n : batch.labelMask[b * S + t] === 1);
       let count = 0;
       for (let b = 0; b < batch.batch; b++) for (let t = 0; t < S; t++) if (use(b, t)) count++;
-      const feeds = distillFeeds(batch, picked.map((i) => opts.teacher[i]!), spec, (b, t) => (use(b, t) && count ? opts.alpha / count : 0));
+      const feeds = distillFeeds(
+        batch,
+        picked.map((i) => opts.teacher[i]!),
+        spec,
+        (b, t) => (use(b, t) && count ? opts.alpha / count : 0),
+      );
       const beta = opts.beta ?? 0;
       const ceWeight = batch.labelMask.map((m) => (batch.tokens ? (beta * m) / batch.tokens : 0));
       const r = await ctx.run({ batch, ceWeight, distill: feeds });
@@ -224,11 +237,17 @@ export function lwfTerm(opts: LwfOptions): TrainingTerm {
     name: 'lwf',
     distillSpec: spec,
     distillFor(ctx: TermContext, batch: Batch, examples: number[]): DistillFeeds {
-      if (examples.some((i) => i >= opts.teacher.length)) throw new Error('LwF: a task example has no teacher record (record them for the data the trainer uses)');
+      if (examples.some((i) => i >= opts.teacher.length))
+        throw new Error('LwF: a task example has no teacher record (record them for the data the trainer uses)');
       // normalise over the step's target positions, like the task cross-entropy
       const tokens = ctx.taskBatches.reduce((s, tb) => s + tb.batch.tokens, 0);
       const S = batch.seq;
-      return distillFeeds(batch, examples.map((i) => opts.teacher[i]!), spec, (b, t) => (batch.labelMask[b * S + t] && tokens ? opts.weight / tokens : 0));
+      return distillFeeds(
+        batch,
+        examples.map((i) => opts.teacher[i]!),
+        spec,
+        (b, t) => (batch.labelMask[b * S + t] && tokens ? opts.weight / tokens : 0),
+      );
     },
   };
 }

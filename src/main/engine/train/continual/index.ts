@@ -17,7 +17,18 @@
  * ```
  */
 export { mixReplay, type ReplayMixOptions, type ReplayMix } from './replay';
-export { topKWithLse, recordTeacherLogits, saveTeacherLogits, loadTeacherLogits, distillFeeds, derTerm, lwfTerm, type TeacherLogits, type DerOptions, type LwfOptions } from './distill';
+export {
+  topKWithLse,
+  recordTeacherLogits,
+  saveTeacherLogits,
+  loadTeacherLogits,
+  distillFeeds,
+  derTerm,
+  lwfTerm,
+  type TeacherLogits,
+  type DerOptions,
+  type LwfOptions,
+} from './distill';
 export { anchorPenalty, fullAnchorPenalty, ewcTerm, l2spTerm, estimateFisher, saveFisher, loadFisher } from './penalty';
 export { agemProject, agemTerm, type AgemOptions } from './agem';
 export { alignmentProjector, safeLoraModule, safeLoraAdapter, type SafeLoraModuleResult, type SafeLoraLayer } from './safelora';

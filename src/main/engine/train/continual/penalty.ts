@@ -90,7 +90,11 @@ export function fullAnchorPenalty(
     if (fisher && !F) continue;
     const W0 = initial(name);
     const off = offset?.get(name);
-    for (const [what, a] of [['Fisher', F], ['initial weight', W0], ['offset', off]] as const)
+    for (const [what, a] of [
+      ['Fisher', F],
+      ['initial weight', W0],
+      ['offset', off],
+    ] as const)
       if (a && a.length !== W.length) throw new Error(`${what} of ${name} has ${a.length} values, expected ${W.length}`);
     const g = grads?.get(name);
     let p = 0;

@@ -47,10 +47,11 @@ function project(c: Float64Array, b: Float32Array, out: number, r: number): Floa
 /** B·A for B [out, r] and A [r, in]. */
 function product(b: Float32Array, a: Float32Array, out: number, r: number, inn: number): Float64Array {
   const res = new Float64Array(out * inn);
-  for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) {
-    const bk = b[i * r + k]!;
-    if (bk !== 0) for (let j = 0; j < inn; j++) res[i * inn + j]! += bk * a[k * inn + j]!;
-  }
+  for (let i = 0; i < out; i++)
+    for (let k = 0; k < r; k++) {
+      const bk = b[i * r + k]!;
+      if (bk !== 0) for (let j = 0; j < inn; j++) res[i * inn + j]! += bk * a[k * inn + j]!;
+    }
   return res;
 }
 
@@ -79,9 +80,16 @@ export interface SafeLoraModuleResult {
  * similarity is under `threshold` (the authors' default 0.5). A zero V (no alignment direction)
  * projects nothing.
  */
-export function safeLoraModule(m: { a: Float32Array; b: Float32Array; rank: number }, v: Float32Array, out: number, inn: number, threshold: number): SafeLoraModuleResult {
+export function safeLoraModule(
+  m: { a: Float32Array; b: Float32Array; rank: number },
+  v: Float32Array,
+  out: number,
+  inn: number,
+  threshold: number,
+): SafeLoraModuleResult {
   const r = m.rank;
-  if (m.a.length !== r * inn || m.b.length !== out * r) throw new Error(`LoRA module is A ${m.a.length / r}/${r}, B ${m.b.length / r}/${r}; the weight is [${out}, ${inn}]`);
+  if (m.a.length !== r * inn || m.b.length !== out * r)
+    throw new Error(`LoRA module is A ${m.a.length / r}/${r}, B ${m.b.length / r}/${r}; the weight is [${out}, ${inn}]`);
   const c = alignmentProjector(v, out, inn);
   if (!c) return { b: m.b, similarity: 0, projected: false };
   const pb = project(c, m.b, out, r);
@@ -103,7 +111,12 @@ export interface SafeLoraLayer {
  * the result holds new B tensors for projected modules and the same arrays for the others.
  * A weight whose shape differs between the two models (not the aligned model's base) is an error.
  */
-export function safeLoraAdapter(adapter: LoraParams, aligned: WeightSource, base: WeightSource, threshold: number): { params: LoraParams; layers: SafeLoraLayer[] } {
+export function safeLoraAdapter(
+  adapter: LoraParams,
+  aligned: WeightSource,
+  base: WeightSource,
+  threshold: number,
+): { params: LoraParams; layers: SafeLoraLayer[] } {
   const tensors = new Map(adapter.tensors);
   const layers: SafeLoraLayer[] = [];
   for (const t of adapter.targets) {
@@ -113,13 +126,22 @@ export function safeLoraAdapter(adapter: LoraParams, aligned: WeightSource, base
     ] as const) {
       if (!src.has(t.weight)) throw new Error(`SafeLoRA: the ${w} model (${src.origin}) has no ${t.weight}`);
       const shape = src.shape(t.weight).join(', ');
-      if (shape !== `${t.outFeatures}, ${t.inFeatures}`) throw new Error(`SafeLoRA: ${t.weight} is [${shape}] in the ${w} model (${src.origin}), [${t.outFeatures}, ${t.inFeatures}] in the adapter: the base model must be the aligned model’s own base`);
+      if (shape !== `${t.outFeatures}, ${t.inFeatures}`)
+        throw new Error(
+          `SafeLoRA: ${t.weight} is [${shape}] in the ${w} model (${src.origin}), [${t.outFeatures}, ${t.inFeatures}] in the adapter: the base model must be the aligned model’s own base`,
+        );
     }
     const wa = aligned.f32(t.weight);
     const wb = base.f32(t.weight);
     const v = new Float32Array(wa.length);
     for (let i = 0; i < v.length; i++) v[i] = wa[i]! - wb[i]!;
-    const r = safeLoraModule({ a: adapter.tensors.get(`${t.weight}.lora_A`)!, b: adapter.tensors.get(`${t.weight}.lora_B`)!, rank: t.rank }, v, t.outFeatures, t.inFeatures, threshold);
+    const r = safeLoraModule(
+      { a: adapter.tensors.get(`${t.weight}.lora_A`)!, b: adapter.tensors.get(`${t.weight}.lora_B`)!, rank: t.rank },
+      v,
+      t.outFeatures,
+      t.inFeatures,
+      threshold,
+    );
     tensors.set(`${t.weight}.lora_B`, r.b);
     layers.push({ module: t.module, similarity: r.similarity, projected: r.projected });
   }

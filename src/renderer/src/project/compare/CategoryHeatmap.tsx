@@ -19,7 +19,15 @@ export function CategoryHeatmap({ rows, projectName }: { rows: Row[]; projectNam
     <Card
       title="Attack success per harm category"
       actions={
-        <Button variant="ghost" onClick={() => download(exportFileName(projectName, 'attack success by harm category', 'csv'), new Blob([heatmapCsv(rows, base, order, name)], { type: 'text/csv' }))}>
+        <Button
+          variant="ghost"
+          onClick={() =>
+            download(
+              exportFileName(projectName, 'attack success by harm category', 'csv'),
+              new Blob([heatmapCsv(rows, base, order, name)], { type: 'text/csv' }),
+            )
+          }
+        >
           Export category CSV
         </Button>
       }
@@ -28,10 +36,15 @@ export function CategoryHeatmap({ rows, projectName }: { rows: Row[]; projectNam
         <EmptyState title="No per-category results">These runs have no harmful suite results with a refusal judge.</EmptyState>
       ) : (
         <>
-          <SelectField label="Base run" value={String(base)} options={rows.map((r) => ({ value: String(r.runId), label: `#${r.runId} ${r.name}` }))} onChange={(v) => setBaseId(Number(v))} />
+          <SelectField
+            label="Base run"
+            value={String(base)}
+            options={rows.map((r) => ({ value: String(r.runId), label: `#${r.runId} ${r.name}` }))}
+            onChange={(v) => setBaseId(Number(v))}
+          />
           <p className="muted small">
-            Harmful prompts answered, per harm category; other runs show the difference from the base run in percentage points (red: more attacks
-            succeed, green: fewer).
+            Harmful prompts answered, per harm category; other runs show the difference from the base run in percentage points (red: more attacks succeed,
+            green: fewer).
           </p>
           <table className="table metrics heatmap" aria-label="Attack success per harm category">
             <thead>

@@ -57,13 +57,24 @@ export function CompareTab({ project }: TabProps) {
           title="Safety vs over-refusal vs utility"
           actions={
             <>
-              <Button variant="ghost" onClick={() => download(exportFileName(project.name, 'runs compared', 'csv'), new Blob([toCsv(rows)], { type: 'text/csv' }))}>
+              <Button
+                variant="ghost"
+                onClick={() => download(exportFileName(project.name, 'runs compared', 'csv'), new Blob([toCsv(rows)], { type: 'text/csv' }))}
+              >
                 Export CSV
               </Button>
-              <Button variant="ghost" onClick={() => svgRef.current && download(exportFileName(project.name, 'attack success vs over-refusal', 'svg'), svgBlob(svgRef.current))}>
+              <Button
+                variant="ghost"
+                onClick={() => svgRef.current && download(exportFileName(project.name, 'attack success vs over-refusal', 'svg'), svgBlob(svgRef.current))}
+              >
                 Export SVG
               </Button>
-              <Button variant="ghost" onClick={() => svgRef.current && void toPng(svgRef.current).then((b) => download(exportFileName(project.name, 'attack success vs over-refusal', 'png'), b))}>
+              <Button
+                variant="ghost"
+                onClick={() =>
+                  svgRef.current && void toPng(svgRef.current).then((b) => download(exportFileName(project.name, 'attack success vs over-refusal', 'png'), b))
+                }
+              >
                 Export PNG
               </Button>
             </>

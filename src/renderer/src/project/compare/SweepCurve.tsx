@@ -28,7 +28,12 @@ export function SweepCurves({ projectId }: { projectId: number }) {
   return (
     <Card title="Coefficient sweeps">
       <ErrorBanner error={sweeps.error} />
-      <SelectField label="Sweep" value={String(sweep.id)} options={list.map((s) => ({ value: String(s.id), label: `#${s.id} ${s.name}` }))} onChange={setChosen} />
+      <SelectField
+        label="Sweep"
+        value={String(sweep.id)}
+        options={list.map((s) => ({ value: String(s.id), label: `#${s.id} ${s.name}` }))}
+        onChange={setChosen}
+      />
       <SweepView sweep={sweep} />
     </Card>
   );
@@ -38,7 +43,11 @@ function SweepView({ sweep }: { sweep: MergeSweep }) {
   const curve = sweepCurve(sweep);
   return (
     <div className="sweep" data-sweep-id={sweep.id}>
-      {curve.points.length > 0 ? <CurveSvg curve={curve} /> : <p className="muted small">No α evaluated yet{sweep.evaluates ? '' : ' (this sweep merges without evaluating)'}.</p>}
+      {curve.points.length > 0 ? (
+        <CurveSvg curve={curve} />
+      ) : (
+        <p className="muted small">No α evaluated yet{sweep.evaluates ? '' : ' (this sweep merges without evaluating)'}.</p>
+      )}
       {curve.pending.length > 0 && sweep.evaluates && <p className="muted small">Not evaluated yet: α = {curve.pending.join(', ')}.</p>}
       <table className="table metrics" aria-label="Sweep points">
         <thead>
@@ -76,7 +85,15 @@ function CurveSvg({ curve }: { curve: Curve }) {
   const xTicks = curve.axis === 'task' ? ticks : ticks.map((t) => x0 + t * (x1 - x0));
   const label = curve.axis === 'task' ? 'Task score →' : 'α (no task suite evaluated) →';
   return (
-    <svg xmlns="http://www.w3.org/2000/svg" viewBox={`0 0 ${W} ${H}`} width={W} height={H} className="scatter" role="img" aria-label="Sweep curve: attack success and over-refusal per α">
+    <svg
+      xmlns="http://www.w3.org/2000/svg"
+      viewBox={`0 0 ${W} ${H}`}
+      width={W}
+      height={H}
+      className="scatter"
+      role="img"
+      aria-label="Sweep curve: attack success and over-refusal per α"
+    >
       <rect x={0} y={0} width={W} height={H} fill="#ffffff" />
       {ticks.map((t, i) => (
         <g key={t}>
@@ -105,8 +122,12 @@ function CurveSvg({ curve }: { curve: Curve }) {
             const under = curve.points.slice(0, pi).filter((q) => Math.abs(x(q.x) - x(p.x)) < 8 && Math.abs(y(q[s.key].rate ?? 0) - y(r.rate ?? 0)) < 8).length;
             return (
               <g key={p.alpha} data-alpha={p.alpha}>
-                {r.low !== null && r.high !== null && <line x1={x(p.x)} x2={x(p.x)} y1={y(r.low)} y2={y(r.high)} stroke={s.color} strokeOpacity={0.4} strokeWidth={3} />}
-                {si === 0 && p.xLow !== null && p.xHigh !== null && <line x1={x(p.xLow)} x2={x(p.xHigh)} y1={y(r.rate ?? 0)} y2={y(r.rate ?? 0)} stroke={s.color} strokeOpacity={0.4} />}
+                {r.low !== null && r.high !== null && (
+                  <line x1={x(p.x)} x2={x(p.x)} y1={y(r.low)} y2={y(r.high)} stroke={s.color} strokeOpacity={0.4} strokeWidth={3} />
+                )}
+                {si === 0 && p.xLow !== null && p.xHigh !== null && (
+                  <line x1={x(p.xLow)} x2={x(p.xHigh)} y1={y(r.rate ?? 0)} y2={y(r.rate ?? 0)} stroke={s.color} strokeOpacity={0.4} />
+                )}
                 <circle cx={x(p.x)} cy={y(r.rate ?? 0)} r={4} fill={s.color}>
                   <title>{`α = ${p.alpha}: ${s.label.toLowerCase()} ${rateText(r)}`}</title>
                 </circle>

@@ -55,7 +55,12 @@ export function categoryHeatmap(runs: readonly CategoryRun[], baseRunId: number,
  * — the rate's difference from the base run's. Column names are stable and unique: the run's id and
  * what the column holds (`run_12_attack_success_rate`, `run_12_attack_success_minus_run_9`).
  */
-export function heatmapCsv(runs: readonly CategoryRun[], baseRunId: number, order: readonly string[] = [], name: (category: string) => string = (c) => c): string {
+export function heatmapCsv(
+  runs: readonly CategoryRun[],
+  baseRunId: number,
+  order: readonly string[] = [],
+  name: (category: string) => string = (c) => c,
+): string {
   const unique = runs.filter((r, i) => runs.findIndex((o) => o.runId === r.runId) === i);
   const header = ['category', 'category_name'];
   for (const r of unique) {
@@ -64,7 +69,8 @@ export function heatmapCsv(runs: readonly CategoryRun[], baseRunId: number, orde
   }
   const lines = categoryHeatmap(unique, baseRunId, order).map((row) => {
     const cells: unknown[] = [row.category, name(row.category)];
-    for (const c of row.cells) cells.push(c.attackSuccess?.rate ?? null, c.attackSuccess?.k ?? null, c.attackSuccess?.n ?? null, ...(c.runId === baseRunId ? [] : [c.delta]));
+    for (const c of row.cells)
+      cells.push(c.attackSuccess?.rate ?? null, c.attackSuccess?.k ?? null, c.attackSuccess?.n ?? null, ...(c.runId === baseRunId ? [] : [c.delta]));
     return cells.map(csvCell).join(',');
   });
   return [header.map(csvCell).join(','), ...lines].join('\n') + '\n';

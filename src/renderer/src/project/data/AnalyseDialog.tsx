@@ -37,11 +37,12 @@ export function AnalyseDialog({
     >
       <p className="muted">{defaults.summary} Prompts are always embedded (for the map and for selection).</p>
       <label className="checkbox">
-        <input type="checkbox" checked={settings.typeBehaviour} onChange={toggle('typeBehaviour')} /> Type each pair T1–T4 by behaviour{byDefault('typeBehaviour')}
+        <input type="checkbox" checked={settings.typeBehaviour} onChange={toggle('typeBehaviour')} /> Type each pair T1–T4 by behaviour
+        {byDefault('typeBehaviour')}
       </label>
       <label className="checkbox">
-        <input type="checkbox" checked={settings.promptsHarmful} disabled={!settings.typeBehaviour} onChange={toggle('promptsHarmful')} /> Every prompt is harmful: skip
-        the prompt-harm detector, only the reply decides T1 vs T2{byDefault('promptsHarmful')}
+        <input type="checkbox" checked={settings.promptsHarmful} disabled={!settings.typeBehaviour} onChange={toggle('promptsHarmful')} /> Every prompt is
+        harmful: skip the prompt-harm detector, only the reply decides T1 vs T2{byDefault('promptsHarmful')}
       </label>
       <label className="checkbox">
         <input type="checkbox" checked={settings.inferCategories} onChange={toggle('inferCategories')} /> Infer harm categories of unlabelled records

@@ -73,58 +73,71 @@ export function DatasetsCard({
           ))}
         </ul>
       </div>
-      <ListState loading={loading} items={datasets} loadingLabel="Loading data sets" emptyTitle="No data imported yet" empty="Import task data and a safety pool to start.">
+      <ListState
+        loading={loading}
+        items={datasets}
+        loadingLabel="Loading data sets"
+        emptyTitle="No data imported yet"
+        empty="Import task data and a safety pool to start."
+      >
         {(list) => (
-        <table className="table" aria-label="Data sets">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Records</th>
-              <th scope="col">Rejected</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((d) => (
-              <tr key={d.id} data-dataset-id={d.id}>
-                <td className="cell-name" title={d.sourcePath}>
-                  {d.name}
-                </td>
-                <td>{DATASET_ROLE_LABELS[d.role]}</td>
-                <td>{d.accepted.toLocaleString()}</td>
-                <td>{d.rejected.toLocaleString()}</td>
-                <td>
-                  <Badge tone={d.state === 'ready' ? 'success' : d.state === 'failed' ? 'danger' : 'info'}>{d.state}</Badge>
-                </td>
-                <td className="row-actions">
-                  {d.state === 'ready' && (
-                    <Button variant="ghost" onClick={() => setAnalysing(d)} aria-label={`Analyse ${d.name}`}>
-                      Analyse
-                    </Button>
-                  )}
-                  {d.rejected > 0 && (
-                    <Button variant="ghost" onClick={() => setShowRejected(d)} aria-label={`Rejected rows of ${d.name}`}>
-                      Rejected rows
-                    </Button>
-                  )}
-                  <Button variant="ghost" onClick={() => setDeleting(d)} aria-label={`Delete data set ${d.name}`}>
-                    Delete
-                  </Button>
-                </td>
+          <table className="table" aria-label="Data sets">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Role</th>
+                <th scope="col">Records</th>
+                <th scope="col">Rejected</th>
+                <th scope="col">State</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {list.map((d) => (
+                <tr key={d.id} data-dataset-id={d.id}>
+                  <td className="cell-name" title={d.sourcePath}>
+                    {d.name}
+                  </td>
+                  <td>{DATASET_ROLE_LABELS[d.role]}</td>
+                  <td>{d.accepted.toLocaleString()}</td>
+                  <td>{d.rejected.toLocaleString()}</td>
+                  <td>
+                    <Badge tone={d.state === 'ready' ? 'success' : d.state === 'failed' ? 'danger' : 'info'}>{d.state}</Badge>
+                  </td>
+                  <td className="row-actions">
+                    {d.state === 'ready' && (
+                      <Button variant="ghost" onClick={() => setAnalysing(d)} aria-label={`Analyse ${d.name}`}>
+                        Analyse
+                      </Button>
+                    )}
+                    {d.rejected > 0 && (
+                      <Button variant="ghost" onClick={() => setShowRejected(d)} aria-label={`Rejected rows of ${d.name}`}>
+                        Rejected rows
+                      </Button>
+                    )}
+                    <Button variant="ghost" onClick={() => setDeleting(d)} aria-label={`Delete data set ${d.name}`}>
+                      Delete
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         )}
       </ListState>
       {deleting && (
-        <ConfirmDialog title={`Delete ${deleting.name}?`} action="Delete data set" busy={remove.pending} onConfirm={() => void remove.run(deleting.id)} onClose={() => setDeleting(null)}>
+        <ConfirmDialog
+          title={`Delete ${deleting.name}?`}
+          action="Delete data set"
+          busy={remove.pending}
+          onConfirm={() => void remove.run(deleting.id)}
+          onClose={() => setDeleting(null)}
+        >
           <p>
-            Its {deleting.accepted} records go with it, with their analysis and corrections. The file itself stays where it is: import it again to get them back.
+            Its {deleting.accepted} records go with it, with their analysis and corrections. The file itself stays where it is: import it again to get them
+            back.
           </p>
         </ConfirmDialog>
       )}

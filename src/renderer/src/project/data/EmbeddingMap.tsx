@@ -55,11 +55,18 @@ export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; ca
     body = (
       <>
         <p className="muted small">
-          {pts.length.toLocaleString()} of {map.data.total.toLocaleString()} prompts{visible.length < pts.length ? ` (${(pts.length - visible.length).toLocaleString()} hidden)` : ''} · PCA of {map.data.embedder} · explained variance{' '}
+          {pts.length.toLocaleString()} of {map.data.total.toLocaleString()} prompts
+          {visible.length < pts.length ? ` (${(pts.length - visible.length).toLocaleString()} hidden)` : ''} · PCA of {map.data.embedder} · explained variance{' '}
           {(100 * map.data.explained[0]).toFixed(1)}% + {(100 * map.data.explained[1]).toFixed(1)}%
         </p>
         <div className="map-wrap">
-          <svg viewBox={`0 0 ${W} ${H}`} className="embedding-map" role="img" aria-label={`Embedding map coloured by ${colourBy}`} onMouseLeave={() => setHover(null)}>
+          <svg
+            viewBox={`0 0 ${W} ${H}`}
+            className="embedding-map"
+            role="img"
+            aria-label={`Embedding map coloured by ${colourBy}`}
+            onMouseLeave={() => setHover(null)}
+          >
             {visible.map((p) => (
               <circle
                 key={p.id}
@@ -78,7 +85,14 @@ export function EmbeddingMap({ datasets, categories }: { datasets: Dataset[]; ca
           <ul className="legend" aria-label="Legend: click an entry to hide or show its points">
             {legend.map((l) => (
               <li key={l.key}>
-                <button type="button" className="legend-entry" data-colour={l.colour} aria-pressed={!hidden.has(l.key)} onClick={() => toggle(l.key)} title={hidden.has(l.key) ? 'Show these points' : 'Hide these points'}>
+                <button
+                  type="button"
+                  className="legend-entry"
+                  data-colour={l.colour}
+                  aria-pressed={!hidden.has(l.key)}
+                  onClick={() => toggle(l.key)}
+                  title={hidden.has(l.key) ? 'Show these points' : 'Hide these points'}
+                >
                   <span className="swatch" style={{ background: l.colour }} /> {l.name}
                 </button>
               </li>

@@ -64,7 +64,10 @@ export function ImportCard({ projectId }: { projectId: number }) {
           );
     const job = await api.call('jobs.start', {
       projectId,
-      spec: { type: 'data.import', params: { projectId, path: path.trim(), role, ...(mapping ? { mapping: mapping as { format: Exclude<FormatChoice, 'auto'> } } : {}) } },
+      spec: {
+        type: 'data.import',
+        params: { projectId, path: path.trim(), role, ...(mapping ? { mapping: mapping as { format: Exclude<FormatChoice, 'auto'> } } : {}) },
+      },
     });
     setStarted(job.id);
   });
@@ -78,9 +81,8 @@ export function ImportCard({ projectId }: { projectId: number }) {
   return (
     <Card title="Import a file">
       <p className="muted">
-        JSONL, JSON arrays, CSV/TSV and Parquet; Alpaca, chat (messages / ShareGPT), prompt/response and BeaverTails-style
-        records are recognised. Rows that cannot be read are listed with their line and reason; importing the same file again
-        does nothing.
+        JSONL, JSON arrays, CSV/TSV and Parquet; Alpaca, chat (messages / ShareGPT), prompt/response and BeaverTails-style records are recognised. Rows that
+        cannot be read are listed with their line and reason; importing the same file again does nothing.
       </p>
       <form className="select-form" onSubmit={onSubmit}>
         <div className="inline-form">

@@ -50,7 +50,12 @@ export function PoisonScreenCard({ projectId, datasets }: { projectId: number; d
         ones that look harmful-and-answered and unlike the rest of your data; untick false alarms, then drop the rest before training.
       </p>
       <div className="filters">
-        <SelectField label="Task data set" value={datasetId} options={task.map((d) => ({ value: String(d.id), label: `${d.name} (${d.accepted})` }))} onChange={setDatasetId} />
+        <SelectField
+          label="Task data set"
+          value={datasetId}
+          options={task.map((d) => ({ value: String(d.id), label: `${d.name} (${d.accepted})` }))}
+          onChange={setDatasetId}
+        />
         <Button onClick={() => void start.run()} busy={start.pending || running} disabled={!datasetId || running}>
           Screen for poisoned rows
         </Button>
@@ -66,7 +71,9 @@ export function PoisonScreenCard({ projectId, datasets }: { projectId: number; d
       {result && (
         <div data-testid="poison-screen">
           <p className="small" role="status">
-            {result.flagged.length === 0 ? `None of ${result.total} rows looks poisoned.` : `${result.flagged.length} of ${result.total} rows look poisoned (most suspicious first).`}
+            {result.flagged.length === 0
+              ? `None of ${result.total} rows looks poisoned.`
+              : `${result.flagged.length} of ${result.total} rows look poisoned (most suspicious first).`}
           </p>
           {result.flagged.length > 0 && (
             <>
@@ -97,7 +104,9 @@ export function PoisonScreenCard({ projectId, datasets }: { projectId: number; d
                           }
                         />
                       </td>
-                      <td title={`P(harmful) ${f.harmProbability.toFixed(2)} · P(refusal) ${f.refusalProbability.toFixed(2)}${f.atypicality !== null ? ` · less typical than ${Math.round(100 * f.atypicality)}% of rows` : ''}`}>
+                      <td
+                        title={`P(harmful) ${f.harmProbability.toFixed(2)} · P(refusal) ${f.refusalProbability.toFixed(2)}${f.atypicality !== null ? ` · less typical than ${Math.round(100 * f.atypicality)}% of rows` : ''}`}
+                      >
                         {f.score.toFixed(2)}
                       </td>
                       <td>{clip(f.prompt, 160)}</td>
@@ -114,10 +123,14 @@ export function PoisonScreenCard({ projectId, datasets }: { projectId: number; d
         </div>
       )}
       {confirming && result && (
-        <ConfirmDialog title={`Drop ${dropIds.size} rows?`} action="Drop rows" busy={drop.pending} onConfirm={() => void drop.run()} onClose={() => setConfirming(false)}>
-          <p>
-            {dropIds.size} rows are removed from the data set (import the file again to get them back); finished runs are not changed.
-          </p>
+        <ConfirmDialog
+          title={`Drop ${dropIds.size} rows?`}
+          action="Drop rows"
+          busy={drop.pending}
+          onConfirm={() => void drop.run()}
+          onClose={() => setConfirming(false)}
+        >
+          <p>{dropIds.size} rows are removed from the data set (import the file again to get them back); finished runs are not changed.</p>
         </ConfirmDialog>
       )}
     </Card>

@@ -70,7 +70,10 @@ export function RecordsCard({ projectId, datasets, refresh }: { projectId: numbe
         <SelectField
           label="Data set"
           value={datasetId}
-          options={[{ value: '', label: 'All data sets' }, ...datasets.map((d) => ({ value: String(d.id), label: `${d.name} (${DATASET_ROLE_LABELS[d.role]})` }))]}
+          options={[
+            { value: '', label: 'All data sets' },
+            ...datasets.map((d) => ({ value: String(d.id), label: `${d.name} (${DATASET_ROLE_LABELS[d.role]})` })),
+          ]}
           onChange={setDatasetId}
         />
         <SelectField

@@ -129,7 +129,9 @@ export function EvalForm({ projectId }: { projectId: number }) {
                 options={[
                   { value: '', label: 'none: the base model alone' },
                   ...(trainRuns ?? []).map((r) => ({ value: String(r.jobId), label: r.name })),
-                  ...(f.adapterRun && f.adapterRun !== OTHER_FOLDER && trainRuns && !adapterRun ? [{ value: f.adapterRun, label: `run #${f.adapterRun} (not a finished run)` }] : []),
+                  ...(f.adapterRun && f.adapterRun !== OTHER_FOLDER && trainRuns && !adapterRun
+                    ? [{ value: f.adapterRun, label: `run #${f.adapterRun} (not a finished run)` }]
+                    : []),
                   { value: OTHER_FOLDER, label: 'other adapter folder…' },
                 ]}
                 onChange={(v) => set('adapterRun', v)}
@@ -139,7 +141,12 @@ export function EvalForm({ projectId }: { projectId: number }) {
                   Base model: <code>{adapterRun.modelPath}</code> (the run's)
                 </p>
               ) : (
-                <SelectField label="Model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
+                <SelectField
+                  label="Model"
+                  value={f.modelId}
+                  options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))}
+                  onChange={(v) => set('modelId', v)}
+                />
               )}
               {f.adapterRun === OTHER_FOLDER && (
                 <PathField
@@ -197,7 +204,11 @@ export function EvalForm({ projectId }: { projectId: number }) {
         {evalSets.length > 0 && (
           <CheckboxGroup
             legend="Imported evaluation prompts (Data tab)"
-            options={evalSets.map((d) => ({ value: String(d.id), label: `${d.name} (${d.role === 'harmful_eval' ? 'harmful' : 'benign'}, ${d.accepted})`, title: d.sourcePath }))}
+            options={evalSets.map((d) => ({
+              value: String(d.id),
+              label: `${d.name} (${d.role === 'harmful_eval' ? 'harmful' : 'benign'}, ${d.accepted})`,
+              title: d.sourcePath,
+            }))}
             value={chosenSets}
             onChange={(v) => set('datasets', v)}
           />

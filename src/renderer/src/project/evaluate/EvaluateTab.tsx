@@ -42,33 +42,45 @@ export function EvaluateTab({ project }: TabProps) {
       <EvalForm key={formVersion} projectId={project.id} />
       <Card title="Evaluation runs">
         <ErrorBanner error={runs.error ?? remove.error} />
-        <ListState loading={runs.loading} items={runs.data} loadingLabel="Loading runs" emptyTitle="No evaluations yet" empty="Start one above: results appear here as examples finish.">
+        <ListState
+          loading={runs.loading}
+          items={runs.data}
+          loadingLabel="Loading runs"
+          emptyTitle="No evaluations yet"
+          empty="Start one above: results appear here as examples finish."
+        >
           {(list) => (
-          <table className="table" aria-label="Evaluation runs">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Examples</th>
-                <th scope="col">Attack success (harmful)</th>
-                <th scope="col">Over-refusal</th>
-                <th scope="col">Task score</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((r) => (
-                <RunRow key={r.id} run={r} onOpen={() => setOpenId(r.id)} onDuplicate={() => duplicate(r)} onDelete={() => setDeleting(r)} />
-              ))}
-            </tbody>
-          </table>
+            <table className="table" aria-label="Evaluation runs">
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Examples</th>
+                  <th scope="col">Attack success (harmful)</th>
+                  <th scope="col">Over-refusal</th>
+                  <th scope="col">Task score</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((r) => (
+                  <RunRow key={r.id} run={r} onOpen={() => setOpenId(r.id)} onDuplicate={() => duplicate(r)} onDelete={() => setDeleting(r)} />
+                ))}
+              </tbody>
+            </table>
           )}
         </ListState>
       </Card>
       {openId !== null && <RunDetail id={openId} onChanged={reload} />}
       {deleting && (
-        <ConfirmDialog title={`Delete run #${deleting.id}?`} action="Delete run" busy={remove.pending} onConfirm={() => void remove.run(deleting.id)} onClose={() => setDeleting(null)}>
+        <ConfirmDialog
+          title={`Delete run #${deleting.id}?`}
+          action="Delete run"
+          busy={remove.pending}
+          onConfirm={() => void remove.run(deleting.id)}
+          onClose={() => setDeleting(null)}
+        >
           <p>
             “{deleting.name}” and its {deleting.results} results go, with any verdicts you corrected.
           </p>

@@ -8,7 +8,17 @@ import { Badge, Button, ErrorBanner, SelectField } from '../../components/ui';
 /** The labels a person can correct a verdict to (not the judge's own failures). */
 const LABELS = VerdictLabel.options.filter((l) => l !== 'unparseable' && l !== 'error');
 
-export function Inspector({ runId: id, suiteIds, version, onCorrected }: { runId: number; suiteIds: string[]; version: number; onCorrected: (run: EvalRun) => void }) {
+export function Inspector({
+  runId: id,
+  suiteIds,
+  version,
+  onCorrected,
+}: {
+  runId: number;
+  suiteIds: string[];
+  version: number;
+  onCorrected: (run: EvalRun) => void;
+}) {
   const [suiteId, setSuiteId] = useState('');
   const [page, setPage] = useState(0);
   const results = useCall('eval.results', { id, ...(suiteId ? { suiteId } : {}), offset: page * 25, limit: 25 }, [id, suiteId, page, version]);

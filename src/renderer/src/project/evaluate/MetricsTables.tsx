@@ -6,7 +6,8 @@ import { rateText } from '../format';
 /** "suite: note" for every note the run recorded about its suites (subsets, inferred or missing categories). */
 function suiteNotes(described: unknown[]): string[] {
   const out: string[] = [];
-  for (const d of described as { suites?: { id: string; notes?: string[] }[] }[]) for (const s of d.suites ?? []) for (const n of s.notes ?? []) out.push(`${s.id}: ${n}`);
+  for (const d of described as { suites?: { id: string; notes?: string[] }[] }[])
+    for (const s of d.suites ?? []) for (const n of s.notes ?? []) out.push(`${s.id}: ${n}`);
   return [...new Set(out)];
 }
 

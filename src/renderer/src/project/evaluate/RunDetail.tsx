@@ -15,7 +15,8 @@ export function RunDetail({ id, onChanged }: { id: number; onChanged: () => void
   useEvent('job.updated', (j) => j.type === 'eval.run' && j.id === data?.jobId && (run.reload(), setVersion((v) => v + 1)));
   if (!data) return run.error ? <ErrorBanner error={run.error} /> : <Spinner label="Loading run" />;
   const suiteIds = [...new Set(data.metrics.map((m) => m.suiteId))];
-  const catName = (id: string) => (id === 'uncategorised' ? 'uncategorised (no harm category)' : (taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id));
+  const catName = (id: string) =>
+    id === 'uncategorised' ? 'uncategorised (no harm category)' : (taxonomy.data?.categories.find((c) => c.id === id)?.name ?? id);
   return (
     <Card title={`Run #${data.id}: ${data.name}`} actions={<span className="muted small">{data.generator}</span>}>
       {data.failedSuites.map((f) => (

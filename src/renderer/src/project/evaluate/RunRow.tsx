@@ -28,7 +28,12 @@ export function RunRow({ run, onOpen, onDuplicate, onDelete }: { run: EvalRun; o
         <Button variant="ghost" onClick={onOpen} aria-label={`Open run ${run.id}`} disabled={run.results === 0}>
           Open
         </Button>
-        <Button variant="ghost" onClick={onDuplicate} aria-label={`Duplicate the settings of run ${run.id}`} title="Fill the form above with this run's settings">
+        <Button
+          variant="ghost"
+          onClick={onDuplicate}
+          aria-label={`Duplicate the settings of run ${run.id}`}
+          title="Fill the form above with this run's settings"
+        >
           Duplicate settings
         </Button>
         <Button variant="ghost" onClick={onDelete} aria-label={`Delete run ${run.id}`}>

@@ -45,10 +45,19 @@ export function ExperimentGrids({ projectId, projectName }: { projectId: number;
           }}
         />
       )}
-      {list.length === 0 && !creating && <p className="muted small">No grids yet: a grid trains each method at each budget and seed, evaluates every run, and summarises each arm over its seeds.</p>}
+      {list.length === 0 && !creating && (
+        <p className="muted small">
+          No grids yet: a grid trains each method at each budget and seed, evaluates every run, and summarises each arm over its seeds.
+        </p>
+      )}
       {grid && (
         <>
-          <SelectField label="Grid" value={String(grid.id)} options={list.map((g) => ({ value: String(g.id), label: `#${g.id} ${g.name}` }))} onChange={setChosen} />
+          <SelectField
+            label="Grid"
+            value={String(grid.id)}
+            options={list.map((g) => ({ value: String(g.id), label: `#${g.id} ${g.name}` }))}
+            onChange={setChosen}
+          />
           <GridView key={grid.id} grid={grid} projectName={projectName} />
         </>
       )}
@@ -66,7 +75,10 @@ function GridView({ grid, projectName }: { grid: Experiment; projectName: string
   return (
     <div className="grid-view" data-experiment-id={grid.id} data-state={grid.state}>
       <ErrorBanner error={summary.error ?? cancel.error} />
-      <ProgressBar fraction={grid.cells.length ? grid.done / grid.cells.length : null} label={`${grid.done} of ${grid.cells.length} runs done (${grid.state})`} />
+      <ProgressBar
+        fraction={grid.cells.length ? grid.done / grid.cells.length : null}
+        label={`${grid.done} of ${grid.cells.length} runs done (${grid.state})`}
+      />
       {grid.state === 'running' && (
         <Button variant="danger" busy={cancel.pending} onClick={() => void cancel.run()}>
           Cancel grid

@@ -16,7 +16,18 @@ export function GridForm({ projectId, onStarted }: { projectId: number; onStarte
   const datasets = useCall('data.datasets', { projectId }, [projectId]);
   useEvent('job.updated', (j) => j.projectId === projectId && j.type === 'data.import' && j.state === 'succeeded' && datasets.reload());
   const evalSets = (datasets.data ?? []).filter((d) => (d.role === 'harmful_eval' || d.role === 'benign_eval') && d.state === 'ready');
-  const [f, setF] = useState<Form>({ name: '', modelPath: '', methods: ['plain'], selectionMethod: 'random', budgets: '1, 3', seeds: '1, 2', steps: 20, datasetIds: [], limit: 20, maxNewTokens: 32 });
+  const [f, setF] = useState<Form>({
+    name: '',
+    modelPath: '',
+    methods: ['plain'],
+    selectionMethod: 'random',
+    budgets: '1, 3',
+    seeds: '1, 2',
+    steps: 20,
+    datasetIds: [],
+    limit: 20,
+    maxNewTokens: 32,
+  });
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((o) => ({ ...o, [k]: v }));
   const [problem, setProblem] = useState<string | null>(null);
   const modelPath = f.modelPath || models.data?.[0]?.path || '';
@@ -33,7 +44,12 @@ export function GridForm({ projectId, onStarted }: { projectId: number; onStarte
     <div className="grid-form" aria-label="New experiment grid">
       <ErrorBanner error={models.error ?? datasets.error ?? start.error} />
       <TextField label="Grid name" value={f.name} placeholder="optional" onChange={(e) => set('name', e.target.value)} />
-      <SelectField label="Model" value={modelPath} options={(models.data ?? []).map((m) => ({ value: m.path, label: modelName(m.path) }))} onChange={(v) => set('modelPath', v)} />
+      <SelectField
+        label="Model"
+        value={modelPath}
+        options={(models.data ?? []).map((m) => ({ value: m.path, label: modelName(m.path) }))}
+        onChange={(v) => set('modelPath', v)}
+      />
       <CheckboxGroup
         legend="Training methods"
         options={Object.entries(TRAIN_METHODS).map(([id, row]) => ({ value: id as TrainMethod, label: row.label, title: row.description }))}
@@ -46,7 +62,13 @@ export function GridForm({ projectId, onStarted }: { projectId: number; onStarte
         options={Object.entries(SELECTION_METHODS).map(([id, row]) => ({ value: id, label: row.label }))}
         onChange={(v) => set('selectionMethod', v)}
       />
-      <TextField label="Budgets" value={f.budgets} hint="safety examples per run: counts (10, 50) or shares of the task data (1%, 5%); methods without safety examples run once" error={'error' in budgets ? budgets.error : null} onChange={(e) => set('budgets', e.target.value)} />
+      <TextField
+        label="Budgets"
+        value={f.budgets}
+        hint="safety examples per run: counts (10, 50) or shares of the task data (1%, 5%); methods without safety examples run once"
+        error={'error' in budgets ? budgets.error : null}
+        onChange={(e) => set('budgets', e.target.value)}
+      />
       <TextField label="Seeds" value={f.seeds} error={'error' in seeds ? seeds.error : null} onChange={(e) => set('seeds', e.target.value)} />
       <TextField label="Steps per run" type="number" min={1} value={f.steps} onChange={(e) => set('steps', Number(e.target.value))} />
       <CheckboxGroup

@@ -21,7 +21,16 @@ export function TradeOff({ summary, svgRef }: { summary: ExperimentSummary; svgR
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   const title = `${summary.name}: attack success against ${byTask ? 'task score' : 'over-refusal'} per arm`;
   return (
-    <svg ref={svgRef} xmlns="http://www.w3.org/2000/svg" viewBox={`0 0 ${W} ${H}`} width={W} height={H} className="scatter" role="img" aria-label="Grid trade-off: one point per arm">
+    <svg
+      ref={svgRef}
+      xmlns="http://www.w3.org/2000/svg"
+      viewBox={`0 0 ${W} ${H}`}
+      width={W}
+      height={H}
+      className="scatter"
+      role="img"
+      aria-label="Grid trade-off: one point per arm"
+    >
       <rect x={0} y={0} width={W} height={H} fill="#ffffff" />
       <text x={W / 2} y={20} fontSize={13} textAnchor="middle" fill="#1c2430">
         {title.length > 80 ? `${title.slice(0, 79)}…` : title}
@@ -51,7 +60,9 @@ export function TradeOff({ summary, svgRef }: { summary: ExperimentSummary; svgR
         const cy = y(a.attackSuccess.mean!);
         return (
           <g key={a.arm} data-arm={a.arm}>
-            {a.attackSuccess.low !== null && a.attackSuccess.high !== null && <line x1={cx} x2={cx} y1={y(a.attackSuccess.low)} y2={y(a.attackSuccess.high)} stroke={colour} strokeOpacity={0.5} strokeWidth={2} />}
+            {a.attackSuccess.low !== null && a.attackSuccess.high !== null && (
+              <line x1={cx} x2={cx} y1={y(a.attackSuccess.low)} y2={y(a.attackSuccess.high)} stroke={colour} strokeOpacity={0.5} strokeWidth={2} />
+            )}
             {ex.low !== null && ex.high !== null && <line x1={x(ex.low)} x2={x(ex.high)} y1={cy} y2={cy} stroke={colour} strokeOpacity={0.5} strokeWidth={2} />}
             <circle cx={cx} cy={cy} r={5} fill={colour}>
               <title>{`${a.arm} (${a.seeds} seeds): attack success ${pct(a.attackSuccess.mean)}, ${byTask ? 'task score' : 'over-refusal'} ${pct(ex.mean)}`}</title>

@@ -28,7 +28,10 @@ type Budget = { count: number } | { fraction: number };
 /** The budgets typed, or the first one that is not a count or a percentage. */
 export function parseBudgets(text: string): { budgets: Budget[] } | { error: string } {
   const budgets: Budget[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const pc = /^(\d+(?:\.\d+)?)\s*%$/.exec(part);
     if (pc && Number(pc[1]) > 0 && Number(pc[1]) <= 100) budgets.push({ fraction: Number(pc[1]) / 100 });
     else if (/^\d+$/.test(part) && Number(part) > 0) budgets.push({ count: Number(part) });
@@ -39,7 +42,10 @@ export function parseBudgets(text: string): { budgets: Budget[] } | { error: str
 
 /** The seeds typed, or why not. */
 export function parseSeeds(text: string): { seeds: number[] } | { error: string } {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) return { error: 'seeds are whole numbers separated by commas (e.g. 1, 2, 3)' };
   return { seeds: parts.map(Number) };
 }
@@ -51,7 +57,11 @@ export function gridArms(form: Pick<GridForm, 'methods' | 'selectionMethod' | 's
   return form.methods.flatMap((method): ExperimentArmInput[] => {
     const train = { method, maxSteps: form.steps };
     if (!trainMethodRow(method).safety) return [{ name: method, train }];
-    return budgets.map((budget) => ({ name: `${method} · ${form.selectionMethod} ${budgetName(budget)}`, train, selection: { method: form.selectionMethod, budget } }));
+    return budgets.map((budget) => ({
+      name: `${method} · ${form.selectionMethod} ${budgetName(budget)}`,
+      train,
+      selection: { method: form.selectionMethod, budget },
+    }));
   });
 }
 

@@ -20,7 +20,11 @@ export function MergeBack({ run }: { run: Job }) {
       <Button onClick={() => setOpen(true)} title="Sweep aligned + α·(fine-tuned − aligned) over several α and evaluate each merged model">
         Merge back…
       </Button>
-      {queued && <p className="muted small" data-testid="sweep-queued">{queued}</p>}
+      {queued && (
+        <p className="muted small" data-testid="sweep-queued">
+          {queued}
+        </p>
+      )}
       {open && <MergeBackDialog run={run} onClose={() => setOpen(false)} onQueued={setQueued} />}
     </div>
   );
@@ -62,7 +66,9 @@ function MergeBackDialog({ run, onClose, onQueued }: { run: Job; onClose: () => 
           }
         : {}),
     });
-    onQueued(`Queued sweep #${sweep.id} “${sweep.name}”: ${sweep.points.length} merges${evaluates ? ', each then evaluated' : ''}. Its curve is in the Compare tab.`);
+    onQueued(
+      `Queued sweep #${sweep.id} “${sweep.name}”: ${sweep.points.length} merges${evaluates ? ', each then evaluated' : ''}. Its curve is in the Compare tab.`,
+    );
     onClose();
   });
   const blocked = !('alphas' in alphas) || !!densityError || !!dataDirError;
@@ -81,15 +87,34 @@ function MergeBackDialog({ run, onClose, onQueued }: { run: Job; onClose: () => 
       }
     >
       <p className="muted small">Each α merges aligned + α·(fine-tuned − aligned): α = 0 is the base model, α = 1 the fine-tuned one.</p>
-      <TextField label="α values" value={f.alphas} onChange={(e) => set('alphas', e.target.value)} error={'error' in alphas ? alphas.error : null} hint="Separated by commas, each in [-10, 10]" />
+      <TextField
+        label="α values"
+        value={f.alphas}
+        onChange={(e) => set('alphas', e.target.value)}
+        error={'error' in alphas ? alphas.error : null}
+        hint="Separated by commas, each in [-10, 10]"
+      />
       <SelectField
         label="Sweep method"
         value={f.method}
         options={MergeSweepMethod.options.map((m) => ({ value: m, label: `${MERGE_METHOD_INFO[m].label} — ${MERGE_METHOD_INFO[m].description}` }))}
         onChange={(v) => set('method', v)}
       />
-      {f.method === 'ties' && <TextField label="Density" value={f.density} onChange={(e) => set('density', e.target.value)} error={densityError} hint={MERGE_METHOD_INFO.ties.perModel['density']!.description} />}
-      <CheckboxGroup legend="Evaluate each merged model on" options={(builtins.data ?? []).map((b) => ({ value: b.id, label: `${b.title} (${b.kind})` }))} value={f.suites} onChange={(v) => set('suites', v)} />
+      {f.method === 'ties' && (
+        <TextField
+          label="Density"
+          value={f.density}
+          onChange={(e) => set('density', e.target.value)}
+          error={densityError}
+          hint={MERGE_METHOD_INFO.ties.perModel['density']!.description}
+        />
+      )}
+      <CheckboxGroup
+        legend="Evaluate each merged model on"
+        options={(builtins.data ?? []).map((b) => ({ value: b.id, label: `${b.title} (${b.kind})` }))}
+        value={f.suites}
+        onChange={(v) => set('suites', v)}
+      />
       {evaluates && (
         <>
           <TextField label="Suite data folder" value={f.dataDir} onChange={(e) => set('dataDir', e.target.value)} error={dataDirError} />

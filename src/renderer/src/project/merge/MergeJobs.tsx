@@ -51,7 +51,8 @@ function MergeJob({ job, model }: { job: Job; model: RegisteredModel | null }) {
       {job.error && <p className="field-error">{job.error}</p>}
       {result && (
         <p className="muted small merge-result">
-          Merged model: <code>{result.outPath}</code> — {result.tensors} tensors, {(result.bytesWritten / 2 ** 20).toFixed(2)} MiB written in {result.seconds.toFixed(1)} s.{' '}
+          Merged model: <code>{result.outPath}</code> — {result.tensors} tensors, {(result.bytesWritten / 2 ** 20).toFixed(2)} MiB written in{' '}
+          {result.seconds.toFixed(1)} s.{' '}
           {model ? <span className="merge-listed">In the Models list as {model.info.name}.</span> : <span>Adding it to the Models list…</span>}
         </p>
       )}

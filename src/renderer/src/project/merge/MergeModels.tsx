@@ -20,14 +20,22 @@ function optionsWith(choices: readonly ModelChoice[], current: string) {
 export function MergeModels({ state, choices, errors, onChange }: Props) {
   const row = MERGE_TABLE[state.method];
   const fields = paramFields(row.perModel);
-  const setModel = (i: number, patch: Partial<MergeFormState['models'][number]>) => onChange((s) => ({ ...s, models: s.models.map((m, j) => (j === i ? { ...m, ...patch } : m)) }));
+  const setModel = (i: number, patch: Partial<MergeFormState['models'][number]>) =>
+    onChange((s) => ({ ...s, models: s.models.map((m, j) => (j === i ? { ...m, ...patch } : m)) }));
   return (
     <fieldset className="merge-models">
       <legend>Models</legend>
-      {choices.length === 0 && <p className="muted small">Add models in Models &amp; Playground, or finish a training run: its adapter on its base model can be merged.</p>}
+      {choices.length === 0 && (
+        <p className="muted small">Add models in Models &amp; Playground, or finish a training run: its adapter on its base model can be merged.</p>
+      )}
       {row.needsBase && (
         <div className="merge-model" data-testid="merge-base">
-          <SelectField label="Base model" value={state.base} options={optionsWith(choices, state.base)} onChange={(v) => onChange((s) => ({ ...s, base: v }))} />
+          <SelectField
+            label="Base model"
+            value={state.base}
+            options={optionsWith(choices, state.base)}
+            onChange={(v) => onChange((s) => ({ ...s, base: v }))}
+          />
           {errors['base'] && <p className="field-error">{errors['base']}</p>}
         </div>
       )}
@@ -36,7 +44,11 @@ export function MergeModels({ state, choices, errors, onChange }: Props) {
           <div className="merge-model-top">
             <SelectField label={`Model ${i + 1}`} value={m.model} options={optionsWith(choices, m.model)} onChange={(v) => setModel(i, { model: v })} />
             {state.models.length > 1 && (
-              <Button variant="ghost" onClick={() => onChange((s) => ({ ...s, models: s.models.filter((_, j) => j !== i) }))} aria-label={`Remove model ${i + 1}`}>
+              <Button
+                variant="ghost"
+                onClick={() => onChange((s) => ({ ...s, models: s.models.filter((_, j) => j !== i) }))}
+                aria-label={`Remove model ${i + 1}`}
+              >
                 Remove
               </Button>
             )}

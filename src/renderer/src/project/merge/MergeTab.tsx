@@ -101,7 +101,12 @@ export function MergeTab({ project }: TabProps) {
               ]}
               onChange={(v) => update({ format: v })}
             />
-            <TextField label="Name (optional)" value={state.name} onChange={(e) => update({ name: e.target.value })} hint="The merge job's title; the model is written to a new folder of the workspace's models/" />
+            <TextField
+              label="Name (optional)"
+              value={state.name}
+              onChange={(e) => update({ name: e.target.value })}
+              hint="The merge job's title; the model is written to a new folder of the workspace's models/"
+            />
           </fieldset>
           {built.config && <MergePreview config={built.config} format={state.format || undefined} />}
           {built.problems.length > 0 && (

@@ -19,7 +19,12 @@ export function MergeYaml({ state, config, onImport }: { state: MergeFormState; 
   });
   return (
     <div className="merge-yaml">
-      <Button variant="ghost" disabled={!config} onClick={() => void exportYaml.run()} title={config ? 'Download the mergekit YAML of this merge' : 'Complete the form first'}>
+      <Button
+        variant="ghost"
+        disabled={!config}
+        onClick={() => void exportYaml.run()}
+        title={config ? 'Download the mergekit YAML of this merge' : 'Complete the form first'}
+      >
         Export YAML
       </Button>
       <Button variant="ghost" onClick={() => input.current?.click()}>

@@ -18,7 +18,10 @@ function paramsObject(defs: Record<string, MergeParamDef>): z.ZodObject {
   const shape: Record<string, z.ZodType> = {};
   for (const [key, def] of Object.entries(defs)) {
     const base = def.schema as z.ZodType;
-    shape[key] = (def.default === undefined ? base : (base as z.ZodNumber).default(def.default as never)).meta({ title: title(key), description: def.description });
+    shape[key] = (def.default === undefined ? base : (base as z.ZodNumber).default(def.default as never)).meta({
+      title: title(key),
+      description: def.description,
+    });
   }
   return z.object(shape);
 }
@@ -33,14 +36,27 @@ export interface MergeRow extends MethodRow {
 export const MERGE_TABLE: Record<MergeMethodId, MergeRow> = Object.fromEntries(
   MergeMethodId.options.map((id) => {
     const info = MERGE_METHOD_INFO[id];
-    return [id, { label: info.label, description: info.description, reference: info.reference, params: paramsObject(info.global), perModel: paramsObject(info.perModel), needsBase: info.needsBase }];
+    return [
+      id,
+      {
+        label: info.label,
+        description: info.description,
+        reference: info.reference,
+        params: paramsObject(info.global),
+        perModel: paramsObject(info.perModel),
+        needsBase: info.needsBase,
+      },
+    ];
   }),
 ) as Record<MergeMethodId, MergeRow>;
 
 /** What the needs list under the method says. */
 export function methodNeeds(id: MergeMethodId): string[] {
   const info = MERGE_METHOD_INFO[id];
-  return [...(info.needsBase ? ['a base model (task vectors are taken against it)'] : []), ...(info.exactModels ? [`exactly ${info.exactModels} models, the base included`] : [])];
+  return [
+    ...(info.needsBase ? ['a base model (task vectors are taken against it)'] : []),
+    ...(info.exactModels ? [`exactly ${info.exactModels} models, the base included`] : []),
+  ];
 }
 
 /** A model the form can pick: its reference (the select's value is its JSON) and a label. */
@@ -50,7 +66,8 @@ export interface ModelChoice {
   ref: MergeModelRef;
 }
 
-export const refKey = (ref: MergeModelRef): string => JSON.stringify(ref.adapterPath ? { modelPath: ref.modelPath, adapterPath: ref.adapterPath } : { modelPath: ref.modelPath });
+export const refKey = (ref: MergeModelRef): string =>
+  JSON.stringify(ref.adapterPath ? { modelPath: ref.modelPath, adapterPath: ref.adapterPath } : { modelPath: ref.modelPath });
 
 export function refOf(key: string): MergeModelRef | null {
   try {
@@ -65,7 +82,11 @@ const fileName = (p: string) => p.split(/[\\/]/).filter(Boolean).pop() ?? p;
 
 /** The Models list, then each finished training run's adapter applied onto its base model. */
 export function modelChoices(models: readonly RegisteredModel[], jobs: readonly Job[]): ModelChoice[] {
-  const out: ModelChoice[] = models.map((m) => ({ value: refKey({ modelPath: m.path }), label: `${m.info.name} (${fileName(m.path)})`, ref: { modelPath: m.path } }));
+  const out: ModelChoice[] = models.map((m) => ({
+    value: refKey({ modelPath: m.path }),
+    label: `${m.info.name} (${fileName(m.path)})`,
+    ref: { modelPath: m.path },
+  }));
   for (const j of jobs) {
     const adapterPath = (j.result as { adapterPath?: unknown } | null)?.adapterPath;
     if (j.type !== 'train.run' || j.state !== 'succeeded' || typeof adapterPath !== 'string') continue;
@@ -119,7 +140,8 @@ export function restoreMergeState(stored: unknown): MergeFormState {
   if (!stored || typeof stored !== 'object') return init;
   const s = stored as Partial<MergeFormState>;
   const method = MergeMethodId.safeParse(s.method).success ? s.method! : init.method;
-  const models = Array.isArray(s.models) && s.models.every((m) => m && typeof m.model === 'string' && m.params && typeof m.params === 'object') ? s.models : init.models;
+  const models =
+    Array.isArray(s.models) && s.models.every((m) => m && typeof m.model === 'string' && m.params && typeof m.params === 'object') ? s.models : init.models;
   return {
     method,
     base: typeof s.base === 'string' ? s.base : '',
@@ -177,7 +199,9 @@ export function stateFromConfig(c: MergeConfig, keep: Pick<MergeFormState, 'form
   const scalar = (where: string, name: string, v: ParamSetting): string | boolean => {
     if (typeof v === 'number') return String(v);
     if (typeof v === 'boolean') return v;
-    throw new Error(`${where}${name} is a gradient or a list of conditions: the Merge tab takes one value per parameter (run such a merge with safetune merge --config)`);
+    throw new Error(
+      `${where}${name} is a gradient or a list of conditions: the Merge tab takes one value per parameter (run such a merge with safetune merge --config)`,
+    );
   };
   const row = MERGE_TABLE[c.method];
   const perModelKeys = new Set(Object.keys(row.perModel.shape));

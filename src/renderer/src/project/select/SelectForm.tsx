@@ -13,7 +13,17 @@ import { useMethodChoice } from '../../forms/useMethodChoice';
 import { useMethodTables } from '../../forms/widgets';
 import { SelectMethodSection, type SelectNeedsInput } from './SelectMethodSection';
 
-export function SelectForm({ projectId, busy, error, onStarted }: { projectId: number; busy: boolean; error: string | null; onStarted: (jobId: number) => void }) {
+export function SelectForm({
+  projectId,
+  busy,
+  error,
+  onStarted,
+}: {
+  projectId: number;
+  busy: boolean;
+  error: string | null;
+  onStarted: (jobId: number) => void;
+}) {
   const taxonomy = useCall('data.taxonomy', {});
   const { select: methods } = useMethodTables();
   const choice = useMethodChoice(methods, formKey('select', projectId), 'sss-b');
@@ -31,7 +41,11 @@ export function SelectForm({ projectId, busy, error, onStarted }: { projectId: n
   const chosen = f.allCategories ? allCats.map((c) => c.id) : f.categories;
   const { row } = choice;
   const subset = chosen.length > 0 && chosen.length < allCats.length ? chosen : undefined;
-  const eligible = useCall('select.eligible', { projectId, t1Only: row.t1Only, ...(subset ? { categories: subset } : {}) }, [projectId, row.t1Only, subset?.join('\n')]);
+  const eligible = useCall('select.eligible', { projectId, t1Only: row.t1Only, ...(subset ? { categories: subset } : {}) }, [
+    projectId,
+    row.t1Only,
+    subset?.join('\n'),
+  ]);
   // an analysis or a corrected label changes what is eligible
   useEvent('data.changed', (e) => e.projectId === projectId && eligible.reload());
   useEvent('job.updated', (j) => j.projectId === projectId && j.type.startsWith('data.') && j.state === 'succeeded' && eligible.reload());
@@ -84,7 +98,12 @@ export function SelectForm({ projectId, busy, error, onStarted }: { projectId: n
             ]}
             onChange={(v) => set('budgetKind', v)}
           />
-          <TextField label={f.budgetKind === 'count' ? 'Budget (examples)' : 'Budget (% of task data)'} value={f.budget} onChange={(e) => set('budget', e.target.value)} inputMode="decimal" />
+          <TextField
+            label={f.budgetKind === 'count' ? 'Budget (examples)' : 'Budget (% of task data)'}
+            value={f.budget}
+            onChange={(e) => set('budget', e.target.value)}
+            inputMode="decimal"
+          />
           <TextField label="Seed" value={f.seed} onChange={(e) => set('seed', e.target.value)} inputMode="numeric" />
         </div>
         <CheckboxGroup

@@ -39,12 +39,17 @@ export function SelectionPreview({
   });
   const s = sel.summary;
   return (
-    <Card title={sel.saved ? `Selection “${sel.name}”` : 'Preview'} actions={<Badge tone={sel.saved ? 'success' : 'info'}>{sel.saved ? 'saved' : 'not saved'}</Badge>}>
+    <Card
+      title={sel.saved ? `Selection “${sel.name}”` : 'Preview'}
+      actions={<Badge tone={sel.saved ? 'success' : 'info'}>{sel.saved ? 'saved' : 'not saved'}</Badge>}
+    >
       <p className="stat-row" aria-label="Selection summary">
         <span>
           <strong>{s.selected}</strong> selected of budget {s.budget}
         </span>
-        <span>{s.eligible} eligible in a pool of {s.poolSize}</span>
+        <span>
+          {s.eligible} eligible in a pool of {s.poolSize}
+        </span>
         {s.shortfall > 0 && <Badge tone="warning">{s.shortfall} short: the eligible pool is smaller than the budget</Badge>}
         <span>
           {label}, seed {sel.params.seed}

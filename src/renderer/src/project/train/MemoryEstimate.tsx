@@ -24,10 +24,11 @@ export function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
   const full = input.mode === 'full';
   return (
     <p className="muted small" data-testid="memory-estimate">
-      Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> ({full ? <>trained weights with their gradients and AdamW moments {gib(e.trainedBytes)}, </> : null}frozen weights{' '}
-      {gib(e.weightsBytes)}, activations kept for the backward pass {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}
-      {full ? null : <>, adapter and optimiser {gib(e.adapterBytes)}</>}; ±25%). Lower the batch size or max tokens per example{full ? ', or train fewer weights,' : ''} if this is more than the
-      machine has free.
+      Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> (
+      {full ? <>trained weights with their gradients and AdamW moments {gib(e.trainedBytes)}, </> : null}frozen weights {gib(e.weightsBytes)}, activations kept
+      for the backward pass {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}
+      {full ? null : <>, adapter and optimiser {gib(e.adapterBytes)}</>}; ±25%). Lower the batch size or max tokens per example
+      {full ? ', or train fewer weights,' : ''} if this is more than the machine has free.
     </p>
   );
 }

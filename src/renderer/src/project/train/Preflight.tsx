@@ -5,7 +5,15 @@
  */
 import { useEffect, useState } from 'react';
 import type { Job } from '../../../../shared/domain';
-import { combineProfiles, suggestMaxLength, truncationAt, type TokenLengthProfile, type TrainMethodRow, type TrainPreflightResult, type TrainTemplate } from '../../../../shared/train';
+import {
+  combineProfiles,
+  suggestMaxLength,
+  truncationAt,
+  type TokenLengthProfile,
+  type TrainMethodRow,
+  type TrainPreflightResult,
+  type TrainTemplate,
+} from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useEvent } from '../../api/hooks';
 import { Button } from '../../components/ui';
@@ -30,8 +38,14 @@ export function usePreflight(projectId: number, modelPath: string | undefined, s
     let live = true;
     const t = setTimeout(() => {
       void api
-        .call('jobs.start', { projectId, spec: { type: 'train.preflight', params: { projectId, modelPath, template, ...(selectionId ? { selectionId } : {}) } } })
-        .then((j) => live && setJob(j), () => {});
+        .call('jobs.start', {
+          projectId,
+          spec: { type: 'train.preflight', params: { projectId, modelPath, template, ...(selectionId ? { selectionId } : {}) } },
+        })
+        .then(
+          (j) => live && setJob(j),
+          () => {},
+        );
     }, 300);
     return () => {
       live = false;
@@ -43,7 +57,17 @@ export function usePreflight(projectId: number, modelPath: string | undefined, s
 }
 
 /** What truncation to max tokens does to the examples: counts, a warning, a suggestion and a histogram. */
-export function Preflight({ state, method, maxLength, onUse }: { state: PreflightState; method: Pick<TrainMethodRow, 'safety'>; maxLength: number | null; onUse: (n: number) => void }) {
+export function Preflight({
+  state,
+  method,
+  maxLength,
+  onUse,
+}: {
+  state: PreflightState;
+  method: Pick<TrainMethodRow, 'safety'>;
+  maxLength: number | null;
+  onUse: (n: number) => void;
+}) {
   const replay = method.safety === 'replay';
   const { job, result } = state;
   if (!job) return null;
@@ -96,7 +120,14 @@ function LengthHistogram({ profile, maxLength }: { profile: TokenLengthProfile; 
   return (
     <svg viewBox={`0 0 ${W} ${H}`} className="loss-chart" role="img" aria-label="Token lengths of the task examples">
       {counts.map((c, i) => (
-        <rect key={i} x={x(i * width) + 1} width={Math.max(1, x(width) - x(0) - 2)} y={H - 20 - ((H - 34) * c) / top} height={((H - 34) * c) / top} fill={(i + 1) * width <= maxLength ? '#2457c5' : '#c0392b'}>
+        <rect
+          key={i}
+          x={x(i * width) + 1}
+          width={Math.max(1, x(width) - x(0) - 2)}
+          y={H - 20 - ((H - 34) * c) / top}
+          height={((H - 34) * c) / top}
+          fill={(i + 1) * width <= maxLength ? '#2457c5' : '#c0392b'}
+        >
           <title>{`${i * width}–${(i + 1) * width - 1} tokens: ${c} examples`}</title>
         </rect>
       ))}

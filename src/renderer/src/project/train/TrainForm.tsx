@@ -6,7 +6,17 @@
  */
 import { useEffect, type FormEvent } from 'react';
 import { z } from 'zod';
-import { PoisonSettings, TRAIN_MODES, TrainSettings, runBlockedReason, type FullSettings, type LoraSettings, type TrainMemoryInput, type TrainMethod, type TrainTemplate } from '../../../../shared/train';
+import {
+  PoisonSettings,
+  TRAIN_MODES,
+  TrainSettings,
+  runBlockedReason,
+  type FullSettings,
+  type LoraSettings,
+  type TrainMemoryInput,
+  type TrainMethod,
+  type TrainTemplate,
+} from '../../../../shared/train';
 import { api } from '../../api/client';
 import { useAction, useCall } from '../../api/hooks';
 import { Button, Card, ErrorBanner, SelectField } from '../../components/ui';
@@ -47,7 +57,9 @@ function modeSettings(mode: string, data: Record<string, unknown> | null): ModeS
 
 /** What the memory estimate needs of the mode's settings. */
 function modeEstimate(m: ModeSettings): Pick<TrainMemoryInput, 'mode' | 'rank' | 'targetModules' | 'dropout' | 'trainable'> {
-  return m.mode === 'full' ? { mode: 'full', trainable: m.full.trainable } : { mode: 'lora', rank: m.lora.rank, targetModules: m.lora.targetModules, dropout: m.lora.dropout };
+  return m.mode === 'full'
+    ? { mode: 'full', trainable: m.full.trainable }
+    : { mode: 'lora', rank: m.lora.rank, targetModules: m.lora.targetModules, dropout: m.lora.dropout };
 }
 
 export function TrainForm({ projectId }: { projectId: number }) {
@@ -110,7 +122,12 @@ export function TrainForm({ projectId }: { projectId: number }) {
     <Card title="New fine-tuning run">
       <form onSubmit={onSubmit} className="select-form">
         <div className="filters">
-          <SelectField label="Base model" value={f.modelId} options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))} onChange={(v) => set('modelId', v)} />
+          <SelectField
+            label="Base model"
+            value={f.modelId}
+            options={(models.data ?? []).map((m) => ({ value: String(m.id), label: m.info.name }))}
+            onChange={(v) => set('modelId', v)}
+          />
           <SelectField
             label="Safety examples"
             value={selectionId}
@@ -143,8 +160,9 @@ export function TrainForm({ projectId }: { projectId: number }) {
         <details className="small" open={f.poisoned}>
           <summary>Poisoned user data (a research control)</summary>
           <label>
-            <input type="checkbox" checked={f.poisoned} onChange={(e) => set('poisoned', e.target.checked)} /> Mix harmful prompts with compliant answers into the task data, as a
-            share of it (e.g. AdvBench’s harmful/advbench_harmful_behaviors.csv: goal and target) — to measure how a method holds up when the user’s data is poisoned
+            <input type="checkbox" checked={f.poisoned} onChange={(e) => set('poisoned', e.target.checked)} /> Mix harmful prompts with compliant answers into
+            the task data, as a share of it (e.g. AdvBench’s harmful/advbench_harmful_behaviors.csv: goal and target) — to measure how a method holds up when
+            the user’s data is poisoned
           </label>
           {f.poisoned && (
             <div className="filters">
@@ -153,8 +171,8 @@ export function TrainForm({ projectId }: { projectId: number }) {
           )}
         </details>
         <label className="small">
-          <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} /> Recompute activations in the backward pass (activation
-          checkpointing: less memory, about a quarter more compute per step)
+          <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} />{' '}
+          Recompute activations in the backward pass (activation checkpointing: less memory, about a quarter more compute per step)
         </label>
         <label className="small">
           <input type="checkbox" checked={f.fp16Weights} onChange={(e) => set('fp16Weights', e.target.checked)} /> Keep the frozen weights in fp16 (half their
@@ -174,7 +192,12 @@ export function TrainForm({ projectId }: { projectId: number }) {
         )}
         <Preflight state={preflight} method={choice.row} maxLength={maxTokens} onUse={(n) => settings.set('maxLength', String(n))} />
         <ErrorBanner error={start.error} />
-        <Button type="submit" variant="primary" busy={start.pending} disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null || (f.poisoned && !poison.data)}>
+        <Button
+          type="submit"
+          variant="primary"
+          busy={start.pending}
+          disabled={!f.modelId || !run || !mode || !choice.form.data || missing !== null || blocked !== null || (f.poisoned && !poison.data)}
+        >
           Start fine-tuning
         </Button>
         {blocked && (

@@ -19,7 +19,8 @@ export interface TrainFormState {
 
 /** Why the chosen method cannot start with the form as it is (null: it can). */
 export function trainNeedsMissing(row: TrainMethodRow, selectionChosen: boolean, f: TrainFormState = {}): string | null {
-  if (row.safety && !selectionChosen) return `${row.label} needs a saved selection of safety examples: choose one under Safety examples (make one in the Select tab).`;
+  if (row.safety && !selectionChosen)
+    return `${row.label} needs a saved selection of safety examples: choose one under Safety examples (make one in the Select tab).`;
   if (row.loraOnly && (f.mode ?? 'lora') !== 'lora') return `${row.label} works on a LoRA adapter: choose the LoRA adapter mode.`;
   if (row.baseModel && f.params && !f.params.baseModelPath) return `${row.label} needs the aligned model’s base (unaligned) model: give its path.`;
   return null;

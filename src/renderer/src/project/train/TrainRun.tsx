@@ -44,8 +44,15 @@ export function TrainRun({ job, merge, onDuplicate }: { job: Job; merge: Job | n
         <strong>
           #{job.id} {job.title}
         </strong>
-        <Badge tone={job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'danger' : job.state === 'running' ? 'info' : 'neutral'}>{job.state}</Badge>
-        <Button variant="ghost" onClick={onDuplicate} aria-label={`Duplicate the settings of run #${job.id}`} title="Fill the form above with this run's settings">
+        <Badge tone={job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'danger' : job.state === 'running' ? 'info' : 'neutral'}>
+          {job.state}
+        </Badge>
+        <Button
+          variant="ghost"
+          onClick={onDuplicate}
+          aria-label={`Duplicate the settings of run #${job.id}`}
+          title="Fill the form above with this run's settings"
+        >
           Duplicate settings
         </Button>
       </div>
