@@ -128,7 +128,7 @@ export const PoisonSettings = z
   .object({
     rate: param(z.number().min(0).max(0.9), {
       title: 'Poison share',
-      description: 'share of the training data that is harmful prompt + compliant response (0–0.9)',
+      description: 'share of the training data that is harmful prompt + compliant response',
       cli: 'poison-rate',
     }),
     file: param(z.string().min(1), {

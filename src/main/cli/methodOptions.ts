@@ -99,6 +99,19 @@ export function paramsOfSeveral(table: MethodTable, chosen: readonly string[], v
   return out;
 }
 
+/** A parameter's line in `--help`: its title, and its one-line description when it has one. */
+const fieldDoc = (f: ParamField) => `${f.title}${f.description ? `: ${f.description}` : ''}.`;
+
+/** `--help` lines of a settings schema's options (flag → title and description). */
+export function settingsDocs(schema: z.ZodObject): Record<string, string> {
+  return Object.fromEntries(paramFields(schema).map((f) => [f.cli, fieldDoc(f)]));
+}
+
+/** `--help` lines of a method table's parameter options, each saying which methods take it. */
+export function methodOptionDocs(table: MethodTable): Record<string, string> {
+  return Object.fromEntries([...fieldsByFlag(table)].map(([flag, { field, methods }]) => [flag, `${fieldDoc(field)} For ${methods.join(', ')}.`]));
+}
+
 /** One option per field of a settings schema (run settings such as steps or the LoRA rank). */
 export function settingsOptions(schema: z.ZodObject): Options {
   return Object.fromEntries(paramFields(schema).map((f) => [f.cli, { type: f.kind === 'boolean' ? 'boolean' : 'string' }])) as Options;

@@ -5,7 +5,7 @@ import { JUDGE_ALIASES, JUDGES, evalRunParamsFor, type JudgeRow, type JudgeTable
 import { runWithMetrics } from '../../app/evaluations';
 import { judgeIdsText } from '../../eval/judges';
 import { jobParams, parse, table, withServices, workspaceOption, type Command } from '../command';
-import { methodsUsage, paramsOfSeveral, withMethodOptions } from '../methodOptions';
+import { methodOptionDocs, methodsUsage, paramsOfSeveral, withMethodOptions } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 
 const CLI_PROJECT = 'CLI evaluations';
@@ -73,7 +73,20 @@ export function evalCli(judges: JudgeTable = JUDGES) {
     usage,
     summary: 'Evaluate a model on safety, over-refusal and task suites',
     async run(argv, env) {
-      const { values } = parse(argv, options, usage);
+      const { values } = parse(argv, options, usage, {
+        ...methodOptionDocs(judges),
+        http: 'An OpenAI-compatible server to evaluate instead of a local model (vLLM, TGI, llama.cpp server…).',
+        'http-model': 'The model name the server serves.',
+        concurrency: 'Requests in flight at once to the server.',
+        suite: 'A built-in suite id (read from --data), or FILE:KIND for your own file (KIND: harmful, over-refusal or task); repeatable.',
+        judge: 'A judge by id (see "judges" below); repeatable.',
+        data: 'The folder holding the built-in suites’ files (e.g. ../shared/data).',
+        references: 'A folder of reference prompts per harm category, to categorise suites without labels.',
+        limit: 'Evaluate only the first N prompts of each suite.',
+        raw: 'Send prompts as plain text, without the chat template.',
+        name: 'A name for the evaluation in the project.',
+        'guard-model': 'A Llama Guard 3 model (GGUF or Hugging Face folder) for the llama-guard judges.',
+      });
       if (!values.suite?.length) throw new AppError('invalid_input', `give at least one --suite\nusage: ${usage}`);
       const dataDir = values.data ? resolve(values.data) : process.env.SAFETUNE_DATA_DIR;
       const suites = suiteArgs(values.suite, dataDir);

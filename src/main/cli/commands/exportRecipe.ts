@@ -32,7 +32,18 @@ export function exportRecipeCli(methods: TrainMethodTable = TRAIN_METHODS) {
 
   /** The export's parameters from the command line (checked by RecipeParams). */
   function params(argv: string[]): { params: RecipeParams; values: Record<string, unknown> } {
-    const { values } = parse(argv, run.options, usage);
+    const { values } = parse(argv, run.options, usage, {
+      ...run.docs,
+      tool: 'The distributed trainer to write a recipe for: LLaMA-Factory or Axolotl.',
+      model: 'The base model as the cluster names it (a Hugging Face id or a path there).',
+      epochs: 'Passes over the training data (the recipe’s own epochs field).',
+      zero: 'DeepSpeed ZeRO stage of the recipe.',
+      precision: 'Training precision on the cluster.',
+      'chat-template': "The trainer's chat template name for the model (e.g. llama3).",
+      'allow-method-downgrade':
+        'Write the recipe even where the tool lacks the method (it then trains plain, or replay as data mixing), saying so in its README.',
+      name: 'The recipe folder’s name (default: from the project and method).',
+    });
     const tool = RecipeTool.safeParse(values.tool);
     if (!tool.success) throw new AppError('invalid_input', `--tool must be one of ${RecipeTool.options.join(', ')}\nusage: ${usage}`);
     if (!values.model)

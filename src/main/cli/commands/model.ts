@@ -25,6 +25,11 @@ export const modelCommand: Command = {
         'allow-requantize': { type: 'boolean', default: false },
       },
       usage,
+      {
+        out: 'Where the merged or quantised model is written (a new folder or .gguf file; never overwritten).',
+        type: 'The GGUF type to quantise to (e.g. q8_0, q4_k_m).',
+        'allow-requantize': 'Quantise a model that is already quantised (loses more precision).',
+      },
     );
     const [sub, path] = positionals;
     if (sub === 'merge' && path) {

@@ -8,7 +8,17 @@ import type { ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { AppError } from '../../../shared/errors';
 import { LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
-import { methodChoices, methodParamsFromArgs, methodsUsage, settingsFromArgs, settingsOptions, settingsUsage, withMethodOptions } from '../methodOptions';
+import {
+  methodChoices,
+  methodOptionDocs,
+  methodParamsFromArgs,
+  methodsUsage,
+  settingsDocs,
+  settingsFromArgs,
+  settingsOptions,
+  settingsUsage,
+  withMethodOptions,
+} from '../methodOptions';
 
 const needsNote = (methods: TrainMethodTable) => (id: string) => {
   const row = methods[id] as TrainMethodRow;
@@ -68,5 +78,15 @@ export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>
     };
   }
 
-  return { options, usage, commonUsage, loraUsage, methodsText, read };
+  /** `--help` lines of the run options: the shared ones here, the settings and method parameters from their tables. */
+  const docs: Record<string, string> = {
+    method: 'The training method (see "methods" below).',
+    selection: 'A saved selection of safety examples, by id (safetune select prints it): replayed, or the DER buffer / EWC / A-GEM memory.',
+    template: "How prompts are rendered: the Alpaca template, the model's own chat template, or as they are.",
+    ...settingsDocs(settings),
+    ...settingsDocs(LoraSettings),
+    ...methodOptionDocs(methods),
+  };
+
+  return { options, usage, commonUsage, loraUsage, methodsText, read, docs };
 }

@@ -7,7 +7,7 @@ import type { Services } from '../../app/services';
 import { getHarmTaxonomy } from '../../data/taxonomy';
 import { parseCategoryOptions } from '../categories';
 import { jobParams, parse, withServices, workspaceOption, type Command, type CliEnv } from '../command';
-import { methodChoices, methodParamsFromArgs, methodsUsage, withMethodOptions } from '../methodOptions';
+import { methodChoices, methodOptionDocs, methodParamsFromArgs, methodsUsage, withMethodOptions } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 
 /** What a method needs, as the options that provide it. */
@@ -54,7 +54,19 @@ export function selectCli(methods: SelectionMethodTable = SELECTION_METHODS) {
 
   /** The parsed options, and the job's parameters for a project (checked by the job's schema, built from the same table). */
   function read(argv: string[]) {
-    const { values } = parse(argv, options, usage);
+    const { values } = parse(argv, options, usage, {
+      ...methodOptionDocs(methods),
+      name: 'A name for the saved selection (default: from the method and budget).',
+      pool: 'Select from this file instead of a project (prints the selection; saves nothing).',
+      method: 'The selection method (see "methods" below).',
+      budget: 'How many safety examples to select.',
+      'budget-fraction': 'The budget as a share of the project’s task data (e.g. 0.01 for 1%).',
+      category: 'Spread the budget over these harm categories only (ids or names); repeatable.',
+      categories: 'The same as a semicolon-separated list.',
+      references: 'A folder of reference prompts per harm category (BeaverTails layout).',
+      'cossim-task': 'Cossim: rank by similarity to the task data instead of the harm categories.',
+      embedder: 'A sentence-transformers ONNX folder for the embeddings (default: the built-in static word vectors).',
+    });
     const method = values.method as string | undefined;
     if (!method || !methods[method]) throw new AppError('invalid_input', `--method must be one of ${Object.keys(methods).join(', ')}`);
     if (!!values.project === !!values.pool) throw new AppError('invalid_input', `give exactly one of --project and --pool\nusage: ${usage}`);

@@ -29,7 +29,10 @@ export const serveCommand: Command = {
   async run(argv, env) {
     let values;
     try {
-      ({ values } = parse(argv, { workspace: { type: 'string' }, port: { type: 'string' }, 'no-open': { type: 'boolean', default: false } }, usage));
+      ({ values } = parse(argv, { workspace: { type: 'string' }, port: { type: 'string' }, 'no-open': { type: 'boolean', default: false } }, usage, {
+        port: 'The port on 127.0.0.1 (default: a free one).',
+        'no-open': 'Print the URL instead of opening a browser.',
+      }));
     } catch (e) {
       if (e instanceof HelpRequested) throw e;
       env.io.err(`safetune serve: ${(e as Error).message}`);

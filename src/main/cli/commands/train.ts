@@ -13,7 +13,7 @@ import {
   type TrainRunParams,
 } from '../../../shared/train';
 import { jobParams, parse, withServices, workspaceOption, type Command } from '../command';
-import { settingsFromArgs, settingsOptions, settingsUsage } from '../methodOptions';
+import { settingsDocs, settingsFromArgs, settingsOptions, settingsUsage } from '../methodOptions';
 import { runJobToEnd } from '../runJob';
 import { runSettingsCli } from './runOptions';
 
@@ -57,7 +57,15 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
 
   /** The job's parameters from the command line (checked by the job's schema, built from the same table). */
   function params(argv: string[]): { params: TrainRunParams; values: Record<string, unknown> } {
-    const { values } = parse(argv, run.options, usage);
+    const { values } = parse(argv, run.options, usage, {
+      ...run.docs,
+      ...settingsDocs(FullSettings),
+      ...settingsDocs(PoisonSettings),
+      full: "Full-parameter training: train the model's own weights (or the --trainable groups) and write a new model, instead of a LoRA adapter.",
+      out: 'With --full: where the trained model is written (a new folder, or a new .gguf for a GGUF base; default: a new folder in the workspace’s models/).',
+      recompute: 'Recompute activations in the backward pass (less memory, about a quarter more compute).',
+      'fp16-weights': 'Keep the frozen weights in fp16 (half their memory; trains on fp16-rounded weights; turns on --recompute).',
+    });
     if (!values.project || !values.model) throw new AppError('invalid_input', `--project and --model are required\nusage: ${usage}`);
     const full = values.full === true;
     const misplaced = full ? givenOptions(LoraSettings, values) : [...givenOptions(FullSettings, values), ...(values.out !== undefined ? ['--out'] : [])];
