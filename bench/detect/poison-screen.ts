@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { mixPoison, readPoisonPairs } from '../../src/main/data/poison';
 import { screenForPoison, screenQuality } from '../../src/main/detect/poison-screen';
 import { createDefaultEmbedder } from '../../src/main/embed/static-vectors';
-import { mulberry32 } from '../../src/main/util/prng';
+import { mulberry32, shuffleInPlace } from '../../src/main/util/prng';
 import { repoRoot, sharedPath } from '../../test/helpers/shared';
 import { writeResultsSection } from '../results';
 import { EMBED_CACHE } from './train';
@@ -38,11 +38,7 @@ async function main() {
   const sum = new Map<string, { recall: number[]; fpr: number[] }>();
   for (const seed of SEEDS) {
     const rng = mulberry32(1000 + seed);
-    const idx = Array.from({ length: all.length }, (_, i) => i);
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-    }
+    const idx = shuffleInPlace(Array.from(all.keys()), rng);
     const task = idx.slice(0, TASK_ROWS).map((i) => all[i]!);
     for (const p of RATES) {
       const data = mixPoison(task, poison, p, seed);

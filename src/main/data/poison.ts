@@ -9,7 +9,7 @@
  * replacement (cycling through a fresh shuffle when k exceeds the poison set) and placed at seeded
  * random positions; every row says whether it is poison, so a screen can be scored against it.
  */
-import { mulberry32 } from '../util/prng';
+import { mulberry32, shuffleInPlace } from '../util/prng';
 import { type ContainerFormat, DataFileError, detectContainer, readRows } from './readers';
 
 export interface PromptResponse {
@@ -39,7 +39,7 @@ export function mixPoison(task: readonly PromptResponse[], poison: readonly Prom
   if (k > 0 && poison.length === 0) throw new Error(`a poison rate of ${p} needs poison rows, and the poison set is empty`);
   const rng = mulberry32(seed);
   const picks: number[] = [];
-  while (picks.length < k) picks.push(...shuffled(poison.length, rng).slice(0, k - picks.length));
+  while (picks.length < k) picks.push(...shuffleInPlace(Array.from(poison.keys()), rng).slice(0, k - picks.length));
   const rows: PoisonedRow[] = task.map((r, i) => ({ prompt: r.prompt, response: r.response, poisoned: false, source: i }));
   for (const j of picks) {
     // insert at a uniform position among the rows so far: the result is a uniform interleaving
@@ -47,15 +47,6 @@ export function mixPoison(task: readonly PromptResponse[], poison: readonly Prom
     rows.splice(at, 0, { prompt: poison[j]!.prompt, response: poison[j]!.response, poisoned: true, source: j });
   }
   return rows;
-}
-
-function shuffled(n: number, rng: () => number): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }
 
 export interface PoisonFileOptions {

@@ -3,9 +3,9 @@
  * objects), budgets, a documented seeded PRNG, and eligibility (category filter, T1 subset).
  */
 
-import { mulberry32 } from '../util/prng';
+import { mulberry32, randInt, shuffleInPlace } from '../util/prng';
 
-export { mulberry32 };
+export { mulberry32, randInt, shuffleInPlace };
 
 /** Cossim's reference sets (./cossim.ts), defined here so that the samplers' inputs can name it without an import cycle. */
 export type CossimReference =
@@ -13,22 +13,6 @@ export type CossimReference =
   | { kind: 'categories'; centroids: Float32Array }
   /** Mean of the task-data embeddings (dim). */
   | { kind: 'task'; centroid: Float32Array };
-
-/** Uniform integer in [0, n). */
-export function randInt(rng: () => number, n: number): number {
-  return Math.floor(rng() * n);
-}
-
-/** In-place Fisher–Yates shuffle. */
-export function shuffleInPlace<T extends { length: number; [i: number]: number }>(a: T, rng: () => number): T {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = randInt(rng, i + 1);
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
-  }
-  return a;
-}
 
 export type BehaviourCode = 0 | 1 | 2 | 3 | 4; // 0 unknown, 1..4 = T1..T4
 

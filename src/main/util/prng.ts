@@ -14,3 +14,19 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Uniform integer in [0, n). */
+export function randInt(rng: () => number, n: number): number {
+  return Math.floor(rng() * n);
+}
+
+/** In-place Fisher–Yates shuffle. */
+export function shuffleInPlace<T extends { length: number; [i: number]: number }>(a: T, rng: () => number): T {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randInt(rng, i + 1);
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+  return a;
+}
