@@ -112,11 +112,14 @@ export async function setupReplication(s: Services, dir = replicationDir()): Pro
   const project = s.projects.list().find((p) => p.name === REPLICATION_PROJECT) ?? s.projects.create(REPLICATION_PROJECT);
   s.events.emit('projects.changed', {});
 
-  const taskFile = join(s.workspace, 'replication', TASK_FILE);
-  mkdirSync(dirname(taskFile), { recursive: true });
-  writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
-  const task = await ensureDataset(s, project.id, 'task', TASK_NAME, taskFile);
-  const pool = await ensureDataset(s, project.id, 'safety_pool', POOL_NAME, join(dataDir, DATA_FILES.pool));
+  const task = await ensureDataset(s, project.id, 'task', TASK_NAME, async () => {
+    // the SST-2 subset as prompt/response pairs, written only when the data set is to be imported
+    const taskFile = join(s.workspace, 'replication', TASK_FILE);
+    mkdirSync(dirname(taskFile), { recursive: true });
+    writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
+    return taskFile;
+  });
+  const pool = await ensureDataset(s, project.id, 'safety_pool', POOL_NAME, async () => join(dataDir, DATA_FILES.pool));
   const typedPoolRecords = s.datasets.takeRecordedBehaviour(pool.id);
   s.events.emit('data.changed', { projectId: project.id });
 
@@ -127,10 +130,11 @@ export async function setupReplication(s: Services, dir = replicationDir()): Pro
   return { projectId: project.id, modelPath, dataDir, taskDatasetId: task.id, poolDatasetId: pool.id, typedPoolRecords };
 }
 
-async function ensureDataset(s: Services, projectId: number, role: DatasetRole, name: string, path: string): Promise<Dataset> {
+/** The ready data set of that role and name, else one imported from the file `file()` gives. */
+async function ensureDataset(s: Services, projectId: number, role: DatasetRole, name: string, file: () => Promise<string>): Promise<Dataset> {
   const have = s.datasets.list(projectId).find((d) => d.role === role && d.name === name && d.state === 'ready');
   if (have) return have;
-  const r = await importNow(s.db, { projectId, path, role, name });
+  const r = await importNow(s.db, { projectId, path: await file(), role, name });
   return s.datasets.get(r.datasetId);
 }
 
