@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { Behaviour, DatasetRole } from './data';
 import { SELECTION_METHODS, SelectionMethod, type SelectionMethodTable } from './methods/select';
 import { checkMethodParams, methodEnum } from './methods/table';
+import { CURATION_JUDGES, CurationJudgeId } from './methods/curationJudges';
+import { ModelSpec } from './eval';
 
 export { SELECTION_METHODS, SelectionMethod, selectionMethodNeeds, type SelectionMethodRow, type SelectionMethodTable } from './methods/select';
 
@@ -32,6 +34,14 @@ export const DataAnalyseParams = z.object({
   typeBehaviour: z.boolean().optional(),
   /** Infer harm categories of records without labels (needs referenceDir). */
   inferCategories: z.boolean().optional(),
+  /** Who types the records besides the built-in detectors (CURATION_JUDGES; default builtin alone). */
+  judge: CurationJudgeId.optional(),
+  /** The model judge's model: an engine model (HF folder or GGUF) or a configured OpenAI-compatible server. */
+  judgeModel: ModelSpec.optional(),
+}).superRefine((p, ctx) => {
+  const row = CURATION_JUDGES[p.judge ?? 'builtin'];
+  if (row.model && !p.judgeModel) ctx.addIssue({ code: 'custom', path: ['judgeModel'], message: `${row.label} needs its model: a model path or a server` });
+  if (!row.model && p.judgeModel) ctx.addIssue({ code: 'custom', path: ['judgeModel'], message: `${row.label} runs no model: leave judgeModel out` });
 });
 export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
 
