@@ -188,7 +188,9 @@ export const JudgeAgreementView = z.object({
   failures: z.number().int().nonnegative(),
   noVerdict: z.number().int().nonnegative(),
   /** The first problems, with the judge's raw answer. */
-  errors: z.array(z.object({ recordId: z.number().int().positive(), kind: z.enum(['parse', 'failure', 'no-verdict']), message: z.string(), raw: z.string().nullable() })),
+  errors: z.array(
+    z.object({ recordId: z.number().int().positive(), kind: z.enum(['parse', 'failure', 'no-verdict']), message: z.string(), raw: z.string().nullable() }),
+  ),
   behaviour: JudgeConfusion,
   promptHarm: JudgeConfusion,
   /** Records whose types differ or that got no verdict, and the first of them. */

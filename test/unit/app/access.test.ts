@@ -192,7 +192,10 @@ describe('access through the contract (browser mode and desktop IPC share these 
     };
     expect(await dispatch('jobs.start', { spec: { type: 'data.analyse', params } })).toMatchObject({
       ok: false,
-      error: { code: 'forbidden', message: 'http://127.0.0.1:9 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.' },
+      error: {
+        code: 'forbidden',
+        message: 'http://127.0.0.1:9 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.',
+      },
     });
     // a model judge needs its model; the built-in detectors take none
     expect(await dispatch('jobs.start', { spec: { type: 'data.analyse', params: { projectId, datasetId: 1, judge: 'wildguard' } } })).toMatchObject({

@@ -79,7 +79,9 @@ async function analyse(p: DataAnalyseParams, cp: Checkpoint, ctx: JobContext<Che
   if (ds.state !== 'ready') throw new Error(`data set ${p.datasetId} is ${ds.state}: import it first`);
   const rows = store.analysisRows(p.datasetId);
   const settings = analyseSettings(ds.role, p);
-  ctx.log(`${DATASET_ROLE_LABELS[ds.role]}: ${describeSettings(settings, p.referenceDir)}${judgeOf(p) ? `; judged by ${CURATION_JUDGES[judgeOf(p)!].label} too` : ''}`);
+  ctx.log(
+    `${DATASET_ROLE_LABELS[ds.role]}: ${describeSettings(settings, p.referenceDir)}${judgeOf(p) ? `; judged by ${CURATION_JUDGES[judgeOf(p)!].label} too` : ''}`,
+  );
   // Behaviour typing uses the static embedder its classifiers were trained on; prompt embeddings
   // (categories, the map, PSS/Cossim later) use the chosen encoder.
   // The first use of the default embedder converts its word vectors: the first tenth of the progress.
@@ -278,7 +280,12 @@ async function batchJudge(
     return {
       id: j.id,
       run: async (batch) => {
-        const [items, types] = await Promise.all([j.judgePairs(batch.map((r) => ({ prompt: r.prompt, response: r.response })), { signal }), builtin(batch)]);
+        // one after the other: a cancel that ends the judge's call never leaves a detector run in flight
+        const types = await builtin(batch);
+        const items = await j.judgePairs(
+          batch.map((r) => ({ prompt: r.prompt, response: r.response })),
+          { signal },
+        );
         return items.map((x, k): JudgeVerdict => {
           const base = { recordId: batch[k]!.id, categories: [], builtinBehaviour: types[k]!.type, builtinHarmful: harmfulType(types[k]!.type) };
           if (!x.ok) return { ...base, harmful: null, refusal: null, behaviour: null, error: { kind: x.kind, message: x.error }, raw: x.raw };
@@ -301,18 +308,17 @@ async function batchJudge(
   return {
     id: `llama-guard-3|raw|${llamaGuardMappingVersion()}|${generator.id} + built-in refusal detector`,
     run: async (batch) => {
-      const [items, types] = await Promise.all([
-        classifyPromptsWithLlamaGuard(
-          batch.map((r) => r.prompt),
-          { generator, batchSize: JUDGE_GENERATE_BATCH },
-          { signal },
-        ),
-        builtin(batch),
-      ]);
+      const types = await builtin(batch);
+      const items = await classifyPromptsWithLlamaGuard(
+        batch.map((r) => r.prompt),
+        { generator, batchSize: JUDGE_GENERATE_BATCH },
+        { signal },
+      );
       return items.map((v, k): JudgeVerdict => {
         const t = types[k]!.type;
         const base = { recordId: batch[k]!.id, refusal: null, builtinBehaviour: t, builtinHarmful: harmfulType(t), raw: v.raw };
-        if (v.error || v.harmful === null) return { ...base, harmful: null, behaviour: null, categories: [], error: v.error ?? { kind: 'parse', message: 'no verdict' } };
+        if (v.error || v.harmful === null)
+          return { ...base, harmful: null, behaviour: null, categories: [], error: v.error ?? { kind: 'parse', message: 'no verdict' } };
         return { ...base, harmful: v.harmful, behaviour: typeOf(v.harmful, refusalType(t)), categories: v.categories, error: null };
       });
     },

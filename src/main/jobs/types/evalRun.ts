@@ -6,7 +6,7 @@ import { evaluatedModelName } from '../../../shared/naming';
 import { DatasetStore } from '../../db/datasets';
 import { EvalStore } from '../../db/evaluations';
 import type { JudgeDeps } from '../../eval/judges';
-import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
+import type { Generator, Judge, Suite } from '../../eval/types';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { storeNames, type JobNames } from '../names';
 import { engineCacheDir, openGenerator, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
