@@ -5,6 +5,7 @@ import { DatasetsCard } from './DatasetsCard';
 import { EmbeddingMap } from './EmbeddingMap';
 import { FingerprintCard } from './FingerprintCard';
 import { ImportCard } from './ImportCard';
+import { JudgeAgreementCard } from './JudgeAgreementCard';
 import { PoisonScreenCard } from './PoisonScreenCard';
 import { RecordsCard } from './RecordsCard';
 
@@ -28,6 +29,7 @@ export function DataTab({ project }: TabProps) {
       <ImportCard projectId={project.id} />
       <DatasetsCard datasets={datasets.data} error={datasets.error} loading={datasets.loading} onChanged={reload} />
       {datasets.data && datasets.data.length > 0 && <RecordsCard projectId={project.id} datasets={datasets.data} refresh={analysed} />}
+      {datasets.data && <JudgeAgreementCard datasets={datasets.data} refresh={analysed} />}
       {datasets.data && <PoisonScreenCard projectId={project.id} datasets={datasets.data} />}
       {datasets.data && datasets.data.some((d) => d.embedderId) && (
         <EmbeddingMap key={analysed} datasets={datasets.data.filter((d) => d.embedderId)} categories={taxonomy.data?.categories ?? []} />
