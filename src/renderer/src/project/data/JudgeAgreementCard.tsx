@@ -4,7 +4,7 @@
  * kappa, the answers the judge wrote out of format, the disagreeing records — and the actions that
  * keep the judge's types (for the disagreeing records or all) or the built-in ones, as corrections.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { Dataset, JudgeAgreementView, JudgeConfusion } from '../../../../shared/data';
 import { CURATION_JUDGES, type ModelJudgeId } from '../../../../shared/methods/curationJudges';
 import { api } from '../../api/client';
@@ -50,15 +50,19 @@ function ConfusionTable({ title, c }: { title: string; c: JudgeConfusion }) {
   );
 }
 
-export function JudgeAgreementCard({ datasets, refresh }: { datasets: Dataset[]; refresh: number }) {
-  const analysed = datasets.filter((d) => d.embedderId);
-  const [datasetId, setDatasetId] = useState(() => String(analysed[0]?.id ?? ''));
+/** Shown once a data set was analysed (`analysed` must not be empty). */
+export function JudgeAgreementCard({ analysed, refresh }: { analysed: Dataset[]; refresh: number }) {
+  const [chosen, setChosen] = useState('');
   const [judge, setJudge] = useState<ModelJudgeId | ''>('');
   const [changed, setChanged] = useState<string | null>(null);
-  useEffect(() => {
-    if (!analysed.some((d) => String(d.id) === datasetId) && analysed[0]) setDatasetId(String(analysed[0].id));
-  }, [analysed, datasetId]);
-  const view = useCall('data.judgeAgreement', { datasetId: Number(datasetId) || 1, ...(judge ? { judge } : {}) }, [datasetId, judge, refresh]);
+  // the chosen data set, or the first analysed one (when none was chosen or it was deleted)
+  const datasetId = String((analysed.find((d) => String(d.id) === chosen) ?? analysed[0]!).id);
+  const setDatasetId = (id: string) => {
+    setChosen(id);
+    setJudge('');
+    setChanged(null);
+  };
+  const view = useCall('data.judgeAgreement', { datasetId: Number(datasetId), ...(judge ? { judge } : {}) }, [datasetId, judge, refresh]);
   const keep = useAction(async (take: 'judge' | 'builtin', scope: 'all' | 'disagreeing') => {
     const v = view.data!;
     const r = await api.call('data.keepJudgeLabels', { datasetId: v.datasetId, judge: v.judge!, take, scope });
@@ -67,13 +71,17 @@ export function JudgeAgreementCard({ datasets, refresh }: { datasets: Dataset[];
     );
     view.reload();
   });
-  if (!analysed.length) return null;
   const v: JudgeAgreementView | undefined = view.data;
   return (
     <Card title="Judge agreement">
       <ErrorBanner error={view.error ?? keep.error} />
       <div className="filters">
-        <SelectField label="Data set" value={datasetId} options={analysed.map((d) => ({ value: String(d.id), label: d.name }))} onChange={setDatasetId} />
+        <SelectField
+          label="Judged data set"
+          value={datasetId}
+          options={analysed.map((d) => ({ value: String(d.id), label: d.name }))}
+          onChange={setDatasetId}
+        />
         {v && v.judges.length > 1 && (
           <SelectField
             label="Judge"
