@@ -208,6 +208,24 @@ async function judgeRecords(
   const verdicts = new JudgeVerdictStore(ctx.db);
   const start = cp.judged ?? 0;
   if (start === 0) verdicts.clear(p.datasetId, judge);
+  // a run resumed after its judge pass (e.g. in category inference) loads no model
+  const judgeModel = start < rows.length ? await judgeAll(p, judge, model, settings, start, ctx, rows, embedder, verdicts, [from, to]) : '';
+  return summarise(judge, verdicts.verdicts(p.datasetId, judge), judgeModel, ctx);
+}
+
+/** Judges rows[start…] batch by batch; returns the judge's full id. */
+async function judgeAll(
+  p: DataAnalyseParams,
+  judge: ModelJudgeId,
+  model: ModelSpec,
+  settings: AnalyseSettings,
+  start: number,
+  ctx: JobContext<Checkpoint>,
+  rows: Rows,
+  embedder: Embedder,
+  verdicts: JudgeVerdictStore,
+  [from, to]: [number, number],
+): Promise<string> {
   ctx.progress(from, `loading the judge model (${CURATION_JUDGES[judge].label})`);
   const opened = await openGenerator(model, JUDGE_GENERATE_BATCH, engineCacheDir(ctx.db), ctx.db);
   let judgeModel = '';
@@ -228,7 +246,7 @@ async function judgeRecords(
   } finally {
     await opened.release();
   }
-  return summarise(judge, verdicts.verdicts(p.datasetId, judge), judgeModel, ctx);
+  return judgeModel;
 }
 
 /** Counts of the stored verdicts, the first problems logged with the judge's answers. */
