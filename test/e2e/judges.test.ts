@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAIServerHandle, startOpenAIServer } from '../../src/main/eval/openaiServer';
 import { tempDir } from '../helpers/services';
 import { ScriptedGenerator } from '../unit/eval/fakes';
-import { createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { createProject, importData, launchBrowser, screenshot, startApp, watchErrors } from './app';
 import { grantFolder } from './grants';
 
 /** A WildGuard stand-in: harmful when the request names a bomb or poison, a refusal when the reply says sorry; GARBLE gets an answer out of format. */
@@ -70,10 +70,7 @@ describe('Analyse with a model judge in browser mode (WildGuard on a fake server
   });
 
   it('imports pairs and analyses them with WildGuard over the configured server', async () => {
-    await page.getByLabel('File path').fill(join(workDir, 'pairs.jsonl'));
-    await page.getByLabel('Role').selectOption('task');
-    await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await waitForJob('pairs.jsonl');
+    await importData(page, join(workDir, 'pairs.jsonl'), 'task', /pairs\.jsonl.*Task data.*8/);
     await page.getByRole('button', { name: 'Analyse pairs.jsonl' }).click();
     const dialog = page.getByRole('dialog', { name: 'Analyse pairs.jsonl' });
     await dialog.getByLabel('Judge', { exact: true }).selectOption('wildguard');
