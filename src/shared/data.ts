@@ -53,6 +53,8 @@ export const Dataset = z.object({
   jobId: z.number().int().positive().nullable(),
   /** The embedder its prompts were embedded with by Analyse (null until analysed). */
   embedderId: z.string().nullable(),
+  /** Records whose behaviour type was recorded (taken from the file at import, or a person's correction): Analyse keeps them. */
+  recordedTypes: z.number().int().nonnegative(),
   createdAt: z.string(),
 });
 export type Dataset = z.infer<typeof Dataset>;

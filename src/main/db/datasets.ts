@@ -18,6 +18,7 @@ interface DatasetRow {
   job_id: number | null;
   embedder_id: string | null;
   created_at: string;
+  recorded_types: number;
 }
 
 interface RecordRow {
@@ -52,8 +53,13 @@ const toDataset = (r: DatasetRow): Dataset => ({
   rejected: r.rejected,
   jobId: r.job_id,
   embedderId: r.embedder_id,
+  recordedTypes: r.recorded_types,
   createdAt: r.created_at,
 });
+
+/** A data set's columns and how many of its records have a recorded type (from the file or a person). */
+const DATASET = `SELECT d.*, (SELECT COUNT(*) FROM records r WHERE r.dataset_id = d.id AND r.behaviour_source IN ('label', 'user')) AS recorded_types
+  FROM datasets d`;
 
 const toRecord = (r: RecordRow): DataRecord => ({
   id: r.id,
@@ -89,22 +95,22 @@ export class DatasetStore {
   constructor(private readonly db: Db) {}
 
   list(projectId: number): Dataset[] {
-    return (this.db.prepare('SELECT * FROM datasets WHERE project_id = ? ORDER BY id').all(projectId) as DatasetRow[]).map(toDataset);
+    return (this.db.prepare(`${DATASET} WHERE d.project_id = ? ORDER BY d.id`).all(projectId) as DatasetRow[]).map(toDataset);
   }
 
   get(id: number): Dataset {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    const row = this.db.prepare(`${DATASET} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
     if (!row) throw new AppError('not_found', `Dataset ${id} does not exist`, { id });
     return toDataset(row);
   }
 
   find(id: number): Dataset | undefined {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    const row = this.db.prepare(`${DATASET} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
     return row ? toDataset(row) : undefined;
   }
 
   findByDigest(projectId: number, role: DatasetRole, digest: string): Dataset | undefined {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE project_id = ? AND role = ? AND file_digest = ?').get(projectId, role, digest) as
+    const row = this.db.prepare(`${DATASET} WHERE d.project_id = ? AND d.role = ? AND d.file_digest = ?`).get(projectId, role, digest) as
       | DatasetRow
       | undefined;
     return row ? toDataset(row) : undefined;

@@ -159,6 +159,7 @@ describe('data.import job', () => {
       ['T2', 'label', 1],
       [null, 'none', null],
     ]);
+    expect(s.datasets.get(r.datasetId)).toMatchObject({ accepted: 3, recordedTypes: 2 });
     // Analyse's typing writes detector results: the file's types stay, the untyped record is typed
     s.datasets.setBehaviour(rows.map((x) => ({ id: x.id, behaviour: 'T3', confidence: 0.6, harm: 0.1, refusal: 0.2 })));
     s.datasets.clearDetectorBehaviour(r.datasetId);
