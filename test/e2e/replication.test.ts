@@ -1,8 +1,9 @@
 /**
  * "Try the miniature replication" through the UI (issue 15): on an empty workspace the Projects
  * page offers it first; the smoke preset (2 arms, 2 steps, 8 prompts per suite) sets up the project
- * "Miniature replication" from the shipped data and model and opens Compare on its grid, whose
- * cells appear and move on as jobs. Needs only resources/replication (no ../shared).
+ * "Miniature replication" from the shipped data and model as jobs (listed on the card while they
+ * run) and then opens Compare on its grid, whose cells appear and move on as jobs; Next steps counts
+ * the pool, typed from its file, as analysed. Needs only resources/replication (no ../shared).
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -49,6 +50,16 @@ describe('the miniature replication in browser mode', () => {
     await screenshot(page, 'replication-card');
     await card.getByRole('button', { name: 'Try the miniature replication' }).click();
 
+    // the call returns at once: the set-up runs as jobs, listed on the card with their progress
+    const steps = card.getByRole('list', { name: 'Set-up steps' }).getByRole('listitem');
+    await expect.poll(() => steps.count(), { timeout: 15_000 }).toBe(3);
+    expect(await steps.allTextContents()).toEqual([
+      expect.stringMatching(/^Import the SST-2 task data: (queued|running|succeeded)/),
+      expect.stringMatching(/^Import the safety pool with its recorded types: (queued|running|succeeded)/),
+      expect.stringMatching(/^Add the aligned model to the Models list: (queued|running|succeeded)/),
+    ]);
+    await screenshot(page, 'replication-setup');
+
     await page.waitForURL(/#\/projects\/\d+\/compare$/, { timeout: 30_000 });
     const grid = page.locator('.grid-view');
     await grid.waitFor({ timeout: 15_000 });
@@ -60,6 +71,8 @@ describe('the miniature replication in browser mode', () => {
     await page.locator('tr[data-stage="eval"], tr[data-stage="done"]').first().waitFor({ timeout: 60_000 });
     await screenshot(page, 'replication-grid');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toMatch(/Miniature replication/);
+    // the pool's types came from its file: Next steps counts it as analysed without an Analyse
+    expect(await page.locator('.next-steps li[data-step="analyse"]').getAttribute('data-done')).toBe('true');
     expect(errors).toEqual([]);
   }, 120_000);
 });

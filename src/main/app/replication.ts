@@ -118,7 +118,6 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
   const dataDir = join(dir, 'data');
   const modelPath = join(dir, 'model');
   const project = s.projects.list().find((p) => p.name === REPLICATION_PROJECT) ?? s.projects.create(REPLICATION_PROJECT);
-  s.events.emit('projects.changed', {});
   const earlier = s.replications.unfinished(project.id);
   const underWay = (pick: (r: ReplicationRow) => number | null) =>
     earlier.map(pick).find((id) => id !== null && UNDER_WAY.has(findJob(s, id)?.state ?? 'failed')) ?? null;
@@ -151,6 +150,8 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
     modelJobId,
   });
   advanceReplication(s, row.id);
+  // after the jobs are queued: a list refetched on this (the Jobs panel's) includes them
+  s.events.emit('projects.changed', {});
   return replicationView(s, row.id);
 }
 
