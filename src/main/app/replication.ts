@@ -121,23 +121,32 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
   const earlier = s.replications.unfinished(project.id);
   const underWay = (pick: (r: ReplicationRow) => number | null) =>
     earlier.map(pick).find((id) => id !== null && UNDER_WAY.has(findJob(s, id)?.state ?? 'failed')) ?? null;
-  const importStep = async (role: DatasetRole, name: string, pick: (r: ReplicationRow) => number | null, params: () => Promise<Omit<DataImportParams, 'projectId' | 'role' | 'name'>>) => {
+  const importStep = async (
+    role: DatasetRole,
+    name: string,
+    pick: (r: ReplicationRow) => number | null,
+    params: () => Promise<Omit<DataImportParams, 'projectId' | 'role' | 'name'>>,
+  ) => {
     const have = readyDataset(s, project.id, role, name);
     if (have) return { datasetId: have.id, jobId: null };
     const jobId = underWay(pick) ?? s.jobs.enqueue('data.import', { projectId: project.id, role, name, ...(await params()) }, project.id).id;
     return { datasetId: null, jobId };
   };
-  const task = await importStep('task', TASK_NAME, (r) => r.taskJobId, async () => {
-    // the SST-2 subset as prompt/response pairs (about 150 KB), written only when it is to be imported
-    const taskFile = join(s.workspace, 'replication', TASK_FILE);
-    mkdirSync(dirname(taskFile), { recursive: true });
-    writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
-    return { path: taskFile };
-  });
-  const pool = await importStep('safety_pool', POOL_NAME, (r) => r.poolJobId, async () => ({
-    path: join(dataDir, DATA_FILES.pool),
-    behaviourField: POOL_BEHAVIOUR_FIELD,
-  }));
+  const task = await importStep(
+    'task',
+    TASK_NAME,
+    (r) => r.taskJobId,
+    async () => ({ path: await writeTaskPairs(s.workspace, dataDir) }),
+  );
+  const pool = await importStep(
+    'safety_pool',
+    POOL_NAME,
+    (r) => r.poolJobId,
+    async () => ({
+      path: join(dataDir, DATA_FILES.pool),
+      behaviourField: POOL_BEHAVIOUR_FIELD,
+    }),
+  );
   const listed = s.models.list().some((m) => m.path === modelPath);
   const modelJobId = listed ? null : (underWay((r) => r.modelJobId) ?? s.jobs.enqueue('model.inspect', { path: modelPath }, project.id).id);
   const row = s.replications.create({
@@ -153,6 +162,14 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
   // after the jobs are queued: a list refetched on this (the Jobs panel's) includes them
   s.events.emit('projects.changed', {});
   return replicationView(s, row.id);
+}
+
+/** The SST-2 subset as prompt/response pairs (about 150 KB) in the workspace, written when it is to be imported. */
+async function writeTaskPairs(workspace: string, dataDir: string): Promise<string> {
+  const taskFile = join(workspace, 'replication', TASK_FILE);
+  mkdirSync(dirname(taskFile), { recursive: true });
+  writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
+  return taskFile;
 }
 
 /** The ready data set of that role and name in the project, if any. */

@@ -217,7 +217,12 @@ describe('setting the replication up', () => {
     expect(pool.error).toMatch(/safety_pool\.jsonl/);
     expect(done.steps.find((x) => x.step === 'model')).toMatchObject({ state: 'failed', error: expect.stringMatching(/model/) });
     expect(done.experiment).toBeNull();
-    expect(s.jobs.list({ limit: 1000 }).map((j) => j.type).sort()).toEqual(['data.import', 'data.import', 'model.inspect']);
+    expect(
+      s.jobs
+        .list({ limit: 1000 })
+        .map((j) => j.type)
+        .sort(),
+    ).toEqual(['data.import', 'data.import', 'model.inspect']);
   }, 120_000);
 
   it('starts through replicate.start at once, granting the shipped folder so its jobs can be resumed from the app', async () => {

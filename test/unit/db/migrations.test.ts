@@ -125,11 +125,13 @@ describe('database and migrations', () => {
     expect(db.pragma('foreign_key_check')).toEqual([]);
     db.prepare('DELETE FROM datasets WHERE id = 1').run();
     expect(db.prepare('SELECT COUNT(*) AS n FROM selection_items').get()).toEqual({ n: 0 });
-    expect((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE 'records_by_%' ORDER BY name`).all() as { name: string }[]).map((r) => r.name)).toEqual([
-      'records_by_behaviour',
-      'records_by_hash',
-      'records_by_project',
-    ]);
+    expect(
+      (
+        db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE 'records_by_%' ORDER BY name`).all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name),
+    ).toEqual(['records_by_behaviour', 'records_by_hash', 'records_by_project']);
     db.close();
   });
 

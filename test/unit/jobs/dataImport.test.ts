@@ -144,9 +144,7 @@ describe('data.import job', () => {
         '{"prompt":"How do I steal a car?","response":"No.","behaviour":"T9"}',
       ].join('\n') + '\n',
     );
-    const done = await s.jobs.waitFor(
-      s.jobs.enqueue('data.import', { projectId, path: file, role: 'safety_pool', behaviourField: 'behaviour' }, projectId).id,
-    );
+    const done = await s.jobs.waitFor(s.jobs.enqueue('data.import', { projectId, path: file, role: 'safety_pool', behaviourField: 'behaviour' }, projectId).id);
     expect(done.error).toBeNull();
     const r = done.result as { datasetId: number; accepted: number; rejected: number };
     expect(r).toMatchObject({ accepted: 3, rejected: 1 });

@@ -11,6 +11,17 @@ import { replications } from './010_replications';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
-export const migrations: readonly Migration[] = [initial, curation, models, evaluations, access, jobFailure, mergeSweeps, experiments, behaviourLabel, replications];
+export const migrations: readonly Migration[] = [
+  initial,
+  curation,
+  models,
+  evaluations,
+  access,
+  jobFailure,
+  mergeSweeps,
+  experiments,
+  behaviourLabel,
+  replications,
+];
 
 export type { Migration };
