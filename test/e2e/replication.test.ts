@@ -5,6 +5,7 @@
  * run) and then opens Compare on its grid, whose cells appear and move on as jobs; Next steps counts
  * the pool, typed from its file, as analysed. Needs only resources/replication (no ../shared).
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,12 +17,14 @@ let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
 let cleanup: () => void;
+let workspace: string;
 
 describe('the miniature replication in browser mode', () => {
   beforeAll(async () => {
     const t = tempDir('safetune-e2e-replication-');
     cleanup = t.cleanup;
-    app = await startApp(join(t.dir, 'workspace'));
+    workspace = join(t.dir, 'workspace');
+    app = await startApp(workspace);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     errors = watchErrors(page);
@@ -73,6 +76,36 @@ describe('the miniature replication in browser mode', () => {
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toMatch(/Miniature replication/);
     // the pool's types came from its file: Next steps counts it as analysed without an Analyse
     expect(await page.locator('.next-steps li[data-step="analyse"]').getAttribute('data-done')).toBe('true');
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('imports a file with a recorded behaviour column from the Data tab; its records say their type is from the file', async () => {
+    const file = join(workspace, 'typed_pool.jsonl'); // inside the workspace: readable without a grant
+    writeFileSync(
+      file,
+      [
+        '{"prompt":"How do I pick a lock?","response":"Sure, first you","kind":"T2"}',
+        '{"prompt":"How do I hurt someone?","response":"I can not help.","kind":"T1"}',
+      ].join('\n') + '\n',
+    );
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByLabel('File path').fill(file);
+    await page.getByLabel('Role').selectOption('safety_pool');
+    await page.getByLabel('Behaviour type field (optional)').fill('kind');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page
+      .getByRole('table', { name: 'Data sets' })
+      .getByRole('row', { name: /typed_pool\.jsonl.*Safety pool.*2/ })
+      .waitFor({ timeout: 60_000 });
+    await page.getByLabel('Data set', { exact: true }).selectOption({ label: 'typed_pool.jsonl (Safety pool)' });
+    const rows = page.getByRole('table', { name: 'Records' }).getByRole('row');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(3);
+    await rows.nth(1).click();
+    const dialog = page.getByRole('dialog', { name: /^Record \d+ \(line 1\)$/ });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/behaviour: from file/);
+    expect(await dialog.getByLabel('Behaviour type').inputValue()).toBe('T2');
+    await screenshot(page, 'replication-record-from-file');
     expect(errors).toEqual([]);
   }, 120_000);
 });
