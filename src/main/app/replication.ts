@@ -106,7 +106,8 @@ const STEP_LABELS: Record<ReplicationStep['step'], string> = {
   pool: 'Import the safety pool with its recorded types',
   model: 'Add the aligned model to the Models list',
 };
-const UNDER_WAY = new Set<Job['state']>(['queued', 'running', 'interrupted']);
+/** A set-up job a later start reuses; one that stopped (failed, cancelled, interrupted) is queued anew. */
+const UNDER_WAY = new Set<Job['state']>(['queued', 'running']);
 
 /**
  * Starts the miniature replication: the project (found by name or created), and for each of the
