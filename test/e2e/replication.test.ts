@@ -91,7 +91,7 @@ describe('the miniature replication in browser mode', () => {
     await page.getByRole('link', { name: 'Data', exact: true }).click();
     await page.getByLabel('File path').fill(file);
     await page.getByLabel('Role').selectOption('safety_pool');
-    await page.getByLabel('Behaviour type field (optional)').fill('kind');
+    await page.getByLabel('Recorded T1–T4 column (optional)').fill('kind');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     await page
       .getByRole('table', { name: 'Data sets' })

@@ -106,7 +106,7 @@ export function ImportCard({ projectId }: { projectId: number }) {
           <SelectField label="Role" value={role} options={ROLE_OPTIONS} onChange={setRole} />
           <SelectField label="Record format" value={format} options={FORMAT_OPTIONS} onChange={setFormat} />
           <TextField
-            label="Behaviour type field (optional)"
+            label="Recorded T1–T4 column (optional)"
             value={behaviourField}
             onChange={(e) => set('behaviourField', e.target.value)}
             placeholder="e.g. behaviour"
