@@ -1,5 +1,5 @@
 /**
- * Model-judge verdicts per record (migration 9), kept beside the records' own labels: written by
+ * Model-judge verdicts per record (migration 11), kept beside the records' own labels: written by
  * Analyse with a judge, read by the agreement view, and turned into corrections when the user keeps
  * one side's behaviour types.
  */

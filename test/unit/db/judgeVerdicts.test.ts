@@ -28,22 +28,22 @@ const verdict = (recordId: number, v: Partial<JudgeVerdict>): JudgeVerdict => ({
   ...v,
 });
 
-describe('judge verdicts (migration 9)', () => {
-  it('upgrades a version-8 database with its records, stores verdicts beside them, and drops them with their records', () => {
+describe('judge verdicts (migration 11)', () => {
+  it('upgrades a version-10 database with its records, stores verdicts beside them, and drops them with their records', () => {
     const path = dbPath();
-    const v8 = openDatabase(path, { migrations: migrations.filter((m) => m.version <= 8) });
-    const projectId = new ProjectStore(v8.db).create('p').id;
-    const datasets = new DatasetStore(v8.db);
+    const v10 = openDatabase(path, { migrations: migrations.filter((m) => m.version <= 10) });
+    const projectId = new ProjectStore(v10.db).create('p').id;
+    const datasets = new DatasetStore(v10.db);
     const ds = datasets.create({ projectId, role: 'safety_pool', name: 'pool', sourcePath: '/x', fileDigest: 'd', sizeBytes: 1, jobId: null });
     datasets.insertRecords(
       ds.id,
       projectId,
       [0, 1, 2].map((i) => ({ sourceRow: i, sourceLine: i + 1, prompt: `p${i}`, response: `r${i}`, contentHash: `h${i}`, categories: [], labels: {} })),
     );
-    v8.db.close();
+    v10.db.close();
 
     const { db, migration } = openDatabase(path);
-    expect(migration.applied).toContain('9 judge_verdicts');
+    expect(migration.applied).toEqual(['11 judge_verdicts']);
     const records = new DatasetStore(db);
     const ids = records.prompts(ds.id).map((r) => r.id);
     const store = new JudgeVerdictStore(db);

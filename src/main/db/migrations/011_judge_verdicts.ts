@@ -8,7 +8,7 @@ import type { Migration } from './types';
  * verdict, why (an answer out of format, a failed call, "n/a") with its raw answer.
  */
 export const judgeVerdicts: Migration = {
-  version: 9,
+  version: 11,
   name: 'judge_verdicts',
   up(db) {
     db.exec(`
