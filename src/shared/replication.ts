@@ -56,12 +56,15 @@ export type ReplicationStep = z.infer<typeof ReplicationStep>;
 /**
  * A start of the miniature replication. `replicate.start` returns at once: the set-up steps run as
  * jobs (setting-up), then the grid and the aligned model's evaluation are queued (started); a step
- * that failed or was cancelled stops the start until its job is resumed (stopped).
+ * that failed or was cancelled stops the start until its job is resumed (stopped); a data set or the
+ * model it waits on deleted before the grid started stops it for good, with `error` saying so.
  */
 export const ReplicationStarted = z.object({
   id: z.number().int().positive(),
   projectId: z.number().int().positive(),
   state: z.enum(['setting-up', 'started', 'stopped']),
+  /** why the start cannot go on (a data set or the model deleted before its grid started): start again */
+  error: z.string().nullable(),
   steps: z.array(ReplicationStep),
   /** the preset's grid, once the set-up has succeeded */
   experiment: Experiment.nullable(),

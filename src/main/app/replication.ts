@@ -17,7 +17,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataImportParams, Dataset, DatasetRole } from '../../shared/data';
 import type { Job } from '../../shared/domain';
-import { AppError } from '../../shared/errors';
 import type { ExperimentArmInput, ExperimentRequestInput } from '../../shared/experiments';
 import type { ReplicationPreset, ReplicationRequest, ReplicationStarted, ReplicationStep } from '../../shared/replication';
 import { EvalRunParams } from '../../shared/eval';
@@ -127,9 +126,10 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
     name: string,
     pick: (r: ReplicationRow) => number | null,
     params: () => Promise<Omit<DataImportParams, 'projectId' | 'role' | 'name'>>,
+    usable: (d: Dataset) => boolean = () => true,
   ) => {
     const have = readyDataset(s, project.id, role, name);
-    if (have) return { datasetId: have.id, jobId: null };
+    if (have && usable(have)) return { datasetId: have.id, jobId: null };
     const jobId = underWay(pick) ?? s.jobs.enqueue('data.import', { projectId: project.id, role, name, ...(await params()) }, project.id).id;
     return { datasetId: null, jobId };
   };
@@ -147,6 +147,8 @@ export async function startReplication(s: Services, o: ReplicationRequest, dir =
       path: join(dataDir, DATA_FILES.pool),
       behaviourField: POOL_BEHAVIOUR_FIELD,
     }),
+    // a pool imported without its recorded column: the import applies the column to its records
+    (d) => d.recordedTypes > 0,
   );
   const listed = s.models.list().some((m) => m.path === modelPath);
   const modelJobId = listed ? null : (underWay((r) => r.modelJobId) ?? s.jobs.enqueue('model.inspect', { path: modelPath }, project.id).id);
@@ -199,33 +201,56 @@ function stepsOf(s: Services, r: ReplicationRow): ReplicationStep[] {
   return [stepOf(s, 'task', r.taskJobId), stepOf(s, 'pool', r.poolJobId), stepOf(s, 'model', r.modelJobId)];
 }
 
-/** The data set a set-up import made (its job's result), else the ready one of that name. */
-function importedDataset(s: Services, r: ReplicationRow, known: number | null, jobId: number | null, role: DatasetRole, name: string): number {
-  if (known !== null) return known;
+/** The ready data set a set-up step stands for: the one there at the start, else the one its import made, else the one of that name. */
+function importedDataset(s: Services, r: ReplicationRow, known: number | null, jobId: number | null, role: DatasetRole, name: string): number | null {
+  const ready = new Map(
+    s.datasets
+      .list(r.projectId)
+      .filter((d) => d.state === 'ready')
+      .map((d) => [d.id, d]),
+  );
+  if (known !== null && ready.has(known)) return known;
   const made = (findJob(s, jobId)?.result as { datasetId?: unknown } | null)?.datasetId;
-  if (typeof made === 'number') return made;
-  const have = readyDataset(s, r.projectId, role, name);
-  if (!have) throw new AppError('invalid_input', `The miniature replication's ${role === 'task' ? 'task data' : 'safety pool'} is missing: start it again`);
-  return have.id;
+  if (typeof made === 'number' && ready.has(made)) return made;
+  return readyDataset(s, r.projectId, role, name)?.id ?? null;
+}
+
+/** What a start waits on, found: its task data, its pool and the model; else why it cannot go on. */
+function setUpProducts(s: Services, r: ReplicationRow): { taskDatasetId: number; poolDatasetId: number } | { missing: string } {
+  const again = 'start the miniature replication again to set it up anew';
+  const taskDatasetId = importedDataset(s, r, r.taskDatasetId, r.taskJobId, 'task', TASK_NAME);
+  if (taskDatasetId === null)
+    return { missing: `The task data set "${TASK_NAME}" was deleted (or its import cannot be found) before the grid started: ${again}` };
+  const poolDatasetId = importedDataset(s, r, r.poolDatasetId, r.poolJobId, 'safety_pool', POOL_NAME);
+  if (poolDatasetId === null)
+    return { missing: `The safety pool "${POOL_NAME}" was deleted (or its import cannot be found) before the grid started: ${again}` };
+  const modelPath = join(r.params.dir, 'model');
+  if (!s.models.list().some((m) => m.path === modelPath))
+    return { missing: `The aligned model ${modelPath} was removed from the Models list before the grid started: ${again}` };
+  return { taskDatasetId, poolDatasetId };
+}
+
+/** Whether every set-up step of a start is done or succeeded (a step whose job was cleared counts as done). */
+function setUpEnded(s: Services, r: ReplicationRow): boolean {
+  return stepsOf(s, r).every((x) => x.state === 'done' || x.state === 'succeeded');
 }
 
 /**
  * Queues the grid and the aligned model's evaluation of a start whose set-up steps have all
- * succeeded. Idempotent: a start's grid is queued once, however often this runs.
+ * succeeded; a start whose data set or model was deleted meanwhile is stopped with why. Idempotent:
+ * a start's grid is queued once, however often this runs.
  */
 export function advanceReplication(s: Services, id: number): boolean {
   const r = s.replications.get(id);
-  if (r.startedAt !== null || stepsOf(s, r).some((x) => x.state !== 'done' && x.state !== 'succeeded')) return false;
+  if (r.startedAt !== null || r.error !== null || !setUpEnded(s, r)) return false;
+  const found = setUpProducts(s, r);
+  if ('missing' in found) {
+    s.replications.setFailed(id, found.missing);
+    return false;
+  }
   const dir = r.params.dir;
   const modelPath = join(dir, 'model');
-  const grid = replicationGrid({
-    ...r.params,
-    projectId: r.projectId,
-    modelPath,
-    dataDir: join(dir, 'data'),
-    taskDatasetId: importedDataset(s, r, r.taskDatasetId, r.taskJobId, 'task', TASK_NAME),
-  });
-  importedDataset(s, r, r.poolDatasetId, r.poolJobId, 'safety_pool', POOL_NAME); // the pool is there
+  const grid = replicationGrid({ ...r.params, projectId: r.projectId, modelPath, dataDir: join(dir, 'data'), taskDatasetId: found.taskDatasetId });
   const experiment = startExperiment(s, grid, null);
   const aligned = EvalRunParams.parse({
     ...grid.eval,
@@ -239,14 +264,24 @@ export function advanceReplication(s: Services, id: number): boolean {
 
 /** A start as the contract shows it: its set-up steps, then its grid. */
 export function replicationView(s: Services, id: number): ReplicationStarted {
-  const r = s.replications.get(id);
+  let r = s.replications.get(id);
+  if (r.startedAt === null && r.error === null && setUpEnded(s, r)) {
+    // its set-up ended (a job cleared from the list ends it too): a deleted product stops it here,
+    // even when no job event is left to advance it
+    const found = setUpProducts(s, r);
+    if ('missing' in found) {
+      s.replications.setFailed(id, found.missing);
+      r = s.replications.get(id);
+    }
+  }
   const steps = stepsOf(s, r);
   const started = r.startedAt !== null;
-  const stopped = steps.some((x) => x.state === 'failed' || x.state === 'cancelled' || x.state === 'interrupted');
+  const stopped = r.error !== null || steps.some((x) => x.state === 'failed' || x.state === 'cancelled' || x.state === 'interrupted');
   return {
     id: r.id,
     projectId: r.projectId,
     state: started ? 'started' : stopped ? 'stopped' : 'setting-up',
+    error: r.error,
     steps,
     experiment: r.experimentId !== null ? experimentView(s, r.experimentId) : null,
     alignedEvalJobId: r.alignedEvalJobId,

@@ -211,6 +211,25 @@ export class DatasetStore {
     }
   }
 
+  /** The fields kept from the file (`labels`) of a data set's records whose type no file or person gave. */
+  labelsOfUntyped(datasetId: number): { id: number; labels: Record<string, unknown> }[] {
+    const rows = this.db
+      .prepare(`SELECT id, labels FROM records WHERE dataset_id = ? AND behaviour_source NOT IN ('label', 'user') ORDER BY source_row`)
+      .all(datasetId) as { id: number; labels: string }[];
+    return rows.map((r) => ({ id: r.id, labels: JSON.parse(r.labels) as Record<string, unknown> }));
+  }
+
+  /** Gives records the behaviour type their file records (source label); a person's correction is kept. */
+  setRecordedBehaviour(rows: readonly { id: number; behaviour: string }[]): void {
+    const stmt = this.db.prepare(
+      `UPDATE records SET behaviour = ?, behaviour_confidence = 1, harmful_score = NULL, refusal_score = NULL, behaviour_source = 'label'
+       WHERE id = ? AND behaviour_source != 'user'`,
+    );
+    this.db.transaction(() => {
+      for (const r of rows) stmt.run(r.behaviour, r.id);
+    })();
+  }
+
   insertRejections(datasetId: number, rows: readonly { sourceRow: number; sourceLine: number | null; message: string }[]): void {
     const stmt = this.db.prepare('INSERT OR IGNORE INTO import_rejections (dataset_id, source_row, source_line, message) VALUES (?, ?, ?, ?)');
     for (const r of rows) stmt.run(datasetId, r.sourceRow, r.sourceLine, r.message);

@@ -23,6 +23,8 @@ export interface ReplicationRow {
   createdAt: string;
   /** when its grid was started (null while it is being set up) */
   startedAt: string | null;
+  /** why it stopped for good before its grid started (what it waits on was deleted); null otherwise */
+  error: string | null;
 }
 
 interface Row {
@@ -38,6 +40,7 @@ interface Row {
   aligned_eval_job_id: number | null;
   created_at: string;
   started_at: string | null;
+  error: string | null;
 }
 
 const toReplication = (r: Row): ReplicationRow => ({
@@ -53,6 +56,7 @@ const toReplication = (r: Row): ReplicationRow => ({
   alignedEvalJobId: r.aligned_eval_job_id,
   createdAt: r.created_at,
   startedAt: r.started_at,
+  error: r.error,
 });
 
 /** Starts of the miniature replication and their set-up steps. */
@@ -90,6 +94,11 @@ export class ReplicationStore {
       .run(experimentId, alignedEvalJobId, nowIso(), id);
   }
 
+  /** Stops a start that cannot go on, with why; it is no longer followed. */
+  setFailed(id: number, error: string): void {
+    this.db.prepare('UPDATE replications SET error = ? WHERE id = ? AND started_at IS NULL AND error IS NULL').run(error, id);
+  }
+
   /** The start a set-up job belongs to (the newest, when a later start reuses a queued job), or null. */
   replicationOfJob(jobId: number): number | null {
     const row = this.db
@@ -98,12 +107,12 @@ export class ReplicationStore {
     return row.id;
   }
 
-  /** Starts still being set up (their grid not started), oldest first. */
+  /** Starts still being set up (their grid not started, not stopped for good), oldest first. */
   unfinished(projectId?: number): ReplicationRow[] {
     const rows =
       projectId === undefined
-        ? this.db.prepare('SELECT * FROM replications WHERE started_at IS NULL ORDER BY id').all()
-        : this.db.prepare('SELECT * FROM replications WHERE started_at IS NULL AND project_id = ? ORDER BY id').all(projectId);
+        ? this.db.prepare('SELECT * FROM replications WHERE started_at IS NULL AND error IS NULL ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM replications WHERE started_at IS NULL AND error IS NULL AND project_id = ? ORDER BY id').all(projectId);
     return (rows as Row[]).map(toReplication);
   }
 }

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../../src/main/app/dispatch';
 import { createHandlers } from '../../../src/main/app/handlers';
 import { cancelExperiment } from '../../../src/main/app/experiments';
-import { replicationArm, replicationDir, replicationGrid, replicationView, startReplication } from '../../../src/main/app/replication';
+import { advanceReplication, replicationArm, replicationDir, replicationGrid, replicationView, startReplication } from '../../../src/main/app/replication';
 import type { Services } from '../../../src/main/app/services';
 import { ARMS, FINETUNE, PRESETS } from '../../../src/main/replicate/recipe';
 import type { CallResult } from '../../../src/shared/errors';
@@ -223,6 +223,101 @@ describe('setting the replication up', () => {
         .map((j) => j.type)
         .sort(),
     ).toEqual(['data.import', 'data.import', 'model.inspect']);
+  }, 120_000);
+
+  it('stops with why when its set-up jobs are cleared before they made anything, instead of setting up forever', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 0, maxLightJobs: 0 });
+    const started = await startReplication(s, { preset: 'smoke' });
+    for (const x of started.steps) await s.jobs.cancel(x.jobId!);
+    expect(replicationView(s, started.id).state).toBe('stopped');
+    s.jobs.clearFinished(); // the Jobs panel's Clear finished: no job event is left to advance the start
+    const v = replicationView(s, started.id);
+    expect(v.state).toBe('stopped');
+    expect(v.error).toMatch(/task data set "SST-2 task \(miniature replication\)" was deleted .*start the miniature replication again/);
+    expect(s.replications.unfinished()).toEqual([]);
+  });
+
+  it('stops with why when a data set or the model it waits on is deleted before its grid starts; a new start sets them up again', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 1, maxLightJobs: 1 });
+    const modelJob = await s.jobs.waitFor(s.jobs.enqueue('model.inspect', { path: join(DIR, 'model') }).id, 60_000);
+    expect(modelJob.error).toBeNull();
+    const projectId = s.projects.create('Miniature replication').id;
+    const made = (role: 'task' | 'safety_pool', name: string) => {
+      const d = s.datasets.create({ projectId, role, name, sourcePath: `/d/${role}`, fileDigest: role, sizeBytes: 1, jobId: null });
+      s.datasets.insertRecords(d.id, projectId, [
+        { sourceRow: 0, sourceLine: 1, prompt: 'p', response: 'r', contentHash: `${role}-h`, categories: [], labels: {}, behaviour: 'T1' },
+      ]);
+      s.datasets.finish(d.id, 'ready');
+      return d.id;
+    };
+    const taskDatasetId = made('task', 'SST-2 task (miniature replication)');
+    const poolDatasetId = made('safety_pool', 'Safety pool (miniature replication)');
+    const row = (params: object = {}) =>
+      s.replications.create({
+        projectId,
+        params: { preset: 'smoke', dir: DIR, ...params },
+        taskDatasetId,
+        taskJobId: null,
+        poolDatasetId,
+        poolJobId: null,
+        modelJobId: null,
+      }).id;
+    // the set-up had ended (everything there), then the pool was deleted before the follower ran
+    const poolGone = row();
+    const modelGone = row({ seed: 3 });
+    s.datasets.delete(poolDatasetId);
+    expect(advanceReplication(s, poolGone)).toBe(false);
+    expect(replicationView(s, poolGone)).toMatchObject({
+      state: 'stopped',
+      experiment: null,
+      error: expect.stringMatching(/safety pool "Safety pool \(miniature replication\)" was deleted/),
+    });
+    // the model removed from the Models list (the pool put back under its name)
+    made('safety_pool', 'Safety pool (miniature replication)');
+    s.models.remove(s.models.list()[0]!.id);
+    expect(advanceReplication(s, modelGone)).toBe(false);
+    expect(replicationView(s, modelGone).error).toMatch(/aligned model .*model was removed from the Models list/);
+    expect(s.replications.unfinished()).toEqual([]);
+    expect(s.experiments.list(projectId)).toEqual([]);
+
+    // a new start sets up what is missing; the stopped ones stay stopped
+    const again = await startReplication(s, { preset: 'smoke' });
+    expect(again.state).toBe('setting-up');
+    expect(again.error).toBeNull();
+    expect(again.steps.map((x) => [x.step, x.jobId === null])).toEqual([
+      ['task', true],
+      ['pool', true],
+      ['model', false],
+    ]);
+    const done = await settled(again.id);
+    expect(done.state).toBe('started');
+    await cancelExperiment(s, done.experiment!.id);
+    await s.jobs.cancel(done.alignedEvalJobId!);
+    expect(s.experiments.list(projectId)).toHaveLength(1);
+    expect([replicationView(s, poolGone).state, replicationView(s, modelGone).state]).toEqual(['stopped', 'stopped']);
+  }, 120_000);
+
+  it('re-imports a ready pool that has no recorded types, so the column is applied to its records', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 1, maxLightJobs: 1 });
+    const projectId = s.projects.create('Miniature replication').id;
+    const path = join(DIR, 'data', 'train', 'safety_pool.jsonl');
+    const plain = await s.jobs.waitFor(
+      s.jobs.enqueue('data.import', { projectId, path, role: 'safety_pool', name: 'Safety pool (miniature replication)' }, projectId).id,
+      60_000,
+    );
+    const poolId = (plain.result as { datasetId: number }).datasetId;
+    expect(s.datasets.get(poolId).recordedTypes).toBe(0);
+    const started = await startReplication(s, { preset: 'smoke', steps: 1, limit: 1 });
+    const pool = started.steps.find((x) => x.step === 'pool')!;
+    expect(pool.jobId).not.toBeNull();
+    const job = await s.jobs.waitFor(pool.jobId!, 60_000);
+    expect(job.result).toMatchObject({ datasetId: poolId, alreadyImported: true });
+    const done = await settled(started.id);
+    if (done.experiment) await cancelExperiment(s, done.experiment.id);
+    if (done.alignedEvalJobId) await s.jobs.cancel(done.alignedEvalJobId);
+    expect(done.state).toBe('started');
+    expect(s.datasets.get(poolId).recordedTypes).toBe(1240);
+    expect(s.datasets.list(projectId).filter((d) => d.role === 'safety_pool')).toHaveLength(1);
   }, 120_000);
 
   it('starts through replicate.start at once, granting the shipped folder so its jobs can be resumed from the app', async () => {

@@ -77,7 +77,11 @@ export const replicateCommand: Command = {
         }
       }
       advanceReplication(s, started.id); // as the follower does when the last set-up job ends: queued once
-      const { experiment, alignedEvalJobId } = replicationView(s, started.id);
+      const { experiment, alignedEvalJobId, error } = replicationView(s, started.id);
+      if (error !== null) {
+        env.io.err(`[replicate] ${error}`);
+        return 1;
+      }
       if (!experiment || alignedEvalJobId === null) throw new Error(`replication ${started.id}: its set-up succeeded but its grid did not start`);
       env.io.err(startedLine(started.projectId, experiment, alignedEvalJobId));
       // Ctrl-C: the grid's jobs are cancelled by waitForExperiment, the aligned model's evaluation here

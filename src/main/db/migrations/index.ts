@@ -9,6 +9,7 @@ import { experiments } from './008_experiments';
 import { behaviourLabel } from './009_behaviour_label';
 import { replications } from './010_replications';
 import { judgeVerdicts } from './011_judge_verdicts';
+import { replicationError } from './012_replication_error';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   behaviourLabel,
   replications,
   judgeVerdicts,
+  replicationError,
 ];
 
 export type { Migration };

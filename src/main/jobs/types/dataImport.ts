@@ -45,7 +45,10 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     });
     const existing = store.findByDigest(p.projectId, p.role, fp.blocksDigest);
     if (existing?.state === 'ready') {
-      ctx.log(`${basename(p.path)} was already imported as dataset ${existing.id} ("${existing.name}"): nothing to do`);
+      const typed = p.behaviourField ? applyRecordedColumn(store, existing.id, p.behaviourField) : null;
+      ctx.log(
+        `${basename(p.path)} was already imported as dataset ${existing.id} ("${existing.name}"): ${typed ? `its column "${p.behaviourField}" typed ${typed.typed} records${typed.invalid ? ` (${typed.invalid} with another value kept untyped)` : ''}` : 'nothing to do'}`,
+      );
       return {
         datasetId: existing.id,
         accepted: existing.accepted,
@@ -154,6 +157,23 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     nearDuplicates: pairs.length,
     alreadyImported: false,
   };
+}
+
+/**
+ * A file imported earlier without its recorded behaviour column, imported again with it: the column
+ * is applied to the records it already made (a person's correction is kept; a record with another
+ * value there stays untyped, as its row would have been rejected).
+ */
+function applyRecordedColumn(store: DatasetStore, datasetId: number, field: string): { typed: number; invalid: number } {
+  const rows: { id: number; behaviour: Behaviour }[] = [];
+  let invalid = 0;
+  for (const r of store.labelsOfUntyped(datasetId)) {
+    const recorded = recordedBehaviour(r.labels, field);
+    if (recorded && 'error' in recorded) invalid++;
+    else if (recorded) rows.push({ id: r.id, behaviour: recorded.behaviour });
+  }
+  store.setRecordedBehaviour(rows);
+  return { typed: rows.length, invalid };
 }
 
 /**

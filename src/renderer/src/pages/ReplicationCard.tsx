@@ -71,9 +71,11 @@ function SetupSteps({ started, live }: { started: ReplicationStarted; live: Reco
   return (
     <div className="replication-setup" data-state={started.state}>
       <p className="small">
-        {started.state === 'stopped'
-          ? 'A set-up step did not finish: resume its job from the Jobs panel (the grid starts when every step has succeeded), or start again.'
-          : 'Setting up the project “Miniature replication”; the grid starts when these jobs finish.'}
+        {started.error
+          ? started.error
+          : started.state === 'stopped'
+            ? 'A set-up step did not finish: resume its job from the Jobs panel (the grid starts when every step has succeeded), or start again.'
+            : 'Setting up the project “Miniature replication”; the grid starts when these jobs finish.'}
       </p>
       <ol className="small" aria-label="Set-up steps">
         {started.steps.map((x) => (
