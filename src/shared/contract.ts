@@ -131,8 +131,8 @@ export const calls = {
   ),
   'data.keepJudgeLabels': call(
     KeepJudgeLabels,
-    z.object({ changed: z.number().int().nonnegative() }),
-    "Keep the model judge's (or the built-in detectors') behaviour types, for all judged records or the disagreeing ones, as corrections",
+    z.object({ changed: z.number().int().nonnegative(), categories: z.number().int().nonnegative() }),
+    "Keep the model judge's (or the built-in detectors') behaviour types, for all judged records or the disagreeing ones, as corrections (the judge's categories too, where it gave some); how many records' types and categories changed",
   ),
 
   'select.list': call(z.object({ projectId: Id }).strict(), z.array(Selection), "A project's saved selections"),

@@ -190,6 +190,29 @@ export const JudgeDisagreement = z.object({
 });
 export type JudgeDisagreement = z.infer<typeof JudgeDisagreement>;
 
+/**
+ * A judge's harm categories (Llama Guard 3's S codes as harm categories, best first) against the
+ * records' own (inferred, from the file or corrected): per category, how many records each side
+ * gives it and how many both; top-1 agreement over the records both sides gave a category.
+ */
+export const JudgeCategoryAgreement = z.object({
+  perCategory: z.array(
+    z.object({
+      category: z.string(),
+      judge: z.number().int().nonnegative(),
+      records: z.number().int().nonnegative(),
+      both: z.number().int().nonnegative(),
+    }),
+  ),
+  /** Records both sides gave at least one category. */
+  compared: z.number().int().nonnegative(),
+  /** Of those, the records whose first category is the judge's first. */
+  top1Agree: z.number().int().nonnegative(),
+  /** top1Agree / compared; null when nothing was compared. */
+  top1Rate: z.number().nullable(),
+});
+export type JudgeCategoryAgreement = z.infer<typeof JudgeCategoryAgreement>;
+
 /** A model judge's verdicts on a data set against the built-in detectors' (the Data tab's agreement view). */
 export const JudgeAgreementView = z.object({
   datasetId: z.number().int().positive(),
@@ -210,13 +233,18 @@ export const JudgeAgreementView = z.object({
   ),
   behaviour: JudgeConfusion,
   promptHarm: JudgeConfusion,
+  /** The judge's categories against the records' (null: the judge gave none, as WildGuard never does). */
+  categories: JudgeCategoryAgreement.nullable(),
   /** Records whose types differ or that got no verdict, and the first of them. */
   disagreeing: z.number().int().nonnegative(),
   disagreements: z.array(JudgeDisagreement),
 });
 export type JudgeAgreementView = z.infer<typeof JudgeAgreementView>;
 
-/** Keep one side's behaviour types, for all judged records or for the disagreeing ones, as corrections. */
+/**
+ * Keep one side's behaviour types, for all judged records or for the disagreeing ones, as
+ * corrections; keeping the judge's also keeps its categories where it gave some (Llama Guard 3).
+ */
 export const KeepJudgeLabels = z
   .object({
     datasetId: z.number().int().positive(),

@@ -4,7 +4,7 @@
  * prompt harm, agreement and kappa, the answers the judge wrote out of format, the disagreeing
  * records — and the action that keeps one side's types as corrections.
  */
-import type { JudgeAgreementView, JudgeConfusion, KeepJudgeLabels } from '../../shared/data';
+import type { JudgeAgreementView, JudgeCategoryAgreement, JudgeConfusion, KeepJudgeLabels } from '../../shared/data';
 import { AppError } from '../../shared/errors';
 import type { ModelJudgeId } from '../../shared/methods/curationJudges';
 import { agreement } from '../detect/model-judges/agreement';
@@ -28,6 +28,35 @@ function confusion(judge: Array<string | null>, builtin: Array<string | null>): 
     { judge: 'judge', reference: 'built-in' },
   );
   return { labels: a.labels, counts: a.counts, compared: a.n - a.noVerdict, agree: a.agree, rate: a.rate, kappa: a.kappa };
+}
+
+/** The judge's categories against the records' own; null when the judge gave no record a category. */
+function categoryAgreement(stored: readonly StoredJudgeVerdict[]): JudgeCategoryAgreement | null {
+  if (!stored.some((v) => v.categories.length > 0)) return null;
+  const per = new Map<string, { judge: number; records: number; both: number }>();
+  const at = (c: string) => per.get(c) ?? per.set(c, { judge: 0, records: 0, both: 0 }).get(c)!;
+  let compared = 0;
+  let top1Agree = 0;
+  for (const v of stored) {
+    const own = new Set(v.currentCategories);
+    for (const c of new Set(v.categories)) {
+      at(c).judge++;
+      if (own.has(c)) at(c).both++;
+    }
+    for (const c of own) at(c).records++;
+    if (v.categories.length > 0 && v.currentCategories.length > 0) {
+      compared++;
+      if (v.categories[0] === v.currentCategories[0]) top1Agree++;
+    }
+  }
+  return {
+    perCategory: [...per]
+      .map(([category, n]) => ({ category, ...n }))
+      .sort((a, b) => b.judge + b.records - (a.judge + a.records) || a.category.localeCompare(b.category)),
+    compared,
+    top1Agree,
+    top1Rate: compared ? top1Agree / compared : null,
+  };
 }
 
 const disagrees = (v: StoredJudgeVerdict) => v.error !== null || v.behaviour !== v.builtinBehaviour;
@@ -62,6 +91,7 @@ export function judgeAgreement(s: Services, datasetId: number, judge?: ModelJudg
       stored.map((v) => harmLabel(v.harmful)),
       stored.map((v) => harmLabel(v.builtinHarmful)),
     ),
+    categories: categoryAgreement(stored),
     disagreeing: disagreeing.length,
     disagreements: disagreeing.slice(0, MAX_LISTED).map((v) => ({
       recordId: v.recordId,
@@ -77,11 +107,11 @@ export function judgeAgreement(s: Services, datasetId: number, judge?: ModelJudg
   };
 }
 
-/** Keeps the judge's (or the built-in detectors') types as the records' corrected types. */
-export function keepJudgeLabels(s: Services, k: KeepJudgeLabels): { changed: number } {
+/** Keeps the judge's (or the built-in detectors') types as the records' corrected types, and the judge's categories where it gave some. */
+export function keepJudgeLabels(s: Services, k: KeepJudgeLabels): { changed: number; categories: number } {
   s.datasets.get(k.datasetId);
   const store = new JudgeVerdictStore(s.db);
   if (!store.judges(k.datasetId).includes(k.judge))
     throw new AppError('not_found', `Data set ${k.datasetId} has no verdicts of ${k.judge}: analyse it with that judge first`, { ...k });
-  return { changed: store.keep(k.datasetId, k.judge, k.take, k.scope) };
+  return store.keep(k.datasetId, k.judge, k.take, k.scope);
 }

@@ -29,6 +29,8 @@ export interface StoredJudgeVerdict extends JudgeVerdict {
   response: string;
   /** The record's behaviour type now. */
   current: Behaviour | null;
+  /** The record's harm categories now (inferred, from the file or corrected), best first. */
+  currentCategories: string[];
 }
 
 interface Row {
@@ -46,6 +48,7 @@ interface Row {
   prompt: string;
   response: string;
   current: Behaviour | null;
+  current_categories: string;
 }
 
 const bool = (v: 0 | 1 | null) => (v === null ? null : v === 1);
@@ -101,7 +104,7 @@ export class JudgeVerdictStore {
   verdicts(datasetId: number, judge: ModelJudgeId): StoredJudgeVerdict[] {
     const rows = this.db
       .prepare(
-        `SELECT v.*, r.prompt, r.response, r.behaviour AS current FROM judge_verdicts v JOIN records r ON r.id = v.record_id
+        `SELECT v.*, r.prompt, r.response, r.behaviour AS current, r.categories AS current_categories FROM judge_verdicts v JOIN records r ON r.id = v.record_id
          WHERE v.dataset_id = ? AND v.judge = ? ORDER BY v.record_id`,
       )
       .all(datasetId, judge) as Row[];
@@ -119,6 +122,7 @@ export class JudgeVerdictStore {
       prompt: r.prompt,
       response: r.response,
       current: r.current,
+      currentCategories: JSON.parse(r.current_categories) as string[],
     }));
   }
 
@@ -126,11 +130,19 @@ export class JudgeVerdictStore {
    * Takes the judge's behaviour types (or the built-in detectors' from the same run) as the records'
    * types, for every judged record or only where the two disagree, like a person's correction
    * (source 'user', confidence 1): Analyse keeps them. Records the chosen side gave no type are left
-   * alone. Returns how many records changed.
+   * alone. Keeping the judge's also keeps its categories (as corrections, source 'user') on the
+   * same records where it gave some. Returns how many records' types and categories changed.
    */
-  keep(datasetId: number, judge: ModelJudgeId, take: 'judge' | 'builtin', scope: 'all' | 'disagreeing'): number {
+  keep(datasetId: number, judge: ModelJudgeId, take: 'judge' | 'builtin', scope: 'all' | 'disagreeing'): { changed: number; categories: number } {
     const col = take === 'judge' ? 'v.behaviour' : 'v.builtin_behaviour';
     const disagreeing = scope === 'disagreeing' ? ' AND v.behaviour IS NOT NULL AND v.behaviour IS NOT v.builtin_behaviour' : '';
+    return this.db.transaction(() => {
+      const categories = take === 'judge' ? this.keepCategories(datasetId, judge, disagreeing) : 0;
+      return { changed: this.keepTypes(datasetId, judge, col, disagreeing), categories };
+    })();
+  }
+
+  private keepTypes(datasetId: number, judge: ModelJudgeId, col: string, disagreeing: string): number {
     return this.db
       .prepare(
         `UPDATE records SET behaviour = (SELECT ${col} FROM judge_verdicts v WHERE v.record_id = records.id AND v.judge = ?),
@@ -138,6 +150,19 @@ export class JudgeVerdictStore {
          WHERE dataset_id = ? AND id IN (
            SELECT v.record_id FROM judge_verdicts v WHERE v.dataset_id = ? AND v.judge = ? AND ${col} IS NOT NULL${disagreeing}
          ) AND (behaviour IS NOT (SELECT ${col} FROM judge_verdicts v WHERE v.record_id = records.id AND v.judge = ?) OR behaviour_source != 'user')`,
+      )
+      .run(judge, datasetId, datasetId, judge, judge).changes;
+  }
+
+  /** The judge's non-empty categories as the records' corrected ones (before the types are kept: `disagreeing` compares the judge's type with the built-in one). */
+  private keepCategories(datasetId: number, judge: ModelJudgeId, disagreeing: string): number {
+    const given = `(SELECT v.categories FROM judge_verdicts v WHERE v.record_id = records.id AND v.judge = ?)`;
+    return this.db
+      .prepare(
+        `UPDATE records SET categories = ${given}, category_source = 'user'
+         WHERE dataset_id = ? AND id IN (
+           SELECT v.record_id FROM judge_verdicts v WHERE v.dataset_id = ? AND v.judge = ? AND v.categories != '[]'${disagreeing}
+         ) AND (categories IS NOT ${given} OR category_source != 'user')`,
       )
       .run(judge, datasetId, datasetId, judge, judge).changes;
   }

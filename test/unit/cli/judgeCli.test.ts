@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { llamaGuardToHarmCategories } from '../../../src/main/detect/model-judges/llamaGuard';
 import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import { cli } from '../../helpers/cli';
@@ -69,9 +70,24 @@ describe.skipIf(!staticVectorsAvailable())('safetune data analyse --judge, data 
     expect(Object.values(v.promptHarm.counts.harmful as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(2);
     expect(Object.values(v.promptHarm.counts.benign as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(1);
     expect(v.errors[0]).toMatchObject({ kind: 'parse', raw: 'unsure' });
+    // its categories (S9 for the bomb, S1 for the poison) against the records' own: task data has none yet
+    const judged = (c: { perCategory: { category: string; judge: number; records: number; both: number }[] }) =>
+      Object.fromEntries(c.perCategory.filter((x) => x.judge > 0).map((x) => [x.category, [x.judge, x.records, x.both]]));
+    const given = [...llamaGuardToHarmCategories(['S9']), ...llamaGuardToHarmCategories(['S1'])];
+    expect(given.length).toBeGreaterThan(2);
+    const records = (c: string) => given.filter((x) => x === c).length; // a category both codes overlap counts twice
+    expect(judged(v.categories)).toEqual(Object.fromEntries(given.map((c) => [c, [records(c), 0, 0]])));
+    expect(v.categories).toMatchObject({ compared: 0, top1Agree: 0, top1Rate: null });
+    expect(text).toMatch(/Llama Guard 3's categories against the records' \(top-1\): 0\/0/);
     const k = await cli(['data', 'keep-labels', '--project', '1', '--dataset', '1', '--judge', 'llama-guard', '--take', 'judge', ...ws]);
     expect(k.code, k.err).toBe(0);
-    expect(k.out[0]).toBe("3 records now carry Llama Guard 3's types (kept as corrections)");
+    expect(k.out[0]).toBe("3 records now carry Llama Guard 3's types and 2 its categories (kept as corrections)");
+    // the kept categories are the records' now: every one the judge gave is on its record, first first
+    const after = JSON.parse((await cli(['data', 'agreement', '--project', '1', '--dataset', '1', '--json', ...ws])).out[0]!);
+    expect(after.categories).toMatchObject({ compared: 2, top1Agree: 2, top1Rate: 1 });
+    expect(judged(after.categories)).toEqual(Object.fromEntries(given.map((c) => [c, [records(c), records(c), records(c)]])));
+    const again = await cli(['data', 'keep-labels', '--project', '1', '--dataset', '1', '--judge', 'llama-guard', '--take', 'judge', '--json', ...ws]);
+    expect(JSON.parse(again.out[0]!)).toEqual({ changed: 0, categories: 0 });
   }, 120_000);
 
   it('WildGuard on a tiny random-weight engine model: every answer out of format is counted, none becomes a label', async () => {
@@ -89,6 +105,7 @@ describe.skipIf(!staticVectorsAvailable())('safetune data analyse --judge, data 
     const v = JSON.parse((await cli(['data', 'agreement', '--project', '1', '--dataset', '1', '--judge', 'wildguard', '--json', ...ws])).out[0]!);
     expect(v).toMatchObject({ judges: ['wildguard', 'llama-guard'], judge: 'wildguard', parseErrors: 4, disagreeing: 4 });
     expect(v.behaviour.compared).toBe(0);
+    expect(v.categories).toBeNull(); // WildGuard gives no categories
     expect(Object.keys(v.behaviour.counts)).toEqual(['no verdict']);
   }, 180_000);
 });

@@ -117,7 +117,7 @@ export const dataCommand: Command = {
         env.io.out(
           values.json
             ? JSON.stringify(r)
-            : `${r.changed} records now carry ${values.take === 'judge' ? `${CURATION_JUDGES[judge].label}'s` : "the built-in detectors'"} types (kept as corrections)`,
+            : `${r.changed} records now carry ${values.take === 'judge' ? `${CURATION_JUDGES[judge].label}'s` : "the built-in detectors'"} types${r.categories ? ` and ${r.categories} its categories` : ''} (kept as corrections)`,
         );
         return 0;
       });
@@ -227,6 +227,15 @@ function table(c: JudgeConfusion, judge: string, what: string): string[] {
 }
 
 /** The agreement view as text: both tables, the problems, the disagreeing records. */
+/** The judge's categories against the records': top-1 agreement, then per category judge / records / both. */
+function categoryLines(c: JudgeAgreementView['categories'], name: string): string[] {
+  if (!c) return [];
+  return [
+    `${name}'s categories against the records' (top-1): ${c.top1Agree}/${c.compared}${c.top1Rate === null ? '' : ` (${(100 * c.top1Rate).toFixed(1)}%)`}`,
+    ...c.perCategory.map((x) => `  ${x.category.padEnd(44)} judge ${x.judge}  records ${x.records}  both ${x.both}`),
+  ];
+}
+
 function agreementText(v: JudgeAgreementView): string {
   if (!v.judge) return `data set ${v.datasetId} has no model-judge verdicts: run data analyse --judge wildguard|llama-guard first`;
   const name = CURATION_JUDGES[v.judge].label;
@@ -234,6 +243,7 @@ function agreementText(v: JudgeAgreementView): string {
     `${name} (${v.judgeModel}) on ${v.records} records: ${v.parseErrors} answers not in its format, ${v.failures} failed calls, ${v.noVerdict} without a verdict`,
     ...table(v.behaviour, name, 'T1–T4'),
     ...table(v.promptHarm, name, 'prompt harm'),
+    ...categoryLines(v.categories, name),
     ...v.errors.slice(0, 5).map((e) => `  record ${e.recordId}: ${e.message}${e.raw !== null ? ` — answer: ${JSON.stringify(e.raw.slice(0, 160))}` : ''}`),
     `${v.disagreeing} records disagree or got no verdict${v.disagreeing ? ':' : ''}`,
     ...v.disagreements

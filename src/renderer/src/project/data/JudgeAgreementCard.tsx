@@ -1,11 +1,12 @@
 /**
  * Judge agreement: a model judge's verdicts on a data set (Analyse with WildGuard or Llama Guard 3)
  * against the built-in detectors' — the T1–T4 and prompt-harm confusion tables with agreement and
- * kappa, the answers the judge wrote out of format, the disagreeing records — and the actions that
- * keep the judge's types (for the disagreeing records or all) or the built-in ones, as corrections.
+ * kappa, the judge's harm categories against the records' (Llama Guard 3), the answers the judge
+ * wrote out of format, the disagreeing records — and the actions that keep the judge's types (and
+ * categories, where it gave some) for the disagreeing records or all, or the built-in ones, as corrections.
  */
 import { useState } from 'react';
-import type { Dataset, JudgeAgreementView, JudgeConfusion } from '../../../../shared/data';
+import type { Dataset, JudgeAgreementView, JudgeCategoryAgreement, JudgeConfusion } from '../../../../shared/data';
 import { CURATION_JUDGES, type ModelJudgeId } from '../../../../shared/methods/curationJudges';
 import { api } from '../../api/client';
 import { useAction, useCall } from '../../api/hooks';
@@ -50,6 +51,35 @@ function ConfusionTable({ title, c }: { title: string; c: JudgeConfusion }) {
   );
 }
 
+/** Per harm category: how many records the judge gives it, how many carry it, how many both; top-1 agreement in the caption. */
+function CategoryTable({ c }: { c: JudgeCategoryAgreement }) {
+  return (
+    <table className="table" aria-label="Harm categories">
+      <caption>
+        Harm categories, the judge's against the records': the first category agrees on {c.top1Agree} of {c.compared} ({pct(c.top1Rate)})
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">category</th>
+          <th scope="col">judge</th>
+          <th scope="col">records</th>
+          <th scope="col">both</th>
+        </tr>
+      </thead>
+      <tbody>
+        {c.perCategory.map((x) => (
+          <tr key={x.category}>
+            <th scope="row">{x.category}</th>
+            <td>{x.judge}</td>
+            <td>{x.records}</td>
+            <td>{x.both}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /** Shown once a data set was analysed (`analysed` must not be empty). */
 export function JudgeAgreementCard({ analysed, refresh }: { analysed: Dataset[]; refresh: number }) {
   const [chosen, setChosen] = useState('');
@@ -67,7 +97,7 @@ export function JudgeAgreementCard({ analysed, refresh }: { analysed: Dataset[];
     const v = view.data!;
     const r = await api.call('data.keepJudgeLabels', { datasetId: v.datasetId, judge: v.judge!, take, scope });
     setChanged(
-      `${r.changed} record${r.changed === 1 ? '' : 's'} now carry ${take === 'judge' ? `${CURATION_JUDGES[v.judge!].label}'s` : "the built-in detectors'"} types.`,
+      `${r.changed} record${r.changed === 1 ? '' : 's'} now carry ${take === 'judge' ? `${CURATION_JUDGES[v.judge!].label}'s` : "the built-in detectors'"} types${r.categories ? `, ${r.categories} its categories` : ''}.`,
     );
     view.reload();
   });
@@ -108,6 +138,7 @@ export function JudgeAgreementCard({ analysed, refresh }: { analysed: Dataset[];
             <ConfusionTable title="Behaviour T1–T4" c={v.behaviour} />
             <ConfusionTable title="Prompt harm" c={v.promptHarm} />
           </div>
+          {v.categories && <CategoryTable c={v.categories} />}
           {v.errors.length > 0 && (
             <details>
               <summary>Answers the judge gave no verdict in ({v.parseErrors + v.failures + v.noVerdict})</summary>
@@ -137,7 +168,10 @@ export function JudgeAgreementCard({ analysed, refresh }: { analysed: Dataset[];
               Keep the built-in types for all
             </Button>
           </div>
-          <p className="muted small">A kept type is stored as a correction: a later Analyse keeps it. {changed && <strong role="status">{changed}</strong>}</p>
+          <p className="muted small">
+            A kept type is stored as a correction: a later Analyse keeps it{v.categories ? ", and so are the judge's categories kept with it" : ''}.{' '}
+            {changed && <strong role="status">{changed}</strong>}
+          </p>
           <table className="table" aria-label="Disagreeing records">
             <caption>
               {v.disagreeing} record{v.disagreeing === 1 ? '' : 's'} where the judge and the built-in detectors disagree or the judge gave no verdict
