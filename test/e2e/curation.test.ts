@@ -1,20 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/services';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sharedPath } from '../helpers/shared';
-import { createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
-import { grantFolder } from './grants';
+import { screenshot } from './app';
+import { appSession } from './appSession';
 
 const pool = sharedPath('data', 'safety-pool', 'bianchi_safety_only_data_Instructions.json');
 const task = sharedPath('data', 'task', 'alpaca_en_demo.json');
 const refs = sharedPath('data', 'reference', 'beavertails-unsafe-prompts');
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
-let cleanup: () => void;
 let workDir: string;
 
 async function waitForJob(page: Page, titlePart: string, timeout = 240_000) {
@@ -25,23 +21,14 @@ async function waitForJob(page: Page, titlePart: string, timeout = 240_000) {
 }
 
 describe.skipIf(!pool || !task || !refs)('safety-data curation in browser mode', () => {
-  beforeAll(async () => {
-    const t = tempDir('safetune-e2e-curation-');
-    cleanup = t.cleanup;
-    workDir = t.dir;
-    app = await startApp(join(t.dir, 'workspace'));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    errors = watchErrors(page);
-    await page.goto(app.url);
-    await grantFolder(page, sharedPath('data')!);
-    await grantFolder(page, workDir);
-    await createProject(page, 'Curation');
+  const session = appSession({
+    prefix: 'safetune-e2e-curation-',
+    height: 800,
+    grants: (dir) => [sharedPath('data')!, dir],
+    project: 'Curation',
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-    cleanup?.();
+  beforeAll(() => {
+    ({ page, errors, dir: workDir } = session);
   });
 
   it('imports the shared safety pool and a task file', async () => {

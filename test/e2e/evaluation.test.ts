@@ -1,20 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/services';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sharedPath } from '../helpers/shared';
 import { isoDate } from '../../src/renderer/src/project/compare/exportName';
-import { addModel, createProject, launchBrowser, resultsDir, screenshot, startApp, watchErrors } from './app';
-import { grantFolder } from './grants';
+import { resultsDir, screenshot, watchErrors } from './app';
+import { appSession } from './appSession';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 const data = sharedPath('data');
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
-let cleanup: () => void;
 
 async function runEvaluation(limit: string, name: string, on: Page = page) {
   const page = on;
@@ -43,23 +39,16 @@ const kOf = (text: string | null) => Number(/\((\d+)\/(\d+)\)/.exec(text ?? '')?
 let correctedK: number;
 
 describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', () => {
-  beforeAll(async () => {
-    const t = tempDir('safetune-e2e-eval-');
-    cleanup = t.cleanup;
-    app = await startApp(join(t.dir, 'workspace'));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    errors = watchErrors(page);
-    await page.goto(app.url);
-    await grantFolder(page, dirname(stories!));
-    await grantFolder(page, data!);
-    await addModel(page, stories!);
-    await createProject(page, 'Eval');
+  const session = appSession({
+    prefix: 'safetune-e2e-eval-',
+    height: 800,
+    acceptDownloads: true,
+    grants: () => [data!],
+    model: stories!,
+    project: 'Eval',
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-    cleanup?.();
+  beforeAll(() => {
+    ({ page, errors } = session);
   });
 
   it('runs a small evaluation of stories260K on AdvBench and XSTest with the keyword judge', async () => {
@@ -113,10 +102,10 @@ describe.skipIf(!stories || !data)('evaluation and comparison in browser mode', 
     await runs.getByText(/baseline 6$/).waitFor();
     expect(await runs.getByText(/baseline 4$/).count()).toBe(0);
     // a second browser tab starts the evaluation; this one stays on Compare
-    const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const other = await session.browser.newPage({ viewport: { width: 1280, height: 800 } });
     const otherErrors = watchErrors(other);
     try {
-      await other.goto(app.url);
+      await other.goto(session.url);
       await other.getByRole('link', { name: 'All projects' }).click();
       await other.getByRole('table', { name: 'Projects' }).getByRole('link', { name: 'Eval' }).click();
       await runEvaluation('4', 'baseline 4', other);

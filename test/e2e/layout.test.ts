@@ -5,19 +5,15 @@
  * Screenshots of each go to test-results/layout-<width>-<page>.png.
  */
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/services';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sharedPath } from '../helpers/shared';
-import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
-import { grantFolder } from './grants';
+import { screenshot } from './app';
+import { appSession } from './appSession';
 
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
-let cleanup: () => void;
 /** When the shared model is here, the Models table has a row too. */
 const stories = sharedPath('models', 'stories260K.gguf');
 
@@ -33,45 +29,30 @@ async function overflowing(page: Page): Promise<string[]> {
   ];
 }
 
-beforeAll(async () => {
-  const t = tempDir('safetune-e2e-layout-');
-  cleanup = t.cleanup;
-  // A task file with a long name: the data-sets table is at its widest with one.
-  const file = join(t.dir, 'customer_support_conversations_2026_q3_cleaned_deduplicated.json');
-  writeFileSync(
-    file,
-    JSON.stringify(
-      Array.from({ length: 20 }, (_, i) => ({
-        instruction: `How do I reset password number ${i}?`,
-        input: '',
-        output: `Open Settings and choose Reset (${i}).`,
-      })),
+// A task file with a long name: the data-sets table is at its widest with one.
+const taskFile = (dir: string) => join(dir, 'customer_support_conversations_2026_q3_cleaned_deduplicated.json');
+const session = appSession({
+  prefix: 'safetune-e2e-layout-',
+  height: 800,
+  prepare: (dir) =>
+    writeFileSync(
+      taskFile(dir),
+      JSON.stringify(
+        Array.from({ length: 20 }, (_, i) => ({
+          instruction: `How do I reset password number ${i}?`,
+          input: '',
+          output: `Open Settings and choose Reset (${i}).`,
+        })),
+      ),
     ),
-  );
-  app = await startApp(join(t.dir, 'workspace'));
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  errors = watchErrors(page);
-  await page.goto(app.url);
-  await grantFolder(page, t.dir);
-  if (stories) {
-    await grantFolder(page, dirname(stories));
-    await addModel(page, stories);
-  }
-  await createProject(page, 'Layout check with a fairly long project name');
-  await page.getByLabel('File path').fill(file);
-  await page.getByLabel('Role').selectOption('task');
-  await page.getByRole('button', { name: 'Import', exact: true }).click();
-  await page
-    .getByRole('table', { name: 'Data sets' })
-    .getByRole('row', { name: /customer_support_conversations_2026_q3_cleaned_deduplicated\.json.*Task data.*20/ })
-    .waitFor({ timeout: 60_000 });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop();
-  cleanup?.();
+  grants: (dir) => [dir],
+  ...(stories ? { model: stories } : {}),
+  project: 'Layout check with a fairly long project name',
+  imports: (dir) => [{ path: taskFile(dir), role: 'task', listedAs: /customer_support_conversations_2026_q3_cleaned_deduplicated\.json.*Task data.*20/ }],
+  setupTimeoutMs: 120_000,
+});
+beforeAll(() => {
+  ({ page, errors } = session);
 });
 
 const TABS = ['Data', 'Select', 'Train', 'Evaluate', 'Compare'] as const;

@@ -1,32 +1,19 @@
 import { basename, dirname, join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/services';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sharedPath } from '../helpers/shared';
-import { launchBrowser, screenshot, startApp, watchErrors } from './app';
+import { screenshot } from './app';
+import { appSession } from './appSession';
 import { grantFolder } from './grants';
 
 const stories = sharedPath('models', 'stories260K.gguf');
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
 let page: Page;
 let errors: string[];
-let cleanup: () => void;
 
 describe.skipIf(!stories)('Models list and Playground in browser mode', () => {
-  beforeAll(async () => {
-    const t = tempDir('safetune-e2e-models-');
-    cleanup = t.cleanup;
-    app = await startApp(join(t.dir, 'workspace'));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    errors = watchErrors(page);
-    await page.goto(app.url);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-    cleanup?.();
+  const session = appSession({ prefix: 'safetune-e2e-models-', height: 800 });
+  beforeAll(() => {
+    ({ page, errors } = session);
   });
 
   it('refuses a path outside the folders this workspace may read, saying how to allow it', async () => {
