@@ -265,10 +265,17 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     }
     return y;
   };
+  /** the codes of a quantised matrix seen as [rows, cols·bits/8] (GatherBlockQuantized), declared once (a tied head gathers the embedding's) */
+  const quantRows = new Map<string, Value>();
+  const rowsFor = (name: string, qm: QuantMatrix): Value => {
+    let v = quantRows.get(name);
+    if (!v) quantRows.set(name, (v = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8')));
+    return v;
+  };
   /** plain-op graphs: the float32 matrix of a quantised weight, recomputed where it is used (after `x`) */
   const dequantAfter = (x: Value, name: string, qm: QuantMatrix, label: string): Value => {
     const q = quantInitsFor(name, qm);
-    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    const data = rowsFor(name, qm);
     const idx = g.add(
       g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }),
       zeroOf(x, label),
@@ -292,7 +299,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     const q = quantInitsFor(name, qm);
     const kb = qm.cols / qm.blockSize;
     // the same bytes as the MatMulNBits codes, seen as [rows, cols·bits/8]
-    const data = storeAny(`${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    const data = rowsFor(name, qm);
     let x = g.op(
       'GatherBlockQuantized',
       [data, idx, q.scales, q.zeros],

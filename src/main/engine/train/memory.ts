@@ -9,6 +9,8 @@
  */
 import type { DecoderConfig } from '../model/config';
 import { parameterCount, projectionParameterCount } from '../model/config';
+import type { LoadQuantType } from '../model/quantizeOnLoad';
+import { quantizedFrozenWeights } from './baseQuant';
 import { resolveTrainableWeights, trainableParameterCount, type FullTrainingConfig } from './full';
 
 export interface TrainingMemoryEstimate {
@@ -25,9 +27,12 @@ export interface TrainingMemoryEstimate {
   totalBytes: number;
 }
 
-/** fp16 frozen weights turn activation recomputation on (their fp32 casts would otherwise live from the forward to the backward pass) */
-export function recomputesActivations(run: { recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16' }): boolean {
-  return !!run.recompute || run.frozenWeightDtype === 'float16';
+/**
+ * fp16 or quantised frozen weights turn activation recomputation on (their fp32 casts or
+ * dequantised copies would otherwise live from the forward to the backward pass)
+ */
+export function recomputesActivations(run: { recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16'; baseQuant?: LoadQuantType }): boolean {
+  return !!run.recompute || run.frozenWeightDtype === 'float16' || !!run.baseQuant;
 }
 
 export function estimateTrainingMemory(
@@ -48,6 +53,8 @@ export function estimateTrainingMemory(
     weightsMapped?: boolean;
     recompute?: boolean;
     frozenWeightDtype?: 'float32' | 'float16';
+    /** the frozen matrices quantised on load to this ggml type (QLoRA-style; see ./baseQuant) */
+    baseQuant?: LoadQuantType;
   },
 ): TrainingMemoryEstimate {
   const f = 4;
@@ -60,9 +67,14 @@ export function estimateTrainingMemory(
   const trained = run.full ? resolveTrainableWeights(cfg, run.full) : [];
   const trainedCount = trainableParameterCount(trained);
   const trainedProjections = trainableParameterCount(trained.filter((w) => /_proj\.weight$/.test(w.name)));
+  // a quantised base: the matrices whose rows are whole blocks, in onnxruntime's blockwise layout
+  const q = run.baseQuant
+    ? quantizedFrozenWeights(cfg, run.baseQuant, new Set(trained.map((w) => w.name)))
+    : { bytes: 0, params: 0, projectionParams: 0, head: false };
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
-  // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
-  const stored = (parameterCount(cfg) - trainedCount) * f - (half ? (projectionParameterCount(cfg) - trainedProjections) * 2 : 0);
+  // (fp16 storage halves the projection matrices not quantised: q, k, v, o, gate, up, down)
+  const stored =
+    (parameterCount(cfg) - trainedCount - q.params) * f + q.bytes - (half ? (projectionParameterCount(cfg) - trainedProjections - q.projectionParams) * 2 : 0);
   const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * (run.loraParams ?? 0) * f;
@@ -80,8 +92,12 @@ export function estimateTrainingMemory(
   // trainer's layer-by-layer gradient order and onnxruntime's arena (bench/RESULTS.md): 7B Llama
   // shape at 1×512 tokens 2.8 GB besides the weights (this estimate: 3.3 GB).
   const recompute = recomputesActivations(run);
+  // A quantised base likewise dequantises one layer's matrices to fp32 at a time, and its LM head
+  // (dequantised where the logits are computed) lives until the backward pass has used it.
   const layerSet = recompute
-    ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0)
+    ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) +
+      (half || q.params ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0) +
+      (q.head ? cfg.vocabSize * H * f : 0)
     : kept;
   const masks = run.dropout ? tokens * (run.loraInputFeatures ?? 0) : 0;
   const activationsBytes = layerSet + masks;
