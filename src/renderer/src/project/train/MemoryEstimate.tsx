@@ -27,7 +27,7 @@ export function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
     <p className="muted small" data-testid="memory-estimate">
       Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> (
       {full ? <>trained weights with their gradients and AdamW moments {gib(e.trainedBytes)}, </> : null}frozen weights {gib(e.weightsBytes)}
-      {input.baseQuant && input.baseQuant !== 'none' && !full ? <> ({BASE_QUANTS[input.baseQuant].label})</> : null}, activations kept for the backward pass{' '}
+      {input.baseQuant && input.baseQuant !== 'none' && !full ? <> as {BASE_QUANTS[input.baseQuant].label}</> : null}, activations kept for the backward pass{' '}
       {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}
       {full ? null : <>, adapter and optimiser {gib(e.adapterBytes)}</>}; ±25%). Lower the batch size or max tokens per example
       {full ? ', or train fewer weights,' : ''} if this is more than the machine has free.

@@ -196,7 +196,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
             />
             <p className="muted small">
               {BASE_QUANTS[f.baseQuant].description}
-              {f.baseQuant !== 'none' && '. QLoRA-style: the adapter and all compute stay float32; recomputes activations'}
+              {f.baseQuant !== 'none' && '; the adapter and all compute stay float32; recomputes activations'}
             </p>
           </div>
         )}
