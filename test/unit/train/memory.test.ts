@@ -46,6 +46,30 @@ describe('estimateTrainingMemory', () => {
     expect(half.activationsBytes).toBe(estimateTrainingMemory(cfg, { ...run, recompute: true }).activationsBytes + (4 * projections) / cfg.numLayers);
   });
 
+  it('counts a quantised base in its blockwise layout (rows of whole blocks only), one layer dequantised at a time, the head, and the recomputation it turns on', () => {
+    // hidden 32, FFN 48: every matrix but down_proj (rows of 48) is whole Q4_0 blocks of 32
+    const cfg = { ...loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config, numLayers: 12 };
+    const run = { batch: 2, seq: 64, loraParams: 1000 };
+    const h = cfg.hiddenSize;
+    const q = cfg.numHeads * cfg.headDim;
+    const kv = cfg.numKvHeads * cfg.headDim;
+    const down = cfg.numLayers * h * cfg.intermediateSize;
+    const projections = cfg.numLayers * (2 * h * q + 2 * h * kv + 3 * h * cfg.intermediateSize);
+    const quantised = projections - down + 2 * cfg.vocabSize * h; // + embeddings and the untied LM head
+    // Q4_0 in onnxruntime's layout: 16 bytes of codes and a float32 scale per 32 weights
+    const q4 = estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_0' });
+    expect(q4.weightsBytes).toBe(4 * (parameterCount(cfg) - quantised) + (20 / 32) * quantised);
+    const rc = estimateTrainingMemory(cfg, { ...run, recompute: true });
+    expect(q4.activationsBytes).toBe(rc.activationsBytes + (4 * projections) / cfg.numLayers + 4 * cfg.vocabSize * h);
+    expect(q4.logitsBytes).toBe(rc.logitsBytes);
+    // with fp16 storage too, what stays unquantised (down_proj) is fp16
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_0', frozenWeightDtype: 'float16' }).weightsBytes).toBe(q4.weightsBytes - 2 * down);
+    // Q8_0: one byte per weight and the scale
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q8_0' }).weightsBytes).toBe(4 * (parameterCount(cfg) - quantised) + (36 / 32) * quantised);
+    // Q4_K's blocks are 256 wide: no row of this model is whole blocks, the weights stay float32
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_K' }).weightsBytes).toBe(4 * parameterCount(cfg));
+  });
+
   it('counts one byte per token and adapter input feature for LoRA dropout keep-masks', () => {
     const cfg = loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config;
     const run = { batch: 2, seq: 64, loraParams: 1000, loraInputFeatures: 3 * cfg.hiddenSize };
