@@ -10,11 +10,14 @@
  *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16,smol135m-b4s256-q4)
  *   CONFIGS=stories260k-full-b8s256,llama15m-full-b4s256 npm run bench:train    (full-parameter rows)
  *
+ *   PYTORCH=0 CONFIGS=… npm run bench:train   (our side only: the estimate-vs-measured table alone)
+ *
  * Every row of ours sets the peak-memory estimate the Train tab shows before such a run (the
  * train.estimateMemory task) beside the measured peak RSS (goal: within 15%).
  *
  * Writes the train section (LoRA rows) and the train-full section (full-parameter rows) of
- * bench/RESULTS.md, each only when the run measured rows of its kind.
+ * bench/RESULTS.md, each only when the run measured rows of its kind and PyTorch ran, and the
+ * train-memory section (every row's estimate against its measured peak RSS) in either case.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,6 +35,8 @@ const REPS = Number(process.env.REPS ?? 1);
 const STEPS = Number(process.env.STEPS ?? 3);
 const THREADS = Number(process.env.THREADS ?? 2);
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+/** PYTORCH=0: our side only (the estimate-vs-measured table; no speed comparison) */
+const PYTORCH = process.env.PYTORCH !== '0';
 
 /** SmolLM-135M's shape (a 134.5M-parameter Llama): hidden 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, vocab 49152 */
 const SMOL = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, context: 2048 };
@@ -161,10 +166,20 @@ function estimateReading(name: string, ours: Row[]): string {
   const ratio = est / rss;
   return `${name} ${est.toFixed(0)} / ${rss.toFixed(0)} MB = ${ratio.toFixed(2)}${Math.abs(ratio - 1) > 0.15 ? ' (off by more than 15%)' : ''}`;
 }
+/** one row of the train-memory table */
+const memoryRows: string[] = [];
+function memoryRow(name: string, c: Config, ours: Row[]): string {
+  const est = median(ours.map((r) => r.estimateMB ?? 0));
+  const rss = median(ours.map((r) => r.maxRssMB));
+  const what = c.full
+    ? `full (${c.full.join(',')})`
+    : `LoRA r${c.rank} ${c.targets.join(',')}${c.recompute ? ', recompute' : ''}${c.frozenF16 ? ', fp16 frozen' : ''}${c.baseQuant ? `, ${c.baseQuant} base (recompute)` : ''}`;
+  return `| ${name} | ${what} | ${c.batch} × ${c.seq} | ${est.toFixed(0)} | ${rss.toFixed(0)} | ${(est / rss).toFixed(2)} | ${ours.map((r) => (r.loadAvg ?? 0).toFixed(1)).join(', ')} |`;
+}
 const estimatesLine = (rows: string[]) =>
   `Estimate shown before a run (the Train tab's, train.estimateMemory) / measured peak RSS, goal within 15%: ${rows.join('; ')}.`;
 const started = new Date().toISOString();
-const calibration = await calibrate();
+const calibration = PYTORCH ? await calibrate() : '';
 for (const name of chosen) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown config ${name} (known: ${Object.keys(CONFIGS).join(', ')})`);
@@ -174,11 +189,14 @@ for (const name of chosen) {
   for (let r = 0; r < REPS; r++) {
     ours.push(runOurs(spec));
     console.log(name, 'ours', JSON.stringify(ours.at(-1)));
+    if (!PYTORCH) continue;
     torch.push(runTorch(spec));
     console.log(name, 'torch', JSON.stringify(torch.at(-1)));
   }
-  const flops = stepFlops(c);
   estimates[c.full ? 'full' : 'lora'].push(estimateReading(name, ours));
+  memoryRows.push(memoryRow(name, c, ours));
+  if (!PYTORCH) continue;
+  const flops = stepFlops(c);
   /** the estimate shown before the run and its ratio to the measured peak (ours only: PyTorch has none) */
   const estimateCells = (rs: Row[]) => {
     if (rs.some((r) => r.estimateMB === undefined)) return '— | —';
@@ -220,7 +238,7 @@ for (const name of chosen) {
     '',
   );
 }
-const machine = `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians; ours and PyTorch alternate, each in a fresh process.`;
+const machine = `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians; ${PYTORCH ? 'ours and PyTorch alternate' : 'our side only'}, each in a fresh process.`;
 if (lines.lora.length) {
   const md = [
     '## Engine part 2: LoRA training (ours vs PyTorch on CPU)',
@@ -234,6 +252,19 @@ if (lines.lora.length) {
     ...lines.lora,
   ].join('\n');
   writeResultsSection('train', md);
+  console.log(md);
+}
+if (memoryRows.length) {
+  const md = [
+    '## Engine part 2: the training memory estimate against measured peak RSS',
+    '',
+    `${machine} Each row is a fresh process running the train.run job's trainer (frozen weights memory-mapped from the weight file, the job's Node flags), its peak RSS (getrusage maxrss, setup included) against the estimate the Train tab shows before such a run (the train.estimateMemory task, from the model's header). Goal: within 15%. Peak RSS hardly depends on the load; the load average is recorded because the machine is shared.`,
+    '',
+    '| config | run | batch × tokens | estimate shown before the run MB | measured peak RSS MB | estimate / measured | load avg at start |',
+    '|---|---|---|---|---|---|---|',
+    ...memoryRows,
+  ].join('\n');
+  writeResultsSection('train-memory', md);
   console.log(md);
 }
 if (lines.full.length) {

@@ -332,7 +332,8 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
     let y: Value;
     const qm = product ? null : quantized(wName);
     if (qm && !fused) {
-      y = g.matmul(x, g.transpose(dequantAfter(x, wName, qm, label), [1, 0], `${label}_wT`), label);
+      // FusedMatMul with transB (as the fp16 path): no transposed copy of the dequantised matrix, forward or backward
+      y = g.op('FusedMatMul', [x, dequantAfter(x, wName, qm, label)], { transB: 1 }, { domain: 'com.microsoft', name: label });
       if (hasBias) y = g.add(y, W(bName), `${label}_bias`);
     } else if (product || qm) {
       y = product ?? quantMatMul(x, wName, qm!, label);
@@ -590,7 +591,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, src: WeightSource, opts: D
   let logits: Value;
   const headQ = quantized(head);
   if (headQ && fused) logits = quantMatMul(hN, head, headQ, 'lm_head');
-  else if (headQ) logits = g.matmul(hN, g.transpose(dequantAfter(hN, head, headQ, 'lm_head'), [1, 0], 'lm_head_wT'), 'lm_head');
+  else if (headQ) logits = g.op('FusedMatMul', [hN, dequantAfter(hN, head, headQ, 'lm_head')], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
   else if (fused && (!half || cfg.tieWordEmbeddings)) {
     // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
     logits = g.op('FusedMatMul', [hN, W(head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
