@@ -4,16 +4,15 @@
  * shipped miniature model with a 4-bit base (the loss falls, the adapter is written, the base was
  * really quantised), and the Train tab's memory estimate for it.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/main/app/types';
+import { describe, expect, it } from 'vitest';
 import { trainCli } from '../../../src/main/cli/commands/train';
 import { trainingMemory } from '../../../src/main/jobs/tasks';
-import { readTrainMetrics, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
+import { readTrainMetrics } from '../../../src/main/jobs/types/trainRun';
 import { TrainMemoryInput, TrainRunParams } from '../../../src/shared/train';
 import { repoRoot } from '../../helpers/shared';
-import { tempDir, testServices } from '../../helpers/services';
+import { trainRunWorkspace } from '../../helpers/trainRun';
 
 const modelPath = join(repoRoot, 'resources', 'replication', 'model');
 
@@ -40,53 +39,34 @@ describe('baseQuant: the option in the job schema and the CLI', () => {
 });
 
 describe('train.run with a 4-bit base on the miniature model', () => {
-  let s: Services;
-  let projectId: number;
-  let cleanup: () => void;
-  const taskRows = Array.from({ length: 8 }, (_, i) => ({
-    prompt: `Classify the sentiment of this review: ${i % 2 ? 'a dull and tiresome film' : 'a warm and funny film'} number ${i}.`,
-    response: i % 2 ? 'negative' : 'positive',
-  }));
-
-  beforeAll(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    s = testServices(t.dir);
-    projectId = s.projects.create('qlora').id;
-    const file = join(t.dir, 'task.jsonl');
-    writeFileSync(file, taskRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const j = s.jobs.enqueue('data.import', { projectId, path: file, role: 'task' }, projectId);
-    expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
-  });
-  afterAll(async () => {
-    await s?.close();
-    cleanup?.();
+  const w = trainRunWorkspace({
+    project: 'qlora',
+    data: {
+      task: Array.from({ length: 8 }, (_, i) => ({
+        prompt: `Classify the sentiment of this review: ${i % 2 ? 'a dull and tiresome film' : 'a warm and funny film'} number ${i}.`,
+        response: i % 2 ? 'negative' : 'positive',
+      })),
+    },
+    defaults: {
+      modelPath,
+      template: 'chat',
+      method: 'plain',
+      maxSteps: 8,
+      batchSize: 4,
+      lr: 1e-2,
+      maxLength: 64,
+      schedule: 'constant',
+      lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v', 'down'] },
+    },
   });
 
   const run = async (baseQuant: string) => {
-    const job = s.jobs.enqueue(
-      'train.run',
-      {
-        projectId,
-        modelPath,
-        template: 'chat',
-        method: 'plain',
-        maxSteps: 8,
-        batchSize: 4,
-        lr: 1e-2,
-        maxLength: 64,
-        schedule: 'constant',
-        lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v', 'down'] },
-        baseQuant,
-      },
-      projectId,
-    );
-    const done = await s.jobs.waitFor(job.id, 300_000);
-    const log = s.jobs
-      .events(job.id, 1000)
+    const { id, done, result } = await w.run({ baseQuant });
+    const log = w.s.jobs
+      .events(id, 1000)
       .map((e) => e.message)
       .join('\n');
-    return { done, result: done.result as TrainRunResult, log };
+    return { done, result, log };
   };
 
   it('the loss falls, the adapter is written, and the base was quantised: not the float32 run’s losses, close to them', async () => {
