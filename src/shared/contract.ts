@@ -270,8 +270,9 @@ export const calls = {
   'replicate.start': call(
     ReplicationRequest,
     ReplicationStarted,
-    'Start the miniature replication: the project "Miniature replication" with the shipped data and aligned model (made once), then the preset’s experiment grid',
+    'Start the miniature replication: the project "Miniature replication" with the shipped data and aligned model (set up once, as jobs), then the preset’s experiment grid once they succeed; returns at once',
   ),
+  'replicate.get': call(z.object({ id: Id }).strict(), ReplicationStarted, 'One start of the miniature replication: its set-up steps, then its grid'),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
@@ -296,6 +297,8 @@ export const events = {
   'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
   /** A grid queued a step, or one of its jobs finished (refetch it with experiment.get). */
   'experiment.changed': z.object({ experimentId: Id, projectId: Id }),
+  /** A start of the miniature replication finished a set-up step or started its grid (refetch it with replicate.get). */
+  'replication.changed': z.object({ replicationId: Id, projectId: Id }),
   /** Grants or configured servers changed. */
   'access.changed': z.object({}),
 } as const;

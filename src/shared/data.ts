@@ -14,6 +14,14 @@ export const DATASET_ROLE_LABELS: Record<DatasetRole, string> = {
 export const Behaviour = z.enum(['T1', 'T2', 'T3', 'T4']);
 export type Behaviour = z.infer<typeof Behaviour>;
 
+/** Where a record's behaviour type came from, as the record view says it. */
+export const BEHAVIOUR_SOURCE_LABELS: Record<DataRecord['behaviourSource'], string> = {
+  none: 'not typed',
+  detector: 'the detectors',
+  label: 'from file',
+  user: 'your correction',
+};
+
 export const RecordFormat = z.enum(['alpaca', 'chat', 'sharegpt', 'beavertails', 'prompt-response', 'prompt-only']);
 
 /** Which fields of a file hold what, when detection is unsure. */
@@ -45,6 +53,8 @@ export const Dataset = z.object({
   jobId: z.number().int().positive().nullable(),
   /** The embedder its prompts were embedded with by Analyse (null until analysed). */
   embedderId: z.string().nullable(),
+  /** Records whose behaviour type was recorded (taken from the file at import, or a person's correction): Analyse keeps them. */
+  recordedTypes: z.number().int().nonnegative(),
   createdAt: z.string(),
 });
 export type Dataset = z.infer<typeof Dataset>;
@@ -61,7 +71,8 @@ export const DataRecord = z.object({
   categorySource: z.enum(['none', 'label', 'inferred', 'user']),
   behaviour: Behaviour.nullable(),
   behaviourConfidence: z.number().nullable(),
-  behaviourSource: z.enum(['none', 'detector', 'user']),
+  /** who typed it: the detectors (Analyse), the imported file (`label`, a column the import took) or a person */
+  behaviourSource: z.enum(['none', 'detector', 'label', 'user']),
   duplicateOf: z.number().int().positive().nullable(),
   nearDuplicateOf: z.number().int().positive().nullable(),
 });
@@ -98,6 +109,12 @@ export const DataImportParams = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   mapping: ColumnMapping.optional(),
   container: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet']).optional(),
+  /**
+   * A column or key holding each record's behaviour type as recorded in the file (T1–T4): taken as
+   * the record's type (source `label`), which Analyse keeps like a person's correction. A row with
+   * another value there is rejected naming the field; a row without one is left for Analyse.
+   */
+  behaviourField: z.string().trim().min(1).max(200).optional(),
 });
 export type DataImportParams = z.infer<typeof DataImportParams>;
 

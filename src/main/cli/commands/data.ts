@@ -5,7 +5,7 @@ import { parse, withServices, workspaceOption, type Command } from '../command';
 import { runJobToEnd } from '../runJob';
 
 const usage =
-  'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] | ' +
+  'safetune data import FILE --project ID --role task|safety_pool|harmful_eval|benign_eval [--name NAME] [--behaviour-field FIELD] | ' +
   'data analyse --project ID --dataset ID [--references DIR] [--embedder DIR] [--type yes|no] [--prompts-harmful yes|no] [--categories yes|no] | ' +
   'data screen --project ID --dataset ID [--typicality yes|no] [--drop]   [--workspace DIR] [--json]\n' +
   '  (screen lists rows that look poisoned — harmful requests answered compliantly, unlike the rest of the data — and with --drop removes them)\n' +
@@ -24,6 +24,7 @@ export const dataCommand: Command = {
         project: { type: 'string' },
         role: { type: 'string' },
         name: { type: 'string' },
+        'behaviour-field': { type: 'string' },
         dataset: { type: 'string' },
         references: { type: 'string' },
         embedder: { type: 'string' },
@@ -37,6 +38,8 @@ export const dataCommand: Command = {
       {
         role: 'import: what the data is for (task data, a safety pool to select from, harmful or benign evaluation prompts).',
         name: "import: the data set's name (default: the file name).",
+        'behaviour-field':
+          "import: a column or key holding each record's behaviour type (T1–T4) as recorded in the file: taken as the record's type (shown as from the file; Analyse keeps it).",
         dataset: 'analyse, screen: the data set, by id.',
         references: 'analyse: reference prompts, one file per harm category (BeaverTails layout), for inferring harm categories.',
         embedder:
@@ -58,7 +61,13 @@ export const dataCommand: Command = {
       const role = DatasetRole.safeParse(values.role);
       if (!role.success) throw new AppError('invalid_input', `--role must be one of ${DatasetRole.options.join(', ')}`);
       type = 'data.import';
-      params = { projectId, path: resolve(file), role: role.data, ...(values.name ? { name: values.name } : {}) };
+      params = {
+        projectId,
+        path: resolve(file),
+        role: role.data,
+        ...(values.name ? { name: values.name } : {}),
+        ...(values['behaviour-field'] ? { behaviourField: values['behaviour-field'] } : {}),
+      };
     } else if (sub === 'analyse') {
       type = 'data.analyse';
       params = {
