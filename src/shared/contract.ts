@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain';
-import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
+import { Behaviour, DataRecord, Dataset, JudgeAgreementView, KeepJudgeLabels, RecordPage, RecordQuery, Rejection } from './data';
+import { ModelJudgeId } from './methods/curationJudges';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
 import { MergeConfig, MergePlanSummary, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
@@ -122,6 +123,16 @@ export const calls = {
       .strict(),
     DataRecord,
     "Correct a record's harm categories or behaviour type",
+  ),
+  'data.judgeAgreement': call(
+    z.object({ datasetId: Id, judge: ModelJudgeId.optional() }).strict(),
+    JudgeAgreementView,
+    "A model judge's verdicts on a data set against the built-in detectors': confusion tables, agreement, parse errors, the disagreeing records",
+  ),
+  'data.keepJudgeLabels': call(
+    KeepJudgeLabels,
+    z.object({ changed: z.number().int().nonnegative() }),
+    "Keep the model judge's (or the built-in detectors') behaviour types, for all judged records or the disagreeing ones, as corrections",
   ),
 
   'select.list': call(z.object({ projectId: Id }).strict(), z.array(Selection), "A project's saved selections"),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelJudgeId } from './methods/curationJudges';
 
 /** What an imported file is for. */
 export const DatasetRole = z.enum(['task', 'safety_pool', 'harmful_eval', 'benign_eval']);
@@ -159,3 +160,69 @@ export const DataScreenResult = z.object({
   flagged: z.array(ScreenedRecord),
 });
 export type DataScreenResult = z.infer<typeof DataScreenResult>;
+
+/** A confusion table of a model judge against the built-in detectors: counts[judge label][built-in label]. */
+export const JudgeConfusion = z.object({
+  labels: z.array(z.string()),
+  counts: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())),
+  /** Records both labelled (the judge's no-verdicts left out). */
+  compared: z.number().int().nonnegative(),
+  agree: z.number().int().nonnegative(),
+  /** agree / compared; null when nothing was compared. */
+  rate: z.number().nullable(),
+  kappa: z.number().nullable(),
+});
+export type JudgeConfusion = z.infer<typeof JudgeConfusion>;
+
+/** A record on which the judge and the built-in detectors disagree (or the judge gave no verdict). */
+export const JudgeDisagreement = z.object({
+  recordId: z.number().int().positive(),
+  prompt: z.string(),
+  response: z.string(),
+  builtin: Behaviour.nullable(),
+  judge: Behaviour.nullable(),
+  builtinHarmful: z.boolean().nullable(),
+  judgeHarmful: z.boolean().nullable(),
+  /** The record's label now (a kept judge label or a correction shows here). */
+  current: Behaviour.nullable(),
+  /** Why the judge gave no verdict. */
+  error: z.string().nullable(),
+});
+export type JudgeDisagreement = z.infer<typeof JudgeDisagreement>;
+
+/** A model judge's verdicts on a data set against the built-in detectors' (the Data tab's agreement view). */
+export const JudgeAgreementView = z.object({
+  datasetId: z.number().int().positive(),
+  /** The model judges with verdicts stored for this data set. */
+  judges: z.array(ModelJudgeId),
+  /** The judge shown (null: no judge has judged this data set). */
+  judge: ModelJudgeId.nullable(),
+  /** Its full id: prompt format, mapping version and model. */
+  judgeModel: z.string().nullable(),
+  records: z.number().int().nonnegative(),
+  /** Answers not in the judge's format, failed calls, in-format answers that give no verdict ("n/a"). */
+  parseErrors: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  noVerdict: z.number().int().nonnegative(),
+  /** The first problems, with the judge's raw answer. */
+  errors: z.array(
+    z.object({ recordId: z.number().int().positive(), kind: z.enum(['parse', 'failure', 'no-verdict']), message: z.string(), raw: z.string().nullable() }),
+  ),
+  behaviour: JudgeConfusion,
+  promptHarm: JudgeConfusion,
+  /** Records whose types differ or that got no verdict, and the first of them. */
+  disagreeing: z.number().int().nonnegative(),
+  disagreements: z.array(JudgeDisagreement),
+});
+export type JudgeAgreementView = z.infer<typeof JudgeAgreementView>;
+
+/** Keep one side's behaviour types, for all judged records or for the disagreeing ones, as corrections. */
+export const KeepJudgeLabels = z
+  .object({
+    datasetId: z.number().int().positive(),
+    judge: ModelJudgeId,
+    take: z.enum(['judge', 'builtin']),
+    scope: z.enum(['all', 'disagreeing']),
+  })
+  .strict();
+export type KeepJudgeLabels = z.infer<typeof KeepJudgeLabels>;

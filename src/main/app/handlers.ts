@@ -6,6 +6,7 @@ import { AccessPolicy } from '../access/policy';
 import { AccessStore } from '../db/access';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
+import { judgeAgreement, keepJudgeLabels } from './judgeAgreement';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
@@ -225,6 +226,12 @@ export function createHandlers(s: Services): Handlers {
         return resolved;
       });
       return s.datasets.correctRecord(id, { categories: canonical, behaviour });
+    },
+    'data.judgeAgreement': ({ datasetId, judge }) => judgeAgreement(s, datasetId, judge),
+    'data.keepJudgeLabels': (k) => {
+      const r = keepJudgeLabels(s, k);
+      s.events.emit('data.changed', { projectId: s.datasets.get(k.datasetId).projectId });
+      return r;
     },
   };
 }

@@ -8,6 +8,7 @@ import { mergeSweeps } from './007_merge_sweeps';
 import { experiments } from './008_experiments';
 import { behaviourLabel } from './009_behaviour_label';
 import { replications } from './010_replications';
+import { judgeVerdicts } from './011_judge_verdicts';
 import type { Migration } from './types';
 
 /** Every schema migration, in order. Later features append theirs here. */
@@ -22,6 +23,7 @@ export const migrations: readonly Migration[] = [
   experiments,
   behaviourLabel,
   replications,
+  judgeVerdicts,
 ];
 
 export type { Migration };
