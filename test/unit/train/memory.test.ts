@@ -1,4 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { GGML_TYPE, readGguf } from '../../../src/main/engine/gguf/reader';
+import { quantizeModel } from '../../../src/main/engine/gguf/quantize';
+import { canRepack, repackedBytes } from '../../../src/main/engine/gguf/repack';
+import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf';
 import { join } from 'node:path';
 import { estimateTrainingMemoryForModel, loadModel, readModelConfig } from '../../../src/main/engine';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
@@ -136,6 +142,29 @@ describe('estimateTrainingMemoryForModel (the engine entry the Train tab calls)'
   it.skipIf(!stories)('reads a GGUF header', () => {
     expect(readModelConfig(stories!)).toEqual(loadModel(stories!).config);
     expect(estimateTrainingMemoryForModel(stories!, { batch: 1, seq: 32, lora: { rank: 8, alpha: 16 } }).totalBytes).toBeGreaterThan(4 * 250_000);
+  });
+
+  it('a quantised base on a quantised GGUF counts the file’s own block types (kept as they are), not the chosen one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memory-q8-'));
+    try {
+      const f32 = join(dir, 'tiny.gguf');
+      const q8 = join(dir, 'tiny-q8_0.gguf');
+      writeTinyLlamaGguf(f32, { hidden: 256, layers: 2, heads: 4, kvHeads: 2, ffn: 512, vocab: 320, untied: true, seed: 3 });
+      quantizeModel(f32, q8, 'q8_0');
+      const run = { batch: 1, seq: 32, lora: { rank: 4, alpha: 8 }, baseQuant: 'Q4_0' as const };
+      // what the file holds: block-quantised tensors in their blockwise layout, the rest float32
+      let want = 0;
+      for (const t of readGguf(q8).tensors) {
+        const n = t.dims.reduce((x, y) => x * Number(y), 1);
+        want += t.dims.length === 2 && canRepack(t.type) ? repackedBytes(t.type, Number(t.dims[1]), Number(t.dims[0])) : 4 * n;
+      }
+      expect(readGguf(q8).tensors.some((t) => t.type === GGML_TYPE.Q8_0)).toBe(true);
+      expect(estimateTrainingMemoryForModel(q8, run).weightsBytes).toBe(want);
+      // the float file is quantised to the chosen Q4_0: smaller
+      expect(estimateTrainingMemoryForModel(f32, run).weightsBytes).toBeLessThan(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what loadModel refuses, naming the path', () => {

@@ -116,4 +116,4 @@ export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillS
 export { Rng, epochOrder } from './rng';
 export * from './continual';
 export { estimateTrainingMemory, type TrainingMemoryEstimate } from './memory';
-export { BASE_QUANT_TYPES, quantizedFrozenWeights, type QuantizedFrozenWeights } from './baseQuant';
+export { BASE_QUANT_TYPES, quantizedFrozenWeights, storedBlockTypes, storedBlockTypesOf, type QuantizedFrozenWeights } from './baseQuant';

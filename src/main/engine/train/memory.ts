@@ -63,6 +63,8 @@ export function estimateTrainingMemory(
     frozenWeightDtype?: 'float32' | 'float16';
     /** the frozen matrices quantised on load to this ggml type (QLoRA-style; see ./baseQuant) */
     baseQuant?: LoadQuantType;
+    /** with baseQuant: the ggml types of the tensors the file holds block-quantised, by name (kept as they are; ./baseQuant storedBlockTypes) */
+    storedBlockTypes?: ReadonlyMap<string, number>;
   },
 ): TrainingMemoryEstimate {
   const f = 4;
@@ -77,7 +79,7 @@ export function estimateTrainingMemory(
   const trainedProjections = trainableParameterCount(trained.filter((w) => /_proj\.weight$/.test(w.name)));
   // a quantised base: the matrices whose rows are whole blocks, in onnxruntime's blockwise layout
   const q = run.baseQuant
-    ? quantizedFrozenWeights(cfg, run.baseQuant, new Set(trained.map((w) => w.name)))
+    ? quantizedFrozenWeights(cfg, run.baseQuant, new Set(trained.map((w) => w.name)), run.storedBlockTypes)
     : { bytes: 0, params: 0, projectionParams: 0, head: false };
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
   // (fp16 storage halves the projection matrices not quantised: q, k, v, o, gate, up, down)

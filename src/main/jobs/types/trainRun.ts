@@ -95,12 +95,12 @@ async function checkSomethingToLearn(
 }
 
 /** What quantising the frozen base does to it, in the job's log (matrices quantised, their size before and after). */
-function logBaseQuant(cfg: DecoderConfig, type: LoadQuantType, q: QuantizedFrozenWeights, ctx: JobContext<Checkpoint>): void {
+function logBaseQuant(cfg: DecoderConfig, type: LoadQuantType, q: QuantizedFrozenWeights, keptOwn: boolean, ctx: JobContext<Checkpoint>): void {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   ctx.log(
     q.params === 0
       ? `warning: no frozen matrix of this model has rows of whole ${type} blocks: the base stays float32`
-      : `frozen base quantised on load to ${type}: ${(q.params / 1e6).toFixed(2)} M of ${(parameterCount(cfg) / 1e6).toFixed(2)} M weights, ${mib(q.bytes)} instead of ${mib(4 * q.params)} (adapter and compute float32)`,
+      : `frozen base quantised on load to ${type}${keptOwn ? ' (the file’s quantised tensors keep their own types)' : ''}: ${(q.params / 1e6).toFixed(2)} M of ${(parameterCount(cfg) / 1e6).toFixed(2)} M weights, ${mib(q.bytes)} instead of ${mib(4 * q.params)} (adapter and compute float32)`,
   );
 }
 
@@ -200,7 +200,10 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     terms: setup.terms,
     ...(setup.distill ? { distill: setup.distill } : {}),
   };
-  if (baseQuant) logBaseQuant(model.config, baseQuant, T.quantizedFrozenWeights(model.config, baseQuant), ctx);
+  if (baseQuant) {
+    const stored = T.storedBlockTypesOf(model.weights);
+    logBaseQuant(model.config, baseQuant, T.quantizedFrozenWeights(model.config, baseQuant, new Set(), stored), stored.size > 0, ctx);
+  }
   const resumeFrom = T.latestCheckpoint(checkpointDir);
   ctx.progress(null, 'building the training graph');
   let trainer: Trainer | undefined;
