@@ -1,12 +1,12 @@
 import { analyseSettings, DataAnalyseParams, type AnalyseSettings } from '../../../shared/select';
-import { type Behaviour, DATASET_ROLE_LABELS } from '../../../shared/data';
+import { DATASET_ROLE_LABELS } from '../../../shared/data';
 import { CURATION_JUDGES, type ModelJudgeId } from '../../../shared/methods/curationJudges';
 import type { ModelSpec } from '../../../shared/eval';
 import { DatasetStore } from '../../db/datasets';
-import { type JudgeVerdict, JudgeVerdictStore } from '../../db/judgeVerdicts';
+import { JudgeVerdictStore } from '../../db/judgeVerdicts';
 import { defineJob, ENGINE_JOB_HEAP_MB, type JobContext } from '../define';
 import type { Embedder } from '../../embed/types';
-import type { Generator } from '../../eval/types';
+import { type AnalyseRows, CURATION_JUDGE_IMPLS } from './analyseJudges';
 import { embedWithProgress, engineCacheDir, openGenerator, promptEmbedder, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
@@ -21,7 +21,7 @@ const BATCH = 1000;
 const JUDGE_BATCH = 32;
 const JUDGE_GENERATE_BATCH = 8;
 
-type Rows = ReturnType<DatasetStore['analysisRows']>;
+type Rows = AnalyseRows;
 
 /** What a model judge did in this analysis (counted over its stored verdicts, so a resumed run counts them all). */
 export interface JudgeSummary {
@@ -230,7 +230,13 @@ async function judgeAll(
   const opened = await openGenerator(model, JUDGE_GENERATE_BATCH, engineCacheDir(ctx.db), ctx.db);
   let judgeModel = '';
   try {
-    const judgeBatch = await batchJudge(judge, opened.generator, settings, embedder, ctx.signal);
+    const judgeBatch = await CURATION_JUDGE_IMPLS[judge]({
+      generator: opened.generator,
+      settings,
+      embedder,
+      signal: ctx.signal,
+      generateBatch: JUDGE_GENERATE_BATCH,
+    });
     judgeModel = judgeBatch.id;
     for (let s = start; s < rows.length; s += JUDGE_BATCH) {
       ctx.throwIfCancelled();
@@ -271,74 +277,4 @@ function summarise(judge: ModelJudgeId, stored: ReturnType<JudgeVerdictStore['ve
       ctx.log(`  record ${v.recordId}: ${v.error!.message}${v.raw !== null ? ` — answer: ${JSON.stringify(v.raw.slice(0, 160))}` : ''}`);
   }
   return summary;
-}
-
-const harmfulType = (t: Behaviour) => t === 'T1' || t === 'T2';
-const refusalType = (t: Behaviour) => t === 'T1' || t === 'T4';
-
-/**
- * One batch of records through the judge and the built-in detectors. WildGuard gives prompt harm and
- * refusal; Llama Guard 3 prompt harm and categories, the refusal then coming from the built-in
- * detector. A data set whose prompts all count as harmful keeps that rule for the judge's type too
- * (its own prompt-harm answer is stored and compared all the same).
- */
-async function batchJudge(
-  judge: ModelJudgeId,
-  generator: Generator,
-  settings: AnalyseSettings,
-  embedder: Embedder,
-  signal: AbortSignal,
-): Promise<{ id: string; run: (batch: Rows) => Promise<JudgeVerdict[]> }> {
-  const { behaviourType, classifyBehaviour } = await import('../../detect/behaviour');
-  const builtin = (batch: Rows) => classifyBehaviour(batch, { embedder, ...(settings.promptsHarmful ? { knownHarmful: true } : {}) });
-  const typeOf = (harmful: boolean, refusal: boolean) => behaviourType(settings.promptsHarmful || harmful, refusal);
-  if (judge === 'wildguard') {
-    const { WildGuardSafetyJudge } = await import('../../detect/model-judges/judges');
-    const j = new WildGuardSafetyJudge({ generator, batchSize: JUDGE_GENERATE_BATCH });
-    return {
-      id: j.id,
-      run: async (batch) => {
-        // one after the other: a cancel that ends the judge's call never leaves a detector run in flight
-        const types = await builtin(batch);
-        const items = await j.judgePairs(
-          batch.map((r) => ({ prompt: r.prompt, response: r.response })),
-          { signal },
-        );
-        return items.map((x, k): JudgeVerdict => {
-          const base = { recordId: batch[k]!.id, categories: [], builtinBehaviour: types[k]!.type, builtinHarmful: harmfulType(types[k]!.type) };
-          if (!x.ok) return { ...base, harmful: null, refusal: null, behaviour: null, error: { kind: x.kind, message: x.error }, raw: x.raw };
-          const { promptHarmful, responseRefusal } = x.answer;
-          if (responseRefusal === null)
-            return {
-              ...base,
-              harmful: promptHarmful,
-              refusal: null,
-              behaviour: null,
-              error: { kind: 'no-verdict', message: 'WildGuard answered "Response refusal: n/a" for this reply' },
-              raw: x.raw,
-            };
-          return { ...base, harmful: promptHarmful, refusal: responseRefusal, behaviour: typeOf(promptHarmful, responseRefusal), error: null, raw: x.raw };
-        });
-      },
-    };
-  }
-  const { classifyPromptsWithLlamaGuard, llamaGuardMappingVersion } = await import('../../detect/model-judges/llamaGuard');
-  return {
-    id: `llama-guard-3|raw|${llamaGuardMappingVersion()}|${generator.id} + built-in refusal detector`,
-    run: async (batch) => {
-      const types = await builtin(batch);
-      const items = await classifyPromptsWithLlamaGuard(
-        batch.map((r) => r.prompt),
-        { generator, batchSize: JUDGE_GENERATE_BATCH },
-        { signal },
-      );
-      return items.map((v, k): JudgeVerdict => {
-        const t = types[k]!.type;
-        const base = { recordId: batch[k]!.id, refusal: null, builtinBehaviour: t, builtinHarmful: harmfulType(t), raw: v.raw };
-        if (v.error || v.harmful === null)
-          return { ...base, harmful: null, behaviour: null, categories: [], error: v.error ?? { kind: 'parse', message: 'no verdict' } };
-        return { ...base, harmful: v.harmful, behaviour: typeOf(v.harmful, refusalType(t)), categories: v.categories, error: null };
-      });
-    },
-  };
 }
