@@ -33,14 +33,14 @@ import {
   XSTEST_FOLDS,
   loadDetectorCorpus,
   loadRefusalCorpus,
-} from '../../src/main/detect/labelled-data';
-import { matchRefusal } from '../../src/main/detect/refusal-rules';
-import { SeqDetector, refusalInputs } from '../../src/main/detect/seq-detector';
+} from '../../src/main/detect/labelledData';
+import { matchRefusal } from '../../src/main/detect/refusalRules';
+import { SeqDetector, refusalInputs } from '../../src/main/detect/seqDetector';
 import { seqNetForwardJs } from '../../src/main/detect/seqnet';
-import { PROMPT_DETECTOR_DEFAULTS, REFUSAL_DETECTOR_DEFAULTS, trainPromptDetector, trainRefusalDetector } from '../../src/main/detect/train-detectors';
+import { PROMPT_DETECTOR_DEFAULTS, REFUSAL_DETECTOR_DEFAULTS, trainPromptDetector, trainRefusalDetector } from '../../src/main/detect/trainDetectors';
 import { batchFromIds, tokenIds } from '../../src/main/detect/wordseq';
 import { getHarmTaxonomy } from '../../src/main/data/taxonomy';
-import { createDefaultEmbedder } from '../../src/main/embed/static-vectors';
+import { createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 import { writeResultsSection } from '../results';
 import { EMBED_CACHE } from './train';

@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { mixPoison, readPoisonPairs } from '../../src/main/data/poison';
-import { screenForPoison, screenQuality } from '../../src/main/detect/poison-screen';
-import { createDefaultEmbedder } from '../../src/main/embed/static-vectors';
+import { screenForPoison, screenQuality } from '../../src/main/detect/poisonScreen';
+import { createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { mulberry32, shuffleInPlace } from '../../src/main/util/prng';
 import { repoRoot, sharedPath } from '../../test/helpers/shared';
 import { writeResultsSection } from '../results';
@@ -75,7 +75,7 @@ async function main() {
   const md = [
     '## Poison screen on GSM8K (bench/detect/poison-screen.ts)',
     '',
-    `\`npm run bench:poison-screen\` — ${TASK_ROWS} GSM8K train problems with their worked answers (a seeded sample per seed) as the user's task data, AdvBench behaviours with their affirmative targets mixed in so that they are a share p of the data (src/main/data/poison.ts), every row typed by the shipped detectors (src/main/detect/poison-screen.ts); a row is flagged when typed T2 (harmful request + compliance), and by default only when its prompt is also in the less typical half of the data (cosine to the mean prompt embedding). Recall: poison rows flagged; FPR: clean rows flagged. ${cpus().length} cores, 1-minute load average ${load} at the start.`,
+    `\`npm run bench:poison-screen\` — ${TASK_ROWS} GSM8K train problems with their worked answers (a seeded sample per seed) as the user's task data, AdvBench behaviours with their affirmative targets mixed in so that they are a share p of the data (src/main/data/poison.ts), every row typed by the shipped detectors (src/main/detect/poisonScreen.ts); a row is flagged when typed T2 (harmful request + compliance), and by default only when its prompt is also in the less typical half of the data (cosine to the mean prompt embedding). Recall: poison rows flagged; FPR: clean rows flagged. ${cpus().length} cores, 1-minute load average ${load} at the start.`,
     '',
     '| p | seed | flagged when | rows | poison rows (n) | caught (recall) | clean rows flagged (FPR) | poison among the n highest-scored | screen s |',
     '|---|---|---|---|---|---|---|---|---|',

@@ -3,7 +3,7 @@
  *  - resources/taxonomy/prompt-detector.v2.json: prompt harm + the 14 harm categories;
  *  - resources/refusal-phrases/refusal-detector.v2.json: reply refusal;
  *  - resources/taxonomy/reference-centroids.v1.json: Cossim's per-category reference centroids.
- * Splits, calibration and thresholds: src/main/detect/labelled-data.ts and train-detectors.ts. The
+ * Splits, calibration and thresholds: src/main/detect/labelledData.ts and trainDetectors.ts. The
  * prompt detector never sees the test split (held-out benchmarks: bench/detect/heldout.ts); the
  * refusal detector trains on both labelled models' replies (its held-out figures come from
  * leave-one-model-out runs in the held-out bench). Deterministic: a rerun writes the same files
@@ -12,11 +12,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { embedReferences, inferCategories, loadReferencePrompts, singleCategoryOnly, withCentroids } from '../../src/main/detect/categories';
-import { type CorpusPrompt, loadDetectorCorpus, loadRefusalCorpus } from '../../src/main/detect/labelled-data';
-import { SeqDetector, assignCategories } from '../../src/main/detect/seq-detector';
-import { PROMPT_DETECTOR_DEFAULTS, REFUSAL_DETECTOR_DEFAULTS, trainPromptDetector, trainRefusalDetector } from '../../src/main/detect/train-detectors';
+import { type CorpusPrompt, loadDetectorCorpus, loadRefusalCorpus } from '../../src/main/detect/labelledData';
+import { SeqDetector, assignCategories } from '../../src/main/detect/seqDetector';
+import { PROMPT_DETECTOR_DEFAULTS, REFUSAL_DETECTOR_DEFAULTS, trainPromptDetector, trainRefusalDetector } from '../../src/main/detect/trainDetectors';
 import { getHarmTaxonomy } from '../../src/main/data/taxonomy';
-import { type StaticWordEmbedder, createDefaultEmbedder } from '../../src/main/embed/static-vectors';
+import { type StaticWordEmbedder, createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 
 export const DETECTORS_VERSION = '2.0.0';

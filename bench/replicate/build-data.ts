@@ -24,7 +24,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { annotateRecords } from '../../src/main/detect/annotate';
 import { embedReferences, loadReferencePrompts } from '../../src/main/detect/categories';
-import { createDefaultEmbedder } from '../../src/main/embed/static-vectors';
+import { createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { loadAdvBench, loadStlJson, loadXSTest } from '../../src/main/eval/suites';
 import { DATA_FILES, excludeOverlap, firstSentence, normalisedKey, type Pair, type PoolRecord } from '../../src/main/replicate/data';
 import { BENIGN_SHIPPED, COMPLY_REPLY, DATA_SEED, TASK_PRIOR_SHIPPED, TASK_PRIOR_TEMPLATE, TASK_SIZE } from '../../src/main/replicate/recipe';

@@ -47,8 +47,8 @@ export interface FileNameRule {
 export interface LayerRules {
   groups: Record<string, string[]>;
   rules: LayerRule[];
-  /** File names: one rule per kind of file, and the files named before the rules that are still to be renamed. */
-  fileNames?: { rules: FileNameRule[]; allow: string[] };
+  /** File names: one rule per kind of file. */
+  fileNames?: { rules: FileNameRule[] };
   /** Folders every file of which must be in a group. */
   placed: string[];
   /** Folders whose files must not import each other in a cycle. */
@@ -132,17 +132,16 @@ export function baseName(file: string): string {
   return file.slice(file.lastIndexOf('/') + 1).replace(SOURCE, '');
 }
 
-/** The file-name rule a file breaks (allow-listed files left out), or null. */
+/** The file-name rule a file breaks, or null. */
 export function fileNameRuleBroken(file: string, rules: readonly FileNameRule[]): FileNameRule | null {
   const rule = rules.find((r) => r.files.test(file));
   return rule && !rule.name.test(baseName(file)) ? rule : null;
 }
 
 function fileNameViolations(files: readonly string[], names: NonNullable<LayerRules['fileNames']>): Violation[] {
-  const allowed = new Set(names.allow);
   const out: Violation[] = [];
   for (const file of files) {
-    const rule = allowed.has(file) ? null : fileNameRuleBroken(file, names.rules);
+    const rule = fileNameRuleBroken(file, names.rules);
     if (rule)
       out.push({
         rule: rule.id,

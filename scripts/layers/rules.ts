@@ -180,31 +180,6 @@ export const layerRules: LayerRules = {
         name: /^[a-z][A-Za-z0-9]*$/,
       },
     ],
-    /**
-     * Named before the rule and not renamed yet: each is imported from a folder another change is
-     * working in (engine/train, detect, embed, merge, train-methods). Rename one, update its imports
-     * and delete its line here; the unit test fails on a line whose file is gone or renamed.
-     */
-    allow: [
-      'src/main/detect/labelled-data.ts',
-      'src/main/detect/model-judges/llama-guard.ts',
-      'src/main/detect/poison-screen.ts',
-      'src/main/detect/refusal-rules.ts',
-      'src/main/detect/seq-detector.ts',
-      'src/main/detect/seqnet-config.ts',
-      'src/main/detect/seqnet-train.ts',
-      'src/main/detect/train-detectors.ts',
-      'src/main/embed/onnx-sentence.ts',
-      'src/main/embed/static-vectors.ts',
-      'src/main/engine/model-export.ts',
-      'src/main/engine/model/decoder-graph.ts',
-      'src/main/engine/model/weight-file.ts',
-      'src/main/merge/dare-linear.ts',
-      'src/main/merge/dare-ties.ts',
-      'src/main/merge/gguf-meta.ts',
-      'src/main/merge/task-arithmetic.ts',
-      'src/main/train-methods/der-plus-plus.ts',
-    ],
   },
 
   /** Every file under these folders must be in a group: a new folder is placed in the layers on purpose. */

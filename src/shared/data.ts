@@ -116,7 +116,7 @@ export const DataScreenParams = z
   .object({
     projectId: z.number().int().positive(),
     datasetId: z.number().int().positive(),
-    /** also require a flagged row to be unlike the rest of the data (default true; src/main/detect/poison-screen.ts) */
+    /** also require a flagged row to be unlike the rest of the data (default true; src/main/detect/poisonScreen.ts) */
     typicality: z.boolean().default(true),
   })
   .strict();

@@ -2,7 +2,7 @@
  * Behaviour typing (Pham et al.): T1 harmful request + refusal · T2 harmful request + compliance ·
  * T3 benign request + compliance · T4 benign request + refusal.
  *
- * Two detectors feed it, by default the shipped sequence detectors (seq-detector.ts, trained by
+ * Two detectors feed it, by default the shipped sequence detectors (seqDetector.ts, trained by
  * bench/detect/train.ts; held-out figures in resources/DETECTORS.md):
  *  - prompt harmfulness: resources/taxonomy/prompt-detector.v2.json (also scores the 14 harm
  *    categories), or a known label (e.g. a pool that is harmful by construction);
@@ -18,8 +18,8 @@ import { getHarmTaxonomy } from '../data/taxonomy';
 import type { Embedder } from '../embed/types';
 import { LinearClassifier, promptHarmFeatures, refusalFeatures } from './classifiers';
 import type { PromptJudgement, ResponseJudgement, SafetyJudge } from './judge';
-import { type RefusalMatch, getRefusalRules } from './refusal-rules';
-import { SeqDetector, assignCategories, refusalInputs, vectorTableFor } from './seq-detector';
+import { type RefusalMatch, getRefusalRules } from './refusalRules';
+import { SeqDetector, assignCategories, refusalInputs, vectorTableFor } from './seqDetector';
 
 export type BehaviourType = 'T1' | 'T2' | 'T3' | 'T4';
 

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embedAll, type Embedder } from '../embed/types';
 import { dotRowsMulti, matmulTopK, meanRows } from '../embed/vecmath';
-import type { SeqDetector } from './seq-detector';
+import type { SeqDetector } from './seqDetector';
 
 export interface ReferencePrompts {
   /** Canonical category ids (taxonomy order); index = category index below. */
@@ -235,7 +235,7 @@ export interface DetectCategoriesOptions {
  */
 export async function detectCategories(prompts: readonly string[], o: DetectCategoriesOptions): Promise<CategoryInference> {
   const { shippedPromptDetector, promptJudgements } = await import('./behaviour');
-  const { assignCategories } = await import('./seq-detector');
+  const { assignCategories } = await import('./seqDetector');
   const det = o.detector ?? shippedPromptDetector();
   const cats = getHarmTaxonomy().ids;
   const C = cats.length;

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../data/zodUtil';
 import type { Embedder } from '../embed/types';
 import { type BinaryMetrics, type LogRegOptions, predictLogReg, trainLogReg } from './logreg';
-import { getRefusalRules } from './refusal-rules';
+import { getRefusalRules } from './refusalRules';
 
 export const LinearClassifierFile = z.object({
   id: z.string(),

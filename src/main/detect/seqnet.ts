@@ -15,14 +15,14 @@
  * every pooling, so a text's logits do not depend on what it is batched with.
  * `seqNetForwardJs` is a plain-JS forward pass of the same network (the reference in tests).
  */
-import type { StaticVectorTable } from '../embed/static-vectors';
+import type { StaticVectorTable } from '../embed/staticVectors';
 import { addGradients } from '../engine/autodiff';
 import { Graph, type Value, createSession, f32Tensor, type ort } from '../engine/graph';
 import { Rng } from '../engine/train/rng';
-import { type SeqNetConfig, type SeqNetParams, checkParams, featureWidth, seqNetParamShapes } from './seqnet-config';
+import { type SeqNetConfig, type SeqNetParams, checkParams, featureWidth, seqNetParamShapes } from './seqnetConfig';
 import { type SeqBatch, batchFromIds } from './wordseq';
 
-export { type SeqNetConfig, type SeqNetParams, checkParams, featureWidth, seqNetParamShapes } from './seqnet-config';
+export { type SeqNetConfig, type SeqNetParams, checkParams, featureWidth, seqNetParamShapes } from './seqnetConfig';
 
 /** Seeded initialisation: uniform Glorot weights, zero biases (attention scores start uniform). */
 export function initSeqNetParams(cfg: SeqNetConfig, seed: number): SeqNetParams {

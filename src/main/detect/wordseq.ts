@@ -6,7 +6,7 @@
  * `inputScale` plus one flag channel (1 for a word the vocabulary lacks, whose vector is zero), so
  * a batch is a [B, T, dim + 1] tensor, zero-padded after each text's last token, with a mask.
  */
-import { type StaticVectorTable, wordTokens } from '../embed/static-vectors';
+import { type StaticVectorTable, wordTokens } from '../embed/staticVectors';
 
 /** Token ids of a text (-1 = a word without a vector), at most `maxTokens`. */
 export function tokenIds(table: StaticVectorTable, text: string, maxTokens: number): Int32Array {

@@ -42,7 +42,7 @@ export type { LoadedModel } from './model/loaded';
 export type { DecoderConfig, Architecture } from './model/config';
 export { parameterCount } from './model/config';
 export { DecoderRuntime, type RuntimeOptions, type KvCache, type StepResult } from './model/runtime';
-export { buildDecoderGraph, expectedWeightShapes, validateWeights, type DecoderGraphOptions, type LoraModule } from './model/decoder-graph';
+export { buildDecoderGraph, expectedWeightShapes, validateWeights, type DecoderGraphOptions, type LoraModule } from './model/decoderGraph';
 export {
   generate,
   generateBatch,
@@ -61,7 +61,7 @@ export { loadHfModel, configFromHf, readHfConfig, ModelFolderError } from './hf/
 export { ModelFileError } from './files';
 export { loadGgufModel, configFromGguf } from './gguf/model';
 export { exportGguf } from './gguf/export';
-export { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
+export { exportModel, type ExportModelOptions, type ExportModelResult } from './modelExport';
 export { createModelFromConfig, llamaConfig, InitWeights, type LlamaConfigInput, type InitOptions, type CreateModelOptions } from './model/init';
 export type { TextTokenizer } from './tokenizer/types';
 export type { TrainingMemoryEstimate } from './train/memory';

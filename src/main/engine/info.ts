@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Graph, createSession, f32Tensor, ort } from './graph';
 import { parameterCount, type DecoderConfig } from './model/config';
 import type { LoadedModel } from './model/loaded';
-import { expectedWeightShapes } from './model/decoder-graph';
+import { expectedWeightShapes } from './model/decoderGraph';
 import { GGML_TYPE } from './gguf/reader';
 import { canRepack, repackedBytes } from './gguf/repack';
 

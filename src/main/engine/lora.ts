@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile } from './hf/safetensors';
-import type { LoraModule } from './model/decoder-graph';
+import type { LoraModule } from './model/decoderGraph';
 import type { LoadedModel } from './model/loaded';
 import type { WeightSource } from './model/weights';
 

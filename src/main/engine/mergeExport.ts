@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import { loadLoraAdapter, mergeLora } from './lora';
 import { loadModel } from './index';
-import { exportModel, type ExportModelOptions, type ExportModelResult } from './model-export';
+import { exportModel, type ExportModelOptions, type ExportModelResult } from './modelExport';
 
 export type MergeExportOptions = Pick<ExportModelOptions, 'onProgress' | 'shouldStop' | 'maxShardBytes'>;
 

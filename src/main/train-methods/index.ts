@@ -6,7 +6,7 @@
 import { TRAIN_METHODS, type TrainMethod, type TrainMethodParams } from '../../shared/train';
 import { agem } from './agem';
 import { der } from './der';
-import { derPlusPlus } from './der-plus-plus';
+import { derPlusPlus } from './derPlusPlus';
 import { ewc } from './ewc';
 import { l2sp } from './l2sp';
 import { lisa } from './lisa';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { buildTinyBertFolder } from '../../fixtures/embed/tiny-bert';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';

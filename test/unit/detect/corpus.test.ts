@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { phrasing, rephrase } from '../../../src/main/detect/augment';
-import { DEFAULT_CORPUS_PLAN, XSTEST_FOLDS, dedupeKey, loadDetectorCorpus, loadRefusalCorpus, splitCorpus } from '../../../src/main/detect/labelled-data';
-import { cellWeights, withRephrasings } from '../../../src/main/detect/train-detectors';
+import { DEFAULT_CORPUS_PLAN, XSTEST_FOLDS, dedupeKey, loadDetectorCorpus, loadRefusalCorpus, splitCorpus } from '../../../src/main/detect/labelledData';
+import { cellWeights, withRephrasings } from '../../../src/main/detect/trainDetectors';
 import { tokenIds } from '../../../src/main/detect/wordseq';
 import { Rng } from '../../../src/main/engine/train/rng';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getHarmTaxonomy } from '../../../src/main/data/taxonomy';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';
 import { sharedPath } from '../../helpers/shared';

@@ -25,11 +25,11 @@ import {
   withCentroids,
 } from '../../../src/main/detect/categories';
 import { refusalExtraFeatureNames, trainPromptHarmClassifier } from '../../../src/main/detect/classifiers';
-import { hashSplit } from '../../../src/main/detect/labelled-data';
+import { hashSplit } from '../../../src/main/detect/labelledData';
 import { binaryMetrics, predictLogReg, trainLogReg } from '../../../src/main/detect/logreg';
 import { seqNetForwardJs } from '../../../src/main/detect/seqnet';
 import { batchFromIds, tableId, tokenIds } from '../../../src/main/detect/wordseq';
-import { StaticWordEmbedder, createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { StaticWordEmbedder, createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { l2NormaliseRows } from '../../../src/main/embed/types';
 import { SHARED_MISSING, repoRoot, sharedDir, sharedPath } from '../../helpers/shared';
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreement, formatAgreement } from '../../../src/main/detect/model-judges/agreement';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';

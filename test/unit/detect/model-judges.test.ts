@@ -7,7 +7,7 @@ import {
   classifyPromptsWithLlamaGuard,
   harmCategoriesToLlamaGuard,
   llamaGuardToHarmCategories,
-} from '../../../src/main/detect/model-judges/llama-guard';
+} from '../../../src/main/detect/model-judges/llamaGuard';
 import { OpenAICompatibleBackend } from '../../../src/main/eval/httpBackend';
 import { LLAMA_GUARD_3_CATEGORIES } from '../../../src/main/eval/llamaGuard';
 import { type OpenAIServerHandle, startOpenAIServer } from '../../../src/main/eval/openaiServer';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mixPoison } from '../../../src/main/data/poison';
 import type { SafetyJudge } from '../../../src/main/detect/judge';
-import { atypicalityRanks, screenForPoison, screenQuality } from '../../../src/main/detect/poison-screen';
+import { atypicalityRanks, screenForPoison, screenQuality } from '../../../src/main/detect/poisonScreen';
 import type { Embedder } from '../../../src/main/embed/types';
 
 /** A judge with known answers: prompts starting "harm" are harmful (p 0.9, or 0.6 with "mild"), replies starting "No" refuse; "??" gives no verdict. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { RefusalRules, getRefusalRules, matchRefusal, normaliseReply } from '../../../src/main/detect/refusal-rules';
+import { RefusalRules, getRefusalRules, matchRefusal, normaliseReply } from '../../../src/main/detect/refusalRules';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
 
 describe('refusal rules', () => {

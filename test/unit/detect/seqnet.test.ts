@@ -10,10 +10,10 @@ import {
   seqNetParamShapes,
   shiftMatrix,
 } from '../../../src/main/detect/seqnet';
-import { trainSeqNet } from '../../../src/main/detect/seqnet-train';
-import { decodeParams, encodeParams } from '../../../src/main/detect/seq-detector';
+import { trainSeqNet } from '../../../src/main/detect/seqnetTrain';
+import { decodeParams, encodeParams } from '../../../src/main/detect/seqDetector';
 import { batchFromIds, tokenIds } from '../../../src/main/detect/wordseq';
-import type { StaticVectorTable } from '../../../src/main/embed/static-vectors';
+import type { StaticVectorTable } from '../../../src/main/embed/staticVectors';
 import { createSession, f32Tensor } from '../../../src/main/engine/graph';
 import { Rng } from '../../../src/main/engine/train/rng';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxSentenceEmbedder, externalDataLocations, supportedBackends } from '../../../src/main/embed/onnx-sentence';
+import { OnnxSentenceEmbedder, externalDataLocations, supportedBackends } from '../../../src/main/embed/onnxSentence';
 import { ort } from '../../../src/main/engine/graph';
 import { buildTinyBertFolder } from '../../fixtures/embed/tiny-bert';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';

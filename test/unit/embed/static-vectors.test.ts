@@ -11,7 +11,7 @@ import {
   staticVectorsAvailable,
   wordTokens,
   type StaticVectorTable,
-} from '../../../src/main/embed/static-vectors';
+} from '../../../src/main/embed/staticVectors';
 import { phaseLeft } from '../../../src/main/jobs/workspaceResources';
 import { embedAll, embeddingKey } from '../../../src/main/embed/types';
 import { repoRoot } from '../../helpers/shared';

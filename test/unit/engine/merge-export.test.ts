@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { forwardLogits, generate, loadModel, openModel } from '../../../src/main/engine';
 import { SafetensorsFile } from '../../../src/main/engine/hf/safetensors';
 import { exportMergedModel } from '../../../src/main/engine/mergeExport';
-import { exportModel } from '../../../src/main/engine/model-export';
+import { exportModel } from '../../../src/main/engine/modelExport';
 import { writeRandomAdapter } from '../../helpers/lora';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';
 

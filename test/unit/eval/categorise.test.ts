@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { inferSuiteCategories, loadCategoryReferences } from '../../../src/main/eval/categorise';
 import { loadBuiltinSuite } from '../../../src/main/eval/suites';
 import { SHARED_MISSING, repoRoot, sharedDir } from '../../helpers/shared';

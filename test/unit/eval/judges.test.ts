@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import type { Embedder } from '../../../src/main/embed/types';
 import { ClassifierRefusalJudge, KeywordRefusalJudge, TaskJudge, createJudge } from '../../../src/main/eval/judges';
 import { LlamaGuardJudge, buildLlamaGuard3Prompt, llamaGuard3Content, parseLlamaGuardOutput } from '../../../src/main/eval/llamaGuard';

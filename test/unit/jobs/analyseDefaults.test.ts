@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../../src/main/app/services';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { ANALYSE_DEFAULTS, analyseSettings } from '../../../src/shared/select';
 import { sharedPath } from '../../helpers/shared';
 import { tempDir, testServices } from '../../helpers/services';

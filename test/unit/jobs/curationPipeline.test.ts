@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTrainingMix } from '../../../src/main/app/exportMix';
 import type { Services } from '../../../src/main/app/services';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { sharedPath } from '../../helpers/shared';
 import { buildTinyBertFolder } from '../../fixtures/embed/tiny-bert';
 import { tempDir, testServices } from '../../helpers/services';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../../src/main/app/handlers';
 import type { DataScreenResult } from '../../../src/shared/data';
-import { staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { cli } from '../../helpers/cli';
 import { tempDir, testServices } from '../../helpers/services';
 

@@ -12,7 +12,7 @@ import {
   shippedCossimReference,
   singleCategoryOnly,
 } from '../../../src/main/detect/categories';
-import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/static-vectors';
+import { createDefaultEmbedder, staticVectorsAvailable } from '../../../src/main/embed/staticVectors';
 import { poolFromRecords, select } from '../../../src/main/select';
 import { SELECTION_METHODS } from '../../../src/shared/select';
 import { SHARED_MISSING, repoRoot, sharedPath } from '../../helpers/shared';

@@ -101,7 +101,7 @@ export const detectCommand: Command = {
     const otherField = kind === 'behaviour' ? values['response-field'] : kind === 'refusal' ? values['prompt-field'] : undefined;
     const rows = await readRows(resolve(values.input), values.field, otherField, env.io.err);
 
-    const { createDefaultEmbedder } = await import('../../embed/static-vectors');
+    const { createDefaultEmbedder } = await import('../../embed/staticVectors');
     const embedder = await createDefaultEmbedder();
     const builtin = await builtinVerdicts(kind, rows, embedder, {
       references: values.references,
@@ -188,7 +188,7 @@ async function readRows(file: string, field: string, other: string | undefined, 
 
 /** A sentence-transformers ONNX folder as an embedder (a folder it cannot load is the user's input error). */
 async function loadEncoder(dir: string): Promise<Embedder & { dispose(): Promise<void> }> {
-  const { OnnxSentenceEmbedder } = await import('../../embed/onnx-sentence');
+  const { OnnxSentenceEmbedder } = await import('../../embed/onnxSentence');
   return OnnxSentenceEmbedder.load(dir).catch((e: Error) => {
     throw new AppError('invalid_input', `sentence encoder ${dir}: ${e.message}`);
   });

@@ -10,7 +10,7 @@
 import { isolate } from '../../eval/llamaGuard';
 import type { GenerateCallOptions, Generator, NextTokenScorer } from '../../eval/types';
 import type { PromptJudgement, ResponseJudgement, SafetyJudge } from '../judge';
-import { classifyPromptsWithLlamaGuard, llamaGuardMappingVersion, type LlamaGuardClassifyOptions } from './llama-guard';
+import { classifyPromptsWithLlamaGuard, llamaGuardMappingVersion, type LlamaGuardClassifyOptions } from './llamaGuard';
 import { WILDGUARD_FORMAT_VERSION, type WildGuardAnswer, buildWildGuardPrompt, parseWildGuardOutput } from './wildguard';
 
 /** What a model judge has seen so far. */

@@ -2,7 +2,7 @@
 import { writeGguf, type GgufMetaInput, type GgufTensorSource, type GgufWriteType } from './writer';
 import { HfTokenizer } from '../hf/tokenizer';
 import type { LoadedModel } from '../model/loaded';
-import { expectedWeightShapes } from '../model/decoder-graph';
+import { expectedWeightShapes } from '../model/decoderGraph';
 import { hfToGgufName, permuteQK } from './weights';
 import { SpmTokenizer } from './tokenizer';
 

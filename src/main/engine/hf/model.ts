@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkedInt, checkedPositive, checkHeads, CONFIG_LIMITS, type Architecture, type DecoderConfig, type RopeScaling } from '../model/config';
-import { validateWeights } from '../model/decoder-graph';
+import { validateWeights } from '../model/decoderGraph';
 import type { LoadedModel } from '../model/loaded';
 import { describeJson, isPlainObject, ModelFileError, readJsonObject } from '../files';
 import { SafetensorsWeights } from './safetensors';

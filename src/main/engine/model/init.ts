@@ -11,7 +11,7 @@
 import { mulberry32 } from '../../util/prng';
 import type { TextTokenizer } from '../tokenizer/types';
 import { parameterCount, type DecoderConfig } from './config';
-import { expectedWeightShapes } from './decoder-graph';
+import { expectedWeightShapes } from './decoderGraph';
 import type { LoadedModel } from './loaded';
 import type { WeightSource } from './weights';
 

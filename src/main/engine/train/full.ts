@@ -8,7 +8,7 @@
  * input twice).
  */
 import type { DecoderConfig } from '../model/config';
-import { expectedWeightShapes } from '../model/decoder-graph';
+import { expectedWeightShapes } from '../model/decoderGraph';
 import type { WeightSource } from '../model/weights';
 
 /** Weight groups: `all`, `attention` (q, k, v, o and their biases), `mlp` (gate, up, down), `embeddings`, `norms` (every RMSNorm weight), `lm_head`, or one projection (q, k, v, o, gate, up, down). */

@@ -13,7 +13,7 @@
 import { Graph, type GraphNode, type Value } from '../graph';
 import { addGradients } from '../autodiff';
 import type { DecoderConfig } from '../model/config';
-import { buildDecoderGraph, type DecoderGraphOptions } from '../model/decoder-graph';
+import { buildDecoderGraph, type DecoderGraphOptions } from '../model/decoderGraph';
 import type { WeightSource } from '../model/weights';
 import type { LoraTarget } from './lora';
 

@@ -3,7 +3,7 @@
  * initialisation (A: kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in)); B: zeros).
  */
 import type { DecoderConfig } from '../model/config';
-import { expectedWeightShapes } from '../model/decoder-graph';
+import { expectedWeightShapes } from '../model/decoderGraph';
 import type { Rng } from './rng';
 
 export interface LoraConfig {

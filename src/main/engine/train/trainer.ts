@@ -17,8 +17,8 @@ import { AdamW, clipGradNorm, lrAt, type ScheduleConfig } from './optim';
 import { epochOrder, Rng } from './rng';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { WeightFileWriter } from '../model/weight-file';
-import { exportModel, type ExportModelOptions, type ExportModelResult } from '../model-export';
+import { WeightFileWriter } from '../model/weightFile';
+import { exportModel, type ExportModelOptions, type ExportModelResult } from '../modelExport';
 
 /** 'lora': an adapter on frozen weights; 'full': the model's own weights train */
 export type TrainingMode = 'lora' | 'full';

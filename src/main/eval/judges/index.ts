@@ -52,7 +52,7 @@ export function createJudge(id: string, deps: JudgeDeps = {}, params: Record<str
   const factory = registry.impls[resolved] as JudgeFactory<Record<string, unknown>> | undefined;
   if (!row || !factory) throw new Error(`unknown judge "${id}" (have: ${judgeIdsText(registry.judges)})`);
   if (row.embedder && !deps.embedder)
-    throw new Error(`judge "${resolved}" needs the default static embedder (createDefaultEmbedder from src/main/embed/static-vectors)`);
+    throw new Error(`judge "${resolved}" needs the default static embedder (createDefaultEmbedder from src/main/embed/staticVectors)`);
   if (row.guardModel && !deps.guard) throw new Error(`judge "${resolved}" needs a generator serving a Llama Guard 3 model`);
   return factory(deps, params);
 }

@@ -1,9 +1,9 @@
 /**
- * Refusal by phrase matching (reuses src/main/detect/refusal-rules): keyword-start, XSTest's rule (a
+ * Refusal by phrase matching (reuses src/main/detect/refusalRules): keyword-start, XSTest's rule (a
  * refusal phrase at the start of the reply; lists: xstest), and keyword-anywhere, GCG's rule (a
  * phrase anywhere; lists: gcg; noisy). score = 1 refusal / 0 compliance.
  */
-import { type RefusalMatchMode, getRefusalRules } from '../../detect/refusal-rules';
+import { type RefusalMatchMode, getRefusalRules } from '../../detect/refusalRules';
 import type { Judge, JudgeInput, SuiteKind, Verdict } from '../types';
 import { EMPTY_REASON, isEmpty } from './empty';
 import type { JudgeFactory } from './types';
@@ -15,7 +15,7 @@ export interface KeywordJudgeOptions {
   id?: string;
 }
 
-/** Refusal by phrase matching (reuses src/main/detect/refusal-rules). score = 1 refusal / 0 compliance. */
+/** Refusal by phrase matching (reuses src/main/detect/refusalRules). score = 1 refusal / 0 compliance. */
 export class KeywordRefusalJudge implements Judge {
   readonly id: string;
   readonly version: string;

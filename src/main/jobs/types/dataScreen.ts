@@ -1,6 +1,6 @@
 import { DATASET_ROLE_LABELS, DataScreenParams, type DataScreenResult } from '../../../shared/data';
 import { DatasetStore } from '../../db/datasets';
-import { screenForPoison } from '../../detect/poison-screen';
+import { screenForPoison } from '../../detect/poisonScreen';
 import { defineJob, type JobContext } from '../define';
 import { workspaceEmbedder } from '../workspaceResources';
 
@@ -11,7 +11,7 @@ const MAX_LISTED = 5000;
  * Screens a data set for poisoned rows — harmful requests with compliant responses (T2), the rows a
  * fine-tuning provider drops before training on a user's upload — with the shipped detectors,
  * requiring by default that a flagged row is also unlike the rest of the data
- * (src/main/detect/poison-screen.ts). Lists the flagged records, most suspicious first; nothing is
+ * (src/main/detect/poisonScreen.ts). Lists the flagged records, most suspicious first; nothing is
  * changed (the Data tab's "Drop" removes the ones the user chooses).
  */
 export const dataScreenJob = defineJob<DataScreenParams, null, DataScreenResult>({

@@ -99,7 +99,7 @@ async function evaluate(p: EvalRunParams, cp: Checkpoint | null, ctx: JobContext
   let release = opened.release;
   try {
     const rows = p.judges.map((id) => [id, JUDGES[id] as JudgeRow] as const);
-    const embedder = rows.some(([, row]) => row.embedder) ? await (await import('../../embed/static-vectors')).createDefaultEmbedder() : undefined;
+    const embedder = rows.some(([, row]) => row.embedder) ? await (await import('../../embed/staticVectors')).createDefaultEmbedder() : undefined;
     let guard: JudgeDeps['guard'];
     if (p.guardModel && rows.some(([, row]) => row.guardModel)) {
       ctx.progress(null, 'loading the judge model');

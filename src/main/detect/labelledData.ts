@@ -234,7 +234,7 @@ export async function loadDetectorCorpus(sharedDataDir: string, plan: CorpusPlan
     input?: string;
     output: string;
   }>;
-  const { matchRefusal } = await import('./refusal-rules');
+  const { matchRefusal } = await import('./refusalRules');
   for (const r of pool) {
     if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal)
       add(r.input ? `${r.instruction}\n\n${r.input}` : r.instruction, true, 'bianchi_safety_pool');
@@ -357,7 +357,7 @@ export async function loadRefusalCorpus(
   }
   const demo = JSON.parse(await readFile(d('task', 'alpaca_en_demo.json'), 'utf8')) as Array<{ output: string }>;
   for (const r of demo) if (r.output.trim()) out.push({ response: r.output, refusal: false, source: 'alpaca_en_demo', split: valOrTrain(r.output), weight: 1 });
-  const { matchRefusal } = await import('./refusal-rules');
+  const { matchRefusal } = await import('./refusalRules');
   const pool = JSON.parse(await readFile(d('safety-pool', 'bianchi_safety_only_data_Instructions.json'), 'utf8')) as Array<{ output: string }>;
   for (const r of pool)
     if (matchRefusal(r.output, { lists: ['xstest', 'safetune-extra'] }).refusal)

@@ -16,11 +16,11 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../data/zodUtil';
 import type { Embedder } from '../embed/types';
-import { StaticWordEmbedder, type StaticVectorTable } from '../embed/static-vectors';
+import { StaticWordEmbedder, type StaticVectorTable } from '../embed/staticVectors';
 import { applyPlatt } from './calibration';
 import { refusalRuleFlags, responseHead } from './classifiers';
 import type { SeqNetRunner } from './seqnet';
-import { checkParams, type SeqNetConfig, type SeqNetParams } from './seqnet-config';
+import { checkParams, type SeqNetConfig, type SeqNetParams } from './seqnetConfig';
 import { tableId, tokenIds } from './wordseq';
 
 const PlattJson = z.object({ a: z.number(), b: z.number() });

@@ -1,5 +1,5 @@
 /**
- * Training of the shipped sequence detectors from the labelled corpora (labelled-data.ts), with
+ * Training of the shipped sequence detectors from the labelled corpora (labelledData.ts), with
  * calibration and thresholds fitted on the validation split only:
  *  - the prompt detector: "harmful" (scored per token, soft maximum) + the 14 BeaverTails
  *    categories (pooled), trained on original and rephrased prompts (augment.ts) with the harm loss
@@ -8,15 +8,15 @@
  * bench/detect/train.ts runs these on ../shared and writes the resource files.
  */
 import { getHarmTaxonomy } from '../data/taxonomy';
-import type { StaticVectorTable } from '../embed/static-vectors';
+import type { StaticVectorTable } from '../embed/staticVectors';
 import { Rng } from '../engine/train/rng';
 import { phrasing, rephrase } from './augment';
 import { chooseThreshold, fitPlatt, type Platt } from './calibration';
 import { refusalExtraFeatureNames } from './classifiers';
-import type { CorpusPrompt, CorpusResponse } from './labelled-data';
+import type { CorpusPrompt, CorpusResponse } from './labelledData';
 import { SeqNetRunner, type SeqNetConfig } from './seqnet';
-import { type SeqDetectorFile, assignCategories, encodeParams, refusalInputs } from './seq-detector';
-import { type SeqExample, type SeqNetTrainOptions, trainSeqNet } from './seqnet-train';
+import { type SeqDetectorFile, assignCategories, encodeParams, refusalInputs } from './seqDetector';
+import { type SeqExample, type SeqNetTrainOptions, trainSeqNet } from './seqnetTrain';
 import { meanVectorNormInverse, tableId, tokenIds } from './wordseq';
 
 export interface PromptDetectorOptions {

@@ -7,7 +7,7 @@
 import { createSession, f32Tensor } from '../engine/graph';
 import { AdamW, lrAt } from '../engine/train/optim';
 import { Rng } from '../engine/train/rng';
-import type { StaticVectorTable } from '../embed/static-vectors';
+import type { StaticVectorTable } from '../embed/staticVectors';
 import {
   SeqNetRunner,
   buildSeqNetGraph,

@@ -17,7 +17,7 @@ import { exportGguf } from './gguf/export';
 import { hfConfigJson } from './hf/configWriter';
 import { writeSafetensors, type StTensorSource } from './hf/safetensors';
 import { writeTokenizerFiles } from './hf/tokenizerWriter';
-import { expectedWeightShapes } from './model/decoder-graph';
+import { expectedWeightShapes } from './model/decoderGraph';
 import type { LoadedModel } from './model/loaded';
 
 export interface ExportModelOptions {
