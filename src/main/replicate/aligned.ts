@@ -35,10 +35,7 @@ export function chatExample(model: LoadedModel, p: Pair, maxLength: number): Tra
  * `formVariants` rewritten forms (./forms, drawn with a generator seeded by `seed`), so that harmful
  * and benign instructions share their forms.
  */
-export function alignmentPairs(
-  data: ReplicationData,
-  cfg: Pick<AlignedConfig, 'benign' | 'harmfulRepeat' | 'formVariants' | 'taskPrior' | 'seed'>,
-): Pair[] {
+export function alignmentPairs(data: ReplicationData, cfg: Pick<AlignedConfig, 'benign' | 'harmfulRepeat' | 'formVariants' | 'taskPrior' | 'seed'>): Pair[] {
   if (cfg.benign > data.alignBenign.length)
     throw new Error(`the alignment data has ${data.alignBenign.length} benign pairs; the recipe asks for ${cfg.benign}`);
   if (cfg.taskPrior > data.alignTask.length)

@@ -80,7 +80,8 @@ function howToAction(q: string): string | null {
 function fromQuestion(q: string, asQuestion: boolean, rng: () => number): string {
   if (asQuestion) return pick(QUESTION_AS_QUESTION, rng).replace('{q}', q);
   const action = howToAction(q);
-  if (action && rng() < 0.5) return `${pick(['Explain how to', 'Write a guide on how to', 'Tell me how to', 'Describe how to', 'Give instructions to'], rng)} ${action}.`;
+  if (action && rng() < 0.5)
+    return `${pick(['Explain how to', 'Write a guide on how to', 'Tell me how to', 'Describe how to', 'Give instructions to'], rng)} ${action}.`;
   return pick(QUESTION_AS_COMMAND, rng).replace('{q}', q);
 }
 

@@ -82,5 +82,4 @@ describe('the alignment data with form variants and the task prior', () => {
     expect(after).toBeLessThan(before);
     expect(after).toBeLessThan(0.03);
   });
-
 });
