@@ -72,7 +72,7 @@ export const ALIGNED: AlignedConfig = {
   maxPositions: 256,
   benign: 8000,
   harmfulRepeat: 2,
-  formVariants: 1,
+  formVariants: 0,
   taskPrior: 0,
   steps: 800,
   batchSize: 16,
