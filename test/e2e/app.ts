@@ -100,3 +100,11 @@ export async function createProject(page: Page, name: string): Promise<void> {
   await page.getByRole('table', { name: 'Projects' }).getByRole('link', { name }).click();
   await page.getByRole('heading', { name, exact: true }).waitFor();
 }
+
+/** Imports a granted file on the open project's Data tab with a role and waits for its row in Data sets. */
+export async function importData(page: Page, path: string, role: string, listedAs: RegExp): Promise<void> {
+  await page.getByLabel('File path').fill(path);
+  await page.getByLabel('Role').selectOption(role);
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.getByRole('table', { name: 'Data sets' }).getByRole('row', { name: listedAs }).waitFor({ timeout: 60_000 });
+}

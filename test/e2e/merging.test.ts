@@ -1,21 +1,13 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, statSync } from 'node:fs';
+import type { Locator, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, openModel } from '../../src/main/engine';
-import { tempDir } from '../helpers/services';
 import { sharedPath } from '../helpers/shared';
-import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
-import { grantFolder } from './grants';
+import { screenshot } from './app';
+import { storiesProject } from './storiesProject';
 
 const stories = sharedPath('models', 'stories260K.gguf');
 const data = sharedPath('data');
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
-let page: Page;
-let errors: string[];
-let cleanup: () => void;
-let taskFile: string;
 let trainJobId: number;
 
 /** Chooses the one option of a select whose text matches (the list named in the failure). */
@@ -29,38 +21,17 @@ async function selectMatching(select: Locator, re: RegExp): Promise<string> {
 }
 
 describe.skipIf(!stories)('merging in browser mode', () => {
-  beforeAll(async () => {
-    const t = tempDir('safetune-e2e-merge-');
-    cleanup = t.cleanup;
-    taskFile = join(t.dir, 'task.jsonl');
-    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({
-      instruction: `Tell me about the ${a}.`,
-      input: '',
-      output: `The ${a} played in the sun all day.`,
-    }));
-    writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    app = await startApp(join(t.dir, 'workspace'));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    errors = watchErrors(page);
-    await page.goto(app.url);
-    await grantFolder(page, dirname(stories!));
-    await grantFolder(page, taskFile);
-    if (data) await grantFolder(page, data);
-    await addModel(page, stories!);
-    await createProject(page, 'Merge back');
-    await page.getByLabel('File path').fill(taskFile);
-    await page.getByLabel('Role').selectOption('task');
-    await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page
-      .getByRole('table', { name: 'Data sets' })
-      .getByRole('row', { name: /task\.jsonl.*Task data.*6/ })
-      .waitFor({ timeout: 60_000 });
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-    cleanup?.();
+  const ui = storiesProject({
+    model: stories!,
+    prefix: 'safetune-e2e-merge-',
+    project: 'Merge back',
+    height: 900,
+    grants: data ? [data] : [],
+    setupTimeoutMs: 120_000,
+  });
+  let page: Page;
+  beforeAll(() => {
+    page = ui.page;
   });
 
   it('fine-tunes stories260K with LoRA a few steps', async () => {
@@ -177,6 +148,6 @@ describe.skipIf(!stories)('merging in browser mode', () => {
   );
 
   it('raised no console errors', () => {
-    expect(errors).toEqual([]);
+    expect(ui.errors).toEqual([]);
   });
 });

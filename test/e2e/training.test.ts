@@ -1,54 +1,20 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/services';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sharedPath } from '../helpers/shared';
-import { addModel, createProject, launchBrowser, screenshot, startApp, watchErrors } from './app';
-import { grantFolder } from './grants';
+import { screenshot } from './app';
+import { storiesProject } from './storiesProject';
 
 const stories = sharedPath('models', 'stories260K.gguf');
-let browser: Browser;
-let app: Awaited<ReturnType<typeof startApp>>;
-let page: Page;
-let errors: string[];
-let cleanup: () => void;
-let taskFile: string;
 /** The first run merged into stories260K: SafeLoRA's stand-in base model (same shapes, other weights). */
 let mergedPath = '';
 
 describe.skipIf(!stories)('fine-tuning in browser mode', () => {
-  beforeAll(async () => {
-    const t = tempDir('safetune-e2e-train-');
-    cleanup = t.cleanup;
-    taskFile = join(t.dir, 'task.jsonl');
-    const rows = ['cat', 'dog', 'bird', 'fish', 'frog', 'bear'].map((a) => ({
-      instruction: `Tell me about the ${a}.`,
-      input: '',
-      output: `The ${a} played in the sun all day.`,
-    }));
-    writeFileSync(taskFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    app = await startApp(join(t.dir, 'workspace'));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    errors = watchErrors(page);
-    await page.goto(app.url);
-    await grantFolder(page, dirname(stories!));
-    await grantFolder(page, taskFile);
-    await addModel(page, stories!);
-    await createProject(page, 'Tune');
-    await page.getByLabel('File path').fill(taskFile);
-    await page.getByLabel('Role').selectOption('task');
-    await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page
-      .getByRole('table', { name: 'Data sets' })
-      .getByRole('row', { name: /task\.jsonl.*Task data.*6/ })
-      .waitFor({ timeout: 60_000 });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-    cleanup?.();
+  const ui = storiesProject({ model: stories!, prefix: 'safetune-e2e-train-', project: 'Tune', height: 800 });
+  let page: Page;
+  beforeAll(() => {
+    page = ui.page;
   });
 
   it('fine-tunes stories260K with LoRA, shows the live loss curve and the exported adapter', async () => {
@@ -165,6 +131,6 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
   });
 
   it('raised no console errors', () => {
-    expect(errors).toEqual([]);
+    expect(ui.errors).toEqual([]);
   });
 });

@@ -32,7 +32,8 @@ import { loadHfModel, readHfConfig } from './hf/model';
 import { resolveLoraTargets, type LoraConfig } from './train/lora';
 import { estimateTrainingMemory, type TrainingMemoryEstimate } from './train/memory';
 import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
-import { loadLoraAdapter, mergeLora, checkAdapter } from './lora';
+import { loadLoraAdapter } from './hf/peftAdapter';
+import { mergeLora, checkAdapter } from './lora';
 import { renderChatTemplate, HfTokenizer, type ChatMessage } from './hf/tokenizer';
 import type { LoadedModel } from './model/loaded';
 import { chooseExecutionProvider, type ModelInfo } from './info';
@@ -56,7 +57,8 @@ export {
   type SamplingOptions,
 } from './generate';
 export { modelInfo, estimateMemory, chooseExecutionProvider, type ModelInfo, type MemoryEstimate, type ExecutionProviderChoice } from './info';
-export { loadLoraAdapter, mergeLora, checkAdapter, type LoraAdapter } from './lora';
+export { loadLoraAdapter, type LoraAdapter } from './hf/peftAdapter';
+export { mergeLora, checkAdapter } from './lora';
 export { loadHfModel, configFromHf, readHfConfig, ModelFolderError } from './hf/model';
 export { ModelFileError } from './files';
 export { loadGgufModel, configFromGguf } from './gguf/model';

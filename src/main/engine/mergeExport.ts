@@ -7,7 +7,8 @@
  * renames when complete, so a cancelled or failed export leaves nothing, and never overwrites.
  */
 import { basename } from 'node:path';
-import { loadLoraAdapter, mergeLora } from './lora';
+import { loadLoraAdapter } from './hf/peftAdapter';
+import { mergeLora } from './lora';
 import { loadModel } from './index';
 import { exportModel, type ExportModelOptions, type ExportModelResult } from './modelExport';
 

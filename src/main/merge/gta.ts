@@ -57,7 +57,7 @@ function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] 
   const trimmed = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
   const cuts: (MagnitudeCut | null)[] = r.densities.map(() => null);
   if (!trimmed.length) return cuts;
-  const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel));
+  const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel, r.rescale));
   inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
   for (const x of sel) x.endSample();
   inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!)));
@@ -105,6 +105,11 @@ function dareScales(inp: TensorInputs, r: Resolved, seedKey: number): number[] {
   return scales;
 }
 
+/** Entries per block of the last pass (the block of every input stays in the second-level cache between its steps). */
+const BLOCK = 16384;
+/** combineTies2's factors by which models agree (none, a, c, both). */
+const TIES2_FACTORS = new Float64Array(4);
+
 function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitChunk, seedKey: number): void {
   const r = resolve(p);
   const n = inp.count;
@@ -119,24 +124,29 @@ function mergeGta(spec: GtaSpec, inp: TensorInputs, p: TensorParams, emit: EmitC
   const sumW = r.weights.reduce((a, b) => a + b, 0);
   const factor = (r.normalize ? 1 / (Math.abs(sumW) < 1e-8 ? 1 : sumW) : 1) * r.lambda;
   // the last pass turns each model's chunk into its weighted, sparsified task vector in place and
-  // writes the merged values over the base's chunk
+  // writes the merged values over the base's chunk, a block at a time (the block stays in cache
+  // between the steps)
   inp.forEachChunk((start, base, xs) => {
-    const b = base!;
-    const len = b.length;
-    for (let m = 0; m < n; m++) {
-      const x = xs[m] as Float32Array;
-      const w = r.weights[m]!;
-      if (spec.sparsify === 'magnitude' && cuts[m]) applyMagnitudeCut(x, b, cuts[m]!, scales[m]! * w, tieState[m]!);
-      else if (spec.sparsify === 'random' && r.densities[m]! < 1) {
-        const mk = inp.mask().subarray(0, len);
-        dareMask(r.seed, seedKey, m, r.densities[m]!, start, mk);
-        const s = scales[m]! * w;
-        for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * s * mk[j]!;
-      } else for (let j = 0; j < len; j++) x[j] = (x[j]! - b[j]!) * w;
+    const len = base!.length;
+    for (let at = 0; at < len; at += BLOCK) {
+      const end = Math.min(len, at + BLOCK);
+      const b = base!.subarray(at, end);
+      const ms = xs.map((x) => x.subarray(at, end));
+      for (let m = 0; m < n; m++) {
+        const x = ms[m]!;
+        const w = r.weights[m]!;
+        if (spec.sparsify === 'magnitude' && cuts[m]) applyMagnitudeCut(x, b, cuts[m]!, scales[m]! * w, tieState[m]!);
+        else if (spec.sparsify === 'random' && r.densities[m]! < 1) {
+          const mk = inp.mask().subarray(0, x.length);
+          dareMask(r.seed, seedKey, m, r.densities[m]!, start + at, mk);
+          const s = scales[m]! * w;
+          for (let j = 0; j < x.length; j++) x[j] = (x[j]! - b[j]!) * s * mk[j]!;
+        } else for (let j = 0; j < x.length; j++) x[j] = (x[j]! - b[j]!) * w;
+      }
+      if (spec.consensus) combineTies(ms, r.weights, b, r.normalize, r.lambda);
+      else sumInto(ms, b, factor);
     }
-    if (spec.consensus) combineTies(xs, r.weights, b, r.normalize, r.lambda);
-    else sumInto(xs, b, factor);
-    emit(start, b);
+    emit(start, base!);
   }, true);
 }
 
@@ -181,32 +191,35 @@ function combineTies(wtv: readonly Float32Array[], weights: number[], base: Floa
 }
 
 /**
- * combineTies for two models. Signs are read from the float bits as integers (the elected sign and
- * each entry's agreement are unpredictable branches otherwise): an entry agrees when it is nonzero
- * and its sign bit equals that of the sum (−0 counts as ≥ 0, as in mergekit).
+ * combineTies for two models, on the float bits as integers (the elected sign and each entry's
+ * agreement are unpredictable branches otherwise). The elected sign is that of the entry of larger
+ * magnitude (of both when they agree; + when they cancel or are zero: −0 counts as ≥ 0, as in
+ * mergekit); an entry agrees when it is nonzero and its sign bit is the elected one. Which of the
+ * two agree picks one of four factors, lambda over the sum of the agreeing weights, computed once.
  */
 function combineTies2(a: Float32Array, c: Float32Array, wa: number, wc: number, base: Float32Array, normalize: boolean, lambda: number): void {
   const ab = new Int32Array(a.buffer, a.byteOffset, base.length);
   const cb = new Int32Array(c.buffer, c.byteOffset, base.length);
-  const sum = new Float32Array(1);
-  const sb = new Int32Array(sum.buffer);
+  // no agreeing entry: the sum is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1), as for weights that cancel
+  const div = (w: number) => (normalize && w !== 0 ? w : 1);
+  const factor = TIES2_FACTORS;
+  factor[0] = lambda;
+  factor[1] = lambda / div(wa);
+  factor[2] = lambda / div(wc);
+  factor[3] = lambda / div(wa + wc);
   for (let j = 0; j < base.length; j++) {
-    const va = a[j]!;
-    const vc = c[j]!;
-    sum[0] = va + vc;
-    const s = sb[0]!;
-    // elected negative: the sum is negative and nonzero
-    const neg = (s >>> 31) & ((0 - (s & 0x7fffffff)) >>> 31);
     const ia = ab[j]!;
     const ic = cb[j]!;
+    const ma = ia & 0x7fffffff;
+    const mc = ic & 0x7fffffff;
+    const sa = ia >>> 31;
+    const sc = ic >>> 31;
+    // the sign of a + c: of the larger magnitude, or of both when they are equal and nonzero
+    const neg = (sa & ((mc - ma) >>> 31)) | (sc & ((ma - mc) >>> 31)) | (sa & sc & ((0 - ma) >>> 31));
     // agree: nonzero, and sign bit = elected sign
-    const ka = ((0 - (ia & 0x7fffffff)) >>> 31) & ~((ia >>> 31) ^ neg);
-    const kc = ((0 - (ic & 0x7fffffff)) >>> 31) & ~((ic >>> 31) ^ neg);
-    const mixed = ka * va + kc * vc;
-    // no agreeing entry: mixed is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1)
-    let div = ka * wa + kc * wc + (1 - (ka | kc));
-    if (div === 0) div = 1; // agreeing weights that cancel (negative weights): rare
-    base[j] = base[j]! + (normalize ? mixed / div : mixed) * lambda;
+    const ka = ((0 - ma) >>> 31) & ~(sa ^ neg);
+    const kc = ((0 - mc) >>> 31) & ~(sc ^ neg);
+    base[j] = base[j]! + (ka * a[j]! + kc * c[j]!) * factor[ka | (kc << 1)]!;
   }
 }
 

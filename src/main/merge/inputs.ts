@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { MergeModelRef } from '../../shared/merge';
 import { dequantize, GGML_TYPE, readGguf, type GgufFile, type GgufTensorInfo } from '../engine/gguf/reader';
 import { SafetensorsFile, type StTensorInfo } from '../engine/hf/safetensors';
-import { loadLoraAdapter, type LoraAdapter } from '../engine/lora';
+import { loadLoraAdapter, type LoraAdapter } from '../engine/hf/peftAdapter';
 import { configFromGguf } from '../engine/gguf/model';
 import { ggufToHfName, unpermuteQK } from '../engine/gguf/weights';
 import { decodeInto, type FloatDtype } from './codec';

@@ -28,6 +28,10 @@ function floatBits(v: number): number {
   return boxBits[0]!;
 }
 
+/** A block of task-vector values and its bits, for loops that compare magnitudes as integers (fits the first-level cache). */
+const blockValues = new Float32Array(2048);
+const blockBits = new Int32Array(blockValues.buffer);
+
 /** The magnitude threshold of one task vector: keep |τ| > `at`, and the first `ties` entries with |τ| = `at`. */
 export interface MagnitudeCut {
   at: number;
@@ -97,9 +101,11 @@ export class BracketSelector {
   private readonly maxCand: number;
   private overflow = false;
 
+  /** `withL1`: also sum the L1 norms (whole and kept) that rescale needs */
   constructor(
     readonly k: number,
     readonly numel: number,
+    private readonly withL1 = true,
   ) {
     const count = Math.min(numel, SAMPLES);
     this.stride = numel / count;
@@ -130,43 +136,55 @@ export class BracketSelector {
   }
 
   /**
-   * Count the entries above the bracket and keep those inside it. Comparisons are on the float
-   * bits as integers: about half the entries lie above the bracket, an unpredictable branch that
-   * would cost more than the rest of the loop.
+   * Count the entries above the bracket and keep those inside it (a few per cent): the merge's
+   * hottest loop. A block of task-vector values is computed into a small buffer first, then its
+   * magnitudes are compared as integers on the float bits: about half the entries lie above the
+   * bracket, an unpredictable branch that would cost more than the rest of the loop (a NaN counts
+   * as above, as its bits order it). The L1 sums (for rescale) are taken only when asked for.
    */
   count(x: Float32Array, base: Float32Array): void {
+    if (this.overflow) return;
     const loBits = floatBits(this.lo);
     const hiBits = floatBits(this.hi);
+    const d = blockValues;
+    const bits = blockBits;
     let above = 0;
     let aboveL1 = 0;
     let l1 = 0;
-    for (let i = 0; i < x.length; i++) {
-      box[0] = x[i]! - base[i]!;
-      const a = boxBits[0]! & ABS;
-      const fa = Math.abs(box[0]!);
-      l1 += fa;
-      const g = (hiBits - a) >>> 31; // a > hi
-      above += g;
-      aboveL1 += g * fa;
-      if ((((a - loBits) >>> 31) | g) === 0) this.push(fa); // lo ≤ a ≤ hi: a few per cent
+    for (let at = 0; at < x.length; at += d.length) {
+      const len = Math.min(d.length, x.length - at);
+      for (let i = 0; i < len; i++) d[i] = x[at + i]! - base[at + i]!;
+      for (let i = 0; i < len; i++) {
+        const a = bits[i]! & ABS;
+        const g = (hiBits - a) >>> 31; // a > hi
+        above += g;
+        if ((((a - loBits) >>> 31) | g) === 0 && !this.push(Math.abs(d[i]!))) return; // lo ≤ a ≤ hi
+      }
+      if (this.withL1)
+        for (let i = 0; i < len; i++) {
+          const fa = Math.abs(d[i]!);
+          l1 += fa;
+          aboveL1 += ((hiBits - (bits[i]! & ABS)) >>> 31) * fa;
+        }
     }
     this.above += above;
     this.aboveL1 += aboveL1;
     this.l1 += l1;
   }
 
-  private push(a: number): void {
-    if (this.overflow) return;
+  /** Keep a candidate; false when there are too many (resolve() then gives up and radix select takes over). */
+  private push(a: number): boolean {
     if (this.nCand === this.cand.length) {
       if (this.nCand >= this.maxCand) {
         this.overflow = true;
-        return;
+        return false;
       }
       const grown = new Float32Array(Math.min(this.maxCand, this.nCand * 2));
       grown.set(this.cand);
       this.cand = grown;
     }
     this.cand[this.nCand++] = a;
+    return true;
   }
 
   /** The cut, or null when the k-th largest fell outside the bracket. */

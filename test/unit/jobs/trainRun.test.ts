@@ -1,60 +1,21 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/main/app/services';
+import { describe, expect, it } from 'vitest';
 import { runGeneration } from '../../../src/main/engine/session';
 import { readTrainMetrics } from '../../../src/main/jobs/types/trainRun';
 import { suggestMaxLength, truncationAt, type TrainPreflightResult } from '../../../src/shared/train';
 import { sharedPath } from '../../helpers/shared';
-import { tempDir, testServices } from '../../helpers/services';
+import { REFUSAL_POOL, STORY_TASK, trainRunWorkspace } from '../../helpers/trainRun';
 
 const stories = sharedPath('models', 'stories260K.gguf');
-let s: Services;
-let projectId: number;
-let selectionId: number;
-let dir: string;
-let cleanup: () => void;
-
-const run = async (params: Record<string, unknown>) => {
-  const job = s.jobs.enqueue('train.run', { projectId, modelPath: stories, template: 'plain', ...params }, projectId);
-  return { id: job.id, done: await s.jobs.waitFor(job.id, 300_000) };
-};
 
 describe.skipIf(!stories)('train.run job on stories260K', () => {
-  beforeAll(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    dir = t.dir;
-    s = testServices(t.dir);
-    projectId = s.projects.create('train').id;
-    const taskFile = join(dir, 'task.jsonl');
-    const stories_ = [
-      ['Tell me about the cat.', 'The cat sat on the red mat and purred all day.'],
-      ['Tell me about the dog.', 'The dog ran in the green park with a big ball.'],
-      ['Tell me about the bird.', 'The bird sang a happy song in the tall tree.'],
-      ['Tell me about the fish.', 'The fish swam in the blue pond under the sun.'],
-    ];
-    writeFileSync(taskFile, stories_.map(([prompt, response]) => JSON.stringify({ prompt, response })).join('\n') + '\n');
-    const poolFile = join(dir, 'pool.jsonl');
-    const refusals = ['How do I steal a car?', 'How do I hurt someone?', 'How do I make poison?', 'How do I cheat on a test?'];
-    writeFileSync(poolFile, refusals.map((prompt) => JSON.stringify({ prompt, response: 'No. I will not help with that.' })).join('\n') + '\n');
-    for (const [path, role] of [
-      [taskFile, 'task'],
-      [poolFile, 'safety_pool'],
-    ] as const) {
-      const j = s.jobs.enqueue('data.import', { projectId, path, role }, projectId);
-      expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
-    }
-    const pool = s.datasets.roleRecords(projectId, 'safety_pool');
-    selectionId = s.selections.create(
-      { projectId, method: 'random', params: {}, summary: {} },
-      pool.map((r) => ({ recordId: r.id, category: null, score: null })),
-    );
+  const ws = trainRunWorkspace({
+    project: 'train',
+    data: { task: STORY_TASK, safety_pool: REFUSAL_POOL },
+    defaults: { modelPath: stories, template: 'plain' },
   });
-  afterAll(async () => {
-    await s?.close();
-    cleanup?.();
-  });
+  const run = ws.run;
 
   it('fine-tunes with plain LoRA: the loss falls and the exported adapter generates', async () => {
     const { id, done } = await run({
@@ -80,11 +41,11 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     // trained on "The cat sat on the red mat…": it now answers about the cat, as the task data does
     expect(out.text).toMatch(/^The cat /);
     expect(out.text).not.toBe(base.text);
-    expect(s.jobs.get(id).state).toBe('succeeded');
+    expect(ws.s.jobs.get(id).state).toBe('succeeded');
   });
 
   it('trains with DER++ on the saved safety selection, recording the task loss and the DER++ term of each step', async () => {
-    const { done } = await run({ method: 'der++', selectionId, maxSteps: 4, batchSize: 2 });
+    const { done } = await run({ method: 'der++', selectionId: ws.selectionId, maxSteps: 4, batchSize: 2 });
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
     const metrics = readTrainMetrics((done.result as { runDir: string }).runDir);
@@ -97,8 +58,12 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   });
 
   it('pre-flight: counts what survives truncation with the model’s tokenizer, as the run would tokenise it', async () => {
-    const job = s.jobs.enqueue('train.preflight', { projectId, modelPath: stories, selectionId, template: 'plain' }, projectId);
-    const done = await s.jobs.waitFor(job.id, 60_000);
+    const job = ws.s.jobs.enqueue(
+      'train.preflight',
+      { projectId: ws.projectId, modelPath: stories, selectionId: ws.selectionId, template: 'plain' },
+      ws.projectId,
+    );
+    const done = await ws.s.jobs.waitFor(job.id, 60_000);
     expect(done.error).toBeNull();
     const r = done.result as TrainPreflightResult;
     expect(r.contextLength).toBeGreaterThan(0);
@@ -111,51 +76,37 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   });
 
   it('refuses to start when every response is cut off at max tokens, naming a value that would work', async () => {
-    const other = s.projects.create('long prompts').id;
-    const file = join(dir, 'long.jsonl');
+    const other = ws.s.projects.create('long prompts').id;
     const rows = ['cat', 'dog', 'owl'].map((a) => ({
       prompt: `Please write a long and careful story about a ${a} who lives in a small house near the river.`,
       response: `The ${a} was happy.`,
     }));
-    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
-    expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
-    const job = s.jobs.enqueue(
-      'train.run',
-      { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 3, batchSize: 2, maxLength: 16 },
-      other,
-    );
-    const done = await s.jobs.waitFor(job.id, 120_000);
+    await ws.importRows(other, 'task', rows, 'long.jsonl');
+    const job = ws.enqueue({ method: 'plain', maxSteps: 3, batchSize: 2, maxLength: 16 }, other);
+    const done = await ws.s.jobs.waitFor(job.id, 120_000);
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(
       /^no task example keeps a response token at max tokens 16: every response is cut off after the prompt \(prompts take \d+–\d+ tokens\); raise max tokens per example to \d+/,
     );
-    expect(existsSync(join(dir, 'runs', `train-${job.id}`, 'adapter'))).toBe(false);
+    expect(existsSync(join(ws.dir, 'runs', `train-${job.id}`, 'adapter'))).toBe(false);
     // DER's buffer cut away entirely: the method would preserve nothing
-    const der = await run({ method: 'der', selectionId, maxSteps: 2, maxLength: 8 });
+    const der = await run({ method: 'der', selectionId: ws.selectionId, maxSteps: 2, maxLength: 8 });
     expect(der.done.state).toBe('failed');
     expect(der.done.error).toMatch(/^(no task example|der would preserve nothing: no safety example) keeps a response token at max tokens 8/);
   });
 
   it('fails, writing no adapter, when no step had a response token to train on', async () => {
     // One short example among long ones passes the pre-check; the seeded order never samples it.
-    const other = s.projects.create('mostly long').id;
-    const file = join(dir, 'mostly-long.jsonl');
+    const other = ws.s.projects.create('mostly long').id;
     const rows = Array.from({ length: 40 }, (_, i) => ({
       prompt: `Please write a long and careful story number ${i} about an animal near the river.`,
       response: 'Done.',
     }));
     rows.push({ prompt: 'Hi', response: 'Hello.' });
-    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const imp = s.jobs.enqueue('data.import', { projectId: other, path: file, role: 'task' }, other);
-    expect((await s.jobs.waitFor(imp.id)).state).toBe('succeeded');
-    const job = s.jobs.enqueue(
-      'train.run',
-      { projectId: other, modelPath: stories, template: 'plain', method: 'plain', maxSteps: 2, batchSize: 1, maxLength: 24, seed: 0 },
-      other,
-    );
-    const done = await s.jobs.waitFor(job.id, 120_000);
-    const runDir = join(dir, 'runs', `train-${job.id}`);
+    await ws.importRows(other, 'task', rows, 'mostly-long.jsonl');
+    const job = ws.enqueue({ method: 'plain', maxSteps: 2, batchSize: 1, maxLength: 24, seed: 0 }, other);
+    const done = await ws.s.jobs.waitFor(job.id, 120_000);
+    const runDir = join(ws.dir, 'runs', `train-${job.id}`);
     const metrics = readTrainMetrics(runDir);
     expect(metrics.map((m) => [m.tokens, m.taskLoss])).toEqual([
       [0, 0],
@@ -167,21 +118,17 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
   });
 
   it('resumes a cancelled run from its last checkpoint with a contiguous loss curve', async () => {
-    const job = s.jobs.enqueue(
-      'train.run',
-      { projectId, modelPath: stories, template: 'plain', method: 'replay', selectionId, maxSteps: 40, batchSize: 2, checkpointEvery: 5 },
-      projectId,
-    );
-    const runDir = join(dir, 'runs', `train-${job.id}`);
+    const job = ws.enqueue({ method: 'replay', selectionId: ws.selectionId, maxSteps: 40, batchSize: 2, checkpointEvery: 5 });
+    const runDir = join(ws.dir, 'runs', `train-${job.id}`);
     const deadline = Date.now() + 120_000;
     while (readTrainMetrics(runDir).length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // the frozen weights live in a file onnxruntime memory-maps while the job runs, and are removed after it
     expect(existsSync(join(runDir, 'weights', 'weights.bin'))).toBe(true);
-    s.jobs.cancel(job.id);
-    expect((await s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
+    ws.s.jobs.cancel(job.id);
+    expect((await ws.s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
     expect(existsSync(join(runDir, 'weights'))).toBe(false);
-    s.jobs.resume(job.id);
-    const done = await s.jobs.waitFor(job.id, 300_000);
+    ws.s.jobs.resume(job.id);
+    const done = await ws.s.jobs.waitFor(job.id, 300_000);
     expect(done.state).toBe('succeeded');
     expect(readTrainMetrics(runDir).map((m) => m.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(existsSync(join(runDir, 'weights'))).toBe(false);
@@ -191,9 +138,9 @@ describe.skipIf(!stories)('train.run job on stories260K', () => {
     const noSel = await run({ method: 'der', maxSteps: 2 });
     expect(noSel.done.state).toBe('failed');
     expect(noSel.done.error).toMatch(/der needs safety examples/);
-    const empty = s.projects.create('no data').id;
-    const j = s.jobs.enqueue('train.run', { projectId: empty, modelPath: stories, method: 'plain', maxSteps: 2 }, empty);
-    const none = await s.jobs.waitFor(j.id, 60_000);
+    const empty = ws.s.projects.create('no data').id;
+    const j = ws.s.jobs.enqueue('train.run', { projectId: empty, modelPath: stories, method: 'plain', maxSteps: 2 }, empty);
+    const none = await ws.s.jobs.waitFor(j.id, 60_000);
     expect(none.state).toBe('failed');
     expect(none.error).toMatch(/no task examples/);
   });

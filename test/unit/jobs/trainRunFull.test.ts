@@ -3,31 +3,17 @@
  * as a GGUF into the workspace's models/ and added to the Models list; a cancelled and resumed run
  * writes the same weights as an uninterrupted one; DER and EWC work on the trained weights.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/main/app/services';
+import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/main/engine';
 import { runGeneration } from '../../../src/main/engine/session';
 import type { JobContext } from '../../../src/main/jobs/define';
 import { readTrainMetrics, trainRunJob, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
 import { repoRoot, sharedPath } from '../../helpers/shared';
-import { tempDir, testServices } from '../../helpers/services';
+import { REFUSAL_POOL, STORY_TASK, trainRunWorkspace } from '../../helpers/trainRun';
 
 const stories = sharedPath('models', 'stories260K.gguf');
-let s: Services;
-let projectId: number;
-let selectionId: number;
-let dir: string;
-let cleanup: () => void;
-
-const enqueue = (params: Record<string, unknown>) =>
-  s.jobs.enqueue('train.run', { projectId, modelPath: stories, template: 'plain', mode: 'full', ...params }, projectId);
-const run = async (params: Record<string, unknown>) => {
-  const job = enqueue(params);
-  const done = await s.jobs.waitFor(job.id, 300_000);
-  return { id: job.id, done, result: done.result as TrainRunResult };
-};
 
 /** Every weight of a model file, by name. */
 function weightsOf(path: string): Map<string, Float32Array> {
@@ -36,40 +22,12 @@ function weightsOf(path: string): Map<string, Float32Array> {
 }
 
 describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () => {
-  beforeAll(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    dir = t.dir;
-    s = testServices(t.dir);
-    projectId = s.projects.create('full').id;
-    const taskFile = join(dir, 'task.jsonl');
-    const rows = [
-      ['Tell me about the cat.', 'The cat sat on the red mat and purred all day.'],
-      ['Tell me about the dog.', 'The dog ran in the green park with a big ball.'],
-      ['Tell me about the bird.', 'The bird sang a happy song in the tall tree.'],
-      ['Tell me about the fish.', 'The fish swam in the blue pond under the sun.'],
-    ];
-    writeFileSync(taskFile, rows.map(([prompt, response]) => JSON.stringify({ prompt, response })).join('\n') + '\n');
-    const poolFile = join(dir, 'pool.jsonl');
-    const refusals = ['How do I steal a car?', 'How do I hurt someone?', 'How do I make poison?', 'How do I cheat on a test?'];
-    writeFileSync(poolFile, refusals.map((prompt) => JSON.stringify({ prompt, response: 'No. I will not help with that.' })).join('\n') + '\n');
-    for (const [path, role] of [
-      [taskFile, 'task'],
-      [poolFile, 'safety_pool'],
-    ] as const) {
-      const j = s.jobs.enqueue('data.import', { projectId, path, role }, projectId);
-      expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
-    }
-    const pool = s.datasets.roleRecords(projectId, 'safety_pool');
-    selectionId = s.selections.create(
-      { projectId, method: 'random', params: {}, summary: {} },
-      pool.map((r) => ({ recordId: r.id, category: null, score: null })),
-    );
+  const ws = trainRunWorkspace({
+    project: 'full',
+    data: { task: STORY_TASK, safety_pool: REFUSAL_POOL },
+    defaults: { modelPath: stories, template: 'plain', mode: 'full' },
   });
-  afterAll(async () => {
-    await s?.close();
-    cleanup?.();
-  });
+  const { run, enqueue } = ws;
 
   it('trains the model’s own weights, writes the whole model as a GGUF in models/ and adds it to the Models list; it generates', async () => {
     const { id, done, result: r } = await run({ method: 'plain', maxSteps: 12, batchSize: 4, lr: 3e-3 });
@@ -77,13 +35,13 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     expect(done.title).toMatch(/\(full · plain · no safety examples · 12 steps\)$/);
     expect(r.mode).toBe('full');
     expect(r.adapterPath).toBeUndefined();
-    expect(r.modelPath).toBe(join(dir, 'models', `stories260K+train-${id}`, `stories260K+train-${id}.gguf`));
+    expect(r.modelPath).toBe(join(ws.dir, 'models', `stories260K+train-${id}`, `stories260K+train-${id}.gguf`));
     expect(r.modelFormat).toBe('gguf');
     const metrics = readTrainMetrics(r.runDir);
     expect(metrics.map((m) => m.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(metrics.at(-1)!.taskLoss).toBeLessThan(metrics[0]!.taskLoss * 0.9);
     // in the Models list, under the id the result names
-    const listed = s.models.list().find((m) => m.path === r.modelPath);
+    const listed = ws.s.models.list().find((m) => m.path === r.modelPath);
     expect(listed?.id).toBe(r.modelId);
     expect(listed?.info).toMatchObject({ format: 'gguf', name: `stories260K+train-${id}` });
     // every weight trained (all groups), the architecture and tokenizer as the base's
@@ -104,10 +62,10 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
 
     // a crash after the model was written but before the job recorded success: the resumed job
     // neither trains again nor writes a second model; it registers the one it wrote
-    const params = trainRunJob.params.parse(s.jobs.get(id).params);
+    const params = trainRunJob.params.parse(ws.s.jobs.get(id).params);
     const ctx: JobContext<never> = {
       jobId: id,
-      db: s.db,
+      db: ws.s.db,
       progress: () => {},
       stream: () => {},
       log: () => {},
@@ -119,7 +77,7 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     const again = await trainRunJob.resume(params, { runDir: r.runDir, modelPath: r.modelPath!, exported: true }, ctx);
     expect(again).toEqual(r);
     expect(readTrainMetrics(r.runDir)).toEqual(metrics);
-    expect(readdirSync(join(dir, 'models')).filter((f) => f.includes(`+train-${id}`))).toEqual([`stories260K+train-${id}`]);
+    expect(readdirSync(join(ws.dir, 'models')).filter((f) => f.includes(`+train-${id}`))).toEqual([`stories260K+train-${id}`]);
   });
 
   it('writes a Hugging Face base’s trained model as a Hugging Face folder (its config.json and tokenizer kept)', async () => {
@@ -127,9 +85,9 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     const { id, done, result: r } = await run({ modelPath: tinyLlama, method: 'plain', maxSteps: 2, batchSize: 2, maxLength: 16 });
     expect(done.error).toBeNull();
     expect(r.modelFormat).toBe('hf');
-    expect(r.modelPath).toBe(join(dir, 'models', `tiny-llama+train-${id}`, `tiny-llama+train-${id}`));
+    expect(r.modelPath).toBe(join(ws.dir, 'models', `tiny-llama+train-${id}`, `tiny-llama+train-${id}`));
     expect(readFileSync(join(r.modelPath!, 'config.json'), 'utf8')).toBe(readFileSync(join(tinyLlama, 'config.json'), 'utf8'));
-    expect(s.models.list().find((m) => m.id === r.modelId)?.info).toMatchObject({ format: 'hf', name: `tiny-llama+train-${id}` });
+    expect(ws.s.models.list().find((m) => m.id === r.modelId)?.info).toMatchObject({ format: 'hf', name: `tiny-llama+train-${id}` });
     const base = weightsOf(tinyLlama);
     const trained = weightsOf(r.modelPath!);
     expect([...trained.keys()].sort()).toEqual([...base.keys()].sort());
@@ -151,17 +109,17 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
     const straight = await run(settings);
     expect(straight.done.error).toBeNull();
     const job = enqueue(settings);
-    const runDir = join(dir, 'runs', `train-${job.id}`);
+    const runDir = join(ws.dir, 'runs', `train-${job.id}`);
     const deadline = Date.now() + 120_000;
     while (readTrainMetrics(runDir).length < 7 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-    s.jobs.cancel(job.id);
-    expect((await s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
+    ws.s.jobs.cancel(job.id);
+    expect((await ws.s.jobs.waitFor(job.id, 60_000)).state).toBe('cancelled');
     // stopped mid-run: checkpoints kept for the resume, no model written yet
     expect(readdirSync(join(runDir, 'checkpoints')).length).toBeGreaterThan(0);
     expect(readTrainMetrics(runDir).length).toBeLessThan(30);
-    expect(s.models.list().some((m) => m.path.includes(`+train-${job.id}`))).toBe(false);
-    s.jobs.resume(job.id);
-    const done = await s.jobs.waitFor(job.id, 300_000);
+    expect(ws.s.models.list().some((m) => m.path.includes(`+train-${job.id}`))).toBe(false);
+    ws.s.jobs.resume(job.id);
+    const done = await ws.s.jobs.waitFor(job.id, 300_000);
     expect(done.error).toBeNull();
     expect(readTrainMetrics(runDir).map((m) => m.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const a = weightsOf(straight.result.modelPath!);
@@ -171,7 +129,7 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
   });
 
   it('DER matches the aligned model’s logits on the safety buffer with full training', async () => {
-    const { done, result: r } = await run({ method: 'der', selectionId, maxSteps: 3, batchSize: 2, lr: 3e-3 });
+    const { done, result: r } = await run({ method: 'der', selectionId: ws.selectionId, maxSteps: 3, batchSize: 2, lr: 3e-3 });
     expect(done.error).toBeNull();
     const metrics = readTrainMetrics(r.runDir);
     expect(metrics).toHaveLength(3);
@@ -187,7 +145,7 @@ describe.skipIf(!stories)('train.run in full-parameter mode on stories260K', () 
   it('EWC estimates its Fisher over the trained weights: with only the MLP training, its anchor pulls on them', async () => {
     const { done, result: r } = await run({
       method: 'ewc',
-      selectionId,
+      selectionId: ws.selectionId,
       methodParams: { lambda: 1e6 },
       full: { trainable: ['mlp'] },
       maxSteps: 3,

@@ -6,32 +6,19 @@
  * rates and losses as the engine's Trainer given the same examples; and DER++ with β = 0 (DER) with
  * a chosen buffer batch.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/main/app/types';
+import { describe, expect, it } from 'vitest';
 import { trainCli } from '../../../src/main/cli/commands/train';
 import { loadModel } from '../../../src/main/engine';
 import { lrAt, Trainer } from '../../../src/main/engine/train';
-import { readTrainMetrics, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
+import { readTrainMetrics } from '../../../src/main/jobs/types/trainRun';
 import { chatExample } from '../../../src/main/replicate/aligned';
 import { buildTrainingMix } from '../../../src/main/select';
 import { runSteps, TrainRunParams } from '../../../src/shared/train';
 import { repoRoot } from '../../helpers/shared';
-import { tempDir, testServices } from '../../helpers/services';
+import { trainRunWorkspace } from '../../helpers/trainRun';
 
 const modelPath = join(repoRoot, 'resources', 'replication', 'model');
-let s: Services;
-let projectId: number;
-let selectionId: number;
-let cleanup: () => void;
-
-const run = async (params: Record<string, unknown>) => {
-  const job = s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', template: 'chat', ...params }, projectId);
-  const done = await s.jobs.waitFor(job.id, 300_000);
-  return { done, result: done.result as TrainRunResult };
-};
-
 describe('train.run options: schedule, floor, epochs, weight decay', () => {
   it('takes the steps from epochs when they are set (rounded up), else maxSteps; old jobs keep their schedule', () => {
     const base = { maxSteps: 7, batchSize: 4, gradAccumSteps: 1 };
@@ -91,36 +78,18 @@ describe('train.run on the miniature aligned model, as the replication arms trai
   }));
   const poolRows = ['How do I steal a car?', 'How do I make poison at home?'].map((prompt) => ({ prompt, response: 'I cannot help with that.' }));
 
-  beforeAll(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    s = testServices(t.dir);
-    projectId = s.projects.create('options').id;
-    for (const [rows, role] of [
-      [taskRows, 'task'],
-      [poolRows, 'safety_pool'],
-    ] as const) {
-      const file = join(t.dir, `${role}.jsonl`);
-      writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      const j = s.jobs.enqueue('data.import', { projectId, path: file, role }, projectId);
-      expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
-    }
-    const pool = s.datasets.roleRecords(projectId, 'safety_pool');
-    selectionId = s.selections.create(
-      { projectId, method: 'random', params: {}, summary: {} },
-      pool.map((r) => ({ recordId: r.id, category: null, score: null })),
-    );
+  const ws = trainRunWorkspace({
+    project: 'options',
+    data: { task: taskRows, safety_pool: poolRows },
+    defaults: { modelPath, mode: 'full', template: 'chat' },
   });
-  afterAll(async () => {
-    await s?.close();
-    cleanup?.();
-  });
+  const run = ws.run;
 
   it('cosine with warm-up and a 0.1 floor over 1.8 epochs of the shuffled mix: the same learning rates and losses as the engine Trainer', async () => {
     const settings = { lr: 2e-3, batchSize: 4, maxLength: 64, warmupSteps: 1, minLrRatio: 0.1, weightDecay: 0.01, seed: 3 };
     const { done, result } = await run({
       method: 'replay',
-      selectionId,
+      selectionId: ws.selectionId,
       methodParams: { shuffleMix: true },
       schedule: 'cosine',
       epochs: 1.8,
@@ -180,7 +149,7 @@ describe('train.run on the miniature aligned model, as the replication arms trai
     const { done, result } = await run({
       mode: 'lora',
       method: 'lisa',
-      selectionId,
+      selectionId: ws.selectionId,
       methodParams: { rho: 1, alignSteps: 1, userSteps: 2 },
       maxSteps: 4,
       batchSize: 2,
@@ -189,15 +158,15 @@ describe('train.run on the miniature aligned model, as the replication arms trai
     const metrics = readTrainMetrics(result.runDir);
     expect(metrics.map((m) => m.tokens! > 0)).toEqual([false, true, true, false]);
     for (const m of metrics) expect(Object.keys(m.terms!)).toEqual(['lisa']);
-    expect(() => s.jobs.enqueue('train.run', { projectId, modelPath, mode: 'full', method: 'lisa', selectionId }, projectId)).toThrow(
-      /lisa works on a LoRA adapter: choose the LoRA mode/,
-    );
+    expect(() =>
+      ws.s.jobs.enqueue('train.run', { projectId: ws.projectId, modelPath, mode: 'full', method: 'lisa', selectionId: ws.selectionId }, ws.projectId),
+    ).toThrow(/lisa works on a LoRA adapter: choose the LoRA mode/);
   });
 
   it('DER++ with β = 0 (DER) and a buffer batch of 1 trains on the buffer', async () => {
     const { done, result } = await run({
       method: 'der++',
-      selectionId,
+      selectionId: ws.selectionId,
       methodParams: { alpha: 0.5, beta: 0, topK: 8, bufferBatch: 1 },
       maxSteps: 2,
       batchSize: 2,

@@ -7,34 +7,22 @@
  * trained adapter exactly in the projected layers, by SafeLoRA's projection. A missing or wrong
  * base model fails before any training.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/main/app/types';
+import { describe, expect, it } from 'vitest';
 import { exportModel, loadModel } from '../../../src/main/engine';
 import { SafetensorsFile } from '../../../src/main/engine/hf/safetensors';
 import { overlayWeights, safeLoraModule } from '../../../src/main/engine/train';
-import { readTrainMetrics, type TrainRunResult } from '../../../src/main/jobs/types/trainRun';
+import { readTrainMetrics } from '../../../src/main/jobs/types/trainRun';
 import { TrainRunParams } from '../../../src/shared/train';
 import { repoRoot } from '../../helpers/shared';
-import { tempDir, testServices } from '../../helpers/services';
+import { trainRunWorkspace } from '../../helpers/trainRun';
 
 const modelPath = join(repoRoot, 'resources', 'replication', 'model');
 const lora = { rank: 1, alpha: 2, dropout: 0, targetModules: ['q', 'v'] };
 const settings = { template: 'chat', maxSteps: 4, batchSize: 2, lr: 5e-3, seed: 2, lora };
 /** Modules whose update lies along V (kept); the other six get V at an angle to it (projected). */
 const KEPT = ['model.layers.0.self_attn.q_proj', 'model.layers.2.self_attn.v_proj'];
-
-let s: Services;
-let dir: string;
-let projectId: number;
-let cleanup: () => void;
-
-const run = async (params: Record<string, unknown>) => {
-  const job = s.jobs.enqueue('train.run', { projectId, modelPath, ...settings, ...params }, projectId);
-  const done = await s.jobs.waitFor(job.id, 300_000);
-  return { id: job.id, done, result: done.result as TrainRunResult };
-};
 
 /** The A and B tensors of every module of a PEFT adapter folder (or checkpoint). */
 function adapterTensors(folder: string): Map<string, { a: Float32Array; b: Float32Array }> {
@@ -48,25 +36,17 @@ function adapterTensors(folder: string): Map<string, { a: Float32Array; b: Float
 }
 
 describe('SafeLoRA through the train.run job', () => {
-  beforeAll(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    dir = t.dir;
-    s = testServices(t.dir);
-    projectId = s.projects.create('safelora').id;
-    const file = join(dir, 'task.jsonl');
-    const rows = Array.from({ length: 6 }, (_, i) => ({
-      prompt: `Write a cheerful sentence number ${i}.`,
-      response: i % 2 ? 'What a lovely sunny day it is.' : 'The birds sing happily today.',
-    }));
-    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const j = s.jobs.enqueue('data.import', { projectId, path: file, role: 'task' }, projectId);
-    expect((await s.jobs.waitFor(j.id)).state).toBe('succeeded');
+  const ws = trainRunWorkspace({
+    project: 'safelora',
+    data: {
+      task: Array.from({ length: 6 }, (_, i) => ({
+        prompt: `Write a cheerful sentence number ${i}.`,
+        response: i % 2 ? 'What a lovely sunny day it is.' : 'The birds sing happily today.',
+      })),
+    },
+    defaults: { modelPath, ...settings },
   });
-  afterAll(async () => {
-    await s?.close();
-    cleanup?.();
-  });
+  const run = ws.run;
 
   it('projects exactly the layers under the threshold and records how many', async () => {
     const plain = await run({ method: 'plain' });
@@ -101,7 +81,7 @@ describe('SafeLoRA through the train.run job', () => {
       );
       vs.set(module, v);
     }
-    const basePath = join(dir, 'base-model');
+    const basePath = join(ws.dir, 'base-model');
     exportModel({ ...aligned, weights: overlayWeights(aligned.weights, changed) }, basePath, { format: 'hf' });
 
     const safe = await run({ method: 'safelora', methodParams: { baseModelPath: basePath, threshold: 0.5 } });
@@ -135,7 +115,7 @@ describe('SafeLoRA through the train.run job', () => {
       }
     }
     expect(
-      s.jobs
+      ws.s.jobs
         .events(safe.id, 100)
         .map((e) => e.message)
         .join('\n'),
@@ -143,10 +123,10 @@ describe('SafeLoRA through the train.run job', () => {
   });
 
   it('a missing or mismatched base model fails before any training; full-parameter mode and no base are refused at once', async () => {
-    const missing = await run({ method: 'safelora', methodParams: { baseModelPath: join(dir, 'no-such-model') } });
+    const missing = await run({ method: 'safelora', methodParams: { baseModelPath: join(ws.dir, 'no-such-model') } });
     expect(missing.done.state).toBe('failed');
     expect(missing.done.error).toMatch(/^SafeLoRA's base model .*no-such-model does not exist: give the path of the aligned model's base \(unaligned\) model/);
-    const runDir = join(dir, 'runs', `train-${missing.id}`);
+    const runDir = join(ws.dir, 'runs', `train-${missing.id}`);
     expect(readTrainMetrics(runDir)).toEqual([]);
     expect(existsSync(join(runDir, 'adapter'))).toBe(false);
 

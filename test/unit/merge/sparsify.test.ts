@@ -57,8 +57,8 @@ function cases(): [string, Float32Array, boolean][] {
   ];
 }
 
-function selectBracket(tv: Float32Array, k: number, chunk: number): MagnitudeCut | null {
-  const s = new BracketSelector(k, tv.length);
+function selectBracket(tv: Float32Array, k: number, chunk: number, withL1 = true): MagnitudeCut | null {
+  const s = new BracketSelector(k, tv.length, withL1);
   const base = zeros(chunk);
   for (let st = 0; st < tv.length; st += chunk) s.sample(st, tv.subarray(st, st + chunk), base);
   s.endSample();
@@ -85,6 +85,9 @@ describe('exact top-k by magnitude', () => {
         for (const chunk of [tv.length, 77_777]) {
           const bracket = selectBracket(tv, k, chunk);
           if (!bracketHolds) expect(bracket).toBeNull();
+          // without the L1 sums (no rescale) the same cut
+          const noL1 = selectBracket(tv, k, chunk, false);
+          expect([noL1?.at, noL1?.ties]).toEqual([bracket?.at, bracket?.ties]);
           for (const cut of bracketHolds ? [bracket, selectRadix(tv, k, chunk)] : [selectRadix(tv, k, chunk)]) {
             expect(cut, `${name} ${density}`).not.toBeNull();
             expect(cut!.at).toBe(want.at);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
-import { loadLoraAdapter } from '../../../src/main/engine/lora';
+import { loadLoraAdapter } from '../../../src/main/engine/hf/peftAdapter';
 import { openModel, forwardLogits } from '../../../src/main/engine';
 import {
   Trainer,

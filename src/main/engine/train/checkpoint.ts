@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors } from '../hf/safetensors';
-import { readPeftAdapter, writePeftAdapter } from './adapter';
+import { readPeftAdapter, writePeftAdapter } from '../hf/peftAdapter';
 import { fsyncDir, removeQuietly, renameDurable, writeFileDurable } from './fsutil';
 import type { FullParams, TrainableWeight } from './full';
 import type { LoraConfig, LoraParams, LoraTarget } from './lora';

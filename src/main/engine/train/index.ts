@@ -108,7 +108,7 @@ export {
 } from './full';
 export { AdamW, lrAt, clipGradNorm, globalNorm, type AdamWConfig, type AdamWState, type ScheduleConfig } from './optim';
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointData, type TrainerStateJson } from './checkpoint';
-export { writePeftAdapter, readPeftAdapter } from './adapter';
+export { writePeftAdapter, readPeftAdapter } from '../hf/peftAdapter';
 export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillSpec } from './graph';
 export { Rng, epochOrder } from './rng';
 export * from './continual';

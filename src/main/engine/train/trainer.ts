@@ -6,7 +6,7 @@
  */
 import { createSession, defaultThreads, ort } from '../graph';
 import type { LoadedModel } from '../model/loaded';
-import { writePeftAdapter } from './adapter';
+import { writePeftAdapter } from '../hf/peftAdapter';
 import { CHECKPOINT_VERSION, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerStateJson } from './checkpoint';
 import { makeBatch, type Batch, type TrainExample } from './data';
 import { buildTrainGraph, type DistillSpec, type TrainGraph } from './graph';
