@@ -48,7 +48,6 @@ const k = new wasm.Instance(new wasm.Module(Buffer.from(TIES_KERNELS_WASM, 'base
 let slotStride = 0;
 let slotBytes = 0;
 let stageTop = 0;
-let words = new Uint32Array(memory.buffer);
 
 const align = (n: number) => (n + 15) & ~15;
 
@@ -56,7 +55,6 @@ function ensure(bytes: number): void {
   const need = bytes + SLACK - memory.buffer.byteLength;
   if (need > 0) {
     memory.grow(Math.ceil(need / PAGE));
-    words = new Uint32Array(memory.buffer);
   }
 }
 
@@ -103,16 +101,9 @@ function place(a: Float32Array | Uint8Array | Uint16Array, bytes: number): numbe
 
 /** Run a kernel that writes whole vectors up to `end`, putting back the 16 bytes after `end` it may overwrite. */
 function guarded(end: number, run: () => void): void {
-  const w = end >>> 2;
-  const s0 = words[w]!;
-  const s1 = words[w + 1]!;
-  const s2 = words[w + 2]!;
-  const s3 = words[w + 3]!;
+  const saved = new Uint8Array(memory.buffer, end, 16).slice();
   run();
-  words[w] = s0;
-  words[w + 1] = s1;
-  words[w + 2] = s2;
-  words[w + 3] = s3;
+  new Uint8Array(memory.buffer, end, 16).set(saved);
 }
 
 /** Copy `bytes` at `at` in the memory out to `dst` when it was staged. */
