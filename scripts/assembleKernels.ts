@@ -1,6 +1,6 @@
 /**
  * Assembles src/main/merge/tiesKernels.wat (hand-written WebAssembly SIMD) into
- * src/main/merge/tiesKernels.wasm.ts, the module's bytes as base64, with wabt:
+ * src/main/merge/tiesKernelsWasm.ts, the module's bytes as base64, with wabt:
  *
  *   node --import tsx scripts/assembleKernels.ts      (wabt from node_modules, or WABT_MODULE=/path/to/wabt)
  *
@@ -11,10 +11,14 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 export const WAT_PATH = join(import.meta.dirname, '..', 'src', 'main', 'merge', 'tiesKernels.wat');
-export const MODULE_PATH = join(import.meta.dirname, '..', 'src', 'main', 'merge', 'tiesKernels.wasm.ts');
+export const MODULE_PATH = join(import.meta.dirname, '..', 'src', 'main', 'merge', 'tiesKernelsWasm.ts');
 
 interface Wabt {
-  parseWat(name: string, text: string, features: Record<string, boolean>): {
+  parseWat(
+    name: string,
+    text: string,
+    features: Record<string, boolean>,
+  ): {
     toBinary(o: Record<string, boolean>): { buffer: Uint8Array };
     destroy(): void;
   };
@@ -34,7 +38,7 @@ export async function loadWabt(): Promise<Wabt | null> {
   return null;
 }
 
-/** The text of tiesKernels.wasm.ts for the .wat's current text. */
+/** The text of tiesKernelsWasm.ts for the .wat's current text. */
 export function assembleModuleSource(wabt: Wabt, wat: string): string {
   const mod = wabt.parseWat('tiesKernels.wat', wat, { simd: true });
   try {

@@ -5,7 +5,7 @@
 ;; in doubles). Elementwise kernels read and write whole vectors: up to 3 values (decodeF16: 3
 ;; values, 6 bytes) past `n`, so every array handed to them has 16 bytes of slack after its end.
 ;;
-;; Assembled to tiesKernels.wasm.ts by scripts/assembleKernels.ts (wabt); a unit test checks the
+;; Assembled to tiesKernelsWasm.ts by scripts/assembleKernels.ts (wabt); a unit test checks the
 ;; committed bytes are current.
 (module
   (import "env" "memory" (memory 1))

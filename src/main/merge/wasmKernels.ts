@@ -1,6 +1,6 @@
 /**
  * The merge's hot loops as WebAssembly SIMD kernels (tiesKernels.wat, assembled into
- * tiesKernels.wasm.ts) and the memory they work in: one WebAssembly.Memory per thread holding the
+ * tiesKernelsWasm.ts) and the memory they work in: one WebAssembly.Memory per thread holding the
  * merge's chunk buffers (BufferPool's slots, laid out by `reserveSlots`) and a staging area for the
  * bytes read from or written to files. Arrays already in the memory are worked on where they are;
  * others are copied into the staging area (and results back) once per call.
@@ -9,7 +9,7 @@
  * outside the memory grow it, and the merge reserves enough staging for its chunks before it takes
  * any view, so views it holds stay valid for a tensor's passes.
  */
-import { TIES_KERNELS_WASM } from './tiesKernels.wasm';
+import { TIES_KERNELS_WASM } from './tiesKernelsWasm';
 
 interface KernelExports {
   decodeF16(src: number, dst: number, n: number): void;
@@ -42,8 +42,7 @@ const SLACK = 64;
 const STAGE_PER_VALUE = 4;
 
 const memory = new wasm.Memory({ initial: 1, maximum: 65536 });
-const k = new wasm.Instance(new wasm.Module(Buffer.from(TIES_KERNELS_WASM, 'base64')), { env: { memory } })
-  .exports as unknown as KernelExports;
+const k = new wasm.Instance(new wasm.Module(Buffer.from(TIES_KERNELS_WASM, 'base64')), { env: { memory } }).exports as unknown as KernelExports;
 
 let slotStride = 0;
 let slotBytes = 0;

@@ -149,7 +149,7 @@ describe('TIES kernels', () => {
       const leftWant = refTrim(want, base, at, scale, left);
       // in pieces, a vector's worth and an odd end: the ties carry over
       const got = x.slice();
-      let rest = left;
+      let rest: number = left;
       for (const [s, e] of [
         [0, 4],
         [4, 1003],
@@ -196,7 +196,7 @@ describe('TIES kernels', () => {
   });
 });
 
-describe('tiesKernels.wasm.ts', () => {
+describe('tiesKernelsWasm.ts', () => {
   it('is tiesKernels.wat assembled (scripts/assembleKernels.ts)', async (ctx) => {
     const wabt = await loadWabt();
     if (!wabt) {
