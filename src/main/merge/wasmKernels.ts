@@ -38,8 +38,8 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const PAGE = 65536;
 /** bytes after every array the kernels may read or write (whole vectors past the end) */
 const SLACK = 64;
-/** staging bytes reserved per chunk value: a count's candidates, or a chunk's fp16 bytes */
-const STAGE_PER_VALUE = 4;
+/** staging bytes reserved per chunk value: a count's candidates, a chunk's fp16 bytes, or a copied chunk and its fp16 bytes (GGUF Q/K rows permuted for writing) */
+const STAGE_PER_VALUE = 8;
 
 const memory = new wasm.Memory({ initial: 1, maximum: 65536 });
 const k = new wasm.Instance(new wasm.Module(Buffer.from(TIES_KERNELS_WASM, 'base64')), { env: { memory } }).exports as unknown as KernelExports;
@@ -71,7 +71,7 @@ export function reserveSlots(slots: number, elems: number): void {
   slotElems = Math.max(elems, slotElems);
   slotStride = align(slotElems * 4 + SLACK);
   slotBytes = slotCount * slotStride;
-  ensure(slotBytes + align(slotElems * STAGE_PER_VALUE + SLACK));
+  ensure(slotBytes + align(slotElems * STAGE_PER_VALUE + 4 * SLACK));
 }
 
 /** Slot i's first n values (i < the slots reserved, n ≤ their size). */
