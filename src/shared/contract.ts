@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { AppInfo, Job, JobEvent, JobState, Project, ProjectName } from './domain';
-import { Behaviour, DataRecord, Dataset, RecordPage, RecordQuery, Rejection } from './data';
+import { Behaviour, DataRecord, Dataset, JudgeAgreementView, KeepJudgeLabels, RecordPage, RecordQuery, Rejection } from './data';
+import { ModelJudgeId } from './methods/curationJudges';
 import { JobSpec } from './jobs';
 import { RegisteredModel } from './models';
 import { MergeConfig, MergePlanSummary, MergeRunRequest, MergeSweep, MergeSweepRequest } from './merge';
@@ -122,6 +123,16 @@ export const calls = {
       .strict(),
     DataRecord,
     "Correct a record's harm categories or behaviour type",
+  ),
+  'data.judgeAgreement': call(
+    z.object({ datasetId: Id, judge: ModelJudgeId.optional() }).strict(),
+    JudgeAgreementView,
+    "A model judge's verdicts on a data set against the built-in detectors': confusion tables, agreement, parse errors, the disagreeing records",
+  ),
+  'data.keepJudgeLabels': call(
+    KeepJudgeLabels,
+    z.object({ changed: z.number().int().nonnegative() }),
+    "Keep the model judge's (or the built-in detectors') behaviour types, for all judged records or the disagreeing ones, as corrections",
   ),
 
   'select.list': call(z.object({ projectId: Id }).strict(), z.array(Selection), "A project's saved selections"),
@@ -270,8 +281,9 @@ export const calls = {
   'replicate.start': call(
     ReplicationRequest,
     ReplicationStarted,
-    'Start the miniature replication: the project "Miniature replication" with the shipped data and aligned model (made once), then the preset’s experiment grid',
+    'Start the miniature replication: the project "Miniature replication" with the shipped data and aligned model (set up once, as jobs), then the preset’s experiment grid once they succeed; returns at once',
   ),
+  'replicate.get': call(z.object({ id: Id }).strict(), ReplicationStarted, 'One start of the miniature replication: its set-up steps, then its grid'),
 
   'models.list': call(z.object({}).strict(), z.array(RegisteredModel), 'The Models list'),
   'models.remove': call(z.object({ id: Id }).strict(), z.object({ id: Id }), 'Remove a model from the list (files stay)'),
@@ -296,6 +308,8 @@ export const events = {
   'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
   /** A grid queued a step, or one of its jobs finished (refetch it with experiment.get). */
   'experiment.changed': z.object({ experimentId: Id, projectId: Id }),
+  /** A start of the miniature replication finished a set-up step or started its grid (refetch it with replicate.get). */
+  'replication.changed': z.object({ replicationId: Id, projectId: Id }),
   /** Grants or configured servers changed. */
   'access.changed': z.object({}),
 } as const;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelJudgeId } from './methods/curationJudges';
 
 /** What an imported file is for. */
 export const DatasetRole = z.enum(['task', 'safety_pool', 'harmful_eval', 'benign_eval']);
@@ -13,6 +14,14 @@ export const DATASET_ROLE_LABELS: Record<DatasetRole, string> = {
 
 export const Behaviour = z.enum(['T1', 'T2', 'T3', 'T4']);
 export type Behaviour = z.infer<typeof Behaviour>;
+
+/** Where a record's behaviour type came from, as the record view says it. */
+export const BEHAVIOUR_SOURCE_LABELS: Record<DataRecord['behaviourSource'], string> = {
+  none: 'not typed',
+  detector: 'the detectors',
+  label: 'from file',
+  user: 'your correction',
+};
 
 export const RecordFormat = z.enum(['alpaca', 'chat', 'sharegpt', 'beavertails', 'prompt-response', 'prompt-only']);
 
@@ -45,6 +54,8 @@ export const Dataset = z.object({
   jobId: z.number().int().positive().nullable(),
   /** The embedder its prompts were embedded with by Analyse (null until analysed). */
   embedderId: z.string().nullable(),
+  /** Records whose behaviour type was recorded (taken from the file at import, or a person's correction): Analyse keeps them. */
+  recordedTypes: z.number().int().nonnegative(),
   createdAt: z.string(),
 });
 export type Dataset = z.infer<typeof Dataset>;
@@ -61,7 +72,8 @@ export const DataRecord = z.object({
   categorySource: z.enum(['none', 'label', 'inferred', 'user']),
   behaviour: Behaviour.nullable(),
   behaviourConfidence: z.number().nullable(),
-  behaviourSource: z.enum(['none', 'detector', 'user']),
+  /** who typed it: the detectors (Analyse), the imported file (`label`, a column the import took) or a person */
+  behaviourSource: z.enum(['none', 'detector', 'label', 'user']),
   duplicateOf: z.number().int().positive().nullable(),
   nearDuplicateOf: z.number().int().positive().nullable(),
 });
@@ -98,6 +110,12 @@ export const DataImportParams = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   mapping: ColumnMapping.optional(),
   container: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet']).optional(),
+  /**
+   * A column or key holding each record's behaviour type as recorded in the file (T1–T4): taken as
+   * the record's type (source `label`), which Analyse keeps like a person's correction. A row with
+   * another value there is rejected naming the field; a row without one is left for Analyse.
+   */
+  behaviourField: z.string().trim().min(1).max(200).optional(),
 });
 export type DataImportParams = z.infer<typeof DataImportParams>;
 
@@ -142,3 +160,69 @@ export const DataScreenResult = z.object({
   flagged: z.array(ScreenedRecord),
 });
 export type DataScreenResult = z.infer<typeof DataScreenResult>;
+
+/** A confusion table of a model judge against the built-in detectors: counts[judge label][built-in label]. */
+export const JudgeConfusion = z.object({
+  labels: z.array(z.string()),
+  counts: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())),
+  /** Records both labelled (the judge's no-verdicts left out). */
+  compared: z.number().int().nonnegative(),
+  agree: z.number().int().nonnegative(),
+  /** agree / compared; null when nothing was compared. */
+  rate: z.number().nullable(),
+  kappa: z.number().nullable(),
+});
+export type JudgeConfusion = z.infer<typeof JudgeConfusion>;
+
+/** A record on which the judge and the built-in detectors disagree (or the judge gave no verdict). */
+export const JudgeDisagreement = z.object({
+  recordId: z.number().int().positive(),
+  prompt: z.string(),
+  response: z.string(),
+  builtin: Behaviour.nullable(),
+  judge: Behaviour.nullable(),
+  builtinHarmful: z.boolean().nullable(),
+  judgeHarmful: z.boolean().nullable(),
+  /** The record's label now (a kept judge label or a correction shows here). */
+  current: Behaviour.nullable(),
+  /** Why the judge gave no verdict. */
+  error: z.string().nullable(),
+});
+export type JudgeDisagreement = z.infer<typeof JudgeDisagreement>;
+
+/** A model judge's verdicts on a data set against the built-in detectors' (the Data tab's agreement view). */
+export const JudgeAgreementView = z.object({
+  datasetId: z.number().int().positive(),
+  /** The model judges with verdicts stored for this data set. */
+  judges: z.array(ModelJudgeId),
+  /** The judge shown (null: no judge has judged this data set). */
+  judge: ModelJudgeId.nullable(),
+  /** Its full id: prompt format, mapping version and model. */
+  judgeModel: z.string().nullable(),
+  records: z.number().int().nonnegative(),
+  /** Answers not in the judge's format, failed calls, in-format answers that give no verdict ("n/a"). */
+  parseErrors: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  noVerdict: z.number().int().nonnegative(),
+  /** The first problems, with the judge's raw answer. */
+  errors: z.array(
+    z.object({ recordId: z.number().int().positive(), kind: z.enum(['parse', 'failure', 'no-verdict']), message: z.string(), raw: z.string().nullable() }),
+  ),
+  behaviour: JudgeConfusion,
+  promptHarm: JudgeConfusion,
+  /** Records whose types differ or that got no verdict, and the first of them. */
+  disagreeing: z.number().int().nonnegative(),
+  disagreements: z.array(JudgeDisagreement),
+});
+export type JudgeAgreementView = z.infer<typeof JudgeAgreementView>;
+
+/** Keep one side's behaviour types, for all judged records or for the disagreeing ones, as corrections. */
+export const KeepJudgeLabels = z
+  .object({
+    datasetId: z.number().int().positive(),
+    judge: ModelJudgeId,
+    take: z.enum(['judge', 'builtin']),
+    scope: z.enum(['all', 'disagreeing']),
+  })
+  .strict();
+export type KeepJudgeLabels = z.infer<typeof KeepJudgeLabels>;

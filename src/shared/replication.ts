@@ -4,6 +4,7 @@
  * recipe itself (arms, fine-tuning settings, each preset's seeds) is src/main/replicate/recipe.ts.
  */
 import { z } from 'zod';
+import { JobState } from './domain';
 import { Experiment } from './experiments';
 
 /** The presets the Projects page and `safetune replicate --preset` offer, one row each. */
@@ -40,10 +41,31 @@ export const ReplicationRequest = z
   .strict();
 export type ReplicationRequest = z.infer<typeof ReplicationRequest>;
 
+/** A set-up step of a start: the task data, the safety pool (each imported once) and the model (added to the Models list once). */
+export const ReplicationStep = z.object({
+  step: z.enum(['task', 'pool', 'model']),
+  label: z.string(),
+  /** its job; null when what it makes was already there */
+  jobId: z.number().int().positive().nullable(),
+  /** 'done' when already there; else its job's state */
+  state: z.union([z.literal('done'), JobState]),
+  error: z.string().nullable(),
+});
+export type ReplicationStep = z.infer<typeof ReplicationStep>;
+
+/**
+ * A start of the miniature replication. `replicate.start` returns at once: the set-up steps run as
+ * jobs (setting-up), then the grid and the aligned model's evaluation are queued (started); a step
+ * that failed or was cancelled stops the start until its job is resumed (stopped).
+ */
 export const ReplicationStarted = z.object({
+  id: z.number().int().positive(),
   projectId: z.number().int().positive(),
-  experiment: Experiment,
+  state: z.enum(['setting-up', 'started', 'stopped']),
+  steps: z.array(ReplicationStep),
+  /** the preset's grid, once the set-up has succeeded */
+  experiment: Experiment.nullable(),
   /** the aligned model's own evaluation (the reference row), queued beside the grid */
-  alignedEvalJobId: z.number().int().positive(),
+  alignedEvalJobId: z.number().int().positive().nullable(),
 });
 export type ReplicationStarted = z.infer<typeof ReplicationStarted>;

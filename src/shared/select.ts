@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { Behaviour, DatasetRole } from './data';
 import { SELECTION_METHODS, SelectionMethod, type SelectionMethodTable } from './methods/select';
 import { checkMethodParams, methodEnum } from './methods/table';
+import { CURATION_JUDGES, CurationJudgeId } from './methods/curationJudges';
+import { ModelSpec } from './eval';
 
 export { SELECTION_METHODS, SelectionMethod, selectionMethodNeeds, type SelectionMethodRow, type SelectionMethodTable } from './methods/select';
 
@@ -19,20 +21,30 @@ export const SelectionBudget = z.union([
  * Parameters of the `data.analyse` job: embeddings, and — by default according to the data set's
  * role (ANALYSE_DEFAULTS) — behaviour types and harm categories. An option left out takes its role's default.
  */
-export const DataAnalyseParams = z.object({
-  projectId: z.number().int().positive(),
-  datasetId: z.number().int().positive(),
-  /** A folder with one reference-prompt file per harm category (BeaverTails layout) for category inference. */
-  referenceDir: z.string().min(1).optional(),
-  /** A sentence-transformers ONNX folder for the prompt embeddings (default: the built-in static word vectors). */
-  embedderPath: z.string().min(1).optional(),
-  /** Every prompt in this data set is harmful (e.g. a safety pool built that way): skip the prompt-harm detector. */
-  promptsHarmful: z.boolean().optional(),
-  /** Type each prompt/response pair T1–T4. */
-  typeBehaviour: z.boolean().optional(),
-  /** Infer harm categories of records without labels (needs referenceDir). */
-  inferCategories: z.boolean().optional(),
-});
+export const DataAnalyseParams = z
+  .object({
+    projectId: z.number().int().positive(),
+    datasetId: z.number().int().positive(),
+    /** A folder with one reference-prompt file per harm category (BeaverTails layout) for category inference. */
+    referenceDir: z.string().min(1).optional(),
+    /** A sentence-transformers ONNX folder for the prompt embeddings (default: the built-in static word vectors). */
+    embedderPath: z.string().min(1).optional(),
+    /** Every prompt in this data set is harmful (e.g. a safety pool built that way): skip the prompt-harm detector. */
+    promptsHarmful: z.boolean().optional(),
+    /** Type each prompt/response pair T1–T4. */
+    typeBehaviour: z.boolean().optional(),
+    /** Infer harm categories of records without labels (needs referenceDir). */
+    inferCategories: z.boolean().optional(),
+    /** Who types the records besides the built-in detectors (CURATION_JUDGES; default builtin alone). */
+    judge: CurationJudgeId.optional(),
+    /** The model judge's model: an engine model (HF folder or GGUF) or a configured OpenAI-compatible server. */
+    judgeModel: ModelSpec.optional(),
+  })
+  .superRefine((p, ctx) => {
+    const row = CURATION_JUDGES[p.judge ?? 'builtin'];
+    if (row.model && !p.judgeModel) ctx.addIssue({ code: 'custom', path: ['judgeModel'], message: `${row.label} needs its model: a model path or a server` });
+    if (!row.model && p.judgeModel) ctx.addIssue({ code: 'custom', path: ['judgeModel'], message: `${row.label} runs no model: leave judgeModel out` });
+  });
 export type DataAnalyseParams = z.infer<typeof DataAnalyseParams>;
 
 /** What Analyse does to a data set: its options once the role's defaults are filled in. */

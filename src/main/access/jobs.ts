@@ -33,7 +33,14 @@ export function confineJob(spec: JobSpec, a: AccessPolicy, mode: 'start' | 'resu
     case 'data.screen':
       // reads only the store and the shipped detectors: no path to confine
       return spec;
-    case 'data.analyse':
+    case 'data.analyse': {
+      const p = spec.params;
+      readOptional(p.referenceDir, 'the reference prompts folder');
+      readOptional(p.embedderPath, 'the sentence encoder folder');
+      // a model judge reads its model, or calls only a configured server (with that server's stored key)
+      const judgeModel = p.judgeModel && confineModel(p.judgeModel, a, 'the judge model');
+      return judgeModel ? { type: 'data.analyse', params: { ...p, judgeModel } } : spec;
+    }
     case 'select.run':
       readOptional(spec.params.referenceDir, 'the reference prompts folder');
       readOptional(spec.params.embedderPath, 'the sentence encoder folder');

@@ -6,11 +6,12 @@ import { AccessPolicy } from '../access/policy';
 import { AccessStore } from '../db/access';
 import { getHarmTaxonomy } from '../data/taxonomy';
 import { embeddingMap } from './embeddingMap';
+import { judgeAgreement, keepJudgeLabels } from './judgeAgreement';
 import { compareRuns, runResults, runWithMetrics } from './evaluations';
 import { exportTrainingMix } from './exportMix';
 import { cancelExperiment, experimentSummary, experiments, experimentView, startExperiment } from './experiments';
 import { exportRecipe } from './exportRecipe';
-import { replicationDir, startReplication } from './replication';
+import { replicationDir, replicationView, startReplication } from './replication';
 import { mergeConfigOf, mergeYamlOf, previewMerge, startMerge } from './merges';
 import { mergeSweeps, mergeSweepView, startMergeSweep } from './sweeps';
 import { builtinSuites } from '../eval/suites';
@@ -175,11 +176,11 @@ export function createHandlers(s: Services): Handlers {
     'experiment.summary': ({ id }) => experimentSummary(s, id),
     // the app's own paths (resources/replication, the workspace): nothing the caller names to confine;
     // the shipped folder is granted (listed in Folders & servers) so its jobs can be resumed and its files used here
-    'replicate.start': async (req) => {
+    'replicate.start': (req) => {
       accessChanged(access.grant(replicationDir()));
-      const { setup, experiment, alignedEvalJobId } = await startReplication(s, req);
-      return { projectId: setup.projectId, experiment, alignedEvalJobId };
+      return startReplication(s, req);
     },
+    'replicate.get': ({ id }) => replicationView(s, id),
 
     'models.list': () => s.models.list(),
     'models.remove': ({ id }) => {
@@ -225,6 +226,12 @@ export function createHandlers(s: Services): Handlers {
         return resolved;
       });
       return s.datasets.correctRecord(id, { categories: canonical, behaviour });
+    },
+    'data.judgeAgreement': ({ datasetId, judge }) => judgeAgreement(s, datasetId, judge),
+    'data.keepJudgeLabels': (k) => {
+      const r = keepJudgeLabels(s, k);
+      s.events.emit('data.changed', { projectId: s.datasets.get(k.datasetId).projectId });
+      return r;
     },
   };
 }

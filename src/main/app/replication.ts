@@ -5,20 +5,27 @@
  * grid whose arms are the recipe's (src/main/replicate/recipe.ts) mapped onto train.run parameters,
  * evaluated on the built-in AdvBench, XSTest and SST-2 suites read from the shipped data folder.
  * The aligned model itself is evaluated beside the grid with the same settings (the reference row).
- * A second start reuses the project, its data sets and the model.
+ *
+ * A start returns at once: the set-up runs as ordinary jobs (a `data.import` per data set, the pool's
+ * with its recorded behaviour column; a `model.inspect` for the model), each only when what it makes
+ * is not there yet, and `followReplications` queues the grid and the aligned evaluation when they
+ * have all succeeded (at start-up too, for a set-up a closed app left). A later start reuses the
+ * project, its data sets, the model and any set-up job still under way.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Dataset, DatasetRole } from '../../shared/data';
-import type { Experiment, ExperimentArmInput, ExperimentRequestInput } from '../../shared/experiments';
-import type { ReplicationPreset } from '../../shared/replication';
+import type { DataImportParams, Dataset, DatasetRole } from '../../shared/data';
+import type { Job } from '../../shared/domain';
+import { AppError } from '../../shared/errors';
+import type { ExperimentArmInput, ExperimentRequestInput } from '../../shared/experiments';
+import type { ReplicationPreset, ReplicationRequest, ReplicationStarted, ReplicationStep } from '../../shared/replication';
 import { EvalRunParams } from '../../shared/eval';
-import { loadModel, modelInfo } from '../engine';
-import { importNow } from '../jobs/types/dataImport';
+import type { ReplicationRow } from '../db/replications';
 import { DATA_FILES, loadTaskPairs } from '../replicate/data';
 import { EVAL_GENERATION, FINETUNE, PRESETS, type ArmSpec, type FinetuneConfig, type Preset } from '../replicate/recipe';
-import { startExperiment } from './experiments';
+import { experimentView, startExperiment } from './experiments';
+import { followJobGroups } from './jobGroups';
 import type { Services } from './types';
 
 export const REPLICATION_PROJECT = 'Miniature replication';
@@ -92,70 +99,177 @@ export function replicationGrid(
   };
 }
 
-export interface ReplicationSetup {
-  projectId: number;
-  modelPath: string;
-  dataDir: string;
-  taskDatasetId: number;
-  poolDatasetId: number;
-  /** pool records whose recorded behaviour type was taken */
-  typedPoolRecords: number;
-}
+/** The column of the shipped pool that records each record's behaviour type (T1–T4). */
+const POOL_BEHAVIOUR_FIELD = 'behaviour';
+const STEP_LABELS: Record<ReplicationStep['step'], string> = {
+  task: 'Import the SST-2 task data',
+  pool: 'Import the safety pool with its recorded types',
+  model: 'Add the aligned model to the Models list',
+};
+/** A set-up job a later start reuses; one that stopped (failed, cancelled, interrupted) is queued anew. */
+const UNDER_WAY = new Set<Job['state']>(['queued', 'running']);
 
 /**
- * The project, its data sets and the model, made once: the project found by name (or created), each
- * data set imported unless a ready one of that name and role is there, the model registered.
+ * Starts the miniature replication: the project (found by name or created), and for each of the
+ * task data, the safety pool and the model either what is already there or a set-up job (one an
+ * earlier start queued and is still under way, else a new one). Returns at once; the grid starts
+ * when the set-up jobs have succeeded (at once when there are none).
  */
-export async function setupReplication(s: Services, dir = replicationDir()): Promise<ReplicationSetup> {
+export async function startReplication(s: Services, o: ReplicationRequest, dir = replicationDir()): Promise<ReplicationStarted> {
   const dataDir = join(dir, 'data');
   const modelPath = join(dir, 'model');
   const project = s.projects.list().find((p) => p.name === REPLICATION_PROJECT) ?? s.projects.create(REPLICATION_PROJECT);
-  s.events.emit('projects.changed', {});
-
-  const task = await ensureDataset(s, project.id, 'task', TASK_NAME, async () => {
-    // the SST-2 subset as prompt/response pairs, written only when the data set is to be imported
-    const taskFile = join(s.workspace, 'replication', TASK_FILE);
-    mkdirSync(dirname(taskFile), { recursive: true });
-    writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
-    return taskFile;
+  const earlier = s.replications.unfinished(project.id);
+  const underWay = (pick: (r: ReplicationRow) => number | null) =>
+    earlier.map(pick).find((id) => id !== null && UNDER_WAY.has(findJob(s, id)?.state ?? 'failed')) ?? null;
+  const importStep = async (
+    role: DatasetRole,
+    name: string,
+    pick: (r: ReplicationRow) => number | null,
+    params: () => Promise<Omit<DataImportParams, 'projectId' | 'role' | 'name'>>,
+  ) => {
+    const have = readyDataset(s, project.id, role, name);
+    if (have) return { datasetId: have.id, jobId: null };
+    const jobId = underWay(pick) ?? s.jobs.enqueue('data.import', { projectId: project.id, role, name, ...(await params()) }, project.id).id;
+    return { datasetId: null, jobId };
+  };
+  const task = await importStep(
+    'task',
+    TASK_NAME,
+    (r) => r.taskJobId,
+    async () => ({ path: await writeTaskPairs(s.workspace, dataDir) }),
+  );
+  const pool = await importStep(
+    'safety_pool',
+    POOL_NAME,
+    (r) => r.poolJobId,
+    async () => ({
+      path: join(dataDir, DATA_FILES.pool),
+      behaviourField: POOL_BEHAVIOUR_FIELD,
+    }),
+  );
+  const listed = s.models.list().some((m) => m.path === modelPath);
+  const modelJobId = listed ? null : (underWay((r) => r.modelJobId) ?? s.jobs.enqueue('model.inspect', { path: modelPath }, project.id).id);
+  const row = s.replications.create({
+    projectId: project.id,
+    params: { ...o, dir },
+    taskDatasetId: task.datasetId,
+    taskJobId: task.jobId,
+    poolDatasetId: pool.datasetId,
+    poolJobId: pool.jobId,
+    modelJobId,
   });
-  const pool = await ensureDataset(s, project.id, 'safety_pool', POOL_NAME, async () => join(dataDir, DATA_FILES.pool));
-  const typedPoolRecords = s.datasets.takeRecordedBehaviour(pool.id);
-  s.events.emit('data.changed', { projectId: project.id });
+  advanceReplication(s, row.id);
+  // after the jobs are queued: a list refetched on this (the Jobs panel's) includes them
+  s.events.emit('projects.changed', {});
+  return replicationView(s, row.id);
+}
 
-  if (!s.models.list().some((m) => m.path === modelPath)) {
-    s.models.upsert(modelPath, (await modelInfo(loadModel(modelPath))) as Parameters<Services['models']['upsert']>[1]);
-    s.events.emit('models.changed', {});
+/** The SST-2 subset as prompt/response pairs (about 150 KB) in the workspace, written when it is to be imported. */
+async function writeTaskPairs(workspace: string, dataDir: string): Promise<string> {
+  const taskFile = join(workspace, 'replication', TASK_FILE);
+  mkdirSync(dirname(taskFile), { recursive: true });
+  writeFileSync(taskFile, (await loadTaskPairs(dataDir)).map((p) => JSON.stringify(p)).join('\n') + '\n');
+  return taskFile;
+}
+
+/** The ready data set of that role and name in the project, if any. */
+function readyDataset(s: Services, projectId: number, role: DatasetRole, name: string): Dataset | undefined {
+  return s.datasets.list(projectId).find((d) => d.role === role && d.name === name && d.state === 'ready');
+}
+
+function findJob(s: Services, id: number | null): Job | null {
+  if (id === null) return null;
+  try {
+    return s.jobs.get(id);
+  } catch {
+    return null; // cleared from the Jobs list
   }
-  return { projectId: project.id, modelPath, dataDir, taskDatasetId: task.id, poolDatasetId: pool.id, typedPoolRecords };
 }
 
-/** The ready data set of that role and name, else one imported from the file `file()` gives. */
-async function ensureDataset(s: Services, projectId: number, role: DatasetRole, name: string, file: () => Promise<string>): Promise<Dataset> {
-  const have = s.datasets.list(projectId).find((d) => d.role === role && d.name === name && d.state === 'ready');
-  if (have) return have;
-  const r = await importNow(s.db, { projectId, path: await file(), role, name });
-  return s.datasets.get(r.datasetId);
+/** A set-up step: done (already there, or its job succeeded), or its job's state and error. */
+function stepOf(s: Services, step: ReplicationStep['step'], jobId: number | null): ReplicationStep {
+  const job = findJob(s, jobId);
+  // a job cleared from the list after it ran: the product is there or the next check says not
+  const state = jobId === null || job === null ? 'done' : job.state;
+  return { step, label: STEP_LABELS[step], jobId, state, error: job?.error ?? null };
 }
 
-export interface ReplicationStart {
-  setup: ReplicationSetup;
-  experiment: Experiment;
-  /** the aligned model's own evaluation with the grid's settings: the row every arm is read against */
-  alignedEvalJobId: number;
+function stepsOf(s: Services, r: ReplicationRow): ReplicationStep[] {
+  return [stepOf(s, 'task', r.taskJobId), stepOf(s, 'pool', r.poolJobId), stepOf(s, 'model', r.modelJobId)];
 }
 
-/** Sets the replication up (once), queues the aligned model's evaluation and starts the preset's grid. */
-export async function startReplication(s: Services, o: ReplicationGridOptions, dir?: string): Promise<ReplicationStart> {
-  const setup = await setupReplication(s, dir);
-  const grid = replicationGrid({ ...o, ...setup });
+/** The data set a set-up import made (its job's result), else the ready one of that name. */
+function importedDataset(s: Services, r: ReplicationRow, known: number | null, jobId: number | null, role: DatasetRole, name: string): number {
+  if (known !== null) return known;
+  const made = (findJob(s, jobId)?.result as { datasetId?: unknown } | null)?.datasetId;
+  if (typeof made === 'number') return made;
+  const have = readyDataset(s, r.projectId, role, name);
+  if (!have) throw new AppError('invalid_input', `The miniature replication's ${role === 'task' ? 'task data' : 'safety pool'} is missing: start it again`);
+  return have.id;
+}
+
+/**
+ * Queues the grid and the aligned model's evaluation of a start whose set-up steps have all
+ * succeeded. Idempotent: a start's grid is queued once, however often this runs.
+ */
+export function advanceReplication(s: Services, id: number): boolean {
+  const r = s.replications.get(id);
+  if (r.startedAt !== null || stepsOf(s, r).some((x) => x.state !== 'done' && x.state !== 'succeeded')) return false;
+  const dir = r.params.dir;
+  const modelPath = join(dir, 'model');
+  const grid = replicationGrid({
+    ...r.params,
+    projectId: r.projectId,
+    modelPath,
+    dataDir: join(dir, 'data'),
+    taskDatasetId: importedDataset(s, r, r.taskDatasetId, r.taskJobId, 'task', TASK_NAME),
+  });
+  importedDataset(s, r, r.poolDatasetId, r.poolJobId, 'safety_pool', POOL_NAME); // the pool is there
   const experiment = startExperiment(s, grid, null);
   const aligned = EvalRunParams.parse({
     ...grid.eval,
-    projectId: setup.projectId,
+    projectId: r.projectId,
     name: `${experiment.name} · aligned`.slice(0, 120),
-    model: { kind: 'engine', path: setup.modelPath },
+    model: { kind: 'engine', path: modelPath },
   });
-  const alignedEvalJobId = s.jobs.enqueue('eval.run', aligned, setup.projectId).id;
-  return { setup, experiment, alignedEvalJobId };
+  s.replications.setStarted(id, experiment.id, s.jobs.enqueue('eval.run', aligned, r.projectId).id);
+  return true;
+}
+
+/** A start as the contract shows it: its set-up steps, then its grid. */
+export function replicationView(s: Services, id: number): ReplicationStarted {
+  const r = s.replications.get(id);
+  const steps = stepsOf(s, r);
+  const started = r.startedAt !== null;
+  const stopped = steps.some((x) => x.state === 'failed' || x.state === 'cancelled' || x.state === 'interrupted');
+  return {
+    id: r.id,
+    projectId: r.projectId,
+    state: started ? 'started' : stopped ? 'stopped' : 'setting-up',
+    steps,
+    experiment: r.experimentId !== null ? experimentView(s, r.experimentId) : null,
+    alignedEvalJobId: r.alignedEvalJobId,
+  };
+}
+
+/**
+ * Follows the set-up jobs of every start: when one ends, the starts of its project still being set
+ * up are advanced (the grid queued once all their steps succeeded) and `replication.changed` emitted.
+ */
+export function followReplications(s: Services): () => void {
+  return followJobGroups(s, {
+    what: 'replication',
+    groupOfJob: (jobId) => s.replications.replicationOfJob(jobId),
+    unfinished: () => s.replications.unfinished(),
+    advance: (id) => {
+      const { projectId } = s.replications.get(id);
+      for (const r of s.replications.unfinished(projectId)) {
+        advanceReplication(s, r.id);
+        s.events.emit('replication.changed', { replicationId: r.id, projectId });
+      }
+      s.events.emit('data.changed', { projectId });
+      s.events.emit('models.changed', {});
+    },
+  });
 }

@@ -7,6 +7,7 @@ import { ExperimentStore } from '../db/experiments';
 import { JobStore } from '../db/jobs';
 import { ModelStore } from '../db/models';
 import { ProjectStore } from '../db/projects';
+import { ReplicationStore } from '../db/replications';
 import { SelectionStore } from '../db/selections';
 import { SweepStore } from '../db/sweeps';
 import { builtinJobModules } from '../jobs/registry';
@@ -16,6 +17,7 @@ import { EventBus } from '../events/bus';
 import { acquireRunnerLock } from './runnerLock';
 import { followExperiments } from './experiments';
 import { followMergeRuns } from './merges';
+import { followReplications } from './replication';
 import { followMergeSweeps } from './sweeps';
 import { ensureWorkspace } from './workspace';
 
@@ -64,6 +66,7 @@ export function createServices(opts: ServiceOptions): Services {
     evaluations: new EvalStore(db),
     sweeps: new SweepStore(db),
     experiments: new ExperimentStore(db),
+    replications: new ReplicationStore(db),
     platform: opts.platform ?? null,
     jobs,
     info: () => ({
@@ -85,7 +88,7 @@ export function createServices(opts: ServiceOptions): Services {
     },
   };
   if (runJobs) {
-    const offs = [followMergeSweeps(services), followMergeRuns(services), followExperiments(services)];
+    const offs = [followMergeSweeps(services), followMergeRuns(services), followExperiments(services), followReplications(services)];
     unfollow = () => offs.forEach((off) => off());
   }
   return services;

@@ -11,6 +11,7 @@ import type { EvalStore } from '../db/evaluations';
 import type { ExperimentStore } from '../db/experiments';
 import type { ModelStore } from '../db/models';
 import type { ProjectStore } from '../db/projects';
+import type { ReplicationStore } from '../db/replications';
 import type { SelectionStore } from '../db/selections';
 import type { SweepStore } from '../db/sweeps';
 import type { JobModule } from '../jobs/define';
@@ -52,6 +53,8 @@ export interface Services {
   readonly sweeps: SweepStore;
   /** Experiment grids (select → train → evaluate per arm and seed). */
   readonly experiments: ExperimentStore;
+  /** Starts of the miniature replication (set-up jobs, then a grid). */
+  readonly replications: ReplicationStore;
   readonly platform: PlatformAdapter | null;
   readonly jobs: JobRunner;
   info(): AppInfo;

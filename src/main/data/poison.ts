@@ -7,7 +7,8 @@
  * p is the share of the *result*: k poison rows are added to all n task rows with
  * k = round(p·n / (1 − p)), so the task data is never thinned. Poison rows are drawn without
  * replacement (cycling through a fresh shuffle when k exceeds the poison set) and placed at seeded
- * random positions; every row says whether it is poison, so a screen can be scored against it.
+ * random positions (a uniform interleaving, in one pass); every row says whether it is poison, so a
+ * screen can be scored against it.
  */
 import { mulberry32, shuffleInPlace } from '../util/prng';
 import { type ContainerFormat, DataFileError, detectContainer, readRows } from './readers';
@@ -33,18 +34,28 @@ export function poisonCount(taskRows: number, p: number): number {
   return Math.round((p * taskRows) / (1 - p));
 }
 
-/** The task rows with a share `p` of poison rows inserted at seeded positions. */
+/**
+ * The task rows with a share `p` of poison rows inserted at seeded positions: the k poison slots
+ * among the n + k rows are a uniform random subset (selection sampling: each slot is poison with
+ * probability poison-left ÷ slots-left), filled in one pass, O(n + k).
+ */
 export function mixPoison(task: readonly PromptResponse[], poison: readonly PromptResponse[], p: number, seed: number): PoisonedRow[] {
   const k = poisonCount(task.length, p);
   if (k > 0 && poison.length === 0) throw new Error(`a poison rate of ${p} needs poison rows, and the poison set is empty`);
   const rng = mulberry32(seed);
   const picks: number[] = [];
   while (picks.length < k) picks.push(...shuffleInPlace(Array.from(poison.keys()), rng).slice(0, k - picks.length));
-  const rows: PoisonedRow[] = task.map((r, i) => ({ prompt: r.prompt, response: r.response, poisoned: false, source: i }));
-  for (const j of picks) {
-    // insert at a uniform position among the rows so far: the result is a uniform interleaving
-    const at = Math.floor(rng() * (rows.length + 1));
-    rows.splice(at, 0, { prompt: poison[j]!.prompt, response: poison[j]!.response, poisoned: true, source: j });
+  const rows: PoisonedRow[] = [];
+  let t = 0;
+  let q = 0;
+  for (let left = task.length + k; left > 0; left--) {
+    if (rng() * left < k - q) {
+      const j = picks[q++]!;
+      rows.push({ prompt: poison[j]!.prompt, response: poison[j]!.response, poisoned: true, source: j });
+    } else {
+      rows.push({ prompt: task[t]!.prompt, response: task[t]!.response, poisoned: false, source: t });
+      t++;
+    }
   }
   return rows;
 }

@@ -1,4 +1,4 @@
-import type { DataRecord, Dataset, DatasetRole, RecordQuery } from '../../shared/data';
+import type { Behaviour, DataRecord, Dataset, DatasetRole, RecordQuery } from '../../shared/data';
 import { AppError } from '../../shared/errors';
 import { nowIso, type Db } from './database';
 
@@ -18,6 +18,7 @@ interface DatasetRow {
   job_id: number | null;
   embedder_id: string | null;
   created_at: string;
+  recorded_types: number;
 }
 
 interface RecordRow {
@@ -52,8 +53,13 @@ const toDataset = (r: DatasetRow): Dataset => ({
   rejected: r.rejected,
   jobId: r.job_id,
   embedderId: r.embedder_id,
+  recordedTypes: r.recorded_types,
   createdAt: r.created_at,
 });
+
+/** A data set's columns and how many of its records have a recorded type (from the file or a person). */
+const DATASET = `SELECT d.*, (SELECT COUNT(*) FROM records r WHERE r.dataset_id = d.id AND r.behaviour_source IN ('label', 'user')) AS recorded_types
+  FROM datasets d`;
 
 const toRecord = (r: RecordRow): DataRecord => ({
   id: r.id,
@@ -80,6 +86,8 @@ export interface NewRecord {
   contentHash: string;
   categories: string[];
   labels: Record<string, unknown>;
+  /** the behaviour type recorded in the file (stored with source 'label'), when the import takes one */
+  behaviour?: Behaviour;
 }
 
 /** Imported data sets, their records and rejected rows. */
@@ -87,22 +95,22 @@ export class DatasetStore {
   constructor(private readonly db: Db) {}
 
   list(projectId: number): Dataset[] {
-    return (this.db.prepare('SELECT * FROM datasets WHERE project_id = ? ORDER BY id').all(projectId) as DatasetRow[]).map(toDataset);
+    return (this.db.prepare(`${DATASET} WHERE d.project_id = ? ORDER BY d.id`).all(projectId) as DatasetRow[]).map(toDataset);
   }
 
   get(id: number): Dataset {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    const row = this.db.prepare(`${DATASET} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
     if (!row) throw new AppError('not_found', `Dataset ${id} does not exist`, { id });
     return toDataset(row);
   }
 
   find(id: number): Dataset | undefined {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    const row = this.db.prepare(`${DATASET} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
     return row ? toDataset(row) : undefined;
   }
 
   findByDigest(projectId: number, role: DatasetRole, digest: string): Dataset | undefined {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE project_id = ? AND role = ? AND file_digest = ?').get(projectId, role, digest) as
+    const row = this.db.prepare(`${DATASET} WHERE d.project_id = ? AND d.role = ? AND d.file_digest = ?`).get(projectId, role, digest) as
       | DatasetRow
       | undefined;
     return row ? toDataset(row) : undefined;
@@ -180,8 +188,9 @@ export class DatasetStore {
   insertRecords(datasetId: number, projectId: number, records: readonly NewRecord[]): void {
     const stmt = this.db.prepare(
       `INSERT OR IGNORE INTO records
-         (dataset_id, project_id, source_row, source_line, prompt, response, content_hash, categories, category_source, labels)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (dataset_id, project_id, source_row, source_line, prompt, response, content_hash, categories, category_source, labels,
+          behaviour, behaviour_confidence, behaviour_source)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const r of records) {
       stmt.run(
@@ -195,6 +204,9 @@ export class DatasetStore {
         JSON.stringify(r.categories),
         r.categories.length > 0 ? 'label' : 'none',
         JSON.stringify(r.labels),
+        r.behaviour ?? null,
+        r.behaviour ? 1 : null,
+        r.behaviour ? 'label' : 'none',
       );
     }
   }
@@ -268,31 +280,16 @@ export class DatasetStore {
     ).map((r) => ({ id: r.id, prompt: r.prompt, response: r.response, categorySource: r.category_source }));
   }
 
-  /** Detector results; a user's correction is never overwritten. */
+  /** Detector results; a type recorded in the file or a user's correction is never overwritten. */
   setBehaviour(rows: readonly { id: number; behaviour: string; confidence: number; harm: number; refusal: number }[]): void {
     const stmt = this.db.prepare(
       `UPDATE records SET behaviour = ?, behaviour_confidence = ?, harmful_score = ?, refusal_score = ?, behaviour_source = 'detector'
-       WHERE id = ? AND behaviour_source != 'user'`,
+       WHERE id = ? AND behaviour_source NOT IN ('label', 'user')`,
     );
     for (const r of rows) stmt.run(r.behaviour, r.confidence, r.harm, r.refusal, r.id);
   }
 
-  /**
-   * Takes a behaviour type recorded in the source file (a T1–T4 value in the imported `field`
-   * column, kept in the record's labels) as the record's type, like a person's correction: source
-   * 'user', confidence 1, so Analyse leaves it. Returns how many records got one.
-   */
-  takeRecordedBehaviour(datasetId: number, field = 'behaviour'): number {
-    const path = `$.${JSON.stringify(field)}`;
-    return this.db
-      .prepare(
-        `UPDATE records SET behaviour = json_extract(labels, ?), behaviour_confidence = 1, behaviour_source = 'user'
-         WHERE dataset_id = ? AND json_extract(labels, ?) IN ('T1', 'T2', 'T3', 'T4')`,
-      )
-      .run(path, datasetId, path).changes;
-  }
-
-  /** Drops the detector's behaviour types of a data set (Analyse without typing); a user's correction stays. */
+  /** Drops the detector's behaviour types of a data set (Analyse without typing); a type from the file or a user's correction stays. */
   clearDetectorBehaviour(datasetId: number): number {
     return this.db
       .prepare(

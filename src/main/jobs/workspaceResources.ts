@@ -1,9 +1,12 @@
-/** Workspace-level resources shared by job types: the default embedder, sentence encoders, the engine cache. */
+/** Workspace-level resources shared by job types: the default embedder, sentence encoders, the engine cache, model generators. */
 import { dirname, join } from 'node:path';
+import type { ModelSpec } from '../../shared/eval';
+import { AccessStore } from '../db/access';
 import type { Db } from '../db/database';
 import { EmbeddingStore } from '../db/embeddings';
 import { embedCached } from '../embed/cache';
 import type { Embedder } from '../embed/types';
+import type { Generator, NextTokenScorer } from '../eval/types';
 import type { JobContext } from './define';
 
 /** The engine's compiled-model cache inside the workspace (fp32 weights written once, memory-mapped after). */
@@ -69,4 +72,35 @@ export async function referenceCentroids(ctx: JobContext<unknown>, embedder: Emb
   if (singleOnly) refs = singleCategoryOnly(refs);
   const { matrix } = await embedWithProgress(ctx, embedder, refs.prompts, 'reference prompts', from, to);
   return withCentroids({ ...refs, embedderId: embedder.id, dim: embedder.dimension, embeddings: matrix });
+}
+
+/** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
+export async function openGenerator(
+  spec: ModelSpec,
+  batchSize: number,
+  cacheDir: string,
+  db: Db,
+): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
+  const eval_ = await import('../eval');
+  if (spec.kind === 'engine') {
+    const { openModel } = await import('../engine');
+    const rt = await openModel(spec.path, { cacheDir, ...(spec.adapterPath ? { lora: spec.adapterPath } : {}) });
+    return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
+  }
+  const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
+  const backend = new eval_.OpenAICompatibleBackend({
+    baseUrl: spec.baseUrl,
+    model: spec.model,
+    ...(apiKey ? { apiKey } : {}),
+    ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
+  });
+  return { generator: backend, release: async () => {} };
+}
+
+/** The API key stored with a configured server (Settings → Folders & servers), which must still be the one the run names. */
+function endpointKey(db: Db, endpointId: number, baseUrl: string): string | undefined {
+  const store = new AccessStore(db);
+  const endpoint = store.endpoints().find((e) => e.id === endpointId);
+  if (!endpoint || endpoint.baseUrl !== baseUrl) throw new Error(`the server ${baseUrl} is no longer configured: add it again in Settings → Folders & servers`);
+  return store.endpointKey(endpointId) ?? undefined;
 }

@@ -67,6 +67,7 @@ describe('access through the contract (browser mode and desktop IPC share these 
       { type: 'file.checksum', params: { path: '/etc/shadow' } },
       { type: 'data.analyse', params: { projectId, datasetId: 1, referenceDir: '/etc' } },
       { type: 'data.analyse', params: { projectId, datasetId: 1, embedderPath: '/etc' } },
+      { type: 'data.analyse', params: { projectId, datasetId: 1, judge: 'wildguard', judgeModel: { kind: 'engine', path: model } } },
       { type: 'select.run', params: { projectId, method: 'cossim', budget: { count: 1 }, referenceDir: '/etc' } },
       { type: 'select.run', params: { projectId, method: 'pss', budget: { count: 1 }, embedderPath: '/etc' } },
       { type: 'model.inspect', params: { path: model } },
@@ -179,6 +180,35 @@ describe('access through the contract (browser mode and desktop IPC share these 
     expect(calls['access.endpoints'].output.safeParse(ok(await dispatch('access.endpoints', {}))).success).toBe(true);
     const job = ok<{ id: number; params: { model: unknown } }>(await dispatch('jobs.start', { spec: { type: 'eval.run', params } }));
     expect(job.params.model).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'm', endpointId: endpoint.id });
+    await dispatch('jobs.cancel', { id: job.id });
+  });
+
+  it('a model judge in Analyse calls only a configured server, with its stored key instead of the caller’s', async () => {
+    const params = {
+      projectId,
+      datasetId: 1,
+      judge: 'wildguard',
+      judgeModel: { kind: 'http', baseUrl: 'http://127.0.0.1:9/v1', model: 'wildguard', apiKey: 'caller-chosen' },
+    };
+    expect(await dispatch('jobs.start', { spec: { type: 'data.analyse', params } })).toMatchObject({
+      ok: false,
+      error: {
+        code: 'forbidden',
+        message: 'http://127.0.0.1:9 is not one of the servers this workspace may call. Add it in Settings → Folders & servers first.',
+      },
+    });
+    // a model judge needs its model; the built-in detectors take none
+    expect(await dispatch('jobs.start', { spec: { type: 'data.analyse', params: { projectId, datasetId: 1, judge: 'wildguard' } } })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input' },
+    });
+    expect(await dispatch('jobs.start', { spec: { type: 'data.analyse', params: { ...params, judge: 'builtin' } } })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input' },
+    });
+    const endpoint = ok<{ id: number }>(await dispatch('access.addEndpoint', { baseUrl: 'http://127.0.0.1:9', apiKey: 'sk-stored' }));
+    const job = ok<{ id: number; params: { judgeModel: unknown } }>(await dispatch('jobs.start', { spec: { type: 'data.analyse', params } }));
+    expect(job.params.judgeModel).toEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:9', model: 'wildguard', endpointId: endpoint.id });
     await dispatch('jobs.cancel', { id: job.id });
   });
 

@@ -1,19 +1,22 @@
 /**
  * The miniature replication as product jobs: the recipe's arms mapped onto experiment arms
  * (train.run parameters as FINETUNE says, the selection at the arm's budget), the presets' seeds,
- * and the set-up — the shipped task and safety pool imported once (the pool's recorded behaviour
- * types and categories kept), the aligned model registered, a second start reusing the project.
+ * and the set-up — run as jobs (the call returns at once): the shipped task and safety pool imported
+ * once (the pool's recorded behaviour types taken at import, source label), the aligned model
+ * registered, then the grid queued; a failed step stops it; a later start reuses everything.
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../../src/main/app/dispatch';
 import { createHandlers } from '../../../src/main/app/handlers';
-import { replicationArm, replicationDir, replicationGrid, startReplication } from '../../../src/main/app/replication';
+import { cancelExperiment } from '../../../src/main/app/experiments';
+import { replicationArm, replicationDir, replicationGrid, replicationView, startReplication } from '../../../src/main/app/replication';
 import type { Services } from '../../../src/main/app/services';
 import { ARMS, FINETUNE, PRESETS } from '../../../src/main/replicate/recipe';
 import type { CallResult } from '../../../src/shared/errors';
-import { ExperimentRequest, type Experiment } from '../../../src/shared/experiments';
+import { ExperimentRequest } from '../../../src/shared/experiments';
+import type { ReplicationStarted } from '../../../src/shared/replication';
 import { TrainRunParams } from '../../../src/shared/train';
 import { tempDir, testServices } from '../../helpers/services';
 import { repoRoot } from '../../helpers/shared';
@@ -86,91 +89,161 @@ describe('setting the replication up', () => {
   let s: Services;
   beforeEach(() => {
     t = tempDir('safetune-replication-');
-    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 0, maxLightJobs: 0 }); // queued, not run
   });
   afterEach(async () => {
     await s.close();
     t.cleanup();
   });
 
-  it('imports the data once, keeps the pool’s recorded types, registers the model and reuses the project', async () => {
+  /** Waits until every set-up job of a start has ended (and its grid, if any, is queued). */
+  async function settled(id: number): Promise<ReplicationStarted> {
+    for (const until = Date.now() + 90_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const v = replicationView(s, id);
+      if (v.state !== 'setting-up' && v.steps.every((x) => x.state !== 'queued' && x.state !== 'running')) return v;
+    }
+    throw new Error(`replication ${id} still setting up after 90 s`);
+  }
+
+  it('returns at once with the set-up queued as jobs, imports nothing in the call, and a second start reuses the queued jobs', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 0, maxLightJobs: 0 }); // queued, not run
     const first = await startReplication(s, { preset: 'smoke' });
-    const { setup } = first;
-    expect(s.projects.get(setup.projectId).name).toBe('Miniature replication');
-    const sets = s.datasets.list(setup.projectId);
+    expect(s.projects.get(first.projectId).name).toBe('Miniature replication');
+    expect(first).toMatchObject({ state: 'setting-up', experiment: null, alignedEvalJobId: null });
+    expect(first.steps.map((x) => [x.step, x.state])).toEqual([
+      ['task', 'queued'],
+      ['pool', 'queued'],
+      ['model', 'queued'],
+    ]);
+    // nothing read into the store on the caller's thread: the jobs do it
+    expect(s.datasets.list(first.projectId)).toEqual([]);
+    expect(s.models.list()).toEqual([]);
+    const job = (i: number) => s.jobs.get(first.steps[i]!.jobId!);
+    expect([job(0).type, job(1).type, job(2).type]).toEqual(['data.import', 'data.import', 'model.inspect']);
+    expect(job(0).params).toMatchObject({ role: 'task', path: join(s.workspace, 'replication', 'sst2_task_pairs.jsonl') });
+    expect(job(1).params).toMatchObject({ role: 'safety_pool', path: join(DIR, 'data', 'train', 'safety_pool.jsonl'), behaviourField: 'behaviour' });
+    expect(job(2).params).toEqual({ path: join(DIR, 'model') });
+
+    const second = await startReplication(s, { preset: 'smoke', seed: 2 });
+    expect(second.id).not.toBe(first.id);
+    expect(second.steps.map((x) => x.jobId)).toEqual(first.steps.map((x) => x.jobId));
+    expect(s.jobs.list({ limit: 1000 }).map((j) => j.type)).toHaveLength(3);
+  });
+
+  it('runs the set-up jobs, then queues the grid and the aligned evaluation; the pool keeps its recorded types, and a later start re-types nothing', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 1, maxLightJobs: 1 });
+    const changed: number[] = [];
+    s.events.on('replication.changed', (e) => changed.push(e.replicationId));
+    const started = await startReplication(s, { preset: 'smoke', steps: 1, limit: 1 });
+    const done = await settled(started.id);
+    expect(done.steps.map((x) => [x.step, x.state, x.error])).toEqual([
+      ['task', 'succeeded', null],
+      ['pool', 'succeeded', null],
+      ['model', 'succeeded', null],
+    ]);
+    expect(done.state).toBe('started');
+    expect(changed).toContain(started.id);
+    const experiment = done.experiment!;
+    await cancelExperiment(s, experiment.id); // the grid's own jobs are not this test's subject
+    await s.jobs.cancel(done.alignedEvalJobId!);
+
+    const sets = s.datasets.list(done.projectId);
     expect(sets.map((d) => [d.role, d.accepted])).toEqual([
       ['task', 1000],
       ['safety_pool', 1240],
     ]);
-    // the pool's shipped behaviour types and categories, record for record
+    const [task, pool] = sets;
+    // the pool's shipped behaviour types and categories, record for record, from the file
     const shipped = readFileSync(join(DIR, 'data', 'train', 'safety_pool.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { behaviour: string; categories: string[] });
-    expect(setup.typedPoolRecords).toBe(1240);
-    expect(s.datasets.behaviourCounts(setup.poolDatasetId)).toEqual({
+    expect(s.datasets.behaviourCounts(pool!.id)).toEqual({
       T1: shipped.filter((r) => r.behaviour === 'T1').length,
       T2: shipped.filter((r) => r.behaviour === 'T2').length,
     });
-    const rows = s.datasets.mapRows(setup.poolDatasetId);
-    expect(rows[0]).toMatchObject({ behaviour: shipped[0]!.behaviour, categories: shipped[0]!.categories });
-    // the task pairs: SST-2's prompt template and the label word
-    const task = s.datasets.roleRecords(setup.projectId, 'task');
-    expect(task[0]!.response).toMatch(/^(positive|negative)$/);
+    const first = s.datasets.records({ projectId: done.projectId, datasetId: pool!.id, duplicates: 'all', offset: 0, limit: 1 }).rows[0]!;
+    expect(first).toMatchObject({ behaviour: shipped[0]!.behaviour, behaviourSource: 'label', categories: shipped[0]!.categories });
+    expect(s.datasets.roleRecords(done.projectId, 'task')[0]!.response).toMatch(/^(positive|negative)$/);
     expect(s.models.list().map((m) => m.path)).toEqual([join(DIR, 'model')]);
-    // the smoke grid: 2 arms, one seed; plain trains at once, sss-b selects first
-    expect(first.experiment.cells.map((c) => [c.arm, c.seed, c.stage, c.state])).toEqual([
-      ['plain', 1, 'train', 'queued'],
-      ['sss-b-1%', 1, 'select', 'queued'],
-    ]);
-    const plainJob = s.jobs.get(first.experiment.cells[0]!.trainJobId!);
-    expect(plainJob.params).toMatchObject({
-      mode: 'full',
-      template: 'chat',
-      maxSteps: 2,
-      modelPath: join(DIR, 'model'),
-      taskDatasetIds: [setup.taskDatasetId],
-      seed: 1,
-    });
-    expect(s.jobs.get(first.experiment.cells[1]!.selectJobId!).params).toMatchObject({
-      method: 'sss-b',
-      budget: { fraction: 0.01 },
-      seed: 1,
-      projectId: setup.projectId,
-    });
 
-    // the aligned model evaluated beside the grid with the grid's settings (the reference row)
-    expect(s.jobs.get(first.alignedEvalJobId).params).toMatchObject({
+    // the grid: the smoke arms on the aligned model, trained on the imported task data
+    expect(experiment.cells.map((c) => [c.arm, c.seed])).toEqual([
+      ['plain', 1],
+      ['sss-b-1%', 1],
+    ]);
+    expect(s.jobs.get(experiment.cells[0]!.trainJobId!).params).toMatchObject({
+      mode: 'full',
+      maxSteps: 1,
+      modelPath: join(DIR, 'model'),
+      taskDatasetIds: [task!.id],
+    });
+    expect(s.jobs.get(done.alignedEvalJobId!).params).toMatchObject({
       model: { kind: 'engine', path: join(DIR, 'model') },
       suites: ['advbench', 'xstest', 'sst2'].map((builtin) => ({ builtin, dataDir: join(DIR, 'data') })),
-      limit: 8,
+      limit: 1,
       promptFormat: 'chat',
     });
 
-    const second = await startReplication(s, { preset: 'smoke', seed: 2 });
-    expect(second.setup).toEqual(setup);
+    // a person corrects a type; a later start sets nothing up again and keeps the correction
+    const flipped = first.behaviour === 'T1' ? 'T2' : 'T1';
+    s.datasets.correctRecord(first.id, { behaviour: flipped });
+    const jobsBefore = s.jobs.list({ limit: 1000 }).length;
+    const again = await startReplication(s, { preset: 'smoke', seed: 2, steps: 1, limit: 1 });
+    expect(again.steps.map((x) => [x.jobId, x.state])).toEqual([
+      [null, 'done'],
+      [null, 'done'],
+      [null, 'done'],
+    ]);
+    expect(again.state).toBe('started');
+    expect(again.experiment!.seeds).toEqual([2]);
+    await cancelExperiment(s, again.experiment!.id);
+    await s.jobs.cancel(again.alignedEvalJobId!);
+    expect(s.jobs.list({ limit: 1000 }).filter((j) => j.type === 'data.import' || j.type === 'model.inspect')).toHaveLength(3);
+    expect(s.jobs.list({ limit: 1000 }).length).toBeGreaterThan(jobsBefore);
+    expect(s.datasets.getRecord(first.id)).toMatchObject({ behaviour: flipped, behaviourSource: 'user' });
+    expect(s.datasets.list(done.projectId)).toHaveLength(2);
     expect(s.projects.list().filter((p) => p.name === 'Miniature replication')).toHaveLength(1);
-    expect(s.datasets.list(setup.projectId)).toHaveLength(2);
-    expect(s.models.list()).toHaveLength(1);
-    expect(second.experiment.id).not.toBe(first.experiment.id);
-    expect(second.experiment.seeds).toEqual([2]);
-  });
+  }, 120_000);
 
-  it('starts through replicate.start, granting the shipped folder so its jobs can be resumed from the app', async () => {
+  it('stops with the failed step and its error, and queues no grid', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 1, maxLightJobs: 1 });
+    const dir = join(t.dir, 'replication');
+    cpSync(join(DIR, 'data'), join(dir, 'data'), { recursive: true });
+    rmSync(join(dir, 'data', 'train', 'safety_pool.jsonl'));
+    const done = await settled((await startReplication(s, { preset: 'smoke' }, dir)).id);
+    expect(done.state).toBe('stopped');
+    const pool = done.steps.find((x) => x.step === 'pool')!;
+    expect(pool.state).toBe('failed');
+    expect(pool.error).toMatch(/safety_pool\.jsonl/);
+    expect(done.steps.find((x) => x.step === 'model')).toMatchObject({ state: 'failed', error: expect.stringMatching(/model/) });
+    expect(done.experiment).toBeNull();
+    expect(
+      s.jobs
+        .list({ limit: 1000 })
+        .map((j) => j.type)
+        .sort(),
+    ).toEqual(['data.import', 'data.import', 'model.inspect']);
+  }, 120_000);
+
+  it('starts through replicate.start at once, granting the shipped folder so its jobs can be resumed from the app', async () => {
+    s = testServices(join(t.dir, 'ws'), { maxHeavyJobs: 0, maxLightJobs: 0 });
     const dispatch = createDispatcher(createHandlers(s), () => {});
     const bad = (await dispatch('replicate.start', { preset: 'huge' })) as CallResult<unknown>;
     expect(bad.ok).toBe(false);
-    const r = (await dispatch('replicate.start', { preset: 'smoke', steps: 1 })) as CallResult<{ projectId: number; experiment: Experiment }>;
+    const r = (await dispatch('replicate.start', { preset: 'smoke', steps: 1 })) as CallResult<ReplicationStarted>;
     if (!r.ok) throw new Error(r.error.message);
     expect(s.projects.get(r.value.projectId).name).toBe('Miniature replication');
-    expect(r.value.experiment.cells).toHaveLength(2);
-    expect(s.jobs.get(r.value.experiment.cells[0]!.trainJobId!).params).toMatchObject({ maxSteps: 1 });
+    expect(r.value).toMatchObject({ state: 'setting-up', experiment: null });
+    const got = (await dispatch('replicate.get', { id: r.value.id })) as CallResult<ReplicationStarted>;
+    expect(got.ok && got.value.steps).toEqual(r.value.steps);
     const folders = (await dispatch('access.folders', {})) as CallResult<{ grants: { path: string }[] }>;
     if (!folders.ok) throw new Error(folders.error.message);
     expect(folders.value.grants.map((g) => g.path)).toEqual([DIR]);
-    // a queued cell's training job passes the access check a resume makes
-    await s.jobs.cancel(r.value.experiment.cells[0]!.trainJobId!);
-    const resumed = (await dispatch('jobs.resume', { id: r.value.experiment.cells[0]!.trainJobId! })) as CallResult<unknown>;
-    expect(resumed.ok ? 'ok' : resumed.error.message).toBe('ok');
+    // each set-up job passes the access check a resume makes
+    for (const step of r.value.steps) {
+      await s.jobs.cancel(step.jobId!);
+      const resumed = (await dispatch('jobs.resume', { id: step.jobId! })) as CallResult<unknown>;
+      expect(resumed.ok ? 'ok' : resumed.error.message).toBe('ok');
+    }
   });
 });

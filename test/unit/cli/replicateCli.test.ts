@@ -1,10 +1,10 @@
 /**
- * `safetune replicate --preset smoke --no-wait`: the project, data sets and model set up and the
- * smoke grid's first jobs queued (not run); a bad preset is refused naming the choices.
+ * `safetune replicate --preset smoke --no-wait`: the project made and the set-up jobs (the two
+ * imports and the model's inspection) queued, not run; a bad preset is refused naming the choices.
+ * (The full path, set-up → grid → table, is the e2e replication test and `--preset smoke` by hand.)
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Experiment } from '../../../src/shared/experiments';
 import { cli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/services';
 
@@ -15,37 +15,25 @@ describe('safetune replicate', () => {
   });
   afterEach(() => t.cleanup());
 
-  it('queues the smoke grid without running it', async () => {
+  it('queues the set-up without running it: the grid is queued when its jobs succeed', async () => {
     const ws = join(t.dir, 'ws');
     const r = await cli(['replicate', '--preset', 'smoke', '--seed', '7', '--steps', '3', '--no-wait', '--workspace', ws, '--json']);
-    expect(r.err).toMatch(/\[replicate\] project 1 "Miniature replication": experiment 1, 2 arms × 1 seeds/);
+    expect(r.err).toMatch(
+      /\[replicate\] project 1 "Miniature replication": setting up \(job 1: Import the SST-2 task data; job 2: Import the safety pool with its recorded types; job 3: Add the aligned model to the Models list\); the grid starts when they succeed/,
+    );
     expect(r.code).toBe(0);
-    const { experiment } = JSON.parse(r.out[0]!) as { projectId: number; experiment: Experiment };
-    expect(experiment.cells.map((c) => [c.arm, c.seed, c.stage, c.state])).toEqual([
-      ['plain', 7, 'train', 'queued'],
-      ['sss-b-1%', 7, 'select', 'queued'],
-    ]);
-    expect(experiment.arms.map((a) => [a.name, a.method, a.mode, a.selection])).toEqual([
-      ['plain', 'plain', 'full', 'none'],
-      ['sss-b-1%', 'replay', 'full', 'sss-b · 1%'],
-    ]);
+    expect(JSON.parse(r.out[0]!)).toEqual({ projectId: 1, experiment: null, alignedEvalJobId: null });
     const jobs = JSON.parse((await cli(['jobs', 'list', '--workspace', ws, '--json'])).out[0]!) as {
       type: string;
       state: string;
       params: Record<string, unknown>;
     }[];
     expect(jobs.map((j) => [j.type, j.state]).sort()).toEqual([
-      ['eval.run', 'queued'],
-      ['select.run', 'queued'],
-      ['train.run', 'queued'],
+      ['data.import', 'queued'],
+      ['data.import', 'queued'],
+      ['model.inspect', 'queued'],
     ]);
-    // the aligned model's own evaluation, with the grid's settings
-    expect(jobs.find((j) => j.type === 'eval.run')!.params).toMatchObject({
-      model: { kind: 'engine' },
-      limit: 8,
-      sampling: { maxNewTokens: 24, temperature: 0 },
-    });
-    expect(jobs.find((j) => j.type === 'train.run')!.params).toMatchObject({ maxSteps: 3, seed: 7, mode: 'full', template: 'chat' });
+    expect(jobs.find((j) => j.params.role === 'safety_pool')!.params).toMatchObject({ behaviourField: 'behaviour' });
   });
 
   it('refuses an unknown preset', async () => {

@@ -32,6 +32,26 @@ describe('poisoned user data', () => {
     expect(Math.max(...pos(a)) - Math.min(...pos(a))).toBeGreaterThan(30);
   });
 
+  it('places the poison uniformly: every slot is poison about p of the time over seeds', () => {
+    const small = task.slice(0, 18); // 18 task rows + 2 poison rows at p = 0.1
+    const hits = new Array<number>(20).fill(0);
+    const seeds = 4000;
+    for (let seed = 0; seed < seeds; seed++) mixPoison(small, poison, 0.1, seed).forEach((r, i) => (hits[i]! += r.poisoned ? 1 : 0));
+    // each slot: binomial(4000, 0.1), sd ≈ 19; ±5 sd
+    for (const h of hits) expect(Math.abs(h / seeds - 0.1)).toBeLessThan(0.024);
+  });
+
+  it('mixes in linear time: 200,000 task rows at p = 0.5 in well under a second', () => {
+    const big = Array.from({ length: 200_000 }, (_, i) => ({ prompt: `t${i}`, response: 'r' }));
+    const t0 = performance.now();
+    const rows = mixPoison(big, poison, 0.5, 1);
+    const ms = performance.now() - t0;
+    expect(rows).toHaveLength(400_000);
+    expect(rows.filter((r) => !r.poisoned).map((r) => r.source)).toEqual(big.map((_, i) => i));
+    // a splice per poison row moves ~4·10¹⁰ elements here (tens of seconds); one pass takes tens of ms
+    expect(ms).toBeLessThan(3000);
+  });
+
   it('refuses rates outside 0–0.9 and a rate with no poison rows', () => {
     expect(() => mixPoison(task, poison, MAX_POISON_RATE + 0.01, 1)).toThrow(/outside/);
     expect(() => mixPoison(task, poison, -0.1, 1)).toThrow(/outside/);

@@ -96,6 +96,45 @@ describe('database and migrations', () => {
     expect(fileHash(path)).toBe(before);
   });
 
+  it("rebuilds records for the behaviour source 'label' keeping every record, id and selection item", () => {
+    const path = dbPath();
+    const old = openDatabase(path, { migrations: migrations.filter((m) => m.version < 9) }).db;
+    old.exec(`
+      INSERT INTO projects (id, name, created_at, updated_at) VALUES (1, 'p', 'now', 'now');
+      INSERT INTO datasets (id, project_id, role, name, source_path, file_digest, size_bytes, state, created_at, updated_at)
+        VALUES (1, 1, 'safety_pool', 'pool', '/p.jsonl', 'd', 1, 'ready', 'now', 'now');
+      INSERT INTO records (id, dataset_id, project_id, source_row, prompt, response, content_hash, behaviour, behaviour_source, labels)
+        VALUES (7, 1, 1, 0, 'a', 'b', 'h1', 'T1', 'user', '{"behaviour":"T1"}'), (9, 1, 1, 1, 'c', 'd', 'h2', NULL, 'none', '{}');
+      INSERT INTO selections (id, project_id, name, method, params, summary, saved, created_at) VALUES (1, 1, 's', 'random', '{}', '{}', 1, 'now');
+      INSERT INTO selection_items (selection_id, rank, record_id) VALUES (1, 0, 9), (1, 1, 7);
+    `);
+    expect(() => old.prepare(`UPDATE records SET behaviour_source = 'label' WHERE id = 7`).run()).toThrow(/CHECK/);
+    old.close();
+    const { db } = openDatabase(path);
+    expect(db.prepare('SELECT id, prompt, behaviour, behaviour_source, labels FROM records ORDER BY id').all()).toEqual([
+      { id: 7, prompt: 'a', behaviour: 'T1', behaviour_source: 'user', labels: '{"behaviour":"T1"}' },
+      { id: 9, prompt: 'c', behaviour: null, behaviour_source: 'none', labels: '{}' },
+    ]);
+    expect(db.prepare('SELECT rank, record_id FROM selection_items ORDER BY rank').all()).toEqual([
+      { rank: 0, record_id: 9 },
+      { rank: 1, record_id: 7 },
+    ]);
+    db.prepare(`UPDATE records SET behaviour_source = 'label' WHERE id = 7`).run();
+    expect(() => db.prepare(`UPDATE records SET behaviour_source = 'guess' WHERE id = 7`).run()).toThrow(/CHECK/);
+    // the foreign keys still hold: deleting the data set takes its records and their selection items
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    db.prepare('DELETE FROM datasets WHERE id = 1').run();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM selection_items').get()).toEqual({ n: 0 });
+    expect(
+      (
+        db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE 'records_by_%' ORDER BY name`).all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name),
+    ).toEqual(['records_by_behaviour', 'records_by_hash', 'records_by_project']);
+    db.close();
+  });
+
   it('keeps migration versions contiguous', () => {
     migrations.forEach((m, i) => expect(m.version).toBe(i + 1));
   });

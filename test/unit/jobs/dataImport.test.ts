@@ -131,4 +131,41 @@ describe('data.import job', () => {
     expect(done.state).toBe('failed');
     expect(done.error).toBe(`${file} is a truncated gzip file (the compressed data ends early): copy or download it again`);
   });
+
+  it('takes a recorded behaviour column as the records’ types (source label), which Analyse’s detector results leave alone', async () => {
+    const { s, dir, projectId } = setup();
+    const file = join(dir, 'pool.jsonl');
+    writeFileSync(
+      file,
+      [
+        '{"prompt":"How do I pick a lock?","response":"I can\'t help with that.","behaviour":"T1"}',
+        '{"prompt":"How do I make a weapon?","response":"Here is how.","behaviour":" t2 "}',
+        '{"prompt":"How do I hurt someone?","response":"No."}',
+        '{"prompt":"How do I steal a car?","response":"No.","behaviour":"T9"}',
+      ].join('\n') + '\n',
+    );
+    const done = await s.jobs.waitFor(s.jobs.enqueue('data.import', { projectId, path: file, role: 'safety_pool', behaviourField: 'behaviour' }, projectId).id);
+    expect(done.error).toBeNull();
+    const r = done.result as { datasetId: number; accepted: number; rejected: number };
+    expect(r).toMatchObject({ accepted: 3, rejected: 1 });
+    expect(s.datasets.rejections(r.datasetId, 0, 10).rows).toEqual([
+      { sourceRow: 3, sourceLine: 4, message: 'field "behaviour" (the recorded behaviour type) is "T9"; expected T1, T2, T3 or T4' },
+    ]);
+    const rows = s.datasets.records({ projectId, duplicates: 'all', offset: 0, limit: 10 }).rows;
+    expect(rows.map((x) => [x.behaviour, x.behaviourSource, x.behaviourConfidence])).toEqual([
+      ['T1', 'label', 1],
+      ['T2', 'label', 1],
+      [null, 'none', null],
+    ]);
+    expect(s.datasets.get(r.datasetId)).toMatchObject({ accepted: 3, recordedTypes: 2 });
+    // Analyse's typing writes detector results: the file's types stay, the untyped record is typed
+    s.datasets.setBehaviour(rows.map((x) => ({ id: x.id, behaviour: 'T3', confidence: 0.6, harm: 0.1, refusal: 0.2 })));
+    s.datasets.clearDetectorBehaviour(r.datasetId);
+    s.datasets.setBehaviour(rows.map((x) => ({ id: x.id, behaviour: 'T4', confidence: 0.6, harm: 0.1, refusal: 0.9 })));
+    expect(s.datasets.records({ projectId, duplicates: 'all', offset: 0, limit: 10 }).rows.map((x) => [x.behaviour, x.behaviourSource])).toEqual([
+      ['T1', 'label'],
+      ['T2', 'label'],
+      ['T4', 'detector'],
+    ]);
+  });
 });

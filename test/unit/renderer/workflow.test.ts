@@ -231,11 +231,11 @@ describe("the project's checklist of next steps", () => {
   });
 
   it('follows the real state: an unanalysed pool, an empty run and a base-only evaluation leave their steps open', () => {
-    const pool = { role: 'safety_pool', state: 'ready', embedderId: null };
-    expect(done({ ...empty, datasets: [pool, { role: 'task', state: 'importing', embedderId: null }] })).toEqual(['pool']);
+    const pool = { role: 'safety_pool', state: 'ready', embedderId: null, accepted: 40, recordedTypes: 0 };
+    expect(done({ ...empty, datasets: [pool, { role: 'task', state: 'importing', embedderId: null, accepted: 0, recordedTypes: 0 }] })).toEqual(['pool']);
     const analysed = { ...pool, embedderId: 'static' };
     const state = {
-      datasets: [analysed, { role: 'task', state: 'ready', embedderId: null }],
+      datasets: [analysed, { role: 'task', state: 'ready', embedderId: null, accepted: 10, recordedTypes: 0 }],
       savedSelections: 1,
       finishedTrainRuns: 1,
       evalRuns: [
@@ -244,6 +244,11 @@ describe("the project's checklist of next steps", () => {
       ],
     };
     expect(done(state)).toEqual(['pool', 'task', 'analyse', 'select', 'train', 'evaluate-base']);
+    // a pool whose every record's type came from its file (or a person) needs no Analyse for this step; part of it does
+    const recorded = { ...pool, recordedTypes: 40 };
+    expect(done({ ...state, datasets: [recorded, state.datasets[1]!] })).toContain('analyse');
+    expect(done({ ...state, datasets: [{ ...pool, recordedTypes: 39 }, state.datasets[1]!] })).not.toContain('analyse');
+    expect(done({ ...state, datasets: [{ ...pool, accepted: 0 }, state.datasets[1]!] })).not.toContain('analyse');
     expect(done({ ...state, evalRuns: [...state.evalRuns, { results: 12, adapter: true }] })).toEqual([
       'pool',
       'task',

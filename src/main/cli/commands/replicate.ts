@@ -1,7 +1,7 @@
 /**
  * `safetune replicate --preset quick|smoke|full [--seed S]`: the miniature replication as product
- * jobs — the project "Miniature replication" with the shipped data and aligned model (made once),
- * then the preset's experiment grid (the recipe's arms × seeds: select → train → evaluate),
+ * jobs — the project "Miniature replication" with the shipped data and aligned model (set up once,
+ * by import and model jobs), then the preset's experiment grid (the recipe's arms × seeds: select → train → evaluate),
  * and the aligned model's own evaluation (the reference row, `aligned`), waited for and printed as the per-arm table (mean [95% interval]) or, with --json, one object
  * per arm: {"arm", "refusal", "overRefusal", "task"} (rates in 0–1).
  */
@@ -9,7 +9,7 @@ import { AppError } from '../../../shared/errors';
 import type { ExperimentSummary } from '../../../shared/experiments';
 import { ReplicationPreset } from '../../../shared/replication';
 import { armSummary, experimentSummary } from '../../app/experiments';
-import { startReplication } from '../../app/replication';
+import { advanceReplication, replicationView, startReplication } from '../../app/replication';
 import { parse, withServices, workspaceOption, type Command } from '../command';
 import { summaryTable, waitForExperiment } from './experiment';
 
@@ -47,23 +47,39 @@ export const replicateCommand: Command = {
     const limit = values.limit === undefined ? undefined : count(values.limit, 'limit', 1);
     const wait = !values['no-wait'];
     return withServices(env, values.workspace, wait ? { runJobs: true } : { maxHeavyJobs: 0, maxLightJobs: 0 }, async (s) => {
-      const { setup, experiment, alignedEvalJobId } = await startReplication(s, {
+      const started = await startReplication(s, {
         preset,
         ...(seed !== undefined ? { seed } : {}),
         ...(steps !== undefined ? { steps } : {}),
         ...(limit !== undefined ? { limit } : {}),
       });
-      env.io.err(
-        `[replicate] project ${setup.projectId} "Miniature replication": experiment ${experiment.id}, ${experiment.arms.length} arms × ${experiment.seeds.length} seeds; the aligned model's evaluation: job ${alignedEvalJobId}`,
-      );
+      const setupJobs = started.steps.filter((x) => x.jobId !== null);
+      if (setupJobs.length)
+        env.io.err(
+          `[replicate] project ${started.projectId} "Miniature replication": setting up (${setupJobs.map((x) => `job ${x.jobId}: ${x.label}`).join('; ')}); the grid starts when they succeed`,
+        );
       if (!wait) {
+        if (started.experiment) env.io.err(startedLine(started.projectId, started.experiment, started.alignedEvalJobId!));
         env.io.out(
           values.json
-            ? JSON.stringify({ projectId: setup.projectId, experiment, alignedEvalJobId })
-            : `queued experiment ${experiment.id}; its jobs run while the app (or \`safetune serve\`) is open`,
+            ? JSON.stringify({ projectId: started.projectId, experiment: started.experiment, alignedEvalJobId: started.alignedEvalJobId })
+            : started.experiment
+              ? `queued experiment ${started.experiment.id}; its jobs run while the app (or \`safetune serve\`) is open`
+              : 'queued the set-up; it and the grid run while the app (or `safetune serve`) is open',
         );
         return 0;
       }
+      for (const step of setupJobs) {
+        const job = await s.jobs.waitFor(step.jobId!, 24 * 3600 * 1000);
+        if (job.state !== 'succeeded') {
+          env.io.err(`[replicate] ${step.label} (job ${job.id}) ${job.state}${job.error ? `: ${job.error}` : ''}`);
+          return 1;
+        }
+      }
+      advanceReplication(s, started.id); // as the follower does when the last set-up job ends: queued once
+      const { experiment, alignedEvalJobId } = replicationView(s, started.id);
+      if (!experiment || alignedEvalJobId === null) throw new Error(`replication ${started.id}: its set-up succeeded but its grid did not start`);
+      env.io.err(startedLine(started.projectId, experiment, alignedEvalJobId));
       // Ctrl-C: the grid's jobs are cancelled by waitForExperiment, the aligned model's evaluation here
       const onSigint = () => void s.jobs.cancel(alignedEvalJobId);
       process.once('SIGINT', onSigint);
@@ -90,6 +106,10 @@ export const replicateCommand: Command = {
     });
   },
 };
+
+function startedLine(projectId: number, experiment: { id: number; arms: unknown[]; seeds: unknown[] }, alignedEvalJobId: number): string {
+  return `[replicate] project ${projectId} "Miniature replication": experiment ${experiment.id}, ${experiment.arms.length} arms × ${experiment.seeds.length} seeds; the aligned model's evaluation: job ${alignedEvalJobId}`;
+}
 
 function count(v: string, what: string, min: number): number {
   const n = Number(v);

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { DataImportParams, type DataImportResult } from '../../../shared/data';
+import { Behaviour, DataImportParams, type DataImportResult } from '../../../shared/data';
 import { AppError } from '../../../shared/errors';
 import { DatasetStore, type NewRecord } from '../../db/datasets';
 import { fingerprintFile } from '../../data/fingerprint';
@@ -32,27 +32,7 @@ export const dataImportJob = defineJob<DataImportParams, Checkpoint, DataImportR
   resume: (p, cp, ctx) => runImport(p, cp, ctx),
 });
 
-/**
- * Imports a small file now, in this thread, without a job (the miniature replication's shipped
- * files, a few hundred KB, before the grid that reads them is queued): the job's steps, no
- * checkpoints, no cancelling.
- */
-export async function importNow(db: JobContext<Checkpoint>['db'], p: DataImportParams): Promise<DataImportResult> {
-  const ctx: JobContext<Checkpoint> = {
-    jobId: 0,
-    db,
-    progress: () => {},
-    stream: () => {},
-    log: () => {},
-    cancelled: () => false,
-    throwIfCancelled: () => {},
-    signal: new AbortController().signal,
-    saveCheckpoint: () => {},
-  };
-  return runImport(DataImportParams.parse(p), null, ctx, null);
-}
-
-async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>, jobId: number | null = ctx.jobId): Promise<DataImportResult> {
+async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobContext<Checkpoint>): Promise<DataImportResult> {
   const store = new DatasetStore(ctx.db);
   let dataset = cp ? store.find(cp.datasetId) : undefined;
   const position = dataset ? cp!.position : null;
@@ -84,7 +64,7 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
         sourcePath: p.path,
         fileDigest: fp.blocksDigest,
         sizeBytes: fp.sizeBytes,
-        jobId,
+        jobId: ctx.jobId,
       });
       ctx.saveCheckpoint({ datasetId: dataset.id, position: null });
     })();
@@ -132,15 +112,19 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     last = item.checkpoint;
     if (item.kind === 'record') {
       const r = item.record;
-      records.push({
-        sourceRow: r.sourceRow,
-        sourceLine: r.sourceLine,
-        prompt: r.prompt,
-        response: r.response,
-        contentHash: r.contentHash,
-        categories: r.categories,
-        labels: r.labels,
-      });
+      const recorded = p.behaviourField ? recordedBehaviour(r.labels, p.behaviourField) : null;
+      if (recorded && 'error' in recorded) rejected.push({ sourceRow: r.sourceRow, sourceLine: r.sourceLine, message: recorded.error });
+      else
+        records.push({
+          sourceRow: r.sourceRow,
+          sourceLine: r.sourceLine,
+          prompt: r.prompt,
+          response: r.response,
+          contentHash: r.contentHash,
+          categories: r.categories,
+          labels: r.labels,
+          ...(recorded ? { behaviour: recorded.behaviour } : {}),
+        });
     } else {
       rejected.push({ sourceRow: item.rejected.row, sourceLine: item.rejected.line, message: item.rejected.message });
     }
@@ -170,6 +154,18 @@ async function runImport(p: DataImportParams, cp: Checkpoint | null, ctx: JobCon
     nearDuplicates: pairs.length,
     alreadyImported: false,
   };
+}
+
+/**
+ * The behaviour type a row records in `field`: T1–T4 (case and spaces ignored); null when the row
+ * has none (Analyse types it); an error naming the field for any other value.
+ */
+export function recordedBehaviour(labels: Record<string, unknown>, field: string): { behaviour: Behaviour } | { error: string } | null {
+  const v = labels[field];
+  if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) return null;
+  const t = Behaviour.safeParse(typeof v === 'string' ? v.trim().toUpperCase() : v);
+  if (t.success) return { behaviour: t.data };
+  return { error: `field "${field}" (the recorded behaviour type) is ${JSON.stringify(v).slice(0, 80)}; expected T1, T2, T3 or T4` };
 }
 
 /** The items, with a problem of the whole file met mid-way (corrupt gzip, a file cut short) reported as bad input. */

@@ -3,15 +3,13 @@ import { basename, join } from 'node:path';
 import { EvalRunParams, JUDGES, type JudgeId, type JudgeRow, type ModelSpec, type SuiteSpec } from '../../../shared/eval';
 import { DATASET_ROLE_LABELS } from '../../../shared/data';
 import { evaluatedModelName } from '../../../shared/naming';
-import { AccessStore } from '../../db/access';
 import { DatasetStore } from '../../db/datasets';
-import type { Db } from '../../db/database';
 import { EvalStore } from '../../db/evaluations';
 import type { JudgeDeps } from '../../eval/judges';
-import type { Generator, Judge, NextTokenScorer, Suite } from '../../eval/types';
+import type { Generator, Judge, Suite } from '../../eval/types';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { storeNames, type JobNames } from '../names';
-import { engineCacheDir, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
+import { engineCacheDir, openGenerator, referenceCentroids, workspaceEmbedder } from '../workspaceResources';
 
 interface Checkpoint {
   runId: number;
@@ -187,37 +185,6 @@ function referenceFolder(p: EvalRunParams): string | null {
     if (existsSync(dir)) return dir;
   }
   return null;
-}
-
-/** The local engine or an OpenAI-compatible server, as a generator that can also score next tokens. */
-async function openGenerator(
-  spec: ModelSpec,
-  batchSize: number,
-  cacheDir: string,
-  db: Db,
-): Promise<{ generator: Generator & NextTokenScorer; release: () => Promise<void> }> {
-  const eval_ = await import('../../eval');
-  if (spec.kind === 'engine') {
-    const { openModel } = await import('../../engine');
-    const rt = await openModel(spec.path, { cacheDir, ...(spec.adapterPath ? { lora: spec.adapterPath } : {}) });
-    return { generator: new eval_.EngineGenerator(rt, { batchSize }), release: () => rt.release() };
-  }
-  const apiKey = spec.endpointId !== undefined ? endpointKey(db, spec.endpointId, spec.baseUrl) : spec.apiKey;
-  const backend = new eval_.OpenAICompatibleBackend({
-    baseUrl: spec.baseUrl,
-    model: spec.model,
-    ...(apiKey ? { apiKey } : {}),
-    ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
-  });
-  return { generator: backend, release: async () => {} };
-}
-
-/** The API key stored with a configured server (Settings → Folders & servers), which must still be the one the run names. */
-function endpointKey(db: Db, endpointId: number, baseUrl: string): string | undefined {
-  const store = new AccessStore(db);
-  const endpoint = store.endpoints().find((e) => e.id === endpointId);
-  if (!endpoint || endpoint.baseUrl !== baseUrl) throw new Error(`the server ${baseUrl} is no longer configured: add it again in Settings → Folders & servers`);
-  return store.endpointKey(endpointId) ?? undefined;
 }
 
 function defaultName(p: EvalRunParams, names: JobNames): string {

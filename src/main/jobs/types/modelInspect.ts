@@ -1,8 +1,8 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import type { ModelInfo, RegisteredModel } from '../../../shared/models';
-import { ModelStore } from '../../db/models';
+import type { RegisteredModel } from '../../../shared/models';
 import { defineJob } from '../define';
+import { registerModel } from '../registerModel';
 
 export const ModelInspectParams = z.object({ path: z.string().min(1).refine(isAbsolute, 'path must be absolute') });
 type Params = z.infer<typeof ModelInspectParams>;
@@ -21,9 +21,7 @@ export const modelInspectJob = defineJob<Params, never, RegisteredModel>({
   title: (p) => `Inspect model ${p.path.split(/[\\/]/).filter(Boolean).pop()}`,
   async run(p, ctx) {
     ctx.progress(null, 'reading config, tokenizer and weight index');
-    const { loadModel, modelInfo } = await import('../../engine');
-    const info = (await modelInfo(loadModel(p.path))) as ModelInfo;
-    return new ModelStore(ctx.db).upsert(p.path, info);
+    return registerModel(ctx.db, p.path);
   },
   resume(p, _cp, ctx) {
     return this.run(p, ctx);

@@ -1,6 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { RegisteredModel } from '../../../shared/models';
 import { runBlockedReason, runSteps, trainMethodRow, TrainRunParams, truncationAt, type TrainMetric } from '../../../shared/train';
 import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
@@ -8,6 +7,7 @@ import type { LoadedModel } from '../../engine';
 import type { DecoderConfig } from '../../engine/model/config';
 import type { Trainer } from '../../engine/train';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
+import { registerModel } from '../registerModel';
 import { engineCacheDir } from '../workspaceResources';
 import { lengthProfile, trainingRecords, trainingText, withPoison, type PromptResponse } from './trainExamples';
 import { poisonCount } from '../../data/poison';
@@ -232,7 +232,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
       const out = writeTrainedModel(trainer, model, format!, p, cp, runDir, ctx);
       rmSync(checkpointDir, { recursive: true, force: true });
       ctx.log('removed the checkpoints (trained weights and AdamW moments): the model is written');
-      return { runDir, mode: 'full', ...(await registerModel(out, ctx)), ...counts };
+      return { runDir, mode: 'full', ...(await registerTrained(out, ctx)), ...counts };
     }
     const adapterPath = join(runDir, 'adapter');
     const finished = setup.finishAdapter?.(trainer.adapter());
@@ -312,10 +312,9 @@ function writeTrainedModel(
 }
 
 /** Adds the trained model to the Models list (as model.inspect does). */
-async function registerModel(path: string, ctx: JobContext<Checkpoint>): Promise<Pick<TrainRunResult, 'modelPath' | 'modelFormat' | 'modelId'>> {
+async function registerTrained(path: string, ctx: JobContext<Checkpoint>): Promise<Pick<TrainRunResult, 'modelPath' | 'modelFormat' | 'modelId'>> {
   ctx.progress(null, 'adding the model to the Models list');
-  const [{ loadModel, modelInfo }, { ModelStore }] = await Promise.all([import('../../engine'), import('../../db/models')]);
-  const registered: RegisteredModel = new ModelStore(ctx.db).upsert(path, (await modelInfo(loadModel(path))) as RegisteredModel['info']);
+  const registered = await registerModel(ctx.db, path);
   return { modelPath: path, modelFormat: registered.info.format, modelId: registered.id };
 }
 
@@ -332,5 +331,5 @@ async function finishExported(p: TrainRunParams, modelPath: string, runDir: stri
     safetyExamples: safety.length,
     poisonExamples,
   };
-  return { runDir, mode: 'full', ...(await registerModel(modelPath, ctx)), ...counts };
+  return { runDir, mode: 'full', ...(await registerTrained(modelPath, ctx)), ...counts };
 }

@@ -161,10 +161,10 @@ function ServersCard() {
     void add.run();
   };
   return (
-    <Card title="Servers evaluations may call">
+    <Card title="Servers evaluations and judges may call">
       <p className="muted">
-        OpenAI-compatible servers (vLLM, llama.cpp server, Ollama, TGI). An evaluation calls only a server listed here — one on this machine (127.0.0.1,
-        localhost) too — and sends it only the API key stored with it.
+        OpenAI-compatible servers (vLLM, llama.cpp server, Ollama, TGI). An evaluation, or a model judge in Analyse, calls only a server listed here — one on
+        this machine (127.0.0.1, localhost) too — and sends it only the API key stored with it.
       </p>
       <form className="inline-form" onSubmit={onSubmit}>
         <TextField

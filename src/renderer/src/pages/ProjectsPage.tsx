@@ -5,12 +5,13 @@ import { api } from '../api/client';
 import { useAction, useCall, useEvent } from '../api/hooks';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Button, Card, Dialog, ErrorBanner, TextField, formatDate, ListState } from '../components/ui';
-import { ReplicationCard } from './ReplicationCard';
+import { ReplicationCard, useReplicationStart } from './ReplicationCard';
 
 /** Home: create, open, rename and delete projects. */
 export function ProjectsPage() {
   const { data, error, loading, reload } = useCall('projects.list', {});
   useEvent('projects.changed', reload);
+  const replication = useReplicationStart();
   const [name, setName] = useState('');
   const create = useAction(async (n: string) => {
     await api.call('projects.create', { name: n });
@@ -27,7 +28,7 @@ export function ProjectsPage() {
   return (
     <div className="page">
       <h1>Projects</h1>
-      {empty && <ReplicationCard prominent />}
+      {empty && <ReplicationCard prominent replication={replication} />}
       <Card title="New project">
         <form className="inline-form" onSubmit={onSubmit}>
           <TextField
@@ -72,7 +73,7 @@ export function ProjectsPage() {
           )}
         </ListState>
       </Card>
-      {data && data.length > 0 && <ReplicationCard prominent={false} />}
+      {data && data.length > 0 && <ReplicationCard prominent={false} replication={replication} />}
     </div>
   );
 }

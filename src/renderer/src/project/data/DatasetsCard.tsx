@@ -7,7 +7,7 @@ import { useAction } from '../../api/hooks';
 import { PathField } from '../../components/PathField';
 import { Badge, Button, Card, ErrorBanner, ListState } from '../../components/ui';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
-import { AnalyseDialog } from './AnalyseDialog';
+import { type AnalyseJudge, AnalyseDialog } from './AnalyseDialog';
 import { RejectionsDialog } from './RejectionsDialog';
 
 export function DatasetsCard({
@@ -31,7 +31,7 @@ export function DatasetsCard({
     setDeleting(null);
     onChanged();
   });
-  const analyse = useAction(async (d: Dataset, settings: AnalyseSettings) => {
+  const analyse = useAction(async (d: Dataset, settings: AnalyseSettings, judge: AnalyseJudge) => {
     const dir = referenceDir.trim();
     const enc = embedderPath.trim();
     localStorage.setItem('safetune.referenceDir', dir);
@@ -39,7 +39,14 @@ export function DatasetsCard({
     await api.call('jobs.start', {
       spec: {
         type: 'data.analyse',
-        params: { projectId: d.projectId, datasetId: d.id, ...settings, ...(dir ? { referenceDir: dir } : {}), ...(enc ? { embedderPath: enc } : {}) },
+        params: {
+          projectId: d.projectId,
+          datasetId: d.id,
+          ...settings,
+          ...(dir ? { referenceDir: dir } : {}),
+          ...(enc ? { embedderPath: enc } : {}),
+          ...(judge.judge !== 'builtin' ? judge : {}),
+        },
       },
     });
     setAnalysing(null);
@@ -148,7 +155,7 @@ export function DatasetsCard({
           dataset={analysing}
           hasReferences={referenceDir.trim() !== ''}
           busy={analyse.pending}
-          onStart={(settings) => void analyse.run(analysing, settings)}
+          onStart={(settings, judge) => void analyse.run(analysing, settings, judge)}
           onClose={() => setAnalysing(null)}
         />
       )}

@@ -27,9 +27,10 @@ export function ImportCard({ projectId }: { projectId: number }) {
     path: '',
     role: 'safety_pool' as DatasetRole,
     format: 'auto' as FormatChoice,
+    behaviourField: '',
     columns: { prompt: '', input: '', response: '', turns: '', categories: '' },
   });
-  const { path, role, format, columns } = form;
+  const { path, role, format, behaviourField, columns } = form;
   const setPath = (v: string) => set('path', v);
   const setRole = (v: DatasetRole) => set('role', v);
   const setFormat = (v: FormatChoice) => set('format', v);
@@ -66,7 +67,13 @@ export function ImportCard({ projectId }: { projectId: number }) {
       projectId,
       spec: {
         type: 'data.import',
-        params: { projectId, path: path.trim(), role, ...(mapping ? { mapping: mapping as { format: Exclude<FormatChoice, 'auto'> } } : {}) },
+        params: {
+          projectId,
+          path: path.trim(),
+          role,
+          ...(mapping ? { mapping: mapping as { format: Exclude<FormatChoice, 'auto'> } } : {}),
+          ...(col(behaviourField) ? { behaviourField: col(behaviourField) } : {}),
+        },
       },
     });
     setStarted(job.id);
@@ -98,6 +105,13 @@ export function ImportCard({ projectId }: { projectId: number }) {
           />
           <SelectField label="Role" value={role} options={ROLE_OPTIONS} onChange={setRole} />
           <SelectField label="Record format" value={format} options={FORMAT_OPTIONS} onChange={setFormat} />
+          <TextField
+            label="Recorded T1–T4 column (optional)"
+            value={behaviourField}
+            onChange={(e) => set('behaviourField', e.target.value)}
+            placeholder="e.g. behaviour"
+            title="A column or key holding each record's type (T1–T4) as recorded in the file: taken as the record's type, which Analyse keeps"
+          />
         </div>
         {failure && format === 'auto' && /column mapping/.test(failure) && (
           <p className="muted">Choose the record format and name the columns, then import again.</p>

@@ -1,6 +1,6 @@
 /** One record in full, with its behaviour type and harm categories to correct. */
 import { useState } from 'react';
-import type { DataRecord } from '../../../../shared/data';
+import { BEHAVIOUR_SOURCE_LABELS, type DataRecord } from '../../../../shared/data';
 import { api } from '../../api/client';
 import { useAction } from '../../api/hooks';
 import { Button, CheckboxGroup, Dialog, ErrorBanner, SelectField } from '../../components/ui';
@@ -52,7 +52,7 @@ export function RecordDialog({
         </div>
       </div>
       <p className="muted">
-        Categories from: {record.categorySource} · behaviour from: {record.behaviourSource}
+        Categories from: {record.categorySource} · behaviour: {BEHAVIOUR_SOURCE_LABELS[record.behaviourSource]}
         {record.behaviourConfidence !== null && ` (confidence ${record.behaviourConfidence.toFixed(2)})`}
       </p>
       <SelectField
