@@ -2,8 +2,6 @@ import { resolve } from 'node:path';
 import { AppError } from '../../../shared/errors';
 import { paramFields } from '../../../shared/methods/table';
 import {
-  BASE_QUANTS,
-  baseQuantFromCli,
   FullSettings,
   LoraSettings,
   PoisonSettings,
@@ -25,14 +23,6 @@ function poisonFromArgs(values: Record<string, unknown>): { poison?: Record<stri
   if (Object.keys(given).length === 0) return {};
   return { poison: { ...given, ...(typeof given.file === 'string' ? { file: resolve(given.file) } : {}) } };
 }
-
-/** `--base-quant` values: the table's ids with their short aliases ("q4_0|q4") */
-const baseQuantChoices = Object.entries(BASE_QUANTS)
-  .map(([id, row]) => ('alias' in row ? `${id}|${row.alias}` : id))
-  .join('|');
-const baseQuantDocs = Object.entries(BASE_QUANTS)
-  .map(([id, row]) => `${id}${'alias' in row ? ` (${row.alias})` : ''}: ${row.description}`)
-  .join('; ');
 
 /** The options a mode's settings were given with on the command line ("--rank, --alpha"). */
 const givenOptions = (schema: typeof LoraSettings | typeof FullSettings, values: Record<string, unknown>) =>
@@ -57,10 +47,9 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
     out: { type: 'string' },
     recompute: { type: 'boolean', default: false },
     'fp16-weights': { type: 'boolean', default: false },
-    'base-quant': { type: 'string' },
   } as const);
   const usage =
-    `safetune train --project ID --model PATH ${run.commonUsage} [LoRA: ${run.loraUsage} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [--base-quant ${baseQuantChoices}] [poisoned user data: ${settingsUsage(PoisonSettings)}] [--workspace DIR] [--json]\n` +
+    `safetune train --project ID --model PATH ${run.commonUsage} [LoRA: ${run.loraUsage} | --full ${settingsUsage(FullSettings)} [--out PATH]] [--recompute] [--fp16-weights] [poisoned user data: ${settingsUsage(PoisonSettings)}] [--workspace DIR] [--json]\n` +
     `    modes: LoRA (default): ${TRAIN_MODES.lora.description}; --full: ${TRAIN_MODES.full.description}\n` +
     `    --trainable groups: ${TrainableGroup.options.join(', ')}\n` +
     run.methodsText;
@@ -76,7 +65,6 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
       out: 'With --full: where the trained model is written (a new folder, or a new .gguf for a GGUF base; default: a new folder in the workspace’s models/).',
       recompute: 'Recompute activations in the backward pass (less memory, about a quarter more compute).',
       'fp16-weights': 'Keep the frozen weights in fp16 (half their memory; trains on fp16-rounded weights; turns on --recompute).',
-      'base-quant': `LoRA on a quantised frozen base (QLoRA-style: the base quantised on load, fp32 adapter and compute; turns on --recompute): ${baseQuantDocs}.`,
     });
     if (!values.project || !values.model) throw new AppError('invalid_input', `--project and --model are required\nusage: ${usage}`);
     const full = values.full === true;
@@ -98,7 +86,6 @@ export function trainCli(methods: TrainMethodTable = TRAIN_METHODS) {
       ...poisonFromArgs(values),
       recompute: values.recompute,
       frozenWeightDtype: values['fp16-weights'] ? 'float16' : 'float32',
-      ...(values['base-quant'] !== undefined ? { baseQuant: baseQuantFromCli(String(values['base-quant'])) } : {}),
     });
     return { params: p as TrainRunParams, values };
   }
