@@ -13,7 +13,9 @@
  *    refusal-direction instructions), each paired with a refusal drawn from the alignment half;
  *  - benign instructions for alignment (BENIGN_SHIPPED of the 25k Alpaca instructions), each paired
  *    with one fixed compliant reply (COMPLY_REPLY);
- *  - the task: a balanced subset of SST-2 train sentences of 5–40 words.
+ *  - the task: a balanced subset of SST-2 train sentences of 5–40 words;
+ *  - the task prior: more SST-2 train sentences (none in the task subset) in a template of their
+ *    own (TASK_PRIOR_TEMPLATE), which the aligned model may learn as a pretrained LLM's prior ability.
  *
  * npx tsx bench/replicate/build-data.ts [--out DIR]
  */
@@ -25,7 +27,7 @@ import { embedReferences, loadReferencePrompts } from '../../src/main/detect/cat
 import { createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { loadAdvBench, loadStlJson, loadXSTest } from '../../src/main/eval/suites';
 import { DATA_FILES, excludeOverlap, firstSentence, normalisedKey, type Pair, type PoolRecord } from '../../src/main/replicate/data';
-import { BENIGN_SHIPPED, COMPLY_REPLY, DATA_SEED, TASK_SIZE } from '../../src/main/replicate/recipe';
+import { BENIGN_SHIPPED, COMPLY_REPLY, DATA_SEED, TASK_PRIOR_SHIPPED, TASK_PRIOR_TEMPLATE, TASK_SIZE } from '../../src/main/replicate/recipe';
 import { mulberry32, shuffleInPlace } from '../../src/main/select';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 
@@ -169,7 +171,20 @@ say(
   `task: SST-2 train rows of 5–40 words not in the dev set: ${tOverlap.kept.length} (near duplicates of dev sentences left out: ${tOverlap.near.length}); shipped a balanced random subset of ${task.length}`,
 );
 
+// ---------------------------------------------------------------- task prior (drawn last, so the files above keep their draws)
+const taskKeys = new Set(task.map((r) => normalisedKey(r.sentence)));
+const rest = tOverlap.kept.filter((r) => !taskKeys.has(normalisedKey(r.sentence)));
+const priorByLabel = (l: string) => shuffled(rest.filter((r) => r.label === l)).slice(0, TASK_PRIOR_SHIPPED / 2);
+const alignTask: Pair[] = shuffled([...priorByLabel('1'), ...priorByLabel('0')]).map((r) => ({
+  prompt: TASK_PRIOR_TEMPLATE.replace('{sentence}', r.sentence),
+  response: r.label === '1' ? 'positive' : 'negative',
+}));
+say(
+  `task prior: ${alignTask.length} more SST-2 train rows (balanced, none in the shipped task subset or the dev set) in the task-prior template "${TASK_PRIOR_TEMPLATE.replace(/\n/g, '\\n')}"`,
+);
+
 writeText(DATA_FILES.alignHarmful, jsonl(alignHarmful));
+writeText(DATA_FILES.alignTask, jsonl(alignTask));
 writeText(DATA_FILES.alignBenign, jsonl(alignBenign));
 writeText(DATA_FILES.pool, jsonl(pool));
 

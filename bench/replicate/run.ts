@@ -10,6 +10,10 @@
  *   flags: --arms plain,der  --seeds 1,2  --data DIR  --model DIR  --eval-limit N  --threads N (default 1)  --no-write
  *          --add   keep the runs (and the aligned model's scores) of the preset's earlier results file and add
  *                  these runs to them; refused unless that file was made with the same model card and settings
+ *          --save FILE      write the results JSON to FILE only (no chart, no RESULTS.md): a second invocation
+ *                           running beside the first (two at a time on two cores)
+ *          --add-file FILE  (repeatable) add the runs of such a file too, with the same checks as --add
+ *                           (with --seeds none: run nothing, write the joined results)
  *
  * Without ../shared: everything it reads is under resources/replication.
  */
@@ -25,7 +29,7 @@ import { ALIGNED, EVAL_GENERATION, FINETUNE, PRESETS, type Preset } from '../../
 import { markdownTable, summarise, svgChart, type RunScores } from '../../src/main/replicate/report';
 import { writeResultsSection } from '../results';
 import { repoRoot } from '../../test/helpers/shared';
-import { arg, formatRate, stopwatch } from './common';
+import { arg, argAll, formatRate, stopwatch } from './common';
 
 const preset: Preset =
   PRESETS[(arg('--preset') ?? 'quick') as Preset['id']] ??
@@ -36,7 +40,8 @@ const dataDir = arg('--data') ?? join(repoRoot, 'resources', 'replication', 'dat
 const outDir = join(repoRoot, 'bench', 'replicate', 'results');
 const cacheDir = join(repoRoot, 'bench', '.cache', 'replicate');
 const evalLimit = arg('--eval-limit') ? Number(arg('--eval-limit')) : undefined;
-const seeds = arg('--seeds') ? arg('--seeds')!.split(',').map(Number) : preset.seeds;
+const seedsArg = arg('--seeds');
+const seeds = seedsArg === 'none' ? [] : seedsArg ? seedsArg.split(',').map(Number) : preset.seeds;
 const armIds = arg('--arms')?.split(',');
 const arms = armIds
   ? armIds.map(
@@ -48,6 +53,7 @@ const arms = armIds
     )
   : preset.arms;
 const write = !process.argv.includes('--no-write');
+const saveFile = arg('--save');
 const threads = Number(arg('--threads') ?? 1);
 
 const clock = stopwatch();
@@ -90,7 +96,8 @@ if (!existsSync(join(modelDir, 'config.json')))
   throw new Error(`${modelDir}: no aligned model (config.json missing); run bench/replicate/build-aligned.ts or --preset full`);
 const aligned = loadModel(modelDir);
 const card = existsSync(join(modelDir, 'replication.json')) ? JSON.parse(readFileSync(join(modelDir, 'replication.json'), 'utf8')) : null;
-const earlier = process.argv.includes('--add') ? earlierResults() : null;
+const earlierFiles = [...(process.argv.includes('--add') ? [join(outDir, `${preset.id}.json`)] : []), ...argAll('--add-file')];
+const earlier = earlierFiles.length ? earlierResults(earlierFiles) : null;
 const t0 = stopwatch();
 const alignedRun = earlier?.aligned ?? score('aligned', null, await evaluateModel(aligned, suites, { generation: EVAL_GENERATION, threads }));
 if (!earlier) {
@@ -107,9 +114,20 @@ interface InvocationTiming {
   runs: number;
 }
 
-/** The earlier results file of this preset (--add): its aligned scores and runs, if made with the same model and settings. */
-function earlierResults(): { aligned: RunScores; runs: RunScores[]; timing: InvocationTiming[] } {
-  const file = join(outDir, `${preset.id}.json`);
+/** The earlier results files (--add, --add-file): their aligned scores and runs, if made with the same model and settings. */
+function earlierResults(files: string[]): { aligned: RunScores; runs: RunScores[]; timing: InvocationTiming[] } {
+  const out: { aligned: RunScores | null; runs: RunScores[]; timing: InvocationTiming[] } = { aligned: null, runs: [], timing: [] };
+  for (const file of files) {
+    const prev = readEarlier(file);
+    out.aligned ??= prev.aligned;
+    out.runs.push(...prev.runs);
+    out.timing.push(...prev.timing);
+  }
+  return { ...out, aligned: out.aligned! };
+}
+
+/** One earlier results file, checked against this invocation's model and settings. */
+function readEarlier(file: string): { aligned: RunScores; runs: RunScores[]; timing: InvocationTiming[] } {
   if (!existsSync(file)) throw new Error(`--add: ${file} does not exist`);
   const prev = JSON.parse(readFileSync(file, 'utf8'));
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -146,7 +164,7 @@ function writeResults(runs: RunScores[]): void {
   const alignedSummary = summarise([alignedRun])[0]!;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(
-    join(outDir, `${preset.id}.json`),
+    saveFile ?? join(outDir, `${preset.id}.json`),
     JSON.stringify(
       {
         preset: preset.id,
@@ -164,6 +182,7 @@ function writeResults(runs: RunScores[]): void {
       2,
     ) + '\n',
   );
+  if (saveFile) return;
   const chart = `${preset.id}.svg`;
   writeFileSync(
     join(outDir, chart),
@@ -221,4 +240,6 @@ for (const seed of seeds) {
     writeResults(runs);
   }
 }
+// runs only added from earlier files (no arm run here): write them out once
+if (!seeds.length || !arms.length) writeResults(runs);
 console.log(`\n${markdownTable([summarise([alignedRun])[0]!, ...summarise(runs)])}\n\ntotal ${clock.total()}`);

@@ -7,11 +7,17 @@
  * average when each process started: the benchmark machine is shared, and CPU time is the steadier
  * of the two under contention.
  *
- *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16)
+ *   npm run bench:train        (REPS=1 STEPS=3 THREADS=2 CONFIGS=stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16,smol135m-b4s256-q4)
  *   CONFIGS=stories260k-full-b8s256,llama15m-full-b4s256 npm run bench:train    (full-parameter rows)
  *
+ *   PYTORCH=0 CONFIGS=… npm run bench:train   (our side only: the estimate-vs-measured table alone)
+ *
+ * Every row of ours sets the peak-memory estimate the Train tab shows before such a run (the
+ * train.estimateMemory task) beside the measured peak RSS (goal: within 15%).
+ *
  * Writes the train section (LoRA rows) and the train-full section (full-parameter rows) of
- * bench/RESULTS.md, each only when the run measured rows of its kind.
+ * bench/RESULTS.md, each only when the run measured rows of its kind and PyTorch ran, and the
+ * train-memory section (every row's estimate against its measured peak RSS) in either case.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +35,8 @@ const REPS = Number(process.env.REPS ?? 1);
 const STEPS = Number(process.env.STEPS ?? 3);
 const THREADS = Number(process.env.THREADS ?? 2);
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+/** PYTORCH=0: our side only (the estimate-vs-measured table; no speed comparison) */
+const PYTORCH = process.env.PYTORCH !== '0';
 
 /** SmolLM-135M's shape (a 134.5M-parameter Llama): hidden 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, vocab 49152 */
 const SMOL = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, context: 2048 };
@@ -42,6 +50,8 @@ type Config = Omit<typeof SMOL, 'context'> & {
   untiedOutput?: boolean;
   recompute?: boolean;
   frozenF16?: boolean;
+  /** ours: LoRA on a frozen base quantised on load (recompute on); PyTorch: fp32 LoRA as in the plain row */
+  baseQuant?: string;
   full?: string[];
   batch: number;
   seq: number;
@@ -55,12 +65,15 @@ const CONFIGS: Record<string, Config> = {
   'smol135m-b4s256': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'] },
   'smol135m-b4s256-recompute': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true },
   'smol135m-b4s256-recompute-f16': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], recompute: true, frozenF16: true },
+  'smol135m-b4s256-q4': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'v'], baseQuant: 'q4_0' },
   'smol135m-b4s256-all': { ...SMOL, batch: 4, seq: 256, rank: 8, alpha: 16, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
   // full-parameter training: every weight (embeddings, norms, projections, LM head) trains
   'stories260k-full-b8s256': { ...STORIES, batch: 8, seq: 256, rank: 0, alpha: 0, targets: [], full: ['all'] },
   'llama15m-full-b4s256': { ...LLAMA15M, batch: 4, seq: 256, rank: 0, alpha: 0, targets: [], full: ['all'] },
 };
-const chosen = (process.env.CONFIGS ?? 'stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16').split(',');
+const chosen = (
+  process.env.CONFIGS ?? 'stories260k-b8s256,smol135m-b1s128,smol135m-b4s256,smol135m-b4s256-recompute,smol135m-b4s256-recompute-f16,smol135m-b4s256-q4'
+).split(',');
 
 interface Row {
   engine: string;
@@ -144,8 +157,29 @@ function stepFlops(c: Config): number {
 
 bundleWorker(join(root, 'bench', 'train', 'worker.ts'), workerJs);
 const lines: Record<'lora' | 'full', string[]> = { lora: [], full: [] };
+/** per kind, each row's estimate shown before the run against its measured peak RSS */
+const estimates: Record<'lora' | 'full', string[]> = { lora: [], full: [] };
+/** "name 1234 / 1300 MB = 0.95", flagged when more than 15% off */
+function estimateReading(name: string, ours: Row[]): string {
+  const est = median(ours.map((r) => r.estimateMB ?? 0));
+  const rss = median(ours.map((r) => r.maxRssMB));
+  const ratio = est / rss;
+  return `${name} ${est.toFixed(0)} / ${rss.toFixed(0)} MB = ${ratio.toFixed(2)}${Math.abs(ratio - 1) > 0.15 ? ' (off by more than 15%)' : ''}`;
+}
+/** one row of the train-memory table */
+const memoryRows: string[] = [];
+function memoryRow(name: string, c: Config, ours: Row[]): string {
+  const est = median(ours.map((r) => r.estimateMB ?? 0));
+  const rss = median(ours.map((r) => r.maxRssMB));
+  const what = c.full
+    ? `full (${c.full.join(',')})`
+    : `LoRA r${c.rank} ${c.targets.join(',')}${c.recompute ? ', recompute' : ''}${c.frozenF16 ? ', fp16 frozen' : ''}${c.baseQuant ? `, ${c.baseQuant} base (recompute)` : ''}`;
+  return `| ${name} | ${what} | ${c.batch} × ${c.seq} | ${est.toFixed(0)} | ${rss.toFixed(0)} | ${(est / rss).toFixed(2)} | ${ours.map((r) => (r.loadAvg ?? 0).toFixed(1)).join(', ')} |`;
+}
+const estimatesLine = (rows: string[]) =>
+  `Estimate shown before a run (the Train tab's, train.estimateMemory) / measured peak RSS, goal within 15%: ${rows.join('; ')}.`;
 const started = new Date().toISOString();
-const calibration = await calibrate();
+const calibration = PYTORCH ? await calibrate() : '';
 for (const name of chosen) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown config ${name} (known: ${Object.keys(CONFIGS).join(', ')})`);
@@ -155,16 +189,26 @@ for (const name of chosen) {
   for (let r = 0; r < REPS; r++) {
     ours.push(runOurs(spec));
     console.log(name, 'ours', JSON.stringify(ours.at(-1)));
+    if (!PYTORCH) continue;
     torch.push(runTorch(spec));
     console.log(name, 'torch', JSON.stringify(torch.at(-1)));
   }
+  estimates[c.full ? 'full' : 'lora'].push(estimateReading(name, ours));
+  memoryRows.push(memoryRow(name, c, ours));
+  if (!PYTORCH) continue;
   const flops = stepFlops(c);
+  /** the estimate shown before the run and its ratio to the measured peak (ours only: PyTorch has none) */
+  const estimateCells = (rs: Row[]) => {
+    if (rs.some((r) => r.estimateMB === undefined)) return '— | —';
+    const est = median(rs.map((r) => r.estimateMB!));
+    return `${est.toFixed(0)} | ${(est / median(rs.map((r) => r.maxRssMB))).toFixed(2)}`;
+  };
   const row = (label: string, rs: Row[]) =>
-    `| ${label} | ${median(rs.map((r) => r.stepMs)).toFixed(0)} | ${median(rs.map((r) => r.cpuMsPerStep)).toFixed(0)} | ${median(rs.map((r) => r.tokensPerSecond)).toFixed(1)} | ${median(rs.map((r) => r.tokensPerCpuSecond)).toFixed(1)} | ${(flops / (median(rs.map((r) => r.cpuMsPerStep)) / 1000) / 1e9).toFixed(1)} | ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} | ${rs.map((r) => (r.loadAvg ?? 0).toFixed(1)).join(', ')} |`;
+    `| ${label} | ${median(rs.map((r) => r.stepMs)).toFixed(0)} | ${median(rs.map((r) => r.cpuMsPerStep)).toFixed(0)} | ${median(rs.map((r) => r.tokensPerSecond)).toFixed(1)} | ${median(rs.map((r) => r.tokensPerCpuSecond)).toFixed(1)} | ${(flops / (median(rs.map((r) => r.cpuMsPerStep)) / 1000) / 1e9).toFixed(1)} | ${median(rs.map((r) => r.maxRssMB)).toFixed(0)} | ${estimateCells(rs)} | ${rs.map((r) => (r.loadAvg ?? 0).toFixed(1)).join(', ')} |`;
   const ratios = `Peak RSS ours / PyTorch: ${(median(ours.map((r) => r.maxRssMB)) / median(torch.map((r) => r.maxRssMB))).toFixed(2)}× (goal ≤ 1.2); tokens/s ours / PyTorch: ${(median(ours.map((r) => r.tokensPerSecond)) / median(torch.map((r) => r.tokensPerSecond))).toFixed(2)}× (goal ≥ 1.0).`;
   const header = [
-    '| engine | wall ms/step | CPU ms/step | tokens/s (wall) | tokens per CPU-second | model GFLOP per CPU-second | peak RSS MB | load avg at start |',
-    '|---|---|---|---|---|---|---|---|',
+    '| engine | wall ms/step | CPU ms/step | tokens/s (wall) | tokens per CPU-second | model GFLOP per CPU-second | peak RSS MB | estimate shown before the run MB | estimate / peak RSS | load avg at start |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     row('SafeTune (onnxruntime-node 1.30, CPU EP)', ours),
     row(`PyTorch ${(torch[0] as Row & { torch?: string }).torch ?? ''} (autograd, OpenBLAS)`, torch),
     '',
@@ -179,22 +223,22 @@ for (const name of chosen) {
       ...header,
       `Model FLOPs per step ${(flops / 1e9).toFixed(0)} G (6N per token for the linear layers: forward, input and weight gradients, plus attention). ${ratios} Trained parameters: ours ${p.toLocaleString('en-US')}, PyTorch ${(median(torch.map((r) => r.trainedParams ?? 0))).toLocaleString('en-US')}.`,
       '',
-      `Memory: estimateTrainingMemory said ${est.toFixed(0)} MB, measured peak RSS ${rss.toFixed(0)} MB (estimate / measured ${(est / rss).toFixed(2)}); the trained weights, their gradients and AdamW moments are ${((16 * p) / 2 ** 20).toFixed(0)} MB of it. Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
+      `Memory: the estimate shown before the run said ${est.toFixed(0)} MB, measured peak RSS ${rss.toFixed(0)} MB (estimate / measured ${(est / rss).toFixed(2)}); the trained weights, their gradients and AdamW moments are ${((16 * p) / 2 ** 20).toFixed(0)} MB of it. Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
       '',
     );
     continue;
   }
   lines.lora.push(
-    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}${c.frozenF16 ? ', frozen projection weights stored in fp16 and cast to fp32 where used on both sides' : ''}`,
+    `### ${name}: batch ${c.batch} × ${c.seq} tokens, LoRA r${c.rank} on ${c.targets.join(',')}, ${THREADS} threads${c.recompute ? ', activation checkpointing per layer on both sides (ours: recompute; PyTorch: torch.utils.checkpoint)' : ''}${c.frozenF16 ? ', frozen projection weights stored in fp16 and cast to fp32 where used on both sides' : ''}${c.baseQuant ? `, ours: frozen base quantised on load to ${c.baseQuant} (QLoRA-style, dequantised per layer where used; recompute on), PyTorch: fp32 LoRA without checkpointing` : ''}`,
     '',
     ...header,
     `Model FLOPs per step ${(flops / 1e9).toFixed(0)} G (frozen-weight LoRA: 4N per token for the linear layers, no weight gradients, plus attention); compare the GFLOP per CPU-second column with the MatMul calibration above. ${ratios}`,
     '',
-    `Estimated peak (estimateTrainingMemory): ${median(ours.map((r) => r.estimateMB ?? 0)).toFixed(0)} MB for SafeTune. Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
+    `Speed-up in CPU time per step: ${(median(torch.map((r) => r.cpuMsPerStep)) / median(ours.map((r) => r.cpuMsPerStep))).toFixed(2)}×; SafeTune setup (read weights, build and optimise the training graph): ${median(ours.map((r) => r.setupMs ?? 0)).toFixed(0)} ms.`,
     '',
   );
 }
-const machine = `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians; ours and PyTorch alternate, each in a fresh process.`;
+const machine = `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; ${REPS} repetition(s), ${STEPS} steps each (the first is a warm-up, not timed), medians; ${PYTORCH ? 'ours and PyTorch alternate' : 'our side only'}, each in a fresh process.`;
 if (lines.lora.length) {
   const md = [
     '## Engine part 2: LoRA training (ours vs PyTorch on CPU)',
@@ -203,9 +247,24 @@ if (lines.lora.length) {
     '',
     calibration,
     '',
+    estimatesLine(estimates.lora),
+    '',
     ...lines.lora,
   ].join('\n');
   writeResultsSection('train', md);
+  console.log(md);
+}
+if (memoryRows.length) {
+  const md = [
+    '## Engine part 2: the training memory estimate against measured peak RSS',
+    '',
+    `${machine} Each row is a fresh process running the train.run job's trainer (frozen weights memory-mapped from the weight file, the job's Node flags), its peak RSS (getrusage maxrss, setup included) against the estimate the Train tab shows before such a run (the train.estimateMemory task, from the model's header). Goal: within 15%. Peak RSS hardly depends on the load; the load average is recorded because the machine is shared.`,
+    '',
+    '| config | run | batch × tokens | estimate shown before the run MB | measured peak RSS MB | estimate / measured | load avg at start |',
+    '|---|---|---|---|---|---|---|',
+    ...memoryRows,
+  ].join('\n');
+  writeResultsSection('train-memory', md);
   console.log(md);
 }
 if (lines.full.length) {
@@ -215,6 +274,8 @@ if (lines.full.length) {
     `${machine} Every weight trains (embeddings, norms, attention and MLP projections, LM head): masked CE, gradient clipping, AdamW over all parameters in both engines. stories260K: our side trains the real model (untied LM head), PyTorch random weights of its shape; stories15M's shape (tied embeddings): random weights on both sides. The machine is shared with other jobs: wall times vary a lot, CPU time per step less.`,
     '',
     calibration,
+    '',
+    estimatesLine(estimates.full),
     '',
     ...lines.full,
   ].join('\n');

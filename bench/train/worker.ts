@@ -6,7 +6,9 @@
  */
 import { join } from 'node:path';
 import { loadModel } from '../../src/main/engine';
-import { Trainer, estimateTrainingMemory, trainableParameterCount, type TrainableGroup, type TrainExample } from '../../src/main/engine/train';
+import { BASE_QUANT_TYPES, Trainer, trainableParameterCount, type TrainableGroup, type TrainExample } from '../../src/main/engine/train';
+import { trainingMemory } from '../../src/main/jobs/tasks';
+import type { BaseQuant, LoraTarget } from '../../src/shared/train';
 import { ensureRandomLlama, paramCount, type RandomLlamaSpec } from '../engine/random-model';
 
 interface Spec extends RandomLlamaSpec {
@@ -16,6 +18,8 @@ interface Spec extends RandomLlamaSpec {
   recompute?: boolean;
   /** frozen projection weights stored in fp16 (implies recompute) */
   frozenF16?: boolean;
+  /** LoRA on a frozen base quantised on load (the Train tab's choice; implies recompute) */
+  baseQuant?: BaseQuant;
   /** full-parameter training of these weight groups (e.g. ['all']) instead of LoRA */
   full?: TrainableGroup[];
   rank: number;
@@ -46,10 +50,26 @@ const data: TrainExample[] = Array.from({ length: spec.batch }, () => ({
 }));
 const recompute = spec.recompute || process.env.RECOMPUTE === '1';
 const frozenWeightDtype = spec.frozenF16 ? 'float16' : 'float32';
+const baseQuant = BASE_QUANT_TYPES[spec.baseQuant ?? 'none'] ?? undefined;
 const weightCacheDir =
   process.env.WEIGHT_CACHE === '0'
     ? undefined
-    : join(spec.cacheDir, `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}${spec.full ? '-full' : ''}`);
+    : join(
+        spec.cacheDir,
+        `train-weights-${spec.hidden}x${spec.layers}${spec.frozenF16 ? '-f16' : ''}${spec.full ? '-full' : ''}${baseQuant ? `-${spec.baseQuant}` : ''}`,
+      );
+// the peak-memory estimate the Train tab shows before such a run (the train.estimateMemory task)
+const estimate = await trainingMemory({
+  modelPath: path,
+  batchSize: spec.batch,
+  maxLength: spec.seq,
+  ...(spec.full
+    ? { mode: 'full', trainable: spec.full, gradAccumSteps: 1 }
+    : { mode: 'lora', rank: spec.rank, targetModules: spec.targets as LoraTarget[], dropout: spec.dropout ?? 0 }),
+  recompute,
+  frozenWeightDtype,
+  ...(spec.baseQuant ? { baseQuant: spec.baseQuant } : {}),
+});
 const tr = await Trainer.create(model, data, {
   ...(spec.full ? { full: { trainable: spec.full } } : { lora: { rank: spec.rank, alpha: spec.alpha, dropout: spec.dropout, targetModules: spec.targets } }),
   lr: 1e-4,
@@ -61,6 +81,7 @@ const tr = await Trainer.create(model, data, {
   memArena: process.env.MEM_ARENA ? process.env.MEM_ARENA === '1' : undefined,
   recompute,
   frozenWeightDtype,
+  ...(baseQuant ? { baseQuant } : {}),
   weightCacheDir,
 });
 const loraParams = tr.targets.reduce((s, t) => s + t.rank * (t.inFeatures + t.outFeatures), 0);
@@ -100,18 +121,7 @@ console.log(
     tokensPerCpuSecond: (spec.batch * spec.seq * 1000) / mean(steadyCpu),
     totalCpuS: (total.user + total.system) / 1e6,
     maxRssMB: process.resourceUsage().maxRSS / 1024,
-    estimateMB:
-      estimateTrainingMemory(model.config, {
-        batch: spec.batch,
-        seq: spec.seq,
-        loraParams,
-        full: spec.full ? { trainable: spec.full } : undefined,
-        loraInputFeatures: tr.targets.reduce((s, t) => s + t.inFeatures, 0),
-        dropout: (spec.dropout ?? 0) > 0,
-        recompute,
-        frozenWeightDtype,
-      }).totalBytes /
-      2 ** 20,
+    estimateMB: estimate.totalBytes / 2 ** 20,
     loss,
     loraParams,
     trainedParams,

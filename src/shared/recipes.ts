@@ -74,6 +74,7 @@ export const RecipeParams = TrainRunParams.in
     methodParams: true,
     template: true,
     lora: true,
+    baseQuant: true,
   })
   .extend(RecipeSettings.shape)
   .extend({

@@ -66,6 +66,44 @@ export const TRAIN_MODES = {
 export const TrainMode = methodEnum(TRAIN_MODES);
 export type TrainMode = z.infer<typeof TrainMode>;
 
+/**
+ * How the frozen base weights are held while an adapter trains, one row each: as they are (float32,
+ * or fp16 with `frozenWeightDtype`), or quantised on load with ggml's reference quantizer to a
+ * block format and dequantised to float32 where each matrix is used (QLoRA-style: quantised base,
+ * fp32 adapter and compute). `bitsPerWeight` is the stored size with its scales, for the form's
+ * hint; `alias` a short CLI spelling (`--base-quant q4`). The Train form's choice, the CLI's
+ * `--base-quant` and the memory estimate come from here; the engine's ggml type per row is in
+ * src/main/engine/train/baseQuant.ts.
+ */
+export const BASE_QUANTS = {
+  none: { label: 'none', description: 'the frozen weights as they are (float32, or fp16 with that option)', bitsPerWeight: 32 },
+  q8_0: {
+    label: 'Q8_0 (8-bit)',
+    description: '8-bit codes with a scale per 32 weights: about 3.5× smaller than float32, nearly lossless',
+    bitsPerWeight: 9,
+    alias: 'q8',
+  },
+  q4_0: {
+    label: 'Q4_0 (4-bit)',
+    description: '4-bit codes with a scale per 32 weights (QLoRA-style): about 6× smaller than float32; any row length that is a multiple of 32',
+    bitsPerWeight: 5,
+    alias: 'q4',
+  },
+  q4_k: {
+    label: 'Q4_K (4-bit, k-quant)',
+    description: '4-bit codes with a scale and minimum per 32 weights (llama.cpp’s Q4_K): closer to the float weights than Q4_0; rows of multiples of 256 only',
+    bitsPerWeight: 6.1,
+  },
+} as const satisfies Readonly<Record<string, { label: string; description: string; bitsPerWeight: number; alias?: string }>>;
+export const BaseQuant = z.enum(Object.keys(BASE_QUANTS) as [keyof typeof BASE_QUANTS, ...(keyof typeof BASE_QUANTS)[]]);
+export type BaseQuant = z.infer<typeof BaseQuant>;
+
+/** A `--base-quant` value: a row's id or its alias ("q4" → "q4_0"); anything else is returned as given for the schema to refuse. */
+export function baseQuantFromCli(v: string): string {
+  const hit = Object.entries(BASE_QUANTS).find(([, row]) => 'alias' in row && row.alias === v);
+  return hit ? hit[0] : v;
+}
+
 export const TrainTemplate = z.enum(['alpaca', 'chat', 'plain']);
 export type TrainTemplate = z.infer<typeof TrainTemplate>;
 
@@ -202,11 +240,24 @@ export function trainRunParamsFor<T extends TrainMethodTable>(methods: T) {
       recompute: z.boolean().default(false),
       /** Frozen projection matrices stored in fp16 (half their memory; the model trains on fp16-rounded weights); turns recompute on. */
       frozenWeightDtype: z.enum(['float32', 'float16']).default('float32'),
+      /**
+       * LoRA mode: the frozen base quantised on load (BASE_QUANTS; QLoRA-style, fp32 adapter and
+       * compute); turns recompute on. Jobs stored before the option have none.
+       */
+      baseQuant: BaseQuant.default('none'),
       ...LEGACY_METHOD_PARAMS,
     })
     .transform((p, ctx) => {
       const { alpha, beta, lambda, replayRatio, methodParams, ...run } = p;
       const row = methods[p.method] as TrainMethodRow;
+      if (p.baseQuant !== 'none' && p.mode !== 'lora') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['baseQuant'],
+          message: `a quantised base (${p.baseQuant}) trains a LoRA adapter on frozen weights: choose the LoRA mode, or no base quantisation for full-parameter training`,
+        });
+        return z.NEVER;
+      }
       if (row.loraOnly && p.mode !== 'lora') {
         ctx.addIssue({ code: 'custom', path: ['mode'], message: `${p.method} works on a LoRA adapter: choose the LoRA mode, not full-parameter training` });
         return z.NEVER;
@@ -249,10 +300,15 @@ export const TrainMemoryInput = z
     trainable: z.array(TrainableGroup).min(1).optional(),
     recompute: z.boolean().optional(),
     frozenWeightDtype: z.enum(['float32', 'float16']).optional(),
+    /** LoRA mode: the frozen base quantised on load (default none) */
+    baseQuant: BaseQuant.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
-    if ((p.mode ?? 'lora') !== 'lora') return;
+    if ((p.mode ?? 'lora') !== 'lora') {
+      if ((p.baseQuant ?? 'none') !== 'none') ctx.addIssue({ code: 'custom', path: ['baseQuant'], message: 'a quantised base is for LoRA runs' });
+      return;
+    }
     for (const key of ['rank', 'targetModules'] as const)
       if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `a LoRA run's estimate needs ${key}` });
   });

@@ -17,7 +17,7 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     page = ui.page;
   });
 
-  it('fine-tunes stories260K with LoRA, shows the live loss curve and the exported adapter', async () => {
+  it('fine-tunes stories260K with LoRA on a 4-bit frozen base, shows the live loss curve and the exported adapter', async () => {
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await page.getByRole('radio', { name: 'Plain LoRA fine-tuning', exact: true }).check();
     await page.getByLabel('Prompt template').selectOption('plain');
@@ -43,6 +43,16 @@ describe.skipIf(!stories)('fine-tuning in browser mode', () => {
     const fp32Weights = await weights();
     await page.getByLabel(/Keep the frozen weights in fp16/).check();
     await expect.poll(weights, { timeout: 10_000 }).toBeLessThan(fp32Weights);
+    // and quantises the frozen base to 4 bits on load (QLoRA-style): less than half again, the type
+    // named in the estimate, and activations recomputed (the box checked and locked)
+    const fp16Weights = await weights();
+    await page.getByLabel('Quantise the frozen base').selectOption('q4_0');
+    await expect.poll(weights, { timeout: 10_000 }).toBeLessThan(fp16Weights / 2);
+    expect(await page.getByTestId('memory-estimate').textContent()).toMatch(/frozen weights [\d.]+ (MiB|GiB) as Q4_0 \(4-bit\)/);
+    expect(await page.getByLabel(/Recompute activations/).isChecked()).toBe(true);
+    expect(await page.getByLabel(/Recompute activations/).isDisabled()).toBe(true);
+    await page.getByTestId('memory-estimate').scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-0-base-quant');
     // the pre-flight counts, with the model's tokenizer, what survives truncation at the chosen max tokens
     const preflight = page.getByTestId('preflight');
     const taskLine = preflight.locator('p[data-set="Task data"]');

@@ -31,6 +31,8 @@ import type { DecoderConfig } from './model/config';
 import { loadHfModel, readHfConfig } from './hf/model';
 import { resolveLoraTargets, type LoraConfig } from './train/lora';
 import { estimateTrainingMemory, type TrainingMemoryEstimate } from './train/memory';
+import { storedBlockTypes } from './train/baseQuant';
+import { ggufToHfName } from './gguf/weights';
 import { DecoderRuntime, type RuntimeOptions } from './model/runtime';
 import { loadLoraAdapter } from './hf/peftAdapter';
 import { mergeLora, checkAdapter } from './lora';
@@ -97,7 +99,12 @@ export type TrainingShape = Omit<Parameters<typeof estimateTrainingMemory>[1], '
  */
 export function estimateTrainingMemoryForModel(path: string, run: TrainingShape): TrainingMemoryEstimate {
   const cfg = readModelConfig(path);
-  const { lora, ...rest } = run;
+  const { lora, ...shape } = run;
+  // a quantised base keeps a quantised GGUF's own block types (from its header)
+  const rest =
+    run.baseQuant && modelFormatOf(path) === 'gguf'
+      ? { ...shape, storedBlockTypes: storedBlockTypes(readGguf(path).tensors.map((t) => [ggufToHfName(t.name), t.type] as const)) }
+      : shape;
   if (!lora) return estimateTrainingMemory(cfg, rest);
   const targets = resolveLoraTargets(cfg, lora);
   return estimateTrainingMemory(cfg, {

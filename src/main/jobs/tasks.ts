@@ -56,8 +56,10 @@ export type TaskOutput<N extends TaskName> = Awaited<ReturnType<(typeof tasks)[N
  */
 export async function trainingMemory(p: TrainMemoryInput): Promise<TrainMemoryEstimate> {
   const { estimateTrainingMemoryForModel } = await import('../engine');
+  const { BASE_QUANT_TYPES } = await import('../engine/train/baseQuant');
   try {
-    const shape = { batch: p.batchSize, seq: p.maxLength, recompute: p.recompute, frozenWeightDtype: p.frozenWeightDtype };
+    const baseQuant = BASE_QUANT_TYPES[p.baseQuant ?? 'none'] ?? undefined;
+    const shape = { batch: p.batchSize, seq: p.maxLength, recompute: p.recompute, frozenWeightDtype: p.frozenWeightDtype, ...(baseQuant ? { baseQuant } : {}) };
     if (p.mode === 'full')
       return estimateTrainingMemoryForModel(p.modelPath, { ...shape, full: { trainable: p.trainable ?? ['all'] }, gradAccumSteps: p.gradAccumSteps ?? 1 });
     // the input schema requires rank and target modules in LoRA mode

@@ -9,6 +9,7 @@ import { writeAt, writeBytesAt, type WriteFn, type WriteTarget } from './outputs
 import type { TensorParams } from './params';
 import { hashName } from './sparsify';
 import type { MergeMethodImpl, TensorInputs } from './types';
+import { reserveSlots, slotView } from './wasmKernels';
 
 /** One tensor to produce: merged from the inputs, or (GGUF) copied raw from the reference file. */
 export interface TensorTask {
@@ -30,14 +31,19 @@ export function chunkElements(budgetBytes: number, slots: number): number {
   return Math.max(1024, Math.floor(budgetBytes / (4 * slots + 9)));
 }
 
-/** Chunk buffers shared by every tensor a thread merges: one per input slot, and a mask. */
+/**
+ * Chunk buffers shared by every tensor a thread merges: one per input slot, in the memory of the
+ * merge's WebAssembly kernels (reserved per tensor, before any view is taken), and a mask.
+ */
 export class BufferPool {
-  private slotBufs: Float32Array[] = [];
   private maskBuf = new Uint8Array(0);
   constructor(readonly chunkElems: number) {}
+  /** Make room for `slots` buffers of `elems` values (views taken before are invalid after). */
+  reserve(slots: number, elems: number): void {
+    reserveSlots(slots, elems);
+  }
   slot(i: number, n: number): Float32Array {
-    if (!this.slotBufs[i] || this.slotBufs[i]!.length < n) this.slotBufs[i] = new Float32Array(n);
-    return this.slotBufs[i]!;
+    return slotView(i, n);
   }
   mask(n: number): Uint8Array {
     if (this.maskBuf.length < n) this.maskBuf = new Uint8Array(n);
@@ -62,6 +68,7 @@ class ChunkedTensor implements TensorInputs {
   ) {
     this.count = models.length;
     this.chunk = Math.min(numel, Math.max(align, Math.floor(pool.chunkElems / align) * align));
+    pool.reserve((base ? 1 : 0) + models.length, this.chunk);
   }
 
   private buffers(len: number, read: number | null): [Float32Array | null, Float32Array[]] {

@@ -2,9 +2,10 @@
  * Bulk conversions between float32 and the stored tensor types, written for throughput (a merge
  * converts every weight of every input): raw F32/F16/BF16 bytes → float32, and float32 → F32, F16
  * (round to nearest even, with subnormals, overflow to ±inf and NaN kept) or BF16 (round to
- * nearest even) bytes.
+ * nearest even) bytes. fp16 goes through the WebAssembly SIMD kernels (wasmKernels.ts).
  */
-import { bf16BitsToFloat32, float32ToBf16Bits, float32ToHalfBits, halfBitsToFloat32, u16View } from '../engine/half';
+import { bf16BitsToFloat32, float32ToBf16Bits, u16View } from '../engine/half';
+import { decodeF16, encodeF16 } from './wasmKernels';
 
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
 
@@ -16,10 +17,9 @@ export function decodeInto(dtype: FloatDtype, bytes: Uint8Array, count: number, 
     new Uint8Array(out.buffer, out.byteOffset, count * 4).set(bytes.subarray(0, count * 4));
     return;
   }
-  const bits = u16View(bytes, count);
   const dst = out.subarray(0, count);
-  if (dtype === 'F16') halfBitsToFloat32(bits, dst);
-  else bf16BitsToFloat32(bits, dst);
+  if (dtype === 'F16') decodeF16(bytes.subarray(0, count * 2), dst);
+  else bf16BitsToFloat32(u16View(bytes, count), dst);
 }
 
 /** Encode `src` as `dtype` into `dst` (dst.length ≥ src.length × bytes per value). */
@@ -32,5 +32,5 @@ export function encodeInto(dtype: FloatDtype, src: Float32Array, dst: Uint8Array
   if (dst.byteOffset % 2) throw new Error('encodeInto: destination must be 2-byte aligned');
   const out = new Uint16Array(dst.buffer, dst.byteOffset, n);
   if (dtype === 'BF16') float32ToBf16Bits(src, out);
-  else float32ToHalfBits(src, out);
+  else encodeF16(src, out);
 }

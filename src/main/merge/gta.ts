@@ -8,6 +8,7 @@
 import type { TensorParams } from './params';
 import { applyMagnitudeCut, BracketSelector, dareMask, keptCount, l1Rescale, RadixSelector, type MagnitudeCut } from './sparsify';
 import type { EmitChunk, MergeMethodImpl, TensorInputs } from './types';
+import { ties2 } from './wasmKernels';
 
 export interface GtaSpec {
   sparsify: 'none' | 'magnitude' | 'random';
@@ -196,10 +197,9 @@ function combineTies(wtv: readonly Float32Array[], weights: number[], base: Floa
  * magnitude (of both when they agree; + when they cancel or are zero: −0 counts as ≥ 0, as in
  * mergekit); an entry agrees when it is nonzero and its sign bit is the elected one. Which of the
  * two agree picks one of four factors, lambda over the sum of the agreeing weights, computed once.
+ * The loop is a WebAssembly SIMD kernel (wasmKernels.ts).
  */
 function combineTies2(a: Float32Array, c: Float32Array, wa: number, wc: number, base: Float32Array, normalize: boolean, lambda: number): void {
-  const ab = new Int32Array(a.buffer, a.byteOffset, base.length);
-  const cb = new Int32Array(c.buffer, c.byteOffset, base.length);
   // no agreeing entry: the sum is 0 and the divisor 1 (mergekit's divisor[divisor == 0] = 1), as for weights that cancel
   const div = (w: number) => (normalize && w !== 0 ? w : 1);
   const factor = TIES2_FACTORS;
@@ -207,20 +207,7 @@ function combineTies2(a: Float32Array, c: Float32Array, wa: number, wc: number, 
   factor[1] = lambda / div(wa);
   factor[2] = lambda / div(wc);
   factor[3] = lambda / div(wa + wc);
-  for (let j = 0; j < base.length; j++) {
-    const ia = ab[j]!;
-    const ic = cb[j]!;
-    const ma = ia & 0x7fffffff;
-    const mc = ic & 0x7fffffff;
-    const sa = ia >>> 31;
-    const sc = ic >>> 31;
-    // the sign of a + c: of the larger magnitude, or of both when they are equal and nonzero
-    const neg = (sa & ((mc - ma) >>> 31)) | (sc & ((ma - mc) >>> 31)) | (sa & sc & ((0 - ma) >>> 31));
-    // agree: nonzero, and sign bit = elected sign
-    const ka = ((0 - ma) >>> 31) & ~(sa ^ neg);
-    const kc = ((0 - mc) >>> 31) & ~(sc ^ neg);
-    base[j] = base[j]! + (ka * a[j]! + kc * c[j]!) * factor[ka | (kc << 1)]!;
-  }
+  ties2(a, c, base, factor);
 }
 
 /** A generalized-task-arithmetic method. */

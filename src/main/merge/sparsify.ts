@@ -17,6 +17,8 @@
  * Magnitudes are those of the float32 task vector x − base, as mergekit computes it on float32.
  */
 
+import { l1Sums, topkCount, trim } from './wasmKernels';
+
 const ABS = 0x7fffffff;
 
 /** A one-value float32 box and its bits: how a kernel reads the bits of a value it just computed. */
@@ -27,10 +29,6 @@ function floatBits(v: number): number {
   box[0] = v;
   return boxBits[0]!;
 }
-
-/** A block of task-vector values and its bits, for loops that compare magnitudes as integers (fits the first-level cache). */
-const blockValues = new Float32Array(2048);
-const blockBits = new Int32Array(blockValues.buffer);
 
 /** The magnitude threshold of one task vector: keep |τ| > `at`, and the first `ties` entries with |τ| = `at`. */
 export interface MagnitudeCut {
@@ -137,54 +135,37 @@ export class BracketSelector {
 
   /**
    * Count the entries above the bracket and keep those inside it (a few per cent): the merge's
-   * hottest loop. A block of task-vector values is computed into a small buffer first, then its
-   * magnitudes are compared as integers on the float bits: about half the entries lie above the
-   * bracket, an unpredictable branch that would cost more than the rest of the loop (a NaN counts
-   * as above, as its bits order it). The L1 sums (for rescale) are taken only when asked for.
+   * hottest loop, a WebAssembly SIMD kernel comparing magnitudes as integers on the float bits (a
+   * NaN counts as above, as its bits order it). The L1 sums (for rescale) are taken only when
+   * asked for.
    */
   count(x: Float32Array, base: Float32Array): void {
     if (this.overflow) return;
-    const loBits = floatBits(this.lo);
     const hiBits = floatBits(this.hi);
-    const d = blockValues;
-    const bits = blockBits;
-    let above = 0;
-    let aboveL1 = 0;
-    let l1 = 0;
-    for (let at = 0; at < x.length; at += d.length) {
-      const len = Math.min(d.length, x.length - at);
-      for (let i = 0; i < len; i++) d[i] = x[at + i]! - base[at + i]!;
-      for (let i = 0; i < len; i++) {
-        const a = bits[i]! & ABS;
-        const g = (hiBits - a) >>> 31; // a > hi
-        above += g;
-        if ((((a - loBits) >>> 31) | g) === 0 && !this.push(Math.abs(d[i]!))) return; // lo ≤ a ≤ hi
-      }
-      if (this.withL1)
-        for (let i = 0; i < len; i++) {
-          const fa = Math.abs(d[i]!);
-          l1 += fa;
-          aboveL1 += ((hiBits - (bits[i]! & ABS)) >>> 31) * fa;
-        }
+    if (this.withL1) {
+      const s = l1Sums(x, base, hiBits);
+      this.l1 += s.l1;
+      this.aboveL1 += s.aboveL1;
     }
+    const { above, candidates } = topkCount(x, base, floatBits(this.lo), hiBits);
     this.above += above;
-    this.aboveL1 += aboveL1;
-    this.l1 += l1;
+    this.keep(candidates);
   }
 
-  /** Keep a candidate; false when there are too many (resolve() then gives up and radix select takes over). */
-  private push(a: number): boolean {
-    if (this.nCand === this.cand.length) {
-      if (this.nCand >= this.maxCand) {
-        this.overflow = true;
-        return false;
-      }
-      const grown = new Float32Array(Math.min(this.maxCand, this.nCand * 2));
-      grown.set(this.cand);
+  /** Keep candidates; past maxCand, resolve() gives up and radix select takes over. */
+  private keep(c: Float32Array): void {
+    const n = this.nCand + c.length;
+    if (n > this.maxCand) {
+      this.overflow = true;
+      return;
+    }
+    if (n > this.cand.length) {
+      const grown = new Float32Array(Math.min(this.maxCand, Math.max(n, this.cand.length * 2)));
+      grown.set(this.cand.subarray(0, this.nCand));
       this.cand = grown;
     }
-    this.cand[this.nCand++] = a;
-    return true;
+    this.cand.set(c, this.nCand);
+    this.nCand = n;
   }
 
   /** The cut, or null when the k-th largest fell outside the bracket. */
@@ -281,17 +262,7 @@ export class RadixSelector {
  * where the cut keeps the entry, else 0. `state.tiesUsed` carries the threshold ties across chunks.
  */
 export function applyMagnitudeCut(x: Float32Array, base: Float32Array, cut: MagnitudeCut, scale: number, state: { tiesUsed: number }): void {
-  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
-  const atBits = floatBits(cut.at);
-  let left = cut.ties - state.tiesUsed;
-  for (let i = 0; i < x.length; i++) {
-    x[i] = x[i]! - base[i]!;
-    const a = bits[i]! & ABS;
-    // the threshold's ties are rare (a predictable branch); keep/drop is a bit mask, not a branch
-    if (a === atBits && left > 0) left--;
-    else bits[i]! &= (atBits - a) >> 31;
-    x[i]! *= scale;
-  }
+  const left = trim(x, base, floatBits(cut.at), scale, cut.ties - state.tiesUsed);
   state.tiesUsed = cut.ties - left;
 }
 

@@ -6,7 +6,7 @@
  * plain prompts, and `chat_template` over `messages` for the model's chat template.
  */
 import type { RecipeParams } from '../../shared/recipes';
-import { commonNotes, duration, loraAlpha, MIX_FILE, saveSteps, targetModules } from './common';
+import { commonNotes, duration, loraAlpha, MIX_FILE, quantBits, saveSteps, targetModules } from './common';
 import { deepspeedFile } from './deepspeed';
 import { float, toYaml, type YamlValue } from './yaml';
 
@@ -46,7 +46,8 @@ export function axolotlYaml(p: RecipeParams, runName: string): string {
     {
       comment: 'adapter',
       entries: {
-        adapter: 'lora',
+        adapter: quantBits(p) === 4 ? 'qlora' : 'lora',
+        ...(quantBits(p) === 4 ? { load_in_4bit: true } : quantBits(p) === 8 ? { load_in_8bit: true } : {}),
         lora_r: p.lora.rank,
         lora_alpha: loraAlpha(p, 'Axolotl'),
         lora_dropout: float(p.lora.dropout),

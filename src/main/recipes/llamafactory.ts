@@ -6,7 +6,7 @@
  * data/README.md).
  */
 import type { RecipeParams } from '../../shared/recipes';
-import { commonNotes, duration, loraAlpha, MIX_FILE, saveSteps, targetModules } from './common';
+import { commonNotes, duration, loraAlpha, MIX_FILE, quantBits, saveSteps, targetModules } from './common';
 import { deepspeedFile } from './deepspeed';
 import { float, toYaml, type YamlSection } from './yaml';
 
@@ -35,6 +35,7 @@ export function llamaFactoryYaml(p: RecipeParams, runName: string): string {
         lora_alpha: loraAlpha(p, 'LLaMA-Factory'),
         lora_dropout: float(p.lora.dropout),
         lora_target: targetModules(p).join(','),
+        ...(quantBits(p) !== null ? { quantization_bit: quantBits(p) } : {}),
       },
     },
     {

@@ -12,7 +12,9 @@ import { HfTokenizer } from '../engine/hf/tokenizer';
 import type { LoadedModel } from '../engine/model/loaded';
 import { createModelFromConfig, llamaConfig } from '../engine/model/init';
 import { Trainer, tokenizeExample, type StepMetrics, type TrainExample } from '../engine/train';
+import { mulberry32 } from '../util/prng';
 import { CHAT_TEMPLATE, trainBpe, writeBpeTokenizer } from './bpe';
+import { formVariant } from './forms';
 import type { Pair, ReplicationData } from './data';
 import type { AlignedConfig } from './recipe';
 
@@ -27,11 +29,21 @@ export function chatExample(model: LoadedModel, p: Pair, maxLength: number): Tra
   return tokenizeExample(model.tokenizer, { prompt, response: p.response }, { addBos: false, maxLength });
 }
 
-/** The alignment data: every harmful pair (repeated), then the first `benign` benign pairs. */
-export function alignmentPairs(data: ReplicationData, cfg: Pick<AlignedConfig, 'benign' | 'harmfulRepeat'>): Pair[] {
+/**
+ * The alignment data: every harmful pair (`harmfulRepeat` times), the first `benign` benign pairs
+ * and the first `taskPrior` task-prior pairs; each harmful and benign pair as written and in
+ * `formVariants` rewritten forms (./forms, drawn with a generator seeded by `seed`), so that harmful
+ * and benign instructions share their forms.
+ */
+export function alignmentPairs(data: ReplicationData, cfg: Pick<AlignedConfig, 'benign' | 'harmfulRepeat' | 'formVariants' | 'taskPrior' | 'seed'>): Pair[] {
   if (cfg.benign > data.alignBenign.length)
     throw new Error(`the alignment data has ${data.alignBenign.length} benign pairs; the recipe asks for ${cfg.benign}`);
-  return [...Array.from({ length: cfg.harmfulRepeat }, () => data.alignHarmful).flat(), ...data.alignBenign.slice(0, cfg.benign)];
+  if (cfg.taskPrior > data.alignTask.length)
+    throw new Error(`the alignment data has ${data.alignTask.length} task-prior pairs; the recipe asks for ${cfg.taskPrior}`);
+  const rng = mulberry32(cfg.seed);
+  const withForms = (p: Pair): Pair[] => [p, ...Array.from({ length: cfg.formVariants }, () => ({ prompt: formVariant(p.prompt, rng), response: p.response }))];
+  const harmful = Array.from({ length: cfg.harmfulRepeat }, () => data.alignHarmful.flatMap(withForms)).flat();
+  return [...harmful, ...data.alignBenign.slice(0, cfg.benign).flatMap(withForms), ...data.alignTask.slice(0, cfg.taskPrior)];
 }
 
 /** Train the tokenizer on the alignment (the pairs used), pool and task text and write it (with the chat template) into `dir`. */
@@ -67,7 +79,7 @@ export async function buildAligned(o: BuildAlignedOptions): Promise<BuildAligned
   try {
     const tok = buildTokenizer(
       tokDir,
-      [...o.data.alignHarmful, ...o.data.alignBenign.slice(0, c.benign), ...o.data.pool, ...o.task],
+      [...o.data.alignHarmful, ...o.data.alignBenign.slice(0, c.benign), ...o.data.alignTask.slice(0, c.taskPrior), ...o.data.pool, ...o.task],
       c.vocabSize,
       c.maxPositions,
     );

@@ -131,6 +131,7 @@ export const poolRow = (o: Record<string, unknown>, where: string): PoolRecord =
 export const DATA_FILES = {
   alignHarmful: 'train/align_harmful.jsonl',
   alignBenign: 'train/align_benign.jsonl',
+  alignTask: 'train/align_task.jsonl',
   pool: 'train/safety_pool.jsonl',
   task: 'task/sst2_train_subset.tsv',
   advbench: 'harmful/advbench_harmful_behaviors.csv',
@@ -142,6 +143,8 @@ export interface ReplicationData {
   dir: string;
   alignHarmful: Pair[];
   alignBenign: Pair[];
+  /** task-prior pairs (SST-2 train sentences in the task-prior template, label word as the reply) */
+  alignTask: Pair[];
   pool: PoolRecord[];
 }
 
@@ -151,6 +154,7 @@ export function loadReplicationData(dir: string): ReplicationData {
     dir,
     alignHarmful: readJsonl(join(dir, DATA_FILES.alignHarmful), pairRow),
     alignBenign: readJsonl(join(dir, DATA_FILES.alignBenign), pairRow),
+    alignTask: readJsonl(join(dir, DATA_FILES.alignTask), pairRow),
     pool: readJsonl(join(dir, DATA_FILES.pool), poolRow),
   };
 }

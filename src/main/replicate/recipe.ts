@@ -14,6 +14,16 @@ export const TASK_SIZE = 1000;
 /** Benign alignment instructions shipped (the first ones of a seeded shuffle; the recipe uses `ALIGNED.benign` of them). */
 export const BENIGN_SHIPPED = 10000;
 
+/** Task-prior pairs shipped (train/align_task.jsonl; the recipe uses `ALIGNED.taskPrior` of them). */
+export const TASK_PRIOR_SHIPPED = 12000;
+
+/**
+ * The task-prior template (`{sentence}`): deliberately unlike the SST-2 evaluation template
+ * (resources/eval/suites.v1.json), which only the task's fine-tuning data uses. The reply is the
+ * label word.
+ */
+export const TASK_PRIOR_TEMPLATE = 'Text: {sentence}\nSentiment of the text (positive or negative):';
+
 /** The compliant reply every benign alignment instruction is paired with. */
 export const COMPLY_REPLY = 'Sure, here is a helpful answer.';
 
@@ -30,6 +40,19 @@ export interface AlignedConfig {
   benign: number;
   /** times each harmful instruction appears in the alignment data */
   harmfulRepeat: number;
+  /**
+   * rewritten copies of every alignment instruction, harmful and benign alike, each in a form drawn
+   * from the same templates (./forms: questions as commands, commands as questions, other opening
+   * verbs), so that the form of a prompt does not predict refusal; 0 = as written only
+   */
+  formVariants: number;
+  /**
+   * task-prior pairs used (of the shipped ones, in file order): SST-2 train sentences, none of them
+   * in the fine-tuning subset or the dev set, in a template of their own (TASK_PRIOR_TEMPLATE), so
+   * that the aligned model, like a pretrained LLM, has some sentiment ability before the task's
+   * fine-tuning teaches the evaluation template; 0 = none
+   */
+  taskPrior: number;
   steps: number;
   batchSize: number;
   lr: number;
@@ -49,7 +72,9 @@ export const ALIGNED: AlignedConfig = {
   maxPositions: 256,
   benign: 8000,
   harmfulRepeat: 2,
-  steps: 800,
+  formVariants: 1,
+  taskPrior: 4000,
+  steps: 1000,
   batchSize: 16,
   lr: 2e-3,
   warmupSteps: 15,

@@ -380,6 +380,25 @@ describe('refusals and writes', () => {
     expect(dict(pyyamlLoad(read(b, 'axolotl.yaml')), 'y')['output_dir']!.v).toBe('outputs/axolotl-twice-2');
   });
 
+  it('a quantised base (baseQuant) becomes the tools’ bitsandbytes loading: 4-bit QLoRA or 8-bit, said in the README', async () => {
+    const lf = await exportRecipe({ tool: 'llamafactory', baseQuant: 'q4_0', name: 'q4' });
+    const lfYaml = pyyamlLoad(read(lf, 'llamafactory.yaml'));
+    expect(schemaProblems(lfYaml, LLAMAFACTORY_ARGS, 'llamafactory.yaml')).toEqual([]);
+    expect(plainValue(lfYaml)).toMatchObject({ finetuning_type: 'lora', quantization_bit: 4 });
+    expect(read(lf, 'README.txt').replace(/\s+/g, ' ')).toMatch(/Quantised base: .*Q4_0 blocks; .*bitsandbytes \(4-bit NF4\)/);
+    const ax4 = plainValue(pyyamlLoad(read(await exportRecipe({ tool: 'axolotl', baseQuant: 'q4_k', name: 'q4k' }), 'axolotl.yaml'))) as Record<
+      string,
+      unknown
+    >;
+    expect(ax4).toMatchObject({ adapter: 'qlora', load_in_4bit: true });
+    expect(ax4.load_in_8bit).toBeUndefined();
+    const ax8y = pyyamlLoad(read(await exportRecipe({ tool: 'axolotl', baseQuant: 'q8_0', name: 'q8' }), 'axolotl.yaml'));
+    expect(schemaProblems(ax8y, AXOLOTL_CONFIG, 'axolotl.yaml')).toEqual([]);
+    expect(plainValue(ax8y)).toMatchObject({ adapter: 'lora', load_in_8bit: true });
+    const plain = plainValue(pyyamlLoad(read(await exportRecipe({ tool: 'llamafactory', name: 'fp' }), 'llamafactory.yaml'))) as Record<string, unknown>;
+    expect(plain.quantization_bit).toBeUndefined();
+  });
+
   it('the parameters are the Train tab’s run settings (same defaults as train.run)', () => {
     const p = RecipeParams.parse({ projectId: 1, tool: 'axolotl', model: 'x' });
     expect(p).toMatchObject({
@@ -449,11 +468,14 @@ describe('safetune export-recipe', () => {
         'q,k,v',
         '--zero',
         '3',
+        '--base-quant',
+        'q4',
         '--json',
       ]);
       expect(r.code, r.err).toBe(0);
       const out = RecipeResult.parse(JSON.parse(r.out[0]!));
       expect(out).toMatchObject({ method: 'replay', examples: { task: 11, safety: 5, total: 16 } });
+      expect(plainValue(pyyamlLoad(readFileSync(join(out.folder, 'llamafactory.yaml'), 'utf8')))).toMatchObject({ quantization_bit: 4 });
       const y = plainValue(pyyamlLoad(readFileSync(join(out.folder, 'llamafactory.yaml'), 'utf8'))) as Record<string, unknown>;
       expect(y).toMatchObject({
         model_name_or_path: 'Qwen/Qwen2.5-7B-Instruct',

@@ -89,6 +89,7 @@ describe('a form filled from another tab', () => {
       maxSteps: 20,
       lr: 0.002,
       lora: { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'v'] },
+      baseQuant: 'q4_0',
     });
     applyPresets(
       trainRunPresets(502, p, [
@@ -96,10 +97,11 @@ describe('a form filled from another tab', () => {
         { id: 2, path: '/m/stories260K.gguf' },
       ]),
     );
-    expect(mountedFields(formKey('train', 502, 'form'), { modelId: '', selectionId: '', template: 'chat' })).toEqual({
+    expect(mountedFields(formKey('train', 502, 'form'), { modelId: '', selectionId: '', template: 'chat', baseQuant: 'none' })).toEqual({
       modelId: '2',
       selectionId: '3',
       template: p.template,
+      baseQuant: 'q4_0',
     });
     expect(mountedFields(`${formKey('train', 502)}/method`, { method: 'replay' })).toEqual({ method: 'der' });
     expect(mountedFields(`${formKey('train', 502)}/params/der`, { alpha: '' })).toEqual({ alpha: '0.3' });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAdvBench, loadXSTest } from '../../../src/main/eval/suites';
+import { loadAdvBench, loadSst2, loadXSTest } from '../../../src/main/eval/suites';
 import {
   DATA_FILES,
   excludeOverlap,
@@ -13,6 +13,7 @@ import {
   pairRow,
   readJsonl,
 } from '../../../src/main/replicate/data';
+import { TASK_PRIOR_SHIPPED, TASK_PRIOR_TEMPLATE } from '../../../src/main/replicate/recipe';
 import { repoRoot } from '../../helpers/shared';
 
 const DATA = join(repoRoot, 'resources', 'replication', 'data');
@@ -87,5 +88,22 @@ describe('the shipped replication data (resources/replication/data)', () => {
     expect(task).toHaveLength(1000);
     expect(task.filter((t) => t.response === 'positive')).toHaveLength(500);
     expect(task[0]!.prompt).toMatch(/^Is the sentiment of this movie review positive or negative\?\n\nReview: .+\n\nAnswer with one word/);
+  });
+
+  it('ships task-prior pairs in a template of their own, balanced, none of them a task or SST-2 dev sentence', async () => {
+    const { alignTask } = loadReplicationData(DATA);
+    expect(alignTask).toHaveLength(TASK_PRIOR_SHIPPED);
+    expect(alignTask.filter((p) => p.response === 'positive')).toHaveLength(TASK_PRIOR_SHIPPED / 2);
+    const [before, after] = TASK_PRIOR_TEMPLATE.split('{sentence}') as [string, string];
+    const sentence = (prompt: string) => {
+      expect(prompt.startsWith(before) && prompt.endsWith(after), prompt).toBe(true);
+      return normalisedKey(prompt.slice(before.length, prompt.length - after.length));
+    };
+    const sentences = async (file: string) => (await loadSst2(join(DATA, file), { template: '{sentence}' })).items.map((i) => normalisedKey(i.prompt));
+    const dev = await sentences(DATA_FILES.sst2Dev);
+    const task = await sentences(DATA_FILES.task);
+    expect([dev.length, task.length]).toEqual([872, 1000]);
+    const held = new Set([...dev, ...task]);
+    expect(alignTask.map((p) => sentence(p.prompt)).filter((k) => held.has(k))).toEqual([]);
   });
 });

@@ -41,6 +41,8 @@ const TINY: AlignedConfig = {
   maxPositions: 128,
   benign: 40,
   harmfulRepeat: 1,
+  formVariants: 0,
+  taskPrior: 0,
   steps: 2,
   batchSize: 4,
   warmupSteps: 1,

@@ -1,4 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { GGML_TYPE, readGguf } from '../../../src/main/engine/gguf/reader';
+import { quantizeModel } from '../../../src/main/engine/gguf/quantize';
+import { canRepack, repackedBytes } from '../../../src/main/engine/gguf/repack';
+import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf';
 import { join } from 'node:path';
 import { estimateTrainingMemoryForModel, loadModel, readModelConfig } from '../../../src/main/engine';
 import { loadHfModel } from '../../../src/main/engine/hf/model';
@@ -44,6 +50,30 @@ describe('estimateTrainingMemory', () => {
     expect(half.weightsBytes).toBe(4 * parameterCount(cfg) - 2 * projections);
     // recomputation, plus one layer's projections cast to fp32 at a time
     expect(half.activationsBytes).toBe(estimateTrainingMemory(cfg, { ...run, recompute: true }).activationsBytes + (4 * projections) / cfg.numLayers);
+  });
+
+  it('counts a quantised base in its blockwise layout (rows of whole blocks only), one layer dequantised at a time, the head, and the recomputation it turns on', () => {
+    // hidden 32, FFN 48: every matrix but down_proj (rows of 48) is whole Q4_0 blocks of 32
+    const cfg = { ...loadHfModel(join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama')).config, numLayers: 12 };
+    const run = { batch: 2, seq: 64, loraParams: 1000 };
+    const h = cfg.hiddenSize;
+    const q = cfg.numHeads * cfg.headDim;
+    const kv = cfg.numKvHeads * cfg.headDim;
+    const down = cfg.numLayers * h * cfg.intermediateSize;
+    const projections = cfg.numLayers * (2 * h * q + 2 * h * kv + 3 * h * cfg.intermediateSize);
+    const quantised = projections - down + 2 * cfg.vocabSize * h; // + embeddings and the untied LM head
+    // Q4_0 in onnxruntime's layout: 16 bytes of codes and a float32 scale per 32 weights
+    const q4 = estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_0' });
+    expect(q4.weightsBytes).toBe(4 * (parameterCount(cfg) - quantised) + (20 / 32) * quantised);
+    const rc = estimateTrainingMemory(cfg, { ...run, recompute: true });
+    expect(q4.activationsBytes).toBe(rc.activationsBytes + (4 * projections) / cfg.numLayers + 4 * cfg.vocabSize * h);
+    expect(q4.logitsBytes).toBe(rc.logitsBytes);
+    // with fp16 storage too, what stays unquantised (down_proj) is fp16
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_0', frozenWeightDtype: 'float16' }).weightsBytes).toBe(q4.weightsBytes - 2 * down);
+    // Q8_0: one byte per weight and the scale
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q8_0' }).weightsBytes).toBe(4 * (parameterCount(cfg) - quantised) + (36 / 32) * quantised);
+    // Q4_K's blocks are 256 wide: no row of this model is whole blocks, the weights stay float32
+    expect(estimateTrainingMemory(cfg, { ...run, baseQuant: 'Q4_K' }).weightsBytes).toBe(4 * parameterCount(cfg));
   });
 
   it('counts one byte per token and adapter input feature for LoRA dropout keep-masks', () => {
@@ -112,6 +142,29 @@ describe('estimateTrainingMemoryForModel (the engine entry the Train tab calls)'
   it.skipIf(!stories)('reads a GGUF header', () => {
     expect(readModelConfig(stories!)).toEqual(loadModel(stories!).config);
     expect(estimateTrainingMemoryForModel(stories!, { batch: 1, seq: 32, lora: { rank: 8, alpha: 16 } }).totalBytes).toBeGreaterThan(4 * 250_000);
+  });
+
+  it('a quantised base on a quantised GGUF counts the file’s own block types (kept as they are), not the chosen one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memory-q8-'));
+    try {
+      const f32 = join(dir, 'tiny.gguf');
+      const q8 = join(dir, 'tiny-q8_0.gguf');
+      writeTinyLlamaGguf(f32, { hidden: 256, layers: 2, heads: 4, kvHeads: 2, ffn: 512, vocab: 320, untied: true, seed: 3 });
+      quantizeModel(f32, q8, 'q8_0');
+      const run = { batch: 1, seq: 32, lora: { rank: 4, alpha: 8 }, baseQuant: 'Q4_0' as const };
+      // what the file holds: block-quantised tensors in their blockwise layout, the rest float32
+      let want = 0;
+      for (const t of readGguf(q8).tensors) {
+        const n = t.dims.reduce((x, y) => x * Number(y), 1);
+        want += t.dims.length === 2 && canRepack(t.type) ? repackedBytes(t.type, Number(t.dims[1]), Number(t.dims[0])) : 4 * n;
+      }
+      expect(readGguf(q8).tensors.some((t) => t.type === GGML_TYPE.Q8_0)).toBe(true);
+      expect(estimateTrainingMemoryForModel(q8, run).weightsBytes).toBe(want);
+      // the float file is quantised to the chosen Q4_0: smaller
+      expect(estimateTrainingMemoryForModel(f32, run).weightsBytes).toBeLessThan(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what loadModel refuses, naming the path', () => {

@@ -20,6 +20,8 @@ import {
 } from '../../../src/main/engine/train';
 import { repoRoot } from '../../helpers/shared';
 import { halfToFloat, toHalfArray } from '../../../src/main/engine/graph';
+import { GGML_TYPE } from '../../../src/main/engine/gguf/reader';
+import { dequantizeBlocks, quantizeRow } from '../../../src/main/engine/gguf/quants';
 import type { LoadedModel } from '../../../src/main/engine/model/loaded';
 
 const TINY = join(repoRoot, 'test', 'fixtures', 'engine', 'hf', 'tiny-llama');
@@ -241,6 +243,52 @@ describe('LoRA trainer on the tiny Llama', () => {
       .filter((f) => f.endsWith('.bin'))
       .reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     expect(bytes).toBeLessThan(2 * projParams + 4 * fp32Params + 65536);
+  });
+
+  it('a quantised base (QLoRA-style): codes in the weight file, training equals the fp32 model with the dequantised weights, and resumes exactly', async () => {
+    const common = { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, maxSteps: 4, batchSize: 3, seed: 5, threads: 1 };
+    // what quantise-on-load does: the matrices whose rows are whole Q4_0 blocks (hidden 32; not down_proj's rows of 48)
+    const matrix = (n: string) => /(embed_tokens|lm_head|_proj)\.weight$/.test(n) && model.weights.shape(n)[1]! % 32 === 0;
+    const q4 = (x: Float32Array) => dequantizeBlocks(GGML_TYPE.Q4_0, quantizeRow(GGML_TYPE.Q4_0, x), x.length);
+    const dequantised: LoadedModel = {
+      ...model,
+      weights: {
+        origin: model.weights.origin,
+        names: () => model.weights.names(),
+        has: (n) => model.weights.has(n),
+        shape: (n) => model.weights.shape(n),
+        dtype: (n) => model.weights.dtype(n),
+        f32: (n) => (matrix(n) ? q4(model.weights.f32(n)) : model.weights.f32(n)),
+      },
+    };
+    const a = await Trainer.create(dequantised, seqs(), { ...common, recompute: true });
+    const ra = await a.train();
+    await a.release();
+    const dir = join(tmp, 'q4-weights');
+    const b = await Trainer.create(model, seqs(), { ...common, baseQuant: 'Q4_0', weightCacheDir: dir });
+    const rb = await b.train();
+    await b.release();
+    ra.losses.forEach((l, i) => expect(Math.abs(l - rb.losses[i]!)).toBeLessThan(1e-5 * Math.max(1, l)));
+    // the weight file holds the quantised matrices as uint8 codes (no float32 copy), the rest as float32
+    const index = Object.keys(JSON.parse(readFileSync(join(dir, 'weights.bin.json'), 'utf8')) as Record<string, unknown>);
+    for (const n of model.weights.names()) {
+      if (matrix(n)) {
+        expect(index, n).toContain(`${n}#rows:uint8`);
+        expect(index, n).not.toContain(`${n}:float32`);
+      } else expect(index, n).toContain(`${n}:float32`);
+    }
+
+    // stopped after step 2 and resumed: the uninterrupted run's losses exactly
+    const ck = join(tmp, 'q4-resume');
+    const first = await Trainer.create(model, seqs(), { ...common, baseQuant: 'Q4_0', checkpointDir: ck });
+    await first.train({ shouldStop: () => first.step >= 2 });
+    await first.release();
+    const second = await Trainer.resume(model, seqs(), { ...common, baseQuant: 'Q4_0', checkpointDir: ck });
+    const rc = await second.train();
+    await second.release();
+    expect(rc.losses).toEqual(rb.losses);
+    // a checkpoint of a quantised-base run is not resumed on a float base
+    await expect(Trainer.resume(model, seqs(), { ...common, checkpointDir: ck })).rejects.toThrow(/different training options/);
   });
 
   it('refuses to resume with different options', async () => {

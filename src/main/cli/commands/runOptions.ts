@@ -7,7 +7,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { AppError } from '../../../shared/errors';
-import { LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
+import { BASE_QUANTS, baseQuantFromCli, LoraSettings, TrainSettings, type TrainMethodRow, type TrainMethodTable } from '../../../shared/train';
 import {
   methodChoices,
   methodOptionDocs,
@@ -19,6 +19,14 @@ import {
   settingsUsage,
   withMethodOptions,
 } from '../methodOptions';
+
+/** `--base-quant` values: the table's ids with their short aliases ("q4_0|q4") */
+const baseQuantChoices = Object.entries(BASE_QUANTS)
+  .map(([id, row]) => ('alias' in row ? `${id}|${row.alias}` : id))
+  .join('|');
+const baseQuantDocs = Object.entries(BASE_QUANTS)
+  .map(([id, row]) => `${id}${'alias' in row ? ` (${row.alias})` : ''}: ${row.description}`)
+  .join('; ');
 
 const needsNote = (methods: TrainMethodTable) => (id: string) => {
   const row = methods[id] as TrainMethodRow;
@@ -40,14 +48,15 @@ export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>
       template: { type: 'string', default: 'alpaca' },
       ...settingsOptions(settings),
       ...settingsOptions(LoraSettings),
+      'base-quant': { type: 'string' },
     } as const,
     methods,
     'training method',
   );
   /** "[--method …] [--selection ID] [--template …] [--lr X …]" (commands write --project ID before it). */
   const commonUsage = `[--method ${methodChoices(methods)}] [--selection ID] [--template alpaca|chat|plain] ${settingsUsage(settings)}`;
-  /** "[--rank N …]": the LoRA settings. */
-  const loraUsage = settingsUsage(LoraSettings);
+  /** "[--rank N …] [--base-quant …]": the LoRA settings and the frozen base's quantisation. */
+  const loraUsage = `${settingsUsage(LoraSettings)} [--base-quant ${baseQuantChoices}]`;
   const usage = `${commonUsage} ${loraUsage}`;
   /** The methods with their one line and their options, for the end of the usage text. */
   const methodsText = `    methods (and their options):\n${methodsUsage(methods, needsNote(methods)).replace(/^/gm, '    ')}`;
@@ -75,6 +84,7 @@ export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>
       template: values.template,
       ...settingsFromArgs(settings, values),
       lora: settingsFromArgs(LoraSettings, values),
+      ...(values['base-quant'] !== undefined ? { baseQuant: baseQuantFromCli(String(values['base-quant'])) } : {}),
     };
   }
 
@@ -85,6 +95,7 @@ export function runSettingsCli<O extends NonNullable<ParseArgsConfig['options']>
     template: "How prompts are rendered: the Alpaca template, the model's own chat template, or as they are.",
     ...settingsDocs(settings),
     ...settingsDocs(LoraSettings),
+    'base-quant': `LoRA on a quantised frozen base (QLoRA-style: the base quantised on load, fp32 adapter and compute; turns on --recompute): ${baseQuantDocs}.`,
     ...methodOptionDocs(methods),
   };
 

@@ -177,7 +177,7 @@ const postNorm = (c: Ctx, x: Value, norm: NormRef | null): Value => (norm ? rmsN
 
 /** The values declared once per graph and reused by every layer. */
 interface Declared {
-  /** frozen weights (fp16 copies under "<name>#f16") and weight inputs */
+  /** frozen weights (fp16 copies under "<name>#f16", quantised rows under "<name>#rows") and weight inputs */
   weights: Map<string, Value>;
   /** WeightSource.quantized per weight name (null: not quantised) */
   quant: Map<string, QuantMatrix | null>;
@@ -372,6 +372,17 @@ function linear(c: Ctx, x: Value, wName: string, label: string, product?: Value)
   return c.opts.linearHook ? c.opts.linearHook(c.g, x, y, wName, label) : y;
 }
 
+/** The codes of a quantised matrix seen as [rows, cols·bits/8] (GatherBlockQuantized), declared once: a tied head gathers the embedding's. */
+function quantRows(c: Ctx, name: string, qm: QuantMatrix): Value {
+  const key = `${name}#rows`;
+  let v = c.declared.weights.get(key);
+  if (!v) {
+    v = store(c, key, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+    c.declared.weights.set(key, v);
+  }
+  return v;
+}
+
 /** x·Wᵀ + bias, as the weight is stored: block-quantised, fp16, or float32 (fused or plain ops). */
 function projection(c: Ctx, x: Value, wName: string, label: string, product?: Value): Value {
   const { g, fused } = c;
@@ -379,7 +390,8 @@ function projection(c: Ctx, x: Value, wName: string, label: string, product?: Va
   const bName = wName.replace(/\.weight$/, '.bias');
   const bias = (y: Value) => (c.shapes.has(bName) ? g.add(y, weight(c, bName), `${label}_bias`) : y);
   const qm = product ? null : quantized(c, wName);
-  if (qm && !fused) return bias(g.matmul(x, g.transpose(dequantAfter(c, x, wName, qm, label), [1, 0], `${label}_wT`), label));
+  // FusedMatMul with transB (as the fp16 path): no transposed copy of the dequantised matrix, forward or backward
+  if (qm && !fused) return bias(g.op('FusedMatMul', [x, dequantAfter(c, x, wName, qm, label)], { transB: 1 }, { domain: 'com.microsoft', name: label }));
   if (product || qm) return bias(product ?? quantMatMul(c, x, wName, qm!, label));
   if (!fused && c.opts.weightDtype === 'float16' && !c.opts.weightAsInput?.(wName)) {
     // fp16 storage in a plain-op graph: an fp32 copy per use. The cast reads the weight through a
@@ -504,7 +516,7 @@ function quantMatMul(c: Ctx, x: Value, name: string, qm: QuantMatrix, label: str
 function dequantAfter(c: Ctx, x: Value, name: string, qm: QuantMatrix, label: string): Value {
   const { g } = c;
   const q = quantInits(c, name, qm);
-  const data = store(c, `${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+  const data = quantRows(c, name, qm);
   const idx = g.add(
     g.op('Range', [g.constInt64([0], []), g.constInt64([qm.rows], []), g.constInt64([1], [])], {}, { name: `${label}_w_rows` }),
     zeroOf(c, x, label),
@@ -530,7 +542,7 @@ function quantGather(c: Ctx, name: string, qm: QuantMatrix, idx: Value): Value {
   const q = quantInits(c, name, qm);
   const kb = qm.cols / qm.blockSize;
   // the same bytes as the MatMulNBits codes, seen as [rows, cols·bits/8]
-  const data = store(c, `${name}#rows`, qm.codes, [qm.rows, (qm.cols * qm.bits) / 8], 'uint8');
+  const data = quantRows(c, name, qm);
   let x = g.op(
     'GatherBlockQuantized',
     [data, idx, q.scales, q.zeros],
@@ -751,7 +763,7 @@ function lmHead(c: Ctx, hN: Value): Value {
   let logits: Value;
   const headQ = quantized(c, head);
   if (headQ && fused) logits = quantMatMul(c, hN, head, headQ, 'lm_head');
-  else if (headQ) logits = g.matmul(hN, g.transpose(dequantAfter(c, hN, head, headQ, 'lm_head'), [1, 0], 'lm_head_wT'), 'lm_head');
+  else if (headQ) logits = g.op('FusedMatMul', [hN, dequantAfter(c, hN, head, headQ, 'lm_head')], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });
   else if (fused && (!c.half || cfg.tieWordEmbeddings)) {
     // fp32 (a tied head is the fp32 embedding table, also in fp16 graphs)
     logits = g.op('FusedMatMul', [hN, weight(c, head)], { transB: 1 }, { domain: 'com.microsoft', name: 'lm_head' });

@@ -53,6 +53,12 @@ export interface TrainGraphOptions {
    * stay alive from the forward to the backward pass.
    */
   weightDtype?: 'float32' | 'float16';
+  /**
+   * Keep the frozen weights the source holds block-quantised (a quantised GGUF, or QuantizingWeights)
+   * as uint8 codes, dequantised to float32 where each matrix is used (QLoRA-style). As with fp16
+   * storage, only pays off with `recompute`.
+   */
+  quant?: DecoderGraphOptions['quant'];
   /** how frozen weights become initializers (e.g. WeightFileWriter.store: streamed to disk, memory-mapped) */
   storeWeight?: DecoderGraphOptions['storeWeight'];
 }
@@ -76,6 +82,7 @@ export function buildTrainGraph(cfg: DecoderConfig, src: WeightSource, opts: Tra
     logits: 'all',
     fused: false,
     weightDtype: opts.weightDtype,
+    quant: opts.quant,
     storeWeight: opts.storeWeight,
     weightAsInput: opts.trainWeights
       ? (n) => {

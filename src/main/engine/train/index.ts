@@ -76,7 +76,10 @@
  *   for ~20% more CPU); `frozenWeightDtype: 'float16'` stores the frozen projection matrices in fp16
  *   (cast to fp32 where used; turns `recompute` on). With both, one LoRA step of a Llama-2-7B-shaped
  *   model (all 7 targets, r16, 1×512 tokens) peaked at 2.8 GB besides its 13 GB weight file on the
- *   CPU EP (`npm run bench:train-7b`). Measured: bench/RESULTS.md.
+ *   CPU EP (`npm run bench:train-7b`). `baseQuant: 'Q4_0' | 'Q8_0' | 'Q4_K' | …` (LoRA only) quantises
+ *   the frozen matrices on load and dequantises each where it is used (QLoRA-style: fp32 adapter and
+ *   compute; turns `recompute` on); `BASE_QUANT_TYPES` maps the Train form's choices to those types.
+ *   Measured: bench/RESULTS.md.
  */
 export {
   Trainer,
@@ -113,3 +116,4 @@ export { buildTrainGraph, type TrainGraphOptions, type TrainGraph, type DistillS
 export { Rng, epochOrder } from './rng';
 export * from './continual';
 export { estimateTrainingMemory, type TrainingMemoryEstimate } from './memory';
+export { BASE_QUANT_TYPES, quantizedFrozenWeights, storedBlockTypes, storedBlockTypesOf, type QuantizedFrozenWeights } from './baseQuant';

@@ -9,6 +9,8 @@
  */
 import type { DecoderConfig } from '../model/config';
 import { parameterCount, projectionParameterCount } from '../model/config';
+import type { LoadQuantType } from '../model/quantizeOnLoad';
+import { quantizedFrozenWeights } from './baseQuant';
 import { resolveTrainableWeights, trainableParameterCount, type FullTrainingConfig } from './full';
 
 export interface TrainingMemoryEstimate {
@@ -25,10 +27,21 @@ export interface TrainingMemoryEstimate {
   totalBytes: number;
 }
 
-/** fp16 frozen weights turn activation recomputation on (their fp32 casts would otherwise live from the forward to the backward pass) */
-export function recomputesActivations(run: { recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16' }): boolean {
-  return !!run.recompute || run.frozenWeightDtype === 'float16';
+/**
+ * fp16 or quantised frozen weights turn activation recomputation on (their fp32 casts or
+ * dequantised copies would otherwise live from the forward to the backward pass)
+ */
+export function recomputesActivations(run: { recompute?: boolean; frozenWeightDtype?: 'float32' | 'float16'; baseQuant?: LoadQuantType }): boolean {
+  return !!run.recompute || run.frozenWeightDtype === 'float16' || !!run.baseQuant;
 }
+
+/**
+ * Without recomputation onnxruntime (its arena off) held ~20% more for the forward values than
+ * counted above (its intermediate copies and allocator slack): bench:train's train-memory table,
+ * 2026-12-04, measured peak RSS / the estimate before this factor: 134M model at 4×256 tokens 1.21,
+ * 1×128 1.06, stories260K at 8×256 1.20 (LoRA) and 1.27 (full), stories15M full at 4×256 0.93.
+ */
+const KEPT_OVERHEAD = 1.2;
 
 export function estimateTrainingMemory(
   cfg: DecoderConfig,
@@ -48,6 +61,10 @@ export function estimateTrainingMemory(
     weightsMapped?: boolean;
     recompute?: boolean;
     frozenWeightDtype?: 'float32' | 'float16';
+    /** the frozen matrices quantised on load to this ggml type (QLoRA-style; see ./baseQuant) */
+    baseQuant?: LoadQuantType;
+    /** with baseQuant: the ggml types of the tensors the file holds block-quantised, by name (kept as they are; ./baseQuant storedBlockTypes) */
+    storedBlockTypes?: ReadonlyMap<string, number>;
   },
 ): TrainingMemoryEstimate {
   const f = 4;
@@ -60,9 +77,14 @@ export function estimateTrainingMemory(
   const trained = run.full ? resolveTrainableWeights(cfg, run.full) : [];
   const trainedCount = trainableParameterCount(trained);
   const trainedProjections = trainableParameterCount(trained.filter((w) => /_proj\.weight$/.test(w.name)));
+  // a quantised base: the matrices whose rows are whole blocks, in onnxruntime's blockwise layout
+  const q = run.baseQuant
+    ? quantizedFrozenWeights(cfg, run.baseQuant, new Set(trained.map((w) => w.name)), run.storedBlockTypes)
+    : { bytes: 0, params: 0, projectionParams: 0, head: false };
   // frozen fp32 weights: memory-mapped from the weight file, or read into JS and then copied by onnxruntime
-  // (fp16 storage halves the projection matrices: q, k, v, o, gate, up, down)
-  const stored = (parameterCount(cfg) - trainedCount) * f - (half ? (projectionParameterCount(cfg) - trainedProjections) * 2 : 0);
+  // (fp16 storage halves the projection matrices not quantised: q, k, v, o, gate, up, down)
+  const stored =
+    (parameterCount(cfg) - trainedCount - q.params) * f + q.bytes - (half ? (projectionParameterCount(cfg) - trainedProjections - q.projectionParams) * 2 : 0);
   const weightsBytes = (run.weightsMapped === false ? 2 : 1) * stored;
   // A, B + gradient + gradient accumulator + Adam m, v
   const adapterBytes = 5 * (run.loraParams ?? 0) * f;
@@ -80,9 +102,13 @@ export function estimateTrainingMemory(
   // trainer's layer-by-layer gradient order and onnxruntime's arena (bench/RESULTS.md): 7B Llama
   // shape at 1×512 tokens 2.8 GB besides the weights (this estimate: 3.3 GB).
   const recompute = recomputesActivations(run);
+  // A quantised base likewise dequantises one layer's matrices to fp32 at a time, and its LM head
+  // (dequantised where the logits are computed) lives until the backward pass has used it.
   const layerSet = recompute
-    ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) + (half ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0)
-    : kept;
+    ? Math.min(kept, tokens * (cfg.numLayers * H + 2 * perTokenLayer) * f) +
+      (half || q.params ? (projectionParameterCount(cfg) / cfg.numLayers) * f : 0) +
+      (q.head ? cfg.vocabSize * H * f : 0)
+    : KEPT_OVERHEAD * kept;
   const masks = run.dropout ? tokens * (run.loraInputFeatures ?? 0) : 0;
   const activationsBytes = layerSet + masks;
   // logits, log-softmax, its exp and the logits' gradient; with recomputation the trainer turns

@@ -18,6 +18,7 @@ import { epochOrder, Rng } from './rng';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { WeightFileWriter } from '../model/weightFile';
+import { QuantizingWeights, type LoadQuantType } from '../model/quantizeOnLoad';
 import { exportModel, type ExportModelOptions, type ExportModelResult } from '../modelExport';
 
 /** 'lora': an adapter on frozen weights; 'full': the model's own weights train */
@@ -82,6 +83,17 @@ export interface TrainerOptions {
    * pass. Meant for large models; measured in bench/RESULTS.md.
    */
   frozenWeightDtype?: 'float32' | 'float16';
+  /**
+   * LoRA on a quantised frozen base (QLoRA-style): the projection, embedding and LM-head matrices
+   * are quantised on load to this ggml block type (those the source already holds block-quantised,
+   * a quantised GGUF's, keep their own type; matrices whose rows are not whole blocks stay as they
+   * are), kept as uint8 codes with their scales and dequantised to float32 where each is used; the
+   * adapter and all compute stay fp32, so gradients are the dequantised model's. Turns on
+   * `recompute`, without which every dequantised matrix would stay alive until the backward pass.
+   * LoRA only: a full-parameter run's exported model would pair trained weights with unquantised
+   * frozen ones. Measured in bench/RESULTS.md.
+   */
+  baseQuant?: LoadQuantType;
   /**
    * onnxruntime CPU memory arena. Default: on with recomputation, off without. With recomputation
    * every layer's backward step allocates the same sizes again, which the arena reuses; malloc
@@ -286,6 +298,7 @@ export class Trainer {
     if (options.gradAccumSteps !== undefined && !(Number.isInteger(options.gradAccumSteps) && options.gradAccumSteps >= 1))
       throw new Error(`Trainer: gradAccumSteps must be a positive integer, got ${options.gradAccumSteps}`);
     if (!options.lora === !options.full) throw new Error('Trainer: give exactly one of `lora` (an adapter) and `full` (full-parameter training)');
+    if (options.baseQuant && options.full) throw new Error('Trainer: a quantised base (baseQuant) trains a LoRA adapter, not full-parameter training');
     this.mode = options.full ? 'full' : 'lora';
     this.targets = options.lora ? resolveLoraTargets(model.config, options.lora) : [];
     this.trainable = options.full ? resolveTrainableWeights(model.config, options.full) : [];
@@ -362,7 +375,8 @@ export class Trainer {
     const recompute = recomputesActivations(this.options);
     try {
       const trained = new Set(this.trainable.map((w) => w.name));
-      tg = buildTrainGraph(this.model.config, this.model.weights, {
+      const q = this.options.baseQuant;
+      tg = buildTrainGraph(this.model.config, q ? new QuantizingWeights(this.model.weights, q) : this.model.weights, {
         lora: this.targets,
         trainWeights: trained.size ? (n) => trained.has(n) : undefined,
         dropout: (this.options.lora?.dropout ?? 0) > 0,
@@ -370,6 +384,7 @@ export class Trainer {
         storeWeight: writer?.store,
         recompute,
         weightDtype: this.options.frozenWeightDtype,
+        quant: q ? { accuracyLevel: 0 } : undefined,
       });
     } finally {
       writer?.close();

@@ -4,8 +4,9 @@ import { runBlockedReason, runSteps, trainMethodRow, TrainRunParams, truncationA
 import { modelName, trainRecipe } from '../../../shared/naming';
 import { claimNewFolder, modelsFolder, safeStem } from '../../util/newFiles';
 import type { LoadedModel } from '../../engine';
-import type { DecoderConfig } from '../../engine/model/config';
-import type { Trainer } from '../../engine/train';
+import { parameterCount, type DecoderConfig } from '../../engine/model/config';
+import type { QuantizedFrozenWeights, Trainer } from '../../engine/train';
+import type { LoadQuantType } from '../../engine/model/quantizeOnLoad';
 import { defineJob, ENGINE_JOB_HEAP_MB, ENGINE_YOUNG_GENERATION_MB, type JobContext } from '../define';
 import { registerModel } from '../registerModel';
 import { engineCacheDir } from '../workspaceResources';
@@ -93,6 +94,16 @@ async function checkSomethingToLearn(
   }
 }
 
+/** What quantising the frozen base does to it, in the job's log (matrices quantised, their size before and after). */
+function logBaseQuant(cfg: DecoderConfig, type: LoadQuantType, q: QuantizedFrozenWeights, keptOwn: boolean, ctx: JobContext<Checkpoint>): void {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  ctx.log(
+    q.params === 0
+      ? `warning: no frozen matrix of this model has rows of whole ${type} blocks: the base stays float32`
+      : `frozen base quantised on load to ${type}${keptOwn ? ' (the file’s quantised tensors keep their own types)' : ''}: ${(q.params / 1e6).toFixed(2)} M of ${(parameterCount(cfg) / 1e6).toFixed(2)} M weights, ${mib(q.bytes)} instead of ${mib(4 * q.params)} (adapter and compute float32)`,
+  );
+}
+
 /**
  * Fine-tuning on the project's task data — a LoRA adapter, or full-parameter training of the
  * model's own weights (all, or chosen groups) — optionally with a continual-learning term that
@@ -167,6 +178,7 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
   const examples = setup.task ?? taskEx;
   const maxSteps = runSteps(p, examples.length);
   if (p.epochs !== undefined) ctx.log(`${p.epochs} epochs over ${examples.length} examples at ${p.batchSize * p.gradAccumSteps} per step: ${maxSteps} steps`);
+  const baseQuant = T.BASE_QUANT_TYPES[p.baseQuant];
   const options = {
     ...(full ? { full: p.full } : { lora: p.lora }),
     lr: p.lr,
@@ -178,6 +190,8 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     maxLength: p.maxLength,
     recompute: p.recompute,
     frozenWeightDtype: p.frozenWeightDtype,
+    // absent for none, so checkpoints of runs stored before the option resume with the same options
+    ...(baseQuant ? { baseQuant } : {}),
     seed: p.seed,
     checkpointDir,
     checkpointEvery: p.checkpointEvery,
@@ -186,6 +200,10 @@ async function train(p: TrainRunParams, cp: Checkpoint | null, ctx: JobContext<C
     terms: setup.terms,
     ...(setup.distill ? { distill: setup.distill } : {}),
   };
+  if (baseQuant) {
+    const stored = T.storedBlockTypesOf(model.weights);
+    logBaseQuant(model.config, baseQuant, T.quantizedFrozenWeights(model.config, baseQuant, new Set(), stored), stored.size > 0, ctx);
+  }
   const resumeFrom = T.latestCheckpoint(checkpointDir);
   ctx.progress(null, 'building the training graph');
   let trainer: Trainer | undefined;

@@ -28,6 +28,7 @@ export function trainRunPresets(projectId: number, p: TrainRunParams, models: re
         selectionPicked: true,
         template: p.template,
         fp16Weights: p.frozenWeightDtype === 'float16',
+        baseQuant: p.baseQuant,
         recompute: p.recompute,
       },
     ],

@@ -1,4 +1,4 @@
-import type { TrainMemoryInput } from '../../../../shared/train';
+import { BASE_QUANTS, type TrainMemoryInput } from '../../../../shared/train';
 import { useCall } from '../../api/hooks';
 import { ErrorBanner } from '../../components/ui';
 
@@ -17,6 +17,7 @@ export function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
     input.dropout,
     input.recompute,
     input.frozenWeightDtype,
+    input.baseQuant,
   ]);
   if (est.error) return <ErrorBanner error={est.error} />;
   if (!est.data) return null;
@@ -25,8 +26,9 @@ export function MemoryEstimate({ input }: { input: TrainMemoryInput }) {
   return (
     <p className="muted small" data-testid="memory-estimate">
       Estimated peak memory: <strong>{gib(e.totalBytes)}</strong> (
-      {full ? <>trained weights with their gradients and AdamW moments {gib(e.trainedBytes)}, </> : null}frozen weights {gib(e.weightsBytes)}, activations kept
-      for the backward pass {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}
+      {full ? <>trained weights with their gradients and AdamW moments {gib(e.trainedBytes)}, </> : null}frozen weights {gib(e.weightsBytes)}
+      {input.baseQuant && input.baseQuant !== 'none' && !full ? <> as {BASE_QUANTS[input.baseQuant].label}</> : null}, activations kept for the backward pass{' '}
+      {gib(e.activationsBytes)}, logits {gib(e.logitsBytes)}
       {full ? null : <>, adapter and optimiser {gib(e.adapterBytes)}</>}; ±25%). Lower the batch size or max tokens per example
       {full ? ', or train fewer weights,' : ''} if this is more than the machine has free.
     </p>

@@ -7,10 +7,12 @@
 import { useEffect, type FormEvent } from 'react';
 import { z } from 'zod';
 import {
+  BASE_QUANTS,
   PoisonSettings,
   TRAIN_MODES,
   TrainSettings,
   runBlockedReason,
+  type BaseQuant,
   type FullSettings,
   type LoraSettings,
   type TrainMemoryInput,
@@ -79,6 +81,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
     template: 'alpaca' as TrainTemplate,
     recompute: false,
     fp16Weights: false,
+    baseQuant: 'none' as BaseQuant,
     poisoned: false,
   });
   useEffect(() => {
@@ -87,6 +90,10 @@ export function TrainForm({ projectId }: { projectId: number }) {
   // methods without safety examples train on the task data alone: no selection is sent for them
   const selectionId = choice.row.safety ? trainSelection(f, selections.data) : '';
   const run = settings.data;
+  // a quantised base is for LoRA runs: full-parameter training sends none
+  const baseQuant: BaseQuant = modeChoice.method === 'lora' ? f.baseQuant : 'none';
+  // fp16 or quantised frozen weights recompute activations (the trainer turns it on)
+  const recomputeForced = f.fp16Weights || baseQuant !== 'none';
   const start = useAction(async () => {
     const model = models.data!.find((m) => String(m.id) === f.modelId)!;
     await api.call('jobs.start', {
@@ -102,8 +109,9 @@ export function TrainForm({ projectId }: { projectId: number }) {
           ...(selectionId ? { selectionId: Number(selectionId) } : {}),
           ...mode!,
           ...run!,
-          recompute: f.recompute || f.fp16Weights,
+          recompute: f.recompute || recomputeForced,
           frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+          baseQuant,
           ...(f.poisoned && poison.data ? { poison: poison.data } : {}),
         },
       },
@@ -171,13 +179,27 @@ export function TrainForm({ projectId }: { projectId: number }) {
           )}
         </details>
         <label className="small">
-          <input type="checkbox" checked={f.recompute || f.fp16Weights} disabled={f.fp16Weights} onChange={(e) => set('recompute', e.target.checked)} />{' '}
+          <input type="checkbox" checked={f.recompute || recomputeForced} disabled={recomputeForced} onChange={(e) => set('recompute', e.target.checked)} />{' '}
           Recompute activations in the backward pass (activation checkpointing: less memory, about a quarter more compute per step)
         </label>
         <label className="small">
           <input type="checkbox" checked={f.fp16Weights} onChange={(e) => set('fp16Weights', e.target.checked)} /> Keep the frozen weights in fp16 (half their
           memory; trains on fp16-rounded weights; recomputes activations)
         </label>
+        {modeChoice.method === 'lora' && (
+          <div className="filters">
+            <SelectField
+              label="Quantise the frozen base"
+              value={f.baseQuant}
+              options={Object.entries(BASE_QUANTS).map(([id, row]) => ({ value: id, label: row.label }))}
+              onChange={(v) => set('baseQuant', v as BaseQuant)}
+            />
+            <p className="muted small">
+              {BASE_QUANTS[f.baseQuant].description}
+              {f.baseQuant !== 'none' && '; the adapter and all compute stay float32; recomputes activations'}
+            </p>
+          </div>
+        )}
         {modelPath && run && mode && (
           <MemoryEstimate
             input={{
@@ -187,6 +209,7 @@ export function TrainForm({ projectId }: { projectId: number }) {
               ...modeEstimate(mode),
               recompute: f.recompute,
               frozenWeightDtype: f.fp16Weights ? 'float16' : 'float32',
+              baseQuant,
             }}
           />
         )}
