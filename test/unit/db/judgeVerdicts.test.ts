@@ -43,7 +43,7 @@ describe('judge verdicts (migration 11)', () => {
     v10.db.close();
 
     const { db, migration } = openDatabase(path);
-    expect(migration.applied).toEqual(['11 judge_verdicts']);
+    expect(migration.applied[0]).toBe('11 judge_verdicts'); // then the later migrations
     const records = new DatasetStore(db);
     const ids = records.prompts(ds.id).map((r) => r.id);
     const store = new JudgeVerdictStore(db);
@@ -69,10 +69,10 @@ describe('judge verdicts (migration 11)', () => {
         .run(ids[0], ds.id),
     ).toThrow(/CHECK constraint failed/);
     // keeping the judge's types for the disagreeing records touches the one that differs, as a correction
-    expect(store.keep(ds.id, 'wildguard', 'judge', 'disagreeing')).toBe(1);
+    expect(store.keep(ds.id, 'wildguard', 'judge', 'disagreeing')).toEqual({ changed: 1, categories: 0 }); // WildGuard gives no categories
     expect(records.getRecord(ids[1]!)).toMatchObject({ behaviour: 'T2', behaviourSource: 'user' });
     expect(records.getRecord(ids[2]!)).toMatchObject({ behaviour: null, behaviourSource: 'none' });
-    expect(store.keep(ds.id, 'wildguard', 'judge', 'disagreeing')).toBe(0);
+    expect(store.keep(ds.id, 'wildguard', 'judge', 'disagreeing')).toEqual({ changed: 0, categories: 0 });
     records.dropRecords(ds.id, [ids[0]!]);
     expect(store.verdicts(ds.id, 'wildguard')).toHaveLength(2);
     records.delete(ds.id);
