@@ -28,6 +28,7 @@ function datasetEntry(p: RecipeParams): Record<string, YamlValue> {
 }
 
 export function axolotlYaml(p: RecipeParams, runName: string): string {
+  const bits = quantBits(p);
   return toYaml([
     { comment: 'model', entries: { base_model: p.model } },
     {
@@ -46,8 +47,8 @@ export function axolotlYaml(p: RecipeParams, runName: string): string {
     {
       comment: 'adapter',
       entries: {
-        adapter: quantBits(p) === 4 ? 'qlora' : 'lora',
-        ...(quantBits(p) === 4 ? { load_in_4bit: true } : quantBits(p) === 8 ? { load_in_8bit: true } : {}),
+        adapter: bits === 4 ? 'qlora' : 'lora',
+        ...(bits === 4 ? { load_in_4bit: true } : bits === 8 ? { load_in_8bit: true } : {}),
         lora_r: p.lora.rank,
         lora_alpha: loraAlpha(p, 'Axolotl'),
         lora_dropout: float(p.lora.dropout),

@@ -50,14 +50,15 @@ export function quantBits(p: RecipeParams): 4 | 8 | null {
 
 /** The differences from a workbench run that hold for every recipe. */
 export function commonNotes(p: RecipeParams): string[] {
+  const bits = quantBits(p);
   const batch = p.batchSize * p.gradAccumSteps;
   return [
     `Batch: ${p.batchSize} per GPU × ${p.gradAccumSteps} accumulation step${p.gradAccumSteps === 1 ? '' : 's'} = ${batch} examples per optimiser step on one GPU, as in the workbench; on N GPUs each step sees N × ${batch}, so ${p.epochs !== undefined ? 'epochs take N times fewer steps' : `${p.maxSteps} steps cover N times more examples (divide max_steps by N to see as many as the workbench run)`}.`,
     `Precision: ${p.precision === 'fp32' ? 'fp32, as the workbench trains' : `${p.precision} mixed precision on the GPUs (the workbench trains in fp32 on the CPU), so losses differ in the last digits`}.`,
     'Optimiser: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay), gradients clipped to norm 1, cosine learning rate after the warm-up: the workbench trainer’s defaults.',
-    ...(p.baseQuant !== 'none'
+    ...(bits !== null
       ? [
-          `Quantised base: the workbench run holds the frozen base in ggml's ${p.baseQuant.toUpperCase()} blocks; the tool quantises it on load with bitsandbytes (${quantBits(p) === 8 ? 'int8' : '4-bit NF4'}), a different ${quantBits(p)}-bit code, so losses differ slightly. The adapter is trained in fp32/${p.precision} on top, as in the workbench.`,
+          `Quantised base: the workbench run holds the frozen base in ggml's ${p.baseQuant.toUpperCase()} blocks; the tool quantises it on load with bitsandbytes (${bits === 8 ? 'int8' : '4-bit NF4'}), a different ${bits}-bit code, so losses differ slightly. The adapter is trained in fp32/${p.precision} on top, as in the workbench.`,
         ]
       : []),
   ];

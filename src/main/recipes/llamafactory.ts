@@ -23,6 +23,7 @@ export function llamaFactoryTemplate(p: RecipeParams): string | undefined {
 
 export function llamaFactoryYaml(p: RecipeParams, runName: string): string {
   const template = llamaFactoryTemplate(p);
+  const bits = quantBits(p);
   const sections: YamlSection[] = [
     { comment: 'model', entries: { model_name_or_path: p.model } },
     {
@@ -35,7 +36,7 @@ export function llamaFactoryYaml(p: RecipeParams, runName: string): string {
         lora_alpha: loraAlpha(p, 'LLaMA-Factory'),
         lora_dropout: float(p.lora.dropout),
         lora_target: targetModules(p).join(','),
-        ...(quantBits(p) !== null ? { quantization_bit: quantBits(p) } : {}),
+        ...(bits !== null ? { quantization_bit: bits } : {}),
       },
     },
     {
