@@ -19,17 +19,21 @@ import { type SeqDetectorFile, assignCategories, encodeParams, refusalInputs } f
 import { type SeqExample, type SeqNetTrainOptions, trainSeqNet } from './seqnetTrain';
 import { meanVectorNormInverse, tableId, tokenIds } from './wordseq';
 
-export interface PromptDetectorOptions {
+/** What training either shipped detector takes: the network's shape, the optimiser, input length, the id it is stored under. */
+interface DetectorTrainingOptions {
   config: Omit<SeqNetConfig, 'inputChannels' | 'outputs' | 'extraFeatures' | 'tokenOutputs'>;
   train: Omit<SeqNetTrainOptions, 'validation' | 'onEpoch'>;
   maxTokens: number;
+  embedderId: string;
+  version: string;
+  onEpoch?: SeqNetTrainOptions['onEpoch'];
+}
+
+export interface PromptDetectorOptions extends DetectorTrainingOptions {
   /** Share of training prompts given one rephrased copy. */
   rephraseShare: number;
   /** Weight of the category loss (per category) relative to the harm loss. */
   categoryWeight: number;
-  embedderId: string;
-  version: string;
-  onEpoch?: SeqNetTrainOptions['onEpoch'];
   log?: (line: string) => void;
 }
 
@@ -186,15 +190,9 @@ function bestCategoryThreshold(probs: number[][], masks: number[]): number {
   return best.t;
 }
 
-export interface RefusalDetectorOptions {
-  config: Omit<SeqNetConfig, 'inputChannels' | 'outputs' | 'extraFeatures' | 'tokenOutputs'>;
-  train: Omit<SeqNetTrainOptions, 'validation' | 'onEpoch'>;
+export interface RefusalDetectorOptions extends DetectorTrainingOptions {
   /** Words of a reply read (its head). */
   headWords: number;
-  maxTokens: number;
-  embedderId: string;
-  version: string;
-  onEpoch?: SeqNetTrainOptions['onEpoch'];
 }
 
 export const REFUSAL_DETECTOR_DEFAULTS: Omit<RefusalDetectorOptions, 'embedderId' | 'version'> = {
