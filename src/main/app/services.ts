@@ -47,6 +47,7 @@ export function createServices(opts: ServiceOptions): Services {
     maxHeavy: opts.maxHeavyJobs ?? envInt('SAFETUNE_MAX_HEAVY_JOBS') ?? 1,
     maxLight: opts.maxLightJobs ?? envInt('SAFETUNE_MAX_LIGHT_JOBS') ?? 2,
     cancelGraceMs: opts.cancelGraceMs,
+    progressIntervalMs: opts.progressIntervalMs,
     names: storeNames(db),
   });
   if (runJobs) jobs.start();

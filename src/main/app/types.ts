@@ -33,6 +33,8 @@ export interface ServiceOptions {
   maxLightJobs?: number;
   /** How long a cancelled job may take to stop before its thread is terminated. */
   cancelGraceMs?: number;
+  /** Least time between two stored progress updates of one job (default 200 ms; tests pass 0 to see every update). */
+  progressIntervalMs?: number;
   /** Start the job runner (recover interrupted jobs, run queued ones). CLI listings pass false. */
   runJobs?: boolean;
 }

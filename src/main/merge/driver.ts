@@ -69,7 +69,7 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
       target: w.targets[i]!,
     }));
     const bytesTotal = tasks.reduce((s, t) => s + t.bytes, 0);
-    let lastReport = 0;
+    let lastReport = Number.NEGATIVE_INFINITY; // the first report goes out at once
     const report = (bytesDone: number, tensor: string, force = false) => {
       const now = performance.now();
       if (!force && now - lastReport < 200) return;
