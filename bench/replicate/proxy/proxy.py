@@ -209,7 +209,9 @@ def generate(model, prompts, new, eos=2, bs=64):
 
 
 model = Llama()
-if a.load:
+if a.load and a.load.endswith('.pt'):
+    model.load_state_dict(torch.load(a.load))
+elif a.load:
     load_safetensors(model, a.load)
 t0 = time.process_time()
 if a.steps:
