@@ -81,9 +81,9 @@ export function selectKth(a: Float32Array, kth: number): number {
 }
 
 /**
- * Exact top-k by magnitude for one task vector, streamed: call `sample` on every chunk, then
- * `count` on every chunk, then `resolve()`; null means the bracket missed and `RadixSelector`
- * must finish the job.
+ * Exact top-k by magnitude for one task vector, streamed: call `sample` on every chunk (or
+ * `sampleSpan` on spans read for sampling), then `count` on every chunk, then `resolve()`; null
+ * means the bracket missed and `RadixSelector` must finish the job.
  */
 export class BracketSelector {
   private readonly stride: number;
@@ -117,6 +117,17 @@ export class BracketSelector {
     let i = Math.ceil(start / this.stride);
     for (let pos = Math.floor(i * this.stride); pos < end && i < this.sampled.length; pos = Math.floor(++i * this.stride))
       if (pos >= start) this.sampled[this.nSampled++] = Math.abs(Math.fround(x[pos - start]! - base[pos - start]!));
+  }
+
+  /** Samples it takes in all. */
+  get samples(): number {
+    return this.sampled.length;
+  }
+
+  /** Every entry of a span read for sampling (forEachSpan), as long as there is room. */
+  sampleSpan(x: Float32Array, base: Float32Array): void {
+    const n = Math.min(x.length, this.sampled.length - this.nSampled);
+    for (let i = 0; i < n; i++) this.sampled[this.nSampled++] = Math.abs(Math.fround(x[i]! - base[i]!));
   }
 
   /** Bracket the k-th largest with a margin of 4 standard deviations of its rank in the sample (a miss falls back to radix select). */
