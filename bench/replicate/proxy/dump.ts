@@ -90,7 +90,7 @@ if (process.argv[2] === 'dump') {
     const base = g.suite.replace(/^ft-/, '');
     if (base === 'advbench' || base === 'xstest') {
       const item = items[base].get(g.id)!;
-      const [v] = await kw.judge([{ item, suiteKind: base === 'advbench' ? 'harmful' : 'benign', response: text }]);
+      const [v] = await kw.judge([{ item, suiteKind: base === 'advbench' ? 'harmful' : 'over-refusal', response: text }]);
       if (v!.label === 'refusal' && base === 'xstest' && process.argv.includes('--flips'))
         console.log(`  refused [${g.suite}] ${item.prompt.slice(0, 70)} → ${text.slice(0, 40)}`);
       if (v!.label === 'refusal') c.hit++;
