@@ -2,7 +2,7 @@
  * One candidate recipe of the prompt detector measured with the held-out-by-source protocol of
  * heldout.ts, cheaper than a full bench:detect (no v1 baselines, no refusal, no speed):
  *   node --import tsx bench/detect/probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L]
- *     [--epochs E] [--threads T] [--bt W] [--pooled]
+ *     [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S]
  * trains the detector twice (XSTest fold A held out, as shipped, then fold B held out) and reports
  * AdvBench / MaliciousInstructions recall, held-out Alpaca specificity, balanced accuracy, AUC,
  * XSTest safe prompts flagged by 2-fold cross-fitting, held-out BeaverTails recall and category
@@ -84,12 +84,13 @@ async function probe(name: string) {
       ...PROMPT_DETECTOR_DEFAULTS.train,
       epochs: Number(arg('--epochs') ?? PROMPT_DETECTOR_DEFAULTS.train.epochs),
       threads: Number(arg('--threads') ?? 1),
+      seed: Number(arg('--seed') ?? PROMPT_DETECTOR_DEFAULTS.train.seed),
     },
     hardNegativeWeight: Number(arg('--hard') ?? PROMPT_DETECTOR_DEFAULTS.hardNegativeWeight),
     beavertailsHarmWeight: Number(arg('--bt') ?? PROMPT_DETECTOR_DEFAULTS.beavertailsHarmWeight),
     harmScoring: process.argv.includes('--pooled') ? 'pooled' : PROMPT_DETECTOR_DEFAULTS.harmScoring,
   };
-  const recipe = `contrast ${plan.contrast ? 'on' : 'off'}, hard negatives ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}, harm ${o.harmScoring === 'token' ? 'per token' : 'pooled'}, kernel ${o.config.kernel}, ${o.config.layers} conv layers, ${o.train.epochs} epochs`;
+  const recipe = `contrast ${plan.contrast ? 'on' : 'off'}, hard negatives ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}, harm ${o.harmScoring === 'token' ? 'per token' : 'pooled'}, kernel ${o.config.kernel}, ${o.config.layers} conv layers, ${o.train.epochs} epochs, seed ${o.train.seed}`;
   console.log(`${name}: ${recipe}`);
   const emb = await createDefaultEmbedder({ cacheDir: EMBED_CACHE });
   const t0 = performance.now();
@@ -181,7 +182,7 @@ export function probeTable(rows: readonly ProbeRow[]): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const name = process.argv[2];
   if (!name) {
-    console.error('usage: probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L] [--epochs E] [--threads T] [--bt W] [--pooled] | probe.ts --table');
+    console.error('usage: probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L] [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S] | probe.ts --table');
     process.exit(2);
   }
   if (name === '--table') {
