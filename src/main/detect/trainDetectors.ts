@@ -3,7 +3,9 @@
  * calibration and thresholds fitted on the validation split only:
  *  - the prompt detector: "harmful" (scored per token, soft maximum) + the 14 BeaverTails
  *    categories (pooled), trained on original and rephrased prompts (augment.ts) with the harm loss
- *    balanced over (harmful × phrasing) cells and the category loss on BeaverTails rows only;
+ *    balanced over (harmful × phrasing) cells, benign prompts with harm key words (the hard
+ *    negatives) weighted up and BeaverTails' noisy harm labels down, and the category loss on
+ *    BeaverTails rows only;
  *  - the refusal detector: "refusal" over a reply's head with the phrase-rule flags.
  * bench/detect/train.ts runs these on ../shared and writes the resource files.
  */
@@ -49,12 +51,13 @@ export interface PromptDetectorOptions extends DetectorTrainingOptions {
 
 export const PROMPT_DETECTOR_DEFAULTS: Omit<PromptDetectorOptions, 'embedderId' | 'version'> = {
   config: { kernel: 3, layers: 2, attention: 0, hidden: 128, poolHeads: 4, prefixTokens: 0, mlpHidden: 0 },
-  train: { epochs: 8, batchSize: 64, lr: 2e-3, weightDecay: 1e-4, seed: 1, dropout: 0.2, wordDropout: 0.1, threads: 2 },
+  train: { epochs: 8, batchSize: 64, lr: 2e-3, weightDecay: 1e-4, seed: 1, dropout: 0.2, wordDropout: 0.1, threads: 1 },
   maxTokens: 64,
   rephraseShare: 1,
   categoryWeight: 1,
-  hardNegativeWeight: 1,
-  beavertailsHarmWeight: 1,
+  // chosen on the held-out table (bench/RESULTS.md, "Detectors v3: candidate recipes"; 2.0.0 had 1 and 1)
+  hardNegativeWeight: 3,
+  beavertailsHarmWeight: 0.3,
   harmScoring: 'token',
 };
 
