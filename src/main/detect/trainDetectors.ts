@@ -159,10 +159,10 @@ export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table
   );
   const val = corpus.filter((p) => p.split === 'validation');
   const keyWords = harmKeyWords(train);
-  const base = cellWeights(train);
   const weights = harmWeights(train, o, keyWords);
+  const hard = train.filter((p) => !p.harmful && !p.source.startsWith('beavertails') && wordTokens(p.text).some((t) => keyWords.has(t))).length;
   o.log?.(
-    `prompt detector: ${train.length} training prompts (with rephrasings), ${val.length} validation; ${keyWords.size} harm key words, ${weights.filter((w, i) => w !== base[i]).length} hard negatives weighted ×${o.hardNegativeWeight} (BeaverTails harm ×${o.beavertailsHarmWeight})`,
+    `prompt detector: ${train.length} training prompts (with rephrasings), ${val.length} validation; ${keyWords.size} harm key words, ${hard} hard negatives weighted ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}`,
   );
   const res = await trainSeqNet(cfg, table, inputScale, promptExamples(train, table, o.maxTokens, o.categoryWeight, weights), {
     ...o.train,
