@@ -60,7 +60,9 @@ const f3 = (v: number) => v.toFixed(3);
 
 function fromGit(commit: string, path: string): unknown {
   try {
-    return JSON.parse(execFileSync('git', ['show', `${commit}:${path}`], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }));
+    return JSON.parse(
+      execFileSync('git', ['show', `${commit}:${path}`], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }),
+    );
   } catch {
     return null;
   }

@@ -2,7 +2,7 @@
  * One candidate recipe of the prompt detector measured with the held-out-by-source protocol of
  * heldout.ts, cheaper than a full bench:detect (no v1 baselines, no refusal, no speed):
  *   node --import tsx bench/detect/probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L]
- *     [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S]
+ *     [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S] [--cat W]
  * trains the detector twice (XSTest fold A held out, as shipped, then fold B held out) and reports
  * AdvBench / MaliciousInstructions recall, held-out Alpaca specificity, balanced accuracy, AUC,
  * XSTest safe prompts flagged by 2-fold cross-fitting, held-out BeaverTails recall and category
@@ -88,9 +88,10 @@ async function probe(name: string) {
     },
     hardNegativeWeight: Number(arg('--hard') ?? PROMPT_DETECTOR_DEFAULTS.hardNegativeWeight),
     beavertailsHarmWeight: Number(arg('--bt') ?? PROMPT_DETECTOR_DEFAULTS.beavertailsHarmWeight),
+    categoryWeight: Number(arg('--cat') ?? PROMPT_DETECTOR_DEFAULTS.categoryWeight),
     harmScoring: process.argv.includes('--pooled') ? 'pooled' : PROMPT_DETECTOR_DEFAULTS.harmScoring,
   };
-  const recipe = `contrast ${plan.contrast ? 'on' : 'off'}, hard negatives ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}, harm ${o.harmScoring === 'token' ? 'per token' : 'pooled'}, kernel ${o.config.kernel}, ${o.config.layers} conv layers, ${o.train.epochs} epochs, seed ${o.train.seed}`;
+  const recipe = `contrast ${plan.contrast ? 'on' : 'off'}, hard negatives ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}, harm ${o.harmScoring === 'token' ? 'per token' : 'pooled'}, category loss ×${o.categoryWeight}, kernel ${o.config.kernel}, ${o.config.layers} conv layers, ${o.train.epochs} epochs, seed ${o.train.seed}`;
   console.log(`${name}: ${recipe}`);
   const emb = await createDefaultEmbedder({ cacheDir: EMBED_CACHE });
   const t0 = performance.now();
@@ -103,13 +104,20 @@ async function probe(name: string) {
       embedderId: emb.id,
       version: '0.0.0',
       log: (s) => console.log(s),
-      onEpoch: (e) => console.log(`fold ${fold} epoch ${e.epoch}: train ${e.trainLoss.toFixed(4)}, validation ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
+      onEpoch: (e) =>
+        console.log(`fold ${fold} epoch ${e.epoch}: train ${e.trainLoss.toFixed(4)}, validation ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`),
     });
     mkdirSync(CACHE, { recursive: true });
     writeFileSync(join(CACHE, `detect-probe-${name}-${fold}.json`), `${JSON.stringify(file)}\n`);
     const det = new SeqDetector(file);
     const test = corpus.prompts.filter((p) => p.split === 'test');
-    const p = (await promptJudgements(det, emb, test.map((x) => x.text))).map((j) => j.harmProbability);
+    const p = (
+      await promptJudgements(
+        det,
+        emb,
+        test.map((x) => x.text),
+      )
+    ).map((j) => j.harmProbability);
     const t = file.threshold;
     for (const [i, x] of test.entries()) if (x.xstestType !== undefined) xs.push({ p: x, flagged: p[i]! >= t });
     if (fold === 'A') {
@@ -181,7 +189,9 @@ export function probeTable(rows: readonly ProbeRow[]): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const name = process.argv[2];
   if (!name) {
-    console.error('usage: probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L] [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S] | probe.ts --table');
+    console.error(
+      'usage: probe.ts NAME [--no-contrast] [--hard W] [--kernel K] [--layers L] [--epochs E] [--threads T] [--bt W] [--pooled] [--seed S] [--cat W] | probe.ts --table',
+    );
     process.exit(2);
   }
   if (name === '--table') {

@@ -265,7 +265,9 @@ describe('category inference', () => {
     `holds on benchmarks it never saw: balanced accuracy ≥ 0.90 on AdvBench + MaliciousInstructions vs held-out Alpaca ${data ? '' : SHARED_MISSING}`,
     async () => {
       const corpus = await loadDetectorCorpus(data!);
-      const test = corpus.prompts.filter((p) => p.split === 'test' && ['advbench', 'stl_I-MaliciousInstructions', 'alpaca_instructions_25k', 'stl_I-Alpaca'].includes(p.source));
+      const test = corpus.prompts.filter(
+        (p) => p.split === 'test' && ['advbench', 'stl_I-MaliciousInstructions', 'alpaca_instructions_25k', 'stl_I-Alpaca'].includes(p.source),
+      );
       const p = await detectHarmfulPrompts(
         test.map((x) => x.text),
         { embedder: await createDefaultEmbedder({ cacheDir }) },
