@@ -304,6 +304,8 @@ export const events = {
   /** Live output of a running job (generated text); not persisted. */
   'job.stream': z.object({ jobId: Id, text: z.string() }),
   'models.changed': z.object({}),
+  /** Finished jobs were deleted from the Jobs list (jobs.clearFinished). */
+  'jobs.cleared': z.object({ deleted: z.array(Id) }),
   /** A sweep queued a step, or one of its jobs finished (refetch it with merge.sweep). */
   'merge.sweepChanged': z.object({ sweepId: Id, projectId: Id }),
   /** A grid queued a step, or one of its jobs finished (refetch it with experiment.get). */

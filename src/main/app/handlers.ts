@@ -93,7 +93,11 @@ export function createHandlers(s: Services): Handlers {
       return s.jobs.enqueue(confined.type, confined.params, owner);
     },
     'jobs.cancel': ({ id }) => s.jobs.cancel(id),
-    'jobs.clearFinished': ({ projectId }) => ({ deleted: s.jobs.clearFinished(projectId) }),
+    'jobs.clearFinished': ({ projectId }) => {
+      const deleted = s.jobs.clearFinished(projectId);
+      s.events.emit('jobs.cleared', { deleted });
+      return { deleted };
+    },
     'jobs.resume': ({ id }) => {
       const job = s.jobs.get(id);
       const spec = JobSpec.safeParse({ type: job.type, params: job.params });

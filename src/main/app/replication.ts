@@ -262,26 +262,22 @@ export function advanceReplication(s: Services, id: number): boolean {
   return true;
 }
 
-/** A start as the contract shows it: its set-up steps, then its grid. */
+/**
+ * A start as the contract shows it: its set-up steps, then its grid. A read only: a start whose
+ * set-up ended but whose data set or model is gone shows as stopped with why; the follower stores that.
+ */
 export function replicationView(s: Services, id: number): ReplicationStarted {
-  let r = s.replications.get(id);
-  if (r.startedAt === null && r.error === null && setUpEnded(s, r)) {
-    // its set-up ended (a job cleared from the list ends it too): a deleted product stops it here,
-    // even when no job event is left to advance it
-    const found = setUpProducts(s, r);
-    if ('missing' in found) {
-      s.replications.setFailed(id, found.missing);
-      r = s.replications.get(id);
-    }
-  }
+  const r = s.replications.get(id);
+  const found = r.startedAt === null && r.error === null && setUpEnded(s, r) ? setUpProducts(s, r) : null;
+  const error = r.error ?? (found && 'missing' in found ? found.missing : null);
   const steps = stepsOf(s, r);
   const started = r.startedAt !== null;
-  const stopped = r.error !== null || steps.some((x) => x.state === 'failed' || x.state === 'cancelled' || x.state === 'interrupted');
+  const stopped = error !== null || steps.some((x) => x.state === 'failed' || x.state === 'cancelled' || x.state === 'interrupted');
   return {
     id: r.id,
     projectId: r.projectId,
     state: started ? 'started' : stopped ? 'stopped' : 'setting-up',
-    error: r.error,
+    error,
     steps,
     experiment: r.experimentId !== null ? experimentView(s, r.experimentId) : null,
     alignedEvalJobId: r.alignedEvalJobId,
@@ -291,20 +287,35 @@ export function replicationView(s: Services, id: number): ReplicationStarted {
 /**
  * Follows the set-up jobs of every start: when one ends, the starts of its project still being set
  * up are advanced (the grid queued once all their steps succeeded) and `replication.changed` emitted.
+ * A data set deleted, a model removed or finished jobs cleared may leave a start with nothing left to
+ * wait on: those changes advance the unfinished starts too, which stops such a start with why.
  */
 export function followReplications(s: Services): () => void {
-  return followJobGroups(s, {
+  const advanceUnfinished = (projectId?: number) => {
+    for (const r of s.replications.unfinished(projectId)) {
+      advanceReplication(s, r.id);
+      s.events.emit('replication.changed', { replicationId: r.id, projectId: r.projectId });
+    }
+  };
+  const offJobs = followJobGroups(s, {
     what: 'replication',
     groupOfJob: (jobId) => s.replications.replicationOfJob(jobId),
     unfinished: () => s.replications.unfinished(),
     advance: (id) => {
       const { projectId } = s.replications.get(id);
-      for (const r of s.replications.unfinished(projectId)) {
-        advanceReplication(s, r.id);
-        s.events.emit('replication.changed', { replicationId: r.id, projectId });
-      }
+      advanceUnfinished(projectId);
       s.events.emit('data.changed', { projectId });
       s.events.emit('models.changed', {});
     },
   });
+  // these handlers only advance (no data or models event of their own), so they cannot loop
+  const offs = [
+    s.events.on('data.changed', ({ projectId }) => advanceUnfinished(projectId)),
+    s.events.on('models.changed', () => advanceUnfinished()),
+    s.events.on('jobs.cleared', () => advanceUnfinished()),
+  ];
+  return () => {
+    offJobs();
+    for (const off of offs) off();
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * One tensor's merge, the unit of work of the merge driver and of its worker threads: the inputs
  * read in chunks sized to a memory budget (a tensor that fits one chunk is read once for all of a
- * method's passes), the method run over them, each merged chunk written at the tensor's target.
+ * method's passes; a larger one can be sampled in short spans instead of a whole pass), the method
+ * run over them, each merged chunk written at the tensor's target.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { MergeInput } from './inputs';
@@ -9,7 +10,7 @@ import { writeAt, writeBytesAt, type WriteFn, type WriteTarget } from './outputs
 import type { TensorParams } from './params';
 import { hashName } from './sparsify';
 import type { MergeMethodImpl, TensorInputs } from './types';
-import { reserveSlots, slotView } from './wasmKernels';
+import { releaseKernels, reserveSlots, slotView } from './wasmKernels';
 
 /** One tensor to produce: merged from the inputs, or (GGUF) copied raw from the reference file. */
 export interface TensorTask {
@@ -33,7 +34,8 @@ export function chunkElements(budgetBytes: number, slots: number): number {
 
 /**
  * Chunk buffers shared by every tensor a thread merges: one per input slot, in the memory of the
- * merge's WebAssembly kernels (reserved per tensor, before any view is taken), and a mask.
+ * merge's WebAssembly kernels (reserved per tensor, before any view is taken), and a mask. Released
+ * at the end of the merge: the kernels' memory goes with them.
  */
 export class BufferPool {
   private maskBuf = new Uint8Array(0);
@@ -49,7 +51,15 @@ export class BufferPool {
     if (this.maskBuf.length < n) this.maskBuf = new Uint8Array(n);
     return this.maskBuf;
   }
+  /** Give the buffers back (the thread's kernel memory included); a later reserve starts afresh. */
+  release(): void {
+    releaseKernels();
+    this.maskBuf = new Uint8Array(0);
+  }
 }
+
+/** Values per span when a tensor larger than a chunk is sampled (forEachSpan). */
+const SPAN = 32;
 
 /** One tensor's inputs, read chunk by chunk; a tensor that fits one chunk is read once for all passes. */
 class ChunkedTensor implements TensorInputs {
@@ -60,7 +70,7 @@ class ChunkedTensor implements TensorInputs {
   constructor(
     readonly name: string,
     readonly numel: number,
-    align: number,
+    private readonly align: number,
     private readonly base: MergeInput | null,
     private readonly models: MergeInput[],
     private readonly pool: BufferPool,
@@ -94,6 +104,21 @@ class ChunkedTensor implements TensorInputs {
       const [b, xs] = this.buffers(Math.min(this.chunk, this.numel - start), start);
       fn(start, b, xs);
     }
+  }
+
+  forEachSpan(total: number, fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void): boolean {
+    if (this.chunk >= this.numel) return false; // read once for every pass anyway
+    const span = Math.ceil(SPAN / this.align) * this.align;
+    const count = Math.floor(total / span);
+    if (count < 1 || count * span * 4 > this.numel) return false; // spans would cover much of it: a pass is as cheap
+    const gap = this.numel / count;
+    for (let j = 0; j < count; j++) {
+      this.stop();
+      const start = Math.floor((j * gap) / this.align) * this.align;
+      const [b, xs] = this.buffers(Math.min(span, this.numel - start), start);
+      fn(start, b, xs);
+    }
+    return true;
   }
 
   mask(): Uint8Array {

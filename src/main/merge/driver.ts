@@ -111,11 +111,15 @@ export async function runMerge(config: MergeConfig, outPath: string, opts: RunMe
         writeFn: opts.writeFn,
         onBytes: (b: number) => report((bytesDone += b), current),
       };
-      tasks.forEach((t, i) => {
-        current = plan.tensors[i]!.out.name;
-        report(bytesDone, current, true);
-        runTask(t, ctx);
-      });
+      try {
+        tasks.forEach((t, i) => {
+          current = plan.tensors[i]!.out.name;
+          report(bytesDone, current, true);
+          runTask(t, ctx);
+        });
+      } finally {
+        ctx.pool.release(); // a long-lived thread does not keep the merge's buffers
+      }
     }
     if (opts.shouldStop?.()) throw new MergeCancelled();
     writer.finish();

@@ -53,13 +53,15 @@ function checkGta(spec: GtaSpec, p: TensorParams, numel: number, tensor: string)
     });
 }
 
-/** Top-k cuts for the models with density < 1: a sampling pass and a counting pass (two more if a bracket misses). */
+/** Top-k cuts for the models with density < 1: a sample (spans, or a pass), a counting pass (two more if a bracket misses). */
 function magnitudeCuts(inp: TensorInputs, r: Resolved): (MagnitudeCut | null)[] {
   const trimmed = r.densities.map((d, m) => (d < 1 ? m : -1)).filter((m) => m >= 0);
   const cuts: (MagnitudeCut | null)[] = r.densities.map(() => null);
   if (!trimmed.length) return cuts;
   const sel = trimmed.map((m) => new BracketSelector(keptCount(r.densities[m]!, inp.numel), inp.numel, r.rescale));
-  inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
+  // a tensor larger than a chunk is sampled from short spans rather than read whole once more
+  const spans = inp.forEachSpan?.(sel[0]!.samples, (_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.sampleSpan(xs[m]!, base!)));
+  if (!spans) inp.forEachChunk((start, base, xs) => trimmed.forEach((m, k) => sel[k]!.sample(start, xs[m]!, base!)));
   for (const x of sel) x.endSample();
   inp.forEachChunk((_s, base, xs) => trimmed.forEach((m, k) => sel[k]!.count(xs[m]!, base!)));
   const missed: number[] = [];

@@ -14,7 +14,7 @@ import { SafetensorsFile, type StTensorInfo } from '../engine/hf/safetensors';
 import { loadLoraAdapter, type LoraAdapter } from '../engine/hf/peftAdapter';
 import { configFromGguf } from '../engine/gguf/model';
 import { ggufToHfName, unpermuteQK } from '../engine/gguf/weights';
-import { decodeInto, type FloatDtype } from './codec';
+import { decodeInto, readDecoded, type FloatDtype } from './codec';
 
 export interface TensorMeta {
   /** PyTorch order */
@@ -62,24 +62,30 @@ export interface MergeInput {
 }
 
 /**
- * Positioned reads that retry short reads, into one buffer shared by every file: a read is decoded
- * into its chunk before the next one, so one buffer of the largest chunk serves all inputs.
+ * Positioned reads that retry short reads, into the caller's bytes or into one buffer shared by
+ * every file: a read is decoded into its chunk before the next one, so one buffer of the largest
+ * chunk serves all inputs.
  */
 class FileReader {
   private static shared = Buffer.alloc(0);
   private fd: number | null = null;
   constructor(readonly path: string) {}
   read(pos: number, length: number): Buffer {
-    if (this.fd === null) this.fd = openSync(this.path, 'r');
     if (FileReader.shared.length < length) FileReader.shared = Buffer.allocUnsafe(length);
-    const buf = FileReader.shared;
+    const buf = FileReader.shared.subarray(0, length);
+    this.readInto(pos, buf);
+    return buf;
+  }
+  /** Fill `buf` with the bytes at `pos`. */
+  readInto(pos: number, buf: Uint8Array): void {
+    if (this.fd === null) this.fd = openSync(this.path, 'r');
+    const length = buf.length;
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, Math.min(length - done, 1 << 30), pos + done);
       if (n <= 0) throw new Error(`${this.path}: file ended while reading bytes ${pos}–${pos + length} (truncated?)`);
       done += n;
     }
-    return buf.subarray(0, length);
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
@@ -161,8 +167,8 @@ class HfInput implements MergeInput {
     if (!t) throw new Error(`${this.label}: no tensor ${name}`);
     const dt = ST_FLOAT[t.info.dtype];
     if (!dt) throw new Error(`${this.label}: tensor ${name} is stored as ${t.info.dtype}; only F32, F16 and BF16 tensors can be merged`);
-    const bpe = dt === 'F32' ? 4 : 2;
-    decodeInto(dt, t.file.read(t.info.begin + start * bpe, out.length * bpe), out.length, out);
+    const pos = t.info.begin + start * (dt === 'F32' ? 4 : 2);
+    readDecoded(dt, out, (bytes) => t.file.readInto(pos, bytes));
   }
   residentBytes(): number {
     return 0;

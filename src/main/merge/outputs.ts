@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { permuteQK } from '../engine/gguf/weights';
-import { DTYPE_BYTES, encodeInto, type FloatDtype } from './codec';
+import { DTYPE_BYTES, encodedBytes, type FloatDtype } from './codec';
 
 /** The one write call the writers make (tests swap it for one that fails with ENOSPC). */
 export type WriteFn = (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => number;
@@ -76,18 +76,11 @@ export function writeBytesAt(fd: number, bytes: Uint8Array, position: number, ou
   }
 }
 
-/** This thread's encode buffer (reused: a chunk is written before the next is encoded). */
-let encodeBuffer = new Uint8Array(0);
-
 /** Encode merged values [start, start + values.length) of a tensor and write them at its target (values may be changed). */
 export function writeAt(t: WriteTarget, start: number, values: Float32Array, writeFn: WriteFn = fsWrite): void {
   let v = values;
   if (t.headRows) v = permuteQK(values, values.length / (t.headRows * t.rowLen), t.rowLen);
-  const n = v.length * DTYPE_BYTES[t.dtype];
-  if (encodeBuffer.length < n) encodeBuffer = new Uint8Array(n);
-  const b = encodeBuffer.subarray(0, n);
-  encodeInto(t.dtype, v, b);
-  writeBytesAt(t.fd, b, t.position + start * DTYPE_BYTES[t.dtype], t.outPath, writeFn);
+  writeBytesAt(t.fd, encodedBytes(t.dtype, v), t.position + start * DTYPE_BYTES[t.dtype], t.outPath, writeFn);
 }
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

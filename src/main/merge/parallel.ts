@@ -54,13 +54,14 @@ function work(init: WorkerInit): void {
     if (!opened.has(k)) opened.set(k, openInput(r));
     return opened.get(k)!;
   };
+  const pool = new BufferPool(init.chunkElems);
   try {
     const ctx = {
       impl: MERGE_METHODS[init.method],
       base: init.base ? open(init.base) : null,
       models: init.models.map(open),
       referencePath: init.referencePath,
-      pool: new BufferPool(init.chunkElems),
+      pool,
       stop: () => {
         if (Atomics.load(control, STOP) !== 0) throw new Stopped();
       },
@@ -76,6 +77,7 @@ function work(init: WorkerInit): void {
     Atomics.store(control, STOP, 1);
     throw e;
   } finally {
+    pool.release();
     for (const m of opened.values()) m.close();
   }
 }

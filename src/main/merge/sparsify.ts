@@ -4,9 +4,9 @@
  *
  * - magnitude (TIES): keep the k = floor(density · numel) entries of largest |value|, entries equal
  *   to the threshold in index order (a stable descending sort). The k-th largest magnitude is found
- *   exactly in two cheap passes: a strided sample brackets it, then one pass counts the entries
- *   above the bracket and collects those inside it (a few per cent), whose sort gives the exact
- *   value. When the bracket misses (it should not), a two-level radix select on the float bits
+ *   exactly in two cheap passes: a sample (short spans spread over the tensor) brackets it, then
+ *   one pass counts the entries above the bracket and collects those inside it (a few per cent),
+ *   whose sort gives the exact value. When the bracket misses (it should not), a two-level radix select on the float bits
  *   finds it in two more passes. With `rescale`, kept entries are scaled to the task vector's
  *   original L1 norm.
  * - random (DARE): keep each entry with probability density (Bernoulli), then with `rescale` scale to
@@ -44,8 +44,9 @@ export function keptCount(density: number, numel: number): number {
   return Math.floor(density * numel);
 }
 
-/** Samples taken to bracket the threshold (every entry of a smaller tensor). */
+/** Samples taken to bracket the threshold (every entry of a smaller tensor), in spans of SAMPLE_SPAN neighbours. */
 const SAMPLES = 1 << 16;
+const SAMPLE_SPAN = 32;
 
 /** The value of rank `kth` (0 = smallest) of a[0..], by quickselect (reorders a). */
 export function selectKth(a: Float32Array, kth: number): number {
@@ -81,12 +82,13 @@ export function selectKth(a: Float32Array, kth: number): number {
 }
 
 /**
- * Exact top-k by magnitude for one task vector, streamed: call `sample` on every chunk, then
- * `count` on every chunk, then `resolve()`; null means the bracket missed and `RadixSelector`
- * must finish the job.
+ * Exact top-k by magnitude for one task vector, streamed: call `sample` on every chunk (or
+ * `sampleSpan` on spans read for sampling), then `count` on every chunk, then `resolve()`; null
+ * means the bracket missed and `RadixSelector` must finish the job.
  */
 export class BracketSelector {
-  private readonly stride: number;
+  /** distance between the starts of two sampled spans */
+  private readonly gap: number;
   private readonly sampled: Float32Array;
   private nSampled = 0;
   private lo = 0;
@@ -106,31 +108,53 @@ export class BracketSelector {
     private readonly withL1 = true,
   ) {
     const count = Math.min(numel, SAMPLES);
-    this.stride = numel / count;
+    this.gap = numel / Math.ceil(count / SAMPLE_SPAN);
     this.sampled = new Float32Array(count);
     this.maxCand = Math.max(4 * SAMPLES, Math.ceil(numel * 0.1));
   }
 
-  /** The sampled entries among [start, start + x.length): positions floor(i · numel / samples). */
+  /**
+   * The sampled entries among [start, start + x.length): spans of SAMPLE_SPAN values starting at
+   * floor(j · gap) (none of a tensor no larger than the sample: every entry is a candidate). Runs of neighbours rather
+   * than single entries: a sample of a tensor in memory touches a few cache lines, not one per value.
+   */
   sample(start: number, x: Float32Array, base: Float32Array): void {
+    if (this.sampled.length === this.numel) return; // the bracket will be everything
     const end = start + x.length;
-    let i = Math.ceil(start / this.stride);
-    for (let pos = Math.floor(i * this.stride); pos < end && i < this.sampled.length; pos = Math.floor(++i * this.stride))
-      if (pos >= start) this.sampled[this.nSampled++] = Math.abs(Math.fround(x[pos - start]! - base[pos - start]!));
+    for (let j = Math.max(0, Math.floor((start - SAMPLE_SPAN) / this.gap)); ; j++) {
+      const s = Math.floor(j * this.gap);
+      if (s >= end || this.nSampled >= this.sampled.length) return;
+      const to = Math.min(end, s + SAMPLE_SPAN) - start;
+      for (let i = Math.max(s, start) - start; i < to && this.nSampled < this.sampled.length; i++)
+        this.sampled[this.nSampled++] = Math.abs(Math.fround(x[i]! - base[i]!));
+    }
+  }
+
+  /** Samples it takes in all. */
+  get samples(): number {
+    return this.sampled.length;
+  }
+
+  /** Every entry of a span read for sampling (forEachSpan), as long as there is room. */
+  sampleSpan(x: Float32Array, base: Float32Array): void {
+    const n = Math.min(x.length, this.sampled.length - this.nSampled);
+    for (let i = 0; i < n; i++) this.sampled[this.nSampled++] = Math.abs(Math.fround(x[i]! - base[i]!));
   }
 
   /** Bracket the k-th largest with a margin of 4 standard deviations of its rank in the sample (a miss falls back to radix select). */
   endSample(): void {
+    if (this.sampled.length === this.numel) return; // a tensor no larger than the sample: the bracket is everything
     const s = this.sampled.subarray(0, this.nSampled);
     const n = s.length;
-    if (n === this.numel) return; // every entry sampled: the bracket is everything
     const q = this.k / this.numel;
     const rank = q * n; // expected rank from the top
     const margin = 4 * Math.sqrt(n * q * (1 - q)) + 2;
     const top = Math.floor(rank - margin);
     const bottom = Math.ceil(rank + margin);
-    if (top > 0) this.hi = selectKth(s, n - top);
-    if (bottom < n) this.lo = selectKth(s, n - 1 - bottom);
+    // the first select leaves the values below its rank before it: the second searches only those
+    const below = top > 0 ? n - top : n;
+    if (top > 0) this.hi = selectKth(s, below);
+    if (bottom < n) this.lo = selectKth(s.subarray(0, below), n - 1 - bottom);
   }
 
   /**

@@ -18,6 +18,12 @@ export interface TensorInputs {
    * except in the `last` pass, which may overwrite them (nothing reads them again).
    */
   forEachChunk(fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void, last?: boolean): void;
+  /**
+   * Calls `fn` for short spans spread evenly over the tensor, at most `total` values in all (a
+   * sample read at a fraction of a pass's cost), and returns true; returns false without calling
+   * it when a pass costs no more (a tensor read in one chunk, or spans that would cover much of it).
+   */
+  forEachSpan?(total: number, fn: (start: number, base: Float32Array | null, models: readonly Float32Array[]) => void): boolean;
   /** A reusable byte array of at least one chunk's length. */
   mask(): Uint8Array;
 }

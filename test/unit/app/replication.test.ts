@@ -230,11 +230,19 @@ describe('setting the replication up', () => {
     const started = await startReplication(s, { preset: 'smoke' });
     for (const x of started.steps) await s.jobs.cancel(x.jobId!);
     expect(replicationView(s, started.id).state).toBe('stopped');
-    s.jobs.clearFinished(); // the Jobs panel's Clear finished: no job event is left to advance the start
+    s.jobs.clearFinished(); // cleared behind the app's back: the view says why, and only reads
     const v = replicationView(s, started.id);
     expect(v.state).toBe('stopped');
     expect(v.error).toMatch(/task data set "SST-2 task \(miniature replication\)" was deleted .*start the miniature replication again/);
+    expect(s.replications.get(started.id).error).toBeNull();
+    // the Jobs panel's Clear finished: the follower stores why, with no job event left to advance the start
+    const changed: number[] = [];
+    s.events.on('replication.changed', (e) => changed.push(e.replicationId));
+    const cleared = (await createDispatcher(createHandlers(s), () => {})('jobs.clearFinished', {})) as CallResult<unknown>;
+    expect(cleared.ok).toBe(true);
+    expect(s.replications.get(started.id).error).toBe(v.error);
     expect(s.replications.unfinished()).toEqual([]);
+    expect(changed).toContain(started.id);
   });
 
   it('stops with why when a data set or the model it waits on is deleted before its grid starts; a new start sets them up again', async () => {
@@ -266,6 +274,8 @@ describe('setting the replication up', () => {
     const poolGone = row();
     const modelGone = row({ seed: 3 });
     s.datasets.delete(poolDatasetId);
+    expect(replicationView(s, poolGone).state).toBe('stopped');
+    expect(s.replications.get(poolGone).error).toBeNull(); // the view only reads
     expect(advanceReplication(s, poolGone)).toBe(false);
     expect(replicationView(s, poolGone)).toMatchObject({
       state: 'stopped',
@@ -274,7 +284,10 @@ describe('setting the replication up', () => {
     });
     // the model removed from the Models list (the pool put back under its name)
     made('safety_pool', 'Safety pool (miniature replication)');
-    s.models.remove(s.models.list()[0]!.id);
+    // through the Models list's Remove: the follower stops the start, no job event needed
+    const removed = (await createDispatcher(createHandlers(s), () => {})('models.remove', { id: s.models.list()[0]!.id })) as CallResult<unknown>;
+    expect(removed.ok).toBe(true);
+    expect(s.replications.get(modelGone).error).toMatch(/aligned model .*model was removed from the Models list/);
     expect(advanceReplication(s, modelGone)).toBe(false);
     expect(replicationView(s, modelGone).error).toMatch(/aligned model .*model was removed from the Models list/);
     expect(s.replications.unfinished()).toEqual([]);

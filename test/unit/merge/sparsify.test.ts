@@ -2,10 +2,13 @@
  * Top-k by magnitude on tensors larger than the sample (the reference fixtures are small enough to
  * be sampled whole): the bracket selector and the radix fallback against a brute-force stable sort,
  * with many ties (fp16-quantised task vectors), mostly zeros, streamed in odd chunks, and a sample
- * the data fools on purpose (the fallback must take over, through TIES itself).
+ * the data fools on purpose (the fallback must take over, through TIES itself). A tensor larger
+ * than a chunk takes its sample from short spans: read twice in all, merged to the same bits.
  */
 import { describe, expect, it } from 'vitest';
+import { BufferPool, runTask } from '../../../src/main/merge/chunks';
 import { encodeInto, decodeInto } from '../../../src/main/merge/codec';
+import type { MergeInput } from '../../../src/main/merge/inputs';
 import { BracketSelector, keptCount, RadixSelector, type MagnitudeCut } from '../../../src/main/merge/sparsify';
 import { ties } from '../../../src/main/merge/ties';
 import type { TensorInputs } from '../../../src/main/merge/types';
@@ -29,6 +32,7 @@ function stableOrder(tv: Float32Array): number[] {
 }
 
 const zeros = (n: number) => new Float32Array(n);
+const bitsOf = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 function f16(v: Float32Array): Float32Array {
   const b = new Uint8Array(v.length * 2);
@@ -101,8 +105,8 @@ describe('exact top-k by magnitude', () => {
   it('a sample the data fools misses, and TIES falls back to radix select for the exact result', () => {
     const n = 1 << 20;
     const rand = mulberry32(3);
-    // every 16th entry (the strided sample's positions) is large, the rest tiny
-    const tv = Float32Array.from({ length: n }, (_, i) => (i % 16 === 0 ? 1 + rand() : (rand() - 0.5) * 1e-3));
+    // the first 32 of every 512 entries (the sample's spans: 2,048 of 32) are large, the rest tiny
+    const tv = Float32Array.from({ length: n }, (_, i) => (i % 512 < 32 ? 1 + rand() : (rand() - 0.5) * 1e-3));
     const k = keptCount(0.5, n);
     expect(selectBracket(tv, k, n)).toBeNull();
     const want = bruteForce(tv, k);
@@ -128,5 +132,63 @@ describe('exact top-k by magnitude', () => {
       for (let i = 0; i < n; i++) if (out[i] !== Math.fround(base[i]! + (mask[i] ? trueTv[i]! : 0))) wrong++;
       expect(wrong, `chunk ${chunk}`).toBe(0);
     }
+  });
+
+  it('a tensor larger than a chunk is sampled from short spans: read twice, merged to the same bits as whole', () => {
+    const n = 1 << 19;
+    const rand = mulberry32(11);
+    const base = f16(Float32Array.from({ length: n }, () => (rand() - 0.5) * 0.04));
+    const fts = [1, 2].map(() => f16(base.map((x) => x + (rand() - 0.5) * 0.004)));
+    let valuesRead = 0;
+    const input = (v: Float32Array) =>
+      ({
+        read(_name: string, start: number, out: Float32Array) {
+          out.set(v.subarray(start, start + out.length));
+          valuesRead += out.length;
+        },
+      }) as unknown as MergeInput;
+    const merge = (chunkElems: number) => {
+      const out = new Float32Array(n);
+      const bytes = new Uint8Array(out.buffer);
+      const pool = new BufferPool(chunkElems);
+      valuesRead = 0;
+      runTask(
+        {
+          hfName: 'model.embed_tokens.weight',
+          numel: n,
+          params: {
+            global: { normalize: true, rescale: false, lambda: 1 },
+            perModel: [
+              { weight: 1, density: 0.5 },
+              { weight: 0.5, density: 0.3 },
+            ],
+          },
+          align: 1,
+          bytes: n * 6,
+          target: { fd: -1, position: 0, dtype: 'F32', rowLen: 1, outPath: 'test' },
+        },
+        {
+          impl: ties,
+          base: input(base),
+          models: fts.map(input),
+          referencePath: '',
+          pool,
+          stop: () => {},
+          onBytes: () => {},
+          writeFn: (_fd, buf, off, len, pos) => (bytes.set(buf.subarray(off, off + len), pos), len),
+        },
+      );
+      pool.release();
+      return { out, perInput: valuesRead / 3 };
+    };
+    const whole = merge(n);
+    expect(whole.perInput).toBe(n); // one chunk: read once for every pass
+    const chunked = merge(100_003);
+    // a counting pass and the merging pass, and the spans' 65,536 samples (not a third pass)
+    expect(chunked.perInput).toBe(2 * n + 65_536);
+    const [a, b] = [bitsOf(chunked.out), bitsOf(whole.out)];
+    let differ = 0;
+    for (let i = 0; i < n; i++) differ += a[i] === b[i] ? 0 : 1;
+    expect(differ).toBe(0);
   });
 });

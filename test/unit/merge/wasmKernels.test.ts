@@ -4,15 +4,20 @@
  * subnormals, overflow, inf and NaN; the top-k count, trim and two-model sign election on random
  * data with signed zeros, threshold ties and NaN-free edge values, at lengths that are not whole
  * vectors, on arrays inside and outside the kernels' memory, with the values after an array's end
- * left as they were. And the committed module is the .wat assembled (skipped when wabt is absent).
+ * left as they were. A merge gives the kernels' memory back when it ends. And the committed module
+ * is the .wat assembled (skipped when wabt is absent).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assembleModuleSource, loadWabt, MODULE_PATH, WAT_PATH } from '../../../scripts/assembleKernels';
 import { float32ToHalfBits, halfBitsToFloat32 } from '../../../src/main/engine/half';
 import { BufferPool } from '../../../src/main/merge/chunks';
-import { decodeF16, encodeF16, l1Sums, reserveSlots, slotView, ties2, topkCount, trim } from '../../../src/main/merge/wasmKernels';
+import { parseMergeYaml, runMerge } from '../../../src/main/merge';
+import { decodeF16, encodeF16, kernelMemoryBytes, l1Sums, reserveSlots, slotView, ties2, topkCount, trim } from '../../../src/main/merge/wasmKernels';
 import { mulberry32 } from '../../../src/main/util/prng';
+import { repoRoot } from '../../helpers/shared';
 
 const bitsOf = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 const f32 = new Float32Array(1);
@@ -193,6 +198,32 @@ describe('TIES kernels', () => {
     expect(m!.buffer).toBe(slotView(0, 1).buffer); // nothing grew the memory under the views
     reserveSlots(1, 10); // a smaller request keeps the layout
     expect(slotView(2, 5000).byteOffset).toBe(k!.byteOffset);
+  });
+});
+
+describe('kernel memory', () => {
+  it('a merge grows the memory for its chunks and gives it back when it ends (a memory never shrinks)', async () => {
+    const fix = join(repoRoot, 'test', 'fixtures', 'merge');
+    const { cases } = JSON.parse(readFileSync(join(fix, 'cases.json'), 'utf8')) as { cases: { name: string; yaml: string }[] };
+    const c = cases.find((x) => x.name.startsWith('ties'))!;
+    const tmp = mkdtempSync(join(tmpdir(), 'merge-mem-'));
+    try {
+      reserveSlots(3, 1 << 20); // memory left grown by earlier work on this thread
+      expect(kernelMemoryBytes()).toBeGreaterThan(3 * 4 * (1 << 20));
+      let during = 0;
+      await runMerge(parseMergeYaml(c.yaml, 'ties.yml', fix), join(tmp, 'out'), {
+        onProgress: () => (during = Math.max(during, kernelMemoryBytes())),
+      });
+      expect(during).toBeGreaterThan(0);
+      expect(kernelMemoryBytes()).toBe(0);
+      // the kernels work again afterwards, in a fresh memory
+      const got = new Float32Array(3);
+      decodeF16(new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x3800]).buffer), got);
+      expect([...got]).toEqual([1, -2, 0.5]);
+      expect(kernelMemoryBytes()).toBeLessThan(1 << 20);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
