@@ -29,7 +29,8 @@ const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19
 
 /**
  * The kNN blend weight for category inference with reference prompts: the weight (0, 0.1, … 1)
- * with the best top-1 on the validation BeaverTails prompts, the references being the training ones.
+ * with the best top-1 on the validation BeaverTails prompts, the references being the training ones
+ * (the largest such weight when several tie).
  */
 export async function chooseReferenceBlend(
   det: SeqDetector,
@@ -63,7 +64,8 @@ export async function chooseReferenceBlend(
     });
     top1.push(hit / val.length);
   }
-  const best = top1.indexOf(Math.max(...top1));
+  // ties go to the larger weight: references a user passes should refine the result, not be ignored
+  const best = top1.lastIndexOf(Math.max(...top1));
   return { blend: best / 10, top1 };
 }
 
