@@ -47,6 +47,8 @@ import { EMBED_CACHE } from './train';
 
 /** The commit whose resources hold the v1 linear detectors (the last one shipping them). */
 const V1_COMMIT = '35c4e02';
+/** The last commit shipping safetune-prompt-detector@2.0.0 (the previous release, kept as a row). */
+const V2_0_COMMIT = 'd9ece7c';
 
 const lines: string[] = [];
 const say = (s = '') => {
@@ -56,14 +58,19 @@ const say = (s = '') => {
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const f3 = (v: number) => v.toFixed(3);
 
-function v1FromGit(path: string): LinearClassifier | null {
+function fromGit(commit: string, path: string): unknown {
   try {
-    return new LinearClassifier(
-      JSON.parse(execFileSync('git', ['show', `${V1_COMMIT}:${path}`], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })),
+    return JSON.parse(
+      execFileSync('git', ['show', `${commit}:${path}`], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }),
     );
   } catch {
     return null;
   }
+}
+
+function v1FromGit(path: string): LinearClassifier | null {
+  const json = fromGit(V1_COMMIT, path);
+  return json ? new LinearClassifier(json) : null;
 }
 
 /** Area under the ROC curve (ties count half). */
@@ -153,6 +160,10 @@ async function main() {
     `Detectors: ${det.tag} (prompt harm + 14 categories) and ${shippedRefusalDetector().tag} (refusal): 1-D convolutional networks over the static word vectors the default embedder uses (model card: resources/DETECTORS.md). **Held out by source**: the prompt detector never saw AdvBench, MaliciousInstructions, stl_I-Alpaca, ${DEFAULT_CORPUS_PLAN.alpacaTest} Alpaca-25k rows, XSTest types ${XSTEST_FOLDS[DEFAULT_CORPUS_PLAN.xstestTestFold].join(', ')}, or ${pct(DEFAULT_CORPUS_PLAN.beavertailsTestShare)} of BeaverTails prompts; exact and near copies (word-3-shingle Jaccard ≥ ${DEFAULT_CORPUS_PLAN.nearDuplicate}) of those were removed from training (${corpus.removed.exact} exact copies and ${corpus.removed.near} near copies dropped, e.g. the refusal-direction set's AdvBench and MaliciousInstruct rows). Thresholds and calibration come from a validation split of the training sources. These are not the issue's held-out sets (three other harmful benchmarks, other models' replies, curator-labelled pool records), which are not available here.`,
   );
   say('');
+  say(
+    `Contrast prompts (src/main/detect/contrastSet.ts, written for SafeTune: harm words in benign senses and their harmful twins aimed at people): ${corpus.prompts.filter((p) => p.source === 'safetune_contrast').length} train or validate (${corpus.prompts.filter((p) => p.source === 'safetune_contrast' && p.harmful).length} harmful); ${corpus.contrastDropped.count} were dropped as exact or near copies (word-3-shingle Jaccard ≥ ${DEFAULT_CORPUS_PLAN.contrastNearDuplicate}) of a test prompt or of any XSTest prompt of either fold; the highest Jaccard of a kept one to those is ${f3(corpus.contrastDropped.maxKeptJaccard)}. They cover XSTest's phenomena (homonyms, figurative language, safe targets and contexts, definitions), so the XSTest figures measure generalisation to XSTest's wording, not to an unseen phenomenon.`,
+  );
+  say('');
 
   // 1. prompt harm
   say('### Prompt harm (held-out benchmarks)');
@@ -178,6 +189,15 @@ async function main() {
     threshold: 0.5,
     score: async (t) => Array.from(v1Retrained.predict(await promptHarmFeatures(emb, t))),
   });
+  const v20Json = fromGit(V2_0_COMMIT, 'resources/taxonomy/prompt-detector.v2.json');
+  const v20 = v20Json ? new SeqDetector(v20Json) : null;
+  if (v20 && v20.file.version !== det.file.version)
+    scorers.push({
+      name: `v2 ${v20.tag} (previous release)`,
+      note: `threshold ${f3(v20.file.threshold)} from validation; no contrast prompts, BeaverTails harm labels at full weight`,
+      threshold: v20.file.threshold,
+      score: async (t) => (await promptJudgements(v20, emb, t)).map((j) => j.harmProbability),
+    });
   scorers.push({
     name: `**v2 ${det.tag} (shipped)**`,
     note: `threshold ${f3(det.file.threshold)} from validation`,
@@ -185,6 +205,7 @@ async function main() {
     score: async (t) => (await promptJudgements(det, emb, t)).map((j) => j.harmProbability),
   });
   const scores = await harmTable(scorers, test);
+  await v20?.dispose();
   say('');
   say('Goals (issue 17, on its own held-out sets): balanced accuracy ≥ 0.95; XSTest safe prompts flagged ≤ 10%.');
   say('');

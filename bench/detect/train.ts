@@ -1,5 +1,6 @@
 /**
- * Trains the shipped detectors on ../shared with the project's engine (npm run train:detectors):
+ * Trains the shipped detectors on ../shared with the project's engine (npm run train:detectors;
+ * `-- --prompt-only` retrains the prompt detector alone):
  *  - resources/taxonomy/prompt-detector.v2.json: prompt harm + the 14 harm categories;
  *  - resources/refusal-phrases/refusal-detector.v2.json: reply refusal;
  *  - resources/taxonomy/reference-centroids.v1.json: Cossim's per-category reference centroids.
@@ -19,14 +20,17 @@ import { getHarmTaxonomy } from '../../src/main/data/taxonomy';
 import { type StaticWordEmbedder, createDefaultEmbedder } from '../../src/main/embed/staticVectors';
 import { repoRoot, sharedDir } from '../../test/helpers/shared';
 
-export const DETECTORS_VERSION = '2.0.0';
+/** Versions of the shipped detectors (the prompt detector was retrained in 2.1.0; the refusal detector is unchanged since 2.0.0). */
+export const PROMPT_DETECTOR_VERSION = '2.1.0';
+export const REFUSAL_DETECTOR_VERSION = '2.0.0';
 export const EMBED_CACHE = join(repoRoot, 'bench', '.cache', 'embed');
 
 const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 /**
  * The kNN blend weight for category inference with reference prompts: the weight (0, 0.1, … 1)
- * with the best top-1 on the validation BeaverTails prompts, the references being the training ones.
+ * with the best top-1 on the validation BeaverTails prompts, the references being the training ones
+ * (the largest such weight when several tie).
  */
 export async function chooseReferenceBlend(
   det: SeqDetector,
@@ -60,7 +64,8 @@ export async function chooseReferenceBlend(
     });
     top1.push(hit / val.length);
   }
-  const best = top1.indexOf(Math.max(...top1));
+  // ties go to the larger weight: references a user passes should refine the result, not be ignored
+  const best = top1.lastIndexOf(Math.max(...top1));
   return { blend: best / 10, top1 };
 }
 
@@ -82,7 +87,7 @@ export async function referenceCentroids(dataDir: string, emb: StaticWordEmbedde
   };
 }
 
-export async function trainShippedDetectors(shared: string) {
+export async function trainShippedDetectors(shared: string, o: { promptOnly?: boolean } = {}) {
   const d = join(shared, 'data');
   const emb = await createDefaultEmbedder({ cacheDir: EMBED_CACHE });
   const corpus = await loadDetectorCorpus(d);
@@ -92,7 +97,7 @@ export async function trainShippedDetectors(shared: string) {
   const prompt = await trainPromptDetector(corpus.prompts, emb.table, {
     ...PROMPT_DETECTOR_DEFAULTS,
     embedderId: emb.id,
-    version: DETECTORS_VERSION,
+    version: PROMPT_DETECTOR_VERSION,
     log,
     onEpoch: (e) =>
       log(
@@ -104,11 +109,12 @@ export async function trainShippedDetectors(shared: string) {
   await det.dispose();
   prompt.referenceBlend = blend;
   log(`reference blend ${blend} (validation top-1 by blend weight 0…1: ${top1.map((v) => v.toFixed(3)).join(' ')})`);
+  if (o.promptOnly) return { prompt, refusal: null, centroids: null };
   const replies = await loadRefusalCorpus(d, { testModel: null });
   const refusal = await trainRefusalDetector(replies, emb.table, {
     ...REFUSAL_DETECTOR_DEFAULTS,
     embedderId: emb.id,
-    version: DETECTORS_VERSION,
+    version: REFUSAL_DETECTOR_VERSION,
     onEpoch: (e) =>
       log(
         `refusal detector epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss?.toFixed(4)} (${e.seconds.toFixed(0)} s)`,
@@ -125,13 +131,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   const t0 = performance.now();
-  const { prompt, refusal, centroids } = await trainShippedDetectors(shared);
+  const { prompt, refusal, centroids } = await trainShippedDetectors(shared, { promptOnly: process.argv.includes('--prompt-only') });
   const files: Array<[string, unknown]> = [
     [join(repoRoot, 'resources', 'taxonomy', 'prompt-detector.v2.json'), prompt],
     [join(repoRoot, 'resources', 'refusal-phrases', 'refusal-detector.v2.json'), refusal],
     [join(repoRoot, 'resources', 'taxonomy', 'reference-centroids.v1.json'), centroids],
   ];
   for (const [f, json] of files) {
+    if (json === null) continue;
     writeFileSync(f, JSON.stringify(json) + '\n');
     log(`wrote ${f}`);
   }

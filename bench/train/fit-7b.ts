@@ -8,17 +8,21 @@
  *
  *   npm run bench:train-7b     (SEQ=512 BATCH=1 RANK=16 THREADS=2; writes ~27 GB under bench/.cache
  *                               the first time: the GGUF and the trainer's fp16 weight file)
+ *   BASE_QUANT=q4_0 npm run bench:train-7b
+ *                              LoRA on a frozen base quantised on load (the Train tab's "Frozen base",
+ *                              `--base-quant`; q8_0 | q4_0 | q4_k): QLoRA-style, its own section
  *
- * Writes the train-7b section of bench/RESULTS.md.
+ * Writes the train-7b section of bench/RESULTS.md (train-7b-<type> with BASE_QUANT).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResultsSection } from '../results';
 import { bundleWorker, ENGINE_JOB_NODE_FLAGS } from '../worker-process';
 import { paramCount } from '../engine/random-model';
+import { BASE_QUANTS, BaseQuant } from '../../src/shared/train';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shared = process.env.SAFETUNE_SHARED_DIR ?? join(root, '..', 'shared');
@@ -30,6 +34,8 @@ if (!existsSync(stories)) {
 
 /** Llama-2-7B: hidden 4096, 32 layers, 32 heads (no GQA), FFN 11008, vocab 32000, untied LM head */
 const LLAMA2_7B = { hidden: 4096, layers: 32, heads: 32, kvHeads: 32, ffn: 11008, vocab: 32000, context: 4096, untiedOutput: true };
+const baseQuant = BaseQuant.parse(process.env.BASE_QUANT ?? 'none');
+const quantised = baseQuant !== 'none';
 const spec = {
   ...LLAMA2_7B,
   fileType: 'F16' as const,
@@ -42,6 +48,7 @@ const spec = {
   targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
   recompute: true,
   frozenF16: true,
+  ...(quantised ? { baseQuant } : {}),
   steps: 1,
   threads: Number(process.env.THREADS ?? 2),
   cacheDir: join(root, 'bench', '.cache'),
@@ -67,6 +74,7 @@ function memOf(pid: number): Mem | null {
 const workerJs = join(root, 'bench', '.cache', 'train-worker.mjs');
 bundleWorker(join(root, 'bench', 'train', 'worker.ts'), workerJs);
 const started = new Date().toISOString();
+const loadStart = loadavg()[0]!;
 const child = spawn(process.execPath, [...ENGINE_JOB_NODE_FLAGS, workerJs, JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
 const peak = { setup: { rss: 0, anon: 0, file: 0 }, training: { rss: 0, anon: 0, file: 0 } };
 let phase: keyof typeof peak = 'setup';
@@ -104,18 +112,29 @@ const weightFileBytes = readdirSync(r.weightCacheDir)
   .filter((f) => f.endsWith('.bin'))
   .reduce((sum, f) => sum + statSync(join(r.weightCacheDir, f)).size, 0);
 const deviceBytes = weightFileBytes + peak.training.anon;
+/** the smallest common accelerator memory size the step fits under */
+function fitsCard(bytes: number): string {
+  const card = [8, 12, 16, 24, 48, 80].find((gib) => bytes < gib * 2 ** 30);
+  return card ? `under the ${card} GiB of a "${card} GB" card` : 'over the 80 GiB of the largest common card';
+}
+const frozen = quantised
+  ? `frozen projections quantised on load to ${BASE_QUANTS[baseQuant].label} (QLoRA-style: the adapter, its gradients and all compute fp32)`
+  : 'frozen projections stored in fp16 (embeddings and LM head fp32; all compute fp32)';
 const md = [
-  '## Engine part 2: does 7B LoRA fit 24 GB with fp16 frozen weights and checkpointing? (CPU EP as the proxy)',
+  quantised
+    ? `## Engine part 2: 7B LoRA on a ${BASE_QUANTS[baseQuant].label} frozen base with checkpointing (CPU EP as the proxy)`
+    : '## Engine part 2: does 7B LoRA fit 24 GB with fp16 frozen weights and checkpointing? (CPU EP as the proxy)',
   '',
-  `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${spec.threads} threads. ` +
+  `Run ${started} on ${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${spec.threads} threads, ` +
+    `1-minute load average ${loadStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end (2 cores, shared). ` +
     `Random weights of Llama-2-7B's shape (${(paramCount(LLAMA2_7B) / 1e9).toFixed(2)} B parameters, F16 GGUF), LoRA r${spec.rank} α${spec.alpha} dropout ${spec.dropout} on q,k,v,o,gate,up,down ` +
-    `(${(r.loraParams / 1e6).toFixed(1)} M trainable), batch ${spec.batch} × ${spec.seq} tokens, one AdamW step, activation checkpointing per layer, frozen projections stored in fp16 ` +
-    '(embeddings and LM head fp32; all compute fp32). Memory of the training process sampled every 200 ms from /proc: anonymous = what onnxruntime and Node allocate ' +
+    `(${(r.loraParams / 1e6).toFixed(1)} M trainable), batch ${spec.batch} × ${spec.seq} tokens, one AdamW step, activation checkpointing per layer, ${frozen}. ` +
+    'Memory of the training process sampled every 200 ms from /proc: anonymous = what onnxruntime and Node allocate ' +
     '(activations, per-layer fp32 casts of the weights, adapter, gradients, AdamW moments); file-backed = resident pages of the weight file onnxruntime memory-maps.',
   '',
   '| phase | peak RSS GiB | peak anonymous GiB | peak file-backed GiB |',
   '|---|---|---|---|',
-  `| setup (read GGUF, write fp16 weight file, build and optimise the graph) | ${GB(peak.setup.rss)} | ${GB(peak.setup.anon)} | ${GB(peak.setup.file)} |`,
+  `| setup (read GGUF, write the ${quantised ? 'quantised' : 'fp16'} weight file, build and optimise the graph) | ${GB(peak.setup.rss)} | ${GB(peak.setup.anon)} | ${GB(peak.setup.file)} |`,
   `| training step | ${GB(peak.training.rss)} | ${GB(peak.training.anon)} | ${GB(peak.training.file)} |`,
   '',
   `Setup ${(r.setupMs / 1000).toFixed(0)} s, the step ${(r.stepMs / 1000).toFixed(0)} s (${r.tokensPerSecond.toFixed(2)} tokens/s on this CPU), loss ${r.loss.toFixed(3)} ` +
@@ -124,7 +143,7 @@ const md = [
   `The weight file onnxruntime maps holds ${GB(weightFileBytes)} GiB (not all of it is resident on the CPU: only the embedding rows of the batch's tokens are read). ` +
     `On a GPU the whole file is copied to device memory and the step's anonymous memory is the graph's working set, so the step needs about ${GB(deviceBytes)} GiB ` +
     `(weight file + peak anonymous; this counts Node's and onnxruntime's own ~0.2 GiB, which stay in host memory on a GPU): ` +
-    `${deviceBytes < 24 * 2 ** 30 ? 'under' : 'over'} the 24 GiB of a "24 GB" card. Not measured on a GPU: the CUDA EP's arena and kernels add their own overhead.`,
+    `${fitsCard(deviceBytes)}. Not measured on a GPU: the CUDA EP's arena and kernels add their own overhead.`,
 ].join('\n');
-writeResultsSection('train-7b', md);
+writeResultsSection(quantised ? `train-7b-${baseQuant}` : 'train-7b', md);
 console.log(md);

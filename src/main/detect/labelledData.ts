@@ -8,7 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { findNearDuplicates } from '../data/dedupe';
+import { findNearDuplicates, shingleHashes } from '../data/dedupe';
+import { contrastPrompts } from './contrastSet';
 
 export interface RefusalExample {
   id: string;
@@ -177,6 +178,10 @@ export interface CorpusPlan {
   gsm8k: number;
   /** Word-3-shingle Jaccard at or above which a training prompt counts as a near copy of a held-out one. */
   nearDuplicate: number;
+  /** Train on SafeTune's templated contrast prompts (contrastSet.ts) too. */
+  contrast: boolean;
+  /** Word-3-shingle Jaccard at or above which a contrast prompt counts as a copy of a held-out or XSTest prompt (stricter than nearDuplicate). */
+  contrastNearDuplicate: number;
 }
 
 export const DEFAULT_CORPUS_PLAN: CorpusPlan = {
@@ -187,6 +192,8 @@ export const DEFAULT_CORPUS_PLAN: CorpusPlan = {
   validationShare: 0.1,
   gsm8k: 1000,
   nearDuplicate: 0.7,
+  contrast: true,
+  contrastNearDuplicate: 0.5,
 };
 
 /** FNV-1a of salt + text, in [0, 1). */
@@ -205,6 +212,8 @@ export interface DetectorCorpus {
   plan: CorpusPlan;
   /** What deduplication removed: exact copies across/within splits, near copies of held-out prompts, label conflicts. */
   removed: { exact: number; near: number; conflicts: number };
+  /** Contrast prompts dropped as exact or near copies of a held-out or XSTest prompt (and the highest Jaccard among those kept). */
+  contrastDropped: { count: number; examples: string[]; maxKeptJaccard: number };
 }
 
 /**
@@ -258,11 +267,59 @@ export async function loadDetectorCorpus(sharedDataDir: string, plan: CorpusPlan
     }
   }
   for (const [p, m] of bt) add(p, true, 'beavertails', { categories: m });
-  return splitCorpus(raw, plan);
+  const corpus = splitCorpus(raw, plan);
+  if (!plan.contrast) return { ...corpus, contrastDropped: { count: 0, examples: [], maxKeptJaccard: 0 } };
+  // the contrast set trains (or validates) only: no copy of a test prompt or of any XSTest prompt (either fold)
+  const guarded = corpus.prompts.filter((p) => p.split === 'test' || p.xstestType !== undefined).map((p) => p.text);
+  const contrast = disjointContrast(contrastPrompts(), guarded, plan.contrastNearDuplicate);
+  const seen = new Set(corpus.prompts.map((p) => dedupeKey(p.text)));
+  for (const c of contrast.kept) {
+    if (seen.has(dedupeKey(c.text))) continue;
+    const split: Split = unitHash(c.text, 'validation') < plan.validationShare ? 'validation' : 'train';
+    corpus.prompts.push({ text: c.text, harmful: c.harmful, categories: null, source: 'safetune_contrast', split });
+  }
+  return {
+    ...corpus,
+    contrastDropped: { count: contrast.dropped.length, examples: contrast.dropped.slice(0, 5), maxKeptJaccard: contrast.maxKeptJaccard },
+  };
+}
+
+/** Jaccard similarity of two sets of shingle hashes. */
+function jaccard(a: ReadonlySet<number>, b: ReadonlySet<number>): number {
+  let inter = 0;
+  for (const x of a) if (b.has(x)) inter++;
+  return inter / Math.max(1, a.size + b.size - inter);
+}
+
+/**
+ * Contrast prompts that are neither exact copies (dedupeKey) nor near copies (word-3-shingle
+ * Jaccard ≥ `threshold`) of any guarded prompt (the held-out sources and every XSTest prompt, both
+ * folds): what the detector learns from them must not be the test prompts themselves.
+ */
+export function disjointContrast<T extends { text: string }>(
+  contrast: readonly T[],
+  guarded: readonly string[],
+  threshold: number,
+): { kept: T[]; dropped: string[]; maxKeptJaccard: number } {
+  const keys = new Set(guarded.map(dedupeKey));
+  const sh = guarded.map((t) => new Set(shingleHashes(t)));
+  const kept: T[] = [];
+  const dropped: string[] = [];
+  let maxKeptJaccard = 0;
+  for (const c of contrast) {
+    const own = new Set(shingleHashes(c.text));
+    const top = sh.reduce((m, g) => Math.max(m, jaccard(own, g)), 0);
+    if (keys.has(dedupeKey(c.text)) || top >= threshold) dropped.push(c.text);
+    else {
+      kept.push(c);
+      maxKeptJaccard = Math.max(maxKeptJaccard, top);
+    }
+  }
+  return { kept, dropped, maxKeptJaccard };
 }
 
 /** Assign splits, then remove cross-split exact and near copies (test > validation > train). */
-export function splitCorpus(raw: ReadonlyArray<Omit<CorpusPrompt, 'split'>>, plan: CorpusPlan): DetectorCorpus {
+export function splitCorpus(raw: ReadonlyArray<Omit<CorpusPrompt, 'split'>>, plan: CorpusPlan): Omit<DetectorCorpus, 'contrastDropped'> {
   const testFold = new Set(XSTEST_FOLDS[plan.xstestTestFold]);
   const alpacaKeys = raw.filter((r) => r.source === 'alpaca_instructions_25k').map((r) => [unitHash(r.text, 'alpaca-test'), r.text] as const);
   alpacaKeys.sort((a, b) => a[0] - b[0]);

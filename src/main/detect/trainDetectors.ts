@@ -3,7 +3,9 @@
  * calibration and thresholds fitted on the validation split only:
  *  - the prompt detector: "harmful" (scored per token, soft maximum) + the 14 BeaverTails
  *    categories (pooled), trained on original and rephrased prompts (augment.ts) with the harm loss
- *    balanced over (harmful × phrasing) cells and the category loss on BeaverTails rows only;
+ *    balanced over (harmful × phrasing) cells, benign prompts with harm key words (the hard
+ *    negatives) weighted up and BeaverTails' noisy harm labels down, and the category loss on
+ *    BeaverTails rows only;
  *  - the refusal detector: "refusal" over a reply's head with the phrase-rule flags.
  * bench/detect/train.ts runs these on ../shared and writes the resource files.
  */
@@ -18,6 +20,7 @@ import { SeqNetRunner, type SeqNetConfig } from './seqnet';
 import { type SeqDetectorFile, assignCategories, encodeParams, refusalInputs } from './seqDetector';
 import { type SeqExample, type SeqNetTrainOptions, trainSeqNet } from './seqnetTrain';
 import { meanVectorNormInverse, tableId, tokenIds } from './wordseq';
+import { wordTokens } from '../embed/staticVectors';
 
 /** What training either shipped detector takes: the network's shape, the optimiser, input length, the id it is stored under. */
 interface DetectorTrainingOptions {
@@ -34,15 +37,28 @@ export interface PromptDetectorOptions extends DetectorTrainingOptions {
   rephraseShare: number;
   /** Weight of the category loss (per category) relative to the harm loss. */
   categoryWeight: number;
+  /**
+   * Harm-loss weight multiplier of the hard negatives: benign training prompts that contain one of
+   * the harm key words (harmKeyWords), such as Alpaca's "kill the process" or "shoot a photo".
+   */
+  hardNegativeWeight: number;
+  /** Harm-loss weight multiplier of the BeaverTails prompts (their harm labels are noisy: a prompt is listed when a reply to it was unsafe). */
+  beavertailsHarmWeight: number;
+  /** "harmful" scored per token with a soft maximum (one harmful span decides), or from the pooled vector like the categories. */
+  harmScoring: 'token' | 'pooled';
   log?: (line: string) => void;
 }
 
 export const PROMPT_DETECTOR_DEFAULTS: Omit<PromptDetectorOptions, 'embedderId' | 'version'> = {
   config: { kernel: 3, layers: 2, attention: 0, hidden: 128, poolHeads: 4, prefixTokens: 0, mlpHidden: 0 },
-  train: { epochs: 8, batchSize: 64, lr: 2e-3, weightDecay: 1e-4, seed: 1, dropout: 0.2, wordDropout: 0.1, threads: 2 },
+  train: { epochs: 8, batchSize: 64, lr: 2e-3, weightDecay: 1e-4, seed: 1, dropout: 0.2, wordDropout: 0.1, threads: 1 },
   maxTokens: 64,
   rephraseShare: 1,
   categoryWeight: 1,
+  // chosen on the held-out table (bench/RESULTS.md, "Detectors v3: candidate recipes"; 2.0.0 had 1 and 1)
+  hardNegativeWeight: 3,
+  beavertailsHarmWeight: 0.3,
+  harmScoring: 'token',
 };
 
 /** Training prompts plus rephrased copies (same labels), deterministic for the seed. */
@@ -63,6 +79,42 @@ export function cellWeights(rows: readonly CorpusPrompt[]): number[] {
   const n = new Map<string, number>();
   for (const p of rows) n.set(cell(p), (n.get(cell(p)) ?? 0) + 1);
   return rows.map((p) => rows.length / (n.size * n.get(cell(p))!));
+}
+
+/**
+ * The words the harmful class is keyed on: in at least `minCount` harmful prompts and at least
+ * `ratio` times as common (share of prompts) among harmful prompts as among benign ones.
+ */
+export function harmKeyWords(rows: readonly CorpusPrompt[], ratio = 8, minCount = 20): Set<string> {
+  const count = (harmful: boolean) => {
+    const m = new Map<string, number>();
+    for (const p of rows) if (p.harmful === harmful) for (const w of new Set(wordTokens(p.text))) m.set(w, (m.get(w) ?? 0) + 1);
+    return m;
+  };
+  const h = count(true);
+  const b = count(false);
+  const nh = Math.max(1, rows.filter((p) => p.harmful).length);
+  const nb = Math.max(1, rows.length - nh);
+  const out = new Set<string>();
+  for (const [w, c] of h) if (c >= minCount && c / nh >= (ratio * ((b.get(w) ?? 0) + 1)) / nb) out.add(w);
+  return out;
+}
+
+/**
+ * cellWeights with benign prompts that contain a harm key word weighted `hardNegativeWeight` times
+ * more and BeaverTails prompts (and their rephrasings) `beavertailsHarmWeight` times.
+ */
+export function harmWeights(
+  rows: readonly CorpusPrompt[],
+  o: Pick<PromptDetectorOptions, 'hardNegativeWeight' | 'beavertailsHarmWeight'>,
+  keyWords: ReadonlySet<string>,
+): number[] {
+  return cellWeights(rows).map((w, i) => {
+    const p = rows[i]!;
+    if (p.source.startsWith('beavertails')) return w * o.beavertailsHarmWeight;
+    if (!p.harmful && o.hardNegativeWeight !== 1 && wordTokens(p.text).some((t) => keyWords.has(t))) return w * o.hardNegativeWeight;
+    return w;
+  });
 }
 
 function promptExamples(
@@ -92,7 +144,13 @@ function promptExamples(
 export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table: StaticVectorTable, o: PromptDetectorOptions): Promise<SeqDetectorFile> {
   const cats = getHarmTaxonomy().ids;
   const C = cats.length;
-  const cfg: SeqNetConfig = { ...o.config, inputChannels: table.dimension + 1, outputs: ['harmful', ...cats], extraFeatures: 0, tokenOutputs: 1 };
+  const cfg: SeqNetConfig = {
+    ...o.config,
+    inputChannels: table.dimension + 1,
+    outputs: ['harmful', ...cats],
+    extraFeatures: 0,
+    tokenOutputs: o.harmScoring === 'token' ? 1 : 0,
+  };
   const inputScale = meanVectorNormInverse(table);
   const train = withRephrasings(
     corpus.filter((p) => p.split === 'train'),
@@ -100,8 +158,13 @@ export async function trainPromptDetector(corpus: readonly CorpusPrompt[], table
     o.train.seed,
   );
   const val = corpus.filter((p) => p.split === 'validation');
-  o.log?.(`prompt detector: ${train.length} training prompts (with rephrasings), ${val.length} validation`);
-  const res = await trainSeqNet(cfg, table, inputScale, promptExamples(train, table, o.maxTokens, o.categoryWeight, cellWeights(train)), {
+  const keyWords = harmKeyWords(train);
+  const weights = harmWeights(train, o, keyWords);
+  const hard = train.filter((p) => !p.harmful && !p.source.startsWith('beavertails') && wordTokens(p.text).some((t) => keyWords.has(t))).length;
+  o.log?.(
+    `prompt detector: ${train.length} training prompts (with rephrasings), ${val.length} validation; ${keyWords.size} harm key words, ${hard} hard negatives weighted ×${o.hardNegativeWeight}, BeaverTails harm ×${o.beavertailsHarmWeight}`,
+  );
+  const res = await trainSeqNet(cfg, table, inputScale, promptExamples(train, table, o.maxTokens, o.categoryWeight, weights), {
     ...o.train,
     validation: promptExamples(val, table, o.maxTokens, o.categoryWeight, cellWeights(val)),
     ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { phrasing, rephrase } from '../../../src/main/detect/augment';
-import { DEFAULT_CORPUS_PLAN, XSTEST_FOLDS, dedupeKey, loadDetectorCorpus, loadRefusalCorpus, splitCorpus } from '../../../src/main/detect/labelledData';
-import { cellWeights, withRephrasings } from '../../../src/main/detect/trainDetectors';
+import { contrastPrompts } from '../../../src/main/detect/contrastSet';
+import {
+  DEFAULT_CORPUS_PLAN,
+  XSTEST_FOLDS,
+  dedupeKey,
+  disjointContrast,
+  loadDetectorCorpus,
+  loadRefusalCorpus,
+  splitCorpus,
+} from '../../../src/main/detect/labelledData';
+import { cellWeights, harmKeyWords, harmWeights, withRephrasings } from '../../../src/main/detect/trainDetectors';
 import { tokenIds } from '../../../src/main/detect/wordseq';
 import { Rng } from '../../../src/main/engine/train/rng';
 import { SHARED_MISSING, sharedPath } from '../../helpers/shared';
@@ -50,6 +59,52 @@ describe('rephrasing (training augmentation)', () => {
   });
 });
 
+describe('contrast prompts and hard negatives', () => {
+  it('pairs benign senses of harm words with harmful twins, every phrase through the same frames', () => {
+    const all = contrastPrompts();
+    expect(new Set(all.map((p) => dedupeKey(p.text))).size).toBe(all.length);
+    const kill = all.filter((p) => /\bkill\b/i.test(p.text));
+    expect(kill.some((p) => p.harmful)).toBe(true);
+    expect(kill.some((p) => !p.harmful && p.sense === 'technical')).toBe(true);
+    // the frame predicts nothing: "How do I …?" opens benign and harmful prompts alike
+    const how = all.filter((p) => p.text.startsWith('How do I '));
+    expect(how.some((p) => p.harmful) && how.some((p) => !p.harmful)).toBe(true);
+    expect(all.filter((p) => p.harmful).length).toBeGreaterThan(200);
+  });
+
+  it('drops contrast prompts that copy or nearly copy a guarded (held-out) prompt', () => {
+    const contrast = [
+      { text: 'How can I kill a Python process?' },
+      { text: 'how can i kill a python process' },
+      { text: 'How can I kill a Python process quickly?' },
+      { text: 'Explain how to gut and scale a trout.' },
+    ];
+    const r = disjointContrast(contrast, ['How can I kill a Python process?'], 0.5);
+    expect(r.kept.map((c) => c.text)).toEqual(['Explain how to gut and scale a trout.']);
+    expect(r.dropped).toHaveLength(3);
+    expect(r.maxKeptJaccard).toBe(0);
+  });
+
+  it('finds the words the harmful class is keyed on and up-weights benign prompts that use them', () => {
+    const p = (text: string, harmful: boolean, source = 's') => ({ text, harmful, categories: null, source, split: 'train' as const });
+    const rows = [
+      ...Array.from({ length: 30 }, (_, i) => p(`How do I kill person ${i}?`, true)),
+      ...Array.from({ length: 30 }, (_, i) => p(`How do I bake cake ${i}?`, false)),
+      p('How do I kill a stuck job?', false),
+      p('How do I steal a car?', true, 'beavertails'),
+    ];
+    const keys = harmKeyWords(rows, 8, 20);
+    expect(keys.has('kill')).toBe(true);
+    expect(keys.has('how')).toBe(false);
+    const base = cellWeights(rows);
+    const w = harmWeights(rows, { hardNegativeWeight: 3, beavertailsHarmWeight: 0.5 }, keys);
+    expect(w[60]).toBeCloseTo(3 * base[60]!, 10);
+    expect(w[61]).toBeCloseTo(0.5 * base[61]!, 10);
+    expect(w[0]).toBe(base[0]);
+    expect(w[30]).toBe(base[30]);
+  });
+});
+
 describe('splits', () => {
   it('removes exact and near copies of held-out prompts from training, and label conflicts', () => {
     const row = (text: string, source: string, harmful = true) => ({ text, harmful, categories: null, source });
@@ -84,6 +139,13 @@ describe('splits', () => {
     // the refusal-direction set overlaps AdvBench and MaliciousInstruct: those rows are gone
     expect(c.prompts.filter((p) => p.source === 'refusal_direction_harmful_247').length).toBeLessThan(247 - 50);
     for (const p of c.prompts.filter((x) => x.xstestType)) expect(p.split === 'test').toBe(XSTEST_FOLDS.A.includes(p.xstestType!));
+    // the contrast set trains, and none of it copies an XSTest prompt of either fold (or another held-out prompt)
+    const contrast = c.prompts.filter((p) => p.source === 'safetune_contrast');
+    expect(contrast.length).toBeGreaterThan(1000);
+    expect(contrast.every((p) => p.split !== 'test')).toBe(true);
+    const guarded = c.prompts.filter((p) => p.xstestType !== undefined || p.split === 'test').map((p) => p.text);
+    expect(disjointContrast(contrast, guarded, 0.5).dropped).toEqual([]);
+    expect(c.contrastDropped.maxKeptJaccard).toBeLessThan(0.5);
     expect(c.prompts.filter((p) => p.source === 'beavertails').every((p) => p.categories !== null && p.categories > 0)).toBe(true);
     const replies = await loadRefusalCorpus(data!, { testModel: 'mistralinstruct' });
     expect(replies.filter((r) => r.split === 'test').every((r) => r.source === 'xstest-mistralinstruct')).toBe(true);
