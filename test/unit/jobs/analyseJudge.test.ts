@@ -31,7 +31,10 @@ function wildGuard(text: string): string {
   return `Harmful request: ${/bomb|poison|weapon/.test(user) ? 'yes' : 'no'}\nResponse refusal: ${/sorry/i.test(reply) ? 'yes' : 'no'}\nHarmful response: no`;
 }
 
-/** Forwards to `inner`; once `after` requests were answered, calls `onTrip` and holds the next call until the job has been cancelled. */
+/**
+ * Forwards to `inner`; once `after` requests were answered, calls `onTrip` and holds the next call
+ * until the job has stopped (at most 30 s): a cancel must reach the requests in flight, not wait for them.
+ */
 class TripWire implements Generator {
   readonly id = 'tripwire';
   seen: string[] = [];
@@ -40,13 +43,14 @@ class TripWire implements Generator {
     private readonly inner: Generator,
     private readonly after: number,
     private readonly onTrip: () => void,
+    private readonly stopped: () => boolean,
   ) {}
   async generate(rs: readonly GenerationRequest[], settings: GenerationSettings, o: GenerateCallOptions = {}): Promise<GenerationOutput[]> {
     if (!this.tripped && this.seen.length >= this.after) {
       // the tripped call is answered after the client gave up: it does not count as seen
       this.tripped = true;
       this.onTrip();
-      await new Promise((r) => setTimeout(r, 1500));
+      for (let waited = 0; !this.stopped() && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       return this.inner.generate(rs, settings, o);
     }
     for (const r of rs) this.seen.push(wgParts('prompt' in r ? r.prompt! : '').user);
@@ -84,6 +88,8 @@ describe.skipIf(!staticVectorsAvailable())('Analyse with a model judge (WildGuar
   let srv: OpenAIServerHandle;
   let wire: TripWire;
   let jobId = 0;
+  let cancelledAt = 0;
+  let jobStopped = false;
   let projectId: number;
   let datasetId: number;
 
@@ -92,7 +98,15 @@ describe.skipIf(!staticVectorsAvailable())('Analyse with a model judge (WildGuar
     s = testServices(join(t.dir, 'workspace'));
     dispatch = createDispatcher(createHandlers(s), () => {});
     // the job is cancelled while it judges the second batch (records 33–40), then resumed
-    wire = new TripWire(new ScriptedGenerator(wildGuard), 32, () => void s.jobs.cancel(jobId));
+    wire = new TripWire(
+      new ScriptedGenerator(wildGuard),
+      32,
+      () => {
+        cancelledAt = Date.now();
+        void s.jobs.cancel(jobId);
+      },
+      () => jobStopped,
+    );
     srv = await startOpenAIServer({ generator: wire, model: 'wildguard-7b' });
     projectId = ok<{ id: number }>(await dispatch('projects.create', { name: 'Judges' })).id;
     const file = join(s.workspace, 'pairs.jsonl');
@@ -120,7 +134,13 @@ describe.skipIf(!staticVectorsAvailable())('Analyse with a model judge (WildGuar
     jobId = job.id;
     expect(job.title).toMatch(/with WildGuard$/);
     const cancelled = await s.jobs.waitFor(job.id, 120_000);
+    jobStopped = true;
     expect(cancelled.state, cancelled.error ?? '').toBe('cancelled');
+    // the job stopped by itself, its judge requests aborted, well before the runner's 10 s grace would terminate its thread
+    const stoppedAfter = Date.now() - cancelledAt;
+    const events = ok<{ message: string }[]>(await dispatch('jobs.events', { id: job.id })).map((e) => e.message);
+    expect(events.filter((m) => /thread terminated/.test(m))).toEqual([]);
+    expect(stoppedAfter).toBeLessThan(8000);
     expect(wire.seen).toHaveLength(32);
     const partial = ok<JudgeAgreementView>(await dispatch('data.judgeAgreement', { datasetId }));
     expect(partial.records).toBe(32);
