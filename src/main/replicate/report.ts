@@ -75,11 +75,18 @@ export function svgChart(rows: readonly ArmSummary[], opts: { title: string; ref
     { key: 'overRefusal', label: 'XSTest-safe over-refusal', colour: '#d9822b' },
     { key: 'task', label: 'SST-2 accuracy', colour: '#3a9a5b' },
   ] as const;
-  const W = 120 + rows.length * 110;
   const H = 340;
   const top = 50;
   const plotH = 220;
   const left = 60;
+  // the legend's swatches one after the other (about 6.5 px a character at 11 px), the chart wide enough for them
+  const legendX: number[] = [];
+  let legendEnd = left;
+  for (const s of series) {
+    legendX.push(legendEnd);
+    legendEnd += 16 + Math.ceil(s.label.length * 6.5) + 24;
+  }
+  const W = Math.max(120 + rows.length * 110, legendEnd);
   const y = (v: number) => top + plotH * (1 - v);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
@@ -110,7 +117,7 @@ export function svgChart(rows: readonly ArmSummary[], opts: { title: string; ref
     out.push(`<text x="${x0 + 37}" y="${top + plotH + 16}" text-anchor="middle">${esc(r.arm)}</text>`);
   });
   series.forEach((s, j) => {
-    const x = left + j * 190;
+    const x = legendX[j]!;
     out.push(`<rect x="${x}" y="${H - 40}" width="12" height="12" fill="${s.colour}"/><text x="${x + 16}" y="${H - 30}">${esc(s.label)}</text>`);
   });
   if (opts.reference) out.push(`<text x="${left}" y="${H - 10}">dashed: ${esc(opts.reference.arm)} (95% intervals as whiskers)</text>`);

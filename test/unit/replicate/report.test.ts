@@ -35,5 +35,10 @@ describe('replication results', () => {
     expect(svg).toContain('a &lt;test&gt;');
     expect(svg.match(/<rect x=/g)!.length).toBe(6 + 3); // 2 arms × 3 bars + 3 legend swatches
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(3);
+    // every legend label ends inside the chart (about 6.5 px a character at 11 px)
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const labels = [...svg.matchAll(/<text x="([\d.]+)" y="\d+">([^<]+)<\/text>/g)].filter((m) => !m[2]!.startsWith('dashed'));
+    expect(labels.map((m) => m[2])).toEqual(['AdvBench refusal', 'XSTest-safe over-refusal', 'SST-2 accuracy']);
+    for (const m of labels) expect(Number(m[1]) + m[2]!.length * 6.5).toBeLessThanOrEqual(width);
   });
 });
