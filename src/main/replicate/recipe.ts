@@ -74,7 +74,7 @@ export const ALIGNED: AlignedConfig = {
   harmfulRepeat: 2,
   formVariants: 1,
   taskPrior: 4000,
-  steps: 1000,
+  steps: 3000,
   batchSize: 16,
   lr: 2e-3,
   warmupSteps: 15,
