@@ -291,7 +291,10 @@ export function replicationView(s: Services, id: number): ReplicationStarted {
  * wait on: those changes advance the unfinished starts too, which stops such a start with why.
  */
 export function followReplications(s: Services): () => void {
+  // set while the follower sends its own data and models events: their starts were just advanced
+  let ownEvents = false;
   const advanceUnfinished = (projectId?: number) => {
+    if (ownEvents) return;
     for (const r of s.replications.unfinished(projectId)) {
       advanceReplication(s, r.id);
       s.events.emit('replication.changed', { replicationId: r.id, projectId: r.projectId });
@@ -304,8 +307,13 @@ export function followReplications(s: Services): () => void {
     advance: (id) => {
       const { projectId } = s.replications.get(id);
       advanceUnfinished(projectId);
-      s.events.emit('data.changed', { projectId });
-      s.events.emit('models.changed', {});
+      ownEvents = true;
+      try {
+        s.events.emit('data.changed', { projectId });
+        s.events.emit('models.changed', {});
+      } finally {
+        ownEvents = false;
+      }
     },
   });
   // these handlers only advance (no data or models event of their own), so they cannot loop
