@@ -63,15 +63,7 @@ const toReplication = (r: Row): ReplicationRow => ({
 export class ReplicationStore {
   constructor(private readonly db: Db) {}
 
-  create(r: {
-    projectId: number;
-    params: ReplicationParams;
-    taskDatasetId: number | null;
-    taskJobId: number | null;
-    poolDatasetId: number | null;
-    poolJobId: number | null;
-    modelJobId: number | null;
-  }): ReplicationRow {
+  create(r: Pick<ReplicationRow, 'projectId' | 'params' | 'taskDatasetId' | 'taskJobId' | 'poolDatasetId' | 'poolJobId' | 'modelJobId'>): ReplicationRow {
     const info = this.db
       .prepare(
         `INSERT INTO replications (project_id, params, task_dataset_id, task_job_id, pool_dataset_id, pool_job_id, model_job_id, created_at)
