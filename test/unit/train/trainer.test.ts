@@ -41,6 +41,21 @@ const ALL = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
 describe('LoRA trainer on the tiny Llama', () => {
   const model = loadHfModel(TINY);
+  /** The tiny model with every weight passed through `f` (name, fp32 values) when read. */
+  const withWeights = (f: (name: string, x: Float32Array) => Float32Array): LoadedModel => {
+    const w = model.weights;
+    return {
+      ...model,
+      weights: {
+        origin: w.origin,
+        names: () => w.names(),
+        has: (n) => w.has(n),
+        shape: (n) => w.shape(n),
+        dtype: (n) => w.dtype(n),
+        f32: (n) => f(n, w.f32(n)),
+      },
+    };
+  };
   // the resumable run (checkpoints in tmp/split) and its data, shared by the resume tests
   const resumeData = (): TrainExample[] => [...seqs(), { ids: [1, 5, 6, 7, 8, 9, 2] }, { ids: [1, 50, 51, 52, 2], lossMask: [0, 0, 1, 1, 1] }];
   const base = (dir: string): TrainerOptions => ({
@@ -212,17 +227,7 @@ describe('LoRA trainer on the tiny Llama', () => {
   it('fp16 frozen weights: stored at 2 bytes per parameter, and training equals the fp32 model with those weights rounded to fp16', async () => {
     const common = { lora: { rank: 4, alpha: 8, targetModules: ALL }, lr: 1e-2, maxSteps: 4, batchSize: 3, seed: 5, threads: 1 };
     const projection = /_proj\.weight$/;
-    const rounded: LoadedModel = {
-      ...model,
-      weights: {
-        origin: model.weights.origin,
-        names: () => model.weights.names(),
-        has: (n) => model.weights.has(n),
-        shape: (n) => model.weights.shape(n),
-        dtype: (n) => model.weights.dtype(n),
-        f32: (n) => (projection.test(n) ? Float32Array.from(toHalfArray(model.weights.f32(n)), halfToFloat) : model.weights.f32(n)),
-      },
-    };
+    const rounded = withWeights((n, x) => (projection.test(n) ? Float32Array.from(toHalfArray(x), halfToFloat) : x));
     const a = await Trainer.create(rounded, seqs(), { ...common, recompute: true });
     const ra = await a.train();
     await a.release();
@@ -250,17 +255,7 @@ describe('LoRA trainer on the tiny Llama', () => {
     // what quantise-on-load does: the matrices whose rows are whole Q4_0 blocks (hidden 32; not down_proj's rows of 48)
     const matrix = (n: string) => /(embed_tokens|lm_head|_proj)\.weight$/.test(n) && model.weights.shape(n)[1]! % 32 === 0;
     const q4 = (x: Float32Array) => dequantizeBlocks(GGML_TYPE.Q4_0, quantizeRow(GGML_TYPE.Q4_0, x), x.length);
-    const dequantised: LoadedModel = {
-      ...model,
-      weights: {
-        origin: model.weights.origin,
-        names: () => model.weights.names(),
-        has: (n) => model.weights.has(n),
-        shape: (n) => model.weights.shape(n),
-        dtype: (n) => model.weights.dtype(n),
-        f32: (n) => (matrix(n) ? q4(model.weights.f32(n)) : model.weights.f32(n)),
-      },
-    };
+    const dequantised = withWeights((n, x) => (matrix(n) ? q4(x) : x));
     const a = await Trainer.create(dequantised, seqs(), { ...common, recompute: true });
     const ra = await a.train();
     await a.release();
